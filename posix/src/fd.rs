@@ -1,0 +1,91 @@
+//! The file descriptor table.
+
+use crate::file::File;
+use crate::{Errno, KResult};
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+
+#[derive(Clone)]
+pub struct FdEntry {
+    pub file: Arc<dyn File>,
+    pub cloexec: bool,
+}
+
+static TABLE: spin::Mutex<Vec<Option<FdEntry>>> = spin::Mutex::new(Vec::new());
+
+/// Open stdin, stdout and stderr on the console.
+pub(crate) fn init_console() {
+    let mut t = TABLE.lock();
+    t.clear();
+    for fd in 0..3 {
+        t.push(Some(FdEntry { file: Arc::new(crate::console::Console::new(fd)), cloexec: false }));
+    }
+}
+
+/// The file behind `fd`; EBADF when it is not open.
+pub fn get(fd: i32) -> KResult<Arc<dyn File>> {
+    if fd < 0 {
+        return Err(Errno::EBADF);
+    }
+    let t = TABLE.lock();
+    match t.get(fd as usize) {
+        Some(Some(e)) => Ok(e.file.clone()),
+        _ => Err(Errno::EBADF),
+    }
+}
+
+/// Install `file` at the lowest free descriptor; EMFILE past RLIMIT_NOFILE.
+pub fn install(file: Arc<dyn File>, cloexec: bool) -> KResult<i32> {
+    let limit = crate::ident::nofile_limit();
+    let mut t = TABLE.lock();
+    let slot = t.iter().position(|e| e.is_none()).unwrap_or(t.len());
+    if slot >= limit {
+        return Err(Errno::EMFILE);
+    }
+    if slot == t.len() {
+        t.try_reserve(1).map_err(|_| Errno::ENOMEM)?;
+        t.push(None);
+    }
+    t[slot] = Some(FdEntry { file, cloexec });
+    Ok(slot as i32)
+}
+
+/// close(2).
+pub fn close(fd: i32) -> KResult<()> {
+    if fd < 0 {
+        return Err(Errno::EBADF);
+    }
+    let mut t = TABLE.lock();
+    match t.get_mut(fd as usize) {
+        Some(e @ Some(_)) => {
+            *e = None;
+            Ok(())
+        }
+        _ => Err(Errno::EBADF),
+    }
+}
+
+/// Number of open descriptors.
+pub fn open_count() -> usize {
+    TABLE.lock().iter().filter(|e| e.is_some()).count()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn console_and_close() {
+        crate::testplat::setup();
+        init_console();
+        assert!(get(1).is_ok());
+        assert_eq!(get(-1).err(), Some(Errno::EBADF));
+        assert_eq!(get(77).err(), Some(Errno::EBADF));
+        let f = get(2).unwrap();
+        let n = install(f, false).unwrap();
+        assert_eq!(n, 3);
+        close(n).unwrap();
+        assert_eq!(close(n), Err(Errno::EBADF));
+        assert_eq!(close(-5), Err(Errno::EBADF));
+    }
+}

@@ -1,0 +1,63 @@
+//! The one trait every open file implements.
+//!
+//! Default methods return the errno Linux gives for an object that does not support the
+//! operation, so each kind of file overrides only what it does.
+
+use crate::{Errno, KResult};
+
+/// The parts of `struct stat` the kernel fills (syscall-shim lays out the ABI struct).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Stat {
+    pub dev: u64,
+    pub ino: u64,
+    pub mode: u32,
+    pub nlink: u64,
+    pub uid: u32,
+    pub gid: u32,
+    pub rdev: u64,
+    pub size: i64,
+    pub blksize: i64,
+    pub blocks: i64,
+    pub atime_ns: i64,
+    pub mtime_ns: i64,
+    pub ctime_ns: i64,
+}
+
+pub const S_IFMT: u32 = 0o170000;
+pub const S_IFCHR: u32 = 0o020000;
+pub const S_IFIFO: u32 = 0o010000;
+pub const S_IFREG: u32 = 0o100000;
+pub const S_IFDIR: u32 = 0o040000;
+
+/// `whence` for [`File::seek`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Whence {
+    Set,
+    Cur,
+    End,
+}
+
+pub trait File: Send + Sync {
+    /// read(2). Objects that cannot be read: EBADF (as for a write-only fd).
+    fn read(&self, _buf: &mut [u8]) -> KResult<usize> {
+        Err(Errno::EBADF)
+    }
+    /// write(2).
+    fn write(&self, _buf: &[u8]) -> KResult<usize> {
+        Err(Errno::EBADF)
+    }
+    /// lseek(2). Streams: ESPIPE.
+    fn seek(&self, _off: i64, _whence: Whence) -> KResult<u64> {
+        Err(Errno::ESPIPE)
+    }
+    /// ioctl(2). Not a terminal or device: ENOTTY.
+    fn ioctl(&self, _cmd: u32, _arg: usize) -> KResult<usize> {
+        Err(Errno::ENOTTY)
+    }
+    /// fstat(2).
+    fn stat(&self) -> KResult<Stat>;
+    /// The O_* status flags (O_APPEND, O_NONBLOCK, access mode).
+    fn status_flags(&self) -> u32 {
+        0
+    }
+}

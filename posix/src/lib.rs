@@ -1,0 +1,118 @@
+//! POSIX semantics for the one process an image runs.
+//!
+//! Everything here is typed: functions take checked slices and return
+//! `Result<T, Errno>`. The raw Linux ABI (registers, user pointers, negative errno)
+//! lives in syscall-shim, which calls into this crate.
+#![cfg_attr(not(test), no_std)]
+
+extern crate alloc;
+
+pub mod console;
+pub mod fd;
+pub mod file;
+pub mod ident;
+pub mod mm;
+pub mod random;
+pub mod signal;
+pub mod thread;
+pub mod time;
+pub mod user;
+
+pub use uk_errno::{Errno, KResult};
+
+/// What boot tells the POSIX layer.
+#[derive(Clone, Copy, Debug)]
+pub struct PosixParams {
+    /// `uname` nodename.
+    pub nodename: &'static str,
+    /// RLIMIT_NOFILE.
+    pub max_fds: usize,
+    /// RLIMIT_STACK soft limit.
+    pub stack_size: usize,
+    /// Largest brk area.
+    pub brk_max: usize,
+}
+
+/// Bring up the process state: console fds 0-2, limits, identity, clocks, CSPRNG.
+pub fn init(p: PosixParams) {
+    ident::init(p.nodename, p.max_fds, p.stack_size);
+    mm::init(p.brk_max);
+    time::init();
+    random::init();
+    fd::init_console();
+}
+
+/// A host-backed platform for unit tests: 64 MiB of leaked heap memory, std clocks.
+#[cfg(test)]
+pub(crate) mod testplat {
+    use std::sync::Once;
+    use std::time::{Instant, SystemTime, UNIX_EPOCH};
+    use uk_plat::{ConsoleStream, MemRegion, Platform, TtyInfo};
+
+    struct TestPlat {
+        region: [MemRegion; 1],
+        t0: Instant,
+    }
+
+    impl Platform for TestPlat {
+        fn name(&self) -> &'static str {
+            "test"
+        }
+        fn console_write(&self, _: ConsoleStream, b: &[u8]) -> Result<usize, i32> {
+            Ok(b.len())
+        }
+        fn console_read(&self, _: &mut [u8]) -> Result<usize, i32> {
+            Ok(0)
+        }
+        fn console_tty(&self, fd: u32) -> TtyInfo {
+            TtyInfo { is_tty: fd == 2, rows: 24, cols: 80 }
+        }
+        fn monotonic_ns(&self) -> u64 {
+            self.t0.elapsed().as_nanos() as u64 + 1_000_000_000
+        }
+        fn wall_ns(&self) -> i64 {
+            SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos() as i64
+        }
+        fn wait(&self, deadline: Option<u64>) {
+            if let Some(d) = deadline {
+                let now = self.monotonic_ns();
+                if d > now {
+                    std::thread::sleep(std::time::Duration::from_nanos(d - now));
+                }
+            }
+        }
+        fn memory(&self) -> &[MemRegion] {
+            &self.region
+        }
+        fn release(&self, _: usize, _: usize) -> bool {
+            false
+        }
+        fn entropy(&self, b: &mut [u8]) {
+            let t = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos();
+            for (i, x) in b.iter_mut().enumerate() {
+                *x = (t >> (i % 16 * 8)) as u8 ^ i as u8;
+            }
+        }
+        fn set_tls_base(&self, _: usize) {}
+        fn exit(&self, s: i32) -> ! {
+            panic!("exit({s})")
+        }
+    }
+
+    static ONCE: Once = Once::new();
+
+    pub(crate) fn setup() {
+        ONCE.call_once(|| {
+            let mem: &'static mut [u8] = Box::leak(vec![0u8; 64 << 20].into_boxed_slice());
+            let start = (mem.as_ptr() as usize + 4095) & !4095;
+            let region = MemRegion { start, len: (64 << 20) - 4096 };
+            let p: &'static TestPlat = Box::leak(Box::new(TestPlat { region: [region], t0: Instant::now() }));
+            let dynp: &'static &'static dyn Platform = Box::leak(Box::new(p as &dyn Platform));
+            uk_plat::register(dynp);
+            // SAFETY: the leaked buffer is never used by anything else.
+            unsafe { uk_alloc::PAGES.lock().add_region(region) };
+            crate::mm::init(8 << 20);
+            crate::ident::init("ukit", 1024, 8 << 20);
+        });
+    }
+}

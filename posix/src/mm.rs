@@ -1,0 +1,466 @@
+//! The program's memory maps: mmap, munmap, mremap, mprotect, madvise, brk.
+//!
+//! Every map is a run of pages from the page allocator, recorded as a [`Vma`] so that
+//! pointer checks ([`crate::user`]) know what the program owns and with which
+//! protection. There is one address space and no paging on linuxu, so protection is
+//! recorded and enforced on kernel access (a PROT_NONE page is EFAULT to read(2)), not
+//! by the MMU.
+
+use crate::{Errno, KResult};
+use alloc::collections::BTreeMap;
+use uk_alloc::{page_round_up, PAGES, PAGE_SIZE};
+
+pub const PROT_READ: u32 = 1;
+pub const PROT_WRITE: u32 = 2;
+pub const PROT_EXEC: u32 = 4;
+pub const PROT_GROWSDOWN: u32 = 0x0100_0000;
+pub const PROT_GROWSUP: u32 = 0x0200_0000;
+
+pub const MAP_SHARED: u32 = 0x01;
+pub const MAP_PRIVATE: u32 = 0x02;
+pub const MAP_SHARED_VALIDATE: u32 = 0x03;
+pub const MAP_TYPE: u32 = 0x0f;
+pub const MAP_FIXED: u32 = 0x10;
+pub const MAP_ANONYMOUS: u32 = 0x20;
+pub const MAP_FIXED_NOREPLACE: u32 = 0x10_0000;
+
+pub const MREMAP_MAYMOVE: u32 = 1;
+pub const MREMAP_FIXED: u32 = 2;
+pub const MREMAP_DONTUNMAP: u32 = 4;
+
+pub const MADV_NORMAL: u32 = 0;
+pub const MADV_DONTNEED: u32 = 4;
+pub const MADV_FREE: u32 = 8;
+
+/// What a map is backed by.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// Pages owned by this map; freed with it.
+    Anon,
+    /// The brk area: pages reserved at its first use, owned by the brk state.
+    Brk,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Vma {
+    pub len: usize,
+    pub prot: u32,
+    pub kind: Kind,
+}
+
+struct Mm {
+    vmas: BTreeMap<usize, Vma>,
+    brk_max: usize,
+    /// Reserved brk area: start, reserved length, current break.
+    brk: Option<(usize, usize, usize)>,
+}
+
+static MM: spin::Mutex<Mm> = spin::Mutex::new(Mm { vmas: BTreeMap::new(), brk_max: 0, brk: None });
+
+pub(crate) fn init(brk_max: usize) {
+    MM.lock().brk_max = brk_max & !(PAGE_SIZE - 1);
+}
+
+/// For pointer checks: the map containing `addr` as (end of map, writable). PROT_NONE
+/// maps are not accessible at all.
+pub(crate) fn lookup(addr: usize) -> Option<(usize, bool)> {
+    let mm = MM.lock();
+    let (&start, v) = mm.vmas.range(..=addr).next_back()?;
+    if addr >= start + v.len || v.prot & (PROT_READ | PROT_WRITE | PROT_EXEC) == 0 {
+        return None;
+    }
+    Some((start + v.len, v.prot & PROT_WRITE != 0))
+}
+
+/// Release pages to the platform and the allocator; clear them if the platform does
+/// not guarantee they come back as zero.
+fn free_pages(start: usize, len: usize) {
+    let zeroed = uk_plat::get().release(start, len);
+    let mut pa = PAGES.lock();
+    if !zeroed && pa.free_is_zero() {
+        // SAFETY: the pages belonged to a map that is going away; nothing references
+        // them once the map is removed.
+        unsafe { core::ptr::write_bytes(start as *mut u8, 0, len) };
+    }
+    pa.free(start, len / PAGE_SIZE);
+}
+
+/// Clear pages that stay mapped (MADV_DONTNEED, MAP_FIXED over an existing map).
+fn zero_pages(start: usize, len: usize) {
+    if !uk_plat::get().release(start, len) {
+        // SAFETY: the range is mapped program memory that the program asked to clear.
+        unsafe { core::ptr::write_bytes(start as *mut u8, 0, len) };
+    }
+}
+
+impl Mm {
+    /// Split maps so that `at` is a map boundary (if it falls inside one).
+    fn split_at(&mut self, at: usize) {
+        let Some((&start, &v)) = self.vmas.range(..at).next_back() else { return };
+        if at > start && at < start + v.len {
+            self.vmas.insert(start, Vma { len: at - start, ..v });
+            self.vmas.insert(at, Vma { len: start + v.len - at, ..v });
+        }
+    }
+
+    /// Merge neighbouring maps with the same protection and kind around `[start, end)`,
+    /// as Linux does, so that a later mremap sees one map again.
+    fn coalesce(&mut self, start: usize, end: usize) {
+        let from = self.vmas.range(..start).next_back().map(|(&k, _)| k).unwrap_or(start);
+        let keys: alloc::vec::Vec<usize> = self.vmas.range(from..=end).map(|(&k, _)| k).collect();
+        let mut cur: Option<usize> = None;
+        for k in keys {
+            if let Some(c) = cur {
+                let (cv, kv) = (self.vmas[&c], self.vmas[&k]);
+                if c + cv.len == k && cv.prot == kv.prot && cv.kind == kv.kind && cv.kind == Kind::Anon {
+                    self.vmas.remove(&k);
+                    self.vmas.insert(c, Vma { len: cv.len + kv.len, ..cv });
+                    continue;
+                }
+            }
+            cur = Some(k);
+        }
+    }
+
+    /// Is `[start, end)` completely covered by maps?
+    fn covered(&self, start: usize, end: usize) -> bool {
+        let mut a = start;
+        if let Some((&s, v)) = self.vmas.range(..=a).next_back() {
+            if a < s + v.len {
+                a = s + v.len;
+            }
+        }
+        for (&s, v) in self.vmas.range(start..end) {
+            if s != a {
+                return a >= end;
+            }
+            a = s + v.len;
+        }
+        a >= end
+    }
+
+    fn overlaps(&self, start: usize, end: usize) -> bool {
+        if let Some((&s, v)) = self.vmas.range(..start).next_back() {
+            if s + v.len > start {
+                return true;
+            }
+        }
+        self.vmas.range(start..end).next().is_some()
+    }
+
+    /// Remove `[start, end)` from the maps, freeing anonymous pages.
+    fn unmap(&mut self, start: usize, end: usize) {
+        self.split_at(start);
+        self.split_at(end);
+        let keys: alloc::vec::Vec<usize> = self.vmas.range(start..end).map(|(&k, _)| k).collect();
+        for k in keys {
+            if let Some(v) = self.vmas.remove(&k) {
+                if v.kind == Kind::Anon {
+                    free_pages(k, v.len);
+                }
+            }
+        }
+    }
+}
+
+fn check_prot(prot: u32) -> KResult<()> {
+    if prot & !(PROT_READ | PROT_WRITE | PROT_EXEC | PROT_GROWSDOWN | PROT_GROWSUP) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    Ok(())
+}
+
+/// mmap(2) of anonymous memory. File maps arrive with the VFS.
+pub fn mmap(addr: usize, len: usize, prot: u32, flags: u32, fd: i32, off: u64) -> KResult<usize> {
+    if len == 0 {
+        return Err(Errno::EINVAL);
+    }
+    check_prot(prot)?;
+    let len = page_round_up(len).ok_or(Errno::ENOMEM)?;
+    match flags & MAP_TYPE {
+        MAP_SHARED | MAP_PRIVATE | MAP_SHARED_VALIDATE => {}
+        _ => return Err(Errno::EINVAL),
+    }
+    if off % PAGE_SIZE as u64 != 0 {
+        return Err(Errno::EINVAL);
+    }
+    if flags & MAP_ANONYMOUS == 0 {
+        crate::fd::get(fd)?;
+        uk_log::warn_once!("mmap of a file is not supported yet: ENODEV");
+        return Err(Errno::ENODEV);
+    }
+    let fixed = flags & (MAP_FIXED | MAP_FIXED_NOREPLACE) != 0;
+    let mut mm = MM.lock();
+    if fixed {
+        if addr % PAGE_SIZE != 0 {
+            return Err(Errno::EINVAL);
+        }
+        let end = addr.checked_add(len).ok_or(Errno::ENOMEM)?;
+        if mm.overlaps(addr, end) {
+            if flags & MAP_FIXED_NOREPLACE != 0 {
+                return Err(Errno::EEXIST);
+            }
+            if !mm.covered(addr, end) {
+                // Partly over existing maps and partly not: rare; refuse rather than
+                // half-succeed.
+                return Err(Errno::ENOMEM);
+            }
+            mm.split_at(addr);
+            mm.split_at(end);
+            let keys: alloc::vec::Vec<usize> = mm.vmas.range(addr..end).map(|(&k, _)| k).collect();
+            for k in keys {
+                if let Some(v) = mm.vmas.get_mut(&k) {
+                    v.prot = prot;
+                    zero_pages(k, v.len);
+                }
+            }
+            mm.coalesce(addr, end);
+            return Ok(addr);
+        }
+        if !PAGES.lock().alloc_at(addr, len / PAGE_SIZE) {
+            return Err(Errno::ENOMEM);
+        }
+        let zero = PAGES.lock().free_is_zero();
+        if !zero {
+            // SAFETY: the pages were just allocated for this map.
+            unsafe { core::ptr::write_bytes(addr as *mut u8, 0, len) };
+        }
+        mm.vmas.insert(addr, Vma { len, prot, kind: Kind::Anon });
+        return Ok(addr);
+    }
+    let a = PAGES.lock().alloc_zeroed(len / PAGE_SIZE).ok_or(Errno::ENOMEM)?;
+    mm.vmas.insert(a, Vma { len, prot, kind: Kind::Anon });
+    Ok(a)
+}
+
+/// munmap(2). Unmapping pages that are not mapped is not an error (as on Linux).
+pub fn munmap(addr: usize, len: usize) -> KResult<()> {
+    if addr % PAGE_SIZE != 0 || len == 0 {
+        return Err(Errno::EINVAL);
+    }
+    let len = page_round_up(len).ok_or(Errno::EINVAL)?;
+    let end = addr.checked_add(len).ok_or(Errno::EINVAL)?;
+    MM.lock().unmap(addr, end);
+    Ok(())
+}
+
+/// mprotect(2): records the new protection (checked on kernel access).
+pub fn mprotect(addr: usize, len: usize, prot: u32) -> KResult<()> {
+    if addr % PAGE_SIZE != 0 {
+        return Err(Errno::EINVAL);
+    }
+    check_prot(prot)?;
+    let len = page_round_up(len).ok_or(Errno::ENOMEM)?;
+    if len == 0 {
+        return Ok(());
+    }
+    let end = addr.checked_add(len).ok_or(Errno::ENOMEM)?;
+    let mut mm = MM.lock();
+    if !mm.covered(addr, end) {
+        return Err(Errno::ENOMEM);
+    }
+    mm.split_at(addr);
+    mm.split_at(end);
+    for (_, v) in mm.vmas.range_mut(addr..end) {
+        v.prot = prot & !(PROT_GROWSDOWN | PROT_GROWSUP);
+    }
+    mm.coalesce(addr, end);
+    Ok(())
+}
+
+/// mremap(2) of anonymous maps: shrink in place, grow in place when the following
+/// pages are free, else move (with MREMAP_MAYMOVE).
+pub fn mremap(old: usize, old_len: usize, new_len: usize, flags: u32, _new_addr: usize) -> KResult<usize> {
+    if old % PAGE_SIZE != 0 || flags & !(MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    if flags & (MREMAP_FIXED | MREMAP_DONTUNMAP) != 0 {
+        uk_log::warn_once!("mremap with MREMAP_FIXED or MREMAP_DONTUNMAP is not supported: EINVAL");
+        return Err(Errno::EINVAL);
+    }
+    let old_len = page_round_up(old_len).ok_or(Errno::EINVAL)?;
+    let new_len = page_round_up(new_len).ok_or(Errno::ENOMEM)?;
+    if new_len == 0 || old_len == 0 {
+        return Err(Errno::EINVAL);
+    }
+    let mut mm = MM.lock();
+    let (&start, &v) = mm.vmas.range(..=old).next_back().ok_or(Errno::EFAULT)?;
+    let old_end = old.checked_add(old_len).ok_or(Errno::EFAULT)?;
+    if old_end > start + v.len || v.kind != Kind::Anon {
+        return Err(Errno::EFAULT);
+    }
+    if new_len <= old_len {
+        mm.unmap(old + new_len, old_end);
+        return Ok(old);
+    }
+    // Grow in place: only when the range is the end of its map and the pages after it
+    // are free.
+    if old_end == start + v.len && PAGES.lock().alloc_at(old_end, (new_len - old_len) / PAGE_SIZE) {
+        if !PAGES.lock().free_is_zero() {
+            // SAFETY: the pages were just allocated for this map.
+            unsafe { core::ptr::write_bytes(old_end as *mut u8, 0, new_len - old_len) };
+        }
+        mm.vmas.insert(start, Vma { len: v.len + new_len - old_len, ..v });
+        return Ok(old);
+    }
+    if flags & MREMAP_MAYMOVE == 0 {
+        return Err(Errno::ENOMEM);
+    }
+    let n = PAGES.lock().alloc_zeroed(new_len / PAGE_SIZE).ok_or(Errno::ENOMEM)?;
+    // SAFETY: [old, old+old_len) is mapped program memory, [n, n+new_len) fresh pages.
+    unsafe { core::ptr::copy_nonoverlapping(old as *const u8, n as *mut u8, old_len) };
+    mm.unmap(old, old_end);
+    mm.vmas.insert(n, Vma { len: new_len, prot: v.prot, kind: Kind::Anon });
+    Ok(n)
+}
+
+/// madvise(2): DONTNEED and FREE clear the pages (and give them back to the host on
+/// linuxu); the other advice values are hints we accept and ignore.
+pub fn madvise(addr: usize, len: usize, advice: u32) -> KResult<()> {
+    if addr % PAGE_SIZE != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let len = page_round_up(len).ok_or(Errno::EINVAL)?;
+    let end = addr.checked_add(len).ok_or(Errno::EINVAL)?;
+    match advice {
+        0..=4 | 8..=21 | 100 | 101 => {}
+        _ => return Err(Errno::EINVAL),
+    }
+    let mm = MM.lock();
+    if len > 0 && !mm.covered(addr, end) {
+        return Err(Errno::ENOMEM);
+    }
+    if advice == MADV_DONTNEED || advice == MADV_FREE {
+        zero_pages(addr, len);
+    }
+    Ok(())
+}
+
+/// brk(2). Returns the (possibly unchanged) break, as the raw syscall does: failure is
+/// signalled by returning the old break. The area is reserved at the first call.
+pub fn brk(req: usize) -> usize {
+    let mut mm = MM.lock();
+    let (start, reserved, cur) = match mm.brk {
+        Some(b) => b,
+        None => {
+            let want = {
+                let s = PAGES.lock().stats();
+                mm.brk_max.min(s.free_pages * PAGE_SIZE / 8) & !(PAGE_SIZE - 1)
+            };
+            if want == 0 {
+                return 0;
+            }
+            let Some(start) = PAGES.lock().alloc_zeroed(want / PAGE_SIZE) else { return 0 };
+            mm.brk = Some((start, want, start));
+            (start, want, start)
+        }
+    };
+    if req < start || req > start + reserved {
+        return cur;
+    }
+    let old_top = page_round_up(cur).unwrap_or(cur);
+    let new_top = page_round_up(req).unwrap_or(req);
+    if new_top < old_top {
+        zero_pages(new_top, old_top - new_top);
+    }
+    // The map covers [start, new_top) so that pointer checks accept brk memory.
+    mm.vmas.remove(&start);
+    if new_top > start {
+        mm.vmas.insert(start, Vma { len: new_top - start, prot: PROT_READ | PROT_WRITE, kind: Kind::Brk });
+    }
+    mm.brk = Some((start, reserved, req));
+    req
+}
+
+/// Resident program memory in bytes (maps only; for getrusage/sysinfo).
+pub fn mapped_bytes() -> usize {
+    MM.lock().vmas.values().map(|v| v.len).sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testplat;
+
+    #[test]
+    fn anonymous_lifecycle() {
+        testplat::setup();
+        let a = mmap(0, 10000, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0).unwrap();
+        assert_eq!(a % PAGE_SIZE, 0);
+        assert!(crate::user::check(a, 12288, true).is_ok());
+        assert!(crate::user::check(a, 12289, true).is_err());
+        // SAFETY: a is a fresh 3-page map.
+        let s = unsafe { core::slice::from_raw_parts_mut(a as *mut u8, 12288) };
+        assert!(s.iter().all(|&b| b == 0));
+        s.fill(1);
+        // Unmap the middle page: the two ends stay.
+        munmap(a + PAGE_SIZE, PAGE_SIZE).unwrap();
+        assert!(crate::user::check(a, PAGE_SIZE, true).is_ok());
+        assert!(crate::user::check(a + PAGE_SIZE, 1, false).is_err());
+        assert!(crate::user::check(a + 2 * PAGE_SIZE, 1, false).is_ok());
+        // mprotect to read-only, then PROT_NONE.
+        mprotect(a, PAGE_SIZE, PROT_READ).unwrap();
+        assert!(crate::user::check(a, 1, true).is_err());
+        assert!(crate::user::check(a, 1, false).is_ok());
+        mprotect(a, PAGE_SIZE, 0).unwrap();
+        assert!(crate::user::check(a, 1, false).is_err());
+        assert_eq!(mprotect(a + PAGE_SIZE, PAGE_SIZE, PROT_READ), Err(Errno::ENOMEM));
+        munmap(a, 3 * PAGE_SIZE).unwrap();
+        assert!(crate::user::check(a + 2 * PAGE_SIZE, 1, false).is_err());
+    }
+
+    #[test]
+    fn bad_arguments() {
+        testplat::setup();
+        let anon = MAP_PRIVATE | MAP_ANONYMOUS;
+        assert_eq!(mmap(0, 0, 3, anon, -1, 0), Err(Errno::EINVAL));
+        assert_eq!(mmap(0, 4096, 3, MAP_ANONYMOUS, -1, 0), Err(Errno::EINVAL));
+        assert_eq!(mmap(0, 4096, 0x80, anon, -1, 0), Err(Errno::EINVAL));
+        assert_eq!(mmap(0, usize::MAX, 3, anon, -1, 0), Err(Errno::ENOMEM));
+        assert_eq!(mmap(0, 1 << 40, 3, anon, -1, 0), Err(Errno::ENOMEM));
+        assert_eq!(mmap(0, 4096, 3, anon, -1, 5), Err(Errno::EINVAL));
+        assert_eq!(mmap(0, 4096, 3, MAP_PRIVATE, 999, 0), Err(Errno::EBADF));
+        assert_eq!(mmap(123, 4096, 3, anon | MAP_FIXED, -1, 0), Err(Errno::EINVAL));
+        assert_eq!(munmap(1, 4096), Err(Errno::EINVAL));
+        assert_eq!(munmap(4096, 0), Err(Errno::EINVAL));
+        assert_eq!(madvise(4096, 4096, 9999), Err(Errno::EINVAL));
+    }
+
+    #[test]
+    fn fixed_and_remap() {
+        testplat::setup();
+        let anon = MAP_PRIVATE | MAP_ANONYMOUS;
+        let a = mmap(0, 4 * PAGE_SIZE, 3, anon, -1, 0).unwrap();
+        // SAFETY: a is a fresh 4-page map.
+        unsafe { core::ptr::write_bytes(a as *mut u8, 7, 4 * PAGE_SIZE) };
+        assert_eq!(mmap(a, PAGE_SIZE, 3, anon | MAP_FIXED_NOREPLACE, -1, 0), Err(Errno::EEXIST));
+        assert_eq!(mmap(a + PAGE_SIZE, PAGE_SIZE, 3, anon | MAP_FIXED, -1, 0), Ok(a + PAGE_SIZE));
+        // SAFETY: still mapped.
+        assert_eq!(unsafe { *((a + PAGE_SIZE) as *const u8) }, 0, "MAP_FIXED over a map clears it");
+        // SAFETY: still mapped.
+        assert_eq!(unsafe { *(a as *const u8) }, 7);
+        let b = mremap(a, 4 * PAGE_SIZE, 64 * PAGE_SIZE, MREMAP_MAYMOVE, 0).unwrap();
+        // SAFETY: b is the moved or grown map.
+        assert_eq!(unsafe { *(b as *const u8) }, 7, "contents survive the move");
+        assert!(crate::user::check(b, 64 * PAGE_SIZE, true).is_ok());
+        let c = mremap(b, 64 * PAGE_SIZE, PAGE_SIZE, 0, 0).unwrap();
+        assert_eq!(c, b);
+        assert!(crate::user::check(b + PAGE_SIZE, 1, false).is_err());
+        assert_eq!(mremap(b + 8 * PAGE_SIZE, PAGE_SIZE, 2 * PAGE_SIZE, 1, 0), Err(Errno::EFAULT));
+        munmap(b, PAGE_SIZE).unwrap();
+    }
+
+    #[test]
+    fn brk_grows_and_shrinks() {
+        testplat::setup();
+        let b0 = brk(0);
+        assert_ne!(b0, 0);
+        assert_eq!(brk(b0), b0);
+        assert_eq!(brk(b0 + 10000), b0 + 10000);
+        assert!(crate::user::check(b0, 10000, true).is_ok());
+        assert_eq!(brk(b0 - 1), b0 + 10000, "below the start: unchanged");
+        assert_eq!(brk(usize::MAX), b0 + 10000, "beyond the reservation: unchanged");
+        assert_eq!(brk(b0 + 100), b0 + 100);
+        assert!(crate::user::check(b0 + PAGE_SIZE, 1, false).is_err());
+    }
+}

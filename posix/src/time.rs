@@ -1,0 +1,145 @@
+//! Clocks and sleeping.
+
+use crate::{Errno, KResult};
+use core::sync::atomic::{AtomicU64, Ordering};
+
+pub const CLOCK_REALTIME: i32 = 0;
+pub const CLOCK_MONOTONIC: i32 = 1;
+pub const CLOCK_PROCESS_CPUTIME_ID: i32 = 2;
+pub const CLOCK_THREAD_CPUTIME_ID: i32 = 3;
+pub const CLOCK_MONOTONIC_RAW: i32 = 4;
+pub const CLOCK_REALTIME_COARSE: i32 = 5;
+pub const CLOCK_MONOTONIC_COARSE: i32 = 6;
+pub const CLOCK_BOOTTIME: i32 = 7;
+pub const CLOCK_REALTIME_ALARM: i32 = 8;
+pub const CLOCK_BOOTTIME_ALARM: i32 = 9;
+pub const CLOCK_TAI: i32 = 11;
+
+pub const TIMER_ABSTIME: u32 = 1;
+
+/// Monotonic time at boot, for uptime and CPU time.
+static BOOT_NS: AtomicU64 = AtomicU64::new(0);
+/// Nanoseconds spent waiting in the idle path: CPU time is time since boot minus this.
+static IDLE_NS: AtomicU64 = AtomicU64::new(0);
+
+pub(crate) fn init() {
+    BOOT_NS.store(uk_plat::get().monotonic_ns(), Ordering::Relaxed);
+}
+
+/// Nanoseconds since boot.
+pub fn uptime_ns() -> u64 {
+    uk_plat::get().monotonic_ns().saturating_sub(BOOT_NS.load(Ordering::Relaxed))
+}
+
+/// CPU time of the process: it ran whenever it was not idle.
+pub fn cpu_ns() -> u64 {
+    uptime_ns().saturating_sub(IDLE_NS.load(Ordering::Relaxed))
+}
+
+/// The value of `clock` in nanoseconds (signed: CLOCK_REALTIME may be before 1970).
+pub fn clock_ns(clock: i32) -> KResult<i64> {
+    let p = uk_plat::get();
+    Ok(match clock {
+        CLOCK_REALTIME | CLOCK_REALTIME_COARSE | CLOCK_REALTIME_ALARM => p.wall_ns(),
+        CLOCK_TAI => p.wall_ns() + 37_000_000_000,
+        CLOCK_MONOTONIC | CLOCK_MONOTONIC_RAW | CLOCK_MONOTONIC_COARSE | CLOCK_BOOTTIME | CLOCK_BOOTTIME_ALARM => {
+            p.monotonic_ns() as i64
+        }
+        CLOCK_PROCESS_CPUTIME_ID | CLOCK_THREAD_CPUTIME_ID => cpu_ns() as i64,
+        _ => return Err(Errno::EINVAL),
+    })
+}
+
+/// Resolution of `clock` in nanoseconds.
+pub fn clock_res_ns(clock: i32) -> KResult<i64> {
+    clock_ns(clock)?;
+    Ok(match clock {
+        CLOCK_REALTIME_COARSE | CLOCK_MONOTONIC_COARSE => 4_000_000,
+        _ => 1,
+    })
+}
+
+/// A `struct timespec` as the program gave it; validated into nanoseconds.
+pub fn timespec_to_ns(sec: i64, nsec: i64) -> KResult<u64> {
+    if sec < 0 || !(0..1_000_000_000).contains(&nsec) {
+        return Err(Errno::EINVAL);
+    }
+    Ok((sec as u64).saturating_mul(1_000_000_000).saturating_add(nsec as u64))
+}
+
+/// Split nanoseconds into (seconds, nanoseconds) with a non-negative nanosecond part.
+pub fn ns_to_timespec(ns: i64) -> (i64, i64) {
+    (ns.div_euclid(1_000_000_000), ns.rem_euclid(1_000_000_000))
+}
+
+/// Wait on the platform until monotonic time `deadline`, counting the time as idle.
+pub fn sleep_until_mono(deadline: u64) {
+    let p = uk_plat::get();
+    loop {
+        let now = p.monotonic_ns();
+        if now >= deadline {
+            return;
+        }
+        p.wait(Some(deadline));
+        let after = p.monotonic_ns();
+        IDLE_NS.fetch_add(after.saturating_sub(now), Ordering::Relaxed);
+    }
+}
+
+/// clock_nanosleep(2): sleep on `clock` for `ns`, or until `ns` if `abs`.
+pub fn clock_nanosleep(clock: i32, abs: bool, ns: u64) -> KResult<()> {
+    let p = uk_plat::get();
+    let mono_deadline = match clock {
+        CLOCK_THREAD_CPUTIME_ID => return Err(Errno::EINVAL),
+        CLOCK_PROCESS_CPUTIME_ID => {
+            uk_log::warn_once!("clock_nanosleep on CLOCK_PROCESS_CPUTIME_ID is not supported: EOPNOTSUPP");
+            return Err(Errno::EOPNOTSUPP);
+        }
+        CLOCK_REALTIME | CLOCK_TAI | CLOCK_REALTIME_ALARM if abs => {
+            let now = clock_ns(clock)?;
+            let rel = (ns as i64).saturating_sub(now).max(0) as u64;
+            p.monotonic_ns().saturating_add(rel)
+        }
+        CLOCK_REALTIME | CLOCK_TAI | CLOCK_REALTIME_ALARM | CLOCK_MONOTONIC | CLOCK_BOOTTIME | CLOCK_BOOTTIME_ALARM => {
+            if abs {
+                ns
+            } else {
+                p.monotonic_ns().saturating_add(ns)
+            }
+        }
+        _ => return Err(Errno::EINVAL),
+    };
+    sleep_until_mono(mono_deadline);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clocks_and_sleep() {
+        crate::testplat::setup();
+        init();
+        assert!(clock_ns(CLOCK_REALTIME).unwrap() > 1_600_000_000_000_000_000);
+        let a = clock_ns(CLOCK_MONOTONIC).unwrap();
+        clock_nanosleep(CLOCK_MONOTONIC, false, 2_000_000).unwrap();
+        let b = clock_ns(CLOCK_MONOTONIC).unwrap();
+        assert!(b - a >= 2_000_000);
+        assert_eq!(clock_ns(99), Err(Errno::EINVAL));
+        assert_eq!(clock_ns(-1), Err(Errno::EINVAL));
+        assert_eq!(clock_res_ns(CLOCK_MONOTONIC), Ok(1));
+        assert_eq!(clock_nanosleep(CLOCK_THREAD_CPUTIME_ID, false, 1), Err(Errno::EINVAL));
+        // An absolute deadline in the past returns at once.
+        clock_nanosleep(CLOCK_MONOTONIC, true, 0).unwrap();
+    }
+
+    #[test]
+    fn timespec_validation() {
+        assert_eq!(timespec_to_ns(1, 5), Ok(1_000_000_005));
+        assert_eq!(timespec_to_ns(-1, 0), Err(Errno::EINVAL));
+        assert_eq!(timespec_to_ns(0, 1_000_000_000), Err(Errno::EINVAL));
+        assert_eq!(timespec_to_ns(i64::MAX, 0), Ok(u64::MAX));
+        assert_eq!(ns_to_timespec(-1), (-1, 999_999_999));
+    }
+}

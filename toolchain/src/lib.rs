@@ -1,0 +1,11 @@
+//! ukit host tools. The binaries (`uk-cc`, `ukport`) are thin; the work lives here so
+//! that both share one recipe engine, one cache and one way to build kernels.
+
+pub mod builder;
+pub mod cc;
+pub mod fetch;
+pub mod kernel;
+pub mod paths;
+pub mod ports;
+pub mod recipe;
+pub mod sysroot;
