@@ -3,7 +3,7 @@
 //! Everything here is typed: functions take checked slices and return
 //! `Result<T, Errno>`. The raw Linux ABI (registers, user pointers, negative errno)
 //! lives in syscall-shim, which calls into this crate.
-#![cfg_attr(not(test), no_std)]
+#![cfg_attr(not(any(test, feature = "testing")), no_std)]
 
 extern crate alloc;
 
@@ -42,9 +42,10 @@ pub fn init(p: PosixParams) {
     fd::init_console();
 }
 
-/// A host-backed platform for unit tests: 64 MiB of leaked heap memory, std clocks.
-#[cfg(test)]
-pub(crate) mod testplat {
+/// A host-backed platform for unit tests (here and in syscall-shim, through the
+/// `testing` feature): 64 MiB of leaked heap memory, std clocks.
+#[cfg(any(test, feature = "testing"))]
+pub mod testplat {
     use std::sync::Once;
     use std::time::{Instant, SystemTime, UNIX_EPOCH};
     use uk_plat::{ConsoleStream, MemRegion, Platform, TtyInfo};
@@ -101,7 +102,8 @@ pub(crate) mod testplat {
 
     static ONCE: Once = Once::new();
 
-    pub(crate) fn setup() {
+    /// Register the test platform and bring up the POSIX layer once per process.
+    pub fn setup() {
         ONCE.call_once(|| {
             let mem: &'static mut [u8] = Box::leak(vec![0u8; 64 << 20].into_boxed_slice());
             let start = (mem.as_ptr() as usize + 4095) & !4095;
@@ -111,8 +113,7 @@ pub(crate) mod testplat {
             uk_plat::register(dynp);
             // SAFETY: the leaked buffer is never used by anything else.
             unsafe { uk_alloc::PAGES.lock().add_region(region) };
-            crate::mm::init(8 << 20);
-            crate::ident::init("ukit", 1024, 8 << 20);
+            crate::init(crate::PosixParams { nodename: "ukit", max_fds: 1024, stack_size: 8 << 20, brk_max: 8 << 20 });
         });
     }
 }

@@ -65,6 +65,33 @@ global_asm!(
     ".size uk_arch_thread_trampoline, .-uk_arch_thread_trampoline",
 );
 
+global_asm!(
+    ".global uk_arch_call_on_stack",
+    ".type uk_arch_call_on_stack,@function",
+    // uk_arch_call_on_stack(top, f, arg): f(arg) on the stack ending at top; no return.
+    "uk_arch_call_on_stack:",
+    "mov rsp, rdi",
+    "and rsp, -16",
+    "xor ebp, ebp",
+    "mov rdi, rdx",
+    "call rsi",
+    "ud2",
+    ".size uk_arch_call_on_stack, .-uk_arch_call_on_stack",
+);
+
+extern "C" {
+    fn uk_arch_call_on_stack(top: usize, f: extern "C" fn(usize) -> !, arg: usize) -> !;
+}
+
+/// Leave the current stack for good: call `f(arg)` on the stack whose top is `top`.
+///
+/// # Safety
+/// `[top - some KiB, top)` must be writable memory that lives as long as `f` runs.
+pub unsafe fn call_on_stack(top: usize, f: extern "C" fn(usize) -> !, arg: usize) -> ! {
+    // SAFETY: guaranteed by the caller.
+    unsafe { uk_arch_call_on_stack(top, f, arg) }
+}
+
 extern "C" {
     fn uk_arch_switch(save_rsp: *mut usize, load_rsp: usize);
     fn uk_arch_thread_trampoline();
@@ -98,7 +125,7 @@ impl Context {
             entry as usize,                       // r12
             0,                                    // rbx
             0,                                    // rbp
-            uk_arch_thread_trampoline as usize,   // return address
+            uk_arch_thread_trampoline as *const () as usize, // return address
             0,                                    // alignment pad
         ];
         let base = top - words.len() * 8;

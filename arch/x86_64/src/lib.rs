@@ -8,7 +8,7 @@ pub mod context;
 pub mod cpu;
 pub mod fpu;
 
-pub use context::{switch, Context};
+pub use context::{call_on_stack, switch, Context};
 pub use cpu::{features, Features};
 
 /// Read the time-stamp counter.

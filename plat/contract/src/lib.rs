@@ -68,6 +68,11 @@ pub trait Platform: Sync {
     /// guarantees the range reads as zero afterwards (linuxu gives it back to the host),
     /// false when the next user must clear it.
     fn release(&self, start: usize, len: usize) -> bool;
+    /// True when the memory regions read as zero at boot and [`Platform::release`]
+    /// always zeroes (linuxu: fresh host pages, given back with MADV_DONTNEED).
+    fn memory_zeroed(&self) -> bool {
+        false
+    }
     /// Fill `buf` with entropy gathered at boot or from the CPU; used to seed the CSPRNG.
     fn entropy(&self, buf: &mut [u8]);
     /// Set the thread pointer (%fs base) of the running CPU.
@@ -153,4 +158,28 @@ mod tests {
         assert_eq!(get().name(), "dummy");
         assert_eq!(get().monotonic_ns(), 1);
     }
+}
+
+/// What a platform's entry code hands to the boot sequence (`uk_boot_entry`).
+#[derive(Clone, Copy, Debug)]
+pub struct BootArgs {
+    /// Program arguments as the platform received them (strings may live in platform
+    /// memory: boot copies them into program memory).
+    pub argc: usize,
+    pub argv: *const *const u8,
+    /// NULL-terminated environment, boot options already removed.
+    pub envp: *const *const u8,
+    /// The program headers of the loaded image (for TLS and pointer checks).
+    pub phdr: usize,
+    pub phnum: usize,
+    /// Hardware capability words for the program's auxiliary vector.
+    pub hwcap: usize,
+    pub hwcap2: usize,
+    /// Boot options not consumed by the platform (`key=value` words, space-separated).
+    pub opts: &'static str,
+}
+
+extern "Rust" {
+    /// The boot sequence (lib/boot), bound at link time.
+    pub fn uk_boot_entry(args: &BootArgs) -> !;
 }

@@ -1,0 +1,116 @@
+//! The kernel of one image: the selected crates tied together for one platform and one
+//! resolved configuration. Built as a staticlib (`libuk.a`) and linked by uk-cc with
+//! the program and musl.
+//!
+//! This crate owns what exists once per image: the global allocator, the panic
+//! handler, and the boot sequence's wiring (`uk_boot_entry`).
+#![no_std]
+
+extern crate alloc;
+
+#[cfg(feature = "plat-linuxu")]
+pub use uk_plat_linuxu as platform;
+pub use uk_syscall_shim::uk_syscall;
+
+use core::fmt::Write;
+use uk_plat::BootArgs;
+
+#[global_allocator]
+static HEAP: uk_alloc::Heap = uk_alloc::new_heap(uk_config::ALLOC_HEAP_CHUNK);
+
+#[panic_handler]
+fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
+    let mut line = uk_log::LineBuf::new();
+    let _ = write!(line, "ukit: kernel panic: {info}\n");
+    if uk_plat::is_registered() {
+        let _ = uk_plat::get().console_write(uk_plat::ConsoleStream::Err, line.as_bytes());
+        uk_plat::get().exit(134)
+    }
+    loop {
+        core::hint::spin_loop();
+    }
+}
+
+/// Boot options the kernel understands, besides the platform's own.
+fn boot_options(opts: &str) {
+    for w in opts.split(' ').filter(|w| !w.is_empty()) {
+        let (k, v) = w.split_once('=').unwrap_or((w, ""));
+        match (k, v) {
+            ("trace", "" | "on" | "1") => uk_syscall_shim::trace::set(true),
+            ("trace", "off" | "0") => uk_syscall_shim::trace::set(false),
+            ("log", l) if uk_log::Level::parse(l).is_some() => {
+                if let Some(l) = uk_log::Level::parse(l) {
+                    uk_log::set_level(l)
+                }
+            }
+            _ => {
+                uk_log::error!("unknown boot option `{w}` (known: mem=SIZE, trace, log=error|warn|info|debug)");
+                uk_plat::get().exit(2);
+            }
+        }
+    }
+}
+
+fn c_strings(mut p: *const *const u8) -> impl Iterator<Item = &'static [u8]> + Clone {
+    core::iter::from_fn(move || {
+        // SAFETY: `p` walks a NULL-terminated array of C strings handed over by the
+        // platform's entry code; they live for the whole run.
+        unsafe {
+            let s = *p;
+            if s.is_null() {
+                return None;
+            }
+            p = p.add(1);
+            Some(core::ffi::CStr::from_ptr(s as *const core::ffi::c_char).to_bytes())
+        }
+    })
+}
+
+/// The boot sequence, called by the platform's entry once it is registered.
+#[no_mangle]
+pub fn uk_boot_entry(args: &BootArgs) -> ! {
+    if let Some(l) = uk_log::Level::parse(uk_config::UK_LOG_LEVEL) {
+        uk_log::set_level(l);
+    }
+    uk_syscall_shim::trace::set(uk_config::SYSCALL_TRACE);
+    boot_options(args.opts);
+    uk_boot::init_memory();
+    uk_posix::init(uk_posix::PosixParams {
+        nodename: uk_config::UK_NODENAME,
+        max_fds: uk_config::POSIX_MAX_FDS as usize,
+        stack_size: uk_config::POSIX_STACK_SIZE,
+        brk_max: uk_config::ALLOC_BRK_MAX,
+    });
+    // SAFETY: the platform passes the running image's program headers.
+    unsafe {
+        uk_boot::for_each_segment(args.phdr, args.phnum, |s| {
+            uk_posix::user::add_static_range(s.start, s.end, s.writable)
+        })
+    };
+
+    let anon = uk_posix::mm::MAP_PRIVATE | uk_posix::mm::MAP_ANONYMOUS;
+    let rw = uk_posix::mm::PROT_READ | uk_posix::mm::PROT_WRITE;
+    let stack = match uk_posix::mm::mmap(0, uk_config::POSIX_STACK_SIZE, rw, anon, -1, 0) {
+        Ok(s) => s,
+        Err(e) => {
+            uk_log::error!("cannot allocate the main stack ({e:?}); give the image more memory");
+            uk_plat::get().exit(1)
+        }
+    };
+    let mut aux = uk_boot::AuxInfo { phdr: args.phdr, phnum: args.phnum, hwcap: args.hwcap, hwcap2: args.hwcap2, random: [0; 16] };
+    uk_posix::random::fill(&mut aux.random);
+    let argv = c_strings(args.argv).take(args.argc);
+    let envp = c_strings(args.envp);
+    let block = uk_boot::build_arg_block(argv, envp, &aux, |len| uk_posix::mm::mmap(0, len, rw, anon, -1, 0).ok());
+    let Some(block) = block else {
+        uk_log::error!("cannot allocate the argument block; give the image more memory");
+        uk_plat::get().exit(1)
+    };
+    uk_boot::start_program(stack + uk_config::POSIX_STACK_SIZE, &block)
+}
+
+/// The precompiled `core` references the unwinding personality routine even though
+/// the kernel is built with panic=abort and never unwinds; an empty one satisfies the
+/// linker. (Reached only if something tried to unwind, which abort rules out.)
+#[no_mangle]
+pub extern "C" fn rust_eh_personality() {}

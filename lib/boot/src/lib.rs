@@ -1,0 +1,108 @@
+//! The boot sequence's platform-neutral pieces.
+//!
+//! The image crate wires the sequence (it alone knows which libraries are selected);
+//! this crate holds the steps: hand the platform's memory to the page allocator, read
+//! the image's program headers, build the program's argv/envp/auxv block, and jump to
+//! musl's `__libc_start_main` on a fresh stack.
+#![cfg_attr(not(test), no_std)]
+
+mod argblock;
+
+pub use argblock::{build_arg_block, ArgBlock, AuxInfo};
+
+/// A loaded segment of the image (PT_LOAD).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Segment {
+    pub start: usize,
+    pub end: usize,
+    pub writable: bool,
+}
+
+const PT_LOAD: u32 = 1;
+const PT_PHDR: u32 = 6;
+const PF_W: u32 = 2;
+
+/// Read the image's PT_LOAD segments from its program headers (64-bit ELF, 56-byte
+/// entries), calling `f` for each. The load bias comes from PT_PHDR when present (a
+/// non-PIE image has bias 0).
+///
+/// # Safety
+/// `phdr` must point to `phnum` program headers of the running image.
+pub unsafe fn for_each_segment(phdr: usize, phnum: usize, mut f: impl FnMut(Segment)) {
+    let rd32 = |a: usize| {
+        // SAFETY: inside the program header table (caller's guarantee).
+        unsafe { core::ptr::read_unaligned(a as *const u32) }
+    };
+    let rd64 = |a: usize| {
+        // SAFETY: as above.
+        unsafe { core::ptr::read_unaligned(a as *const u64) as usize }
+    };
+    let mut bias = 0usize;
+    for i in 0..phnum {
+        let h = phdr + i * 56;
+        if rd32(h) == PT_PHDR {
+            bias = phdr.wrapping_sub(rd64(h + 16));
+        }
+    }
+    for i in 0..phnum {
+        let h = phdr + i * 56;
+        if rd32(h) == PT_LOAD {
+            let vaddr = rd64(h + 16).wrapping_add(bias);
+            let memsz = rd64(h + 40);
+            let page = uk_plat::PAGE_SIZE;
+            f(Segment {
+                start: vaddr & !(page - 1),
+                end: (vaddr + memsz + page - 1) & !(page - 1),
+                writable: rd32(h + 4) & PF_W != 0,
+            });
+        }
+    }
+}
+
+/// Give every platform memory region to the page allocator.
+pub fn init_memory() {
+    let p = uk_plat::get();
+    let mut pa = uk_alloc::PAGES.lock();
+    pa.set_free_is_zero(p.memory_zeroed());
+    for r in p.memory() {
+        // SAFETY: the platform hands these regions to ukit exclusively.
+        unsafe { pa.add_region(*r) };
+    }
+}
+
+extern "C" {
+    fn __libc_start_main(
+        main: unsafe extern "C" fn(i32, *mut *mut u8, *mut *mut u8) -> i32,
+        argc: i32,
+        argv: *mut *mut u8,
+        init: unsafe extern "C" fn(),
+        fini: unsafe extern "C" fn(),
+        ldso_fini: usize,
+    ) -> i32;
+    fn main(argc: i32, argv: *mut *mut u8, envp: *mut *mut u8) -> i32;
+    fn _init();
+    fn _fini();
+}
+
+static mut START_ARGS: (usize, usize) = (0, 0);
+
+extern "C" fn start_on_new_stack(_: usize) -> ! {
+    // SAFETY: written once by `start_program` before switching stacks.
+    let (argc, argv) = unsafe { START_ARGS };
+    // SAFETY: musl's documented start-up entry; argv points to a block laid out as the
+    // Linux initial stack (argv, NULL, envp, NULL, auxv), in program memory.
+    unsafe {
+        __libc_start_main(main, argc as i32, argv as *mut *mut u8, _init, _fini, 0);
+    }
+    // __libc_start_main calls exit(); it never returns.
+    uk_plat::get().exit(127)
+}
+
+/// Run the program: switch to its stack and enter libc. Never returns; the program
+/// ends through exit_group.
+pub fn start_program(stack_top: usize, block: &ArgBlock) -> ! {
+    // SAFETY: single boot path, before the program runs.
+    unsafe { START_ARGS = (block.argc, block.argv) };
+    // SAFETY: stack_top is the top of a fresh program stack mapping.
+    unsafe { uk_arch::call_on_stack(stack_top, start_on_new_stack, 0) }
+}

@@ -1,0 +1,319 @@
+//! linuxu: a ukit image running as an ordinary Linux process.
+//!
+//! The host is this platform's "hardware": it gives memory once at boot, a console
+//! (stdin/stdout/stderr), clocks, and a way to wait. Files, time keeping, threads and
+//! memory management above that are ukit's own. After boot a seccomp filter limits the
+//! process to the few host calls in [`host::RUNTIME_CALLS`].
+#![cfg_attr(not(test), no_std)]
+
+pub mod host;
+mod opts;
+mod seccomp;
+
+use core::arch::global_asm;
+use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use host::nr;
+use uk_plat::{BootArgs, ConsoleStream, MemRegion, Platform, TtyInfo};
+
+// The ELF entry point. The host's initial stack holds argc, argv[], NULL, envp[], NULL,
+// auxv pairs. Hand its address to Rust with the stack aligned as the ABI wants.
+global_asm!(
+    ".text",
+    ".global _uk_start",
+    ".type _uk_start,@function",
+    "_uk_start:",
+    "xor ebp, ebp",
+    "mov rdi, rsp",
+    "and rsp, -16",
+    "call uk_linuxu_entry",
+    "ud2",
+    ".size _uk_start, .-_uk_start",
+);
+
+const AT_NULL: usize = 0;
+const AT_PHDR: usize = 3;
+const AT_PHNUM: usize = 5;
+const AT_HWCAP: usize = 16;
+const AT_HWCAP2: usize = 26;
+const HWCAP2_FSGSBASE: usize = 1 << 1;
+
+/// The linuxu platform. One static instance; fields are set once during entry, before
+/// anything reads them.
+pub struct LinuxU {
+    region: spin_free::Once<[MemRegion; 1]>,
+    ttys: [AtomicUsize; 3],
+    fsgsbase: AtomicBool,
+    entropy: spin_free::Once<[u8; 32]>,
+}
+
+/// A write-once cell without locks: written on the boot path before any reader exists.
+mod spin_free {
+    use core::cell::UnsafeCell;
+    use core::sync::atomic::{AtomicBool, Ordering};
+
+    pub struct Once<T> {
+        set: AtomicBool,
+        v: UnsafeCell<Option<T>>,
+    }
+    // SAFETY: written once (by `set`, on the single boot path) before any `get`; after
+    // that only shared reads happen.
+    unsafe impl<T: Sync> Sync for Once<T> {}
+    impl<T> Once<T> {
+        pub const fn new() -> Self {
+            Once { set: AtomicBool::new(false), v: UnsafeCell::new(None) }
+        }
+        pub fn set(&self, v: T) {
+            if !self.set.load(Ordering::Acquire) {
+                // SAFETY: only the boot path calls set, before any reader.
+                unsafe { *self.v.get() = Some(v) };
+                self.set.store(true, Ordering::Release);
+            }
+        }
+        pub fn get(&self) -> Option<&T> {
+            if self.set.load(Ordering::Acquire) {
+                // SAFETY: set() completed (Acquire pairs with its Release); no more writes.
+                unsafe { (*self.v.get()).as_ref() }
+            } else {
+                None
+            }
+        }
+    }
+}
+
+static LINUXU: LinuxU = LinuxU {
+    region: spin_free::Once::new(),
+    ttys: [AtomicUsize::new(0), AtomicUsize::new(0), AtomicUsize::new(0)],
+    fsgsbase: AtomicBool::new(false),
+    entropy: spin_free::Once::new(),
+};
+static LINUXU_DYN: &dyn Platform = &LINUXU;
+
+fn clock(id: usize) -> i64 {
+    let mut ts = [0i64; 2];
+    let r = host::call(nr::CLOCK_GETTIME, [id, ts.as_mut_ptr() as usize, 0, 0, 0, 0]);
+    if r < 0 {
+        return 0;
+    }
+    ts[0].saturating_mul(1_000_000_000).saturating_add(ts[1])
+}
+
+impl Platform for LinuxU {
+    fn name(&self) -> &'static str {
+        "linuxu"
+    }
+
+    fn console_write(&self, stream: ConsoleStream, buf: &[u8]) -> Result<usize, i32> {
+        let fd = match stream {
+            ConsoleStream::Out => 1,
+            ConsoleStream::Err => 2,
+        };
+        let mut done = 0;
+        while done < buf.len() {
+            let r = host::write(fd, &buf[done..]);
+            if r == -4 {
+                continue; // EINTR
+            }
+            if r < 0 {
+                return if done > 0 { Ok(done) } else { Err(-r as i32) };
+            }
+            done += r as usize;
+        }
+        Ok(done)
+    }
+
+    fn console_read(&self, buf: &mut [u8]) -> Result<usize, i32> {
+        loop {
+            let r = host::call(nr::READ, [0, buf.as_mut_ptr() as usize, buf.len(), 0, 0, 0]);
+            if r == -4 {
+                continue;
+            }
+            return if r < 0 { Err(-r as i32) } else { Ok(r as usize) };
+        }
+    }
+
+    fn console_tty(&self, fd: u32) -> TtyInfo {
+        let v = self.ttys.get(fd as usize).map(|t| t.load(Ordering::Relaxed)).unwrap_or(0);
+        TtyInfo { is_tty: v & 1 != 0, rows: (v >> 16) as u16, cols: (v >> 32) as u16 }
+    }
+
+    fn monotonic_ns(&self) -> u64 {
+        clock(1) as u64
+    }
+
+    fn wall_ns(&self) -> i64 {
+        clock(0)
+    }
+
+    fn wait(&self, deadline: Option<u64>) {
+        // ppoll with no descriptors: one host call that sleeps until the deadline (or
+        // a host signal). Device fds join the set as netdevs arrive.
+        match deadline {
+            Some(d) => {
+                let now = self.monotonic_ns();
+                let rel = d.saturating_sub(now);
+                let ts = [(rel / 1_000_000_000) as i64, (rel % 1_000_000_000) as i64];
+                host::call(nr::PPOLL, [0, 0, ts.as_ptr() as usize, 0, 8, 0]);
+            }
+            None => {
+                host::call(nr::PPOLL, [0, 0, 0, 0, 8, 0]);
+            }
+        }
+    }
+
+    fn memory(&self) -> &[MemRegion] {
+        self.region.get().map(|r| &r[..]).unwrap_or(&[])
+    }
+
+    fn memory_zeroed(&self) -> bool {
+        true
+    }
+
+    fn release(&self, start: usize, len: usize) -> bool {
+        const MADV_DONTNEED: usize = 4;
+        host::call(nr::MADVISE, [start, len, MADV_DONTNEED, 0, 0, 0]) == 0
+    }
+
+    fn entropy(&self, buf: &mut [u8]) {
+        let seed = self.entropy.get().copied().unwrap_or([0; 32]);
+        let f = uk_arch::features();
+        for (i, b) in buf.iter_mut().enumerate() {
+            *b = seed[i % 32];
+        }
+        // Mix in the CPU's generator where there is one; the host seed alone suffices.
+        for chunk in buf.chunks_mut(8) {
+            if let Some(r) = uk_arch::cpu::hw_random(&f) {
+                for (b, x) in chunk.iter_mut().zip(r.to_le_bytes()) {
+                    *b ^= x;
+                }
+            }
+        }
+    }
+
+    fn set_tls_base(&self, base: usize) {
+        if self.fsgsbase.load(Ordering::Relaxed) {
+            // SAFETY: the host kernel enabled FSGSBASE (AT_HWCAP2); arch_prctl already
+            // refused non-canonical values.
+            unsafe { uk_arch::cpu::wrfsbase(base as u64) };
+        } else {
+            const ARCH_SET_FS: usize = 0x1002;
+            host::call(nr::ARCH_PRCTL, [ARCH_SET_FS, base, 0, 0, 0, 0]);
+        }
+    }
+
+    fn exit(&self, status: i32) -> ! {
+        host::exit_group(status)
+    }
+}
+
+/// Print a fatal boot error and exit: before the kernel log exists.
+fn die(msg: &[&str], status: i32) -> ! {
+    host::write(2, b"ukit: ");
+    for m in msg {
+        host::write(2, m.as_bytes());
+    }
+    host::write(2, b"\n");
+    host::exit_group(status)
+}
+
+/// Ask the host once whether fds 0-2 are terminals (TIOCGWINSZ succeeds only on one).
+fn probe_ttys() {
+    for fd in 0..3 {
+        let mut ws = [0u16; 4];
+        const TIOCGWINSZ: usize = 0x5413;
+        if host::call(nr::IOCTL, [fd, TIOCGWINSZ, ws.as_mut_ptr() as usize, 0, 0, 0]) == 0 {
+            let v = 1 | (ws[0] as usize) << 16 | (ws[1] as usize) << 32;
+            LINUXU.ttys[fd].store(v, Ordering::Relaxed);
+        }
+    }
+}
+
+/// A closed stdout must be EPIPE to the program (and its own SIGPIPE, in ukit), not the
+/// host killing the process: ignore SIGPIPE on the host.
+fn ignore_host_sigpipe() {
+    const SIGPIPE: usize = 13;
+    const SIG_IGN: usize = 1;
+    let act = [SIG_IGN, 0, 0, 0];
+    host::call(nr::RT_SIGACTION, [SIGPIPE, act.as_ptr() as usize, 0, 8, 0, 0]);
+}
+
+/// Rust side of `_uk_start`.
+///
+/// # Safety
+/// Called once, by `_uk_start`, with the host's initial stack pointer.
+#[no_mangle]
+pub unsafe extern "C" fn uk_linuxu_entry(sp: *const usize) -> ! {
+    // SAFETY: the Linux ABI guarantees the initial stack layout: argc, argv, NULL, envp,
+    // NULL, auxv pairs ending in AT_NULL.
+    let argc = unsafe { *sp };
+    // SAFETY: as above.
+    let argv = unsafe { sp.add(1) } as *const *const u8;
+    // SAFETY: envp starts after argv's NULL.
+    let envp = unsafe { argv.add(argc + 1) } as *mut *const u8;
+    let mut n_env = 0;
+    // SAFETY: envp is NULL-terminated.
+    while unsafe { !(*envp.add(n_env)).is_null() } {
+        n_env += 1;
+    }
+    // SAFETY: auxv follows envp's NULL and ends with AT_NULL.
+    let mut auxv = unsafe { envp.add(n_env + 1) } as *const usize;
+    let (mut phdr, mut phnum, mut hwcap, mut hwcap2) = (0, 0, 0, 0);
+    loop {
+        // SAFETY: inside the auxv array (ends with AT_NULL).
+        let (k, v) = unsafe { (*auxv, *auxv.add(1)) };
+        match k {
+            AT_NULL => break,
+            AT_PHDR => phdr = v,
+            AT_PHNUM => phnum = v,
+            AT_HWCAP => hwcap = v,
+            AT_HWCAP2 => hwcap2 = v,
+            _ => {}
+        }
+        // SAFETY: not yet at AT_NULL, so the next pair exists.
+        auxv = unsafe { auxv.add(2) };
+    }
+    LINUXU.fsgsbase.store(hwcap2 & HWCAP2_FSGSBASE != 0, Ordering::Relaxed);
+
+    // Boot options: UKIT_OPTS, removed from the program's environment.
+    // SAFETY: envp has n_env valid C-string pointers.
+    let raw_opts = unsafe { opts::take_env(envp, n_env) };
+    let parsed = match opts::parse(raw_opts) {
+        Ok(p) => p,
+        Err(e) => die(&["bad boot option in UKIT_OPTS: ", e], 2),
+    };
+
+    // Memory: one reservation, NORESERVE so that only touched pages cost host memory.
+    let mem = parsed.mem.unwrap_or(uk_config::PLAT_LINUXU_MEMORY);
+    const PROT_RW: usize = 3;
+    const MAP_PRIVATE_ANON_NORESERVE: usize = 0x02 | 0x20 | 0x4000;
+    let base = host::call(nr::MMAP, [0, mem, PROT_RW, MAP_PRIVATE_ANON_NORESERVE, usize::MAX, 0]);
+    if base < 0 {
+        die(&["cannot reserve the image's memory from the host; try a smaller mem= in UKIT_OPTS"], 1);
+    }
+    LINUXU.region.set([MemRegion { start: base as usize, len: mem & !(uk_plat::PAGE_SIZE - 1) }]);
+
+    let mut seed = [0u8; 32];
+    host::call(nr::GETRANDOM, [seed.as_mut_ptr() as usize, 32, 0, 0, 0, 0]);
+    LINUXU.entropy.set(seed);
+    probe_ttys();
+    ignore_host_sigpipe();
+
+    if uk_config::PLAT_LINUXU_SECCOMP && !parsed.no_seccomp {
+        if let Err(e) = seccomp::install() {
+            die(&["cannot install the host-call filter: ", e], 1);
+        }
+    }
+
+    uk_plat::register(&LINUXU_DYN);
+    let args = BootArgs {
+        argc,
+        argv,
+        envp: envp as *const *const u8,
+        phdr,
+        phnum,
+        hwcap,
+        hwcap2,
+        opts: parsed.rest,
+    };
+    // SAFETY: lib/boot provides uk_boot_entry; the platform is registered.
+    unsafe { uk_plat::uk_boot_entry(&args) }
+}

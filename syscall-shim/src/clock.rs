@@ -1,0 +1,67 @@
+//! clock_gettime(2), clock_getres(2), gettimeofday(2), time(2):
+//! https://man7.org/linux/man-pages/man2/clock_gettime.2.html
+
+use crate::{Args, Errno, KResult};
+use uk_posix::{time, user};
+
+fn put_timespec(addr: usize, ns: i64) -> KResult<()> {
+    let (s, n) = time::ns_to_timespec(ns);
+    user::write(addr, &[s, n])
+}
+
+pub fn sys_clock_gettime(a: &Args) -> KResult<usize> {
+    let ns = time::clock_ns(a[0] as i32)?;
+    put_timespec(a[1], ns)?;
+    Ok(0)
+}
+
+pub fn sys_clock_getres(a: &Args) -> KResult<usize> {
+    let ns = time::clock_res_ns(a[0] as i32)?;
+    if a[1] != 0 {
+        put_timespec(a[1], ns)?;
+    }
+    Ok(0)
+}
+
+pub fn sys_gettimeofday(a: &Args) -> KResult<usize> {
+    let ns = time::clock_ns(time::CLOCK_REALTIME)?;
+    if a[0] != 0 {
+        let (s, n) = time::ns_to_timespec(ns);
+        user::write(a[0], &[s, n / 1000])?;
+    }
+    if a[1] != 0 {
+        // struct timezone: always UTC, no DST.
+        user::write(a[1], &[0i32, 0i32])?;
+    }
+    Ok(0)
+}
+
+pub fn sys_time(a: &Args) -> KResult<usize> {
+    let s = time::ns_to_timespec(time::clock_ns(time::CLOCK_REALTIME)?).0;
+    if a[0] != 0 {
+        user::write(a[0], &s).map_err(|_| Errno::EFAULT)?;
+    }
+    Ok(s as usize)
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::dispatch;
+
+    #[test]
+    fn clocks() {
+        crate::table::tests::setup();
+        let v: &'static mut [u8] = Box::leak(vec![0u8; 32].into_boxed_slice());
+        let a = v.as_ptr() as usize;
+        uk_posix::user::add_static_range(a, a + 32, true);
+        assert_eq!(dispatch(228, &[1, a, 0, 0, 0, 0]), 0);
+        let ts: [i64; 2] = uk_posix::user::read(a).unwrap();
+        assert!(ts[0] > 0 && (0..1_000_000_000).contains(&ts[1]));
+        assert_eq!(dispatch(228, &[77, a, 0, 0, 0, 0]), -22);
+        assert_eq!(dispatch(228, &[0, 0x20, 0, 0, 0, 0]), -14);
+        let t = dispatch(201, &[0, 0, 0, 0, 0, 0]);
+        assert!(t > 1_600_000_000);
+        assert_eq!(dispatch(96, &[a, 0, 0, 0, 0, 0]), 0);
+        assert_eq!(dispatch(229, &[1, 0, 0, 0, 0, 0]), 0);
+    }
+}

@@ -1,0 +1,38 @@
+//! getrandom(2): https://man7.org/linux/man-pages/man2/getrandom.2.html
+
+use crate::{Args, Errno, KResult};
+use uk_posix::{random, user};
+
+const GRND_NONBLOCK: usize = 1;
+const GRND_RANDOM: usize = 2;
+const GRND_INSECURE: usize = 4;
+
+pub fn sys_getrandom(a: &Args) -> KResult<usize> {
+    let flags = a[2];
+    if flags & !(GRND_NONBLOCK | GRND_RANDOM | GRND_INSECURE) != 0 || flags & (GRND_RANDOM | GRND_INSECURE) == (GRND_RANDOM | GRND_INSECURE) {
+        return Err(Errno::EINVAL);
+    }
+    // Linux caps one call at 32 MiB - 1 for the urandom source.
+    let len = a[1].min(0x01ff_ffff);
+    let buf = user::slice_mut(a[0], len)?;
+    random::fill(buf);
+    Ok(len)
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::dispatch;
+
+    #[test]
+    fn fills_and_validates() {
+        crate::table::tests::setup();
+        let v: &'static mut [u8] = Box::leak(vec![0u8; 64].into_boxed_slice());
+        let a = v.as_ptr() as usize;
+        uk_posix::user::add_static_range(a, a + 64, true);
+        assert_eq!(dispatch(318, &[a, 64, 0, 0, 0, 0]), 64);
+        assert_ne!(uk_posix::user::slice(a, 64).unwrap(), &[0u8; 64][..]);
+        assert_eq!(dispatch(318, &[a, 64, 8, 0, 0, 0]), -22);
+        assert_eq!(dispatch(318, &[a, 64, 6, 0, 0, 0]), -22);
+        assert_eq!(dispatch(318, &[a, 65, 0, 0, 0, 0]), -14);
+    }
+}

@@ -1,0 +1,30 @@
+//! ioctl(2): https://man7.org/linux/man-pages/man2/ioctl.2.html
+//! The request goes to the open file; terminals answer TCGETS/TIOCGWINSZ, other files
+//! ENOTTY, as on Linux.
+
+use crate::{Args, KResult};
+use uk_posix::fd;
+
+pub fn sys_ioctl(a: &Args) -> KResult<usize> {
+    let f = fd::get(a[0] as i32)?;
+    f.ioctl(a[1] as u32, a[2])
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::dispatch;
+
+    #[test]
+    fn tty_and_non_tty() {
+        crate::table::tests::setup();
+        let v: &'static mut [u8] = Box::leak(vec![0u8; 64].into_boxed_slice());
+        let a = v.as_ptr() as usize;
+        uk_posix::user::add_static_range(a, a + 64, true);
+        // Test platform: fd 1 is not a terminal, fd 2 is.
+        assert_eq!(dispatch(16, &[1, 0x5413, a, 0, 0, 0]), -25, "ENOTTY");
+        assert_eq!(dispatch(16, &[2, 0x5413, a, 0, 0, 0]), 0);
+        assert_eq!(dispatch(16, &[2, 0x5401, a, 0, 0, 0]), 0, "TCGETS");
+        assert_eq!(dispatch(16, &[2, 0x5401, 0, 0, 0, 0]), -14, "EFAULT");
+        assert_eq!(dispatch(16, &[42, 0x5413, a, 0, 0, 0]), -9, "EBADF");
+    }
+}

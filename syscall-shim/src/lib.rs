@@ -1,0 +1,106 @@
+//! The Linux x86_64 system call ABI, served by function call.
+//!
+//! musl's syscall layer calls [`uk_syscall`] instead of executing `syscall`. The number
+//! indexes one declarative table ([`table`]); each handler is a thin raw-ABI function
+//! (registers in, pointers checked through `uk_posix::user`) over a typed function in
+//! uk-posix. The sign of an errno flips in exactly one place: [`dispatch`].
+#![cfg_attr(not(test), no_std)]
+
+mod arch_prctl;
+mod clock;
+mod exit;
+mod getrandom;
+mod ids;
+mod ioctl;
+mod mman;
+pub mod names;
+mod read_write;
+mod rlimit;
+mod signal;
+mod sleep;
+mod sysinfo;
+mod table;
+pub mod trace;
+mod uname;
+
+pub use uk_errno::{Errno, KResult};
+
+/// The six argument registers of a system call.
+pub type Args = [usize; 6];
+
+/// A raw handler: arguments in, value or errno out.
+pub type Handler = fn(&Args) -> KResult<usize>;
+
+/// Logged-once bitmap for numbers without a handler.
+static LOGGED: [core::sync::atomic::AtomicU64; 8] = [const { core::sync::atomic::AtomicU64::new(0) }; 8];
+static LOGGED_OUT_OF_RANGE: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
+
+/// Log an unsupported number the first time it is seen. Returns true when it logged.
+fn log_unsupported(n: usize) -> bool {
+    use core::sync::atomic::Ordering;
+    let first = if n < 512 {
+        let bit = 1u64 << (n % 64);
+        LOGGED[n / 64].fetch_or(bit, Ordering::Relaxed) & bit == 0
+    } else {
+        !LOGGED_OUT_OF_RANGE.swap(true, Ordering::Relaxed)
+    };
+    if first {
+        match names::name(n) {
+            Some(name) => uk_log::warn!("unsupported system call {name} ({n}): returning ENOSYS"),
+            None if n < 512 => uk_log::warn!("unknown system call number {n}: returning ENOSYS"),
+            None => uk_log::warn!("unknown system call number {n} (further numbers above 511 are not logged): returning ENOSYS"),
+        }
+    }
+    first
+}
+
+/// Run system call `n`. Returns the raw Linux return value (negative errno on error).
+pub fn dispatch(n: usize, a: &Args) -> isize {
+    let handler = table::TABLE.get(n).copied().flatten();
+    let r = match handler {
+        Some(h) => h(a),
+        None => {
+            log_unsupported(n);
+            Err(Errno::ENOSYS)
+        }
+    };
+    let raw = match r {
+        Ok(v) => v as isize,
+        Err(e) => e.as_neg(),
+    };
+    if trace::enabled() {
+        trace::print(n, a, raw);
+    }
+    raw
+}
+
+/// The entry point musl calls for every system call.
+#[no_mangle]
+pub extern "C" fn uk_syscall(n: i64, a1: i64, a2: i64, a3: i64, a4: i64, a5: i64, a6: i64) -> i64 {
+    let args = [a1 as usize, a2 as usize, a3 as usize, a4 as usize, a5 as usize, a6 as usize];
+    // Negative numbers (from a bad `syscall(-1)`) map past the table: ENOSYS.
+    dispatch(n as usize, &args) as i64
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_numbers_are_enosys_and_logged_once() {
+        uk_posix_test_setup();
+        assert_eq!(dispatch(999, &[0; 6]), -38);
+        assert_eq!(dispatch(usize::MAX, &[0; 6]), -38);
+        // 335 is a gap in the table; 180 (nfsservctl) has no handler.
+        assert!(log_unsupported(335));
+        assert!(!log_unsupported(335));
+        assert_eq!(dispatch(180, &[0; 6]), -38);
+        assert!(!log_unsupported(180), "dispatch already logged it");
+    }
+
+    /// Bring up uk-posix on its test platform (shared with its own unit tests through a
+    /// public helper would leak test code into the kernel; a tiny platform here instead).
+    pub(crate) fn uk_posix_test_setup() {
+        crate::table::tests::setup();
+    }
+}

@@ -1,0 +1,46 @@
+//! brk(2), mmap(2), munmap(2), mremap(2), mprotect(2), madvise(2):
+//! https://man7.org/linux/man-pages/man2/mmap.2.html
+
+use crate::{Args, KResult};
+use uk_posix::mm;
+
+pub fn sys_brk(a: &Args) -> KResult<usize> {
+    Ok(mm::brk(a[0]))
+}
+
+pub fn sys_mmap(a: &Args) -> KResult<usize> {
+    mm::mmap(a[0], a[1], a[2] as u32, a[3] as u32, a[4] as i32, a[5] as u64)
+}
+
+pub fn sys_munmap(a: &Args) -> KResult<usize> {
+    mm::munmap(a[0], a[1]).map(|_| 0)
+}
+
+pub fn sys_mremap(a: &Args) -> KResult<usize> {
+    mm::mremap(a[0], a[1], a[2], a[3] as u32, a[4])
+}
+
+pub fn sys_mprotect(a: &Args) -> KResult<usize> {
+    mm::mprotect(a[0], a[1], a[2] as u32).map(|_| 0)
+}
+
+pub fn sys_madvise(a: &Args) -> KResult<usize> {
+    mm::madvise(a[0], a[1], a[2] as u32).map(|_| 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::dispatch;
+
+    #[test]
+    fn map_write_unmap() {
+        crate::table::tests::setup();
+        let a = dispatch(9, &[0, 8192, 3, 0x22, usize::MAX, 0]);
+        assert!(a > 0);
+        // write(1, a, 8192) from the new map is accepted: the map is program memory.
+        assert_eq!(dispatch(1, &[1, a as usize, 8192, 0, 0, 0]), 8192);
+        assert_eq!(dispatch(11, &[a as usize, 8192, 0, 0, 0, 0]), 0);
+        assert_eq!(dispatch(1, &[1, a as usize, 1, 0, 0, 0]), -14, "unmapped: EFAULT");
+        assert_eq!(dispatch(9, &[0, 0, 3, 0x22, usize::MAX, 0]), -22);
+    }
+}

@@ -1,0 +1,197 @@
+//! read(2), write(2), readv(2), writev(2), pread64(2), pwrite64(2), lseek(2), close(2),
+//! fstat(2): https://man7.org/linux/man-pages/man2/read.2.html
+
+use crate::{Args, Errno, KResult};
+use uk_posix::file::{Stat, Whence};
+use uk_posix::{fd, user};
+
+/// Linux's cap on one read/write: MAX_RW_COUNT (INT_MAX rounded down to a page).
+const MAX_RW: usize = 0x7fff_f000;
+/// IOV_MAX.
+const IOV_MAX: usize = 1024;
+
+pub fn sys_read(a: &Args) -> KResult<usize> {
+    let f = fd::get(a[0] as i32)?;
+    let len = a[2].min(MAX_RW);
+    let buf = user::slice_mut(a[1], len)?;
+    f.read(buf)
+}
+
+pub fn sys_write(a: &Args) -> KResult<usize> {
+    let f = fd::get(a[0] as i32)?;
+    let len = a[2].min(MAX_RW);
+    let buf = user::slice(a[1], len)?;
+    f.write(buf)
+}
+
+/// Validate the iovec array: readable, at most IOV_MAX entries, lengths summing to at
+/// most SSIZE_MAX (EINVAL otherwise, as Linux checks before transferring anything).
+fn check_iovecs(addr: usize, cnt: usize) -> KResult<()> {
+    if cnt > IOV_MAX {
+        return Err(Errno::EINVAL);
+    }
+    user::check(addr, cnt * 16, false)?;
+    let mut total: usize = 0;
+    for i in 0..cnt {
+        let len: usize = user::read(addr + i * 16 + 8)?;
+        total = total.checked_add(len).filter(|t| *t <= isize::MAX as usize).ok_or(Errno::EINVAL)?;
+    }
+    Ok(())
+}
+
+/// Walk the iovecs in order, stopping at the first short transfer.
+fn each_iov(addr: usize, cnt: usize, mut f: impl FnMut(usize, usize) -> KResult<(usize, bool)>) -> KResult<usize> {
+    check_iovecs(addr, cnt)?;
+    let mut done = 0usize;
+    for i in 0..cnt {
+        let base: usize = user::read(addr + i * 16)?;
+        let len: usize = user::read(addr + i * 16 + 8)?;
+        if len == 0 {
+            continue;
+        }
+        let len = len.min(MAX_RW - done);
+        match f(base, len) {
+            Ok((n, more)) => {
+                done += n;
+                if n < len || !more || done >= MAX_RW {
+                    break;
+                }
+            }
+            Err(e) if done == 0 => return Err(e),
+            Err(_) => break,
+        }
+    }
+    Ok(done)
+}
+
+pub fn sys_readv(a: &Args) -> KResult<usize> {
+    let f = fd::get(a[0] as i32)?;
+    each_iov(a[1], a[2], |base, len| {
+        let n = f.read(user::slice_mut(base, len)?)?;
+        Ok((n, true))
+    })
+}
+
+pub fn sys_writev(a: &Args) -> KResult<usize> {
+    let f = fd::get(a[0] as i32)?;
+    each_iov(a[1], a[2], |base, len| {
+        let n = f.write(user::slice(base, len)?)?;
+        Ok((n, true))
+    })
+}
+
+/// Positioned I/O: only on seekable files (the console is not: ESPIPE).
+pub fn sys_pread64(a: &Args) -> KResult<usize> {
+    let f = fd::get(a[0] as i32)?;
+    if (a[3] as i64) < 0 {
+        return Err(Errno::EINVAL);
+    }
+    f.seek(0, Whence::Cur)?;
+    Err(Errno::ESPIPE)
+}
+
+pub fn sys_pwrite64(a: &Args) -> KResult<usize> {
+    sys_pread64(a)
+}
+
+pub fn sys_lseek(a: &Args) -> KResult<usize> {
+    let f = fd::get(a[0] as i32)?;
+    let whence = match a[2] {
+        0 => Whence::Set,
+        1 => Whence::Cur,
+        2 => Whence::End,
+        _ => return Err(Errno::EINVAL),
+    };
+    f.seek(a[1] as i64, whence).map(|v| v as usize)
+}
+
+pub fn sys_close(a: &Args) -> KResult<usize> {
+    fd::close(a[0] as i32).map(|_| 0)
+}
+
+/// `struct stat` for x86_64: 144 bytes.
+pub(crate) fn encode_stat(s: &Stat) -> [u8; 144] {
+    let mut b = [0u8; 144];
+    let put = |b: &mut [u8; 144], off: usize, v: &[u8]| b[off..off + v.len()].copy_from_slice(v);
+    put(&mut b, 0, &s.dev.to_le_bytes());
+    put(&mut b, 8, &s.ino.to_le_bytes());
+    put(&mut b, 16, &s.nlink.to_le_bytes());
+    put(&mut b, 24, &s.mode.to_le_bytes());
+    put(&mut b, 28, &s.uid.to_le_bytes());
+    put(&mut b, 32, &s.gid.to_le_bytes());
+    put(&mut b, 40, &s.rdev.to_le_bytes());
+    put(&mut b, 48, &s.size.to_le_bytes());
+    put(&mut b, 56, &s.blksize.to_le_bytes());
+    put(&mut b, 64, &s.blocks.to_le_bytes());
+    for (i, t) in [s.atime_ns, s.mtime_ns, s.ctime_ns].iter().enumerate() {
+        let (sec, nsec) = uk_posix::time::ns_to_timespec(*t);
+        put(&mut b, 72 + i * 16, &sec.to_le_bytes());
+        put(&mut b, 80 + i * 16, &nsec.to_le_bytes());
+    }
+    b
+}
+
+pub fn sys_fstat(a: &Args) -> KResult<usize> {
+    let f = fd::get(a[0] as i32)?;
+    let st = f.stat()?;
+    user::write(a[1], &encode_stat(&st))?;
+    Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::dispatch;
+
+    fn buf(len: usize) -> usize {
+        let v: &'static mut [u8] = Box::leak(vec![0u8; len].into_boxed_slice());
+        let a = v.as_ptr() as usize;
+        uk_posix::user::add_static_range(a, a + len, true);
+        a
+    }
+
+    #[test]
+    fn write_paths_and_errors() {
+        crate::table::tests::setup();
+        let b = buf(64);
+        assert_eq!(dispatch(1, &[1, b, 5, 0, 0, 0]), 5);
+        assert_eq!(dispatch(1, &[99, b, 5, 0, 0, 0]), -9, "EBADF");
+        assert_eq!(dispatch(1, &[1, 0x10, 5, 0, 0, 0]), -14, "EFAULT");
+        assert_eq!(dispatch(1, &[1, b, 65, 0, 0, 0]), -14, "EFAULT past the end");
+        assert_eq!(dispatch(0, &[1, b, 5, 0, 0, 0]), -9, "stdout is not readable");
+        assert_eq!(dispatch(8, &[1, 0, 0, 0, 0, 0]), -29, "ESPIPE");
+        assert_eq!(dispatch(17, &[1, b, 1, 0, 0, 0]), -29, "pread on a stream: ESPIPE");
+        assert_eq!(dispatch(8, &[1, 0, 7, 0, 0, 0]), -22);
+    }
+
+    #[test]
+    fn writev_sums_and_validates() {
+        crate::table::tests::setup();
+        let data = buf(16);
+        let iov = buf(64);
+        let w = |off: usize, v: usize| uk_posix::user::write(iov + off, &v).unwrap();
+        w(0, data);
+        w(8, 3);
+        w(16, data + 3);
+        w(24, 0);
+        w(32, data + 4);
+        w(40, 7);
+        assert_eq!(dispatch(20, &[2, iov, 3, 0, 0, 0]), 10);
+        assert_eq!(dispatch(20, &[2, iov, 1025, 0, 0, 0]), -22, "IOV_MAX");
+        w(40, usize::MAX);
+        assert_eq!(dispatch(20, &[2, iov, 3, 0, 0, 0]), -22, "length overflow");
+        w(40, 7);
+        w(32, 0x10);
+        assert_eq!(dispatch(20, &[2, iov, 3, 0, 0, 0]), 3, "stops at the bad buffer after progress");
+        assert_eq!(dispatch(20, &[2, 0x10, 1, 0, 0, 0]), -14);
+    }
+
+    #[test]
+    fn fstat_console() {
+        crate::table::tests::setup();
+        let st = buf(144);
+        assert_eq!(dispatch(5, &[1, st, 0, 0, 0, 0]), 0);
+        let mode: u32 = uk_posix::user::read(st + 24).unwrap();
+        assert_eq!(mode & 0o170000, 0o020000);
+        assert_eq!(dispatch(5, &[1, 8, 0, 0, 0, 0]), -14);
+    }
+}

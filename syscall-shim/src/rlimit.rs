@@ -1,0 +1,52 @@
+//! prlimit64(2), getrlimit(2), setrlimit(2): https://man7.org/linux/man-pages/man2/getrlimit.2.html
+
+use crate::{Args, KResult};
+use uk_posix::{ident, user};
+
+pub fn sys_prlimit64(a: &Args) -> KResult<usize> {
+    let new = if a[2] != 0 {
+        let r: [u64; 2] = user::read(a[2])?;
+        Some((r[0], r[1]))
+    } else {
+        None
+    };
+    if a[3] != 0 {
+        user::check(a[3], 16, true)?;
+    }
+    let old = ident::prlimit(a[0] as i32, a[1] as u32, new)?;
+    if a[3] != 0 {
+        user::write(a[3], &[old.0, old.1])?;
+    }
+    Ok(0)
+}
+
+pub fn sys_getrlimit(a: &Args) -> KResult<usize> {
+    let old = ident::prlimit(0, a[0] as u32, None)?;
+    user::write(a[1], &[old.0, old.1])?;
+    Ok(0)
+}
+
+pub fn sys_setrlimit(a: &Args) -> KResult<usize> {
+    let r: [u64; 2] = user::read(a[1])?;
+    ident::prlimit(0, a[0] as u32, Some((r[0], r[1]))).map(|_| 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::dispatch;
+
+    #[test]
+    fn nofile() {
+        crate::table::tests::setup();
+        let v: &'static mut [u8] = Box::leak(vec![0u8; 16].into_boxed_slice());
+        let a = v.as_ptr() as usize;
+        uk_posix::user::add_static_range(a, a + 16, true);
+        assert_eq!(dispatch(302, &[0, 7, 0, a, 0, 0]), 0);
+        let r: [u64; 2] = uk_posix::user::read(a).unwrap();
+        assert!(r[0] >= 16 && r[0] <= r[1]);
+        assert_eq!(dispatch(97, &[3, a, 0, 0, 0, 0]), 0, "RLIMIT_STACK");
+        assert_eq!(dispatch(97, &[100, a, 0, 0, 0, 0]), -22);
+        assert_eq!(dispatch(302, &[55, 7, 0, a, 0, 0]), -3, "ESRCH");
+        assert_eq!(dispatch(302, &[0, 7, 0, 0x30, 0, 0]), -14);
+    }
+}

@@ -1,0 +1,51 @@
+//! nanosleep(2), clock_nanosleep(2): https://man7.org/linux/man-pages/man2/nanosleep.2.html
+
+use crate::{Args, KResult};
+use uk_posix::{time, user};
+
+fn read_ns(addr: usize) -> KResult<u64> {
+    let ts: [i64; 2] = user::read(addr)?;
+    time::timespec_to_ns(ts[0], ts[1])
+}
+
+pub fn sys_nanosleep(a: &Args) -> KResult<usize> {
+    let ns = read_ns(a[0])?;
+    if a[1] != 0 {
+        user::check(a[1], 16, true)?;
+    }
+    time::clock_nanosleep(time::CLOCK_MONOTONIC, false, ns).map(|_| 0)
+}
+
+/// Note: returns a positive errno on failure in libc, but the raw call returns -errno
+/// like every other; musl converts.
+pub fn sys_clock_nanosleep(a: &Args) -> KResult<usize> {
+    let flags = a[1] as u32;
+    if flags & !time::TIMER_ABSTIME != 0 {
+        return Err(uk_errno::Errno::EINVAL);
+    }
+    let ns = read_ns(a[2])?;
+    time::clock_nanosleep(a[0] as i32, flags & time::TIMER_ABSTIME != 0, ns).map(|_| 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::dispatch;
+
+    #[test]
+    fn sleeps_and_validates() {
+        crate::table::tests::setup();
+        let v: &'static mut [u8] = Box::leak(vec![0u8; 16].into_boxed_slice());
+        let a = v.as_ptr() as usize;
+        uk_posix::user::add_static_range(a, a + 16, true);
+        uk_posix::user::write(a, &[0i64, 1_000_000]).unwrap();
+        let t0 = std::time::Instant::now();
+        assert_eq!(dispatch(35, &[a, 0, 0, 0, 0, 0]), 0);
+        assert!(t0.elapsed().as_micros() >= 1000);
+        uk_posix::user::write(a, &[0i64, 1_000_000_000]).unwrap();
+        assert_eq!(dispatch(35, &[a, 0, 0, 0, 0, 0]), -22);
+        assert_eq!(dispatch(35, &[0x40, 0, 0, 0, 0, 0]), -14);
+        uk_posix::user::write(a, &[0i64, 0]).unwrap();
+        assert_eq!(dispatch(230, &[1, 2, a, 0, 0, 0]), -22, "unknown flag");
+        assert_eq!(dispatch(230, &[1, 1, a, 0, 0, 0]), 0, "absolute time in the past");
+    }
+}

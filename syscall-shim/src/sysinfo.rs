@@ -1,0 +1,36 @@
+//! sysinfo(2): https://man7.org/linux/man-pages/man2/sysinfo.2.html
+
+use crate::{Args, KResult};
+use uk_posix::{ident, user};
+
+pub fn sys_sysinfo(a: &Args) -> KResult<usize> {
+    let s = ident::sysinfo();
+    // struct sysinfo on x86_64 is 112 bytes; unused fields (loads, swap, high memory)
+    // are zero.
+    let mut b = [0u8; 112];
+    b[0..8].copy_from_slice(&s.uptime_s.to_le_bytes());
+    b[32..40].copy_from_slice(&s.totalram.to_le_bytes());
+    b[40..48].copy_from_slice(&s.freeram.to_le_bytes());
+    b[80..82].copy_from_slice(&s.procs.to_le_bytes());
+    b[104..108].copy_from_slice(&1u32.to_le_bytes()); // mem_unit
+    user::write(a[0], &b)?;
+    Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::dispatch;
+
+    #[test]
+    fn reports_memory() {
+        crate::table::tests::setup();
+        let v: &'static mut [u8] = Box::leak(vec![0u8; 112].into_boxed_slice());
+        let a = v.as_ptr() as usize;
+        uk_posix::user::add_static_range(a, a + 112, true);
+        assert_eq!(dispatch(99, &[a, 0, 0, 0, 0, 0]), 0);
+        let total: u64 = uk_posix::user::read(a + 32).unwrap();
+        let free: u64 = uk_posix::user::read(a + 40).unwrap();
+        assert!(total > 0 && free <= total);
+        assert_eq!(dispatch(99, &[0, 0, 0, 0, 0, 0]), -14);
+    }
+}
