@@ -10,7 +10,7 @@ extern crate alloc;
 
 #[cfg(feature = "plat-linuxu")]
 pub use uk_plat_linuxu as platform;
-pub use uk_syscall_shim::uk_syscall;
+pub use uk_syscall_shim::{__uk_clone, __uk_unmapself, uk_syscall};
 
 use core::fmt::Write;
 use uk_plat::BootArgs;

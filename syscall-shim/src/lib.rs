@@ -8,6 +8,7 @@
 
 mod arch_prctl;
 mod clock;
+mod clone;
 mod exit;
 mod getrandom;
 mod ids;
@@ -23,6 +24,7 @@ mod table;
 pub mod trace;
 mod uname;
 
+pub use clone::{__uk_clone, __uk_unmapself};
 pub use uk_errno::{Errno, KResult};
 
 /// The six argument registers of a system call.
