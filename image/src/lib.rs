@@ -44,7 +44,9 @@ fn boot_options(opts: &str) {
                 }
             }
             _ => {
-                uk_log::error!("unknown boot option `{w}` (known: mem=SIZE, trace, log=error|warn|info|debug)");
+                uk_log::error!(
+                    "unknown boot option `{w}` (known: mem=SIZE, trace, log=error|warn|info|debug)"
+                );
                 uk_plat::get().exit(2);
             }
         }
@@ -97,11 +99,19 @@ pub fn uk_boot_entry(args: &BootArgs) -> ! {
             uk_plat::get().exit(1)
         }
     };
-    let mut aux = uk_boot::AuxInfo { phdr: args.phdr, phnum: args.phnum, hwcap: args.hwcap, hwcap2: args.hwcap2, random: [0; 16] };
+    let mut aux = uk_boot::AuxInfo {
+        phdr: args.phdr,
+        phnum: args.phnum,
+        hwcap: args.hwcap,
+        hwcap2: args.hwcap2,
+        random: [0; 16],
+    };
     uk_posix::random::fill(&mut aux.random);
     let argv = c_strings(args.argv).take(args.argc);
     let envp = c_strings(args.envp);
-    let block = uk_boot::build_arg_block(argv, envp, &aux, |len| uk_posix::mm::mmap(0, len, rw, anon, -1, 0).ok());
+    let block = uk_boot::build_arg_block(argv, envp, &aux, |len| {
+        uk_posix::mm::mmap(0, len, rw, anon, -1, 0).ok()
+    });
     let Some(block) = block else {
         uk_log::error!("cannot allocate the argument block; give the image more memory");
         uk_plat::get().exit(1)

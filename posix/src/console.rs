@@ -97,7 +97,11 @@ impl File for Console {
             mode: S_IFCHR | 0o620,
             nlink: 1,
             // /dev/pts/0 for a terminal, /dev/console otherwise.
-            rdev: if tty { (136 << 8) as u64 } else { (5 << 8 | 1) as u64 },
+            rdev: if tty {
+                (136 << 8) as u64
+            } else {
+                (5 << 8 | 1) as u64
+            },
             blksize: 1024,
             ..Stat::default()
         })

@@ -18,7 +18,10 @@ pub(crate) fn init_console() {
     let mut t = TABLE.lock();
     t.clear();
     for fd in 0..3 {
-        t.push(Some(FdEntry { file: Arc::new(crate::console::Console::new(fd)), cloexec: false }));
+        t.push(Some(FdEntry {
+            file: Arc::new(crate::console::Console::new(fd)),
+            cloexec: false,
+        }));
     }
 }
 

@@ -14,7 +14,8 @@ pub const RLIMIT_NLIMITS: usize = 16;
 pub const RLIMIT_STACK: usize = 3;
 pub const RLIMIT_NOFILE: usize = 7;
 
-static RLIMITS: spin::Mutex<[(u64, u64); RLIMIT_NLIMITS]> = spin::Mutex::new([(RLIM_INFINITY, RLIM_INFINITY); RLIMIT_NLIMITS]);
+static RLIMITS: spin::Mutex<[(u64, u64); RLIMIT_NLIMITS]> =
+    spin::Mutex::new([(RLIM_INFINITY, RLIM_INFINITY); RLIMIT_NLIMITS]);
 
 pub(crate) fn init(nodename: &str, max_fds: usize, stack: usize) {
     let mut n = NODENAME.lock();
@@ -135,9 +136,18 @@ mod tests {
         assert_eq!(prlimit(0, RLIMIT_NOFILE as u32, None), Ok((256, 256)));
         assert_eq!(prlimit(0, 99, None), Err(Errno::EINVAL));
         assert_eq!(prlimit(42, 0, None), Err(Errno::ESRCH));
-        assert_eq!(prlimit(0, RLIMIT_NOFILE as u32, Some((300, 200))), Err(Errno::EINVAL));
-        assert_eq!(prlimit(0, RLIMIT_NOFILE as u32, Some((100, 512))), Err(Errno::EPERM));
-        assert_eq!(prlimit(1, RLIMIT_NOFILE as u32, Some((100, 256))), Ok((256, 256)));
+        assert_eq!(
+            prlimit(0, RLIMIT_NOFILE as u32, Some((300, 200))),
+            Err(Errno::EINVAL)
+        );
+        assert_eq!(
+            prlimit(0, RLIMIT_NOFILE as u32, Some((100, 512))),
+            Err(Errno::EPERM)
+        );
+        assert_eq!(
+            prlimit(1, RLIMIT_NOFILE as u32, Some((100, 256))),
+            Ok((256, 256))
+        );
         assert_eq!(nofile_limit(), 100);
         let u = uname();
         assert_eq!(&u[0][..6], b"Linux\0");

@@ -66,13 +66,20 @@ pub mod testplat {
             Ok(0)
         }
         fn console_tty(&self, fd: u32) -> TtyInfo {
-            TtyInfo { is_tty: fd == 2, rows: 24, cols: 80 }
+            TtyInfo {
+                is_tty: fd == 2,
+                rows: 24,
+                cols: 80,
+            }
         }
         fn monotonic_ns(&self) -> u64 {
             self.t0.elapsed().as_nanos() as u64 + 1_000_000_000
         }
         fn wall_ns(&self) -> i64 {
-            SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos() as i64
+            SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .unwrap()
+                .as_nanos() as i64
         }
         fn wait(&self, deadline: Option<u64>) {
             if let Some(d) = deadline {
@@ -89,7 +96,10 @@ pub mod testplat {
             false
         }
         fn entropy(&self, b: &mut [u8]) {
-            let t = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos();
+            let t = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .unwrap()
+                .as_nanos();
             for (i, x) in b.iter_mut().enumerate() {
                 *x = (t >> (i % 16 * 8)) as u8 ^ i as u8;
             }
@@ -107,13 +117,24 @@ pub mod testplat {
         ONCE.call_once(|| {
             let mem: &'static mut [u8] = Box::leak(vec![0u8; 64 << 20].into_boxed_slice());
             let start = (mem.as_ptr() as usize + 4095) & !4095;
-            let region = MemRegion { start, len: (64 << 20) - 4096 };
-            let p: &'static TestPlat = Box::leak(Box::new(TestPlat { region: [region], t0: Instant::now() }));
+            let region = MemRegion {
+                start,
+                len: (64 << 20) - 4096,
+            };
+            let p: &'static TestPlat = Box::leak(Box::new(TestPlat {
+                region: [region],
+                t0: Instant::now(),
+            }));
             let dynp: &'static &'static dyn Platform = Box::leak(Box::new(p as &dyn Platform));
             uk_plat::register(dynp);
             // SAFETY: the leaked buffer is never used by anything else.
             unsafe { uk_alloc::PAGES.lock().add_region(region) };
-            crate::init(crate::PosixParams { nodename: "ukit", max_fds: 1024, stack_size: 8 << 20, brk_max: 8 << 20 });
+            crate::init(crate::PosixParams {
+                nodename: "ukit",
+                max_fds: 1024,
+                stack_size: 8 << 20,
+                brk_max: 8 << 20,
+            });
         });
     }
 }

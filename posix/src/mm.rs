@@ -55,7 +55,11 @@ struct Mm {
     brk: Option<(usize, usize, usize)>,
 }
 
-static MM: spin::Mutex<Mm> = spin::Mutex::new(Mm { vmas: BTreeMap::new(), brk_max: 0, brk: None });
+static MM: spin::Mutex<Mm> = spin::Mutex::new(Mm {
+    vmas: BTreeMap::new(),
+    brk_max: 0,
+    brk: None,
+});
 
 pub(crate) fn init(brk_max: usize) {
     MM.lock().brk_max = brk_max & !(PAGE_SIZE - 1);
@@ -96,25 +100,54 @@ fn zero_pages(start: usize, len: usize) {
 impl Mm {
     /// Split maps so that `at` is a map boundary (if it falls inside one).
     fn split_at(&mut self, at: usize) {
-        let Some((&start, &v)) = self.vmas.range(..at).next_back() else { return };
+        let Some((&start, &v)) = self.vmas.range(..at).next_back() else {
+            return;
+        };
         if at > start && at < start + v.len {
-            self.vmas.insert(start, Vma { len: at - start, ..v });
-            self.vmas.insert(at, Vma { len: start + v.len - at, ..v });
+            self.vmas.insert(
+                start,
+                Vma {
+                    len: at - start,
+                    ..v
+                },
+            );
+            self.vmas.insert(
+                at,
+                Vma {
+                    len: start + v.len - at,
+                    ..v
+                },
+            );
         }
     }
 
     /// Merge neighbouring maps with the same protection and kind around `[start, end)`,
     /// as Linux does, so that a later mremap sees one map again.
     fn coalesce(&mut self, start: usize, end: usize) {
-        let from = self.vmas.range(..start).next_back().map(|(&k, _)| k).unwrap_or(start);
+        let from = self
+            .vmas
+            .range(..start)
+            .next_back()
+            .map(|(&k, _)| k)
+            .unwrap_or(start);
         let keys: alloc::vec::Vec<usize> = self.vmas.range(from..=end).map(|(&k, _)| k).collect();
         let mut cur: Option<usize> = None;
         for k in keys {
             if let Some(c) = cur {
                 let (cv, kv) = (self.vmas[&c], self.vmas[&k]);
-                if c + cv.len == k && cv.prot == kv.prot && cv.kind == kv.kind && cv.kind == Kind::Anon {
+                if c + cv.len == k
+                    && cv.prot == kv.prot
+                    && cv.kind == kv.kind
+                    && cv.kind == Kind::Anon
+                {
                     self.vmas.remove(&k);
-                    self.vmas.insert(c, Vma { len: cv.len + kv.len, ..cv });
+                    self.vmas.insert(
+                        c,
+                        Vma {
+                            len: cv.len + kv.len,
+                            ..cv
+                        },
+                    );
                     continue;
                 }
             }
@@ -225,11 +258,28 @@ pub fn mmap(addr: usize, len: usize, prot: u32, flags: u32, fd: i32, off: u64) -
             // SAFETY: the pages were just allocated for this map.
             unsafe { core::ptr::write_bytes(addr as *mut u8, 0, len) };
         }
-        mm.vmas.insert(addr, Vma { len, prot, kind: Kind::Anon });
+        mm.vmas.insert(
+            addr,
+            Vma {
+                len,
+                prot,
+                kind: Kind::Anon,
+            },
+        );
         return Ok(addr);
     }
-    let a = PAGES.lock().alloc_zeroed(len / PAGE_SIZE).ok_or(Errno::ENOMEM)?;
-    mm.vmas.insert(a, Vma { len, prot, kind: Kind::Anon });
+    let a = PAGES
+        .lock()
+        .alloc_zeroed(len / PAGE_SIZE)
+        .ok_or(Errno::ENOMEM)?;
+    mm.vmas.insert(
+        a,
+        Vma {
+            len,
+            prot,
+            kind: Kind::Anon,
+        },
+    );
     Ok(a)
 }
 
@@ -270,7 +320,13 @@ pub fn mprotect(addr: usize, len: usize, prot: u32) -> KResult<()> {
 
 /// mremap(2) of anonymous maps: shrink in place, grow in place when the following
 /// pages are free, else move (with MREMAP_MAYMOVE).
-pub fn mremap(old: usize, old_len: usize, new_len: usize, flags: u32, _new_addr: usize) -> KResult<usize> {
+pub fn mremap(
+    old: usize,
+    old_len: usize,
+    new_len: usize,
+    flags: u32,
+    _new_addr: usize,
+) -> KResult<usize> {
     if old % PAGE_SIZE != 0 || flags & !(MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP) != 0 {
         return Err(Errno::EINVAL);
     }
@@ -295,22 +351,42 @@ pub fn mremap(old: usize, old_len: usize, new_len: usize, flags: u32, _new_addr:
     }
     // Grow in place: only when the range is the end of its map and the pages after it
     // are free.
-    if old_end == start + v.len && PAGES.lock().alloc_at(old_end, (new_len - old_len) / PAGE_SIZE) {
+    if old_end == start + v.len
+        && PAGES
+            .lock()
+            .alloc_at(old_end, (new_len - old_len) / PAGE_SIZE)
+    {
         if !PAGES.lock().free_is_zero() {
             // SAFETY: the pages were just allocated for this map.
             unsafe { core::ptr::write_bytes(old_end as *mut u8, 0, new_len - old_len) };
         }
-        mm.vmas.insert(start, Vma { len: v.len + new_len - old_len, ..v });
+        mm.vmas.insert(
+            start,
+            Vma {
+                len: v.len + new_len - old_len,
+                ..v
+            },
+        );
         return Ok(old);
     }
     if flags & MREMAP_MAYMOVE == 0 {
         return Err(Errno::ENOMEM);
     }
-    let n = PAGES.lock().alloc_zeroed(new_len / PAGE_SIZE).ok_or(Errno::ENOMEM)?;
+    let n = PAGES
+        .lock()
+        .alloc_zeroed(new_len / PAGE_SIZE)
+        .ok_or(Errno::ENOMEM)?;
     // SAFETY: [old, old+old_len) is mapped program memory, [n, n+new_len) fresh pages.
     unsafe { core::ptr::copy_nonoverlapping(old as *const u8, n as *mut u8, old_len) };
     mm.unmap(old, old_end);
-    mm.vmas.insert(n, Vma { len: new_len, prot: v.prot, kind: Kind::Anon });
+    mm.vmas.insert(
+        n,
+        Vma {
+            len: new_len,
+            prot: v.prot,
+            kind: Kind::Anon,
+        },
+    );
     Ok(n)
 }
 
@@ -350,7 +426,9 @@ pub fn brk(req: usize) -> usize {
             if want == 0 {
                 return 0;
             }
-            let Some(start) = PAGES.lock().alloc_zeroed(want / PAGE_SIZE) else { return 0 };
+            let Some(start) = PAGES.lock().alloc_zeroed(want / PAGE_SIZE) else {
+                return 0;
+            };
             mm.brk = Some((start, want, start));
             (start, want, start)
         }
@@ -366,7 +444,14 @@ pub fn brk(req: usize) -> usize {
     // The map covers [start, new_top) so that pointer checks accept brk memory.
     mm.vmas.remove(&start);
     if new_top > start {
-        mm.vmas.insert(start, Vma { len: new_top - start, prot: PROT_READ | PROT_WRITE, kind: Kind::Brk });
+        mm.vmas.insert(
+            start,
+            Vma {
+                len: new_top - start,
+                prot: PROT_READ | PROT_WRITE,
+                kind: Kind::Brk,
+            },
+        );
     }
     mm.brk = Some((start, reserved, req));
     req
@@ -385,7 +470,15 @@ mod tests {
     #[test]
     fn anonymous_lifecycle() {
         testplat::setup();
-        let a = mmap(0, 10000, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0).unwrap();
+        let a = mmap(
+            0,
+            10000,
+            PROT_READ | PROT_WRITE,
+            MAP_PRIVATE | MAP_ANONYMOUS,
+            -1,
+            0,
+        )
+        .unwrap();
         assert_eq!(a % PAGE_SIZE, 0);
         assert!(crate::user::check(a, 12288, true).is_ok());
         assert!(crate::user::check(a, 12289, true).is_err());
@@ -404,7 +497,10 @@ mod tests {
         assert!(crate::user::check(a, 1, false).is_ok());
         mprotect(a, PAGE_SIZE, 0).unwrap();
         assert!(crate::user::check(a, 1, false).is_err());
-        assert_eq!(mprotect(a + PAGE_SIZE, PAGE_SIZE, PROT_READ), Err(Errno::ENOMEM));
+        assert_eq!(
+            mprotect(a + PAGE_SIZE, PAGE_SIZE, PROT_READ),
+            Err(Errno::ENOMEM)
+        );
         munmap(a, 3 * PAGE_SIZE).unwrap();
         assert!(crate::user::check(a + 2 * PAGE_SIZE, 1, false).is_err());
     }
@@ -420,7 +516,10 @@ mod tests {
         assert_eq!(mmap(0, 1 << 40, 3, anon, -1, 0), Err(Errno::ENOMEM));
         assert_eq!(mmap(0, 4096, 3, anon, -1, 5), Err(Errno::EINVAL));
         assert_eq!(mmap(0, 4096, 3, MAP_PRIVATE, 999, 0), Err(Errno::EBADF));
-        assert_eq!(mmap(123, 4096, 3, anon | MAP_FIXED, -1, 0), Err(Errno::EINVAL));
+        assert_eq!(
+            mmap(123, 4096, 3, anon | MAP_FIXED, -1, 0),
+            Err(Errno::EINVAL)
+        );
         assert_eq!(munmap(1, 4096), Err(Errno::EINVAL));
         assert_eq!(munmap(4096, 0), Err(Errno::EINVAL));
         assert_eq!(madvise(4096, 4096, 9999), Err(Errno::EINVAL));
@@ -433,10 +532,20 @@ mod tests {
         let a = mmap(0, 4 * PAGE_SIZE, 3, anon, -1, 0).unwrap();
         // SAFETY: a is a fresh 4-page map.
         unsafe { core::ptr::write_bytes(a as *mut u8, 7, 4 * PAGE_SIZE) };
-        assert_eq!(mmap(a, PAGE_SIZE, 3, anon | MAP_FIXED_NOREPLACE, -1, 0), Err(Errno::EEXIST));
-        assert_eq!(mmap(a + PAGE_SIZE, PAGE_SIZE, 3, anon | MAP_FIXED, -1, 0), Ok(a + PAGE_SIZE));
+        assert_eq!(
+            mmap(a, PAGE_SIZE, 3, anon | MAP_FIXED_NOREPLACE, -1, 0),
+            Err(Errno::EEXIST)
+        );
+        assert_eq!(
+            mmap(a + PAGE_SIZE, PAGE_SIZE, 3, anon | MAP_FIXED, -1, 0),
+            Ok(a + PAGE_SIZE)
+        );
         // SAFETY: still mapped.
-        assert_eq!(unsafe { *((a + PAGE_SIZE) as *const u8) }, 0, "MAP_FIXED over a map clears it");
+        assert_eq!(
+            unsafe { *((a + PAGE_SIZE) as *const u8) },
+            0,
+            "MAP_FIXED over a map clears it"
+        );
         // SAFETY: still mapped.
         assert_eq!(unsafe { *(a as *const u8) }, 7);
         let b = mremap(a, 4 * PAGE_SIZE, 64 * PAGE_SIZE, MREMAP_MAYMOVE, 0).unwrap();
@@ -446,7 +555,10 @@ mod tests {
         let c = mremap(b, 64 * PAGE_SIZE, PAGE_SIZE, 0, 0).unwrap();
         assert_eq!(c, b);
         assert!(crate::user::check(b + PAGE_SIZE, 1, false).is_err());
-        assert_eq!(mremap(b + 8 * PAGE_SIZE, PAGE_SIZE, 2 * PAGE_SIZE, 1, 0), Err(Errno::EFAULT));
+        assert_eq!(
+            mremap(b + 8 * PAGE_SIZE, PAGE_SIZE, 2 * PAGE_SIZE, 1, 0),
+            Err(Errno::EFAULT)
+        );
         munmap(b, PAGE_SIZE).unwrap();
     }
 
@@ -459,7 +571,11 @@ mod tests {
         assert_eq!(brk(b0 + 10000), b0 + 10000);
         assert!(crate::user::check(b0, 10000, true).is_ok());
         assert_eq!(brk(b0 - 1), b0 + 10000, "below the start: unchanged");
-        assert_eq!(brk(usize::MAX), b0 + 10000, "beyond the reservation: unchanged");
+        assert_eq!(
+            brk(usize::MAX),
+            b0 + 10000,
+            "beyond the reservation: unchanged"
+        );
         assert_eq!(brk(b0 + 100), b0 + 100);
         assert!(crate::user::check(b0 + PAGE_SIZE, 1, false).is_err());
     }

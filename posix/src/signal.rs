@@ -30,7 +30,12 @@ struct Sig {
 }
 
 static SIG: spin::Mutex<Sig> = spin::Mutex::new(Sig {
-    actions: [KSigaction { handler: 0, flags: 0, restorer: 0, mask: 0 }; NSIG],
+    actions: [KSigaction {
+        handler: 0,
+        flags: 0,
+        restorer: 0,
+        mask: 0,
+    }; NSIG],
     mask: 0,
 });
 
@@ -75,7 +80,12 @@ mod tests {
 
     #[test]
     fn store_actions_and_masks() {
-        let a = KSigaction { handler: 0x1234, flags: 4, restorer: 0, mask: u64::MAX };
+        let a = KSigaction {
+            handler: 0x1234,
+            flags: 4,
+            restorer: 0,
+            mask: u64::MAX,
+        };
         assert_eq!(sigaction(0, None), Err(Errno::EINVAL));
         assert_eq!(sigaction(65, None), Err(Errno::EINVAL));
         assert_eq!(sigaction(SIGKILL, Some(a)), Err(Errno::EINVAL));

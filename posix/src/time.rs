@@ -28,7 +28,9 @@ pub(crate) fn init() {
 
 /// Nanoseconds since boot.
 pub fn uptime_ns() -> u64 {
-    uk_plat::get().monotonic_ns().saturating_sub(BOOT_NS.load(Ordering::Relaxed))
+    uk_plat::get()
+        .monotonic_ns()
+        .saturating_sub(BOOT_NS.load(Ordering::Relaxed))
 }
 
 /// CPU time of the process: it ran whenever it was not idle.
@@ -42,9 +44,11 @@ pub fn clock_ns(clock: i32) -> KResult<i64> {
     Ok(match clock {
         CLOCK_REALTIME | CLOCK_REALTIME_COARSE | CLOCK_REALTIME_ALARM => p.wall_ns(),
         CLOCK_TAI => p.wall_ns() + 37_000_000_000,
-        CLOCK_MONOTONIC | CLOCK_MONOTONIC_RAW | CLOCK_MONOTONIC_COARSE | CLOCK_BOOTTIME | CLOCK_BOOTTIME_ALARM => {
-            p.monotonic_ns() as i64
-        }
+        CLOCK_MONOTONIC
+        | CLOCK_MONOTONIC_RAW
+        | CLOCK_MONOTONIC_COARSE
+        | CLOCK_BOOTTIME
+        | CLOCK_BOOTTIME_ALARM => p.monotonic_ns() as i64,
         CLOCK_PROCESS_CPUTIME_ID | CLOCK_THREAD_CPUTIME_ID => cpu_ns() as i64,
         _ => return Err(Errno::EINVAL),
     })
@@ -64,7 +68,9 @@ pub fn timespec_to_ns(sec: i64, nsec: i64) -> KResult<u64> {
     if sec < 0 || !(0..1_000_000_000).contains(&nsec) {
         return Err(Errno::EINVAL);
     }
-    Ok((sec as u64).saturating_mul(1_000_000_000).saturating_add(nsec as u64))
+    Ok((sec as u64)
+        .saturating_mul(1_000_000_000)
+        .saturating_add(nsec as u64))
 }
 
 /// Split nanoseconds into (seconds, nanoseconds) with a non-negative nanosecond part.
@@ -92,7 +98,9 @@ pub fn clock_nanosleep(clock: i32, abs: bool, ns: u64) -> KResult<()> {
     let mono_deadline = match clock {
         CLOCK_THREAD_CPUTIME_ID => return Err(Errno::EINVAL),
         CLOCK_PROCESS_CPUTIME_ID => {
-            uk_log::warn_once!("clock_nanosleep on CLOCK_PROCESS_CPUTIME_ID is not supported: EOPNOTSUPP");
+            uk_log::warn_once!(
+                "clock_nanosleep on CLOCK_PROCESS_CPUTIME_ID is not supported: EOPNOTSUPP"
+            );
             return Err(Errno::EOPNOTSUPP);
         }
         CLOCK_REALTIME | CLOCK_TAI | CLOCK_REALTIME_ALARM if abs => {
@@ -100,7 +108,8 @@ pub fn clock_nanosleep(clock: i32, abs: bool, ns: u64) -> KResult<()> {
             let rel = (ns as i64).saturating_sub(now).max(0) as u64;
             p.monotonic_ns().saturating_add(rel)
         }
-        CLOCK_REALTIME | CLOCK_TAI | CLOCK_REALTIME_ALARM | CLOCK_MONOTONIC | CLOCK_BOOTTIME | CLOCK_BOOTTIME_ALARM => {
+        CLOCK_REALTIME | CLOCK_TAI | CLOCK_REALTIME_ALARM | CLOCK_MONOTONIC | CLOCK_BOOTTIME
+        | CLOCK_BOOTTIME_ALARM => {
             if abs {
                 ns
             } else {
@@ -129,7 +138,10 @@ mod tests {
         assert_eq!(clock_ns(99), Err(Errno::EINVAL));
         assert_eq!(clock_ns(-1), Err(Errno::EINVAL));
         assert_eq!(clock_res_ns(CLOCK_MONOTONIC), Ok(1));
-        assert_eq!(clock_nanosleep(CLOCK_THREAD_CPUTIME_ID, false, 1), Err(Errno::EINVAL));
+        assert_eq!(
+            clock_nanosleep(CLOCK_THREAD_CPUTIME_ID, false, 1),
+            Err(Errno::EINVAL)
+        );
         // An absolute deadline in the past returns at once.
         clock_nanosleep(CLOCK_MONOTONIC, true, 0).unwrap();
     }

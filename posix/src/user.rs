@@ -19,8 +19,14 @@ struct StaticRange {
 }
 
 const MAX_STATIC: usize = 16;
-static STATIC: spin::Mutex<([StaticRange; MAX_STATIC], usize)> =
-    spin::Mutex::new(([StaticRange { start: 0, end: 0, writable: false }; MAX_STATIC], 0));
+static STATIC: spin::Mutex<([StaticRange; MAX_STATIC], usize)> = spin::Mutex::new((
+    [StaticRange {
+        start: 0,
+        end: 0,
+        writable: false,
+    }; MAX_STATIC],
+    0,
+));
 
 /// Declare `[start, end)` accessible to the program (boot does this for the image's
 /// PT_LOAD segments and the initial stack). Silently ignores ranges past the table.
@@ -28,7 +34,11 @@ pub fn add_static_range(start: usize, end: usize, writable: bool) {
     let mut t = STATIC.lock();
     let n = t.1;
     if n < MAX_STATIC && start < end {
-        t.0[n] = StaticRange { start, end, writable };
+        t.0[n] = StaticRange {
+            start,
+            end,
+            writable,
+        };
         t.1 = n + 1;
     }
 }
@@ -125,7 +135,9 @@ pub fn read<T: Pod>(addr: usize) -> KResult<T> {
 pub fn write<T: Pod>(addr: usize, v: &T) -> KResult<()> {
     let dst = slice_mut(addr, size_of::<T>())?;
     // SAFETY: dst has size_of::<T>() writable bytes; T is Pod (no padding to leak).
-    unsafe { core::ptr::copy_nonoverlapping(v as *const T as *const u8, dst.as_mut_ptr(), size_of::<T>()) };
+    unsafe {
+        core::ptr::copy_nonoverlapping(v as *const T as *const u8, dst.as_mut_ptr(), size_of::<T>())
+    };
     Ok(())
 }
 
@@ -179,7 +191,10 @@ pub(crate) mod tests {
         assert_eq!(check(ro, 1, true), Err(Errno::EFAULT));
         assert!(check(12345, 0, true).is_ok(), "empty ranges are fine");
         let stack_local = 5u64;
-        assert_eq!(read::<u64>(&stack_local as *const u64 as usize), Err(Errno::EFAULT));
+        assert_eq!(
+            read::<u64>(&stack_local as *const u64 as usize),
+            Err(Errno::EFAULT)
+        );
     }
 
     #[test]

@@ -47,7 +47,11 @@ mod tests {
         assert_eq!(dispatch(158, &[0x1002, 0x1234_5000, 0, 0, 0, 0]), 0);
         assert_eq!(dispatch(158, &[0x1003, a, 0, 0, 0, 0]), 0);
         assert_eq!(uk_posix::user::read::<usize>(a).unwrap(), 0x1234_5000);
-        assert_eq!(dispatch(158, &[0x1002, 0xffff_8000_0000_0000, 0, 0, 0, 0]), -1, "EPERM");
+        assert_eq!(
+            dispatch(158, &[0x1002, 0xffff_8000_0000_0000, 0, 0, 0, 0]),
+            -1,
+            "EPERM"
+        );
         assert_eq!(dispatch(158, &[0x1003, 0x10, 0, 0, 0, 0]), -14);
         assert_eq!(dispatch(158, &[0x9999, 0, 0, 0, 0, 0]), -22);
     }

@@ -10,7 +10,15 @@ use uk_errno::Errno;
 /// `int __clone(int (*fn)(void *), void *stack, int flags, void *arg, pid_t *ptid,
 /// void *tls, pid_t *ctid)`.
 #[no_mangle]
-pub extern "C" fn __uk_clone(_f: usize, _stack: usize, _flags: i32, _arg: usize, _ptid: usize, _tls: usize, _ctid: usize) -> i32 {
+pub extern "C" fn __uk_clone(
+    _f: usize,
+    _stack: usize,
+    _flags: i32,
+    _arg: usize,
+    _ptid: usize,
+    _tls: usize,
+    _ctid: usize,
+) -> i32 {
     uk_log::warn_once!("clone: threads are not supported yet: ENOSYS");
     Errno::ENOSYS.as_neg() as i32
 }

@@ -9,7 +9,9 @@ const GRND_INSECURE: usize = 4;
 
 pub fn sys_getrandom(a: &Args) -> KResult<usize> {
     let flags = a[2];
-    if flags & !(GRND_NONBLOCK | GRND_RANDOM | GRND_INSECURE) != 0 || flags & (GRND_RANDOM | GRND_INSECURE) == (GRND_RANDOM | GRND_INSECURE) {
+    if flags & !(GRND_NONBLOCK | GRND_RANDOM | GRND_INSECURE) != 0
+        || flags & (GRND_RANDOM | GRND_INSECURE) == (GRND_RANDOM | GRND_INSECURE)
+    {
         return Err(Errno::EINVAL);
     }
     // Linux caps one call at 32 MiB - 1 for the urandom source.

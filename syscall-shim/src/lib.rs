@@ -34,8 +34,10 @@ pub type Args = [usize; 6];
 pub type Handler = fn(&Args) -> KResult<usize>;
 
 /// Logged-once bitmap for numbers without a handler.
-static LOGGED: [core::sync::atomic::AtomicU64; 8] = [const { core::sync::atomic::AtomicU64::new(0) }; 8];
-static LOGGED_OUT_OF_RANGE: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
+static LOGGED: [core::sync::atomic::AtomicU64; 8] =
+    [const { core::sync::atomic::AtomicU64::new(0) }; 8];
+static LOGGED_OUT_OF_RANGE: core::sync::atomic::AtomicBool =
+    core::sync::atomic::AtomicBool::new(false);
 
 /// Log an unsupported number the first time it is seen. Returns true when it logged.
 fn log_unsupported(n: usize) -> bool {
@@ -79,7 +81,14 @@ pub fn dispatch(n: usize, a: &Args) -> isize {
 /// The entry point musl calls for every system call.
 #[no_mangle]
 pub extern "C" fn uk_syscall(n: i64, a1: i64, a2: i64, a3: i64, a4: i64, a5: i64, a6: i64) -> i64 {
-    let args = [a1 as usize, a2 as usize, a3 as usize, a4 as usize, a5 as usize, a6 as usize];
+    let args = [
+        a1 as usize,
+        a2 as usize,
+        a3 as usize,
+        a4 as usize,
+        a5 as usize,
+        a6 as usize,
+    ];
     // Negative numbers (from a bad `syscall(-1)`) map past the table: ENOSYS.
     dispatch(n as usize, &args) as i64
 }

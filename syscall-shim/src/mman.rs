@@ -9,7 +9,14 @@ pub fn sys_brk(a: &Args) -> KResult<usize> {
 }
 
 pub fn sys_mmap(a: &Args) -> KResult<usize> {
-    mm::mmap(a[0], a[1], a[2] as u32, a[3] as u32, a[4] as i32, a[5] as u64)
+    mm::mmap(
+        a[0],
+        a[1],
+        a[2] as u32,
+        a[3] as u32,
+        a[4] as i32,
+        a[5] as u64,
+    )
 }
 
 pub fn sys_munmap(a: &Args) -> KResult<usize> {
@@ -40,7 +47,11 @@ mod tests {
         // write(1, a, 8192) from the new map is accepted: the map is program memory.
         assert_eq!(dispatch(1, &[1, a as usize, 8192, 0, 0, 0]), 8192);
         assert_eq!(dispatch(11, &[a as usize, 8192, 0, 0, 0, 0]), 0);
-        assert_eq!(dispatch(1, &[1, a as usize, 1, 0, 0, 0]), -14, "unmapped: EFAULT");
+        assert_eq!(
+            dispatch(1, &[1, a as usize, 1, 0, 0, 0]),
+            -14,
+            "unmapped: EFAULT"
+        );
         assert_eq!(dispatch(9, &[0, 0, 3, 0x22, usize::MAX, 0]), -22);
     }
 }

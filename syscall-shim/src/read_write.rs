@@ -34,13 +34,20 @@ fn check_iovecs(addr: usize, cnt: usize) -> KResult<()> {
     let mut total: usize = 0;
     for i in 0..cnt {
         let len: usize = user::read(addr + i * 16 + 8)?;
-        total = total.checked_add(len).filter(|t| *t <= isize::MAX as usize).ok_or(Errno::EINVAL)?;
+        total = total
+            .checked_add(len)
+            .filter(|t| *t <= isize::MAX as usize)
+            .ok_or(Errno::EINVAL)?;
     }
     Ok(())
 }
 
 /// Walk the iovecs in order, stopping at the first short transfer.
-fn each_iov(addr: usize, cnt: usize, mut f: impl FnMut(usize, usize) -> KResult<(usize, bool)>) -> KResult<usize> {
+fn each_iov(
+    addr: usize,
+    cnt: usize,
+    mut f: impl FnMut(usize, usize) -> KResult<(usize, bool)>,
+) -> KResult<usize> {
     check_iovecs(addr, cnt)?;
     let mut done = 0usize;
     for i in 0..cnt {
@@ -156,10 +163,22 @@ mod tests {
         assert_eq!(dispatch(1, &[1, b, 5, 0, 0, 0]), 5);
         assert_eq!(dispatch(1, &[99, b, 5, 0, 0, 0]), -9, "EBADF");
         assert_eq!(dispatch(1, &[1, 0x10, 5, 0, 0, 0]), -14, "EFAULT");
-        assert_eq!(dispatch(1, &[1, b, 65, 0, 0, 0]), -14, "EFAULT past the end");
-        assert_eq!(dispatch(0, &[1, b, 5, 0, 0, 0]), -9, "stdout is not readable");
+        assert_eq!(
+            dispatch(1, &[1, b, 65, 0, 0, 0]),
+            -14,
+            "EFAULT past the end"
+        );
+        assert_eq!(
+            dispatch(0, &[1, b, 5, 0, 0, 0]),
+            -9,
+            "stdout is not readable"
+        );
         assert_eq!(dispatch(8, &[1, 0, 0, 0, 0, 0]), -29, "ESPIPE");
-        assert_eq!(dispatch(17, &[1, b, 1, 0, 0, 0]), -29, "pread on a stream: ESPIPE");
+        assert_eq!(
+            dispatch(17, &[1, b, 1, 0, 0, 0]),
+            -29,
+            "pread on a stream: ESPIPE"
+        );
         assert_eq!(dispatch(8, &[1, 0, 7, 0, 0, 0]), -22);
     }
 
@@ -181,7 +200,11 @@ mod tests {
         assert_eq!(dispatch(20, &[2, iov, 3, 0, 0, 0]), -22, "length overflow");
         w(40, 7);
         w(32, 0x10);
-        assert_eq!(dispatch(20, &[2, iov, 3, 0, 0, 0]), 3, "stops at the bad buffer after progress");
+        assert_eq!(
+            dispatch(20, &[2, iov, 3, 0, 0, 0]),
+            3,
+            "stops at the bad buffer after progress"
+        );
         assert_eq!(dispatch(20, &[2, 0x10, 1, 0, 0, 0]), -14);
     }
 

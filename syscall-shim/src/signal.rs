@@ -8,7 +8,11 @@ pub fn sys_rt_sigaction(a: &Args) -> KResult<usize> {
     if a[3] != 8 {
         return Err(Errno::EINVAL);
     }
-    let new = if a[1] != 0 { Some(user::read::<KSigaction>(a[1])?) } else { None };
+    let new = if a[1] != 0 {
+        Some(user::read::<KSigaction>(a[1])?)
+    } else {
+        None
+    };
     if a[2] != 0 {
         user::check(a[2], core::mem::size_of::<KSigaction>(), true)?;
     }
@@ -23,7 +27,11 @@ pub fn sys_rt_sigprocmask(a: &Args) -> KResult<usize> {
     if a[3] != 8 {
         return Err(Errno::EINVAL);
     }
-    let set = if a[1] != 0 { Some(user::read::<u64>(a[1])?) } else { None };
+    let set = if a[1] != 0 {
+        Some(user::read::<u64>(a[1])?)
+    } else {
+        None
+    };
     if a[2] != 0 {
         user::check(a[2], 8, true)?;
     }

@@ -46,6 +46,10 @@ mod tests {
         assert_eq!(dispatch(35, &[0x40, 0, 0, 0, 0, 0]), -14);
         uk_posix::user::write(a, &[0i64, 0]).unwrap();
         assert_eq!(dispatch(230, &[1, 2, a, 0, 0, 0]), -22, "unknown flag");
-        assert_eq!(dispatch(230, &[1, 1, a, 0, 0, 0]), 0, "absolute time in the past");
+        assert_eq!(
+            dispatch(230, &[1, 1, a, 0, 0, 0]),
+            0,
+            "absolute time in the past"
+        );
     }
 }

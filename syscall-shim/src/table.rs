@@ -1,8 +1,11 @@
 //! The one table from system call number to handler (Linux x86_64 numbering).
 
 use crate::names::NR_MAX;
-use crate::{arch_prctl, clock, exit, getrandom, ids, ioctl, mman, read_write, rlimit, signal, sleep, sysinfo, uname};
 use crate::Handler;
+use crate::{
+    arch_prctl, clock, exit, getrandom, ids, ioctl, mman, read_write, rlimit, signal, sleep,
+    sysinfo, uname,
+};
 
 macro_rules! syscall_table {
     ($($nr:literal => $h:path),* $(,)?) => {{
@@ -67,7 +70,16 @@ pub(crate) mod tests {
     #[test]
     fn handlers_match_names() {
         use crate::names::name;
-        let expect = [(0, "read"), (1, "write"), (9, "mmap"), (12, "brk"), (158, "arch_prctl"), (218, "set_tid_address"), (302, "prlimit64"), (318, "getrandom")];
+        let expect = [
+            (0, "read"),
+            (1, "write"),
+            (9, "mmap"),
+            (12, "brk"),
+            (158, "arch_prctl"),
+            (218, "set_tid_address"),
+            (302, "prlimit64"),
+            (318, "getrandom"),
+        ];
         for (n, nm) in expect {
             assert_eq!(name(n), Some(nm));
             assert!(super::TABLE[n].is_some(), "{nm} has a handler");

@@ -22,12 +22,18 @@ pub fn print(n: usize, a: &crate::Args, ret: isize) {
         let e = uk_errno::Errno(-ret as i32);
         uk_log::log(
             uk_log::Level::Error,
-            format_args!("trace: {name}({:#x}, {:#x}, {:#x}, {:#x}, {:#x}, {:#x}) = -1 {:?}", a[0], a[1], a[2], a[3], a[4], a[5], e),
+            format_args!(
+                "trace: {name}({:#x}, {:#x}, {:#x}, {:#x}, {:#x}, {:#x}) = -1 {:?}",
+                a[0], a[1], a[2], a[3], a[4], a[5], e
+            ),
         );
     } else {
         uk_log::log(
             uk_log::Level::Error,
-            format_args!("trace: {name}({:#x}, {:#x}, {:#x}, {:#x}, {:#x}, {:#x}) = {ret:#x}", a[0], a[1], a[2], a[3], a[4], a[5]),
+            format_args!(
+                "trace: {name}({:#x}, {:#x}, {:#x}, {:#x}, {:#x}, {:#x}) = {ret:#x}",
+                a[0], a[1], a[2], a[3], a[4], a[5]
+            ),
         );
     }
 }

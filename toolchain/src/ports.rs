@@ -1,1 +1,241 @@
-//! (being written)
+//! Installed ports: C libraries (musl first) built from their recipes into
+//! `ports/<name>-<version>/{include,lib}` in the cache.
+//!
+//! A port is rebuilt only when its inputs change. The stamp `.ukit-installed` is written
+//! last and holds a fingerprint of the inputs (source sha256, patch contents, build
+//! steps), so an interrupted build or an edited patch is noticed on the next call.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use fs4::fs_std::FileExt;
+use sha2::{Digest, Sha256};
+
+use crate::builder::{self, BuildOpts};
+use crate::fetch::Progress;
+use crate::paths;
+use crate::recipe::{Kind, Recipe};
+
+/// Name of the stamp file in an installed port's prefix.
+pub const STAMP: &str = ".ukit-installed";
+
+/// The port that is the C library and sysroot; it is built with the host compiler.
+pub const LIBC: &str = "musl";
+
+/// The uk-cc binary installed next to the running tool, if there is one.
+pub fn uk_cc_path() -> Option<PathBuf> {
+    let p = std::env::current_exe().ok()?.with_file_name("uk-cc");
+    p.is_file().then_some(p)
+}
+
+fn hash_tree(h: &mut Sha256, dir: &Path, rel: &Path) -> Result<()> {
+    let mut entries: Vec<_> = fs::read_dir(dir)
+        .with_context(|| format!("cannot read {}", dir.display()))?
+        .flatten()
+        .collect();
+    entries.sort_by_key(|e| e.file_name());
+    for e in entries {
+        let r = rel.join(e.file_name());
+        if e.file_type()?.is_dir() {
+            hash_tree(h, &e.path(), &r)?;
+        } else {
+            h.update(r.to_string_lossy().as_bytes());
+            h.update([0]);
+            h.update(fs::read(e.path())?);
+            h.update([0]);
+        }
+    }
+    Ok(())
+}
+
+/// The stamp contents for `recipe`: what its installed files were built from.
+pub fn fingerprint(recipe: &Recipe) -> Result<String> {
+    let source = match (&recipe.source.sha256, recipe.local_source()) {
+        (Some(sha), _) => sha.to_ascii_lowercase(),
+        (None, Some(dir)) => {
+            let mut h = Sha256::new();
+            hash_tree(&mut h, &dir, Path::new(""))?;
+            format!("tree:{}", hex::encode(h.finalize()))
+        }
+        (None, None) => bail!("recipe {} has no source", recipe.name),
+    };
+    let mut ph = Sha256::new();
+    for p in recipe.patch_paths() {
+        let bytes = fs::read(&p).with_context(|| {
+            format!(
+                "cannot read patch {} (from {})",
+                p.display(),
+                recipe.path().display()
+            )
+        })?;
+        ph.update(
+            p.file_name()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .as_bytes(),
+        );
+        ph.update([0]);
+        ph.update(Sha256::digest(&bytes));
+    }
+    let mut bh = Sha256::new();
+    for step in &recipe.build.steps {
+        for a in step {
+            bh.update(a.as_bytes());
+            bh.update([0]);
+        }
+        bh.update([1]);
+    }
+    for (k, v) in &recipe.build.env {
+        bh.update(format!("{k}={v}\0").as_bytes());
+    }
+    Ok(format!(
+        "source-sha256 {source}\npatches-sha256 {}\nbuild-sha256 {}\n",
+        hex::encode(ph.finalize()),
+        hex::encode(bh.finalize())
+    ))
+}
+
+/// Returns the install prefix of port `name`, building it first if it is not installed
+/// or was built from different inputs.
+pub fn ensure_port(name: &str) -> Result<PathBuf> {
+    ensure_port_with(name, &Progress::new(), &mut Vec::new())
+}
+
+/// [`ensure_port`] with a progress sink; `chain` catches dependency cycles.
+pub fn ensure_port_with(
+    name: &str,
+    progress: &Progress,
+    chain: &mut Vec<String>,
+) -> Result<PathBuf> {
+    if chain.iter().any(|n| n == name) {
+        bail!("port dependency cycle: {} -> {name}", chain.join(" -> "));
+    }
+    let recipe = Recipe::load(name)?;
+    if recipe.kind != Kind::Port {
+        bail!(
+            "`{name}` is an app, not a port ({} says kind = \"app\"); [depends] ports lists libraries",
+            recipe.path().display()
+        );
+    }
+    chain.push(name.to_string());
+    let mut deps = Vec::new();
+    for dep in &recipe.depends.ports {
+        deps.push(ensure_port_with(dep, progress, chain)?);
+    }
+    let sysroot = if name == LIBC {
+        None
+    } else {
+        Some(ensure_port_with(LIBC, progress, chain)?)
+    };
+    chain.pop();
+
+    let prefix = paths::ports_dir().join(recipe.id());
+    let want = fingerprint(&recipe)?;
+    let stamp = prefix.join(STAMP);
+    if fs::read_to_string(&stamp).ok().as_deref() == Some(want.as_str()) {
+        return Ok(prefix);
+    }
+
+    let cache = paths::cache_dir();
+    fs::create_dir_all(&cache).with_context(|| format!("cannot create {}", cache.display()))?;
+    let lock_path = cache.join(format!("lock-{name}"));
+    let lock = fs::File::create(&lock_path)
+        .with_context(|| format!("cannot create {}", lock_path.display()))?;
+    if lock.try_lock_exclusive().is_err() {
+        progress.note(format!(
+            "waiting for another ukit to finish building {name}..."
+        ));
+        lock.lock_exclusive()
+            .with_context(|| format!("cannot lock {}", lock_path.display()))?;
+    }
+    // Someone may have finished it while we waited.
+    if fs::read_to_string(&stamp).ok().as_deref() == Some(want.as_str()) {
+        return Ok(prefix);
+    }
+    if prefix.exists() {
+        fs::remove_dir_all(&prefix)
+            .with_context(|| format!("cannot remove the stale port {}", prefix.display()))?;
+    }
+
+    let mut opts = BuildOpts {
+        jobs: builder::default_jobs(),
+        prefix: Some(prefix.clone()),
+        sysroot,
+        ..Default::default()
+    };
+    if name != LIBC {
+        if let Some(cc) = uk_cc_path() {
+            opts.env.insert("CC".into(), cc.display().to_string());
+        }
+    }
+    builder::build_recipe_in(&recipe, &opts, &paths::build_dir(), progress)
+        .with_context(|| format!("building port {name} failed"))?;
+    for sub in ["include", "lib"] {
+        if !prefix.join(sub).is_dir() {
+            bail!(
+                "port {name} built but {} has no {sub}/ (its install step must use {{prefix}})",
+                prefix.display()
+            );
+        }
+    }
+    fs::write(&stamp, want).with_context(|| format!("cannot write {}", stamp.display()))?;
+    Ok(prefix)
+}
+
+/// Whether port `name` is installed and current, without building it.
+pub fn installed(name: &str) -> Result<Option<PathBuf>> {
+    let recipe = Recipe::load(name)?;
+    let prefix = paths::ports_dir().join(recipe.id());
+    let ok = fs::read_to_string(prefix.join(STAMP)).ok() == Some(fingerprint(&recipe)?);
+    Ok(ok.then_some(prefix))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fingerprint_follows_inputs() {
+        let dir = tempfile::tempdir().unwrap();
+        let rdir = dir.path().join("recipes");
+        fs::create_dir_all(rdir.join("p")).unwrap();
+        fs::write(rdir.join("p/a.c"), "int a;\n").unwrap();
+        let body = "name = \"p\"\nversion = \"1\"\nkind = \"port\"\n[source]\npath = \"p\"\n\
+                    [build]\nsteps = [[\"make\"]]\n";
+        fs::write(rdir.join("p.toml"), body).unwrap();
+        let r = Recipe::load_in(&rdir, "p").unwrap();
+        let f1 = fingerprint(&r).unwrap();
+        assert_eq!(f1, fingerprint(&r).unwrap());
+
+        fs::write(rdir.join("p/a.c"), "int b;\n").unwrap();
+        let f2 = fingerprint(&r).unwrap();
+        assert_ne!(f1, f2, "source change must change the stamp");
+
+        fs::write(
+            rdir.join("p.toml"),
+            body.replace("make\"", "make\", \"-j2\""),
+        )
+        .unwrap();
+        let r2 = Recipe::load_in(&rdir, "p").unwrap();
+        assert_ne!(
+            f2,
+            fingerprint(&r2).unwrap(),
+            "build change must change the stamp"
+        );
+    }
+
+    #[test]
+    fn musl_fingerprint_covers_its_patches() {
+        let r = Recipe::load(LIBC).unwrap();
+        assert!(!r.source.patches.is_empty());
+        let f = fingerprint(&r).unwrap();
+        assert!(f.starts_with(&format!(
+            "source-sha256 {}\n",
+            r.source.sha256.as_ref().unwrap()
+        )));
+        let mut no_patches = r.clone();
+        no_patches.source.patches.clear();
+        assert_ne!(f, fingerprint(&no_patches).unwrap());
+    }
+}

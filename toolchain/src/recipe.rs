@@ -1,1 +1,584 @@
-//! (being written)
+//! Recipes: one TOML file per app or port (`recipes/<name>.toml`) that says where the
+//! source comes from, how the program's own build system is driven, what goes into the
+//! rootfs, how the image runs and which kernel options it wants.
+//!
+//! The schema is deliberately plain (DESIGN.md §2) and strict: an unknown key is an
+//! error with its file and line, because a misspelt key that is silently ignored is the
+//! kind of mistake that costs an afternoon.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use serde::Deserialize;
+
+use crate::paths;
+
+/// What a recipe produces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    /// A program that becomes an image.
+    #[default]
+    App,
+    /// A C library installed into the cache (include/ and lib/) for apps to link.
+    Port,
+}
+
+impl fmt::Display for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Kind::App => "app",
+            Kind::Port => "port",
+        })
+    }
+}
+
+/// A Debian source package that carries the same upstream tarball (its `.orig.tar.*`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DebianSource {
+    pub package: String,
+    /// Full Debian version (`1.2.3-1`); the part before the last `-` is the upstream one.
+    pub version: String,
+}
+
+impl DebianSource {
+    /// The upstream part of the Debian version, without epoch and revision: the version
+    /// that names the `.orig.tar.*` file.
+    pub fn upstream_version(&self) -> &str {
+        let v = self
+            .version
+            .split_once(':')
+            .map_or(self.version.as_str(), |(_, v)| v);
+        v.rsplit_once('-').map_or(v, |(up, _)| up)
+    }
+}
+
+/// `[source]`: an archive (url + sha256, Debian fallback) or a folder in the repo.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Source {
+    pub url: Option<String>,
+    pub sha256: Option<String>,
+    pub debian: Option<DebianSource>,
+    /// In-repo source, relative to `recipes/`.
+    pub path: Option<String>,
+    /// Patch files relative to the repository root, applied with `patch -p1` in order.
+    #[serde(default)]
+    pub patches: Vec<String>,
+}
+
+/// `[depends]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Depends {
+    #[serde(default)]
+    pub ports: Vec<String>,
+}
+
+/// `[build]`: the program's own build system, driven step by step.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Build {
+    /// Extra environment for every step (values are templates too).
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    /// argv lists; templates `{jobs} {prefix} {src} {cc} {sysroot} {cache}` are expanded.
+    #[serde(default)]
+    pub steps: Vec<Vec<String>>,
+    /// For apps: the linked program, relative to the build's working directory.
+    pub binary: Option<String>,
+    /// Run the steps in a separate `obj/` folder instead of the source tree.
+    #[serde(default, rename = "out-of-tree")]
+    pub out_of_tree: bool,
+}
+
+/// `[run]`: how `ukport run` starts the image.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Run {
+    #[serde(default)]
+    pub args: Vec<String>,
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    pub memory: Option<String>,
+    #[serde(default)]
+    pub ports: Vec<String>,
+}
+
+/// `[test]`: the smoke test run after a build.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Test {
+    pub expect_stdout: Option<String>,
+    #[serde(default)]
+    pub expect_exit: i32,
+}
+
+/// One `[config]` entry: option name, value, and the line it was written on (so the
+/// kconfig resolver can say where a bad value came from).
+pub type ConfigEntry = (String, toml::Value, usize);
+
+/// The on-disk shape; [`Recipe`] adds where it came from.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRecipe {
+    name: String,
+    version: String,
+    #[serde(default)]
+    summary: String,
+    #[serde(default)]
+    kind: Kind,
+    #[serde(default)]
+    source: Source,
+    #[serde(default)]
+    depends: Depends,
+    #[serde(default)]
+    build: Build,
+    #[serde(default)]
+    rootfs: BTreeMap<String, String>,
+    #[serde(default)]
+    run: Run,
+    #[serde(default)]
+    config: toml::Table,
+    test: Option<Test>,
+}
+
+/// A loaded and checked recipe.
+#[derive(Debug, Clone)]
+pub struct Recipe {
+    pub name: String,
+    pub version: String,
+    pub summary: String,
+    pub kind: Kind,
+    pub source: Source,
+    pub depends: Depends,
+    pub build: Build,
+    /// Guest path -> file relative to `recipes/`.
+    pub rootfs: BTreeMap<String, String>,
+    pub run: Run,
+    pub test: Option<Test>,
+    config: Vec<ConfigEntry>,
+    path: PathBuf,
+}
+
+/// A TOML or schema error at a position in a recipe file. Displays as
+/// `file:line:col: message`, the form editors and terminals turn into links.
+#[derive(Debug, thiserror::Error)]
+#[error("{}:{line}:{col}: {message}", file.display())]
+pub struct RecipeError {
+    pub file: PathBuf,
+    pub line: usize,
+    pub col: usize,
+    pub message: String,
+}
+
+/// 1-based line and column of byte `offset` in `text`.
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let offset = offset.min(text.len());
+    let before = &text[..offset];
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let col = before[line_start..].chars().count() + 1;
+    (line, col)
+}
+
+fn is_sha256_hex(s: &str) -> bool {
+    s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// Flattens `[config]` into dotted option names. `"alloc.kind" = "tlsf"` is the
+/// documented form; an unquoted `alloc.kind = ...` parses as a nested table, which is
+/// flattened to the same name so both spellings mean the same thing.
+fn flatten_config(prefix: &str, value: toml::Value, out: &mut Vec<(String, toml::Value)>) {
+    match value {
+        toml::Value::Table(t) => {
+            for (k, v) in t {
+                flatten_config(&format!("{prefix}.{k}"), v, out);
+            }
+        }
+        v => out.push((prefix.to_string(), v)),
+    }
+}
+
+/// Line of every `[config]` leaf key, by dotted option name.
+fn config_lines(text: &str) -> BTreeMap<String, usize> {
+    fn walk(
+        text: &str,
+        prefix: &str,
+        table: &dyn toml_edit::TableLike,
+        out: &mut BTreeMap<String, usize>,
+    ) {
+        for (k, item) in table.iter() {
+            let name = if prefix.is_empty() {
+                k.to_string()
+            } else {
+                format!("{prefix}.{k}")
+            };
+            match item.as_table_like() {
+                Some(t) => walk(text, &name, t, out),
+                None => {
+                    let span = table
+                        .get_key_value(k)
+                        .and_then(|(key, _)| key.span())
+                        .or_else(|| item.span());
+                    if let Some(span) = span {
+                        out.insert(name, line_col(text, span.start).0);
+                    }
+                }
+            }
+        }
+    }
+    let mut out = BTreeMap::new();
+    if let Ok(doc) = toml_edit::ImDocument::parse(text) {
+        if let Some(t) = doc.get("config").and_then(|i| i.as_table_like()) {
+            walk(text, "", t, &mut out);
+        }
+    }
+    out
+}
+
+impl Recipe {
+    /// Loads `recipes/<name>.toml`, or the file itself when given a path (anything with
+    /// a `/` or ending in `.toml`).
+    pub fn load(name_or_path: &str) -> Result<Recipe> {
+        Self::load_in(&paths::recipes_dir(), name_or_path)
+    }
+
+    /// [`Recipe::load`] against an explicit recipes folder.
+    pub fn load_in(recipes_dir: &Path, name_or_path: &str) -> Result<Recipe> {
+        let path = if name_or_path.contains('/') || name_or_path.ends_with(".toml") {
+            PathBuf::from(name_or_path)
+        } else {
+            recipes_dir.join(format!("{name_or_path}.toml"))
+        };
+        if !path.is_file() {
+            let names = available(recipes_dir).unwrap_or_default();
+            let list = if names.is_empty() {
+                "none".to_string()
+            } else {
+                names.join(", ")
+            };
+            bail!(
+                "no recipe `{name_or_path}` ({} does not exist); available recipes: {list} \
+                 (run `ukport list` for details)",
+                path.display()
+            );
+        }
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("cannot read recipe {}", path.display()))?;
+        Ok(Self::parse(&text, &path)?)
+    }
+
+    /// Parses recipe text; `path` is used for messages and to resolve relative files.
+    pub fn parse(text: &str, path: &Path) -> std::result::Result<Recipe, RecipeError> {
+        let at = |offset: usize, message: String| {
+            let (line, col) = line_col(text, offset);
+            RecipeError {
+                file: path.to_path_buf(),
+                line,
+                col,
+                message,
+            }
+        };
+        let raw: RawRecipe = toml::from_str(text).map_err(|e| {
+            let offset = e.span().map_or(0, |s| s.start);
+            at(offset, e.message().trim_end().to_string())
+        })?;
+
+        // serde drops positions, so lines come from a second, span-keeping parse
+        // (toml::Spanned cannot hold dotted-key tables).
+        let lines = config_lines(text);
+        let mut config = Vec::new();
+        for (name, value) in raw.config {
+            flatten_config(&name, value, &mut config);
+        }
+        let config = config
+            .into_iter()
+            .map(|(name, value)| {
+                let line = lines.get(&name).copied().unwrap_or(0);
+                (name, value, line)
+            })
+            .collect();
+
+        let r = Recipe {
+            name: raw.name,
+            version: raw.version,
+            summary: raw.summary,
+            kind: raw.kind,
+            source: raw.source,
+            depends: raw.depends,
+            build: raw.build,
+            rootfs: raw.rootfs,
+            run: raw.run,
+            test: raw.test,
+            config,
+            path: path.to_path_buf(),
+        };
+        r.check().map_err(|m| at(0, m))?;
+        Ok(r)
+    }
+
+    /// Cross-field rules that serde cannot express.
+    fn check(&self) -> std::result::Result<(), String> {
+        let s = &self.source;
+        if let Some(p) = &s.path {
+            if s.url.is_some() || s.debian.is_some() || s.sha256.is_some() {
+                return Err(format!(
+                    "[source] path = \"{p}\" is an in-repo source: remove url, sha256 and debian"
+                ));
+            }
+        } else {
+            if s.url.is_none() && s.debian.is_none() {
+                return Err("[source] needs either path = \"dir\" (in-repo source) or \
+                            url/debian with sha256"
+                    .to_string());
+            }
+            match &s.sha256 {
+                None => {
+                    return Err("[source] sha256 is required for downloaded sources \
+                                (run `sha256sum` on the upstream archive)"
+                        .to_string())
+                }
+                Some(h) if !is_sha256_hex(h) => {
+                    return Err(format!(
+                        "[source] sha256 = \"{h}\" is not 64 hexadecimal digits"
+                    ))
+                }
+                _ => {}
+            }
+        }
+        if self.kind == Kind::App && self.build.binary.is_none() {
+            return Err("[build] binary is required for kind = \"app\" \
+                        (the linked program, relative to the build folder)"
+                .to_string());
+        }
+        if self.build.steps.iter().any(|s| s.is_empty()) {
+            return Err("[build] steps contains an empty command".to_string());
+        }
+        Ok(())
+    }
+
+    /// The recipe file this was loaded from.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The folder that relative recipe files (`[source] path`, `[rootfs]`) are under.
+    pub fn recipes_dir(&self) -> PathBuf {
+        self.path
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(paths::recipes_dir)
+    }
+
+    /// `[config]` as (option name, value, line in [`Recipe::path`]) in file order of
+    /// option names, for the kconfig resolver.
+    pub fn config_layer(&self) -> Vec<ConfigEntry> {
+        self.config.clone()
+    }
+
+    /// `<name>-<version>`: the folder name used in the cache.
+    pub fn id(&self) -> String {
+        format!("{}-{}", self.name, self.version)
+    }
+
+    /// Absolute paths of the patches, in application order.
+    pub fn patch_paths(&self) -> Vec<PathBuf> {
+        let root = paths::repo_root();
+        self.source.patches.iter().map(|p| root.join(p)).collect()
+    }
+
+    /// In-repo source folder, when the recipe has one.
+    pub fn local_source(&self) -> Option<PathBuf> {
+        self.source
+            .path
+            .as_ref()
+            .map(|p| self.recipes_dir().join(p))
+    }
+}
+
+/// Names of the recipes in `recipes_dir`, sorted.
+pub fn available(recipes_dir: &Path) -> Result<Vec<String>> {
+    let mut names = Vec::new();
+    let rd = std::fs::read_dir(recipes_dir)
+        .with_context(|| format!("cannot list recipes in {}", recipes_dir.display()))?;
+    for e in rd {
+        let p = e?.path();
+        if p.extension().is_some_and(|x| x == "toml") && p.is_file() {
+            if let Some(stem) = p.file_stem() {
+                names.push(stem.to_string_lossy().into_owned());
+            }
+        }
+    }
+    names.sort();
+    Ok(names)
+}
+
+/// Loads every recipe in `recipes_dir` (for `ukport list`); a broken one is returned as
+/// its error so the listing still shows the rest.
+pub fn load_all(recipes_dir: &Path) -> Result<Vec<Result<Recipe>>> {
+    Ok(available(recipes_dir)?
+        .iter()
+        .map(|n| Recipe::load_in(recipes_dir, n))
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+name = "demo"
+version = "1.0"
+summary = "a demo"
+
+[source]
+url = "https://example.invalid/demo-1.0.tar.gz"
+sha256 = "7d5b0b6062521e4627e099e4c9dc8248d32a30285e959b7eecaa780cf8cfd4a4"
+debian = { package = "demo", version = "1:1.0-3" }
+patches = ["ports/demo/0001-x.patch"]
+
+[depends]
+ports = ["zlib"]
+
+[build]
+env = { CFLAGS = "-O2" }
+steps = [["./configure", "--prefix={prefix}"], ["make", "-j{jobs}"]]
+binary = "demo"
+
+[rootfs]
+"/etc/demo.conf" = "demo/demo.conf"
+
+[run]
+args = ["-v"]
+memory = "32M"
+
+[config]
+"alloc.kind" = "tlsf"
+net.tcp.max_connections = 1024
+
+[test]
+expect_stdout = "hi\n"
+"#;
+
+    fn parse(text: &str) -> std::result::Result<Recipe, RecipeError> {
+        Recipe::parse(text, Path::new("recipes/demo.toml"))
+    }
+
+    #[test]
+    fn good_recipe_parses() {
+        let r = parse(GOOD).unwrap();
+        assert_eq!(r.name, "demo");
+        assert_eq!(r.kind, Kind::App);
+        assert_eq!(r.id(), "demo-1.0");
+        let deb = r.source.debian.as_ref().unwrap();
+        assert_eq!(deb.upstream_version(), "1.0");
+        assert_eq!(r.depends.ports, vec!["zlib"]);
+        assert_eq!(r.build.steps[1], vec!["make", "-j{jobs}"]);
+        assert_eq!(r.build.binary.as_deref(), Some("demo"));
+        assert!(!r.build.out_of_tree);
+        assert_eq!(r.rootfs["/etc/demo.conf"], "demo/demo.conf");
+        assert_eq!(r.run.memory.as_deref(), Some("32M"));
+        assert_eq!(
+            r.test.as_ref().unwrap().expect_stdout.as_deref(),
+            Some("hi\n")
+        );
+        assert_eq!(r.test.as_ref().unwrap().expect_exit, 0);
+    }
+
+    #[test]
+    fn config_layer_has_names_values_and_lines() {
+        let r = parse(GOOD).unwrap();
+        let layer = r.config_layer();
+        let line_of = |needle: &str| GOOD.lines().position(|l| l.starts_with(needle)).unwrap() + 1;
+        assert_eq!(
+            layer,
+            vec![
+                (
+                    "alloc.kind".to_string(),
+                    toml::Value::String("tlsf".into()),
+                    line_of("\"alloc.kind\"")
+                ),
+                (
+                    "net.tcp.max_connections".to_string(),
+                    toml::Value::Integer(1024),
+                    line_of("net.tcp")
+                ),
+            ]
+        );
+        assert_eq!(r.path(), Path::new("recipes/demo.toml"));
+    }
+
+    #[test]
+    fn toml_syntax_error_reports_line() {
+        let text = "name = \"x\"\nversion = \"1\"\n\n[build]\nsteps = [[\"make\"]\n";
+        let e = parse(text).unwrap_err();
+        assert_eq!(e.file, Path::new("recipes/demo.toml"));
+        assert!(e.line >= 5, "line {} for {e}", e.line);
+        assert!(e.to_string().starts_with("recipes/demo.toml:"), "{e}");
+
+        let text = "name = \"x\"\nversion = = \"1\"\n";
+        let e = parse(text).unwrap_err();
+        assert_eq!((e.line, e.col), (2, 11), "{e}");
+    }
+
+    #[test]
+    fn unknown_key_reports_line() {
+        let text = GOOD.replace("memory = \"32M\"", "memory = \"32M\"\nmemroy = \"1G\"");
+        let want = text.lines().position(|l| l.starts_with("memroy")).unwrap() + 1;
+        let e = parse(&text).unwrap_err();
+        assert_eq!(e.line, want, "{e}");
+        assert!(e.message.contains("memroy"), "{e}");
+
+        let text = format!("colour = 1\n{GOOD}");
+        let e = parse(&text).unwrap_err();
+        assert_eq!(e.line, 1, "{e}");
+        assert!(e.message.contains("colour"), "{e}");
+    }
+
+    #[test]
+    fn missing_field_is_named() {
+        let text = GOOD.replace("version = \"1.0\"\n", "");
+        let e = parse(&text).unwrap_err();
+        assert!(e.message.contains("missing field `version`"), "{e}");
+
+        let text = GOOD.replace("binary = \"demo\"\n", "");
+        let e = parse(&text).unwrap_err();
+        assert!(e.message.contains("binary is required"), "{e}");
+
+        let text = GOOD.replace("sha256 = \"7d5b", "sha256 = \"zz5b");
+        let e = parse(&text).unwrap_err();
+        assert!(e.message.contains("not 64 hexadecimal"), "{e}");
+    }
+
+    #[test]
+    fn unknown_recipe_lists_available() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("demo.toml"), GOOD).unwrap();
+        std::fs::write(dir.path().join("other.toml"), GOOD).unwrap();
+        let e = Recipe::load_in(dir.path(), "nope").unwrap_err().to_string();
+        assert!(e.contains("demo, other"), "{e}");
+        assert!(e.contains("ukport list"), "{e}");
+        let r = Recipe::load_in(dir.path(), "demo").unwrap();
+        assert_eq!(r.recipes_dir(), dir.path());
+    }
+
+    #[test]
+    fn in_repo_source_rejects_sha() {
+        let text = "name = \"h\"\nversion = \"1\"\n[source]\npath = \"h\"\nsha256 = \"\"\n\
+                    [build]\nbinary = \"h\"\n";
+        let e = parse(text).unwrap_err();
+        assert!(e.message.contains("in-repo source"), "{e}");
+    }
+
+    #[test]
+    fn the_repository_recipes_load() {
+        let dir = paths::recipes_dir();
+        for r in load_all(&dir).unwrap() {
+            r.unwrap();
+        }
+    }
+}

@@ -115,18 +115,22 @@ impl Context {
     /// # Safety
     /// `stack_top` must be the top of writable memory of at least 128 bytes that lives
     /// as long as the thread.
-    pub unsafe fn new_thread(stack_top: usize, entry: extern "C" fn(usize) -> !, arg: usize) -> Self {
+    pub unsafe fn new_thread(
+        stack_top: usize,
+        entry: extern "C" fn(usize) -> !,
+        arg: usize,
+    ) -> Self {
         let top = stack_top & !15;
         let words: [usize; 9] = [
             (MXCSR_DEFAULT as usize) | ((FCW_DEFAULT as usize) << 32),
-            0,                                    // r15
-            0,                                    // r14
-            arg,                                  // r13
-            entry as usize,                       // r12
-            0,                                    // rbx
-            0,                                    // rbp
+            0,                                               // r15
+            0,                                               // r14
+            arg,                                             // r13
+            entry as usize,                                  // r12
+            0,                                               // rbx
+            0,                                               // rbp
             uk_arch_thread_trampoline as *const () as usize, // return address
-            0,                                    // alignment pad
+            0,                                               // alignment pad
         ];
         let base = top - words.len() * 8;
         for (i, w) in words.iter().enumerate() {
@@ -154,7 +158,12 @@ mod tests {
         loop {
             STEPS.fetch_add(1, Ordering::SeqCst);
             // SAFETY: both contexts live in statics; MAIN was saved by the switch below.
-            unsafe { switch(&mut *core::ptr::addr_of_mut!(CHILD), &*core::ptr::addr_of!(MAIN)) };
+            unsafe {
+                switch(
+                    &mut *core::ptr::addr_of_mut!(CHILD),
+                    &*core::ptr::addr_of!(MAIN),
+                )
+            };
         }
     }
 
@@ -169,7 +178,12 @@ mod tests {
         let mut local = 7u64;
         for i in 0..5 {
             // SAFETY: CHILD was made above and resumes on `stack`.
-            unsafe { switch(&mut *core::ptr::addr_of_mut!(MAIN), &*core::ptr::addr_of!(CHILD)) };
+            unsafe {
+                switch(
+                    &mut *core::ptr::addr_of_mut!(MAIN),
+                    &*core::ptr::addr_of!(CHILD),
+                )
+            };
             local = std::hint::black_box(local) + i;
         }
         assert_eq!(local, 7 + 10);

@@ -1,6 +1,6 @@
 //! CPU feature probing (CPUID) and hardware random numbers.
 
-use core::arch::x86_64::{CpuidResult, __cpuid_count};
+use core::arch::x86_64::{__cpuid_count, CpuidResult};
 
 /// Execute CPUID for `leaf`/`subleaf`.
 pub fn cpuid(leaf: u32, subleaf: u32) -> CpuidResult {
@@ -71,11 +71,24 @@ impl Features {
 pub fn features() -> Features {
     let max = cpuid(0, 0).eax;
     let emax = cpuid(0x8000_0000, 0).eax;
-    let zero = CpuidResult { eax: 0, ebx: 0, ecx: 0, edx: 0 };
+    let zero = CpuidResult {
+        eax: 0,
+        ebx: 0,
+        ecx: 0,
+        edx: 0,
+    };
     let l1 = cpuid(1, 0);
     let l7 = if max >= 7 { cpuid(7, 0) } else { zero };
-    let e1 = if emax >= 0x8000_0001 { cpuid(0x8000_0001, 0) } else { zero };
-    let e7 = if emax >= 0x8000_0007 { cpuid(0x8000_0007, 0) } else { zero };
+    let e1 = if emax >= 0x8000_0001 {
+        cpuid(0x8000_0001, 0)
+    } else {
+        zero
+    };
+    let e7 = if emax >= 0x8000_0007 {
+        cpuid(0x8000_0007, 0)
+    } else {
+        zero
+    };
     Features::decode(l1, l7, e1, e7)
 }
 
@@ -136,9 +149,20 @@ mod tests {
 
     #[test]
     fn decode_bits() {
-        let z = CpuidResult { eax: 0, ebx: 0, ecx: 0, edx: 0 };
-        let l1 = CpuidResult { ecx: (1 << 30) | (1 << 26), ..z };
-        let l7 = CpuidResult { ebx: 1 | (1 << 18), ..z };
+        let z = CpuidResult {
+            eax: 0,
+            ebx: 0,
+            ecx: 0,
+            edx: 0,
+        };
+        let l1 = CpuidResult {
+            ecx: (1 << 30) | (1 << 26),
+            ..z
+        };
+        let l7 = CpuidResult {
+            ebx: 1 | (1 << 18),
+            ..z
+        };
         let f = Features::decode(l1, l7, z, z);
         assert!(f.rdrand && f.xsave && f.fsgsbase && f.rdseed);
         assert!(!f.avx && !f.nx && !f.sse3);

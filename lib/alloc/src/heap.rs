@@ -12,9 +12,16 @@ pub struct HeapOom {
 impl OomHandler for HeapOom {
     fn handle_oom(talc: &mut Talc<Self>, layout: Layout) -> Result<(), ()> {
         // Room for the request, talc's per-span overhead and alignment slack.
-        let want = layout.size().checked_add(layout.align()).and_then(|v| v.checked_add(256)).ok_or(())?;
+        let want = layout
+            .size()
+            .checked_add(layout.align())
+            .and_then(|v| v.checked_add(256))
+            .ok_or(())?;
         let size = crate::page_round_up(want.max(talc.oom_handler.chunk)).ok_or(())?;
-        let base = crate::PAGES.lock().alloc(size / crate::PAGE_SIZE).ok_or(())?;
+        let base = crate::PAGES
+            .lock()
+            .alloc(size / crate::PAGE_SIZE)
+            .ok_or(())?;
         // SAFETY: the pages were just allocated for the heap and are never freed.
         unsafe { talc.claim(Span::from_base_size(base as *mut u8, size)) }.map(|_| ())
     }
@@ -28,7 +35,6 @@ pub const fn new_heap(chunk: usize) -> Heap {
     Talc::new(HeapOom { chunk }).lock()
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -40,7 +46,12 @@ mod tests {
         let start = (v.as_ptr() as usize + 4095) & !4095;
         // SAFETY: the vector outlives the heap use in this test (the static allocator
         // keeps pointers into it only for this test's allocations).
-        unsafe { crate::PAGES.lock().add_region(uk_plat::MemRegion { start, len: (1 << 20) + 65536 }) };
+        unsafe {
+            crate::PAGES.lock().add_region(uk_plat::MemRegion {
+                start,
+                len: (1 << 20) + 65536,
+            })
+        };
         let h = new_heap(64 * 1024);
         let l = Layout::from_size_align(1000, 8).unwrap();
         // SAFETY: layout is non-zero sized.

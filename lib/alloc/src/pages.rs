@@ -43,7 +43,13 @@ pub struct PageAlloc {
 impl PageAlloc {
     pub const fn empty() -> Self {
         PageAlloc {
-            arenas: [Arena { base: 0, pages: 0, bitmap: core::ptr::null_mut(), hint: 0, free: 0 }; MAX_REGIONS],
+            arenas: [Arena {
+                base: 0,
+                pages: 0,
+                bitmap: core::ptr::null_mut(),
+                hint: 0,
+                free: 0,
+            }; MAX_REGIONS],
             n: 0,
             free_is_zero: false,
         }
@@ -96,7 +102,13 @@ impl PageAlloc {
             // SAFETY: w < words.
             unsafe { *bitmap.add(w) = !0 };
         }
-        self.arenas[self.n] = Arena { base: start + bm_pages * PAGE_SIZE, pages, bitmap, hint: 0, free: pages };
+        self.arenas[self.n] = Arena {
+            base: start + bm_pages * PAGE_SIZE,
+            pages,
+            bitmap,
+            hint: 0,
+            free: pages,
+        };
         self.n += 1;
     }
 
@@ -146,10 +158,14 @@ impl PageAlloc {
         if n == 0 || addr % PAGE_SIZE != 0 {
             return false;
         }
-        let Some(i) = self.arena_of(addr) else { return false };
+        let Some(i) = self.arena_of(addr) else {
+            return false;
+        };
         let a = &mut self.arenas[i];
         let first = (addr - a.base) / PAGE_SIZE;
-        if first.checked_add(n).is_none_or(|e| e > a.pages) || (first..first + n).any(|p| get_bit(a, p)) {
+        if first.checked_add(n).is_none_or(|e| e > a.pages)
+            || (first..first + n).any(|p| get_bit(a, p))
+        {
             return false;
         }
         set_bits(a, first, n, true);
@@ -162,7 +178,9 @@ impl PageAlloc {
         if new <= old {
             return true;
         }
-        let Some(i) = self.arena_of(addr) else { return false };
+        let Some(i) = self.arena_of(addr) else {
+            return false;
+        };
         let a = &mut self.arenas[i];
         let first = (addr - a.base) / PAGE_SIZE + old;
         let extra = new - old;
@@ -184,7 +202,9 @@ impl PageAlloc {
         if n == 0 || addr % PAGE_SIZE != 0 {
             return false;
         }
-        let Some(i) = self.arena_of(addr) else { return false };
+        let Some(i) = self.arena_of(addr) else {
+            return false;
+        };
         let a = &mut self.arenas[i];
         let first = (addr - a.base) / PAGE_SIZE;
         if first.checked_add(n).is_none_or(|e| e > a.pages) {
@@ -203,10 +223,14 @@ impl PageAlloc {
 
     /// Is `[addr, addr+len)` allocated memory of this allocator?
     pub fn is_allocated(&self, addr: usize, len: usize) -> bool {
-        let Some(i) = self.arena_of(addr) else { return false };
+        let Some(i) = self.arena_of(addr) else {
+            return false;
+        };
         let a = &self.arenas[i];
         let first = (addr - a.base) / PAGE_SIZE;
-        let Some(end) = addr.checked_add(len) else { return false };
+        let Some(end) = addr.checked_add(len) else {
+            return false;
+        };
         let last = (end.saturating_sub(1) - a.base) / PAGE_SIZE;
         last < a.pages && (first..=last).all(|p| get_bit(a, p))
     }
@@ -230,7 +254,11 @@ fn set_bits(a: &mut Arena, first: usize, n: usize, used: bool) {
         let w = p / 64;
         let bit = p % 64;
         let take = (64 - bit).min(end - p);
-        let mask = if take == 64 { !0u64 } else { ((1u64 << take) - 1) << bit };
+        let mask = if take == 64 {
+            !0u64
+        } else {
+            ((1u64 << take) - 1) << bit
+        };
         // SAFETY: p < a.pages so w is inside the bitmap.
         unsafe {
             let word = a.bitmap.add(w);
@@ -292,7 +320,13 @@ mod tests {
     fn region(pages: usize) -> (Vec<u8>, MemRegion) {
         let v = vec![0u8; (pages + 1) * PAGE_SIZE];
         let start = (v.as_ptr() as usize + PAGE_SIZE - 1) & !(PAGE_SIZE - 1);
-        (v, MemRegion { start, len: pages * PAGE_SIZE })
+        (
+            v,
+            MemRegion {
+                start,
+                len: pages * PAGE_SIZE,
+            },
+        )
     }
 
     #[test]

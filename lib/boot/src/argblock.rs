@@ -52,7 +52,12 @@ pub fn build_arg_block<'a>(
 ) -> Option<ArgBlock> {
     let argc = args.clone().count();
     let envc = env.clone().count();
-    let strings: usize = args.clone().chain(env.clone()).map(|s| s.len() + 1).sum::<usize>() + b"x86_64\0".len();
+    let strings: usize = args
+        .clone()
+        .chain(env.clone())
+        .map(|s| s.len() + 1)
+        .sum::<usize>()
+        + b"x86_64\0".len();
     let words = 1 + argc + 1 + envc + 1 + 2 * (N_AUX + 1);
     let total = words * 8 + 16 + strings;
     let base = alloc(total)?;
@@ -134,7 +139,13 @@ mod tests {
         let args: Vec<&[u8]> = vec![b"prog", b"a b", b""];
         let env: Vec<&[u8]> = vec![b"HOME=/", b"X=1"];
         let mut mem = vec![0u64; 1024];
-        let aux = AuxInfo { phdr: 0x400040, phnum: 9, hwcap: 7, hwcap2: 2, random: [9; 16] };
+        let aux = AuxInfo {
+            phdr: 0x400040,
+            phnum: 9,
+            hwcap: 7,
+            hwcap2: 2,
+            random: [9; 16],
+        };
         let b = build_arg_block(args.iter().copied(), env.iter().copied(), &aux, |len| {
             assert!(len <= 8192);
             Some(mem.as_mut_ptr() as usize)
@@ -179,6 +190,12 @@ mod tests {
     #[test]
     fn allocation_failure_is_none() {
         let args: Vec<&[u8]> = vec![b"p"];
-        assert!(build_arg_block(args.iter().copied(), [].iter().copied(), &AuxInfo::default(), |_| None).is_none());
+        assert!(build_arg_block(
+            args.iter().copied(),
+            [].iter().copied(),
+            &AuxInfo::default(),
+            |_| None
+        )
+        .is_none());
     }
 }

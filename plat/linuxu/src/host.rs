@@ -34,7 +34,15 @@ global_asm!(
 );
 
 extern "C" {
-    fn uk_linuxu_hostcall(n: usize, a1: usize, a2: usize, a3: usize, a4: usize, a5: usize, a6: usize) -> isize;
+    fn uk_linuxu_hostcall(
+        n: usize,
+        a1: usize,
+        a2: usize,
+        a3: usize,
+        a4: usize,
+        a5: usize,
+        a6: usize,
+    ) -> isize;
     pub(crate) fn uk_linuxu_sigreturn();
 }
 
@@ -60,8 +68,21 @@ pub mod nr {
 /// Every host system call a linuxu image makes, by name: at boot (before the filter
 /// closes) and after. The seccomp filter allows [`RUNTIME_CALLS`] only.
 pub const HOST_CALLS: &[&str] = &[
-    "read", "write", "mmap", "rt_sigaction", "ioctl", "madvise", "exit", "prctl", "arch_prctl",
-    "clock_gettime", "exit_group", "ppoll", "getrandom", "seccomp", "rt_sigreturn",
+    "read",
+    "write",
+    "mmap",
+    "rt_sigaction",
+    "ioctl",
+    "madvise",
+    "exit",
+    "prctl",
+    "arch_prctl",
+    "clock_gettime",
+    "exit_group",
+    "ppoll",
+    "getrandom",
+    "seccomp",
+    "rt_sigreturn",
 ];
 
 /// The host calls allowed after boot: console, memory release, idle wait, clock, TLS,

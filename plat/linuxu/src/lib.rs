@@ -60,7 +60,10 @@ mod spin_free {
     unsafe impl<T: Sync> Sync for Once<T> {}
     impl<T> Once<T> {
         pub const fn new() -> Self {
-            Once { set: AtomicBool::new(false), v: UnsafeCell::new(None) }
+            Once {
+                set: AtomicBool::new(false),
+                v: UnsafeCell::new(None),
+            }
         }
         pub fn set(&self, v: T) {
             if !self.set.load(Ordering::Acquire) {
@@ -82,7 +85,11 @@ mod spin_free {
 
 static LINUXU: LinuxU = LinuxU {
     region: spin_free::Once::new(),
-    ttys: [AtomicUsize::new(0), AtomicUsize::new(0), AtomicUsize::new(0)],
+    ttys: [
+        AtomicUsize::new(0),
+        AtomicUsize::new(0),
+        AtomicUsize::new(0),
+    ],
     fsgsbase: AtomicBool::new(false),
     entropy: spin_free::Once::new(),
 };
@@ -90,7 +97,10 @@ static LINUXU_DYN: &dyn Platform = &LINUXU;
 
 fn clock(id: usize) -> i64 {
     let mut ts = [0i64; 2];
-    let r = host::call(nr::CLOCK_GETTIME, [id, ts.as_mut_ptr() as usize, 0, 0, 0, 0]);
+    let r = host::call(
+        nr::CLOCK_GETTIME,
+        [id, ts.as_mut_ptr() as usize, 0, 0, 0, 0],
+    );
     if r < 0 {
         return 0;
     }
@@ -127,13 +137,25 @@ impl Platform for LinuxU {
             if r == -4 {
                 continue;
             }
-            return if r < 0 { Err(-r as i32) } else { Ok(r as usize) };
+            return if r < 0 {
+                Err(-r as i32)
+            } else {
+                Ok(r as usize)
+            };
         }
     }
 
     fn console_tty(&self, fd: u32) -> TtyInfo {
-        let v = self.ttys.get(fd as usize).map(|t| t.load(Ordering::Relaxed)).unwrap_or(0);
-        TtyInfo { is_tty: v & 1 != 0, rows: (v >> 16) as u16, cols: (v >> 32) as u16 }
+        let v = self
+            .ttys
+            .get(fd as usize)
+            .map(|t| t.load(Ordering::Relaxed))
+            .unwrap_or(0);
+        TtyInfo {
+            is_tty: v & 1 != 0,
+            rows: (v >> 16) as u16,
+            cols: (v >> 32) as u16,
+        }
     }
 
     fn monotonic_ns(&self) -> u64 {
@@ -220,7 +242,11 @@ fn probe_ttys() {
     for fd in 0..3 {
         let mut ws = [0u16; 4];
         const TIOCGWINSZ: usize = 0x5413;
-        if host::call(nr::IOCTL, [fd, TIOCGWINSZ, ws.as_mut_ptr() as usize, 0, 0, 0]) == 0 {
+        if host::call(
+            nr::IOCTL,
+            [fd, TIOCGWINSZ, ws.as_mut_ptr() as usize, 0, 0, 0],
+        ) == 0
+        {
             let v = 1 | (ws[0] as usize) << 16 | (ws[1] as usize) << 32;
             LINUXU.ttys[fd].store(v, Ordering::Relaxed);
         }
@@ -233,7 +259,10 @@ fn ignore_host_sigpipe() {
     const SIGPIPE: usize = 13;
     const SIG_IGN: usize = 1;
     let act = [SIG_IGN, 0, 0, 0];
-    host::call(nr::RT_SIGACTION, [SIGPIPE, act.as_ptr() as usize, 0, 8, 0, 0]);
+    host::call(
+        nr::RT_SIGACTION,
+        [SIGPIPE, act.as_ptr() as usize, 0, 8, 0, 0],
+    );
 }
 
 /// Rust side of `_uk_start`.
@@ -271,7 +300,9 @@ pub unsafe extern "C" fn uk_linuxu_entry(sp: *const usize) -> ! {
         // SAFETY: not yet at AT_NULL, so the next pair exists.
         auxv = unsafe { auxv.add(2) };
     }
-    LINUXU.fsgsbase.store(hwcap2 & HWCAP2_FSGSBASE != 0, Ordering::Relaxed);
+    LINUXU
+        .fsgsbase
+        .store(hwcap2 & HWCAP2_FSGSBASE != 0, Ordering::Relaxed);
 
     // Boot options: UKIT_OPTS, removed from the program's environment.
     // SAFETY: envp has n_env valid C-string pointers.
@@ -285,11 +316,20 @@ pub unsafe extern "C" fn uk_linuxu_entry(sp: *const usize) -> ! {
     let mem = parsed.mem.unwrap_or(uk_config::PLAT_LINUXU_MEMORY);
     const PROT_RW: usize = 3;
     const MAP_PRIVATE_ANON_NORESERVE: usize = 0x02 | 0x20 | 0x4000;
-    let base = host::call(nr::MMAP, [0, mem, PROT_RW, MAP_PRIVATE_ANON_NORESERVE, usize::MAX, 0]);
+    let base = host::call(
+        nr::MMAP,
+        [0, mem, PROT_RW, MAP_PRIVATE_ANON_NORESERVE, usize::MAX, 0],
+    );
     if base < 0 {
-        die(&["cannot reserve the image's memory from the host; try a smaller mem= in UKIT_OPTS"], 1);
+        die(
+            &["cannot reserve the image's memory from the host; try a smaller mem= in UKIT_OPTS"],
+            1,
+        );
     }
-    LINUXU.region.set([MemRegion { start: base as usize, len: mem & !(uk_plat::PAGE_SIZE - 1) }]);
+    LINUXU.region.set([MemRegion {
+        start: base as usize,
+        len: mem & !(uk_plat::PAGE_SIZE - 1),
+    }]);
 
     let mut seed = [0u8; 32];
     host::call(nr::GETRANDOM, [seed.as_mut_ptr() as usize, 32, 0, 0, 0, 0]);

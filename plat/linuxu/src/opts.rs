@@ -78,7 +78,10 @@ pub fn parse(raw: &'static [u8]) -> Result<Parsed, &'static str> {
     // SAFETY: REST is only touched here, once, on the single boot path.
     let rest = unsafe { &mut *core::ptr::addr_of_mut!(REST) };
     let mut rn = 0;
-    for w in raw.split(|&c| c == b' ' || c == b'\t').filter(|w| !w.is_empty()) {
+    for w in raw
+        .split(|&c| c == b' ' || c == b'\t')
+        .filter(|w| !w.is_empty())
+    {
         if let Some(v) = w.strip_prefix(b"mem=") {
             let m = parse_size(v).ok_or("mem= wants a size like 256M or 2G")?;
             if m < (4 << 20) {

@@ -32,7 +32,12 @@ const RET_TRAP: u32 = 0x0003_0000;
 const RET_KILL_PROCESS: u32 = 0x8000_0000;
 
 const fn stmt(code: u16, k: u32) -> SockFilter {
-    SockFilter { code, jt: 0, jf: 0, k }
+    SockFilter {
+        code,
+        jt: 0,
+        jf: 0,
+        k,
+    }
 }
 const fn jump(code: u16, k: u32, jt: u8, jf: u8) -> SockFilter {
     SockFilter { code, jt, jf, k }
@@ -55,7 +60,12 @@ const fn program() -> [SockFilter; LEN] {
     let mut i = 0;
     while i < N {
         let at = 4 + i;
-        p[at] = jump(BPF_JEQ_K, RUNTIME_CALLS[i] as u32, (allow - at - 1) as u8, 0);
+        p[at] = jump(
+            BPF_JEQ_K,
+            RUNTIME_CALLS[i] as u32,
+            (allow - at - 1) as u8,
+            0,
+        );
         i += 1;
     }
     p[trap] = stmt(BPF_RET_K, RET_TRAP);
@@ -84,7 +94,10 @@ extern "C" fn on_sigsys(_sig: i32, info: *const u8, _ctx: *const u8) {
     }
     host::write(2, b"ukit: linuxu: host system call ");
     host::write(2, &buf[i..]);
-    host::write(2, b" is outside the platform's host-call list; stopping (a ukit bug: please report it)\n");
+    host::write(
+        2,
+        b" is outside the platform's host-call list; stopping (a ukit bug: please report it)\n",
+    );
     host::exit_group(128 + 31);
 }
 
@@ -93,18 +106,43 @@ pub fn install() -> Result<(), &'static str> {
     const SIGSYS: usize = 31;
     const SA_SIGINFO: usize = 4;
     const SA_RESTORER: usize = 0x0400_0000;
-    let act = [on_sigsys as *const () as usize, SA_SIGINFO | SA_RESTORER, host::uk_linuxu_sigreturn as *const () as usize, 0];
-    if host::call(nr::RT_SIGACTION, [SIGSYS, act.as_ptr() as usize, 0, 8, 0, 0]) < 0 {
+    let act = [
+        on_sigsys as *const () as usize,
+        SA_SIGINFO | SA_RESTORER,
+        host::uk_linuxu_sigreturn as *const () as usize,
+        0,
+    ];
+    if host::call(
+        nr::RT_SIGACTION,
+        [SIGSYS, act.as_ptr() as usize, 0, 8, 0, 0],
+    ) < 0
+    {
         return Err("rt_sigaction(SIGSYS) failed");
     }
     const PR_SET_NO_NEW_PRIVS: usize = 38;
     if host::call(nr::PRCTL, [PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0, 0]) < 0 {
         return Err("prctl(PR_SET_NO_NEW_PRIVS) failed");
     }
-    let prog = SockFprog { len: LEN as u16, filter: PROGRAM.as_ptr() };
+    let prog = SockFprog {
+        len: LEN as u16,
+        filter: PROGRAM.as_ptr(),
+    };
     const SECCOMP_SET_MODE_FILTER: usize = 1;
-    if host::call(nr::SECCOMP, [SECCOMP_SET_MODE_FILTER, 0, &prog as *const SockFprog as usize, 0, 0, 0]) < 0 {
-        return Err("seccomp(SECCOMP_SET_MODE_FILTER) failed (is seccomp enabled in the host kernel?)");
+    if host::call(
+        nr::SECCOMP,
+        [
+            SECCOMP_SET_MODE_FILTER,
+            0,
+            &prog as *const SockFprog as usize,
+            0,
+            0,
+            0,
+        ],
+    ) < 0
+    {
+        return Err(
+            "seccomp(SECCOMP_SET_MODE_FILTER) failed (is seccomp enabled in the host kernel?)",
+        );
     }
     Ok(())
 }

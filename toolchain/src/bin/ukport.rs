@@ -1,1 +1,420 @@
-fn main() {}
+//! `ukport`: recipes in, images out. Lists, fetches, builds, configures and runs the
+//! apps and ports described in `recipes/`.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use anyhow::{anyhow, bail, Context, Result};
+use clap::{Parser, Subcommand};
+
+use uk_toolchain::builder::{self, BuildOpts};
+use uk_toolchain::fetch::{self, Progress};
+use uk_toolchain::recipe::{self, Kind, Recipe};
+use uk_toolchain::{cc, kernel, paths, ports};
+
+#[derive(Parser)]
+#[command(
+    name = "ukport",
+    version,
+    about = "Build and run C programs as ukit unikernels"
+)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// List the recipes (apps and ports).
+    List,
+    /// Fetch a recipe's source into the cache (upstream, else the Debian source package).
+    Fetch { recipe: String },
+    /// Build an app into an image (or install a port).
+    Build {
+        recipe: String,
+        /// Platform to build the image for.
+        #[arg(long, default_value = "linuxu")]
+        plat: String,
+        /// Override a kernel option (name=value); repeatable.
+        #[arg(long = "set", value_name = "NAME=VALUE")]
+        set: Vec<String>,
+        /// Parallel jobs for the app's build (default: number of CPUs).
+        #[arg(short = 'j', long)]
+        jobs: Option<usize>,
+    },
+    /// Run an image, building it first when it does not exist.
+    Run {
+        #[arg(long, default_value = "linuxu")]
+        plat: String,
+        /// Environment variable for the program (K=V); repeatable.
+        #[arg(short = 'e', long = "env", value_name = "K=V")]
+        env: Vec<String>,
+        /// Memory for the image (e.g. 64M); default: the recipe's [run] memory.
+        #[arg(short = 'm', long)]
+        memory: Option<String>,
+        /// Recipe name or path of an image file.
+        target: String,
+        /// Arguments for the program (after the recipe's [run] args).
+        #[arg(last = true)]
+        args: Vec<String>,
+    },
+    /// Show the resolved kernel configuration of a recipe.
+    Config {
+        recipe: String,
+        #[arg(long = "set", value_name = "NAME=VALUE")]
+        set: Vec<String>,
+    },
+    /// Build an app and run its smoke test (the recipe's [test]).
+    Test {
+        recipe: String,
+        #[arg(long, default_value = "linuxu")]
+        plat: String,
+    },
+    /// Prepare the toolchain: build the musl port (the uk-cc sysroot).
+    Setup,
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let r = match cli.cmd {
+        Cmd::List => list(),
+        Cmd::Fetch { recipe } => fetch_cmd(&recipe),
+        Cmd::Build {
+            recipe,
+            plat,
+            set,
+            jobs,
+        } => build(&recipe, &plat, &set, jobs).map(|_| ()),
+        Cmd::Run {
+            plat,
+            env,
+            memory,
+            target,
+            args,
+        } => run(&plat, &env, memory.as_deref(), &target, &args),
+        Cmd::Config { recipe, set } => config(&recipe, &set),
+        Cmd::Test { recipe, plat } => smoke_test(&recipe, &plat),
+        Cmd::Setup => setup(),
+    };
+    if let Err(e) = r {
+        eprintln!("ukport: error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn list() -> Result<()> {
+    let dir = paths::recipes_dir();
+    let rows: Vec<[String; 4]> = recipe::load_all(&dir)?
+        .into_iter()
+        .map(|r| match r {
+            Ok(r) => [r.name, r.version, r.kind.to_string(), r.summary],
+            Err(e) => [
+                "?".into(),
+                "".into(),
+                "".into(),
+                format!("broken recipe: {e:#}"),
+            ],
+        })
+        .collect();
+    if rows.is_empty() {
+        println!("no recipes in {}", dir.display());
+        return Ok(());
+    }
+    let head = ["NAME", "VERSION", "KIND", "SUMMARY"].map(String::from);
+    let w: Vec<usize> = (0..3)
+        .map(|i| {
+            rows.iter()
+                .chain([&head])
+                .map(|r| r[i].len())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    for r in [&head].into_iter().chain(rows.iter()) {
+        println!(
+            "{:<w0$}  {:<w1$}  {:<w2$}  {}",
+            r[0],
+            r[1],
+            r[2],
+            r[3],
+            w0 = w[0],
+            w1 = w[1],
+            w2 = w[2]
+        );
+    }
+    Ok(())
+}
+
+fn fetch_cmd(name: &str) -> Result<()> {
+    let r = Recipe::load(name)?;
+    if let Some(dir) = r.local_source() {
+        println!("{} has an in-repo source: {}", r.name, dir.display());
+        return Ok(());
+    }
+    let p = fetch::fetch_source(&r, &Progress::new())?;
+    println!("{}", p.display());
+    Ok(())
+}
+
+fn check_plat(plat: &str) -> Result<()> {
+    if cc::AVAILABLE_PLATS.contains(&plat) {
+        return Ok(());
+    }
+    if cc::PLANNED_PLATS.contains(&plat) {
+        bail!("platform `{plat}` is planned but not available yet; use --plat linuxu");
+    }
+    bail!(
+        "unknown platform `{plat}` (available: {})",
+        cc::AVAILABLE_PLATS.join(", ")
+    )
+}
+
+/// The recipe's `[config]` plus `--set`, resolved against the repository's schema.
+fn resolve_config(
+    r: &Recipe,
+    set: &[String],
+) -> Result<(uk_kconfig::Schema, uk_kconfig::Resolved)> {
+    let root = paths::repo_root();
+    let schema = uk_kconfig::Schema::load(&root).map_err(|e| {
+        anyhow!(
+            "loading the kernel option schema under {}: {e}",
+            root.display()
+        )
+    })?;
+    let origin = r
+        .path()
+        .strip_prefix(&root)
+        .unwrap_or(r.path())
+        .display()
+        .to_string();
+    let mut layer = uk_kconfig::Layer::new(origin);
+    layer.values = r
+        .config_layer()
+        .into_iter()
+        .map(|(name, value, line)| (name, value, (line > 0).then_some(line)))
+        .collect();
+    let set_layer = uk_kconfig::Layer::from_set(&schema, set).map_err(|e| anyhow!("{e}"))?;
+    let resolved = uk_kconfig::resolve(&schema, &[layer, set_layer])
+        .map_err(|e| anyhow!("the configuration of {} does not resolve:\n{e}", r.name))?;
+    Ok((schema, resolved))
+}
+
+fn uk_cc() -> Result<PathBuf> {
+    let p = std::env::current_exe()?.with_file_name("uk-cc");
+    if !p.is_file() {
+        bail!(
+            "uk-cc is not next to ukport ({}); build both with `cargo build --bin uk-cc --bin ukport`",
+            p.display()
+        );
+    }
+    Ok(p)
+}
+
+fn human_size(n: u64) -> String {
+    if n >= 1 << 20 {
+        format!("{:.1} MiB", n as f64 / (1u64 << 20) as f64)
+    } else {
+        format!("{:.1} KiB", n as f64 / 1024.0)
+    }
+}
+
+/// Builds an app into `images/<name>.<plat>` (or installs a port) and returns the path.
+fn build(name: &str, plat: &str, set: &[String], jobs: Option<usize>) -> Result<PathBuf> {
+    check_plat(plat)?;
+    let r = Recipe::load(name)?;
+    if r.kind == Kind::Port {
+        let prefix = ports::ensure_port(&r.name)?;
+        println!(
+            "port {} {} installed in {}",
+            r.name,
+            r.version,
+            prefix.display()
+        );
+        return Ok(prefix);
+    }
+    let started = Instant::now();
+    let mut ldflags = Vec::new();
+    let mut cflags = Vec::new();
+    for dep in &r.depends.ports {
+        let p = ports::ensure_port(dep)?;
+        cflags.push(format!("-I{}", p.join("include").display()));
+        ldflags.push(format!("-L{}", p.join("lib").display()));
+    }
+    let sysroot = ports::ensure_port(ports::LIBC)?;
+    let (_, resolved) = resolve_config(&r, set)?;
+    // UK_KERNEL (the same override uk-cc honours) links a kernel built elsewhere.
+    let kernel_lib = match std::env::var_os("UK_KERNEL").filter(|k| !k.is_empty()) {
+        Some(k) => {
+            let k = PathBuf::from(k);
+            if !k.is_file() {
+                bail!(
+                    "UK_KERNEL={} does not exist; unset it to build the kernel",
+                    k.display()
+                );
+            }
+            eprintln!("ukport: using the kernel from UK_KERNEL: {}", k.display());
+            k
+        }
+        None => kernel::ensure(plat, &resolved)?,
+    };
+    let cc = uk_cc()?;
+
+    let mut opts = BuildOpts {
+        jobs: jobs.unwrap_or(0),
+        sysroot: Some(sysroot.clone()),
+        ..Default::default()
+    };
+    opts.env.insert("CC".into(), cc.display().to_string());
+    opts.env
+        .insert("UK_KERNEL".into(), kernel_lib.display().to_string());
+    opts.env.insert("UK_PLAT".into(), plat.to_string());
+    opts.env
+        .insert("UK_SYSROOT".into(), sysroot.display().to_string());
+    if !cflags.is_empty() {
+        opts.env.insert("CPPFLAGS".into(), cflags.join(" "));
+        opts.env.insert("LDFLAGS".into(), ldflags.join(" "));
+    }
+    let out = builder::build_recipe(&r, &opts)?;
+    let bin = out
+        .binary
+        .ok_or_else(|| anyhow!("{} has no [build] binary", r.name))?;
+
+    let images = paths::images_dir();
+    fs::create_dir_all(&images).with_context(|| format!("cannot create {}", images.display()))?;
+    let image = images.join(format!("{}.{plat}", r.name));
+    let tmp = images.join(format!(".{}.{plat}.tmp", r.name));
+    fs::copy(&bin, &tmp).with_context(|| format!("cannot copy {}", bin.display()))?;
+    fs::rename(&tmp, &image)?;
+    let size = fs::metadata(&image)?.len();
+    println!(
+        "{} ({}, built in {:.1}s)",
+        image.display(),
+        human_size(size),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(image)
+}
+
+fn run(
+    plat: &str,
+    env: &[String],
+    memory: Option<&str>,
+    target: &str,
+    args: &[String],
+) -> Result<()> {
+    check_plat(plat)?;
+    let as_path = Path::new(target);
+    let (image, recipe) =
+        if target.contains('/') || (as_path.is_file() && !target.ends_with(".toml")) {
+            if !as_path.is_file() {
+                bail!("image {target} does not exist");
+            }
+            (as_path.to_path_buf(), None)
+        } else {
+            let r = Recipe::load(target)?;
+            if r.kind == Kind::Port {
+                bail!(
+                    "{} is a port (a library), not an app; nothing to run",
+                    r.name
+                );
+            }
+            let image = paths::images_dir().join(format!("{}.{plat}", r.name));
+            let image = if image.is_file() {
+                image
+            } else {
+                eprintln!("ukport: {} is not built yet; building it", image.display());
+                build(&r.name, plat, &[], None)?
+            };
+            (image, Some(r))
+        };
+
+    let mut cmd = Command::new(&image);
+    if let Some(r) = &recipe {
+        cmd.args(&r.run.args);
+        cmd.envs(&r.run.env);
+    }
+    cmd.args(args);
+    for kv in env {
+        let (k, v) = kv
+            .split_once('=')
+            .ok_or_else(|| anyhow!("-e {kv}: expected K=V"))?;
+        cmd.env(k, v);
+    }
+    let mem = memory
+        .map(str::to_string)
+        .or_else(|| recipe.as_ref().and_then(|r| r.run.memory.clone()));
+    if let Some(m) = mem {
+        cmd.env("UKIT_OPTS", format!("mem={m}"));
+    }
+    use std::os::unix::process::CommandExt;
+    // exec: the image takes over this process, so its exit status, signals and terminal
+    // are the user's directly.
+    let err = cmd.exec();
+    Err(anyhow!("cannot run {}: {err}", image.display()))
+}
+
+fn config(name: &str, set: &[String]) -> Result<()> {
+    let r = Recipe::load(name)?;
+    let (schema, resolved) = resolve_config(&r, set)?;
+    print!("{}", uk_kconfig::render(&resolved, &schema));
+    Ok(())
+}
+
+/// Builds the app, runs it the way `ukport run` would (recipe args, env, memory) and
+/// compares its stdout and exit status with the recipe's `[test]`.
+fn smoke_test(name: &str, plat: &str) -> Result<()> {
+    let r = Recipe::load(name)?;
+    let Some(test) = r.test.clone() else {
+        bail!("{} has no [test] section ({})", r.name, r.path().display());
+    };
+    let image = build(&r.name, plat, &[], None)?;
+    let mut cmd = Command::new(&image);
+    cmd.args(&r.run.args).envs(&r.run.env);
+    if let Some(m) = &r.run.memory {
+        cmd.env("UKIT_OPTS", format!("mem={m}"));
+    }
+    let out = cmd
+        .stdin(std::process::Stdio::null())
+        .output()
+        .with_context(|| format!("cannot run {}", image.display()))?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let mut problems = Vec::new();
+    if out.status.code() != Some(test.expect_exit) {
+        problems.push(format!(
+            "exit status: expected {}, got {}",
+            test.expect_exit, out.status
+        ));
+    }
+    if let Some(want) = &test.expect_stdout {
+        if stdout != *want {
+            problems.push(format!("stdout: expected {want:?}, got {stdout:?}"));
+        }
+    }
+    if problems.is_empty() {
+        println!("PASS {} ({})", r.name, image.display());
+        return Ok(());
+    }
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    bail!(
+        "FAIL {}:\n  {}\nstderr:\n{}",
+        r.name,
+        problems.join("\n  "),
+        stderr.trim_end()
+    )
+}
+
+fn setup() -> Result<()> {
+    let started = Instant::now();
+    let prefix = ports::ensure_port(ports::LIBC)?;
+    println!(
+        "musl port ready in {} ({:.1}s)",
+        prefix.display(),
+        started.elapsed().as_secs_f64()
+    );
+    if let Err(e) = uk_cc() {
+        eprintln!("ukport: note: {e:#}");
+    }
+    Ok(())
+}

@@ -1,0 +1,503 @@
+//! Threads on one CPU, switched cooperatively.
+//!
+//! A thread runs until it blocks (on a [`WaitQueue`], a deadline, or both) or yields.
+//! System calls are plain function calls, so a program thread blocks inside the kernel
+//! on its own stack: no separate kernel stack, no mode switch. When nothing is
+//! runnable the scheduler asks the platform to wait until the earliest deadline (one
+//! host call on linuxu, `hlt` on kvm): an idle image uses no CPU.
+//!
+//! Locks here are never held across a context switch.
+#![cfg_attr(not(test), no_std)]
+
+extern crate alloc;
+
+mod wait;
+
+pub use wait::WaitQueue;
+
+use alloc::collections::{BTreeMap, VecDeque};
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::cell::UnsafeCell;
+use core::sync::atomic::{AtomicI32, AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use uk_arch::Context;
+
+/// Why a blocked thread woke up.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Wake {
+    /// Someone called [`wake`] (the condition it waited for may hold).
+    Woken = 1,
+    /// Its deadline passed.
+    Timeout = 2,
+    /// A signal arrived for it ([`interrupt`]).
+    Interrupted = 3,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+enum State {
+    Runnable = 0,
+    Running = 1,
+    Blocked = 2,
+    Exited = 3,
+}
+
+/// A thread. Program threads run on stacks musl allocated; kernel-made threads own a
+/// stack from the page allocator with an unused guard page below it.
+pub struct Thread {
+    pub tid: i32,
+    ctx: UnsafeCell<Context>,
+    state: AtomicU8,
+    wake: AtomicU8,
+    /// Monotonic deadline while blocked (0: none).
+    deadline: AtomicU64,
+    /// %fs base, loaded on every switch to this thread.
+    tls: AtomicUsize,
+    /// Owned stack pages (base including the guard page, length), freed after exit.
+    stack: Option<(usize, usize)>,
+    /// Exit status for joiners in the kernel (program threads report through musl).
+    pub exit_code: AtomicI32,
+}
+
+// SAFETY: `ctx` is only touched by the scheduler while switching, on the one CPU, with
+// the thread not running; every other field is atomic or immutable.
+unsafe impl Sync for Thread {}
+// SAFETY: as above.
+unsafe impl Send for Thread {}
+
+impl Thread {
+    fn new(tid: i32, ctx: Context, stack: Option<(usize, usize)>, tls: usize) -> Self {
+        Thread {
+            tid,
+            ctx: UnsafeCell::new(ctx),
+            state: AtomicU8::new(State::Runnable as u8),
+            wake: AtomicU8::new(0),
+            deadline: AtomicU64::new(0),
+            tls: AtomicUsize::new(tls),
+            stack,
+            exit_code: AtomicI32::new(0),
+        }
+    }
+
+    fn state(&self) -> State {
+        match self.state.load(Ordering::Acquire) {
+            0 => State::Runnable,
+            1 => State::Running,
+            2 => State::Blocked,
+            _ => State::Exited,
+        }
+    }
+
+    fn set_state(&self, s: State) {
+        self.state.store(s as u8, Ordering::Release);
+    }
+
+    /// The thread's %fs base.
+    pub fn tls(&self) -> usize {
+        self.tls.load(Ordering::Relaxed)
+    }
+
+    pub fn has_exited(&self) -> bool {
+        self.state() == State::Exited
+    }
+}
+
+/// A one-shot timer callback (alarm, timerfd, itimers).
+struct Timer {
+    id: u64,
+    deadline: u64,
+    f: fn(usize),
+    arg: usize,
+}
+
+struct Sched {
+    current: Option<Arc<Thread>>,
+    runq: VecDeque<Arc<Thread>>,
+    /// Blocked threads that have a deadline.
+    timed: Vec<Arc<Thread>>,
+    threads: BTreeMap<i32, Arc<Thread>>,
+    /// Exited threads whose stack can be freed once we are off it.
+    zombies: Vec<Arc<Thread>>,
+    /// Program memory to unmap once off the exiting thread's stack (detached threads).
+    unmap_after: Option<(usize, usize)>,
+    timers: Vec<Timer>,
+    next_tid: i32,
+    next_timer: u64,
+}
+
+static SCHED: spin::Mutex<Sched> = spin::Mutex::new(Sched {
+    current: None,
+    runq: VecDeque::new(),
+    timed: Vec::new(),
+    threads: BTreeMap::new(),
+    zombies: Vec::new(),
+    unmap_after: None,
+    timers: Vec::new(),
+    next_tid: 2,
+    next_timer: 1,
+});
+
+/// Nanoseconds spent idle (waiting on the platform with nothing to run).
+static IDLE_NS: AtomicU64 = AtomicU64::new(0);
+/// Context switches so far.
+static SWITCHES: AtomicU64 = AtomicU64::new(0);
+/// Called with (addr, len) to unmap a detached thread's stack (set by posix).
+static UNMAP_HOOK: AtomicUsize = AtomicUsize::new(0);
+/// Kernel stack size for kernel-made threads.
+static KSTACK: AtomicUsize = AtomicUsize::new(64 * 1024);
+
+/// Adopt the running boot context as the main thread (tid 1).
+pub fn init(kernel_stack: usize) {
+    KSTACK.store(kernel_stack, Ordering::Relaxed);
+    let t = Arc::new(Thread::new(1, Context::default(), None, 0));
+    t.set_state(State::Running);
+    let mut s = SCHED.lock();
+    s.threads.clear();
+    s.threads.insert(1, t.clone());
+    s.current = Some(t);
+}
+
+/// Register the function that unmaps program memory (posix's munmap).
+pub fn set_unmap_hook(f: fn(usize, usize)) {
+    UNMAP_HOOK.store(f as usize, Ordering::Relaxed);
+}
+
+/// The running thread.
+pub fn current() -> Arc<Thread> {
+    SCHED
+        .lock()
+        .current
+        .clone()
+        .expect("ukit: scheduler not initialised")
+}
+
+/// The running thread's id (1 before the scheduler starts).
+pub fn current_tid() -> i32 {
+    SCHED.lock().current.as_ref().map(|t| t.tid).unwrap_or(1)
+}
+
+/// Look a thread up by id.
+pub fn thread(tid: i32) -> Option<Arc<Thread>> {
+    SCHED.lock().threads.get(&tid).cloned()
+}
+
+/// Number of live threads.
+pub fn thread_count() -> usize {
+    SCHED.lock().threads.len()
+}
+
+/// Ids of all live threads.
+pub fn thread_ids() -> Vec<i32> {
+    SCHED.lock().threads.keys().copied().collect()
+}
+
+pub fn idle_ns() -> u64 {
+    IDLE_NS.load(Ordering::Relaxed)
+}
+
+pub fn switches() -> u64 {
+    SWITCHES.load(Ordering::Relaxed)
+}
+
+/// Set a thread's %fs base (loaded now if it is the running thread).
+pub fn set_tls(t: &Thread, base: usize) {
+    t.tls.store(base, Ordering::Relaxed);
+    if SCHED
+        .lock()
+        .current
+        .as_ref()
+        .is_some_and(|c| c.tid == t.tid)
+    {
+        uk_plat::get().set_tls_base(base);
+    }
+}
+
+/// Start a thread that runs `entry(arg)` on `stack_top` (a program stack) or, when
+/// `None`, on a fresh kernel stack with a guard page. Returns None when out of memory
+/// or thread ids.
+pub fn spawn(
+    entry: extern "C" fn(usize) -> !,
+    arg: usize,
+    stack_top: Option<usize>,
+    tls: usize,
+) -> Option<Arc<Thread>> {
+    let (top, owned) = match stack_top {
+        Some(t) => (t, None),
+        None => {
+            let size = uk_alloc::page_round_up(KSTACK.load(Ordering::Relaxed))?;
+            let guard = uk_alloc::PAGE_SIZE;
+            let base = uk_alloc::PAGES
+                .lock()
+                .alloc((size + guard) / uk_alloc::PAGE_SIZE)?;
+            (base + guard + size, Some((base, size + guard)))
+        }
+    };
+    // SAFETY: `top` is the top of a writable stack that lives as long as the thread
+    // (program stacks are kept by musl until the thread has exited).
+    let ctx = unsafe { Context::new_thread(top, thread_start, arg) };
+    let mut s = SCHED.lock();
+    let tid = s.next_tid;
+    if tid == i32::MAX {
+        return None;
+    }
+    s.next_tid += 1;
+    let t = Arc::new(Thread::new(tid, ctx, owned, tls));
+    START.lock().insert(tid, entry);
+    s.threads.insert(tid, t.clone());
+    s.runq.push_back(t.clone());
+    Some(t)
+}
+
+/// Entries of threads not yet started, by tid (the context carries only one word).
+static START: spin::Mutex<BTreeMap<i32, extern "C" fn(usize) -> !>> =
+    spin::Mutex::new(BTreeMap::new());
+
+extern "C" fn thread_start(arg: usize) -> ! {
+    after_switch();
+    let tid = current_tid();
+    let entry = START.lock().remove(&tid);
+    match entry {
+        Some(f) => f(arg),
+        None => exit_current(127),
+    }
+}
+
+/// Give the CPU to another runnable thread, if any.
+pub fn yield_now() {
+    {
+        let mut s = SCHED.lock();
+        if s.runq.is_empty() {
+            drop(s);
+            fire_expired();
+            if SCHED.lock().runq.is_empty() {
+                return;
+            }
+            s = SCHED.lock();
+        }
+        let cur = s.current.clone().expect("scheduler running");
+        cur.set_state(State::Runnable);
+        s.runq.push_back(cur);
+    }
+    schedule();
+}
+
+/// Block the running thread until [`wake`], [`interrupt`] or `deadline` (monotonic
+/// ns). The caller must already be findable by its waker (on a wait queue), so that no
+/// wake-up is lost: with one CPU and no preemption nothing runs in between.
+pub fn block(deadline: Option<u64>) -> Wake {
+    let cur = current();
+    cur.wake.store(0, Ordering::Relaxed);
+    if let Some(d) = deadline {
+        if d <= uk_plat::get().monotonic_ns() {
+            return Wake::Timeout;
+        }
+    }
+    cur.set_state(State::Blocked);
+    cur.deadline.store(deadline.unwrap_or(0), Ordering::Relaxed);
+    if deadline.is_some() {
+        SCHED.lock().timed.push(cur.clone());
+    }
+    schedule();
+    match cur.wake.load(Ordering::Relaxed) {
+        2 => Wake::Timeout,
+        3 => Wake::Interrupted,
+        _ => Wake::Woken,
+    }
+}
+
+fn make_runnable(s: &mut Sched, t: &Arc<Thread>, why: Wake) -> bool {
+    if t.state() != State::Blocked {
+        return false;
+    }
+    t.wake.store(why as u8, Ordering::Relaxed);
+    t.set_state(State::Runnable);
+    if t.deadline.swap(0, Ordering::Relaxed) != 0 {
+        s.timed.retain(|x| x.tid != t.tid);
+    }
+    s.runq.push_back(t.clone());
+    true
+}
+
+/// Make a blocked thread runnable. False if it was not blocked.
+pub fn wake(t: &Arc<Thread>) -> bool {
+    make_runnable(&mut SCHED.lock(), t, Wake::Woken)
+}
+
+/// Wake a blocked thread because a signal arrived for it.
+pub fn interrupt(t: &Arc<Thread>) -> bool {
+    make_runnable(&mut SCHED.lock(), t, Wake::Interrupted)
+}
+
+/// Arm a one-shot timer: `f(arg)` runs from the scheduler once `deadline` passes.
+pub fn add_timer(deadline: u64, f: fn(usize), arg: usize) -> u64 {
+    let mut s = SCHED.lock();
+    let id = s.next_timer;
+    s.next_timer += 1;
+    s.timers.push(Timer {
+        id,
+        deadline,
+        f,
+        arg,
+    });
+    id
+}
+
+/// Cancel a timer; false if it already fired or never existed.
+pub fn cancel_timer(id: u64) -> bool {
+    let mut s = SCHED.lock();
+    let before = s.timers.len();
+    s.timers.retain(|t| t.id != id);
+    s.timers.len() != before
+}
+
+/// Wake threads whose deadline passed and run expired timers.
+fn fire_expired() {
+    let now = uk_plat::get().monotonic_ns();
+    let mut due: Vec<(fn(usize), usize)> = Vec::new();
+    {
+        let mut s = SCHED.lock();
+        let expired: Vec<Arc<Thread>> = s
+            .timed
+            .iter()
+            .filter(|t| {
+                let d = t.deadline.load(Ordering::Relaxed);
+                d != 0 && d <= now
+            })
+            .cloned()
+            .collect();
+        for t in expired {
+            make_runnable(&mut s, &t, Wake::Timeout);
+        }
+        let mut i = 0;
+        while i < s.timers.len() {
+            if s.timers[i].deadline <= now {
+                let t = s.timers.swap_remove(i);
+                due.push((t.f, t.arg));
+            } else {
+                i += 1;
+            }
+        }
+    }
+    // Callbacks run without the lock: they wake threads and post signals.
+    for (f, arg) in due {
+        f(arg);
+    }
+}
+
+fn earliest_deadline(s: &Sched) -> Option<u64> {
+    let a = s
+        .timed
+        .iter()
+        .map(|t| t.deadline.load(Ordering::Relaxed))
+        .filter(|d| *d != 0)
+        .min();
+    let b = s.timers.iter().map(|t| t.deadline).min();
+    match (a, b) {
+        (Some(x), Some(y)) => Some(x.min(y)),
+        (x, None) => x,
+        (None, y) => y,
+    }
+}
+
+/// Pick the next thread and switch to it; idle on the platform while none is runnable.
+/// Returns when the calling thread runs again.
+fn schedule() {
+    loop {
+        fire_expired();
+        let (prev, next) = {
+            let mut s = SCHED.lock();
+            let prev = s.current.clone().expect("scheduler running");
+            match s.runq.pop_front() {
+                Some(n) if n.tid == prev.tid => {
+                    n.set_state(State::Running);
+                    return;
+                }
+                Some(n) => {
+                    s.current = Some(n.clone());
+                    (prev, n)
+                }
+                None => {
+                    if prev.state() == State::Running || prev.state() == State::Runnable {
+                        prev.set_state(State::Running);
+                        return;
+                    }
+                    let d = earliest_deadline(&s);
+                    drop(s);
+                    let p = uk_plat::get();
+                    let t0 = p.monotonic_ns();
+                    p.wait(d);
+                    IDLE_NS.fetch_add(p.monotonic_ns().saturating_sub(t0), Ordering::Relaxed);
+                    continue;
+                }
+            }
+        };
+        next.set_state(State::Running);
+        uk_plat::get().set_tls_base(next.tls());
+        SWITCHES.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: both contexts belong to live threads (the Arcs are held by the thread
+        // table or the zombie list until after_switch); prev is not running elsewhere
+        // (one CPU) and next was made by new_thread or saved by a switch.
+        unsafe { uk_arch::switch(&mut *prev.ctx.get(), &*next.ctx.get()) };
+        after_switch();
+        return;
+    }
+}
+
+/// Runs on the thread just switched to: free what exited threads left behind.
+fn after_switch() {
+    let (zombies, unmap) = {
+        let mut s = SCHED.lock();
+        let cur = s.current.as_ref().map(|c| c.tid);
+        let z: Vec<Arc<Thread>> = s
+            .zombies
+            .iter()
+            .filter(|t| Some(t.tid) != cur)
+            .cloned()
+            .collect();
+        s.zombies.retain(|t| Some(t.tid) == cur);
+        (z, s.unmap_after.take())
+    };
+    for z in zombies {
+        if let Some((base, len)) = z.stack {
+            uk_alloc::PAGES.lock().free(base, len / uk_alloc::PAGE_SIZE);
+        }
+    }
+    if let Some((a, l)) = unmap {
+        let h = UNMAP_HOOK.load(Ordering::Relaxed);
+        if h != 0 {
+            // SAFETY: the hook was stored from a `fn(usize, usize)` by set_unmap_hook.
+            let f: fn(usize, usize) = unsafe { core::mem::transmute::<usize, fn(usize, usize)>(h) };
+            f(a, l);
+        }
+    }
+}
+
+/// End the running thread. When it is the last one, the platform exits with `code`.
+pub fn exit_current(code: i32) -> ! {
+    exit_current_unmapping(code, None)
+}
+
+/// End the running thread and, once off its stack, unmap `[addr, addr+len)` (a
+/// detached thread freeing its own stack: musl's __unmapself).
+pub fn exit_current_unmapping(code: i32, unmap: Option<(usize, usize)>) -> ! {
+    let cur = current();
+    cur.exit_code.store(code, Ordering::Relaxed);
+    let last = {
+        let mut s = SCHED.lock();
+        s.threads.remove(&cur.tid);
+        cur.set_state(State::Exited);
+        s.zombies.push(cur.clone());
+        s.unmap_after = unmap;
+        s.threads.is_empty()
+    };
+    if last {
+        uk_plat::get().exit(code);
+    }
+    drop(cur);
+    schedule();
+    unreachable!("an exited thread was scheduled again")
+}
+
+#[cfg(test)]
+mod tests;

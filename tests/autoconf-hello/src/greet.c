@@ -1,0 +1,6 @@
+#include "greet.h"
+
+const char *greet_prefix(void)
+{
+	return "hello-ac";
+}
