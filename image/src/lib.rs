@@ -77,6 +77,7 @@ pub fn uk_boot_entry(args: &BootArgs) -> ! {
     uk_syscall_shim::trace::set(uk_config::SYSCALL_TRACE);
     boot_options(args.opts);
     uk_boot::init_memory();
+    uk_sched::init(uk_config::SCHED_KERNEL_STACK);
     uk_posix::init(uk_posix::PosixParams {
         nodename: uk_config::UK_NODENAME,
         max_fds: uk_config::POSIX_MAX_FDS as usize,

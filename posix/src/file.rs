@@ -60,4 +60,37 @@ pub trait File: Send + Sync {
     fn status_flags(&self) -> u32 {
         0
     }
+    /// Change the changeable status flags (O_APPEND, O_NONBLOCK, O_ASYNC, O_DIRECT,
+    /// O_NOATIME) with F_SETFL. Objects without state for them ignore the request.
+    fn set_status_flags(&self, _flags: u32) -> KResult<()> {
+        Ok(())
+    }
+    /// pread(2). Streams: ESPIPE.
+    fn pread(&self, _buf: &mut [u8], _off: u64) -> KResult<usize> {
+        Err(Errno::ESPIPE)
+    }
+    /// pwrite(2). Streams: ESPIPE.
+    fn pwrite(&self, _buf: &[u8], _off: u64) -> KResult<usize> {
+        Err(Errno::ESPIPE)
+    }
+    /// Current readiness as poll(2) bits (POLLIN, POLLOUT, POLLHUP, POLLERR, ...).
+    /// Regular files are always ready.
+    fn poll(&self) -> u32 {
+        POLLIN | POLLOUT
+    }
+    /// Where this object signals readiness changes; pollers wait here. `None` for
+    /// objects that are always ready.
+    fn wait_queue(&self) -> Option<&uk_sched::WaitQueue> {
+        None
+    }
 }
+
+pub const POLLIN: u32 = 0x001;
+pub const POLLPRI: u32 = 0x002;
+pub const POLLOUT: u32 = 0x004;
+pub const POLLERR: u32 = 0x008;
+pub const POLLHUP: u32 = 0x010;
+pub const POLLNVAL: u32 = 0x020;
+pub const POLLRDNORM: u32 = 0x040;
+pub const POLLWRNORM: u32 = 0x100;
+pub const POLLRDHUP: u32 = 0x2000;

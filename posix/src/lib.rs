@@ -10,6 +10,7 @@ extern crate alloc;
 pub mod console;
 pub mod fd;
 pub mod file;
+pub mod futex;
 pub mod ident;
 pub mod mm;
 pub mod random;
@@ -35,6 +36,7 @@ pub struct PosixParams {
 
 /// Bring up the process state: console fds 0-2, limits, identity, clocks, CSPRNG.
 pub fn init(p: PosixParams) {
+    uk_sched::set_unmap_hook(thread::unmap_hook);
     ident::init(p.nodename, p.max_fds, p.stack_size);
     mm::init(p.brk_max);
     time::init();
@@ -111,6 +113,13 @@ pub mod testplat {
     }
 
     static ONCE: Once = Once::new();
+    static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+    /// Tests that block the (one, global) scheduler thread take this first: host test
+    /// threads must not block it concurrently.
+    pub fn serial() -> std::sync::MutexGuard<'static, ()> {
+        SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+    }
 
     /// Register the test platform and bring up the POSIX layer once per process.
     pub fn setup() {
@@ -129,6 +138,7 @@ pub mod testplat {
             uk_plat::register(dynp);
             // SAFETY: the leaked buffer is never used by anything else.
             unsafe { uk_alloc::PAGES.lock().add_region(region) };
+            uk_sched::init(64 * 1024);
             crate::init(crate::PosixParams {
                 nodename: "ukit",
                 max_fds: 1024,

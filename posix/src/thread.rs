@@ -1,37 +1,185 @@
-//! Thread state. One thread for now (the scheduler brings more); what musl tells the
-//! kernel about its thread (TLS base, clear-child-tid address) is kept here.
+//! Program threads: clone(2) in its thread flavour, thread exit, and what musl tells
+//! the kernel about a thread (TLS base, clear-child-tid address, robust list).
+//!
+//! A program thread is a lib/sched thread running on the stack musl allocated for it.
+//! fork-style clones (without CLONE_VM|CLONE_THREAD) need a second address space and
+//! are ENOSYS.
 
-use core::sync::atomic::{AtomicUsize, Ordering};
+use crate::{user, Errno, KResult};
+use alloc::boxed::Box;
+use alloc::collections::BTreeMap;
 
 /// The main thread's id (equal to the pid).
 pub const MAIN_TID: i32 = 1;
 
-static TLS_BASE: AtomicUsize = AtomicUsize::new(0);
-static CLEAR_CHILD_TID: AtomicUsize = AtomicUsize::new(0);
+pub const CLONE_VM: u64 = 0x100;
+pub const CLONE_FS: u64 = 0x200;
+pub const CLONE_FILES: u64 = 0x400;
+pub const CLONE_SIGHAND: u64 = 0x800;
+pub const CLONE_PIDFD: u64 = 0x1000;
+pub const CLONE_PTRACE: u64 = 0x2000;
+pub const CLONE_VFORK: u64 = 0x4000;
+pub const CLONE_PARENT: u64 = 0x8000;
+pub const CLONE_THREAD: u64 = 0x10000;
+pub const CLONE_NEWNS: u64 = 0x20000;
+pub const CLONE_SYSVSEM: u64 = 0x40000;
+pub const CLONE_SETTLS: u64 = 0x80000;
+pub const CLONE_PARENT_SETTID: u64 = 0x100000;
+pub const CLONE_CHILD_CLEARTID: u64 = 0x200000;
+pub const CLONE_DETACHED: u64 = 0x400000;
+pub const CLONE_CHILD_SETTID: u64 = 0x1000000;
+
+/// Per-thread facts the POSIX layer keeps, by tid.
+#[derive(Clone, Copy, Debug, Default)]
+struct PerThread {
+    clear_child_tid: usize,
+    robust_list: usize,
+}
+
+static THREADS: spin::Mutex<BTreeMap<i32, PerThread>> = spin::Mutex::new(BTreeMap::new());
 
 /// The running thread's id.
 pub fn current_tid() -> i32 {
-    MAIN_TID
+    uk_sched::current_tid()
 }
 
 /// Number of threads (for sysinfo's `procs`).
 pub fn count() -> usize {
-    1
+    uk_sched::thread_count()
 }
 
 /// set_tid_address(2).
 pub fn set_clear_child_tid(addr: usize) -> i32 {
-    CLEAR_CHILD_TID.store(addr, Ordering::Relaxed);
-    current_tid()
+    let tid = current_tid();
+    THREADS.lock().entry(tid).or_default().clear_child_tid = addr;
+    tid
+}
+
+/// set_robust_list(2): remember the head (the kernel walks it only when a thread dies
+/// holding robust mutexes, which in one process means the process is ending).
+pub fn set_robust_list(head: usize) {
+    let tid = current_tid();
+    THREADS.lock().entry(tid).or_default().robust_list = head;
+}
+
+pub fn robust_list(tid: i32) -> KResult<usize> {
+    if tid != 0 && uk_sched::thread(tid).is_none() {
+        return Err(Errno::ESRCH);
+    }
+    let tid = if tid == 0 { current_tid() } else { tid };
+    Ok(THREADS.lock().get(&tid).map(|t| t.robust_list).unwrap_or(0))
 }
 
 /// arch_prctl(ARCH_SET_FS): remember and load the thread pointer.
 pub fn set_fs(base: usize) {
-    TLS_BASE.store(base, Ordering::Relaxed);
-    uk_plat::get().set_tls_base(base);
+    uk_sched::set_tls(&uk_sched::current(), base);
 }
 
 /// arch_prctl(ARCH_GET_FS).
 pub fn fs() -> usize {
-    TLS_BASE.load(Ordering::Relaxed)
+    uk_sched::current().tls()
+}
+
+struct Start {
+    func: usize,
+    arg: usize,
+}
+
+extern "C" fn start(p: usize) -> ! {
+    // SAFETY: `p` is the Box<Start> leaked by `clone` for this thread only.
+    let s = unsafe { Box::from_raw(p as *mut Start) };
+    // SAFETY: musl passed `func` as `int (*)(void *)` to __clone.
+    let f: extern "C" fn(usize) -> i32 =
+        unsafe { core::mem::transmute::<usize, extern "C" fn(usize) -> i32>(s.func) };
+    let arg = s.arg;
+    drop(s);
+    let code = f(arg);
+    exit_thread(code)
+}
+
+/// clone(2) for threads: start `func(arg)` on `stack` with the given TLS.
+#[allow(clippy::too_many_arguments)]
+pub fn clone(
+    func: usize,
+    stack: usize,
+    flags: u64,
+    arg: usize,
+    ptid: usize,
+    tls: usize,
+    ctid: usize,
+) -> KResult<i32> {
+    let need = CLONE_VM | CLONE_THREAD | CLONE_SIGHAND;
+    if flags & need != need {
+        uk_log::warn_once!(
+            "clone without CLONE_VM|CLONE_THREAD (a new process) is not supported: ENOSYS"
+        );
+        return Err(Errno::ENOSYS);
+    }
+    if flags & (CLONE_VFORK | CLONE_NEWNS | CLONE_PIDFD | CLONE_PTRACE) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    if func == 0 || stack == 0 {
+        return Err(Errno::EINVAL);
+    }
+    // The stack must be program memory: a bad one would make the new thread fault
+    // inside the kernel's first switch.
+    user::check(stack.saturating_sub(256), 256, true)?;
+    if flags & CLONE_PARENT_SETTID != 0 {
+        user::check(ptid, 4, true)?;
+    }
+    if flags & (CLONE_CHILD_CLEARTID | CLONE_CHILD_SETTID) != 0 {
+        user::check(ctid, 4, true)?;
+    }
+    let tls = if flags & CLONE_SETTLS != 0 { tls } else { fs() };
+    let boxed = Box::into_raw(Box::new(Start { func, arg })) as usize;
+    let Some(t) = uk_sched::spawn(start, boxed, Some(stack & !15), tls) else {
+        // SAFETY: the thread was not created, so the box is still ours.
+        drop(unsafe { Box::from_raw(boxed as *mut Start) });
+        return Err(Errno::EAGAIN);
+    };
+    let tid = t.tid;
+    if flags & CLONE_PARENT_SETTID != 0 {
+        user::write(ptid, &tid)?;
+    }
+    if flags & CLONE_CHILD_SETTID != 0 {
+        user::write(ctid, &tid)?;
+    }
+    let mut pt = PerThread::default();
+    if flags & CLONE_CHILD_CLEARTID != 0 {
+        pt.clear_child_tid = ctid;
+    }
+    THREADS.lock().insert(tid, pt);
+    Ok(tid)
+}
+
+/// Before a thread ends: clear its tid word and wake a joiner (CLONE_CHILD_CLEARTID).
+fn thread_exit_cleanup() {
+    let tid = current_tid();
+    let pt = THREADS.lock().remove(&tid).unwrap_or_default();
+    if pt.clear_child_tid != 0 && user::write(pt.clear_child_tid, &0i32).is_ok() {
+        let _ = crate::futex::wake(pt.clear_child_tid, 1, u32::MAX);
+    }
+}
+
+/// exit(2): end the calling thread; the last thread's exit ends the image.
+pub fn exit_thread(code: i32) -> ! {
+    thread_exit_cleanup();
+    uk_sched::exit_current(code & 0xff)
+}
+
+/// musl's __unmapself: end the calling (detached) thread and free its stack, which
+/// it is still running on: the scheduler unmaps it after switching away.
+pub fn exit_and_unmap(base: usize, size: usize) -> ! {
+    thread_exit_cleanup();
+    uk_sched::exit_current_unmapping(0, Some((base, size)))
+}
+
+/// exit_group(2).
+pub fn exit_group(code: i32) -> ! {
+    uk_plat::get().exit(code & 0xff)
+}
+
+/// The scheduler's hook to unmap a detached thread's stack.
+pub(crate) fn unmap_hook(addr: usize, len: usize) {
+    let _ = crate::mm::munmap(addr, len);
 }

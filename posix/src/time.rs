@@ -19,8 +19,6 @@ pub const TIMER_ABSTIME: u32 = 1;
 
 /// Monotonic time at boot, for uptime and CPU time.
 static BOOT_NS: AtomicU64 = AtomicU64::new(0);
-/// Nanoseconds spent waiting in the idle path: CPU time is time since boot minus this.
-static IDLE_NS: AtomicU64 = AtomicU64::new(0);
 
 pub(crate) fn init() {
     BOOT_NS.store(uk_plat::get().monotonic_ns(), Ordering::Relaxed);
@@ -35,7 +33,7 @@ pub fn uptime_ns() -> u64 {
 
 /// CPU time of the process: it ran whenever it was not idle.
 pub fn cpu_ns() -> u64 {
-    uptime_ns().saturating_sub(IDLE_NS.load(Ordering::Relaxed))
+    uptime_ns().saturating_sub(uk_sched::idle_ns())
 }
 
 /// The value of `clock` in nanoseconds (signed: CLOCK_REALTIME may be before 1970).
@@ -78,17 +76,21 @@ pub fn ns_to_timespec(ns: i64) -> (i64, i64) {
     (ns.div_euclid(1_000_000_000), ns.rem_euclid(1_000_000_000))
 }
 
-/// Wait on the platform until monotonic time `deadline`, counting the time as idle.
-pub fn sleep_until_mono(deadline: u64) {
-    let p = uk_plat::get();
+/// Block the calling thread until monotonic time `deadline`. EINTR when a signal
+/// interrupts the sleep.
+pub fn sleep_until_mono(deadline: u64) -> KResult<()> {
     loop {
-        let now = p.monotonic_ns();
-        if now >= deadline {
-            return;
+        match uk_sched::block(Some(deadline)) {
+            uk_sched::Wake::Timeout => return Ok(()),
+            uk_sched::Wake::Interrupted => return Err(Errno::EINTR),
+            // Nobody else holds a sleeping thread, but a stray wake must not cut the
+            // sleep short.
+            uk_sched::Wake::Woken => {
+                if uk_plat::get().monotonic_ns() >= deadline {
+                    return Ok(());
+                }
+            }
         }
-        p.wait(Some(deadline));
-        let after = p.monotonic_ns();
-        IDLE_NS.fetch_add(after.saturating_sub(now), Ordering::Relaxed);
     }
 }
 
@@ -118,8 +120,7 @@ pub fn clock_nanosleep(clock: i32, abs: bool, ns: u64) -> KResult<()> {
         }
         _ => return Err(Errno::EINVAL),
     };
-    sleep_until_mono(mono_deadline);
-    Ok(())
+    sleep_until_mono(mono_deadline)
 }
 
 #[cfg(test)]
@@ -129,6 +130,7 @@ mod tests {
     #[test]
     fn clocks_and_sleep() {
         crate::testplat::setup();
+        let _g = crate::testplat::serial();
         init();
         assert!(clock_ns(CLOCK_REALTIME).unwrap() > 1_600_000_000_000_000_000);
         let a = clock_ns(CLOCK_MONOTONIC).unwrap();

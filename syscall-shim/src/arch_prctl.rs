@@ -34,6 +34,9 @@ pub fn sys_arch_prctl(a: &Args) -> KResult<usize> {
     }
 }
 
+/// This family's rows of the system call table.
+pub const ENTRIES: &[(usize, crate::Handler)] = &[(158, sys_arch_prctl)];
+
 #[cfg(test)]
 mod tests {
     use crate::dispatch;

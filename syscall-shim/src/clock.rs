@@ -44,6 +44,14 @@ pub fn sys_time(a: &Args) -> KResult<usize> {
     Ok(s as usize)
 }
 
+/// This family's rows of the system call table.
+pub const ENTRIES: &[(usize, crate::Handler)] = &[
+    (96, sys_gettimeofday),
+    (201, sys_time),
+    (228, sys_clock_gettime),
+    (229, sys_clock_getres),
+];
+
 #[cfg(test)]
 mod tests {
     use crate::dispatch;

@@ -1,32 +1,136 @@
-//! clone(2) as musl's thread layer calls it: https://man7.org/linux/man-pages/man2/clone.2.html
+//! clone(2) as musl's thread layer calls it, thread exit, and the thread bookkeeping
+//! calls: https://man7.org/linux/man-pages/man2/clone.2.html
 //!
-//! musl's `__clone` assembly is replaced by a jump to [`__uk_clone`], and its
-//! `__unmapself` (a detached thread freeing its own stack, then exiting) by
-//! [`__uk_unmapself`]. Threads arrive with the scheduler; until then creating one fails
-//! with ENOSYS (pthread_create returns EAGAIN), logged once.
+//! musl's `__clone` assembly is replaced by a jump to [`__uk_clone`] (same C
+//! signature), and its `__unmapself` by [`__uk_unmapself`].
 
-use uk_errno::Errno;
+use crate::{Args, Errno, KResult};
+use uk_posix::{thread, user};
 
 /// `int __clone(int (*fn)(void *), void *stack, int flags, void *arg, pid_t *ptid,
-/// void *tls, pid_t *ctid)`.
+/// void *tls, pid_t *ctid)`: the new thread's id, or -errno.
 #[no_mangle]
 pub extern "C" fn __uk_clone(
-    _f: usize,
-    _stack: usize,
-    _flags: i32,
-    _arg: usize,
-    _ptid: usize,
-    _tls: usize,
-    _ctid: usize,
+    f: usize,
+    stack: usize,
+    flags: i32,
+    arg: usize,
+    ptid: usize,
+    tls: usize,
+    ctid: usize,
 ) -> i32 {
-    uk_log::warn_once!("clone: threads are not supported yet: ENOSYS");
-    Errno::ENOSYS.as_neg() as i32
+    let r = thread::clone(f, stack, flags as u32 as u64, arg, ptid, tls, ctid);
+    if crate::trace::enabled() {
+        let raw = match r {
+            Ok(t) => t as isize,
+            Err(e) => e.as_neg(),
+        };
+        crate::trace::print(56, &[f, stack, flags as usize, arg, ptid, tls], raw);
+    }
+    match r {
+        Ok(tid) => tid,
+        Err(e) => e.as_neg() as i32,
+    }
 }
 
-/// `void __unmapself(void *base, size_t size)`: unmap the calling thread's stack and
-/// exit the thread. Only a thread could call it, and none can exist yet.
+/// `void __unmapself(void *base, size_t size)`: a detached thread frees its own stack
+/// and ends.
 #[no_mangle]
-pub extern "C" fn __uk_unmapself(_base: usize, _size: usize) -> ! {
-    uk_log::error!("__unmapself called without threads");
-    uk_plat::get().exit(127)
+pub extern "C" fn __uk_unmapself(base: usize, size: usize) -> ! {
+    thread::exit_and_unmap(base, size)
 }
+
+/// clone(2) through syscall(): the raw call has no function pointer (the child would
+/// return from the call on a new stack), which a library-OS cannot express: ENOSYS.
+pub fn sys_clone(_a: &Args) -> KResult<usize> {
+    uk_log::warn_once!("raw clone() without musl's thread entry is not supported: ENOSYS");
+    Err(Errno::ENOSYS)
+}
+
+pub fn sys_exit(a: &Args) -> KResult<usize> {
+    thread::exit_thread(a[0] as i32)
+}
+
+pub fn sys_exit_group(a: &Args) -> KResult<usize> {
+    thread::exit_group(a[0] as i32)
+}
+
+pub fn sys_set_tid_address(a: &Args) -> KResult<usize> {
+    Ok(thread::set_clear_child_tid(a[0]) as usize)
+}
+
+pub fn sys_set_robust_list(a: &Args) -> KResult<usize> {
+    if a[1] != 24 {
+        return Err(Errno::EINVAL);
+    }
+    thread::set_robust_list(a[0]);
+    Ok(0)
+}
+
+pub fn sys_get_robust_list(a: &Args) -> KResult<usize> {
+    let head = thread::robust_list(a[0] as i32)?;
+    user::write(a[1], &head)?;
+    user::write(a[2], &24usize)?;
+    Ok(0)
+}
+
+pub fn sys_sched_yield(_: &Args) -> KResult<usize> {
+    uk_sched::yield_now();
+    Ok(0)
+}
+
+fn check_pid(pid: usize) -> KResult<()> {
+    let pid = pid as i32;
+    if pid == 0 || pid == uk_posix::ident::PID || uk_sched::thread(pid).is_some() {
+        Ok(())
+    } else {
+        Err(Errno::ESRCH)
+    }
+}
+
+/// One CPU: the mask has bit 0. Returns the bytes written, as the raw call does.
+pub fn sys_sched_getaffinity(a: &Args) -> KResult<usize> {
+    check_pid(a[0])?;
+    let len = a[1];
+    if len < 8 || len % 8 != 0 {
+        return Err(Errno::EINVAL);
+    }
+    user::write(a[2], &1u64)?;
+    Ok(8)
+}
+
+pub fn sys_sched_setaffinity(a: &Args) -> KResult<usize> {
+    check_pid(a[0])?;
+    if a[1] == 0 {
+        return Err(Errno::EINVAL);
+    }
+    let first: u8 = user::read(a[2])?;
+    if first & 1 == 0 {
+        return Err(Errno::EINVAL);
+    }
+    Ok(0)
+}
+
+pub fn sys_getcpu(a: &Args) -> KResult<usize> {
+    if a[0] != 0 {
+        user::write(a[0], &0u32)?;
+    }
+    if a[1] != 0 {
+        user::write(a[1], &0u32)?;
+    }
+    Ok(0)
+}
+
+/// This family's rows of the system call table.
+pub const ENTRIES: &[(usize, crate::Handler)] = &[
+    (24, sys_sched_yield),
+    (56, sys_clone),
+    (60, sys_exit),
+    (203, sys_sched_setaffinity),
+    (204, sys_sched_getaffinity),
+    (218, sys_set_tid_address),
+    (231, sys_exit_group),
+    (273, sys_set_robust_list),
+    (274, sys_get_robust_list),
+    (309, sys_getcpu),
+];

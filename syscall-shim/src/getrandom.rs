@@ -21,6 +21,9 @@ pub fn sys_getrandom(a: &Args) -> KResult<usize> {
     Ok(len)
 }
 
+/// This family's rows of the system call table.
+pub const ENTRIES: &[(usize, crate::Handler)] = &[(318, sys_getrandom)];
+
 #[cfg(test)]
 mod tests {
     use crate::dispatch;

@@ -33,6 +33,13 @@ pub fn sys_getegid(_: &Args) -> KResult<usize> {
     Ok(0)
 }
 
-pub fn sys_set_tid_address(a: &Args) -> KResult<usize> {
-    Ok(thread::set_clear_child_tid(a[0]) as usize)
-}
+/// This family's rows of the system call table.
+pub const ENTRIES: &[(usize, crate::Handler)] = &[
+    (39, sys_getpid),
+    (102, sys_getuid),
+    (104, sys_getgid),
+    (107, sys_geteuid),
+    (108, sys_getegid),
+    (110, sys_getppid),
+    (186, sys_gettid),
+];

@@ -10,6 +10,9 @@ pub fn sys_ioctl(a: &Args) -> KResult<usize> {
     f.ioctl(a[1] as u32, a[2])
 }
 
+/// This family's rows of the system call table.
+pub const ENTRIES: &[(usize, crate::Handler)] = &[(16, sys_ioctl)];
+
 #[cfg(test)]
 mod tests {
     use crate::dispatch;

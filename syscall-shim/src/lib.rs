@@ -9,7 +9,7 @@
 mod arch_prctl;
 mod clock;
 mod clone;
-mod exit;
+mod futex;
 mod getrandom;
 mod ids;
 mod ioctl;

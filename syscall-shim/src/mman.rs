@@ -35,6 +35,16 @@ pub fn sys_madvise(a: &Args) -> KResult<usize> {
     mm::madvise(a[0], a[1], a[2] as u32).map(|_| 0)
 }
 
+/// This family's rows of the system call table.
+pub const ENTRIES: &[(usize, crate::Handler)] = &[
+    (9, sys_mmap),
+    (10, sys_mprotect),
+    (11, sys_munmap),
+    (12, sys_brk),
+    (25, sys_mremap),
+    (28, sys_madvise),
+];
+
 #[cfg(test)]
 mod tests {
     use crate::dispatch;

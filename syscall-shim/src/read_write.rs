@@ -145,6 +145,19 @@ pub fn sys_fstat(a: &Args) -> KResult<usize> {
     Ok(0)
 }
 
+/// This family's rows of the system call table.
+pub const ENTRIES: &[(usize, crate::Handler)] = &[
+    (0, sys_read),
+    (1, sys_write),
+    (3, sys_close),
+    (5, sys_fstat),
+    (8, sys_lseek),
+    (17, sys_pread64),
+    (18, sys_pwrite64),
+    (19, sys_readv),
+    (20, sys_writev),
+];
+
 #[cfg(test)]
 mod tests {
     use crate::dispatch;

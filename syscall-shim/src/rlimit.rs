@@ -31,6 +31,13 @@ pub fn sys_setrlimit(a: &Args) -> KResult<usize> {
     ident::prlimit(0, a[0] as u32, Some((r[0], r[1]))).map(|_| 0)
 }
 
+/// This family's rows of the system call table.
+pub const ENTRIES: &[(usize, crate::Handler)] = &[
+    (97, sys_getrlimit),
+    (160, sys_setrlimit),
+    (302, sys_prlimit64),
+];
+
 #[cfg(test)]
 mod tests {
     use crate::dispatch;

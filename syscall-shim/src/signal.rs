@@ -41,3 +41,6 @@ pub fn sys_rt_sigprocmask(a: &Args) -> KResult<usize> {
     }
     Ok(0)
 }
+
+/// This family's rows of the system call table.
+pub const ENTRIES: &[(usize, crate::Handler)] = &[(13, sys_rt_sigaction), (14, sys_rt_sigprocmask)];

@@ -27,6 +27,9 @@ pub fn sys_clock_nanosleep(a: &Args) -> KResult<usize> {
     time::clock_nanosleep(a[0] as i32, flags & time::TIMER_ABSTIME != 0, ns).map(|_| 0)
 }
 
+/// This family's rows of the system call table.
+pub const ENTRIES: &[(usize, crate::Handler)] = &[(35, sys_nanosleep), (230, sys_clock_nanosleep)];
+
 #[cfg(test)]
 mod tests {
     use crate::dispatch;

@@ -1,65 +1,53 @@
 //! The one table from system call number to handler (Linux x86_64 numbering).
+//!
+//! Each family file (one per call or small family, named after it) lists its own rows
+//! in `ENTRIES`; the table is assembled from them at compile time, and a number
+//! claimed twice stops the build.
 
 use crate::names::NR_MAX;
 use crate::Handler;
-use crate::{
-    arch_prctl, clock, exit, getrandom, ids, ioctl, mman, read_write, rlimit, signal, sleep,
-    sysinfo, uname,
-};
 
-macro_rules! syscall_table {
-    ($($nr:literal => $h:path),* $(,)?) => {{
-        let mut t: [Option<Handler>; NR_MAX] = [None; NR_MAX];
-        $( t[$nr] = Some($h); )*
-        t
-    }};
+/// Every family's rows. Add a family here when you add its file.
+const FAMILIES: &[&[(usize, Handler)]] = &[
+    crate::arch_prctl::ENTRIES,
+    crate::clock::ENTRIES,
+    crate::clone::ENTRIES,
+    crate::futex::ENTRIES,
+    crate::getrandom::ENTRIES,
+    crate::ids::ENTRIES,
+    crate::ioctl::ENTRIES,
+    crate::mman::ENTRIES,
+    crate::read_write::ENTRIES,
+    crate::rlimit::ENTRIES,
+    crate::signal::ENTRIES,
+    crate::sleep::ENTRIES,
+    crate::sysinfo::ENTRIES,
+    crate::uname::ENTRIES,
+];
+
+const fn build() -> [Option<Handler>; NR_MAX] {
+    let mut t: [Option<Handler>; NR_MAX] = [None; NR_MAX];
+    let mut f = 0;
+    while f < FAMILIES.len() {
+        let rows = FAMILIES[f];
+        let mut i = 0;
+        while i < rows.len() {
+            let (nr, h) = rows[i];
+            assert!(nr < NR_MAX, "system call number out of range");
+            assert!(
+                t[nr].is_none(),
+                "system call number claimed by two handlers"
+            );
+            t[nr] = Some(h);
+            i += 1;
+        }
+        f += 1;
+    }
+    t
 }
 
 /// `TABLE[n]` serves system call `n`; `None` is ENOSYS (logged once by name).
-pub static TABLE: [Option<Handler>; NR_MAX] = syscall_table! {
-    0 => read_write::sys_read,
-    1 => read_write::sys_write,
-    3 => read_write::sys_close,
-    5 => read_write::sys_fstat,
-    8 => read_write::sys_lseek,
-    9 => mman::sys_mmap,
-    10 => mman::sys_mprotect,
-    11 => mman::sys_munmap,
-    12 => mman::sys_brk,
-    13 => signal::sys_rt_sigaction,
-    14 => signal::sys_rt_sigprocmask,
-    16 => ioctl::sys_ioctl,
-    17 => read_write::sys_pread64,
-    18 => read_write::sys_pwrite64,
-    19 => read_write::sys_readv,
-    20 => read_write::sys_writev,
-    25 => mman::sys_mremap,
-    28 => mman::sys_madvise,
-    35 => sleep::sys_nanosleep,
-    39 => ids::sys_getpid,
-    60 => exit::sys_exit,
-    63 => uname::sys_uname,
-    96 => clock::sys_gettimeofday,
-    97 => rlimit::sys_getrlimit,
-    99 => sysinfo::sys_sysinfo,
-    102 => ids::sys_getuid,
-    104 => ids::sys_getgid,
-    107 => ids::sys_geteuid,
-    108 => ids::sys_getegid,
-    110 => ids::sys_getppid,
-    160 => rlimit::sys_setrlimit,
-    170 => uname::sys_sethostname,
-    158 => arch_prctl::sys_arch_prctl,
-    186 => ids::sys_gettid,
-    201 => clock::sys_time,
-    218 => ids::sys_set_tid_address,
-    228 => clock::sys_clock_gettime,
-    229 => clock::sys_clock_getres,
-    230 => sleep::sys_clock_nanosleep,
-    231 => exit::sys_exit_group,
-    302 => rlimit::sys_prlimit64,
-    318 => getrandom::sys_getrandom,
-};
+pub static TABLE: [Option<Handler>; NR_MAX] = build();
 
 #[cfg(test)]
 pub(crate) mod tests {

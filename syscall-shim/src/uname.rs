@@ -19,6 +19,9 @@ pub fn sys_sethostname(a: &Args) -> KResult<usize> {
     ident::set_nodename(user::slice(a[0], a[1])?).map(|_| 0)
 }
 
+/// This family's rows of the system call table.
+pub const ENTRIES: &[(usize, crate::Handler)] = &[(63, sys_uname), (170, sys_sethostname)];
+
 #[cfg(test)]
 mod tests {
     use crate::dispatch;

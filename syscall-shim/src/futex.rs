@@ -1,0 +1,60 @@
+//! futex(2): https://man7.org/linux/man-pages/man2/futex.2.html
+
+use crate::{Args, Errno, KResult};
+use uk_posix::futex::{self, Timeout};
+use uk_posix::{time, user};
+
+fn timespec_ns(addr: usize) -> KResult<u64> {
+    let ts: [i64; 2] = user::read(addr)?;
+    time::timespec_to_ns(ts[0], ts[1])
+}
+
+pub fn sys_futex(a: &Args) -> KResult<usize> {
+    let (uaddr, op, val, utime, uaddr2, val3) =
+        (a[0], a[1] as u32, a[2] as u32, a[3], a[4], a[5] as u32);
+    let cmd = op & !(futex::FUTEX_PRIVATE_FLAG | futex::FUTEX_CLOCK_REALTIME);
+    let realtime = op & futex::FUTEX_CLOCK_REALTIME != 0;
+    if realtime && cmd != futex::FUTEX_WAIT_BITSET && cmd != futex::FUTEX_WAIT {
+        return Err(Errno::ENOSYS);
+    }
+    match cmd {
+        futex::FUTEX_WAIT => {
+            let t = if utime == 0 {
+                Timeout::None
+            } else if realtime {
+                Timeout::Absolute {
+                    ns: timespec_ns(utime)?,
+                    realtime: true,
+                }
+            } else {
+                Timeout::Relative(timespec_ns(utime)?)
+            };
+            futex::wait(uaddr, val, t, futex::FUTEX_BITSET_MATCH_ANY).map(|_| 0)
+        }
+        futex::FUTEX_WAIT_BITSET => {
+            let t = if utime == 0 {
+                Timeout::None
+            } else {
+                Timeout::Absolute {
+                    ns: timespec_ns(utime)?,
+                    realtime,
+                }
+            };
+            futex::wait(uaddr, val, t, val3).map(|_| 0)
+        }
+        futex::FUTEX_WAKE => futex::wake(uaddr, val, futex::FUTEX_BITSET_MATCH_ANY),
+        futex::FUTEX_WAKE_BITSET => futex::wake(uaddr, val, val3),
+        // For the requeue ops the 4th argument is a count, not a pointer.
+        futex::FUTEX_REQUEUE => futex::requeue(uaddr, val, utime as u32, uaddr2, None),
+        futex::FUTEX_CMP_REQUEUE => futex::requeue(uaddr, val, utime as u32, uaddr2, Some(val3)),
+        _ => {
+            uk_log::warn_once!(
+                "futex: operation {cmd} is not supported (PI and WAKE_OP futexes): ENOSYS"
+            );
+            Err(Errno::ENOSYS)
+        }
+    }
+}
+
+/// This family's rows of the system call table.
+pub const ENTRIES: &[(usize, crate::Handler)] = &[(202, sys_futex)];
