@@ -54,6 +54,9 @@ enum Cmd {
         /// Memory for the image (e.g. 64M); default: the recipe's [run] memory.
         #[arg(short = 'm', long)]
         memory: Option<String>,
+        /// Print every system call with its arguments and result (like strace).
+        #[arg(long)]
+        trace: bool,
         /// Recipe name or path of an image file.
         target: String,
         /// Arguments for the program (after the recipe's [run] args).
@@ -91,9 +94,10 @@ fn main() {
             plat,
             env,
             memory,
+            trace,
             target,
             args,
-        } => run(&plat, &env, memory.as_deref(), &target, &args),
+        } => run(&plat, &env, memory.as_deref(), trace, &target, &args),
         Cmd::Config { recipe, set } => config(&recipe, &set),
         Cmd::Test { recipe, plat } => smoke_test(&recipe, &plat),
         Cmd::Setup => setup(),
@@ -287,6 +291,7 @@ fn build(name: &str, plat: &str, set: &[String], jobs: Option<usize>) -> Result<
     let tmp = images.join(format!(".{}.{plat}.tmp", r.name));
     fs::copy(&bin, &tmp).with_context(|| format!("cannot copy {}", bin.display()))?;
     fs::rename(&tmp, &image)?;
+    fs::write(stamp_path(&image), image_stamp(&r, &kernel_lib)?)?;
     let size = fs::metadata(&image)?.len();
     println!(
         "{} ({}, built in {:.1}s)",
@@ -297,10 +302,68 @@ fn build(name: &str, plat: &str, set: &[String], jobs: Option<usize>) -> Result<
     Ok(image)
 }
 
+/// The stamp file beside an image.
+fn stamp_path(image: &Path) -> PathBuf {
+    let mut s = image.as_os_str().to_owned();
+    s.push(".stamp");
+    PathBuf::from(s)
+}
+
+/// What an image was built from: the recipe file, its in-repo source files and the
+/// kernel library (path and modification time). A different stamp means a rebuild.
+fn image_stamp(r: &Recipe, kernel_lib: &Path) -> Result<String> {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(fs::read(r.path()).with_context(|| format!("cannot read {}", r.path().display()))?);
+    if let Some(src) = r.local_source() {
+        let mut files = Vec::new();
+        let mut stack = vec![src];
+        while let Some(d) = stack.pop() {
+            for e in fs::read_dir(&d).with_context(|| format!("cannot read {}", d.display()))? {
+                let p = e?.path();
+                if p.is_dir() {
+                    stack.push(p);
+                } else {
+                    files.push(p);
+                }
+            }
+        }
+        files.sort();
+        for f in files {
+            h.update(f.to_string_lossy().as_bytes());
+            h.update(fs::read(&f)?);
+        }
+    }
+    let meta = fs::metadata(kernel_lib)?;
+    let mtime = meta
+        .modified()?
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    h.update(kernel_lib.to_string_lossy().as_bytes());
+    h.update(mtime.to_le_bytes());
+    Ok(hex::encode(h.finalize()))
+}
+
+/// True when `image` was built from the current recipe, source and kernel (building the
+/// kernel first if its sources changed). `UK_KERNEL` images are taken as they are.
+fn image_is_current(r: &Recipe, plat: &str, image: &Path) -> Result<bool> {
+    if std::env::var_os("UK_KERNEL").is_some_and(|k| !k.is_empty()) {
+        return Ok(true);
+    }
+    let Ok(old) = fs::read_to_string(stamp_path(image)) else {
+        return Ok(false);
+    };
+    let (_, resolved) = resolve_config(r, &[])?;
+    let kernel_lib = kernel::ensure(plat, &resolved)?;
+    Ok(old.trim() == image_stamp(r, &kernel_lib)?)
+}
+
 fn run(
     plat: &str,
     env: &[String],
     memory: Option<&str>,
+    trace: bool,
     target: &str,
     args: &[String],
 ) -> Result<()> {
@@ -321,11 +384,17 @@ fn run(
                 );
             }
             let image = paths::images_dir().join(format!("{}.{plat}", r.name));
-            let image = if image.is_file() {
-                image
-            } else {
+            let image = if !image.is_file() {
                 eprintln!("ukport: {} is not built yet; building it", image.display());
                 build(&r.name, plat, &[], None)?
+            } else if !image_is_current(&r, plat, &image)? {
+                eprintln!(
+                    "ukport: {} is older than its recipe, source or kernel; rebuilding it",
+                    image.display()
+                );
+                build(&r.name, plat, &[], None)?
+            } else {
+                image
             };
             (image, Some(r))
         };
@@ -345,8 +414,16 @@ fn run(
     let mem = memory
         .map(str::to_string)
         .or_else(|| recipe.as_ref().and_then(|r| r.run.memory.clone()));
+    let mut opts = Vec::new();
     if let Some(m) = mem {
-        cmd.env("UKIT_OPTS", format!("mem={m}"));
+        uk_kconfig::parse_size(&m).map_err(|e| anyhow!("-m {m}: {e}"))?;
+        opts.push(format!("mem={m}"));
+    }
+    if trace {
+        opts.push("trace".to_string());
+    }
+    if !opts.is_empty() {
+        cmd.env("UKIT_OPTS", opts.join(" "));
     }
     use std::os::unix::process::CommandExt;
     // exec: the image takes over this process, so its exit status, signals and terminal
@@ -362,8 +439,9 @@ fn config(name: &str, set: &[String]) -> Result<()> {
     Ok(())
 }
 
-/// Builds the app, runs it the way `ukport run` would (recipe args, env, memory) and
-/// compares its stdout and exit status with the recipe's `[test]`.
+/// Builds the app, runs it the way `ukport run` would (recipe args, or `[test] args`
+/// when given; env, memory) and compares its stdout and exit status with the recipe's
+/// `[test]`.
 fn smoke_test(name: &str, plat: &str) -> Result<()> {
     let r = Recipe::load(name)?;
     let Some(test) = r.test.clone() else {
@@ -371,7 +449,8 @@ fn smoke_test(name: &str, plat: &str) -> Result<()> {
     };
     let image = build(&r.name, plat, &[], None)?;
     let mut cmd = Command::new(&image);
-    cmd.args(&r.run.args).envs(&r.run.env);
+    cmd.args(test.args.as_ref().unwrap_or(&r.run.args))
+        .envs(&r.run.env);
     if let Some(m) = &r.run.memory {
         cmd.env("UKIT_OPTS", format!("mem={m}"));
     }
