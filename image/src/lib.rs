@@ -10,6 +10,8 @@ extern crate alloc;
 
 #[cfg(feature = "plat-linuxu")]
 pub use uk_plat_linuxu as platform;
+#[cfg(feature = "plat-kvm")]
+pub use uk_plat_kvm as platform;
 pub use uk_syscall_shim::{__uk_clone, __uk_unmapself, uk_syscall};
 
 use core::fmt::Write;
@@ -43,9 +45,22 @@ fn boot_options(opts: &str) {
                     uk_log::set_level(l)
                 }
             }
+            ("root" | "initrd" | "cwd", v) => {
+                if let Err(e) = uk_posix::fs::boot_option(k, v) {
+                    uk_log::error!("bad boot option `{w}`: {e}");
+                    uk_plat::get().exit(2);
+                }
+            }
+            #[cfg(feature = "net")]
+            ("net" | "ip" | "gw" | "net.selftest", v) => {
+                if let Err(e) = uk_net::boot_option(k, v) {
+                    uk_log::error!("bad boot option `{w}`: {e}");
+                    uk_plat::get().exit(2);
+                }
+            }
             _ => {
                 uk_log::error!(
-                    "unknown boot option `{w}` (known: mem=SIZE, trace, log=error|warn|info|debug)"
+                    "unknown boot option `{w}` (known: mem=SIZE, trace, log=error|warn|info|debug, root=hostfs:/DIR|ramfs, initrd=/HOST/FILE.cpio, cwd=/DIR)"
                 );
                 uk_plat::get().exit(2);
             }
@@ -84,6 +99,12 @@ pub fn uk_boot_entry(args: &BootArgs) -> ! {
         stack_size: uk_config::POSIX_STACK_SIZE,
         brk_max: uk_config::ALLOC_BRK_MAX,
     });
+    if let Err(e) = uk_posix::fs::boot_mount(None) {
+        uk_log::error!("cannot set up the file system: {e}");
+        uk_plat::get().exit(1);
+    }
+    #[cfg(feature = "net")]
+    net_boot();
     // SAFETY: the platform passes the running image's program headers.
     unsafe {
         uk_boot::for_each_segment(args.phdr, args.phnum, |s| {
@@ -118,6 +139,23 @@ pub fn uk_boot_entry(args: &BootArgs) -> ! {
         uk_plat::get().exit(1)
     };
     uk_boot::start_program(stack + uk_config::POSIX_STACK_SIZE, &block)
+}
+
+/// Networking: lwIP, loopback and the devices the platform opened; with `net.selftest`,
+/// the loopback self-test runs here and its result is the image's exit status.
+#[cfg(feature = "net")]
+fn net_boot() {
+    uk_net::init(uk_net::NetParams {
+        random: uk_posix::random::fill,
+    });
+    if uk_net::config::current().selftest {
+        let (msg, status) = match uk_net::selftest::run() {
+            Ok(m) => (alloc::format!("net.selftest: ok: {m}\n"), 0),
+            Err(e) => (alloc::format!("net.selftest: FAILED: {e}\n"), 1),
+        };
+        let _ = uk_plat::get().console_write(uk_plat::ConsoleStream::Out, msg.as_bytes());
+        uk_plat::get().exit(status);
+    }
 }
 
 /// The precompiled `core` references the unwinding personality routine even though

@@ -68,6 +68,75 @@ pub fn close(fd: i32) -> KResult<()> {
     }
 }
 
+/// dup(2)/F_DUPFD: the file at `fd` installed again at the lowest free descriptor
+/// >= `min`. EINVAL when `min` is past RLIMIT_NOFILE, EMFILE when none is free.
+pub fn dup_min(fd: i32, min: i32, cloexec: bool) -> KResult<i32> {
+    let file = get(fd)?;
+    let limit = crate::ident::nofile_limit();
+    if min < 0 || min as usize >= limit {
+        return Err(Errno::EINVAL);
+    }
+    let mut t = TABLE.lock();
+    let min = min as usize;
+    let slot = (min..limit)
+        .find(|i| t.get(*i).is_none_or(|e| e.is_none()))
+        .ok_or(Errno::EMFILE)?;
+    if slot >= t.len() {
+        let more = slot + 1 - t.len();
+        t.try_reserve(more).map_err(|_| Errno::ENOMEM)?;
+        t.resize(slot + 1, None);
+    }
+    t[slot] = Some(FdEntry { file, cloexec });
+    Ok(slot as i32)
+}
+
+/// dup2(2)/dup3(2): the file at `old` installed at `new`, closing what was there.
+/// EBADF when `new` is outside RLIMIT_NOFILE.
+pub fn dup_to(old: i32, new: i32, cloexec: bool) -> KResult<i32> {
+    let file = get(old)?;
+    if new < 0 || new as usize >= crate::ident::nofile_limit() {
+        return Err(Errno::EBADF);
+    }
+    let n = new as usize;
+    let previous = {
+        let mut t = TABLE.lock();
+        if n >= t.len() {
+            let more = n + 1 - t.len();
+            t.try_reserve(more).map_err(|_| Errno::ENOMEM)?;
+            t.resize(n + 1, None);
+        }
+        t[n].replace(FdEntry { file, cloexec })
+    };
+    // The replaced file is released after the table lock is dropped.
+    drop(previous);
+    Ok(new)
+}
+
+/// The close-on-exec flag of `fd` (F_GETFD).
+pub fn cloexec(fd: i32) -> KResult<bool> {
+    if fd < 0 {
+        return Err(Errno::EBADF);
+    }
+    match TABLE.lock().get(fd as usize) {
+        Some(Some(e)) => Ok(e.cloexec),
+        _ => Err(Errno::EBADF),
+    }
+}
+
+/// Set the close-on-exec flag of `fd` (F_SETFD).
+pub fn set_cloexec(fd: i32, on: bool) -> KResult<()> {
+    if fd < 0 {
+        return Err(Errno::EBADF);
+    }
+    match TABLE.lock().get_mut(fd as usize) {
+        Some(Some(e)) => {
+            e.cloexec = on;
+            Ok(())
+        }
+        _ => Err(Errno::EBADF),
+    }
+}
+
 /// Number of open descriptors.
 pub fn open_count() -> usize {
     TABLE.lock().iter().filter(|e| e.is_some()).count()

@@ -83,6 +83,20 @@ pub trait File: Send + Sync {
     fn wait_queue(&self) -> Option<&uk_sched::WaitQueue> {
         None
     }
+    /// The concrete object, for calls that only apply to one kind of file
+    /// (timerfd_settime, epoll_ctl): they downcast and answer EINVAL otherwise.
+    fn as_any(&self) -> Option<&dyn core::any::Any> {
+        None
+    }
+    /// fcntl(F_GETPIPE_SZ): the capacity of a pipe. Other files: EBADF, as on Linux.
+    fn pipe_size(&self) -> KResult<usize> {
+        Err(Errno::EBADF)
+    }
+    /// fcntl(F_SETPIPE_SZ): resize a pipe to at least `size` bytes; returns the new
+    /// capacity. Other files: EBADF.
+    fn set_pipe_size(&self, _size: usize) -> KResult<usize> {
+        Err(Errno::EBADF)
+    }
 }
 
 pub const POLLIN: u32 = 0x001;

@@ -8,15 +8,23 @@
 extern crate alloc;
 
 pub mod console;
+pub mod epoll;
+pub mod eventfd;
 pub mod fd;
 pub mod file;
+pub mod fs;
 pub mod futex;
 pub mod ident;
+pub mod itimer;
 pub mod mm;
+pub mod pipe;
+pub mod poll;
 pub mod random;
+pub mod rusage;
 pub mod signal;
 pub mod thread;
 pub mod time;
+pub mod timerfd;
 pub mod user;
 
 pub use uk_errno::{Errno, KResult};
@@ -41,6 +49,7 @@ pub fn init(p: PosixParams) {
     mm::init(p.brk_max);
     time::init();
     random::init();
+    fs::init();
     fd::init_console();
 }
 

@@ -218,9 +218,10 @@ pub fn mmap(addr: usize, len: usize, prot: u32, flags: u32, fd: i32, off: u64) -
         return Err(Errno::EINVAL);
     }
     if flags & MAP_ANONYMOUS == 0 {
-        crate::fd::get(fd)?;
-        uk_log::warn_once!("mmap of a file is not supported yet: ENODEV");
-        return Err(Errno::ENODEV);
+        return crate::fs::mmap::mmap_file(addr, len, prot, flags, fd, off);
+    }
+    if flags & MAP_TYPE == MAP_SHARED_VALIDATE {
+        return Err(Errno::EINVAL); // anonymous maps are MAP_SHARED or MAP_PRIVATE only
     }
     let fixed = flags & (MAP_FIXED | MAP_FIXED_NOREPLACE) != 0;
     let mut mm = MM.lock();
@@ -290,6 +291,7 @@ pub fn munmap(addr: usize, len: usize) -> KResult<()> {
     }
     let len = page_round_up(len).ok_or(Errno::EINVAL)?;
     let end = addr.checked_add(len).ok_or(Errno::EINVAL)?;
+    crate::fs::mmap::before_unmap(addr, len);
     MM.lock().unmap(addr, end);
     Ok(())
 }

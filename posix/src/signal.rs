@@ -1,15 +1,77 @@
-//! Signal dispositions and masks. This first slice stores them (so that programs that
-//! install handlers at start-up run); delivery comes with the scheduler.
+//! Signals for the one process: dispositions, per-thread masks, pending sets, sending
+//! (kill/tgkill/tkill, timers, EPIPE), waiting (sigsuspend, sigtimedwait) and delivery.
+//!
+//! There is no user/kernel boundary, so a handler is a plain function call made by the
+//! kernel on the program thread's own stack (or its sigaltstack), at the end of a system
+//! call: [`syscall_exit`] is called by the syscall shim after every call. The handler's
+//! `ucontext_t` is built in the kernel's frame; when it returns, the signal mask is taken
+//! back from `uc_sigmask`, which is what `rt_sigreturn` does on Linux (musl's
+//! cancellation handler relies on that). `sa_restorer` is never used.
+//!
+//! What this cannot do: interrupt a thread that computes without making system calls
+//! (the scheduler is cooperative), or redirect the interrupted instruction pointer
+//! (handlers see a zeroed `uc_mcontext`). musl's `pthread_cancel` still works at
+//! cancellation points: its SIGCANCEL handler re-raises the signal blocked, and a
+//! cancellable call interrupted by it returns EINTR (never restarted) so that musl's
+//! `__syscall_cp_c` acts on `self->cancel`. Asynchronous cancellation only takes effect
+//! at the next system call.
 
 use crate::{Errno, KResult};
+use alloc::collections::{BTreeMap, VecDeque};
+use core::sync::atomic::{AtomicBool, Ordering};
 
 pub const NSIG: usize = 64;
+pub const SIGHUP: usize = 1;
+pub const SIGINT: usize = 2;
+pub const SIGQUIT: usize = 3;
+pub const SIGILL: usize = 4;
+pub const SIGTRAP: usize = 5;
+pub const SIGABRT: usize = 6;
+pub const SIGBUS: usize = 7;
+pub const SIGFPE: usize = 8;
 pub const SIGKILL: usize = 9;
+pub const SIGUSR1: usize = 10;
+pub const SIGSEGV: usize = 11;
+pub const SIGUSR2: usize = 12;
+pub const SIGPIPE: usize = 13;
+pub const SIGALRM: usize = 14;
+pub const SIGTERM: usize = 15;
+pub const SIGCHLD: usize = 17;
+pub const SIGCONT: usize = 18;
 pub const SIGSTOP: usize = 19;
+pub const SIGTSTP: usize = 20;
+pub const SIGTTIN: usize = 21;
+pub const SIGTTOU: usize = 22;
+pub const SIGURG: usize = 23;
+pub const SIGVTALRM: usize = 26;
+pub const SIGPROF: usize = 27;
+pub const SIGWINCH: usize = 28;
+/// musl's thread-cancellation signal.
+pub const SIGCANCEL: usize = 33;
 
 pub const SIG_BLOCK: u32 = 0;
 pub const SIG_UNBLOCK: u32 = 1;
 pub const SIG_SETMASK: u32 = 2;
+
+pub const SIG_DFL: u64 = 0;
+pub const SIG_IGN: u64 = 1;
+
+pub const SA_SIGINFO: u64 = 4;
+pub const SA_ONSTACK: u64 = 0x0800_0000;
+pub const SA_RESTART: u64 = 0x1000_0000;
+pub const SA_NODEFER: u64 = 0x4000_0000;
+pub const SA_RESETHAND: u64 = 0x8000_0000;
+
+pub const SI_USER: i32 = 0;
+pub const SI_KERNEL: i32 = 0x80;
+pub const SI_QUEUE: i32 = -1;
+pub const SI_TIMER: i32 = -2;
+pub const SI_TKILL: i32 = -6;
+
+pub const SS_ONSTACK: i32 = 1;
+pub const SS_DISABLE: i32 = 2;
+pub const SS_AUTODISARM: i32 = 1 << 31;
+pub const MINSIGSTKSZ: usize = 2048;
 
 /// The kernel's `struct k_sigaction` (x86_64): handler, flags, restorer, mask.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -24,44 +86,230 @@ pub struct KSigaction {
 // SAFETY: four u64s: no padding, any bit pattern valid.
 unsafe impl crate::user::Pod for KSigaction {}
 
-struct Sig {
-    actions: [KSigaction; NSIG],
-    mask: u64,
+/// `stack_t` (x86_64): the layout sigaltstack(2) reads and writes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[repr(C)]
+pub struct StackT {
+    pub sp: u64,
+    pub flags: i32,
+    pub _pad: i32,
+    pub size: u64,
 }
 
-static SIG: spin::Mutex<Sig> = spin::Mutex::new(Sig {
+// SAFETY: plain integers with explicit padding; any bit pattern valid.
+unsafe impl crate::user::Pod for StackT {}
+
+/// One pending signal instance: what its `siginfo_t` will say.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Queued {
+    pub sig: usize,
+    pub code: i32,
+    pub pid: i32,
+    /// `si_value` (sigqueue) or, for timers, the overrun count in the high half.
+    pub value: u64,
+}
+
+/// A set of pending signals. Standard signals (< 32) pend at most once; real-time
+/// signals queue every instance, as on Linux.
+#[derive(Default)]
+struct Pending {
+    set: u64,
+    q: VecDeque<Queued>,
+}
+
+const fn bit(sig: usize) -> u64 {
+    1 << (sig - 1)
+}
+
+impl Pending {
+    const fn new() -> Self {
+        Pending {
+            set: 0,
+            q: VecDeque::new(),
+        }
+    }
+
+    fn add(&mut self, q: Queued) {
+        if q.sig < 32 && self.set & bit(q.sig) != 0 {
+            return;
+        }
+        self.set |= bit(q.sig);
+        self.q.push_back(q);
+    }
+
+    /// Remove the first instance of `sig`.
+    fn take(&mut self, sig: usize) -> Option<Queued> {
+        let i = self.q.iter().position(|q| q.sig == sig)?;
+        let q = self.q.remove(i)?;
+        if !self.q.iter().any(|x| x.sig == sig) {
+            self.set &= !bit(sig);
+        }
+        Some(q)
+    }
+
+    /// Drop every instance of `sig` (its action became "ignore").
+    fn flush(&mut self, sig: usize) {
+        self.q.retain(|q| q.sig != sig);
+        self.set &= !bit(sig);
+    }
+}
+
+/// The alternate signal stack of a thread.
+#[derive(Clone, Copy, Debug, Default)]
+struct AltStack {
+    sp: usize,
+    size: usize,
+    /// Set up (not SS_DISABLE).
+    enabled: bool,
+}
+
+/// What one thread has of its own.
+#[derive(Default)]
+struct ThreadSig {
+    mask: u64,
+    pending: Pending,
+    /// Signals waited for by rt_sigtimedwait (they wake the thread although blocked).
+    wait_set: u64,
+    /// The mask to restore after the first handler (sigsuspend's temporary mask).
+    saved_mask: Option<u64>,
+    /// A signal woke this thread from a blocking wait (the call may be restarted).
+    interrupted: bool,
+    alt: AltStack,
+}
+
+impl ThreadSig {
+    /// True when a signal of bit `b` would be taken by this thread now: not blocked,
+    /// or waited for by rt_sigtimedwait.
+    fn takes(&self, b: u64) -> bool {
+        self.mask & !self.wait_set & b == 0
+    }
+
+    /// True when the thread blocks `b` or waits for it (an ignored signal is kept).
+    fn holds(&self, b: u64) -> bool {
+        (self.mask | self.wait_set) & b != 0
+    }
+}
+
+struct State {
+    actions: [KSigaction; NSIG],
+    shared: Pending,
+    threads: BTreeMap<i32, ThreadSig>,
+}
+
+static STATE: spin::Mutex<State> = spin::Mutex::new(State {
     actions: [KSigaction {
         handler: 0,
         flags: 0,
         restorer: 0,
         mask: 0,
     }; NSIG],
-    mask: 0,
+    shared: Pending::new(),
+    threads: BTreeMap::new(),
 });
 
-const UNBLOCKABLE: u64 = (1 << (SIGKILL - 1)) | (1 << (SIGSTOP - 1));
+/// Something is pending somewhere: the cheap test made after every system call.
+static ANY_PENDING: AtomicBool = AtomicBool::new(false);
+
+const UNBLOCKABLE: u64 = bit(SIGKILL) | bit(SIGSTOP);
+
+impl State {
+    fn thread(&mut self, tid: i32) -> &mut ThreadSig {
+        self.threads.entry(tid).or_default()
+    }
+
+    fn refresh_any(&self) {
+        let any = self.shared.set != 0 || self.threads.values().any(|t| t.pending.set != 0);
+        ANY_PENDING.store(any, Ordering::Relaxed);
+    }
+
+    /// True when `sig`'s current action discards it.
+    fn ignores(&self, sig: usize) -> bool {
+        match self.actions[sig - 1].handler {
+            SIG_IGN => true,
+            SIG_DFL => matches!(default_action(sig), Default::Ignore | Default::Stop),
+            _ => false,
+        }
+    }
+}
+
+/// What a signal does when its action is SIG_DFL.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Default {
+    Terminate,
+    Ignore,
+    /// Stop/continue job control: there is no job control in a unikernel; ignored.
+    Stop,
+}
+
+fn default_action(sig: usize) -> Default {
+    match sig {
+        SIGCHLD | SIGURG | SIGWINCH | SIGCONT => Default::Ignore,
+        SIGSTOP | SIGTSTP | SIGTTIN | SIGTTOU => Default::Stop,
+        _ => Default::Terminate,
+    }
+}
+
+fn valid(sig: usize) -> KResult<()> {
+    if sig == 0 || sig > NSIG {
+        Err(Errno::EINVAL)
+    } else {
+        Ok(())
+    }
+}
+
+/// Drop the state of threads that have exited (tids are never reused) and make room
+/// for every live one, so that process-directed signals can pick any of them.
+fn prune(s: &mut State) {
+    let live = uk_sched::thread_ids();
+    s.threads.retain(|tid, _| live.contains(tid));
+    for tid in live {
+        s.thread(tid);
+    }
+}
+
+/// A new thread starts with its creator's mask and no alternate stack (clone(2) with
+/// CLONE_VM). Called by the clone path right after the thread was made.
+pub fn on_clone(child: i32) {
+    let me = uk_sched::current_tid();
+    let mut s = STATE.lock();
+    prune(&mut s);
+    let mask = s.thread(me).mask;
+    let t = s.thread(child);
+    *t = ThreadSig {
+        mask,
+        ..ThreadSig::default()
+    };
+}
 
 /// rt_sigaction(2): returns the old action; installs `new` if given.
 pub fn sigaction(sig: usize, new: Option<KSigaction>) -> KResult<KSigaction> {
-    if sig == 0 || sig > NSIG {
-        return Err(Errno::EINVAL);
-    }
+    valid(sig)?;
     if new.is_some() && (sig == SIGKILL || sig == SIGSTOP) {
         return Err(Errno::EINVAL);
     }
-    let mut s = SIG.lock();
+    let mut s = STATE.lock();
     let old = s.actions[sig - 1];
     if let Some(mut n) = new {
         n.mask &= !UNBLOCKABLE;
         s.actions[sig - 1] = n;
+        // POSIX: setting a pending signal to be ignored discards it.
+        if s.ignores(sig) {
+            s.shared.flush(sig);
+            for t in s.threads.values_mut() {
+                t.pending.flush(sig);
+            }
+            s.refresh_any();
+        }
     }
     Ok(old)
 }
 
-/// rt_sigprocmask(2): returns the old mask.
+/// rt_sigprocmask(2) for the calling thread: returns the old mask.
 pub fn sigprocmask(how: u32, set: Option<u64>) -> KResult<u64> {
-    let mut s = SIG.lock();
-    let old = s.mask;
+    let tid = uk_sched::current_tid();
+    let mut s = STATE.lock();
+    let t = s.thread(tid);
+    let old = t.mask;
     if let Some(set) = set {
         let new = match how {
             SIG_BLOCK => old | set,
@@ -69,23 +317,563 @@ pub fn sigprocmask(how: u32, set: Option<u64>) -> KResult<u64> {
             SIG_SETMASK => set,
             _ => return Err(Errno::EINVAL),
         };
-        s.mask = new & !UNBLOCKABLE;
+        t.mask = new & !UNBLOCKABLE;
+    } else if how > SIG_SETMASK {
+        return Err(Errno::EINVAL);
     }
     Ok(old)
+}
+
+/// rt_sigpending(2): signals pending for the calling thread or the process that it
+/// blocks.
+pub fn sigpending() -> u64 {
+    let tid = uk_sched::current_tid();
+    let mut s = STATE.lock();
+    let shared = s.shared.set;
+    let t = s.thread(tid);
+    (t.pending.set | shared) & t.mask
+}
+
+/// Where a signal is sent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Target {
+    /// Any thread that does not block it (kill, alarm).
+    Process,
+    /// This thread only (tkill, tgkill, SIGPIPE).
+    Thread(i32),
+}
+
+/// Make `q` pending for `target` and wake the thread that will take it. Ignored
+/// signals are dropped here, as Linux does when the signal is not blocked.
+pub fn post(target: Target, q: Queued) -> KResult<()> {
+    valid(q.sig)?;
+    let sig = q.sig;
+    let b = bit(sig);
+    let me = uk_sched::current_tid();
+    let wake = {
+        let mut s = STATE.lock();
+        prune(&mut s);
+        let ignored = s.ignores(sig);
+        match target {
+            Target::Thread(tid) => {
+                if uk_sched::thread(tid).is_none() {
+                    return Err(Errno::ESRCH);
+                }
+                let t = s.thread(tid);
+                if ignored && !t.holds(b) {
+                    return Ok(());
+                }
+                t.pending.add(q);
+                t.takes(b).then_some(tid)
+            }
+            Target::Process => {
+                // An ignored signal that some thread blocks is kept: a handler may be
+                // installed before it is unblocked.
+                s.thread(me);
+                if ignored && !s.threads.values().any(|t| t.holds(b)) {
+                    return Ok(());
+                }
+                s.shared.add(q);
+                // Prefer the calling thread, then any thread that takes it.
+                if s.thread(me).takes(b) {
+                    Some(me)
+                } else {
+                    s.threads
+                        .iter()
+                        .find(|(_, t)| t.takes(b))
+                        .map(|(tid, _)| *tid)
+                }
+            }
+        }
+    };
+    STATE.lock().refresh_any();
+    if let Some(tid) = wake {
+        interrupt_thread(tid);
+    }
+    Ok(())
+}
+
+/// Wake `tid` from a blocking wait, remembering that a signal did it.
+fn interrupt_thread(tid: i32) {
+    let Some(t) = uk_sched::thread(tid) else {
+        return;
+    };
+    if uk_sched::interrupt(&t) {
+        STATE.lock().thread(tid).interrupted = true;
+    }
+}
+
+/// Send `sig` to one thread, as the kernel does for SIGPIPE on EPIPE (si_code SI_USER,
+/// si_pid the process). Unknown threads and invalid numbers are ignored: the caller
+/// reports its own error.
+pub fn send_to_thread(tid: i32, sig: usize) {
+    let _ = post(
+        Target::Thread(tid),
+        Queued {
+            sig,
+            code: SI_USER,
+            pid: crate::ident::PID,
+            value: 0,
+        },
+    );
+}
+
+/// Send `sig` to the process (any thread that does not block it) from the kernel.
+pub fn send_to_process(sig: usize) {
+    let _ = post(
+        Target::Process,
+        Queued {
+            sig,
+            code: SI_KERNEL,
+            pid: 0,
+            value: 0,
+        },
+    );
+}
+
+fn user_signal(sig: usize, code: i32) -> Queued {
+    Queued {
+        sig,
+        code,
+        pid: crate::ident::PID,
+        value: 0,
+    }
+}
+
+/// kill(2): the only process is pid 1 (also reached as 0, its own group). -1 means
+/// "every process but the caller and init", so none here: ESRCH, as on Linux when there
+/// is nobody else. `sig` 0 checks existence.
+pub fn kill(pid: i32, sig: usize) -> KResult<()> {
+    if sig > NSIG {
+        return Err(Errno::EINVAL);
+    }
+    let me = crate::ident::PID;
+    if !(pid == me || pid == 0) {
+        return Err(Errno::ESRCH);
+    }
+    if sig == 0 {
+        return Ok(());
+    }
+    post(Target::Process, user_signal(sig, SI_USER))
+}
+
+/// tgkill(2).
+pub fn tgkill(tgid: i32, tid: i32, sig: usize) -> KResult<()> {
+    if tgid <= 0 || tid <= 0 || sig > NSIG {
+        return Err(Errno::EINVAL);
+    }
+    if tgid != crate::ident::PID {
+        return Err(Errno::ESRCH);
+    }
+    tkill(tid, sig)
+}
+
+/// tkill(2) (musl's raise and pthread_kill).
+pub fn tkill(tid: i32, sig: usize) -> KResult<()> {
+    if tid <= 0 || sig > NSIG {
+        return Err(Errno::EINVAL);
+    }
+    if uk_sched::thread(tid).is_none() {
+        return Err(Errno::ESRCH);
+    }
+    if sig == 0 {
+        return Ok(());
+    }
+    post(Target::Thread(tid), user_signal(sig, SI_TKILL))
+}
+
+/// Remove and return the lowest pending signal of `set` for thread `tid` (its own
+/// pending first, then the process's).
+fn dequeue(s: &mut State, tid: i32, set: u64) -> Option<Queued> {
+    let shared = s.shared.set;
+    let t = s.thread(tid);
+    let avail = (t.pending.set | shared) & set;
+    if avail == 0 {
+        return None;
+    }
+    let sig = avail.trailing_zeros() as usize + 1;
+    let q = if t.pending.set & bit(sig) != 0 {
+        t.pending.take(sig)
+    } else {
+        s.shared.take(sig)
+    };
+    s.refresh_any();
+    q
+}
+
+fn deliverable(s: &mut State, tid: i32) -> bool {
+    let shared = s.shared.set;
+    let t = s.thread(tid);
+    (t.pending.set | shared) & !t.mask != 0
+}
+
+/// rt_sigsuspend(2): wait with `mask` in place until a signal is delivered. Always
+/// EINTR; the handler runs (and the old mask comes back) in [`syscall_exit`].
+pub fn sigsuspend(mask: u64) -> KResult<usize> {
+    let tid = uk_sched::current_tid();
+    {
+        let mut s = STATE.lock();
+        let t = s.thread(tid);
+        t.saved_mask = Some(t.mask);
+        t.mask = mask & !UNBLOCKABLE;
+    }
+    wait_for_signal(tid);
+    Err(Errno::EINTR)
+}
+
+/// pause(2): wait until a signal is delivered.
+pub fn pause() -> KResult<usize> {
+    wait_for_signal(uk_sched::current_tid());
+    Err(Errno::EINTR)
+}
+
+fn wait_for_signal(tid: i32) {
+    loop {
+        if deliverable(&mut STATE.lock(), tid) {
+            return;
+        }
+        // No wait queue: senders find the thread through `post` and interrupt it.
+        let _ = uk_sched::block(None);
+    }
+}
+
+/// rt_sigtimedwait(2): take a pending signal of `set`, waiting until `deadline`
+/// (monotonic ns; None: forever). EAGAIN on timeout, EINTR when another signal is
+/// delivered first.
+pub fn sigtimedwait(set: u64, deadline: Option<u64>) -> KResult<Queued> {
+    let set = set & !UNBLOCKABLE;
+    let tid = uk_sched::current_tid();
+    loop {
+        {
+            let mut s = STATE.lock();
+            if let Some(q) = dequeue(&mut s, tid, set) {
+                s.thread(tid).wait_set = 0;
+                return Ok(q);
+            }
+            if deliverable(&mut s, tid) {
+                s.thread(tid).wait_set = 0;
+                return Err(Errno::EINTR);
+            }
+            s.thread(tid).wait_set = set;
+        }
+        let w = uk_sched::block(deadline);
+        if w == uk_sched::Wake::Timeout {
+            let mut s = STATE.lock();
+            s.thread(tid).wait_set = 0;
+            return dequeue(&mut s, tid, set).ok_or(Errno::EAGAIN);
+        }
+    }
+}
+
+/// The calling thread's stack pointer, near enough: the kernel runs on the program's
+/// stack, so the address of a local tells which stack we are on.
+#[inline(never)]
+fn current_sp() -> usize {
+    let x = 0u8;
+    core::hint::black_box(&x) as *const u8 as usize
+}
+
+fn on_alt(a: &AltStack, sp: usize) -> bool {
+    a.enabled && sp >= a.sp && sp < a.sp.saturating_add(a.size)
+}
+
+/// sigaltstack(2) for the calling thread: returns the old setting and installs `new`.
+pub fn sigaltstack(new: Option<StackT>) -> KResult<StackT> {
+    let tid = uk_sched::current_tid();
+    let sp = current_sp();
+    let mut s = STATE.lock();
+    let t = s.thread(tid);
+    let onstack = on_alt(&t.alt, sp);
+    let old = StackT {
+        sp: t.alt.sp as u64,
+        flags: if onstack {
+            SS_ONSTACK
+        } else if t.alt.enabled {
+            0
+        } else {
+            SS_DISABLE
+        },
+        _pad: 0,
+        size: t.alt.size as u64,
+    };
+    if let Some(n) = new {
+        if onstack {
+            return Err(Errno::EPERM);
+        }
+        let mode = n.flags & !SS_AUTODISARM;
+        if mode == SS_DISABLE {
+            t.alt = AltStack::default();
+        } else if mode == 0 || mode == SS_ONSTACK {
+            if (n.size as usize) < MINSIGSTKSZ {
+                return Err(Errno::ENOMEM);
+            }
+            t.alt = AltStack {
+                sp: n.sp as usize,
+                size: n.size as usize,
+                enabled: true,
+            };
+        } else {
+            return Err(Errno::EINVAL);
+        }
+    }
+    Ok(old)
+}
+
+/// True when [`syscall_exit`] has work: a pending signal anywhere or a due timer.
+#[inline]
+pub fn work_pending() -> bool {
+    ANY_PENDING.load(Ordering::Relaxed) || crate::itimer::due()
+}
+
+/// How a system call's end went, for the restart decision.
+#[derive(Default)]
+struct Outcome {
+    /// A handler without SA_RESTART ran (or SIGCANCEL's, which must see EINTR).
+    no_restart: bool,
+}
+
+/// A decided delivery (taken out of the state, lock released).
+struct Delivery {
+    q: Queued,
+    act: KSigaction,
+    /// `uc_sigmask`: the mask restored when the handler returns.
+    uc_mask: u64,
+    alt: AltStack,
+    /// Run the handler on the alternate stack.
+    switch: bool,
+    onstack_now: bool,
+}
+
+enum Taken {
+    Handler(Delivery),
+    Ignore,
+    Terminate(usize),
+}
+
+fn take_one(tid: i32) -> Option<Taken> {
+    let mut s = STATE.lock();
+    let mask = s.thread(tid).mask;
+    let q = dequeue(&mut s, tid, !mask)?;
+    let sig = q.sig;
+    let act = s.actions[sig - 1];
+    match act.handler {
+        SIG_IGN => return Some(Taken::Ignore),
+        SIG_DFL => {
+            return Some(match default_action(sig) {
+                Default::Ignore => Taken::Ignore,
+                Default::Stop => {
+                    uk_log::warn!(
+                        "signal {sig} would stop the process: no job control in a unikernel, ignored"
+                    );
+                    Taken::Ignore
+                }
+                Default::Terminate => Taken::Terminate(sig),
+            })
+        }
+        _ => {}
+    }
+    if act.flags & SA_RESETHAND != 0 {
+        s.actions[sig - 1].handler = SIG_DFL;
+        s.actions[sig - 1].flags &= !SA_SIGINFO;
+    }
+    let sp = current_sp();
+    let t = s.thread(tid);
+    let uc_mask = t.saved_mask.take().unwrap_or(t.mask);
+    let mut m = t.mask | act.mask;
+    if act.flags & SA_NODEFER == 0 {
+        m |= bit(sig);
+    }
+    t.mask = m & !UNBLOCKABLE;
+    let onstack_now = on_alt(&t.alt, sp);
+    let switch = act.flags & SA_ONSTACK != 0 && t.alt.enabled && !onstack_now;
+    Some(Taken::Handler(Delivery {
+        q,
+        act,
+        uc_mask,
+        alt: t.alt,
+        switch,
+        onstack_now,
+    }))
+}
+
+/// `siginfo_t` (128 bytes): the fields ukit fills.
+#[repr(C)]
+struct SigInfo {
+    signo: i32,
+    errno: i32,
+    code: i32,
+    _pad: i32,
+    /// si_pid (kill) or si_tid (timers).
+    pid: i32,
+    /// si_uid (kill) or si_overrun (timers).
+    uid: u32,
+    /// si_value.
+    value: u64,
+    _rest: [u64; 12],
+}
+
+/// Byte offsets in musl's x86_64 `ucontext_t` (936 bytes), in u64 words.
+const UC_WORDS: usize = 117;
+const UC_STACK_SP: usize = 2;
+const UC_STACK_FLAGS: usize = 3;
+const UC_STACK_SIZE: usize = 4;
+/// uc_mcontext.fpregs (after 23 general registers at word 5).
+const UC_FPREGS_PTR: usize = 5 + 23;
+const UC_SIGMASK: usize = 37;
+const UC_FPREGS_MEM: usize = 53;
+
+fn terminate(sig: usize) -> ! {
+    uk_log::info!(
+        "terminated by signal {sig}: exit status {}",
+        128 + sig as i32
+    );
+    uk_plat::get().exit(128 + sig as i32)
+}
+
+/// Run every deliverable signal of thread `tid`, in Linux's order: a signal that
+/// becomes deliverable while another's handler frame is being set up runs first.
+fn deliver_all(tid: i32, out: &mut Outcome) {
+    while let Some(t) = take_one(tid) {
+        match t {
+            Taken::Ignore => continue,
+            Taken::Terminate(sig) => terminate(sig),
+            Taken::Handler(d) => {
+                // Signals unmasked under the handler's mask nest above it (Linux pushes
+                // their frames later, so they run first).
+                deliver_all(tid, out);
+                if d.act.flags & SA_RESTART == 0 || d.q.sig == SIGCANCEL {
+                    out.no_restart = true;
+                }
+                let back = run_handler(&d);
+                let mut s = STATE.lock();
+                s.thread(tid).mask = back & !UNBLOCKABLE;
+            }
+        }
+    }
+}
+
+/// Call the handler of `d`; returns the mask to restore (its `uc_sigmask`, which the
+/// handler may have changed).
+fn run_handler(d: &Delivery) -> u64 {
+    let mut info = SigInfo {
+        signo: d.q.sig as i32,
+        errno: 0,
+        code: d.q.code,
+        _pad: 0,
+        pid: d.q.pid,
+        uid: 0,
+        value: d.q.value,
+        _rest: [0; 12],
+    };
+    if d.q.code == SI_TIMER {
+        info.pid = 0;
+        info.uid = (d.q.value >> 32) as u32;
+        info.value &= 0xffff_ffff;
+    }
+    let mut uc = [0u64; UC_WORDS];
+    uc[UC_STACK_SP] = d.alt.sp as u64;
+    uc[UC_STACK_SIZE] = d.alt.size as u64;
+    uc[UC_STACK_FLAGS] = if !d.alt.enabled {
+        SS_DISABLE as u64
+    } else if d.onstack_now {
+        SS_ONSTACK as u64
+    } else {
+        0
+    };
+    uc[UC_SIGMASK] = d.uc_mask;
+    // fpregs points at a default FXSAVE image (x87 control word, MXCSR), as Linux
+    // points it at the saved FPU state.
+    uc[UC_FPREGS_MEM] = 0x037f;
+    uc[UC_FPREGS_MEM + 3] = 0x1f80;
+    uc[UC_FPREGS_PTR] = uc[UC_FPREGS_MEM..].as_ptr() as u64;
+    let uc_ptr = uc.as_mut_ptr() as usize;
+    let info_ptr = &mut info as *mut SigInfo as usize;
+    if d.switch {
+        let top = (d.alt.sp + d.alt.size) & !15;
+        // SAFETY: the program registered [sp, sp+size) as its alternate signal stack
+        // (at least MINSIGSTKSZ bytes) and the handler is a function it installed with
+        // rt_sigaction; the pointers are to live locals of this frame.
+        unsafe {
+            uk_arch::sigstack::call_handler_on_stack(
+                d.act.handler as usize,
+                d.q.sig,
+                info_ptr,
+                uc_ptr,
+                top,
+            )
+        };
+    } else {
+        // SAFETY: the program installed `handler` with rt_sigaction as a
+        // `void (*)(int, siginfo_t *, void *)` (a one-argument handler ignores the
+        // extra registers); both pointers are to live locals of this frame.
+        let f = unsafe {
+            core::mem::transmute::<usize, extern "C" fn(i32, usize, usize)>(d.act.handler as usize)
+        };
+        f(d.q.sig as i32, info_ptr, uc_ptr);
+    }
+    // The handler wrote through the pointers; read the mask back as sigreturn does.
+    // SAFETY: `uc` is a live local; volatile because its address escaped.
+    unsafe { core::ptr::read_volatile(&uc[UC_SIGMASK]) }
+}
+
+/// Called at the end of every system call (when [`work_pending`] or the call failed
+/// with EINTR): fire due timers, run handlers, apply default actions. Returns true when
+/// the call should be run again (SA_RESTART): `eintr` says the call returned EINTR and
+/// `restartable` that Linux restarts this call at all.
+pub fn syscall_exit(restartable: bool, eintr: bool) -> bool {
+    if crate::itimer::due() {
+        // Expired timers fire from the scheduler: let it run them now.
+        uk_sched::yield_now();
+    }
+    let tid = uk_sched::current_tid();
+    let interrupted = {
+        let mut s = STATE.lock();
+        core::mem::take(&mut s.thread(tid).interrupted)
+    };
+    let mut out = Outcome::default();
+    if ANY_PENDING.load(Ordering::Relaxed) {
+        deliver_all(tid, &mut out);
+    }
+    {
+        let mut s = STATE.lock();
+        let t = s.thread(tid);
+        if let Some(m) = t.saved_mask.take() {
+            t.mask = m;
+        }
+    }
+    eintr && interrupted && restartable && !out.no_restart
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use core::sync::atomic::{AtomicU64, AtomicUsize};
+
+    fn setup() -> std::sync::MutexGuard<'static, ()> {
+        crate::testplat::setup();
+        let g = crate::testplat::serial();
+        // A clean slate for the main thread (tests share the one process).
+        let mut s = STATE.lock();
+        s.actions = [KSigaction::default(); NSIG];
+        s.shared = Pending::new();
+        s.threads.clear();
+        s.refresh_any();
+        g
+    }
+
+    fn act(handler: usize, flags: u64, mask: u64) -> KSigaction {
+        KSigaction {
+            handler: handler as u64,
+            flags,
+            restorer: 0,
+            mask,
+        }
+    }
 
     #[test]
     fn store_actions_and_masks() {
-        let a = KSigaction {
-            handler: 0x1234,
-            flags: 4,
-            restorer: 0,
-            mask: u64::MAX,
-        };
+        let _g = setup();
+        let a = act(0x1234, 4, u64::MAX);
         assert_eq!(sigaction(0, None), Err(Errno::EINVAL));
         assert_eq!(sigaction(65, None), Err(Errno::EINVAL));
         assert_eq!(sigaction(SIGKILL, Some(a)), Err(Errno::EINVAL));
@@ -96,6 +884,266 @@ mod tests {
         let old = sigprocmask(SIG_SETMASK, Some(u64::MAX)).unwrap();
         assert_eq!(sigprocmask(SIG_BLOCK, None).unwrap(), !UNBLOCKABLE);
         assert_eq!(sigprocmask(7, Some(0)), Err(Errno::EINVAL));
+        assert_eq!(sigprocmask(7, None), Err(Errno::EINVAL));
         sigprocmask(SIG_SETMASK, Some(old)).unwrap();
+    }
+
+    #[test]
+    fn kill_targets_and_errors() {
+        let _g = setup();
+        assert_eq!(kill(2, SIGUSR1), Err(Errno::ESRCH));
+        assert_eq!(kill(-1, SIGUSR1), Err(Errno::ESRCH));
+        assert_eq!(kill(1, 65), Err(Errno::EINVAL));
+        assert_eq!(kill(1, 0), Ok(()));
+        assert_eq!(tkill(0, 1), Err(Errno::EINVAL));
+        assert_eq!(tkill(9999, 0), Err(Errno::ESRCH));
+        assert_eq!(tkill(1, 0), Ok(()));
+        assert_eq!(tgkill(2, 1, 1), Err(Errno::ESRCH));
+        assert_eq!(tgkill(1, 1, 99), Err(Errno::EINVAL));
+        // Default-ignored signals vanish; nothing is left to deliver.
+        kill(1, SIGCHLD).unwrap();
+        assert!(!ANY_PENDING.load(Ordering::Relaxed));
+    }
+
+    #[test]
+    fn blocked_signals_pend_and_sigtimedwait_takes_them() {
+        let _g = setup();
+        sigprocmask(SIG_SETMASK, Some(bit(SIGUSR1) | bit(SIGCHLD) | bit(40))).unwrap();
+        kill(1, SIGUSR1).unwrap();
+        kill(1, SIGUSR1).unwrap();
+        // A blocked, ignored signal is kept (its action may change before unblocking).
+        kill(1, SIGCHLD).unwrap();
+        tkill(1, 40).unwrap();
+        tkill(1, 40).unwrap();
+        assert_eq!(sigpending(), bit(SIGUSR1) | bit(SIGCHLD) | bit(40));
+        let now = uk_plat::get().monotonic_ns();
+        let q = sigtimedwait(bit(SIGUSR1), Some(now)).unwrap();
+        assert_eq!((q.sig, q.code, q.pid), (SIGUSR1, SI_USER, 1));
+        // A standard signal pends once; a real-time one queues every instance.
+        assert_eq!(sigtimedwait(bit(SIGUSR1), Some(now)), Err(Errno::EAGAIN));
+        assert_eq!(sigtimedwait(bit(40), Some(now)).unwrap().code, SI_TKILL);
+        assert_eq!(sigtimedwait(bit(40), Some(now)).unwrap().sig, 40);
+        assert_eq!(sigpending(), bit(SIGCHLD));
+        // Ignoring it explicitly discards it.
+        sigaction(SIGCHLD, Some(act(SIG_IGN as usize, 0, 0))).unwrap();
+        assert_eq!(sigpending(), 0);
+        // A short timeout really waits, then EAGAIN.
+        let t0 = uk_plat::get().monotonic_ns();
+        assert_eq!(
+            sigtimedwait(bit(SIGUSR2), Some(t0 + 20_000_000)),
+            Err(Errno::EAGAIN)
+        );
+        assert!(uk_plat::get().monotonic_ns() >= t0 + 20_000_000);
+        sigprocmask(SIG_SETMASK, Some(0)).unwrap();
+    }
+
+    static ORDER: spin::Mutex<Vec<(i32, i32, u64)>> = spin::Mutex::new(Vec::new());
+
+    /// Records (signal, si_code, mask in force) for each run.
+    extern "C" fn record(sig: i32, info: usize, _uc: usize) {
+        // SAFETY: the kernel passes a pointer to a live SigInfo.
+        let code = unsafe { (*(info as *const SigInfo)).code };
+        let mask = sigprocmask(SIG_BLOCK, None).unwrap();
+        ORDER.lock().push((sig, code, mask));
+    }
+
+    #[test]
+    fn handlers_run_at_syscall_exit_in_linux_order() {
+        let _g = setup();
+        ORDER.lock().clear();
+        sigaction(
+            SIGUSR1,
+            Some(act(record as *const () as usize, SA_SIGINFO, bit(SIGTERM))),
+        )
+        .unwrap();
+        sigaction(
+            SIGUSR2,
+            Some(act(record as *const () as usize, SA_SIGINFO, 0)),
+        )
+        .unwrap();
+        sigprocmask(SIG_SETMASK, Some(bit(SIGUSR1) | bit(SIGUSR2))).unwrap();
+        tkill(1, SIGUSR1).unwrap();
+        kill(1, SIGUSR2).unwrap();
+        assert!(work_pending());
+        // Still blocked: nothing runs.
+        assert!(!syscall_exit(true, false));
+        assert!(ORDER.lock().is_empty());
+        sigprocmask(SIG_SETMASK, Some(0)).unwrap();
+        assert!(!syscall_exit(true, false));
+        let order = ORDER.lock().clone();
+        // USR1 is taken first (lowest), USR2 nests above it and so runs first, with
+        // USR1's handler mask (USR1 + sa_mask) plus itself in force.
+        assert_eq!(
+            order,
+            vec![
+                (
+                    SIGUSR2 as i32,
+                    SI_USER,
+                    bit(SIGUSR1) | bit(SIGTERM) | bit(SIGUSR2)
+                ),
+                (SIGUSR1 as i32, SI_TKILL, bit(SIGUSR1) | bit(SIGTERM)),
+            ]
+        );
+        assert_eq!(sigprocmask(SIG_BLOCK, None).unwrap(), 0, "mask restored");
+        assert!(!ANY_PENDING.load(Ordering::Relaxed));
+    }
+
+    static UC_MASK_SEEN: AtomicU64 = AtomicU64::new(0);
+
+    /// Blocks SIGUSR2 for after the handler through uc_sigmask, as musl's cancel
+    /// handler does.
+    extern "C" fn edit_uc(_sig: i32, _info: usize, uc: usize) {
+        // SAFETY: the kernel passes a live ucontext of UC_WORDS words.
+        unsafe {
+            let m = (uc as *mut u64).add(UC_SIGMASK);
+            UC_MASK_SEEN.store(*m, Ordering::SeqCst);
+            *m |= bit(SIGUSR2);
+        }
+    }
+
+    #[test]
+    fn uc_sigmask_is_restored_and_resethand_nodefer() {
+        let _g = setup();
+        sigaction(
+            SIGUSR1,
+            Some(act(
+                edit_uc as *const () as usize,
+                SA_SIGINFO | SA_RESETHAND | SA_NODEFER,
+                0,
+            )),
+        )
+        .unwrap();
+        sigprocmask(SIG_SETMASK, Some(bit(SIGHUP))).unwrap();
+        tkill(1, SIGUSR1).unwrap();
+        syscall_exit(false, false);
+        assert_eq!(UC_MASK_SEEN.load(Ordering::SeqCst), bit(SIGHUP));
+        assert_eq!(
+            sigprocmask(SIG_BLOCK, None).unwrap(),
+            bit(SIGHUP) | bit(SIGUSR2)
+        );
+        assert_eq!(sigaction(SIGUSR1, None).unwrap().handler, SIG_DFL);
+        sigprocmask(SIG_SETMASK, Some(0)).unwrap();
+    }
+
+    static ALT_SP: AtomicUsize = AtomicUsize::new(0);
+    static ALT_FLAGS: AtomicUsize = AtomicUsize::new(0);
+
+    extern "C" fn on_alt_handler(_sig: i32, _info: usize, _uc: usize) {
+        ALT_SP.store(current_sp(), Ordering::SeqCst);
+        let st = sigaltstack(None).unwrap();
+        ALT_FLAGS.store(st.flags as usize, Ordering::SeqCst);
+        // Changing the stack while on it is refused.
+        assert_eq!(
+            sigaltstack(Some(StackT {
+                flags: SS_DISABLE,
+                ..StackT::default()
+            })),
+            Err(Errno::EPERM)
+        );
+    }
+
+    #[test]
+    fn sigaltstack_rules_and_handler_on_it() {
+        let _g = setup();
+        let old = sigaltstack(None).unwrap();
+        assert_eq!(old.flags, SS_DISABLE);
+        let buf: &'static mut [u8] = Box::leak(vec![0u8; 64 * 1024].into_boxed_slice());
+        let lo = buf.as_ptr() as usize;
+        let small = StackT {
+            sp: lo as u64,
+            flags: 0,
+            _pad: 0,
+            size: 1024,
+        };
+        assert_eq!(sigaltstack(Some(small)), Err(Errno::ENOMEM));
+        let bad = StackT {
+            flags: 77,
+            size: 65536,
+            ..small
+        };
+        assert_eq!(sigaltstack(Some(bad)), Err(Errno::EINVAL));
+        let good = StackT {
+            size: 65536,
+            ..small
+        };
+        sigaltstack(Some(good)).unwrap();
+        let st = sigaltstack(None).unwrap();
+        assert_eq!((st.sp, st.flags, st.size), (lo as u64, 0, 65536));
+        sigaction(
+            SIGUSR2,
+            Some(act(on_alt_handler as *const () as usize, SA_ONSTACK, 0)),
+        )
+        .unwrap();
+        tkill(1, SIGUSR2).unwrap();
+        syscall_exit(false, false);
+        let sp = ALT_SP.load(Ordering::SeqCst);
+        assert!(
+            sp > lo && sp < lo + 65536,
+            "handler ran on the alternate stack"
+        );
+        assert_eq!(ALT_FLAGS.load(Ordering::SeqCst), SS_ONSTACK as usize);
+        sigaltstack(Some(StackT {
+            flags: SS_DISABLE,
+            ..StackT::default()
+        }))
+        .unwrap();
+        assert_eq!(sigaltstack(None).unwrap().flags, SS_DISABLE);
+    }
+
+    extern "C" fn nothing(_sig: i32, _info: usize, _uc: usize) {}
+
+    #[test]
+    fn restart_needs_interruption_and_sa_restart() {
+        let _g = setup();
+        // EINTR that no signal caused is returned as is.
+        assert!(!syscall_exit(true, true));
+        sigaction(
+            SIGUSR1,
+            Some(act(nothing as *const () as usize, SA_RESTART, 0)),
+        )
+        .unwrap();
+        sigaction(SIGUSR2, Some(act(nothing as *const () as usize, 0, 0))).unwrap();
+        for (sig, restart) in [(SIGUSR1, true), (SIGUSR2, false)] {
+            tkill(1, sig).unwrap();
+            STATE.lock().thread(1).interrupted = true;
+            assert_eq!(syscall_exit(true, true), restart, "signal {sig}");
+            // Calls Linux never restarts (sigsuspend, poll, ...) are not restarted.
+            tkill(1, sig).unwrap();
+            STATE.lock().thread(1).interrupted = true;
+            assert!(!syscall_exit(false, true));
+        }
+    }
+
+    #[test]
+    fn sigsuspend_returns_eintr_and_restores_the_mask() {
+        let _g = setup();
+        ORDER.lock().clear();
+        sigaction(
+            SIGUSR1,
+            Some(act(record as *const () as usize, SA_SIGINFO, 0)),
+        )
+        .unwrap();
+        sigprocmask(SIG_SETMASK, Some(bit(SIGUSR1) | bit(SIGHUP))).unwrap();
+        tkill(1, SIGUSR1).unwrap();
+        assert_eq!(sigsuspend(bit(SIGHUP)), Err(Errno::EINTR));
+        assert!(!syscall_exit(false, true));
+        // The handler ran under the temporary mask; the old mask is back.
+        assert_eq!(
+            ORDER.lock().clone(),
+            vec![(SIGUSR1 as i32, SI_TKILL, bit(SIGHUP) | bit(SIGUSR1))]
+        );
+        assert_eq!(
+            sigprocmask(SIG_BLOCK, None).unwrap(),
+            bit(SIGUSR1) | bit(SIGHUP)
+        );
+        sigprocmask(SIG_SETMASK, Some(0)).unwrap();
+    }
+
+    #[test]
+    #[should_panic(expected = "exit(143)")]
+    fn default_action_terminates_with_128_plus_n() {
+        let _g = setup();
+        kill(1, SIGTERM).unwrap();
+        syscall_exit(false, false);
     }
 }

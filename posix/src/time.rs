@@ -31,9 +31,13 @@ pub fn uptime_ns() -> u64 {
         .saturating_sub(BOOT_NS.load(Ordering::Relaxed))
 }
 
-/// CPU time of the process: it ran whenever it was not idle.
+/// CPU time of the process: the platform's count when it has one, else the time it
+/// was not idle.
 pub fn cpu_ns() -> u64 {
-    uptime_ns().saturating_sub(uk_sched::idle_ns())
+    match uk_plat::get().cpu_time_ns() {
+        Some(ns) => ns,
+        None => uptime_ns().saturating_sub(uk_sched::idle_ns()),
+    }
 }
 
 /// The value of `clock` in nanoseconds (signed: CLOCK_REALTIME may be before 1970).

@@ -20,6 +20,10 @@ pub extern "C" fn __uk_clone(
     ctid: usize,
 ) -> i32 {
     let r = thread::clone(f, stack, flags as u32 as u64, arg, ptid, tls, ctid);
+    if let Ok(tid) = r {
+        // The new thread starts with its creator's signal mask.
+        uk_posix::signal::on_clone(tid);
+    }
     if crate::trace::enabled() {
         let raw = match r {
             Ok(t) => t as isize,

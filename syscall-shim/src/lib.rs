@@ -6,20 +6,41 @@
 //! uk-posix. The sign of an errno flips in exactly one place: [`dispatch`].
 #![cfg_attr(not(test), no_std)]
 
+extern crate alloc;
+
 mod arch_prctl;
 mod clock;
 mod clone;
+mod dirs;
+mod epoll;
+mod eventfd;
+mod fattr;
+mod fcntl;
 mod futex;
 mod getrandom;
 mod ids;
 mod ioctl;
+mod itimer;
+mod kill;
+mod links;
 mod mman;
+mod msync;
+mod open;
+mod prctl;
+mod prio;
 pub mod names;
+mod pipe;
+mod poll;
 mod read_write;
 mod rlimit;
+mod select;
+mod sendfile;
+mod rusage;
 mod signal;
 mod sleep;
+mod stat;
 mod sysinfo;
+mod timerfd;
 mod table;
 pub mod trace;
 mod uname;
@@ -61,21 +82,31 @@ fn log_unsupported(n: usize) -> bool {
 /// Run system call `n`. Returns the raw Linux return value (negative errno on error).
 pub fn dispatch(n: usize, a: &Args) -> isize {
     let handler = table::TABLE.get(n).copied().flatten();
-    let r = match handler {
-        Some(h) => h(a),
-        None => {
-            log_unsupported(n);
-            Err(Errno::ENOSYS)
+    loop {
+        let r = match handler {
+            Some(h) => h(a),
+            None => {
+                log_unsupported(n);
+                Err(Errno::ENOSYS)
+            }
+        };
+        let raw = match r {
+            Ok(v) => v as isize,
+            Err(e) => e.as_neg(),
+        };
+        if trace::enabled() {
+            trace::print(n, a, raw);
         }
-    };
-    let raw = match r {
-        Ok(v) => v as isize,
-        Err(e) => e.as_neg(),
-    };
-    if trace::enabled() {
-        trace::print(n, a, raw);
+        // Signals are delivered when a system call returns: handlers run here, and a
+        // call a signal interrupted runs again when its handler asked for SA_RESTART.
+        let eintr = r == Err(Errno::EINTR);
+        if (eintr || uk_posix::signal::work_pending())
+            && uk_posix::signal::syscall_exit(!signal::never_restarted(n), eintr)
+        {
+            continue;
+        }
+        return raw;
     }
-    raw
 }
 
 /// The entry point musl calls for every system call.

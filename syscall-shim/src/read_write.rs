@@ -87,18 +87,89 @@ pub fn sys_writev(a: &Args) -> KResult<usize> {
     })
 }
 
-/// Positioned I/O: only on seekable files (the console is not: ESPIPE).
-pub fn sys_pread64(a: &Args) -> KResult<usize> {
-    let f = fd::get(a[0] as i32)?;
-    if (a[3] as i64) < 0 {
+/// Positioned I/O: negative offsets are EINVAL; streams answer ESPIPE.
+fn offset(v: usize) -> KResult<u64> {
+    if (v as i64) < 0 {
         return Err(Errno::EINVAL);
     }
-    f.seek(0, Whence::Cur)?;
-    Err(Errno::ESPIPE)
+    Ok(v as u64)
+}
+
+pub fn sys_pread64(a: &Args) -> KResult<usize> {
+    let f = fd::get(a[0] as i32)?;
+    let off = offset(a[3])?;
+    let buf = user::slice_mut(a[1], a[2].min(MAX_RW))?;
+    f.pread(buf, off)
 }
 
 pub fn sys_pwrite64(a: &Args) -> KResult<usize> {
-    sys_pread64(a)
+    let f = fd::get(a[0] as i32)?;
+    let off = offset(a[3])?;
+    let buf = user::slice(a[1], a[2].min(MAX_RW))?;
+    f.pwrite(buf, off)
+}
+
+/// preadv/pwritev with an explicit offset; `None` (offset -1 in the v2 calls) uses and
+/// moves the file offset like readv/writev.
+fn preadv_at(a: &Args, off: Option<u64>) -> KResult<usize> {
+    let f = fd::get(a[0] as i32)?;
+    let mut pos = off;
+    each_iov(a[1], a[2], |base, len| {
+        let buf = user::slice_mut(base, len)?;
+        let n = match pos.as_mut() {
+            Some(p) => {
+                let n = f.pread(buf, *p)?;
+                *p += n as u64;
+                n
+            }
+            None => f.read(buf)?,
+        };
+        Ok((n, true))
+    })
+}
+
+fn pwritev_at(a: &Args, off: Option<u64>) -> KResult<usize> {
+    let f = fd::get(a[0] as i32)?;
+    let mut pos = off;
+    each_iov(a[1], a[2], |base, len| {
+        let buf = user::slice(base, len)?;
+        let n = match pos.as_mut() {
+            Some(p) => {
+                let n = f.pwrite(buf, *p)?;
+                *p += n as u64;
+                n
+            }
+            None => f.write(buf)?,
+        };
+        Ok((n, true))
+    })
+}
+
+pub fn sys_preadv(a: &Args) -> KResult<usize> {
+    preadv_at(a, Some(offset(a[3])?))
+}
+
+pub fn sys_pwritev(a: &Args) -> KResult<usize> {
+    pwritev_at(a, Some(offset(a[3])?))
+}
+
+/// RWF_* flags are hints ukit can ignore except unknown bits (EOPNOTSUPP).
+const RWF_ALL: usize = 0x1f;
+
+pub fn sys_preadv2(a: &Args) -> KResult<usize> {
+    if a[5] & !RWF_ALL != 0 {
+        return Err(Errno::EOPNOTSUPP);
+    }
+    let off = if a[3] as i64 == -1 { None } else { Some(offset(a[3])?) };
+    preadv_at(a, off)
+}
+
+pub fn sys_pwritev2(a: &Args) -> KResult<usize> {
+    if a[5] & !RWF_ALL != 0 {
+        return Err(Errno::EOPNOTSUPP);
+    }
+    let off = if a[3] as i64 == -1 { None } else { Some(offset(a[3])?) };
+    pwritev_at(a, off)
 }
 
 pub fn sys_lseek(a: &Args) -> KResult<usize> {
@@ -107,6 +178,8 @@ pub fn sys_lseek(a: &Args) -> KResult<usize> {
         0 => Whence::Set,
         1 => Whence::Cur,
         2 => Whence::End,
+        // SEEK_DATA, SEEK_HOLE: files only.
+        3 | 4 => return uk_posix::fs::seek_data_hole(a[0] as i32, a[1] as i64, a[2] == 4).map(|v| v as usize),
         _ => return Err(Errno::EINVAL),
     };
     f.seek(a[1] as i64, whence).map(|v| v as usize)
@@ -156,6 +229,10 @@ pub const ENTRIES: &[(usize, crate::Handler)] = &[
     (18, sys_pwrite64),
     (19, sys_readv),
     (20, sys_writev),
+    (295, sys_preadv),
+    (296, sys_pwritev),
+    (327, sys_preadv2),
+    (328, sys_pwritev2),
 ];
 
 #[cfg(test)]

@@ -1,11 +1,16 @@
-//! rt_sigaction(2), rt_sigprocmask(2): https://man7.org/linux/man-pages/man2/rt_sigaction.2.html
+//! rt_sigaction(2), rt_sigprocmask(2), rt_sigpending(2), rt_sigsuspend(2),
+//! rt_sigtimedwait(2), sigaltstack(2), pause(2), rt_sigreturn(2):
+//! https://man7.org/linux/man-pages/man2/rt_sigaction.2.html
 
 use crate::{Args, Errno, KResult};
-use uk_posix::signal::{self, KSigaction};
-use uk_posix::user;
+use uk_posix::signal::{self, KSigaction, StackT};
+use uk_posix::{time, user};
+
+/// The kernel's sigset size on x86_64; any other sigsetsize argument is EINVAL.
+const SIGSET: usize = 8;
 
 pub fn sys_rt_sigaction(a: &Args) -> KResult<usize> {
-    if a[3] != 8 {
+    if a[3] != SIGSET {
         return Err(Errno::EINVAL);
     }
     let new = if a[1] != 0 {
@@ -24,7 +29,7 @@ pub fn sys_rt_sigaction(a: &Args) -> KResult<usize> {
 }
 
 pub fn sys_rt_sigprocmask(a: &Args) -> KResult<usize> {
-    if a[3] != 8 {
+    if a[3] != SIGSET {
         return Err(Errno::EINVAL);
     }
     let set = if a[1] != 0 {
@@ -33,7 +38,7 @@ pub fn sys_rt_sigprocmask(a: &Args) -> KResult<usize> {
         None
     };
     if a[2] != 0 {
-        user::check(a[2], 8, true)?;
+        user::check(a[2], SIGSET, true)?;
     }
     let old = signal::sigprocmask(a[0] as u32, set)?;
     if a[2] != 0 {
@@ -42,5 +47,104 @@ pub fn sys_rt_sigprocmask(a: &Args) -> KResult<usize> {
     Ok(0)
 }
 
+pub fn sys_rt_sigpending(a: &Args) -> KResult<usize> {
+    if a[1] > SIGSET {
+        return Err(Errno::EINVAL);
+    }
+    let set = signal::sigpending();
+    user::write(a[0], &set.to_le_bytes())?;
+    Ok(0)
+}
+
+pub fn sys_rt_sigsuspend(a: &Args) -> KResult<usize> {
+    if a[1] != SIGSET {
+        return Err(Errno::EINVAL);
+    }
+    let mask: u64 = user::read(a[0])?;
+    signal::sigsuspend(mask)
+}
+
+pub fn sys_pause(_: &Args) -> KResult<usize> {
+    signal::pause()
+}
+
+/// The `siginfo_t` rt_sigtimedwait writes (128 bytes).
+fn siginfo_bytes(q: &signal::Queued) -> [u8; 128] {
+    let mut b = [0u8; 128];
+    b[0..4].copy_from_slice(&(q.sig as i32).to_le_bytes());
+    b[8..12].copy_from_slice(&q.code.to_le_bytes());
+    b[16..20].copy_from_slice(&q.pid.to_le_bytes());
+    b[24..32].copy_from_slice(&q.value.to_le_bytes());
+    b
+}
+
+pub fn sys_rt_sigtimedwait(a: &Args) -> KResult<usize> {
+    if a[3] != SIGSET {
+        return Err(Errno::EINVAL);
+    }
+    let set: u64 = user::read(a[0])?;
+    if a[1] != 0 {
+        user::check(a[1], 128, true)?;
+    }
+    let deadline = if a[2] != 0 {
+        let ts: [i64; 2] = user::read(a[2])?;
+        let ns = time::timespec_to_ns(ts[0], ts[1])?;
+        Some(uk_plat::get().monotonic_ns().saturating_add(ns))
+    } else {
+        None
+    };
+    let q = signal::sigtimedwait(set, deadline)?;
+    if a[1] != 0 {
+        user::write(a[1], &siginfo_bytes(&q))?;
+    }
+    Ok(q.sig)
+}
+
+pub fn sys_sigaltstack(a: &Args) -> KResult<usize> {
+    let new = if a[0] != 0 {
+        Some(user::read::<StackT>(a[0])?)
+    } else {
+        None
+    };
+    if a[1] != 0 {
+        user::check(a[1], core::mem::size_of::<StackT>(), true)?;
+    }
+    let old = signal::sigaltstack(new)?;
+    if a[1] != 0 {
+        user::write(a[1], &old)?;
+    }
+    Ok(0)
+}
+
+/// Handlers are plain calls that return to the kernel, so nothing ever needs
+/// rt_sigreturn; a program calling it directly has no frame to return to.
+pub fn sys_rt_sigreturn(_: &Args) -> KResult<usize> {
+    uk_log::warn_once!("rt_sigreturn without a signal frame (ukit handlers return normally)");
+    Err(Errno::ENOSYS)
+}
+
+/// System calls Linux never restarts after a handler, whatever SA_RESTART says
+/// (signal(7), "Interruption of system calls and library functions").
+pub fn never_restarted(n: usize) -> bool {
+    matches!(
+        n,
+        // poll, select, pause, nanosleep, semop, msgsnd, msgrcv
+        7 | 23 | 34 | 35 | 65 | 69 | 70
+        // rt_sigtimedwait, rt_sigsuspend, io_getevents, semtimedop, clock_nanosleep
+            | 128 | 130 | 208 | 220 | 230
+        // epoll_wait, pselect6, ppoll, epoll_pwait, epoll_pwait2
+            | 232 | 270 | 271 | 281 | 441
+    )
+}
+
 /// This family's rows of the system call table.
-pub const ENTRIES: &[(usize, crate::Handler)] = &[(13, sys_rt_sigaction), (14, sys_rt_sigprocmask)];
+pub const ENTRIES: &[(usize, crate::Handler)] = &[
+    (13, sys_rt_sigaction),
+    (14, sys_rt_sigprocmask),
+    (15, sys_rt_sigreturn),
+    (34, sys_pause),
+    (127, sys_rt_sigpending),
+    (128, sys_rt_sigtimedwait),
+    (130, sys_rt_sigsuspend),
+    (131, sys_sigaltstack),
+];

@@ -13,7 +13,20 @@ pub fn sys_nanosleep(a: &Args) -> KResult<usize> {
     if a[1] != 0 {
         user::check(a[1], 16, true)?;
     }
-    time::clock_nanosleep(time::CLOCK_MONOTONIC, false, ns).map(|_| 0)
+    let t0 = uk_plat::get().monotonic_ns();
+    let r = time::clock_nanosleep(time::CLOCK_MONOTONIC, false, ns);
+    write_remaining(r, a[1], t0, ns)
+}
+
+/// On EINTR a relative sleep reports the time it had left in `rem` (if given).
+fn write_remaining(r: KResult<()>, rem: usize, t0: u64, ns: u64) -> KResult<usize> {
+    if r == Err(uk_errno::Errno::EINTR) && rem != 0 {
+        let slept = uk_plat::get().monotonic_ns().saturating_sub(t0);
+        let left = ns.saturating_sub(slept) as i64;
+        let (sec, nsec) = time::ns_to_timespec(left);
+        user::write(rem, &[sec, nsec])?;
+    }
+    r.map(|_| 0)
 }
 
 /// Note: returns a positive errno on failure in libc, but the raw call returns -errno
@@ -24,7 +37,10 @@ pub fn sys_clock_nanosleep(a: &Args) -> KResult<usize> {
         return Err(uk_errno::Errno::EINVAL);
     }
     let ns = read_ns(a[2])?;
-    time::clock_nanosleep(a[0] as i32, flags & time::TIMER_ABSTIME != 0, ns).map(|_| 0)
+    let abs = flags & time::TIMER_ABSTIME != 0;
+    let t0 = uk_plat::get().monotonic_ns();
+    let r = time::clock_nanosleep(a[0] as i32, abs, ns);
+    write_remaining(r, if abs { 0 } else { a[3] }, t0, ns)
 }
 
 /// This family's rows of the system call table.

@@ -82,13 +82,13 @@ static void ukt_fail(const char *file, int line, const char *text, const char *g
 		int ukt_e_ = errno;                                                               \
 		int ukt_ptr_ = __builtin_classify_type(expr) == 5;                                \
 		int ukt_failed_ = ukt_g_ == -1 || (ukt_ptr_ && ukt_g_ == 0);                       \
-		if (ukt_failed_ && ukt_e_ == (err)) {                                             \
+		if (ukt_failed_ && ukt_e_ == (int)(err)) {                                             \
 			ukt_ok(__FILE__, __LINE__, #expr " fails with " #err);                        \
 		} else {                                                                          \
 			char ukt_gs_[96], ukt_ws_[64];                                                \
 			snprintf(ukt_gs_, sizeof ukt_gs_, "%ld (errno %d %s)", ukt_g_, ukt_e_,        \
 				 strerror(ukt_e_));                                                        \
-			snprintf(ukt_ws_, sizeof ukt_ws_, "failure with errno %d %s", (err),          \
+			snprintf(ukt_ws_, sizeof ukt_ws_, "failure with errno %d %s", (int)(err),          \
 				 strerror(err));                                                           \
 			ukt_fail(__FILE__, __LINE__, #expr " fails with " #err, ukt_gs_, ukt_ws_);    \
 		}                                                                                 \
@@ -155,7 +155,7 @@ static void ukt_rm_rf(const char *path)
 
 /* Makes a fresh file with `len` bytes of `data` (or "" when data is NULL). Returns 0 on
  * success. */
-static int ukt_write_file(const char *path, const char *data)
+__attribute__((unused)) static int ukt_write_file(const char *path, const char *data)
 {
 	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 	if (fd < 0)

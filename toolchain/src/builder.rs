@@ -299,6 +299,9 @@ pub fn build_recipe_in(
             opts.env.get("CC").cloned().unwrap_or_else(|| "gcc".into()),
         );
         map.insert("cache", paths::cache_dir().display().to_string());
+        // The repository root, for steps that run a port's own build files
+        // (`make -f {repo}/ports/lwip/Makefile`).
+        map.insert("repo", paths::repo_root().display().to_string());
         let mut missing = BTreeMap::new();
         match &opts.sysroot {
             Some(s) => {

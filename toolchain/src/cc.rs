@@ -23,10 +23,10 @@ pub const HOST_CC: &str = "gcc";
 pub const TARGET_TRIPLE: &str = "x86_64-linux-musl";
 
 /// Platforms `uk-cc` can link images for today.
-pub const AVAILABLE_PLATS: &[&str] = &["linuxu"];
+pub const AVAILABLE_PLATS: &[&str] = &["linuxu", "kvm"];
 
 /// Platforms that are planned but whose kernels do not exist yet.
-pub const PLANNED_PLATS: &[&str] = &["kvm", "xen"];
+pub const PLANNED_PLATS: &[&str] = &["xen"];
 
 /// The image entry point provided by the platform code in `libuk.a`.
 pub const ENTRY: &str = "_uk_start";
@@ -424,6 +424,27 @@ pub fn link_command(p: &Parsed, sysroot: &Sysroot, gcc: &GccPaths, kernel: &Path
     v
 }
 
+/// The kvm platform's linker script (in the repository, beside the platform's code).
+pub fn kvm_linker_script(root: &Path) -> PathBuf {
+    root.join("plat").join("kvm").join("kvm.ld")
+}
+
+/// Link flags a platform adds after [`link_command`]'s: for kvm, its linker script (the
+/// image is linked at 1 MiB with PVH and multiboot headers), 4 KiB segment alignment so
+/// that file offsets follow addresses (multiboot loads the file flat), and `main`
+/// wrapped so the kernel can time the moment the program starts (boot statistics).
+pub fn plat_link_flags(plat: &str, root: &Path) -> Vec<String> {
+    match plat {
+        "kvm" => vec![
+            format!("-Wl,-T,{}", path_str(&kvm_linker_script(root))),
+            "-Wl,-z,max-page-size=4096".into(),
+            "-Wl,--build-id=none".into(),
+            "-Wl,--wrap=main".into(),
+        ],
+        _ => Vec::new(),
+    }
+}
+
 /// `-l` names that resolve in none of the allowed folders. The host's own library folders
 /// are deliberately not allowed: their libraries are built against glibc and would be
 /// linked silently by gcc's default search path.
@@ -557,7 +578,8 @@ pub fn run(args: Vec<OsString>) -> Result<i32> {
                 ),
                 None => crate::kernel::ensure_default(&plat)?,
             };
-            let argv = link_command(&p, &sysroot, &gcc, &kernel);
+            let mut argv = link_command(&p, &sysroot, &gcc, &kernel);
+            argv.extend(plat_link_flags(&plat, &crate::paths::repo_root()));
             exec_gcc(&argv, verbose)
         }
     }
@@ -743,14 +765,23 @@ mod tests {
     }
 
     #[test]
+    fn kvm_link_flags() {
+        let f = plat_link_flags("kvm", Path::new("/r"));
+        assert!(f.contains(&"-Wl,-T,/r/plat/kvm/kvm.ld".to_string()));
+        assert!(f.contains(&"-Wl,--wrap=main".to_string()));
+        assert!(plat_link_flags("linuxu", Path::new("/r")).is_empty());
+    }
+
+    #[test]
     fn platforms() {
         assert_eq!(resolve_plat(None, None).unwrap(), "linuxu");
         assert_eq!(resolve_plat(None, Some("")).unwrap(), "linuxu");
         assert_eq!(resolve_plat(Some("linuxu"), Some("kvm")).unwrap(), "linuxu");
-        let e = resolve_plat(None, Some("kvm")).unwrap_err();
+        assert_eq!(resolve_plat(None, Some("kvm")).unwrap(), "kvm");
+        let e = resolve_plat(None, Some("xen")).unwrap_err();
         assert_eq!(
             e.to_string(),
-            "platform kvm is not available yet (available: linuxu)"
+            "platform xen is not available yet (available: linuxu, kvm)"
         );
         assert!(matches!(
             resolve_plat(Some("pdp11"), None),

@@ -6,7 +6,9 @@
 //! mirrors only), so the last resort is the Debian source package of the same version,
 //! fetched through a private apt configuration derived at run time from the host's own
 //! `/etc/apt` (no mirror host is ever written into the repository). Debian ships the
-//! upstream tarball unchanged as `<pkg>_<version>.orig.tar.*`, so the same sha256 holds.
+//! upstream tarball unchanged as `<pkg>_<version>.orig.tar.*`, so the same sha256 holds;
+//! where it does not (a `+dfsg` repack, or an upstream zip), the recipe states the Debian
+//! tarball's own sha256 (`debian = { ..., sha256 }`) and the fallback is checked against it.
 
 use std::fs;
 use std::io::{IsTerminal, Read};
@@ -196,30 +198,42 @@ pub fn sha256_file(path: &Path) -> Result<String> {
     Ok(hex::encode(h.finalize()))
 }
 
-/// File name of the recipe's archive in `sources/`: the upstream file name when there is
-/// a URL, else Debian's `.orig` name (found by prefix, the compression is not known
-/// until apt has answered).
-fn cache_name(recipe: &Recipe) -> Result<CacheName> {
-    if let Some(url) = &recipe.source.url {
+/// Where an archive may sit in `sources/`: under the upstream file name (checked against
+/// the upstream sha256) and, when Debian's `.orig` tarball differs from upstream's (its
+/// own sha256 in the recipe) or there is no URL, under Debian's name (found by prefix:
+/// the compression is not known until apt has answered).
+fn cache_names(recipe: &Recipe) -> Result<Vec<(CacheName, String)>> {
+    let src = &recipe.source;
+    let mut out = Vec::new();
+    if let (Some(url), Some(sha)) = (&src.url, &src.sha256) {
         let name = url
             .trim_end_matches('/')
             .rsplit('/')
             .next()
             .filter(|n| !n.is_empty() && !n.contains(':'))
             .ok_or_else(|| anyhow!("cannot take a file name from URL {url}"))?;
-        return Ok(CacheName::Exact(name.to_string()));
+        out.push((CacheName::Exact(name.to_string()), sha.clone()));
     }
-    if let Some(d) = &recipe.source.debian {
-        return Ok(CacheName::Prefix(format!(
-            "{}_{}.orig.tar.",
-            d.package,
-            d.upstream_version()
-        )));
+    if let (Some(d), Some(sha)) = (&src.debian, src.debian_sha256()) {
+        let same_file = src.url.is_some() && src.sha256.as_deref() == Some(sha);
+        if !same_file {
+            out.push((
+                CacheName::Prefix(format!(
+                    "{}_{}.orig.tar.",
+                    d.package,
+                    d.upstream_version()
+                )),
+                sha.to_string(),
+            ));
+        }
     }
-    bail!(
-        "recipe {} has no url or debian source to fetch",
-        recipe.name
-    )
+    if out.is_empty() {
+        bail!(
+            "recipe {} has no url or debian source to fetch",
+            recipe.name
+        );
+    }
+    Ok(out)
 }
 
 enum CacheName {
@@ -238,34 +252,38 @@ fn find_cached(dir: &Path, name: &CacheName) -> Option<PathBuf> {
 }
 
 /// Fetches the recipe's source archive into `paths::sources_dir()` and returns its path
-/// once its sha256 matches the recipe.
+/// once its sha256 matches the recipe (upstream's, or the Debian tarball's own when the
+/// recipe states one and the fallback was used).
 pub fn fetch_source(recipe: &Recipe, progress: &Progress) -> Result<PathBuf> {
-    let sha = recipe.source.sha256.as_deref().ok_or_else(|| {
-        anyhow!(
+    if recipe.source.identity_sha256().is_none() {
+        bail!(
             "recipe {} has no downloadable source (it uses [source] path)",
             recipe.name
-        )
-    })?;
+        );
+    }
     let sources = paths::sources_dir();
     fs::create_dir_all(&sources).with_context(|| format!("cannot create {}", sources.display()))?;
-    let name = cache_name(recipe)?;
+    let names = cache_names(recipe)?;
 
     // 1. cache
     let mut stale = None;
-    if let Some(p) = find_cached(&sources, &name) {
-        if sha256_file(&p)?.eq_ignore_ascii_case(sha) {
-            return Ok(p);
+    for (name, sha) in &names {
+        if let Some(p) = find_cached(&sources, name) {
+            if sha256_file(&p)?.eq_ignore_ascii_case(sha) {
+                return Ok(p);
+            }
+            progress.note(format!(
+                "warning: cached {} does not match the recipe's sha256; fetching it again",
+                p.display()
+            ));
+            stale = Some(p);
         }
-        progress.note(format!(
-            "warning: cached {} does not match the recipe's sha256; fetching it again",
-            p.display()
-        ));
-        stale = Some(p);
     }
 
     let mut errors = Vec::new();
     // 2. upstream
-    if let (Some(url), CacheName::Exact(file)) = (&recipe.source.url, &name) {
+    if let (Some(url), Some((CacheName::Exact(file), sha))) = (&recipe.source.url, names.first())
+    {
         let task = progress.task(format!(
             "fetching {} {} (upstream)",
             recipe.name, recipe.version
@@ -286,14 +304,15 @@ pub fn fetch_source(recipe: &Recipe, progress: &Progress) -> Result<PathBuf> {
         }
     }
     // 3. Debian source package
-    if let Some(deb) = &recipe.source.debian {
+    if let (Some(deb), Some(sha)) = (&recipe.source.debian, recipe.source.debian_sha256()) {
         let task = progress.task(format!(
             "fetching {} {} (Debian source package {}={})",
             recipe.name, recipe.version, deb.package, deb.version
         ));
-        let dest_name = match &name {
-            CacheName::Exact(n) => Some(n.as_str()),
-            CacheName::Prefix(_) => None,
+        // Stored under the upstream name only when it is the same file.
+        let dest_name = match names.as_slice() {
+            [(CacheName::Exact(n), _)] => Some(n.as_str()),
+            _ => None,
         };
         match fetch_debian(
             &paths::apt_dir(),
@@ -787,6 +806,60 @@ mod tests {
              Types: deb-src\nURIs: http://mirror.example/security\nSuites: bookworm-security\n"
         );
         assert_eq!(got[2].1, "deb-src http://other.example/apt stable main\n");
+    }
+
+    #[test]
+    fn debian_tarball_with_its_own_sha_is_cached_under_its_own_name() {
+        let up = "7d5b0b6062521e4627e099e4c9dc8248d32a30285e959b7eecaa780cf8cfd4a4";
+        let deb = "0a8276d09fc4e97bbba2f953d74af2388fc2195ea156be9d7589e297a68fde24";
+        let parse = |src: &str| {
+            let text = format!("name = \"p\"\nversion = \"1\"\nkind = \"port\"\n[source]\n{src}");
+            Recipe::parse(&text, Path::new("recipes/p.toml")).unwrap()
+        };
+        let shape = |r: &Recipe| -> Vec<(String, String)> {
+            cache_names(r)
+                .unwrap()
+                .into_iter()
+                .map(|(n, sha)| match n {
+                    CacheName::Exact(n) => (format!("={n}"), sha),
+                    CacheName::Prefix(n) => (format!("{n}*"), sha),
+                })
+                .collect()
+        };
+        // Same tarball: one name, the upstream one.
+        let r = parse(&format!(
+            "url = \"https://x.invalid/p-1.tar.gz\"\nsha256 = \"{up}\"\n\
+             debian = {{ package = \"p\", version = \"1-1\" }}\n"
+        ));
+        assert_eq!(shape(&r), [("=p-1.tar.gz".to_string(), up.to_string())]);
+        // Repacked: both, each with its own hash.
+        let r = parse(&format!(
+            "url = \"https://x.invalid/p-1.zip\"\nsha256 = \"{up}\"\n\
+             debian = {{ package = \"p\", version = \"1+dfsg1-2\", sha256 = \"{deb}\" }}\n"
+        ));
+        assert_eq!(
+            shape(&r),
+            [
+                ("=p-1.zip".to_string(), up.to_string()),
+                ("p_1+dfsg1.orig.tar.*".to_string(), deb.to_string())
+            ]
+        );
+        // Debian only.
+        let r = parse(&format!(
+            "debian = {{ package = \"p\", version = \"1+dfsg1-2\", sha256 = \"{deb}\" }}\n"
+        ));
+        assert_eq!(
+            shape(&r),
+            [("p_1+dfsg1.orig.tar.*".to_string(), deb.to_string())]
+        );
+        // A cached Debian tarball is found and verified against the Debian hash.
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join("p_1+dfsg1.orig.tar.xz"), b"x").unwrap();
+        let (name, _) = &cache_names(&r).unwrap()[0];
+        assert_eq!(
+            find_cached(dir.path(), name),
+            Some(dir.path().join("p_1+dfsg1.orig.tar.xz"))
+        );
     }
 
     #[test]

@@ -32,6 +32,13 @@ pub const KERNEL_SOURCE_DIRS: &[&str] = &["arch", "plat", "lib", "posix", "sysca
 /// again; dependency changes show up in the `Cargo.toml` files anyway.
 const KERNEL_SOURCE_FILES: &[&str] = &["Cargo.toml"];
 
+/// The bool option that puts networking (lib/net on lwIP) into the kernel.
+pub const NET_OPTION: &str = "lib.net";
+/// The port that option needs.
+pub const LWIP_PORT: &str = "lwip";
+/// Environment variable that tells the kernel build where the lwip port is installed.
+pub const LWIP_PREFIX_ENV: &str = "UK_LWIP_PREFIX";
+
 /// Lines of the build log shown when a kernel build fails.
 const LOG_TAIL_LINES: usize = 40;
 
@@ -61,7 +68,19 @@ pub fn ensure(plat: &str, resolved: &uk_kconfig::Resolved) -> Result<PathBuf> {
     let dir = kernel_dir(plat, &resolved.hash());
     let lib = dir.join("libuk.a");
     let stamp_file = dir.join("stamp");
-    let stamp = source_stamp(&root)?;
+    let mut stamp = source_stamp(&root)?;
+    // Networking links lwIP's objects into libuk.a (lib/net's build script), so the port
+    // must exist first, and a rebuilt port (new lwipopts.h) must rebuild the kernel.
+    let lwip = match resolved.get(NET_OPTION) {
+        Some(uk_kconfig::Value::Bool(true)) => {
+            let prefix = crate::ports::ensure_port(LWIP_PORT)?;
+            let port_stamp =
+                fs::read_to_string(prefix.join(crate::ports::STAMP)).unwrap_or_default();
+            stamp.push_str(&format!("\nlwip {}", port_stamp.trim()));
+            Some(prefix)
+        }
+        _ => None,
+    };
 
     if is_fresh(&lib, &stamp_file, &stamp) {
         return Ok(lib);
@@ -85,7 +104,7 @@ pub fn ensure(plat: &str, resolved: &uk_kconfig::Resolved) -> Result<PathBuf> {
     let log = dir.join("build.log");
     let args = cargo_args(plat, &resolved.features());
     let spinner = Spinner::start(&format!("building ukit kernel ({plat})"));
-    let status = run_logged(&root, &args, &config, &target_dir, &log);
+    let status = run_logged(&root, &args, &config, &target_dir, &log, lwip.as_deref());
     spinner.finish();
     let status = status?;
     if !status.success() {
@@ -166,6 +185,7 @@ fn run_logged(
     config: &Path,
     target_dir: &Path,
     log: &Path,
+    lwip: Option<&Path>,
 ) -> Result<std::process::ExitStatus> {
     let out = File::create(log).with_context(|| format!("creating {}", log.display()))?;
     let err = out.try_clone()?;
@@ -176,6 +196,8 @@ fn run_logged(
         .env("UK_CONFIG", config)
         .env("CARGO_TARGET_DIR", target_dir)
         .env("RUSTFLAGS", "-C relocation-model=static")
+        // Read by lib/net's and lib/lwip-sys's build scripts; absent without networking.
+        .env(LWIP_PREFIX_ENV, lwip.map(Path::as_os_str).unwrap_or_default())
         // These would override RUSTFLAGS or tie cargo to a make jobserver whose pipes we
         // may not have been given (uk-cc runs inside `make -j`).
         .env_remove("CARGO_ENCODED_RUSTFLAGS")

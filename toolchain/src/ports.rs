@@ -51,7 +51,7 @@ fn hash_tree(h: &mut Sha256, dir: &Path, rel: &Path) -> Result<()> {
 
 /// The stamp contents for `recipe`: what its installed files were built from.
 pub fn fingerprint(recipe: &Recipe) -> Result<String> {
-    let source = match (&recipe.source.sha256, recipe.local_source()) {
+    let source = match (recipe.source.identity_sha256(), recipe.local_source()) {
         (Some(sha), _) => sha.to_ascii_lowercase(),
         (None, Some(dir)) => {
             let mut h = Sha256::new();
@@ -89,11 +89,35 @@ pub fn fingerprint(recipe: &Recipe) -> Result<String> {
     for (k, v) in &recipe.build.env {
         bh.update(format!("{k}={v}\0").as_bytes());
     }
-    Ok(format!(
+    let mut stamp = format!(
         "source-sha256 {source}\npatches-sha256 {}\nbuild-sha256 {}\n",
         hex::encode(ph.finalize()),
         hex::encode(bh.finalize())
-    ))
+    );
+    // Only recipes with inputs get the line, so other ports keep their stamps.
+    if !recipe.build.inputs.is_empty() {
+        let root = paths::repo_root();
+        let mut ih = Sha256::new();
+        for i in &recipe.build.inputs {
+            let p = root.join(i);
+            ih.update(i.as_bytes());
+            ih.update([0]);
+            if p.is_dir() {
+                hash_tree(&mut ih, &p, Path::new(""))?;
+            } else {
+                let bytes = fs::read(&p).with_context(|| {
+                    format!(
+                        "cannot read [build] inputs entry {} (from {})",
+                        p.display(),
+                        recipe.path().display()
+                    )
+                })?;
+                ih.update(&bytes);
+            }
+        }
+        stamp.push_str(&format!("inputs-sha256 {}\n", hex::encode(ih.finalize())));
+    }
+    Ok(stamp)
 }
 
 /// Returns the install prefix of port `name`, building it first if it is not installed

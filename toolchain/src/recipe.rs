@@ -42,6 +42,10 @@ pub struct DebianSource {
     pub package: String,
     /// Full Debian version (`1.2.3-1`); the part before the last `-` is the upstream one.
     pub version: String,
+    /// sha256 of Debian's `.orig.tar.*` when it is not byte-identical to the upstream
+    /// archive (a `+dfsg` repack, or upstream ships a zip): checked when the fallback is
+    /// used. Without it the fallback is checked against `[source] sha256`.
+    pub sha256: Option<String>,
 }
 
 impl DebianSource {
@@ -70,6 +74,23 @@ pub struct Source {
     pub patches: Vec<String>,
 }
 
+impl Source {
+    /// The sha256 the Debian fallback must match: its own when the recipe states one,
+    /// else the upstream archive's (Debian ships most tarballs unchanged).
+    pub fn debian_sha256(&self) -> Option<&str> {
+        self.debian
+            .as_ref()
+            .and_then(|d| d.sha256.as_deref())
+            .or(self.sha256.as_deref())
+    }
+
+    /// The sha256 that identifies the source release (for build stamps): upstream's
+    /// when known, else the Debian tarball's.
+    pub fn identity_sha256(&self) -> Option<&str> {
+        self.sha256.as_deref().or_else(|| self.debian_sha256())
+    }
+}
+
 /// `[depends]`.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -85,7 +106,7 @@ pub struct Build {
     /// Extra environment for every step (values are templates too).
     #[serde(default)]
     pub env: BTreeMap<String, String>,
-    /// argv lists; templates `{jobs} {prefix} {src} {cc} {sysroot} {cache}` are expanded.
+    /// argv lists; templates `{jobs} {prefix} {src} {cc} {sysroot} {cache} {repo}` are expanded.
     #[serde(default)]
     pub steps: Vec<Vec<String>>,
     /// For apps: the linked program, relative to the build's working directory.
@@ -93,6 +114,11 @@ pub struct Build {
     /// Run the steps in a separate `obj/` folder instead of the source tree.
     #[serde(default, rename = "out-of-tree")]
     pub out_of_tree: bool,
+    /// Repository files or folders (relative to the repository root) the steps read
+    /// besides the source, e.g. a port's own Makefile and option headers: their contents
+    /// are part of the port's build stamp, so editing them rebuilds the port.
+    #[serde(default)]
+    pub inputs: Vec<String>,
 }
 
 /// `[run]`: how `ukport run` starts the image.
@@ -112,6 +138,10 @@ pub struct Run {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Test {
+    /// Arguments for the test run, used instead of `[run] args` when given: a smoke test
+    /// often needs its own input (`lua -e ...`), which as `[run] args` would also be
+    /// prepended to every `ukport run`.
+    pub args: Option<Vec<String>>,
     pub expect_stdout: Option<String>,
     #[serde(default)]
     pub expect_exit: i32,
@@ -336,18 +366,20 @@ impl Recipe {
                             url/debian with sha256"
                     .to_string());
             }
-            match &s.sha256 {
-                None => {
-                    return Err("[source] sha256 is required for downloaded sources \
-                                (run `sha256sum` on the upstream archive)"
-                        .to_string())
-                }
-                Some(h) if !is_sha256_hex(h) => {
+            // A URL needs the upstream sha256; a Debian-only source may carry its own.
+            let deb_own = s.debian.as_ref().and_then(|d| d.sha256.as_ref());
+            if s.sha256.is_none() && (s.url.is_some() || deb_own.is_none()) {
+                return Err("[source] sha256 is required for downloaded sources \
+                            (run `sha256sum` on the upstream archive; a Debian-only \
+                            source may state debian = { ..., sha256 = \"...\" } instead)"
+                    .to_string());
+            }
+            for (key, h) in [("sha256", s.sha256.as_ref()), ("debian.sha256", deb_own)] {
+                if let Some(h) = h.filter(|h| !is_sha256_hex(h)) {
                     return Err(format!(
-                        "[source] sha256 = \"{h}\" is not 64 hexadecimal digits"
-                    ))
+                        "[source] {key} = \"{h}\" is not 64 hexadecimal digits"
+                    ));
                 }
-                _ => {}
             }
         }
         if self.kind == Kind::App && self.build.binary.is_none() {
@@ -461,6 +493,7 @@ memory = "32M"
 net.tcp.max_connections = 1024
 
 [test]
+args = ["-c", "echo hi"]
 expect_stdout = "hi\n"
 "#;
 
@@ -487,6 +520,12 @@ expect_stdout = "hi\n"
             Some("hi\n")
         );
         assert_eq!(r.test.as_ref().unwrap().expect_exit, 0);
+        assert_eq!(
+            r.test.as_ref().unwrap().args.as_deref(),
+            Some(&["-c".to_string(), "echo hi".to_string()][..])
+        );
+        let no_args = parse(&GOOD.replace("args = [\"-c\", \"echo hi\"]\n", "")).unwrap();
+        assert_eq!(no_args.test.unwrap().args, None);
     }
 
     #[test]
@@ -564,6 +603,35 @@ expect_stdout = "hi\n"
         assert!(e.contains("ukport list"), "{e}");
         let r = Recipe::load_in(dir.path(), "demo").unwrap();
         assert_eq!(r.recipes_dir(), dir.path());
+    }
+
+    #[test]
+    fn debian_sha256_is_separate_and_checked() {
+        let deb_sha = "0a8276d09fc4e97bbba2f953d74af2388fc2195ea156be9d7589e297a68fde24";
+        let own = GOOD.replace(
+            "version = \"1:1.0-3\" }",
+            &format!("version = \"1:1.0-3\", sha256 = \"{deb_sha}\" }}"),
+        );
+        let r = parse(&own).unwrap();
+        assert_eq!(r.source.debian_sha256(), Some(deb_sha));
+        assert_eq!(r.source.identity_sha256(), r.source.sha256.as_deref());
+        // Without its own, the fallback is checked against upstream's.
+        let r = parse(GOOD).unwrap();
+        assert_eq!(r.source.debian_sha256(), r.source.sha256.as_deref());
+
+        // Debian-only: the Debian sha256 alone is enough, and identifies the source.
+        let only = format!(
+            "name = \"d\"\nversion = \"1\"\nkind = \"port\"\n[source]\n\
+             debian = {{ package = \"d\", version = \"1+dfsg-1\", sha256 = \"{deb_sha}\" }}\n"
+        );
+        let r = parse(&only).unwrap();
+        assert_eq!(r.source.identity_sha256(), Some(deb_sha));
+        // A URL still needs the upstream sha256.
+        let e = parse(&only.replace("[source]\n", "[source]\nurl = \"https://x.invalid/d.zip\"\n"))
+            .unwrap_err();
+        assert!(e.message.contains("sha256 is required"), "{e}");
+        let e = parse(&only.replace(deb_sha, "xyz")).unwrap_err();
+        assert!(e.message.contains("debian.sha256 = \"xyz\""), "{e}");
     }
 
     #[test]

@@ -7,6 +7,7 @@
 pub mod context;
 pub mod cpu;
 pub mod fpu;
+pub mod sigstack;
 
 pub use context::{call_on_stack, switch, Context};
 pub use cpu::{features, Features};
@@ -24,3 +25,9 @@ pub fn rdtsc() -> u64 {
 pub fn spin_hint() {
     core::hint::spin_loop();
 }
+
+// Ring-0 pieces used by the kvm platform only (they fault in ring 3).
+pub mod desc;
+pub mod lapic;
+pub mod paging;
+pub mod ring0;

@@ -13,7 +13,7 @@ extern crate alloc;
 
 mod wait;
 
-pub use wait::WaitQueue;
+pub use wait::{wait_any, WaitQueue, NOTIFY_IN, NOTIFY_OUT};
 
 use alloc::collections::{BTreeMap, VecDeque};
 use alloc::sync::Arc;

@@ -59,6 +59,12 @@ pub trait Platform: Sync {
     fn monotonic_ns(&self) -> u64;
     /// Wall-clock nanoseconds since the Unix epoch.
     fn wall_ns(&self) -> i64;
+    /// CPU time the image has consumed, when the platform can tell (linuxu asks the
+    /// host: the image is one host process). `None`: the kernel estimates it as time
+    /// since boot minus time idle.
+    fn cpu_time_ns(&self) -> Option<u64> {
+        None
+    }
     /// Block until an event arrives or `deadline` (monotonic ns) passes; `None` means no
     /// deadline. Spurious returns are allowed: callers re-check their condition.
     fn wait(&self, deadline: Option<u64>);
@@ -79,6 +85,107 @@ pub trait Platform: Sync {
     fn set_tls_base(&self, base: usize);
     /// Stop the image with this exit status. Never returns.
     fn exit(&self, status: i32) -> !;
+    /// Host directories, on platforms that have a host file system (linuxu). lib/vfs
+    /// mounts them through [`HostFs`]; `None` (the default) means no host files.
+    fn hostfs(&self) -> Option<&dyn HostFs> {
+        None
+    }
+}
+
+/// `struct stat` facts of a host file, as hostfs reports them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct HostStat {
+    pub dev: u64,
+    pub ino: u64,
+    pub mode: u32,
+    pub nlink: u64,
+    pub uid: u32,
+    pub gid: u32,
+    pub rdev: u64,
+    pub size: i64,
+    pub blksize: i64,
+    pub blocks: i64,
+    pub atime_ns: i64,
+    pub mtime_ns: i64,
+    pub ctime_ns: i64,
+}
+
+/// `struct statfs` facts of a host file system.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct HostStatFs {
+    pub fs_type: i64,
+    pub bsize: i64,
+    pub blocks: u64,
+    pub bfree: u64,
+    pub bavail: u64,
+    pub files: u64,
+    pub ffree: u64,
+    pub namelen: i64,
+    pub frsize: i64,
+}
+
+/// Host file operations, one path component at a time.
+///
+/// Every `name` is a single component: never empty, never `..`, never containing `/`
+/// (`.` only to reopen a directory descriptor itself). An implementation must refuse anything else with EINVAL and must never follow a
+/// symlink in the final component (lib/vfs resolves symlinks itself, inside the image's
+/// namespace). Together this confines every lookup below the mounted host directory.
+/// Descriptors are host descriptors, private to the implementation's caller (lib/vfs).
+/// Errors are Linux errno values.
+pub trait HostFs: Sync {
+    /// Open a host directory to mount (an absolute host path from a boot option), as a
+    /// path-only descriptor.
+    fn open_dir(&self, host_path: &[u8]) -> Result<i32, i32>;
+    /// The host's working directory when the image started (an absolute path).
+    fn initial_cwd(&self) -> &[u8];
+    /// openat(2) of one component below `dirfd`, with O_NOFOLLOW added. `flags` are Linux
+    /// O_* flags (O_PATH for a lookup).
+    fn openat(&self, dirfd: i32, name: &[u8], flags: u32, mode: u32) -> Result<i32, i32>;
+    /// close(2).
+    fn close(&self, fd: i32);
+    /// pread(2).
+    fn pread(&self, fd: i32, buf: &mut [u8], off: u64) -> Result<usize, i32>;
+    /// pwrite(2).
+    fn pwrite(&self, fd: i32, buf: &[u8], off: u64) -> Result<usize, i32>;
+    /// write(2) at the descriptor's own offset (for O_APPEND descriptors).
+    fn write(&self, fd: i32, buf: &[u8]) -> Result<usize, i32>;
+    /// fstat(2); works on path-only descriptors.
+    fn fstat(&self, fd: i32) -> Result<HostStat, i32>;
+    /// fstatfs(2).
+    fn fstatfs(&self, fd: i32) -> Result<HostStatFs, i32>;
+    /// Seek the directory `fd` to `cookie` (0 = start, else a `d_off`) and read
+    /// `linux_dirent64` records into `buf`; Ok(0) at the end.
+    fn getdents64(&self, fd: i32, cookie: u64, buf: &mut [u8]) -> Result<usize, i32>;
+    /// mkdirat(2).
+    fn mkdirat(&self, dirfd: i32, name: &[u8], mode: u32) -> Result<(), i32>;
+    /// unlinkat(2); `dir` selects AT_REMOVEDIR.
+    fn unlinkat(&self, dirfd: i32, name: &[u8], dir: bool) -> Result<(), i32>;
+    /// renameat2(2).
+    fn renameat(
+        &self,
+        olddir: i32,
+        old: &[u8],
+        newdir: i32,
+        new: &[u8],
+        flags: u32,
+    ) -> Result<(), i32>;
+    /// symlinkat(2); `target` is stored as given.
+    fn symlinkat(&self, target: &[u8], dirfd: i32, name: &[u8]) -> Result<(), i32>;
+    /// readlink of the symlink a path-only descriptor refers to.
+    fn readlink(&self, fd: i32, buf: &mut [u8]) -> Result<usize, i32>;
+    /// linkat(2) without following symlinks.
+    fn linkat(&self, olddir: i32, old: &[u8], newdir: i32, new: &[u8]) -> Result<(), i32>;
+    /// ftruncate(2).
+    fn ftruncate(&self, fd: i32, len: u64) -> Result<(), i32>;
+    /// fsync(2) or fdatasync(2).
+    fn fsync(&self, fd: i32, data_only: bool) -> Result<(), i32>;
+    /// fchmodat(2) of one component (never on a symlink: lib/vfs checks first).
+    fn fchmodat(&self, dirfd: i32, name: &[u8], mode: u32) -> Result<(), i32>;
+    /// fchownat(2) on the file a descriptor refers to (AT_EMPTY_PATH).
+    fn fchown(&self, fd: i32, uid: u32, gid: u32) -> Result<(), i32>;
+    /// utimensat(2) of one component, not following symlinks; `[atime, mtime]` as
+    /// (sec, nsec) pairs with UTIME_NOW/UTIME_OMIT allowed in nsec.
+    fn utimensat(&self, dirfd: i32, name: &[u8], times: &[[i64; 2]; 2]) -> Result<(), i32>;
 }
 
 static PLATFORM: AtomicPtr<&'static dyn Platform> = AtomicPtr::new(core::ptr::null_mut());
@@ -177,9 +284,139 @@ pub struct BootArgs {
     pub hwcap2: usize,
     /// Boot options not consumed by the platform (`key=value` words, space-separated).
     pub opts: &'static str,
+    /// An initial ramdisk the boot loader placed in memory, as (start, length): the
+    /// first PVH module or multiboot module on kvm; `None` on linuxu. The platform keeps
+    /// these bytes out of [`Platform::memory`], so they stay intact for boot to read.
+    pub initrd: Option<(usize, usize)>,
 }
 
 extern "Rust" {
     /// The boot sequence (lib/boot), bound at link time.
     pub fn uk_boot_entry(args: &BootArgs) -> !;
+}
+
+/// A network device found by the platform (linuxu: a tap device or a passt socket named
+/// by the `net=` boot option; kvm: virtio-net). Frames are whole Ethernet frames without
+/// the FCS. Both directions are non-blocking: lib/netdev wraps each device with counters
+/// and frame checks, and waits for input through [`net_event`].
+pub trait NetDevice: Sync {
+    /// Short name for logs (`tap:ukit0`, `passt`, `virtio-net0`).
+    fn name(&self) -> &str;
+    /// The device's Ethernet address.
+    fn mac(&self) -> [u8; 6];
+    /// Largest payload of one frame (the IP packet), usually 1500.
+    fn mtu(&self) -> u16;
+    /// Whether the link is up (the host side is there).
+    fn link_up(&self) -> bool;
+    /// Send one frame. Err: a Linux errno (EAGAIN when the host cannot take it now,
+    /// EMSGSIZE when it is larger than the device allows).
+    fn transmit(&self, frame: &[u8]) -> Result<(), i32>;
+    /// Take the next received frame into `buf` without blocking: `Some(len)` with the
+    /// frame's full length (a frame longer than `buf` is consumed and reported with its
+    /// real length, so the caller can count it as malformed), `None` when nothing waits.
+    fn receive(&self, buf: &mut [u8]) -> Option<usize>;
+}
+
+/// Most network devices one image can have.
+pub const MAX_NET_DEVICES: usize = 4;
+
+static NET_DEVICES: [AtomicPtr<&'static dyn NetDevice>; MAX_NET_DEVICES] = [
+    AtomicPtr::new(core::ptr::null_mut()),
+    AtomicPtr::new(core::ptr::null_mut()),
+    AtomicPtr::new(core::ptr::null_mut()),
+    AtomicPtr::new(core::ptr::null_mut()),
+];
+
+/// Device discovery: the platform registers each network device it brought up at boot
+/// (before lib/net starts). Returns false when all [`MAX_NET_DEVICES`] slots are taken.
+pub fn register_net_device(d: &'static &'static dyn NetDevice) -> bool {
+    let p = d as *const _ as *mut _;
+    NET_DEVICES.iter().any(|slot| {
+        slot.compare_exchange(
+            core::ptr::null_mut(),
+            p,
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        )
+        .is_ok()
+    })
+}
+
+/// The registered network devices, in registration order.
+pub fn net_devices() -> impl Iterator<Item = &'static dyn NetDevice> {
+    NET_DEVICES.iter().filter_map(|slot| {
+        let p = slot.load(Ordering::Acquire);
+        // SAFETY: non-null pointers were stored by `register_net_device` from a
+        // `&'static &'static dyn NetDevice`: valid and immutable forever.
+        (!p.is_null()).then(|| unsafe { *p })
+    })
+}
+
+static NET_EVENT_HOOK: AtomicPtr<()> = AtomicPtr::new(core::ptr::null_mut());
+
+/// Set the function the platform calls when a network device may have input (lib/netdev
+/// sets it to wake the threads waiting for frames). The hook must not block: it runs in
+/// the idle path (linuxu: after `Platform::wait` saw a device descriptor readable; kvm:
+/// from the interrupt's deferred work).
+pub fn set_net_event_hook(f: fn()) {
+    NET_EVENT_HOOK.store(f as *mut (), Ordering::Release);
+}
+
+/// Called by the platform: a network device may have input. A no-op until a hook is set.
+pub fn net_event() {
+    let p = NET_EVENT_HOOK.load(Ordering::Acquire);
+    if !p.is_null() {
+        // SAFETY: only `set_net_event_hook` stores here, always a valid `fn()`.
+        let f: fn() = unsafe { core::mem::transmute::<*mut (), fn()>(p) };
+        f();
+    }
+}
+
+#[cfg(test)]
+mod net_tests {
+    use super::*;
+    use core::sync::atomic::AtomicUsize;
+
+    struct Dev;
+    impl NetDevice for Dev {
+        fn name(&self) -> &str {
+            "dev"
+        }
+        fn mac(&self) -> [u8; 6] {
+            [2, 0, 0, 0, 0, 1]
+        }
+        fn mtu(&self) -> u16 {
+            1500
+        }
+        fn link_up(&self) -> bool {
+            true
+        }
+        fn transmit(&self, _: &[u8]) -> Result<(), i32> {
+            Ok(())
+        }
+        fn receive(&self, _: &mut [u8]) -> Option<usize> {
+            None
+        }
+    }
+    static DEV: &dyn NetDevice = &Dev;
+    static HITS: AtomicUsize = AtomicUsize::new(0);
+    fn hook() {
+        HITS.fetch_add(1, Ordering::Relaxed);
+    }
+
+    #[test]
+    fn devices_register_until_full_and_events_reach_the_hook() {
+        let before = net_devices().count();
+        let mut added = 0;
+        while register_net_device(&DEV) {
+            added += 1;
+        }
+        assert_eq!(before + added, MAX_NET_DEVICES);
+        assert!(net_devices().all(|d| d.mtu() == 1500 && d.name() == "dev"));
+        net_event();
+        set_net_event_hook(hook);
+        net_event();
+        net_event();
+        assert_eq!(HITS.load(Ordering::Relaxed), 2);
+    }
 }

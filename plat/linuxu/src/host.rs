@@ -63,6 +63,28 @@ pub mod nr {
     pub const GETRANDOM: usize = 318;
     pub const SECCOMP: usize = 317;
     pub const RT_SIGRETURN: usize = 15;
+    // hostfs (host directories mounted into the image).
+    pub const CLOSE: usize = 3;
+    pub const FSTAT: usize = 5;
+    pub const LSEEK: usize = 8;
+    pub const PREAD64: usize = 17;
+    pub const PWRITE64: usize = 18;
+    pub const FSYNC: usize = 74;
+    pub const FDATASYNC: usize = 75;
+    pub const FTRUNCATE: usize = 77;
+    pub const GETCWD: usize = 79;
+    pub const FSTATFS: usize = 138;
+    pub const GETDENTS64: usize = 217;
+    pub const OPENAT: usize = 257;
+    pub const MKDIRAT: usize = 258;
+    pub const FCHOWNAT: usize = 260;
+    pub const UNLINKAT: usize = 263;
+    pub const LINKAT: usize = 265;
+    pub const SYMLINKAT: usize = 266;
+    pub const READLINKAT: usize = 267;
+    pub const FCHMODAT: usize = 268;
+    pub const UTIMENSAT: usize = 280;
+    pub const RENAMEAT2: usize = 316;
 }
 
 /// Every host system call a linuxu image makes, by name: at boot (before the filter
@@ -83,6 +105,27 @@ pub const HOST_CALLS: &[&str] = &[
     "getrandom",
     "seccomp",
     "rt_sigreturn",
+    "close",
+    "fstat",
+    "lseek",
+    "pread64",
+    "pwrite64",
+    "fsync",
+    "fdatasync",
+    "ftruncate",
+    "getcwd",
+    "fstatfs",
+    "getdents64",
+    "openat",
+    "mkdirat",
+    "fchownat",
+    "unlinkat",
+    "linkat",
+    "symlinkat",
+    "readlinkat",
+    "fchmodat",
+    "utimensat",
+    "renameat2",
 ];
 
 /// The host calls allowed after boot: console, memory release, idle wait, clock, TLS,
@@ -97,6 +140,27 @@ pub const RUNTIME_CALLS: &[usize] = &[
     nr::EXIT,
     nr::EXIT_GROUP,
     nr::RT_SIGRETURN,
+    // hostfs; getcwd is boot-only.
+    nr::CLOSE,
+    nr::FSTAT,
+    nr::LSEEK,
+    nr::PREAD64,
+    nr::PWRITE64,
+    nr::FSYNC,
+    nr::FDATASYNC,
+    nr::FTRUNCATE,
+    nr::FSTATFS,
+    nr::GETDENTS64,
+    nr::OPENAT,
+    nr::MKDIRAT,
+    nr::FCHOWNAT,
+    nr::UNLINKAT,
+    nr::LINKAT,
+    nr::SYMLINKAT,
+    nr::READLINKAT,
+    nr::FCHMODAT,
+    nr::UTIMENSAT,
+    nr::RENAMEAT2,
 ];
 
 /// Make a host system call. Returns the raw result (negative errno on failure).

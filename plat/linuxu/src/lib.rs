@@ -7,7 +7,9 @@
 #![cfg_attr(not(test), no_std)]
 
 pub mod host;
+mod net;
 mod opts;
+pub mod hostfs;
 mod seccomp;
 
 use core::arch::global_asm;
@@ -166,19 +168,34 @@ impl Platform for LinuxU {
         clock(0)
     }
 
+    fn cpu_time_ns(&self) -> Option<u64> {
+        // CLOCK_PROCESS_CPUTIME_ID of the host process, which is the whole image.
+        Some(clock(2) as u64)
+    }
+
     fn wait(&self, deadline: Option<u64>) {
-        // ppoll with no descriptors: one host call that sleeps until the deadline (or
-        // a host signal). Device fds join the set as netdevs arrive.
-        match deadline {
+        // One ppoll: sleeps until the deadline, a host signal, or input on the network
+        // device's descriptor (then lib/netdev hears of it through net_event).
+        let mut pfd = [0i32; 2];
+        let nfds = match net::poll_fds() {
+            Some(fd) => {
+                pfd = [fd, 1 /* POLLIN */];
+                1
+            }
+            None => 0,
+        };
+        let fds = pfd.as_mut_ptr() as usize;
+        let r = match deadline {
             Some(d) => {
                 let now = self.monotonic_ns();
                 let rel = d.saturating_sub(now);
                 let ts = [(rel / 1_000_000_000) as i64, (rel % 1_000_000_000) as i64];
-                host::call(nr::PPOLL, [0, 0, ts.as_ptr() as usize, 0, 8, 0]);
+                host::call(nr::PPOLL, [fds, nfds, ts.as_ptr() as usize, 0, 8, 0])
             }
-            None => {
-                host::call(nr::PPOLL, [0, 0, 0, 0, 8, 0]);
-            }
+            None => host::call(nr::PPOLL, [fds, nfds, 0, 0, 8, 0]),
+        };
+        if r > 0 {
+            uk_plat::net_event();
         }
     }
 
@@ -224,6 +241,10 @@ impl Platform for LinuxU {
 
     fn exit(&self, status: i32) -> ! {
         host::exit_group(status)
+    }
+
+    fn hostfs(&self) -> Option<&dyn uk_plat::HostFs> {
+        Some(&hostfs::HOSTFS)
     }
 }
 
@@ -336,6 +357,15 @@ pub unsafe extern "C" fn uk_linuxu_entry(sp: *const usize) -> ! {
     LINUXU.entropy.set(seed);
     probe_ttys();
     ignore_host_sigpipe();
+    // Network devices (`net=...`) open now: the host-call filter forbids it later.
+    for w in parsed.rest.split(' ') {
+        if let Some(spec) = w.strip_prefix("net=") {
+            if let Err(e) = net::setup(spec.as_bytes(), &seed) {
+                die(&["cannot set up the network device (", w, "): ", e], 1);
+            }
+        }
+    }
+    hostfs::init();
 
     if uk_config::PLAT_LINUXU_SECCOMP && !parsed.no_seccomp {
         if let Err(e) = seccomp::install() {
@@ -353,6 +383,7 @@ pub unsafe extern "C" fn uk_linuxu_entry(sp: *const usize) -> ! {
         hwcap,
         hwcap2,
         opts: parsed.rest,
+        initrd: None,
     };
     // SAFETY: lib/boot provides uk_boot_entry; the platform is registered.
     unsafe { uk_plat::uk_boot_entry(&args) }

@@ -1,0 +1,418 @@
+//! The lwIP instance: the core lock, the C functions lwIP calls (`sys_now`, memory,
+//! random numbers, assertions), one netif per network device, and the "net" thread.
+
+use alloc::boxed::Box;
+use alloc::vec::Vec;
+use core::ffi::{c_char, c_void};
+use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use uk_lwip_sys as sys;
+use uk_netdev::Interface;
+use uk_sched::WaitQueue;
+
+use crate::{addr, config};
+
+/// The core lock: held around every lwIP call (lwIP's callbacks run inside it).
+static CORE: spin::Mutex<()> = spin::Mutex::new(());
+/// Wakes the net thread when a socket call armed an lwIP timer earlier than the one the
+/// thread sleeps for.
+static KICK: WaitQueue = WaitQueue::new();
+/// When the net thread will wake up by itself (monotonic ns; u64::MAX: never).
+static NET_DEADLINE: AtomicU64 = AtomicU64::new(u64::MAX);
+static STARTED: AtomicBool = AtomicBool::new(false);
+/// The kernel CSPRNG (`fn(&mut [u8])`), for LWIP_RAND (ISNs, ports, DHCP xids).
+static RANDOM: AtomicUsize = AtomicUsize::new(0);
+
+/// What the image hands to [`init`].
+#[derive(Clone, Copy)]
+pub struct NetParams {
+    /// Fills a buffer from the kernel CSPRNG.
+    pub random: fn(&mut [u8]),
+}
+
+/// Runs `f` under the core lock, then delivers loopback traffic `f` produced and makes
+/// sure the net thread wakes for any timer `f` armed.
+pub(crate) fn locked<R>(f: impl FnOnce() -> R) -> R {
+    let g = CORE.lock();
+    let r = f();
+    after_calls();
+    drop(g);
+    r
+}
+
+fn now_ns() -> u64 {
+    uk_plat::get().monotonic_ns()
+}
+
+/// Loopback delivery and the net thread's timer; called with the core lock held.
+fn after_calls() {
+    poll_loopback();
+    if !STARTED.load(Ordering::Relaxed) {
+        return;
+    }
+    // SAFETY: core lock held.
+    let sleep = unsafe { sys::sys_timeouts_sleeptime() };
+    if sleep != u32::MAX {
+        let d = now_ns().saturating_add(sleep as u64 * 1_000_000);
+        if d < NET_DEADLINE.load(Ordering::Relaxed) {
+            KICK.wake_all();
+        }
+    }
+}
+
+/// Delivers packets queued on loopback (and answers they cause), a bounded number of
+/// rounds. Core lock held.
+fn poll_loopback() {
+    for _ in 0..64 {
+        // SAFETY: core lock held; netif_list is lwIP's list of live netifs.
+        let pending = unsafe {
+            let mut n = sys::netif_list;
+            let mut any = false;
+            while !n.is_null() {
+                any |= !(*n).loop_first.is_null();
+                n = (*n).next;
+            }
+            any
+        };
+        if !pending {
+            return;
+        }
+        // SAFETY: core lock held.
+        unsafe { sys::netif_poll_all() };
+    }
+}
+
+// ---- C functions lwIP calls -----------------------------------------------------------
+
+/// lwIP's clock: milliseconds, wrapping.
+#[no_mangle]
+pub extern "C" fn sys_now() -> u32 {
+    (now_ns() / 1_000_000) as u32
+}
+
+const HDR: usize = 16;
+
+/// `mem_malloc` and every memp pool: the kernel heap, with the size in a 16-byte header
+/// so that `uk_net_free` can rebuild the layout. NULL when the heap is exhausted (lwIP
+/// turns that into ERR_MEM, the socket layer into ENOMEM/EAGAIN).
+#[no_mangle]
+pub extern "C" fn uk_net_malloc(size: usize) -> *mut c_void {
+    let Some(total) = size.checked_add(HDR) else {
+        return core::ptr::null_mut();
+    };
+    let Ok(layout) = core::alloc::Layout::from_size_align(total, HDR) else {
+        return core::ptr::null_mut();
+    };
+    // SAFETY: non-zero size (>= HDR).
+    let p = unsafe { alloc::alloc::alloc(layout) };
+    if p.is_null() {
+        return core::ptr::null_mut();
+    }
+    // SAFETY: p has room for the header; it is 16-aligned.
+    unsafe {
+        (p as *mut usize).write(total);
+        p.add(HDR) as *mut c_void
+    }
+}
+
+#[no_mangle]
+pub extern "C" fn uk_net_calloc(count: usize, size: usize) -> *mut c_void {
+    let Some(n) = count.checked_mul(size) else {
+        return core::ptr::null_mut();
+    };
+    let p = uk_net_malloc(n);
+    if !p.is_null() {
+        // SAFETY: p points to n writable bytes.
+        unsafe { core::ptr::write_bytes(p as *mut u8, 0, n) };
+    }
+    p
+}
+
+/// # Safety
+/// `p` is NULL or came from [`uk_net_malloc`]/[`uk_net_calloc`] and is freed once.
+#[no_mangle]
+pub unsafe extern "C" fn uk_net_free(p: *mut c_void) {
+    if p.is_null() {
+        return;
+    }
+    // SAFETY: per the contract, the header sits HDR bytes before p.
+    unsafe {
+        let base = (p as *mut u8).sub(HDR);
+        let total = (base as *const usize).read();
+        alloc::alloc::dealloc(base, core::alloc::Layout::from_size_align_unchecked(total, HDR));
+    }
+}
+
+/// LWIP_RAND: the kernel CSPRNG once [`init`] gave it, else a clock-seeded generator
+/// (host unit tests only: an image always calls init first).
+#[no_mangle]
+pub extern "C" fn uk_net_rand() -> u32 {
+    let mut b = [0u8; 4];
+    let f = RANDOM.load(Ordering::Relaxed);
+    if f != 0 {
+        // SAFETY: RANDOM only ever holds a `fn(&mut [u8])` stored by init.
+        let f: fn(&mut [u8]) = unsafe { core::mem::transmute::<usize, fn(&mut [u8])>(f) };
+        f(&mut b);
+        return u32::from_ne_bytes(b);
+    }
+    static X: AtomicU64 = AtomicU64::new(0);
+    let mut x = X.load(Ordering::Relaxed) ^ now_ns() ^ 0x9e37_79b9_7f4a_7c15;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    X.store(x, Ordering::Relaxed);
+    x as u32
+}
+
+fn c_str(p: *const c_char) -> &'static str {
+    if p.is_null() {
+        return "?";
+    }
+    // SAFETY: lwIP passes string literals (message and __FILE__).
+    unsafe { core::ffi::CStr::from_ptr(p) }
+        .to_str()
+        .unwrap_or("?")
+}
+
+/// LWIP_PLATFORM_ASSERT: an lwIP invariant broke; stop through the kernel panic path.
+#[no_mangle]
+pub extern "C" fn uk_net_assert(msg: *const c_char, file: *const c_char, line: i32) -> ! {
+    panic!("lwIP assertion failed: {} ({}:{line})", c_str(msg), c_str(file))
+}
+
+// ---- netifs over lib/netdev -------------------------------------------------------------
+
+/// lwIP's two-letter name of the netifs made here (loopback is `lo`).
+const OUR_NAME: [c_char; 2] = [b'e' as c_char, b'n' as c_char];
+
+/// Largest frame handled: header + VLAN tag + 1500-byte MTU, with slack for bigger MTUs.
+const FRAME_MAX: usize = 9216 + 18;
+
+fn iface_of(netif: *mut sys::netif) -> Option<&'static Interface> {
+    // SAFETY: `state` holds the interface index set in add_device.
+    let i = unsafe { (*netif).state } as usize;
+    uk_netdev::interfaces().get(i)
+}
+
+unsafe extern "C" fn linkoutput(netif: *mut sys::netif, p: *mut sys::pbuf) -> sys::err_t {
+    let Some(iface) = iface_of(netif) else {
+        return sys::err_enum_t::ERR_IF as sys::err_t;
+    };
+    let mut buf = [0u8; FRAME_MAX];
+    // SAFETY: p is a valid pbuf chain given by lwIP for the duration of the call.
+    let len = unsafe { (*p).tot_len } as usize;
+    if len > buf.len() {
+        return sys::err_enum_t::ERR_BUF as sys::err_t;
+    }
+    // SAFETY: buf has room for len bytes.
+    let n = unsafe { sys::pbuf_copy_partial(p, buf.as_mut_ptr() as *mut c_void, len as u16, 0) };
+    match iface.transmit(&buf[..n as usize]) {
+        Ok(()) => sys::err_enum_t::ERR_OK as sys::err_t,
+        Err(_) => sys::err_enum_t::ERR_IF as sys::err_t,
+    }
+}
+
+unsafe extern "C" fn netif_init(netif: *mut sys::netif) -> sys::err_t {
+    let Some(iface) = iface_of(netif) else {
+        return sys::err_enum_t::ERR_IF as sys::err_t;
+    };
+    // SAFETY: lwIP hands us the netif being added; we fill in the link layer.
+    unsafe {
+        let n = &mut *netif;
+        n.hwaddr = iface.mac();
+        n.hwaddr_len = 6;
+        n.mtu = iface.mtu();
+        n.mtu6 = iface.mtu();
+        n.name = OUR_NAME;
+        n.flags = (sys::NETIF_FLAG_BROADCAST
+            | sys::NETIF_FLAG_ETHARP
+            | sys::NETIF_FLAG_ETHERNET
+            | sys::NETIF_FLAG_MLD6) as u8;
+        n.output = Some(sys::etharp_output);
+        n.output_ip6 = Some(sys::ethip6_output);
+        n.linkoutput = Some(linkoutput);
+    }
+    sys::err_enum_t::ERR_OK as sys::err_t
+}
+
+/// Adds the netif for interface `idx`, configured from the boot options (first device
+/// only: static address or DHCP). Core lock held.
+fn add_device(idx: usize, iface: &Interface, cfg: &config::NetConfig) {
+    let netif: *mut sys::netif = Box::leak(Box::new(sys::netif::default()));
+    let (ip, mask, gw) = match (idx, cfg.ip) {
+        (0, Some((ip, p))) => (ip, config::netmask(p), cfg.gw.unwrap_or(ZERO)),
+        _ => (ZERO, ZERO, ZERO),
+    };
+    let (ip, mask, gw) = (addr::ip4(ip), addr::ip4(mask), addr::ip4(gw));
+    // SAFETY: core lock held; netif lives forever (leaked); callbacks are ours.
+    unsafe {
+        if sys::netif_add(
+            netif,
+            &ip,
+            &mask,
+            &gw,
+            idx as *mut c_void,
+            Some(netif_init),
+            Some(sys::ethernet_input),
+        )
+        .is_null()
+        {
+            uk_log::warn!("net: cannot add an interface for {}", iface.name());
+            return;
+        }
+        (*netif).ip6_autoconfig_enabled = 1;
+        sys::netif_create_ip6_linklocal_address(netif, 1);
+        if idx == 0 {
+            sys::netif_set_default(netif);
+        }
+        sys::netif_set_up(netif);
+        if iface.link_up() {
+            sys::netif_set_link_up(netif);
+        }
+        if idx == 0 && cfg.dhcp {
+            sys::dhcp_start(netif);
+        }
+    }
+    uk_log::info!(
+        "net: {} up, mac {:02x?}, mtu {}",
+        iface.name(),
+        iface.mac(),
+        iface.mtu()
+    );
+}
+
+const ZERO: core::net::Ipv4Addr = core::net::Ipv4Addr::UNSPECIFIED;
+
+/// The netif lwIP keeps for interface `idx` (by its state word).
+fn netif_for(idx: usize) -> *mut sys::netif {
+    // SAFETY: core lock held by the caller; walks lwIP's netif list.
+    unsafe {
+        let mut n = sys::netif_list;
+        while !n.is_null() {
+            if (*n).state as usize == idx && (*n).name == OUR_NAME {
+                return n;
+            }
+            n = (*n).next;
+        }
+    }
+    core::ptr::null_mut()
+}
+
+/// Feeds up to `budget` received frames per device into lwIP. Returns true when a
+/// device still had frames after its budget. Core lock held.
+fn poll_devices(budget: usize) -> bool {
+    let mut more = false;
+    let mut buf = [0u8; FRAME_MAX];
+    for (idx, iface) in uk_netdev::interfaces().iter().enumerate() {
+        let netif = netif_for(idx);
+        if netif.is_null() {
+            continue;
+        }
+        let mut n = 0;
+        while n < budget {
+            let Some(len) = iface.receive(&mut buf) else {
+                break;
+            };
+            n += 1;
+            // SAFETY: core lock held; the pbuf is filled before lwIP sees it, and freed
+            // here when lwIP refuses it (lwIP owns it on ERR_OK).
+            unsafe {
+                let p = sys::pbuf_alloc(
+                    sys::pbuf_layer_PBUF_RAW,
+                    len as u16,
+                    sys::pbuf_type_PBUF_POOL,
+                );
+                if p.is_null() {
+                    continue; // out of memory: drop, TCP retransmits
+                }
+                sys::pbuf_take(p, buf.as_ptr() as *const c_void, len as u16);
+                let input = (*netif).input.expect("netif_add set input");
+                if input(p, netif) != sys::err_enum_t::ERR_OK as sys::err_t {
+                    sys::pbuf_free(p);
+                }
+            }
+        }
+        more |= n == budget;
+    }
+    more
+}
+
+/// One round of the net thread's work: device input, loopback, timers. Returns the
+/// deadline of lwIP's next timer (monotonic ns), or `Some(now)` when input is left over.
+pub(crate) fn service() -> Option<u64> {
+    let g = CORE.lock();
+    let more = poll_devices(256);
+    // SAFETY: core lock held.
+    unsafe { sys::sys_check_timeouts() };
+    poll_loopback();
+    // SAFETY: core lock held.
+    let sleep = unsafe { sys::sys_timeouts_sleeptime() };
+    drop(g);
+    let now = now_ns();
+    if more {
+        Some(now)
+    } else if sleep == u32::MAX {
+        None
+    } else {
+        Some(now.saturating_add(sleep as u64 * 1_000_000))
+    }
+}
+
+extern "C" fn net_thread(_: usize) -> ! {
+    loop {
+        let deadline = service();
+        if deadline.is_some_and(|d| d <= now_ns()) {
+            uk_sched::yield_now();
+            continue;
+        }
+        NET_DEADLINE.store(deadline.unwrap_or(u64::MAX), Ordering::Relaxed);
+        let mut queues: Vec<&WaitQueue> = uk_netdev::interfaces()
+            .iter()
+            .map(|i| i.rx_queue())
+            .collect();
+        queues.push(&KICK);
+        uk_sched::wait_any(&queues, deadline);
+        NET_DEADLINE.store(0, Ordering::Relaxed);
+    }
+}
+
+static LWIP_UP: AtomicBool = AtomicBool::new(false);
+
+/// Starts lwIP once (loopback comes up with it). Core lock held.
+pub(crate) fn lwip_init_once() {
+    if !LWIP_UP.swap(true, Ordering::AcqRel) {
+        // SAFETY: first and only call, under the core lock.
+        unsafe { sys::lwip_init() };
+    }
+}
+
+/// Brings networking up: lwIP with loopback, one interface per network device the
+/// platform registered (configured by the boot options), and the "net" thread.
+/// Call once at boot, after the scheduler is initialised.
+pub fn init(params: NetParams) {
+    RANDOM.store(params.random as usize, Ordering::Relaxed);
+    let ifaces = uk_netdev::init();
+    let cfg = config::current();
+    {
+        let _g = CORE.lock();
+        lwip_init_once();
+        for (i, iface) in ifaces.iter().enumerate() {
+            add_device(i, iface, &cfg);
+        }
+    }
+    if ifaces.is_empty() && (cfg.ip.is_some() || cfg.dhcp) {
+        uk_log::warn!("net: ip= given but the image has no network device (net=tap:... or net=passt:...)");
+    }
+    if uk_sched::spawn(net_thread, 0, None, 0).is_none() {
+        uk_log::error!("net: cannot start the net thread (out of memory): no device input");
+        return;
+    }
+    STARTED.store(true, Ordering::Relaxed);
+}
+
+/// Counters of every network device, by name.
+pub fn interface_stats() -> Vec<(&'static str, uk_netdev::Stats)> {
+    uk_netdev::interfaces()
+        .iter()
+        .map(|i| (i.device().name(), i.stats()))
+        .collect()
+}

@@ -1,0 +1,868 @@
+//! TCP sockets on lwIP's raw API.
+//!
+//! Ownership: a socket's state is an `Arc<Inner>`. The user handle ([`TcpSocket`]) holds
+//! one reference; while lwIP has a pcb for the socket, lwIP holds another (as the pcb's
+//! callback argument), given back when lwIP reports the pcb gone (`err` callback) or when
+//! the socket detaches from its pcb (close). Received data waits as a queue of pbufs and
+//! the window opens (`tcp_recved`) only as the program reads, so a slow reader throttles
+//! its peer instead of filling memory.
+
+use alloc::collections::VecDeque;
+use alloc::sync::Arc;
+use core::ffi::c_void;
+use core::net::SocketAddr;
+use uk_errno::Errno;
+use uk_lwip_sys as sys;
+use uk_sched::{WaitQueue, Wake};
+
+use crate::poll::*;
+use crate::{addr, locked, Wait};
+
+const OK: sys::err_t = sys::err_enum_t::ERR_OK as sys::err_t;
+
+/// lwIP error -> errno, for calls (not for the err callback).
+fn errno_of(e: sys::err_t) -> Errno {
+    use sys::err_enum_t as E;
+    match e as i32 {
+        x if x == E::ERR_MEM as i32 || x == E::ERR_BUF as i32 => Errno::ENOMEM,
+        x if x == E::ERR_TIMEOUT as i32 => Errno::ETIMEDOUT,
+        x if x == E::ERR_RTE as i32 => Errno::ENETUNREACH,
+        x if x == E::ERR_INPROGRESS as i32 => Errno::EINPROGRESS,
+        x if x == E::ERR_WOULDBLOCK as i32 => Errno::EAGAIN,
+        x if x == E::ERR_USE as i32 => Errno::EADDRINUSE,
+        x if x == E::ERR_ALREADY as i32 => Errno::EALREADY,
+        x if x == E::ERR_ISCONN as i32 => Errno::EISCONN,
+        x if x == E::ERR_CONN as i32 => Errno::ENOTCONN,
+        x if x == E::ERR_IF as i32 => Errno::EHOSTUNREACH,
+        x if x == E::ERR_ABRT as i32 => Errno::ECONNABORTED,
+        x if x == E::ERR_RST as i32 => Errno::ECONNRESET,
+        x if x == E::ERR_CLSD as i32 => Errno::ENOTCONN,
+        _ => Errno::EINVAL,
+    }
+}
+
+/// A pbuf owned by a socket's receive queue.
+struct Pbuf(*mut sys::pbuf);
+
+#[derive(Default)]
+struct State {
+    pcb: *mut sys::tcp_pcb,
+    v6: bool,
+    listening: bool,
+    connecting: bool,
+    connected: bool,
+    /// The peer sent FIN.
+    rd_eof: bool,
+    rd_shut: bool,
+    wr_shut: bool,
+    /// lwIP dropped the pcb (reset, abort, timeout).
+    dead: bool,
+    /// Pending error for the next call or SO_ERROR.
+    error: Option<Errno>,
+    rx: VecDeque<Pbuf>,
+    /// Bytes of the front pbuf already read.
+    rx_off: usize,
+    rx_len: usize,
+    accept_q: VecDeque<Arc<Inner>>,
+    backlog: usize,
+    nodelay: bool,
+    reuseaddr: bool,
+    keepalive: bool,
+    /// (idle, interval) in ms and count, for keepalive probes.
+    keep: Option<(u32, u32, u32)>,
+}
+
+// SAFETY: the raw pointers in State (pcb, pbufs) are only used under the core lock, on
+// the one CPU; the state moves between threads only as data behind the socket's lock.
+unsafe impl Send for State {}
+
+struct Inner {
+    st: spin::Mutex<State>,
+    wq: WaitQueue,
+}
+
+impl Inner {
+    fn new(v6: bool) -> Arc<Inner> {
+        Arc::new(Inner {
+            st: spin::Mutex::new(State {
+                v6,
+                ..Default::default()
+            }),
+            wq: WaitQueue::new(),
+        })
+    }
+
+    fn notify(&self, bits: u32) {
+        self.wq.notify(bits);
+    }
+}
+
+/// Gives lwIP its reference and our callbacks for `pcb`. Core lock held.
+unsafe fn attach(inner: &Arc<Inner>, pcb: *mut sys::tcp_pcb) {
+    let arg = Arc::into_raw(inner.clone()) as *mut c_void;
+    // SAFETY: pcb is a live pcb; the callbacks match lwIP's signatures.
+    unsafe {
+        sys::tcp_arg(pcb, arg);
+        sys::tcp_recv(pcb, Some(recv_cb));
+        sys::tcp_sent(pcb, Some(sent_cb));
+        sys::tcp_err(pcb, Some(err_cb));
+    }
+}
+
+/// Takes our callbacks and lwIP's reference off `pcb` (which stays alive, e.g. to finish
+/// a close). Core lock held.
+unsafe fn detach(pcb: *mut sys::tcp_pcb, listening: bool) {
+    // SAFETY: pcb is live; callback_arg was set by attach (a leaked Arc<Inner>).
+    unsafe {
+        let arg = (*pcb).callback_arg;
+        sys::tcp_arg(pcb, core::ptr::null_mut());
+        if listening {
+            sys::tcp_accept(pcb, None);
+        } else {
+            sys::tcp_recv(pcb, None);
+            sys::tcp_sent(pcb, None);
+            sys::tcp_err(pcb, None);
+        }
+        if !arg.is_null() {
+            drop(Arc::from_raw(arg as *const Inner));
+        }
+    }
+}
+
+/// # Safety
+/// `arg` is a callback argument set by [`attach`]: a live `Arc<Inner>` lwIP holds.
+unsafe fn inner_of<'a>(arg: *mut c_void) -> Option<&'a Inner> {
+    // SAFETY: per the contract.
+    (!arg.is_null()).then(|| unsafe { &*(arg as *const Inner) })
+}
+
+unsafe extern "C" fn recv_cb(
+    arg: *mut c_void,
+    pcb: *mut sys::tcp_pcb,
+    p: *mut sys::pbuf,
+    _err: sys::err_t,
+) -> sys::err_t {
+    // SAFETY: lwIP passes back what attach set.
+    let Some(inner) = (unsafe { inner_of(arg) }) else {
+        if !p.is_null() {
+            // SAFETY: we own p now; nobody wants it.
+            unsafe { sys::pbuf_free(p) };
+        }
+        return OK;
+    };
+    {
+        let mut st = inner.st.lock();
+        if p.is_null() {
+            st.rd_eof = true;
+        } else if st.rd_shut {
+            // Read side shut: discard, but keep the window open.
+            // SAFETY: p is ours; pcb is live during the callback.
+            unsafe {
+                recved(pcb, (*p).tot_len as usize);
+                sys::pbuf_free(p);
+            }
+        } else {
+            // SAFETY: p is a valid pbuf handed to us.
+            st.rx_len += unsafe { (*p).tot_len } as usize;
+            st.rx.push_back(Pbuf(p));
+        }
+    }
+    inner.notify(POLLIN | POLLRDHUP);
+    OK
+}
+
+unsafe extern "C" fn sent_cb(arg: *mut c_void, _pcb: *mut sys::tcp_pcb, _len: u16) -> sys::err_t {
+    // SAFETY: lwIP passes back what attach set.
+    if let Some(inner) = unsafe { inner_of(arg) } {
+        inner.notify(POLLOUT);
+    }
+    OK
+}
+
+unsafe extern "C" fn connected_cb(
+    arg: *mut c_void,
+    _pcb: *mut sys::tcp_pcb,
+    _err: sys::err_t,
+) -> sys::err_t {
+    // SAFETY: lwIP passes back what attach set.
+    if let Some(inner) = unsafe { inner_of(arg) } {
+        {
+            let mut st = inner.st.lock();
+            st.connecting = false;
+            st.connected = true;
+        }
+        inner.notify(POLLOUT);
+    }
+    OK
+}
+
+/// The pcb is gone (lwIP freed it): record why and give back lwIP's reference.
+unsafe extern "C" fn err_cb(arg: *mut c_void, err: sys::err_t) {
+    if arg.is_null() {
+        return;
+    }
+    // SAFETY: arg is lwIP's reference from attach; lwIP will not use it again.
+    let inner = unsafe { Arc::from_raw(arg as *const Inner) };
+    {
+        let mut st = inner.st.lock();
+        st.pcb = core::ptr::null_mut();
+        st.dead = true;
+        let e = if st.connecting && err == sys::err_enum_t::ERR_RST as sys::err_t {
+            Errno::ECONNREFUSED
+        } else if st.connecting && err == sys::err_enum_t::ERR_ABRT as sys::err_t {
+            Errno::ETIMEDOUT
+        } else {
+            errno_of(err)
+        };
+        st.connecting = false;
+        st.error = Some(e);
+        free_rx(&mut st);
+    }
+    inner.notify(POLLIN | POLLOUT | POLLERR | POLLHUP);
+}
+
+unsafe extern "C" fn accept_cb(
+    arg: *mut c_void,
+    newpcb: *mut sys::tcp_pcb,
+    err: sys::err_t,
+) -> sys::err_t {
+    // SAFETY: lwIP passes back what attach/listen set.
+    let Some(listener) = (unsafe { inner_of(arg) }) else {
+        return sys::err_enum_t::ERR_VAL as sys::err_t;
+    };
+    if newpcb.is_null() || err != OK {
+        return sys::err_enum_t::ERR_VAL as sys::err_t;
+    }
+    let (v6, nodelay) = {
+        let st = listener.st.lock();
+        if st.accept_q.len() >= st.backlog {
+            // lwIP aborts the new connection.
+            return sys::err_enum_t::ERR_MEM as sys::err_t;
+        }
+        (st.v6, st.nodelay)
+    };
+    let child = Inner::new(v6);
+    {
+        let mut st = child.st.lock();
+        st.pcb = newpcb;
+        st.connected = true;
+        st.nodelay = nodelay;
+    }
+    // SAFETY: newpcb is live; core lock held (we are inside lwIP).
+    unsafe {
+        attach(&child, newpcb);
+        if nodelay {
+            (*newpcb).flags |= sys::TF_NODELAY as u16;
+        }
+        // Counts against the listen backlog until the program accepts it.
+        sys::tcp_backlog_delayed(newpcb);
+    }
+    listener.st.lock().accept_q.push_back(child);
+    listener.notify(POLLIN);
+    OK
+}
+
+/// Opens the receive window by `n` bytes. Core lock held, pcb live.
+unsafe fn recved(pcb: *mut sys::tcp_pcb, mut n: usize) {
+    while n > 0 {
+        let c = n.min(0xffff);
+        // SAFETY: per the contract.
+        unsafe { sys::tcp_recved(pcb, c as u16) };
+        n -= c;
+    }
+}
+
+fn free_rx(st: &mut State) {
+    for p in st.rx.drain(..) {
+        // SAFETY: each queued pbuf is ours, freed once.
+        unsafe { sys::pbuf_free(p.0) };
+    }
+    st.rx_off = 0;
+    st.rx_len = 0;
+}
+
+fn ready(inner: &Inner, bits: u32) -> impl FnMut() -> bool + '_ {
+    move || TcpSocket::poll_inner(inner) & (bits | POLLERR | POLLHUP) != 0
+}
+
+/// Waits per `wait` until `bits` are ready. Ok(()) to retry the call.
+fn block(inner: &Inner, wait: Wait, bits: u32) -> Result<(), Errno> {
+    match wait {
+        Wait::NonBlocking => Err(Errno::EAGAIN),
+        Wait::Until(deadline) => match inner.wq.wait_until(deadline, ready(inner, bits)) {
+            Wake::Woken => Ok(()),
+            Wake::Interrupted => Err(Errno::EINTR),
+            _ => Err(Errno::EAGAIN),
+        },
+    }
+}
+
+/// A TCP socket (listening or connected). Dropping it closes it.
+pub struct TcpSocket {
+    inner: Arc<Inner>,
+}
+
+impl TcpSocket {
+    /// A new socket: IPv4 only, or `v6` (dual stack: IPv6 and IPv4 peers).
+    pub fn new(v6: bool) -> Result<TcpSocket, Errno> {
+        let inner = Inner::new(v6);
+        locked(|| {
+            crate::stack::lwip_init_once();
+            let ty = if v6 {
+                sys::lwip_ip_addr_type_IPADDR_TYPE_ANY
+            } else {
+                sys::lwip_ip_addr_type_IPADDR_TYPE_V4
+            };
+            // SAFETY: core lock held.
+            let pcb = unsafe { sys::tcp_new_ip_type(ty as u8) };
+            if pcb.is_null() {
+                return Err(Errno::ENOMEM);
+            }
+            inner.st.lock().pcb = pcb;
+            // SAFETY: fresh pcb.
+            unsafe { attach(&inner, pcb) };
+            Ok(())
+        })?;
+        Ok(TcpSocket { inner })
+    }
+
+    /// The pcb, or the pending error / `none` when there is none.
+    fn pcb(st: &State, none: Errno) -> Result<*mut sys::tcp_pcb, Errno> {
+        if st.pcb.is_null() {
+            Err(if st.dead { Errno::EPIPE } else { none })
+        } else {
+            Ok(st.pcb)
+        }
+    }
+
+    /// Binds to a local address; port 0 picks a free one. The unspecified address of
+    /// an IPv6 socket accepts IPv4 peers too.
+    pub fn bind(&self, local: SocketAddr) -> Result<(), Errno> {
+        locked(|| {
+            let st = self.inner.st.lock();
+            let pcb = Self::pcb(&st, Errno::EINVAL)?;
+            if local.is_ipv6() && !st.v6 {
+                return Err(Errno::EAFNOSUPPORT);
+            }
+            // SAFETY: live non-listening pcb (bind after listen is refused below).
+            if st.listening || unsafe { (*pcb).local_port } != 0 {
+                return Err(Errno::EINVAL);
+            }
+            let ip = if st.v6 && local.ip().is_unspecified() {
+                // SAFETY: lwIP's constant.
+                unsafe { sys::ip_addr_any_type }
+            } else {
+                addr::to_lwip(local.ip())
+            };
+            if st.reuseaddr {
+                // SAFETY: live pcb.
+                unsafe { (*pcb).so_options |= sys::SOF_REUSEADDR as u8 };
+            }
+            drop(st);
+            // SAFETY: core lock held; live pcb.
+            let e = unsafe { sys::tcp_bind(pcb, &ip, local.port()) };
+            if e == OK {
+                Ok(())
+            } else {
+                Err(errno_of(e))
+            }
+        })
+    }
+
+    /// Starts listening (binding to a free port first if unbound). `backlog` bounds the
+    /// connections waiting for [`accept`](Self::accept) (lwIP caps it at 255).
+    pub fn listen(&self, backlog: u32) -> Result<(), Errno> {
+        let backlog = backlog.clamp(1, 255);
+        locked(|| {
+            let mut st = self.inner.st.lock();
+            if st.listening {
+                st.backlog = backlog as usize;
+                return Ok(());
+            }
+            let pcb = Self::pcb(&st, Errno::EINVAL)?;
+            if st.connected || st.connecting {
+                return Err(Errno::EINVAL);
+            }
+            drop(st);
+            // SAFETY: core lock held; live pcb.
+            unsafe {
+                if (*pcb).local_port == 0 {
+                    let any = if self.inner.st.lock().v6 {
+                        sys::ip_addr_any_type
+                    } else {
+                        sys::ip_addr_any
+                    };
+                    let e = sys::tcp_bind(pcb, &any, 0);
+                    if e != OK {
+                        return Err(errno_of(e));
+                    }
+                }
+                let lpcb = sys::tcp_listen_with_backlog(pcb, backlog as u8);
+                if lpcb.is_null() {
+                    return Err(Errno::ENOMEM);
+                }
+                // The listen pcb took over callback_arg (our reference); pcb is freed.
+                sys::tcp_accept(lpcb, Some(accept_cb));
+                let mut st = self.inner.st.lock();
+                st.pcb = lpcb;
+                st.listening = true;
+                st.backlog = backlog as usize;
+            }
+            Ok(())
+        })
+    }
+
+    /// Takes the next established connection.
+    pub fn accept(&self, wait: Wait) -> Result<TcpSocket, Errno> {
+        loop {
+            let r = locked(|| {
+                let mut st = self.inner.st.lock();
+                if !st.listening {
+                    return Some(Err(Errno::EINVAL));
+                }
+                let child = st.accept_q.pop_front()?;
+                drop(st);
+                let cpcb = child.st.lock().pcb;
+                if !cpcb.is_null() {
+                    // SAFETY: core lock held; live pcb accepted from this listener.
+                    unsafe { sys::tcp_backlog_accepted(cpcb) };
+                }
+                Some(Ok(TcpSocket { inner: child }))
+            });
+            match r {
+                Some(r) => return r,
+                None => block(&self.inner, wait, POLLIN)?,
+            }
+        }
+    }
+
+    /// Connects. Non-blocking: EINPROGRESS, then POLLOUT and [`take_error`]
+    /// (Self::take_error) tell the outcome.
+    pub fn connect(&self, remote: SocketAddr, wait: Wait) -> Result<(), Errno> {
+        locked(|| {
+            let mut st = self.inner.st.lock();
+            if st.connected {
+                return Err(Errno::EISCONN);
+            }
+            if st.connecting {
+                return Err(Errno::EALREADY);
+            }
+            if st.listening {
+                return Err(Errno::EINVAL);
+            }
+            if remote.is_ipv6() && !st.v6 {
+                return Err(Errno::EAFNOSUPPORT);
+            }
+            if let Some(e) = st.error.take() {
+                return Err(e);
+            }
+            let pcb = Self::pcb(&st, Errno::EINVAL)?;
+            let ip = addr::to_lwip(remote.ip());
+            st.connecting = true;
+            drop(st);
+            // SAFETY: core lock held; live pcb with our callbacks.
+            let e = unsafe { sys::tcp_connect(pcb, &ip, remote.port(), Some(connected_cb)) };
+            if e != OK {
+                self.inner.st.lock().connecting = false;
+                return Err(errno_of(e));
+            }
+            Ok(())
+        })?;
+        if wait == Wait::NonBlocking {
+            // A loopback peer may already have answered.
+            let st = self.inner.st.lock();
+            return if st.connected {
+                Ok(())
+            } else {
+                Err(Errno::EINPROGRESS)
+            };
+        }
+        loop {
+            {
+                let mut st = self.inner.st.lock();
+                if st.connected {
+                    return Ok(());
+                }
+                if let Some(e) = st.error.take() {
+                    return Err(e);
+                }
+            }
+            match block(&self.inner, wait, POLLOUT) {
+                Ok(()) => {}
+                // An interrupted connect goes on in the background (Linux: EINTR, then
+                // EALREADY / POLLOUT).
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Sends from `buf`; returns how much was queued (at least one byte, or an error).
+    pub fn send(&self, buf: &[u8], wait: Wait) -> Result<usize, Errno> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        loop {
+            let r = locked(|| {
+                let mut st = self.inner.st.lock();
+                if let Some(e) = st.error.take() {
+                    return Some(Err(e));
+                }
+                if st.wr_shut || st.dead {
+                    return Some(Err(Errno::EPIPE));
+                }
+                if !st.connected {
+                    return Some(Err(if st.connecting {
+                        Errno::EAGAIN
+                    } else {
+                        Errno::ENOTCONN
+                    }));
+                }
+                let pcb = st.pcb;
+                drop(st);
+                let mut done = 0;
+                while done < buf.len() {
+                    // SAFETY: core lock held; live connected pcb.
+                    let room = unsafe { (*pcb).snd_buf } as usize;
+                    let n = (buf.len() - done).min(room).min(0xffff);
+                    if n == 0 {
+                        break;
+                    }
+                    // SAFETY: buf[done..done+n] is valid; COPY makes lwIP keep its own.
+                    let e = unsafe {
+                        sys::tcp_write(
+                            pcb,
+                            buf[done..].as_ptr() as *const c_void,
+                            n as u16,
+                            sys::TCP_WRITE_FLAG_COPY as u8,
+                        )
+                    };
+                    if e != OK {
+                        break; // ERR_MEM: segment queue full, wait for ACKs
+                    }
+                    done += n;
+                }
+                if done > 0 {
+                    // SAFETY: as above.
+                    unsafe { sys::tcp_output(pcb) };
+                    return Some(Ok(done));
+                }
+                None
+            });
+            match r {
+                Some(r) => return r,
+                None => block(&self.inner, wait, POLLOUT)?,
+            }
+        }
+    }
+
+    /// Receives into `buf`; Ok(0) at end of stream. `peek` leaves the data queued.
+    pub fn recv(&self, buf: &mut [u8], peek: bool, wait: Wait) -> Result<usize, Errno> {
+        loop {
+            let r = locked(|| {
+                let mut st = self.inner.st.lock();
+                if st.rx_len > 0 && !buf.is_empty() {
+                    return Some(Ok(Self::copy_out(&mut st, buf, peek)));
+                }
+                if buf.is_empty() && st.rx_len > 0 {
+                    return Some(Ok(0));
+                }
+                if let Some(e) = st.error.take() {
+                    return Some(Err(e));
+                }
+                if st.rd_eof || st.rd_shut || st.dead {
+                    return Some(Ok(0));
+                }
+                if st.listening || (!st.connected && !st.connecting) {
+                    return Some(Err(Errno::ENOTCONN));
+                }
+                None
+            });
+            match r {
+                Some(r) => return r,
+                None => block(&self.inner, wait, POLLIN)?,
+            }
+        }
+    }
+
+    /// Copies queued data out; consumes it (and opens the window) unless `peek`.
+    /// Core lock held.
+    fn copy_out(st: &mut State, buf: &mut [u8], peek: bool) -> usize {
+        let mut done = 0;
+        let mut off = st.rx_off;
+        let mut idx = 0;
+        while done < buf.len() && idx < st.rx.len() {
+            let p = st.rx[idx].0;
+            // SAFETY: queued pbufs are valid until freed below.
+            let tot = unsafe { (*p).tot_len } as usize;
+            let n = (tot - off).min(buf.len() - done);
+            // SAFETY: buf has n bytes of room at done; the pbuf has n bytes at off.
+            unsafe {
+                sys::pbuf_copy_partial(
+                    p,
+                    buf[done..].as_mut_ptr() as *mut c_void,
+                    n as u16,
+                    off as u16,
+                )
+            };
+            done += n;
+            off += n;
+            if off == tot {
+                idx += 1;
+                off = 0;
+            }
+        }
+        if !peek {
+            for _ in 0..idx {
+                if let Some(p) = st.rx.pop_front() {
+                    // SAFETY: fully read, ours.
+                    unsafe { sys::pbuf_free(p.0) };
+                }
+            }
+            st.rx_off = off;
+            st.rx_len -= done;
+            if !st.pcb.is_null() {
+                // SAFETY: live pcb, core lock held.
+                unsafe { recved(st.pcb, done) };
+            }
+        }
+        done
+    }
+
+    /// shutdown(2): `read` discards further input; `write` sends FIN after queued data.
+    pub fn shutdown(&self, read: bool, write: bool) -> Result<(), Errno> {
+        locked(|| {
+            let mut st = self.inner.st.lock();
+            if st.listening {
+                return Err(Errno::ENOTCONN);
+            }
+            if !st.connected {
+                return Err(Errno::ENOTCONN);
+            }
+            if read && !st.rd_shut {
+                st.rd_shut = true;
+                let n = st.rx_len;
+                free_rx(&mut st);
+                if !st.pcb.is_null() {
+                    // SAFETY: live pcb, core lock held.
+                    unsafe { recved(st.pcb, n) };
+                }
+            }
+            if write && !st.wr_shut {
+                st.wr_shut = true;
+                if !st.pcb.is_null() {
+                    let pcb = st.pcb;
+                    drop(st);
+                    // SAFETY: live pcb; shut_tx only, so lwIP keeps the pcb.
+                    let e = unsafe { sys::tcp_shutdown(pcb, 0, 1) };
+                    if e != OK {
+                        return Err(errno_of(e));
+                    }
+                }
+            }
+            Ok(())
+        })?;
+        self.inner.notify(POLLIN | POLLOUT | POLLHUP);
+        Ok(())
+    }
+
+    /// Readiness: POLLIN/POLLRDNORM (data, end of stream or a connection to accept),
+    /// POLLOUT/POLLWRNORM (send buffer room), POLLRDHUP, POLLHUP, POLLERR.
+    pub fn poll(&self) -> u32 {
+        Self::poll_inner(&self.inner)
+    }
+
+    fn poll_inner(inner: &Inner) -> u32 {
+        let st = inner.st.lock();
+        let mut r = 0;
+        if st.rx_len > 0 || st.rd_eof || st.rd_shut || !st.accept_q.is_empty() || st.dead {
+            r |= POLLIN | POLLRDNORM;
+        }
+        if st.rd_eof {
+            r |= POLLRDHUP;
+        }
+        if st.connected && !st.wr_shut && !st.pcb.is_null() {
+            // SAFETY: reading two fields of a live pcb; single CPU.
+            let (room, q) = unsafe { ((*st.pcb).snd_buf, (*st.pcb).snd_queuelen) };
+            // lwIP's own rule for "writable": room above the low-water mark and the
+            // segment queue not close to full.
+            if room as u32 > sys::TCP_SNDLOWAT && (q as u32) < sys::TCP_SND_QUEUELEN / 2 {
+                r |= POLLOUT | POLLWRNORM;
+            }
+        }
+        if st.dead || (st.rd_eof && st.wr_shut) {
+            r |= POLLHUP;
+        }
+        if st.dead && !st.connected {
+            r |= POLLOUT | POLLWRNORM;
+        }
+        if st.error.is_some() {
+            r |= POLLERR;
+        }
+        r
+    }
+
+    /// The queue notified on every readiness change (for blocking callers and epoll).
+    pub fn wait_queue(&self) -> &WaitQueue {
+        &self.inner.wq
+    }
+
+    /// SO_ERROR: the pending error, cleared.
+    pub fn take_error(&self) -> Option<Errno> {
+        self.inner.st.lock().error.take()
+    }
+
+    /// FIONREAD: bytes ready to read.
+    pub fn rx_available(&self) -> usize {
+        self.inner.st.lock().rx_len
+    }
+
+    /// Whether a connection is established (accepted or connected, not yet reset).
+    pub fn is_connected(&self) -> bool {
+        let st = self.inner.st.lock();
+        st.connected && !st.dead
+    }
+
+    pub fn is_listening(&self) -> bool {
+        self.inner.st.lock().listening
+    }
+
+    /// getsockname(2).
+    pub fn local_addr(&self) -> Result<SocketAddr, Errno> {
+        locked(|| {
+            let st = self.inner.st.lock();
+            let pcb = Self::pcb(&st, Errno::EINVAL)?;
+            // SAFETY: live pcb; local_ip/local_port are in the part listen pcbs share.
+            Ok(unsafe { addr::sockaddr(&(*pcb).local_ip, (*pcb).local_port) })
+        })
+    }
+
+    /// getpeername(2).
+    pub fn peer_addr(&self) -> Result<SocketAddr, Errno> {
+        locked(|| {
+            let st = self.inner.st.lock();
+            if !st.connected || st.listening {
+                return Err(Errno::ENOTCONN);
+            }
+            let pcb = Self::pcb(&st, Errno::ENOTCONN)?;
+            // SAFETY: live connected pcb.
+            Ok(unsafe { addr::sockaddr(&(*pcb).remote_ip, (*pcb).remote_port) })
+        })
+    }
+
+    /// TCP_NODELAY.
+    pub fn set_nodelay(&self, on: bool) {
+        locked(|| {
+            let mut st = self.inner.st.lock();
+            st.nodelay = on;
+            if !st.pcb.is_null() && !st.listening {
+                // SAFETY: live full pcb (listen pcbs have no flags).
+                unsafe {
+                    if on {
+                        (*st.pcb).flags |= sys::TF_NODELAY as u16;
+                    } else {
+                        (*st.pcb).flags &= !(sys::TF_NODELAY as u16);
+                    }
+                }
+            }
+        })
+    }
+
+    pub fn nodelay(&self) -> bool {
+        self.inner.st.lock().nodelay
+    }
+
+    /// SO_REUSEADDR (takes effect at bind).
+    pub fn set_reuseaddr(&self, on: bool) {
+        locked(|| {
+            let mut st = self.inner.st.lock();
+            st.reuseaddr = on;
+            if !st.pcb.is_null() {
+                // SAFETY: so_options is in the part all pcbs share.
+                unsafe {
+                    if on {
+                        (*st.pcb).so_options |= sys::SOF_REUSEADDR as u8;
+                    } else {
+                        (*st.pcb).so_options &= !(sys::SOF_REUSEADDR as u8);
+                    }
+                }
+            }
+        })
+    }
+
+    pub fn reuseaddr(&self) -> bool {
+        self.inner.st.lock().reuseaddr
+    }
+
+    /// SO_KEEPALIVE, and optionally TCP_KEEPIDLE/TCP_KEEPINTVL (seconds) and
+    /// TCP_KEEPCNT.
+    pub fn set_keepalive(&self, on: bool, params: Option<(u32, u32, u32)>) {
+        locked(|| {
+            let mut st = self.inner.st.lock();
+            st.keepalive = on;
+            if let Some((idle, intvl, cnt)) = params {
+                st.keep = Some((idle.saturating_mul(1000), intvl.saturating_mul(1000), cnt));
+            }
+            if !st.pcb.is_null() && !st.listening {
+                // SAFETY: live full pcb.
+                unsafe {
+                    let p = &mut *st.pcb;
+                    if on {
+                        p.so_options |= sys::SOF_KEEPALIVE as u8;
+                    } else {
+                        p.so_options &= !(sys::SOF_KEEPALIVE as u8);
+                    }
+                    if let Some((idle, intvl, cnt)) = st.keep {
+                        p.keep_idle = idle;
+                        p.keep_intvl = intvl;
+                        p.keep_cnt = cnt;
+                    }
+                }
+            }
+        })
+    }
+
+    pub fn keepalive(&self) -> bool {
+        self.inner.st.lock().keepalive
+    }
+
+    /// Closes: queued data is still sent, then FIN (lwIP finishes the close without
+    /// us). Unaccepted connections of a listener are reset. Also done on drop.
+    pub fn close(&self) {
+        locked(|| {
+            let mut st = self.inner.st.lock();
+            let pcb = core::mem::replace(&mut st.pcb, core::ptr::null_mut());
+            let listening = st.listening;
+            let pending: VecDeque<Arc<Inner>> = core::mem::take(&mut st.accept_q);
+            free_rx(&mut st);
+            st.dead = true;
+            drop(st);
+            for child in pending {
+                let cpcb = core::mem::replace(&mut child.st.lock().pcb, core::ptr::null_mut());
+                if !cpcb.is_null() {
+                    // SAFETY: live child pcb; detach first so no callback runs.
+                    unsafe {
+                        detach(cpcb, false);
+                        sys::tcp_abort(cpcb);
+                    }
+                }
+            }
+            if pcb.is_null() {
+                return;
+            }
+            // SAFETY: live pcb, core lock held; after detach lwIP owns it alone.
+            unsafe {
+                detach(pcb, listening);
+                if sys::tcp_close(pcb) != OK {
+                    sys::tcp_abort(pcb);
+                }
+            }
+        });
+        self.inner.notify(POLLIN | POLLOUT | POLLHUP);
+    }
+}
+
+impl Drop for TcpSocket {
+    fn drop(&mut self) {
+        self.close();
+    }
+}

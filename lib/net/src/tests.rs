@@ -1,0 +1,210 @@
+//! Host tests: the real lwIP (the installed port's liblwip.a) linked into the test
+//! binary, driven without the scheduler: non-blocking calls and explicit service rounds.
+
+use super::*;
+use alloc::vec;
+use std::sync::{Mutex, Once};
+use std::time::Instant;
+use uk_errno::Errno;
+use uk_plat::{ConsoleStream, MemRegion, Platform, TtyInfo};
+
+struct P(Instant);
+impl Platform for P {
+    fn name(&self) -> &'static str {
+        "nettest"
+    }
+    fn console_write(&self, _: ConsoleStream, b: &[u8]) -> Result<usize, i32> {
+        Ok(b.len())
+    }
+    fn console_read(&self, _: &mut [u8]) -> Result<usize, i32> {
+        Ok(0)
+    }
+    fn console_tty(&self, _: u32) -> TtyInfo {
+        TtyInfo::default()
+    }
+    fn monotonic_ns(&self) -> u64 {
+        self.0.elapsed().as_nanos() as u64 + 1
+    }
+    fn wall_ns(&self) -> i64 {
+        0
+    }
+    fn wait(&self, _: Option<u64>) {}
+    fn memory(&self) -> &[MemRegion] {
+        &[]
+    }
+    fn release(&self, _: usize, _: usize) -> bool {
+        false
+    }
+    fn entropy(&self, _: &mut [u8]) {}
+    fn set_tls_base(&self, _: usize) {}
+    fn exit(&self, s: i32) -> ! {
+        panic!("exit {s}")
+    }
+}
+
+/// lwIP is one global instance: tests take turns.
+fn setup() -> std::sync::MutexGuard<'static, ()> {
+    static ONCE: Once = Once::new();
+    static SERIAL: Mutex<()> = Mutex::new(());
+    ONCE.call_once(|| {
+        let p: &'static P = Box::leak(Box::new(P(Instant::now())));
+        let d: &'static &'static dyn Platform = Box::leak(Box::new(p as &dyn Platform));
+        uk_plat::register(d);
+    });
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn lo(port: u16) -> SocketAddr {
+    SocketAddr::new(Ipv4Addr::LOCALHOST.into(), port)
+}
+
+#[test]
+fn tcp_echo_one_mib_over_loopback() {
+    let _g = setup();
+    let l = TcpSocket::new(false).unwrap();
+    l.set_reuseaddr(true);
+    l.bind(lo(7007)).unwrap();
+    l.listen(8).unwrap();
+    assert!(l.is_listening());
+    assert_eq!(l.accept(Wait::NonBlocking).err(), Some(Errno::EAGAIN));
+
+    let c = TcpSocket::new(false).unwrap();
+    c.set_nodelay(true);
+    // Loopback answers inside the call: connected at once, or EINPROGRESS.
+    match c.connect(lo(7007), Wait::NonBlocking) {
+        Ok(()) | Err(Errno::EINPROGRESS) => {}
+        e => panic!("{e:?}"),
+    }
+    stack::service();
+    assert!(c.is_connected());
+    assert!(c.poll() & poll::POLLOUT != 0);
+    let s = l.accept(Wait::NonBlocking).unwrap();
+    assert_eq!(s.peer_addr().unwrap(), c.local_addr().unwrap());
+    assert_eq!(s.local_addr().unwrap(), lo(7007));
+
+    const TOTAL: usize = 1 << 20;
+    let data: Vec<u8> = (0..TOTAL).map(|i| (i * 31 + (i >> 9)) as u8).collect();
+    let (mut sent, mut echoed, mut got) = (0, 0, 0);
+    let mut sbuf = vec![0u8; 100_000];
+    let mut cbuf = vec![0u8; 70_000];
+    let mut pending: Vec<u8> = Vec::new();
+    let mut rounds = 0;
+    while got < TOTAL {
+        rounds += 1;
+        assert!(rounds < 100_000, "stuck: sent {sent} echoed {echoed} got {got}");
+        if sent < TOTAL {
+            if let Ok(n) = c.send(&data[sent..], Wait::NonBlocking) {
+                sent += n;
+            }
+        }
+        if let Ok(n) = s.recv(&mut sbuf, false, Wait::NonBlocking) {
+            pending.extend_from_slice(&sbuf[..n]);
+        }
+        if !pending.is_empty() {
+            if let Ok(n) = s.send(&pending, Wait::NonBlocking) {
+                pending.drain(..n);
+                echoed += n;
+            }
+        }
+        match c.recv(&mut cbuf, false, Wait::NonBlocking) {
+            Ok(n) => {
+                assert!(n > 0);
+                assert_eq!(&cbuf[..n], &data[got..got + n], "at byte {got}");
+                got += n;
+            }
+            Err(e) => assert_eq!(e, Errno::EAGAIN),
+        }
+        stack::service();
+    }
+    assert_eq!(echoed, TOTAL);
+
+    // Half-close: FIN from the client reaches the server as end of stream; the server
+    // can still send.
+    c.shutdown(false, true).unwrap();
+    stack::service();
+    assert_eq!(s.recv(&mut sbuf, false, Wait::NonBlocking), Ok(0));
+    assert!(s.poll() & poll::POLLRDHUP != 0);
+    assert_eq!(c.send(b"x", Wait::NonBlocking), Err(Errno::EPIPE));
+    assert_eq!(s.send(b"late", Wait::NonBlocking), Ok(4));
+    stack::service();
+    // MSG_PEEK leaves the data.
+    assert_eq!(c.recv(&mut cbuf[..2], true, Wait::NonBlocking), Ok(2));
+    assert_eq!(c.rx_available(), 4);
+    assert_eq!(c.recv(&mut cbuf, false, Wait::NonBlocking), Ok(4));
+    assert_eq!(&cbuf[..4], b"late");
+    drop(s);
+    stack::service();
+    assert_eq!(c.recv(&mut cbuf, false, Wait::NonBlocking), Ok(0));
+}
+
+#[test]
+fn connect_to_closed_port_is_refused_and_rebind_needs_reuseaddr() {
+    let _g = setup();
+    let c = TcpSocket::new(false).unwrap();
+    let r = c.connect(lo(7009), Wait::NonBlocking);
+    stack::service();
+    match r {
+        Err(Errno::ECONNREFUSED) => {}
+        Err(Errno::EINPROGRESS) => {
+            assert!(c.poll() & poll::POLLERR != 0, "poll {:#x}", c.poll());
+            assert_eq!(c.take_error(), Some(Errno::ECONNREFUSED));
+        }
+        other => panic!("{other:?}"),
+    }
+
+    let a = TcpSocket::new(false).unwrap();
+    a.bind(lo(7010)).unwrap();
+    a.listen(1).unwrap();
+    let b = TcpSocket::new(false).unwrap();
+    assert_eq!(b.bind(lo(7010)), Err(Errno::EADDRINUSE));
+    assert_eq!(b.bind(lo(7010)), Err(Errno::EADDRINUSE));
+    let port = {
+        let e = TcpSocket::new(true).unwrap();
+        e.listen(4).unwrap(); // auto-bind
+        e.local_addr().unwrap().port()
+    };
+    assert_ne!(port, 0);
+}
+
+#[test]
+fn udp_datagrams_keep_boundaries() {
+    let _g = setup();
+    let a = UdpSocket::new(false).unwrap();
+    a.bind(lo(0)).unwrap();
+    let to = a.local_addr().unwrap();
+    assert_ne!(to.port(), 0);
+    let b = UdpSocket::new(false).unwrap();
+    assert_eq!(b.send_to(b"one", None), Err(Errno::EDESTADDRREQ));
+    b.send_to(b"one", Some(to)).unwrap();
+    b.send_to(b"second", Some(to)).unwrap();
+    stack::service();
+    assert_eq!(a.next_len(), 3);
+    let mut buf = [0u8; 4];
+    let (n, full, from) = a.recv_from(&mut buf, false, Wait::NonBlocking).unwrap();
+    assert_eq!((&buf[..n], full), (&b"one"[..], 3));
+    // The sender was bound implicitly (to 0.0.0.0, as on Linux) by its first send.
+    assert_eq!(from.port(), b.local_addr().unwrap().port());
+    assert_eq!(from.ip(), IpAddr::V4(Ipv4Addr::LOCALHOST));
+    // Truncated to the buffer, full length reported.
+    let (n, full, _) = a.recv_from(&mut buf, false, Wait::NonBlocking).unwrap();
+    assert_eq!((&buf[..n], full), (&b"seco"[..], 6));
+    assert_eq!(
+        a.recv_from(&mut buf, false, Wait::NonBlocking).err(),
+        Some(Errno::EAGAIN)
+    );
+    assert_eq!(b.send_to(&vec![0u8; 70_000], Some(to)), Err(Errno::EMSGSIZE));
+}
+
+#[test]
+fn heap_functions_for_lwip() {
+    let p = stack::uk_net_calloc(10, 10);
+    assert!(!p.is_null());
+    // SAFETY: 100 zeroed bytes.
+    assert!(unsafe { core::slice::from_raw_parts(p as *const u8, 100) }
+        .iter()
+        .all(|&b| b == 0));
+    // SAFETY: from uk_net_calloc.
+    unsafe { stack::uk_net_free(p) };
+    assert!(stack::uk_net_calloc(usize::MAX, 2).is_null());
+    assert!(stack::uk_net_malloc(usize::MAX).is_null());
+}

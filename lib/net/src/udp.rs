@@ -1,0 +1,301 @@
+//! UDP sockets on lwIP's raw API: datagrams wait as (pbuf, sender) pairs.
+
+use alloc::collections::VecDeque;
+use alloc::sync::Arc;
+use core::ffi::c_void;
+use core::net::SocketAddr;
+use uk_errno::Errno;
+use uk_lwip_sys as sys;
+use uk_sched::{WaitQueue, Wake};
+
+use crate::poll::*;
+use crate::{addr, locked, Wait};
+
+const OK: sys::err_t = sys::err_enum_t::ERR_OK as sys::err_t;
+/// Datagrams a socket queues before dropping new ones (as a full SO_RCVBUF does).
+const RX_MAX_DATAGRAMS: usize = 512;
+/// Largest UDP payload over IPv4.
+const MAX_PAYLOAD: usize = 65507;
+
+struct State {
+    pcb: *mut sys::udp_pcb,
+    v6: bool,
+    rx: VecDeque<(*mut sys::pbuf, SocketAddr)>,
+    dropped: u64,
+}
+
+// SAFETY: the raw pointers are only used under the core lock, on the one CPU.
+unsafe impl Send for State {}
+
+struct Inner {
+    st: spin::Mutex<State>,
+    wq: WaitQueue,
+}
+
+unsafe extern "C" fn recv_cb(
+    arg: *mut c_void,
+    _pcb: *mut sys::udp_pcb,
+    p: *mut sys::pbuf,
+    from: *const sys::ip_addr_t,
+    port: u16,
+) {
+    if p.is_null() {
+        return;
+    }
+    if arg.is_null() || from.is_null() {
+        // SAFETY: p is ours.
+        unsafe { sys::pbuf_free(p) };
+        return;
+    }
+    // SAFETY: arg is the reference UdpSocket::new gave lwIP; from is valid for the call.
+    let (inner, from) = unsafe { (&*(arg as *const Inner), addr::sockaddr(&*from, port)) };
+    {
+        let mut st = inner.st.lock();
+        if st.rx.len() >= RX_MAX_DATAGRAMS {
+            st.dropped += 1;
+            // SAFETY: p is ours.
+            unsafe { sys::pbuf_free(p) };
+            return;
+        }
+        st.rx.push_back((p, from));
+    }
+    inner.wq.notify(POLLIN);
+}
+
+/// A UDP socket. Dropping it closes it.
+pub struct UdpSocket {
+    inner: Arc<Inner>,
+}
+
+impl UdpSocket {
+    /// A new socket: IPv4 only, or `v6` (dual stack).
+    pub fn new(v6: bool) -> Result<UdpSocket, Errno> {
+        let inner = Arc::new(Inner {
+            st: spin::Mutex::new(State {
+                pcb: core::ptr::null_mut(),
+                v6,
+                rx: VecDeque::new(),
+                dropped: 0,
+            }),
+            wq: WaitQueue::new(),
+        });
+        locked(|| {
+            crate::stack::lwip_init_once();
+            let ty = if v6 {
+                sys::lwip_ip_addr_type_IPADDR_TYPE_ANY
+            } else {
+                sys::lwip_ip_addr_type_IPADDR_TYPE_V4
+            };
+            // SAFETY: core lock held.
+            let pcb = unsafe { sys::udp_new_ip_type(ty as u8) };
+            if pcb.is_null() {
+                return Err(Errno::ENOMEM);
+            }
+            inner.st.lock().pcb = pcb;
+            let arg = Arc::into_raw(inner.clone()) as *mut c_void;
+            // SAFETY: fresh pcb; lwIP keeps the reference until close.
+            unsafe { sys::udp_recv(pcb, Some(recv_cb), arg) };
+            Ok(())
+        })?;
+        Ok(UdpSocket { inner })
+    }
+
+    fn pcb(&self) -> Result<*mut sys::udp_pcb, Errno> {
+        let p = self.inner.st.lock().pcb;
+        if p.is_null() {
+            Err(Errno::EBADF)
+        } else {
+            Ok(p)
+        }
+    }
+
+    fn lwip_addr(&self, a: SocketAddr) -> Result<sys::ip_addr_t, Errno> {
+        let v6 = self.inner.st.lock().v6;
+        if a.is_ipv6() && !v6 {
+            return Err(Errno::EAFNOSUPPORT);
+        }
+        Ok(if v6 && a.ip().is_unspecified() {
+            // SAFETY: lwIP's constant.
+            unsafe { sys::ip_addr_any_type }
+        } else {
+            addr::to_lwip(a.ip())
+        })
+    }
+
+    /// bind(2); port 0 picks a free one.
+    pub fn bind(&self, local: SocketAddr) -> Result<(), Errno> {
+        let ip = self.lwip_addr(local)?;
+        locked(|| {
+            let pcb = self.pcb()?;
+            // SAFETY: core lock held; live pcb.
+            match unsafe { sys::udp_bind(pcb, &ip, local.port()) } {
+                OK => Ok(()),
+                e if e == sys::err_enum_t::ERR_USE as sys::err_t => Err(Errno::EADDRINUSE),
+                _ => Err(Errno::EINVAL),
+            }
+        })
+    }
+
+    /// connect(2): the default destination, and only datagrams from it are received.
+    pub fn connect(&self, remote: SocketAddr) -> Result<(), Errno> {
+        let ip = self.lwip_addr(remote)?;
+        locked(|| {
+            let pcb = self.pcb()?;
+            // SAFETY: core lock held; live pcb (binds to a free port if unbound).
+            match unsafe { sys::udp_connect(pcb, &ip, remote.port()) } {
+                OK => Ok(()),
+                _ => Err(Errno::EINVAL),
+            }
+        })
+    }
+
+    /// Sends one datagram to `to`, or to the connected peer when `None`.
+    pub fn send_to(&self, buf: &[u8], to: Option<SocketAddr>) -> Result<usize, Errno> {
+        if buf.len() > MAX_PAYLOAD {
+            return Err(Errno::EMSGSIZE);
+        }
+        let dest = to.map(|a| self.lwip_addr(a).map(|ip| (ip, a.port()))).transpose()?;
+        locked(|| {
+            let pcb = self.pcb()?;
+            // SAFETY: core lock held; the pbuf is filled and freed here.
+            unsafe {
+                let (ip, port) = match dest {
+                    Some(d) => d,
+                    None => {
+                        if (*pcb).flags & 0x04 == 0 {
+                            // UDP_FLAGS_CONNECTED
+                            return Err(Errno::EDESTADDRREQ);
+                        }
+                        ((*pcb).remote_ip, (*pcb).remote_port)
+                    }
+                };
+                let p = sys::pbuf_alloc(
+                    sys::pbuf_layer_PBUF_TRANSPORT,
+                    buf.len() as u16,
+                    sys::pbuf_type_PBUF_RAM,
+                );
+                if p.is_null() {
+                    return Err(Errno::ENOBUFS);
+                }
+                sys::pbuf_take(p, buf.as_ptr() as *const c_void, buf.len() as u16);
+                let e = sys::udp_sendto(pcb, p, &ip, port);
+                sys::pbuf_free(p);
+                match e {
+                    OK => Ok(buf.len()),
+                    e if e == sys::err_enum_t::ERR_RTE as sys::err_t => Err(Errno::ENETUNREACH),
+                    e if e == sys::err_enum_t::ERR_MEM as sys::err_t => Err(Errno::ENOBUFS),
+                    _ => Err(Errno::EINVAL),
+                }
+            }
+        })
+    }
+
+    /// Receives one datagram: (bytes copied, the datagram's full length, sender). A
+    /// datagram longer than `buf` is truncated (the rest is lost unless `peek`).
+    pub fn recv_from(
+        &self,
+        buf: &mut [u8],
+        peek: bool,
+        wait: Wait,
+    ) -> Result<(usize, usize, SocketAddr), Errno> {
+        loop {
+            let r = locked(|| {
+                let mut st = self.inner.st.lock();
+                let &(p, from) = st.rx.front()?;
+                // SAFETY: queued pbuf, ours.
+                let full = unsafe { (*p).tot_len } as usize;
+                let n = full.min(buf.len());
+                // SAFETY: buf has n bytes of room.
+                unsafe { sys::pbuf_copy_partial(p, buf.as_mut_ptr() as *mut c_void, n as u16, 0) };
+                if !peek {
+                    st.rx.pop_front();
+                    // SAFETY: taken off the queue, freed once.
+                    unsafe { sys::pbuf_free(p) };
+                }
+                Some((n, full, from))
+            });
+            if let Some(r) = r {
+                return Ok(r);
+            }
+            match wait {
+                Wait::NonBlocking => return Err(Errno::EAGAIN),
+                Wait::Until(d) => {
+                    match self
+                        .inner
+                        .wq
+                        .wait_until(d, || !self.inner.st.lock().rx.is_empty())
+                    {
+                        Wake::Woken => {}
+                        Wake::Interrupted => return Err(Errno::EINTR),
+                        _ => return Err(Errno::EAGAIN),
+                    }
+                }
+            }
+        }
+    }
+
+    /// POLLIN when a datagram waits; always writable.
+    pub fn poll(&self) -> u32 {
+        let mut r = POLLOUT | POLLWRNORM;
+        if !self.inner.st.lock().rx.is_empty() {
+            r |= POLLIN | POLLRDNORM;
+        }
+        r
+    }
+
+    pub fn wait_queue(&self) -> &WaitQueue {
+        &self.inner.wq
+    }
+
+    /// FIONREAD: the size of the next datagram.
+    pub fn next_len(&self) -> usize {
+        let st = self.inner.st.lock();
+        // SAFETY: queued pbuf.
+        st.rx.front().map_or(0, |(p, _)| unsafe { (**p).tot_len } as usize)
+    }
+
+    /// Datagrams dropped because the queue was full.
+    pub fn dropped(&self) -> u64 {
+        self.inner.st.lock().dropped
+    }
+
+    /// getsockname(2).
+    pub fn local_addr(&self) -> Result<SocketAddr, Errno> {
+        locked(|| {
+            let pcb = self.pcb()?;
+            // SAFETY: live pcb.
+            Ok(unsafe { addr::sockaddr(&(*pcb).local_ip, (*pcb).local_port) })
+        })
+    }
+
+    /// Closes; queued datagrams are dropped. Also done on drop.
+    pub fn close(&self) {
+        locked(|| {
+            let mut st = self.inner.st.lock();
+            let pcb = core::mem::replace(&mut st.pcb, core::ptr::null_mut());
+            for (p, _) in st.rx.drain(..) {
+                // SAFETY: queued pbufs are ours.
+                unsafe { sys::pbuf_free(p) };
+            }
+            drop(st);
+            if !pcb.is_null() {
+                // SAFETY: live pcb; take back lwIP's reference after unhooking.
+                unsafe {
+                    let arg = (*pcb).recv_arg;
+                    sys::udp_recv(pcb, None, core::ptr::null_mut());
+                    sys::udp_remove(pcb);
+                    if !arg.is_null() {
+                        drop(Arc::from_raw(arg as *const Inner));
+                    }
+                }
+            }
+        });
+        self.inner.wq.notify(POLLIN | POLLOUT | POLLHUP);
+    }
+}
+
+impl Drop for UdpSocket {
+    fn drop(&mut self) {
+        self.close();
+    }
+}

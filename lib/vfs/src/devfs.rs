@@ -1,0 +1,237 @@
+//! devfs: /dev as a ramfs holding device nodes.
+//!
+//! null, zero, full, random, urandom, console and tty are character devices here;
+//! stdin, stdout and stderr are symlinks to /proc/self/fd/N (what `ls -l /dev` shows on
+//! Linux) that path resolution reports as descriptor aliases, so opening them reaches
+//! the process's descriptors 0-2 (uk-posix does that part). `/dev/shm` is a plain
+//! directory for shm_open. Randomness comes through a hook so that lib/ does not depend
+//! on uk-posix's CSPRNG: uk-posix registers it at boot ([`set_random`]).
+
+use crate::ramfs::RamFs;
+use crate::{Attr, Errno, KResult, Kind, Node, OpenReq, SetAttr};
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::any::Any;
+use core::sync::atomic::{AtomicUsize, Ordering};
+
+static RANDOM: AtomicUsize = AtomicUsize::new(0);
+
+/// Where /dev/random and /dev/urandom get their bytes (the kernel CSPRNG).
+pub fn set_random(f: fn(&mut [u8])) {
+    RANDOM.store(f as usize, Ordering::Relaxed);
+}
+
+fn random(buf: &mut [u8]) -> KResult<()> {
+    let f = RANDOM.load(Ordering::Relaxed);
+    if f == 0 {
+        return Err(Errno::EIO); // no generator registered: never hand out predictable bytes
+    }
+    // SAFETY: the only value ever stored is a `fn(&mut [u8])` (set_random).
+    let f: fn(&mut [u8]) = unsafe { core::mem::transmute::<usize, fn(&mut [u8])>(f) };
+    f(buf);
+    Ok(())
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Dev {
+    Null,
+    Zero,
+    Full,
+    Random,
+    Console,
+}
+
+/// A character device.
+struct DevNode {
+    fs: usize,
+    ino: u64,
+    dev: Dev,
+    rdev: (u32, u32),
+    perm: spin::Mutex<u32>,
+}
+
+impl Node for DevNode {
+    fn kind(&self) -> Kind {
+        Kind::Chr
+    }
+    fn attr(&self) -> KResult<Attr> {
+        Ok(Attr {
+            dev: self.fs as u64,
+            ino: self.ino,
+            mode: Kind::Chr.mode_bits() | *self.perm.lock(),
+            nlink: 1,
+            rdev: ((self.rdev.0 as u64) << 8) | self.rdev.1 as u64,
+            blksize: 4096,
+            ..Attr::default()
+        })
+    }
+    fn fs_id(&self) -> usize {
+        self.fs
+    }
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+    fn open(self: Arc<Self>, _req: &OpenReq) -> KResult<Arc<dyn Node>> {
+        Ok(self)
+    }
+    fn is_device(&self) -> bool {
+        true
+    }
+    fn read_at(&self, _off: u64, buf: &mut [u8]) -> KResult<usize> {
+        match self.dev {
+            Dev::Null => Ok(0),
+            Dev::Zero | Dev::Full => {
+                buf.fill(0);
+                Ok(buf.len())
+            }
+            Dev::Random => {
+                random(buf)?;
+                Ok(buf.len())
+            }
+            Dev::Console => uk_plat::get().console_read(buf).map_err(Errno),
+        }
+    }
+    fn write_at(&self, _off: u64, buf: &[u8]) -> KResult<usize> {
+        match self.dev {
+            Dev::Full => Err(Errno::ENOSPC),
+            Dev::Console => uk_plat::get()
+                .console_write(uk_plat::ConsoleStream::Out, buf)
+                .map_err(Errno),
+            _ => Ok(buf.len()),
+        }
+    }
+    fn append(&self, buf: &[u8]) -> KResult<(usize, u64)> {
+        Ok((self.write_at(0, buf)?, 0))
+    }
+    fn truncate(&self, _len: u64) -> KResult<()> {
+        Ok(()) // O_TRUNC on a device is ignored, as on Linux
+    }
+    fn setattr(&self, a: &SetAttr) -> KResult<()> {
+        if let Some(m) = a.mode {
+            *self.perm.lock() = m & 0o7777;
+        }
+        Ok(())
+    }
+}
+
+/// A symlink that stands for one of the process's descriptors.
+struct FdAlias {
+    fs: usize,
+    ino: u64,
+    fd: u32,
+}
+
+impl Node for FdAlias {
+    fn kind(&self) -> Kind {
+        Kind::Symlink
+    }
+    fn attr(&self) -> KResult<Attr> {
+        Ok(Attr {
+            dev: self.fs as u64,
+            ino: self.ino,
+            mode: Kind::Symlink.mode_bits() | 0o777,
+            nlink: 1,
+            size: self.readlink()?.len() as i64,
+            blksize: 4096,
+            ..Attr::default()
+        })
+    }
+    fn fs_id(&self) -> usize {
+        self.fs
+    }
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+    fn open(self: Arc<Self>, _req: &OpenReq) -> KResult<Arc<dyn Node>> {
+        Err(Errno::ELOOP)
+    }
+    fn readlink(&self) -> KResult<Vec<u8>> {
+        // No format!: alloc's precompiled formatter references the unwinder.
+        let mut s = alloc::string::String::new();
+        let _ = core::fmt::Write::write_fmt(&mut s, format_args!("/proc/self/fd/{}", self.fd));
+        Ok(s.into_bytes())
+    }
+    fn fd_alias(&self) -> Option<u32> {
+        Some(self.fd)
+    }
+}
+
+/// A new devfs instance with the standard nodes.
+pub fn new() -> KResult<RamFs> {
+    let fs = RamFs::new();
+    let root = fs.root_node();
+    let id = root.fs_id_of();
+    let mut ino = 1000u64;
+    let devs: [(&[u8], Dev, (u32, u32), u32); 7] = [
+        (b"null", Dev::Null, (1, 3), 0o666),
+        (b"zero", Dev::Zero, (1, 5), 0o666),
+        (b"full", Dev::Full, (1, 7), 0o666),
+        (b"random", Dev::Random, (1, 8), 0o666),
+        (b"urandom", Dev::Random, (1, 9), 0o666),
+        (b"console", Dev::Console, (5, 1), 0o600),
+        (b"tty", Dev::Console, (5, 0), 0o666),
+    ];
+    for (name, dev, rdev, perm) in devs {
+        ino += 1;
+        root.attach(
+            name,
+            Arc::new(DevNode {
+                fs: id,
+                ino,
+                dev,
+                rdev,
+                perm: spin::Mutex::new(perm),
+            }),
+        )?;
+    }
+    for (fd, name) in [(0u32, &b"stdin"[..]), (1, b"stdout"), (2, b"stderr")] {
+        ino += 1;
+        root.attach(name, Arc::new(FdAlias { fs: id, ino, fd }))?;
+    }
+    root.mkdir(b"shm", 0o1777)?;
+    Ok(fs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::path::{resolve, Loc};
+
+    #[test]
+    fn devices() {
+        let fs = new().unwrap();
+        let root = fs.root();
+        let null = root.lookup(b"null").unwrap();
+        assert_eq!(null.write_at(7, b"abc").unwrap(), 3);
+        let mut b = [1u8; 8];
+        assert_eq!(null.read_at(0, &mut b).unwrap(), 0);
+        let zero = root.lookup(b"zero").unwrap();
+        assert_eq!(zero.read_at(99, &mut b).unwrap(), 8);
+        assert_eq!(b, [0; 8]);
+        let full = root.lookup(b"full").unwrap();
+        assert_eq!(full.write_at(0, b"x").err(), Some(Errno::ENOSPC));
+        let a = null.attr().unwrap();
+        assert_eq!(a.mode, 0o020666);
+        assert_eq!(a.rdev, (1 << 8) | 3);
+        fn fake(b: &mut [u8]) {
+            b.fill(0xa5)
+        }
+        set_random(fake);
+        let ur = root.lookup(b"urandom").unwrap();
+        assert_eq!(ur.read_at(0, &mut b).unwrap(), 8);
+        assert_eq!(b, [0xa5; 8]);
+        assert_eq!(root.lookup(b"shm").unwrap().kind(), Kind::Dir);
+    }
+
+    #[test]
+    fn std_aliases() {
+        let fs = new().unwrap();
+        let l = Loc::at_root(fs.root());
+        let r = resolve(&l, b"/stdout", true).unwrap();
+        assert_eq!(r.alias, Some(1));
+        let r = resolve(&l, b"/stderr", false).unwrap();
+        assert_eq!(r.alias, None, "lstat sees the symlink");
+        assert_eq!(r.node.unwrap().readlink().unwrap(), b"/proc/self/fd/2");
+        assert_eq!(resolve(&l, b"/stdin/x", true).err(), Some(Errno::ENOTDIR));
+    }
+}

@@ -1,0 +1,379 @@
+//! The virtual file system: vnodes, mounts and path resolution, with the file systems
+//! an image needs: ramfs (the usual root), devfs (/dev), cpio (the initrd, unpacked into
+//! ramfs at boot) and hostfs (host directories on platforms that offer them).
+//!
+//! A file system is a graph of [`Node`]s. The namespace is the root node plus a mount
+//! table that maps covered directories to the roots mounted on them. Path resolution
+//! ([`path`]) walks it one component at a time, keeping the chain of directories it
+//! came through ([`Loc`]) so that `..` never asks a file system for a parent: this is
+//! also what keeps `..` from leaving a hostfs mount.
+//!
+//! Nothing here knows about descriptors or processes; uk-posix builds open files,
+//! the working directory and the system call semantics on top.
+#![cfg_attr(not(test), no_std)]
+
+extern crate alloc;
+
+pub mod cpio;
+pub mod devfs;
+pub mod hostfs;
+pub mod path;
+pub mod ramfs;
+
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::any::Any;
+use core::sync::atomic::{AtomicUsize, Ordering};
+pub use path::{Loc, Resolved};
+pub use uk_errno::{Errno, KResult};
+
+pub const S_IFMT: u32 = 0o170000;
+pub const S_IFSOCK: u32 = 0o140000;
+pub const S_IFLNK: u32 = 0o120000;
+pub const S_IFREG: u32 = 0o100000;
+pub const S_IFBLK: u32 = 0o060000;
+pub const S_IFDIR: u32 = 0o040000;
+pub const S_IFCHR: u32 = 0o020000;
+pub const S_IFIFO: u32 = 0o010000;
+
+/// Longest single path component (NAME_MAX).
+pub const NAME_MAX: usize = 255;
+/// Longest path, terminating NUL included (PATH_MAX).
+pub const PATH_MAX: usize = 4096;
+/// Symlinks followed in one resolution before ELOOP (Linux's MAXSYMLINKS).
+pub const MAX_SYMLINKS: usize = 40;
+
+/// Magic numbers for statfs(2).
+pub const TMPFS_MAGIC: i64 = 0x0102_1994;
+
+/// What kind of object a node is (the S_IFMT part of its mode).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Reg,
+    Dir,
+    Symlink,
+    Chr,
+    Blk,
+    Fifo,
+    Sock,
+}
+
+impl Kind {
+    /// The S_IF* bits.
+    pub fn mode_bits(self) -> u32 {
+        match self {
+            Kind::Reg => S_IFREG,
+            Kind::Dir => S_IFDIR,
+            Kind::Symlink => S_IFLNK,
+            Kind::Chr => S_IFCHR,
+            Kind::Blk => S_IFBLK,
+            Kind::Fifo => S_IFIFO,
+            Kind::Sock => S_IFSOCK,
+        }
+    }
+    /// From S_IF* bits; unknown types read as regular files.
+    pub fn from_mode(mode: u32) -> Kind {
+        match mode & S_IFMT {
+            S_IFDIR => Kind::Dir,
+            S_IFLNK => Kind::Symlink,
+            S_IFCHR => Kind::Chr,
+            S_IFBLK => Kind::Blk,
+            S_IFIFO => Kind::Fifo,
+            S_IFSOCK => Kind::Sock,
+            _ => Kind::Reg,
+        }
+    }
+    /// The `d_type` of a directory entry (DT_*).
+    pub fn dtype(self) -> u8 {
+        match self {
+            Kind::Fifo => 1,
+            Kind::Chr => 2,
+            Kind::Dir => 4,
+            Kind::Blk => 6,
+            Kind::Reg => 8,
+            Kind::Symlink => 10,
+            Kind::Sock => 12,
+        }
+    }
+}
+
+/// A node's attributes (`struct stat`). `mode` includes the S_IF* type bits.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Attr {
+    pub dev: u64,
+    pub ino: u64,
+    pub mode: u32,
+    pub nlink: u64,
+    pub uid: u32,
+    pub gid: u32,
+    pub rdev: u64,
+    pub size: i64,
+    pub blksize: i64,
+    pub blocks: i64,
+    pub atime_ns: i64,
+    pub mtime_ns: i64,
+    pub ctime_ns: i64,
+}
+
+/// Attribute changes (chmod, chown, utimensat). `None` leaves a field alone.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SetAttr {
+    /// Permission bits only (07777).
+    pub mode: Option<u32>,
+    pub uid: Option<u32>,
+    pub gid: Option<u32>,
+    pub atime_ns: Option<i64>,
+    pub mtime_ns: Option<i64>,
+}
+
+/// statfs(2) facts.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StatFs {
+    pub fs_type: i64,
+    pub bsize: i64,
+    pub blocks: u64,
+    pub bfree: u64,
+    pub bavail: u64,
+    pub files: u64,
+    pub ffree: u64,
+    pub fsid: u64,
+    pub namelen: i64,
+    pub frsize: i64,
+}
+
+/// How a node is opened. `access` is O_RDONLY (0), O_WRONLY (1) or O_RDWR (2).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct OpenReq {
+    pub access: u32,
+    pub trunc: bool,
+    pub append: bool,
+    /// Permission bits for a created file (umask already applied).
+    pub mode: u32,
+}
+
+impl OpenReq {
+    pub fn readable(&self) -> bool {
+        self.access & 3 != 1
+    }
+    pub fn writable(&self) -> bool {
+        matches!(self.access & 3, 1 | 2)
+    }
+}
+
+/// One directory entry as readdir reports it.
+#[derive(Clone, Copy, Debug)]
+pub struct DirEnt<'a> {
+    pub ino: u64,
+    pub kind: Kind,
+    pub name: &'a [u8],
+}
+
+/// A vnode. Default methods give the errno Linux gives for an object of the wrong
+/// kind, so each file system overrides what its nodes support.
+///
+/// Names passed to directory operations are single components: never empty, `.`, `..`
+/// or containing `/` (path resolution guarantees it).
+pub trait Node: Send + Sync + Any {
+    /// What this node is. Cheap (no I/O).
+    fn kind(&self) -> Kind;
+    /// stat(2) attributes.
+    fn attr(&self) -> KResult<Attr>;
+    /// Identity of the file system instance (mount table key with [`Attr::ino`]).
+    fn fs_id(&self) -> usize;
+    /// For downcasting between nodes of one file system (link, rename).
+    fn as_any(&self) -> &dyn Any;
+
+    /// The child called `name`; ENOENT when there is none.
+    fn lookup(&self, _name: &[u8]) -> KResult<Arc<dyn Node>> {
+        Err(Errno::ENOTDIR)
+    }
+    /// Create the regular file `name` (EEXIST if anything has that name) and open it.
+    fn create(&self, _name: &[u8], _req: &OpenReq) -> KResult<Arc<dyn Node>> {
+        Err(Errno::ENOTDIR)
+    }
+    /// Open this node for I/O. Returns the node to read and write through (file systems
+    /// whose open state is per-open, like hostfs, return a new one). O_TRUNC happens here.
+    fn open(self: Arc<Self>, req: &OpenReq) -> KResult<Arc<dyn Node>>;
+    /// mkdir(2) of a child.
+    fn mkdir(&self, _name: &[u8], _mode: u32) -> KResult<()> {
+        Err(Errno::ENOTDIR)
+    }
+    /// symlink(2) of a child.
+    fn symlink(&self, _name: &[u8], _target: &[u8]) -> KResult<()> {
+        Err(Errno::ENOTDIR)
+    }
+    /// link(2): a new name for `target` (a node of this file system, not a directory).
+    fn link(&self, _name: &[u8], _target: &Arc<dyn Node>) -> KResult<()> {
+        Err(Errno::ENOTDIR)
+    }
+    /// unlink(2) (`dir` false) or rmdir(2) (`dir` true) of a child.
+    fn unlink(&self, _name: &[u8], _dir: bool) -> KResult<()> {
+        Err(Errno::ENOTDIR)
+    }
+    /// rename(2) of child `name` to `new_name` in `new_dir` (same file system).
+    /// `flags`: RENAME_NOREPLACE (1), RENAME_EXCHANGE (2).
+    fn rename(
+        &self,
+        _name: &[u8],
+        _new_dir: &Arc<dyn Node>,
+        _new_name: &[u8],
+        _flags: u32,
+    ) -> KResult<()> {
+        Err(Errno::ENOTDIR)
+    }
+    /// Directory entries from position `cookie` (0 = the start, including `.` and `..`).
+    /// `f` gets each entry and the cookie of the entry after it, and returns false to stop.
+    fn readdir(&self, _cookie: u64, _f: &mut dyn FnMut(DirEnt<'_>, u64) -> bool) -> KResult<()> {
+        Err(Errno::ENOTDIR)
+    }
+    /// readlink(2).
+    fn readlink(&self) -> KResult<Vec<u8>> {
+        Err(Errno::EINVAL)
+    }
+    /// For devfs aliases of the process's descriptors (/dev/stdin and friends): the
+    /// descriptor this symlink stands for.
+    fn fd_alias(&self) -> Option<u32> {
+        None
+    }
+    /// Read at `off`. Devices ignore the offset.
+    fn read_at(&self, _off: u64, _buf: &mut [u8]) -> KResult<usize> {
+        Err(Errno::EISDIR)
+    }
+    /// Write at `off`. Devices ignore the offset.
+    fn write_at(&self, _off: u64, _buf: &[u8]) -> KResult<usize> {
+        Err(Errno::EISDIR)
+    }
+    /// Append atomically at the end; returns bytes written and the new end.
+    fn append(&self, buf: &[u8]) -> KResult<(usize, u64)> {
+        let end = self.attr()?.size.max(0) as u64;
+        let n = self.write_at(end, buf)?;
+        Ok((n, end + n as u64))
+    }
+    /// truncate(2).
+    fn truncate(&self, _len: u64) -> KResult<()> {
+        Err(Errno::EISDIR)
+    }
+    /// fsync(2)/fdatasync(2).
+    fn sync(&self, _data_only: bool) -> KResult<()> {
+        Ok(())
+    }
+    /// chmod, chown, utimensat.
+    fn setattr(&self, _a: &SetAttr) -> KResult<()> {
+        Err(Errno::EPERM)
+    }
+    /// statfs(2).
+    fn statfs(&self) -> KResult<StatFs> {
+        Ok(StatFs {
+            fs_type: TMPFS_MAGIC,
+            bsize: 4096,
+            frsize: 4096,
+            namelen: NAME_MAX as i64,
+            fsid: self.fs_id() as u64,
+            ..StatFs::default()
+        })
+    }
+    /// True for device nodes whose offset means nothing (reads ignore it; lseek
+    /// succeeds and returns 0, as for /dev/null on Linux).
+    fn is_device(&self) -> bool {
+        false
+    }
+}
+
+/// Where timestamps come from: set by uk-posix at boot (wall clock, ns since the
+/// epoch). Until then (and in unit tests) it reads 0.
+static CLOCK: AtomicUsize = AtomicUsize::new(0);
+
+pub fn set_clock(f: fn() -> i64) {
+    CLOCK.store(f as usize, Ordering::Relaxed);
+}
+
+/// Wall time for timestamps.
+pub fn now_ns() -> i64 {
+    let f = CLOCK.load(Ordering::Relaxed);
+    if f == 0 {
+        return 0;
+    }
+    // SAFETY: the only value ever stored is a `fn() -> i64` (set_clock).
+    let f: fn() -> i64 = unsafe { core::mem::transmute::<usize, fn() -> i64>(f) };
+    f()
+}
+
+/// A fresh file-system instance number (fs_id and a synthetic st_dev).
+pub fn new_fs_id() -> usize {
+    static NEXT: AtomicUsize = AtomicUsize::new(1);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+/// A mounted file system: the directory it covers and its root.
+struct Mount {
+    covered_fs: usize,
+    covered_dev: u64,
+    covered_ino: u64,
+    root: Arc<dyn Node>,
+}
+
+static ROOT: spin::Mutex<Option<Arc<dyn Node>>> = spin::Mutex::new(None);
+static MOUNTS: spin::Mutex<Vec<Mount>> = spin::Mutex::new(Vec::new());
+
+/// Make `root` the root of the namespace (and forget earlier mounts).
+pub fn set_root(root: Arc<dyn Node>) {
+    *ROOT.lock() = Some(root);
+    MOUNTS.lock().clear();
+}
+
+/// The root of the namespace; ENOENT before boot mounted one.
+pub fn root() -> KResult<Arc<dyn Node>> {
+    ROOT.lock().clone().ok_or(Errno::ENOENT)
+}
+
+/// Mount `fs_root` on the directory at absolute `path` (resolved from the root).
+pub fn mount(path: &[u8], fs_root: Arc<dyn Node>) -> KResult<()> {
+    let start = Loc::root()?;
+    let r = path::resolve(&start, path, true)?;
+    let node = r.node.ok_or(Errno::ENOENT)?;
+    if node.kind() != Kind::Dir {
+        return Err(Errno::ENOTDIR);
+    }
+    let a = node.attr()?;
+    MOUNTS.lock().push(Mount {
+        covered_fs: node.fs_id(),
+        covered_dev: a.dev,
+        covered_ino: a.ino,
+        root: fs_root,
+    });
+    Ok(())
+}
+
+/// The root mounted on `node`, if it is a covered directory (the last mount wins).
+pub(crate) fn mounted_on(node: &Arc<dyn Node>) -> Option<Arc<dyn Node>> {
+    if node.kind() != Kind::Dir {
+        return None;
+    }
+    let m = MOUNTS.lock();
+    if m.is_empty() {
+        return None;
+    }
+    let fs = node.fs_id();
+    if !m.iter().any(|x| x.covered_fs == fs) {
+        return None;
+    }
+    let a = node.attr().ok()?;
+    m.iter()
+        .rev()
+        .find(|x| x.covered_fs == fs && x.covered_ino == a.ino && x.covered_dev == a.dev)
+        .map(|x| x.root.clone())
+}
+
+/// True when `node` is the root of a mount (or of the namespace): rename/rmdir of a
+/// mount point is EBUSY.
+pub fn is_mount_root(node: &Arc<dyn Node>) -> bool {
+    let same = |r: &Arc<dyn Node>| Arc::as_ptr(r) as *const u8 == Arc::as_ptr(node) as *const u8;
+    if ROOT.lock().as_ref().is_some_and(same) {
+        return true;
+    }
+    MOUNTS.lock().iter().any(|m| same(&m.root))
+}
+
+/// Serialises tests that replace the global namespace.
+#[cfg(test)]
+pub(crate) static TEST_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());

@@ -1,0 +1,357 @@
+//! Interrupts and exceptions: the IDT, the TSS with its interrupt stacks, 256 entry
+//! stubs and the fault report.
+//!
+//! Every vector runs on an IST stack, never on the interrupted stack: the prebuilt
+//! `core` and the C program assume a 128-byte red zone below RSP that an interrupt frame
+//! pushed in place would destroy. IST1: exceptions; IST2: double fault; IST3: NMI;
+//! IST4: machine check; IST5: device interrupts (taken only inside `sti; hlt`, with
+//! IF clear in the handler, so it never nests).
+//!
+//! Device interrupts do no kernel work: the handler acknowledges the LAPIC and returns,
+//! which ends the `hlt` in `Platform::wait`; the kernel looks at what happened after
+//! that, outside interrupt context (the scheduler is cooperative and its locks may be
+//! held by the interrupted code). An exception is fatal: it prints a report on the
+//! serial console and stops the VM with a non-zero status.
+#![cfg(not(test))]
+
+use core::arch::global_asm;
+use core::fmt::Write;
+use core::sync::atomic::{AtomicBool, Ordering};
+
+use uk_arch::desc::{self, TablePtr, Tss};
+
+use crate::serial::Raw;
+use crate::start::{BOOT_STACK, GUARD, IST_COUNT, IST_STACK};
+
+/// The vector of the LAPIC timer.
+pub const TIMER_VECTOR: u8 = 0x40;
+/// The LAPIC spurious vector.
+pub const SPURIOUS_VECTOR: u8 = 0xff;
+
+/// Registers saved by the common stub, lowest address first.
+#[repr(C)]
+#[derive(Debug)]
+pub struct TrapFrame {
+    pub r15: u64,
+    pub r14: u64,
+    pub r13: u64,
+    pub r12: u64,
+    pub r11: u64,
+    pub r10: u64,
+    pub r9: u64,
+    pub r8: u64,
+    pub rbp: u64,
+    pub rdi: u64,
+    pub rsi: u64,
+    pub rdx: u64,
+    pub rcx: u64,
+    pub rbx: u64,
+    pub rax: u64,
+    pub vector: u64,
+    pub error: u64,
+    pub rip: u64,
+    pub cs: u64,
+    pub rflags: u64,
+    pub rsp: u64,
+    pub ss: u64,
+}
+
+// 256 stubs, 16 bytes apart: push a zero error code where the CPU pushes none, push the
+// vector, go to the common path, which saves the general registers and the SSE state
+// (Rust code in the handler may use XMM registers), calls `uk_kvm_trap`, restores.
+global_asm!(
+    ".section .text.uk_kvm_isr, \"ax\"",
+    ".balign 16",
+    ".global uk_kvm_isr_table",
+    "uk_kvm_isr_table:",
+    ".set uk_kvm_v, 0",
+    ".rept 256",
+    ".balign 16",
+    ".if (uk_kvm_v > 31) || ((({mask} >> (uk_kvm_v & 31)) & 1) == 0)",
+    "pushq $0",
+    ".endif",
+    "pushq $uk_kvm_v",
+    "jmp uk_kvm_isr_common",
+    ".set uk_kvm_v, uk_kvm_v + 1",
+    ".endr",
+    "uk_kvm_isr_common:",
+    "cld",
+    "pushq %rax",
+    "pushq %rbx",
+    "pushq %rcx",
+    "pushq %rdx",
+    "pushq %rsi",
+    "pushq %rdi",
+    "pushq %rbp",
+    "pushq %r8",
+    "pushq %r9",
+    "pushq %r10",
+    "pushq %r11",
+    "pushq %r12",
+    "pushq %r13",
+    "pushq %r14",
+    "pushq %r15",
+    "movq %rsp, %rdi",
+    "movq %rsp, %rbx",
+    "subq $512, %rsp",
+    "andq $-64, %rsp",
+    "fxsave64 (%rsp)",
+    "call uk_kvm_trap",
+    "fxrstor64 (%rsp)",
+    "movq %rbx, %rsp",
+    "popq %r15",
+    "popq %r14",
+    "popq %r13",
+    "popq %r12",
+    "popq %r11",
+    "popq %r10",
+    "popq %r9",
+    "popq %r8",
+    "popq %rbp",
+    "popq %rdi",
+    "popq %rsi",
+    "popq %rdx",
+    "popq %rcx",
+    "popq %rbx",
+    "popq %rax",
+    "addq $16, %rsp",
+    "iretq",
+    ".text",
+    mask = const desc::ERROR_CODE_VECTORS,
+    options(att_syntax)
+);
+
+extern "C" {
+    static uk_kvm_isr_table: u8;
+    static mut uk_kvm_gdt: [u64; 5];
+    static uk_kvm_gdt_ptr: u8;
+    static uk_kvm_stacks: u8;
+}
+
+#[repr(C, align(16))]
+struct Idt([[u64; 2]; 256]);
+
+static mut IDT: Idt = Idt([[0; 2]; 256]);
+static mut TSS: Tss = Tss::new();
+
+/// The interrupt stacks' (bottom, top), in IST order; the boot stack is first in the
+/// same block. Each stack has a guard page below it (left unmapped by `crate::mm`).
+pub fn stacks() -> impl Iterator<Item = (usize, usize)> {
+    let base = core::ptr::addr_of!(uk_kvm_stacks) as usize;
+    let boot = (base + GUARD, base + GUARD + BOOT_STACK);
+    let ist = (0..IST_COUNT).map(move |i| {
+        let b = boot.1 + i * (GUARD + IST_STACK) + GUARD;
+        (b, b + IST_STACK)
+    });
+    core::iter::once(boot).chain(ist)
+}
+
+/// Install GDT (with the TSS), TSS and IDT.
+pub fn init() {
+    let mut tops = [0u64; IST_COUNT];
+    for (i, (_, top)) in stacks().skip(1).enumerate() {
+        tops[i] = top as u64;
+    }
+    // SAFETY: boot path, single CPU, interrupts off: nothing else touches these tables.
+    unsafe {
+        let tss = &mut *core::ptr::addr_of_mut!(TSS);
+        let mut ist = [0u64; 7];
+        ist[..IST_COUNT].copy_from_slice(&tops);
+        tss.ist = ist;
+        let [lo, hi] = desc::tss_descriptor(core::ptr::addr_of!(TSS) as u64);
+        let gdt = &mut *core::ptr::addr_of_mut!(uk_kvm_gdt);
+        gdt[3] = lo;
+        gdt[4] = hi;
+        desc::lgdt(&*(core::ptr::addr_of!(uk_kvm_gdt_ptr) as *const TablePtr));
+        desc::ltr(0x18);
+
+        let base = core::ptr::addr_of!(uk_kvm_isr_table) as u64;
+        let idt = &mut *core::ptr::addr_of_mut!(IDT);
+        for (v, gate) in idt.0.iter_mut().enumerate() {
+            let ist = match v {
+                2 => 3,
+                8 => 2,
+                18 => 4,
+                0..=31 => 1,
+                _ => 5,
+            };
+            *gate = desc::interrupt_gate(base + 16 * v as u64, 0x08, ist);
+        }
+        let p = TablePtr {
+            limit: (core::mem::size_of::<Idt>() - 1) as u16,
+            base: core::ptr::addr_of!(IDT) as u64,
+        };
+        desc::lidt(&p);
+    }
+}
+
+/// Mask the legacy 8259 PICs after moving them off the exception vectors (a BIOS
+/// leaves them at 8-15, where a stray timer tick would look like a double fault).
+pub fn disable_pic() {
+    use uk_arch::ring0::outb;
+    // SAFETY: the PIC command/data ports; ring 0. Absent PICs ignore the writes.
+    unsafe {
+        outb(0x20, 0x11);
+        outb(0xa0, 0x11);
+        outb(0x21, 0x20);
+        outb(0xa1, 0x28);
+        outb(0x21, 4);
+        outb(0xa1, 2);
+        outb(0x21, 1);
+        outb(0xa1, 1);
+        outb(0x21, 0xff);
+        outb(0xa1, 0xff);
+    }
+}
+
+static IN_FAULT: AtomicBool = AtomicBool::new(false);
+
+#[no_mangle]
+extern "C" fn uk_kvm_trap(f: &mut TrapFrame) {
+    let v = f.vector;
+    if v >= 32 {
+        if v != SPURIOUS_VECTOR as u64 && !(0x20..0x30).contains(&v) {
+            crate::lapic_eoi();
+        }
+        return;
+    }
+    fault(f)
+}
+
+/// Print the report of an exception and stop.
+fn fault(f: &TrapFrame) -> ! {
+    let mut out = Raw;
+    if IN_FAULT.swap(true, Ordering::SeqCst) {
+        let _ = write!(
+            out,
+            "\nukit: fault while reporting a fault: vector {} at rip {:#x}\n",
+            f.vector, f.rip
+        );
+        crate::exit_now(crate::FAULT_STATUS);
+    }
+    let cr2 = uk_arch::ring0::cr2();
+    let _ = write!(
+        out,
+        "\nukit: fatal exception: {} (vector {}), error code {:#x}\n",
+        desc::exception_name(f.vector),
+        f.vector,
+        f.error
+    );
+    if f.vector == 14 {
+        let e = f.error;
+        let _ = writeln!(
+            out,
+            "ukit:   page fault at address {cr2:#018x}: {} {}{}{}",
+            if e & 1 != 0 {
+                "protection violation on"
+            } else {
+                "not-present page on"
+            },
+            if e & 16 != 0 {
+                "instruction fetch"
+            } else if e & 2 != 0 {
+                "write"
+            } else {
+                "read"
+            },
+            if cr2 < 4096 { " (NULL pointer)" } else { "" },
+            match guard_hit(cr2) {
+                Some(what) => what,
+                None => "",
+            },
+        );
+    }
+    let _ = writeln!(
+        out,
+        "ukit:   rip {:#018x}  rsp {:#018x}  rflags {:#010x}  cr2 {:#018x}",
+        f.rip, f.rsp, f.rflags, cr2
+    );
+    let regs = [
+        ("rax", f.rax),
+        ("rbx", f.rbx),
+        ("rcx", f.rcx),
+        ("rdx", f.rdx),
+        ("rsi", f.rsi),
+        ("rdi", f.rdi),
+        ("rbp", f.rbp),
+        ("r8", f.r8),
+        ("r9", f.r9),
+        ("r10", f.r10),
+        ("r11", f.r11),
+        ("r12", f.r12),
+        ("r13", f.r13),
+        ("r14", f.r14),
+        ("r15", f.r15),
+    ];
+    for row in regs.chunks(4) {
+        let _ = write!(out, "ukit:  ");
+        for (n, v) in row {
+            let _ = write!(out, " {n:>3} {v:#018x}");
+        }
+        let _ = writeln!(out);
+    }
+    backtrace(&mut out, f.rip, f.rbp, f.rsp);
+    crate::exit_now(crate::FAULT_STATUS)
+}
+
+/// Name the guard page an address falls in, for stack overflows.
+fn guard_hit(addr: u64) -> Option<&'static str> {
+    let a = addr as usize;
+    for (i, (bottom, _)) in stacks().enumerate() {
+        if a < bottom && a >= bottom - GUARD {
+            return Some(if i == 0 {
+                " (kernel boot stack overflow)"
+            } else {
+                " (interrupt stack overflow)"
+            });
+        }
+    }
+    let pool = crate::mm::pool_guard();
+    if a >= pool && a < pool + GUARD {
+        return Some(" (stack overflow: below all allocated memory)");
+    }
+    None
+}
+
+/// Print return addresses: by walking frame pointers while they look sane, else by
+/// scanning the stack for words that point into .text (marked `?`: a scan finds stale
+/// return addresses too). `ukport run` turns the `ukit: bt` lines into function names and
+/// source lines with addr2line.
+pub fn backtrace(out: &mut impl Write, rip: u64, rbp: u64, rsp: u64) {
+    let (ts, te) = crate::mm::text_range();
+    let in_text = |a: u64| (ts as u64..te as u64).contains(&a);
+    let mapped = |a: u64| crate::mm::is_ram(a as usize, 16);
+    let _ = writeln!(out, "ukit: backtrace (ukport run symbolises these lines):");
+    let _ = writeln!(out, "ukit: bt #0 {rip:#x}");
+    let mut n = 1;
+    let mut fp = rbp;
+    let mut prev = rsp;
+    while n < 32 && fp >= prev && fp % 8 == 0 && mapped(fp) {
+        // SAFETY: `fp` is 8-aligned and inside RAM the kernel mapped.
+        let ret = unsafe { uk_arch::ring0::peek_u64(fp as usize + 8) };
+        if !in_text(ret) {
+            break;
+        }
+        let _ = writeln!(out, "ukit: bt #{n} {:#x}", ret - 1);
+        n += 1;
+        prev = fp;
+        // SAFETY: as above.
+        fp = unsafe { uk_arch::ring0::peek_u64(fp as usize) };
+    }
+    if n == 1 {
+        // No frame pointers (the default for optimised C and Rust): scan.
+        let mut a = rsp & !7;
+        let mut found = 0;
+        while found < 24 && a < rsp + 8192 && mapped(a) {
+            // SAFETY: `a` is 8-aligned and inside RAM the kernel mapped.
+            let w = unsafe { uk_arch::ring0::peek_u64(a as usize) };
+            if in_text(w) {
+                let _ = writeln!(out, "ukit: bt ?{n} {:#x}", w - 1);
+                n += 1;
+                found += 1;
+            }
+            a += 8;
+        }
+    }
+    let _ = writeln!(out, "ukit: end of backtrace");
+}

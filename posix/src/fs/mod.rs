@@ -1,0 +1,751 @@
+//! Files and directories: POSIX semantics over lib/vfs.
+//!
+//! Path-taking calls resolve relative paths from the working directory or a directory
+//! descriptor (`dirfd`, AT_FDCWD), then act on the vnode. Descriptors from open(2) are
+//! [`OpenFile`]s. Permissions are not enforced by ukit itself (one program, one
+//! user); on hostfs the host enforces its own.
+
+mod flags;
+pub mod lock;
+pub mod mmap;
+mod mount;
+mod open_file;
+
+pub use flags::*;
+pub use mount::{boot_mount, boot_option, RootSpec};
+pub use open_file::OpenFile;
+
+use crate::fd;
+use crate::file::{File, Stat};
+use crate::{Errno, KResult};
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::sync::atomic::{AtomicU32, Ordering};
+use uk_vfs::{path, Kind, Loc, Node, OpenReq, Resolved, SetAttr};
+
+static CWD: spin::Mutex<Option<Loc>> = spin::Mutex::new(None);
+static UMASK: AtomicU32 = AtomicU32::new(0o022);
+
+/// Register the clock and the random source lib/vfs uses.
+pub(crate) fn init() {
+    uk_vfs::set_clock(|| uk_plat::get().wall_ns());
+    uk_vfs::devfs::set_random(crate::random::fill);
+}
+
+/// The working directory (the root until boot or chdir sets another).
+pub fn cwd() -> KResult<Loc> {
+    if let Some(l) = CWD.lock().clone() {
+        return Ok(l);
+    }
+    Loc::root()
+}
+
+/// Set the working directory without checks (boot).
+pub fn set_cwd(l: Loc) {
+    *CWD.lock() = Some(l);
+}
+
+/// Where a path given with `dirfd` starts.
+fn start(dirfd: i32, path: &[u8]) -> KResult<Loc> {
+    if path.first() == Some(&b'/') {
+        return Loc::root();
+    }
+    if dirfd == AT_FDCWD {
+        return cwd();
+    }
+    let f = fd::get(dirfd)?;
+    let of = OpenFile::of(&f).ok_or(Errno::ENOTDIR)?;
+    of.loc.clone().ok_or(Errno::ENOTDIR)
+}
+
+/// Resolve `path` relative to `dirfd`.
+pub fn resolve_at(dirfd: i32, path: &[u8], follow: bool) -> KResult<Resolved> {
+    let s = start(dirfd, path)?;
+    path::resolve(&s, path, follow)
+}
+
+/// The node a `(dirfd, path, flags)` triple names, honouring AT_EMPTY_PATH and
+/// AT_SYMLINK_NOFOLLOW; descriptor aliases (/dev/stdout) give that descriptor's file.
+enum Target {
+    Node(Arc<dyn Node>),
+    File(Arc<dyn File>),
+}
+
+fn target_at(dirfd: i32, path: &[u8], flags: u32) -> KResult<Target> {
+    if path.is_empty() {
+        if flags & AT_EMPTY_PATH == 0 {
+            return Err(Errno::ENOENT);
+        }
+        if dirfd == AT_FDCWD {
+            return Ok(Target::Node(cwd()?.node().clone()));
+        }
+        let f = fd::get(dirfd)?;
+        return Ok(match OpenFile::of(&f) {
+            Some(of) => Target::Node(of.node.clone()),
+            None => Target::File(f),
+        });
+    }
+    let r = resolve_at(dirfd, path, flags & AT_SYMLINK_NOFOLLOW == 0)?;
+    if let Some(fdn) = r.alias {
+        let f = fd::get(fdn as i32)?;
+        return Ok(match OpenFile::of(&f) {
+            Some(of) => Target::Node(of.node.clone()),
+            None => Target::File(f),
+        });
+    }
+    r.node.map(Target::Node).ok_or(Errno::ENOENT)
+}
+
+/// stat(2), lstat(2), newfstatat(2).
+pub fn stat_at(dirfd: i32, path: &[u8], flags: u32) -> KResult<Stat> {
+    if flags & !(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH | AT_NO_AUTOMOUNT | AT_STATX_MASK) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    match target_at(dirfd, path, flags)? {
+        Target::Node(n) => Ok(open_file::to_stat(&n.attr()?)),
+        Target::File(f) => f.stat(),
+    }
+}
+
+fn req_of(flags: u32, mode: u32) -> OpenReq {
+    OpenReq {
+        access: flags & O_ACCMODE,
+        trunc: flags & O_TRUNC != 0,
+        append: flags & O_APPEND != 0,
+        mode: mode & 0o7777 & !UMASK.load(Ordering::Relaxed),
+    }
+}
+
+/// Open an already-resolved node as a new description.
+fn open_node(node: Arc<dyn Node>, loc: Option<Loc>, flags: u32) -> KResult<Arc<OpenFile>> {
+    let kind = node.kind();
+    if flags & O_PATH != 0 {
+        let loc = if kind == Kind::Dir { loc } else { None };
+        let keep = O_PATH | (flags & (O_DIRECTORY | O_NOFOLLOW));
+        return Ok(Arc::new(OpenFile::new(node, loc, keep)));
+    }
+    if flags & O_DIRECTORY != 0 && kind != Kind::Dir {
+        return Err(Errno::ENOTDIR);
+    }
+    match kind {
+        Kind::Dir => {
+            if flags & O_ACCMODE != O_RDONLY || flags & O_CREAT != 0 {
+                return Err(Errno::EISDIR);
+            }
+        }
+        Kind::Symlink => return Err(Errno::ELOOP),
+        Kind::Sock => return Err(Errno::ENXIO),
+        Kind::Fifo | Kind::Blk => return Err(Errno::EOPNOTSUPP),
+        _ => {}
+    }
+    if flags & O_ACCMODE == 3 {
+        return Err(Errno::EINVAL);
+    }
+    let opened = node.open(&req_of(flags, 0))?;
+    let loc = if kind == Kind::Dir { loc } else { None };
+    Ok(Arc::new(OpenFile::new(opened, loc, flags)))
+}
+
+/// open(2)/openat(2): returns the new descriptor.
+pub fn openat(dirfd: i32, path: &[u8], flags: u32, mode: u32) -> KResult<i32> {
+    let cloexec = flags & O_CLOEXEC != 0;
+    let f = open_file_at(dirfd, path, flags, mode)?;
+    fd::install(f, cloexec)
+}
+
+/// The open file open(2) would install.
+pub fn open_file_at(dirfd: i32, path: &[u8], flags: u32, mode: u32) -> KResult<Arc<dyn File>> {
+    if flags & O_TMPFILE == O_TMPFILE {
+        return Err(Errno::EOPNOTSUPP);
+    }
+    let creat = flags & O_CREAT != 0 && flags & O_PATH == 0;
+    let excl = creat && flags & O_EXCL != 0;
+    let follow = flags & O_NOFOLLOW == 0 && !excl;
+    let r = resolve_at(dirfd, path, follow)?;
+    if let Some(n) = r.alias {
+        let f = fd::get(n as i32)?;
+        return match OpenFile::of(&f) {
+            Some(of) => Ok(open_node(of.node.clone(), of.loc.clone(), flags)?),
+            None => Ok(f),
+        };
+    }
+    match r.node.clone() {
+        None => {
+            if !creat {
+                return Err(Errno::ENOENT);
+            }
+            if r.trailing_slash {
+                return Err(Errno::EISDIR);
+            }
+            if flags & O_DIRECTORY != 0 {
+                return Err(Errno::EINVAL);
+            }
+            let name = r.name.as_deref().ok_or(Errno::EISDIR)?;
+            let node = r.parent.node().create(name, &req_of(flags, mode))?;
+            Ok(Arc::new(OpenFile::new(node, None, flags)))
+        }
+        Some(node) => {
+            if excl {
+                return Err(Errno::EEXIST);
+            }
+            if node.kind() == Kind::Symlink && flags & O_PATH == 0 {
+                return Err(Errno::ELOOP);
+            }
+            let loc = r.loc();
+            Ok(open_node(node, loc, flags)?)
+        }
+    }
+}
+
+/// The open file behind `fd`, for calls that need one (EBADF otherwise).
+pub fn open_file(fd_: i32) -> KResult<(Arc<dyn File>, bool)> {
+    let f = fd::get(fd_)?;
+    let is = OpenFile::of(&f).is_some();
+    Ok((f, is))
+}
+
+/// lseek(2) with SEEK_DATA (`hole` false) or SEEK_HOLE: ramfs and hostfs files are
+/// reported as all data (holes read as zeros either way); ENXIO at or past the end.
+pub fn seek_data_hole(fd_: i32, off: i64, hole: bool) -> KResult<u64> {
+    let f = fd::get(fd_)?;
+    let Some(of) = OpenFile::of(&f) else {
+        return Err(Errno::ESPIPE);
+    };
+    if of.is_path() {
+        return Err(Errno::EBADF);
+    }
+    if of.node.kind() != Kind::Reg {
+        return Err(Errno::EINVAL);
+    }
+    let size = of.node.attr()?.size.max(0) as u64;
+    if off < 0 || off as u64 >= size {
+        return Err(Errno::ENXIO);
+    }
+    let at = if hole { size } else { off as u64 };
+    of.set_pos(at);
+    Ok(at)
+}
+
+/// mkdirat(2).
+pub fn mkdirat(dirfd: i32, path: &[u8], mode: u32) -> KResult<()> {
+    let r = resolve_at(dirfd, path, false)?;
+    if r.node.is_some() {
+        return Err(Errno::EEXIST);
+    }
+    let name = r.name.as_deref().ok_or(Errno::EEXIST)?;
+    let mode = mode & 0o7777 & !UMASK.load(Ordering::Relaxed);
+    r.parent.node().mkdir(name, mode)
+}
+
+/// The literal last component of a path (trailing slashes ignored).
+fn last_component(path: &[u8]) -> &[u8] {
+    let t = path.len() - path.iter().rev().take_while(|b| **b == b'/').count();
+    let p = &path[..t];
+    match p.iter().rposition(|b| *b == b'/') {
+        Some(i) => &p[i + 1..],
+        None => p,
+    }
+}
+
+/// unlinkat(2) (AT_REMOVEDIR: rmdir).
+pub fn unlinkat(dirfd: i32, path: &[u8], flags: u32) -> KResult<()> {
+    if flags & !AT_REMOVEDIR != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let dir = flags & AT_REMOVEDIR != 0;
+    let r = resolve_at(dirfd, path, false)?;
+    let Some(name) = r.name.as_deref() else {
+        return Err(if !dir {
+            Errno::EISDIR
+        } else {
+            match last_component(path) {
+                b"." => Errno::EINVAL,
+                b".." => Errno::ENOTEMPTY,
+                _ => Errno::EBUSY,
+            }
+        });
+    };
+    let node = r.node.as_ref().ok_or(Errno::ENOENT)?;
+    if !dir && r.trailing_slash {
+        return Err(if node.kind() == Kind::Dir {
+            Errno::EISDIR
+        } else {
+            Errno::ENOTDIR
+        });
+    }
+    r.parent.node().unlink(name, dir)
+}
+
+/// renameat2(2).
+pub fn renameat2(
+    olddirfd: i32,
+    old: &[u8],
+    newdirfd: i32,
+    new: &[u8],
+    flags: u32,
+) -> KResult<()> {
+    const NOREPLACE: u32 = 1;
+    const EXCHANGE: u32 = 2;
+    if flags & !(NOREPLACE | EXCHANGE) != 0 || flags == NOREPLACE | EXCHANGE {
+        return Err(Errno::EINVAL);
+    }
+    let ro = resolve_at(olddirfd, old, false)?;
+    let rn = resolve_at(newdirfd, new, false)?;
+    let (Some(oname), Some(nname)) = (ro.name.as_deref(), rn.name.as_deref()) else {
+        if flags & NOREPLACE != 0 && ro.name.is_some() {
+            return Err(Errno::EEXIST);
+        }
+        return Err(Errno::EBUSY);
+    };
+    let src = ro.node.clone().ok_or(Errno::ENOENT)?;
+    if flags & EXCHANGE != 0 && rn.node.is_none() {
+        return Err(Errno::ENOENT);
+    }
+    if src.kind() != Kind::Dir && (ro.trailing_slash || rn.trailing_slash) {
+        return Err(Errno::ENOTDIR);
+    }
+    let (od, nd) = (ro.parent.node(), rn.parent.node());
+    if od.fs_id() != nd.fs_id() {
+        return Err(Errno::EXDEV);
+    }
+    let same = |a: &Arc<dyn Node>, b: &Arc<dyn Node>| {
+        Arc::as_ptr(a) as *const u8 == Arc::as_ptr(b) as *const u8
+    };
+    // A directory cannot move below itself.
+    if src.kind() == Kind::Dir && rn.parent.contains(&|n| same(n, &src)) {
+        return Err(Errno::EINVAL);
+    }
+    if let (Some(dst), true) = (&rn.node, flags & EXCHANGE != 0) {
+        if dst.kind() == Kind::Dir && ro.parent.contains(&|n| same(n, dst)) {
+            return Err(Errno::EINVAL);
+        }
+    }
+    od.rename(oname, nd, nname, flags)
+}
+
+/// linkat(2).
+pub fn linkat(olddirfd: i32, old: &[u8], newdirfd: i32, new: &[u8], flags: u32) -> KResult<()> {
+    if flags & !(AT_SYMLINK_FOLLOW | AT_EMPTY_PATH) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let target = if old.is_empty() && flags & AT_EMPTY_PATH != 0 {
+        match target_at(olddirfd, old, AT_EMPTY_PATH)? {
+            Target::Node(n) => n,
+            Target::File(_) => return Err(Errno::EXDEV),
+        }
+    } else {
+        let ro = resolve_at(olddirfd, old, flags & AT_SYMLINK_FOLLOW != 0)?;
+        if ro.trailing_slash {
+            return Err(Errno::ENOTDIR);
+        }
+        ro.node.ok_or(Errno::ENOENT)?
+    };
+    if target.kind() == Kind::Dir {
+        return Err(Errno::EPERM);
+    }
+    let rn = resolve_at(newdirfd, new, false)?;
+    if rn.node.is_some() {
+        return Err(Errno::EEXIST);
+    }
+    let name = rn.name.as_deref().ok_or(Errno::EEXIST)?;
+    if rn.trailing_slash {
+        return Err(Errno::ENOENT);
+    }
+    if rn.parent.node().fs_id() != target.fs_id() {
+        return Err(Errno::EXDEV);
+    }
+    rn.parent.node().link(name, &target)
+}
+
+/// symlinkat(2).
+pub fn symlinkat(target: &[u8], newdirfd: i32, path: &[u8]) -> KResult<()> {
+    if target.is_empty() {
+        return Err(Errno::ENOENT);
+    }
+    let r = resolve_at(newdirfd, path, false)?;
+    if r.node.is_some() {
+        return Err(Errno::EEXIST);
+    }
+    let name = r.name.as_deref().ok_or(Errno::EEXIST)?;
+    if r.trailing_slash {
+        return Err(Errno::ENOENT);
+    }
+    r.parent.node().symlink(name, target)
+}
+
+/// readlinkat(2): the target (the caller truncates to its buffer).
+pub fn readlinkat(dirfd: i32, path: &[u8]) -> KResult<Vec<u8>> {
+    let node = match target_at(dirfd, path, AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH)? {
+        Target::Node(n) => n,
+        Target::File(_) => return Err(Errno::EINVAL),
+    };
+    if node.kind() != Kind::Symlink {
+        return Err(if path.is_empty() {
+            Errno::ENOENT
+        } else {
+            Errno::EINVAL
+        });
+    }
+    node.readlink()
+}
+
+/// truncate(2).
+pub fn truncate(path: &[u8], len: i64) -> KResult<()> {
+    if len < 0 {
+        return Err(Errno::EINVAL);
+    }
+    let r = resolve_at(AT_FDCWD, path, true)?;
+    let node = r.node.ok_or(Errno::ENOENT)?;
+    match node.kind() {
+        Kind::Dir => return Err(Errno::EISDIR),
+        Kind::Reg => {}
+        _ => return Err(Errno::EINVAL),
+    }
+    let req = OpenReq {
+        access: O_WRONLY,
+        ..OpenReq::default()
+    };
+    node.open(&req)?.truncate(len as u64)
+}
+
+/// ftruncate(2).
+pub fn ftruncate(fd_: i32, len: i64) -> KResult<()> {
+    let f = fd::get(fd_)?;
+    let of = OpenFile::of(&f).ok_or(Errno::EINVAL)?;
+    if of.is_path() {
+        return Err(Errno::EBADF);
+    }
+    if len < 0 || !of.writable() || of.node.kind() != Kind::Reg {
+        return Err(Errno::EINVAL);
+    }
+    of.node.truncate(len as u64)
+}
+
+/// fsync(2), fdatasync(2).
+pub fn fsync(fd_: i32, data_only: bool) -> KResult<()> {
+    let f = fd::get(fd_)?;
+    match OpenFile::of(&f) {
+        Some(of) if of.is_path() => Err(Errno::EBADF),
+        Some(of) => of.node.sync(data_only),
+        None => Err(Errno::EINVAL),
+    }
+}
+
+/// chdir(2).
+pub fn chdir(path: &[u8]) -> KResult<()> {
+    let r = resolve_at(AT_FDCWD, path, true)?;
+    let node = r.node.as_ref().ok_or(Errno::ENOENT)?;
+    if node.kind() != Kind::Dir {
+        return Err(Errno::ENOTDIR);
+    }
+    set_cwd(r.loc().ok_or(Errno::ENOENT)?);
+    Ok(())
+}
+
+/// fchdir(2).
+pub fn fchdir(fd_: i32) -> KResult<()> {
+    let f = fd::get(fd_)?;
+    let of = OpenFile::of(&f).ok_or(Errno::ENOTDIR)?;
+    set_cwd(of.loc.clone().ok_or(Errno::ENOTDIR)?);
+    Ok(())
+}
+
+/// getcwd(2): the path, without the NUL.
+pub fn getcwd() -> KResult<Vec<u8>> {
+    let c = cwd()?;
+    if c.node().attr().map(|a| a.nlink).unwrap_or(1) == 0 {
+        return Err(Errno::ENOENT); // removed: Linux says "(unreachable)"; musl wants ENOENT
+    }
+    Ok(c.path())
+}
+
+/// faccessat2(2). The image runs as root (see ids.rs): read and write are always
+/// granted, execute when any execute bit is set (or on a directory).
+pub fn faccessat(dirfd: i32, path: &[u8], mode: u32, flags: u32) -> KResult<()> {
+    if mode & !7 != 0 || flags & !(AT_EACCESS | AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let node = match target_at(dirfd, path, flags)? {
+        Target::Node(n) => n,
+        Target::File(_) => return Ok(()),
+    };
+    let a = node.attr()?;
+    if mode & 1 != 0 && a.mode & 0o111 == 0 && node.kind() != Kind::Dir {
+        return Err(Errno::EACCES);
+    }
+    Ok(())
+}
+
+/// umask(2): set the mask, return the old one.
+pub fn umask(mask: u32) -> u32 {
+    UMASK.swap(mask & 0o777, Ordering::Relaxed)
+}
+
+fn setattr_at(dirfd: i32, path: &[u8], flags: u32, a: &SetAttr) -> KResult<()> {
+    match target_at(dirfd, path, flags)? {
+        Target::Node(n) => n.setattr(a),
+        Target::File(_) => Ok(()),
+    }
+}
+
+/// fchmodat(2) (flags: AT_SYMLINK_NOFOLLOW is EOPNOTSUPP on a symlink, as on Linux).
+pub fn fchmodat(dirfd: i32, path: &[u8], mode: u32, flags: u32) -> KResult<()> {
+    if flags & !(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    if let Target::Node(n) = target_at(dirfd, path, flags)? {
+        if n.kind() == Kind::Symlink {
+            return Err(Errno::EOPNOTSUPP);
+        }
+        return n.setattr(&SetAttr {
+            mode: Some(mode & 0o7777),
+            ..SetAttr::default()
+        });
+    }
+    Ok(())
+}
+
+/// fchmod(2).
+pub fn fchmod(fd_: i32, mode: u32) -> KResult<()> {
+    let f = fd::get(fd_)?;
+    if OpenFile::of(&f).is_some_and(|o| o.is_path()) {
+        return Err(Errno::EBADF);
+    }
+    fchmodat(fd_, b"", mode, AT_EMPTY_PATH)
+}
+
+/// fchownat(2); -1 leaves an id unchanged.
+pub fn fchownat(dirfd: i32, path: &[u8], uid: u32, gid: u32, flags: u32) -> KResult<()> {
+    if flags & !(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let a = SetAttr {
+        uid: (uid != u32::MAX).then_some(uid),
+        gid: (gid != u32::MAX).then_some(gid),
+        ..SetAttr::default()
+    };
+    setattr_at(dirfd, path, flags, &a)
+}
+
+pub const UTIME_NOW: i64 = (1 << 30) - 1;
+pub const UTIME_OMIT: i64 = (1 << 30) - 2;
+
+/// utimensat(2). `times`: None = both now; `path` None = the descriptor itself.
+pub fn utimensat(
+    dirfd: i32,
+    path: Option<&[u8]>,
+    times: Option<[(i64, i64); 2]>,
+    flags: u32,
+) -> KResult<()> {
+    if flags & !(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let now = uk_plat::get().wall_ns();
+    let conv = |t: (i64, i64)| -> KResult<Option<i64>> {
+        match t.1 {
+            UTIME_OMIT => Ok(None),
+            UTIME_NOW => Ok(Some(now)),
+            n if (0..1_000_000_000).contains(&n) => Ok(Some(
+                t.0.saturating_mul(1_000_000_000).saturating_add(n),
+            )),
+            _ => Err(Errno::EINVAL),
+        }
+    };
+    let (at, mt) = match times {
+        None => (Some(now), Some(now)),
+        Some([a, m]) => (conv(a)?, conv(m)?),
+    };
+    let sa = SetAttr {
+        atime_ns: at,
+        mtime_ns: mt,
+        ..SetAttr::default()
+    };
+    match path {
+        None => {
+            if dirfd == AT_FDCWD {
+                return Err(Errno::EFAULT);
+            }
+            setattr_at(dirfd, b"", AT_EMPTY_PATH, &sa)
+        }
+        Some(p) => {
+            if at.is_none() && mt.is_none() {
+                // Linux still resolves the path (ENOENT) but changes nothing.
+                target_at(dirfd, p, flags)?;
+                return Ok(());
+            }
+            setattr_at(dirfd, p, flags, &sa)
+        }
+    }
+}
+
+/// statfs(2) / fstatfs(2) facts.
+pub fn statfs_at(dirfd: i32, path: &[u8], flags: u32) -> KResult<uk_vfs::StatFs> {
+    match target_at(dirfd, path, flags)? {
+        Target::Node(n) => n.statfs(),
+        Target::File(_) => Ok(uk_vfs::StatFs {
+            fs_type: 0x1cd1, // devpts / anonymous
+            bsize: 4096,
+            frsize: 4096,
+            namelen: 255,
+            ..uk_vfs::StatFs::default()
+        }),
+    }
+}
+
+/// getdents64(2): fill `out` (at most `max` bytes) with `linux_dirent64` records.
+pub fn getdents64(fd_: i32, max: usize) -> KResult<Vec<u8>> {
+    let f = fd::get(fd_)?;
+    let of = OpenFile::of(&f).ok_or(Errno::ENOTDIR)?;
+    if of.is_path() {
+        return Err(Errno::EBADF);
+    }
+    if of.node.kind() != Kind::Dir {
+        return Err(Errno::ENOTDIR);
+    }
+    let mut out = Vec::new();
+    let mut pos = of.pos();
+    let mut too_small = false;
+    of.node.readdir(pos, &mut |e, next| {
+        let reclen = (19 + e.name.len() + 1 + 7) & !7;
+        if out.len() + reclen > max {
+            too_small = out.is_empty();
+            return false;
+        }
+        out.extend_from_slice(&e.ino.to_le_bytes());
+        out.extend_from_slice(&next.to_le_bytes());
+        out.extend_from_slice(&(reclen as u16).to_le_bytes());
+        out.push(e.kind.dtype());
+        out.extend_from_slice(e.name);
+        out.resize(out.len() + reclen - 19 - e.name.len(), 0);
+        pos = next;
+        true
+    })?;
+    if too_small {
+        return Err(Errno::EINVAL);
+    }
+    of.set_pos(pos);
+    Ok(out)
+}
+
+/// sendfile(2) between files: copy up to `count` bytes from `in_fd` (at `*off` when
+/// given, advancing it; else at the descriptor's offset) to `out_fd`.
+pub fn sendfile(out_fd: i32, in_fd: i32, off: Option<&mut u64>, count: usize) -> KResult<usize> {
+    let inf = fd::get(in_fd)?;
+    let outf = fd::get(out_fd)?;
+    if let Some(o) = OpenFile::of(&inf) {
+        if !o.readable() {
+            return Err(Errno::EBADF);
+        }
+        if o.node.kind() == Kind::Dir {
+            return Err(Errno::EINVAL);
+        }
+    }
+    if let Some(o) = OpenFile::of(&outf) {
+        if !o.writable() {
+            return Err(Errno::EBADF);
+        }
+        if o.flags() & O_APPEND != 0 {
+            return Err(Errno::EINVAL);
+        }
+    }
+    let mut buf = alloc::vec![0u8; count.clamp(1, 64 * 1024)];
+    let mut done = 0usize;
+    let mut pos = off.as_ref().map(|o| **o);
+    while done < count {
+        let want = (count - done).min(buf.len());
+        let r = match pos {
+            Some(p) => inf.pread(&mut buf[..want], p),
+            None => inf.read(&mut buf[..want]),
+        };
+        let n = match r {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if done == 0 => return Err(e),
+            Err(_) => break,
+        };
+        let w = match outf.write(&buf[..n]) {
+            Ok(w) => w,
+            Err(e) if done == 0 => return Err(e),
+            Err(_) => break,
+        };
+        done += w;
+        if let Some(p) = pos.as_mut() {
+            *p += w as u64;
+        } else if w < n {
+            // Give back what was read but not written.
+            let _ = inf.seek(-((n - w) as i64), crate::file::Whence::Cur);
+        }
+        if w < n {
+            break;
+        }
+    }
+    if let (Some(o), Some(p)) = (off, pos) {
+        *o = p;
+    }
+    Ok(done)
+}
+
+/// Copy file bytes for a private file mapping: `buf` gets the file's bytes from `off`
+/// (zeros past the end). EACCES when the descriptor is not readable, ENODEV when it is
+/// not a mappable file.
+pub fn read_for_mmap(fd_: i32, off: u64, buf: &mut [u8]) -> KResult<()> {
+    let f = fd::get(fd_)?;
+    let of = OpenFile::of(&f).ok_or(Errno::ENODEV)?;
+    if of.is_path() {
+        return Err(Errno::EBADF);
+    }
+    if !of.readable() {
+        return Err(Errno::EACCES);
+    }
+    match of.node.kind() {
+        Kind::Reg => {}
+        Kind::Chr if of.node.is_device() => {
+            buf.fill(0); // /dev/zero
+            return Ok(());
+        }
+        _ => return Err(Errno::ENODEV),
+    }
+    let mut done = 0;
+    while done < buf.len() {
+        let n = of.node.read_at(off + done as u64, &mut buf[done..])?;
+        if n == 0 {
+            break;
+        }
+        done += n;
+    }
+    buf[done..].fill(0);
+    Ok(())
+}
+
+/// Write back a shared file mapping (msync, munmap): `data` goes to the file at `off`,
+/// clipped to the file's current size (a mapping never extends a file).
+pub fn write_back_mmap(node: &Arc<dyn Node>, off: u64, data: &[u8]) -> KResult<()> {
+    let size = node.attr()?.size.max(0) as u64;
+    if off >= size {
+        return Ok(());
+    }
+    let n = ((size - off) as usize).min(data.len());
+    let mut done = 0;
+    while done < n {
+        let w = node.write_at(off + done as u64, &data[done..n])?;
+        if w == 0 {
+            return Err(Errno::EIO);
+        }
+        done += w;
+    }
+    mmap::file_written(node, off, &data[..n]);
+    Ok(())
+}
+
+/// The node behind a descriptor for a shared file mapping (write access checked).
+pub fn node_for_shared_mmap(fd_: i32, prot_write: bool) -> KResult<Arc<dyn Node>> {
+    let f = fd::get(fd_)?;
+    let of = OpenFile::of(&f).ok_or(Errno::ENODEV)?;
+    if !of.readable() || (prot_write && !of.writable()) {
+        return Err(Errno::EACCES);
+    }
+    Ok(of.node.clone())
+}
+
+#[cfg(test)]
+mod tests;

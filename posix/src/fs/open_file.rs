@@ -1,0 +1,229 @@
+//! An open file description on a vnode: the object behind descriptors from open(2).
+
+use super::flags::*;
+use crate::file::{File, Stat, Whence};
+use crate::{Errno, KResult};
+use alloc::sync::Arc;
+use core::any::Any;
+use core::sync::atomic::{AtomicU32, Ordering};
+use uk_vfs::{Kind, Loc, Node};
+
+/// One open file description: the node, the offset (a readdir cookie for directories)
+/// and the status flags. Shared by dup'ed descriptors.
+pub struct OpenFile {
+    pub(crate) node: Arc<dyn Node>,
+    /// The directory chain, for directories (openat relative to it, fchdir).
+    pub(crate) loc: Option<Loc>,
+    pos: spin::Mutex<u64>,
+    flags: AtomicU32,
+}
+
+/// Attributes as fstat reports them.
+pub(crate) fn to_stat(a: &uk_vfs::Attr) -> Stat {
+    Stat {
+        dev: a.dev,
+        ino: a.ino,
+        mode: a.mode,
+        nlink: a.nlink,
+        uid: a.uid,
+        gid: a.gid,
+        rdev: a.rdev,
+        size: a.size,
+        blksize: a.blksize,
+        blocks: a.blocks,
+        atime_ns: a.atime_ns,
+        mtime_ns: a.mtime_ns,
+        ctime_ns: a.ctime_ns,
+    }
+}
+
+impl OpenFile {
+    pub(crate) fn new(node: Arc<dyn Node>, loc: Option<Loc>, flags: u32) -> OpenFile {
+        OpenFile {
+            node,
+            loc,
+            pos: spin::Mutex::new(0),
+            flags: AtomicU32::new(flags),
+        }
+    }
+
+    /// The open file behind a descriptor, if it is one (EBADF when not open).
+    pub fn of(f: &Arc<dyn File>) -> Option<&OpenFile> {
+        f.as_any().and_then(|a| a.downcast_ref::<OpenFile>())
+    }
+
+    pub fn node(&self) -> &Arc<dyn Node> {
+        &self.node
+    }
+
+    pub fn flags(&self) -> u32 {
+        self.flags.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn is_path(&self) -> bool {
+        self.flags() & O_PATH != 0
+    }
+
+    pub(crate) fn readable(&self) -> bool {
+        !self.is_path() && self.flags() & O_ACCMODE != O_WRONLY
+    }
+
+    pub(crate) fn writable(&self) -> bool {
+        !self.is_path() && matches!(self.flags() & O_ACCMODE, O_WRONLY | O_RDWR)
+    }
+
+    pub(crate) fn pos(&self) -> u64 {
+        *self.pos.lock()
+    }
+
+    pub(crate) fn set_pos(&self, p: u64) {
+        *self.pos.lock() = p;
+    }
+
+    fn check_read(&self) -> KResult<()> {
+        if !self.readable() {
+            return Err(Errno::EBADF);
+        }
+        if self.node.kind() == Kind::Dir {
+            return Err(Errno::EISDIR);
+        }
+        Ok(())
+    }
+
+    fn check_write(&self) -> KResult<()> {
+        if !self.writable() {
+            return Err(Errno::EBADF);
+        }
+        Ok(())
+    }
+}
+
+impl File for OpenFile {
+    fn read(&self, buf: &mut [u8]) -> KResult<usize> {
+        self.check_read()?;
+        if self.node.is_device() {
+            return self.node.read_at(0, buf);
+        }
+        let mut pos = self.pos.lock();
+        let n = self.node.read_at(*pos, buf)?;
+        *pos += n as u64;
+        Ok(n)
+    }
+
+    fn write(&self, buf: &[u8]) -> KResult<usize> {
+        self.check_write()?;
+        if self.node.is_device() {
+            return self.node.write_at(0, buf);
+        }
+        let mut pos = self.pos.lock();
+        if self.flags() & O_APPEND != 0 {
+            let (n, end) = self.node.append(buf)?;
+            *pos = end;
+            super::mmap::file_written(&self.node, end - n as u64, &buf[..n]);
+            return Ok(n);
+        }
+        let n = self.node.write_at(*pos, buf)?;
+        super::mmap::file_written(&self.node, *pos, &buf[..n]);
+        *pos += n as u64;
+        Ok(n)
+    }
+
+    fn seek(&self, off: i64, whence: Whence) -> KResult<u64> {
+        if self.is_path() {
+            return Err(Errno::EBADF);
+        }
+        if self.node.is_device() {
+            return Ok(0);
+        }
+        let mut pos = self.pos.lock();
+        let base: i64 = match whence {
+            Whence::Set => 0,
+            Whence::Cur => *pos as i64,
+            Whence::End => {
+                if self.node.kind() == Kind::Dir {
+                    return Err(Errno::EINVAL);
+                }
+                self.node.attr()?.size
+            }
+        };
+        let new = base.checked_add(off).ok_or(Errno::EOVERFLOW)?;
+        if new < 0 {
+            return Err(Errno::EINVAL);
+        }
+        *pos = new as u64;
+        Ok(new as u64)
+    }
+
+    fn ioctl(&self, cmd: u32, arg: usize) -> KResult<usize> {
+        if self.is_path() {
+            return Err(Errno::EBADF);
+        }
+        match cmd {
+            crate::console::FIONREAD if self.node.kind() == Kind::Reg => {
+                let size = self.node.attr()?.size.max(0) as u64;
+                let avail = size.saturating_sub(self.pos()).min(i32::MAX as u64) as i32;
+                crate::user::write(arg, &avail)?;
+                Ok(0)
+            }
+            crate::console::FIONBIO => {
+                let on: i32 = crate::user::read(arg)?;
+                let f = self.flags();
+                let f = if on != 0 {
+                    f | O_NONBLOCK
+                } else {
+                    f & !O_NONBLOCK
+                };
+                self.flags.store(f, Ordering::Relaxed);
+                Ok(0)
+            }
+            _ => Err(Errno::ENOTTY),
+        }
+    }
+
+    fn stat(&self) -> KResult<Stat> {
+        Ok(to_stat(&self.node.attr()?))
+    }
+
+    fn status_flags(&self) -> u32 {
+        self.flags() & !(O_CLOEXEC | O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC | O_NOFOLLOW)
+    }
+
+    fn set_status_flags(&self, flags: u32) -> KResult<()> {
+        const CHANGEABLE: u32 = O_APPEND | O_NONBLOCK | O_ASYNC | O_DIRECT | O_NOATIME;
+        let old = self.flags();
+        self.flags
+            .store((old & !CHANGEABLE) | (flags & CHANGEABLE), Ordering::Relaxed);
+        Ok(())
+    }
+
+    fn pread(&self, buf: &mut [u8], off: u64) -> KResult<usize> {
+        self.check_read()?;
+        if self.node.kind() == Kind::Fifo {
+            return Err(Errno::ESPIPE);
+        }
+        self.node.read_at(off, buf)
+    }
+
+    fn pwrite(&self, buf: &[u8], off: u64) -> KResult<usize> {
+        self.check_write()?;
+        if self.flags() & O_APPEND != 0 {
+            // Linux appends whatever the offset (pwrite(2), BUGS).
+            let (n, end) = self.node.append(buf)?;
+            super::mmap::file_written(&self.node, end - n as u64, &buf[..n]);
+            return Ok(n);
+        }
+        let n = self.node.write_at(off, buf)?;
+        super::mmap::file_written(&self.node, off, &buf[..n]);
+        Ok(n)
+    }
+
+    fn as_any(&self) -> Option<&dyn Any> {
+        Some(self)
+    }
+}
+
+impl Drop for OpenFile {
+    fn drop(&mut self) {
+        super::lock::release_description(self as *const OpenFile as usize);
+    }
+}

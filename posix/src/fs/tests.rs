@@ -1,0 +1,271 @@
+//! The typed file calls on a ramfs root with a devfs at /dev.
+
+use super::*;
+use crate::file::Whence;
+
+/// One namespace for all tests in this process (the namespace is global), built once.
+fn setup() -> std::sync::MutexGuard<'static, ()> {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    crate::testplat::setup();
+    ONCE.call_once(|| {
+        let root = uk_vfs::ramfs::RamFs::new().root();
+        uk_vfs::set_root(root.clone());
+        root.mkdir(b"dev", 0o755).unwrap();
+        uk_vfs::mount(b"/dev", uk_vfs::devfs::new().unwrap().root()).unwrap();
+        set_cwd(Loc::root().unwrap());
+    });
+    LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn rd(fd_: i32, n: usize) -> Vec<u8> {
+    let f = fd::get(fd_).unwrap();
+    let mut b = alloc::vec![0u8; n];
+    let k = f.read(&mut b).unwrap();
+    b.truncate(k);
+    b
+}
+
+#[test]
+fn create_write_read_seek_append() {
+    let _g = setup();
+    mkdirat(AT_FDCWD, b"/t1", 0o755).unwrap();
+    let fd_ = openat(AT_FDCWD, b"/t1/f", O_CREAT | O_RDWR | O_EXCL, 0o666).unwrap();
+    assert_eq!(
+        openat(AT_FDCWD, b"/t1/f", O_CREAT | O_EXCL | O_RDWR, 0o666),
+        Err(Errno::EEXIST)
+    );
+    let f = fd::get(fd_).unwrap();
+    assert_eq!(f.write(b"hello world").unwrap(), 11);
+    assert_eq!(f.seek(0, Whence::Set).unwrap(), 0);
+    assert_eq!(rd(fd_, 5), b"hello");
+    assert_eq!(f.stat().unwrap().mode, 0o100644, "umask 022 applied");
+    let mut b = [0u8; 5];
+    assert_eq!(f.pread(&mut b, 6).unwrap(), 5);
+    assert_eq!(&b, b"world");
+    assert_eq!(f.seek(-2, Whence::End).unwrap(), 9);
+    assert_eq!(f.seek(-20, Whence::Cur), Err(Errno::EINVAL));
+    let a = openat(AT_FDCWD, b"/t1/f", O_WRONLY | O_APPEND, 0).unwrap();
+    let af = fd::get(a).unwrap();
+    assert_eq!(af.write(b"!").unwrap(), 1);
+    assert_eq!(af.read(&mut b), Err(Errno::EBADF));
+    assert_eq!(f.stat().unwrap().size, 12);
+    let t = openat(AT_FDCWD, b"/t1/f", O_WRONLY | O_TRUNC, 0).unwrap();
+    assert_eq!(f.stat().unwrap().size, 0);
+    for x in [fd_, a, t] {
+        fd::close(x).unwrap();
+    }
+    assert_eq!(openat(AT_FDCWD, b"/t1", O_WRONLY, 0), Err(Errno::EISDIR));
+    assert_eq!(
+        openat(AT_FDCWD, b"/t1/f", O_DIRECTORY, 0),
+        Err(Errno::ENOTDIR)
+    );
+    assert_eq!(
+        openat(AT_FDCWD, b"/t1/new/", O_CREAT | O_WRONLY, 0o644),
+        Err(Errno::EISDIR)
+    );
+    assert_eq!(openat(AT_FDCWD, b"/t1/none", O_RDONLY, 0), Err(Errno::ENOENT));
+}
+
+#[test]
+fn dirfd_cwd_getcwd_getdents() {
+    let _g = setup();
+    mkdirat(AT_FDCWD, b"/t2", 0o755).unwrap();
+    mkdirat(AT_FDCWD, b"/t2/sub", 0o700).unwrap();
+    let d = openat(AT_FDCWD, b"/t2", O_RDONLY | O_DIRECTORY, 0).unwrap();
+    let f = openat(d, b"sub/../x", O_CREAT | O_WRONLY, 0o600).unwrap();
+    fd::close(f).unwrap();
+    assert!(stat_at(AT_FDCWD, b"/t2/x", 0).is_ok());
+    let all = getdents64(d, 4096).unwrap();
+    let mut names = Vec::new();
+    let mut off = 0;
+    while off < all.len() {
+        let reclen = u16::from_le_bytes([all[off + 16], all[off + 17]]) as usize;
+        let name = &all[off + 19..off + reclen];
+        names.push(name[..name.iter().position(|b| *b == 0).unwrap()].to_vec());
+        off += reclen;
+    }
+    assert_eq!(names, [&b"."[..], b"..", b"sub", b"x"]);
+    assert!(getdents64(d, 4096).unwrap().is_empty(), "at the end");
+    assert_eq!(getdents64(d, 10), Ok(Vec::new()));
+    fd::get(d).unwrap().seek(0, Whence::Set).unwrap();
+    assert_eq!(getdents64(d, 10), Err(Errno::EINVAL), "buffer too small");
+    let old = cwd().unwrap();
+    fchdir(d).unwrap();
+    chdir(b"sub").unwrap();
+    assert_eq!(getcwd().unwrap(), b"/t2/sub");
+    chdir(b"../..").unwrap();
+    assert_eq!(getcwd().unwrap(), b"/");
+    assert_eq!(chdir(b"/t2/x"), Err(Errno::ENOTDIR));
+    set_cwd(old);
+    let xf = openat(AT_FDCWD, b"/t2/x", O_RDONLY, 0).unwrap();
+    assert_eq!(openat(xf, b"y", O_RDONLY, 0), Err(Errno::ENOTDIR));
+    assert_eq!(getdents64(xf, 100), Err(Errno::ENOTDIR));
+    assert_eq!(openat(999, b"y", O_RDONLY, 0), Err(Errno::EBADF));
+    fd::close(xf).unwrap();
+    fd::close(d).unwrap();
+}
+
+#[test]
+fn unlink_rmdir_rename_link_symlink() {
+    let _g = setup();
+    mkdirat(AT_FDCWD, b"/t3", 0o755).unwrap();
+    mkdirat(AT_FDCWD, b"/t3/d", 0o755).unwrap();
+    assert_eq!(mkdirat(AT_FDCWD, b"/t3/d", 0o755), Err(Errno::EEXIST));
+    assert_eq!(mkdirat(AT_FDCWD, b"/t3/d/.", 0o755), Err(Errno::EEXIST));
+    let f = openat(AT_FDCWD, b"/t3/f", O_CREAT | O_WRONLY, 0o644).unwrap();
+    fd::close(f).unwrap();
+    assert_eq!(unlinkat(AT_FDCWD, b"/t3/d", 0), Err(Errno::EISDIR));
+    assert_eq!(unlinkat(AT_FDCWD, b"/t3/f", AT_REMOVEDIR), Err(Errno::ENOTDIR));
+    assert_eq!(unlinkat(AT_FDCWD, b"/t3/d/.", AT_REMOVEDIR), Err(Errno::EINVAL));
+    assert_eq!(unlinkat(AT_FDCWD, b"/t3/f/", 0), Err(Errno::ENOTDIR));
+    linkat(AT_FDCWD, b"/t3/f", AT_FDCWD, b"/t3/g", 0).unwrap();
+    assert_eq!(stat_at(AT_FDCWD, b"/t3/f", 0).unwrap().nlink, 2);
+    assert_eq!(
+        linkat(AT_FDCWD, b"/t3/d", AT_FDCWD, b"/t3/e", 0),
+        Err(Errno::EPERM)
+    );
+    symlinkat(b"f", AT_FDCWD, b"/t3/s").unwrap();
+    assert_eq!(symlinkat(b"f", AT_FDCWD, b"/t3/s"), Err(Errno::EEXIST));
+    assert_eq!(readlinkat(AT_FDCWD, b"/t3/s").unwrap(), b"f");
+    assert_eq!(readlinkat(AT_FDCWD, b"/t3/f"), Err(Errno::EINVAL));
+    assert_eq!(
+        stat_at(AT_FDCWD, b"/t3/s", AT_SYMLINK_NOFOLLOW).unwrap().mode & 0o170000,
+        0o120000
+    );
+    assert_eq!(
+        openat(AT_FDCWD, b"/t3/s", O_RDONLY | O_NOFOLLOW, 0),
+        Err(Errno::ELOOP)
+    );
+    let p = openat(AT_FDCWD, b"/t3/s", O_PATH | O_NOFOLLOW, 0).unwrap();
+    assert_eq!(readlinkat(p, b"").unwrap(), b"f");
+    assert_eq!(fd::get(p).unwrap().read(&mut [0u8; 1]), Err(Errno::EBADF));
+    fd::close(p).unwrap();
+    assert_eq!(
+        renameat2(AT_FDCWD, b"/t3/d", AT_FDCWD, b"/t3/d/inside", 0),
+        Err(Errno::EINVAL)
+    );
+    renameat2(AT_FDCWD, b"/t3/g", AT_FDCWD, b"/t3/d/g", 0).unwrap();
+    assert_eq!(
+        renameat2(AT_FDCWD, b"/t3/f", AT_FDCWD, b"/t3/d/g", 1),
+        Err(Errno::EEXIST)
+    );
+    renameat2(AT_FDCWD, b"/t3/f", AT_FDCWD, b"/t3/d/g", 0).unwrap();
+    assert_eq!(
+        stat_at(AT_FDCWD, b"/t3/d/g", 0).unwrap().nlink,
+        2,
+        "renaming onto another link of the same file does nothing"
+    );
+    unlinkat(AT_FDCWD, b"/t3/f", 0).unwrap();
+    assert_eq!(
+        renameat2(AT_FDCWD, b"/t3/d/g", AT_FDCWD, b"/dev/g", 0),
+        Err(Errno::EXDEV)
+    );
+    assert_eq!(unlinkat(AT_FDCWD, b"/t3/d", AT_REMOVEDIR), Err(Errno::ENOTEMPTY));
+    unlinkat(AT_FDCWD, b"/t3/d/g", 0).unwrap();
+    unlinkat(AT_FDCWD, b"/t3/d", AT_REMOVEDIR).unwrap();
+    assert_eq!(stat_at(AT_FDCWD, b"/t3/d", 0), Err(Errno::ENOENT));
+}
+
+#[test]
+fn attrs_truncate_access_umask() {
+    let _g = setup();
+    let f = openat(AT_FDCWD, b"/t4", O_CREAT | O_RDWR, 0o755).unwrap();
+    ftruncate(f, 5000).unwrap();
+    assert_eq!(stat_at(AT_FDCWD, b"/t4", 0).unwrap().size, 5000);
+    truncate(b"/t4", 10).unwrap();
+    assert_eq!(stat_at(AT_FDCWD, b"/t4", 0).unwrap().size, 10);
+    assert_eq!(truncate(b"/t4", -1), Err(Errno::EINVAL));
+    fchmodat(AT_FDCWD, b"/t4", 0o4600, 0).unwrap();
+    assert_eq!(stat_at(AT_FDCWD, b"/t4", 0).unwrap().mode, 0o104600);
+    assert_eq!(faccessat(AT_FDCWD, b"/t4", 1, 0), Err(Errno::EACCES));
+    faccessat(AT_FDCWD, b"/t4", 6, 0).unwrap();
+    assert_eq!(faccessat(AT_FDCWD, b"/t4", 8, 0), Err(Errno::EINVAL));
+    fchownat(AT_FDCWD, b"/t4", 12, u32::MAX, 0).unwrap();
+    let st = stat_at(AT_FDCWD, b"/t4", 0).unwrap();
+    assert_eq!((st.uid, st.gid), (12, 0));
+    utimensat(AT_FDCWD, Some(b"/t4"), Some([(5, 6), (7, UTIME_OMIT)]), 0).unwrap();
+    let st2 = stat_at(AT_FDCWD, b"/t4", 0).unwrap();
+    assert_eq!(st2.atime_ns, 5_000_000_006);
+    assert_eq!(st2.mtime_ns, st.mtime_ns);
+    assert_eq!(
+        utimensat(AT_FDCWD, Some(b"/t4"), Some([(5, 2_000_000_000), (0, 0)]), 0),
+        Err(Errno::EINVAL)
+    );
+    let old = umask(0o077);
+    assert_eq!(umask(old), 0o077);
+    let r = openat(AT_FDCWD, b"/t4", O_RDONLY, 0).unwrap();
+    assert_eq!(ftruncate(r, 0), Err(Errno::EINVAL));
+    fsync(r, false).unwrap();
+    fd::close(r).unwrap();
+    fd::close(f).unwrap();
+}
+
+#[test]
+fn devices_and_aliases() {
+    let _g = setup();
+    let z = openat(AT_FDCWD, b"/dev/zero", O_RDONLY, 0).unwrap();
+    assert_eq!(rd(z, 4), [0, 0, 0, 0]);
+    fd::close(z).unwrap();
+    let n = openat(AT_FDCWD, b"/dev/null", O_RDWR, 0).unwrap();
+    assert!(rd(n, 4).is_empty());
+    assert_eq!(fd::get(n).unwrap().write(b"abc").unwrap(), 3);
+    fd::close(n).unwrap();
+    let u = openat(AT_FDCWD, b"/dev/urandom", O_RDONLY, 0).unwrap();
+    assert_ne!(rd(u, 32), [0u8; 32]);
+    fd::close(u).unwrap();
+    let s = openat(AT_FDCWD, b"/dev/stdout", O_WRONLY, 0).unwrap();
+    assert_eq!(fd::get(s).unwrap().write(b"x").unwrap(), 1);
+    assert_eq!(
+        stat_at(AT_FDCWD, b"/dev/stdout", 0).unwrap().mode & 0o170000,
+        0o020000
+    );
+    fd::close(s).unwrap();
+    assert_eq!(statfs_at(AT_FDCWD, b"/", 0).unwrap().fs_type, uk_vfs::TMPFS_MAGIC);
+}
+
+#[test]
+fn flock_between_descriptions() {
+    let _g = setup();
+    let a = openat(AT_FDCWD, b"/t6", O_CREAT | O_RDWR, 0o644).unwrap();
+    let b = openat(AT_FDCWD, b"/t6", O_RDWR, 0).unwrap();
+    lock::flock(a, lock::LOCK_EX).unwrap();
+    assert_eq!(
+        lock::flock(b, lock::LOCK_SH | lock::LOCK_NB),
+        Err(Errno::EWOULDBLOCK)
+    );
+    lock::flock(a, lock::LOCK_SH).unwrap();
+    lock::flock(b, lock::LOCK_SH | lock::LOCK_NB).unwrap();
+    fd::close(a).unwrap();
+    lock::flock(b, lock::LOCK_EX | lock::LOCK_NB).unwrap();
+    let l = lock::RecordLock {
+        ltype: lock::F_WRLCK,
+        whence: 0,
+        start: 0,
+        len: 0,
+    };
+    assert_eq!(lock::record_lock(b, true, &l).unwrap().ltype, lock::F_UNLCK);
+    let r = openat(AT_FDCWD, b"/t6", O_RDONLY, 0).unwrap();
+    assert_eq!(lock::record_lock(r, false, &l), Err(Errno::EBADF));
+    fd::close(b).unwrap();
+    fd::close(r).unwrap();
+}
+
+#[test]
+fn sendfile_and_mmap_copy() {
+    let _g = setup();
+    let a = openat(AT_FDCWD, b"/t7a", O_CREAT | O_RDWR, 0o644).unwrap();
+    fd::get(a).unwrap().write(b"0123456789").unwrap();
+    let b = openat(AT_FDCWD, b"/t7b", O_CREAT | O_RDWR, 0o644).unwrap();
+    let mut off = 2u64;
+    assert_eq!(sendfile(b, a, Some(&mut off), 5).unwrap(), 5);
+    assert_eq!(off, 7);
+    fd::get(b).unwrap().seek(0, Whence::Set).unwrap();
+    assert_eq!(rd(b, 20), b"23456");
+    let mut page = [1u8; 16];
+    read_for_mmap(a, 4, &mut page).unwrap();
+    assert_eq!(&page[..6], b"456789");
+    assert_eq!(page[6..], [0u8; 10]);
+    fd::close(a).unwrap();
+    fd::close(b).unwrap();
+}

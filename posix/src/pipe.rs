@@ -1,0 +1,450 @@
+//! Pipes: a byte ring shared by a read end and a write end.
+//!
+//! Linux semantics kept here: capacity 64 KiB (resizable with F_SETPIPE_SZ), writes of
+//! at most PIPE_BUF bytes are atomic (they wait for room for all of them), larger
+//! writes may be split; reading an empty pipe with no writer left is end of file;
+//! writing with no reader left is EPIPE plus SIGPIPE. Each end is an open file
+//! description: O_NONBLOCK set through pipe2, fcntl or FIONBIO applies to that end and
+//! to every descriptor duplicated from it.
+
+use crate::file::{File, Stat, POLLERR, POLLHUP, POLLIN, POLLOUT, POLLRDNORM, POLLWRNORM, S_IFIFO};
+use crate::{Errno, KResult};
+use alloc::collections::VecDeque;
+use alloc::sync::Arc;
+use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use uk_sched::{WaitQueue, Wake};
+
+/// Writes up to this size are atomic.
+pub const PIPE_BUF: usize = 4096;
+/// Default capacity (16 pages, as Linux).
+pub const PIPE_DEFAULT_SIZE: usize = 65536;
+/// Largest capacity F_SETPIPE_SZ grants (Linux's /proc/sys/fs/pipe-max-size default).
+pub const PIPE_MAX_SIZE: usize = 1 << 20;
+
+pub const O_NONBLOCK: u32 = 0o4000;
+pub const O_CLOEXEC: u32 = 0o2000000;
+pub const O_DIRECT: u32 = 0o40000;
+pub const O_WRONLY: u32 = 1;
+pub const FIONREAD: u32 = 0x541B;
+pub const FIONBIO: u32 = 0x5421;
+
+/// Inode numbers for fstat: distinct per pipe.
+static NEXT_INO: AtomicU64 = AtomicU64::new(1);
+
+struct Ring {
+    data: VecDeque<u8>,
+    cap: usize,
+    readers: usize,
+    writers: usize,
+}
+
+/// The shared part of a pipe.
+pub struct Pipe {
+    ring: spin::Mutex<Ring>,
+    /// Both directions signal here: readers wait for data or EOF, writers for room.
+    queue: WaitQueue,
+    ino: u64,
+}
+
+/// One end of a pipe (an open file description).
+pub struct PipeEnd {
+    pipe: Arc<Pipe>,
+    write: bool,
+    flags: AtomicU32,
+}
+
+/// FIONBIO: the argument points to an int; non-zero sets O_NONBLOCK. Shared by the
+/// readiness objects of this crate.
+pub(crate) fn fionbio(flags: &AtomicU32, arg: usize) -> KResult<usize> {
+    let on: i32 = crate::user::read(arg)?;
+    if on != 0 {
+        flags.fetch_or(O_NONBLOCK, Ordering::Relaxed);
+    } else {
+        flags.fetch_and(!O_NONBLOCK, Ordering::Relaxed);
+    }
+    Ok(0)
+}
+
+/// Apply F_SETFL to a readiness object: only O_NONBLOCK is kept (the access mode and
+/// creation flags cannot change; O_APPEND/O_ASYNC mean nothing here).
+pub(crate) fn set_nonblock_from(flags: &AtomicU32, new: u32) {
+    if new & O_NONBLOCK != 0 {
+        flags.fetch_or(O_NONBLOCK, Ordering::Relaxed);
+    } else {
+        flags.fetch_and(!O_NONBLOCK, Ordering::Relaxed);
+    }
+}
+
+/// Send SIGPIPE to the writing thread (delivered, or left pending if blocked, when the
+/// system call ends).
+fn raise_sigpipe() {
+    crate::signal::send_to_thread(uk_sched::current_tid(), crate::signal::SIGPIPE);
+}
+
+/// pipe2(2): a connected (read end, write end) pair. Flags: O_NONBLOCK, O_CLOEXEC
+/// (handled by the caller when installing), O_DIRECT (accepted; packet mode is not
+/// implemented and it behaves as a byte stream). Others: EINVAL.
+pub fn pipe(flags: u32) -> KResult<(Arc<PipeEnd>, Arc<PipeEnd>)> {
+    if flags & !(O_NONBLOCK | O_CLOEXEC | O_DIRECT) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    if flags & O_DIRECT != 0 {
+        uk_log::warn_once!("pipe2(O_DIRECT): packet mode is not implemented; byte stream used");
+    }
+    let p = Arc::new(Pipe {
+        ring: spin::Mutex::new(Ring {
+            data: VecDeque::new(),
+            cap: PIPE_DEFAULT_SIZE,
+            readers: 1,
+            writers: 1,
+        }),
+        queue: WaitQueue::new(),
+        ino: NEXT_INO.fetch_add(1, Ordering::Relaxed),
+    });
+    let nb = flags & O_NONBLOCK;
+    let r = Arc::new(PipeEnd {
+        pipe: p.clone(),
+        write: false,
+        flags: AtomicU32::new(nb),
+    });
+    let w = Arc::new(PipeEnd {
+        pipe: p,
+        write: true,
+        flags: AtomicU32::new(O_WRONLY | nb),
+    });
+    Ok((r, w))
+}
+
+/// pipe2(2) into the descriptor table: returns (read fd, write fd).
+pub fn pipe_fds(flags: u32) -> KResult<(i32, i32)> {
+    let (r, w) = pipe(flags)?;
+    let cloexec = flags & O_CLOEXEC != 0;
+    let rfd = crate::fd::install(r, cloexec)?;
+    match crate::fd::install(w, cloexec) {
+        Ok(wfd) => Ok((rfd, wfd)),
+        Err(e) => {
+            let _ = crate::fd::close(rfd);
+            Err(e)
+        }
+    }
+}
+
+impl PipeEnd {
+    fn nonblock(&self) -> bool {
+        self.flags.load(Ordering::Relaxed) & O_NONBLOCK != 0
+    }
+
+    /// Bytes waiting to be read.
+    pub fn available(&self) -> usize {
+        self.pipe.ring.lock().data.len()
+    }
+
+    fn do_read(&self, buf: &mut [u8]) -> KResult<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        loop {
+            {
+                let mut r = self.pipe.ring.lock();
+                if !r.data.is_empty() {
+                    let was_full = r.cap.saturating_sub(r.data.len()) < PIPE_BUF;
+                    let n = buf.len().min(r.data.len());
+                    let (a, b) = r.data.as_slices();
+                    let na = n.min(a.len());
+                    buf[..na].copy_from_slice(&a[..na]);
+                    buf[na..n].copy_from_slice(&b[..n - na]);
+                    r.data.drain(..n);
+                    let now_writable = r.cap - r.data.len() >= PIPE_BUF;
+                    if r.data.is_empty() {
+                        // Give the memory back: idle pipes should not hold 64 KiB.
+                        r.data = VecDeque::new();
+                    }
+                    drop(r);
+                    if was_full && now_writable {
+                        self.pipe.queue.notify(POLLOUT);
+                    } else {
+                        // Writers waiting for room for a large or atomic write.
+                        self.pipe.queue.wake_all();
+                    }
+                    return Ok(n);
+                }
+                if r.writers == 0 {
+                    return Ok(0);
+                }
+            }
+            if self.nonblock() {
+                return Err(Errno::EAGAIN);
+            }
+            if self.pipe.queue.wait(None) == Wake::Interrupted {
+                return Err(Errno::EINTR);
+            }
+        }
+    }
+
+    fn do_write(&self, buf: &[u8]) -> KResult<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        let atomic = buf.len() <= PIPE_BUF;
+        let mut done = 0usize;
+        loop {
+            {
+                let mut r = self.pipe.ring.lock();
+                if r.readers == 0 {
+                    drop(r);
+                    raise_sigpipe();
+                    return if done > 0 {
+                        Ok(done)
+                    } else {
+                        Err(Errno::EPIPE)
+                    };
+                }
+                let free = r.cap.saturating_sub(r.data.len());
+                let want = buf.len() - done;
+                if free > 0 && (!atomic || free >= want) {
+                    let n = want.min(free);
+                    if r.data.capacity() < r.cap {
+                        let need = r.cap - r.data.len();
+                        r.data.try_reserve_exact(need).map_err(|_| Errno::ENOMEM)?;
+                    }
+                    r.data.extend(&buf[done..done + n]);
+                    done += n;
+                    drop(r);
+                    self.pipe.queue.notify(POLLIN);
+                    if done == buf.len() {
+                        return Ok(done);
+                    }
+                    continue;
+                }
+            }
+            if self.nonblock() {
+                return if done > 0 {
+                    Ok(done)
+                } else {
+                    Err(Errno::EAGAIN)
+                };
+            }
+            if self.pipe.queue.wait(None) == Wake::Interrupted {
+                return if done > 0 {
+                    Ok(done)
+                } else {
+                    Err(Errno::EINTR)
+                };
+            }
+        }
+    }
+}
+
+impl Drop for PipeEnd {
+    fn drop(&mut self) {
+        {
+            let mut r = self.pipe.ring.lock();
+            if self.write {
+                r.writers -= 1;
+            } else {
+                r.readers -= 1;
+            }
+        }
+        // Readers see EOF/POLLHUP, writers EPIPE/POLLERR.
+        self.pipe.queue.notify(POLLIN | POLLOUT | POLLHUP | POLLERR);
+    }
+}
+
+impl File for PipeEnd {
+    fn read(&self, buf: &mut [u8]) -> KResult<usize> {
+        if self.write {
+            return Err(Errno::EBADF);
+        }
+        self.do_read(buf)
+    }
+
+    fn write(&self, buf: &[u8]) -> KResult<usize> {
+        if !self.write {
+            return Err(Errno::EBADF);
+        }
+        self.do_write(buf)
+    }
+
+    fn ioctl(&self, cmd: u32, arg: usize) -> KResult<usize> {
+        match cmd {
+            FIONREAD => {
+                let n = self.available() as i32;
+                crate::user::write(arg, &n)?;
+                Ok(0)
+            }
+            FIONBIO => fionbio(&self.flags, arg),
+            _ => Err(Errno::ENOTTY),
+        }
+    }
+
+    fn stat(&self) -> KResult<Stat> {
+        Ok(Stat {
+            dev: 0x0c,
+            ino: self.pipe.ino,
+            mode: S_IFIFO | 0o600,
+            nlink: 1,
+            blksize: PIPE_BUF as i64,
+            ..Stat::default()
+        })
+    }
+
+    fn status_flags(&self) -> u32 {
+        self.flags.load(Ordering::Relaxed)
+    }
+
+    fn set_status_flags(&self, flags: u32) -> KResult<()> {
+        set_nonblock_from(&self.flags, flags);
+        Ok(())
+    }
+
+    fn poll(&self) -> u32 {
+        let r = self.pipe.ring.lock();
+        let mut m = 0;
+        if self.write {
+            if r.cap.saturating_sub(r.data.len()) >= PIPE_BUF.min(r.cap) {
+                m |= POLLOUT | POLLWRNORM;
+            }
+            if r.readers == 0 {
+                m |= POLLERR;
+            }
+        } else {
+            if !r.data.is_empty() {
+                m |= POLLIN | POLLRDNORM;
+            }
+            if r.writers == 0 {
+                m |= POLLHUP;
+            }
+        }
+        m
+    }
+
+    fn wait_queue(&self) -> Option<&WaitQueue> {
+        Some(&self.pipe.queue)
+    }
+
+    fn as_any(&self) -> Option<&dyn core::any::Any> {
+        Some(self)
+    }
+
+    fn pipe_size(&self) -> KResult<usize> {
+        Ok(self.pipe.ring.lock().cap)
+    }
+
+    fn set_pipe_size(&self, size: usize) -> KResult<usize> {
+        if size > PIPE_MAX_SIZE {
+            return Err(Errno::EPERM);
+        }
+        // Linux rounds up to a power-of-two number of pages, at least one page.
+        let pages = size.div_ceil(4096).max(1).next_power_of_two();
+        let cap = pages * 4096;
+        let mut r = self.pipe.ring.lock();
+        if r.data.len() > cap {
+            return Err(Errno::EBUSY);
+        }
+        r.cap = cap;
+        if r.data.capacity() > cap {
+            r.data.shrink_to(cap);
+        }
+        drop(r);
+        self.pipe.queue.notify(POLLOUT);
+        Ok(cap)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pair(flags: u32) -> (Arc<PipeEnd>, Arc<PipeEnd>) {
+        crate::testplat::setup();
+        pipe(flags).unwrap()
+    }
+
+    #[test]
+    fn wrap_around_keeps_order() {
+        let (r, w) = pair(O_NONBLOCK);
+        let mut out = [0u8; 40000];
+        let chunk: alloc::vec::Vec<u8> = (0..40000u32).map(|i| (i % 251) as u8).collect();
+        assert_eq!(w.write(&chunk).unwrap(), 40000);
+        assert_eq!(r.read(&mut out[..30000]).unwrap(), 30000);
+        assert_eq!(&out[..30000], &chunk[..30000]);
+        // This write wraps around the end of the ring.
+        assert_eq!(w.write(&chunk).unwrap(), 40000);
+        assert_eq!(r.read(&mut out[..10000]).unwrap(), 10000);
+        assert_eq!(&out[..10000], &chunk[30000..]);
+        assert_eq!(r.read(&mut out).unwrap(), 40000);
+        assert_eq!(&out[..], &chunk[..]);
+        assert_eq!(r.read(&mut out), Err(Errno::EAGAIN));
+    }
+
+    #[test]
+    fn capacity_and_atomic_writes() {
+        let (r, w) = pair(O_NONBLOCK);
+        let big = alloc::vec![7u8; 70000];
+        assert_eq!(
+            w.write(&big).unwrap(),
+            PIPE_DEFAULT_SIZE,
+            "partial large write"
+        );
+        assert_eq!(w.write(&[1]), Err(Errno::EAGAIN));
+        assert_eq!(w.poll() & POLLOUT, 0);
+        let mut b = alloc::vec![0u8; 100];
+        r.read(&mut b).unwrap();
+        // 100 bytes free: a 200-byte write is atomic and must not be split.
+        assert_eq!(w.write(&[0u8; 200]), Err(Errno::EAGAIN));
+        assert_eq!(w.write(&[0u8; 100]).unwrap(), 100);
+        assert_eq!(r.pipe_size().unwrap(), 65536);
+        assert_eq!(w.set_pipe_size(4096), Err(Errno::EBUSY));
+    }
+
+    #[test]
+    fn eof_and_epipe() {
+        let (r, w) = pair(0);
+        w.write(b"abc").unwrap();
+        drop(w);
+        let mut b = [0u8; 8];
+        assert_eq!(r.read(&mut b).unwrap(), 3);
+        assert_eq!(r.read(&mut b).unwrap(), 0, "EOF once all writers are gone");
+        assert_ne!(r.poll() & POLLHUP, 0);
+        let (r, w) = pair(0);
+        drop(r);
+        assert_eq!(w.write(b"x"), Err(Errno::EPIPE));
+        assert_ne!(w.poll() & POLLERR, 0);
+        assert_eq!(w.write(b""), Ok(0));
+    }
+
+    #[test]
+    fn wrong_end_flags_and_stat() {
+        let (r, w) = pair(O_NONBLOCK);
+        assert_eq!(r.write(b"x"), Err(Errno::EBADF));
+        assert_eq!(w.read(&mut [0u8; 1]), Err(Errno::EBADF));
+        assert_eq!(r.status_flags(), O_NONBLOCK);
+        assert_eq!(w.status_flags(), O_WRONLY | O_NONBLOCK);
+        r.set_status_flags(0).unwrap();
+        assert_eq!(r.status_flags(), 0);
+        assert_eq!(r.stat().unwrap().mode & crate::file::S_IFMT, S_IFIFO);
+        assert_eq!(pipe(0o1).err(), Some(Errno::EINVAL));
+        assert_eq!(w.set_pipe_size(5000).unwrap(), 8192);
+        assert_eq!(w.set_pipe_size(PIPE_MAX_SIZE + 1), Err(Errno::EPERM));
+    }
+
+    #[test]
+    fn blocking_read_waits_for_writer_thread() {
+        let _g = crate::testplat::serial();
+        let (r, w) = pair(0);
+        static W: spin::Mutex<Option<Arc<PipeEnd>>> = spin::Mutex::new(None);
+        *W.lock() = Some(w);
+        extern "C" fn writer(_: usize) -> ! {
+            let w = W.lock().take().unwrap();
+            uk_sched::yield_now();
+            w.write(b"hello").unwrap();
+            drop(w);
+            uk_sched::exit_current(0)
+        }
+        uk_sched::spawn(writer, 0, None, 0).unwrap();
+        let mut b = [0u8; 16];
+        assert_eq!(r.read(&mut b).unwrap(), 5);
+        assert_eq!(&b[..5], b"hello");
+        assert_eq!(r.read(&mut b).unwrap(), 0);
+    }
+}

@@ -1,0 +1,259 @@
+//! Resource usage (getrusage, times) and per-thread process-control facts (prctl).
+//!
+//! A unikernel has no user/system split: all time the image did not spend idle is
+//! reported as user time. There is no per-thread CPU accounting in the scheduler, so
+//! RUSAGE_THREAD reports the process's figures. There are no child processes.
+
+use crate::{Errno, KResult};
+use alloc::collections::BTreeMap;
+use core::sync::atomic::{AtomicBool, Ordering};
+
+pub const RUSAGE_SELF: i32 = 0;
+pub const RUSAGE_CHILDREN: i32 = -1;
+pub const RUSAGE_THREAD: i32 = 1;
+
+/// Clock ticks per second of times(2) (`sysconf(_SC_CLK_TCK)`).
+pub const CLK_TCK: u64 = 100;
+
+/// `struct rusage` (x86_64, 144 bytes).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[repr(C)]
+pub struct Rusage {
+    pub utime: [i64; 2],
+    pub stime: [i64; 2],
+    pub maxrss: i64,
+    pub ixrss: i64,
+    pub idrss: i64,
+    pub isrss: i64,
+    pub minflt: i64,
+    pub majflt: i64,
+    pub nswap: i64,
+    pub inblock: i64,
+    pub oublock: i64,
+    pub msgsnd: i64,
+    pub msgrcv: i64,
+    pub nsignals: i64,
+    pub nvcsw: i64,
+    pub nivcsw: i64,
+}
+
+// SAFETY: integers only, no padding.
+unsafe impl crate::user::Pod for Rusage {}
+
+/// `struct tms` (four clock_t).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[repr(C)]
+pub struct Tms {
+    pub utime: i64,
+    pub stime: i64,
+    pub cutime: i64,
+    pub cstime: i64,
+}
+
+// SAFETY: integers only, no padding.
+unsafe impl crate::user::Pod for Tms {}
+
+/// Highest number of pages in use seen so far (maxrss is a high-water mark).
+static MAX_USED_PAGES: spin::Mutex<usize> = spin::Mutex::new(0);
+
+fn used_kib() -> i64 {
+    let st = uk_alloc::PAGES.lock().stats();
+    let used = st.total_pages.saturating_sub(st.free_pages);
+    let mut m = MAX_USED_PAGES.lock();
+    *m = (*m).max(used);
+    (*m * uk_alloc::PAGE_SIZE / 1024) as i64
+}
+
+/// getrusage(2).
+pub fn getrusage(who: i32) -> KResult<Rusage> {
+    match who {
+        RUSAGE_CHILDREN => Ok(Rusage::default()),
+        RUSAGE_SELF | RUSAGE_THREAD => {
+            let cpu = crate::time::cpu_ns();
+            Ok(Rusage {
+                utime: [
+                    (cpu / 1_000_000_000) as i64,
+                    (cpu % 1_000_000_000 / 1000) as i64,
+                ],
+                maxrss: used_kib(),
+                nvcsw: uk_sched::switches() as i64,
+                ..Rusage::default()
+            })
+        }
+        _ => Err(Errno::EINVAL),
+    }
+}
+
+/// times(2): process times in clock ticks, and the elapsed ticks since boot (the
+/// return value, "since an arbitrary point in the past").
+pub fn times() -> (Tms, u64) {
+    let per_tick = 1_000_000_000 / CLK_TCK;
+    let t = Tms {
+        utime: (crate::time::cpu_ns() / per_tick) as i64,
+        ..Tms::default()
+    };
+    (t, crate::time::uptime_ns() / per_tick)
+}
+
+pub const PR_SET_PDEATHSIG: i32 = 1;
+pub const PR_GET_PDEATHSIG: i32 = 2;
+pub const PR_GET_DUMPABLE: i32 = 3;
+pub const PR_SET_DUMPABLE: i32 = 4;
+pub const PR_SET_NAME: i32 = 15;
+pub const PR_GET_NAME: i32 = 16;
+
+/// Thread names (`comm`, 15 bytes + NUL), by tid; unnamed threads read as the default.
+static NAMES: spin::Mutex<BTreeMap<i32, [u8; 16]>> = spin::Mutex::new(BTreeMap::new());
+static DUMPABLE: AtomicBool = AtomicBool::new(true);
+static PDEATHSIG: spin::Mutex<BTreeMap<i32, i32>> = spin::Mutex::new(BTreeMap::new());
+
+/// The name a thread has before it sets one. Linux uses the executable's base name;
+/// the image does not keep argv[0] for the kernel, so every image reports "ukit".
+const DEFAULT_NAME: &[u8] = b"ukit";
+
+/// prctl(PR_SET_NAME) for the calling thread: the first 15 bytes of `name` (up to
+/// its NUL).
+pub fn set_name(name: &[u8]) {
+    let mut n = [0u8; 16];
+    let len = name
+        .iter()
+        .position(|b| *b == 0)
+        .unwrap_or(name.len())
+        .min(15);
+    n[..len].copy_from_slice(&name[..len]);
+    let tid = uk_sched::current_tid();
+    let mut m = NAMES.lock();
+    let live = uk_sched::thread_ids();
+    m.retain(|t, _| live.contains(t));
+    m.insert(tid, n);
+}
+
+/// prctl(PR_GET_NAME) for the calling thread (NUL-padded, 16 bytes).
+pub fn name() -> [u8; 16] {
+    let tid = uk_sched::current_tid();
+    NAMES.lock().get(&tid).copied().unwrap_or_else(|| {
+        let mut n = [0u8; 16];
+        n[..DEFAULT_NAME.len()].copy_from_slice(DEFAULT_NAME);
+        n
+    })
+}
+
+/// prctl(PR_SET_DUMPABLE): 0 or 1 (2, "root only", is refused by Linux too).
+pub fn set_dumpable(v: u64) -> KResult<()> {
+    match v {
+        0 | 1 => {
+            DUMPABLE.store(v == 1, Ordering::Relaxed);
+            Ok(())
+        }
+        _ => Err(Errno::EINVAL),
+    }
+}
+
+pub fn dumpable() -> bool {
+    DUMPABLE.load(Ordering::Relaxed)
+}
+
+/// prctl(PR_SET_PDEATHSIG): stored per thread; the parent (the host) dying ends the
+/// image anyway, so it never fires.
+pub fn set_pdeathsig(sig: u64) -> KResult<()> {
+    if sig > crate::signal::NSIG as u64 {
+        return Err(Errno::EINVAL);
+    }
+    PDEATHSIG.lock().insert(uk_sched::current_tid(), sig as i32);
+    Ok(())
+}
+
+pub fn pdeathsig() -> i32 {
+    PDEATHSIG
+        .lock()
+        .get(&uk_sched::current_tid())
+        .copied()
+        .unwrap_or(0)
+}
+
+/// The process's nice value (getpriority/setpriority). Stored only: one cooperative
+/// scheduler runs every thread alike.
+static NICE: spin::Mutex<i32> = spin::Mutex::new(0);
+
+pub const PRIO_PROCESS: i32 = 0;
+pub const PRIO_PGRP: i32 = 1;
+pub const PRIO_USER: i32 = 2;
+
+/// The one process answers to its pid, its group and its user (uid 0), or 0 for "me".
+fn prio_target(which: i32, who: i32) -> KResult<()> {
+    if !(PRIO_PROCESS..=PRIO_USER).contains(&which) {
+        return Err(Errno::EINVAL);
+    }
+    let ok = match which {
+        PRIO_USER => who == 0,
+        _ => who == 0 || who == crate::ident::PID,
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(Errno::ESRCH)
+    }
+}
+
+/// getpriority(2): the nice value (-20..=19).
+pub fn getpriority(which: i32, who: i32) -> KResult<i32> {
+    prio_target(which, who)?;
+    Ok(*NICE.lock())
+}
+
+/// setpriority(2): clamped to -20..=19 as Linux does.
+pub fn setpriority(which: i32, who: i32, nice: i32) -> KResult<()> {
+    prio_target(which, who)?;
+    *NICE.lock() = nice.clamp(-20, 19);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rusage_and_times() {
+        crate::testplat::setup();
+        assert_eq!(getrusage(5), Err(Errno::EINVAL));
+        assert_eq!(getrusage(RUSAGE_CHILDREN).unwrap(), Rusage::default());
+        // Use some pages so that maxrss is above zero, then check it never drops.
+        let p = uk_alloc::PAGES.lock().alloc(4).unwrap();
+        let r = getrusage(RUSAGE_SELF).unwrap();
+        uk_alloc::PAGES.lock().free(p, 4);
+        assert!(r.maxrss >= 16, "{}", r.maxrss);
+        assert!(getrusage(RUSAGE_THREAD).unwrap().maxrss >= r.maxrss);
+        assert!(r.utime[1] < 1_000_000);
+        let (t, elapsed) = times();
+        assert!(t.utime as u64 <= elapsed + 1);
+        assert_eq!(core::mem::size_of::<Rusage>(), 144);
+    }
+
+    #[test]
+    fn names_and_flags() {
+        crate::testplat::setup();
+        set_name(b"a-very-long-thread-name\0");
+        assert_eq!(&name(), b"a-very-long-thr\0");
+        set_name(b"w\0junk");
+        assert_eq!(&name()[..2], b"w\0");
+        assert_eq!(set_dumpable(2), Err(Errno::EINVAL));
+        set_dumpable(0).unwrap();
+        assert!(!dumpable());
+        set_dumpable(1).unwrap();
+        assert!(dumpable());
+        assert_eq!(set_pdeathsig(65), Err(Errno::EINVAL));
+        set_pdeathsig(9).unwrap();
+        assert_eq!(pdeathsig(), 9);
+    }
+
+    #[test]
+    fn priorities() {
+        crate::testplat::setup();
+        assert_eq!(getpriority(3, 0), Err(Errno::EINVAL));
+        assert_eq!(getpriority(PRIO_PROCESS, 7), Err(Errno::ESRCH));
+        setpriority(PRIO_PROCESS, 0, 40).unwrap();
+        assert_eq!(getpriority(PRIO_PROCESS, 1), Ok(19));
+        setpriority(PRIO_PGRP, 0, 0).unwrap();
+        assert_eq!(getpriority(PRIO_USER, 0), Ok(0));
+    }
+}

@@ -1,0 +1,61 @@
+//! getdents64(2), mkdir(2), mkdirat(2), rmdir(2), chdir(2), fchdir(2), getcwd(2):
+//! https://man7.org/linux/man-pages/man2/getdents.2.html
+
+use crate::open::path;
+use crate::{Args, Errno, KResult};
+use uk_posix::fs::{self, AT_FDCWD, AT_REMOVEDIR};
+use uk_posix::user;
+
+pub fn sys_getdents64(a: &Args) -> KResult<usize> {
+    let len = a[2].min(i32::MAX as usize);
+    user::check(a[1], len, true)?;
+    let recs = fs::getdents64(a[0] as i32, len)?;
+    user::slice_mut(a[1], recs.len())?.copy_from_slice(&recs);
+    Ok(recs.len())
+}
+
+pub fn sys_mkdir(a: &Args) -> KResult<usize> {
+    fs::mkdirat(AT_FDCWD, path(a[0])?, a[1] as u32).map(|_| 0)
+}
+
+pub fn sys_mkdirat(a: &Args) -> KResult<usize> {
+    fs::mkdirat(a[0] as i32, path(a[1])?, a[2] as u32).map(|_| 0)
+}
+
+pub fn sys_rmdir(a: &Args) -> KResult<usize> {
+    fs::unlinkat(AT_FDCWD, path(a[0])?, AT_REMOVEDIR).map(|_| 0)
+}
+
+pub fn sys_chdir(a: &Args) -> KResult<usize> {
+    fs::chdir(path(a[0])?).map(|_| 0)
+}
+
+pub fn sys_fchdir(a: &Args) -> KResult<usize> {
+    fs::fchdir(a[0] as i32).map(|_| 0)
+}
+
+/// getcwd: returns the length including the NUL, ERANGE when it does not fit.
+pub fn sys_getcwd(a: &Args) -> KResult<usize> {
+    let p = fs::getcwd()?;
+    if a[1] == 0 {
+        return Err(Errno::ERANGE);
+    }
+    if p.len() + 1 > a[1] {
+        return Err(Errno::ERANGE);
+    }
+    let out = user::slice_mut(a[0], p.len() + 1)?;
+    out[..p.len()].copy_from_slice(&p);
+    out[p.len()] = 0;
+    Ok(p.len() + 1)
+}
+
+/// This family's rows of the system call table.
+pub const ENTRIES: &[(usize, crate::Handler)] = &[
+    (79, sys_getcwd),
+    (80, sys_chdir),
+    (81, sys_fchdir),
+    (83, sys_mkdir),
+    (84, sys_rmdir),
+    (217, sys_getdents64),
+    (258, sys_mkdirat),
+];

@@ -1,0 +1,36 @@
+//! eventfd(2), eventfd2(2): https://man7.org/linux/man-pages/man2/eventfd.2.html
+
+use crate::{Args, KResult};
+use uk_posix::eventfd;
+
+pub fn sys_eventfd(a: &Args) -> KResult<usize> {
+    eventfd::eventfd_fd(a[0] as u32, 0).map(|fd| fd as usize)
+}
+
+pub fn sys_eventfd2(a: &Args) -> KResult<usize> {
+    eventfd::eventfd_fd(a[0] as u32, a[1] as u32).map(|fd| fd as usize)
+}
+
+/// This family's rows of the system call table.
+pub const ENTRIES: &[(usize, crate::Handler)] = &[(284, sys_eventfd), (290, sys_eventfd2)];
+
+#[cfg(test)]
+mod tests {
+    use crate::dispatch;
+
+    #[test]
+    fn eventfd_counts() {
+        crate::table::tests::setup();
+        let (_v, a) = crate::poll::tests::user_buf(16);
+        let fd = dispatch(290, &[2, 0o4000 | 1, 0, 0, 0, 0]);
+        assert!(fd >= 0);
+        let fd = fd as usize;
+        assert_eq!(dispatch(0, &[fd, a, 8, 0, 0, 0]), 8);
+        assert_eq!(uk_posix::user::read::<u64>(a).unwrap(), 1, "semaphore");
+        assert_eq!(dispatch(0, &[fd, a, 4, 0, 0, 0]), -22);
+        uk_posix::user::write(a, &5u64).unwrap();
+        assert_eq!(dispatch(1, &[fd, a, 8, 0, 0, 0]), 8);
+        assert_eq!(dispatch(3, &[fd, 0, 0, 0, 0, 0]), 0);
+        assert_eq!(dispatch(290, &[0, 0x40, 0, 0, 0, 0]), -22);
+    }
+}

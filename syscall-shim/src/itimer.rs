@@ -1,0 +1,98 @@
+//! alarm(2), getitimer(2), setitimer(2): https://man7.org/linux/man-pages/man2/setitimer.2.html
+
+use crate::{Args, Errno, KResult};
+use uk_posix::{itimer, user};
+
+/// A `struct timeval` in nanoseconds; EINVAL outside Linux's accepted range.
+fn timeval_ns(tv: [i64; 2]) -> KResult<u64> {
+    if tv[0] < 0 || !(0..1_000_000).contains(&tv[1]) {
+        return Err(Errno::EINVAL);
+    }
+    Ok((tv[0] as u64)
+        .saturating_mul(1_000_000_000)
+        .saturating_add(tv[1] as u64 * 1000))
+}
+
+/// Nanoseconds as a `struct timeval`, rounded up to whole microseconds so that an
+/// armed timer never reads as zero.
+fn ns_timeval(ns: u64) -> [i64; 2] {
+    let us = ns.div_ceil(1000);
+    [(us / 1_000_000) as i64, (us % 1_000_000) as i64]
+}
+
+fn itimerval(s: itimer::Setting) -> [i64; 4] {
+    let iv = ns_timeval(s.0);
+    let v = ns_timeval(s.1);
+    [iv[0], iv[1], v[0], v[1]]
+}
+
+pub fn sys_getitimer(a: &Args) -> KResult<usize> {
+    let s = itimer::getitimer(a[0] as i32 as u32 as usize)?;
+    user::write(a[1], &itimerval(s))?;
+    Ok(0)
+}
+
+pub fn sys_setitimer(a: &Args) -> KResult<usize> {
+    let which = a[0] as i32 as u32 as usize;
+    // Linux treats a NULL new value as "disarm" (with a warning); do the same.
+    let new = if a[1] != 0 {
+        let v: [i64; 4] = user::read(a[1])?;
+        (timeval_ns([v[0], v[1]])?, timeval_ns([v[2], v[3]])?)
+    } else {
+        (0, 0)
+    };
+    if a[2] != 0 {
+        user::check(a[2], 32, true)?;
+    }
+    let old = itimer::setitimer(which, new)?;
+    if a[2] != 0 {
+        user::write(a[2], &itimerval(old))?;
+    }
+    Ok(0)
+}
+
+pub fn sys_alarm(a: &Args) -> KResult<usize> {
+    Ok(itimer::alarm(a[0] as u32) as usize)
+}
+
+/// This family's rows of the system call table.
+pub const ENTRIES: &[(usize, crate::Handler)] =
+    &[(36, sys_getitimer), (37, sys_alarm), (38, sys_setitimer)];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timeval_conversions() {
+        assert_eq!(timeval_ns([1, 500_000]), Ok(1_500_000_000));
+        assert_eq!(timeval_ns([0, 1_000_000]), Err(Errno::EINVAL));
+        assert_eq!(timeval_ns([-1, 0]), Err(Errno::EINVAL));
+        assert_eq!(ns_timeval(1), [0, 1]);
+        assert_eq!(ns_timeval(2_000_001_000), [2, 1]);
+    }
+
+    #[test]
+    fn raw_calls_roundtrip() {
+        crate::table::tests::setup();
+        let _g = uk_posix::testplat::serial();
+        let buf: &'static mut [i64; 8] = Box::leak(Box::new([0i64; 8]));
+        let a = buf.as_ptr() as usize;
+        uk_posix::user::add_static_range(a, a + 64, true);
+        buf[..4].copy_from_slice(&[0, 250_000, 3, 0]);
+        assert_eq!(sys_setitimer(&[2, a, a + 32, 0, 0, 0]), Ok(0));
+        assert_eq!(&buf[4..], &[0, 0, 0, 0]);
+        assert_eq!(sys_getitimer(&[2, a + 32, 0, 0, 0, 0]), Ok(0));
+        assert_eq!(buf[4..6], [0, 250_000]);
+        assert!(
+            buf[6] == 2 || buf[6] == 3,
+            "about 3 s left: {:?}",
+            &buf[4..]
+        );
+        assert_eq!(sys_setitimer(&[2, 0, 0, 0, 0, 0]), Ok(0));
+        assert_eq!(sys_getitimer(&[9, a, 0, 0, 0, 0]), Err(Errno::EINVAL));
+        buf[1] = 1_000_000;
+        assert_eq!(sys_setitimer(&[0, a, 0, 0, 0, 0]), Err(Errno::EINVAL));
+        assert_eq!(sys_getitimer(&[0, 8, 0, 0, 0, 0]), Err(Errno::EFAULT));
+    }
+}

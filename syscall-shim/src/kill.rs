@@ -1,0 +1,80 @@
+//! kill(2), tkill(2), tgkill(2), rt_sigqueueinfo(2), rt_tgsigqueueinfo(2):
+//! https://man7.org/linux/man-pages/man2/kill.2.html
+
+use crate::{Args, Errno, KResult};
+use uk_posix::signal::{self, Queued, Target};
+use uk_posix::{ident, user};
+
+/// The sender's `siginfo_t` as the queued signal keeps it (si_code, si_pid, si_value);
+/// the signal number comes from the call, as on Linux.
+fn queued_from(sig: usize, addr: usize) -> KResult<Queued> {
+    let info: [u8; 128] = user::read(addr)?;
+    let word = |o: usize| i32::from_le_bytes([info[o], info[o + 1], info[o + 2], info[o + 3]]);
+    let mut v = [0u8; 8];
+    v.copy_from_slice(&info[24..32]);
+    Ok(Queued {
+        sig,
+        code: word(8),
+        pid: word(16),
+        value: u64::from_le_bytes(v),
+    })
+}
+
+fn sig_arg(a: usize) -> KResult<usize> {
+    let s = a as i32;
+    if !(0..=signal::NSIG as i32).contains(&s) {
+        return Err(Errno::EINVAL);
+    }
+    Ok(s as usize)
+}
+
+/// rt_sigqueueinfo(2) (musl's sigqueue): to the process only.
+pub fn sys_rt_sigqueueinfo(a: &Args) -> KResult<usize> {
+    let sig = sig_arg(a[1])?;
+    let q = queued_from(sig, a[2])?;
+    if a[0] as i32 != ident::PID {
+        return Err(Errno::ESRCH);
+    }
+    if sig == 0 {
+        return Ok(0);
+    }
+    signal::post(Target::Process, q).map(|_| 0)
+}
+
+/// rt_tgsigqueueinfo(2): to one thread of the process.
+pub fn sys_rt_tgsigqueueinfo(a: &Args) -> KResult<usize> {
+    let sig = sig_arg(a[2])?;
+    let q = queued_from(sig, a[3])?;
+    let (tgid, tid) = (a[0] as i32, a[1] as i32);
+    if tgid <= 0 || tid <= 0 {
+        return Err(Errno::EINVAL);
+    }
+    if tgid != ident::PID || uk_sched::thread(tid).is_none() {
+        return Err(Errno::ESRCH);
+    }
+    if sig == 0 {
+        return Ok(0);
+    }
+    signal::post(Target::Thread(tid), q).map(|_| 0)
+}
+
+pub fn sys_kill(a: &Args) -> KResult<usize> {
+    signal::kill(a[0] as i32, a[1] as i32 as u32 as usize).map(|_| 0)
+}
+
+pub fn sys_tkill(a: &Args) -> KResult<usize> {
+    signal::tkill(a[0] as i32, a[1] as i32 as u32 as usize).map(|_| 0)
+}
+
+pub fn sys_tgkill(a: &Args) -> KResult<usize> {
+    signal::tgkill(a[0] as i32, a[1] as i32, a[2] as i32 as u32 as usize).map(|_| 0)
+}
+
+/// This family's rows of the system call table.
+pub const ENTRIES: &[(usize, crate::Handler)] = &[
+    (62, sys_kill),
+    (129, sys_rt_sigqueueinfo),
+    (200, sys_tkill),
+    (234, sys_tgkill),
+    (297, sys_rt_tgsigqueueinfo),
+];

@@ -1,0 +1,63 @@
+//! pipe(2), pipe2(2): https://man7.org/linux/man-pages/man2/pipe.2.html
+
+use crate::{Args, KResult};
+use uk_posix::{pipe, user};
+
+/// Create the pipe and store `[read fd, write fd]` at `addr` (checked first, so a bad
+/// pointer leaves no descriptors behind).
+fn make(addr: usize, flags: u32) -> KResult<usize> {
+    user::check(addr, 8, true)?;
+    let (r, w) = pipe::pipe_fds(flags)?;
+    if let Err(e) = user::write(addr, &[r, w]) {
+        let _ = uk_posix::fd::close(r);
+        let _ = uk_posix::fd::close(w);
+        return Err(e);
+    }
+    Ok(0)
+}
+
+pub fn sys_pipe(a: &Args) -> KResult<usize> {
+    make(a[0], 0)
+}
+
+pub fn sys_pipe2(a: &Args) -> KResult<usize> {
+    make(a[0], a[1] as u32)
+}
+
+/// This family's rows of the system call table.
+pub const ENTRIES: &[(usize, crate::Handler)] = &[(22, sys_pipe), (293, sys_pipe2)];
+
+#[cfg(test)]
+mod tests {
+    use crate::dispatch;
+
+    #[test]
+    fn pipe_roundtrip_and_errors() {
+        crate::table::tests::setup();
+        let (v, a) = crate::poll::tests::user_buf(64);
+        assert_eq!(dispatch(293, &[a, 0o4000, 0, 0, 0, 0]), 0);
+        let fds: [i32; 2] = uk_posix::user::read(a).unwrap();
+        uk_posix::user::write(a + 16, b"ping").unwrap();
+        assert_eq!(dispatch(1, &[fds[1] as usize, a + 16, 4, 0, 0, 0]), 4);
+        assert_eq!(dispatch(0, &[fds[0] as usize, a + 32, 16, 0, 0, 0]), 4);
+        assert_eq!(&v[32..36], b"ping");
+        assert_eq!(
+            dispatch(0, &[fds[0] as usize, a + 32, 16, 0, 0, 0]),
+            -11,
+            "EAGAIN"
+        );
+        // FIONREAD after a write.
+        assert_eq!(dispatch(1, &[fds[1] as usize, a + 16, 3, 0, 0, 0]), 3);
+        assert_eq!(dispatch(16, &[fds[0] as usize, 0x541B, a + 48, 0, 0, 0]), 0);
+        assert_eq!(uk_posix::user::read::<i32>(a + 48).unwrap(), 3);
+        assert_eq!(dispatch(3, &[fds[0] as usize, 0, 0, 0, 0, 0]), 0);
+        assert_eq!(
+            dispatch(1, &[fds[1] as usize, a + 16, 1, 0, 0, 0]),
+            -32,
+            "EPIPE"
+        );
+        assert_eq!(dispatch(3, &[fds[1] as usize, 0, 0, 0, 0, 0]), 0);
+        assert_eq!(dispatch(22, &[0x10, 0, 0, 0, 0, 0]), -14, "EFAULT");
+        assert_eq!(dispatch(293, &[a, 0x1, 0, 0, 0, 0]), -22, "bad flag");
+    }
+}

@@ -1,0 +1,43 @@
+//! prctl(2): https://man7.org/linux/man-pages/man2/prctl.2.html
+//!
+//! Thread names, the dumpable flag and the parent-death signal; every other option is
+//! EINVAL (what Linux answers for an option it does not know).
+
+use crate::{Args, Errno, KResult};
+use uk_posix::rusage::{self, *};
+use uk_posix::user;
+
+pub fn sys_prctl(a: &Args) -> KResult<usize> {
+    match a[0] as i32 {
+        PR_SET_NAME => {
+            // Linux copies 16 bytes and terminates; read up to the NUL within them.
+            let mut name = [0u8; 16];
+            for (i, b) in name.iter_mut().enumerate().take(15) {
+                *b = user::read::<u8>(a[1] + i)?;
+                if *b == 0 {
+                    break;
+                }
+            }
+            rusage::set_name(&name);
+            Ok(0)
+        }
+        PR_GET_NAME => {
+            user::write(a[1], &rusage::name())?;
+            Ok(0)
+        }
+        PR_SET_DUMPABLE => rusage::set_dumpable(a[1] as u64).map(|_| 0),
+        PR_GET_DUMPABLE => Ok(rusage::dumpable() as usize),
+        PR_SET_PDEATHSIG => rusage::set_pdeathsig(a[1] as u64).map(|_| 0),
+        PR_GET_PDEATHSIG => {
+            user::write(a[1], &rusage::pdeathsig())?;
+            Ok(0)
+        }
+        other => {
+            uk_log::warn_once!("prctl option {other} is not supported: EINVAL");
+            Err(Errno::EINVAL)
+        }
+    }
+}
+
+/// This family's rows of the system call table.
+pub const ENTRIES: &[(usize, crate::Handler)] = &[(157, sys_prctl)];
