@@ -158,7 +158,8 @@ pub fn requeue(uaddr: usize, n: u32, n2: u32, uaddr2: usize, cmp: Option<u32>) -
             w.entry(uaddr2).or_default().extend(take);
         }
     }
-    Ok(if cmp.is_some() { woken + moved } else { woken })
+    // Linux returns woken + requeued for both REQUEUE and CMP_REQUEUE.
+    Ok(woken + moved)
 }
 
 /// Waiters on an address (tests, debugging).

@@ -155,21 +155,18 @@ impl Mm {
         }
     }
 
-    /// Is `[start, end)` completely covered by maps?
+    /// Is `[start, end)` completely covered by maps (adjacent maps may differ)?
     fn covered(&self, start: usize, end: usize) -> bool {
         let mut a = start;
-        if let Some((&s, v)) = self.vmas.range(..=a).next_back() {
-            if a < s + v.len {
-                a = s + v.len;
+        loop {
+            if a >= end {
+                return true;
+            }
+            match self.vmas.range(..=a).next_back() {
+                Some((&s, v)) if a < s + v.len => a = s + v.len,
+                _ => return false,
             }
         }
-        for (&s, v) in self.vmas.range(start..end) {
-            if s != a {
-                return a >= end;
-            }
-            a = s + v.len;
-        }
-        a >= end
     }
 
     fn overlaps(&self, start: usize, end: usize) -> bool {
