@@ -163,3 +163,17 @@ fn net_boot() {
 /// linker. (Reached only if something tried to unwind, which abort rules out.)
 #[no_mangle]
 pub extern "C" fn rust_eh_personality() {}
+
+/// The precompiled `alloc` has landing pads (it was built with panic=unwind) that name
+/// `_Unwind_Resume`. Nothing unwinds in a panic=abort kernel, so it is never reached;
+/// if it were, stopping is the only safe answer.
+#[no_mangle]
+pub extern "C" fn _Unwind_Resume() -> ! {
+    if uk_plat::is_registered() {
+        let _ = uk_plat::get().console_write(uk_plat::ConsoleStream::Err, b"ukit: unexpected unwind\n");
+        uk_plat::get().exit(134)
+    }
+    loop {
+        core::hint::spin_loop();
+    }
+}

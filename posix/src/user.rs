@@ -18,7 +18,7 @@ struct StaticRange {
     writable: bool,
 }
 
-const MAX_STATIC: usize = 16;
+const MAX_STATIC: usize = 64;
 static STATIC: spin::Mutex<([StaticRange; MAX_STATIC], usize)> = spin::Mutex::new((
     [StaticRange {
         start: 0,
