@@ -34,7 +34,7 @@ fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
 }
 
 /// Boot options the kernel understands, besides the platform's own.
-fn boot_options(opts: &str) {
+fn boot_options(opts: &'static str) {
     for w in opts.split(' ').filter(|w| !w.is_empty()) {
         let (k, v) = w.split_once('=').unwrap_or((w, ""));
         match (k, v) {
@@ -149,11 +149,14 @@ fn net_boot() {
         random: uk_posix::random::fill,
     });
     if uk_net::config::current().selftest {
-        let (msg, status) = match uk_net::selftest::run() {
-            Ok(m) => (alloc::format!("net.selftest: ok: {m}\n"), 0),
-            Err(e) => (alloc::format!("net.selftest: FAILED: {e}\n"), 1),
+        let (head, msg, status): (&str, _, _) = match uk_net::selftest::run() {
+            Ok(m) => ("net.selftest: ok: ", m, 0),
+            Err(e) => ("net.selftest: FAILED: ", e, 1),
         };
-        let _ = uk_plat::get().console_write(uk_plat::ConsoleStream::Out, msg.as_bytes());
+        let out = uk_plat::ConsoleStream::Out;
+        for part in [head.as_bytes(), msg.as_bytes(), b"\n"] {
+            let _ = uk_plat::get().console_write(out, part);
+        }
         uk_plat::get().exit(status);
     }
 }

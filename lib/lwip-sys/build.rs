@@ -83,8 +83,14 @@ fn main() {
     let prefix = lwip_prefix();
     let inc = prefix.join("include");
     let musl = musl_include(&prefix);
-    println!("cargo:rerun-if-changed={}", inc.join("lwipopts.h").display());
-    println!("cargo:rerun-if-changed={}", prefix.join(".ukit-installed").display());
+    println!(
+        "cargo:rerun-if-changed={}",
+        inc.join("lwipopts.h").display()
+    );
+    println!(
+        "cargo:rerun-if-changed={}",
+        prefix.join(".ukit-installed").display()
+    );
     // For dependents (uk-net) through `links = "lwip"`: DEP_LWIP_PREFIX.
     println!("cargo:prefix={}", prefix.display());
 

@@ -66,8 +66,14 @@ pub fn sys_chown(a: &Args) -> KResult<usize> {
 }
 
 pub fn sys_lchown(a: &Args) -> KResult<usize> {
-    fs::fchownat(AT_FDCWD, path(a[0])?, a[1] as u32, a[2] as u32, AT_SYMLINK_NOFOLLOW)
-        .map(|_| 0)
+    fs::fchownat(
+        AT_FDCWD,
+        path(a[0])?,
+        a[1] as u32,
+        a[2] as u32,
+        AT_SYMLINK_NOFOLLOW,
+    )
+    .map(|_| 0)
 }
 
 pub fn sys_fchown(a: &Args) -> KResult<usize> {
@@ -76,7 +82,14 @@ pub fn sys_fchown(a: &Args) -> KResult<usize> {
 }
 
 pub fn sys_fchownat(a: &Args) -> KResult<usize> {
-    fs::fchownat(a[0] as i32, path(a[1])?, a[2] as u32, a[3] as u32, a[4] as u32).map(|_| 0)
+    fs::fchownat(
+        a[0] as i32,
+        path(a[1])?,
+        a[2] as u32,
+        a[3] as u32,
+        a[4] as u32,
+    )
+    .map(|_| 0)
 }
 
 pub fn sys_utimensat(a: &Args) -> KResult<usize> {

@@ -76,9 +76,9 @@ mod tests {
     fn raw_calls_roundtrip() {
         crate::table::tests::setup();
         let _g = uk_posix::testplat::serial();
-        let buf: &'static mut [i64; 8] = Box::leak(Box::new([0i64; 8]));
-        let a = buf.as_ptr() as usize;
-        uk_posix::user::add_static_range(a, a + 64, true);
+        let a = crate::dispatch(9, &[0, 4096, 3, 0x22, usize::MAX, 0]) as usize;
+        // SAFETY: a fresh private anonymous page of 4096 bytes, used only here.
+        let buf = unsafe { &mut *(a as *mut [i64; 8]) };
         buf[..4].copy_from_slice(&[0, 250_000, 3, 0]);
         assert_eq!(sys_setitimer(&[2, a, a + 32, 0, 0, 0]), Ok(0));
         assert_eq!(&buf[4..], &[0, 0, 0, 0]);

@@ -24,7 +24,14 @@ pub fn sys_renameat(a: &Args) -> KResult<usize> {
 }
 
 pub fn sys_renameat2(a: &Args) -> KResult<usize> {
-    fs::renameat2(a[0] as i32, path(a[1])?, a[2] as i32, path(a[3])?, a[4] as u32).map(|_| 0)
+    fs::renameat2(
+        a[0] as i32,
+        path(a[1])?,
+        a[2] as i32,
+        path(a[3])?,
+        a[4] as u32,
+    )
+    .map(|_| 0)
 }
 
 pub fn sys_link(a: &Args) -> KResult<usize> {
@@ -32,7 +39,14 @@ pub fn sys_link(a: &Args) -> KResult<usize> {
 }
 
 pub fn sys_linkat(a: &Args) -> KResult<usize> {
-    fs::linkat(a[0] as i32, path(a[1])?, a[2] as i32, path(a[3])?, a[4] as u32).map(|_| 0)
+    fs::linkat(
+        a[0] as i32,
+        path(a[1])?,
+        a[2] as i32,
+        path(a[3])?,
+        a[4] as u32,
+    )
+    .map(|_| 0)
 }
 
 pub fn sys_symlink(a: &Args) -> KResult<usize> {

@@ -18,8 +18,13 @@ pub fn sys_openat(a: &Args) -> KResult<usize> {
 }
 
 pub fn sys_creat(a: &Args) -> KResult<usize> {
-    fs::openat(AT_FDCWD, path(a[0])?, O_CREAT | O_WRONLY | O_TRUNC, a[1] as u32)
-        .map(|f| f as usize)
+    fs::openat(
+        AT_FDCWD,
+        path(a[0])?,
+        O_CREAT | O_WRONLY | O_TRUNC,
+        a[1] as u32,
+    )
+    .map(|f| f as usize)
 }
 
 /// openat2: `struct open_how { u64 flags; u64 mode; u64 resolve; }`. RESOLVE_* flags
@@ -46,3 +51,120 @@ pub const ENTRIES: &[(usize, crate::Handler)] = &[
     (257, sys_openat),
     (437, sys_openat2),
 ];
+
+#[cfg(test)]
+mod tests {
+    //! The file families end to end through `dispatch`, on a ramfs root.
+    use crate::dispatch;
+
+    fn setup() {
+        static ONCE: std::sync::Once = std::sync::Once::new();
+        crate::table::tests::setup();
+        ONCE.call_once(|| {
+            let root = uk_vfs::ramfs::RamFs::new().root();
+            root.mkdir(b"dev", 0o755).unwrap();
+            uk_vfs::set_root(root);
+            uk_vfs::mount(b"/dev", uk_vfs::devfs::new().unwrap().root()).unwrap();
+        });
+    }
+
+    /// Program memory holding `bytes` (plus room), registered for pointer checks.
+    fn mem(bytes: &[u8], room: usize) -> usize {
+        let v: &'static mut [u8] = Box::leak(vec![0u8; bytes.len() + room].into_boxed_slice());
+        v[..bytes.len()].copy_from_slice(bytes);
+        let a = v.as_ptr() as usize;
+        uk_posix::user::add_static_range(a, a + v.len(), true);
+        a
+    }
+
+    #[test]
+    fn open_write_stat_dup_fcntl_getdents() {
+        setup();
+        let dir = mem(b"/shim\0", 0);
+        assert_eq!(dispatch(83, &[dir, 0o755, 0, 0, 0, 0]), 0, "mkdir");
+        assert_eq!(dispatch(83, &[dir, 0o755, 0, 0, 0, 0]), -17, "EEXIST");
+        let p = mem(b"/shim/f\0", 0);
+        let fd = dispatch(2, &[p, 0o102, 0o600, 0, 0, 0]); // O_CREAT|O_RDWR
+        assert!(fd >= 3, "{fd}");
+        let fd = fd as usize;
+        let data = mem(b"0123456789", 0);
+        assert_eq!(dispatch(1, &[fd, data, 10, 0, 0, 0]), 10);
+        let buf = mem(b"", 256);
+        assert_eq!(dispatch(17, &[fd, buf, 4, 3, 0, 0]), 4, "pread64");
+        assert_eq!(uk_posix::user::slice(buf, 4).unwrap(), b"3456");
+        assert_eq!(
+            dispatch(17, &[fd, buf, 4, usize::MAX, 0, 0]),
+            -22,
+            "negative offset"
+        );
+        assert_eq!(
+            dispatch(18, &[fd, data, 2, 20, 0, 0]),
+            2,
+            "pwrite64 past the end"
+        );
+        assert_eq!(dispatch(4, &[p, buf, 0, 0, 0, 0]), 0, "stat");
+        let size: i64 = uk_posix::user::read(buf + 48).unwrap();
+        assert_eq!(size, 22);
+        assert_eq!(dispatch(4, &[p, 0x10, 0, 0, 0, 0]), -14, "EFAULT");
+        assert_eq!(dispatch(8, &[fd, 0, 3, 0, 0, 0]), 0, "SEEK_DATA");
+        assert_eq!(dispatch(8, &[fd, 0, 4, 0, 0, 0]), 22, "SEEK_HOLE");
+        let d = dispatch(72, &[fd, 1030, 10, 0, 0, 0]);
+        assert_eq!(d, 10, "F_DUPFD_CLOEXEC from 10");
+        assert_eq!(dispatch(72, &[10, 1, 0, 0, 0, 0]), 1, "FD_CLOEXEC set");
+        assert_eq!(dispatch(33, &[fd, 12, 0, 0, 0, 0]), 12, "dup2");
+        assert_eq!(dispatch(72, &[12, 1, 0, 0, 0, 0]), 0);
+        assert_eq!(dispatch(292, &[fd, fd, 0, 0, 0, 0]), -22, "dup3 same fd");
+        assert_eq!(dispatch(72, &[fd, 3, 0, 0, 0, 0]), 2, "F_GETFL: O_RDWR");
+        assert_eq!(
+            dispatch(72, &[fd, 4, 0o4000, 0, 0, 0]),
+            0,
+            "F_SETFL O_NONBLOCK"
+        );
+        assert_eq!(
+            dispatch(72, &[12, 3, 0, 0, 0, 0]),
+            0o4002,
+            "shared description"
+        );
+        for x in [10, 12] {
+            assert_eq!(dispatch(3, &[x, 0, 0, 0, 0, 0]), 0);
+        }
+        let dfd = dispatch(257, &[-100isize as usize, dir, 0o200000, 0, 0, 0]);
+        assert!(dfd >= 0);
+        let n = dispatch(217, &[dfd as usize, buf, 256, 0, 0, 0]);
+        assert_eq!(n, 24 * 3, ". .. f: three 24-byte records");
+        assert_eq!(dispatch(217, &[fd, buf, 256, 0, 0, 0]), -20, "ENOTDIR");
+        let cwd = mem(b"", 64);
+        assert_eq!(dispatch(81, &[dfd as usize, 0, 0, 0, 0, 0]), 0, "fchdir");
+        assert_eq!(dispatch(79, &[cwd, 64, 0, 0, 0, 0]), 6, "getcwd");
+        assert_eq!(uk_posix::user::slice(cwd, 6).unwrap(), b"/shim\0");
+        assert_eq!(dispatch(79, &[cwd, 3, 0, 0, 0, 0]), -34, "ERANGE");
+        let rel = mem(b"f\0", 0);
+        let lnk = mem(b"l\0", 0);
+        assert_eq!(dispatch(88, &[rel, lnk, 0, 0, 0, 0]), 0, "symlink");
+        assert_eq!(
+            dispatch(89, &[lnk, buf, 1, 0, 0, 0]),
+            1,
+            "readlink truncates"
+        );
+        assert_eq!(dispatch(89, &[lnk, buf, 0, 0, 0, 0]), -22);
+        assert_eq!(dispatch(87, &[lnk, 0, 0, 0, 0, 0]), 0, "unlink");
+        let root = mem(b"/\0", 0);
+        assert_eq!(dispatch(80, &[root, 0, 0, 0, 0, 0]), 0, "chdir /");
+        assert_eq!(dispatch(84, &[dir, 0, 0, 0, 0, 0]), -39, "ENOTEMPTY");
+        assert_eq!(dispatch(87, &[p, 0, 0, 0, 0, 0]), 0);
+        assert_eq!(dispatch(84, &[dir, 0, 0, 0, 0, 0]), 0, "rmdir");
+        assert_eq!(
+            dispatch(5, &[fd, buf, 0, 0, 0, 0]),
+            0,
+            "fstat of an unlinked file"
+        );
+        for x in [fd, dfd as usize] {
+            assert_eq!(dispatch(3, &[x, 0, 0, 0, 0, 0]), 0);
+        }
+        let null = mem(b"/dev/null\0", 0);
+        assert_eq!(dispatch(21, &[null, 6, 0, 0, 0, 0]), 0, "access");
+        assert_eq!(dispatch(21, &[null, 1, 0, 0, 0, 0]), -13, "not executable");
+        assert_eq!(dispatch(95, &[0o27, 0, 0, 0, 0, 0]), 0o22, "umask");
+        assert_eq!(dispatch(95, &[0o22, 0, 0, 0, 0, 0]), 0o27);
+    }
+}

@@ -51,11 +51,18 @@ mod tests {
         assert_eq!(dispatch(16, &[fds[0] as usize, 0x541B, a + 48, 0, 0, 0]), 0);
         assert_eq!(uk_posix::user::read::<i32>(a + 48).unwrap(), 3);
         assert_eq!(dispatch(3, &[fds[0] as usize, 0, 0, 0, 0, 0]), 0);
+        // SIGPIPE ignored: the write fails with EPIPE instead of ending the process.
+        let ign = uk_posix::signal::KSigaction {
+            handler: uk_posix::signal::SIG_IGN,
+            ..Default::default()
+        };
+        let old = uk_posix::signal::sigaction(13, Some(ign)).unwrap();
         assert_eq!(
             dispatch(1, &[fds[1] as usize, a + 16, 1, 0, 0, 0]),
             -32,
             "EPIPE"
         );
+        uk_posix::signal::sigaction(13, Some(old)).unwrap();
         assert_eq!(dispatch(3, &[fds[1] as usize, 0, 0, 0, 0, 0]), 0);
         assert_eq!(dispatch(22, &[0x10, 0, 0, 0, 0, 0]), -14, "EFAULT");
         assert_eq!(dispatch(293, &[a, 0x1, 0, 0, 0, 0]), -22, "bad flag");

@@ -162,9 +162,10 @@ mod tests {
             sys_sched_getscheduler(&[usize::MAX, 0, 0, 0, 0, 0]),
             Err(Errno::EINVAL)
         );
-        let p: &'static mut [i32; 1] = Box::leak(Box::new([5i32]));
-        let a = p.as_ptr() as usize;
-        uk_posix::user::add_static_range(a, a + 4, true);
+        let a = crate::dispatch(9, &[0, 4096, 3, 0x22, usize::MAX, 0]) as usize;
+        // SAFETY: a fresh private anonymous page, used only here.
+        let p = unsafe { &mut *(a as *mut [i32; 1]) };
+        p[0] = 5;
         assert_eq!(
             sys_sched_setscheduler(&[0, 1, a, 0, 0, 0]),
             Err(Errno::EPERM)

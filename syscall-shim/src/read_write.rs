@@ -160,7 +160,11 @@ pub fn sys_preadv2(a: &Args) -> KResult<usize> {
     if a[5] & !RWF_ALL != 0 {
         return Err(Errno::EOPNOTSUPP);
     }
-    let off = if a[3] as i64 == -1 { None } else { Some(offset(a[3])?) };
+    let off = if a[3] as i64 == -1 {
+        None
+    } else {
+        Some(offset(a[3])?)
+    };
     preadv_at(a, off)
 }
 
@@ -168,7 +172,11 @@ pub fn sys_pwritev2(a: &Args) -> KResult<usize> {
     if a[5] & !RWF_ALL != 0 {
         return Err(Errno::EOPNOTSUPP);
     }
-    let off = if a[3] as i64 == -1 { None } else { Some(offset(a[3])?) };
+    let off = if a[3] as i64 == -1 {
+        None
+    } else {
+        Some(offset(a[3])?)
+    };
     pwritev_at(a, off)
 }
 
@@ -179,7 +187,10 @@ pub fn sys_lseek(a: &Args) -> KResult<usize> {
         1 => Whence::Cur,
         2 => Whence::End,
         // SEEK_DATA, SEEK_HOLE: files only.
-        3 | 4 => return uk_posix::fs::seek_data_hole(a[0] as i32, a[1] as i64, a[2] == 4).map(|v| v as usize),
+        3 | 4 => {
+            return uk_posix::fs::seek_data_hole(a[0] as i32, a[1] as i64, a[2] == 4)
+                .map(|v| v as usize)
+        }
         _ => return Err(Errno::EINVAL),
     };
     f.seek(a[1] as i64, whence).map(|v| v as usize)

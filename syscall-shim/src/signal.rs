@@ -51,8 +51,9 @@ pub fn sys_rt_sigpending(a: &Args) -> KResult<usize> {
     if a[1] > SIGSET {
         return Err(Errno::EINVAL);
     }
-    let set = signal::sigpending();
-    user::write(a[0], &set.to_le_bytes())?;
+    // Linux copies exactly `sigsetsize` bytes.
+    let set = signal::sigpending().to_le_bytes();
+    user::slice_mut(a[0], a[1])?.copy_from_slice(&set[..a[1]]);
     Ok(0)
 }
 
@@ -148,3 +149,42 @@ pub const ENTRIES: &[(usize, crate::Handler)] = &[
     (130, sys_rt_sigsuspend),
     (131, sys_sigaltstack),
 ];
+
+#[cfg(test)]
+mod tests {
+    use crate::dispatch;
+    use core::sync::atomic::{AtomicI32, Ordering};
+
+    static GOT: AtomicI32 = AtomicI32::new(0);
+
+    extern "C" fn handler(sig: i32) {
+        GOT.store(sig, Ordering::SeqCst);
+    }
+
+    #[test]
+    fn handler_runs_when_the_sending_call_returns() {
+        crate::table::tests::setup();
+        let _g = uk_posix::testplat::serial();
+        // Program memory from mmap (the static range table is small and shared).
+        let a = dispatch(9, &[0, 4096, 3, 0x22, usize::MAX, 0]) as usize;
+        // SAFETY: a fresh private anonymous page of 4096 bytes, used only here.
+        let buf = unsafe { &mut *(a as *mut [u64; 8]) };
+        // struct k_sigaction {handler, flags, restorer, mask} for SIGWINCH (28).
+        buf[..4].copy_from_slice(&[handler as *const () as u64, 0, 0, 0]);
+        assert_eq!(dispatch(13, &[28, a, 0, 8, 0, 0]), 0);
+        assert_eq!(dispatch(13, &[28, a, 0, 4, 0, 0]), -22, "sigsetsize must be 8");
+        // Blocked: pending, visible through rt_sigpending, handler not run.
+        buf[4] = 1 << 27;
+        assert_eq!(dispatch(14, &[0, a + 32, 0, 8, 0, 0]), 0);
+        assert_eq!(dispatch(200, &[1, 28, 0, 0, 0, 0]), 0);
+        assert_eq!(GOT.load(Ordering::SeqCst), 0);
+        assert_eq!(dispatch(127, &[a + 40, 8, 0, 0, 0, 0]), 0);
+        assert_eq!(buf[5], 1 << 27);
+        // Unblocking delivers at the end of rt_sigprocmask itself.
+        assert_eq!(dispatch(14, &[1, a + 32, 0, 8, 0, 0]), 0);
+        assert_eq!(GOT.load(Ordering::SeqCst), 28);
+        // Restore the default action for other tests.
+        buf[..4].copy_from_slice(&[0, 0, 0, 0]);
+        assert_eq!(dispatch(13, &[28, a, 0, 8, 0, 0]), 0);
+    }
+}

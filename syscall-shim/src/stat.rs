@@ -18,7 +18,10 @@ pub fn sys_stat(a: &Args) -> KResult<usize> {
 }
 
 pub fn sys_lstat(a: &Args) -> KResult<usize> {
-    put_stat(a[1], &fs::stat_at(AT_FDCWD, path(a[0])?, AT_SYMLINK_NOFOLLOW)?)
+    put_stat(
+        a[1],
+        &fs::stat_at(AT_FDCWD, path(a[0])?, AT_SYMLINK_NOFOLLOW)?,
+    )
 }
 
 pub fn sys_newfstatat(a: &Args) -> KResult<usize> {

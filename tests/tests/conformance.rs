@@ -194,7 +194,9 @@ fn run_program(exe: &Path, scratch: &Path, ukit: bool) -> Finished {
     run_limited(cmd, RUN_TIMEOUT)
 }
 
-fn check_file(src: &Path, work: &Path) -> FileResult {
+/// Builds and runs `src` both ways. `ukit_broken` is the uk-cc error of the warm-up
+/// build, if it failed: the ukit side is then not attempted again.
+fn check_file(src: &Path, work: &Path, ukit_broken: Option<&str>) -> FileResult {
     let name = src.file_name().unwrap().to_string_lossy().into_owned();
     let stem = src.file_stem().unwrap().to_string_lossy().into_owned();
     let mut res = FileResult {
@@ -239,7 +241,11 @@ fn check_file(src: &Path, work: &Path) -> FileResult {
     }
 
     let uk_exe = work.join(format!("{stem}.uk"));
-    match build(&tools().uk_cc, UKIT_FLAGS, src, &uk_exe) {
+    let uk_built = match ukit_broken {
+        Some(e) => Err(e.to_string()),
+        None => build(&tools().uk_cc, UKIT_FLAGS, src, &uk_exe),
+    };
+    match uk_built {
         Err(e) => res.ukit_note = Some(format!("uk-cc build failed: {}", tail(&e, 30))),
         Ok(()) => {
             let done = run_program(&uk_exe, &work.join(format!("{stem}.ukit.tmp")), true);
@@ -306,23 +312,27 @@ fn conformance_suite_native_and_ukit() {
     let dir = TempDir::new("conformance");
     let work = dir.path().to_path_buf();
     // The first uk-cc link builds the kernel for this configuration; do it once here
-    // rather than in several workers at the same time (the result is checked per file).
-    let _ = build(
+    // rather than in several workers at the same time. When it fails (a kernel that does
+    // not build), every file would fail the same way: report that once per file without
+    // trying again.
+    let warm_up = build(
         &tools().uk_cc,
         UKIT_FLAGS,
         &files[0],
         &work.join("warm-up.uk"),
-    );
+    )
+    .err();
 
     let queue = Arc::new(Mutex::new(files.clone()));
     let results = Arc::new(Mutex::new(Vec::new()));
     let workers: Vec<_> = (0..PARALLEL)
         .map(|_| {
             let (queue, results, work) = (queue.clone(), results.clone(), work.clone());
+            let warm_up = warm_up.clone();
             std::thread::spawn(move || loop {
                 let next = queue.lock().unwrap().pop();
                 let Some(src) = next else { break };
-                let r = check_file(&src, &work);
+                let r = check_file(&src, &work, warm_up.as_deref());
                 results.lock().unwrap().push(r);
             })
         })

@@ -7,5 +7,6 @@ pub mod fetch;
 pub mod kernel;
 pub mod paths;
 pub mod ports;
+pub mod qemu;
 pub mod recipe;
 pub mod sysroot;

@@ -137,7 +137,7 @@ impl<F: Frames> Mapper<F> {
     /// Identity-map `[start, end)` with `prot`. Both ends must be 4 KiB aligned and the
     /// range must not overlap anything mapped before.
     pub fn map(&mut self, start: u64, end: u64, prot: Prot) -> Result<(), MapError> {
-        if start % PAGE != 0 || end % PAGE != 0 || end < start {
+        if start & (PAGE - 1) != 0 || end & (PAGE - 1) != 0 || end < start {
             return Err(MapError::BadRange);
         }
         let bits = prot.bits(self.nx);
@@ -145,7 +145,7 @@ impl<F: Frames> Mapper<F> {
         while a < end {
             let pdpt = self.next(self.root, index(a, 3))?;
             let pd = self.next(pdpt, index(a, 2))?;
-            if self.huge && a % HUGE_PAGE == 0 && end - a >= HUGE_PAGE {
+            if self.huge && a & (HUGE_PAGE - 1) == 0 && end - a >= HUGE_PAGE {
                 let slot = &mut self.frames.table(pd)[index(a, 1)];
                 if *slot & pte::PRESENT != 0 {
                     return Err(MapError::BadRange);
@@ -233,7 +233,10 @@ mod tests {
         assert_eq!(pa, 0x1234);
         assert!(e & pte::WRITE != 0 && e & pte::NX != 0);
         let (_, e) = m.translate(0x10_0010).unwrap();
-        assert!(e & pte::WRITE == 0 && e & pte::NX == 0, "text: read+execute");
+        assert!(
+            e & pte::WRITE == 0 && e & pte::NX == 0,
+            "text: read+execute"
+        );
         let (_, e) = m.translate(0x10_3000).unwrap();
         assert!(e & pte::WRITE == 0 && e & pte::NX != 0, "rodata: read only");
         assert_eq!(m.translate(0x10_4000), None, "gap stays unmapped");
@@ -268,9 +271,6 @@ mod tests {
     #[test]
     fn reports_running_out_of_frames() {
         let mut m = Mapper::new(frames(2), true).unwrap();
-        assert_eq!(
-            m.map(0x1000, 0x2000, Prot::RW),
-            Err(MapError::OutOfFrames)
-        );
+        assert_eq!(m.map(0x1000, 0x2000, Prot::RW), Err(MapError::OutOfFrames));
     }
 }

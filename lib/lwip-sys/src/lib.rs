@@ -6,7 +6,12 @@
 //! This crate does not link liblwip.a itself: uk-net does (through `DEP_LWIP_PREFIX`),
 //! because it also provides the C functions lwIP calls back (`sys_now`, `uk_net_malloc`).
 #![no_std]
-#![allow(non_upper_case_globals, non_camel_case_types, non_snake_case, dead_code)]
-#![allow(clippy::all)]
+#![allow(
+    non_upper_case_globals,
+    non_camel_case_types,
+    non_snake_case,
+    dead_code
+)]
+#![allow(clippy::all, clippy::undocumented_unsafe_blocks)]
 
 include!(concat!(env!("OUT_DIR"), "/bindings.rs"));

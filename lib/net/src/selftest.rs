@@ -3,13 +3,22 @@
 //! byte that comes back, a connect to a closed port (ECONNREFUSED), and a UDP datagram
 //! round trip. The image prints the result and exits with 0 (pass) or 1.
 
-use alloc::format;
 use alloc::string::String;
 use alloc::vec;
 use core::net::{Ipv4Addr, SocketAddr};
 use uk_errno::Errno;
 
 use crate::{poll::*, TcpSocket, UdpSocket, Wait};
+
+/// `format!` without `alloc::fmt::format`, whose precompiled code references the
+/// unwinder (the kernel links none).
+macro_rules! format {
+    ($($a:tt)*) => {{
+        let mut s = String::new();
+        let _ = core::fmt::Write::write_fmt(&mut s, format_args!($($a)*));
+        s
+    }};
+}
 
 const TOTAL: usize = 1 << 20;
 
@@ -46,7 +55,9 @@ fn tcp_echo(port: u16) -> Result<usize, String> {
     let listener = TcpSocket::new(false).map_err(|e| format!("socket: {e:?}"))?;
     listener.set_reuseaddr(true);
     let local = SocketAddr::new(Ipv4Addr::LOCALHOST.into(), port);
-    listener.bind(local).map_err(|e| format!("bind {local}: {e:?}"))?;
+    listener
+        .bind(local)
+        .map_err(|e| format!("bind {local}: {e:?}"))?;
     listener.listen(16).map_err(|e| format!("listen: {e:?}"))?;
     let boxed = alloc::boxed::Box::into_raw(alloc::boxed::Box::new(listener));
     if uk_sched::spawn(echo_server, boxed as usize, None, 0).is_none() {
@@ -69,7 +80,8 @@ fn tcp_echo(port: u16) -> Result<usize, String> {
                     sent += n;
                     progress = true;
                     if sent == TOTAL {
-                        c.shutdown(false, true).map_err(|e| format!("shutdown: {e:?}"))?;
+                        c.shutdown(false, true)
+                            .map_err(|e| format!("shutdown: {e:?}"))?;
                     }
                 }
                 Err(Errno::EAGAIN) => {}
@@ -89,8 +101,14 @@ fn tcp_echo(port: u16) -> Result<usize, String> {
             Err(e) => return Err(format!("recv after {got} bytes: {e:?}")),
         }
         if !progress {
-            let want = if sent < TOTAL { POLLIN | POLLOUT } else { POLLIN };
-            let w = c.wait_queue().wait_until(None, || c.poll() & (want | POLLERR | POLLHUP) != 0);
+            let want = if sent < TOTAL {
+                POLLIN | POLLOUT
+            } else {
+                POLLIN
+            };
+            let w = c
+                .wait_queue()
+                .wait_until(None, || c.poll() & (want | POLLERR | POLLHUP) != 0);
             if w == uk_sched::Wake::Interrupted {
                 return Err("interrupted".into());
             }
@@ -105,9 +123,14 @@ fn tcp_echo(port: u16) -> Result<usize, String> {
 
 fn refused(port: u16) -> Result<(), String> {
     let c = TcpSocket::new(false).map_err(|e| format!("socket: {e:?}"))?;
-    match c.connect(SocketAddr::new(Ipv4Addr::LOCALHOST.into(), port), Wait::Until(None)) {
+    match c.connect(
+        SocketAddr::new(Ipv4Addr::LOCALHOST.into(), port),
+        Wait::Until(None),
+    ) {
         Err(Errno::ECONNREFUSED) => Ok(()),
-        other => Err(format!("connect to a closed port: {other:?}, want ECONNREFUSED")),
+        other => Err(format!(
+            "connect to a closed port: {other:?}, want ECONNREFUSED"
+        )),
     }
 }
 
@@ -117,7 +140,8 @@ fn udp_round_trip() -> Result<(), String> {
     a.bind(SocketAddr::new(Ipv4Addr::LOCALHOST.into(), 0))
         .map_err(|e| format!("udp bind: {e:?}"))?;
     let to = a.local_addr().map_err(|e| format!("{e:?}"))?;
-    b.send_to(b"ukit-udp", Some(to)).map_err(|e| format!("sendto: {e:?}"))?;
+    b.send_to(b"ukit-udp", Some(to))
+        .map_err(|e| format!("sendto: {e:?}"))?;
     let mut buf = [0u8; 64];
     let (n, full, _from) = a
         .recv_from(&mut buf, false, Wait::Until(None))

@@ -138,7 +138,10 @@ pub unsafe extern "C" fn uk_net_free(p: *mut c_void) {
     unsafe {
         let base = (p as *mut u8).sub(HDR);
         let total = (base as *const usize).read();
-        alloc::alloc::dealloc(base, core::alloc::Layout::from_size_align_unchecked(total, HDR));
+        alloc::alloc::dealloc(
+            base,
+            core::alloc::Layout::from_size_align_unchecked(total, HDR),
+        );
     }
 }
 
@@ -176,7 +179,11 @@ fn c_str(p: *const c_char) -> &'static str {
 /// LWIP_PLATFORM_ASSERT: an lwIP invariant broke; stop through the kernel panic path.
 #[no_mangle]
 pub extern "C" fn uk_net_assert(msg: *const c_char, file: *const c_char, line: i32) -> ! {
-    panic!("lwIP assertion failed: {} ({}:{line})", c_str(msg), c_str(file))
+    panic!(
+        "lwIP assertion failed: {} ({}:{line})",
+        c_str(msg),
+        c_str(file)
+    )
 }
 
 // ---- netifs over lib/netdev -------------------------------------------------------------
@@ -400,7 +407,9 @@ pub fn init(params: NetParams) {
         }
     }
     if ifaces.is_empty() && (cfg.ip.is_some() || cfg.dhcp) {
-        uk_log::warn!("net: ip= given but the image has no network device (net=tap:... or net=passt:...)");
+        uk_log::warn!(
+            "net: ip= given but the image has no network device (net=tap:... or net=passt:...)"
+        );
     }
     if uk_sched::spawn(net_thread, 0, None, 0).is_none() {
         uk_log::error!("net: cannot start the net thread (out of memory): no device input");

@@ -685,7 +685,7 @@ impl TcpSocket {
             let (room, q) = unsafe { ((*st.pcb).snd_buf, (*st.pcb).snd_queuelen) };
             // lwIP's own rule for "writable": room above the low-water mark and the
             // segment queue not close to full.
-            if room as u32 > sys::TCP_SNDLOWAT && (q as u32) < sys::TCP_SND_QUEUELEN / 2 {
+            if room > sys::TCP_SNDLOWAT && (q as u32) < sys::TCP_SND_QUEUELEN / 2 {
                 r |= POLLOUT | POLLWRNORM;
             }
         }

@@ -91,7 +91,10 @@ fn tcp_echo_one_mib_over_loopback() {
     let mut rounds = 0;
     while got < TOTAL {
         rounds += 1;
-        assert!(rounds < 100_000, "stuck: sent {sent} echoed {echoed} got {got}");
+        assert!(
+            rounds < 100_000,
+            "stuck: sent {sent} echoed {echoed} got {got}"
+        );
         if sent < TOTAL {
             if let Ok(n) = c.send(&data[sent..], Wait::NonBlocking) {
                 sent += n;
@@ -192,7 +195,10 @@ fn udp_datagrams_keep_boundaries() {
         a.recv_from(&mut buf, false, Wait::NonBlocking).err(),
         Some(Errno::EAGAIN)
     );
-    assert_eq!(b.send_to(&vec![0u8; 70_000], Some(to)), Err(Errno::EMSGSIZE));
+    assert_eq!(
+        b.send_to(&vec![0u8; 70_000], Some(to)),
+        Err(Errno::EMSGSIZE)
+    );
 }
 
 #[test]

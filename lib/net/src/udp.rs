@@ -154,7 +154,9 @@ impl UdpSocket {
         if buf.len() > MAX_PAYLOAD {
             return Err(Errno::EMSGSIZE);
         }
-        let dest = to.map(|a| self.lwip_addr(a).map(|ip| (ip, a.port()))).transpose()?;
+        let dest = to
+            .map(|a| self.lwip_addr(a).map(|ip| (ip, a.port())))
+            .transpose()?;
         locked(|| {
             let pcb = self.pcb()?;
             // SAFETY: core lock held; the pbuf is filled and freed here.
@@ -251,7 +253,9 @@ impl UdpSocket {
     pub fn next_len(&self) -> usize {
         let st = self.inner.st.lock();
         // SAFETY: queued pbuf.
-        st.rx.front().map_or(0, |(p, _)| unsafe { (**p).tot_len } as usize)
+        st.rx
+            .front()
+            .map_or(0, |(p, _)| unsafe { (**p).tot_len } as usize)
     }
 
     /// Datagrams dropped because the queue was full.

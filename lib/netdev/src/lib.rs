@@ -314,9 +314,15 @@ mod tests {
             check_frame(&eth(0x88b5, &[0; 1505]), 1500),
             Err(Malformed::Giant)
         );
-        assert_eq!(check_frame(&eth(ETHERTYPE_ARP, &[0; 27]), 1500), Err(Malformed::BadArp));
+        assert_eq!(
+            check_frame(&eth(ETHERTYPE_ARP, &[0; 27]), 1500),
+            Err(Malformed::BadArp)
+        );
         assert_eq!(check_frame(&eth(ETHERTYPE_ARP, &[0; 28]), 1500), Ok(()));
-        assert_eq!(check_frame(&eth(ETHERTYPE_IPV4, &ipv4(20, 5)), 1500), Ok(()));
+        assert_eq!(
+            check_frame(&eth(ETHERTYPE_IPV4, &ipv4(20, 5)), 1500),
+            Ok(())
+        );
         // Total length beyond the frame (truncated packet).
         assert_eq!(
             check_frame(&eth(ETHERTYPE_IPV4, &ipv4(60, 5)), 1500),
@@ -329,20 +335,32 @@ mod tests {
         );
         let mut p = ipv4(20, 6);
         p.extend_from_slice(&[0; 4]);
-        assert_eq!(check_frame(&eth(ETHERTYPE_IPV4, &p), 1500), Err(Malformed::BadIpv4));
+        assert_eq!(
+            check_frame(&eth(ETHERTYPE_IPV4, &p), 1500),
+            Err(Malformed::BadIpv4)
+        );
         // Wrong version.
         let mut v6in4 = ipv4(20, 5);
         v6in4[0] = 0x65;
-        assert_eq!(check_frame(&eth(ETHERTYPE_IPV4, &v6in4), 1500), Err(Malformed::BadIpv4));
+        assert_eq!(
+            check_frame(&eth(ETHERTYPE_IPV4, &v6in4), 1500),
+            Err(Malformed::BadIpv4)
+        );
         // IPv6 payload length.
         let mut h6 = vec![0u8; 48];
         h6[0] = 0x60;
         h6[5] = 8;
         assert_eq!(check_frame(&eth(ETHERTYPE_IPV6, &h6), 1500), Ok(()));
         h6[5] = 9;
-        assert_eq!(check_frame(&eth(ETHERTYPE_IPV6, &h6), 1500), Err(Malformed::BadIpv6));
+        assert_eq!(
+            check_frame(&eth(ETHERTYPE_IPV6, &h6), 1500),
+            Err(Malformed::BadIpv6)
+        );
         // VLAN-tagged IPv4 inside a tag that is cut short.
-        assert_eq!(check_frame(&eth(ETHERTYPE_VLAN, &[0; 3]), 1500), Err(Malformed::Runt));
+        assert_eq!(
+            check_frame(&eth(ETHERTYPE_VLAN, &[0; 3]), 1500),
+            Err(Malformed::Runt)
+        );
         let mut tagged = vec![0, 1];
         tagged.extend_from_slice(&ETHERTYPE_IPV4.to_be_bytes());
         tagged.extend_from_slice(&ipv4(20, 5));
@@ -414,7 +432,10 @@ mod tests {
             .iter()
             .filter(|f| f.len() > 1514 || check_frame(f, 1500).is_err())
             .count() as u64;
-        assert!(expected_bad > 30, "the garbage must be mostly bad: {expected_bad}");
+        assert!(
+            expected_bad > 30,
+            "the garbage must be mostly bad: {expected_bad}"
+        );
         let dev: &'static Fake = Box::leak(Box::new(Fake {
             rx: Mutex::new(frames),
             tx: Mutex::new(Vec::new()),
@@ -434,7 +455,10 @@ mod tests {
         i.transmit(&good).unwrap();
         assert_eq!(i.transmit(&[0u8; 2000]), Err(Errno(90)));
         let s = i.stats();
-        assert_eq!((s.tx_packets, s.tx_bytes, s.tx_errors), (1, good.len() as u64, 1));
+        assert_eq!(
+            (s.tx_packets, s.tx_bytes, s.tx_errors),
+            (1, good.len() as u64, 1)
+        );
         assert_eq!(dev.tx.lock().unwrap().len(), 1);
     }
 }

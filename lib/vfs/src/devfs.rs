@@ -162,7 +162,8 @@ pub fn new() -> KResult<RamFs> {
     let root = fs.root_node();
     let id = root.fs_id_of();
     let mut ino = 1000u64;
-    let devs: [(&[u8], Dev, (u32, u32), u32); 7] = [
+    type DevRow<'a> = (&'a [u8], Dev, (u32, u32), u32);
+    let devs: [DevRow<'_>; 7] = [
         (b"null", Dev::Null, (1, 3), 0o666),
         (b"zero", Dev::Zero, (1, 5), 0o666),
         (b"full", Dev::Full, (1, 7), 0o666),

@@ -43,6 +43,8 @@ pub struct HostNode {
     /// Opened for I/O (not O_PATH).
     io: bool,
     kind: Kind,
+    /// Host (st_dev, st_ino), fixed for the node's life.
+    id: (u64, u64),
     /// The directory holding this node and its name there (None for the mount root):
     /// operations that must not go through a path-only descriptor use them.
     parent: Option<(Arc<HostFd>, Vec<u8>)>,
@@ -70,6 +72,7 @@ pub fn mount_dir(host: &'static dyn HostFs, host_path: &[u8]) -> KResult<Arc<dyn
         fd,
         io: false,
         kind: Kind::Dir,
+        id: (st.dev, st.ino),
         parent: None,
     }))
 }
@@ -87,6 +90,7 @@ impl HostNode {
             fd,
             io,
             kind: kind_of(&st),
+            id: (st.dev, st.ino),
             parent: Some((self.fd.clone(), name.to_vec())),
         }))
     }
@@ -144,6 +148,10 @@ impl Node for HostNode {
         self.fs
     }
 
+    fn dev_ino(&self) -> KResult<(u64, u64)> {
+        Ok(self.id)
+    }
+
     fn as_any(&self) -> &dyn Any {
         self
     }
@@ -199,6 +207,7 @@ impl Node for HostNode {
             fd,
             io: true,
             kind: self.kind,
+            id: self.id,
             parent: self.parent.clone(),
         }))
     }

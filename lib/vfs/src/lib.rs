@@ -180,6 +180,11 @@ pub trait Node: Send + Sync + Any {
     fn attr(&self) -> KResult<Attr>;
     /// Identity of the file system instance (mount table key with [`Attr::ino`]).
     fn fs_id(&self) -> usize;
+    /// (st_dev, st_ino), which never change for a node: file systems whose attr() costs
+    /// I/O override this with cached values (mount-point checks call it on every lookup).
+    fn dev_ino(&self) -> KResult<(u64, u64)> {
+        self.attr().map(|a| (a.dev, a.ino))
+    }
     /// For downcasting between nodes of one file system (link, rename).
     fn as_any(&self) -> &dyn Any;
 
@@ -357,10 +362,10 @@ pub(crate) fn mounted_on(node: &Arc<dyn Node>) -> Option<Arc<dyn Node>> {
     if !m.iter().any(|x| x.covered_fs == fs) {
         return None;
     }
-    let a = node.attr().ok()?;
+    let (dev, ino) = node.dev_ino().ok()?;
     m.iter()
         .rev()
-        .find(|x| x.covered_fs == fs && x.covered_ino == a.ino && x.covered_dev == a.dev)
+        .find(|x| x.covered_fs == fs && x.covered_ino == ino && x.covered_dev == dev)
         .map(|x| x.root.clone())
 }
 

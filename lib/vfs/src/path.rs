@@ -26,9 +26,9 @@ impl Loc {
 
     /// A chain that starts (and ends) at `root`.
     pub fn at_root(root: Arc<dyn Node>) -> Loc {
-        let mut stack = Vec::new();
-        stack.push((Vec::new(), root));
-        Loc { stack }
+        Loc {
+            stack: alloc::vec![(Vec::new(), root)],
+        }
     }
 
     /// The directory itself.
@@ -47,7 +47,7 @@ impl Loc {
         }
     }
 
-    fn to_root(&mut self) {
+    fn go_root(&mut self) {
         self.stack.truncate(1);
     }
 
@@ -120,7 +120,7 @@ pub fn resolve(start: &Loc, path: &[u8], follow: bool) -> KResult<Resolved> {
     }
     let mut loc = start.clone();
     if path[0] == b'/' {
-        loc.to_root();
+        loc.go_root();
     }
     let trailing = path.len() > 1 && path[path.len() - 1] == b'/';
     // Components still to walk, the next one last.
@@ -185,7 +185,7 @@ pub fn resolve(start: &Loc, path: &[u8], follow: bool) -> KResult<Resolved> {
                 return Err(Errno::ENOENT);
             }
             if target[0] == b'/' {
-                loc.to_root();
+                loc.go_root();
             }
             push_components(&mut work, &target)?;
             continue;
@@ -341,8 +341,15 @@ mod tests {
         }
         root.symlink(b"l41", b"d").unwrap();
         let r = Loc::at_root(root);
-        assert!(resolve(&r, b"/l2", true).unwrap().node.is_some(), "40 links");
-        assert_eq!(resolve(&r, b"/l1", true).err(), Some(Errno::ELOOP), "41 links");
+        assert!(
+            resolve(&r, b"/l2", true).unwrap().node.is_some(),
+            "40 links"
+        );
+        assert_eq!(
+            resolve(&r, b"/l1", true).err(),
+            Some(Errno::ELOOP),
+            "41 links"
+        );
     }
 
     #[test]

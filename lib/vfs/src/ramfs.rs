@@ -453,7 +453,8 @@ impl Node for RamNode {
 
     fn readdir(&self, cookie: u64, f: &mut dyn FnMut(DirEnt<'_>, u64) -> bool) -> KResult<()> {
         // Snapshot the entries so that `f` runs without the lock held.
-        let (parent, list): (u64, Vec<(u64, Vec<u8>, u64, Kind)>) = {
+        type Row = (u64, Vec<u8>, u64, Kind);
+        let (parent, list): (u64, Vec<Row>) = {
             let i = self.inner.lock();
             let Content::Dir(d) = &i.content else {
                 return Err(Errno::ENOTDIR);
@@ -616,7 +617,7 @@ impl Node for RamNode {
         }
         resize_pages(pages, len)?;
         // Zero the tail of the last page so that growing again reads zeros.
-        if len % PAGE as u64 != 0 {
+        if !len.is_multiple_of(PAGE as u64) {
             if let Some(Some(p)) = pages.last_mut() {
                 p[(len % PAGE as u64) as usize..].fill(0);
             }

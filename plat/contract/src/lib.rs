@@ -90,6 +90,11 @@ pub trait Platform: Sync {
     fn hostfs(&self) -> Option<&dyn HostFs> {
         None
     }
+    /// The initrd (a newc cpio archive) the boot loader handed over, if any; unpacked
+    /// into the ramfs root at boot (kvm). `None` by default.
+    fn initrd(&self) -> Option<&'static [u8]> {
+        None
+    }
 }
 
 /// `struct stat` facts of a host file, as hostfs reports them.

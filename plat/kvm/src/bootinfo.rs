@@ -89,7 +89,8 @@ impl BootInfo {
         }
     }
 
-    fn add_ram(&mut self, start: u64, len: u64) {
+    /// Add a RAM range (for a platform fallback when the loader gave no map).
+    pub fn add_ram(&mut self, start: u64, len: u64) {
         if len > 0 && self.n_ram < MAX_RAM {
             self.ram[self.n_ram] = (start, start.saturating_add(len));
             self.n_ram += 1;
@@ -117,11 +118,14 @@ fn cstr_len(m: &impl PhysRead, addr: u64) -> u64 {
 
 /// Decode the boot information from the entry registers (`magic` = EAX, `info` = EBX).
 pub fn parse(m: &impl PhysRead, magic: u32, info: u64) -> Result<BootInfo, BootError> {
-    if magic == MULTIBOOT_MAGIC {
-        return parse_multiboot(m, info);
-    }
+    // PVH first: QEMU's microvm firmware enters PVH kernels with the multiboot magic
+    // in EAX. A multiboot info block starts with its flags word, which never equals the
+    // PVH magic (only bits 0-11 are defined).
     if m.u32(info) == PVH_MAGIC {
         return parse_pvh(m, info);
+    }
+    if magic == MULTIBOOT_MAGIC {
+        return parse_multiboot(m, info);
     }
     Err(BootError::UnknownProtocol)
 }
@@ -155,9 +159,8 @@ fn parse_pvh(m: &impl PhysRead, si: u64) -> Result<BootInfo, BootError> {
             }
         }
     }
-    if b.n_ram == 0 {
-        return Err(BootError::NoMemoryMap);
-    }
+    // Version 0 (e.g. the microvm firmware) has no memory map: the caller asks the
+    // CMOS instead (see `add_ram`).
     Ok(b)
 }
 

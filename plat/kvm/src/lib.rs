@@ -33,7 +33,13 @@ pub const DEBUGCON_PORT: u16 = 0xe9;
 
 /// Boot stages whose TSC is recorded (`bootstats` prints them at `main`).
 pub const STAGES: [&str; 7] = [
-    "entry", "long-mode", "traps", "paging", "clock", "boot", "main",
+    "entry",
+    "long-mode",
+    "traps",
+    "paging",
+    "clock",
+    "boot",
+    "main",
 ];
 
 #[cfg(not(test))]
@@ -112,7 +118,7 @@ mod imp {
     pub(crate) fn exit_now(status: i32) -> ! {
         let mut line = [0u8; 32];
         let mut w = Buf(&mut line, 0);
-        let _ = write!(w, "ukit-exit-status {status}\n");
+        let _ = writeln!(w, "ukit-exit-status {status}");
         let n = w.1;
         for &b in &line[..n] {
             // SAFETY: the debugcon port; writes are ignored when no device is there.
@@ -198,7 +204,8 @@ mod imp {
                     unsafe { l.deadline(crate::trap::TIMER_VECTOR, tsc) };
                 } else {
                     let hz = self.lapic_hz.load(Ordering::Relaxed).max(1);
-                    let ticks = (rel as u128 * hz as u128 / 1_000_000_000).clamp(1, u32::MAX as u128);
+                    let ticks =
+                        (rel as u128 * hz as u128 / 1_000_000_000).clamp(1, u32::MAX as u128);
                     l.oneshot(crate::trap::TIMER_VECTOR, ticks as u32);
                 }
             } else if deadline.is_some() {
@@ -266,7 +273,9 @@ mod imp {
         fn read(&self, addr: u64, buf: &mut [u8]) {
             // SAFETY: boot information lies in RAM below 4 GiB, which the boot page
             // tables identity-map.
-            unsafe { core::ptr::copy_nonoverlapping(addr as *const u8, buf.as_mut_ptr(), buf.len()) }
+            unsafe {
+                core::ptr::copy_nonoverlapping(addr as *const u8, buf.as_mut_ptr(), buf.len())
+            }
         }
     }
 
@@ -315,13 +324,19 @@ mod imp {
         KVM.fsgsbase.store(f.fsgsbase, Ordering::Relaxed);
         stage(2);
 
-        let bi = match bootinfo::parse(&Identity, magic, info as u64) {
+        let mut bi = match bootinfo::parse(&Identity, magic, info as u64) {
             Ok(b) => b,
             Err(bootinfo::BootError::UnknownProtocol) => {
                 die("entered without a PVH start info or multiboot magic; boot with a PVH or multiboot loader (e.g. qemu -kernel)")
             }
             Err(bootinfo::BootError::NoMemoryMap) => die("the boot loader gave no memory map"),
         };
+        if bi.n_ram == 0 {
+            let (below_end, above) = hw::cmos_ram();
+            bi.add_ram(0, 640 << 10);
+            bi.add_ram(1 << 20, below_end.saturating_sub(1 << 20));
+            bi.add_ram(4 << 30, above);
+        }
         // The command line, decoded into kernel memory before anything may reuse it.
         // SAFETY: single boot path; nothing else references ARENA yet.
         let arena = unsafe { &mut *core::ptr::addr_of_mut!(ARENA) };
@@ -333,7 +348,12 @@ mod imp {
                 len += 1;
             }
             // SAFETY: `len` bytes before the NUL.
-            let line = unsafe { core::slice::from_raw_parts(p, len) };
+            let mut line = unsafe { core::slice::from_raw_parts(p, len) };
+            if bi.protocol == bootinfo::Protocol::Multiboot {
+                // Multiboot loaders put the kernel's own file name first.
+                let skip = line.iter().position(|&c| c == b' ').unwrap_or(line.len());
+                line = &line[skip..];
+            }
             if let Err(e) = arena.parse(line) {
                 die(e.message());
             }
@@ -362,7 +382,9 @@ mod imp {
         };
         lapic.stop(false);
         let tsc_hz = tsc_hz.or(measured.map(|m| m.0)).unwrap_or_else(|| {
-            crate::serial::write(b"ukit: warning: cannot measure the TSC frequency; assuming 1 GHz\n");
+            crate::serial::write(
+                b"ukit: warning: cannot measure the TSC frequency; assuming 1 GHz\n",
+            );
             1_000_000_000
         });
         KVM.tsc_hz.store(tsc_hz, Ordering::Relaxed);

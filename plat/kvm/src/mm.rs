@@ -10,7 +10,6 @@
 //! the guard pages (below every kernel stack and allocator region) unmapped; plus the
 //! local APIC and I/O APIC pages, uncached.
 
-
 pub const PAGE: u64 = 4096;
 pub const MAX_FREE: usize = 32;
 
@@ -23,7 +22,12 @@ fn down(a: u64) -> u64 {
 
 /// `ram` minus `holes` (any order, any overlap), page-aligned inward, each piece at
 /// least `min` bytes long; written to `out`, returns the count.
-pub fn subtract(ram: &[(u64, u64)], holes: &[(u64, u64)], min: u64, out: &mut [(u64, u64)]) -> usize {
+pub fn subtract(
+    ram: &[(u64, u64)],
+    holes: &[(u64, u64)],
+    min: u64,
+    out: &mut [(u64, u64)],
+) -> usize {
     let mut n = 0;
     for &(s, e) in ram {
         let (mut s, e) = (up(s), down(e));
@@ -54,16 +58,15 @@ pub use hw::*;
 mod hw {
     use super::*;
     use crate::bootinfo::BootInfo;
-    use uk_plat::MemRegion;
     use core::sync::atomic::{AtomicUsize, Ordering};
     use uk_arch::paging::{Frames, MapError, Mapper, Prot};
+    use uk_plat::MemRegion;
 
     extern "C" {
         static __uk_image_start: u8;
         static __uk_text_start: u8;
         static __uk_text_end: u8;
         static __uk_rodata_start: u8;
-        static __uk_rodata_end: u8;
         static __uk_data_start: u8;
         static _end: u8;
     }
@@ -102,7 +105,10 @@ mod hw {
     /// regions or the image's data): safe to read in a fault report.
     pub fn is_ram(a: usize, len: usize) -> bool {
         let end = a.saturating_add(len);
-        let (ds, de) = (DATA.0.load(Ordering::Relaxed), DATA.1.load(Ordering::Relaxed));
+        let (ds, de) = (
+            DATA.0.load(Ordering::Relaxed),
+            DATA.1.load(Ordering::Relaxed),
+        );
         if a >= ds && end <= de {
             return !crate::trap::stacks().any(|(b, _)| a < b && end > b - crate::start::GUARD);
         }
@@ -135,20 +141,19 @@ mod hw {
     pub fn error_text(e: MapError) -> &'static str {
         match e {
             MapError::OutOfFrames => "ran out of page-table frames",
-            MapError::BadRange => "overlapping mappings (a bug in the kvm platform)",
+            MapError::BadRange => "overlapping or unaligned mappings (a bug in the kvm platform)",
         }
     }
 
     /// Build the page tables, switch to them and record the allocator's regions.
     pub fn init(b: &BootInfo, nx: bool, lapic: u64) -> Result<(), &'static str> {
-        let (img, ts, te, rs, re, ds, end) = (
-                sym(core::ptr::addr_of!(__uk_image_start)),
-                sym(core::ptr::addr_of!(__uk_text_start)),
-                sym(core::ptr::addr_of!(__uk_text_end)),
-                sym(core::ptr::addr_of!(__uk_rodata_start)),
-                sym(core::ptr::addr_of!(__uk_rodata_end)),
-                sym(core::ptr::addr_of!(__uk_data_start)),
-                sym(core::ptr::addr_of!(_end)),
+        let (img, ts, te, rs, ds, end) = (
+            sym(core::ptr::addr_of!(__uk_image_start)),
+            sym(core::ptr::addr_of!(__uk_text_start)),
+            sym(core::ptr::addr_of!(__uk_text_end)),
+            sym(core::ptr::addr_of!(__uk_rodata_start)),
+            sym(core::ptr::addr_of!(__uk_data_start)),
+            sym(core::ptr::addr_of!(_end)),
         );
         let end = up(end);
         TEXT.0.store(ts as usize, Ordering::Relaxed);
@@ -168,10 +173,11 @@ mod hw {
         let n = subtract(b.ram(), &holes, 4 * PAGE, &mut free);
         let max_end = b.ram().iter().map(|r| r.1).max().unwrap_or(0);
         // Frames: PML4 + PDPTs + one PD per GiB + PTs for the 4 KiB-mapped edges.
-        let frames = 8 + max_end.div_ceil(1 << 30) + (end - img).div_ceil(2 << 20) + 4 * n as u64 + 8;
-        let Some(pt_idx) = (0..n).find(|&i| {
-            free[i].1 <= (4 << 30) && free[i].1 - free[i].0 >= (frames + 64) * PAGE
-        }) else {
+        let frames =
+            8 + max_end.div_ceil(1 << 30) + (end - img).div_ceil(2 << 20) + 4 * n as u64 + 8;
+        let Some(pt_idx) = (0..n)
+            .find(|&i| free[i].1 <= (4 << 30) && free[i].1 - free[i].0 >= (frames + 64) * PAGE)
+        else {
             return Err("no RAM below 4 GiB for the page tables; give the VM more memory");
         };
         let pt_start = free[pt_idx].0;
@@ -198,10 +204,9 @@ mod hw {
             map(s, e, Prot::RW)?;
         }
         map(img, ts, Prot::R)?;
-        map(ts, te, Prot::RX)?;
-        map(te, rs, Prot::R)?;
-        map(rs, re, Prot::R)?;
-        map(re, ds, Prot::R)?;
+        // The linker script page-aligns the starts of rodata and data.
+        map(ts, rs, Prot::RX)?;
+        map(rs, ds, Prot::R)?;
         // Data and bss without the stack guard pages.
         let mut at = ds;
         for (bottom, _) in crate::trap::stacks() {

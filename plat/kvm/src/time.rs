@@ -106,35 +106,54 @@ pub mod hw {
     }
 
     /// Measure TSC ticks (and ticks of `lapic_count`, a down-counter started at
-    /// u32::MAX by `lapic_start`) over 10 ms of PIT channel 2. `None` without a PIT.
-    pub fn pit_measure(lapic_start: impl Fn(), lapic_count: impl Fn() -> u32) -> Option<(u64, u64)> {
+    /// u32::MAX by `lapic_start`) per second over 10 ms of PIT channel 0 (free-running
+    /// in mode 2 and read with latch commands: this needs no speaker port 0x61, which
+    /// QEMU's microvm lacks). `None` when no PIT counts.
+    pub fn pit_measure(
+        lapic_start: impl Fn(),
+        lapic_count: impl Fn() -> u32,
+    ) -> Option<(u64, u64)> {
         const PIT_HZ: u64 = 1_193_182;
-        const COUNT: u64 = PIT_HZ / 100;
-        // SAFETY: PIT (0x40-0x43) and the system control port 0x61; ring 0.
+        const WANT: u64 = PIT_HZ / 100;
+        let read = || {
+            // SAFETY: PIT ports; ring 0. Latch channel 0, then read low and high bytes.
+            unsafe {
+                outb(0x43, 0x00);
+                let lo = inb(0x40) as u16;
+                let hi = inb(0x40) as u16;
+                hi << 8 | lo
+            }
+        };
+        // SAFETY: PIT mode/command and channel 0 ports; ring 0. Channel 0 is not used
+        // for anything else (its interrupt line is masked).
         unsafe {
-            let v = inb(0x61);
-            outb(0x61, (v & !0x02) & !0x01); // gate off, speaker off
-            outb(0x43, 0xb0); // channel 2, lo/hi byte, mode 0 (interrupt on terminal count)
-            outb(0x42, COUNT as u8);
-            outb(0x42, (COUNT >> 8) as u8);
-            let v = inb(0x61);
-            outb(0x61, v | 0x01); // gate on: counting starts
-            lapic_start();
-            let t0 = uk_arch::rdtsc();
-            let mut spins: u64 = 0;
-            while inb(0x61) & 0x20 == 0 {
-                spins += 1;
-                if spins > 50_000_000 {
+            outb(0x43, 0x34); // channel 0, lo/hi byte, mode 2 (rate generator)
+            outb(0x40, 0xff);
+            outb(0x40, 0xff);
+        }
+        let mut last = read();
+        let mut elapsed: u64 = 0;
+        let mut stuck: u64 = 0;
+        lapic_start();
+        let t0 = uk_arch::rdtsc();
+        while elapsed < WANT {
+            let now = read();
+            if now == last {
+                stuck += 1;
+                if stuck > 1_000_000 {
                     return None;
                 }
+                continue;
             }
-            let t1 = uk_arch::rdtsc();
-            let l = u32::MAX - lapic_count();
-            if spins < 10 {
-                return None; // the output was high at once: no PIT behind the port
-            }
-            Some(((t1 - t0) * 100, l as u64 * 100))
+            // Counting down; a wrap reloads 0xffff.
+            elapsed += last.wrapping_sub(now) as u64 & 0xffff;
+            last = now;
         }
+        let t1 = uk_arch::rdtsc();
+        let l = (u32::MAX - lapic_count()) as u64;
+        let tsc = (t1 - t0) as u128 * PIT_HZ as u128 / elapsed as u128;
+        let lapic = l as u128 * PIT_HZ as u128 / elapsed as u128;
+        Some((tsc as u64, lapic as u64))
     }
 
     fn cmos(reg: u8) -> u8 {
@@ -143,6 +162,21 @@ pub mod hw {
             outb(0x70, 0x80 | reg);
             inb(0x71)
         }
+    }
+
+    /// RAM sizes from the CMOS, as QEMU's firmware interface sets them: bytes between
+    /// 16 MiB and the PCI hole (registers 0x34/0x35, 64 KiB units; 0x30/0x31 in KiB
+    /// above 1 MiB when that is zero) and above 4 GiB (0x5b-0x5d, 64 KiB units).
+    pub fn cmos_ram() -> (u64, u64) {
+        let below = (cmos(0x34) as u64 | (cmos(0x35) as u64) << 8) << 16;
+        let below_end = if below != 0 {
+            (16 << 20) + below
+        } else {
+            (1 << 20) + ((cmos(0x30) as u64 | (cmos(0x31) as u64) << 8) << 10)
+        };
+        let above =
+            (cmos(0x5b) as u64 | (cmos(0x5c) as u64) << 8 | (cmos(0x5d) as u64) << 16) << 16;
+        (below_end, above)
     }
 
     /// Read the RTC, avoiding an update in progress (read until two readings agree).
@@ -198,9 +232,11 @@ mod tests {
         // Same moment, 12-hour BCD: 2 PM.
         let t12 = RtcTime::decode([0x09, 0x05, 0x82, 0x24, 0x11, 0x23, 0x20], 0x00);
         assert_eq!(t12, t);
-        // 12 AM is midnight; binary mode.
-        let m = RtcTime::decode([0, 0, 0x80 | 12, 1, 1, 70, 19], 0x04);
+        // 12 AM is midnight, 12 PM noon; binary mode.
+        let m = RtcTime::decode([0, 0, 12, 1, 1, 70, 19], 0x04);
         assert_eq!(m.unix(), 0);
+        let n = RtcTime::decode([0, 0, 0x80 | 12, 1, 1, 70, 19], 0x04);
+        assert_eq!(n.unix(), 12 * 3600);
     }
 
     #[test]
@@ -208,7 +244,7 @@ mod tests {
         let s = TscScale { hz: 2_500_000_000 };
         assert_eq!(s.ns(2_500_000_000), 1_000_000_000);
         assert_eq!(s.ticks(1_000), 2_500);
-        assert_eq!(s.ns(s.ticks(123_456_789)), 123_456_789);
+        assert!(s.ns(s.ticks(123_456_789)).abs_diff(123_456_789) <= 1);
         // Huge spans saturate instead of wrapping.
         assert_eq!(s.ticks(u64::MAX), u64::MAX);
     }

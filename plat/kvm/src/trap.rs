@@ -255,10 +255,7 @@ fn fault(f: &TrapFrame) -> ! {
                 "read"
             },
             if cr2 < 4096 { " (NULL pointer)" } else { "" },
-            match guard_hit(cr2) {
-                Some(what) => what,
-                None => "",
-            },
+            guard_hit(cr2).unwrap_or_default(),
         );
     }
     let _ = writeln!(
@@ -326,7 +323,7 @@ pub fn backtrace(out: &mut impl Write, rip: u64, rbp: u64, rsp: u64) {
     let mut n = 1;
     let mut fp = rbp;
     let mut prev = rsp;
-    while n < 32 && fp >= prev && fp % 8 == 0 && mapped(fp) {
+    while n < 32 && fp >= prev && fp & 7 == 0 && mapped(fp) {
         // SAFETY: `fp` is 8-aligned and inside RAM the kernel mapped.
         let ret = unsafe { uk_arch::ring0::peek_u64(fp as usize + 8) };
         if !in_text(ret) {

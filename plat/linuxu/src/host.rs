@@ -85,6 +85,9 @@ pub mod nr {
     pub const FCHMODAT: usize = 268;
     pub const UTIMENSAT: usize = 280;
     pub const RENAMEAT2: usize = 316;
+    // Network devices (net.rs), at boot only: passt's UNIX socket.
+    pub const SOCKET: usize = 41;
+    pub const CONNECT: usize = 42;
 }
 
 /// Every host system call a linuxu image makes, by name: at boot (before the filter
@@ -126,6 +129,8 @@ pub const HOST_CALLS: &[&str] = &[
     "fchmodat",
     "utimensat",
     "renameat2",
+    "socket",
+    "connect",
 ];
 
 /// The host calls allowed after boot: console, memory release, idle wait, clock, TLS,

@@ -31,7 +31,10 @@ pub static HOSTFS: LinuxHostFs = LinuxHostFs;
 /// Ask the host for its working directory (boot, before the filter closes).
 pub fn init() {
     let mut buf = [0u8; 4096];
-    let r = call(nr::GETCWD, [buf.as_mut_ptr() as usize, buf.len(), 0, 0, 0, 0]);
+    let r = call(
+        nr::GETCWD,
+        [buf.as_mut_ptr() as usize, buf.len(), 0, 0, 0, 0],
+    );
     // getcwd returns the length including the NUL; an unreachable cwd starts with '('.
     let n = if r > 1 && buf[0] == b'/' {
         r as usize - 1
@@ -53,7 +56,11 @@ fn sys(n: usize, a: [usize; 6]) -> Result<usize, i32> {
         if r == EINTR {
             continue;
         }
-        return if r < 0 { Err(-r as i32) } else { Ok(r as usize) };
+        return if r < 0 {
+            Err(-r as i32)
+        } else {
+            Ok(r as usize)
+        };
     }
 }
 
@@ -152,14 +159,28 @@ impl HostFs for LinuxHostFs {
     fn pread(&self, fd: i32, buf: &mut [u8], off: u64) -> Result<usize, i32> {
         sys(
             nr::PREAD64,
-            [fd as usize, buf.as_mut_ptr() as usize, buf.len(), off as usize, 0, 0],
+            [
+                fd as usize,
+                buf.as_mut_ptr() as usize,
+                buf.len(),
+                off as usize,
+                0,
+                0,
+            ],
         )
     }
 
     fn pwrite(&self, fd: i32, buf: &[u8], off: u64) -> Result<usize, i32> {
         sys(
             nr::PWRITE64,
-            [fd as usize, buf.as_ptr() as usize, buf.len(), off as usize, 0, 0],
+            [
+                fd as usize,
+                buf.as_ptr() as usize,
+                buf.len(),
+                off as usize,
+                0,
+                0,
+            ],
         )
     }
 
@@ -172,13 +193,19 @@ impl HostFs for LinuxHostFs {
 
     fn fstat(&self, fd: i32) -> Result<HostStat, i32> {
         let mut b = [0u8; 144];
-        sys(nr::FSTAT, [fd as usize, b.as_mut_ptr() as usize, 0, 0, 0, 0])?;
+        sys(
+            nr::FSTAT,
+            [fd as usize, b.as_mut_ptr() as usize, 0, 0, 0, 0],
+        )?;
         Ok(decode_stat(&b))
     }
 
     fn fstatfs(&self, fd: i32) -> Result<HostStatFs, i32> {
         let mut b = [0u64; 15];
-        sys(nr::FSTATFS, [fd as usize, b.as_mut_ptr() as usize, 0, 0, 0, 0])?;
+        sys(
+            nr::FSTATFS,
+            [fd as usize, b.as_mut_ptr() as usize, 0, 0, 0, 0],
+        )?;
         Ok(HostStatFs {
             fs_type: b[0] as i64,
             bsize: b[1] as i64,
@@ -202,7 +229,11 @@ impl HostFs for LinuxHostFs {
 
     fn mkdirat(&self, dirfd: i32, name: &[u8], mode: u32) -> Result<(), i32> {
         let n = Name::new(name, false)?;
-        sys(nr::MKDIRAT, [dirfd as usize, n.ptr(), mode as usize, 0, 0, 0]).map(|_| ())
+        sys(
+            nr::MKDIRAT,
+            [dirfd as usize, n.ptr(), mode as usize, 0, 0, 0],
+        )
+        .map(|_| ())
     }
 
     fn unlinkat(&self, dirfd: i32, name: &[u8], dir: bool) -> Result<(), i32> {
@@ -281,7 +312,11 @@ impl HostFs for LinuxHostFs {
         // fchmodat(2) follows a final symlink and has no flag against it; lib/vfs only
         // calls this for nodes it found not to be symlinks.
         let n = Name::new(name, true)?;
-        sys(nr::FCHMODAT, [dirfd as usize, n.ptr(), mode as usize, 0, 0, 0]).map(|_| ())
+        sys(
+            nr::FCHMODAT,
+            [dirfd as usize, n.ptr(), mode as usize, 0, 0, 0],
+        )
+        .map(|_| ())
     }
 
     fn fchown(&self, fd: i32, uid: u32, gid: u32) -> Result<(), i32> {
@@ -330,9 +365,7 @@ mod tests {
         std::fs::write(d.join("inside/f"), b"hello").unwrap();
         std::os::unix::fs::symlink("../secret", d.join("inside/esc")).unwrap();
         let root = d.join("inside");
-        let fd = HOSTFS
-            .open_dir(root.to_str().unwrap().as_bytes())
-            .unwrap();
+        let fd = HOSTFS.open_dir(root.to_str().unwrap().as_bytes()).unwrap();
         (d, fd)
     }
 

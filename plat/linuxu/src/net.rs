@@ -17,7 +17,6 @@ use uk_plat::NetDevice;
 
 const EAGAIN: isize = -11;
 const EINTR: isize = -4;
-const POLLIN: i16 = 1;
 const POLLOUT: i16 = 4;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -82,7 +81,14 @@ fn open_tap(ifname: &[u8]) -> Result<i32, &'static str> {
     const AT_FDCWD: usize = -100isize as usize;
     let r = host::call(
         nr::OPENAT,
-        [AT_FDCWD, b"/dev/net/tun\0".as_ptr() as usize, O_RDWR_NONBLOCK_CLOEXEC, 0, 0, 0],
+        [
+            AT_FDCWD,
+            c"/dev/net/tun".as_ptr() as usize,
+            O_RDWR_NONBLOCK_CLOEXEC,
+            0,
+            0,
+            0,
+        ],
     );
     if r < 0 {
         return Err("cannot open /dev/net/tun (is the tun module loaded? are you root?)");
@@ -95,9 +101,15 @@ fn open_tap(ifname: &[u8]) -> Result<i32, &'static str> {
     const IFF_NO_PI: u16 = 0x1000;
     ifr[16..18].copy_from_slice(&(IFF_TAP | IFF_NO_PI).to_ne_bytes());
     const TUNSETIFF: usize = 0x4004_54ca;
-    if host::call(nr::IOCTL, [fd as usize, TUNSETIFF, ifr.as_ptr() as usize, 0, 0, 0]) < 0 {
-        return Err("TUNSETIFF failed: the tap device does not exist or belongs to another user \
-                    (create it with `ip tuntap add dev <ifname> mode tap user $USER`)");
+    if host::call(
+        nr::IOCTL,
+        [fd as usize, TUNSETIFF, ifr.as_ptr() as usize, 0, 0, 0],
+    ) < 0
+    {
+        return Err(
+            "TUNSETIFF failed: the tap device does not exist or belongs to another user \
+                    (create it with `ip tuntap add dev <ifname> mode tap user $USER`)",
+        );
     }
     Ok(fd)
 }
@@ -109,15 +121,24 @@ fn open_passt(path: &[u8]) -> Result<i32, &'static str> {
     let mut sa = [0u8; 110];
     sa[..2].copy_from_slice(&(AF_UNIX as u16).to_ne_bytes());
     cstring(path, &mut sa[2..]).map_err(|_| "net=passt: socket path too long (max 107)")?;
-    let r = host::call(nr::SOCKET, [AF_UNIX, SOCK_STREAM_NONBLOCK_CLOEXEC, 0, 0, 0, 0]);
+    let r = host::call(
+        nr::SOCKET,
+        [AF_UNIX, SOCK_STREAM_NONBLOCK_CLOEXEC, 0, 0, 0, 0],
+    );
     if r < 0 {
         return Err("cannot create a UNIX socket for passt");
     }
     let fd = r as i32;
     let len = 2 + path.len() + 1;
-    if host::call(nr::CONNECT, [fd as usize, sa.as_ptr() as usize, len, 0, 0, 0]) < 0 {
-        return Err("cannot connect to passt's socket (is passt running? start it with \
-                    `passt --socket <path>`)");
+    if host::call(
+        nr::CONNECT,
+        [fd as usize, sa.as_ptr() as usize, len, 0, 0, 0],
+    ) < 0
+    {
+        return Err(
+            "cannot connect to passt's socket (is passt running? start it with \
+                    `passt --socket <path>`)",
+        );
     }
     Ok(fd)
 }
@@ -136,7 +157,11 @@ pub fn setup(spec: &[u8], seed: &[u8; 32]) -> Result<(), &'static str> {
     unsafe {
         *NET.kind.get() = kind;
         let name = &mut *NET.name.get();
-        let prefix: &[u8] = if kind == Kind::Tap { b"tap:" } else { b"passt:" };
+        let prefix: &[u8] = if kind == Kind::Tap {
+            b"tap:"
+        } else {
+            b"passt:"
+        };
         let n = (prefix.len() + arg.len()).min(name.len());
         name[..prefix.len()].copy_from_slice(prefix);
         name[prefix.len()..n].copy_from_slice(&arg[..n - prefix.len()]);
@@ -196,7 +221,14 @@ impl HostNet {
             }
             let r = host::call(
                 nr::READ,
-                [fd as usize, rx[*len..].as_mut_ptr() as usize, PASST_BUF - *len, 0, 0, 0],
+                [
+                    fd as usize,
+                    rx[*len..].as_mut_ptr() as usize,
+                    PASST_BUF - *len,
+                    0,
+                    0,
+                    0,
+                ],
             );
             if r == EINTR {
                 continue;
@@ -259,7 +291,10 @@ impl NetDevice for HostNet {
         // SAFETY: boot-time field.
         let r = match unsafe { *self.kind.get() } {
             Kind::Tap => loop {
-                let r = host::call(nr::READ, [fd as usize, buf.as_mut_ptr() as usize, buf.len(), 0, 0, 0]);
+                let r = host::call(
+                    nr::READ,
+                    [fd as usize, buf.as_mut_ptr() as usize, buf.len(), 0, 0, 0],
+                );
                 if r == EINTR {
                     continue;
                 }

@@ -40,11 +40,11 @@ static FLOCKS: spin::Mutex<Vec<Held>> = spin::Mutex::new(Vec::new());
 static FLOCK_WQ: WaitQueue = WaitQueue::new();
 
 fn key_of(of: &OpenFile) -> KResult<Key> {
-    let a = of.node.attr()?;
+    let (dev, ino) = of.node.dev_ino()?;
     Ok(Key {
         fs: of.node.fs_id(),
-        dev: a.dev,
-        ino: a.ino,
+        dev,
+        ino,
     })
 }
 

@@ -29,8 +29,8 @@ struct Shared {
 type Key = (usize, u64, u64);
 
 fn key_of(node: &Arc<dyn Node>) -> Option<Key> {
-    let a = node.attr().ok()?;
-    Some((node.fs_id(), a.dev, a.ino))
+    let (dev, ino) = node.dev_ino().ok()?;
+    Some((node.fs_id(), dev, ino))
 }
 
 /// A write reached the file through a descriptor (or a write-back): copy the bytes into
@@ -49,7 +49,11 @@ pub(crate) fn file_written(node: &Arc<dyn Node>, off: u64, data: &[u8]) {
         .map(|s| {
             let a = off.max(s.off);
             let b = end.min(s.off + s.len as u64);
-            (s.start + (a - s.off) as usize, (b - a) as usize, (a - off) as usize)
+            (
+                s.start + (a - s.off) as usize,
+                (b - a) as usize,
+                (a - off) as usize,
+            )
         })
         .collect();
     for (addr, len, from) in targets {
@@ -60,9 +64,7 @@ pub(crate) fn file_written(node: &Arc<dyn Node>, off: u64, data: &[u8]) {
         // above; one CPU, nothing unmaps it meanwhile); `copy` allows the source to be
         // this very map (write-back). Maps may be read-only to the
         // program, which is why this does not go through user::slice_mut.
-        unsafe {
-            core::ptr::copy(data[from..from + len].as_ptr(), addr as *mut u8, len)
-        };
+        unsafe { core::ptr::copy(data[from..from + len].as_ptr(), addr as *mut u8, len) };
     }
 }
 
@@ -70,7 +72,14 @@ static SHARED: spin::Mutex<Vec<Shared>> = spin::Mutex::new(Vec::new());
 
 /// mmap(2) of a descriptor (called by mm::mmap for non-anonymous maps; `len` is
 /// already page-rounded and `off` page-aligned).
-pub fn mmap_file(addr: usize, len: usize, prot: u32, flags: u32, fd_: i32, off: u64) -> KResult<usize> {
+pub fn mmap_file(
+    addr: usize,
+    len: usize,
+    prot: u32,
+    flags: u32,
+    fd_: i32,
+    off: u64,
+) -> KResult<usize> {
     let f = fd::get(fd_)?;
     let Some(of) = OpenFile::of(&f) else {
         return Err(Errno::ENODEV);
@@ -190,7 +199,7 @@ pub fn msync(addr: usize, len: usize, flags: u32) -> KResult<()> {
     const MS_ASYNC: u32 = 1;
     const MS_INVALIDATE: u32 = 2;
     const MS_SYNC: u32 = 4;
-    if addr % PAGE != 0 || flags & !(MS_ASYNC | MS_INVALIDATE | MS_SYNC) != 0 {
+    if !addr.is_multiple_of(PAGE) || flags & !(MS_ASYNC | MS_INVALIDATE | MS_SYNC) != 0 {
         return Err(Errno::EINVAL);
     }
     if flags & MS_ASYNC != 0 && flags & MS_SYNC != 0 {

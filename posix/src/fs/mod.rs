@@ -128,10 +128,8 @@ fn open_node(node: Arc<dyn Node>, loc: Option<Loc>, flags: u32) -> KResult<Arc<O
         return Err(Errno::ENOTDIR);
     }
     match kind {
-        Kind::Dir => {
-            if flags & O_ACCMODE != O_RDONLY || flags & O_CREAT != 0 {
-                return Err(Errno::EISDIR);
-            }
+        Kind::Dir if flags & O_ACCMODE != O_RDONLY || flags & O_CREAT != 0 => {
+            return Err(Errno::EISDIR)
         }
         Kind::Symlink => return Err(Errno::ELOOP),
         Kind::Sock => return Err(Errno::ENXIO),
@@ -277,13 +275,7 @@ pub fn unlinkat(dirfd: i32, path: &[u8], flags: u32) -> KResult<()> {
 }
 
 /// renameat2(2).
-pub fn renameat2(
-    olddirfd: i32,
-    old: &[u8],
-    newdirfd: i32,
-    new: &[u8],
-    flags: u32,
-) -> KResult<()> {
+pub fn renameat2(olddirfd: i32, old: &[u8], newdirfd: i32, new: &[u8], flags: u32) -> KResult<()> {
     const NOREPLACE: u32 = 1;
     const EXCHANGE: u32 = 2;
     if flags & !(NOREPLACE | EXCHANGE) != 0 || flags == NOREPLACE | EXCHANGE {
@@ -545,9 +537,9 @@ pub fn utimensat(
         match t.1 {
             UTIME_OMIT => Ok(None),
             UTIME_NOW => Ok(Some(now)),
-            n if (0..1_000_000_000).contains(&n) => Ok(Some(
-                t.0.saturating_mul(1_000_000_000).saturating_add(n),
-            )),
+            n if (0..1_000_000_000).contains(&n) => {
+                Ok(Some(t.0.saturating_mul(1_000_000_000).saturating_add(n)))
+            }
             _ => Err(Errno::EINVAL),
         }
     };

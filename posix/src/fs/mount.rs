@@ -33,14 +33,15 @@ macro_rules! fmt {
 pub enum RootSpec {
     /// The platform's default.
     Default,
-    HostFs(String),
+    HostFs(&'static str),
     Ram,
 }
 
+/// Boot options arrive before the heap exists: keep them as the static strings they are.
 struct Opts {
     root: RootSpec,
-    initrd: Option<String>,
-    cwd: Option<String>,
+    initrd: Option<&'static str>,
+    cwd: Option<&'static str>,
 }
 
 static OPTS: spin::Mutex<Opts> = spin::Mutex::new(Opts {
@@ -49,15 +50,16 @@ static OPTS: spin::Mutex<Opts> = spin::Mutex::new(Opts {
     cwd: None,
 });
 
-/// Take a boot option that belongs to the file system. Returns Ok(false) for keys that
-/// are not ours, Err with a message for our keys with bad values.
-pub fn boot_option(key: &str, val: &str) -> Result<bool, &'static str> {
+/// Take a boot option that belongs to the file system (called before memory is set
+/// up: must not allocate). Returns Ok(false) for keys that are not ours, Err with a
+/// message for our keys with bad values.
+pub fn boot_option(key: &str, val: &'static str) -> Result<bool, &'static str> {
     let mut o = OPTS.lock();
     match key {
         "root" => {
             o.root = match val {
                 "ramfs" | "initrd" => RootSpec::Ram,
-                v if v.starts_with("hostfs:/") => RootSpec::HostFs(String::from(&v[7..])),
+                v if v.starts_with("hostfs:/") => RootSpec::HostFs(&v[7..]),
                 _ => return Err("root= takes hostfs:/HOST/DIR, ramfs or initrd"),
             }
         }
@@ -65,13 +67,13 @@ pub fn boot_option(key: &str, val: &str) -> Result<bool, &'static str> {
             if !val.starts_with('/') {
                 return Err("initrd= takes an absolute host path to a newc cpio archive");
             }
-            o.initrd = Some(String::from(val));
+            o.initrd = Some(val);
         }
         "cwd" => {
             if !val.starts_with('/') {
                 return Err("cwd= takes an absolute path inside the image");
             }
-            o.cwd = Some(String::from(val));
+            o.cwd = Some(val);
         }
         _ => return Ok(false),
     }
@@ -104,17 +106,21 @@ fn read_host_file(host: &'static dyn uk_plat::HostFs, path: &str) -> KResult<Vec
     res.map(|_| out)
 }
 
-/// Mount the root and /dev, unpack the initrd (`initrd` from the platform's memory, or
-/// the `initrd=` option), set the working directory. Errors name what to change.
+/// Mount the root and /dev, unpack the initrd (`initrd=` from the host, else `initrd`,
+/// else the platform's [`uk_plat::Platform::initrd`]), set the working directory.
+/// Errors name what to change.
 pub fn boot_mount(initrd: Option<&[u8]>) -> Result<(), String> {
     let (root_spec, initrd_path, cwd) = {
         let o = OPTS.lock();
-        (o.root.clone(), o.initrd.clone(), o.cwd.clone())
+        (o.root.clone(), o.initrd, o.cwd)
     };
     let host = uk_plat::get().hostfs();
+    let plat_initrd = uk_plat::get().initrd().is_some();
     let spec = match (root_spec, host) {
-        (RootSpec::Default, Some(_)) if initrd.is_none() && initrd_path.is_none() => {
-            RootSpec::HostFs(String::from("/"))
+        (RootSpec::Default, Some(_))
+            if initrd.is_none() && initrd_path.is_none() && !plat_initrd =>
+        {
+            RootSpec::HostFs("/")
         }
         (RootSpec::Default, _) => RootSpec::Ram,
         (s, _) => s,
@@ -129,7 +135,7 @@ pub fn boot_mount(initrd: Option<&[u8]>) -> Result<(), String> {
             };
             let r = uk_vfs::hostfs::mount_dir(h, dir.as_bytes())
                 .map_err(|e| fmt!("cannot mount host directory {dir} as /: {e:?}"))?;
-            if dir == "/" {
+            if *dir == "/" {
                 start_cwd = Some(h.initial_cwd().to_vec());
             }
             r
@@ -137,7 +143,7 @@ pub fn boot_mount(initrd: Option<&[u8]>) -> Result<(), String> {
         _ => uk_vfs::ramfs::RamFs::new().root(),
     };
     uk_vfs::set_root(root.clone());
-    let archive: Option<Vec<u8>> = match (&initrd_path, host) {
+    let archive: Option<Vec<u8>> = match (initrd_path, host) {
         (Some(p), Some(h)) => Some(
             read_host_file(h, p).map_err(|e| fmt!("cannot read initrd={p} from the host: {e:?}"))?,
         ),
@@ -148,7 +154,10 @@ pub fn boot_mount(initrd: Option<&[u8]>) -> Result<(), String> {
         }
         _ => None,
     };
-    let archive = archive.as_deref().or(initrd);
+    let archive = archive
+        .as_deref()
+        .or(initrd)
+        .or_else(|| uk_plat::get().initrd());
     if let Some(a) = archive {
         if matches!(spec, RootSpec::HostFs(_)) {
             return Err(String::from(
@@ -175,7 +184,7 @@ pub fn boot_mount(initrd: Option<&[u8]>) -> Result<(), String> {
     if matches!(spec, RootSpec::Ram) && root.lookup(b"tmp").is_err() {
         let _ = root.mkdir(b"tmp", 0o1777);
     }
-    let want = cwd.map(|s| s.into_bytes()).or(start_cwd);
+    let want = cwd.map(|s| s.as_bytes().to_vec()).or(start_cwd);
     let loc = match want {
         Some(p) => match uk_vfs::path::resolve(&Loc::at_root(root.clone()), &p, true) {
             Ok(r) if r.node.is_some() => r.loc().unwrap_or(Loc::at_root(root.clone())),

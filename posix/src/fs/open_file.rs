@@ -191,8 +191,10 @@ impl File for OpenFile {
     fn set_status_flags(&self, flags: u32) -> KResult<()> {
         const CHANGEABLE: u32 = O_APPEND | O_NONBLOCK | O_ASYNC | O_DIRECT | O_NOATIME;
         let old = self.flags();
-        self.flags
-            .store((old & !CHANGEABLE) | (flags & CHANGEABLE), Ordering::Relaxed);
+        self.flags.store(
+            (old & !CHANGEABLE) | (flags & CHANGEABLE),
+            Ordering::Relaxed,
+        );
         Ok(())
     }
 

@@ -64,7 +64,10 @@ fn create_write_read_seek_append() {
         openat(AT_FDCWD, b"/t1/new/", O_CREAT | O_WRONLY, 0o644),
         Err(Errno::EISDIR)
     );
-    assert_eq!(openat(AT_FDCWD, b"/t1/none", O_RDONLY, 0), Err(Errno::ENOENT));
+    assert_eq!(
+        openat(AT_FDCWD, b"/t1/none", O_RDONLY, 0),
+        Err(Errno::ENOENT)
+    );
 }
 
 #[test]
@@ -116,8 +119,14 @@ fn unlink_rmdir_rename_link_symlink() {
     let f = openat(AT_FDCWD, b"/t3/f", O_CREAT | O_WRONLY, 0o644).unwrap();
     fd::close(f).unwrap();
     assert_eq!(unlinkat(AT_FDCWD, b"/t3/d", 0), Err(Errno::EISDIR));
-    assert_eq!(unlinkat(AT_FDCWD, b"/t3/f", AT_REMOVEDIR), Err(Errno::ENOTDIR));
-    assert_eq!(unlinkat(AT_FDCWD, b"/t3/d/.", AT_REMOVEDIR), Err(Errno::EINVAL));
+    assert_eq!(
+        unlinkat(AT_FDCWD, b"/t3/f", AT_REMOVEDIR),
+        Err(Errno::ENOTDIR)
+    );
+    assert_eq!(
+        unlinkat(AT_FDCWD, b"/t3/d/.", AT_REMOVEDIR),
+        Err(Errno::EINVAL)
+    );
     assert_eq!(unlinkat(AT_FDCWD, b"/t3/f/", 0), Err(Errno::ENOTDIR));
     linkat(AT_FDCWD, b"/t3/f", AT_FDCWD, b"/t3/g", 0).unwrap();
     assert_eq!(stat_at(AT_FDCWD, b"/t3/f", 0).unwrap().nlink, 2);
@@ -130,7 +139,10 @@ fn unlink_rmdir_rename_link_symlink() {
     assert_eq!(readlinkat(AT_FDCWD, b"/t3/s").unwrap(), b"f");
     assert_eq!(readlinkat(AT_FDCWD, b"/t3/f"), Err(Errno::EINVAL));
     assert_eq!(
-        stat_at(AT_FDCWD, b"/t3/s", AT_SYMLINK_NOFOLLOW).unwrap().mode & 0o170000,
+        stat_at(AT_FDCWD, b"/t3/s", AT_SYMLINK_NOFOLLOW)
+            .unwrap()
+            .mode
+            & 0o170000,
         0o120000
     );
     assert_eq!(
@@ -161,7 +173,10 @@ fn unlink_rmdir_rename_link_symlink() {
         renameat2(AT_FDCWD, b"/t3/d/g", AT_FDCWD, b"/dev/g", 0),
         Err(Errno::EXDEV)
     );
-    assert_eq!(unlinkat(AT_FDCWD, b"/t3/d", AT_REMOVEDIR), Err(Errno::ENOTEMPTY));
+    assert_eq!(
+        unlinkat(AT_FDCWD, b"/t3/d", AT_REMOVEDIR),
+        Err(Errno::ENOTEMPTY)
+    );
     unlinkat(AT_FDCWD, b"/t3/d/g", 0).unwrap();
     unlinkat(AT_FDCWD, b"/t3/d", AT_REMOVEDIR).unwrap();
     assert_eq!(stat_at(AT_FDCWD, b"/t3/d", 0), Err(Errno::ENOENT));
@@ -189,7 +204,12 @@ fn attrs_truncate_access_umask() {
     assert_eq!(st2.atime_ns, 5_000_000_006);
     assert_eq!(st2.mtime_ns, st.mtime_ns);
     assert_eq!(
-        utimensat(AT_FDCWD, Some(b"/t4"), Some([(5, 2_000_000_000), (0, 0)]), 0),
+        utimensat(
+            AT_FDCWD,
+            Some(b"/t4"),
+            Some([(5, 2_000_000_000), (0, 0)]),
+            0
+        ),
         Err(Errno::EINVAL)
     );
     let old = umask(0o077);
@@ -221,7 +241,10 @@ fn devices_and_aliases() {
         0o020000
     );
     fd::close(s).unwrap();
-    assert_eq!(statfs_at(AT_FDCWD, b"/", 0).unwrap().fs_type, uk_vfs::TMPFS_MAGIC);
+    assert_eq!(
+        statfs_at(AT_FDCWD, b"/", 0).unwrap().fs_type,
+        uk_vfs::TMPFS_MAGIC
+    );
 }
 
 #[test]

@@ -34,7 +34,7 @@ enum Cmd {
     /// Build an app into an image (or install a port).
     Build {
         recipe: String,
-        /// Platform to build the image for.
+        /// Platforms to build images for, comma-separated (e.g. linuxu,kvm).
         #[arg(long, default_value = "linuxu")]
         plat: String,
         /// Override a kernel option (name=value); repeatable.
@@ -57,6 +57,15 @@ enum Cmd {
         /// Print every system call with its arguments and result (like strace).
         #[arg(long)]
         trace: bool,
+        /// kvm: QEMU machine (microvm or pc).
+        #[arg(long, default_value = "microvm")]
+        machine: String,
+        /// kvm: boot protocol QEMU uses (multiboot or pvh).
+        #[arg(long, default_value = "multiboot")]
+        boot: String,
+        /// kvm: print boot-stage times (µs since entry) at main, and launch-to-exit time.
+        #[arg(long)]
+        boot_stats: bool,
         /// Recipe name or path of an image file.
         target: String,
         /// Arguments for the program (after the recipe's [run] args).
@@ -89,15 +98,28 @@ fn main() {
             plat,
             set,
             jobs,
-        } => build(&recipe, &plat, &set, jobs).map(|_| ()),
+        } => plat
+            .split(',')
+            .filter(|p| !p.is_empty())
+            .try_for_each(|p| build(&recipe, p, &set, jobs).map(|_| ())),
         Cmd::Run {
             plat,
             env,
             memory,
             trace,
+            machine,
+            boot,
+            boot_stats,
             target,
             args,
-        } => run(&plat, &env, memory.as_deref(), trace, &target, &args),
+        } => {
+            let kvm = KvmOpts {
+                machine,
+                boot,
+                boot_stats,
+            };
+            run(&plat, &env, memory.as_deref(), trace, &kvm, &target, &args)
+        }
         Cmd::Config { recipe, set } => config(&recipe, &set),
         Cmd::Test { recipe, plat } => smoke_test(&recipe, &plat),
         Cmd::Setup => setup(),
@@ -359,11 +381,19 @@ fn image_is_current(r: &Recipe, plat: &str, image: &Path) -> Result<bool> {
     Ok(old.trim() == image_stamp(r, &kernel_lib)?)
 }
 
+/// `ukport run` options that only the kvm platform uses.
+struct KvmOpts {
+    machine: String,
+    boot: String,
+    boot_stats: bool,
+}
+
 fn run(
     plat: &str,
     env: &[String],
     memory: Option<&str>,
     trace: bool,
+    kvm: &KvmOpts,
     target: &str,
     args: &[String],
 ) -> Result<()> {
@@ -399,6 +429,10 @@ fn run(
             (image, Some(r))
         };
 
+    if plat == "kvm" {
+        let status = run_kvm(&image, recipe.as_ref(), env, memory, trace, kvm, args)?;
+        std::process::exit(status);
+    }
     let mut cmd = Command::new(&image);
     if let Some(r) = &recipe {
         cmd.args(&r.run.args);
@@ -430,6 +464,60 @@ fn run(
     // are the user's directly.
     let err = cmd.exec();
     Err(anyhow!("cannot run {}: {err}", image.display()))
+}
+
+/// Boots a kvm image under QEMU; the program's exit status.
+fn run_kvm(
+    image: &Path,
+    recipe: Option<&Recipe>,
+    env: &[String],
+    memory: Option<&str>,
+    trace: bool,
+    kvm: &KvmOpts,
+    args: &[String],
+) -> Result<i32> {
+    use uk_toolchain::qemu;
+    let name = match recipe {
+        Some(r) => r.name.clone(),
+        None => image
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "app".into()),
+    };
+    let mut argv = vec![name];
+    let mut envs: Vec<(String, String)> = Vec::new();
+    if let Some(r) = recipe {
+        argv.extend(r.run.args.iter().cloned());
+        envs.extend(r.run.env.iter().map(|(k, v)| (k.clone(), v.clone())));
+    }
+    argv.extend(args.iter().cloned());
+    for kv in env {
+        let (k, v) = kv
+            .split_once('=')
+            .ok_or_else(|| anyhow!("-e {kv}: expected K=V"))?;
+        envs.push((k.into(), v.into()));
+    }
+    let mem = memory
+        .map(str::to_string)
+        .or_else(|| recipe.and_then(|r| r.run.memory.clone()))
+        .unwrap_or_else(|| "128M".into());
+    uk_kconfig::parse_size(&mem).map_err(|e| anyhow!("-m {mem}: {e}"))?;
+    let mut opts = Vec::new();
+    if trace {
+        opts.push("trace".to_string());
+    }
+    if kvm.boot_stats {
+        opts.push("bootstats".to_string());
+    }
+    let spec = qemu::RunSpec {
+        image: image.to_path_buf(),
+        machine: qemu::Machine::parse(&kvm.machine)?,
+        boot: qemu::Boot::parse(&kvm.boot)?,
+        memory: mem,
+        cmdline: qemu::kernel_cmdline(&opts, &envs, &argv),
+        timing: kvm.boot_stats,
+    };
+    qemu::run(&spec)
 }
 
 fn config(name: &str, set: &[String]) -> Result<()> {

@@ -1,0 +1,147 @@
+//! Acceptance of the kvm platform: C programs linked with `uk-cc --uk-plat=kvm` boot
+//! under QEMU (TCG on this CI host: see docs/kvm.md) through `ukport run --plat kvm`,
+//! on the microvm and pc machines, through both boot protocols; arguments, environment
+//! and exit status round-trip; faults end in a readable report and a non-zero status.
+//!
+//! Every run goes through `run_command`, which kills QEMU's process group when a boot
+//! hangs, so a broken image fails the test instead of hanging the suite.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use uk_tests::{ensure_setup, exit_code, repo_root, run_command, text, tools, TempDir};
+
+/// Generous for TCG on a busy machine; a boot takes well under a second here.
+const BOOT_TIMEOUT: Duration = Duration::from_secs(60);
+
+fn kvm_source(name: &str) -> PathBuf {
+    repo_root().join("tests").join("kvm").join(name)
+}
+
+/// `uk-cc --uk-plat=kvm -O2 -o OUT tests/kvm/NAME`.
+fn build_kvm(dir: &TempDir, name: &str) -> PathBuf {
+    ensure_setup();
+    let out = dir.join(format!("{name}.kvm"));
+    let mut cmd = Command::new(&tools().uk_cc);
+    cmd.args(["--uk-plat=kvm", "-O2", "-o"])
+        .arg(&out)
+        .arg(kvm_source(&format!("{name}.c")));
+    let o = run_command(cmd, Duration::from_secs(600));
+    assert!(
+        o.status.success(),
+        "uk-cc --uk-plat=kvm failed:\n{}\n{}",
+        text(&o.stdout),
+        text(&o.stderr)
+    );
+    out
+}
+
+/// `ukport run --plat kvm [extra...] IMAGE -- args...`, with its wall time.
+fn ukport_run(image: &Path, extra: &[&str], args: &[&str]) -> (Output, Duration) {
+    let mut cmd = Command::new(&tools().ukport);
+    cmd.args(["run", "--plat", "kvm"]).args(extra).arg(image);
+    cmd.arg("--").args(args);
+    let t = Instant::now();
+    let o = run_command(cmd, BOOT_TIMEOUT);
+    (o, t.elapsed())
+}
+
+#[test]
+fn hello_args_env_and_status_round_trip_on_every_machine_and_protocol() {
+    let dir = TempDir::new("kvm-hello");
+    let image = build_kvm(&dir, "hello");
+    // Per-run values, so that nothing hard-coded can pass.
+    let value = format!("v {} %x ü", std::process::id());
+    let status = (std::process::id() % 100 + 1) as i32;
+    let status_s = status.to_string();
+    let env = format!("UK_KVM_VAR={value}");
+    for machine in ["microvm", "pc"] {
+        for boot in ["multiboot", "pvh"] {
+            let (o, took) = ukport_run(
+                &image,
+                &["--machine", machine, "--boot", boot, "-e", &env],
+                &[&status_s, "two words", ""],
+            );
+            let (out, err) = (text(&o.stdout), text(&o.stderr));
+            let ctx = format!("{machine}/{boot} (took {took:?})\nstdout:\n{out}\nstderr:\n{err}");
+            assert!(out.contains("hello from ukit on kvm: argc=4"), "{ctx}");
+            assert!(out.contains("argv[0]=<hello>"), "{ctx}");
+            assert!(out.contains(&format!("argv[1]=<{status}>")), "{ctx}");
+            assert!(out.contains("argv[2]=<two words>"), "{ctx}");
+            assert!(out.contains("argv[3]=<>"), "{ctx}");
+            assert!(out.contains(&format!("UK_KVM_VAR=<{value}>")), "{ctx}");
+            assert_eq!(exit_code(&o.status), status, "{ctx}");
+        }
+    }
+}
+
+#[test]
+fn exit_status_above_127_survives() {
+    // isa-debug-exit keeps 7 bits; the debug console carries the exact value.
+    let dir = TempDir::new("kvm-status");
+    let image = build_kvm(&dir, "hello");
+    let (o, _) = ukport_run(&image, &[], &["200"]);
+    assert_eq!(exit_code(&o.status), 200, "{}", text(&o.stderr));
+}
+
+#[test]
+fn boot_stats_are_printed_at_main() {
+    let dir = TempDir::new("kvm-stats");
+    let image = build_kvm(&dir, "hello");
+    let (o, _) = ukport_run(&image, &["--boot-stats"], &["0"]);
+    let out = text(&o.stdout);
+    let line = out
+        .lines()
+        .find(|l| l.starts_with("ukit: boot stats"))
+        .unwrap_or_else(|| panic!("no boot stats line:\n{out}"));
+    // Stages come in order, so their times must not decrease.
+    let times: Vec<u64> = line
+        .split_whitespace()
+        .filter_map(|w| w.split_once('='))
+        .filter(|(k, _)| *k != "tsc_hz")
+        .map(|(_, v)| v.parse().expect("a number of µs"))
+        .collect();
+    assert_eq!(times.len(), 6, "{line}");
+    assert!(times.windows(2).all(|w| w[0] <= w[1]), "{line}");
+    assert!(text(&o.stderr).contains("launch to exit"));
+    assert_eq!(exit_code(&o.status), 0);
+}
+
+fn assert_fault_report(name: &str, expect: &[&str]) {
+    let dir = TempDir::new(&format!("kvm-{name}"));
+    let image = build_kvm(&dir, name);
+    for machine in ["microvm", "pc"] {
+        let (o, took) = ukport_run(&image, &["--machine", machine], &[]);
+        let (out, err) = (text(&o.stdout), text(&o.stderr));
+        let ctx = format!("{name} on {machine} (took {took:?})\nstdout:\n{out}\nstderr:\n{err}");
+        assert_eq!(exit_code(&o.status), 139, "{ctx}");
+        assert!(
+            out.contains("ukit: fatal exception: #PF page fault"),
+            "{ctx}"
+        );
+        assert!(out.contains("rip 0x"), "{ctx}");
+        assert!(out.contains("ukit: bt #0 0x"), "{ctx}");
+        for e in expect {
+            assert!(out.contains(e), "missing `{e}`: {ctx}");
+        }
+        assert!(
+            err.contains("backtrace of the fault (addr2line)"),
+            "no symbolised backtrace: {ctx}"
+        );
+        assert!(took < Duration::from_secs(30), "too slow: {ctx}");
+    }
+}
+
+#[test]
+fn null_dereference_reports_and_fails() {
+    assert_fault_report(
+        "null_deref",
+        &["about to dereference NULL", "(NULL pointer)", "on read"],
+    );
+}
+
+#[test]
+fn stack_overflow_reports_and_fails() {
+    assert_fault_report("stack_overflow", &["recursing", "stack overflow"]);
+}

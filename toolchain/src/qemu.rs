@@ -1,0 +1,321 @@
+//! Running kvm images under QEMU (`ukport run --plat kvm`).
+//!
+//! The guest's console is the serial port on QEMU's stdout. The program's arguments and
+//! environment travel on the kernel command line (see [`kernel_cmdline`]); the exit
+//! status comes back twice: exactly, as a `ukit-exit-status N` line on QEMU's debug
+//! console (a file we read afterwards), and truncated to 7 bits through the
+//! `isa-debug-exit` device, whose QEMU exit status is `(N << 1) | 1`.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+
+/// The QEMU binary.
+pub const QEMU: &str = "qemu-system-x86_64";
+
+/// Percent-encode one command-line word: bytes outside a plain set become `%XX`, so
+/// spaces, quotes and non-ASCII survive QEMU's `-append` and the kernel's word split.
+pub fn encode_word(s: &str) -> String {
+    if s.is_empty() {
+        // An empty word would vanish in the split; an encoded NUL ends the C string at
+        // once, so the program sees "".
+        return "%00".into();
+    }
+    let mut out = String::new();
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~/:,=+@^".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// The kernel command line: boot options, then `env=K=V` words, then `--` and argv
+/// (argv\[0\] first). See plat/kvm/src/cmdline.rs for the kernel's side.
+pub fn kernel_cmdline(opts: &[String], env: &[(String, String)], argv: &[String]) -> String {
+    let mut words: Vec<String> = opts.to_vec();
+    for (k, v) in env {
+        words.push(format!("env={}", encode_word(&format!("{k}={v}"))));
+    }
+    words.push("--".into());
+    words.extend(argv.iter().map(|a| encode_word(a)));
+    words.join(" ")
+}
+
+/// How to accelerate the guest, with a one-line note when falling back to TCG.
+pub fn choose_accel() -> (&'static str, Option<String>) {
+    if Path::new("/sys/module/kvm_pvm").exists() {
+        return (
+            "tcg",
+            Some(
+                "using TCG: /dev/kvm on this host is PVM (kvm_pvm), which emulates ring-0 \
+                 guest code instruction by instruction"
+                    .into(),
+            ),
+        );
+    }
+    match std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/kvm")
+    {
+        Ok(_) => ("kvm", None),
+        Err(e) => (
+            "tcg",
+            Some(format!("using TCG (slower): /dev/kvm is not usable ({e})")),
+        ),
+    }
+}
+
+/// The QEMU machine.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Machine {
+    Microvm,
+    Pc,
+}
+
+impl Machine {
+    pub fn parse(s: &str) -> Result<Machine> {
+        match s {
+            "microvm" => Ok(Machine::Microvm),
+            "pc" => Ok(Machine::Pc),
+            _ => bail!("unknown machine `{s}` (available: microvm, pc)"),
+        }
+    }
+}
+
+/// Which boot protocol QEMU uses. QEMU tries multiboot before PVH, so the PVH path
+/// needs a copy of the image with the multiboot header's magic blanked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Boot {
+    Multiboot,
+    Pvh,
+}
+
+impl Boot {
+    pub fn parse(s: &str) -> Result<Boot> {
+        match s {
+            "multiboot" => Ok(Boot::Multiboot),
+            "pvh" => Ok(Boot::Pvh),
+            _ => bail!("unknown boot protocol `{s}` (available: multiboot, pvh)"),
+        }
+    }
+}
+
+/// Blank the multiboot magic (first 8 KiB, 4-byte aligned); false when there is none.
+pub fn strip_multiboot(image: &mut [u8]) -> bool {
+    let magic = 0x1bad_b002u32.to_le_bytes();
+    let end = image.len().min(8192);
+    for off in (0..end.saturating_sub(3)).step_by(4) {
+        if image[off..off + 4] == magic {
+            image[off..off + 4].fill(0);
+            return true;
+        }
+    }
+    false
+}
+
+/// The exit status of the program from QEMU's status and the debug console's text.
+pub fn guest_status(qemu_code: Option<i32>, debugcon: &str) -> Result<i32> {
+    if let Some(n) = debugcon
+        .lines()
+        .rev()
+        .find_map(|l| l.strip_prefix("ukit-exit-status "))
+        .and_then(|n| n.trim().parse::<i32>().ok())
+    {
+        return Ok(n);
+    }
+    match qemu_code {
+        Some(c) if c % 2 == 1 && c > 1 => Ok(c >> 1),
+        Some(0) => bail!(
+            "the VM stopped without reporting an exit status (a triple fault or reset; \
+             run with --boot-stats or look at the console output above)"
+        ),
+        Some(c) => bail!("QEMU failed with status {c} (see its message above)"),
+        None => bail!("QEMU was killed by a signal"),
+    }
+}
+
+/// What `ukport run --plat kvm` asked for.
+pub struct RunSpec {
+    pub image: PathBuf,
+    pub machine: Machine,
+    pub boot: Boot,
+    pub memory: String,
+    pub cmdline: String,
+    /// Print launch-to-exit time on stderr.
+    pub timing: bool,
+}
+
+/// Run the image under QEMU with the console on stdout; symbolise a fault report's
+/// backtrace with addr2line afterwards. Returns the program's exit status.
+pub fn run(spec: &RunSpec) -> Result<i32> {
+    let tmp = tempfile::tempdir().context("creating a temporary folder for QEMU")?;
+    let debugcon = tmp.path().join("debugcon");
+    let kernel = match spec.boot {
+        Boot::Multiboot => spec.image.clone(),
+        Boot::Pvh => {
+            let mut bytes = std::fs::read(&spec.image)
+                .with_context(|| format!("reading {}", spec.image.display()))?;
+            strip_multiboot(&mut bytes);
+            let p = tmp.path().join("image.pvh");
+            std::fs::write(&p, bytes)?;
+            p
+        }
+    };
+    let (accel, note) = choose_accel();
+    if let Some(n) = note {
+        eprintln!("ukport: {n}");
+    }
+    let mut cmd = Command::new(QEMU);
+    let machine = match spec.machine {
+        Machine::Microvm => "microvm",
+        Machine::Pc => "pc",
+    };
+    cmd.args(["-M", machine, "-accel", accel, "-m", &spec.memory]);
+    if accel == "kvm" {
+        // `-cpu host` alone aborts on MSR 0x10a (arch capabilities) on some hosts.
+        cmd.args(["-cpu", "host,-arch-capabilities"]);
+    } else {
+        cmd.args(["-cpu", "max"]);
+    }
+    cmd.args([
+        "-nodefaults",
+        "-no-user-config",
+        "-display",
+        "none",
+        "-serial",
+        "stdio",
+        "-no-reboot",
+        "-device",
+        "isa-debug-exit,iobase=0xf4,iosize=0x04",
+    ]);
+    cmd.arg("-debugcon")
+        .arg(format!("file:{}", debugcon.display()));
+    cmd.arg("-kernel").arg(&kernel);
+    cmd.args(["-append", &spec.cmdline]);
+    cmd.stdin(Stdio::inherit()).stdout(Stdio::piped());
+    let started = Instant::now();
+    let mut child = cmd
+        .spawn()
+        .with_context(|| format!("starting {QEMU} (install QEMU: apt install qemu-system-x86)"))?;
+    let mut out = child.stdout.take().expect("piped stdout");
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 4096];
+    let stdout = std::io::stdout();
+    loop {
+        let n = match out.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e).context("reading the VM console"),
+        };
+        let mut lock = stdout.lock();
+        let _ = lock.write_all(&buf[..n]);
+        let _ = lock.flush();
+        if seen.len() < (1 << 20) {
+            seen.extend_from_slice(&buf[..n]);
+        }
+    }
+    let status = child.wait().context("waiting for QEMU")?;
+    if spec.timing {
+        eprintln!(
+            "ukport: launch to exit: {:.1} ms",
+            started.elapsed().as_secs_f64() * 1000.0
+        );
+    }
+    symbolise(&spec.image, &String::from_utf8_lossy(&seen));
+    let dc = std::fs::read_to_string(&debugcon).unwrap_or_default();
+    guest_status(status.code(), &dc)
+}
+
+/// The addresses of `ukit: bt` lines in a fault report.
+pub fn backtrace_addrs(console: &str) -> Vec<String> {
+    console
+        .lines()
+        .filter_map(|l| l.trim_end_matches('\r').strip_prefix("ukit: bt "))
+        .filter_map(|rest| rest.split_whitespace().nth(1))
+        .map(String::from)
+        .collect()
+}
+
+/// Print the backtrace with function names and source lines (addr2line), if any.
+fn symbolise(image: &Path, console: &str) {
+    let addrs = backtrace_addrs(console);
+    if addrs.is_empty() {
+        return;
+    }
+    let out = Command::new("addr2line")
+        .args(["-f", "-C", "-i", "-p", "-e"])
+        .arg(image)
+        .args(&addrs)
+        .output();
+    match out {
+        Ok(o) if o.status.success() => {
+            eprintln!("ukport: backtrace of the fault (addr2line):");
+            for l in String::from_utf8_lossy(&o.stdout).lines() {
+                eprintln!("ukport:   {l}");
+            }
+        }
+        _ => eprintln!("ukport: install binutils (addr2line) to see function names in backtraces"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn words_are_percent_encoded() {
+        assert_eq!(encode_word("plain-1.0"), "plain-1.0");
+        assert_eq!(encode_word("two words"), "two%20words");
+        assert_eq!(encode_word("100%"), "100%25");
+        assert_eq!(encode_word("ü"), "%C3%BC");
+        assert_eq!(encode_word(""), "%00");
+    }
+
+    #[test]
+    fn cmdline_layout() {
+        let c = kernel_cmdline(
+            &["bootstats".into()],
+            &[("A".into(), "x y".into())],
+            &["prog".into(), "".into(), "a b".into()],
+        );
+        assert_eq!(c, "bootstats env=A=x%20y -- prog %00 a%20b");
+    }
+
+    #[test]
+    fn status_from_debugcon_or_exit_code() {
+        assert_eq!(
+            guest_status(Some(3), "ukit-exit-status 200\n").unwrap(),
+            200
+        );
+        assert_eq!(guest_status(Some(15), "").unwrap(), 7);
+        assert!(guest_status(Some(0), "").is_err());
+        assert!(
+            guest_status(Some(1), "").is_err(),
+            "1 is QEMU's own failure"
+        );
+        assert!(guest_status(None, "").is_err());
+    }
+
+    #[test]
+    fn multiboot_magic_is_blanked() {
+        let mut img = vec![0u8; 9000];
+        img[0x1d0..0x1d4].copy_from_slice(&0x1bad_b002u32.to_le_bytes());
+        assert!(strip_multiboot(&mut img));
+        assert!(img.iter().all(|&b| b == 0));
+        assert!(!strip_multiboot(&mut img));
+    }
+
+    #[test]
+    fn backtrace_lines() {
+        let c = "x\nukit: bt #0 0x10225a\r\nukit: bt ?1 0x102d48\nukit: end of backtrace\n";
+        assert_eq!(backtrace_addrs(c), ["0x10225a", "0x102d48"]);
+    }
+}
