@@ -22,6 +22,7 @@ pub mod poll;
 pub mod random;
 pub mod rusage;
 pub mod signal;
+pub mod socket;
 pub mod thread;
 pub mod time;
 pub mod timerfd;

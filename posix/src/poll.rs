@@ -191,19 +191,15 @@ pub fn select(n: usize, sets: &mut FdSets<'_>, deadline: Option<u64>) -> KResult
 /// entry point in `crate::signal` (as rt_sigsuspend has).
 pub fn with_sigmask<T>(mask: Option<u64>, f: impl FnOnce() -> KResult<T>) -> KResult<T> {
     let Some(m) = mask else { return f() };
-    use crate::signal::{sigpending, sigprocmask, SIG_SETMASK};
-    // sigpending() reports pending signals that are blocked: block everything for a
-    // moment to see them all.
-    let old = sigprocmask(SIG_SETMASK, Some(u64::MAX))?;
-    let pending = sigpending();
-    sigprocmask(SIG_SETMASK, Some(m))?;
-    let now_mask = sigprocmask(SIG_SETMASK, None)?;
-    let r = if pending & !now_mask != 0 {
+    crate::signal::begin_temporary_mask(m);
+    let r = if crate::signal::deliverable_now() {
         Err(Errno::EINTR)
     } else {
         f()
     };
-    let _ = sigprocmask(SIG_SETMASK, Some(old));
+    if !matches!(r, Err(Errno::EINTR)) {
+        crate::signal::end_temporary_mask();
+    }
     r
 }
 

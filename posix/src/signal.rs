@@ -322,6 +322,34 @@ pub fn sigprocmask(how: u32, set: Option<u64>) -> KResult<u64> {
     Ok(old)
 }
 
+/// ppoll/pselect6/epoll_pwait: install `mask` for the rest of this system call. The
+/// caller's mask is kept as the saved mask: the syscall-exit path puts it back after
+/// running the handlers that `mask` let through (EINTR), or the caller restores it at
+/// once with [`end_temporary_mask`] when the call did not fail with EINTR.
+pub fn begin_temporary_mask(mask: u64) {
+    let tid = uk_sched::current_tid();
+    let mut s = STATE.lock();
+    let t = s.thread(tid);
+    t.saved_mask = Some(t.mask);
+    t.mask = mask & !UNBLOCKABLE;
+}
+
+/// Restore the mask saved by [`begin_temporary_mask`] now.
+pub fn end_temporary_mask() {
+    let tid = uk_sched::current_tid();
+    let mut s = STATE.lock();
+    let t = s.thread(tid);
+    if let Some(m) = t.saved_mask.take() {
+        t.mask = m;
+    }
+}
+
+/// Is a signal pending that the calling thread's current mask lets through?
+pub fn deliverable_now() -> bool {
+    let tid = uk_sched::current_tid();
+    deliverable(&mut STATE.lock(), tid)
+}
+
 /// rt_sigpending(2): signals pending for the calling thread or the process that it
 /// blocks.
 pub fn sigpending() -> u64 {
@@ -663,15 +691,10 @@ fn take_one(tid: i32) -> Option<Taken> {
         SIG_IGN => return Some(Taken::Ignore),
         SIG_DFL => {
             return Some(match default_action(sig) {
-                Default::Ignore => Taken::Ignore,
-                Default::Stop => {
-                    uk_log::warn!(
-                        "signal {sig} would stop the process: no job control in a unikernel, ignored"
-                    );
-                    Taken::Ignore
-                }
+                // Stop signals were logged when sent.
+                Default::Ignore | Default::Stop => Taken::Ignore,
                 Default::Terminate => Taken::Terminate(sig),
-            })
+            });
         }
         _ => {}
     }

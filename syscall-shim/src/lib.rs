@@ -38,6 +38,7 @@ mod sendfile;
 mod rusage;
 mod signal;
 mod sleep;
+mod socket;
 mod stat;
 mod sysinfo;
 mod timerfd;

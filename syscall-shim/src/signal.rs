@@ -172,7 +172,11 @@ mod tests {
         // struct k_sigaction {handler, flags, restorer, mask} for SIGWINCH (28).
         buf[..4].copy_from_slice(&[handler as *const () as u64, 0, 0, 0]);
         assert_eq!(dispatch(13, &[28, a, 0, 8, 0, 0]), 0);
-        assert_eq!(dispatch(13, &[28, a, 0, 4, 0, 0]), -22, "sigsetsize must be 8");
+        assert_eq!(
+            dispatch(13, &[28, a, 0, 4, 0, 0]),
+            -22,
+            "sigsetsize must be 8"
+        );
         // Blocked: pending, visible through rt_sigpending, handler not run.
         buf[4] = 1 << 27;
         assert_eq!(dispatch(14, &[0, a + 32, 0, 8, 0, 0]), 0);

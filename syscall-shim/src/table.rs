@@ -38,6 +38,7 @@ const FAMILIES: &[&[(usize, Handler)]] = &[
     crate::rusage::ENTRIES,
     crate::signal::ENTRIES,
     crate::sleep::ENTRIES,
+    crate::socket::ENTRIES,
     crate::stat::ENTRIES,
     crate::sysinfo::ENTRIES,
     crate::timerfd::ENTRIES,

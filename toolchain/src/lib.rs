@@ -5,6 +5,7 @@ pub mod builder;
 pub mod cc;
 pub mod fetch;
 pub mod kernel;
+pub mod net;
 pub mod paths;
 pub mod ports;
 pub mod qemu;

@@ -77,6 +77,9 @@ mod imp {
         lapic_hz: AtomicU64,
         tsc_deadline: AtomicBool,
         fsgsbase: AtomicBool,
+        /// The initrd module (address, length) from the boot protocol; 0 length: none.
+        initrd_start: AtomicUsize,
+        initrd_len: AtomicUsize,
     }
 
     static KVM: Kvm = Kvm {
@@ -87,6 +90,8 @@ mod imp {
         lapic_hz: AtomicU64::new(0),
         tsc_deadline: AtomicBool::new(false),
         fsgsbase: AtomicBool::new(false),
+        initrd_start: AtomicUsize::new(0),
+        initrd_len: AtomicUsize::new(0),
     };
     static KVM_DYN: &dyn Platform = &KVM;
 
@@ -226,6 +231,16 @@ mod imp {
 
         fn release(&self, _: usize, _: usize) -> bool {
             false
+        }
+
+        fn initrd(&self) -> Option<&'static [u8]> {
+            let (s, l) = (self.initrd_start.load(Ordering::Relaxed), self.initrd_len.load(Ordering::Relaxed));
+            if s == 0 || l == 0 {
+                return None;
+            }
+            // SAFETY: the boot loader placed the module there; mm keeps the range out of
+            // the page allocator and maps it readable, and nothing writes to it.
+            Some(unsafe { core::slice::from_raw_parts(s as *const u8, l) })
         }
 
         fn entropy(&self, buf: &mut [u8]) {
@@ -444,6 +459,10 @@ mod imp {
             let phnum = core::ptr::read_unaligned((eh + 56) as *const u16) as usize;
             (eh + phoff, phnum)
         };
+        if let Some((s, l)) = bi.initrd {
+            KVM.initrd_start.store(s as usize, Ordering::Relaxed);
+            KVM.initrd_len.store(l as usize, Ordering::Relaxed);
+        }
         uk_plat::register(&KVM_DYN);
         let args = BootArgs {
             argc: arena.n_args,

@@ -12,7 +12,7 @@ use clap::{Parser, Subcommand};
 use uk_toolchain::builder::{self, BuildOpts};
 use uk_toolchain::fetch::{self, Progress};
 use uk_toolchain::recipe::{self, Kind, Recipe};
-use uk_toolchain::{cc, kernel, paths, ports};
+use uk_toolchain::{cc, kernel, net, paths, ports};
 
 #[derive(Parser)]
 #[command(
@@ -25,6 +25,8 @@ struct Cli {
     cmd: Cmd,
 }
 
+// Parsed once per process; boxing the big `Run` variant would only add noise.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 enum Cmd {
     /// List the recipes (apps and ports).
@@ -66,6 +68,23 @@ enum Cmd {
         /// kvm: print boot-stage times (µs since entry) at main, and launch-to-exit time.
         #[arg(long)]
         boot_stats: bool,
+        /// linuxu: forward 127.0.0.1:HOST_PORT to the image's GUEST_PORT (TCP); repeatable.
+        /// Replaces the recipe's [run] ports when given.
+        #[arg(short = 'p', long = "publish", value_name = "HOST_PORT:GUEST_PORT")]
+        publish: Vec<String>,
+        /// linuxu: the image's network: passt (user-mode, rootless; the default when ports
+        /// are forwarded), tap:IFNAME (an existing host tap device), or none.
+        #[arg(long, value_name = "passt|tap:IFNAME|none")]
+        net: Option<String>,
+        /// linuxu, with --net tap: the image's address (ADDR/PREFIX or dhcp; default dhcp).
+        #[arg(long, value_name = "ADDR/PREFIX|dhcp")]
+        ip: Option<String>,
+        /// linuxu, with --net tap: the default gateway.
+        #[arg(long, value_name = "ADDR")]
+        gw: Option<String>,
+        /// linuxu: host folder to use as the image's `/` instead of the recipe's [rootfs].
+        #[arg(long, value_name = "DIR")]
+        root: Option<PathBuf>,
         /// Recipe name or path of an image file.
         target: String,
         /// Arguments for the program (after the recipe's [run] args).
@@ -110,6 +129,11 @@ fn main() {
             machine,
             boot,
             boot_stats,
+            publish,
+            net,
+            ip,
+            gw,
+            root,
             target,
             args,
         } => {
@@ -118,7 +142,23 @@ fn main() {
                 boot,
                 boot_stats,
             };
-            run(&plat, &env, memory.as_deref(), trace, &kvm, &target, &args)
+            let server = ServerOpts {
+                publish,
+                net,
+                ip,
+                gw,
+                root,
+            };
+            run(
+                &plat,
+                &env,
+                memory.as_deref(),
+                trace,
+                &kvm,
+                &server,
+                &target,
+                &args,
+            )
         }
         Cmd::Config { recipe, set } => config(&recipe, &set),
         Cmd::Test { recipe, plat } => smoke_test(&recipe, &plat),
@@ -388,12 +428,78 @@ struct KvmOpts {
     boot_stats: bool,
 }
 
+/// `ukport run` options for the linuxu image's root and network (servers).
+struct ServerOpts {
+    publish: Vec<String>,
+    net: Option<String>,
+    ip: Option<String>,
+    gw: Option<String>,
+    root: Option<PathBuf>,
+}
+
+/// The recipe's `[rootfs]` files copied into `build/<name>-<version>/rootfs` (plus an
+/// empty `/tmp`), the folder `ukport run` mounts as the image's `/` through hostfs.
+/// Files are overwritten in place, never the folder removed, so an image already
+/// running from it keeps working; a file dropped from `[rootfs]` disappears at the next
+/// `ukport build`, which starts the build folder afresh.
+fn assemble_rootfs(r: &Recipe) -> Result<Option<PathBuf>> {
+    if r.rootfs.is_empty() {
+        return Ok(None);
+    }
+    let dir = paths::build_dir().join(r.id()).join("rootfs");
+    fs::create_dir_all(dir.join("tmp"))
+        .with_context(|| format!("cannot create {}", dir.display()))?;
+    for (guest, file) in &r.rootfs {
+        let rel = guest.trim_start_matches('/');
+        if rel.is_empty()
+            || Path::new(rel)
+                .components()
+                .any(|c| !matches!(c, std::path::Component::Normal(_)))
+        {
+            bail!(
+                "[rootfs] \"{guest}\" in {} must be an absolute path without `.` or `..`",
+                r.path().display()
+            );
+        }
+        let from = r.recipes_dir().join(file);
+        let to = dir.join(rel);
+        if let Some(parent) = to.parent() {
+            fs::create_dir_all(parent)
+                .with_context(|| format!("cannot create {}", parent.display()))?;
+        }
+        fs::copy(&from, &to).with_context(|| {
+            format!(
+                "[rootfs] \"{guest}\" = \"{file}\": cannot copy {} (from {})",
+                from.display(),
+                r.path().display()
+            )
+        })?;
+    }
+    Ok(Some(dir))
+}
+
+/// The `root=` boot option for a host folder (boot options are space-separated).
+fn root_option(dir: &Path) -> Result<String> {
+    let dir = fs::canonicalize(dir)
+        .with_context(|| format!("root folder {} does not exist", dir.display()))?;
+    if !dir.is_dir() {
+        bail!("--root {}: not a folder", dir.display());
+    }
+    let s = dir.display().to_string();
+    if s.contains(char::is_whitespace) {
+        bail!("the root folder {s} contains a space, which boot options cannot carry; move it");
+    }
+    Ok(format!("root=hostfs:{s}"))
+}
+
+#[allow(clippy::too_many_arguments)]
 fn run(
     plat: &str,
     env: &[String],
     memory: Option<&str>,
     trace: bool,
     kvm: &KvmOpts,
+    server: &ServerOpts,
     target: &str,
     args: &[String],
 ) -> Result<()> {
@@ -430,9 +536,43 @@ fn run(
         };
 
     if plat == "kvm" {
+        if !server.publish.is_empty() || server.net.is_some() || server.root.is_some() {
+            bail!("-p, --net and --root are linuxu options for now (kvm: see docs/kvm.md)");
+        }
         let status = run_kvm(&image, recipe.as_ref(), env, memory, trace, kvm, args)?;
         std::process::exit(status);
     }
+    // Ports: -p replaces the recipe's [run] ports. Checked before anything starts.
+    let port_specs = if server.publish.is_empty() {
+        recipe
+            .as_ref()
+            .map(|r| r.run.ports.clone())
+            .unwrap_or_default()
+    } else {
+        server.publish.clone()
+    };
+    let ports = net::parse_ports(&port_specs)?;
+    let mode = match &server.net {
+        Some(m) => m.parse()?,
+        None if !ports.is_empty() => net::NetMode::Passt,
+        None => net::NetMode::None,
+    };
+    if !ports.is_empty() && mode != net::NetMode::Passt {
+        bail!("port forwards (-p or [run] ports) need --net passt; with a tap device, reach the image at its own address");
+    }
+    if (server.ip.is_some() || server.gw.is_some()) && !matches!(mode, net::NetMode::Tap(_)) {
+        bail!(
+            "--ip and --gw configure a tap device; passt gives the image {}/{}",
+            net::GUEST_ADDR,
+            net::GUEST_PREFIX
+        );
+    }
+    net::check_host_ports_free(&ports)?;
+    let root = match (&server.root, &recipe) {
+        (Some(dir), _) => Some(root_option(dir)?),
+        (None, Some(r)) => assemble_rootfs(r)?.map(|d| root_option(&d)).transpose()?,
+        (None, None) => None,
+    };
     let mut cmd = Command::new(&image);
     if let Some(r) = &recipe {
         cmd.args(&r.run.args);
@@ -456,8 +596,45 @@ fn run(
     if trace {
         opts.push("trace".to_string());
     }
+    // The image's root: the recipe's [rootfs] (or --root) through hostfs.
+    opts.extend(root);
+    let name = recipe
+        .as_ref()
+        .map_or_else(|| image.display().to_string(), |r| r.name.clone());
+    let passt = match &mode {
+        net::NetMode::None => None,
+        net::NetMode::Passt => {
+            let p = net::Passt::start(&ports)?;
+            opts.extend(net::passt_boot_options(p.socket()));
+            Some(p)
+        }
+        net::NetMode::Tap(ifname) => {
+            opts.push(format!("net=tap:{ifname}"));
+            opts.push(format!("ip={}", server.ip.as_deref().unwrap_or("dhcp")));
+            opts.extend(server.gw.as_ref().map(|g| format!("gw={g}")));
+            None
+        }
+    };
     if !opts.is_empty() {
         cmd.env("UKIT_OPTS", opts.join(" "));
+    }
+    if mode != net::NetMode::None {
+        for p in &ports {
+            eprintln!(
+                "ukport: {name}: guest port {} is reachable at http://127.0.0.1:{}/",
+                p.guest, p.host
+            );
+        }
+        if let net::NetMode::Tap(ifname) = &mode {
+            eprintln!(
+                "ukport: {name}: on tap device {ifname}, address {}",
+                server.ip.as_deref().unwrap_or("from DHCP")
+            );
+        }
+        eprintln!("ukport: {name}: running in the foreground; Ctrl-C or SIGTERM stops it");
+        // Supervised, not exec'd: passt must be stopped once the image has exited.
+        let code = net::supervise(cmd, passt)?;
+        std::process::exit(code);
     }
     use std::os::unix::process::CommandExt;
     // exec: the image takes over this process, so its exit status, signals and terminal
@@ -539,8 +716,11 @@ fn smoke_test(name: &str, plat: &str) -> Result<()> {
     let mut cmd = Command::new(&image);
     cmd.args(test.args.as_ref().unwrap_or(&r.run.args))
         .envs(&r.run.env);
-    if let Some(m) = &r.run.memory {
-        cmd.env("UKIT_OPTS", format!("mem={m}"));
+    let mut opts: Vec<String> = r.run.memory.iter().map(|m| format!("mem={m}")).collect();
+    // The same root as `ukport run`: the recipe's [rootfs].
+    opts.extend(assemble_rootfs(&r)?.map(|d| root_option(&d)).transpose()?);
+    if !opts.is_empty() {
+        cmd.env("UKIT_OPTS", opts.join(" "));
     }
     let out = cmd
         .stdin(std::process::Stdio::null())

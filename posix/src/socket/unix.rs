@@ -1,0 +1,703 @@
+//! AF_UNIX stream and datagram sockets, entirely inside the image.
+//!
+//! # Names
+//! lib/vfs has no socket nodes (nodes are created only as regular files, directories and
+//! symlinks), so names live in a kernel-side table keyed by the name: abstract names
+//! (leading NUL) as given, filesystem names as an absolute path (relative names are
+//! joined to the working directory; `.`/`..` components are not folded). Consequences,
+//! kept deliberately small:
+//! - bind does not create a file: `stat`/`ls` do not show the socket, and bind still
+//!   answers EADDRINUSE when any file already has that path (as Linux does);
+//! - the name is released when the bound socket is closed (Linux keeps the file until
+//!   `unlink`), so `unlink` before `bind` is harmless and rebinding after close works;
+//!   `unlink` of the path does not release a name that is still bound.
+//!
+//! # Data
+//! Each socket owns its receive side (a byte queue for streams, a datagram queue), its
+//! [`WaitQueue`], and a weak link to its peer. A writer copies into the peer's receive
+//! side and notifies the peer's queue; a reader that frees space in a full queue
+//! notifies the writer's queue, so poll/select/epoll on either end see every change.
+//! SCM_RIGHTS and SOCK_SEQPACKET are not implemented.
+
+use super::addr::{SockAddr, UnixAddr};
+use super::{Proto, Recvd, Wait};
+use crate::{Errno, KResult};
+use alloc::boxed::Box;
+use alloc::collections::{BTreeMap, VecDeque};
+use alloc::sync::{Arc, Weak};
+use alloc::vec::Vec;
+use core::sync::atomic::{AtomicU64, Ordering};
+use uk_sched::{WaitQueue, Wake};
+
+use crate::file::{POLLERR, POLLHUP, POLLIN, POLLOUT, POLLRDHUP, POLLRDNORM, POLLWRNORM};
+
+/// Bytes a stream socket's receive queue holds before writers wait.
+pub const STREAM_CAP: usize = 256 * 1024;
+/// Bytes of datagrams one socket queues.
+pub const DGRAM_CAP: usize = 256 * 1024;
+/// Datagrams one socket queues (Linux's net.unix.max_dgram_qlen).
+pub const DGRAM_MAX_QUEUED: usize = 512;
+/// Largest datagram (Linux: the send buffer size).
+pub const DGRAM_MAX: usize = 212_992;
+
+#[derive(Default)]
+struct St {
+    /// Bound name as the program gave it (getsockname), and its table key.
+    name: Option<UnixAddr>,
+    key: Option<UnixAddr>,
+    listening: bool,
+    backlog: VecDeque<Arc<Shared>>,
+    max_backlog: usize,
+    /// Stream: connected (or accepted). Datagram: has a default destination.
+    connected: bool,
+    peer: Option<Weak<Shared>>,
+    peer_name: Option<UnixAddr>,
+    bytes: VecDeque<u8>,
+    dgrams: VecDeque<(Vec<u8>, UnixAddr)>,
+    dgram_bytes: usize,
+    /// Nothing more will arrive (our SHUT_RD, the peer's SHUT_WR or close).
+    rcv_shut: bool,
+    /// Nothing more may be sent (our SHUT_WR, the peer's SHUT_RD or close).
+    snd_shut: bool,
+    /// The peer closed (stream): writes are EPIPE, and poll reports POLLHUP.
+    peer_closed: bool,
+    closed: bool,
+}
+
+struct Shared {
+    stream: bool,
+    wq: WaitQueue,
+    st: spin::Mutex<St>,
+}
+
+impl Shared {
+    fn new(stream: bool) -> Arc<Shared> {
+        Arc::new(Shared {
+            stream,
+            wq: WaitQueue::new(),
+            st: spin::Mutex::new(St::default()),
+        })
+    }
+}
+
+/// Bound names -> sockets.
+static NAMES: spin::Mutex<BTreeMap<UnixAddr, Weak<Shared>>> = spin::Mutex::new(BTreeMap::new());
+static AUTOBIND: AtomicU64 = AtomicU64::new(1);
+
+/// The table key of a name: filesystem names become absolute.
+fn key_of(a: &UnixAddr) -> KResult<UnixAddr> {
+    match a {
+        UnixAddr::Path(p) if p.first() != Some(&b'/') => {
+            let mut abs = crate::fs::getcwd()?;
+            if abs.last() != Some(&b'/') {
+                abs.push(b'/');
+            }
+            let rel = p.strip_prefix(b"./").unwrap_or(p);
+            abs.extend_from_slice(rel);
+            Ok(UnixAddr::Path(abs))
+        }
+        other => Ok(other.clone()),
+    }
+}
+
+fn lookup(a: &UnixAddr) -> KResult<Arc<Shared>> {
+    let key = key_of(a)?;
+    let found = NAMES.lock().get(&key).and_then(Weak::upgrade);
+    match (found, a) {
+        (Some(s), _) => Ok(s),
+        (None, UnixAddr::Path(p)) => {
+            // A file that is not one of our sockets refuses; no file at all is ENOENT.
+            match crate::fs::stat_at(crate::fs::AT_FDCWD, p, 0) {
+                Ok(_) => Err(Errno::ECONNREFUSED),
+                Err(e) => Err(e),
+            }
+        }
+        (None, _) => Err(Errno::ECONNREFUSED),
+    }
+}
+
+fn block(wq: &WaitQueue, wait: Wait, ready: impl FnMut() -> bool) -> KResult<()> {
+    match wait {
+        Wait::NonBlocking => Err(Errno::EAGAIN),
+        Wait::Until(d) => match wq.wait_until(d, ready) {
+            Wake::Woken => Ok(()),
+            Wake::Interrupted => Err(Errno::EINTR),
+            Wake::Timeout => Err(Errno::EAGAIN),
+        },
+    }
+}
+
+/// Close one end: release the name, tell the peer, reset connections nobody accepted.
+fn close(sh: &Arc<Shared>) {
+    let (key, peer, backlog) = {
+        let mut st = sh.st.lock();
+        if st.closed {
+            return;
+        }
+        st.closed = true;
+        st.bytes = VecDeque::new();
+        st.dgrams.clear();
+        st.dgram_bytes = 0;
+        let backlog: Vec<Arc<Shared>> = st.backlog.drain(..).collect();
+        let peer = if sh.stream { st.peer.take() } else { None };
+        (st.key.take(), peer, backlog)
+    };
+    if let Some(k) = key {
+        let mut names = NAMES.lock();
+        if names
+            .get(&k)
+            .is_some_and(|w| core::ptr::eq(w.as_ptr(), Arc::as_ptr(sh)))
+        {
+            names.remove(&k);
+        }
+    }
+    if let Some(p) = peer.and_then(|w| w.upgrade()) {
+        {
+            let mut ps = p.st.lock();
+            ps.rcv_shut = true;
+            ps.snd_shut = true;
+            ps.peer_closed = true;
+        }
+        p.wq.notify(POLLIN | POLLOUT | POLLHUP | POLLRDHUP);
+    }
+    for child in backlog {
+        close(&child);
+    }
+    sh.wq.notify(POLLIN | POLLOUT | POLLHUP);
+}
+
+/// An AF_UNIX socket (one end).
+pub struct UnixSock {
+    sh: Arc<Shared>,
+}
+
+impl Drop for UnixSock {
+    fn drop(&mut self) {
+        close(&self.sh);
+    }
+}
+
+fn unix_addr(a: SockAddr) -> KResult<UnixAddr> {
+    match a {
+        SockAddr::Unix(u) => Ok(u),
+        _ => Err(Errno::EINVAL),
+    }
+}
+
+impl UnixSock {
+    pub fn new(stream: bool) -> UnixSock {
+        UnixSock {
+            sh: Shared::new(stream),
+        }
+    }
+
+    /// socketpair(2): two connected ends.
+    pub fn pair(stream: bool) -> (UnixSock, UnixSock) {
+        let a = Shared::new(stream);
+        let b = Shared::new(stream);
+        for (x, y) in [(&a, &b), (&b, &a)] {
+            let mut st = x.st.lock();
+            st.connected = true;
+            st.peer = Some(Arc::downgrade(y));
+            st.peer_name = Some(UnixAddr::Unnamed);
+        }
+        (UnixSock { sh: a }, UnixSock { sh: b })
+    }
+
+    fn my_name(&self) -> UnixAddr {
+        self.sh.st.lock().name.clone().unwrap_or(UnixAddr::Unnamed)
+    }
+
+    fn stream_send(&self, buf: &[u8], wait: Wait) -> KResult<usize> {
+        loop {
+            let (peer, connected, snd_shut) = {
+                let st = self.sh.st.lock();
+                (
+                    st.peer.as_ref().and_then(Weak::upgrade),
+                    st.connected,
+                    st.snd_shut,
+                )
+            };
+            if !connected {
+                return Err(Errno::ENOTCONN);
+            }
+            if snd_shut {
+                return Err(Errno::EPIPE);
+            }
+            let Some(peer) = peer else {
+                return Err(Errno::EPIPE);
+            };
+            {
+                let mut ps = peer.st.lock();
+                if ps.closed || ps.rcv_shut {
+                    return Err(Errno::EPIPE);
+                }
+                let room = STREAM_CAP.saturating_sub(ps.bytes.len());
+                if room > 0 {
+                    let n = room.min(buf.len());
+                    ps.bytes.extend(&buf[..n]);
+                    drop(ps);
+                    peer.wq.notify(POLLIN | POLLRDNORM);
+                    return Ok(n);
+                }
+            }
+            let p = peer.clone();
+            block(&self.sh.wq, wait, || {
+                let ps = p.st.lock();
+                ps.closed || ps.rcv_shut || ps.bytes.len() < STREAM_CAP
+            })?;
+        }
+    }
+
+    fn stream_recv(&self, buf: &mut [u8], peek: bool, wait: Wait) -> KResult<Recvd> {
+        loop {
+            {
+                let mut st = self.sh.st.lock();
+                if !st.bytes.is_empty() && !buf.is_empty() {
+                    let before = st.bytes.len();
+                    let n = buf.len().min(before);
+                    let (a, b) = st.bytes.as_slices();
+                    let na = n.min(a.len());
+                    buf[..na].copy_from_slice(&a[..na]);
+                    buf[na..n].copy_from_slice(&b[..n - na]);
+                    if !peek {
+                        st.bytes.drain(..n);
+                        if st.bytes.is_empty() {
+                            st.bytes = VecDeque::new();
+                        }
+                        let peer = st.peer.as_ref().and_then(Weak::upgrade);
+                        drop(st);
+                        if before >= STREAM_CAP {
+                            if let Some(p) = peer {
+                                p.wq.notify(POLLOUT | POLLWRNORM);
+                            }
+                        }
+                    }
+                    return Ok(Recvd {
+                        n,
+                        full: n,
+                        from: None,
+                    });
+                }
+                if buf.is_empty() || st.rcv_shut {
+                    return Ok(Recvd {
+                        n: 0,
+                        full: 0,
+                        from: None,
+                    });
+                }
+                if !st.connected {
+                    return Err(Errno::EINVAL);
+                }
+            }
+            let sh = &self.sh;
+            block(&sh.wq, wait, || {
+                let st = sh.st.lock();
+                !st.bytes.is_empty() || st.rcv_shut
+            })?;
+        }
+    }
+
+    fn dgram_send(&self, buf: &[u8], to: Option<SockAddr>, wait: Wait) -> KResult<usize> {
+        if buf.len() > DGRAM_MAX {
+            return Err(Errno::EMSGSIZE);
+        }
+        if self.sh.st.lock().snd_shut {
+            return Err(Errno::EPIPE);
+        }
+        let target = match to {
+            Some(a) => lookup(&unix_addr(a)?)?,
+            None => {
+                let st = self.sh.st.lock();
+                if !st.connected {
+                    return Err(Errno::ENOTCONN);
+                }
+                st.peer
+                    .as_ref()
+                    .and_then(Weak::upgrade)
+                    .ok_or(Errno::ECONNREFUSED)?
+            }
+        };
+        if target.stream {
+            return Err(Errno::EPROTOTYPE);
+        }
+        let from = self.my_name();
+        loop {
+            {
+                let mut ts = target.st.lock();
+                if ts.closed {
+                    return Err(Errno::ECONNREFUSED);
+                }
+                if ts.dgrams.len() < DGRAM_MAX_QUEUED
+                    && ts.dgram_bytes + buf.len() <= DGRAM_CAP
+                {
+                    ts.dgram_bytes += buf.len();
+                    ts.dgrams.push_back((buf.to_vec(), from));
+                    drop(ts);
+                    target.wq.notify(POLLIN | POLLRDNORM);
+                    return Ok(buf.len());
+                }
+            }
+            let t = &target;
+            let len = buf.len();
+            block(&target.wq, wait, || {
+                let ts = t.st.lock();
+                ts.closed
+                    || (ts.dgrams.len() < DGRAM_MAX_QUEUED && ts.dgram_bytes + len <= DGRAM_CAP)
+            })?;
+        }
+    }
+
+    fn dgram_recv(&self, buf: &mut [u8], peek: bool, wait: Wait) -> KResult<Recvd> {
+        loop {
+            {
+                let mut st = self.sh.st.lock();
+                if let Some((d, from)) = st.dgrams.front() {
+                    let full = d.len();
+                    let n = full.min(buf.len());
+                    buf[..n].copy_from_slice(&d[..n]);
+                    let from = from.clone();
+                    if !peek {
+                        let was_full = st.dgrams.len() >= DGRAM_MAX_QUEUED
+                            || st.dgram_bytes + DGRAM_MAX > DGRAM_CAP;
+                        st.dgrams.pop_front();
+                        st.dgram_bytes -= full;
+                        let peer = st.peer.as_ref().and_then(Weak::upgrade);
+                        drop(st);
+                        if was_full {
+                            // Senders wait on our queue; a connected peer polls its own.
+                            self.sh.wq.notify(POLLOUT);
+                            if let Some(p) = peer {
+                                p.wq.notify(POLLOUT | POLLWRNORM);
+                            }
+                        }
+                    }
+                    return Ok(Recvd {
+                        n,
+                        full,
+                        from: Some(SockAddr::Unix(from)),
+                    });
+                }
+                if st.rcv_shut {
+                    return Ok(Recvd {
+                        n: 0,
+                        full: 0,
+                        from: None,
+                    });
+                }
+            }
+            let sh = &self.sh;
+            block(&sh.wq, wait, || {
+                let st = sh.st.lock();
+                !st.dgrams.is_empty() || st.rcv_shut
+            })?;
+        }
+    }
+}
+
+impl Proto for UnixSock {
+    fn stream(&self) -> bool {
+        self.sh.stream
+    }
+
+    fn bind(&self, a: SockAddr) -> KResult<()> {
+        let mut name = unix_addr(a)?;
+        if self.sh.st.lock().name.is_some() {
+            return Err(Errno::EINVAL);
+        }
+        if name == UnixAddr::Unnamed {
+            // Autobind: Linux picks five hex digits in the abstract namespace.
+            let n = AUTOBIND.fetch_add(1, Ordering::Relaxed);
+            name = UnixAddr::Abstract(alloc::format!("{:05x}", n & 0xfffff).into_bytes());
+        }
+        let key = key_of(&name)?;
+        if let UnixAddr::Path(p) = &name {
+            match crate::fs::stat_at(crate::fs::AT_FDCWD, p, 0x100 /* AT_SYMLINK_NOFOLLOW */) {
+                Ok(_) => return Err(Errno::EADDRINUSE),
+                Err(Errno::ENOENT) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        {
+            let mut names = NAMES.lock();
+            if names.get(&key).is_some_and(|w| w.strong_count() > 0) {
+                return Err(Errno::EADDRINUSE);
+            }
+            names.insert(key.clone(), Arc::downgrade(&self.sh));
+        }
+        let mut st = self.sh.st.lock();
+        st.name = Some(name);
+        st.key = Some(key);
+        Ok(())
+    }
+
+    fn listen(&self, backlog: i32) -> KResult<()> {
+        if !self.sh.stream {
+            return Err(Errno::EOPNOTSUPP);
+        }
+        if self.sh.st.lock().name.is_none() {
+            // Linux: listen on an unbound AF_UNIX socket autobinds.
+            self.bind(SockAddr::Unix(UnixAddr::Unnamed))?;
+        }
+        let mut st = self.sh.st.lock();
+        if st.connected {
+            return Err(Errno::EINVAL);
+        }
+        st.listening = true;
+        st.max_backlog = backlog.clamp(1, 4096) as usize;
+        Ok(())
+    }
+
+    fn accept(&self, wait: Wait) -> KResult<(Box<dyn Proto>, SockAddr)> {
+        if !self.sh.stream {
+            return Err(Errno::EOPNOTSUPP);
+        }
+        loop {
+            let child = {
+                let mut st = self.sh.st.lock();
+                if !st.listening {
+                    return Err(Errno::EINVAL);
+                }
+                st.backlog.pop_front()
+            };
+            if let Some(child) = child {
+                // Connectors waiting for backlog room.
+                self.sh.wq.notify(POLLOUT);
+                let peer = child.st.lock().peer_name.clone().unwrap_or(UnixAddr::Unnamed);
+                return Ok((Box::new(UnixSock { sh: child }), SockAddr::Unix(peer)));
+            }
+            let sh = &self.sh;
+            block(&sh.wq, wait, || {
+                let st = sh.st.lock();
+                !st.backlog.is_empty() || !st.listening
+            })?;
+        }
+    }
+
+    fn connect(&self, a: SockAddr, wait: Wait) -> KResult<()> {
+        if !self.sh.stream {
+            if a == SockAddr::Unspec {
+                let mut st = self.sh.st.lock();
+                st.connected = false;
+                st.peer = None;
+                st.peer_name = None;
+                return Ok(());
+            }
+            let name = unix_addr(a)?;
+            let target = lookup(&name)?;
+            if target.stream {
+                return Err(Errno::EPROTOTYPE);
+            }
+            let mut st = self.sh.st.lock();
+            st.connected = true;
+            st.peer = Some(Arc::downgrade(&target));
+            st.peer_name = Some(name);
+            return Ok(());
+        }
+        let name = unix_addr(a)?;
+        {
+            let st = self.sh.st.lock();
+            if st.connected {
+                return Err(Errno::EISCONN);
+            }
+            if st.listening {
+                return Err(Errno::EINVAL);
+            }
+        }
+        let target = lookup(&name)?;
+        if !target.stream {
+            return Err(Errno::EPROTOTYPE);
+        }
+        loop {
+            {
+                let mut ts = target.st.lock();
+                if !ts.listening || ts.closed {
+                    return Err(Errno::ECONNREFUSED);
+                }
+                if ts.backlog.len() < ts.max_backlog {
+                    let child = Shared::new(true);
+                    {
+                        let mut cs = child.st.lock();
+                        cs.connected = true;
+                        cs.peer = Some(Arc::downgrade(&self.sh));
+                        cs.peer_name = Some(self.my_name());
+                        cs.name = ts.name.clone();
+                    }
+                    let listener_name = ts.name.clone();
+                    ts.backlog.push_back(child.clone());
+                    drop(ts);
+                    {
+                        let mut st = self.sh.st.lock();
+                        st.connected = true;
+                        st.peer = Some(Arc::downgrade(&child));
+                        st.peer_name = listener_name;
+                    }
+                    target.wq.notify(POLLIN | POLLRDNORM);
+                    self.sh.wq.notify(POLLOUT | POLLWRNORM);
+                    return Ok(());
+                }
+            }
+            let t = &target;
+            block(&target.wq, wait, || {
+                let ts = t.st.lock();
+                ts.closed || !ts.listening || ts.backlog.len() < ts.max_backlog
+            })?;
+        }
+    }
+
+    fn send(&self, buf: &[u8], to: Option<SockAddr>, wait: Wait) -> KResult<usize> {
+        if self.sh.stream {
+            if to.is_some() {
+                let st = self.sh.st.lock();
+                return Err(if st.connected {
+                    Errno::EISCONN
+                } else {
+                    Errno::EOPNOTSUPP
+                });
+            }
+            self.stream_send(buf, wait)
+        } else {
+            self.dgram_send(buf, to, wait)
+        }
+    }
+
+    fn recv(&self, buf: &mut [u8], peek: bool, wait: Wait) -> KResult<Recvd> {
+        if self.sh.stream {
+            self.stream_recv(buf, peek, wait)
+        } else {
+            self.dgram_recv(buf, peek, wait)
+        }
+    }
+
+    fn shutdown(&self, rd: bool, wr: bool) -> KResult<()> {
+        let peer = {
+            let mut st = self.sh.st.lock();
+            if self.sh.stream && !st.connected {
+                return Err(Errno::ENOTCONN);
+            }
+            if rd {
+                st.rcv_shut = true;
+            }
+            if wr {
+                st.snd_shut = true;
+            }
+            st.peer.as_ref().and_then(Weak::upgrade)
+        };
+        if let Some(p) = peer.filter(|_| self.sh.stream) {
+            {
+                let mut ps = p.st.lock();
+                if wr {
+                    ps.rcv_shut = true;
+                }
+                if rd {
+                    ps.snd_shut = true;
+                }
+            }
+            p.wq.notify(POLLIN | POLLOUT | POLLRDHUP | POLLHUP);
+        }
+        self.sh.wq.notify(POLLIN | POLLOUT | POLLHUP);
+        Ok(())
+    }
+
+    fn local(&self) -> KResult<SockAddr> {
+        Ok(SockAddr::Unix(self.my_name()))
+    }
+
+    fn peer(&self) -> KResult<SockAddr> {
+        let st = self.sh.st.lock();
+        match (&st.peer_name, st.connected) {
+            (Some(n), true) => Ok(SockAddr::Unix(n.clone())),
+            _ => Err(Errno::ENOTCONN),
+        }
+    }
+
+    fn poll(&self) -> u32 {
+        let st = self.sh.st.lock();
+        let mut r = 0;
+        if self.sh.stream {
+            if st.listening {
+                return if st.backlog.is_empty() {
+                    0
+                } else {
+                    POLLIN | POLLRDNORM
+                };
+            }
+            if !st.bytes.is_empty() || st.rcv_shut {
+                r |= POLLIN | POLLRDNORM;
+            }
+            if st.rcv_shut {
+                r |= POLLRDHUP;
+            }
+            if (st.rcv_shut && st.snd_shut) || !st.connected {
+                r |= POLLHUP;
+            }
+            let peer = st.peer.as_ref().and_then(Weak::upgrade);
+            drop(st);
+            let writable = match peer {
+                Some(p) => {
+                    let ps = p.st.lock();
+                    ps.closed || ps.rcv_shut || ps.bytes.len() < STREAM_CAP
+                }
+                None => true,
+            };
+            if writable {
+                r |= POLLOUT | POLLWRNORM;
+            }
+        } else {
+            if !st.dgrams.is_empty() || st.rcv_shut {
+                r |= POLLIN | POLLRDNORM;
+            }
+            if st.rcv_shut && st.snd_shut {
+                r |= POLLHUP;
+            }
+            let peer = if st.connected {
+                st.peer.as_ref().map(Weak::upgrade)
+            } else {
+                None
+            };
+            drop(st);
+            let writable = match peer {
+                Some(Some(p)) => {
+                    let ps = p.st.lock();
+                    ps.closed
+                        || (ps.dgrams.len() < DGRAM_MAX_QUEUED && ps.dgram_bytes < DGRAM_CAP)
+                }
+                Some(None) => {
+                    r |= POLLERR;
+                    true
+                }
+                None => true,
+            };
+            if writable {
+                r |= POLLOUT | POLLWRNORM;
+            }
+        }
+        r
+    }
+
+    fn wait_queue(&self) -> &WaitQueue {
+        &self.sh.wq
+    }
+
+    fn rx_available(&self) -> usize {
+        let st = self.sh.st.lock();
+        if self.sh.stream {
+            st.bytes.len()
+        } else {
+            st.dgrams.front().map_or(0, |d| d.0.len())
+        }
+    }
+
+    fn listening(&self) -> bool {
+        self.sh.st.lock().listening
+    }
+
+    fn peer_cred(&self) -> Option<(i32, u32, u32)> {
+        // One process: the peer is always ourselves.
+        self.sh
+            .st
+            .lock()
+            .connected
+            .then_some((crate::ident::PID, 0, 0))
+    }
+}

@@ -1,0 +1,447 @@
+//! socket(2): https://man7.org/linux/man-pages/man2/socket.2.html
+//! The BSD socket calls (socket, socketpair, bind, listen, accept/accept4, connect,
+//! getsockname, getpeername, shutdown, setsockopt/getsockopt) and the message calls
+//! (send/recv through sendto/recvfrom, sendmsg/recvmsg, sendmmsg). Raw ABI only:
+//! `sockaddr` bytes, `socklen_t` in/out, `msghdr`/`iovec` decoding; semantics are in
+//! `uk_posix::socket`.
+
+use crate::{Args, Errno, KResult};
+use alloc::vec::Vec;
+use uk_posix::socket::{self, Socket, MSG_CMSG_CLOEXEC};
+use uk_posix::{fd, user};
+
+/// `sizeof(struct sockaddr_storage)`: longer addresses are EINVAL.
+const MAX_ADDR: usize = 128;
+/// UIO_MAXIOV.
+const MAX_IOV: usize = 1024;
+/// `sizeof(struct msghdr)` on x86_64.
+const MSGHDR: usize = 56;
+/// Largest kernel bounce buffer for a multi-iovec receive.
+const MAX_BOUNCE: usize = 1 << 20;
+/// Largest single transfer, as read/write.
+const MAX_RW: usize = 0x7fff_f000;
+
+fn sock(fd_: usize) -> KResult<alloc::sync::Arc<dyn uk_posix::file::File>> {
+    socket::get(fd_ as i32)
+}
+
+/// The `len` bytes of a `struct sockaddr *` from the program.
+fn addr_in(ptr: usize, len: usize) -> KResult<&'static [u8]> {
+    if len as i32 <= 0 || len > MAX_ADDR {
+        return Err(Errno::EINVAL);
+    }
+    user::slice(ptr, len)
+}
+
+/// Reads the in/out `socklen_t *` of an address result (EFAULT/EINVAL before the call
+/// does anything).
+fn addr_len_in(len_ptr: usize) -> KResult<u32> {
+    let len: u32 = user::read(len_ptr)?;
+    if (len as i32) < 0 {
+        return Err(Errno::EINVAL);
+    }
+    Ok(len)
+}
+
+/// Copies an address result out: at most the caller's length, and the real length
+/// into `*len_ptr`.
+fn addr_out(ptr: usize, len_ptr: usize, cap: u32, bytes: &[u8]) -> KResult<()> {
+    let n = bytes.len().min(cap as usize);
+    if n > 0 {
+        user::slice_mut(ptr, n)?.copy_from_slice(&bytes[..n]);
+    }
+    user::write(len_ptr, &(bytes.len() as u32))
+}
+
+pub fn sys_socket(a: &Args) -> KResult<usize> {
+    socket::socket_fd(a[0] as i32, a[1] as u32, a[2] as i32).map(|f| f as usize)
+}
+
+pub fn sys_socketpair(a: &Args) -> KResult<usize> {
+    user::check(a[3], 8, true)?;
+    let (x, y) = socket::socketpair_fds(a[0] as i32, a[1] as u32, a[2] as i32)?;
+    if let Err(e) = user::write(a[3], &[x, y]) {
+        let _ = fd::close(x);
+        let _ = fd::close(y);
+        return Err(e);
+    }
+    Ok(0)
+}
+
+pub fn sys_bind(a: &Args) -> KResult<usize> {
+    let f = sock(a[0])?;
+    Socket::of(&f)?.bind(addr_in(a[1], a[2])?)?;
+    Ok(0)
+}
+
+pub fn sys_listen(a: &Args) -> KResult<usize> {
+    let f = sock(a[0])?;
+    Socket::of(&f)?.listen(a[1] as i32)?;
+    Ok(0)
+}
+
+pub fn sys_connect(a: &Args) -> KResult<usize> {
+    let f = sock(a[0])?;
+    Socket::of(&f)?.connect(addr_in(a[1], a[2])?)?;
+    Ok(0)
+}
+
+fn accept(fd_: usize, addr: usize, len_ptr: usize, flags: u32) -> KResult<usize> {
+    sock(fd_)?;
+    let cap = if addr != 0 {
+        addr_len_in(len_ptr)?
+    } else {
+        0
+    };
+    let (nfd, peer) = socket::accept_fd(fd_ as i32, flags)?;
+    if addr != 0 {
+        if let Err(e) = addr_out(addr, len_ptr, cap, &peer) {
+            let _ = fd::close(nfd);
+            return Err(e);
+        }
+    }
+    Ok(nfd as usize)
+}
+
+pub fn sys_accept(a: &Args) -> KResult<usize> {
+    accept(a[0], a[1], a[2], 0)
+}
+
+pub fn sys_accept4(a: &Args) -> KResult<usize> {
+    accept(a[0], a[1], a[2], a[3] as u32)
+}
+
+pub fn sys_getsockname(a: &Args) -> KResult<usize> {
+    let f = sock(a[0])?;
+    let cap = addr_len_in(a[2])?;
+    let b = Socket::of(&f)?.local_addr()?;
+    addr_out(a[1], a[2], cap, &b)?;
+    Ok(0)
+}
+
+pub fn sys_getpeername(a: &Args) -> KResult<usize> {
+    let f = sock(a[0])?;
+    let cap = addr_len_in(a[2])?;
+    let b = Socket::of(&f)?.peer_addr()?;
+    addr_out(a[1], a[2], cap, &b)?;
+    Ok(0)
+}
+
+pub fn sys_shutdown(a: &Args) -> KResult<usize> {
+    let f = sock(a[0])?;
+    Socket::of(&f)?.shutdown(a[1] as i32)?;
+    Ok(0)
+}
+
+pub fn sys_setsockopt(a: &Args) -> KResult<usize> {
+    let f = sock(a[0])?;
+    let len = a[4] as u32 as i32;
+    if len < 0 {
+        return Err(Errno::EINVAL);
+    }
+    let val = if len == 0 {
+        &[][..]
+    } else {
+        user::slice(a[3], (len as usize).min(256))?
+    };
+    Socket::of(&f)?.setsockopt(a[1] as i32, a[2] as i32, val)?;
+    Ok(0)
+}
+
+pub fn sys_getsockopt(a: &Args) -> KResult<usize> {
+    let f = sock(a[0])?;
+    let cap = addr_len_in(a[4])?;
+    let v = Socket::of(&f)?.getsockopt(a[1] as i32, a[2] as i32)?;
+    let n = v.len().min(cap as usize);
+    if n > 0 {
+        user::slice_mut(a[3], n)?.copy_from_slice(&v[..n]);
+    }
+    user::write(a[4], &(n as u32))?;
+    Ok(0)
+}
+
+pub fn sys_sendto(a: &Args) -> KResult<usize> {
+    let f = sock(a[0])?;
+    let buf = user::slice(a[1], a[2].min(MAX_RW))?;
+    let to = if a[4] != 0 {
+        Some(addr_in(a[4], a[5])?)
+    } else {
+        None
+    };
+    Socket::of(&f)?.send(buf, to, a[3] as u32)
+}
+
+pub fn sys_recvfrom(a: &Args) -> KResult<usize> {
+    let f = sock(a[0])?;
+    let buf = user::slice_mut(a[1], a[2].min(MAX_RW))?;
+    let cap = if a[4] != 0 { addr_len_in(a[5])? } else { 0 };
+    let (n, from, _) = Socket::of(&f)?.recv(buf, a[3] as u32)?;
+    if a[4] != 0 {
+        addr_out(a[4], a[5], cap, from.as_deref().unwrap_or(&[]))?;
+    }
+    Ok(n)
+}
+
+/// A decoded `struct msghdr`.
+struct MsgHdr {
+    name: usize,
+    namelen: u32,
+    iov: Vec<(usize, usize)>,
+    control: usize,
+    controllen: usize,
+}
+
+fn u64_at(b: &[u8], off: usize) -> usize {
+    let mut x = [0u8; 8];
+    x.copy_from_slice(&b[off..off + 8]);
+    u64::from_ne_bytes(x) as usize
+}
+
+fn read_msghdr(ptr: usize) -> KResult<MsgHdr> {
+    let h: [u8; MSGHDR] = user::read(ptr)?;
+    let iov_ptr = u64_at(&h, 16);
+    let iovlen = u64_at(&h, 24);
+    if iovlen > MAX_IOV {
+        return Err(Errno::EMSGSIZE);
+    }
+    let mut iov = Vec::with_capacity(iovlen);
+    let mut total = 0usize;
+    for i in 0..iovlen {
+        let e: [u8; 16] = user::read(iov_ptr + i * 16)?;
+        let (base, len) = (u64_at(&e, 0), u64_at(&e, 8));
+        if len as isize <= -1 {
+            return Err(Errno::EINVAL);
+        }
+        total = total.saturating_add(len);
+        if total > MAX_RW {
+            return Err(Errno::EINVAL);
+        }
+        if len > 0 {
+            iov.push((base, len));
+        }
+    }
+    Ok(MsgHdr {
+        name: u64_at(&h, 0),
+        namelen: u32::from_ne_bytes([h[8], h[9], h[10], h[11]]),
+        iov,
+        control: u64_at(&h, 32),
+        controllen: u64_at(&h, 40),
+    })
+}
+
+/// Control messages on send: SCM_RIGHTS / SCM_CREDENTIALS are not implemented, so a
+/// message carrying them is refused rather than delivered without them.
+fn check_control(m: &MsgHdr) -> KResult<()> {
+    if m.control == 0 || m.controllen < 16 {
+        return Ok(());
+    }
+    let c = user::slice(m.control, m.controllen.min(4096))?;
+    let mut off = 0;
+    while off + 16 <= c.len() {
+        let len = u64_at(c, off);
+        let level = i32::from_ne_bytes([c[off + 8], c[off + 9], c[off + 10], c[off + 11]]);
+        let ty = i32::from_ne_bytes([c[off + 12], c[off + 13], c[off + 14], c[off + 15]]);
+        if level == socket::SOL_SOCKET && (ty == 1 || ty == 2) {
+            uk_log::warn_once!(
+                "sendmsg: SCM_RIGHTS/SCM_CREDENTIALS are not supported by ukit (EOPNOTSUPP)"
+            );
+            return Err(Errno::EOPNOTSUPP);
+        }
+        if len < 16 {
+            return Err(Errno::EINVAL);
+        }
+        off += (len + 7) & !7;
+    }
+    Ok(())
+}
+
+fn sendmsg(fd_: usize, msg: usize, flags: u32) -> KResult<usize> {
+    let f = sock(fd_)?;
+    let s = Socket::of(&f)?;
+    let m = read_msghdr(msg)?;
+    check_control(&m)?;
+    let to = if m.name != 0 && m.namelen != 0 {
+        Some(addr_in(m.name, m.namelen as usize)?)
+    } else {
+        None
+    };
+    match m.iov.as_slice() {
+        [] => s.send(&[], to, flags),
+        [(base, len)] => s.send(user::slice(*base, *len)?, to, flags),
+        many => {
+            let mut data = Vec::new();
+            for &(base, len) in many {
+                data.extend_from_slice(user::slice(base, len)?);
+            }
+            s.send(&data, to, flags)
+        }
+    }
+}
+
+fn recvmsg(fd_: usize, msg: usize, flags: u32) -> KResult<usize> {
+    let f = sock(fd_)?;
+    let s = Socket::of(&f)?;
+    let m = read_msghdr(msg)?;
+    user::check(msg, MSGHDR, true)?;
+    let flags = flags & !MSG_CMSG_CLOEXEC;
+    let (n, from, out_flags) = match m.iov.as_slice() {
+        [] => s.recv(&mut [], flags)?,
+        [(base, len)] => s.recv(user::slice_mut(*base, *len)?, flags)?,
+        many => {
+            let total: usize = many.iter().map(|x| x.1).sum();
+            let mut buf = alloc::vec![0u8; total.min(MAX_BOUNCE)];
+            for &(base, len) in many {
+                user::check(base, len, true)?;
+            }
+            let (n, from, fl) = s.recv(&mut buf, flags)?;
+            let mut off = 0;
+            for &(base, len) in many {
+                if off >= n.min(buf.len()) {
+                    break;
+                }
+                let k = len.min(n.min(buf.len()) - off);
+                user::slice_mut(base, k)?.copy_from_slice(&buf[off..off + k]);
+                off += k;
+            }
+            (n, from, fl)
+        }
+    };
+    let mut namelen = 0u32;
+    if m.name != 0 {
+        if let Some(b) = from {
+            let k = b.len().min(m.namelen as usize);
+            user::slice_mut(m.name, k)?.copy_from_slice(&b[..k]);
+            namelen = b.len() as u32;
+        }
+    }
+    // No control messages are produced (msg_controllen 0, so never MSG_CTRUNC).
+    user::write(msg + 8, &namelen)?;
+    user::write(msg + 40, &0usize)?;
+    user::write(msg + 48, &(out_flags as i32))?;
+    Ok(n)
+}
+
+pub fn sys_sendmsg(a: &Args) -> KResult<usize> {
+    sendmsg(a[0], a[1], a[2] as u32)
+}
+
+pub fn sys_recvmsg(a: &Args) -> KResult<usize> {
+    recvmsg(a[0], a[1], a[2] as u32)
+}
+
+/// sendmmsg(2): sendmsg for each `struct mmsghdr` (msghdr + `msg_len`), stopping at the
+/// first error after at least one message was sent.
+pub fn sys_sendmmsg(a: &Args) -> KResult<usize> {
+    sock(a[0])?;
+    let vlen = a[2].min(MAX_IOV);
+    let mut sent = 0;
+    while sent < vlen {
+        let h = a[1] + sent * 64;
+        match sendmsg(a[0], h, a[3] as u32) {
+            Ok(n) => user::write(h + MSGHDR, &(n as u32))?,
+            Err(e) if sent == 0 => return Err(e),
+            Err(_) => break,
+        }
+        sent += 1;
+    }
+    Ok(sent)
+}
+
+/// This family's rows of the system call table.
+pub const ENTRIES: &[(usize, crate::Handler)] = &[
+    (41, sys_socket),
+    (42, sys_connect),
+    (43, sys_accept),
+    (44, sys_sendto),
+    (45, sys_recvfrom),
+    (46, sys_sendmsg),
+    (47, sys_recvmsg),
+    (48, sys_shutdown),
+    (49, sys_bind),
+    (50, sys_listen),
+    (51, sys_getsockname),
+    (52, sys_getpeername),
+    (53, sys_socketpair),
+    (54, sys_setsockopt),
+    (55, sys_getsockopt),
+    (288, sys_accept4),
+    (307, sys_sendmmsg),
+];
+
+#[cfg(test)]
+mod tests {
+    use crate::dispatch;
+
+    fn buf(len: usize) -> usize {
+        let v: &'static mut [u8] = Box::leak(vec![0u8; len].into_boxed_slice());
+        let a = v.as_ptr() as usize;
+        uk_posix::user::add_static_range(a, a + len, true);
+        a
+    }
+
+    #[test]
+    fn socketpair_send_recv_and_errors() {
+        crate::table::tests::setup();
+        let m = buf(4096);
+        // socketpair(AF_UNIX, SOCK_STREAM, 0, sv)
+        assert_eq!(dispatch(53, &[1, 1, 0, m, 0, 0]), 0);
+        let sv: [i32; 2] = uk_posix::user::read(m).unwrap();
+        let data = m + 64;
+        // SAFETY: test buffer registered above.
+        unsafe { core::ptr::copy_nonoverlapping(b"hello".as_ptr(), data as *mut u8, 5) };
+        assert_eq!(dispatch(44, &[sv[0] as usize, data, 5, 0, 0, 0]), 5);
+        let out = m + 256;
+        // MSG_PEEK then a real read.
+        assert_eq!(dispatch(45, &[sv[1] as usize, out, 64, 2, 0, 0]), 5);
+        assert_eq!(dispatch(45, &[sv[1] as usize, out, 64, 0x40, 0, 0]), 5);
+        // SAFETY: as above.
+        assert_eq!(unsafe { core::slice::from_raw_parts(out as *const u8, 5) }, b"hello");
+        assert_eq!(dispatch(45, &[sv[1] as usize, out, 64, 0x40, 0, 0]), -11, "EAGAIN");
+        // getsockopt(SO_TYPE)
+        let lenp = m + 512;
+        uk_posix::user::write(lenp, &4u32).unwrap();
+        assert_eq!(dispatch(55, &[sv[0] as usize, 1, 3, m + 520, lenp, 0]), 0);
+        assert_eq!(uk_posix::user::read::<i32>(m + 520), Ok(1));
+        // Errors: bad fd, not a socket, bad pointer.
+        assert_eq!(dispatch(49, &[999, data, 16, 0, 0, 0]), -9, "EBADF");
+        assert_eq!(dispatch(49, &[1, data, 16, 0, 0, 0]), -88, "ENOTSOCK");
+        assert_eq!(dispatch(53, &[1, 1, 0, 8, 0, 0]), -14, "EFAULT");
+        assert_eq!(dispatch(41, &[77, 1, 0, 0, 0, 0]), -97, "EAFNOSUPPORT");
+        // shutdown(SHUT_WR) -> the peer reads end of file.
+        assert_eq!(dispatch(48, &[sv[0] as usize, 1, 0, 0, 0, 0]), 0);
+        assert_eq!(dispatch(45, &[sv[1] as usize, out, 64, 0, 0, 0]), 0);
+        assert_eq!(dispatch(3, &[sv[0] as usize, 0, 0, 0, 0, 0]), 0);
+        assert_eq!(dispatch(3, &[sv[1] as usize, 0, 0, 0, 0, 0]), 0);
+    }
+
+    #[test]
+    fn msghdr_gather_scatter_on_dgram_pair() {
+        crate::table::tests::setup();
+        let m = buf(4096);
+        assert_eq!(dispatch(53, &[1, 2, 0, m, 0, 0]), 0);
+        let sv: [i32; 2] = uk_posix::user::read(m).unwrap();
+        // Two iovecs "ab" + "cde".
+        let d = m + 100;
+        // SAFETY: test buffer registered above.
+        unsafe { core::ptr::copy_nonoverlapping(b"abcde".as_ptr(), d as *mut u8, 5) };
+        let iov = m + 200;
+        uk_posix::user::write(iov, &[d, 2, d + 2, 3]).unwrap();
+        let hdr = m + 300;
+        uk_posix::user::write(hdr, &[0usize, 0, iov, 2, 0, 0, 0]).unwrap();
+        assert_eq!(dispatch(46, &[sv[0] as usize, hdr, 0, 0, 0, 0]), 5);
+        // Receive into 2 + 2 bytes: MSG_TRUNC reported.
+        let r = m + 1000;
+        let riov = m + 400;
+        uk_posix::user::write(riov, &[r, 2, r + 8, 2]).unwrap();
+        let rh = m + 500;
+        uk_posix::user::write(rh, &[0usize, 0, riov, 2, 0, 0, 0]).unwrap();
+        assert_eq!(dispatch(47, &[sv[1] as usize, rh, 0, 0, 0, 0]), 4);
+        // SAFETY: as above.
+        let got = unsafe { core::slice::from_raw_parts(r as *const u8, 10) };
+        assert_eq!(&got[..2], b"ab");
+        assert_eq!(&got[8..10], b"cd");
+        assert_eq!(uk_posix::user::read::<i32>(rh + 48), Ok(0x20), "MSG_TRUNC");
+        assert_eq!(dispatch(3, &[sv[0] as usize, 0, 0, 0, 0, 0]), 0);
+        assert_eq!(dispatch(3, &[sv[1] as usize, 0, 0, 0, 0, 0]), 0);
+    }
+}
