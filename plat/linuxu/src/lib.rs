@@ -9,6 +9,7 @@
 pub mod host;
 mod net;
 mod opts;
+mod vdso;
 pub mod hostfs;
 mod seccomp;
 
@@ -37,6 +38,7 @@ const AT_PHDR: usize = 3;
 const AT_PHNUM: usize = 5;
 const AT_HWCAP: usize = 16;
 const AT_HWCAP2: usize = 26;
+const AT_SYSINFO_EHDR: usize = 33;
 const HWCAP2_FSGSBASE: usize = 1 << 1;
 
 /// The linuxu platform. One static instance; fields are set once during entry, before
@@ -98,6 +100,9 @@ static LINUXU: LinuxU = LinuxU {
 static LINUXU_DYN: &dyn Platform = &LINUXU;
 
 fn clock(id: usize) -> i64 {
+    if let Some(ns) = vdso::clock_gettime(id as i32) {
+        return ns;
+    }
     let mut ts = [0i64; 2];
     let r = host::call(
         nr::CLOCK_GETTIME,
@@ -306,7 +311,7 @@ pub unsafe extern "C" fn uk_linuxu_entry(sp: *const usize) -> ! {
     }
     // SAFETY: auxv follows envp's NULL and ends with AT_NULL.
     let mut auxv = unsafe { envp.add(n_env + 1) } as *const usize;
-    let (mut phdr, mut phnum, mut hwcap, mut hwcap2) = (0, 0, 0, 0);
+    let (mut phdr, mut phnum, mut hwcap, mut hwcap2, mut vdso_base) = (0, 0, 0, 0, 0);
     loop {
         // SAFETY: inside the auxv array (ends with AT_NULL).
         let (k, v) = unsafe { (*auxv, *auxv.add(1)) };
@@ -316,6 +321,7 @@ pub unsafe extern "C" fn uk_linuxu_entry(sp: *const usize) -> ! {
             AT_PHNUM => phnum = v,
             AT_HWCAP => hwcap = v,
             AT_HWCAP2 => hwcap2 = v,
+            AT_SYSINFO_EHDR => vdso_base = v,
             _ => {}
         }
         // SAFETY: not yet at AT_NULL, so the next pair exists.
@@ -324,6 +330,7 @@ pub unsafe extern "C" fn uk_linuxu_entry(sp: *const usize) -> ! {
     LINUXU
         .fsgsbase
         .store(hwcap2 & HWCAP2_FSGSBASE != 0, Ordering::Relaxed);
+    vdso::init(vdso_base);
 
     // Boot options: UKIT_OPTS, removed from the program's environment.
     // SAFETY: envp has n_env valid C-string pointers.
