@@ -46,6 +46,7 @@ pub struct PosixParams {
 /// Bring up the process state: console fds 0-2, limits, identity, clocks, CSPRNG.
 pub fn init(p: PosixParams) {
     uk_sched::set_unmap_hook(thread::unmap_hook);
+    uk_sched::set_idle_hook(signal::take_platform_signals);
     ident::init(p.nodename, p.max_fds, p.stack_size);
     mm::init(p.brk_max);
     time::init();

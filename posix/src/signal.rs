@@ -650,9 +650,24 @@ pub fn sigaltstack(new: Option<StackT>) -> KResult<StackT> {
     Ok(old)
 }
 
+/// Post the signals that reached the image from outside (host signals on linuxu) to the
+/// process. Runs at every system call return and whenever the idle wait wakes.
+pub fn take_platform_signals() {
+    let bits = uk_plat::get().take_signals();
+    if bits == 0 {
+        return;
+    }
+    for sig in 1..=64usize {
+        if bits & (1 << (sig - 1)) != 0 {
+            send_to_process(sig);
+        }
+    }
+}
+
 /// True when [`syscall_exit`] has work: a pending signal anywhere or a due timer.
 #[inline]
 pub fn work_pending() -> bool {
+    take_platform_signals();
     ANY_PENDING.load(Ordering::Relaxed) || crate::itimer::due()
 }
 

@@ -355,6 +355,10 @@ impl Socket {
         let timeo = self.opts.lock().rcvtimeo_ns;
         let wait = self.wait(flags, timeo);
         let peek = flags & MSG_PEEK != 0;
+        if buf.is_empty() && self.proto.stream() {
+            // Linux returns at once; lib/net would wait for data it cannot hand over.
+            return Ok((0, None, 0));
+        }
         let mut r = self.proto.recv(buf, peek, wait)?;
         if self.proto.stream() && flags & MSG_WAITALL != 0 && !peek && r.n > 0 {
             while r.n < buf.len() {
@@ -537,14 +541,24 @@ impl Socket {
                     Some(&v) => int(v),
                     None if matches!(
                         (level, name),
-                        (SOL_SOCKET, SO_DEBUG | SO_DONTROUTE | SO_BROADCAST | SO_OOBINLINE
-                            | SO_PRIORITY | SO_PASSCRED | SO_SNDLOWAT)
-                            | (
-                                IPPROTO_TCP,
-                                TCP_CORK | TCP_DEFER_ACCEPT | TCP_QUICKACK | TCP_USER_TIMEOUT
-                                    | TCP_FASTOPEN | TCP_NOTSENT_LOWAT
-                            )
-                            | (IPPROTO_IP, IP_TOS | IP_MTU_DISCOVER | IP_RECVERR)
+                        (
+                            SOL_SOCKET,
+                            SO_DEBUG
+                                | SO_DONTROUTE
+                                | SO_BROADCAST
+                                | SO_OOBINLINE
+                                | SO_PRIORITY
+                                | SO_PASSCRED
+                                | SO_SNDLOWAT
+                        ) | (
+                            IPPROTO_TCP,
+                            TCP_CORK
+                                | TCP_DEFER_ACCEPT
+                                | TCP_QUICKACK
+                                | TCP_USER_TIMEOUT
+                                | TCP_FASTOPEN
+                                | TCP_NOTSENT_LOWAT
+                        ) | (IPPROTO_IP, IP_TOS | IP_MTU_DISCOVER | IP_RECVERR)
                             | (IPPROTO_IPV6, IPV6_TCLASS | IPV6_RECVERR)
                     ) =>
                     {
@@ -629,11 +643,7 @@ fn split_type(ty: u32) -> KResult<(u32, bool, bool)> {
     if ty & !(0xf | SOCK_NONBLOCK | SOCK_CLOEXEC) != 0 {
         return Err(Errno::EINVAL);
     }
-    Ok((
-        base,
-        ty & SOCK_NONBLOCK != 0,
-        ty & SOCK_CLOEXEC != 0,
-    ))
+    Ok((base, ty & SOCK_NONBLOCK != 0, ty & SOCK_CLOEXEC != 0))
 }
 
 /// A new socket object (not yet in the descriptor table).
@@ -660,7 +670,10 @@ pub fn socket(domain: i32, ty: u32, protocol: i32) -> KResult<(Socket, bool)> {
         AF_INET | AF_INET6 => inet_socket(domain == AF_INET6, base, protocol)?,
         _ => return Err(Errno::EAFNOSUPPORT),
     };
-    Ok((Socket::new(domain, base, protocol, nonblock, proto), cloexec))
+    Ok((
+        Socket::new(domain, base, protocol, nonblock, proto),
+        cloexec,
+    ))
 }
 
 #[cfg(feature = "net")]

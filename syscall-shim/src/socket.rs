@@ -88,11 +88,7 @@ pub fn sys_connect(a: &Args) -> KResult<usize> {
 
 fn accept(fd_: usize, addr: usize, len_ptr: usize, flags: u32) -> KResult<usize> {
     sock(fd_)?;
-    let cap = if addr != 0 {
-        addr_len_in(len_ptr)?
-    } else {
-        0
-    };
+    let cap = if addr != 0 { addr_len_in(len_ptr)? } else { 0 };
     let (nfd, peer) = socket::accept_fd(fd_ as i32, flags)?;
     if addr != 0 {
         if let Err(e) = addr_out(addr, len_ptr, cap, &peer) {
@@ -394,9 +390,12 @@ mod tests {
         // MSG_PEEK then a real read.
         assert_eq!(dispatch(45, &[sv[1] as usize, out, 64, 2, 0, 0]), 5);
         assert_eq!(dispatch(45, &[sv[1] as usize, out, 64, 0x40, 0, 0]), 5);
-        // SAFETY: as above.
-        assert_eq!(unsafe { core::slice::from_raw_parts(out as *const u8, 5) }, b"hello");
-        assert_eq!(dispatch(45, &[sv[1] as usize, out, 64, 0x40, 0, 0]), -11, "EAGAIN");
+        assert_eq!(uk_posix::user::read::<[u8; 5]>(out), Ok(*b"hello"));
+        assert_eq!(
+            dispatch(45, &[sv[1] as usize, out, 64, 0x40, 0, 0]),
+            -11,
+            "EAGAIN"
+        );
         // getsockopt(SO_TYPE)
         let lenp = m + 512;
         uk_posix::user::write(lenp, &4u32).unwrap();

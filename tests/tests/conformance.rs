@@ -31,6 +31,9 @@ const PARALLEL: usize = 3;
 const NATIVE_FLAGS: &[&str] = &["-static", "-O2", "-Wall", "-pthread"];
 /// uk-cc links a static image by itself.
 const UKIT_FLAGS: &[&str] = &["-O2", "-Wall", "-pthread"];
+/// Files that need a kernel with networking (option `lib.net`, off by default).
+const UKIT_NET_FILES: &[&str] = &["sockets.c"];
+const UKIT_NET_FLAGS: &[&str] = &["-O2", "-Wall", "-pthread", "--uk-set=lib.net=true"];
 
 fn suite_dir() -> PathBuf {
     repo_root().join("tests").join("conformance")
@@ -243,6 +246,9 @@ fn check_file(src: &Path, work: &Path, ukit_broken: Option<&str>) -> FileResult 
     let uk_exe = work.join(format!("{stem}.uk"));
     let uk_built = match ukit_broken {
         Some(e) => Err(e.to_string()),
+        None if UKIT_NET_FILES.contains(&name.as_str()) => {
+            build(&tools().uk_cc, UKIT_NET_FLAGS, src, &uk_exe)
+        }
         None => build(&tools().uk_cc, UKIT_FLAGS, src, &uk_exe),
     };
     match uk_built {

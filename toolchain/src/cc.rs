@@ -102,7 +102,7 @@ pub enum UsageError {
     #[error("{0}: ukit images are x86_64 (64-bit) only")]
     Arch(String),
     #[error(
-        "unknown ukit flag {0} (ukit flags: --uk-plat=PLAT, --uk-kernel=LIBUK.A, --uk-verbose)"
+        "unknown ukit flag {0} (ukit flags: --uk-plat=PLAT, --uk-kernel=LIBUK.A, --uk-set=OPTION=VALUE, --uk-verbose)"
     )]
     UnknownUkFlag(String),
     #[error("{0} needs a value, e.g. {0}=VALUE")]
@@ -130,6 +130,9 @@ pub enum Mode {
 pub struct UkFlags {
     pub plat: Option<String>,
     pub kernel: Option<PathBuf>,
+    /// `--uk-set OPTION=VALUE` (repeatable): kernel options over the defaults, e.g.
+    /// `lib.net=true`; after those of `$UK_CONFIG_SET`, so the command line wins.
+    pub set: Vec<String>,
     pub verbose: bool,
 }
 
@@ -191,7 +194,7 @@ pub fn parse(args: &[String]) -> Result<Parsed, UsageError> {
             };
             let flag = format!("--uk-{name}");
             match name {
-                "plat" | "kernel" => {
+                "plat" | "kernel" | "set" => {
                     let v = match value {
                         Some(v) => v,
                         None if i < args.len() && !args[i].starts_with('-') => {
@@ -205,6 +208,8 @@ pub fn parse(args: &[String]) -> Result<Parsed, UsageError> {
                     }
                     if name == "plat" {
                         p.uk.plat = Some(v);
+                    } else if name == "set" {
+                        p.uk.set.push(v);
                     } else {
                         p.uk.kernel = Some(PathBuf::from(v));
                     }
@@ -576,7 +581,16 @@ pub fn run(args: Vec<OsString>) -> Result<i32> {
                      the default kernel",
                     k.display()
                 ),
-                None => crate::kernel::ensure_default(&plat)?,
+                None => {
+                    // `$UK_CONFIG_SET`: space-separated OPTION=VALUE settings.
+                    let mut sets: Vec<String> = env("UK_CONFIG_SET")
+                        .unwrap_or_default()
+                        .split_whitespace()
+                        .map(str::to_string)
+                        .collect();
+                    sets.extend(p.uk.set.iter().cloned());
+                    crate::kernel::ensure_with(&plat, &sets)?
+                }
             };
             let mut argv = link_command(&p, &sysroot, &gcc, &kernel);
             argv.extend(plat_link_flags(&plat, &crate::paths::repo_root()));
@@ -750,6 +764,9 @@ mod tests {
             parse_s("--uk-plat linuxu x.c").uk.plat.as_deref(),
             Some("linuxu")
         );
+        let s = parse_s("--uk-set=lib.net=true --uk-set alloc.kind=tlsf x.c");
+        assert_eq!(s.uk.set, sv("lib.net=true alloc.kind=tlsf"));
+        assert_eq!(s.args, sv("x.c"));
         assert_eq!(
             parse(&sv("--uk-kernel=")),
             Err(UsageError::MissingValue("--uk-kernel".into()))

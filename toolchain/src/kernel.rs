@@ -49,6 +49,12 @@ pub fn kernel_dir(plat: &str, hash: &str) -> PathBuf {
 
 /// The `libuk.a` for `plat` with the schema's default configuration, built if needed.
 pub fn ensure_default(plat: &str) -> Result<PathBuf> {
+    ensure_with(plat, &[])
+}
+
+/// The `libuk.a` for `plat` with the default configuration plus `sets`
+/// (`OPTION=VALUE`, as `uk-cc --uk-set` / `$UK_CONFIG_SET` give them).
+pub fn ensure_with(plat: &str, sets: &[String]) -> Result<PathBuf> {
     let root = paths::repo_root();
     let schema = uk_kconfig::Schema::load(&root).map_err(|e| {
         anyhow!(
@@ -56,8 +62,14 @@ pub fn ensure_default(plat: &str) -> Result<PathBuf> {
             root.display()
         )
     })?;
-    let resolved = uk_kconfig::resolve(&schema, &[])
-        .map_err(|e| anyhow!("resolving the default kernel configuration: {e}"))?;
+    let layers = if sets.is_empty() {
+        Vec::new()
+    } else {
+        vec![uk_kconfig::Layer::from_set(&schema, sets)
+            .map_err(|e| anyhow!("--uk-set / UK_CONFIG_SET: {e}"))?]
+    };
+    let resolved = uk_kconfig::resolve(&schema, &layers)
+        .map_err(|e| anyhow!("resolving the kernel configuration: {e}"))?;
     ensure(plat, &resolved)
 }
 

@@ -3,6 +3,7 @@
 
 pub mod builder;
 pub mod cc;
+pub mod cpio;
 pub mod fetch;
 pub mod kernel;
 pub mod net;

@@ -141,6 +141,22 @@ pub fn guest_status(qemu_code: Option<i32>, debugcon: &str) -> Result<i32> {
     }
 }
 
+/// True when this process's stdin is /dev/null (`</dev/null`, test drivers, daemons).
+pub fn stdin_is_dev_null() -> bool {
+    use std::os::fd::AsFd;
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    let Ok(fd) = std::io::stdin().as_fd().try_clone_to_owned() else {
+        return false;
+    };
+    let (Ok(m), Ok(null)) = (
+        std::fs::File::from(fd).metadata(),
+        std::fs::metadata("/dev/null"),
+    ) else {
+        return false;
+    };
+    m.file_type().is_char_device() && m.rdev() == null.rdev()
+}
+
 /// What `ukport run --plat kvm` asked for.
 pub struct RunSpec {
     pub image: PathBuf,
@@ -150,6 +166,28 @@ pub struct RunSpec {
     pub cmdline: String,
     /// Print launch-to-exit time on stderr.
     pub timing: bool,
+    /// `-p HOST:GUEST` forwards: when non-empty the VM gets a virtio-net device on QEMU
+    /// user-mode networking with these TCP ports forwarded from 127.0.0.1.
+    pub forwards: Vec<(u16, u16)>,
+    /// A newc cpio archive handed to the guest as its initrd (`-initrd`): the kernel
+    /// unpacks it into the ramfs root (see [`crate::cpio`]).
+    pub initrd: Option<PathBuf>,
+}
+
+/// QEMU arguments for a virtio-net device on user-mode networking (guest 10.0.2.15,
+/// gateway 10.0.2.2, DHCP available) with TCP `forwards` (host, guest) reachable only on
+/// the host's loopback: `-device virtio-net-device` (mmio) on microvm, the modern-only
+/// `virtio-net-pci` on pc.
+pub fn net_args(machine: Machine, forwards: &[(u16, u16)]) -> Vec<String> {
+    let mut netdev = "user,id=n0".to_string();
+    for (h, g) in forwards {
+        netdev.push_str(&format!(",hostfwd=tcp:127.0.0.1:{h}-:{g}"));
+    }
+    let device = match machine {
+        Machine::Microvm => "virtio-net-device,netdev=n0",
+        Machine::Pc => "virtio-net-pci,netdev=n0,disable-legacy=on",
+    };
+    vec!["-netdev".into(), netdev, "-device".into(), device.into()]
 }
 
 /// Run the image under QEMU with the console on stdout; symbolise a fault report's
@@ -197,8 +235,29 @@ pub fn run(spec: &RunSpec) -> Result<i32> {
     ]);
     cmd.arg("-debugcon")
         .arg(format!("file:{}", debugcon.display()));
+    if !spec.forwards.is_empty() {
+        cmd.args(net_args(spec.machine, &spec.forwards));
+    }
     cmd.arg("-kernel").arg(&kernel);
-    cmd.args(["-append", &spec.cmdline]);
+    if let Some(initrd) = &spec.initrd {
+        // QEMU's multiboot loader splits -initrd at commas (a module list).
+        if initrd.to_string_lossy().contains(',') {
+            bail!(
+                "the initrd path {} contains a comma, which QEMU's -initrd cannot carry; \
+                 set UKIT_CACHE to a folder without one",
+                initrd.display()
+            );
+        }
+        cmd.arg("-initrd").arg(initrd);
+    }
+    // A serial console never ends; stdin on /dev/null tells the kernel to give end of
+    // file instead (as a linuxu image run the same way would see).
+    let cmdline = if stdin_is_dev_null() {
+        format!("stdin=eof {}", spec.cmdline)
+    } else {
+        spec.cmdline.clone()
+    };
+    cmd.args(["-append", &cmdline]);
     cmd.stdin(Stdio::inherit()).stdout(Stdio::piped());
     let started = Instant::now();
     let mut child = cmd
@@ -311,6 +370,21 @@ mod tests {
         assert!(strip_multiboot(&mut img));
         assert!(img.iter().all(|&b| b == 0));
         assert!(!strip_multiboot(&mut img));
+    }
+
+    #[test]
+    fn network_arguments_forward_on_loopback_only() {
+        let a = net_args(Machine::Microvm, &[(8080, 80), (2222, 22)]);
+        assert_eq!(
+            a,
+            [
+                "-netdev",
+                "user,id=n0,hostfwd=tcp:127.0.0.1:8080-:80,hostfwd=tcp:127.0.0.1:2222-:22",
+                "-device",
+                "virtio-net-device,netdev=n0"
+            ]
+        );
+        assert!(net_args(Machine::Pc, &[(1, 2)])[3].starts_with("virtio-net-pci,"));
     }
 
     #[test]

@@ -163,6 +163,23 @@ pub fn set_unmap_hook(f: fn(usize, usize)) {
     UNMAP_HOOK.store(f as usize, Ordering::Relaxed);
 }
 
+/// Called each time the idle wait returns (set by posix: takes signals that arrived
+/// from outside the image while it was idle).
+static IDLE_HOOK: AtomicUsize = AtomicUsize::new(0);
+
+pub fn set_idle_hook(f: fn()) {
+    IDLE_HOOK.store(f as usize, Ordering::Relaxed);
+}
+
+fn run_idle_hook() {
+    let h = IDLE_HOOK.load(Ordering::Relaxed);
+    if h != 0 {
+        // SAFETY: stored from a `fn()` by set_idle_hook.
+        let f: fn() = unsafe { core::mem::transmute::<usize, fn()>(h) };
+        f();
+    }
+}
+
 /// The running thread.
 pub fn current() -> Arc<Thread> {
     SCHED
@@ -435,6 +452,7 @@ fn schedule() {
                     let t0 = p.monotonic_ns();
                     p.wait(d);
                     IDLE_NS.fetch_add(p.monotonic_ns().saturating_sub(t0), Ordering::Relaxed);
+                    run_idle_hook();
                     continue;
                 }
             }

@@ -59,6 +59,12 @@ pub trait Platform: Sync {
     fn monotonic_ns(&self) -> u64;
     /// Wall-clock nanoseconds since the Unix epoch.
     fn wall_ns(&self) -> i64;
+    /// Signals sent to the image from outside (linuxu: host signals such as SIGTERM from
+    /// `kill` or SIGINT from Ctrl-C), as a mask with bit n-1 for signal n. Taking them
+    /// clears them. The kernel posts them to the program as its own signals.
+    fn take_signals(&self) -> u64 {
+        0
+    }
     /// CPU time the image has consumed, when the platform can tell (linuxu asks the
     /// host: the image is one host process). `None`: the kernel estimates it as time
     /// since boot minus time idle.

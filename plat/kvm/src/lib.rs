@@ -12,7 +12,9 @@
 pub mod bootinfo;
 pub mod cmdline;
 pub mod mm;
+pub mod pci;
 pub mod time;
+pub mod virtio;
 
 #[cfg(not(test))]
 mod serial;
@@ -63,6 +65,10 @@ mod imp {
     static uk_kvm_tsc_entry: AtomicU64 = AtomicU64::new(0);
     static STATS: [AtomicU64; 7] = [const { AtomicU64::new(0) }; 7];
     static BOOTSTATS: AtomicBool = AtomicBool::new(false);
+    /// `stdin=eof`: console input is closed (the host ran QEMU with stdin on /dev/null).
+    /// A serial port has no end of input, so without this a read of stdin waits forever
+    /// where a linuxu image would see end of file.
+    static STDIN_EOF: AtomicBool = AtomicBool::new(false);
 
     fn stage(i: usize) {
         STATS[i].store(uk_arch::rdtsc(), Ordering::Relaxed);
@@ -159,7 +165,7 @@ mod imp {
         }
 
         fn console_read(&self, buf: &mut [u8]) -> Result<usize, i32> {
-            if buf.is_empty() {
+            if buf.is_empty() || STDIN_EOF.load(Ordering::Relaxed) {
                 return Ok(0);
             }
             loop {
@@ -223,6 +229,7 @@ mod imp {
             if let Some(l) = lapic {
                 l.stop(deadline_mode);
             }
+            crate::virtio::after_wake();
         }
 
         fn memory(&self) -> &[MemRegion] {
@@ -355,6 +362,8 @@ mod imp {
         // The command line, decoded into kernel memory before anything may reuse it.
         // SAFETY: single boot path; nothing else references ARENA yet.
         let arena = unsafe { &mut *core::ptr::addr_of_mut!(ARENA) };
+        let mut mmio_devs = [crate::virtio::MmioDev::default(); 8];
+        let mut n_mmio = 0;
         if bi.cmdline != 0 {
             let mut len = 0usize;
             let p = bi.cmdline as *const u8;
@@ -368,6 +377,15 @@ mod imp {
                 // Multiboot loaders put the kernel's own file name first.
                 let skip = line.iter().position(|&c| c == b' ').unwrap_or(line.len());
                 line = &line[skip..];
+            }
+            // QEMU microvm appends its virtio-mmio transports to the line (after the
+            // program's arguments): take them out; the devices are probed below.
+            static mut LINE: [u8; 16384] = [0; 16384];
+            // SAFETY: single boot path; nothing else references LINE.
+            let copy = unsafe { &mut *core::ptr::addr_of_mut!(LINE) };
+            if let Some((n, nd)) = crate::virtio::strip_mmio_words(line, copy, &mut mmio_devs) {
+                line = &copy[..n];
+                n_mmio = nd;
             }
             if let Err(e) = arena.parse(line) {
                 die(e.message());
@@ -424,6 +442,10 @@ mod imp {
                 BOOTSTATS.store(true, Ordering::Relaxed);
                 continue;
             }
+            if w == b"stdin=eof" {
+                STDIN_EOF.store(true, Ordering::Relaxed);
+                continue;
+            }
             if rn + w.len() + 1 > rest.len() {
                 die("too many boot options");
             }
@@ -463,6 +485,7 @@ mod imp {
             KVM.initrd_start.store(s as usize, Ordering::Relaxed);
             KVM.initrd_len.store(l as usize, Ordering::Relaxed);
         }
+        crate::virtio::probe(&mmio_devs[..n_mmio], lapic.id());
         uk_plat::register(&KVM_DYN);
         let args = BootArgs {
             argc: arena.n_args,

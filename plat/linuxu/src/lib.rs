@@ -142,6 +142,11 @@ impl Platform for LinuxU {
         loop {
             let r = host::call(nr::READ, [0, buf.as_mut_ptr() as usize, buf.len(), 0, 0, 0]);
             if r == -4 {
+                // A host signal for the program: let the read fail with EINTR so the
+                // kernel delivers it; other interruptions just retry.
+                if HOST_SIGNALS.load(Ordering::Relaxed) != 0 {
+                    return Err(4);
+                }
                 continue;
             }
             return if r < 0 {
@@ -244,6 +249,13 @@ impl Platform for LinuxU {
         }
     }
 
+    fn take_signals(&self) -> u64 {
+        if HOST_SIGNALS.load(Ordering::Relaxed) == 0 {
+            return 0;
+        }
+        HOST_SIGNALS.swap(0, Ordering::Relaxed)
+    }
+
     fn exit(&self, status: i32) -> ! {
         host::exit_group(status)
     }
@@ -281,6 +293,35 @@ fn probe_ttys() {
 
 /// A closed stdout must be EPIPE to the program (and its own SIGPIPE, in ukit), not the
 /// host killing the process: ignore SIGPIPE on the host.
+/// Host signals that arrived and are not yet taken by the kernel (bit n-1 = signal n).
+static HOST_SIGNALS: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+
+/// Host signal handler: it may interrupt any kernel code, so it only records the signal.
+/// The kernel takes it at the next system call return or when the idle wait wakes (the
+/// host interrupts `ppoll` with EINTR).
+extern "C" fn on_host_signal(sig: i32) {
+    if (1..=64).contains(&sig) {
+        HOST_SIGNALS.fetch_or(1 << (sig - 1), Ordering::Relaxed);
+    }
+}
+
+/// Signals from outside that the program should see as its own: termination requests,
+/// hang-up, the user signals, window size changes.
+const FORWARDED_SIGNALS: [usize; 7] = [1, 2, 3, 10, 12, 15, 28];
+
+fn forward_host_signals() {
+    const SA_RESTORER: usize = 0x0400_0000;
+    let act = [
+        on_host_signal as *const () as usize,
+        SA_RESTORER,
+        host::uk_linuxu_sigreturn as *const () as usize,
+        0,
+    ];
+    for sig in FORWARDED_SIGNALS {
+        host::call(nr::RT_SIGACTION, [sig, act.as_ptr() as usize, 0, 8, 0, 0]);
+    }
+}
+
 fn ignore_host_sigpipe() {
     const SIGPIPE: usize = 13;
     const SIG_IGN: usize = 1;
@@ -364,6 +405,7 @@ pub unsafe extern "C" fn uk_linuxu_entry(sp: *const usize) -> ! {
     LINUXU.entropy.set(seed);
     probe_ttys();
     ignore_host_sigpipe();
+    forward_host_signals();
     // Network devices (`net=...`) open now: the host-call filter forbids it later.
     for w in parsed.rest.split(' ') {
         if let Some(spec) = w.strip_prefix("net=") {

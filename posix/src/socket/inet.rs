@@ -26,7 +26,11 @@ fn wait(w: Wait) -> uk_net::Wait {
 /// errors for the wrong family.
 fn inet_addr(a: SockAddr, v6: bool) -> KResult<SocketAddr> {
     let SockAddr::Inet(sa) = a else {
-        return Err(if v6 { Errno::EINVAL } else { Errno::EAFNOSUPPORT });
+        return Err(if v6 {
+            Errno::EINVAL
+        } else {
+            Errno::EAFNOSUPPORT
+        });
     };
     match sa {
         SocketAddr::V4(_) if v6 => Err(Errno::EINVAL),
@@ -95,10 +99,9 @@ impl Proto for Tcp {
 
     fn accept(&self, w: Wait) -> KResult<(Box<dyn Proto>, SockAddr)> {
         let c = self.s.accept(wait(w))?;
-        let peer = c.peer_addr().unwrap_or(SocketAddr::new(
-            core::net::Ipv4Addr::UNSPECIFIED.into(),
-            0,
-        ));
+        let peer = c
+            .peer_addr()
+            .unwrap_or(SocketAddr::new(core::net::Ipv4Addr::UNSPECIFIED.into(), 0));
         let t = Tcp {
             s: c,
             v6: self.v6,
@@ -175,12 +178,11 @@ impl Proto for Tcp {
         match (level, name) {
             (SOL_SOCKET, SO_REUSEADDR) => self.s.set_reuseaddr(o.reuseaddr),
             (IPPROTO_TCP, TCP_NODELAY) => self.s.set_nodelay(o.nodelay),
-            (SOL_SOCKET, SO_KEEPALIVE) | (IPPROTO_TCP, TCP_KEEPIDLE | TCP_KEEPINTVL | TCP_KEEPCNT) => {
-                self.s.set_keepalive(
-                    o.keepalive,
-                    Some((o.keepidle as u32, o.keepintvl as u32, o.keepcnt as u32)),
-                )
-            }
+            (SOL_SOCKET, SO_KEEPALIVE)
+            | (IPPROTO_TCP, TCP_KEEPIDLE | TCP_KEEPINTVL | TCP_KEEPCNT) => self.s.set_keepalive(
+                o.keepalive,
+                Some((o.keepidle as u32, o.keepintvl as u32, o.keepcnt as u32)),
+            ),
             _ => {}
         }
     }

@@ -64,8 +64,15 @@ fn unix_refusals() {
     );
     let dg = sock(1, SOCK_DGRAM);
     dg.bind(&un(b"\0ukit-dgram-only")).unwrap();
-    assert_eq!(cli.connect(&un(b"\0ukit-dgram-only")), Err(Errno::EPROTOTYPE));
-    assert_eq!(bound.bind(&un(b"\0other")), Err(Errno::EINVAL), "bound twice");
+    assert_eq!(
+        cli.connect(&un(b"\0ukit-dgram-only")),
+        Err(Errno::EPROTOTYPE)
+    );
+    assert_eq!(
+        bound.bind(&un(b"\0other")),
+        Err(Errno::EINVAL),
+        "bound twice"
+    );
     let mut b = [0u8; 4];
     assert_eq!(cli.recv(&mut b, 0), Err(Errno::EINVAL));
     assert_eq!(cli.send(b"x", None, 0), Err(Errno::ENOTCONN));
@@ -84,7 +91,11 @@ fn unix_dgram_sender_address_and_truncation() {
     let (n, from, fl) = a.recv(&mut buf, MSG_PEEK).unwrap();
     assert_eq!((n, fl), (3, MSG_TRUNC));
     assert_eq!(from.unwrap(), un(b"\0ukit-dg-b"));
-    assert_eq!(a.recv(&mut buf, MSG_TRUNC).unwrap().0, 5, "MSG_TRUNC: full length");
+    assert_eq!(
+        a.recv(&mut buf, MSG_TRUNC).unwrap().0,
+        5,
+        "MSG_TRUNC: full length"
+    );
     assert_eq!(a.recv(&mut buf, 0), Err(Errno::EAGAIN));
     assert_eq!(a.send(b"x", None, 0), Err(Errno::ENOTCONN));
     assert_eq!(
@@ -96,10 +107,20 @@ fn unix_dgram_sender_address_and_truncation() {
 #[test]
 fn options_round_trip() {
     let s = sock(1, SOCK_STREAM);
-    s.setsockopt(SOL_SOCKET, SO_RCVBUF, &4096i32.to_ne_bytes()).unwrap();
-    assert_eq!(s.getsockopt(SOL_SOCKET, SO_RCVBUF).unwrap(), 8192i32.to_ne_bytes());
-    assert_eq!(s.getsockopt(SOL_SOCKET, SO_TYPE).unwrap(), 1i32.to_ne_bytes());
-    assert_eq!(s.getsockopt(SOL_SOCKET, SO_ERROR).unwrap(), 0i32.to_ne_bytes());
+    s.setsockopt(SOL_SOCKET, SO_RCVBUF, &4096i32.to_ne_bytes())
+        .unwrap();
+    assert_eq!(
+        s.getsockopt(SOL_SOCKET, SO_RCVBUF).unwrap(),
+        8192i32.to_ne_bytes()
+    );
+    assert_eq!(
+        s.getsockopt(SOL_SOCKET, SO_TYPE).unwrap(),
+        1i32.to_ne_bytes()
+    );
+    assert_eq!(
+        s.getsockopt(SOL_SOCKET, SO_ERROR).unwrap(),
+        0i32.to_ne_bytes()
+    );
     assert_eq!(
         s.setsockopt(SOL_SOCKET, SO_REUSEADDR, &[1, 0]),
         Err(Errno::EINVAL)
@@ -119,7 +140,10 @@ fn options_round_trip() {
 #[test]
 fn socket_argument_errors() {
     crate::testplat::setup();
-    assert!(matches!(socket(1, 0x80000 | 0x1000_0000 | 1, 0), Err(Errno::EINVAL)));
+    assert!(matches!(
+        socket(1, 0x80000 | 0x1000_0000 | 1, 0),
+        Err(Errno::EINVAL)
+    ));
     assert!(matches!(socket(1, 99, 0), Err(Errno::EINVAL)));
     assert!(matches!(socket(1, 1, 6), Err(Errno::EPROTONOSUPPORT)));
     assert!(matches!(socket(4242, 1, 0), Err(Errno::EAFNOSUPPORT)));

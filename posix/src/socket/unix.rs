@@ -328,9 +328,7 @@ impl UnixSock {
                 if ts.closed {
                     return Err(Errno::ECONNREFUSED);
                 }
-                if ts.dgrams.len() < DGRAM_MAX_QUEUED
-                    && ts.dgram_bytes + buf.len() <= DGRAM_CAP
-                {
+                if ts.dgrams.len() < DGRAM_MAX_QUEUED && ts.dgram_bytes + buf.len() <= DGRAM_CAP {
                     ts.dgram_bytes += buf.len();
                     ts.dgrams.push_back((buf.to_vec(), from));
                     drop(ts);
@@ -463,7 +461,12 @@ impl Proto for UnixSock {
             if let Some(child) = child {
                 // Connectors waiting for backlog room.
                 self.sh.wq.notify(POLLOUT);
-                let peer = child.st.lock().peer_name.clone().unwrap_or(UnixAddr::Unnamed);
+                let peer = child
+                    .st
+                    .lock()
+                    .peer_name
+                    .clone()
+                    .unwrap_or(UnixAddr::Unnamed);
                 return Ok((Box::new(UnixSock { sh: child }), SockAddr::Unix(peer)));
             }
             let sh = &self.sh;
@@ -659,8 +662,7 @@ impl Proto for UnixSock {
             let writable = match peer {
                 Some(Some(p)) => {
                     let ps = p.st.lock();
-                    ps.closed
-                        || (ps.dgrams.len() < DGRAM_MAX_QUEUED && ps.dgram_bytes < DGRAM_CAP)
+                    ps.closed || (ps.dgrams.len() < DGRAM_MAX_QUEUED && ps.dgram_bytes < DGRAM_CAP)
                 }
                 Some(None) => {
                     r |= POLLERR;

@@ -82,8 +82,9 @@ enum Cmd {
         /// linuxu, with --net tap: the default gateway.
         #[arg(long, value_name = "ADDR")]
         gw: Option<String>,
-        /// linuxu: host folder to use as the image's `/` instead of the recipe's [rootfs].
-        #[arg(long, value_name = "DIR")]
+        /// Host folder to use as the image's `/` instead of the recipe's [rootfs] (linuxu:
+        /// mounted through hostfs; kvm: packed into a cpio initrd, a copy made at launch).
+        #[arg(long, visible_alias = "rootfs", value_name = "DIR")]
         root: Option<PathBuf>,
         /// Recipe name or path of an image file.
         target: String,
@@ -141,6 +142,7 @@ fn main() {
                 machine,
                 boot,
                 boot_stats,
+                rootfs: root.clone(),
             };
             let server = ServerOpts {
                 publish,
@@ -426,6 +428,8 @@ struct KvmOpts {
     machine: String,
     boot: String,
     boot_stats: bool,
+    /// `--rootfs DIR`: packed into the initrd instead of the recipe's [rootfs].
+    rootfs: Option<PathBuf>,
 }
 
 /// `ukport run` options for the linuxu image's root and network (servers).
@@ -504,6 +508,12 @@ fn run(
     args: &[String],
 ) -> Result<()> {
     check_plat(plat)?;
+    // Bad -p / --net input fails before a build starts (the recipe's ports are checked
+    // again below, once it is loaded).
+    net::check_host_ports_free(&net::parse_ports(&server.publish)?)?;
+    if let Some(m) = &server.net {
+        m.parse::<net::NetMode>()?;
+    }
     let as_path = Path::new(target);
     let (image, recipe) =
         if target.contains('/') || (as_path.is_file() && !target.ends_with(".toml")) {
@@ -536,10 +546,19 @@ fn run(
         };
 
     if plat == "kvm" {
-        if !server.publish.is_empty() || server.net.is_some() || server.root.is_some() {
-            bail!("-p, --net and --root are linuxu options for now (kvm: see docs/kvm.md)");
+        if server.net.is_some() {
+            bail!("--net is a linuxu option for now (kvm: see docs/kvm.md)");
         }
-        let status = run_kvm(&image, recipe.as_ref(), env, memory, trace, kvm, args)?;
+        // kvm networking: QEMU user-mode with -p (else the recipe's ports) forwarded on
+        // 127.0.0.1 to a virtio-net device.
+        let specs = if server.publish.is_empty() {
+            recipe.as_ref().map(|r| r.run.ports.clone()).unwrap_or_default()
+        } else {
+            server.publish.clone()
+        };
+        let fwd: Vec<(u16, u16)> =
+            net::parse_ports(&specs)?.iter().map(|p| (p.host, p.guest)).collect();
+        let status = run_kvm(&image, recipe.as_ref(), env, memory, trace, kvm, args, &fwd)?;
         std::process::exit(status);
     }
     // Ports: -p replaces the recipe's [run] ports. Checked before anything starts.
@@ -644,6 +663,7 @@ fn run(
 }
 
 /// Boots a kvm image under QEMU; the program's exit status.
+#[allow(clippy::too_many_arguments)]
 fn run_kvm(
     image: &Path,
     recipe: Option<&Recipe>,
@@ -652,6 +672,7 @@ fn run_kvm(
     trace: bool,
     kvm: &KvmOpts,
     args: &[String],
+    forwards: &[(u16, u16)],
 ) -> Result<i32> {
     use uk_toolchain::qemu;
     let name = match recipe {
@@ -686,6 +707,10 @@ fn run_kvm(
     if kvm.boot_stats {
         opts.push("bootstats".to_string());
     }
+    if !forwards.is_empty() {
+        // QEMU user-mode networking forwards to 10.0.2.15; its gateway is 10.0.2.2.
+        opts.extend(["ip=10.0.2.15/24".to_string(), "gw=10.0.2.2".to_string()]);
+    }
     let spec = qemu::RunSpec {
         image: image.to_path_buf(),
         machine: qemu::Machine::parse(&kvm.machine)?,
@@ -693,8 +718,48 @@ fn run_kvm(
         memory: mem,
         cmdline: qemu::kernel_cmdline(&opts, &envs, &argv),
         timing: kvm.boot_stats,
+        forwards: forwards.to_vec(),
+        initrd: kvm_initrd(kvm.rootfs.as_deref(), recipe)?,
     };
     qemu::run(&spec)
+}
+
+/// The initrd of a kvm run: `--rootfs DIR`, else the recipe's `[rootfs]` (assembled as
+/// for linuxu), packed into a newc archive in the cache. Packed afresh at every launch:
+/// the folder may have changed, and packing costs milliseconds.
+fn kvm_initrd(rootfs: Option<&Path>, recipe: Option<&Recipe>) -> Result<Option<PathBuf>> {
+    use sha2::{Digest, Sha256};
+    let (dir, archive) = match (rootfs, recipe) {
+        (Some(d), _) => {
+            let d = fs::canonicalize(d)
+                .with_context(|| format!("--rootfs {}: folder not found", d.display()))?;
+            let hash = hex::encode(Sha256::digest(d.as_os_str().as_encoded_bytes()));
+            let stem = d
+                .file_name()
+                .map(|n| n.to_string_lossy().replace([',', ' '], "_"))
+                .unwrap_or_else(|| "root".into());
+            let archive = paths::cache_dir()
+                .join("initrd")
+                .join(format!("{stem}-{}.cpio", &hash[..16]));
+            (d, archive)
+        }
+        (None, Some(r)) => match assemble_rootfs(r)? {
+            Some(d) => {
+                let archive = d.with_file_name("rootfs.cpio");
+                (d, archive)
+            }
+            None => return Ok(None),
+        },
+        (None, None) => return Ok(None),
+    };
+    let packed = uk_toolchain::cpio::write_dir_archive(&dir, &archive)?;
+    for p in &packed.skipped {
+        eprintln!(
+            "ukport: rootfs: left out {} (sockets, FIFOs and device nodes cannot live in the image's ramfs)",
+            p.display()
+        );
+    }
+    Ok(Some(archive))
 }
 
 fn config(name: &str, set: &[String]) -> Result<()> {
