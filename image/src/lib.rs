@@ -4,6 +4,11 @@
 //!
 //! This crate owns what exists once per image: the global allocator, the panic
 //! handler, and the boot sequence's wiring (`uk_boot_entry`).
+//!
+//! It has no host test build: a panic handler and a global allocator cannot coexist with
+//! std, and everything it wires is unit-tested in its own crate. (`clippy --all-targets`
+//! still asks for a test build, which is empty.)
+#![cfg(not(test))]
 #![no_std]
 
 extern crate alloc;
@@ -23,7 +28,7 @@ static HEAP: uk_alloc::Heap = uk_alloc::new_heap(uk_config::ALLOC_HEAP_CHUNK);
 #[panic_handler]
 fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
     let mut line = uk_log::LineBuf::new();
-    let _ = write!(line, "ukit: kernel panic: {info}\n");
+    let _ = writeln!(line, "ukit: kernel panic: {info}");
     if uk_plat::is_registered() {
         let _ = uk_plat::get().console_write(uk_plat::ConsoleStream::Err, line.as_bytes());
         uk_plat::get().exit(134)

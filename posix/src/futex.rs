@@ -43,7 +43,7 @@ pub enum Timeout {
 }
 
 fn check_addr(uaddr: usize) -> KResult<()> {
-    if uaddr % 4 != 0 {
+    if !uaddr.is_multiple_of(4) {
         return Err(Errno::EINVAL);
     }
     user::check(uaddr, 4, false)
@@ -100,7 +100,7 @@ pub fn wait(uaddr: usize, val: u32, timeout: Timeout, bitset: u32) -> KResult<()
 
 /// FUTEX_WAKE / FUTEX_WAKE_BITSET: wake up to `n` waiters whose bitset matches.
 pub fn wake(uaddr: usize, n: u32, bitset: u32) -> KResult<usize> {
-    if uaddr % 4 != 0 {
+    if !uaddr.is_multiple_of(4) {
         return Err(Errno::EINVAL);
     }
     if bitset == 0 {

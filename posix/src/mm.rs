@@ -211,7 +211,7 @@ pub fn mmap(addr: usize, len: usize, prot: u32, flags: u32, fd: i32, off: u64) -
         MAP_SHARED | MAP_PRIVATE | MAP_SHARED_VALIDATE => {}
         _ => return Err(Errno::EINVAL),
     }
-    if off % PAGE_SIZE as u64 != 0 {
+    if !off.is_multiple_of(PAGE_SIZE as u64) {
         return Err(Errno::EINVAL);
     }
     if flags & MAP_ANONYMOUS == 0 {
@@ -223,7 +223,7 @@ pub fn mmap(addr: usize, len: usize, prot: u32, flags: u32, fd: i32, off: u64) -
     let fixed = flags & (MAP_FIXED | MAP_FIXED_NOREPLACE) != 0;
     let mut mm = MM.lock();
     if fixed {
-        if addr % PAGE_SIZE != 0 {
+        if !addr.is_multiple_of(PAGE_SIZE) {
             return Err(Errno::EINVAL);
         }
         let end = addr.checked_add(len).ok_or(Errno::ENOMEM)?;
@@ -283,7 +283,7 @@ pub fn mmap(addr: usize, len: usize, prot: u32, flags: u32, fd: i32, off: u64) -
 
 /// munmap(2). Unmapping pages that are not mapped is not an error (as on Linux).
 pub fn munmap(addr: usize, len: usize) -> KResult<()> {
-    if addr % PAGE_SIZE != 0 || len == 0 {
+    if !addr.is_multiple_of(PAGE_SIZE) || len == 0 {
         return Err(Errno::EINVAL);
     }
     let len = page_round_up(len).ok_or(Errno::EINVAL)?;
@@ -295,7 +295,7 @@ pub fn munmap(addr: usize, len: usize) -> KResult<()> {
 
 /// mprotect(2): records the new protection (checked on kernel access).
 pub fn mprotect(addr: usize, len: usize, prot: u32) -> KResult<()> {
-    if addr % PAGE_SIZE != 0 {
+    if !addr.is_multiple_of(PAGE_SIZE) {
         return Err(Errno::EINVAL);
     }
     check_prot(prot)?;
@@ -326,7 +326,7 @@ pub fn mremap(
     flags: u32,
     _new_addr: usize,
 ) -> KResult<usize> {
-    if old % PAGE_SIZE != 0 || flags & !(MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP) != 0 {
+    if !old.is_multiple_of(PAGE_SIZE) || flags & !(MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP) != 0 {
         return Err(Errno::EINVAL);
     }
     if flags & (MREMAP_FIXED | MREMAP_DONTUNMAP) != 0 {
@@ -392,7 +392,7 @@ pub fn mremap(
 /// madvise(2): DONTNEED and FREE clear the pages (and give them back to the host on
 /// linuxu); the other advice values are hints we accept and ignore.
 pub fn madvise(addr: usize, len: usize, advice: u32) -> KResult<()> {
-    if addr % PAGE_SIZE != 0 {
+    if !addr.is_multiple_of(PAGE_SIZE) {
         return Err(Errno::EINVAL);
     }
     let len = page_round_up(len).ok_or(Errno::EINVAL)?;
@@ -540,11 +540,8 @@ mod tests {
             Ok(a + PAGE_SIZE)
         );
         // SAFETY: still mapped.
-        assert_eq!(
-            unsafe { *((a + PAGE_SIZE) as *const u8) },
-            0,
-            "MAP_FIXED over a map clears it"
-        );
+        let first = unsafe { *((a + PAGE_SIZE) as *const u8) };
+        assert_eq!(first, 0, "MAP_FIXED over a map clears it");
         // SAFETY: still mapped.
         assert_eq!(unsafe { *(a as *const u8) }, 7);
         let b = mremap(a, 4 * PAGE_SIZE, 64 * PAGE_SIZE, MREMAP_MAYMOVE, 0).unwrap();

@@ -96,7 +96,7 @@ fn check_pid(pid: usize) -> KResult<()> {
 pub fn sys_sched_getaffinity(a: &Args) -> KResult<usize> {
     check_pid(a[0])?;
     let len = a[1];
-    if len < 8 || len % 8 != 0 {
+    if len < 8 || !len.is_multiple_of(8) {
         return Err(Errno::EINVAL);
     }
     user::write(a[2], &1u64)?;

@@ -35,8 +35,11 @@ const LINUXU_TIMEOUT: Duration = Duration::from_secs(60);
 const KVM_TIMEOUT: Duration = Duration::from_secs(120);
 /// Files in flight at once: each TCG guest keeps a host core busy.
 const PARALLEL: usize = 2;
-/// The flags of the linuxu conformance driver (tests/tests/conformance.rs).
+/// The flags of the linuxu conformance driver (tests/tests/conformance.rs), including
+/// its list of files that need a kernel with networking.
 const FLAGS: &[&str] = &["-O2", "-Wall", "-pthread"];
+const NET_FILES: &[&str] = &["sockets.c"];
+const NET_FLAG: &str = "--uk-set=lib.net=true";
 
 fn suite_dir() -> PathBuf {
     repo_root().join("tests").join("conformance")
@@ -185,7 +188,14 @@ fn build(src: &Path, out: &Path, kvm: bool) -> Result<(), String> {
     if kvm {
         cmd.arg("--uk-plat=kvm");
     }
-    cmd.args(FLAGS).arg("-o").arg(out).arg(src);
+    cmd.args(FLAGS);
+    if src
+        .file_name()
+        .is_some_and(|n| NET_FILES.contains(&n.to_string_lossy().as_ref()))
+    {
+        cmd.arg(NET_FLAG);
+    }
+    cmd.arg("-o").arg(out).arg(src);
     let done = run_limited(cmd, Duration::from_secs(600));
     match done.status {
         Some(s) if s.success() => Ok(()),
@@ -226,8 +236,8 @@ fn side(src: &Path, work: &Path, kvm: bool, broken: Option<&str>) -> Side {
         (run_limited(cmd, LINUXU_TIMEOUT), LINUXU_TIMEOUT)
     };
     let report = parse(&done.stdout);
-    let complete = report.summary.is_some()
-        && matches!(done.status.and_then(|s| s.code()), Some(0 | 1));
+    let complete =
+        report.summary.is_some() && matches!(done.status.and_then(|s| s.code()), Some(0 | 1));
     let note = (!complete).then(|| {
         format!(
             "run incomplete: {}, {} case lines, summary {:?}; output tail:\n{}\nstderr tail:\n{}",
@@ -271,7 +281,8 @@ fn differences(r: &FileResult) -> BTreeMap<String, String> {
     ids.into_iter()
         .filter_map(|id| {
             let (l, k) = (outcome(&r.linuxu, id), outcome(&r.kvm, id));
-            (l.is_ok() != k.is_ok()).then(|| (id.clone(), format!("kvm {}; linuxu {}", show(&k), show(&l))))
+            (l.is_ok() != k.is_ok())
+                .then(|| (id.clone(), format!("kvm {}; linuxu {}", show(&k), show(&l))))
         })
         .collect()
 }
@@ -429,7 +440,8 @@ fn conformance_suite_on_kvm_matches_linuxu() {
 
 #[test]
 fn parse_reads_serial_console_lines() {
-    let out = "ok a.c:3 x == 1\r\nnoise\r\nFAIL a.c:4 y == 2: got 3 want 2\r\n1 passed, 1 failed\r\n";
+    let out =
+        "ok a.c:3 x == 1\r\nnoise\r\nFAIL a.c:4 y == 2: got 3 want 2\r\n1 passed, 1 failed\r\n";
     let r = parse(out);
     assert_eq!(r.summary, Some((1, 1)));
     assert_eq!(r.cases["a.c:3"], Ok(()));
@@ -445,7 +457,9 @@ fn differences_count_missing_cases_as_failed() {
     }
     linuxu.report.cases.insert("f.c:4".into(), Err("x".into()));
     kvm.report.cases.insert("f.c:1".into(), Ok(()));
-    kvm.report.cases.insert("f.c:2".into(), Err("got 1 want 2".into()));
+    kvm.report
+        .cases
+        .insert("f.c:2".into(), Err("got 1 want 2".into()));
     kvm.report.cases.insert("f.c:4".into(), Err("x".into()));
     kvm.report.cases.insert("f.c:5".into(), Ok(()));
     let r = FileResult {

@@ -12,6 +12,7 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
@@ -158,6 +159,7 @@ fn echo_through_hostfwd(image: &Path, machine: &str, token: &str) -> (String, St
     let kill = move || {
         let _ = Command::new("kill")
             .args(["-KILL", "--", &format!("-{pgid}")])
+            .stderr(Stdio::null())
             .status();
     };
     let (tx, rx) = mpsc::channel::<String>();

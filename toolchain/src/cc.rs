@@ -72,6 +72,11 @@ const SEPARATE_VALUE: &[&str] = &[
     "--sysroot",
 ];
 
+/// True when gcc option `a` takes the next argument as its value (`-o`, `-I`, `-MF`, ...).
+pub fn separate_value(a: &str) -> bool {
+    SEPARATE_VALUE.contains(&a)
+}
+
 /// Options that ask the compiler about itself; without inputs they are the whole job.
 fn is_info(arg: &str) -> bool {
     let a = arg.strip_prefix('-').unwrap_or(arg);
@@ -592,11 +597,94 @@ pub fn run(args: Vec<OsString>) -> Result<i32> {
                     crate::kernel::ensure_with(&plat, &sets)?
                 }
             };
+            if env("UK_RELINK_MANIFEST").as_deref() != Some("0") {
+                if let Some(code) = link_recorded(&p, &plat, &sysroot, &gcc, &kernel, verbose)? {
+                    return Ok(code);
+                }
+            }
             let mut argv = link_command(&p, &sysroot, &gcc, &kernel);
             argv.extend(plat_link_flags(&plat, &crate::paths::repo_root()));
             exec_gcc(&argv, verbose)
         }
     }
+}
+
+/// Links and records the link for `ukport` to repeat (see [`crate::relink`]): sources on
+/// the command line are compiled to objects first, gcc runs as a child (not exec'd) so
+/// that the manifest is written only after a successful link, and every object and
+/// archive goes into the object store. `None` when the command cannot be recorded
+/// (`-x`, stdin or response-file inputs): the caller links the ordinary way.
+fn link_recorded(
+    p: &Parsed,
+    plat: &str,
+    sysroot: &Sysroot,
+    gcc: &GccPaths,
+    kernel: &Path,
+    verbose: bool,
+) -> Result<Option<i32>> {
+    use crate::relink;
+    let Some((sources, opts)) = relink::compile_units(&p.args, p.uses_x) else {
+        return Ok(None);
+    };
+    let output = p.output.clone().unwrap_or_else(|| "a.out".into());
+    let manifest = relink::manifest_path(Path::new(&output));
+    // A stale manifest must never describe a newer image.
+    let _ = std::fs::remove_file(&manifest);
+    let store_at = relink::store_dir();
+    let tmp_root = store_at.join("tmp");
+    std::fs::create_dir_all(&tmp_root)
+        .with_context(|| format!("cannot create {}", tmp_root.display()))?;
+    let tmp = tempfile::tempdir_in(&tmp_root)
+        .with_context(|| format!("cannot create a folder in {}", tmp_root.display()))?;
+    let split = relink::split_sources(&p.args, &sources, tmp.path(), |src, obj| {
+        let mut unit = p.clone();
+        unit.args = opts.clone();
+        unit.args.extend(["-c".to_string(), src.to_string()]);
+        unit.output = Some(path_str(obj));
+        let argv = compile_command(&unit, sysroot, &gcc.include);
+        if verbose {
+            print_command(&argv);
+        }
+        let status = Command::new(HOST_CC)
+            .args(&argv)
+            .status()
+            .with_context(|| format!("running {HOST_CC}"))?;
+        Ok(exit_code(status))
+    })?;
+    let link_args = match split {
+        Ok(a) => a,
+        Err(code) => return Ok(Some(code)),
+    };
+    let mut linked = p.clone();
+    linked.args = link_args;
+    let mut argv = link_command(&linked, sysroot, gcc, kernel);
+    argv.extend(plat_link_flags(plat, &crate::paths::repo_root()));
+    if verbose {
+        print_command(&argv);
+    }
+    let status = Command::new(HOST_CC)
+        .args(&argv)
+        .status()
+        .with_context(|| format!("running {HOST_CC} (uk-cc needs the host gcc; install it)"))?;
+    if !status.success() {
+        return Ok(Some(exit_code(status)));
+    }
+    let cwd = std::env::current_dir()?;
+    let recorded = relink::record(
+        &cwd,
+        plat,
+        &output,
+        &p.args,
+        &linked.args,
+        &std::path::absolute(kernel)?,
+        &store_at,
+    )
+    .and_then(|m| m.write(&manifest));
+    if let Err(e) = recorded {
+        // The image is fine; only a later relink is lost, so this is not a failure.
+        eprintln!("uk-cc: warning: no relink manifest for {output}: {e:#}");
+    }
+    Ok(Some(0))
 }
 
 /// Answers the queries in order; those that are not ukit's business go to gcc.

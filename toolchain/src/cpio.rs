@@ -108,7 +108,7 @@ impl Writer {
     }
 
     fn pad(&mut self) {
-        while self.out.len() % 4 != 0 {
+        while !self.out.len().is_multiple_of(4) {
             self.out.push(0);
         }
     }
@@ -186,9 +186,7 @@ pub fn pack_dir(dir: &Path) -> Result<Packed> {
     let mut links: HashMap<(u64, u64), (u32, usize)> = HashMap::new();
     for (i, f) in found.iter().enumerate() {
         if f.meta.is_file() && f.meta.nlink() > 1 {
-            let e = links
-                .entry((f.meta.dev(), f.meta.ino()))
-                .or_insert((0, i));
+            let e = links.entry((f.meta.dev(), f.meta.ino())).or_insert((0, i));
             e.0 += 1;
             e.1 = i;
         }
@@ -353,7 +351,17 @@ mod tests {
                 .unwrap_or_else(|| panic!("{p} missing in the ramfs"))
         };
         // Every host file has the same bytes and permission bits inside.
-        for name in ["etc/app/conf", "run.sh", "secret", "z0", "z1", "z3", "z4", "z5", "big.bin"] {
+        for name in [
+            "etc/app/conf",
+            "run.sh",
+            "secret",
+            "z0",
+            "z1",
+            "z3",
+            "z4",
+            "z5",
+            "big.bin",
+        ] {
             let host = t.path().join(name);
             let inside = node(&format!("/{name}"), true);
             assert_eq!(read_all(&inside), fs::read(&host).unwrap(), "{name}");
@@ -367,7 +375,10 @@ mod tests {
         assert_eq!(node("/run.sh", true).attr().unwrap().nlink, 2);
         // Symlinks resolve inside the ramfs.
         assert_eq!(read_all(&node("/conf-link", true)), b"key = value\n");
-        assert_eq!(node("/dangling", false).readlink().unwrap(), b"/nowhere/at/all");
+        assert_eq!(
+            node("/dangling", false).readlink().unwrap(),
+            b"/nowhere/at/all"
+        );
         // The empty folder exists, with its mode (sticky bit included).
         let e = node("/empty", true);
         assert_eq!(e.attr().unwrap().mode, 0o041777);

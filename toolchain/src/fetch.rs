@@ -218,11 +218,7 @@ fn cache_names(recipe: &Recipe) -> Result<Vec<(CacheName, String)>> {
         let same_file = src.url.is_some() && src.sha256.as_deref() == Some(sha);
         if !same_file {
             out.push((
-                CacheName::Prefix(format!(
-                    "{}_{}.orig.tar.",
-                    d.package,
-                    d.upstream_version()
-                )),
+                CacheName::Prefix(format!("{}_{}.orig.tar.", d.package, d.upstream_version())),
                 sha.to_string(),
             ));
         }
@@ -282,8 +278,7 @@ pub fn fetch_source(recipe: &Recipe, progress: &Progress) -> Result<PathBuf> {
 
     let mut errors = Vec::new();
     // 2. upstream
-    if let (Some(url), Some((CacheName::Exact(file), sha))) = (&recipe.source.url, names.first())
-    {
+    if let (Some(url), Some((CacheName::Exact(file), sha))) = (&recipe.source.url, names.first()) {
         let task = progress.task(format!(
             "fetching {} {} (upstream)",
             recipe.name, recipe.version

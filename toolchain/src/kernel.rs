@@ -209,7 +209,10 @@ fn run_logged(
         .env("CARGO_TARGET_DIR", target_dir)
         .env("RUSTFLAGS", "-C relocation-model=static")
         // Read by lib/net's and lib/lwip-sys's build scripts; absent without networking.
-        .env(LWIP_PREFIX_ENV, lwip.map(Path::as_os_str).unwrap_or_default())
+        .env(
+            LWIP_PREFIX_ENV,
+            lwip.map(Path::as_os_str).unwrap_or_default(),
+        )
         // These would override RUSTFLAGS or tie cargo to a make jobserver whose pipes we
         // may not have been given (uk-cc runs inside `make -j`).
         .env_remove("CARGO_ENCODED_RUSTFLAGS")

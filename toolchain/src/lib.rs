@@ -11,4 +11,5 @@ pub mod paths;
 pub mod ports;
 pub mod qemu;
 pub mod recipe;
+pub mod relink;
 pub mod sysroot;

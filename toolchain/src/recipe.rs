@@ -627,8 +627,11 @@ expect_stdout = "hi\n"
         let r = parse(&only).unwrap();
         assert_eq!(r.source.identity_sha256(), Some(deb_sha));
         // A URL still needs the upstream sha256.
-        let e = parse(&only.replace("[source]\n", "[source]\nurl = \"https://x.invalid/d.zip\"\n"))
-            .unwrap_err();
+        let e = parse(&only.replace(
+            "[source]\n",
+            "[source]\nurl = \"https://x.invalid/d.zip\"\n",
+        ))
+        .unwrap_err();
         assert!(e.message.contains("sha256 is required"), "{e}");
         let e = parse(&only.replace(deb_sha, "xyz")).unwrap_err();
         assert!(e.message.contains("debian.sha256 = \"xyz\""), "{e}");

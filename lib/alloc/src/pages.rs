@@ -155,7 +155,7 @@ impl PageAlloc {
     /// Allocate exactly the pages `[addr, addr + n pages)`, for MAP_FIXED. False when any
     /// of them is in use or outside the allocator.
     pub fn alloc_at(&mut self, addr: usize, n: usize) -> bool {
-        if n == 0 || addr % PAGE_SIZE != 0 {
+        if n == 0 || !addr.is_multiple_of(PAGE_SIZE) {
             return false;
         }
         let Some(i) = self.arena_of(addr) else {
@@ -199,7 +199,7 @@ impl PageAlloc {
     /// fully allocated memory of this allocator: a double free or a stray pointer must
     /// not corrupt the bitmap.
     pub fn free(&mut self, addr: usize, n: usize) -> bool {
-        if n == 0 || addr % PAGE_SIZE != 0 {
+        if n == 0 || !addr.is_multiple_of(PAGE_SIZE) {
             return false;
         }
         let Some(i) = self.arena_of(addr) else {
@@ -278,7 +278,7 @@ fn find_run(a: &Arena, from: usize, n: usize) -> Option<usize> {
     let mut run_start = p;
     let mut run = 0usize;
     while p < a.pages {
-        if p % 64 == 0 && run == 0 {
+        if p.is_multiple_of(64) && run == 0 {
             // SAFETY: p < a.pages, word in bitmap.
             let word = unsafe { *a.bitmap.add(p / 64) };
             if word == !0 {
@@ -287,7 +287,7 @@ fn find_run(a: &Arena, from: usize, n: usize) -> Option<usize> {
                 continue;
             }
         }
-        if p % 64 == 0 && run > 0 {
+        if p.is_multiple_of(64) && run > 0 {
             // SAFETY: as above.
             let word = unsafe { *a.bitmap.add(p / 64) };
             if word == 0 && p + 64 <= a.pages {

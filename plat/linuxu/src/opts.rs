@@ -131,9 +131,9 @@ mod tests {
 
     #[test]
     fn env_removal() {
-        let a = b"A=1\0".as_ptr();
-        let b = b"UKIT_OPTS=mem=8M\0".as_ptr();
-        let c = b"C=3\0".as_ptr();
+        let a = c"A=1".as_ptr() as *const u8;
+        let b = c"UKIT_OPTS=mem=8M".as_ptr() as *const u8;
+        let c = c"C=3".as_ptr() as *const u8;
         let mut env = [a, b, c, core::ptr::null()];
         // SAFETY: env holds three C strings and a NULL.
         let v = unsafe { take_env(env.as_mut_ptr(), 3) };

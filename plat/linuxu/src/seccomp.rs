@@ -161,9 +161,9 @@ mod tests {
         // x32 numbers jump to KILL.
         assert_eq!(3 + 1 + p[3].jt as usize, trap + 2);
         // Each allowed number jumps to ALLOW.
-        for i in 0..N {
+        for (i, &nr) in RUNTIME_CALLS.iter().enumerate() {
             let at = 4 + i;
-            assert_eq!(p[at].k as usize, RUNTIME_CALLS[i]);
+            assert_eq!(p[at].k as usize, nr);
             assert_eq!(at + 1 + p[at].jt as usize, trap + 1);
             assert_eq!(p[trap + 1].k, RET_ALLOW);
         }

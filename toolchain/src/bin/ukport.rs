@@ -12,7 +12,7 @@ use clap::{Parser, Subcommand};
 use uk_toolchain::builder::{self, BuildOpts};
 use uk_toolchain::fetch::{self, Progress};
 use uk_toolchain::recipe::{self, Kind, Recipe};
-use uk_toolchain::{cc, kernel, net, paths, ports};
+use uk_toolchain::{cc, kernel, net, paths, ports, relink};
 
 #[derive(Parser)]
 #[command(
@@ -305,12 +305,15 @@ fn build(name: &str, plat: &str, set: &[String], jobs: Option<usize>) -> Result<
     let started = Instant::now();
     let mut ldflags = Vec::new();
     let mut cflags = Vec::new();
+    let mut port_dirs = Vec::new();
     for dep in &r.depends.ports {
         let p = ports::ensure_port(dep)?;
+        port_dirs.push(p.clone());
         cflags.push(format!("-I{}", p.join("include").display()));
         ldflags.push(format!("-L{}", p.join("lib").display()));
     }
     let sysroot = ports::ensure_port(ports::LIBC)?;
+    port_dirs.push(sysroot.clone());
     let (_, resolved) = resolve_config(&r, set)?;
     // UK_KERNEL (the same override uk-cc honours) links a kernel built elsewhere.
     let kernel_lib = match std::env::var_os("UK_KERNEL").filter(|k| !k.is_empty()) {
@@ -328,6 +331,27 @@ fn build(name: &str, plat: &str, set: &[String], jobs: Option<usize>) -> Result<
         None => kernel::ensure(plat, &resolved)?,
     };
     let cc = uk_cc()?;
+    let images = paths::images_dir();
+    // Same recipe, sources and ports as a recorded build: relink its objects (seconds)
+    // instead of building from source (docs/apps.md, "Relinking").
+    let recipe_stamp = relink::recipe_stamp(r.path(), r.local_source().as_deref(), &port_dirs)?;
+    match relink::relink_image(&cc, &images, &r.name, plat, &kernel_lib, &recipe_stamp) {
+        Ok(Some(done)) => {
+            let image = images.join(format!("{}.{plat}", r.name));
+            fs::write(stamp_path(&image), image_stamp(&r, &kernel_lib)?)?;
+            eprintln!(
+                "ukport: relinked {} from {} objects of the {} build ({}) in {:.1}s",
+                image.display(),
+                done.objects,
+                done.from_plat,
+                done.manifest.display(),
+                done.seconds
+            );
+            return Ok(image);
+        }
+        Ok(None) => {}
+        Err(e) => eprintln!("ukport: relinking failed, building from source: {e:#}"),
+    }
 
     let mut opts = BuildOpts {
         jobs: jobs.unwrap_or(0),
@@ -349,13 +373,15 @@ fn build(name: &str, plat: &str, set: &[String], jobs: Option<usize>) -> Result<
         .binary
         .ok_or_else(|| anyhow!("{} has no [build] binary", r.name))?;
 
-    let images = paths::images_dir();
     fs::create_dir_all(&images).with_context(|| format!("cannot create {}", images.display()))?;
     let image = images.join(format!("{}.{plat}", r.name));
     let tmp = images.join(format!(".{}.{plat}.tmp", r.name));
     fs::copy(&bin, &tmp).with_context(|| format!("cannot copy {}", bin.display()))?;
     fs::rename(&tmp, &image)?;
     fs::write(stamp_path(&image), image_stamp(&r, &kernel_lib)?)?;
+    if !relink::keep_manifest(&bin, &image, &recipe_stamp)? {
+        eprintln!("ukport: note: uk-cc left no relink manifest beside {}; a kernel change will rebuild from source", bin.display());
+    }
     let size = fs::metadata(&image)?.len();
     println!(
         "{} ({}, built in {:.1}s)",
@@ -410,16 +436,15 @@ fn image_stamp(r: &Recipe, kernel_lib: &Path) -> Result<String> {
 }
 
 /// True when `image` was built from the current recipe, source and kernel (building the
-/// kernel first if its sources changed). `UK_KERNEL` images are taken as they are.
+/// kernel first if its sources changed). With `UK_KERNEL`, that kernel is the one.
 fn image_is_current(r: &Recipe, plat: &str, image: &Path) -> Result<bool> {
-    if std::env::var_os("UK_KERNEL").is_some_and(|k| !k.is_empty()) {
-        return Ok(true);
-    }
     let Ok(old) = fs::read_to_string(stamp_path(image)) else {
         return Ok(false);
     };
-    let (_, resolved) = resolve_config(r, &[])?;
-    let kernel_lib = kernel::ensure(plat, &resolved)?;
+    let kernel_lib = match std::env::var_os("UK_KERNEL").filter(|k| !k.is_empty()) {
+        Some(k) => PathBuf::from(k),
+        None => kernel::ensure(plat, &resolve_config(r, &[])?.1)?,
+    };
     Ok(old.trim() == image_stamp(r, &kernel_lib)?)
 }
 
@@ -535,7 +560,7 @@ fn run(
                 build(&r.name, plat, &[], None)?
             } else if !image_is_current(&r, plat, &image)? {
                 eprintln!(
-                    "ukport: {} is older than its recipe, source or kernel; rebuilding it",
+                    "ukport: {} is older than its recipe, source or kernel; updating it",
                     image.display()
                 );
                 build(&r.name, plat, &[], None)?
@@ -552,12 +577,17 @@ fn run(
         // kvm networking: QEMU user-mode with -p (else the recipe's ports) forwarded on
         // 127.0.0.1 to a virtio-net device.
         let specs = if server.publish.is_empty() {
-            recipe.as_ref().map(|r| r.run.ports.clone()).unwrap_or_default()
+            recipe
+                .as_ref()
+                .map(|r| r.run.ports.clone())
+                .unwrap_or_default()
         } else {
             server.publish.clone()
         };
-        let fwd: Vec<(u16, u16)> =
-            net::parse_ports(&specs)?.iter().map(|p| (p.host, p.guest)).collect();
+        let fwd: Vec<(u16, u16)> = net::parse_ports(&specs)?
+            .iter()
+            .map(|p| (p.host, p.guest))
+            .collect();
         let status = run_kvm(&image, recipe.as_ref(), env, memory, trace, kvm, args, &fwd)?;
         std::process::exit(status);
     }

@@ -186,12 +186,15 @@ pub(crate) mod tests {
     use super::*;
 
     /// A page-aligned, zeroed block on the host heap.
-    pub struct Block(pub Vec<u8>, pub usize);
+    pub struct Block {
+        _mem: Vec<u8>,
+        pub base: usize,
+    }
     impl Block {
         pub fn new(len: usize) -> Block {
             let v = vec![0u8; len + PAGE];
             let base = align(v.as_ptr() as usize, PAGE);
-            Block(v, base)
+            Block { _mem: v, base }
         }
     }
 
@@ -271,7 +274,7 @@ pub(crate) mod tests {
     fn round_trip_and_wraparound() {
         let b = Block::new(Layout::new(4).total);
         // SAFETY: the block is page-aligned, zeroed, and outlives the queue.
-        let mut q = unsafe { Virtq::new(b.1, 4) };
+        let mut q = unsafe { Virtq::new(b.base, 4) };
         let mut dev = FakeDevice::new(&q);
         for round in 0..10u32 {
             for i in 0..4u16 {
@@ -303,7 +306,7 @@ pub(crate) mod tests {
     fn bad_ids_and_runaway_indices_are_reported_not_followed() {
         let b = Block::new(Layout::new(8).total);
         // SAFETY: as above.
-        let mut q = unsafe { Virtq::new(b.1, 8) };
+        let mut q = unsafe { Virtq::new(b.base, 8) };
         let mut dev = FakeDevice::new(&q);
         q.push_avail(0);
         q.push_avail(1);
