@@ -269,11 +269,56 @@ fn resolve_config(
     Ok((schema, resolved))
 }
 
+/// The uk-cc next to this ukport. `cargo run --bin ukport` builds only ukport, so when
+/// uk-cc is missing or older than ukport (and ukport runs from a cargo target folder),
+/// build it the same way first: the README's one command must work on a fresh clone.
 fn uk_cc() -> Result<PathBuf> {
-    let p = std::env::current_exe()?.with_file_name("uk-cc");
+    let exe = std::env::current_exe()?;
+    let p = exe.with_file_name("uk-cc");
+    let mtime = |f: &Path| fs::metadata(f).and_then(|m| m.modified()).ok();
+    let stale = match (mtime(&p), mtime(&exe)) {
+        (None, _) => true,
+        (Some(cc), Some(port)) => cc < port,
+        _ => false,
+    };
+    if stale {
+        let profile_dir = exe
+            .parent()
+            .ok_or_else(|| anyhow!("ukport has no folder"))?;
+        let target_dir = profile_dir
+            .parent()
+            .ok_or_else(|| anyhow!("ukport is not in a cargo target folder"))?;
+        let profile = profile_dir
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("");
+        if matches!(profile, "release" | "debug") && paths::repo_root().join("Cargo.toml").is_file()
+        {
+            eprintln!("ukport: building uk-cc next to ukport ({})", p.display());
+            let mut cmd = Command::new("cargo");
+            cmd.current_dir(paths::repo_root())
+                .args([
+                    "build",
+                    "--quiet",
+                    "-p",
+                    "uk-toolchain",
+                    "--bin",
+                    "uk-cc",
+                    "--target-dir",
+                ])
+                .arg(target_dir);
+            if profile == "release" {
+                cmd.arg("--release");
+            }
+            let st = cmd.status().context("cannot run cargo to build uk-cc")?;
+            if !st.success() {
+                bail!("building uk-cc failed ({st}); try `cargo build --release --bin uk-cc --bin ukport`");
+            }
+        }
+    }
     if !p.is_file() {
         bail!(
-            "uk-cc is not next to ukport ({}); build both with `cargo build --bin uk-cc --bin ukport`",
+            "uk-cc is not next to ukport ({}); build both with `cargo build --release --bin uk-cc --bin ukport`",
             p.display()
         );
     }
@@ -292,6 +337,8 @@ fn human_size(n: u64) -> String {
 fn build(name: &str, plat: &str, set: &[String], jobs: Option<usize>) -> Result<PathBuf> {
     check_plat(plat)?;
     let r = Recipe::load(name)?;
+    // Before any port: ports other than libc are built with uk-cc.
+    let cc = uk_cc()?;
     if r.kind == Kind::Port {
         let prefix = ports::ensure_port(&r.name)?;
         println!(
@@ -330,7 +377,6 @@ fn build(name: &str, plat: &str, set: &[String], jobs: Option<usize>) -> Result<
         }
         None => kernel::ensure(plat, &resolved)?,
     };
-    let cc = uk_cc()?;
     let images = paths::images_dir();
     // Same recipe, sources and ports as a recorded build: relink its objects (seconds)
     // instead of building from source (docs/apps.md, "Relinking").
