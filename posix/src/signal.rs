@@ -405,14 +405,18 @@ pub fn post(target: Target, q: Queued) -> KResult<()> {
                     return Ok(());
                 }
                 s.shared.add(q);
-                // Prefer the calling thread, then any thread that takes it.
-                if s.thread(me).takes(b) {
+                // Prefer the calling thread, then any program thread that takes it.
+                // Kernel threads (the network thread, or whichever thread the idle
+                // loop runs on when a host signal arrives) never return to the
+                // program, so they are never picked.
+                let program = |tid: i32| uk_sched::thread(tid).is_some_and(|t| !t.is_kernel());
+                if program(me) && s.thread(me).takes(b) {
                     Some(me)
                 } else {
-                    s.threads
-                        .iter()
-                        .find(|(_, t)| t.takes(b))
-                        .map(|(tid, _)| *tid)
+                    uk_sched::thread_ids()
+                        .into_iter()
+                        .filter(|tid| program(*tid))
+                        .find(|tid| s.thread(*tid).takes(b))
                 }
             }
         }

@@ -172,6 +172,30 @@ pub struct RunSpec {
     /// A newc cpio archive handed to the guest as its initrd (`-initrd`): the kernel
     /// unpacks it into the ramfs root (see [`crate::cpio`]).
     pub initrd: Option<PathBuf>,
+    /// A host folder shared with the guest over virtio-9p (mount tag [`SHARE_TAG`]); the
+    /// caller adds the boot option that mounts it (`root=hostfs:/`).
+    pub share: Option<PathBuf>,
+}
+
+/// The mount tag of the folder `ukport run --share` hands to the guest.
+pub const SHARE_TAG: &str = "ukit";
+
+/// QEMU arguments sharing host folder `dir` with the guest over virtio-9p (9P2000.L,
+/// `security_model=none`: files are created as the user running QEMU): the mmio device
+/// on microvm, the modern-only PCI function on pc. Commas in the path are doubled, the
+/// escape QEMU's option parser understands.
+pub fn share_args(machine: Machine, dir: &Path) -> Vec<String> {
+    let path = dir.to_string_lossy().replace(',', ",,");
+    let device = match machine {
+        Machine::Microvm => "virtio-9p-device",
+        Machine::Pc => "virtio-9p-pci,disable-legacy=on",
+    };
+    vec![
+        "-fsdev".into(),
+        format!("local,id=fs0,path={path},security_model=none"),
+        "-device".into(),
+        format!("{device},fsdev=fs0,mount_tag={SHARE_TAG}"),
+    ]
 }
 
 /// QEMU arguments for a virtio-net device on user-mode networking (guest 10.0.2.15,
@@ -237,6 +261,9 @@ pub fn run(spec: &RunSpec) -> Result<i32> {
         .arg(format!("file:{}", debugcon.display()));
     if !spec.forwards.is_empty() {
         cmd.args(net_args(spec.machine, &spec.forwards));
+    }
+    if let Some(dir) = &spec.share {
+        cmd.args(share_args(spec.machine, dir));
     }
     cmd.arg("-kernel").arg(&kernel);
     if let Some(initrd) = &spec.initrd {
@@ -385,6 +412,21 @@ mod tests {
             ]
         );
         assert!(net_args(Machine::Pc, &[(1, 2)])[3].starts_with("virtio-net-pci,"));
+    }
+
+    #[test]
+    fn share_arguments_name_the_folder_and_the_tag() {
+        let a = share_args(Machine::Microvm, Path::new("/tmp/a,b"));
+        assert_eq!(
+            a,
+            [
+                "-fsdev",
+                "local,id=fs0,path=/tmp/a,,b,security_model=none",
+                "-device",
+                "virtio-9p-device,fsdev=fs0,mount_tag=ukit"
+            ]
+        );
+        assert!(share_args(Machine::Pc, Path::new("/x"))[3].starts_with("virtio-9p-pci,"));
     }
 
     #[test]

@@ -101,6 +101,13 @@ impl Thread {
     pub fn has_exited(&self) -> bool {
         self.state() == State::Exited
     }
+
+    /// A thread the kernel started for itself (it owns a kernel stack), as opposed to a
+    /// program thread (tid 1 or made by clone on a program stack). Signals for the
+    /// process are never given to kernel threads: they never return to the program.
+    pub fn is_kernel(&self) -> bool {
+        self.stack.is_some()
+    }
 }
 
 /// A one-shot timer callback (alarm, timerfd, itimers).

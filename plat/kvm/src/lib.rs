@@ -240,6 +240,11 @@ mod imp {
             false
         }
 
+        /// The virtio-9p share, when the VMM gave one (`ukport run --share DIR`).
+        fn hostfs(&self) -> Option<&dyn uk_plat::HostFs> {
+            crate::virtio::p9::P9.hostfs()
+        }
+
         fn initrd(&self) -> Option<&'static [u8]> {
             let (s, l) = (self.initrd_start.load(Ordering::Relaxed), self.initrd_len.load(Ordering::Relaxed));
             if s == 0 || l == 0 {

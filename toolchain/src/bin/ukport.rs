@@ -86,6 +86,11 @@ enum Cmd {
         /// mounted through hostfs; kvm: packed into a cpio initrd, a copy made at launch).
         #[arg(long, visible_alias = "rootfs", value_name = "DIR")]
         root: Option<PathBuf>,
+        /// kvm: share host folder DIR with the VM over virtio-9p and mount it as the
+        /// image's `/` (live: the program's writes land in DIR). Replaces --root and the
+        /// recipe's [rootfs].
+        #[arg(long, value_name = "DIR", conflicts_with = "root")]
+        share: Option<PathBuf>,
         /// Recipe name or path of an image file.
         target: String,
         /// Arguments for the program (after the recipe's [run] args).
@@ -135,6 +140,7 @@ fn main() {
             ip,
             gw,
             root,
+            share,
             target,
             args,
         } => {
@@ -143,6 +149,7 @@ fn main() {
                 boot,
                 boot_stats,
                 rootfs: root.clone(),
+                share,
             };
             let server = ServerOpts {
                 publish,
@@ -501,6 +508,8 @@ struct KvmOpts {
     boot_stats: bool,
     /// `--rootfs DIR`: packed into the initrd instead of the recipe's [rootfs].
     rootfs: Option<PathBuf>,
+    /// `--share DIR`: shared over virtio-9p and mounted as `/` (no initrd then).
+    share: Option<PathBuf>,
 }
 
 /// `ukport run` options for the linuxu image's root and network (servers).
@@ -579,6 +588,9 @@ fn run(
     args: &[String],
 ) -> Result<()> {
     check_plat(plat)?;
+    if kvm.share.is_some() && plat != "kvm" {
+        bail!("--share is for --plat kvm (virtio-9p); on linuxu, --root DIR mounts a host folder as /");
+    }
     // Bad -p / --net input fails before a build starts (the recipe's ports are checked
     // again below, once it is loaded).
     net::check_host_ports_free(&net::parse_ports(&server.publish)?)?;
@@ -787,6 +799,24 @@ fn run_kvm(
         // QEMU user-mode networking forwards to 10.0.2.15; its gateway is 10.0.2.2.
         opts.extend(["ip=10.0.2.15/24".to_string(), "gw=10.0.2.2".to_string()]);
     }
+    let share = match &kvm.share {
+        Some(d) => {
+            let d = fs::canonicalize(d)
+                .with_context(|| format!("--share {}: folder not found", d.display()))?;
+            if !d.is_dir() {
+                bail!("--share {}: not a folder", d.display());
+            }
+            // The share is the image's root (the kernel's hostfs over virtio-9p).
+            opts.push("root=hostfs:/".to_string());
+            Some(d)
+        }
+        None => None,
+    };
+    let initrd = if share.is_some() {
+        None
+    } else {
+        kvm_initrd(kvm.rootfs.as_deref(), recipe)?
+    };
     let spec = qemu::RunSpec {
         image: image.to_path_buf(),
         machine: qemu::Machine::parse(&kvm.machine)?,
@@ -795,7 +825,8 @@ fn run_kvm(
         cmdline: qemu::kernel_cmdline(&opts, &envs, &argv),
         timing: kvm.boot_stats,
         forwards: forwards.to_vec(),
-        initrd: kvm_initrd(kvm.rootfs.as_deref(), recipe)?,
+        initrd,
+        share,
     };
     qemu::run(&spec)
 }

@@ -20,6 +20,7 @@ pub mod transport;
 
 #[cfg(not(test))]
 pub mod net;
+pub mod p9;
 
 /// The interrupt vector every virtio device signals.
 pub const VECTOR: u8 = 0x41;
@@ -176,6 +177,13 @@ mod hw {
             return;
         }
         let version = regs.r32(mmio::VERSION);
+        if (1..=2).contains(&version) && regs.r32(mmio::DEVICE_ID) == p9::DEVICE_ID {
+            p9::P9.attach(Transport::Mmio {
+                regs,
+                legacy: version == 1,
+            });
+            return;
+        }
         if !(1..=2).contains(&version) || regs.r32(mmio::DEVICE_ID) != DEV_NET {
             return;
         }
@@ -191,7 +199,10 @@ mod hw {
     fn probe_pci(at: Bdf, device: u16, apic_id: u32) {
         let c = Ports;
         let is_net = device == 0x1041 || (device == 0x1000 && c.read16(at, 0x2e) == DEV_NET as u16);
-        if !is_net {
+        // virtio-9p: modern id 0x1049, or transitional 0x1009 (subsystem id 9).
+        let is_9p = device == 0x1049
+            || (device == 0x1009 && c.read16(at, 0x2e) == p9::DEVICE_ID as u16);
+        if !is_net && !is_9p {
             return;
         }
         let mut regs: [Option<Regs>; 5] = [None; 5];
@@ -230,14 +241,19 @@ mod hw {
             }
         }
         common_r.w16(common::MSIX_CONFIG, NO_VECTOR);
-        add_net(Transport::Pci(PciRegs {
+        let t = Transport::Pci(PciRegs {
             common: common_r,
             notify,
             notify_mul,
             isr,
             device: device_r,
             msix,
-        }));
+        });
+        if is_9p {
+            p9::P9.attach(t);
+        } else {
+            add_net(t);
+        }
     }
 
     /// QEMU microvm's fixed virtio-mmio window: 512-byte transports from 0xfeb00000,
