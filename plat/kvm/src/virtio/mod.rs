@@ -200,8 +200,8 @@ mod hw {
         let c = Ports;
         let is_net = device == 0x1041 || (device == 0x1000 && c.read16(at, 0x2e) == DEV_NET as u16);
         // virtio-9p: modern id 0x1049, or transitional 0x1009 (subsystem id 9).
-        let is_9p = device == 0x1049
-            || (device == 0x1009 && c.read16(at, 0x2e) == p9::DEVICE_ID as u16);
+        let is_9p =
+            device == 0x1049 || (device == 0x1009 && c.read16(at, 0x2e) == p9::DEVICE_ID as u16);
         if !is_net && !is_9p {
             return;
         }
