@@ -13,10 +13,10 @@
 
 extern crate alloc;
 
-#[cfg(feature = "plat-linuxu")]
-pub use uk_plat_linuxu as platform;
 #[cfg(feature = "plat-kvm")]
 pub use uk_plat_kvm as platform;
+#[cfg(feature = "plat-linuxu")]
+pub use uk_plat_linuxu as platform;
 pub use uk_syscall_shim::{__uk_clone, __uk_unmapself, uk_syscall};
 
 use core::fmt::Write;
@@ -178,7 +178,8 @@ pub extern "C" fn rust_eh_personality() {}
 #[no_mangle]
 pub extern "C" fn _Unwind_Resume() -> ! {
     if uk_plat::is_registered() {
-        let _ = uk_plat::get().console_write(uk_plat::ConsoleStream::Err, b"ukit: unexpected unwind\n");
+        let _ =
+            uk_plat::get().console_write(uk_plat::ConsoleStream::Err, b"ukit: unexpected unwind\n");
         uk_plat::get().exit(134)
     }
     loop {

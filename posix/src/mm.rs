@@ -326,7 +326,9 @@ pub fn mremap(
     flags: u32,
     _new_addr: usize,
 ) -> KResult<usize> {
-    if !old.is_multiple_of(PAGE_SIZE) || flags & !(MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP) != 0 {
+    if !old.is_multiple_of(PAGE_SIZE)
+        || flags & !(MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP) != 0
+    {
         return Err(Errno::EINVAL);
     }
     if flags & (MREMAP_FIXED | MREMAP_DONTUNMAP) != 0 {

@@ -63,7 +63,8 @@ fn spec(name: &str) -> Option<&'static [A]> {
         "dup2" | "dup3" => &[Fd, Fd, Hex],
         "stat" | "lstat" | "access" | "chdir" | "rmdir" | "unlink" | "truncate" => &[Path, Hex],
         "mkdir" | "chmod" => &[Path, Mode],
-        "newfstatat" | "statx" | "faccessat" | "faccessat2" | "unlinkat" | "mkdirat" | "readlinkat" => &[Fd, Path, Hex, Hex],
+        "newfstatat" | "statx" | "faccessat" | "faccessat2" | "unlinkat" | "mkdirat"
+        | "readlinkat" => &[Fd, Path, Hex, Hex],
         "fstat" | "getdents64" | "fcntl" | "ftruncate" | "lseek" | "ioctl" => &[Fd, Hex, Hex],
         "rename" | "link" | "symlink" => &[Path, Path],
         "renameat" | "renameat2" | "linkat" => &[Fd, Path, Fd, Path, Hex],
@@ -161,7 +162,11 @@ fn arg(o: &mut Out, k: A, v: usize, a: &crate::Args, ret: isize) {
         },
         A::Buf(i) => {
             // Show what was transferred: for a read, only after it returned.
-            let len = if ret >= 0 { (ret as usize).min(a[i as usize]) } else { 0 };
+            let len = if ret >= 0 {
+                (ret as usize).min(a[i as usize])
+            } else {
+                0
+            };
             match user::slice(v, len) {
                 Ok(b) if ret >= 0 => quoted(o, b, 32),
                 _ => {
@@ -200,7 +205,12 @@ fn arg(o: &mut Out, k: A, v: usize, a: &crate::Args, ret: isize) {
                 );
             }
         }
-        A::Prot => flags(o, v, &[(1, "PROT_READ"), (2, "PROT_WRITE"), (4, "PROT_EXEC")], "PROT_NONE"),
+        A::Prot => flags(
+            o,
+            v,
+            &[(1, "PROT_READ"), (2, "PROT_WRITE"), (4, "PROT_EXEC")],
+            "PROT_NONE",
+        ),
         A::MFlags => flags(
             o,
             v,
@@ -222,9 +232,38 @@ fn arg(o: &mut Out, k: A, v: usize, a: &crate::Args, ret: isize) {
         }
         A::Sig => {
             const N: [&str; 32] = [
-                "0", "SIGHUP", "SIGINT", "SIGQUIT", "SIGILL", "SIGTRAP", "SIGABRT", "SIGBUS", "SIGFPE", "SIGKILL", "SIGUSR1", "SIGSEGV",
-                "SIGUSR2", "SIGPIPE", "SIGALRM", "SIGTERM", "SIGSTKFLT", "SIGCHLD", "SIGCONT", "SIGSTOP", "SIGTSTP", "SIGTTIN", "SIGTTOU",
-                "SIGURG", "SIGXCPU", "SIGXFSZ", "SIGVTALRM", "SIGPROF", "SIGWINCH", "SIGIO", "SIGPWR", "SIGSYS",
+                "0",
+                "SIGHUP",
+                "SIGINT",
+                "SIGQUIT",
+                "SIGILL",
+                "SIGTRAP",
+                "SIGABRT",
+                "SIGBUS",
+                "SIGFPE",
+                "SIGKILL",
+                "SIGUSR1",
+                "SIGSEGV",
+                "SIGUSR2",
+                "SIGPIPE",
+                "SIGALRM",
+                "SIGTERM",
+                "SIGSTKFLT",
+                "SIGCHLD",
+                "SIGCONT",
+                "SIGSTOP",
+                "SIGTSTP",
+                "SIGTTIN",
+                "SIGTTOU",
+                "SIGURG",
+                "SIGXCPU",
+                "SIGXFSZ",
+                "SIGVTALRM",
+                "SIGPROF",
+                "SIGWINCH",
+                "SIGIO",
+                "SIGPWR",
+                "SIGSYS",
             ];
             match N.get(v) {
                 Some(n) => o.s(n),
@@ -325,8 +364,15 @@ mod tests {
         let v: &'static mut [u8] = Box::leak(b"/etc/hosts\0hello\n".to_vec().into_boxed_slice());
         let a = v.as_ptr() as usize;
         uk_posix::user::add_static_range(a, a + v.len(), true);
-        let t = text(257, [(-100i64) as usize, a, 0o2000000 | 0o100 | 1, 0o644, 0, 0], 3);
-        assert_eq!(t, "trace: openat(AT_FDCWD, \"/etc/hosts\", O_WRONLY|O_CREAT|O_CLOEXEC, 0o644) = 3");
+        let t = text(
+            257,
+            [(-100i64) as usize, a, 0o2000000 | 0o100 | 1, 0o644, 0, 0],
+            3,
+        );
+        assert_eq!(
+            t,
+            "trace: openat(AT_FDCWD, \"/etc/hosts\", O_WRONLY|O_CREAT|O_CLOEXEC, 0o644) = 3"
+        );
         let t = text(1, [1, a + 11, 6, 0, 0, 0], 6);
         assert_eq!(t, "trace: write(1, \"hello\\n\", 6) = 6");
         let t = text(0, [0, 0x10, 6, 0, 0, 0], -14);
@@ -334,7 +380,10 @@ mod tests {
         let t = text(9, [0, 4096, 3, 0x22, usize::MAX, 0], 0x7f00_0000_0000);
         assert!(t.starts_with("trace: mmap(0x0, 4096, PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_ANONYMOUS, -1, 0x0) = 0x7f"), "{t}");
         let t = text(999, [1, 2, 3, 4, 5, 6], -38);
-        assert_eq!(t, "trace: syscall_999(0x1, 0x2, 0x3, 0x4, 0x5, 0x6) = -1 ENOSYS");
+        assert_eq!(
+            t,
+            "trace: syscall_999(0x1, 0x2, 0x3, 0x4, 0x5, 0x6) = -1 ENOSYS"
+        );
         // A bad path pointer prints as a pointer, no fault.
         let t = text(2, [0x20, 0, 0, 0, 0, 0], -14);
         assert_eq!(t, "trace: open(0x20, O_RDONLY, 0o0) = -1 EFAULT");

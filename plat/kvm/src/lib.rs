@@ -246,7 +246,10 @@ mod imp {
         }
 
         fn initrd(&self) -> Option<&'static [u8]> {
-            let (s, l) = (self.initrd_start.load(Ordering::Relaxed), self.initrd_len.load(Ordering::Relaxed));
+            let (s, l) = (
+                self.initrd_start.load(Ordering::Relaxed),
+                self.initrd_len.load(Ordering::Relaxed),
+            );
             if s == 0 || l == 0 {
                 return None;
             }

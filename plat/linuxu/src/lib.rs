@@ -7,11 +7,11 @@
 #![cfg_attr(not(test), no_std)]
 
 pub mod host;
+pub mod hostfs;
 mod net;
 mod opts;
-mod vdso;
-pub mod hostfs;
 mod seccomp;
+mod vdso;
 
 use core::arch::global_asm;
 use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};

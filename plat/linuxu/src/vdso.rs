@@ -88,7 +88,8 @@ fn lookup(base: usize, name: &[u8]) -> Option<usize> {
                 continue;
             }
             // SAFETY: [base + at, base + at + len + 1) is inside the mapping (checked).
-            let s = unsafe { core::slice::from_raw_parts((base + at) as *const u8, name.len() + 1) };
+            let s =
+                unsafe { core::slice::from_raw_parts((base + at) as *const u8, name.len() + 1) };
             if &s[..name.len()] == name && s[name.len()] == 0 {
                 let addr = bias.wrapping_add(st_value as usize);
                 if addr < base || addr >= base + size {
