@@ -301,7 +301,9 @@ fn uk_cc() -> Result<PathBuf> {
             .unwrap_or("");
         if matches!(profile, "release" | "debug") && paths::repo_root().join("Cargo.toml").is_file()
         {
-            eprintln!("ukport: building uk-cc next to ukport ({})", p.display());
+            if !p.is_file() {
+                eprintln!("ukport: building uk-cc next to ukport ({})", p.display());
+            }
             let mut cmd = Command::new("cargo");
             cmd.current_dir(paths::repo_root())
                 .args([
@@ -318,6 +320,13 @@ fn uk_cc() -> Result<PathBuf> {
                 cmd.arg("--release");
             }
             let st = cmd.status().context("cannot run cargo to build uk-cc")?;
+            if st.success() {
+                // cargo leaves an up-to-date uk-cc untouched: mark it checked so the
+                // next ukport run does not ask cargo again.
+                if let Ok(f) = fs::File::options().write(true).open(&p) {
+                    let _ = f.set_modified(std::time::SystemTime::now());
+                }
+            }
             if !st.success() {
                 bail!("building uk-cc failed ({st}); try `cargo build --release --bin uk-cc --bin ukport`");
             }
@@ -388,22 +397,47 @@ fn build(name: &str, plat: &str, set: &[String], jobs: Option<usize>) -> Result<
     // Same recipe, sources and ports as a recorded build: relink its objects (seconds)
     // instead of building from source (docs/apps.md, "Relinking").
     let recipe_stamp = relink::recipe_stamp(r.path(), r.local_source().as_deref(), &port_dirs)?;
-    match relink::relink_image(&cc, &images, &r.name, plat, &kernel_lib, &recipe_stamp) {
-        Ok(Some(done)) => {
-            let image = images.join(format!("{}.{plat}", r.name));
-            fs::write(stamp_path(&image), image_stamp(&r, &kernel_lib)?)?;
-            eprintln!(
-                "ukport: relinked {} from {} objects of the {} build ({}) in {:.1}s",
-                image.display(),
-                done.objects,
-                done.from_plat,
-                done.manifest.display(),
-                done.seconds
-            );
-            return Ok(image);
+    // A build from source runs the app's own build system, whose configure tests run
+    // the programs they link: those must be linuxu images. So another platform's image
+    // comes from the linuxu build's objects, relinked (DESIGN: one compile, one image
+    // per platform).
+    for attempt in 0..2 {
+        match relink::relink_image(&cc, &images, &r.name, plat, &kernel_lib, &recipe_stamp) {
+            Ok(Some(done)) => {
+                let image = images.join(format!("{}.{plat}", r.name));
+                fs::write(stamp_path(&image), image_stamp(&r, &kernel_lib)?)?;
+                eprintln!(
+                    "ukport: relinked {} from {} objects of the {} build ({}) in {:.1}s",
+                    image.display(),
+                    done.objects,
+                    done.from_plat,
+                    done.manifest.display(),
+                    done.seconds
+                );
+                return Ok(image);
+            }
+            Ok(None) if plat != "linuxu" && attempt == 0 => {
+                eprintln!(
+                    "ukport: building {} for linuxu first (its build runs test programs on this host), then relinking for {plat}",
+                    r.name
+                );
+                build(name, "linuxu", set, jobs)?;
+            }
+            Ok(None) if plat != "linuxu" => {
+                bail!(
+                    "the linuxu build of {} left no relink manifest to make the {plat} image from",
+                    r.name
+                )
+            }
+            Ok(None) => break,
+            Err(e) if plat != "linuxu" => {
+                return Err(e.context(format!("relinking {} for {plat}", r.name)))
+            }
+            Err(e) => {
+                eprintln!("ukport: relinking failed, building from source: {e:#}");
+                break;
+            }
         }
-        Ok(None) => {}
-        Err(e) => eprintln!("ukport: relinking failed, building from source: {e:#}"),
     }
 
     let mut opts = BuildOpts {
