@@ -163,6 +163,9 @@ fn thread_exit_cleanup() {
 
 /// exit(2): end the calling thread; the last thread's exit ends the image.
 pub fn exit_thread(code: i32) -> ! {
+    if count() == 1 {
+        before_image_exit();
+    }
     thread_exit_cleanup();
     uk_sched::exit_current(code & 0xff)
 }
@@ -176,7 +179,15 @@ pub fn exit_and_unmap(base: usize, size: usize) -> ! {
 
 /// exit_group(2).
 pub fn exit_group(code: i32) -> ! {
+    before_image_exit();
     uk_plat::get().exit(code & 0xff)
+}
+
+/// The image is about to stop: let the network deliver what the program sent (at most
+/// one second, as a lingering close would).
+fn before_image_exit() {
+    #[cfg(feature = "net")]
+    uk_net::drain(1_000_000_000);
 }
 
 /// The scheduler's hook to unmap a detached thread's stack.

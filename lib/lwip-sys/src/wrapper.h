@@ -12,5 +12,6 @@
 #include "lwip/ip6_addr.h"
 #include "lwip/nd6.h"
 #include "lwip/prot/tcp.h"
+#include "lwip/priv/tcp_priv.h" /* tcp_active_pcbs: the exit-time drain looks for unsent data */
 #include "netif/ethernet.h"
 #include "lwip/ethip6.h"

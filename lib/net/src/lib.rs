@@ -32,7 +32,7 @@ mod udp;
 pub mod selftest;
 
 pub use config::{boot_option, NetConfig};
-pub use stack::{init, interface_stats, NetParams};
+pub use stack::{drain, init, interface_stats, tcp_output_pending, NetParams};
 pub use tcp::TcpSocket;
 pub use udp::UdpSocket;
 

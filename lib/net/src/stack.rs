@@ -43,6 +43,40 @@ fn now_ns() -> u64 {
     uk_plat::get().monotonic_ns()
 }
 
+/// True while some TCP connection still has data that is not sent or not yet
+/// acknowledged by the peer (closed sockets included: lwIP finishes them on its own).
+pub fn tcp_output_pending() -> bool {
+    let _g = CORE.lock();
+    // SAFETY: core lock held; lwIP's active list is a NULL-terminated chain of live pcbs.
+    unsafe {
+        let mut pcb = sys::tcp_active_pcbs;
+        let mut budget = 1 << 16; // a corrupt list must not loop for ever
+        while !pcb.is_null() && budget > 0 {
+            if !(*pcb).unsent.is_null() || !(*pcb).unacked.is_null() {
+                return true;
+            }
+            pcb = (*pcb).next;
+            budget -= 1;
+        }
+    }
+    false
+}
+
+/// Before the image stops: give TCP up to `max_ns` to deliver what the program wrote
+/// (on Linux the kernel keeps sending after a process exits; a unikernel that stops
+/// at once would cut replies short). Other threads, the net thread among them, run
+/// meanwhile.
+pub fn drain(max_ns: u64) {
+    if !STARTED.load(Ordering::Relaxed) {
+        return;
+    }
+    let deadline = now_ns().saturating_add(max_ns);
+    while tcp_output_pending() && now_ns() < deadline {
+        KICK.wake_all();
+        let _ = uk_sched::block(Some(now_ns().saturating_add(1_000_000).min(deadline)));
+    }
+}
+
 /// Loopback delivery and the net thread's timer; called with the core lock held.
 fn after_calls() {
     poll_loopback();
