@@ -6,6 +6,8 @@
 //! kernel underneath. That is why the helpers only spawn processes and hand back their
 //! output; the tests decide what must match.
 
+pub mod suite;
+
 use std::ffi::OsStr;
 use std::io::Read;
 use std::os::unix::process::{CommandExt, ExitStatusExt};

@@ -12,14 +12,15 @@
 //! list from the current ukit results (after the native run has passed).
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::Read;
-use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitStatus, Stdio};
+use std::process::{Command, ExitStatus};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use uk_tests::{ensure_setup, repo_root, require_tool, text, tools, TempDir};
+use uk_tests::suite::{
+    describe, parse, read_known_failures, run_limited, sources, suite_dir, tail, Finished, Report,
+};
+use uk_tests::{ensure_setup, require_tool, tools, TempDir};
 
 /// Per program run, as the issue asks.
 const RUN_TIMEOUT: Duration = Duration::from_secs(60);
@@ -35,128 +36,8 @@ const UKIT_FLAGS: &[&str] = &["-O2", "-Wall", "-pthread"];
 const UKIT_NET_FILES: &[&str] = &["sockets.c"];
 const UKIT_NET_FLAGS: &[&str] = &["-O2", "-Wall", "-pthread", "--uk-set=lib.net=true"];
 
-fn suite_dir() -> PathBuf {
-    repo_root().join("tests").join("conformance")
-}
-
 fn known_failures_path() -> PathBuf {
     suite_dir().join("known-failures.txt")
-}
-
-/// The C files of the suite, sorted by name.
-fn sources() -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(suite_dir())
-        .expect("tests/conformance exists")
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "c"))
-        .collect();
-    files.sort();
-    files
-}
-
-/// What one finished (or killed) program left behind.
-#[derive(Debug, Default)]
-struct Finished {
-    stdout: String,
-    stderr: String,
-    /// `None` when the program was killed on timeout.
-    status: Option<ExitStatus>,
-}
-
-/// Runs `cmd` in its own process group with stdin closed; on timeout the group is killed
-/// by id and the partial output is returned (unlike `uk_tests::run_command`, which
-/// panics: here a hang is a result to report, not the end of the test).
-fn run_limited(mut cmd: Command, timeout: Duration) -> Finished {
-    cmd.stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0);
-    let mut child = match cmd.spawn() {
-        Ok(c) => c,
-        Err(e) => {
-            return Finished {
-                stderr: format!("cannot start {cmd:?}: {e}"),
-                ..Finished::default()
-            }
-        }
-    };
-    let reader = |mut pipe: Box<dyn Read + Send>| {
-        std::thread::spawn(move || {
-            let mut buf = Vec::new();
-            let _ = pipe.read_to_end(&mut buf);
-            buf
-        })
-    };
-    let out = reader(Box::new(child.stdout.take().expect("piped stdout")));
-    let err = reader(Box::new(child.stderr.take().expect("piped stderr")));
-    let deadline = Instant::now() + timeout;
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(status)) => break Some(status),
-            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(10)),
-            _ => break None,
-        }
-    };
-    // Kill the group in both cases: a finished program may have left helpers holding
-    // the pipes open, and a hung one must go.
-    let _ = Command::new("kill")
-        .args(["-KILL", "--", &format!("-{}", child.id())])
-        .stderr(Stdio::null())
-        .status();
-    if status.is_none() {
-        let _ = child.wait();
-    }
-    Finished {
-        stdout: text(&out.join().unwrap_or_default()),
-        stderr: text(&err.join().unwrap_or_default()),
-        status,
-    }
-}
-
-/// The parsed output of one program: each case's id (`file.c:line`) and whether it
-/// passed (with the failure text), plus the final "N passed, M failed" line.
-#[derive(Debug, Default, PartialEq)]
-struct Report {
-    cases: BTreeMap<String, Result<(), String>>,
-    summary: Option<(usize, usize)>,
-}
-
-fn parse(stdout: &str) -> Report {
-    let mut report = Report::default();
-    for line in stdout.lines() {
-        if let Some(rest) = line.strip_prefix("ok ") {
-            let id = rest.split(' ').next().unwrap_or("").to_string();
-            // A repeated id counts as failed if any of its runs failed.
-            report.cases.entry(id).or_insert(Ok(()));
-        } else if let Some(rest) = line.strip_prefix("FAIL ") {
-            let (id, why) = rest.split_once(' ').unwrap_or((rest, ""));
-            report.cases.insert(id.to_string(), Err(why.to_string()));
-        } else if let Some((p, f)) = line.split_once(" passed, ") {
-            if let (Ok(p), Some(Ok(f))) = (
-                p.trim().parse::<usize>(),
-                f.strip_suffix(" failed").map(str::parse::<usize>),
-            ) {
-                report.summary = Some((p, f));
-            }
-        }
-    }
-    report
-}
-
-fn describe(status: &Option<ExitStatus>) -> String {
-    match status {
-        None => format!("killed after {}s (hang)", RUN_TIMEOUT.as_secs()),
-        Some(s) => match (s.code(), s.signal()) {
-            (Some(c), _) => format!("exit {c}"),
-            (None, Some(sig)) => format!("killed by signal {sig}"),
-            _ => format!("{s:?}"),
-        },
-    }
-}
-
-fn tail(s: &str, lines: usize) -> String {
-    let all: Vec<&str> = s.lines().collect();
-    all[all.len().saturating_sub(lines)..].join("\n")
 }
 
 /// One C file's results on both sides.
@@ -181,7 +62,7 @@ fn build(compiler: &Path, flags: &[&str], src: &Path, out: &Path) -> Result<(), 
         other => Err(format!(
             "{} failed ({}):\n{}{}",
             compiler.display(),
-            describe(&other),
+            describe(&other, RUN_TIMEOUT),
             tail(&done.stdout, 20),
             tail(&done.stderr, 40)
         )),
@@ -225,7 +106,7 @@ fn check_file(src: &Path, work: &Path, ukit_broken: Option<&str>) -> FileResult 
             if done.status.as_ref().map(ExitStatus::success) != Some(true) {
                 res.native_problems.push(format!(
                     "native run: {}; stderr:\n{}",
-                    describe(&done.status),
+                    describe(&done.status, RUN_TIMEOUT),
                     tail(&done.stderr, 20)
                 ));
             }
@@ -261,7 +142,7 @@ fn check_file(src: &Path, work: &Path, ukit_broken: Option<&str>) -> FileResult 
             if !complete {
                 res.ukit_note = Some(format!(
                     "ukit run incomplete: {}, {} case lines, summary {:?}; stderr tail:\n{}",
-                    describe(&done.status),
+                    describe(&done.status, RUN_TIMEOUT),
                     res.ukit.cases.len(),
                     res.ukit.summary,
                     tail(&done.stderr, 25)
@@ -273,17 +154,6 @@ fn check_file(src: &Path, work: &Path, ukit_broken: Option<&str>) -> FileResult 
 }
 
 /// `file.c:line` -> reason, from the known-failures file (`#` starts a comment line).
-fn read_known_failures(text: &str) -> BTreeMap<String, String> {
-    text.lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .map(|l| match l.split_once(char::is_whitespace) {
-            Some((id, why)) => (id.to_string(), why.trim().to_string()),
-            None => (l.to_string(), String::new()),
-        })
-        .collect()
-}
-
 /// Every case a file has: the native list (the reference), plus any id only ukit printed
 /// (a failure of the harness itself, such as its scratch directory).
 fn ukit_outcomes(r: &FileResult) -> BTreeMap<String, Result<(), String>> {

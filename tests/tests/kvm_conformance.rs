@@ -19,14 +19,15 @@
 //! the list from the current differences.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::Read;
-use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitStatus, Stdio};
+use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use uk_tests::{ensure_setup, repo_root, text, tools, TempDir};
+use uk_tests::suite::{
+    describe, parse, read_known_failures, run_limited, sources, suite_dir, tail, Report,
+};
+use uk_tests::{ensure_setup, tools, TempDir};
 
 /// A linuxu run takes seconds at most (the conformance driver allows 60 s).
 const LINUXU_TIMEOUT: Duration = Duration::from_secs(60);
@@ -41,130 +42,8 @@ const FLAGS: &[&str] = &["-O2", "-Wall", "-pthread"];
 const NET_FILES: &[&str] = &["sockets.c"];
 const NET_FLAG: &str = "--uk-set=lib.net=true";
 
-fn suite_dir() -> PathBuf {
-    repo_root().join("tests").join("conformance")
-}
-
 fn known_path() -> PathBuf {
     suite_dir().join("known-failures-kvm.txt")
-}
-
-fn sources() -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(suite_dir())
-        .expect("tests/conformance exists")
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "c"))
-        .collect();
-    files.sort();
-    files
-}
-
-/// What one finished (or killed) program left behind.
-#[derive(Debug, Default)]
-struct Finished {
-    stdout: String,
-    stderr: String,
-    /// `None` when it was killed on timeout.
-    status: Option<ExitStatus>,
-    took: Duration,
-}
-
-/// Runs `cmd` in its own process group with stdin on /dev/null; on timeout the group
-/// (ukport and its QEMU) is killed by id and the partial output returned.
-fn run_limited(mut cmd: Command, timeout: Duration) -> Finished {
-    cmd.stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0);
-    let started = Instant::now();
-    let mut child = match cmd.spawn() {
-        Ok(c) => c,
-        Err(e) => {
-            return Finished {
-                stderr: format!("cannot start {cmd:?}: {e}"),
-                ..Finished::default()
-            }
-        }
-    };
-    let reader = |mut pipe: Box<dyn Read + Send>| {
-        std::thread::spawn(move || {
-            let mut buf = Vec::new();
-            let _ = pipe.read_to_end(&mut buf);
-            buf
-        })
-    };
-    let out = reader(Box::new(child.stdout.take().expect("piped stdout")));
-    let err = reader(Box::new(child.stderr.take().expect("piped stderr")));
-    let deadline = started + timeout;
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(status)) => break Some(status),
-            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(10)),
-            _ => break None,
-        }
-    };
-    let took = started.elapsed();
-    // The group, in both cases: QEMU must not outlive a killed ukport.
-    let _ = Command::new("kill")
-        .args(["-KILL", "--", &format!("-{}", child.id())])
-        .stderr(Stdio::null())
-        .status();
-    if status.is_none() {
-        let _ = child.wait();
-    }
-    Finished {
-        stdout: text(&out.join().unwrap_or_default()),
-        stderr: text(&err.join().unwrap_or_default()),
-        status,
-        took,
-    }
-}
-
-/// Parsed harness output: case id -> pass or failure text; the summary line.
-#[derive(Debug, Default, PartialEq)]
-struct Report {
-    cases: BTreeMap<String, Result<(), String>>,
-    summary: Option<(usize, usize)>,
-}
-
-/// The harness lines (copied from tests/tests/conformance.rs; the serial console ends
-/// lines with `\r\n`, so carriage returns are dropped first).
-fn parse(stdout: &str) -> Report {
-    let mut report = Report::default();
-    for line in stdout.lines() {
-        let line = line.trim_end_matches('\r');
-        if let Some(rest) = line.strip_prefix("ok ") {
-            let id = rest.split(' ').next().unwrap_or("").to_string();
-            report.cases.entry(id).or_insert(Ok(()));
-        } else if let Some(rest) = line.strip_prefix("FAIL ") {
-            let (id, why) = rest.split_once(' ').unwrap_or((rest, ""));
-            report.cases.insert(id.to_string(), Err(why.to_string()));
-        } else if let Some((p, f)) = line.split_once(" passed, ") {
-            if let (Ok(p), Some(Ok(f))) = (
-                p.trim().parse::<usize>(),
-                f.strip_suffix(" failed").map(str::parse::<usize>),
-            ) {
-                report.summary = Some((p, f));
-            }
-        }
-    }
-    report
-}
-
-fn describe(f: &Finished, timeout: Duration) -> String {
-    match f.status {
-        None => format!("killed after {}s (hang)", timeout.as_secs()),
-        Some(s) => match (s.code(), s.signal()) {
-            (Some(c), _) => format!("exit {c}"),
-            (None, Some(sig)) => format!("killed by signal {sig}"),
-            _ => format!("{s:?}"),
-        },
-    }
-}
-
-fn tail(s: &str, lines: usize) -> String {
-    let all: Vec<&str> = s.lines().collect();
-    all[all.len().saturating_sub(lines)..].join("\n")
 }
 
 /// One platform's run of one file.
@@ -202,7 +81,7 @@ fn build(src: &Path, out: &Path, kvm: bool) -> Result<(), String> {
         _ => Err(format!(
             "uk-cc{} failed ({}):\n{}\n{}",
             if kvm { " --uk-plat=kvm" } else { "" },
-            describe(&done, Duration::from_secs(600)),
+            describe(&done.status, Duration::from_secs(600)),
             tail(&done.stdout, 20),
             tail(&done.stderr, 30)
         )),
@@ -241,7 +120,7 @@ fn side(src: &Path, work: &Path, kvm: bool, broken: Option<&str>) -> Side {
     let note = (!complete).then(|| {
         format!(
             "run incomplete: {}, {} case lines, summary {:?}; output tail:\n{}\nstderr tail:\n{}",
-            describe(&done, timeout),
+            describe(&done.status, timeout),
             report.cases.len(),
             report.summary,
             tail(&done.stdout, 8),
@@ -283,17 +162,6 @@ fn differences(r: &FileResult) -> BTreeMap<String, String> {
             let (l, k) = (outcome(&r.linuxu, id), outcome(&r.kvm, id));
             (l.is_ok() != k.is_ok())
                 .then(|| (id.clone(), format!("kvm {}; linuxu {}", show(&k), show(&l))))
-        })
-        .collect()
-}
-
-fn read_known(text: &str) -> BTreeMap<String, String> {
-    text.lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .map(|l| match l.split_once(char::is_whitespace) {
-            Some((id, why)) => (id.to_string(), why.trim().to_string()),
-            None => (l.to_string(), String::new()),
         })
         .collect()
 }
@@ -411,7 +279,7 @@ fn conformance_suite_on_kvm_matches_linuxu() {
         println!("wrote {} ({} entries)", path.display(), diffs.len());
         return;
     }
-    let known = read_known(&std::fs::read_to_string(&path).unwrap_or_default());
+    let known = read_known_failures(&std::fs::read_to_string(&path).unwrap_or_default());
     let unexpected: Vec<String> = diffs
         .iter()
         .filter(|(id, _)| !known.contains_key(*id))
