@@ -38,12 +38,25 @@ pub struct HostNet {
     /// passt receive buffer and its fill level, behind `busy` (single CPU: never
     /// contended, but receive must not be re-entered).
     busy: AtomicBool,
-    rx: UnsafeCell<[u8; PASST_BUF]>,
-    rx_len: UnsafeCell<usize>,
 }
 
-// SAFETY: the UnsafeCell fields other than rx/rx_len are written only on the boot path
-// before the device is registered; rx/rx_len only under `busy`.
+/// passt's receive buffer and fill level. Apart from HostNet (whose `fd` starts at -1,
+/// which puts it in .data) so that these 64 KiB of zeros are .bss, not image bytes.
+struct PasstRx {
+    buf: UnsafeCell<[u8; PASST_BUF]>,
+    len: UnsafeCell<usize>,
+}
+
+// SAFETY: only touched under HostNet's `busy` flag.
+unsafe impl Sync for PasstRx {}
+
+static PASST_RX: PasstRx = PasstRx {
+    buf: UnsafeCell::new([0; PASST_BUF]),
+    len: UnsafeCell::new(0),
+};
+
+// SAFETY: the UnsafeCell fields are written only on the boot path before the device is
+// registered.
 unsafe impl Sync for HostNet {}
 
 static NET: HostNet = HostNet {
@@ -53,8 +66,6 @@ static NET: HostNet = HostNet {
     name_len: UnsafeCell::new(0),
     mac: UnsafeCell::new([0; 6]),
     busy: AtomicBool::new(false),
-    rx: UnsafeCell::new([0; PASST_BUF]),
-    rx_len: UnsafeCell::new(0),
 };
 static NET_DYN: &dyn NetDevice = &NET;
 
@@ -202,7 +213,7 @@ impl HostNet {
     /// One frame from passt's stream: refill the buffer, then cut the first frame.
     fn passt_receive(&self, fd: i32, out: &mut [u8]) -> Option<usize> {
         // SAFETY: `busy` is held by the caller.
-        let (rx, len) = unsafe { (&mut *self.rx.get(), &mut *self.rx_len.get()) };
+        let (rx, len) = unsafe { (&mut *PASST_RX.buf.get(), &mut *PASST_RX.len.get()) };
         loop {
             if *len >= 4 {
                 let flen = u32::from_be_bytes([rx[0], rx[1], rx[2], rx[3]]) as usize;
