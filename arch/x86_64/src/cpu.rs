@@ -67,8 +67,85 @@ impl Features {
     }
 }
 
-/// Probe the running CPU.
+/// The probed features, packed (bit 63: valid). CPUID traps to the hypervisor in a VM
+/// (about 7 µs each on the nested-virtualisation hosts we test on), so the CPU is
+/// probed once and the answer kept.
+static CACHE: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+const VALID: u64 = 1 << 63;
+
+impl Features {
+    fn bits(&self) -> [bool; 20] {
+        [
+            self.sse3,
+            self.ssse3,
+            self.sse4_1,
+            self.sse4_2,
+            self.popcnt,
+            self.xsave,
+            self.osxsave,
+            self.avx,
+            self.avx2,
+            self.rdrand,
+            self.rdseed,
+            self.fsgsbase,
+            self.tsc_deadline,
+            self.x2apic,
+            self.hypervisor,
+            self.invariant_tsc,
+            self.pdpe1gb,
+            self.nx,
+            self.erms,
+            self.fsrm,
+        ]
+    }
+
+    fn pack(&self) -> u64 {
+        self.bits()
+            .iter()
+            .enumerate()
+            .fold(VALID, |v, (i, b)| v | ((*b as u64) << i))
+    }
+
+    fn unpack(v: u64) -> Features {
+        let b = |i: u32| v & (1 << i) != 0;
+        Features {
+            sse3: b(0),
+            ssse3: b(1),
+            sse4_1: b(2),
+            sse4_2: b(3),
+            popcnt: b(4),
+            xsave: b(5),
+            osxsave: b(6),
+            avx: b(7),
+            avx2: b(8),
+            rdrand: b(9),
+            rdseed: b(10),
+            fsgsbase: b(11),
+            tsc_deadline: b(12),
+            x2apic: b(13),
+            hypervisor: b(14),
+            invariant_tsc: b(15),
+            pdpe1gb: b(16),
+            nx: b(17),
+            erms: b(18),
+            fsrm: b(19),
+        }
+    }
+}
+
+/// The running CPU's features (probed on first use, then cached).
 pub fn features() -> Features {
+    let v = CACHE.load(core::sync::atomic::Ordering::Relaxed);
+    if v & VALID != 0 {
+        return Features::unpack(v);
+    }
+    let f = probe();
+    CACHE.store(f.pack(), core::sync::atomic::Ordering::Relaxed);
+    f
+}
+
+/// Probe the running CPU with CPUID.
+pub fn probe() -> Features {
     let max = cpuid(0, 0).eax;
     let emax = cpuid(0x8000_0000, 0).eax;
     let zero = CpuidResult {
@@ -166,6 +243,14 @@ mod tests {
         let f = Features::decode(l1, l7, z, z);
         assert!(f.rdrand && f.xsave && f.fsgsbase && f.rdseed);
         assert!(!f.avx && !f.nx && !f.sse3);
+    }
+
+    #[test]
+    fn cache_round_trips() {
+        let f = probe();
+        assert_eq!(Features::unpack(f.pack()), f);
+        assert_eq!(features(), f);
+        assert_eq!(features(), f);
     }
 
     #[test]

@@ -89,8 +89,12 @@ impl PageAlloc {
         }
         let pages = total - bm_pages;
         let bitmap = start as *mut u64;
-        // SAFETY: the caller gives us the region; the bitmap fits in its first pages.
-        unsafe { core::ptr::write_bytes(bitmap, 0, words) };
+        if !self.free_is_zero {
+            // SAFETY: the caller gives us the region; the bitmap fits in its first pages.
+            unsafe { core::ptr::write_bytes(bitmap, 0, words) };
+        }
+        // (Memory the platform hands over zeroed is not written: on linuxu that keeps the
+        // bitmap's pages untouched, so a 1 GiB region costs no page faults at boot.)
         // Bits past `pages` in the last word are marked used so they are never found.
         let tail = pages % 64;
         let used_words = pages.div_ceil(64);
