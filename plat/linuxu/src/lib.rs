@@ -223,15 +223,28 @@ impl Platform for LinuxU {
     }
 
     fn entropy(&self, buf: &mut [u8]) {
-        // The host's getrandom at boot is the seed (32 bytes, CSPRNG quality). No CPU
-        // generator is mixed in: probing for RDRAND takes CPUID, which traps to the
-        // hypervisor in a VM, and the host seed already suffices. A call counter keeps
-        // two callers from receiving the same bytes.
+        // The seed: the host's getrandom at boot, with the CPU's generator (RDSEED, else
+        // RDRAND) mixed in when the CPU has one. Only the CPUID leaves that say so are
+        // read (each CPUID traps to the hypervisor in a VM). A call counter keeps two
+        // callers from receiving the same bytes when there is no CPU generator.
         static CALLS: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
         let n = CALLS.fetch_add(1, Ordering::Relaxed).to_le_bytes();
         let seed = self.entropy.get().copied().unwrap_or([0; 32]);
         for (i, b) in buf.iter_mut().enumerate() {
             *b = seed[i % 32] ^ n[i % 8].rotate_left((i / 32) as u32);
+        }
+        let f = uk_arch::Features {
+            rdrand: uk_arch::cpu::cpuid(1, 0).ecx & (1 << 30) != 0,
+            rdseed: uk_arch::cpu::cpuid(0, 0).eax >= 7
+                && uk_arch::cpu::cpuid(7, 0).ebx & (1 << 18) != 0,
+            ..Default::default()
+        };
+        for chunk in buf.chunks_mut(8) {
+            if let Some(r) = uk_arch::cpu::hw_random(&f) {
+                for (b, x) in chunk.iter_mut().zip(r.to_le_bytes()) {
+                    *b ^= x;
+                }
+            }
         }
     }
 
