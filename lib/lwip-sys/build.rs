@@ -2,8 +2,9 @@
 //! headers and lwipopts.h liblwip.a was compiled with, so struct layouts match).
 //!
 //! The port's prefix comes from `UK_LWIP_PREFIX` (set by the toolchain's kernel build);
-//! without it, the default cache location is tried, so `cargo test` works on a machine
-//! where `ukport build lwip` has run.
+//! without it, the default cache location is tried, and when the port is not there yet
+//! it is built through the toolchain's recipe engine, so `cargo test --workspace` works
+//! on a fresh machine.
 
 use std::env;
 use std::path::{Path, PathBuf};
@@ -40,12 +41,18 @@ fn lwip_prefix() -> PathBuf {
     found.sort();
     match found.pop() {
         Some(p) => p,
-        None => panic!(
-            "uk-lwip-sys: the lwip port is not installed (no {}/lwip-*/include/lwipopts.h). \
-             Build it with `cargo run --release --bin ukport -- build lwip`, or set \
-             UK_LWIP_PREFIX to an installed port.",
-            ports.display()
-        ),
+        // Not installed yet (a fresh machine running `cargo test --workspace`): build it
+        // now through the same recipe engine the toolchain uses (fetch, verify, build,
+        // install into the cache; a lock keeps concurrent builds from racing).
+        None => match uk_toolchain::ports::ensure_port("lwip") {
+            Ok(p) => p,
+            Err(e) => panic!(
+                "uk-lwip-sys: the lwip port is not installed in {} and building it failed: \
+                 {e:#}\nBuild it with `cargo run --release --bin ukport -- build lwip`, or set \
+                 UK_LWIP_PREFIX to an installed port.",
+                ports.display()
+            ),
+        },
     }
 }
 
