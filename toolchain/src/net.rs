@@ -190,6 +190,10 @@ pub fn passt_args(socket: &Path, ports: &[PortForward]) -> Vec<String> {
         // IPv4 only: the image is configured for IPv4 (ip=/gw=), and without a host IPv6
         // route passt would warn on every start.
         "--ipv4-only".to_string(),
+        // Quit once the image's connection ends, so passt never outlives its image even
+        // when ukport itself is killed (passt drops privileges, which clears a parent-
+        // death signal, so that cannot be used).
+        "--one-off".to_string(),
     ];
     for p in ports {
         a.push("-t".to_string());
@@ -467,6 +471,19 @@ pub fn exit_code(status: ExitStatus) -> i32 {
 /// forwarding SIGTERM/SIGHUP (and a SIGINT not raised by the terminal) to it, until it
 /// exits; then stops `passt`. Returns the image's exit code.
 pub fn supervise(mut cmd: Command, mut passt: Option<Passt>) -> Result<i32> {
+    // If ukport dies without forwarding a signal (SIGKILL, a crash), the image gets
+    // SIGTERM from the kernel and shuts down through its own handler.
+    // SAFETY: the closure runs in the child between fork and exec and only makes the
+    // async-signal-safe prctl system call.
+    unsafe {
+        std::os::unix::process::CommandExt::pre_exec(&mut cmd, || {
+            const PR_SET_PDEATHSIG: libc::c_int = 1;
+            if libc::prctl(PR_SET_PDEATHSIG, libc::SIGTERM as libc::c_ulong, 0, 0, 0) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
     catch_signals()?;
     let mut child = cmd.spawn().context("cannot start the image")?;
     let mut passt_warned = false;
