@@ -364,13 +364,7 @@ impl File for Epoll {
     }
 
     fn stat(&self) -> KResult<crate::file::Stat> {
-        Ok(crate::file::Stat {
-            dev: 0x0e,
-            mode: 0o600,
-            nlink: 1,
-            blksize: 4096,
-            ..crate::file::Stat::default()
-        })
+        Ok(crate::file::anon_inode_stat())
     }
 
     fn status_flags(&self) -> u32 {

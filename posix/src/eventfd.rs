@@ -127,13 +127,7 @@ impl File for EventFd {
     }
 
     fn stat(&self) -> KResult<Stat> {
-        Ok(Stat {
-            dev: 0x0e,
-            mode: 0o600,
-            nlink: 1,
-            blksize: 4096,
-            ..Stat::default()
-        })
+        Ok(crate::file::anon_inode_stat())
     }
 
     fn status_flags(&self) -> u32 {

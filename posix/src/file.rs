@@ -23,6 +23,18 @@ pub struct Stat {
     pub ctime_ns: i64,
 }
 
+/// `fstat` of an object with no file behind it (eventfd, timerfd, epoll): Linux shows
+/// these as anonymous inodes, mode 0600 with no type bits, on the anon-inode device.
+pub fn anon_inode_stat() -> Stat {
+    Stat {
+        dev: 0x0e,
+        mode: 0o600,
+        nlink: 1,
+        blksize: 4096,
+        ..Stat::default()
+    }
+}
+
 pub const S_IFMT: u32 = 0o170000;
 pub const S_IFCHR: u32 = 0o020000;
 pub const S_IFIFO: u32 = 0o010000;
