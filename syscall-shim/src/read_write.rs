@@ -109,39 +109,42 @@ pub fn sys_pwrite64(a: &Args) -> KResult<usize> {
     f.pwrite(buf, off)
 }
 
-/// preadv/pwritev with an explicit offset; `None` (offset -1 in the v2 calls) uses and
-/// moves the file offset like readv/writev.
-fn preadv_at(a: &Args, off: Option<u64>) -> KResult<usize> {
+/// The vectored positioned calls: walk the iovecs, each one transferred by `io` at the
+/// running position. `None` (offset -1 in the v2 calls) uses and moves the file offset
+/// like readv/writev.
+fn iov_at(
+    a: &Args,
+    off: Option<u64>,
+    io: impl Fn(&dyn uk_posix::file::File, usize, usize, Option<u64>) -> KResult<usize>,
+) -> KResult<usize> {
     let f = fd::get(a[0] as i32)?;
     let mut pos = off;
     each_iov(a[1], a[2], |base, len| {
-        let buf = user::slice_mut(base, len)?;
-        let n = match pos.as_mut() {
-            Some(p) => {
-                let n = f.pread(buf, *p)?;
-                *p += n as u64;
-                n
-            }
-            None => f.read(buf)?,
-        };
+        let n = io(&*f, base, len, pos)?;
+        if let Some(p) = pos.as_mut() {
+            *p += n as u64;
+        }
         Ok((n, true))
     })
 }
 
+fn preadv_at(a: &Args, off: Option<u64>) -> KResult<usize> {
+    iov_at(a, off, |f, base, len, pos| {
+        let buf = user::slice_mut(base, len)?;
+        match pos {
+            Some(p) => f.pread(buf, p),
+            None => f.read(buf),
+        }
+    })
+}
+
 fn pwritev_at(a: &Args, off: Option<u64>) -> KResult<usize> {
-    let f = fd::get(a[0] as i32)?;
-    let mut pos = off;
-    each_iov(a[1], a[2], |base, len| {
+    iov_at(a, off, |f, base, len, pos| {
         let buf = user::slice(base, len)?;
-        let n = match pos.as_mut() {
-            Some(p) => {
-                let n = f.pwrite(buf, *p)?;
-                *p += n as u64;
-                n
-            }
-            None => f.write(buf)?,
-        };
-        Ok((n, true))
+        match pos {
+            Some(p) => f.pwrite(buf, p),
+            None => f.write(buf),
+        }
     })
 }
 
