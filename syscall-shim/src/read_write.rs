@@ -72,19 +72,11 @@ fn each_iov(
 }
 
 pub fn sys_readv(a: &Args) -> KResult<usize> {
-    let f = fd::get(a[0] as i32)?;
-    each_iov(a[1], a[2], |base, len| {
-        let n = f.read(user::slice_mut(base, len)?)?;
-        Ok((n, true))
-    })
+    preadv_at(a, None)
 }
 
 pub fn sys_writev(a: &Args) -> KResult<usize> {
-    let f = fd::get(a[0] as i32)?;
-    each_iov(a[1], a[2], |base, len| {
-        let n = f.write(user::slice(base, len)?)?;
-        Ok((n, true))
-    })
+    pwritev_at(a, None)
 }
 
 /// Positioned I/O: negative offsets are EINVAL; streams answer ESPIPE.
