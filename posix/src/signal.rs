@@ -671,7 +671,6 @@ pub fn take_platform_signals() {
 /// True when [`syscall_exit`] has work: a pending signal anywhere or a due timer.
 #[inline]
 pub fn work_pending() -> bool {
-    take_platform_signals();
     ANY_PENDING.load(Ordering::Relaxed) || crate::itimer::due()
 }
 

@@ -101,6 +101,8 @@ pub fn dispatch(n: usize, a: &Args) -> isize {
         // Signals are delivered when a system call returns: handlers run here, and a
         // call a signal interrupted runs again when its handler asked for SA_RESTART.
         let eintr = r == Err(Errno::EINTR);
+        // Signals from outside the image (host signals on linuxu) become the program's.
+        uk_posix::signal::take_platform_signals();
         if (eintr || uk_posix::signal::work_pending())
             && uk_posix::signal::syscall_exit(!signal::never_restarted(n), eintr)
         {
