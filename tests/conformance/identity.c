@@ -134,7 +134,8 @@ static void cpu_ids(void)
 	TEST_TRUE(getppid() >= 0);
 	TEST_RES(getuid(), geteuid());
 	TEST_RES(getgid(), getegid());
-	TEST_TRUE(getpgrp() > 0);
+	TEST_TRUE(getpgrp() >= 0);
+	TEST_RES(getpgrp(), getpgid(0));
 	/* A process started outside any session (under a bare init, as CI is) has session 0. */
 	TEST_TRUE(getsid(0) >= 0);
 	TEST_RES(getsid(0), getsid(getpid()));
