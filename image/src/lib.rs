@@ -119,7 +119,12 @@ pub fn uk_boot_entry(args: &BootArgs) -> ! {
 
     let anon = uk_posix::mm::MAP_PRIVATE | uk_posix::mm::MAP_ANONYMOUS;
     let rw = uk_posix::mm::PROT_READ | uk_posix::mm::PROT_WRITE;
-    let stack = match uk_posix::mm::mmap(0, uk_config::POSIX_STACK_SIZE, rw, anon, -1, 0) {
+    // The main stack has a PROT_NONE guard page below it, as every musl thread stack
+    // does: an overflow faults (readable report) instead of overwriting other memory.
+    let guard = uk_alloc::PAGE_SIZE;
+    let stack = uk_posix::mm::mmap(0, uk_config::POSIX_STACK_SIZE + guard, rw, anon, -1, 0)
+        .and_then(|s| uk_posix::mm::mprotect(s, guard, 0).map(|()| s + guard));
+    let stack = match stack {
         Ok(s) => s,
         Err(e) => {
             uk_log::error!("cannot allocate the main stack ({e:?}); give the image more memory");

@@ -66,6 +66,17 @@ pub mod testplat {
     struct TestPlat {
         region: [MemRegion; 1],
         t0: Instant,
+        /// What an MMU would enforce, per page: pages not listed are read+write.
+        mmu: std::sync::Mutex<std::collections::BTreeMap<usize, u32>>,
+    }
+
+    /// The protection the test platform's pretend MMU holds for the page at `addr`.
+    pub fn mmu_prot(addr: usize) -> u32 {
+        let p = uk_plat::get() as *const dyn Platform as *const TestPlat;
+        // SAFETY: `setup` registers a TestPlat, the only platform in unit tests.
+        let p = unsafe { &*p };
+        let m = p.mmu.lock().unwrap_or_else(|e| e.into_inner());
+        m.get(&(addr & !4095)).copied().unwrap_or(uk_plat::prot::RW)
     }
 
     impl Platform for TestPlat {
@@ -108,6 +119,25 @@ pub mod testplat {
         fn release(&self, _: usize, _: usize) -> bool {
             false
         }
+        fn protect(&self, start: usize, len: usize, prot: u32) -> bool {
+            let r = self.region[0];
+            assert!(
+                start.is_multiple_of(4096) && len.is_multiple_of(4096),
+                "unaligned protect({start:#x}, {len:#x})"
+            );
+            if start < r.start || start + len > r.start + r.len {
+                return false;
+            }
+            let mut m = self.mmu.lock().unwrap_or_else(|e| e.into_inner());
+            for pg in (start..start + len).step_by(4096) {
+                if prot == uk_plat::prot::RW {
+                    m.remove(&pg);
+                } else {
+                    m.insert(pg, prot);
+                }
+            }
+            true
+        }
         fn entropy(&self, b: &mut [u8]) {
             let t = SystemTime::now()
                 .duration_since(UNIX_EPOCH)
@@ -144,6 +174,7 @@ pub mod testplat {
             let p: &'static TestPlat = Box::leak(Box::new(TestPlat {
                 region: [region],
                 t0: Instant::now(),
+                mmu: Default::default(),
             }));
             let dynp: &'static &'static dyn Platform = Box::leak(Box::new(p as &dyn Platform));
             uk_plat::register(dynp);

@@ -2,9 +2,12 @@
 //!
 //! Every map is a run of pages from the page allocator, recorded as a [`Vma`] so that
 //! pointer checks ([`crate::user`]) know what the program owns and with which
-//! protection. There is one address space and no paging on linuxu, so protection is
-//! recorded and enforced on kernel access (a PROT_NONE page is EFAULT to read(2)), not
-//! by the MMU.
+//! protection. Protection is enforced twice: on kernel access (a PROT_NONE page is
+//! EFAULT to read(2)), and by the MMU through [`uk_plat::Platform::protect`] (host
+//! mprotect on linuxu, the page tables on kvm), so that a thread running into musl's
+//! stack guard page or storing into a read-only map faults instead of corrupting
+//! memory. Pages are read+write while the allocator holds them; a map whose protection
+//! differs is put back to read+write before its pages are freed or cleared.
 
 use crate::{Errno, KResult};
 use alloc::collections::BTreeMap;
@@ -89,6 +92,23 @@ fn free_pages(start: usize, len: usize) {
     pa.free(start, len / PAGE_SIZE);
 }
 
+/// The access bits the MMU can enforce.
+const ACCESS: u32 = PROT_READ | PROT_WRITE | PROT_EXEC;
+
+/// True for the protection pages have while the allocator holds them: nothing to
+/// tell the MMU.
+fn is_default(prot: u32) -> bool {
+    prot & ACCESS == PROT_READ | PROT_WRITE
+}
+
+/// Have the MMU enforce `prot` on a page-aligned range, where the platform can (the
+/// platform refuses ranges outside its memory; then only the record protects).
+fn enforce(start: usize, len: usize, prot: u32) {
+    if len > 0 {
+        uk_plat::get().protect(start, len, prot & ACCESS);
+    }
+}
+
 /// Clear pages that stay mapped (MADV_DONTNEED, MAP_FIXED over an existing map).
 fn zero_pages(start: usize, len: usize) {
     if !uk_plat::get().release(start, len) {
@@ -98,6 +118,37 @@ fn zero_pages(start: usize, len: usize) {
 }
 
 impl Mm {
+    /// The maps overlapping `[start, end)` whose protection is not the default, clipped
+    /// to the range, with their protection.
+    fn protected_in(&self, start: usize, end: usize) -> alloc::vec::Vec<(usize, usize, u32)> {
+        let from = self
+            .vmas
+            .range(..start)
+            .next_back()
+            .map(|(&k, _)| k)
+            .unwrap_or(start);
+        self.vmas
+            .range(from..end)
+            .filter(|(&k, v)| k + v.len > start && !is_default(v.prot))
+            .map(|(&k, v)| (k.max(start), (k + v.len).min(end), v.prot))
+            .collect()
+    }
+
+    /// Give `[start, end)` back read+write access in the MMU (before the kernel clears
+    /// or frees its pages); the records are unchanged.
+    fn open_up(&self, start: usize, end: usize) {
+        for (a, b, _) in self.protected_in(start, end) {
+            enforce(a, b - a, PROT_READ | PROT_WRITE);
+        }
+    }
+
+    /// Enforce the recorded protections of `[start, end)` again (after [`Mm::open_up`]).
+    fn reapply(&self, start: usize, end: usize) {
+        for (a, b, prot) in self.protected_in(start, end) {
+            enforce(a, b - a, prot);
+        }
+    }
+
     /// Split maps so that `at` is a map boundary (if it falls inside one).
     fn split_at(&mut self, at: usize) {
         let Some((&start, &v)) = self.vmas.range(..at).next_back() else {
@@ -182,6 +233,7 @@ impl Mm {
     fn unmap(&mut self, start: usize, end: usize) {
         self.split_at(start);
         self.split_at(end);
+        self.open_up(start, end);
         let keys: alloc::vec::Vec<usize> = self.vmas.range(start..end).map(|(&k, _)| k).collect();
         for k in keys {
             if let Some(v) = self.vmas.remove(&k) {
@@ -238,6 +290,7 @@ pub fn mmap(addr: usize, len: usize, prot: u32, flags: u32, fd: i32, off: u64) -
             }
             mm.split_at(addr);
             mm.split_at(end);
+            mm.open_up(addr, end);
             let keys: alloc::vec::Vec<usize> = mm.vmas.range(addr..end).map(|(&k, _)| k).collect();
             for k in keys {
                 if let Some(v) = mm.vmas.get_mut(&k) {
@@ -246,6 +299,7 @@ pub fn mmap(addr: usize, len: usize, prot: u32, flags: u32, fd: i32, off: u64) -
                 }
             }
             mm.coalesce(addr, end);
+            mm.reapply(addr, end);
             return Ok(addr);
         }
         if !PAGES.lock().alloc_at(addr, len / PAGE_SIZE) {
@@ -264,6 +318,9 @@ pub fn mmap(addr: usize, len: usize, prot: u32, flags: u32, fd: i32, off: u64) -
                 kind: Kind::Anon,
             },
         );
+        if !is_default(prot) {
+            enforce(addr, len, prot);
+        }
         return Ok(addr);
     }
     let a = PAGES
@@ -278,6 +335,9 @@ pub fn mmap(addr: usize, len: usize, prot: u32, flags: u32, fd: i32, off: u64) -
             kind: Kind::Anon,
         },
     );
+    if !is_default(prot) {
+        enforce(a, len, prot);
+    }
     Ok(a)
 }
 
@@ -293,7 +353,8 @@ pub fn munmap(addr: usize, len: usize) -> KResult<()> {
     Ok(())
 }
 
-/// mprotect(2): records the new protection (checked on kernel access).
+/// mprotect(2): records the new protection (checked on kernel access) and has the MMU
+/// enforce it.
 pub fn mprotect(addr: usize, len: usize, prot: u32) -> KResult<()> {
     if !addr.is_multiple_of(PAGE_SIZE) {
         return Err(Errno::EINVAL);
@@ -310,10 +371,16 @@ pub fn mprotect(addr: usize, len: usize, prot: u32) -> KResult<()> {
     }
     mm.split_at(addr);
     mm.split_at(end);
+    let mut changed = false;
     for (_, v) in mm.vmas.range_mut(addr..end) {
-        v.prot = prot & !(PROT_GROWSDOWN | PROT_GROWSUP);
+        let new = prot & !(PROT_GROWSDOWN | PROT_GROWSUP);
+        changed |= (v.prot ^ new) & ACCESS != 0;
+        v.prot = new;
     }
     mm.coalesce(addr, end);
+    if changed {
+        enforce(addr, len, prot);
+    }
     Ok(())
 }
 
@@ -368,6 +435,9 @@ pub fn mremap(
                 ..v
             },
         );
+        if !is_default(v.prot) {
+            enforce(old_end, new_len - old_len, v.prot);
+        }
         return Ok(old);
     }
     if flags & MREMAP_MAYMOVE == 0 {
@@ -377,7 +447,11 @@ pub fn mremap(
         .lock()
         .alloc_zeroed(new_len / PAGE_SIZE)
         .ok_or(Errno::ENOMEM)?;
-    // SAFETY: [old, old+old_len) is mapped program memory, [n, n+new_len) fresh pages.
+    if v.prot & PROT_READ == 0 {
+        enforce(old, old_len, PROT_READ | PROT_WRITE); // the copy reads it
+    }
+    // SAFETY: [old, old+old_len) is mapped program memory readable by the MMU,
+    // [n, n+new_len) fresh read+write pages.
     unsafe { core::ptr::copy_nonoverlapping(old as *const u8, n as *mut u8, old_len) };
     mm.unmap(old, old_end);
     mm.vmas.insert(
@@ -388,6 +462,9 @@ pub fn mremap(
             kind: Kind::Anon,
         },
     );
+    if !is_default(v.prot) {
+        enforce(n, new_len, v.prot);
+    }
     Ok(n)
 }
 
@@ -408,7 +485,9 @@ pub fn madvise(addr: usize, len: usize, advice: u32) -> KResult<()> {
         return Err(Errno::ENOMEM);
     }
     if advice == MADV_DONTNEED || advice == MADV_FREE {
+        mm.open_up(addr, end);
         zero_pages(addr, len);
+        mm.reapply(addr, end);
     }
     Ok(())
 }
@@ -439,11 +518,22 @@ pub fn brk(req: usize) -> usize {
     }
     let old_top = page_round_up(cur).unwrap_or(cur);
     let new_top = page_round_up(req).unwrap_or(req);
+    // Protections set inside the heap (musl's malloc sets none) end at the next brk:
+    // the area is one read+write map again.
+    mm.open_up(start, start + reserved);
     if new_top < old_top {
         zero_pages(new_top, old_top - new_top);
     }
     // The map covers [start, new_top) so that pointer checks accept brk memory.
-    mm.vmas.remove(&start);
+    let pieces: alloc::vec::Vec<usize> = mm
+        .vmas
+        .range(start..start + reserved)
+        .filter(|(_, v)| v.kind == Kind::Brk)
+        .map(|(&k, _)| k)
+        .collect();
+    for k in pieces {
+        mm.vmas.remove(&k);
+    }
     if new_top > start {
         mm.vmas.insert(
             start,
@@ -504,6 +594,60 @@ mod tests {
         );
         munmap(a, 3 * PAGE_SIZE).unwrap();
         assert!(crate::user::check(a + 2 * PAGE_SIZE, 1, false).is_err());
+    }
+
+    /// The MMU (the test platform's pretend one) holds what the records say, and pages
+    /// go back to the allocator read+write whatever the map's protection was.
+    #[test]
+    fn the_mmu_follows_the_records() {
+        testplat::setup();
+        let anon = MAP_PRIVATE | MAP_ANONYMOUS;
+        let rw = PROT_READ | PROT_WRITE;
+        let mmu = testplat::mmu_prot;
+        // A thread stack as musl makes one: all PROT_NONE, then all but the guard RW.
+        let a = mmap(0, 4 * PAGE_SIZE, 0, anon, -1, 0).unwrap();
+        assert!((0..4).all(|i| mmu(a + i * PAGE_SIZE) == 0));
+        mprotect(a + PAGE_SIZE, 3 * PAGE_SIZE, rw).unwrap();
+        assert_eq!(mmu(a), 0, "the guard page stays inaccessible");
+        assert!((1..4).all(|i| mmu(a + i * PAGE_SIZE) == rw));
+        mprotect(a + 3 * PAGE_SIZE, PAGE_SIZE, PROT_READ | PROT_EXEC).unwrap();
+        assert_eq!(mmu(a + 3 * PAGE_SIZE), PROT_READ | PROT_EXEC);
+        // Clearing a read-only page leaves it read-only (and zero).
+        madvise(a + 3 * PAGE_SIZE, PAGE_SIZE, MADV_DONTNEED).unwrap();
+        assert_eq!(mmu(a + 3 * PAGE_SIZE), PROT_READ | PROT_EXEC);
+        munmap(a, 4 * PAGE_SIZE).unwrap();
+        assert!(
+            (0..4).all(|i| mmu(a + i * PAGE_SIZE) == rw),
+            "freed pages are RW"
+        );
+
+        // mremap keeps the protection where the map goes and opens up where it was.
+        let b = mmap(0, PAGE_SIZE, PROT_READ, anon, -1, 0).unwrap();
+        let blocker = mmap(
+            b + PAGE_SIZE,
+            PAGE_SIZE,
+            rw,
+            anon | MAP_FIXED_NOREPLACE,
+            -1,
+            0,
+        );
+        let n = mremap(b, PAGE_SIZE, 3 * PAGE_SIZE, MREMAP_MAYMOVE, 0).unwrap();
+        assert!((0..3).all(|i| mmu(n + i * PAGE_SIZE) == PROT_READ));
+        if n != b {
+            assert_eq!(mmu(b), rw);
+        }
+        munmap(n, 3 * PAGE_SIZE).unwrap();
+        if let Ok(x) = blocker {
+            munmap(x, PAGE_SIZE).unwrap();
+        }
+        assert!((0..3).all(|i| mmu(n + i * PAGE_SIZE) == rw));
+
+        // MAP_FIXED over a PROT_NONE map takes the new protection.
+        let c = mmap(0, 2 * PAGE_SIZE, 0, anon, -1, 0).unwrap();
+        mmap(c, 2 * PAGE_SIZE, PROT_READ, anon | MAP_FIXED, -1, 0).unwrap();
+        assert!((0..2).all(|i| mmu(c + i * PAGE_SIZE) == PROT_READ));
+        munmap(c, 2 * PAGE_SIZE).unwrap();
+        assert_eq!(mmu(c), rw);
     }
 
     #[test]

@@ -254,6 +254,9 @@ pub fn spawn(
             let base = uk_alloc::PAGES
                 .lock()
                 .alloc((size + guard) / uk_alloc::PAGE_SIZE)?;
+            // The MMU keeps the guard page inaccessible where the platform can, so an
+            // overflow faults at once instead of writing over the next allocation.
+            uk_plat::get().protect(base, guard, uk_plat::prot::NONE);
             (base + guard + size, Some((base, size + guard)))
         }
     };
@@ -492,6 +495,7 @@ fn after_switch() {
     };
     for z in zombies {
         if let Some((base, len)) = z.stack {
+            uk_plat::get().protect(base, uk_alloc::PAGE_SIZE, uk_plat::prot::RW);
             uk_alloc::PAGES.lock().free(base, len / uk_alloc::PAGE_SIZE);
         }
     }

@@ -42,6 +42,15 @@ pub struct TtyInfo {
     pub cols: u16,
 }
 
+/// Protection bits for [`Platform::protect`]: the Linux `PROT_*` values.
+pub mod prot {
+    pub const NONE: u32 = 0;
+    pub const READ: u32 = 1;
+    pub const WRITE: u32 = 2;
+    pub const EXEC: u32 = 4;
+    pub const RW: u32 = READ | WRITE;
+}
+
 /// What a platform provides. Every method must be callable at any time after
 /// [`register`]; none may panic on any argument.
 pub trait Platform: Sync {
@@ -83,6 +92,17 @@ pub trait Platform: Sync {
     /// True when the memory regions read as zero at boot and [`Platform::release`]
     /// always zeroes (linuxu: fresh host pages, given back with MADV_DONTNEED).
     fn memory_zeroed(&self) -> bool {
+        false
+    }
+    /// Have the MMU enforce `prot` (Linux `PROT_READ` 1 | `PROT_WRITE` 2 | `PROT_EXEC` 4
+    /// bits; 0 is no access) on a page-aligned range inside [`Platform::memory`], so
+    /// that a stack overflowing into a guard page or a store into a read-only map faults
+    /// instead of corrupting memory. Returns true when the protection is enforced,
+    /// false when this platform cannot (then the caller only records it; the kernel
+    /// still refuses its own accesses). Whoever protects a range gives it back
+    /// `PROT_READ | PROT_WRITE` before the pages return to the allocator.
+    fn protect(&self, start: usize, len: usize, prot: u32) -> bool {
+        let _ = (start, len, prot);
         false
     }
     /// Fill `buf` with entropy gathered at boot or from the CPU; used to seed the CSPRNG.

@@ -51,6 +51,8 @@ pub mod nr {
     pub const READ: usize = 0;
     pub const WRITE: usize = 1;
     pub const MMAP: usize = 9;
+    pub const MPROTECT: usize = 10;
+    pub const SIGALTSTACK: usize = 131;
     pub const RT_SIGACTION: usize = 13;
     pub const IOCTL: usize = 16;
     pub const MADVISE: usize = 28;
@@ -96,6 +98,8 @@ pub const HOST_CALLS: &[&str] = &[
     "read",
     "write",
     "mmap",
+    "mprotect",
+    "sigaltstack",
     "rt_sigaction",
     "ioctl",
     "madvise",
@@ -133,12 +137,13 @@ pub const HOST_CALLS: &[&str] = &[
     "connect",
 ];
 
-/// The host calls allowed after boot: console, memory release, idle wait, clock, TLS,
-/// exit, and the SIGSYS report's own return.
+/// The host calls allowed after boot: console, memory release and protection, idle
+/// wait, clock, TLS, exit, and the fault and SIGSYS reports' own return.
 pub const RUNTIME_CALLS: &[usize] = &[
     nr::READ,
     nr::WRITE,
     nr::MADVISE,
+    nr::MPROTECT,
     nr::ARCH_PRCTL,
     nr::CLOCK_GETTIME,
     nr::PPOLL,

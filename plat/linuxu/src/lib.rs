@@ -6,6 +6,7 @@
 //! process to the few host calls in [`host::RUNTIME_CALLS`].
 #![cfg_attr(not(test), no_std)]
 
+mod fault;
 pub mod host;
 pub mod hostfs;
 mod net;
@@ -222,6 +223,12 @@ impl Platform for LinuxU {
         host::call(nr::MADVISE, [start, len, MADV_DONTNEED, 0, 0, 0]) == 0
     }
 
+    fn protect(&self, start: usize, len: usize, prot: u32) -> bool {
+        self.memory()
+            .first()
+            .is_some_and(|r| fault::protect((r.start, r.len), start, len, prot))
+    }
+
     fn entropy(&self, buf: &mut [u8]) {
         // The seed: the host's getrandom at boot, with the CPU's generator (RDSEED, else
         // RDRAND) mixed in when the CPU has one. Only the CPUID leaves that say so are
@@ -416,6 +423,7 @@ pub unsafe extern "C" fn uk_linuxu_entry(sp: *const usize) -> ! {
     probe_ttys();
     ignore_host_sigpipe();
     forward_host_signals();
+    fault::install();
     // Network devices (`net=...`) open now: the host-call filter forbids it later.
     for w in parsed.rest.split(' ') {
         if let Some(spec) = w.strip_prefix("net=") {
