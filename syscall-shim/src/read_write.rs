@@ -2,6 +2,7 @@
 //! fstat(2): https://man7.org/linux/man-pages/man2/read.2.html
 
 use crate::{Args, Errno, KResult};
+use alloc::vec::Vec;
 use uk_posix::file::{Stat, Whence};
 use uk_posix::{fd, user};
 
@@ -130,7 +131,52 @@ fn preadv_at(a: &Args, off: Option<u64>) -> KResult<usize> {
     })
 }
 
+/// Largest vectored write gathered into one buffer and written at once.
+const GATHER_MAX: usize = 64 * 1024;
+
+/// The iovecs of a small vectored write (2+ entries, at most [`GATHER_MAX`] bytes),
+/// gathered so the file sees one write: one TCP segment for nginx's header and body
+/// instead of two, one host write for printf's buffer and its new text, and one atomic
+/// pipe write, as writev(2) is for Linux. `None` when the walk applies instead. An
+/// unreadable iovec ends the gathering: the ones before it are written (a partial
+/// write), or EFAULT when it is the first.
+fn gathered(a: &Args) -> KResult<Option<Vec<u8>>> {
+    let (addr, cnt) = (a[1], a[2]);
+    if cnt < 2 {
+        return Ok(None);
+    }
+    check_iovecs(addr, cnt)?;
+    let mut total = 0usize;
+    for i in 0..cnt {
+        total += user::read::<usize>(addr + i * 16 + 8)?;
+        if total > GATHER_MAX {
+            return Ok(None);
+        }
+    }
+    let mut data = Vec::with_capacity(total);
+    for i in 0..cnt {
+        let base: usize = user::read(addr + i * 16)?;
+        let len: usize = user::read(addr + i * 16 + 8)?;
+        if len == 0 {
+            continue;
+        }
+        match user::slice(base, len) {
+            Ok(s) => data.extend_from_slice(s),
+            Err(e) if data.is_empty() => return Err(e),
+            Err(_) => break,
+        }
+    }
+    Ok(Some(data))
+}
+
 fn pwritev_at(a: &Args, off: Option<u64>) -> KResult<usize> {
+    let f = fd::get(a[0] as i32)?;
+    if let Some(data) = gathered(a)? {
+        return match off {
+            Some(p) => f.pwrite(&data, p),
+            None => f.write(&data),
+        };
+    }
     iov_at(a, off, |f, base, len, pos| {
         let buf = user::slice(base, len)?;
         match pos {

@@ -147,6 +147,15 @@ static void vectored(void)
 	TEST_ERRNO(pwritev(fd, iov, 1, 0), EFAULT);
 	TEST_RES(writev(fd, iov, 0), 0);
 	TEST_ERRNO(readv(-1, iov, 1), EBADF);
+	/* A bad iovec after good ones: the good ones are written (a partial write). */
+	iov[0].iov_base = "xyz";
+	iov[0].iov_len = 3;
+	iov[1].iov_base = (void *)1;
+	iov[1].iov_len = 4;
+	TEST_RES(pwritev(fd, iov, 2, 0), 3);
+	TEST_RES(pread(fd, all, 3, 0), 3);
+	TEST_RES(memcmp(all, "xyz", 3), 0);
+	TEST_ERRNO(writev(-1, iov, 2), EBADF);
 	close(fd);
 }
 
