@@ -3,6 +3,11 @@
 //! The builder is separate from the hardware: it gets table frames from a [`Frames`]
 //! implementation, so the kvm platform hands it physical pages while unit tests hand it
 //! heap memory and check the result with [`Mapper::translate`].
+//!
+//! At run time [`Mapper::attach`] picks up the live tables again and
+//! [`Mapper::protect`] changes the protection of identity-mapped pages, splitting a
+//! 2 MiB page into 512 4 KiB entries first when only part of it changes. Tables are
+//! never merged back: a split costs one frame, once per 2 MiB page.
 
 /// Page-table entry bits.
 pub mod pte {
@@ -13,6 +18,11 @@ pub mod pte {
     pub const HUGE: u64 = 1 << 7;
     pub const GLOBAL: u64 = 1 << 8;
     pub const NX: u64 = 1 << 63;
+    /// Software bit (the CPU ignores bits 9-11, and every bit of a not-present entry):
+    /// set on an entry that [`super::Mapper::protect`] made not present on purpose. The
+    /// entry keeps its identity address and page size, so protecting the page again
+    /// restores it, while an entry that was never mapped (0) stays off limits.
+    pub const KEPT: u64 = 1 << 9;
     /// Physical address bits of an entry (bits 12..51).
     pub const ADDR: u64 = 0x000f_ffff_ffff_f000;
 }
@@ -80,8 +90,18 @@ pub trait Frames {
 pub enum MapError {
     /// The frame source ran dry.
     OutOfFrames,
-    /// Range not 4 KiB aligned, or overlapping an earlier mapping.
+    /// Range not 4 KiB aligned, or overlapping an earlier mapping; for
+    /// [`Mapper::protect`]: a page in the range is not identity-mapped RAM.
     BadRange,
+}
+
+/// Where the leaf entry of an address lives.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Slot {
+    /// A 2 MiB entry: entry `i` of the page directory at `pd`.
+    Huge { pd: u64, i: usize },
+    /// A 4 KiB entry: entry `i` of the page table at `pt`.
+    Small { pt: u64, i: usize },
 }
 
 /// Builds one address space.
@@ -107,6 +127,23 @@ impl<F: Frames> Mapper<F> {
             nx,
             huge: true,
         })
+    }
+
+    /// Pick up tables built earlier by [`Mapper::new`] and [`Mapper::map`] (e.g. the
+    /// live ones, from CR3); `frames` must reach the same table frames and supplies
+    /// new ones for splits.
+    pub fn attach(frames: F, root: u64, nx: bool) -> Self {
+        Mapper {
+            root,
+            frames,
+            nx,
+            huge: true,
+        }
+    }
+
+    /// Give back the frame source (to keep what is left of it for the next call).
+    pub fn into_frames(self) -> F {
+        self.frames
     }
 
     /// Physical address of the root (for CR3).
@@ -161,6 +198,120 @@ impl<F: Frames> Mapper<F> {
             }
             *slot = a | bits;
             a += PAGE;
+        }
+        Ok(())
+    }
+
+    /// The leaf slot mapping page `a` and its entry, when `a` is identity-mapped,
+    /// cacheable RAM, present or made not present by [`Mapper::protect`].
+    fn slot(&mut self, a: u64) -> Result<(Slot, u64), MapError> {
+        let mut t = self.root;
+        for level in [3, 2] {
+            let e = self.frames.table(t)[index(a, level)];
+            if e & pte::PRESENT == 0 || e & pte::HUGE != 0 {
+                return Err(MapError::BadRange);
+            }
+            t = e & pte::ADDR;
+        }
+        let i = index(a, 1);
+        let e = self.frames.table(t)[i];
+        let (slot, e, base) = if e & pte::HUGE != 0 && e & (pte::PRESENT | pte::KEPT) != 0 {
+            let base = e & pte::ADDR & !(HUGE_PAGE - 1);
+            (Slot::Huge { pd: t, i }, e, (base, a & !(HUGE_PAGE - 1)))
+        } else if e & pte::PRESENT != 0 {
+            let pt = e & pte::ADDR;
+            let j = index(a, 0);
+            let e = self.frames.table(pt)[j];
+            if e & (pte::PRESENT | pte::KEPT) == 0 {
+                return Err(MapError::BadRange);
+            }
+            (
+                Slot::Small { pt, i: j },
+                e,
+                (e & pte::ADDR, a & !(PAGE - 1)),
+            )
+        } else {
+            return Err(MapError::BadRange);
+        };
+        // Only identity-mapped, cacheable memory (never device registers).
+        if base.0 != base.1 || e & (pte::PCD | pte::PWT) != 0 {
+            return Err(MapError::BadRange);
+        }
+        Ok((slot, e))
+    }
+
+    /// Replace the 2 MiB entry `e` (slot `i` of `pd`) by a 4 KiB table with the same
+    /// flags in all 512 entries: every address keeps its translation.
+    fn split(&mut self, pd: u64, i: usize, e: u64) -> Result<(), MapError> {
+        let f = self.frames.alloc().ok_or(MapError::OutOfFrames)?;
+        let base = e & pte::ADDR & !(HUGE_PAGE - 1);
+        // Bit 12 of a 2 MiB entry is PAT (never set here) and falls inside ADDR.
+        let flags = e & !pte::ADDR & !pte::HUGE;
+        for (j, s) in self.frames.table(f).iter_mut().enumerate() {
+            *s = (base + j as u64 * PAGE) | flags;
+        }
+        self.frames.table(pd)[i] = f | pte::PRESENT | pte::WRITE;
+        Ok(())
+    }
+
+    /// Give the identity-mapped pages `[start, end)` protection `prot` (`None`: not
+    /// present, so any access faults). Every page must already be mapped RAM (present,
+    /// or made not present by an earlier call); else nothing changes and the result is
+    /// `BadRange`. A 2 MiB page the range covers only in part is split first (one
+    /// frame; only the first and the last 2 MiB page of a range can be partial). With
+    /// `OutOfFrames`, at most a split happened, which changes no translation.
+    ///
+    /// `flush` gets the address of every entry that changed (a 4 KiB or 2 MiB page,
+    /// for `invlpg`), including the 2 MiB page of each split: the CPU may hold the old
+    /// large translation.
+    pub fn protect(
+        &mut self,
+        start: u64,
+        end: u64,
+        prot: Option<Prot>,
+        flush: &mut dyn FnMut(u64),
+    ) -> Result<(), MapError> {
+        if start & (PAGE - 1) != 0 || end & (PAGE - 1) != 0 || end < start {
+            return Err(MapError::BadRange);
+        }
+        if prot.is_some_and(|p| p.uncached) {
+            return Err(MapError::BadRange);
+        }
+        if end == start {
+            return Ok(());
+        }
+        // 1: every page must be ours before anything changes.
+        let mut a = start;
+        while a < end {
+            a = match self.slot(a)?.0 {
+                Slot::Huge { .. } => (a | (HUGE_PAGE - 1)) + 1,
+                Slot::Small { .. } => a + PAGE,
+            };
+        }
+        // 2: split the partly covered 2 MiB pages at the ends.
+        for a in [start, end - PAGE] {
+            if let (Slot::Huge { pd, i }, e) = self.slot(a)? {
+                let base = a & !(HUGE_PAGE - 1);
+                if start > base || end < base + HUGE_PAGE {
+                    self.split(pd, i, e)?;
+                    flush(base);
+                }
+            }
+        }
+        // 3: rewrite the entries.
+        let bits = prot.map_or(pte::KEPT, |p| p.bits(self.nx));
+        let mut a = start;
+        while a < end {
+            let (slot, old) = self.slot(a)?;
+            let (table, i, new, size) = match slot {
+                Slot::Huge { pd, i } => (pd, i, a | bits | pte::HUGE, HUGE_PAGE),
+                Slot::Small { pt, i } => (pt, i, a | bits, PAGE),
+            };
+            if new != old {
+                self.frames.table(table)[i] = new;
+                flush(a);
+            }
+            a += size;
         }
         Ok(())
     }
@@ -266,6 +417,180 @@ mod tests {
         assert_eq!(m.map(0x1001, 0x2000, Prot::RW), Err(MapError::BadRange));
         m.map(0x1000, 0x2000, Prot::RW).unwrap();
         assert_eq!(m.map(0x1000, 0x2000, Prot::R), Err(MapError::BadRange));
+    }
+
+    /// RAM from 1 MiB to 8 MiB (4 KiB pages up to 2 MiB, then three 2 MiB pages), a
+    /// never-mapped hole at 0x10_0000 and an uncached MMIO page; returns frames used.
+    fn ram(limit: usize) -> (Mapper<HeapFrames>, usize) {
+        let mut m = Mapper::new(frames(limit), true).unwrap();
+        m.map(0x10_1000, 0x80_0000, Prot::RW).unwrap();
+        m.map(0xfee0_0000, 0xfee0_1000, Prot::MMIO).unwrap();
+        let used = m.frames().tables.len();
+        (m, used)
+    }
+
+    fn bits_at(m: &mut Mapper<HeapFrames>, a: u64) -> Option<u64> {
+        m.translate(a).map(|(pa, e)| {
+            assert_eq!(pa, a, "identity");
+            e
+        })
+    }
+
+    fn is_rw(e: Option<u64>) -> bool {
+        e.is_some_and(|e| e & pte::WRITE != 0 && e & pte::NX != 0)
+    }
+
+    #[test]
+    fn protect_splits_a_huge_page_and_changes_only_the_range() {
+        let (mut m, used) = ram(64);
+        assert!(bits_at(&mut m, 0x20_0000).unwrap() & pte::HUGE != 0);
+        let mut flushed = Vec::new();
+        m.protect(0x20_1000, 0x20_3000, Some(Prot::R), &mut |a| {
+            flushed.push(a)
+        })
+        .unwrap();
+        assert_eq!(m.frames().tables.len(), used + 1, "one split, one frame");
+        assert_eq!(flushed, vec![0x20_0000, 0x20_1000, 0x20_2000]);
+        for a in [0x20_1000, 0x20_2fff] {
+            let e = bits_at(&mut m, a).unwrap();
+            assert!(e & pte::WRITE == 0 && e & pte::NX != 0, "{a:#x} read-only");
+            assert_eq!(e & pte::HUGE, 0);
+        }
+        // The rest of the split page keeps its old flags, neighbours stay huge.
+        for a in [0x20_0000, 0x20_3000, 0x3f_f000] {
+            assert!(is_rw(bits_at(&mut m, a)), "{a:#x}");
+        }
+        assert!(bits_at(&mut m, 0x40_0000).unwrap() & pte::HUGE != 0);
+        // Protecting inside the split page again needs no new frame.
+        m.protect(0x20_5000, 0x20_6000, None, &mut |_| {}).unwrap();
+        assert_eq!(m.frames().tables.len(), used + 1);
+        assert_eq!(bits_at(&mut m, 0x20_5000), None);
+    }
+
+    #[test]
+    fn protect_none_then_back_restores_the_same_entries() {
+        let (mut m, _) = ram(64);
+        let before = bits_at(&mut m, 0x10_5000).unwrap();
+        m.protect(0x10_4000, 0x10_6000, None, &mut |_| {}).unwrap();
+        assert_eq!(bits_at(&mut m, 0x10_4000), None);
+        assert_eq!(bits_at(&mut m, 0x10_5fff), None);
+        assert!(is_rw(bits_at(&mut m, 0x10_6000)));
+        let mut flushed = Vec::new();
+        m.protect(0x10_4000, 0x10_6000, Some(Prot::RW), &mut |a| {
+            flushed.push(a)
+        })
+        .unwrap();
+        assert_eq!(bits_at(&mut m, 0x10_5000), Some(before));
+        assert_eq!(flushed, vec![0x10_4000, 0x10_5000]);
+        // Unchanged entries are not flushed.
+        flushed.clear();
+        m.protect(0x10_4000, 0x10_6000, Some(Prot::RW), &mut |a| {
+            flushed.push(a)
+        })
+        .unwrap();
+        assert!(flushed.is_empty());
+    }
+
+    #[test]
+    fn protect_whole_huge_pages_in_place() {
+        let (mut m, used) = ram(64);
+        let mut flushed = Vec::new();
+        m.protect(0x40_0000, 0x80_0000, None, &mut |a| flushed.push(a))
+            .unwrap();
+        assert_eq!(m.frames().tables.len(), used, "no split needed");
+        assert_eq!(flushed, vec![0x40_0000, 0x60_0000]);
+        assert_eq!(bits_at(&mut m, 0x40_0000), None);
+        assert_eq!(bits_at(&mut m, 0x7f_ffff), None);
+        // A page inside a not-present 2 MiB page can be given back alone.
+        m.protect(0x61_0000, 0x61_1000, Some(Prot::RW), &mut |_| {})
+            .unwrap();
+        assert_eq!(m.frames().tables.len(), used + 1);
+        assert!(is_rw(bits_at(&mut m, 0x61_0000)));
+        assert_eq!(bits_at(&mut m, 0x61_1000), None);
+        assert_eq!(bits_at(&mut m, 0x60_f000), None);
+        m.protect(0x40_0000, 0x60_0000, Some(Prot::RW), &mut |_| {})
+            .unwrap();
+        let e = bits_at(&mut m, 0x40_0000).unwrap();
+        assert!(e & pte::HUGE != 0 && is_rw(Some(e)));
+    }
+
+    #[test]
+    fn protect_across_a_huge_boundary_splits_both_ends() {
+        let (mut m, used) = ram(64);
+        m.protect(0x3f_f000, 0x60_1000, Some(Prot::RX), &mut |_| {})
+            .unwrap();
+        assert_eq!(m.frames().tables.len(), used + 2);
+        for a in [0x3f_f000, 0x40_0000, 0x5f_f000, 0x60_0000] {
+            let e = bits_at(&mut m, a).unwrap();
+            assert!(e & pte::NX == 0 && e & pte::WRITE == 0, "{a:#x} r-x");
+        }
+        // The middle 2 MiB page was covered whole: rewritten, still huge.
+        assert!(bits_at(&mut m, 0x40_0000).unwrap() & pte::HUGE != 0);
+        assert!(is_rw(bits_at(&mut m, 0x3f_e000)));
+        assert!(is_rw(bits_at(&mut m, 0x60_1000)));
+    }
+
+    #[test]
+    fn protect_refuses_what_is_not_mapped_ram_and_changes_nothing() {
+        let (mut m, used) = ram(64);
+        let mut flushed = Vec::new();
+        let mut f = |a| flushed.push(a);
+        // Ranges touching the never-mapped page at 1 MiB, unmapped space, MMIO.
+        for (s, e) in [
+            (0x10_0000, 0x10_2000),
+            (0x7f_f000, 0x80_1000),
+            (0x1_0000_0000, 0x1_0000_1000),
+            (0xfee0_0000, 0xfee0_1000),
+        ] {
+            assert_eq!(m.protect(s, e, None, &mut f), Err(MapError::BadRange));
+        }
+        // Misaligned or reversed.
+        assert_eq!(
+            m.protect(0x10_1001, 0x10_2000, None, &mut f),
+            Err(MapError::BadRange)
+        );
+        assert_eq!(
+            m.protect(0x10_2000, 0x10_1000, None, &mut f),
+            Err(MapError::BadRange)
+        );
+        assert_eq!(
+            m.protect(0x10_1000, 0x10_2000, Some(Prot::MMIO), &mut f),
+            Err(MapError::BadRange)
+        );
+        assert!(flushed.is_empty());
+        assert_eq!(m.frames().tables.len(), used);
+        assert!(is_rw(bits_at(&mut m, 0x10_1000)));
+        assert!(is_rw(bits_at(&mut m, 0x7f_f000)));
+        assert_eq!(m.protect(0x10_1000, 0x10_1000, None, &mut |_| {}), Ok(()));
+    }
+
+    #[test]
+    fn protect_out_of_frames_keeps_every_translation() {
+        let (m, used) = ram(64);
+        // Same tables, but the frame source is now full.
+        let root = m.root();
+        let mut fr = m.into_frames();
+        fr.limit = used;
+        let mut m = Mapper::attach(fr, root, true);
+        assert_eq!(
+            m.protect(0x20_1000, 0x20_2000, None, &mut |_| {}),
+            Err(MapError::OutOfFrames)
+        );
+        assert!(is_rw(bits_at(&mut m, 0x20_1000)));
+        // Whole 2 MiB pages need no frame.
+        m.protect(0x20_0000, 0x40_0000, Some(Prot::R), &mut |_| {})
+            .unwrap();
+        assert!(bits_at(&mut m, 0x20_1000).unwrap() & pte::WRITE == 0);
+    }
+
+    #[test]
+    fn protect_without_nx_support_sets_no_nx_bit() {
+        let mut m = Mapper::new(frames(16), false).unwrap();
+        m.map(0x20_0000, 0x40_0000, Prot::RW).unwrap();
+        m.protect(0x20_0000, 0x20_1000, Some(Prot::R), &mut |_| {})
+            .unwrap();
+        let e = bits_at(&mut m, 0x20_0000).unwrap();
+        assert_eq!(e & (pte::NX | pte::WRITE), 0);
     }
 
     #[test]

@@ -126,6 +126,16 @@ pub unsafe fn set_cr3(v: u64) {
     unsafe { asm!("mov cr3, {}", in(reg) v, options(nostack, preserves_flags)) };
 }
 
+/// Drop the TLB entries (of any page size) that translate `addr`, on this CPU.
+///
+/// # Safety
+/// Ring 0 (kvm only); `invlpg` itself cannot fault on any address.
+#[inline]
+pub unsafe fn invlpg(addr: u64) {
+    // SAFETY: the caller guarantees ring 0.
+    unsafe { asm!("invlpg [{}]", in(reg) addr, options(nostack, preserves_flags)) };
+}
+
 /// Read CR4.
 #[inline]
 pub fn cr4() -> u64 {

@@ -240,6 +240,11 @@ mod imp {
             false
         }
 
+        /// Page-table protection of allocator RAM (`crate::mm::protect`).
+        fn protect(&self, start: usize, len: usize, prot: u32) -> bool {
+            crate::mm::protect(start, len, prot)
+        }
+
         /// The virtio-9p share, when the VMM gave one (`ukport run --share DIR`).
         fn hostfs(&self) -> Option<&dyn uk_plat::HostFs> {
             crate::virtio::p9::P9.hostfs()
@@ -540,5 +545,11 @@ mod imp {
             let _ = write!(out, " {name}={us}");
         }
         let _ = writeln!(out, " tsc_hz={}", s.hz);
+        let (left, pool) = crate::mm::pool_frames();
+        let _ = writeln!(
+            out,
+            "ukit: page-table split pool: {pool} frames ({} KiB), {left} unused",
+            pool * 4
+        );
     }
 }

@@ -9,6 +9,13 @@
 //! read+execute, headers and rodata read-only, everything else no-execute, page 0 and
 //! the guard pages (below every kernel stack and allocator region) unmapped; plus the
 //! local APIC and I/O APIC pages, uncached.
+//!
+//! At run time [`protect`] (`Platform::protect`) changes the protection of pages inside
+//! the allocator regions, and nothing else: a 2 MiB page is split into a 4 KiB table the
+//! first time part of it changes. The frames for those tables come from a pool reserved
+//! at boot next to the page-table frames, out of the allocator's reach: one frame per
+//! 2 MiB page of allocator RAM, so every large page can be split once (tables are never
+//! merged back) and the pool cannot run dry. Its frames are only zeroed when used.
 
 pub const PAGE: u64 = 4096;
 pub const MAX_FREE: usize = 32;
@@ -51,6 +58,82 @@ pub fn subtract(
     n
 }
 
+/// The page protection for Linux `PROT_*` bits (`None`: no access), or `Err` for bits
+/// that are not protection bits. x86 pages cannot be write-only or execute-only, so
+/// WRITE implies READ and EXEC implies READ, as on Linux.
+#[allow(clippy::result_unit_err)]
+pub fn prot_for(prot: u32) -> Result<Option<uk_arch::paging::Prot>, ()> {
+    use uk_plat::prot::{EXEC, READ, WRITE};
+    if prot & !(READ | WRITE | EXEC) != 0 {
+        return Err(());
+    }
+    if prot == 0 {
+        return Ok(None);
+    }
+    Ok(Some(uk_arch::paging::Prot {
+        write: prot & WRITE != 0,
+        exec: prot & EXEC != 0,
+        uncached: false,
+    }))
+}
+
+/// `[start, start+len)` as a page-aligned range inside one of `regions`, or `None`
+/// (misaligned, overflowing, or touching anything outside allocator RAM: the image,
+/// page tables, guard pages, device memory).
+pub fn check_range(regions: &[uk_plat::MemRegion], start: usize, len: usize) -> Option<(u64, u64)> {
+    let page = PAGE as usize;
+    if !start.is_multiple_of(page) || !len.is_multiple_of(page) {
+        return None;
+    }
+    let end = start.checked_add(len)?;
+    regions
+        .iter()
+        .any(|r| start >= r.start && end <= r.start.saturating_add(r.len))
+        .then_some((start as u64, end as u64))
+}
+
+/// How many whole, aligned 2 MiB pages `ranges` hold: the most 2 MiB pages the
+/// allocator regions can be mapped with, so the most splits `protect` can ever need.
+pub fn huge_pages(ranges: &[(u64, u64)]) -> u64 {
+    const HUGE: u64 = 2 << 20;
+    ranges
+        .iter()
+        .map(|&(s, e)| {
+            let (s, e) = (s.div_ceil(HUGE) * HUGE, e / HUGE * HUGE);
+            e.saturating_sub(s) / HUGE
+        })
+        .sum()
+}
+
+/// What a page fault on allocator RAM hit, in words, from the CPU's error code, the
+/// faulting address and the interrupted stack pointer. Pages there are only ever not
+/// present or read-only because `protect` made them so (a guard page below a thread
+/// stack, a `PROT_NONE` or read-only map).
+pub fn fault_kind(error: u64, addr: u64, rsp: u64) -> &'static str {
+    const PRESENT: u64 = 1;
+    const WRITE: u64 = 2;
+    const RESERVED: u64 = 8;
+    const FETCH: u64 = 16;
+    // A stack that runs into its guard page faults a little below or above RSP (a
+    // push, or a store into a frame just allocated with `sub rsp`).
+    let near_stack = addr < rsp.saturating_add(64 << 10) && addr >= rsp.saturating_sub(64 << 10);
+    if error & RESERVED != 0 {
+        "reserved bit set in a page-table entry (a bug in the kvm platform)"
+    } else if error & PRESENT == 0 {
+        if near_stack {
+            "access to an unmapped page (guard page or PROT_NONE map): stack overflow into a guard page"
+        } else {
+            "access to an unmapped page (guard page or PROT_NONE map)"
+        }
+    } else if error & FETCH != 0 {
+        "instruction fetch from a no-execute page (map without PROT_EXEC)"
+    } else if error & WRITE != 0 {
+        "write to a read-only page"
+    } else {
+        "read of a page without read access"
+    }
+}
+
 #[cfg(not(test))]
 pub use hw::*;
 
@@ -58,7 +141,7 @@ pub use hw::*;
 mod hw {
     use super::*;
     use crate::bootinfo::BootInfo;
-    use core::sync::atomic::{AtomicUsize, Ordering};
+    use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
     use uk_arch::paging::{Frames, MapError, Mapper, Prot};
     use uk_plat::MemRegion;
 
@@ -80,6 +163,16 @@ mod hw {
     static mut REGIONS: [MemRegion; MAX_FREE] = [MemRegion { start: 0, len: 0 }; MAX_FREE];
     static N_REGIONS: AtomicUsize = AtomicUsize::new(0);
     static DATA: (AtomicUsize, AtomicUsize) = (AtomicUsize::new(0), AtomicUsize::new(0));
+    /// The live page tables' root and whether NX is on (0 until `init` switched).
+    static ROOT: AtomicU64 = AtomicU64::new(0);
+    static NX: AtomicBool = AtomicBool::new(false);
+    /// The split pool: unused table frames `[next, end)`.
+    static POOL: (AtomicU64, AtomicU64) = (AtomicU64::new(0), AtomicU64::new(0));
+    static POOL_SIZE: AtomicU64 = AtomicU64::new(0);
+    /// Held while `protect` edits the tables (one CPU, but a nested call must not).
+    static EDITING: AtomicBool = AtomicBool::new(false);
+    /// Above this many changed entries one CR3 reload is cheaper than `invlpg`s.
+    const INVLPG_MAX: usize = 32;
 
     /// The image's executable range (for backtraces).
     pub fn text_range() -> (usize, usize) {
@@ -113,6 +206,74 @@ mod hw {
             return !crate::trap::stacks().any(|(b, _)| a < b && end > b - crate::start::GUARD);
         }
         regions().iter().any(|r| a >= r.start && end <= r.end())
+            && (down(a as u64)..end as u64)
+                .step_by(PAGE as usize)
+                .all(present)
+    }
+
+    /// The live tables over the split pool.
+    fn live() -> Option<Mapper<Bump>> {
+        let root = ROOT.load(Ordering::Acquire);
+        (root != 0).then(|| {
+            let pool = Bump {
+                next: POOL.0.load(Ordering::Relaxed),
+                end: POOL.1.load(Ordering::Relaxed),
+            };
+            Mapper::attach(pool, root, NX.load(Ordering::Relaxed))
+        })
+    }
+
+    /// True when the page at `a` is mapped in the live tables (a range inside the
+    /// allocator may have been protected to no access).
+    fn present(a: u64) -> bool {
+        if EDITING.load(Ordering::Acquire) {
+            // A fault while `protect` was editing: do not trust the tables.
+            return false;
+        }
+        live().is_some_and(|mut m| m.translate(a).is_some())
+    }
+
+    /// `Platform::protect`: have the MMU enforce Linux `PROT_*` bits `prot` on the
+    /// page-aligned range `[start, start+len)`, which must lie inside one allocator
+    /// region. Returns false, with nothing changed, for anything else.
+    pub fn protect(start: usize, len: usize, prot: u32) -> bool {
+        let (Ok(p), Some((s, e))) = (prot_for(prot), check_range(regions(), start, len)) else {
+            return false;
+        };
+        if EDITING.swap(true, Ordering::Acquire) {
+            return false;
+        }
+        let Some(mut m) = live() else {
+            EDITING.store(false, Ordering::Release);
+            return false;
+        };
+        let mut changed = 0usize;
+        let r = m.protect(s, e, p, &mut |a| {
+            changed += 1;
+            if changed <= INVLPG_MAX {
+                // SAFETY: ring 0; invalidating a translation is always allowed.
+                unsafe { uk_arch::ring0::invlpg(a) };
+            }
+        });
+        if changed > INVLPG_MAX {
+            // SAFETY: reloading the same root only flushes the TLB (no global pages).
+            unsafe { uk_arch::ring0::set_cr3(uk_arch::ring0::cr3()) };
+        }
+        POOL.0.store(m.into_frames().next, Ordering::Relaxed);
+        EDITING.store(false, Ordering::Release);
+        r.is_ok()
+    }
+
+    /// Split-pool frames (4 KiB each): (left, reserved at boot).
+    pub fn pool_frames() -> (u64, u64) {
+        let (next, end) = (
+            POOL.0.load(Ordering::Relaxed),
+            POOL.1.load(Ordering::Relaxed),
+        );
+        (
+            end.saturating_sub(next) / PAGE,
+            POOL_SIZE.load(Ordering::Relaxed) / PAGE,
+        )
     }
 
     struct Bump {
@@ -173,8 +334,11 @@ mod hw {
         let n = subtract(b.ram(), &holes, 4 * PAGE, &mut free);
         let max_end = b.ram().iter().map(|r| r.1).max().unwrap_or(0);
         // Frames: PML4 + PDPTs + one PD per GiB + PTs for the 4 KiB-mapped edges.
-        let frames =
+        let boot_frames =
             8 + max_end.div_ceil(1 << 30) + (end - img).div_ceil(2 << 20) + 4 * n as u64 + 8;
+        // Plus the split pool: one frame per 2 MiB page the regions could be mapped
+        // with (carving the tables out of a region only lowers that count).
+        let frames = boot_frames + huge_pages(&free[..n]);
         let Some(pt_idx) = (0..n)
             .find(|&i| free[i].1 <= (4 << 30) && free[i].1 - free[i].0 >= (frames + 64) * PAGE)
         else {
@@ -263,6 +427,12 @@ mod hw {
             }
         }
         let root = m.root();
+        let pool_start = m.frames().next;
+        let pool_end = pt_start + frames * PAGE;
+        POOL.0.store(pool_start, Ordering::Relaxed);
+        POOL.1.store(pool_end, Ordering::Relaxed);
+        POOL_SIZE.store(pool_end - pool_start, Ordering::Relaxed);
+        NX.store(nx, Ordering::Relaxed);
         N_REGIONS.store(regions, Ordering::Release);
         // SAFETY: the new tables map the running code (text), this stack (bss), the
         // boot info, the IDT/GDT/TSS (data) and every RAM region the kernel uses.
@@ -271,6 +441,7 @@ mod hw {
             let cr0 = uk_arch::ring0::cr0();
             uk_arch::ring0::set_cr0(cr0 | uk_arch::ring0::cr::CR0_WP);
         }
+        ROOT.store(root, Ordering::Release);
         Ok(())
     }
 }
@@ -278,6 +449,87 @@ mod hw {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use uk_arch::paging::Prot;
+    use uk_plat::MemRegion;
+
+    #[test]
+    fn prot_bits_choose_page_flags() {
+        assert_eq!(prot_for(0), Ok(None));
+        assert_eq!(prot_for(1), Ok(Some(Prot::R)));
+        assert_eq!(prot_for(3), Ok(Some(Prot::RW)));
+        // Write-only cannot exist on x86: it is read+write.
+        assert_eq!(prot_for(2), Ok(Some(Prot::RW)));
+        assert_eq!(prot_for(5), Ok(Some(Prot::RX)));
+        let rwx = prot_for(7).unwrap().unwrap();
+        assert!(rwx.write && rwx.exec && !rwx.uncached);
+        assert_eq!(prot_for(8), Err(()));
+        assert_eq!(
+            prot_for(0x0100_0000 | 1),
+            Err(()),
+            "PROT_GROWSDOWN is not ours"
+        );
+    }
+
+    #[test]
+    fn ranges_must_be_aligned_and_inside_one_region() {
+        let regions = [
+            MemRegion {
+                start: 0x20_1000,
+                len: 0x10_0000,
+            },
+            MemRegion {
+                start: 0x40_0000,
+                len: 0x2000,
+            },
+        ];
+        let r = |s, l| check_range(&regions, s, l);
+        assert_eq!(r(0x20_1000, 0x1000), Some((0x20_1000, 0x20_2000)));
+        assert_eq!(r(0x20_1000, 0x10_0000), Some((0x20_1000, 0x30_1000)));
+        assert_eq!(r(0x40_1000, 0x1000), Some((0x40_1000, 0x40_2000)));
+        assert_eq!(r(0x20_1000, 0), Some((0x20_1000, 0x20_1000)));
+        // The guard page below a region, past its end, across two regions.
+        assert_eq!(r(0x20_0000, 0x2000), None);
+        assert_eq!(r(0x30_0000, 0x2000), None);
+        assert_eq!(r(0x30_0000, 0x10_2000), None);
+        // Unaligned, overflowing, outside everything (the image, MMIO).
+        assert_eq!(r(0x20_1800, 0x1000), None);
+        assert_eq!(r(0x20_1000, 0x800), None);
+        assert_eq!(r(usize::MAX & !0xfff, 0x2000), None);
+        assert_eq!(r(0x10_0000, 0x1000), None);
+        assert_eq!(r(0xfee0_0000, 0x1000), None);
+        assert_eq!(check_range(&[], 0x20_1000, 0x1000), None);
+    }
+
+    #[test]
+    fn pool_holds_one_frame_per_huge_page() {
+        // 128 MiB guest: free RAM from just above the image to below 128 MiB.
+        // 6 MiB .. 126 MiB: 60 whole 2 MiB pages.
+        assert_eq!(huge_pages(&[(0x52_3000, 0x7fe_0000)]), 60);
+        assert_eq!(huge_pages(&[(0x20_0000, 0x40_0000)]), 1);
+        assert_eq!(huge_pages(&[(0x20_1000, 0x40_0000)]), 0);
+        assert_eq!(huge_pages(&[(0x20_1000, 0x3f_f000), (0, 0x60_0000)]), 3);
+        assert_eq!(huge_pages(&[]), 0);
+    }
+
+    #[test]
+    fn fault_kinds_name_what_was_hit() {
+        let rsp = 0x80_0000;
+        assert_eq!(
+            fault_kind(0b11, 0x90_0000, rsp),
+            "write to a read-only page"
+        );
+        assert!(fault_kind(0b10, 0x90_0000, rsp).starts_with("access to an unmapped page"));
+        assert!(!fault_kind(0b10, 0x90_0000, rsp).contains("stack overflow"));
+        assert!(fault_kind(0b10, rsp - 8, rsp).contains("stack overflow"));
+        assert!(fault_kind(0b00, rsp + 0x400, rsp).contains("stack overflow"));
+        assert!(fault_kind(0b1_0001, 0x90_0000, rsp).contains("no-execute"));
+        assert!(fault_kind(0b1001, 0x90_0000, rsp).contains("reserved bit"));
+        assert_eq!(
+            fault_kind(0b01, 0x90_0000, rsp),
+            "read of a page without read access"
+        );
+    }
 
     #[test]
     fn subtract_holes() {

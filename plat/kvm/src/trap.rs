@@ -257,6 +257,16 @@ fn fault(f: &TrapFrame) -> ! {
             if cr2 < 4096 { " (NULL pointer)" } else { "" },
             guard_hit(cr2).unwrap_or_default(),
         );
+        if crate::mm::regions()
+            .iter()
+            .any(|r| (r.start..r.end()).contains(&(cr2 as usize)))
+        {
+            let _ = writeln!(
+                out,
+                "ukit:   page fault at {cr2:#x}: {}",
+                crate::mm::fault_kind(e, cr2, f.rsp)
+            );
+        }
     }
     let _ = writeln!(
         out,
@@ -338,8 +348,14 @@ pub fn backtrace(out: &mut impl Write, rip: u64, rbp: u64, rsp: u64) {
     if n == 1 {
         // No frame pointers (the default for optimised C and Rust): scan.
         let mut a = rsp & !7;
+        // RSP inside a guard page (a stack overflow; musl's guard is two pages, and a
+        // big frame can jump into the lower one): the frames start above it.
+        while !mapped(a) && a < rsp.saturating_add(16 * 4096) {
+            a = (a | 4095) + 1;
+        }
+        let top = a.saturating_add(8192);
         let mut found = 0;
-        while found < 24 && a < rsp + 8192 && mapped(a) {
+        while found < 24 && a < top && mapped(a) {
             // SAFETY: `a` is 8-aligned and inside RAM the kernel mapped.
             let w = unsafe { uk_arch::ring0::peek_u64(a as usize) };
             if in_text(w) {
