@@ -1,8 +1,10 @@
 //! nginx end to end on linuxu: the unmodified nginx from `recipes/nginx.toml`, started
 //! by `ukport run nginx -p PORT:80` (user-mode networking through passt, forward bound
 //! to 127.0.0.1), serves its page byte-exact, survives 1000 sequential and 100
-//! concurrent keep-alive requests, sends a 10 MB file byte-exact, and stops on SIGTERM
-//! with passt gone and the host port free again.
+//! concurrent keep-alive requests, sends a 10 MB file byte-exact, answers the regex
+//! location and the rewrites of `recipes/nginx/regex.conf` (PCRE2 through the pcre2
+//! port), and stops on SIGTERM with passt gone and the host port free again. A second
+//! test checks the pcre2 port itself: no `syscall` instruction in libpcre2-8.a, no JIT.
 //!
 //! The rootfs is the recipe's files plus a 10 MB file generated here, in a temporary
 //! folder given with `--root`. All traffic is on the host's loopback. Only the `ukport`
@@ -18,7 +20,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use uk_tests::{ensure_setup, repo_root, tools, TempDir};
+use uk_tests::{
+    ensure_setup, repo_root, require_tool, run_command, text, tools, trap_sites, TempDir,
+};
 
 /// Covers a first build of nginx (fetch, configure, make, kernel) on a busy machine.
 const START_TIMEOUT: Duration = Duration::from_secs(900);
@@ -33,9 +37,11 @@ fn make_rootfs(root: &Path) -> Vec<u8> {
     for (guest, file) in [
         ("etc/nginx/nginx.conf", "nginx.conf"),
         ("etc/nginx/mime.types", "mime.types"),
+        ("etc/nginx/conf.d/regex.conf", "regex.conf"),
         ("etc/passwd", "passwd"),
         ("etc/group", "group"),
         ("html/index.html", "index.html"),
+        ("html/hello.txt", "hello.txt"),
     ] {
         let to = root.join(guest);
         std::fs::create_dir_all(to.parent().unwrap()).unwrap();
@@ -307,6 +313,8 @@ fn nginx_serves_over_passt_and_stops_on_sigterm() {
     assert_eq!(r.body.len(), big.len());
     assert!(r.body == big, "the 10 MB file differs from what was served");
 
+    check_regex_and_rewrite(port, &root, &index, &server);
+
     // SIGTERM to ukport: forwarded to the image, then passt is stopped.
     let t = Instant::now();
     server.signal("-TERM");
@@ -335,6 +343,131 @@ fn nginx_serves_over_passt_and_stops_on_sigterm() {
          ({:.0} MB/s); stopped {stopped:?} after SIGTERM ({status})",
         BIG_SIZE as f64 / download.as_secs_f64() / 1e6
     );
+}
+
+/// The regular-expression features of `recipes/nginx/regex.conf`, which only work when
+/// nginx was built with the rewrite module and PCRE2: a regex location (`~ \.txt$`, adds
+/// `X-Regex: yes`), a permanent rewrite with a capture (`/old/(.*)` -> 301 to `/$1`) and
+/// an internal rewrite (`^~ /legacy/` -> `/$1 last`). The near misses check the anchors.
+fn check_regex_and_rewrite(port: u16, root: &Path, index: &[u8], server: &Server) {
+    let hello = std::fs::read(root.join("html/hello.txt")).unwrap();
+    let mut c = connect(port).unwrap();
+    let mut get = |path: &str| {
+        get(&mut c, path).unwrap_or_else(|e| panic!("GET {path}: {e}\n{}", server.logs()))
+    };
+
+    let r = get("/hello.txt");
+    assert_eq!(r.status, 200, "GET /hello.txt\n{}", server.logs());
+    assert_eq!(
+        r.header("X-Regex"),
+        Some("yes"),
+        "regex location not applied"
+    );
+    assert_eq!(r.header("Content-Type"), Some("text/plain"));
+    assert_eq!(r.body, hello);
+
+    // `\.txt$` is anchored: an .html file is not in the regex location.
+    let r = get("/index.html");
+    assert_eq!(r.status, 200);
+    assert_eq!(
+        r.header("X-Regex"),
+        None,
+        "regex location matched /index.html"
+    );
+    assert_eq!(r.body, index);
+
+    // Permanent rewrite: the capture becomes the new path (Host: localhost, port 80).
+    let r = get("/old/hello.txt");
+    assert_eq!(r.status, 301, "GET /old/hello.txt\n{}", server.logs());
+    assert_eq!(r.header("Location"), Some("http://localhost/hello.txt"));
+    let r = get("/old/sub/dir/page.html");
+    assert_eq!(r.status, 301);
+    assert_eq!(
+        r.header("Location"),
+        Some("http://localhost/sub/dir/page.html")
+    );
+    // `^/old/` is anchored at the start: no redirect, just a missing file.
+    let r = get("/x/old/hello.txt");
+    assert_eq!(r.status, 404, "rewrite matched /x/old/hello.txt");
+    assert_eq!(r.header("Location"), None);
+
+    // Internal rewrite: served as /hello.txt (then through the regex location), no redirect.
+    let r = get("/legacy/hello.txt");
+    assert_eq!(r.status, 200, "GET /legacy/hello.txt\n{}", server.logs());
+    assert_eq!(r.header("X-Regex"), Some("yes"));
+    assert_eq!(r.body, hello);
+    let r = get("/legacy/");
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body, index);
+}
+
+/// The pcre2 port as nginx links it: `ukport build pcre2` installs libpcre2-8.a, whose
+/// code never enters the host kernel itself (no `syscall` instruction: everything goes
+/// through musl and ukit), and the library has no JIT (recipes/pcre2.toml says why).
+#[test]
+fn pcre2_port_has_no_syscall_instruction_and_no_jit() {
+    ensure_setup();
+    let mut cmd = Command::new(&tools().ukport);
+    cmd.args(["build", "pcre2"]);
+    let out = run_command(cmd, START_TIMEOUT);
+    assert!(
+        out.status.success(),
+        "ukport build pcre2 failed ({}):\n{}\n{}",
+        out.status,
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    let stdout = text(&out.stdout);
+    let prefix = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("port pcre2 ")?.split_once(" installed in "))
+        .map(|(_, p)| PathBuf::from(p.trim()))
+        .unwrap_or_else(|| panic!("no `port pcre2 ... installed in` line:\n{stdout}"));
+
+    let lib = prefix.join("lib/libpcre2-8.a");
+    let mut cmd = Command::new(require_tool("objdump"));
+    cmd.args(["-d", "--no-show-raw-insn"]).arg(&lib);
+    let out = run_command(cmd, Duration::from_secs(120));
+    assert!(
+        out.status.success(),
+        "objdump {}: {}",
+        lib.display(),
+        text(&out.stderr)
+    );
+    let asm = text(&out.stdout);
+    // The disassembly must really hold the library: an empty one would pass trivially.
+    for f in ["pcre2_compile_8", "pcre2_match_8", "pcre2_dfa_match_8"] {
+        assert!(
+            asm.contains(&format!("<{f}>:")),
+            "{f} not found in the disassembly of {}",
+            lib.display()
+        );
+    }
+    let sites = trap_sites(&asm);
+    assert!(
+        sites.is_empty(),
+        "host traps in {}: {sites:?}",
+        lib.display()
+    );
+    // With --enable-jit the JIT compiler (sljit, its static functions named sljit_*)
+    // would be in pcre2_jit_compile.o; without it that file only holds stubs.
+    assert!(
+        !asm.contains("<sljit_"),
+        "libpcre2-8.a carries the JIT compiler (sljit)"
+    );
+
+    // The port's own pcre2test (a linuxu image linked by uk-cc) reports its build.
+    let mut cmd = Command::new(prefix.join("bin/pcre2test"));
+    cmd.arg("-C");
+    let out = run_command(cmd, Duration::from_secs(60));
+    let conf = text(&out.stdout);
+    assert!(
+        out.status.success(),
+        "pcre2test -C: {}\n{conf}",
+        text(&out.stderr)
+    );
+    assert!(conf.contains("8-bit support"), "{conf}");
+    assert!(conf.contains("No just-in-time compiler support"), "{conf}");
 }
 
 /// A busy host port is refused before anything is built or started.
