@@ -32,6 +32,19 @@ pub const KERNEL_SOURCE_DIRS: &[&str] = &["arch", "plat", "lib", "posix", "sysca
 /// again; dependency changes show up in the `Cargo.toml` files anyway.
 const KERNEL_SOURCE_FILES: &[&str] = &["Cargo.toml"];
 
+/// The choice option (`size` or `speed`) that picks the kernel's cargo profile.
+pub const OPTIMIZE_OPTION: &str = "uk.optimize";
+/// Flags of every kernel build: images are static, non-PIE executables.
+const KERNEL_RUSTFLAGS: &str = "-C relocation-model=static";
+
+/// The cargo profile (workspace Cargo.toml) for a value of [`OPTIMIZE_OPTION`].
+pub fn kernel_profile(optimize: Option<&str>) -> &'static str {
+    match optimize {
+        Some("speed") => "kernel-speed",
+        _ => "kernel-size",
+    }
+}
+
 /// The bool option that puts networking (lib/net on lwIP) into the kernel.
 pub const NET_OPTION: &str = "lib.net";
 /// The port that option needs.
@@ -80,7 +93,16 @@ pub fn ensure(plat: &str, resolved: &uk_kconfig::Resolved) -> Result<PathBuf> {
     let dir = kernel_dir(plat, &resolved.hash());
     let lib = dir.join("libuk.a");
     let stamp_file = dir.join("stamp");
+    let profile = kernel_profile(match resolved.get(OPTIMIZE_OPTION) {
+        Some(uk_kconfig::Value::Str(s)) => Some(s.as_str()),
+        _ => None,
+    });
+    let args = cargo_args(plat, &resolved.features(), profile);
+    // The build's own arguments are part of the stamp: a toolchain that builds kernels
+    // differently rebuilds the cached ones.
     let mut stamp = source_stamp(&root)?;
+    stamp.push_str(&format!("
+args {} flags {KERNEL_RUSTFLAGS}", args.join(" ")));
     // Networking links lwIP's objects into libuk.a (lib/net's build script), so the port
     // must exist first, and a rebuilt port (new lwipopts.h) must rebuild the kernel.
     let lwip = match resolved.get(NET_OPTION) {
@@ -114,7 +136,6 @@ pub fn ensure(plat: &str, resolved: &uk_kconfig::Resolved) -> Result<PathBuf> {
     let _target_lock = lock(&paths::kernels_dir().join(".target.lock"))?;
 
     let log = dir.join("build.log");
-    let args = cargo_args(plat, &resolved.features());
     let spinner = Spinner::start(&format!("building ukit kernel ({plat})"));
     let status = run_logged(&root, &args, &config, &target_dir, &log, lwip.as_deref());
     spinner.finish();
@@ -132,7 +153,7 @@ pub fn ensure(plat: &str, resolved: &uk_kconfig::Resolved) -> Result<PathBuf> {
 
     let built = target_dir
         .join(KERNEL_TARGET)
-        .join("release")
+        .join(profile)
         .join("libuk_image.a");
     let tmp = dir.join("libuk.a.tmp");
     fs::copy(&built, &tmp).with_context(|| {
@@ -147,13 +168,15 @@ pub fn ensure(plat: &str, resolved: &uk_kconfig::Resolved) -> Result<PathBuf> {
     Ok(lib)
 }
 
-/// The cargo arguments that build the kernel staticlib for `plat` with `features`.
-pub fn cargo_args(plat: &str, features: &[String]) -> Vec<String> {
+/// The cargo arguments that build the kernel staticlib for `plat` with `features`, in
+/// the cargo `profile` (see [`kernel_profile`]).
+pub fn cargo_args(plat: &str, features: &[String], profile: &str) -> Vec<String> {
     let mut feats = vec![format!("plat-{plat}")];
     feats.extend(features.iter().filter(|f| !f.is_empty()).cloned());
     vec![
         "build".into(),
-        "--release".into(),
+        "--profile".into(),
+        profile.into(),
         "--target".into(),
         KERNEL_TARGET.into(),
         "-p".into(),
@@ -207,7 +230,7 @@ fn run_logged(
         .current_dir(root)
         .env("UK_CONFIG", config)
         .env("CARGO_TARGET_DIR", target_dir)
-        .env("RUSTFLAGS", "-C relocation-model=static")
+        .env("RUSTFLAGS", KERNEL_RUSTFLAGS)
         // Read by lib/net's and lib/lwip-sys's build scripts; absent without networking.
         .env(
             LWIP_PREFIX_ENV,
@@ -327,12 +350,24 @@ mod tests {
 
     #[test]
     fn cargo_args_select_platform_and_features() {
-        let args = cargo_args("linuxu", &["alloc-tlsf".into(), "".into(), "net".into()]);
+        let args = cargo_args(
+            "linuxu",
+            &["alloc-tlsf".into(), "".into(), "net".into()],
+            "kernel-size",
+        );
         let s = args.join(" ");
-        assert!(s.starts_with("build --release --target x86_64-unknown-linux-gnu -p uk-image"));
+        assert!(s.starts_with(
+            "build --profile kernel-size --target x86_64-unknown-linux-gnu -p uk-image"
+        ));
         assert!(s.contains("--no-default-features"));
         assert_eq!(args.last().unwrap(), "plat-linuxu,alloc-tlsf,net");
-        assert_eq!(cargo_args("kvm", &[]).last().unwrap(), "plat-kvm");
+        assert_eq!(
+            cargo_args("kvm", &[], "kernel-speed").last().unwrap(),
+            "plat-kvm"
+        );
+        assert_eq!(kernel_profile(Some("speed")), "kernel-speed");
+        assert_eq!(kernel_profile(Some("size")), "kernel-size");
+        assert_eq!(kernel_profile(None), "kernel-size");
     }
 
     #[test]
