@@ -101,8 +101,10 @@ pub fn ensure(plat: &str, resolved: &uk_kconfig::Resolved) -> Result<PathBuf> {
     // The build's own arguments are part of the stamp: a toolchain that builds kernels
     // differently rebuilds the cached ones.
     let mut stamp = source_stamp(&root)?;
-    stamp.push_str(&format!("
-args {} flags {KERNEL_RUSTFLAGS}", args.join(" ")));
+    stamp.push_str(&format!(
+        "\nargs {} flags {KERNEL_RUSTFLAGS}",
+        args.join(" ")
+    ));
     // Networking links lwIP's objects into libuk.a (lib/net's build script), so the port
     // must exist first, and a rebuilt port (new lwipopts.h) must rebuild the kernel.
     let lwip = match resolved.get(NET_OPTION) {
