@@ -183,3 +183,67 @@ fn thread_stack_overflow_hits_the_guard_page() {
         &["overflow not caught"],
     );
 }
+
+/// SIGTERM to `ukport run --plat kvm` stops the VM: QEMU gets the signal and quits,
+/// ukport exits with 128 + 15 and leaves no QEMU behind.
+#[test]
+fn sigterm_to_ukport_stops_the_vm() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    let dir = TempDir::new("kvm-sigterm");
+    let image = build_kvm(&dir, "waiter");
+    let mut child = Command::new(&tools().ukport)
+        .args(["run", "--plat", "kvm"])
+        .arg(&image)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start ukport");
+    let pid = child.id();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    let start = Instant::now();
+    while !line.contains("ready") {
+        line.clear();
+        if out.read_line(&mut line).unwrap_or(0) == 0 || start.elapsed() > BOOT_TIMEOUT {
+            let _ = child.kill();
+            panic!("the VM never printed `ready`");
+        }
+    }
+    // QEMU is ukport's child; remember it to check it is gone afterwards.
+    let children = std::fs::read_dir(format!("/proc/{pid}/task"))
+        .unwrap()
+        .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("children")).ok())
+        .collect::<String>();
+    let qemu: Vec<u32> = children
+        .split_whitespace()
+        .filter_map(|p| p.parse().ok())
+        .collect();
+    assert!(!qemu.is_empty(), "no QEMU child of ukport found");
+    Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("ukport did not stop within 20 s of SIGTERM");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut err = String::new();
+    let _ = std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err);
+    assert_eq!(status.code(), Some(143), "ukport's status; stderr: {err}");
+    assert!(err.contains("stopped by signal 15"), "stderr: {err}");
+    for q in qemu {
+        // QEMU was ukport's child and ukport reaped it: no such process any more (or,
+        // if the PID was reused at once, not a QEMU).
+        let comm = std::fs::read_to_string(format!("/proc/{q}/comm")).unwrap_or_default();
+        assert!(!comm.contains("qemu"), "QEMU {q} survived ukport");
+    }
+}

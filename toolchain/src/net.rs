@@ -402,6 +402,19 @@ const SA_RESTART: i32 = 0x1000_0000;
 /// The last signal to pass on to the image (0: none). One slot is enough: the loop
 /// that forwards it runs every few milliseconds, and a repeated signal means the same.
 static PENDING: AtomicI32 = AtomicI32::new(0);
+/// The last signal caught at all, including a terminal's Ctrl-C that the image got by
+/// itself (0: none): tells a run that ended on a signal from one that failed.
+static RECEIVED: AtomicI32 = AtomicI32::new(0);
+
+/// The signal to pass on to the image, if one arrived since the last call (0: none).
+pub fn take_pending_signal() -> i32 {
+    PENDING.swap(0, Ordering::SeqCst)
+}
+
+/// The last signal ukport caught since [`catch_signals`] (0: none).
+pub fn received_signal() -> i32 {
+    RECEIVED.load(Ordering::SeqCst)
+}
 
 extern "C" fn on_signal(sig: i32, info: *const i32, _ctx: *const u8) {
     // A terminal's Ctrl-C (SI_KERNEL) already went to the image, which shares our
@@ -414,6 +427,7 @@ extern "C" fn on_signal(sig: i32, info: *const i32, _ctx: *const u8) {
         // int is si_code.
         unsafe { *info.add(2) }
     };
+    RECEIVED.store(sig, Ordering::SeqCst);
     if code != SI_KERNEL {
         PENDING.store(sig, Ordering::SeqCst);
     }
@@ -433,8 +447,8 @@ pub fn send_signal(pid: u32, sig: i32) {
 }
 
 /// Catches SIGINT, SIGTERM and SIGHUP in ukport so they can be forwarded to the image
-/// instead of killing ukport (which must still stop passt afterwards).
-fn catch_signals() -> Result<()> {
+/// (or QEMU) instead of killing ukport, which must still stop passt or QEMU afterwards.
+pub fn catch_signals() -> Result<()> {
     for sig in [SIGINT, SIGTERM, SIGHUP] {
         let act = SigAction {
             handler: on_signal as extern "C" fn(i32, *const i32, *const u8) as usize,
@@ -467,16 +481,13 @@ pub fn exit_code(status: ExitStatus) -> i32 {
     }
 }
 
-/// Runs `cmd` (the image) in the foreground with the console on this terminal,
-/// forwarding SIGTERM/SIGHUP (and a SIGINT not raised by the terminal) to it, until it
-/// exits; then stops `passt`. Returns the image's exit code.
-pub fn supervise(mut cmd: Command, mut passt: Option<Passt>) -> Result<i32> {
-    // If ukport dies without forwarding a signal (SIGKILL, a crash), the image gets
-    // SIGTERM from the kernel and shuts down through its own handler.
+/// If ukport dies without forwarding a signal (SIGKILL, a crash), the child started
+/// from `cmd` (an image, QEMU) gets SIGTERM from the kernel and shuts down.
+pub fn die_with_parent(cmd: &mut Command) {
     // SAFETY: the closure runs in the child between fork and exec and only makes the
     // async-signal-safe prctl system call.
     unsafe {
-        std::os::unix::process::CommandExt::pre_exec(&mut cmd, || {
+        std::os::unix::process::CommandExt::pre_exec(cmd, || {
             const PR_SET_PDEATHSIG: libc::c_int = 1;
             if libc::prctl(PR_SET_PDEATHSIG, libc::SIGTERM as libc::c_ulong, 0, 0, 0) != 0 {
                 return Err(std::io::Error::last_os_error());
@@ -484,6 +495,13 @@ pub fn supervise(mut cmd: Command, mut passt: Option<Passt>) -> Result<i32> {
             Ok(())
         });
     }
+}
+
+/// Runs `cmd` (the image) in the foreground with the console on this terminal,
+/// forwarding SIGTERM/SIGHUP (and a SIGINT not raised by the terminal) to it, until it
+/// exits; then stops `passt`. Returns the image's exit code.
+pub fn supervise(mut cmd: Command, mut passt: Option<Passt>) -> Result<i32> {
+    die_with_parent(&mut cmd);
     catch_signals()?;
     let mut child = cmd.spawn().context("cannot start the image")?;
     let mut passt_warned = false;
@@ -491,7 +509,7 @@ pub fn supervise(mut cmd: Command, mut passt: Option<Passt>) -> Result<i32> {
         if let Some(s) = child.try_wait()? {
             break s;
         }
-        let sig = PENDING.swap(0, Ordering::SeqCst);
+        let sig = take_pending_signal();
         if sig != 0 {
             send_signal(child.id(), sig);
         }

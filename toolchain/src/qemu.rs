@@ -286,10 +286,28 @@ pub fn run(spec: &RunSpec) -> Result<i32> {
     };
     cmd.args(["-append", &cmdline]);
     cmd.stdin(Stdio::inherit()).stdout(Stdio::piped());
+    // SIGTERM/SIGHUP to ukport stop the VM (QEMU quits on them) instead of leaving QEMU
+    // running without its console reader; so does ukport dying.
+    crate::net::die_with_parent(&mut cmd);
+    crate::net::catch_signals()?;
     let started = Instant::now();
     let mut child = cmd
         .spawn()
         .with_context(|| format!("starting {QEMU} (install QEMU: apt install qemu-system-x86)"))?;
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let forwarder = {
+        let (done, pid) = (done.clone(), child.id());
+        std::thread::spawn(move || {
+            while !done.load(std::sync::atomic::Ordering::SeqCst) {
+                let sig = crate::net::take_pending_signal();
+                if sig != 0 {
+                    // The child is not reaped before `done` is set: the PID is QEMU's.
+                    crate::net::send_signal(pid, sig);
+                }
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+        })
+    };
     let mut out = child.stdout.take().expect("piped stdout");
     let mut seen = Vec::new();
     let mut buf = [0u8; 4096];
@@ -308,6 +326,8 @@ pub fn run(spec: &RunSpec) -> Result<i32> {
             seen.extend_from_slice(&buf[..n]);
         }
     }
+    done.store(true, std::sync::atomic::Ordering::SeqCst);
+    let _ = forwarder.join();
     let status = child.wait().context("waiting for QEMU")?;
     if spec.timing {
         eprintln!(
@@ -317,7 +337,15 @@ pub fn run(spec: &RunSpec) -> Result<i32> {
     }
     symbolise(&spec.image, &String::from_utf8_lossy(&seen));
     let dc = std::fs::read_to_string(&debugcon).unwrap_or_default();
-    guest_status(status.code(), &dc)
+    match guest_status(status.code(), &dc) {
+        Err(_) if crate::net::received_signal() != 0 => {
+            // Stopped from outside (Ctrl-C, SIGTERM): the shell's 128 + signal.
+            let sig = crate::net::received_signal();
+            eprintln!("ukport: the VM was stopped by signal {sig}");
+            Ok(128 + sig)
+        }
+        r => r,
+    }
 }
 
 /// The addresses of `ukit: bt` lines in a fault report.
