@@ -1,6 +1,6 @@
 //! The console as stdin/stdout/stderr.
 
-use crate::file::{File, Stat, S_IFCHR};
+use crate::file::{File, Stat, Whence, S_IFCHR};
 use crate::{Errno, KResult};
 use uk_plat::ConsoleStream;
 
@@ -59,6 +59,17 @@ impl File for Console {
             _ => return Err(Errno::EBADF),
         };
         uk_plat::get().console_write(s, buf).map_err(Errno)
+    }
+
+    /// Seekable only when the host handed over a file (`./app < file`), as on Linux,
+    /// where the stream is that file; terminals and pipes answer ESPIPE.
+    fn seek(&self, off: i64, whence: Whence) -> KResult<u64> {
+        let w = match whence {
+            Whence::Set => 0,
+            Whence::Cur => 1,
+            Whence::End => 2,
+        };
+        uk_plat::get().console_seek(self.fd, off, w).map_err(Errno)
     }
 
     fn ioctl(&self, cmd: u32, arg: usize) -> KResult<usize> {

@@ -64,6 +64,14 @@ pub trait Platform: Sync {
     fn console_read(&self, buf: &mut [u8]) -> Result<usize, i32>;
     /// Terminal facts for stdin (0), stdout (1), stderr (2).
     fn console_tty(&self, fd: u32) -> TtyInfo;
+    /// Move the offset of console stream `fd` (0-2) when the host gave the image a
+    /// seekable file there (`./app < file` on linuxu): `whence` is 0 (set), 1 (current)
+    /// or 2 (end). Returns the new offset, or the errno: ESPIPE (29), the default, for
+    /// terminals, pipes and serial consoles.
+    fn console_seek(&self, fd: u32, off: i64, whence: u32) -> Result<u64, i32> {
+        let _ = (fd, off, whence);
+        Err(29)
+    }
     /// Monotonic nanoseconds since an arbitrary point before boot.
     fn monotonic_ns(&self) -> u64;
     /// Wall-clock nanoseconds since the Unix epoch.

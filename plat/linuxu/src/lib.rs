@@ -171,6 +171,21 @@ impl Platform for LinuxU {
         }
     }
 
+    fn console_seek(&self, fd: u32, off: i64, whence: u32) -> Result<u64, i32> {
+        if fd > 2 || whence > 2 {
+            return Err(22); // EINVAL: only the three console streams, SEEK_SET/CUR/END
+        }
+        let r = host::call(
+            nr::LSEEK,
+            [fd as usize, off as usize, whence as usize, 0, 0, 0],
+        );
+        if r < 0 {
+            Err(-r as i32)
+        } else {
+            Ok(r as u64)
+        }
+    }
+
     fn monotonic_ns(&self) -> u64 {
         clock(1) as u64
     }

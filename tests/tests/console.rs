@@ -1,0 +1,66 @@
+//! The console streams behave like Linux's when the shell redirects them: stdin from a
+//! file seeks (and stdio gives back its unread buffer at exit), stdin from a pipe
+//! answers ESPIPE. Each run is compared with the native musl build of the same program.
+
+use std::process::{Command, Stdio};
+use uk_tests::{build_native, build_uk, c_source, run_command, text, TempDir, DEFAULT_TIMEOUT};
+
+/// Runs `prog` with stdin from `input` (a file when `file`, else a pipe that carries the
+/// same bytes); returns stdout and, for a file, the offset the shell sees afterwards.
+fn run_with_stdin(prog: &std::path::Path, input: &std::path::Path, file: bool) -> String {
+    let mut cmd = if file {
+        // `prog < input; then tell the offset the shell's descriptor has`: the program
+        // shares the open file with the shell, as in a script reading a file in turns.
+        let mut c = Command::new("sh");
+        c.arg("-c")
+            .arg("exec 3<\"$1\"; \"$2\" <&3; echo \"after: $(head -c 3 <&3)\"")
+            .arg("sh")
+            .arg(input)
+            .arg(prog);
+        c
+    } else {
+        let mut c = Command::new("sh");
+        c.arg("-c")
+            .arg("cat \"$1\" | \"$2\"")
+            .arg("sh")
+            .arg(input)
+            .arg(prog);
+        c
+    };
+    cmd.stdin(Stdio::null());
+    let out = run_command(cmd, DEFAULT_TIMEOUT);
+    assert!(
+        out.status.success(),
+        "{}: {}",
+        prog.display(),
+        text(&out.stderr)
+    );
+    text(&out.stdout)
+}
+
+#[test]
+fn stdin_seeks_on_files_and_not_on_pipes() {
+    let tmp = TempDir::new("console");
+    let (image, native) = (tmp.join("seek.uk"), tmp.join("seek.native"));
+    build_uk(&c_source("stdin_seek.c"), &image);
+    build_native(&c_source("stdin_seek.c"), &native);
+    let input = tmp.join("input.txt");
+    std::fs::write(&input, "abcdefghij\n").unwrap();
+    for file in [true, false] {
+        let want = run_with_stdin(&native, &input, file);
+        let got = run_with_stdin(&image, &input, file);
+        assert_eq!(
+            got,
+            want,
+            "stdin from a {}",
+            if file { "file" } else { "pipe" }
+        );
+    }
+    // The file case really seeked (not two equal failures).
+    let got = run_with_stdin(&image, &input, true);
+    assert!(
+        got.contains("cur 3 errno -") && got.contains("read 3 'bcd'"),
+        "{got}"
+    );
+    assert!(run_with_stdin(&image, &input, false).contains("Invalid seek"));
+}
