@@ -2,6 +2,7 @@
 //! that both share one recipe engine, one cache and one way to build kernels.
 
 pub mod builder;
+pub mod cache;
 pub mod cc;
 pub mod cpio;
 pub mod fetch;

@@ -111,6 +111,25 @@ enum Cmd {
     },
     /// Prepare the toolchain: build the musl port (the uk-cc sysroot).
     Setup,
+    /// Show what the cache holds, or clean it (`ukport cache clean`).
+    Cache {
+        #[command(subcommand)]
+        action: Option<CacheCmd>,
+    },
+}
+
+#[derive(Subcommand)]
+enum CacheCmd {
+    /// Remove what the tools rebuild on demand. Without flags: relink objects no
+    /// ukport image uses, and kernels built from other sources.
+    Clean {
+        /// Also remove the build trees of apps and ports (installed ports and images stay).
+        #[arg(long)]
+        builds: bool,
+        /// Remove every kernel and cargo's kernel target folder (rebuilt at the next link).
+        #[arg(long)]
+        all_kernels: bool,
+    },
 }
 
 fn main() {
@@ -172,10 +191,72 @@ fn main() {
         Cmd::Config { recipe, set } => config(&recipe, &set),
         Cmd::Test { recipe, plat } => smoke_test(&recipe, &plat),
         Cmd::Setup => setup(),
+        Cmd::Cache { action } => cache_cmd(action),
     };
     if let Err(e) = r {
         eprintln!("ukport: error: {e:#}");
         std::process::exit(1);
+    }
+}
+
+fn cache_cmd(action: Option<CacheCmd>) -> Result<()> {
+    use uk_toolchain::cache;
+    let root = cache::root();
+    match action {
+        None => {
+            println!("cache: {}", root.display());
+            let areas = cache::usage(&root);
+            for a in &areas {
+                println!(
+                    "  {:<14} {:>10}  {:>5} entries  {}",
+                    a.name,
+                    cache::human(a.bytes),
+                    a.entries,
+                    a.what
+                );
+            }
+            let total: u64 = areas.iter().map(|a| a.bytes).sum();
+            println!("  {:<14} {:>10}", "total", cache::human(total));
+            Ok(())
+        }
+        Some(CacheCmd::Clean {
+            builds,
+            all_kernels,
+        }) => {
+            let stamp = uk_toolchain::kernel::source_stamp(&paths::repo_root())?;
+            let mut report = vec![
+                (
+                    "relink objects no image uses",
+                    cache::clean_objects(&root, cache::OBJECT_GRACE)?,
+                ),
+                (
+                    if all_kernels {
+                        "kernels (all) and their cargo target folder"
+                    } else {
+                        "kernels built from other sources"
+                    },
+                    cache::clean_kernels(&root, &stamp, all_kernels)?,
+                ),
+            ];
+            if builds {
+                report.push(("build trees", cache::clean_builds(&root)?));
+            }
+            let touched = ["objects", "kernel", "kernel-target", "build"];
+            for shared in cache::shared_areas(&root)
+                .into_iter()
+                .filter(|a| touched.contains(a))
+            {
+                println!("left alone: {shared} is a symlink (shared with another cache)");
+            }
+            for (what, r) in report {
+                println!(
+                    "removed {} ({} entries): {what}",
+                    cache::human(r.bytes),
+                    r.entries
+                );
+            }
+            Ok(())
+        }
     }
 }
 
