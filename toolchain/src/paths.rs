@@ -52,10 +52,18 @@ pub fn kernels_dir() -> PathBuf {
     cache_dir().join("kernel")
 }
 
-/// Cargo's target folder for kernel builds (kept apart from the workspace's own so
-/// that kernel flags never invalidate the host tools' build).
+/// Cargo's target folder for kernel builds: `kernel-target/<checkout>`. Apart from the
+/// workspace's own so that kernel flags never invalidate the host tools' build; one per
+/// checkout (named by a hash of its path) because cargo copies each build's staticlib to
+/// one fixed path in its target folder, so checkouts sharing a folder could be handed
+/// each other's kernel.
 pub fn kernel_target_dir() -> PathBuf {
-    cache_dir().join("kernel-target")
+    use sha2::{Digest, Sha256};
+    use std::os::unix::ffi::OsStrExt;
+    let h = Sha256::digest(repo_root().as_os_str().as_bytes());
+    cache_dir()
+        .join("kernel-target")
+        .join(hex::encode(&h[..6]))
 }
 
 /// The private apt configuration used for Debian source-package fallbacks.
