@@ -1,0 +1,451 @@
+//! Redis end to end on linuxu: the unmodified redis-server from `recipes/redis.toml`,
+//! built by `ukport build redis` and started by `ukport run redis -p PORT:6379`
+//! (user-mode networking through passt, the forward bound to 127.0.0.1). The test speaks
+//! RESP over a plain `TcpStream` (no redis-cli): PING, a 1 MiB binary value byte-exact,
+//! 1000 INCRs, LPUSH/LRANGE, EXPIRE/TTL and a key that really expires, INFO server,
+//! BGSAVE refused (it forks), 50 concurrent connections of 100 SET/GET each, and finally
+//! a clean shutdown on SIGTERM: Redis's own "bye bye", exit status 0, port free again.
+//!
+//! The rootfs is the recipe's redis.conf in a temporary folder given with `--root`, so a
+//! SAVE from another run cannot leave a dump.rdb that this run would load. All traffic is
+//! on the host's loopback. Only the `ukport` process this test starts (and, on a
+//! failure, its own process group) is signalled.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use uk_tests::{ensure_setup, repo_root, run_command, text, tools, TempDir};
+
+/// A cold `ukport build redis` (fetch, make of Redis and its deps, kernel) on a busy
+/// machine.
+const BUILD_TIMEOUT: Duration = Duration::from_secs(1500);
+/// From `ukport run` to the first PONG (the image is built already).
+const START_TIMEOUT: Duration = Duration::from_secs(120);
+/// Per-reply I/O limit once Redis is up.
+const IO_TIMEOUT: Duration = Duration::from_secs(30);
+const BIG_SIZE: usize = 1024 * 1024;
+
+/// One RESP2 reply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Reply {
+    Simple(String),
+    Error(String),
+    Int(i64),
+    /// `None`: the null bulk string (`$-1`).
+    Bulk(Option<Vec<u8>>),
+    /// `None`: the null array (`*-1`).
+    Array(Option<Vec<Reply>>),
+}
+
+impl Reply {
+    fn bulk(&self) -> &[u8] {
+        match self {
+            Reply::Bulk(Some(b)) => b,
+            other => panic!("expected a bulk string, got {other:?}"),
+        }
+    }
+
+    fn int(&self) -> i64 {
+        match self {
+            Reply::Int(i) => *i,
+            other => panic!("expected an integer, got {other:?}"),
+        }
+    }
+}
+
+/// A RESP client on one connection.
+struct Conn {
+    r: BufReader<TcpStream>,
+}
+
+impl Conn {
+    fn open(port: u16) -> std::io::Result<Conn> {
+        let s = TcpStream::connect(("127.0.0.1", port))?;
+        s.set_read_timeout(Some(IO_TIMEOUT))?;
+        s.set_write_timeout(Some(IO_TIMEOUT))?;
+        s.set_nodelay(true)?;
+        Ok(Conn {
+            r: BufReader::with_capacity(64 * 1024, s),
+        })
+    }
+
+    /// Sends one command as an array of bulk strings (binary safe) and reads its reply.
+    fn cmd(&mut self, args: &[&[u8]]) -> std::io::Result<Reply> {
+        let mut req = format!("*{}\r\n", args.len()).into_bytes();
+        for a in args {
+            req.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
+            req.extend_from_slice(a);
+            req.extend_from_slice(b"\r\n");
+        }
+        self.r.get_mut().write_all(&req)?;
+        self.reply()
+    }
+
+    /// `cmd` for text arguments split at spaces.
+    fn cmds(&mut self, line: &str) -> std::io::Result<Reply> {
+        let args: Vec<&[u8]> = line.split(' ').map(str::as_bytes).collect();
+        self.cmd(&args)
+    }
+
+    fn line(&mut self) -> std::io::Result<String> {
+        let mut l = String::new();
+        if self.r.read_line(&mut l)? == 0 {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                "connection closed before a reply",
+            ));
+        }
+        if !l.ends_with("\r\n") {
+            return Err(std::io::Error::other(format!(
+                "reply line without CRLF: {l:?}"
+            )));
+        }
+        l.truncate(l.len() - 2);
+        Ok(l)
+    }
+
+    fn reply(&mut self) -> std::io::Result<Reply> {
+        let l = self.line()?;
+        let bad = || std::io::Error::other(format!("bad reply line {l:?}"));
+        let num = |s: &str| s.parse::<i64>().map_err(|_| bad());
+        let Some(kind) = l.chars().next() else {
+            return Err(bad());
+        };
+        let rest = &l[kind.len_utf8()..];
+        Ok(match kind {
+            '+' => Reply::Simple(rest.to_string()),
+            '-' => Reply::Error(rest.to_string()),
+            ':' => Reply::Int(num(rest)?),
+            '$' => match num(rest)? {
+                -1 => Reply::Bulk(None),
+                n if n >= 0 => {
+                    let mut b = vec![0; n as usize + 2];
+                    self.r.read_exact(&mut b)?;
+                    if !b.ends_with(b"\r\n") {
+                        return Err(std::io::Error::other("bulk string without CRLF"));
+                    }
+                    b.truncate(n as usize);
+                    Reply::Bulk(Some(b))
+                }
+                _ => return Err(bad()),
+            },
+            '*' => match num(rest)? {
+                -1 => Reply::Array(None),
+                n if n >= 0 => {
+                    let mut v = Vec::with_capacity(n as usize);
+                    for _ in 0..n {
+                        v.push(self.reply()?);
+                    }
+                    Reply::Array(Some(v))
+                }
+                _ => return Err(bad()),
+            },
+            _ => return Err(bad()),
+        })
+    }
+}
+
+fn free_port() -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port()
+}
+
+/// Pseudo-random bytes (xorshift64*, seeded per run), so that a misplaced or repeated
+/// block cannot compare equal; they include CR and LF, which RESP must carry as data.
+fn random_bytes(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = 0x9E37_79B9_7F4A_7C15u64 ^ seed;
+    let mut v = Vec::with_capacity(len + 8);
+    while v.len() < len {
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        v.extend_from_slice(&x.wrapping_mul(0x2545_F491_4F6C_DD1D).to_le_bytes());
+    }
+    v.truncate(len);
+    v
+}
+
+/// `ukport run` under test, with its output in files (read on failure).
+struct Server {
+    child: Option<Child>,
+    out: PathBuf,
+    err: PathBuf,
+}
+
+impl Server {
+    fn logs(&self) -> String {
+        let read = |p: &Path| std::fs::read_to_string(p).unwrap_or_default();
+        format!("stdout:\n{}\nstderr:\n{}", read(&self.out), read(&self.err))
+    }
+
+    fn wait_exit(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = Instant::now() + timeout;
+        let child = self.child.as_mut()?;
+        loop {
+            if let Some(s) = child.try_wait().unwrap() {
+                self.child = None;
+                return Some(s);
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(c) = self.child.as_mut() {
+            // Its own process group: ukport and the image (passt has its own and is
+            // stopped by ukport when the image dies).
+            let _ = Command::new("kill")
+                .args(["-TERM", "--", &format!("-{}", c.id())])
+                .status();
+            std::thread::sleep(Duration::from_millis(1500));
+            let _ = Command::new("kill")
+                .args(["-KILL", "--", &format!("-{}", c.id())])
+                .status();
+            let _ = c.wait();
+        }
+    }
+}
+
+#[test]
+fn redis_serves_resp_over_passt_and_stops_on_sigterm() {
+    ensure_setup();
+    let mut build = Command::new(&tools().ukport);
+    build.args(["build", "redis"]);
+    let t = Instant::now();
+    let out = run_command(build, BUILD_TIMEOUT);
+    assert!(
+        out.status.success(),
+        "ukport build redis failed ({}):\n{}\n{}",
+        out.status,
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    let built = t.elapsed();
+
+    let dir = TempDir::new("redis-e2e");
+    let root = dir.join("rootfs");
+    std::fs::create_dir_all(root.join("etc/redis")).unwrap();
+    std::fs::create_dir_all(root.join("tmp")).unwrap();
+    std::fs::copy(
+        repo_root().join("recipes/redis/redis.conf"),
+        root.join("etc/redis/redis.conf"),
+    )
+    .unwrap();
+    let port = free_port();
+    let out = dir.join("stdout");
+    let err = dir.join("stderr");
+    let mut cmd = Command::new(&tools().ukport);
+    cmd.args(["run", "redis", "-p", &format!("{port}:6379"), "--root"])
+        .arg(&root)
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(&out).unwrap())
+        .stderr(std::fs::File::create(&err).unwrap());
+    std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+    let mut server = Server {
+        child: Some(cmd.spawn().expect("start ukport run redis")),
+        out,
+        err,
+    };
+
+    // Ready at the first PONG (passt accepts on the host port before Redis listens and
+    // then drops the connection).
+    let started = Instant::now();
+    let mut c = loop {
+        if let Some(status) = server.wait_exit(Duration::ZERO) {
+            panic!(
+                "ukport run redis exited ({status}) before serving\n{}",
+                server.logs()
+            );
+        }
+        assert!(
+            started.elapsed() < START_TIMEOUT,
+            "redis did not answer PING on 127.0.0.1:{port} within {START_TIMEOUT:?}\n{}",
+            server.logs()
+        );
+        if let Ok(mut c) = Conn::open(port) {
+            if let Ok(r) = c.cmds("PING") {
+                assert_eq!(r, Reply::Simple("PONG".into()), "{}", server.logs());
+                break c;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let ready_after = started.elapsed();
+    let logs = || server.logs();
+
+    // The configuration is the recipe's.
+    let r = c.cmds("CONFIG GET maxclients").unwrap();
+    assert_eq!(
+        r,
+        Reply::Array(Some(vec![
+            Reply::Bulk(Some(b"maxclients".to_vec())),
+            Reply::Bulk(Some(b"992".to_vec()))
+        ])),
+        "{}",
+        logs()
+    );
+    assert_eq!(c.cmds("DBSIZE").unwrap(), Reply::Int(0));
+
+    // 1 MiB of binary data, byte-exact, and its length as Redis counts it.
+    let big = random_bytes(BIG_SIZE, u64::from(std::process::id()));
+    let t = Instant::now();
+    assert_eq!(
+        c.cmd(&[b"SET", b"big", &big]).unwrap(),
+        Reply::Simple("OK".into())
+    );
+    let got = c.cmd(&[b"GET", b"big"]).unwrap();
+    let big_rt = t.elapsed();
+    assert!(
+        got.bulk() == big.as_slice(),
+        "GET big: {} bytes back, differs from the 1 MiB sent",
+        got.bulk().len()
+    );
+    assert_eq!(c.cmds("STRLEN big").unwrap(), Reply::Int(BIG_SIZE as i64));
+    let range = c.cmds("GETRANGE big 500000 500015").unwrap();
+    assert_eq!(range.bulk(), &big[500_000..500_016]);
+
+    // INCR: every reply is the count so far.
+    let t = Instant::now();
+    for i in 1..=1000 {
+        assert_eq!(c.cmds("INCR counter").unwrap(), Reply::Int(i), "INCR #{i}");
+    }
+    let incr = t.elapsed();
+    assert_eq!(c.cmds("GET counter").unwrap().bulk(), b"1000");
+    assert_eq!(c.cmds("INCRBY counter -1001").unwrap(), Reply::Int(-1));
+
+    // Lists: LPUSH prepends, so LRANGE returns the pushes in reverse.
+    let items: Vec<String> = (0..20).map(|i| format!("item-{i}")).collect();
+    for (n, it) in items.iter().enumerate() {
+        let r = c.cmd(&[b"LPUSH", b"list", it.as_bytes()]).unwrap();
+        assert_eq!(r, Reply::Int(n as i64 + 1));
+    }
+    let want: Vec<Reply> = items
+        .iter()
+        .rev()
+        .map(|s| Reply::Bulk(Some(s.as_bytes().to_vec())))
+        .collect();
+    assert_eq!(
+        c.cmds("LRANGE list 0 -1").unwrap(),
+        Reply::Array(Some(want.clone()))
+    );
+    assert_eq!(
+        c.cmds("LRANGE list 2 4").unwrap(),
+        Reply::Array(Some(want[2..5].to_vec()))
+    );
+    assert_eq!(c.cmds("LLEN list").unwrap(), Reply::Int(20));
+    assert_eq!(c.cmds("RPOP list").unwrap().bulk(), b"item-0");
+
+    // EXPIRE + TTL, and a key that does expire (Redis's clock is the kernel's).
+    assert_eq!(c.cmds("SET ttlkey v").unwrap(), Reply::Simple("OK".into()));
+    assert_eq!(c.cmds("TTL ttlkey").unwrap(), Reply::Int(-1));
+    assert_eq!(c.cmds("EXPIRE ttlkey 100").unwrap(), Reply::Int(1));
+    let ttl = c.cmds("TTL ttlkey").unwrap().int();
+    assert!((99..=100).contains(&ttl), "TTL after EXPIRE 100: {ttl}");
+    assert_eq!(c.cmds("TTL nosuchkey").unwrap(), Reply::Int(-2));
+    assert_eq!(
+        c.cmds("SET shortlived v PX 300").unwrap(),
+        Reply::Simple("OK".into())
+    );
+    assert_eq!(c.cmds("EXISTS shortlived").unwrap(), Reply::Int(1));
+    let pttl = c.cmds("PTTL shortlived").unwrap().int();
+    assert!((1..=300).contains(&pttl), "PTTL: {pttl}");
+    std::thread::sleep(Duration::from_millis(700));
+    assert_eq!(c.cmds("GET shortlived").unwrap(), Reply::Bulk(None));
+    assert_eq!(c.cmds("EXISTS shortlived").unwrap(), Reply::Int(0));
+
+    // INFO server names the release the recipe builds.
+    let info = text(c.cmds("INFO server").unwrap().bulk());
+    assert!(
+        info.contains("redis_version:7.0.15\r\n"),
+        "INFO server:\n{info}"
+    );
+    assert!(info.contains("multiplexing_api:epoll\r\n"), "{info}");
+
+    // Persistence forks: BGSAVE is refused with an error reply, and the server lives on.
+    match c.cmds("BGSAVE").unwrap() {
+        Reply::Error(_) => {}
+        other => panic!("BGSAVE should fail without fork, got {other:?}"),
+    }
+    assert_eq!(c.cmds("PING").unwrap(), Reply::Simple("PONG".into()));
+
+    // 50 concurrent connections, 100 SET/GET each on their own keys.
+    let t = Instant::now();
+    let workers: Vec<_> = (0..50)
+        .map(|w| {
+            std::thread::spawn(move || -> Result<(), String> {
+                let mut c = Conn::open(port).map_err(|e| format!("conn {w}: connect: {e}"))?;
+                for i in 0..100 {
+                    let key = format!("w{w}:k{i}");
+                    let val = random_bytes(64 + (i * 37) % 200, (w * 1000 + i) as u64);
+                    let r = c
+                        .cmd(&[b"SET", key.as_bytes(), &val])
+                        .map_err(|e| format!("conn {w} SET {i}: {e}"))?;
+                    if r != Reply::Simple("OK".into()) {
+                        return Err(format!("conn {w} SET {i}: {r:?}"));
+                    }
+                    let r = c
+                        .cmd(&[b"GET", key.as_bytes()])
+                        .map_err(|e| format!("conn {w} GET {i}: {e}"))?;
+                    if r != Reply::Bulk(Some(val)) {
+                        return Err(format!("conn {w} GET {i}: wrong value {r:?}"));
+                    }
+                }
+                Ok(())
+            })
+        })
+        .collect();
+    let failures: Vec<String> = workers
+        .into_iter()
+        .filter_map(|h| h.join().unwrap().err())
+        .collect();
+    assert!(failures.is_empty(), "{failures:?}\n{}", logs());
+    let concurrent = t.elapsed();
+    // big, counter, list, ttlkey + 50 * 100.
+    assert_eq!(
+        c.cmds("DBSIZE").unwrap(),
+        Reply::Int(4 + 5000),
+        "{}",
+        logs()
+    );
+    drop(c);
+
+    // SIGTERM to ukport: forwarded to the image; Redis shuts down by itself.
+    let pid = server.child.as_ref().unwrap().id();
+    let t = Instant::now();
+    let st = Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(st.success(), "kill -TERM {pid}");
+    let Some(status) = server.wait_exit(Duration::from_secs(10)) else {
+        panic!(
+            "ukport run redis did not stop within 10 s of SIGTERM\n{}",
+            server.logs()
+        );
+    };
+    let stopped = t.elapsed();
+    let logs = server.logs();
+    assert_eq!(status.code(), Some(0), "exit status {status}\n{logs}");
+    assert!(
+        logs.contains("Received SIGTERM scheduling shutdown")
+            && logs.contains("Redis is now ready to exit, bye bye"),
+        "no clean Redis shutdown in the log\n{logs}"
+    );
+    assert!(
+        TcpListener::bind(("127.0.0.1", port)).is_ok(),
+        "127.0.0.1:{port} is still bound after ukport exited: passt was not stopped"
+    );
+    eprintln!(
+        "redis e2e: build {built:?}; ready after {ready_after:?}; 1 MiB SET+GET {big_rt:?}; \
+         1000 INCR {incr:?}; 50x100 SET/GET concurrent {concurrent:?}; stopped {stopped:?} \
+         after SIGTERM"
+    );
+}
