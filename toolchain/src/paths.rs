@@ -61,9 +61,7 @@ pub fn kernel_target_dir() -> PathBuf {
     use sha2::{Digest, Sha256};
     use std::os::unix::ffi::OsStrExt;
     let h = Sha256::digest(repo_root().as_os_str().as_bytes());
-    cache_dir()
-        .join("kernel-target")
-        .join(hex::encode(&h[..6]))
+    cache_dir().join("kernel-target").join(hex::encode(&h[..6]))
 }
 
 /// The private apt configuration used for Debian source-package fallbacks.
