@@ -113,7 +113,8 @@ pub fn uk_boot_entry(args: &BootArgs) -> ! {
     // SAFETY: the platform passes the running image's program headers.
     unsafe {
         uk_boot::for_each_segment(args.phdr, args.phnum, |s| {
-            uk_posix::user::add_static_range(s.start, s.end, s.writable)
+            uk_posix::user::add_static_range(s.start, s.end, s.writable);
+            uk_posix::fs::proc::add_image_segment(s.start, s.end, s.writable);
         })
     };
 
@@ -141,6 +142,7 @@ pub fn uk_boot_entry(args: &BootArgs) -> ! {
     uk_posix::random::fill(&mut aux.random);
     let argv = c_strings(args.argv).take(args.argc);
     let envp = c_strings(args.envp);
+    uk_posix::fs::proc::set_args(argv.clone(), envp.clone());
     let block = uk_boot::build_arg_block(argv, envp, &aux, |len| {
         uk_posix::mm::mmap(0, len, rw, anon, -1, 0).ok()
     });

@@ -142,6 +142,16 @@ pub fn open_count() -> usize {
     TABLE.lock().iter().filter(|e| e.is_some()).count()
 }
 
+/// Every open descriptor with its file, lowest first (/proc/PID/fd).
+pub fn open_fds() -> Vec<(i32, Arc<dyn File>)> {
+    TABLE
+        .lock()
+        .iter()
+        .enumerate()
+        .filter_map(|(i, e)| e.as_ref().map(|e| (i as i32, e.file.clone())))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -553,6 +553,16 @@ pub fn mapped_bytes() -> usize {
     MM.lock().vmas.values().map(|v| v.len).sum()
 }
 
+/// Every map as (start, record), in address order (/proc/PID/maps).
+pub fn maps() -> alloc::vec::Vec<(usize, Vma)> {
+    MM.lock().vmas.iter().map(|(&k, v)| (k, *v)).collect()
+}
+
+/// The brk area once reserved: (start, reserved length, current break).
+pub fn brk_area() -> Option<(usize, usize, usize)> {
+    MM.lock().brk
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -107,9 +107,27 @@ static NAMES: spin::Mutex<BTreeMap<i32, [u8; 16]>> = spin::Mutex::new(BTreeMap::
 static DUMPABLE: AtomicBool = AtomicBool::new(true);
 static PDEATHSIG: spin::Mutex<BTreeMap<i32, i32>> = spin::Mutex::new(BTreeMap::new());
 
-/// The name a thread has before it sets one. Linux uses the executable's base name;
-/// the image does not keep argv[0] for the kernel, so every image reports "ukit".
-const DEFAULT_NAME: &[u8] = b"ukit";
+/// The name a thread has before it sets one. Linux uses the executable's base name:
+/// boot sets it from argv[0] ([`set_program_name`]); "ukit" until then.
+static DEFAULT_NAME: spin::Mutex<[u8; 16]> =
+    spin::Mutex::new([b'u', b'k', b'i', b't', 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+
+/// The default thread name: the first 15 bytes of `name` (the program's base name).
+pub fn set_program_name(name: &[u8]) {
+    let mut n = [0u8; 16];
+    let len = name.len().min(15);
+    n[..len].copy_from_slice(&name[..len]);
+    *DEFAULT_NAME.lock() = n;
+}
+
+/// The name of thread `tid` (NUL-padded), as PR_GET_NAME would give it.
+pub fn thread_name(tid: i32) -> [u8; 16] {
+    NAMES
+        .lock()
+        .get(&tid)
+        .copied()
+        .unwrap_or_else(|| *DEFAULT_NAME.lock())
+}
 
 /// prctl(PR_SET_NAME) for the calling thread: the first 15 bytes of `name` (up to
 /// its NUL).
@@ -130,12 +148,7 @@ pub fn set_name(name: &[u8]) {
 
 /// prctl(PR_GET_NAME) for the calling thread (NUL-padded, 16 bytes).
 pub fn name() -> [u8; 16] {
-    let tid = uk_sched::current_tid();
-    NAMES.lock().get(&tid).copied().unwrap_or_else(|| {
-        let mut n = [0u8; 16];
-        n[..DEFAULT_NAME.len()].copy_from_slice(DEFAULT_NAME);
-        n
-    })
+    thread_name(uk_sched::current_tid())
 }
 
 /// prctl(PR_SET_DUMPABLE): 0 or 1 (2, "root only", is refused by Linux too).

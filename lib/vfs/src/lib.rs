@@ -19,6 +19,7 @@ pub mod devfs;
 pub mod hostfs;
 pub mod path;
 pub mod ramfs;
+pub mod synth;
 
 use alloc::sync::Arc;
 use alloc::vec::Vec;

@@ -10,6 +10,7 @@ pub mod lock;
 pub mod mmap;
 mod mount;
 mod open_file;
+pub mod proc;
 
 pub use flags::*;
 pub use mount::{boot_mount, boot_option, RootSpec};
@@ -116,13 +117,25 @@ fn req_of(flags: u32, mode: u32) -> OpenReq {
     }
 }
 
+/// The absolute path a resolution reached (symlinks followed), for /proc/PID/fd.
+fn path_of(r: &Resolved) -> Vec<u8> {
+    let mut p = r.parent.path();
+    if let Some(n) = &r.name {
+        if p != b"/" {
+            p.push(b'/');
+        }
+        p.extend_from_slice(n);
+    }
+    p
+}
+
 /// Open an already-resolved node as a new description.
-fn open_node(node: Arc<dyn Node>, loc: Option<Loc>, flags: u32) -> KResult<Arc<OpenFile>> {
+fn open_node(node: Arc<dyn Node>, loc: Option<Loc>, flags: u32) -> KResult<OpenFile> {
     let kind = node.kind();
     if flags & O_PATH != 0 {
         let loc = if kind == Kind::Dir { loc } else { None };
         let keep = O_PATH | (flags & (O_DIRECTORY | O_NOFOLLOW));
-        return Ok(Arc::new(OpenFile::new(node, loc, keep)));
+        return Ok(OpenFile::new(node, loc, keep));
     }
     if flags & O_DIRECTORY != 0 && kind != Kind::Dir {
         return Err(Errno::ENOTDIR);
@@ -141,7 +154,7 @@ fn open_node(node: Arc<dyn Node>, loc: Option<Loc>, flags: u32) -> KResult<Arc<O
     }
     let opened = node.open(&req_of(flags, 0))?;
     let loc = if kind == Kind::Dir { loc } else { None };
-    Ok(Arc::new(OpenFile::new(opened, loc, flags)))
+    Ok(OpenFile::new(opened, loc, flags))
 }
 
 /// open(2)/openat(2): returns the new descriptor.
@@ -163,7 +176,9 @@ pub fn open_file_at(dirfd: i32, path: &[u8], flags: u32, mode: u32) -> KResult<A
     if let Some(n) = r.alias {
         let f = fd::get(n as i32)?;
         return match OpenFile::of(&f) {
-            Some(of) => Ok(open_node(of.node.clone(), of.loc.clone(), flags)?),
+            Some(of) => Ok(Arc::new(
+                open_node(of.node.clone(), of.loc.clone(), flags)?.with_path(of.path()),
+            )),
             None => Ok(f),
         };
     }
@@ -180,7 +195,8 @@ pub fn open_file_at(dirfd: i32, path: &[u8], flags: u32, mode: u32) -> KResult<A
             }
             let name = r.name.as_deref().ok_or(Errno::EISDIR)?;
             let node = r.parent.node().create(name, &req_of(flags, mode))?;
-            Ok(Arc::new(OpenFile::new(node, None, flags)))
+            let path = Some(path_of(&r));
+            Ok(Arc::new(OpenFile::new(node, None, flags).with_path(path)))
         }
         Some(node) => {
             if excl {
@@ -190,7 +206,9 @@ pub fn open_file_at(dirfd: i32, path: &[u8], flags: u32, mode: u32) -> KResult<A
                 return Err(Errno::ELOOP);
             }
             let loc = r.loc();
-            Ok(open_node(node, loc, flags)?)
+            Ok(Arc::new(
+                open_node(node, loc, flags)?.with_path(Some(path_of(&r))),
+            ))
         }
     }
 }

@@ -10,7 +10,8 @@
 //!   unpacks it into `/` (a ramfs root) before the program starts.
 //! - `cwd=/PATH` sets the starting working directory.
 //!
-//! /dev is always a devfs mounted over whatever the root has there.
+//! /dev is always a devfs mounted over whatever the root has there, /proc a procfs
+//! (posix/src/fs/proc.rs).
 
 use crate::{Errno, KResult};
 use alloc::string::String;
@@ -180,6 +181,28 @@ pub fn boot_mount(initrd: Option<&[u8]>) -> Result<(), String> {
     match uk_vfs::mount(b"/dev", dev.root()) {
         Ok(()) => {}
         Err(e) => uk_log::warn!("no /dev in the root file system ({e:?}): devices unavailable"),
+    }
+    // /proc: a procfs over whatever the root has there (the host's /proc on hostfs).
+    if root.lookup(b"proc").is_err() {
+        let _ = root.mkdir(b"proc", 0o555);
+    }
+    let proc = super::proc::new().map_err(|e| fmt!("procfs: {e:?}"))?;
+    match uk_vfs::mount(b"/proc", proc.root()) {
+        Ok(()) => {
+            let src = match &spec {
+                RootSpec::HostFs(d) => fmt!("hostfs:{d}"),
+                _ => String::from("rootfs"),
+            };
+            let ty = if matches!(spec, RootSpec::HostFs(_)) {
+                "hostfs"
+            } else {
+                "ramfs"
+            };
+            super::proc::note_mount(src.as_bytes(), b"/", ty);
+            super::proc::note_mount(b"devfs", b"/dev", "devfs");
+            super::proc::note_mount(b"proc", b"/proc", "proc");
+        }
+        Err(e) => uk_log::warn!("no /proc in the root file system ({e:?}): procfs unavailable"),
     }
     if matches!(spec, RootSpec::Ram) && root.lookup(b"tmp").is_err() {
         let _ = root.mkdir(b"tmp", 0o1777);

@@ -4,6 +4,7 @@ use super::flags::*;
 use crate::file::{File, Stat, Whence};
 use crate::{Errno, KResult};
 use alloc::sync::Arc;
+use alloc::vec::Vec;
 use core::any::Any;
 use core::sync::atomic::{AtomicU32, Ordering};
 use uk_vfs::{Kind, Loc, Node};
@@ -16,6 +17,8 @@ pub struct OpenFile {
     pub(crate) loc: Option<Loc>,
     pos: spin::Mutex<u64>,
     flags: AtomicU32,
+    /// The absolute path it was opened by, when known (/proc/PID/fd links).
+    path: Option<Vec<u8>>,
 }
 
 /// Attributes as fstat reports them.
@@ -44,7 +47,21 @@ impl OpenFile {
             loc,
             pos: spin::Mutex::new(0),
             flags: AtomicU32::new(flags),
+            path: None,
         }
+    }
+
+    /// Record the absolute path the description was opened by.
+    pub(crate) fn with_path(mut self, path: Option<Vec<u8>>) -> OpenFile {
+        self.path = path;
+        self
+    }
+
+    /// The absolute path it was opened by (directories: their chain), if known.
+    pub fn path(&self) -> Option<Vec<u8>> {
+        self.path
+            .clone()
+            .or_else(|| self.loc.as_ref().map(|l| l.path()))
     }
 
     /// The open file behind a descriptor, if it is one (EBADF when not open).
