@@ -3,6 +3,7 @@
 
 use alloc::boxed::Box;
 use alloc::vec::Vec;
+use core::cell::UnsafeCell;
 use core::ffi::{c_char, c_void};
 use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use uk_lwip_sys as sys;
@@ -21,6 +22,17 @@ static NET_DEADLINE: AtomicU64 = AtomicU64::new(u64::MAX);
 static STARTED: AtomicBool = AtomicBool::new(false);
 /// The kernel CSPRNG (`fn(&mut [u8])`), for LWIP_RAND (ISNs, ports, DHCP xids).
 static RANDOM: AtomicUsize = AtomicUsize::new(0);
+/// Set when a send left its segments queued for the net thread to transmit
+/// ([`output`]); cleared by the net thread's flush.
+static TX_DEFERRED: AtomicBool = AtomicBool::new(false);
+
+/// A buffer only touched under the core lock (frames in and out: no 9 KiB stack
+/// buffer, zeroed on every call, per frame).
+struct CoreBuf(UnsafeCell<[u8; FRAME_MAX]>);
+// SAFETY: only used with CORE held (one user at a time).
+unsafe impl Sync for CoreBuf {}
+static RX_BUF: CoreBuf = CoreBuf(UnsafeCell::new([0; FRAME_MAX]));
+static TX_BUF: CoreBuf = CoreBuf(UnsafeCell::new([0; FRAME_MAX]));
 
 /// What the image hands to [`init`].
 #[derive(Clone, Copy)]
@@ -74,6 +86,70 @@ pub fn drain(max_ns: u64) {
     while tcp_output_pending() && now_ns() < deadline {
         KICK.wake_all();
         let _ = uk_sched::block(Some(now_ns().saturating_add(1_000_000).min(deadline)));
+    }
+}
+
+/// Unsent bytes up to which a send may leave its segments for the net thread: below
+/// this, a response written in pieces (nginx: headers by writev, then the body by
+/// sendfile) leaves as one segment instead of one per call; at or above it, TCP starts
+/// sending at once so that bulk transfers stream while the program still writes.
+const DEFER_MAX: u32 = 8 * sys::TCP_MSS;
+
+/// True when `pcb`'s peer is this image itself (loopback, or one of its own addresses,
+/// which lwIP also delivers through loopback): such data must be readable by the peer
+/// socket as soon as send returns, as on Linux.
+fn local_peer(pcb: &sys::tcp_pcb) -> bool {
+    #[cfg(test)]
+    if tests_hooks::DEFER_LOCAL.load(Ordering::Relaxed) {
+        return false;
+    }
+    let r = addr::from_lwip(&pcb.remote_ip);
+    r.is_loopback() || r == addr::from_lwip(&pcb.local_ip)
+}
+
+/// Transmits what a send queued on `pcb`, now or at the end of the caller's run.
+///
+/// Deferred: when the net thread runs (the program blocked or yielded; cooperative
+/// scheduling, so that is when its burst of socket calls ends), [`flush_deferred`]
+/// calls `tcp_output` for every connection with unsent data. Pieces written in one
+/// burst then leave in full segments, one host write per segment instead of one per
+/// call. Not deferred: loopback peers, more than [`DEFER_MAX`] bytes unsent, or no net
+/// thread (nothing would flush).
+///
+/// # Safety
+/// Core lock held; `pcb` is a live connected pcb.
+pub(crate) unsafe fn output(pcb: *mut sys::tcp_pcb) {
+    // SAFETY: per the contract.
+    let p = unsafe { &*pcb };
+    let unsent = p.snd_lbb.wrapping_sub(p.snd_nxt);
+    if !STARTED.load(Ordering::Relaxed) || unsent >= DEFER_MAX || local_peer(p) {
+        // SAFETY: per the contract.
+        unsafe { sys::tcp_output(pcb) };
+        return;
+    }
+    if !TX_DEFERRED.swap(true, Ordering::Relaxed) {
+        KICK.wake_all();
+    }
+}
+
+/// Sends what [`output`] left queued: `tcp_output` on every active connection with
+/// unsent data (lwIP applies its own window, Nagle and persist rules). Core lock held.
+fn flush_deferred() {
+    if !TX_DEFERRED.swap(false, Ordering::Relaxed) {
+        return;
+    }
+    // SAFETY: core lock held; lwIP's active list is a NULL-terminated chain of live
+    // pcbs, and tcp_output neither frees pcbs nor unlinks them.
+    unsafe {
+        let mut pcb = sys::tcp_active_pcbs;
+        let mut budget = 1 << 16; // a corrupt list must not loop for ever
+        while !pcb.is_null() && budget > 0 {
+            if !(*pcb).unsent.is_null() {
+                sys::tcp_output(pcb);
+            }
+            pcb = (*pcb).next;
+            budget -= 1;
+        }
     }
 }
 
@@ -238,15 +314,26 @@ unsafe extern "C" fn linkoutput(netif: *mut sys::netif, p: *mut sys::pbuf) -> sy
     let Some(iface) = iface_of(netif) else {
         return sys::err_enum_t::ERR_IF as sys::err_t;
     };
-    let mut buf = [0u8; FRAME_MAX];
     // SAFETY: p is a valid pbuf chain given by lwIP for the duration of the call.
-    let len = unsafe { (*p).tot_len } as usize;
-    if len > buf.len() {
-        return sys::err_enum_t::ERR_BUF as sys::err_t;
-    }
-    // SAFETY: buf has room for len bytes.
-    let n = unsafe { sys::pbuf_copy_partial(p, buf.as_mut_ptr() as *mut c_void, len as u16, 0) };
-    match iface.transmit(&buf[..n as usize]) {
+    let (len, single) = unsafe { ((*p).tot_len as usize, (*p).next.is_null()) };
+    let frame: &[u8] = if single {
+        // One pbuf (the usual case: lwIP builds headers and copied data in one): hand
+        // its bytes to the device as they are.
+        // SAFETY: a lone pbuf's payload holds tot_len (== len) bytes, alive for the call.
+        unsafe { core::slice::from_raw_parts((*p).payload as *const u8, len) }
+    } else {
+        if len > FRAME_MAX {
+            return sys::err_enum_t::ERR_BUF as sys::err_t;
+        }
+        // SAFETY: linkoutput runs inside lwIP, so under the core lock, which guards
+        // TX_BUF; the buffer has room for len bytes.
+        unsafe {
+            let buf = &mut *TX_BUF.0.get();
+            let n = sys::pbuf_copy_partial(p, buf.as_mut_ptr() as *mut c_void, len as u16, 0);
+            &buf[..n as usize]
+        }
+    };
+    match iface.transmit(frame) {
         Ok(()) => sys::err_enum_t::ERR_OK as sys::err_t,
         Err(_) => sys::err_enum_t::ERR_IF as sys::err_t,
     }
@@ -342,7 +429,8 @@ fn netif_for(idx: usize) -> *mut sys::netif {
 /// device still had frames after its budget. Core lock held.
 fn poll_devices(budget: usize) -> bool {
     let mut more = false;
-    let mut buf = [0u8; FRAME_MAX];
+    // SAFETY: core lock held by the caller: RX_BUF is ours.
+    let buf = unsafe { &mut *RX_BUF.0.get() };
     for (idx, iface) in uk_netdev::interfaces().iter().enumerate() {
         let netif = netif_for(idx);
         if netif.is_null() {
@@ -350,7 +438,7 @@ fn poll_devices(budget: usize) -> bool {
         }
         let mut n = 0;
         while n < budget {
-            let Some(len) = iface.receive(&mut buf) else {
+            let Some(len) = iface.receive(buf) else {
                 break;
             };
             n += 1;
@@ -381,6 +469,7 @@ fn poll_devices(budget: usize) -> bool {
 /// deadline of lwIP's next timer (monotonic ns), or `Some(now)` when input is left over.
 pub(crate) fn service() -> Option<u64> {
     let g = CORE.lock();
+    flush_deferred();
     let more = poll_devices(256);
     // SAFETY: core lock held.
     unsafe { sys::sys_check_timeouts() };
@@ -458,4 +547,19 @@ pub fn interface_stats() -> Vec<(&'static str, uk_netdev::Stats)> {
         .iter()
         .map(|i| (i.device().name(), i.stats()))
         .collect()
+}
+
+/// Switches for host tests, which have no net thread and only loopback peers.
+#[cfg(test)]
+pub(crate) mod tests_hooks {
+    use super::*;
+    /// Treat loopback peers like remote ones (so that deferral can be observed).
+    pub(crate) static DEFER_LOCAL: AtomicBool = AtomicBool::new(false);
+    /// Pretend the net thread runs (or not).
+    pub(crate) fn set_started(on: bool) {
+        STARTED.store(on, Ordering::Relaxed);
+    }
+    pub(crate) fn tx_deferred() -> bool {
+        TX_DEFERRED.load(Ordering::Relaxed)
+    }
 }

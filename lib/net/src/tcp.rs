@@ -543,9 +543,13 @@ impl TcpSocket {
                 }
                 if done > 0 {
                     // SAFETY: as above.
-                    unsafe { sys::tcp_output(pcb) };
+                    unsafe { crate::stack::output(pcb) };
                     return Some(Ok(done));
                 }
+                // No room: send what is queued (a deferred output included) before
+                // waiting for the peer's ACKs.
+                // SAFETY: as above.
+                unsafe { sys::tcp_output(pcb) };
                 None
             });
             match r {

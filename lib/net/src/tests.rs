@@ -140,6 +140,63 @@ fn tcp_echo_one_mib_over_loopback() {
     assert_eq!(c.recv(&mut cbuf, false, Wait::NonBlocking), Ok(0));
 }
 
+/// A connected loopback pair on `port`: (client, server side).
+fn pair(port: u16) -> (TcpSocket, TcpSocket, TcpSocket) {
+    let l = TcpSocket::new(false).unwrap();
+    l.set_reuseaddr(true);
+    l.bind(lo(port)).unwrap();
+    l.listen(8).unwrap();
+    let c = TcpSocket::new(false).unwrap();
+    c.set_nodelay(true);
+    match c.connect(lo(port), Wait::NonBlocking) {
+        Ok(()) | Err(Errno::EINPROGRESS) => {}
+        e => panic!("{e:?}"),
+    }
+    stack::service();
+    let s = l.accept(Wait::NonBlocking).unwrap();
+    (l, c, s)
+}
+
+#[test]
+fn small_sends_wait_for_the_net_thread_but_loopback_never_does() {
+    let _g = setup();
+    let (_l, c, s) = pair(7011);
+    let mut buf = [0u8; 64];
+    stack::tests_hooks::set_started(true);
+
+    // Loopback peer: readable as soon as send returns, net thread or not (Linux does
+    // the same; programs talking to themselves rely on it).
+    assert_eq!(c.send(b"now", Wait::NonBlocking), Ok(3));
+    assert!(!stack::tests_hooks::tx_deferred());
+    assert_eq!(s.recv(&mut buf, false, Wait::NonBlocking), Ok(3));
+
+    // A remote-like peer: two small sends stay queued until the net thread's round,
+    // then leave together in the round.
+    stack::tests_hooks::DEFER_LOCAL.store(true, core::sync::atomic::Ordering::Relaxed);
+    assert_eq!(c.send(b"head ", Wait::NonBlocking), Ok(5));
+    assert_eq!(c.send(b"body", Wait::NonBlocking), Ok(4));
+    assert!(stack::tests_hooks::tx_deferred());
+    assert_eq!(
+        s.recv(&mut buf, false, Wait::NonBlocking),
+        Err(Errno::EAGAIN)
+    );
+    stack::service();
+    assert!(!stack::tests_hooks::tx_deferred());
+    assert_eq!(s.recv(&mut buf, false, Wait::NonBlocking), Ok(9));
+    assert_eq!(&buf[..9], b"head body");
+
+    // Past DEFER_MAX unsent bytes the data goes out at once (bulk transfers stream).
+    let big = vec![7u8; 64 * 1024];
+    let n = c.send(&big, Wait::NonBlocking).unwrap();
+    assert!(n > 16 * 1024, "{n}");
+    let mut got = vec![0u8; 128 * 1024];
+    assert!(s.recv(&mut got, false, Wait::NonBlocking).unwrap() > 0);
+
+    stack::tests_hooks::DEFER_LOCAL.store(false, core::sync::atomic::Ordering::Relaxed);
+    stack::tests_hooks::set_started(false);
+    stack::service();
+}
+
 #[test]
 fn connect_to_closed_port_is_refused_and_rebind_needs_reuseaddr() {
     let _g = setup();
