@@ -17,9 +17,10 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use uk_tests::server::{free_port, Server};
 use uk_tests::{
     ensure_setup, repo_root, require_tool, run_command, text, tools, trap_sites, TempDir,
 };
@@ -62,11 +63,6 @@ fn make_rootfs(root: &Path) -> Vec<u8> {
     big.truncate(BIG_SIZE);
     std::fs::write(root.join("html").join("big.bin"), &big).unwrap();
     big
-}
-
-fn free_port() -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap().port()
 }
 
 struct Response {
@@ -135,71 +131,6 @@ fn connect(port: u16) -> std::io::Result<BufReader<TcpStream>> {
     Ok(BufReader::with_capacity(256 * 1024, s))
 }
 
-/// `ukport run` under test, with its output in files (read on failure).
-struct Server {
-    child: Option<Child>,
-    out: PathBuf,
-    err: PathBuf,
-}
-
-impl Server {
-    fn logs(&self) -> String {
-        let read = |p: &Path| std::fs::read_to_string(p).unwrap_or_default();
-        let err = read(&self.err);
-        // The build's progress is long; its tail is what matters.
-        let tail: Vec<&str> = err.lines().rev().take(60).collect();
-        format!(
-            "stdout:\n{}\nstderr (last lines):\n{}",
-            read(&self.out),
-            tail.into_iter().rev().collect::<Vec<_>>().join("\n")
-        )
-    }
-
-    fn pid(&self) -> u32 {
-        self.child.as_ref().unwrap().id()
-    }
-
-    fn signal(&self, sig: &str) {
-        let st = Command::new("kill")
-            .args([sig, &self.pid().to_string()])
-            .status()
-            .unwrap();
-        assert!(st.success(), "kill {sig} {}", self.pid());
-    }
-
-    fn wait_exit(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
-        let deadline = Instant::now() + timeout;
-        let child = self.child.as_mut()?;
-        loop {
-            if let Some(s) = child.try_wait().unwrap() {
-                self.child = None;
-                return Some(s);
-            }
-            if Instant::now() >= deadline {
-                return None;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Some(c) = self.child.as_mut() {
-            // Its own process group (ukport, the image; passt has its own and is stopped
-            // by ukport when the image dies).
-            let _ = Command::new("kill")
-                .args(["-TERM", "--", &format!("-{}", c.id())])
-                .status();
-            std::thread::sleep(Duration::from_millis(1500));
-            let _ = Command::new("kill")
-                .args(["-KILL", "--", &format!("-{}", c.id())])
-                .status();
-            let _ = c.wait();
-        }
-    }
-}
-
 #[test]
 fn nginx_serves_over_passt_and_stops_on_sigterm() {
     ensure_setup();
@@ -209,20 +140,10 @@ fn nginx_serves_over_passt_and_stops_on_sigterm() {
     let index = std::fs::read(root.join("html/index.html")).unwrap();
     let port = free_port();
 
-    let out = dir.join("stdout");
-    let err = dir.join("stderr");
     let mut cmd = Command::new(&tools().ukport);
     cmd.args(["run", "nginx", "-p", &format!("{port}:80"), "--root"])
-        .arg(&root)
-        .stdin(Stdio::null())
-        .stdout(std::fs::File::create(&out).unwrap())
-        .stderr(std::fs::File::create(&err).unwrap());
-    std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
-    let mut server = Server {
-        child: Some(cmd.spawn().expect("start ukport run nginx")),
-        out,
-        err,
-    };
+        .arg(&root);
+    let mut server = Server::start(cmd, dir.path());
 
     // Ready when a GET answers (passt accepts on the host port before nginx listens).
     let started = Instant::now();

@@ -13,10 +13,11 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+
+use std::process::Command;
 use std::time::{Duration, Instant};
 
+use uk_tests::server::{free_port, Server};
 use uk_tests::{ensure_setup, repo_root, run_command, text, tools, TempDir};
 
 /// A cold `ukport build redis` (fetch, make of Redis and its deps, kernel) on a busy
@@ -148,11 +149,6 @@ impl Conn {
     }
 }
 
-fn free_port() -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap().port()
-}
-
 /// Pseudo-random bytes (xorshift64*, seeded per run), so that a misplaced or repeated
 /// block cannot compare equal; they include CR and LF, which RESP must carry as data.
 fn random_bytes(len: usize, seed: u64) -> Vec<u8> {
@@ -166,52 +162,6 @@ fn random_bytes(len: usize, seed: u64) -> Vec<u8> {
     }
     v.truncate(len);
     v
-}
-
-/// `ukport run` under test, with its output in files (read on failure).
-struct Server {
-    child: Option<Child>,
-    out: PathBuf,
-    err: PathBuf,
-}
-
-impl Server {
-    fn logs(&self) -> String {
-        let read = |p: &Path| std::fs::read_to_string(p).unwrap_or_default();
-        format!("stdout:\n{}\nstderr:\n{}", read(&self.out), read(&self.err))
-    }
-
-    fn wait_exit(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
-        let deadline = Instant::now() + timeout;
-        let child = self.child.as_mut()?;
-        loop {
-            if let Some(s) = child.try_wait().unwrap() {
-                self.child = None;
-                return Some(s);
-            }
-            if Instant::now() >= deadline {
-                return None;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Some(c) = self.child.as_mut() {
-            // Its own process group: ukport and the image (passt has its own and is
-            // stopped by ukport when the image dies).
-            let _ = Command::new("kill")
-                .args(["-TERM", "--", &format!("-{}", c.id())])
-                .status();
-            std::thread::sleep(Duration::from_millis(1500));
-            let _ = Command::new("kill")
-                .args(["-KILL", "--", &format!("-{}", c.id())])
-                .status();
-            let _ = c.wait();
-        }
-    }
 }
 
 #[test]
@@ -240,20 +190,10 @@ fn redis_serves_resp_over_passt_and_stops_on_sigterm() {
     )
     .unwrap();
     let port = free_port();
-    let out = dir.join("stdout");
-    let err = dir.join("stderr");
     let mut cmd = Command::new(&tools().ukport);
     cmd.args(["run", "redis", "-p", &format!("{port}:6379"), "--root"])
-        .arg(&root)
-        .stdin(Stdio::null())
-        .stdout(std::fs::File::create(&out).unwrap())
-        .stderr(std::fs::File::create(&err).unwrap());
-    std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
-    let mut server = Server {
-        child: Some(cmd.spawn().expect("start ukport run redis")),
-        out,
-        err,
-    };
+        .arg(&root);
+    let mut server = Server::start(cmd, dir.path());
 
     // Ready at the first PONG (passt accepts on the host port before Redis listens and
     // then drops the connection).
@@ -418,7 +358,7 @@ fn redis_serves_resp_over_passt_and_stops_on_sigterm() {
     drop(c);
 
     // SIGTERM to ukport: forwarded to the image; Redis shuts down by itself.
-    let pid = server.child.as_ref().unwrap().id();
+    let pid = server.pid();
     let t = Instant::now();
     let st = Command::new("kill")
         .args(["-TERM", &pid.to_string()])
