@@ -118,15 +118,20 @@ fn zero_pages(start: usize, len: usize) {
 }
 
 impl Mm {
-    /// The maps overlapping `[start, end)` whose protection is not the default, clipped
-    /// to the range, with their protection.
-    fn protected_in(&self, start: usize, end: usize) -> alloc::vec::Vec<(usize, usize, u32)> {
-        let from = self
-            .vmas
+    /// Where a walk over the maps touching `[start, ..)` begins: the map containing or
+    /// preceding `start`, else `start`.
+    fn first_from(&self, start: usize) -> usize {
+        self.vmas
             .range(..start)
             .next_back()
             .map(|(&k, _)| k)
-            .unwrap_or(start);
+            .unwrap_or(start)
+    }
+
+    /// The maps overlapping `[start, end)` whose protection is not the default, clipped
+    /// to the range, with their protection.
+    fn protected_in(&self, start: usize, end: usize) -> alloc::vec::Vec<(usize, usize, u32)> {
+        let from = self.first_from(start);
         self.vmas
             .range(from..end)
             .filter(|(&k, v)| k + v.len > start && !is_default(v.prot))
@@ -175,12 +180,7 @@ impl Mm {
     /// Merge neighbouring maps with the same protection and kind around `[start, end)`,
     /// as Linux does, so that a later mremap sees one map again.
     fn coalesce(&mut self, start: usize, end: usize) {
-        let from = self
-            .vmas
-            .range(..start)
-            .next_back()
-            .map(|(&k, _)| k)
-            .unwrap_or(start);
+        let from = self.first_from(start);
         let keys: alloc::vec::Vec<usize> = self.vmas.range(from..=end).map(|(&k, _)| k).collect();
         let mut cur: Option<usize> = None;
         for k in keys {

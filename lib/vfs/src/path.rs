@@ -92,6 +92,19 @@ pub struct Resolved {
 }
 
 impl Resolved {
+    /// The absolute path the resolution reached (symlinks followed): what Linux shows
+    /// in /proc/PID/fd and getcwd.
+    pub fn path(&self) -> Vec<u8> {
+        let mut p = self.parent.path();
+        if let Some(n) = &self.name {
+            if p != b"/" {
+                p.push(b'/');
+            }
+            p.extend_from_slice(n);
+        }
+        p
+    }
+
     /// The chain of the final node when it is a directory (chdir, a dirfd).
     pub fn loc(&self) -> Option<Loc> {
         let node = self.node.clone()?;
@@ -239,27 +252,16 @@ mod tests {
         Loc::at_root(root)
     }
 
-    fn path_of(r: &Resolved) -> Vec<u8> {
-        let mut p = r.parent.path();
-        if let Some(n) = &r.name {
-            if p != b"/" {
-                p.push(b'/');
-            }
-            p.extend_from_slice(n);
-        }
-        p
-    }
-
     #[test]
     fn absolute_relative_dot_dotdot() {
         let root = tree();
         let r = resolve(&root, b"/a/b", true).unwrap();
-        assert_eq!(path_of(&r), b"/a/b");
+        assert_eq!(r.path(), b"/a/b");
         assert_eq!(r.node.as_ref().unwrap().kind(), Kind::Dir);
         let b = r.loc().unwrap();
         assert_eq!(b.path(), b"/a/b");
         let r = resolve(&b, b"../f", true).unwrap();
-        assert_eq!(path_of(&r), b"/a/f");
+        assert_eq!(r.path(), b"/a/f");
         let r = resolve(&b, b"../../../..", true).unwrap();
         assert!(r.name.is_none());
         assert!(r.parent.is_root(), ".. stops at the root");
@@ -267,7 +269,7 @@ mod tests {
         assert_eq!(r.parent.path(), b"/a/b");
         let r = resolve(&root, b"//a//b//", true).unwrap();
         assert!(r.trailing_slash);
-        assert_eq!(path_of(&r), b"/a/b");
+        assert_eq!(r.path(), b"/a/b");
     }
 
     #[test]
@@ -299,9 +301,9 @@ mod tests {
     fn symlinks() {
         let root = tree();
         let r = resolve(&root, b"/a/up/a/b", true).unwrap();
-        assert_eq!(path_of(&r), b"/a/b");
+        assert_eq!(r.path(), b"/a/b");
         let r = resolve(&root, b"/a/abs", true).unwrap();
-        assert_eq!(path_of(&r), b"/a/b");
+        assert_eq!(r.path(), b"/a/b");
         let r = resolve(&root, b"/a/abs", false).unwrap();
         assert_eq!(
             r.node.unwrap().kind(),
@@ -317,7 +319,7 @@ mod tests {
         let r = resolve(&root, b"/a/dangling", true).unwrap();
         assert!(r.node.is_none());
         assert_eq!(
-            path_of(&r),
+            r.path(),
             b"/a/nowhere",
             "creation goes to the link's target"
         );

@@ -117,18 +117,6 @@ fn req_of(flags: u32, mode: u32) -> OpenReq {
     }
 }
 
-/// The absolute path a resolution reached (symlinks followed), for /proc/PID/fd.
-fn path_of(r: &Resolved) -> Vec<u8> {
-    let mut p = r.parent.path();
-    if let Some(n) = &r.name {
-        if p != b"/" {
-            p.push(b'/');
-        }
-        p.extend_from_slice(n);
-    }
-    p
-}
-
 /// Open an already-resolved node as a new description.
 fn open_node(node: Arc<dyn Node>, loc: Option<Loc>, flags: u32) -> KResult<OpenFile> {
     let kind = node.kind();
@@ -195,7 +183,7 @@ pub fn open_file_at(dirfd: i32, path: &[u8], flags: u32, mode: u32) -> KResult<A
             }
             let name = r.name.as_deref().ok_or(Errno::EISDIR)?;
             let node = r.parent.node().create(name, &req_of(flags, mode))?;
-            let path = Some(path_of(&r));
+            let path = Some(r.path());
             Ok(Arc::new(OpenFile::new(node, None, flags).with_path(path)))
         }
         Some(node) => {
@@ -207,7 +195,7 @@ pub fn open_file_at(dirfd: i32, path: &[u8], flags: u32, mode: u32) -> KResult<A
             }
             let loc = r.loc();
             Ok(Arc::new(
-                open_node(node, loc, flags)?.with_path(Some(path_of(&r))),
+                open_node(node, loc, flags)?.with_path(Some(r.path())),
             ))
         }
     }
