@@ -259,6 +259,10 @@ pub fn run(spec: &RunSpec) -> Result<i32> {
     ]);
     cmd.arg("-debugcon")
         .arg(format!("file:{}", debugcon.display()));
+    // ukport's control line: a second UART (COM2) on a socket, over which signals for
+    // the program travel (plat/kvm/src/serial.rs).
+    let ctl = tmp.path().join("ctl.sock");
+    cmd.args(ctl_args(&ctl));
     if !spec.forwards.is_empty() {
         cmd.args(net_args(spec.machine, &spec.forwards));
     }
@@ -286,8 +290,9 @@ pub fn run(spec: &RunSpec) -> Result<i32> {
     };
     cmd.args(["-append", &cmdline]);
     cmd.stdin(Stdio::inherit()).stdout(Stdio::piped());
-    // SIGTERM/SIGHUP to ukport stop the VM (QEMU quits on them) instead of leaving QEMU
-    // running without its console reader; so does ukport dying.
+    // SIGTERM/SIGHUP to ukport go to the program over the control line, so it stops
+    // through its own handler; if the VM is still running CTL_GRACE later, or a second
+    // signal comes, QEMU gets the signal and quits. ukport dying stops QEMU too.
     crate::net::die_with_parent(&mut cmd);
     crate::net::catch_signals()?;
     let started = Instant::now();
@@ -298,11 +303,36 @@ pub fn run(spec: &RunSpec) -> Result<i32> {
     let forwarder = {
         let (done, pid) = (done.clone(), child.id());
         std::thread::spawn(move || {
+            let started = Instant::now();
+            let mut line: Option<std::os::unix::net::UnixStream> = None;
+            let mut sent_at: Option<Instant> = None;
             while !done.load(std::sync::atomic::Ordering::SeqCst) {
+                // QEMU makes the socket as it starts; keep trying for a few seconds.
+                if line.is_none() && started.elapsed() < CTL_CONNECT {
+                    line = std::os::unix::net::UnixStream::connect(&ctl).ok();
+                }
                 let sig = crate::net::take_pending_signal();
+                // The child is not reaped before `done` is set: the PID is QEMU's.
                 if sig != 0 {
-                    // The child is not reaped before `done` is set: the PID is QEMU's.
-                    crate::net::send_signal(pid, sig);
+                    let delivered = sent_at.is_none()
+                        && line
+                            .as_mut()
+                            .is_some_and(|l| std::io::Write::write_all(l, &[sig as u8]).is_ok());
+                    if delivered {
+                        sent_at = Some(Instant::now());
+                    } else {
+                        crate::net::send_signal(pid, sig);
+                    }
+                }
+                if let Some(t) = sent_at {
+                    if t.elapsed() > CTL_GRACE {
+                        eprintln!(
+                            "ukport: the program did not stop within {} s of the signal; stopping the VM",
+                            CTL_GRACE.as_secs()
+                        );
+                        crate::net::send_signal(pid, crate::net::SIGTERM);
+                        sent_at = None;
+                    }
                 }
                 std::thread::sleep(std::time::Duration::from_millis(20));
             }
@@ -346,6 +376,23 @@ pub fn run(spec: &RunSpec) -> Result<i32> {
         }
         r => r,
     }
+}
+
+/// How long ukport tries to reach the control line after starting QEMU.
+const CTL_CONNECT: std::time::Duration = std::time::Duration::from_secs(5);
+/// How long a program has to stop after a signal sent over the control line.
+const CTL_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// QEMU arguments for the control line: COM2 (0x2f8, IRQ 3) on a UNIX socket that QEMU
+/// listens on without waiting (commas in the path doubled, as QEMU's option syntax wants).
+pub fn ctl_args(sock: &Path) -> [String; 4] {
+    let path = sock.to_string_lossy().replace(',', ",,");
+    [
+        "-chardev".into(),
+        format!("socket,id=ukctl,path={path},server=on,wait=off"),
+        "-device".into(),
+        "isa-serial,chardev=ukctl,iobase=0x2f8,irq=3".into(),
+    ]
 }
 
 /// The addresses of `ukit: bt` lines in a fault report.
@@ -401,6 +448,17 @@ mod tests {
             &["prog".into(), "".into(), "a b".into()],
         );
         assert_eq!(c, "bootstats env=A=x%20y -- prog %00 a%20b");
+    }
+
+    #[test]
+    fn control_line_is_com2_on_a_socket() {
+        let a = ctl_args(Path::new("/tmp/a,b/ctl.sock"));
+        assert_eq!(a[0], "-chardev");
+        assert_eq!(
+            a[1],
+            "socket,id=ukctl,path=/tmp/a,,b/ctl.sock,server=on,wait=off"
+        );
+        assert_eq!(a[3], "isa-serial,chardev=ukctl,iobase=0x2f8,irq=3");
     }
 
     #[test]

@@ -69,6 +69,11 @@ mod imp {
     /// A serial port has no end of input, so without this a read of stdin waits forever
     /// where a linuxu image would see end of file.
     static STDIN_EOF: AtomicBool = AtomicBool::new(false);
+    /// When the control line was last read (monotonic ns).
+    static CTL_POLLED: AtomicU64 = AtomicU64::new(0);
+    /// How often the control line is read, at most; also the longest idle sleep while a
+    /// control line exists, so a signal reaches an idle program within this time.
+    const CTL_POLL_NS: u64 = 20_000_000;
 
     fn stage(i: usize) {
         STATS[i].store(uk_arch::rdtsc(), Ordering::Relaxed);
@@ -191,6 +196,22 @@ mod imp {
             TtyInfo::default()
         }
 
+        /// Signals from ukport's control line (COM2), looked at no more than every
+        /// [`CTL_POLL_NS`]: this runs at every system call return, and a port read is a
+        /// VM exit under hardware virtualisation.
+        fn take_signals(&self) -> u64 {
+            if !crate::serial::has_ctl() {
+                return 0;
+            }
+            let now = self.monotonic_ns();
+            let last = CTL_POLLED.load(Ordering::Relaxed);
+            if now.saturating_sub(last) < CTL_POLL_NS {
+                return 0;
+            }
+            CTL_POLLED.store(now, Ordering::Relaxed);
+            crate::serial::take_ctl_signals()
+        }
+
         fn monotonic_ns(&self) -> u64 {
             let t = uk_arch::rdtsc().wrapping_sub(self.tsc0.load(Ordering::Relaxed));
             self.scale().ns(t)
@@ -201,6 +222,13 @@ mod imp {
         }
 
         fn wait(&self, deadline: Option<u64>) {
+            // With a control line the idle sleep is bounded, so its signals are seen.
+            let deadline = if crate::serial::has_ctl() {
+                let cap = self.monotonic_ns().saturating_add(CTL_POLL_NS);
+                Some(deadline.map_or(cap, |d| d.min(cap)))
+            } else {
+                deadline
+            };
             let lapic = self.lapic();
             let deadline_mode = self.tsc_deadline.load(Ordering::Relaxed);
             if let (Some(d), Some(l)) = (deadline, lapic) {

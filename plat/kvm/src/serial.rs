@@ -1,32 +1,69 @@
 //! The 16550 UART at COM1 (I/O port 0x3f8): the kvm console. Polled: output waits for
 //! the transmit holding register, input is read when the line-status register says a
 //! byte is there. Interrupts stay off (the idle loop wakes on its timer instead).
+//!
+//! A second UART at COM2 (0x2f8), when the VM has one, is ukport's control line: each
+//! byte it carries is a signal number for the program (`ukport run --plat kvm` sends
+//! SIGTERM there, so a server shuts down through its own handler).
 #![cfg(not(test))]
 
 use uk_arch::ring0::{inb, outb};
 
 const COM1: u16 = 0x3f8;
 const DATA: u16 = COM1;
-const IER: u16 = COM1 + 1;
-const FCR: u16 = COM1 + 2;
-const LCR: u16 = COM1 + 3;
-const MCR: u16 = COM1 + 4;
 const LSR: u16 = COM1 + 5;
 const LSR_DATA_READY: u8 = 1;
 const LSR_THR_EMPTY: u8 = 1 << 5;
 
-/// Program 115200 8N1 with FIFOs.
-pub fn init() {
-    // SAFETY: COM1's registers; ring 0. Writes to an absent UART are ignored.
+const COM2: u16 = 0x2f8;
+
+/// Program a UART at `base` for 115200 8N1 with FIFOs.
+fn setup(base: u16) {
+    // SAFETY: the UART's registers; ring 0. Writes to an absent UART are ignored.
     unsafe {
-        outb(IER, 0);
-        outb(LCR, 0x80); // divisor latch
-        outb(DATA, 1); // 115200 baud
-        outb(IER, 0);
-        outb(LCR, 0x03); // 8 bits, no parity, one stop bit
-        outb(FCR, 0xc7); // enable and clear FIFOs
-        outb(MCR, 0x03); // DTR, RTS
+        outb(base + 1, 0); // IER
+        outb(base + 3, 0x80); // LCR: divisor latch
+        outb(base, 1); // 115200 baud
+        outb(base + 1, 0);
+        outb(base + 3, 0x03); // 8 bits, no parity, one stop bit
+        outb(base + 2, 0xc7); // FCR: enable and clear FIFOs
+        outb(base + 4, 0x03); // MCR: DTR, RTS
     }
+}
+
+/// Program COM1, and COM2 when present.
+pub fn init() {
+    setup(COM1);
+    // SAFETY: COM2's line status; an absent UART reads 0xff.
+    if unsafe { inb(COM2 + 5) } != 0xff {
+        setup(COM2);
+        CTL.store(true, core::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// COM2 is there: ukport's control line.
+static CTL: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
+
+/// True when the VM has the control line (COM2).
+pub fn has_ctl() -> bool {
+    CTL.load(core::sync::atomic::Ordering::Relaxed)
+}
+
+/// The signals waiting on the control line, as a mask (bit n-1 = signal n); bytes
+/// outside 1..=64 are dropped.
+pub fn take_ctl_signals() -> u64 {
+    if !has_ctl() {
+        return 0;
+    }
+    let mut mask = 0u64;
+    for _ in 0..64 {
+        match read_at(COM2) {
+            Some(b @ 1..=64) => mask |= 1 << (b - 1),
+            Some(_) => {}
+            None => break,
+        }
+    }
+    mask
 }
 
 /// Send bytes, waiting for room (bounded, so a missing UART cannot hang the kernel).
@@ -47,11 +84,15 @@ pub fn write(buf: &[u8]) {
 /// One received byte, if any. An absent UART reads 0xff everywhere, so "data ready"
 /// with all line-status bits set means "no UART".
 pub fn read() -> Option<u8> {
-    // SAFETY: COM1's line status; ring 0.
-    let lsr = unsafe { inb(LSR) };
+    read_at(COM1)
+}
+
+fn read_at(base: u16) -> Option<u8> {
+    // SAFETY: the UART's line status; ring 0.
+    let lsr = unsafe { inb(base + 5) };
     if lsr != 0xff && lsr & LSR_DATA_READY != 0 {
-        // SAFETY: COM1's data register; ring 0.
-        Some(unsafe { inb(DATA) })
+        // SAFETY: the UART's data register; ring 0.
+        Some(unsafe { inb(base) })
     } else {
         None
     }
