@@ -25,6 +25,20 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 /// `ukport setup` builds musl from source the first time, which takes minutes.
 pub const SETUP_TIMEOUT: Duration = Duration::from_secs(900);
 
+/// The cache `ukport` and `uk-cc` use: `$UKIT_CACHE`, else `$XDG_CACHE_HOME/ukit`, else
+/// `~/.cache/ukit` (the toolchain's `paths::cache_dir` rule).
+pub fn ukit_cache() -> PathBuf {
+    if let Some(p) = std::env::var_os("UKIT_CACHE") {
+        return PathBuf::from(p);
+    }
+    if let Some(p) = std::env::var_os("XDG_CACHE_HOME") {
+        return PathBuf::from(p).join("ukit");
+    }
+    PathBuf::from(std::env::var_os("HOME").unwrap_or_else(|| "/root".into()))
+        .join(".cache")
+        .join("ukit")
+}
+
 /// The ukit repository root (the parent of this crate's folder).
 pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

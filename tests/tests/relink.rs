@@ -11,15 +11,7 @@ use uk_tests::{ensure_setup, run_command, text, tools, TempDir};
 
 /// The real cache (where musl, ports and kernels are already built).
 fn real_cache() -> PathBuf {
-    if let Some(p) = std::env::var_os("UKIT_CACHE") {
-        return PathBuf::from(p);
-    }
-    if let Some(p) = std::env::var_os("XDG_CACHE_HOME") {
-        return PathBuf::from(p).join("ukit");
-    }
-    PathBuf::from(std::env::var_os("HOME").unwrap_or_else(|| "/root".into()))
-        .join(".cache")
-        .join("ukit")
+    uk_tests::ukit_cache()
 }
 
 /// A cache of our own whose images, build trees and object store are private, sharing

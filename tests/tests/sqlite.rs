@@ -64,15 +64,7 @@ PRAGMA journal_mode;
 
 /// The cache `ukport` uses (same rule as the toolchain's `paths::cache_dir`).
 fn cache_dir() -> PathBuf {
-    if let Some(p) = std::env::var_os("UKIT_CACHE") {
-        return PathBuf::from(p);
-    }
-    if let Some(p) = std::env::var_os("XDG_CACHE_HOME") {
-        return PathBuf::from(p).join("ukit");
-    }
-    PathBuf::from(std::env::var_os("HOME").unwrap_or_else(|| "/root".into()))
-        .join(".cache")
-        .join("ukit")
+    uk_tests::ukit_cache()
 }
 
 /// `version = "..."` of the recipe, which names its build tree (`build/<name>-<version>`).
