@@ -15,7 +15,6 @@
 //! those; this is what gcc does internally anyway.
 
 use std::fs;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -160,25 +159,10 @@ fn takes_value(a: &str) -> bool {
     crate::cc::separate_value(a)
 }
 
-/// sha256 of a file, hex.
-pub fn hash_file(path: &Path) -> Result<String> {
-    let mut f = fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let mut h = Sha256::new();
-    let mut buf = vec![0u8; 1 << 16];
-    loop {
-        let n = f.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        h.update(&buf[..n]);
-    }
-    Ok(hex::encode(h.finalize()))
-}
-
 /// Copies `path` into the store (unless its content is already there) and returns its
 /// hash. Copied, not hard-linked: compilers and `ar` may rewrite a file in place.
 pub fn store(path: &Path, store: &Path) -> Result<String> {
-    let sha = hash_file(path)?;
+    let sha = crate::fetch::sha256_file(path)?;
     let dest = store.join(&sha);
     if !dest.is_file() {
         fs::create_dir_all(store).with_context(|| format!("cannot create {}", store.display()))?;
@@ -419,15 +403,14 @@ pub fn split_sources(
     Ok(Ok(out))
 }
 
-/// What an app image was built from apart from the kernel: the recipe file, its in-repo
-/// source files (path and content) and the stamps of the ports it links. Same stamp:
-/// the recorded objects are still good and a relink suffices.
-pub fn recipe_stamp(
+/// Feeds the recipe file and, for an in-repo source, every file under it (path and
+/// content, in path order) into `h`: what an image was built from apart from ports
+/// and kernel.
+pub fn hash_recipe_source(
+    h: &mut Sha256,
     recipe: &Path,
     local_source: Option<&Path>,
-    ports: &[PathBuf],
-) -> Result<String> {
-    let mut h = Sha256::new();
+) -> Result<()> {
     h.update(fs::read(recipe).with_context(|| format!("cannot read {}", recipe.display()))?);
     if let Some(src) = local_source {
         let mut files = Vec::new();
@@ -448,6 +431,19 @@ pub fn recipe_stamp(
             h.update(fs::read(&f)?);
         }
     }
+    Ok(())
+}
+
+/// What an app image was built from apart from the kernel: the recipe file, its in-repo
+/// source files (path and content) and the stamps of the ports it links. Same stamp:
+/// the recorded objects are still good and a relink suffices.
+pub fn recipe_stamp(
+    recipe: &Path,
+    local_source: Option<&Path>,
+    ports: &[PathBuf],
+) -> Result<String> {
+    let mut h = Sha256::new();
+    hash_recipe_source(&mut h, recipe, local_source)?;
     for p in ports {
         h.update(p.to_string_lossy().as_bytes());
         h.update(fs::read(p.join(crate::ports::STAMP)).unwrap_or_default());

@@ -572,26 +572,7 @@ fn stamp_path(image: &Path) -> PathBuf {
 fn image_stamp(r: &Recipe, kernel_lib: &Path) -> Result<String> {
     use sha2::{Digest, Sha256};
     let mut h = Sha256::new();
-    h.update(fs::read(r.path()).with_context(|| format!("cannot read {}", r.path().display()))?);
-    if let Some(src) = r.local_source() {
-        let mut files = Vec::new();
-        let mut stack = vec![src];
-        while let Some(d) = stack.pop() {
-            for e in fs::read_dir(&d).with_context(|| format!("cannot read {}", d.display()))? {
-                let p = e?.path();
-                if p.is_dir() {
-                    stack.push(p);
-                } else {
-                    files.push(p);
-                }
-            }
-        }
-        files.sort();
-        for f in files {
-            h.update(f.to_string_lossy().as_bytes());
-            h.update(fs::read(&f)?);
-        }
-    }
+    relink::hash_recipe_source(&mut h, r.path(), r.local_source().as_deref())?;
     let meta = fs::metadata(kernel_lib)?;
     let mtime = meta
         .modified()?
