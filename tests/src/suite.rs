@@ -2,7 +2,7 @@
 //! linuxu, tests/tests/kvm_conformance.rs on kvm): finding the files, running a program
 //! with a time limit without panicking, and parsing the harness's output.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::PathBuf;
@@ -133,6 +133,48 @@ pub fn tail(s: &str, lines: usize) -> String {
     all[all.len().saturating_sub(lines)..].join("\n")
 }
 
+/// How the cases found now (id -> reason: failing, or differing between platforms)
+/// compare with a known-failures list.
+pub struct KnownDiff {
+    /// Found now but not listed (`id reason`).
+    pub unexpected: Vec<String>,
+    /// Listed, and the case exists, but it is no longer found: remove its line.
+    pub resolved: Vec<String>,
+    /// Listed, but no such case (line numbers moved): regenerate the list.
+    pub stale: Vec<String>,
+}
+
+impl KnownDiff {
+    pub fn is_clean(&self) -> bool {
+        self.unexpected.is_empty() && self.resolved.is_empty() && self.stale.is_empty()
+    }
+}
+
+/// Compares `found` with the list `known` over the cases `all_ids` that exist.
+pub fn compare_known(
+    found: &BTreeMap<String, String>,
+    all_ids: &BTreeSet<String>,
+    known: &BTreeMap<String, String>,
+) -> KnownDiff {
+    KnownDiff {
+        unexpected: found
+            .iter()
+            .filter(|(id, _)| !known.contains_key(*id))
+            .map(|(id, why)| format!("{id} {why}"))
+            .collect(),
+        resolved: known
+            .keys()
+            .filter(|id| all_ids.contains(*id) && !found.contains_key(*id))
+            .cloned()
+            .collect(),
+        stale: known
+            .keys()
+            .filter(|id| !all_ids.contains(*id))
+            .cloned()
+            .collect(),
+    }
+}
+
 /// The known-failures list format: `file.c:line reason`, one per line, `#` comments.
 pub fn read_known_failures(text: &str) -> BTreeMap<String, String> {
     text.lines()
@@ -143,4 +185,27 @@ pub fn read_known_failures(text: &str) -> BTreeMap<String, String> {
             None => (l.to_string(), String::new()),
         })
         .collect()
+}
+
+#[cfg(test)]
+mod known_tests {
+    use super::*;
+
+    #[test]
+    fn compare_known_sorts_cases_into_the_three_lists() {
+        let m = |v: &[(&str, &str)]| -> BTreeMap<String, String> {
+            v.iter()
+                .map(|(a, b)| (a.to_string(), b.to_string()))
+                .collect()
+        };
+        let all: BTreeSet<String> = ["a.c:1", "a.c:2", "a.c:3"].map(String::from).into();
+        let found = m(&[("a.c:1", "new"), ("a.c:2", "old")]);
+        let known = m(&[("a.c:2", "old"), ("a.c:3", "fixed"), ("a.c:9", "gone")]);
+        let d = compare_known(&found, &all, &known);
+        assert_eq!(d.unexpected, ["a.c:1 new"]);
+        assert_eq!(d.resolved, ["a.c:3"]);
+        assert_eq!(d.stale, ["a.c:9"]);
+        assert!(!d.is_clean());
+        assert!(compare_known(&found, &all, &found).is_clean());
+    }
 }

@@ -18,7 +18,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use uk_tests::suite::{
-    describe, parse, read_known_failures, run_limited, sources, suite_dir, tail, Finished, Report,
+    compare_known, describe, parse, read_known_failures, run_limited, sources, suite_dir, tail,
+    Finished, Report,
 };
 use uk_tests::{ensure_setup, require_tool, tools, TempDir};
 
@@ -285,18 +286,10 @@ fn conformance_suite_native_and_ukit() {
     }
 
     let known = read_known_failures(&std::fs::read_to_string(&known_path).unwrap_or_default());
-    let unexpected: Vec<String> = ukit_failed
-        .iter()
-        .filter(|(id, _)| !known.contains_key(*id))
-        .map(|(id, why)| format!("{id} {why}"))
-        .collect();
-    let now_passing: Vec<&String> = known
-        .keys()
-        .filter(|id| all_ids.contains(*id) && !ukit_failed.contains_key(*id))
-        .collect();
-    let stale: Vec<&String> = known.keys().filter(|id| !all_ids.contains(*id)).collect();
+    let d = compare_known(&ukit_failed, &all_ids, &known);
+    let (unexpected, now_passing, stale) = (&d.unexpected, &d.resolved, &d.stale);
     assert!(
-        unexpected.is_empty() && now_passing.is_empty() && stale.is_empty(),
+        d.is_clean(),
         "ukit conformance differs from {}:\n\
          failing on ukit but not listed ({}):\n{}\n\
          listed but passing now: remove these lines ({}):\n{}\n\

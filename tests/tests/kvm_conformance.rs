@@ -25,7 +25,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use uk_tests::suite::{
-    describe, parse, read_known_failures, run_limited, sources, suite_dir, tail, Report,
+    compare_known, describe, parse, read_known_failures, run_limited, sources, suite_dir, tail,
+    Report,
 };
 use uk_tests::{ensure_setup, tools, TempDir};
 
@@ -280,18 +281,10 @@ fn conformance_suite_on_kvm_matches_linuxu() {
         return;
     }
     let known = read_known_failures(&std::fs::read_to_string(&path).unwrap_or_default());
-    let unexpected: Vec<String> = diffs
-        .iter()
-        .filter(|(id, _)| !known.contains_key(*id))
-        .map(|(id, why)| format!("{id} {why}"))
-        .collect();
-    let now_same: Vec<&String> = known
-        .keys()
-        .filter(|id| all_ids.contains(*id) && !diffs.contains_key(*id))
-        .collect();
-    let stale: Vec<&String> = known.keys().filter(|id| !all_ids.contains(*id)).collect();
+    let d = compare_known(&diffs, &all_ids, &known);
+    let (unexpected, now_same, stale) = (&d.unexpected, &d.resolved, &d.stale);
     assert!(
-        unexpected.is_empty() && now_same.is_empty() && stale.is_empty(),
+        d.is_clean(),
         "kvm results differ from {}:\n\
          differ from linuxu but not listed ({}):\n{}\n\
          listed but the same on both now: remove these lines ({}):\n{:?}\n\
