@@ -367,13 +367,7 @@ pub const ENTRIES: &[(usize, crate::Handler)] = &[
 #[cfg(test)]
 mod tests {
     use crate::dispatch;
-
-    fn buf(len: usize) -> usize {
-        let v: &'static mut [u8] = Box::leak(vec![0u8; len].into_boxed_slice());
-        let a = v.as_ptr() as usize;
-        uk_posix::user::add_static_range(a, a + len, true);
-        a
-    }
+    use crate::table::tests::buf;
 
     #[test]
     fn socketpair_send_recv_and_errors() {

@@ -75,6 +75,15 @@ pub(crate) mod tests {
         uk_posix::testplat::setup();
     }
 
+    /// A zeroed buffer of `len` bytes that pointer checks accept as program memory
+    /// (leaked: program memory outlives the test).
+    pub(crate) fn buf(len: usize) -> usize {
+        let v: &'static mut [u8] = Box::leak(vec![0u8; len].into_boxed_slice());
+        let a = v.as_ptr() as usize;
+        uk_posix::user::add_static_range(a, a + len, true);
+        a
+    }
+
     #[test]
     fn handlers_match_names() {
         use crate::names::name;
