@@ -41,6 +41,25 @@ fn uk_cc_missing_source_fails_like_gcc() {
     assert!(!dir.join("x.o").exists(), "an object was written anyway");
 }
 
+/// A kernel option value outside its choices (here the build profile) stops the link
+/// with a message that names the option and the allowed values, and writes nothing.
+#[test]
+fn uk_cc_rejects_an_unknown_kernel_profile() {
+    let dir = TempDir::new("cc-bad-optimize");
+    std::fs::write(dir.join("m.c"), "int main(void) { return 0; }\n").unwrap();
+    let got = uk_cc(
+        &["--uk-set", "uk.optimize=fast", "-o", "prog", "m.c"],
+        dir.path(),
+    );
+    let err = text(&got.stderr);
+    assert!(!got.status.success(), "uk-cc accepted uk.optimize=fast");
+    assert!(
+        err.contains("uk.optimize") && err.contains("`fast` is not one of size, speed"),
+        "unclear message:\n{err}"
+    );
+    assert!(!dir.join("prog").exists(), "an image was written anyway");
+}
+
 #[test]
 fn uk_cc_link_of_missing_file_fails_like_gcc() {
     let dir = TempDir::new("cc-missing-link");
