@@ -356,12 +356,10 @@ impl<C: Chan> Client<C> {
 
     pub fn pread(&mut self, fd: i32, buf: &mut [u8], off: u64) -> Result<usize, i32> {
         let fid = Self::fid(fd)?;
-        let mut done = 0;
-        while done < buf.len() {
-            let chunk = (buf.len() - done).min(self.msize - IOHDRSZ);
-            let at = off.checked_add(done as u64).ok_or(EINVAL)?;
+        let max = self.msize - IOHDRSZ;
+        in_chunks(buf.len(), max, off, |done, chunk, at| {
             let dst = &mut buf[done..done + chunk];
-            let got = self.rpc(
+            self.rpc(
                 TREAD,
                 TAG,
                 |w| {
@@ -377,29 +375,16 @@ impl<C: Chan> Client<C> {
                     dst[..n].copy_from_slice(r.bytes(n)?);
                     Ok(n)
                 },
-            );
-            match got {
-                Ok(n) => {
-                    done += n;
-                    if n < chunk {
-                        break;
-                    }
-                }
-                Err(e) if done == 0 => return Err(e),
-                Err(_) => break,
-            }
-        }
-        Ok(done)
+            )
+        })
     }
 
     pub fn pwrite(&mut self, fd: i32, buf: &[u8], off: u64) -> Result<usize, i32> {
         let fid = Self::fid(fd)?;
-        let mut done = 0;
-        while done < buf.len() {
-            let chunk = (buf.len() - done).min(self.msize - IOHDRSZ);
-            let at = off.checked_add(done as u64).ok_or(EINVAL)?;
+        let max = self.msize - IOHDRSZ;
+        in_chunks(buf.len(), max, off, |done, chunk, at| {
             let src = &buf[done..done + chunk];
-            let got = self.rpc(
+            self.rpc(
                 TWRITE,
                 TAG,
                 |w| {
@@ -415,19 +400,8 @@ impl<C: Chan> Client<C> {
                     }
                     Ok(n)
                 },
-            );
-            match got {
-                Ok(n) => {
-                    done += n;
-                    if n < chunk {
-                        break;
-                    }
-                }
-                Err(e) if done == 0 => return Err(e),
-                Err(_) => break,
-            }
-        }
-        Ok(done)
+            )
+        })
     }
 
     /// write(2) on an O_APPEND fid: the server's descriptor appends whatever the offset.
@@ -978,4 +952,32 @@ mod tests {
         );
         assert_eq!(c.chan.seen.len(), 5, "nothing to change: no request");
     }
+}
+
+/// A transfer of `len` bytes at offset `off` in requests of at most `max` bytes:
+/// `io(done, chunk, at)` moves one and returns how much it moved. Stops at a short
+/// transfer; an error after some bytes moved ends it with what was done (as read(2)
+/// and write(2) report partial transfers).
+fn in_chunks(
+    len: usize,
+    max: usize,
+    off: u64,
+    mut io: impl FnMut(usize, usize, u64) -> Result<usize, i32>,
+) -> Result<usize, i32> {
+    let mut done = 0;
+    while done < len {
+        let chunk = (len - done).min(max);
+        let at = off.checked_add(done as u64).ok_or(EINVAL)?;
+        match io(done, chunk, at) {
+            Ok(n) => {
+                done += n;
+                if n < chunk {
+                    break;
+                }
+            }
+            Err(e) if done == 0 => return Err(e),
+            Err(_) => break,
+        }
+    }
+    Ok(done)
 }
