@@ -118,8 +118,8 @@ pub fn uk_boot_entry(args: &BootArgs) -> ! {
         })
     };
 
-    let anon = uk_posix::mm::MAP_PRIVATE | uk_posix::mm::MAP_ANONYMOUS;
-    let rw = uk_posix::mm::PROT_READ | uk_posix::mm::PROT_WRITE;
+    let anon = uk_abi::mman::MAP_PRIVATE | uk_abi::mman::MAP_ANONYMOUS;
+    let rw = uk_abi::mman::PROT_READ | uk_abi::mman::PROT_WRITE;
     // The main stack has a PROT_NONE guard page below it, as every musl thread stack
     // does: an overflow faults (readable report) instead of overwriting other memory.
     let guard = uk_alloc::PAGE_SIZE;
@@ -139,7 +139,7 @@ pub fn uk_boot_entry(args: &BootArgs) -> ! {
         hwcap2: args.hwcap2,
         random: [0; 16],
     };
-    uk_posix::random::fill(&mut aux.random);
+    uk_random::fill(&mut aux.random);
     let argv = c_strings(args.argv).take(args.argc);
     let envp = c_strings(args.envp);
     uk_posix::fs::proc::set_args(argv.clone(), envp.clone());
@@ -157,9 +157,7 @@ pub fn uk_boot_entry(args: &BootArgs) -> ! {
 /// the loopback self-test runs here and its result is the image's exit status.
 #[cfg(feature = "net")]
 fn net_boot() {
-    uk_net::init(uk_net::NetParams {
-        random: uk_posix::random::fill,
-    });
+    uk_net::init();
     if uk_net::config::current().selftest {
         let (head, msg, status): (&str, _, _) = match uk_net::selftest::run() {
             Ok(m) => ("net.selftest: ok: ", m, 0),

@@ -1,18 +1,13 @@
 //! The console as stdin/stdout/stderr.
 
-use crate::file::{File, Stat, Whence, S_IFCHR};
+use uk_abi::ioctl::{
+    FIONBIO, FIONREAD, TCGETS, TCSETS, TCSETSF, TCSETSW, TIOCGPGRP, TIOCGWINSZ, TIOCSWINSZ,
+};
+use uk_abi::stat::S_IFCHR;
+
+use crate::file::{File, Stat, Whence};
 use crate::{Errno, KResult};
 use uk_plat::ConsoleStream;
-
-pub const TCGETS: u32 = 0x5401;
-pub const TCSETS: u32 = 0x5402;
-pub const TCSETSW: u32 = 0x5403;
-pub const TCSETSF: u32 = 0x5404;
-pub const TIOCGPGRP: u32 = 0x540f;
-pub const TIOCGWINSZ: u32 = 0x5413;
-pub const TIOCSWINSZ: u32 = 0x5414;
-pub const FIONREAD: u32 = 0x541b;
-pub const FIONBIO: u32 = 0x5421;
 
 /// One of the three console descriptors.
 pub struct Console {
@@ -49,7 +44,7 @@ impl File for Console {
         if self.fd != 0 {
             return Err(Errno::EBADF);
         }
-        uk_plat::get().console_read(buf).map_err(Errno)
+        uk_plat::get().console_read(buf)
     }
 
     fn write(&self, buf: &[u8]) -> KResult<usize> {
@@ -58,7 +53,7 @@ impl File for Console {
             2 => ConsoleStream::Err,
             _ => return Err(Errno::EBADF),
         };
-        uk_plat::get().console_write(s, buf).map_err(Errno)
+        uk_plat::get().console_write(s, buf)
     }
 
     /// Seekable only when the host handed over a file (`./app < file`), as on Linux,
@@ -69,7 +64,7 @@ impl File for Console {
             Whence::Cur => 1,
             Whence::End => 2,
         };
-        uk_plat::get().console_seek(self.fd, off, w).map_err(Errno)
+        uk_plat::get().console_seek(self.fd, off, w)
     }
 
     fn ioctl(&self, cmd: u32, arg: usize) -> KResult<usize> {
@@ -105,15 +100,15 @@ impl File for Console {
     fn stat(&self) -> KResult<Stat> {
         let tty = uk_plat::get().console_tty(self.fd).is_tty;
         Ok(Stat {
-            mode: S_IFCHR | 0o620,
-            nlink: 1,
+            st_mode: S_IFCHR | 0o620,
+            st_nlink: 1,
             // /dev/pts/0 for a terminal, /dev/console otherwise.
-            rdev: if tty {
+            st_rdev: if tty {
                 (136 << 8) as u64
             } else {
                 (5 << 8 | 1) as u64
             },
-            blksize: 1024,
+            st_blksize: 1024,
             ..Stat::default()
         })
     }

@@ -15,28 +15,22 @@
 //! A scan starts after the last interest reported, so a small `maxevents` still visits
 //! every ready interest in turn.
 
-use crate::file::{File, POLLERR, POLLHUP, POLLIN, POLLRDNORM, S_IFDIR, S_IFMT, S_IFREG};
-use crate::pipe::{fionbio, set_nonblock_from, FIONBIO, O_CLOEXEC};
+use uk_abi::ioctl::FIONBIO;
+use uk_abi::poll::{
+    EPOLLERR, EPOLLET, EPOLLEXCLUSIVE, EPOLLHUP, EPOLLIN, EPOLLONESHOT, EPOLLOUT, EPOLLWAKEUP,
+    EPOLL_CLOEXEC, EPOLL_CTL_ADD, EPOLL_CTL_DEL, EPOLL_CTL_MOD,
+};
+use uk_abi::poll::{POLLERR, POLLHUP, POLLIN, POLLRDNORM};
+use uk_abi::stat::{S_IFDIR, S_IFMT, S_IFREG};
+
+use crate::file::File;
+use crate::pipe::{fionbio, set_nonblock_from};
 use crate::{Errno, KResult};
 use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU32, Ordering};
 use uk_sched::{WaitQueue, Wake};
 
-pub const EPOLL_CLOEXEC: u32 = O_CLOEXEC;
-pub const EPOLL_CTL_ADD: i32 = 1;
-pub const EPOLL_CTL_DEL: i32 = 2;
-pub const EPOLL_CTL_MOD: i32 = 3;
-
-pub const EPOLLIN: u32 = 0x001;
-pub const EPOLLOUT: u32 = 0x004;
-pub const EPOLLERR: u32 = 0x008;
-pub const EPOLLHUP: u32 = 0x010;
-pub const EPOLLRDHUP: u32 = 0x2000;
-pub const EPOLLEXCLUSIVE: u32 = 1 << 28;
-pub const EPOLLWAKEUP: u32 = 1 << 29;
-pub const EPOLLONESHOT: u32 = 1 << 30;
-pub const EPOLLET: u32 = 1 << 31;
 /// Flags that are not events.
 const CONTROL: u32 = EPOLLEXCLUSIVE | EPOLLWAKEUP | EPOLLONESHOT | EPOLLET;
 /// What may accompany EPOLLEXCLUSIVE.
@@ -112,7 +106,7 @@ pub fn epoll_ctl(epfd: i32, op: i32, fd: i32, ev: Option<EpollEvent>) -> KResult
     let tf = crate::fd::get(fd)?;
     if as_epoll(&*tf).is_none() {
         if let Ok(st) = tf.stat() {
-            let t = st.mode & S_IFMT;
+            let t = st.st_mode & S_IFMT;
             if t == S_IFREG || t == S_IFDIR {
                 return Err(Errno::EPERM);
             }
@@ -192,7 +186,7 @@ impl Epoll {
     ) -> KResult<()> {
         // Regular files and directories are always ready: Linux refuses them.
         if let Ok(st) = file.stat() {
-            let t = st.mode & S_IFMT;
+            let t = st.st_mode & S_IFMT;
             if as_epoll(&**file).is_none() && (t == S_IFREG || t == S_IFDIR) {
                 return Err(Errno::EPERM);
             }
@@ -401,7 +395,8 @@ impl File for Epoll {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pipe::{pipe, O_NONBLOCK};
+    use crate::pipe::pipe;
+    use uk_abi::fcntl::O_NONBLOCK;
 
     fn ev(events: u32, data: u64) -> Option<EpollEvent> {
         Some(EpollEvent { events, data })

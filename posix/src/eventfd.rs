@@ -4,20 +4,21 @@
 //! the whole counter, or 1 in semaphore mode, waiting while it is 0. Reads and writes
 //! move exactly 8 bytes; shorter buffers are EINVAL.
 
-use crate::file::{File, Stat, POLLIN, POLLOUT, POLLRDNORM, POLLWRNORM};
-use crate::pipe::{fionbio, set_nonblock_from, FIONBIO, O_CLOEXEC, O_NONBLOCK};
+use uk_abi::fcntl::O_NONBLOCK;
+use uk_abi::fcntl::O_RDWR;
+use uk_abi::ioctl::FIONBIO;
+use uk_abi::poll::{EFD_CLOEXEC, EFD_NONBLOCK, EFD_SEMAPHORE};
+use uk_abi::poll::{POLLIN, POLLOUT, POLLRDNORM, POLLWRNORM};
+
+use crate::file::{File, Stat};
+use crate::pipe::{fionbio, set_nonblock_from};
 use crate::{Errno, KResult};
 use alloc::sync::Arc;
 use core::sync::atomic::{AtomicU32, Ordering};
 use uk_sched::{WaitQueue, Wake};
 
-pub const EFD_SEMAPHORE: u32 = 1;
-pub const EFD_CLOEXEC: u32 = O_CLOEXEC;
-pub const EFD_NONBLOCK: u32 = O_NONBLOCK;
 /// The counter never exceeds this.
 pub const EFD_MAX: u64 = u64::MAX - 1;
-/// O_RDWR: eventfds are opened read-write.
-const O_RDWR: u32 = 2;
 
 pub struct EventFd {
     count: spin::Mutex<u64>,

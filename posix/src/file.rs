@@ -3,43 +3,23 @@
 //! Default methods return the errno Linux gives for an object that does not support the
 //! operation, so each kind of file overrides only what it does.
 
+use uk_abi::poll::{POLLIN, POLLOUT};
+
 use crate::{Errno, KResult};
 
-/// The parts of `struct stat` the kernel fills (syscall-shim lays out the ABI struct).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Stat {
-    pub dev: u64,
-    pub ino: u64,
-    pub mode: u32,
-    pub nlink: u64,
-    pub uid: u32,
-    pub gid: u32,
-    pub rdev: u64,
-    pub size: i64,
-    pub blksize: i64,
-    pub blocks: i64,
-    pub atime_ns: i64,
-    pub mtime_ns: i64,
-    pub ctime_ns: i64,
-}
+pub use uk_abi::stat::Stat;
 
 /// `fstat` of an object with no file behind it (eventfd, timerfd, epoll): Linux shows
 /// these as anonymous inodes, mode 0600 with no type bits, on the anon-inode device.
 pub fn anon_inode_stat() -> Stat {
     Stat {
-        dev: 0x0e,
-        mode: 0o600,
-        nlink: 1,
-        blksize: 4096,
+        st_dev: 0x0e,
+        st_mode: 0o600,
+        st_nlink: 1,
+        st_blksize: 4096,
         ..Stat::default()
     }
 }
-
-pub const S_IFMT: u32 = 0o170000;
-pub const S_IFCHR: u32 = 0o020000;
-pub const S_IFIFO: u32 = 0o010000;
-pub const S_IFREG: u32 = 0o100000;
-pub const S_IFDIR: u32 = 0o040000;
 
 /// `whence` for [`File::seek`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -110,13 +90,3 @@ pub trait File: Send + Sync {
         Err(Errno::EBADF)
     }
 }
-
-pub const POLLIN: u32 = 0x001;
-pub const POLLPRI: u32 = 0x002;
-pub const POLLOUT: u32 = 0x004;
-pub const POLLERR: u32 = 0x008;
-pub const POLLHUP: u32 = 0x010;
-pub const POLLNVAL: u32 = 0x020;
-pub const POLLRDNORM: u32 = 0x040;
-pub const POLLWRNORM: u32 = 0x100;
-pub const POLLRDHUP: u32 = 0x2000;

@@ -4,23 +4,13 @@
 //! Waiters are kept per address (one address space: the address is the key, PRIVATE
 //! or not), each with its bitset for FUTEX_WAIT_BITSET/FUTEX_WAKE_BITSET.
 
+use uk_abi::sched::FUTEX_BITSET_MATCH_ANY;
+
 use crate::{user, Errno, KResult};
 use alloc::collections::BTreeMap;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use uk_sched::{Thread, Wake};
-
-pub const FUTEX_WAIT: u32 = 0;
-pub const FUTEX_WAKE: u32 = 1;
-pub const FUTEX_FD: u32 = 2;
-pub const FUTEX_REQUEUE: u32 = 3;
-pub const FUTEX_CMP_REQUEUE: u32 = 4;
-pub const FUTEX_WAKE_OP: u32 = 5;
-pub const FUTEX_WAIT_BITSET: u32 = 9;
-pub const FUTEX_WAKE_BITSET: u32 = 10;
-pub const FUTEX_PRIVATE_FLAG: u32 = 128;
-pub const FUTEX_CLOCK_REALTIME: u32 = 256;
-pub const FUTEX_BITSET_MATCH_ANY: u32 = u32::MAX;
 
 struct Waiter {
     thread: Arc<Thread>,

@@ -1,5 +1,7 @@
 //! Process identity and resources: ids, uname, rlimits, sysinfo.
 
+use uk_abi::resource::{RLIMIT_NLIMITS, RLIMIT_NOFILE, RLIMIT_STACK, RLIM_INFINITY};
+
 use crate::{Errno, KResult};
 use core::sync::atomic::{AtomicUsize, Ordering};
 
@@ -8,11 +10,6 @@ pub const PID: i32 = 1;
 
 static NODENAME: spin::Mutex<[u8; 65]> = spin::Mutex::new([0; 65]);
 static NOFILE: AtomicUsize = AtomicUsize::new(1024);
-
-pub const RLIM_INFINITY: u64 = u64::MAX;
-pub const RLIMIT_NLIMITS: usize = 16;
-pub const RLIMIT_STACK: usize = 3;
-pub const RLIMIT_NOFILE: usize = 7;
 
 static RLIMITS: spin::Mutex<[(u64, u64); RLIMIT_NLIMITS]> =
     spin::Mutex::new([(RLIM_INFINITY, RLIM_INFINITY); RLIMIT_NLIMITS]);

@@ -9,13 +9,12 @@
 //! Timers fire from the scheduler (when a thread blocks or yields) or at the end of a
 //! system call once due: a program that spins without system calls does not see them.
 
-use crate::signal::{self, Queued, Target, SI_KERNEL};
+use uk_abi::signal::SI_KERNEL;
+use uk_abi::time::{ITIMER_PROF, ITIMER_REAL, ITIMER_VIRTUAL};
+
+use crate::signal::{self, Queued, Target};
 use crate::{Errno, KResult};
 use core::sync::atomic::{AtomicU64, Ordering};
-
-pub const ITIMER_REAL: usize = 0;
-pub const ITIMER_VIRTUAL: usize = 1;
-pub const ITIMER_PROF: usize = 2;
 
 #[derive(Clone, Copy, Debug, Default)]
 struct Itimer {
@@ -47,9 +46,9 @@ fn clock(which: usize) -> u64 {
 
 fn signal_of(which: usize) -> usize {
     match which {
-        ITIMER_REAL => signal::SIGALRM,
-        ITIMER_VIRTUAL => signal::SIGVTALRM,
-        _ => signal::SIGPROF,
+        ITIMER_REAL => uk_abi::signal::SIGALRM,
+        ITIMER_VIRTUAL => uk_abi::signal::SIGVTALRM,
+        _ => uk_abi::signal::SIGPROF,
     }
 }
 

@@ -19,7 +19,6 @@ pub mod itimer;
 pub mod mm;
 pub mod pipe;
 pub mod poll;
-pub mod random;
 pub mod rusage;
 pub mod signal;
 pub mod socket;
@@ -28,7 +27,7 @@ pub mod time;
 pub mod timerfd;
 pub mod user;
 
-pub use uk_errno::{Errno, KResult};
+use uk_abi::{Errno, KResult};
 
 /// What boot tells the POSIX layer.
 #[derive(Clone, Copy, Debug)]
@@ -45,13 +44,12 @@ pub struct PosixParams {
 
 /// Bring up the process state: console fds 0-2, limits, identity, clocks, CSPRNG.
 pub fn init(p: PosixParams) {
-    uk_sched::set_unmap_hook(thread::unmap_hook);
-    uk_sched::set_idle_hook(signal::take_platform_signals);
+    uk_sched::UNMAP_HOOK.set(thread::unmap_hook);
+    uk_sched::IDLE_HOOK.set(signal::take_platform_signals);
     ident::init(p.nodename, p.max_fds, p.stack_size);
     mm::init(p.brk_max);
     time::init();
-    random::init();
-    fs::init();
+    uk_random::init();
     fd::init_console();
 }
 
@@ -76,17 +74,19 @@ pub mod testplat {
         // SAFETY: `setup` registers a TestPlat, the only platform in unit tests.
         let p = unsafe { &*p };
         let m = p.mmu.lock().unwrap_or_else(|e| e.into_inner());
-        m.get(&(addr & !4095)).copied().unwrap_or(uk_plat::prot::RW)
+        m.get(&(addr & !4095))
+            .copied()
+            .unwrap_or(uk_abi::mman::PROT_RW)
     }
 
     impl Platform for TestPlat {
         fn name(&self) -> &'static str {
             "test"
         }
-        fn console_write(&self, _: ConsoleStream, b: &[u8]) -> Result<usize, i32> {
+        fn console_write(&self, _: ConsoleStream, b: &[u8]) -> Result<usize, uk_abi::Errno> {
             Ok(b.len())
         }
-        fn console_read(&self, _: &mut [u8]) -> Result<usize, i32> {
+        fn console_read(&self, _: &mut [u8]) -> Result<usize, uk_abi::Errno> {
             Ok(0)
         }
         fn console_tty(&self, fd: u32) -> TtyInfo {
@@ -130,7 +130,7 @@ pub mod testplat {
             }
             let mut m = self.mmu.lock().unwrap_or_else(|e| e.into_inner());
             for pg in (start..start + len).step_by(4096) {
-                if prot == uk_plat::prot::RW {
+                if prot == uk_abi::mman::PROT_RW {
                     m.remove(&pg);
                 } else {
                     m.insert(pg, prot);

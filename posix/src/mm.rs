@@ -9,31 +9,15 @@
 //! memory. Pages are read+write while the allocator holds them; a map whose protection
 //! differs is put back to read+write before its pages are freed or cleared.
 
+use uk_abi::mman::{
+    MADV_DONTNEED, MADV_FREE, MAP_ANONYMOUS, MAP_FIXED, MAP_FIXED_NOREPLACE, MAP_PRIVATE,
+    MAP_SHARED, MAP_SHARED_VALIDATE, MAP_TYPE, MREMAP_DONTUNMAP, MREMAP_FIXED, MREMAP_MAYMOVE,
+    PROT_EXEC, PROT_GROWSDOWN, PROT_GROWSUP, PROT_READ, PROT_WRITE,
+};
+
 use crate::{Errno, KResult};
 use alloc::collections::BTreeMap;
 use uk_alloc::{page_round_up, PAGES, PAGE_SIZE};
-
-pub const PROT_READ: u32 = 1;
-pub const PROT_WRITE: u32 = 2;
-pub const PROT_EXEC: u32 = 4;
-pub const PROT_GROWSDOWN: u32 = 0x0100_0000;
-pub const PROT_GROWSUP: u32 = 0x0200_0000;
-
-pub const MAP_SHARED: u32 = 0x01;
-pub const MAP_PRIVATE: u32 = 0x02;
-pub const MAP_SHARED_VALIDATE: u32 = 0x03;
-pub const MAP_TYPE: u32 = 0x0f;
-pub const MAP_FIXED: u32 = 0x10;
-pub const MAP_ANONYMOUS: u32 = 0x20;
-pub const MAP_FIXED_NOREPLACE: u32 = 0x10_0000;
-
-pub const MREMAP_MAYMOVE: u32 = 1;
-pub const MREMAP_FIXED: u32 = 2;
-pub const MREMAP_DONTUNMAP: u32 = 4;
-
-pub const MADV_NORMAL: u32 = 0;
-pub const MADV_DONTNEED: u32 = 4;
-pub const MADV_FREE: u32 = 8;
 
 /// What a map is backed by.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

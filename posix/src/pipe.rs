@@ -7,7 +7,12 @@
 //! description: O_NONBLOCK set through pipe2, fcntl or FIONBIO applies to that end and
 //! to every descriptor duplicated from it.
 
-use crate::file::{File, Stat, POLLERR, POLLHUP, POLLIN, POLLOUT, POLLRDNORM, POLLWRNORM, S_IFIFO};
+use uk_abi::fcntl::{O_CLOEXEC, O_DIRECT, O_NONBLOCK, O_WRONLY};
+use uk_abi::ioctl::{FIONBIO, FIONREAD};
+use uk_abi::poll::{POLLERR, POLLHUP, POLLIN, POLLOUT, POLLRDNORM, POLLWRNORM};
+use uk_abi::stat::S_IFIFO;
+
+use crate::file::{File, Stat};
 use crate::{Errno, KResult};
 use alloc::collections::VecDeque;
 use alloc::sync::Arc;
@@ -20,13 +25,6 @@ pub const PIPE_BUF: usize = 4096;
 pub const PIPE_DEFAULT_SIZE: usize = 65536;
 /// Largest capacity F_SETPIPE_SZ grants (Linux's /proc/sys/fs/pipe-max-size default).
 pub const PIPE_MAX_SIZE: usize = 1 << 20;
-
-pub const O_NONBLOCK: u32 = 0o4000;
-pub const O_CLOEXEC: u32 = 0o2000000;
-pub const O_DIRECT: u32 = 0o40000;
-pub const O_WRONLY: u32 = 1;
-pub const FIONREAD: u32 = 0x541B;
-pub const FIONBIO: u32 = 0x5421;
 
 /// Inode numbers for fstat: distinct per pipe.
 static NEXT_INO: AtomicU64 = AtomicU64::new(1);
@@ -78,7 +76,7 @@ pub(crate) fn set_nonblock_from(flags: &AtomicU32, new: u32) {
 /// Send SIGPIPE to the writing thread (delivered, or left pending if blocked, when the
 /// system call ends).
 fn raise_sigpipe() {
-    crate::signal::send_to_thread(uk_sched::current_tid(), crate::signal::SIGPIPE);
+    crate::signal::send_to_thread(uk_sched::current_tid(), uk_abi::signal::SIGPIPE);
 }
 
 /// pipe2(2): a connected (read end, write end) pair. Flags: O_NONBLOCK, O_CLOEXEC
@@ -279,11 +277,11 @@ impl File for PipeEnd {
 
     fn stat(&self) -> KResult<Stat> {
         Ok(Stat {
-            dev: 0x0c,
-            ino: self.pipe.ino,
-            mode: S_IFIFO | 0o600,
-            nlink: 1,
-            blksize: PIPE_BUF as i64,
+            st_dev: 0x0c,
+            st_ino: self.pipe.ino,
+            st_mode: S_IFIFO | 0o600,
+            st_nlink: 1,
+            st_blksize: PIPE_BUF as i64,
             ..Stat::default()
         })
     }
@@ -422,7 +420,7 @@ mod tests {
         assert_eq!(w.status_flags(), O_WRONLY | O_NONBLOCK);
         r.set_status_flags(0).unwrap();
         assert_eq!(r.status_flags(), 0);
-        assert_eq!(r.stat().unwrap().mode & crate::file::S_IFMT, S_IFIFO);
+        assert_eq!(r.stat().unwrap().st_mode & uk_abi::stat::S_IFMT, S_IFIFO);
         assert_eq!(pipe(0o1).err(), Some(Errno::EINVAL));
         assert_eq!(w.set_pipe_size(5000).unwrap(), 8192);
         assert_eq!(w.set_pipe_size(PIPE_MAX_SIZE + 1), Err(Errno::EPERM));

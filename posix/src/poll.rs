@@ -5,23 +5,14 @@
 //! deadline (`uk_sched::wait_any`), and scan again. Files without a wait queue are
 //! always ready, so they never need one.
 
-use crate::file::{File, POLLERR, POLLHUP, POLLIN, POLLNVAL, POLLOUT, POLLPRI};
+use crate::file::File;
 use crate::{Errno, KResult};
 use alloc::sync::Arc;
 use alloc::vec::Vec;
+use uk_abi::poll::{POLLERR, POLLHUP, POLLIN, POLLNVAL, POLLOUT, POLLPRI};
 use uk_sched::{WaitQueue, Wake};
 
-/// `struct pollfd`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-#[repr(C)]
-pub struct PollFd {
-    pub fd: i32,
-    pub events: i16,
-    pub revents: i16,
-}
-
-// SAFETY: i32 + two i16: no padding, every bit pattern valid.
-unsafe impl crate::user::Pod for PollFd {}
+pub use uk_abi::poll::Pollfd;
 
 /// POLLRDNORM | POLLRDBAND | POLLIN | POLLHUP | POLLERR: what makes an fd readable for
 /// select.
@@ -52,7 +43,7 @@ fn wait_files(files: &[Option<Arc<dyn File>>], deadline: Option<u64>) -> KResult
 /// poll(2) over checked `fds`, until `deadline` (monotonic ns; None: forever). Fills
 /// `revents` and returns how many entries have one. Negative fds are skipped; fds not
 /// open report POLLNVAL. More entries than RLIMIT_NOFILE: EINVAL.
-pub fn poll(fds: &mut [PollFd], deadline: Option<u64>) -> KResult<usize> {
+pub fn poll(fds: &mut [Pollfd], deadline: Option<u64>) -> KResult<usize> {
     if fds.len() > crate::ident::nofile_limit() {
         return Err(Errno::EINVAL);
     }
@@ -211,7 +202,8 @@ pub fn deadline_after(ns: u64) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pipe::{pipe, O_NONBLOCK};
+    use crate::pipe::pipe;
+    use uk_abi::fcntl::O_NONBLOCK;
 
     const MS: u64 = 1_000_000;
 
@@ -223,22 +215,22 @@ mod tests {
         let rfd = crate::fd::install(r, false).unwrap();
         let wfd = crate::fd::install(w.clone(), false).unwrap();
         let mut fds = [
-            PollFd {
+            Pollfd {
                 fd: rfd,
                 events: POLLIN as i16,
                 revents: 0,
             },
-            PollFd {
+            Pollfd {
                 fd: wfd,
                 events: POLLOUT as i16,
                 revents: 0,
             },
-            PollFd {
+            Pollfd {
                 fd: -1,
                 events: POLLIN as i16,
                 revents: 7,
             },
-            PollFd {
+            Pollfd {
                 fd: 999,
                 events: POLLIN as i16,
                 revents: 0,
@@ -284,7 +276,7 @@ mod tests {
         }
         let t0 = uk_plat::get().monotonic_ns();
         uk_sched::add_timer(t0 + 3 * MS, fire, 0);
-        let mut fds = [PollFd {
+        let mut fds = [Pollfd {
             fd,
             events: POLLIN as i16,
             revents: 0,

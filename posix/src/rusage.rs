@@ -4,54 +4,15 @@
 //! reported as user time. There is no per-thread CPU accounting in the scheduler, so
 //! RUSAGE_THREAD reports the process's figures. There are no child processes.
 
+use uk_abi::resource::{PRIO_PROCESS, PRIO_USER, RUSAGE_CHILDREN, RUSAGE_SELF, RUSAGE_THREAD};
+use uk_abi::time::CLK_TCK;
+
 use crate::{Errno, KResult};
 use alloc::collections::BTreeMap;
 use core::sync::atomic::{AtomicBool, Ordering};
 
-pub const RUSAGE_SELF: i32 = 0;
-pub const RUSAGE_CHILDREN: i32 = -1;
-pub const RUSAGE_THREAD: i32 = 1;
-
-/// Clock ticks per second of times(2) (`sysconf(_SC_CLK_TCK)`).
-pub const CLK_TCK: u64 = 100;
-
-/// `struct rusage` (x86_64, 144 bytes).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-#[repr(C)]
-pub struct Rusage {
-    pub utime: [i64; 2],
-    pub stime: [i64; 2],
-    pub maxrss: i64,
-    pub ixrss: i64,
-    pub idrss: i64,
-    pub isrss: i64,
-    pub minflt: i64,
-    pub majflt: i64,
-    pub nswap: i64,
-    pub inblock: i64,
-    pub oublock: i64,
-    pub msgsnd: i64,
-    pub msgrcv: i64,
-    pub nsignals: i64,
-    pub nvcsw: i64,
-    pub nivcsw: i64,
-}
-
-// SAFETY: integers only, no padding.
-unsafe impl crate::user::Pod for Rusage {}
-
-/// `struct tms` (four clock_t).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-#[repr(C)]
-pub struct Tms {
-    pub utime: i64,
-    pub stime: i64,
-    pub cutime: i64,
-    pub cstime: i64,
-}
-
-// SAFETY: integers only, no padding.
-unsafe impl crate::user::Pod for Tms {}
+pub use uk_abi::resource::Rusage;
+pub use uk_abi::time::Tms;
 
 /// Highest number of pages in use seen so far (maxrss is a high-water mark).
 static MAX_USED_PAGES: spin::Mutex<usize> = spin::Mutex::new(0);
@@ -71,12 +32,9 @@ pub fn getrusage(who: i32) -> KResult<Rusage> {
         RUSAGE_SELF | RUSAGE_THREAD => {
             let cpu = crate::time::cpu_ns();
             Ok(Rusage {
-                utime: [
-                    (cpu / 1_000_000_000) as i64,
-                    (cpu % 1_000_000_000 / 1000) as i64,
-                ],
-                maxrss: used_kib(),
-                nvcsw: uk_sched::switches() as i64,
+                ru_utime: uk_abi::time::Timeval::from_ns(cpu as i64),
+                ru_maxrss: used_kib(),
+                ru_nvcsw: uk_sched::switches() as i64,
                 ..Rusage::default()
             })
         }
@@ -89,18 +47,11 @@ pub fn getrusage(who: i32) -> KResult<Rusage> {
 pub fn times() -> (Tms, u64) {
     let per_tick = 1_000_000_000 / CLK_TCK;
     let t = Tms {
-        utime: (crate::time::cpu_ns() / per_tick) as i64,
+        tms_utime: (crate::time::cpu_ns() / per_tick) as i64,
         ..Tms::default()
     };
     (t, crate::time::uptime_ns() / per_tick)
 }
-
-pub const PR_SET_PDEATHSIG: i32 = 1;
-pub const PR_GET_PDEATHSIG: i32 = 2;
-pub const PR_GET_DUMPABLE: i32 = 3;
-pub const PR_SET_DUMPABLE: i32 = 4;
-pub const PR_SET_NAME: i32 = 15;
-pub const PR_GET_NAME: i32 = 16;
 
 /// Thread names (`comm`, 15 bytes + NUL), by tid; unnamed threads read as the default.
 static NAMES: spin::Mutex<BTreeMap<i32, [u8; 16]>> = spin::Mutex::new(BTreeMap::new());
@@ -169,7 +120,7 @@ pub fn dumpable() -> bool {
 /// prctl(PR_SET_PDEATHSIG): stored per thread; the parent (the host) dying ends the
 /// image anyway, so it never fires.
 pub fn set_pdeathsig(sig: u64) -> KResult<()> {
-    if sig > crate::signal::NSIG as u64 {
+    if sig > uk_abi::signal::NSIG as u64 {
         return Err(Errno::EINVAL);
     }
     PDEATHSIG.lock().insert(uk_sched::current_tid(), sig as i32);
@@ -187,10 +138,6 @@ pub fn pdeathsig() -> i32 {
 /// The process's nice value (getpriority/setpriority). Stored only: one cooperative
 /// scheduler runs every thread alike.
 static NICE: spin::Mutex<i32> = spin::Mutex::new(0);
-
-pub const PRIO_PROCESS: i32 = 0;
-pub const PRIO_PGRP: i32 = 1;
-pub const PRIO_USER: i32 = 2;
 
 /// The one process answers to its pid, its group and its user (uid 0), or 0 for "me".
 fn prio_target(which: i32, who: i32) -> KResult<()> {
@@ -224,6 +171,7 @@ pub fn setpriority(which: i32, who: i32, nice: i32) -> KResult<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use uk_abi::resource::PRIO_PGRP;
 
     #[test]
     fn rusage_and_times() {
@@ -234,11 +182,11 @@ mod tests {
         let p = uk_alloc::PAGES.lock().alloc(4).unwrap();
         let r = getrusage(RUSAGE_SELF).unwrap();
         uk_alloc::PAGES.lock().free(p, 4);
-        assert!(r.maxrss >= 16, "{}", r.maxrss);
-        assert!(getrusage(RUSAGE_THREAD).unwrap().maxrss >= r.maxrss);
-        assert!(r.utime[1] < 1_000_000);
+        assert!(r.ru_maxrss >= 16, "{}", r.ru_maxrss);
+        assert!(getrusage(RUSAGE_THREAD).unwrap().ru_maxrss >= r.ru_maxrss);
+        assert!(r.ru_utime.tv_usec < 1_000_000);
         let (t, elapsed) = times();
-        assert!(t.utime as u64 <= elapsed + 1);
+        assert!(t.tms_utime as u64 <= elapsed + 1);
         assert_eq!(core::mem::size_of::<Rusage>(), 144);
     }
 

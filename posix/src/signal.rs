@@ -16,88 +16,18 @@
 //! `__syscall_cp_c` acts on `self->cancel`. Asynchronous cancellation only takes effect
 //! at the next system call.
 
+use uk_abi::signal::{
+    MINSIGSTKSZ, NSIG, SA_NODEFER, SA_ONSTACK, SA_RESETHAND, SA_RESTART, SA_SIGINFO, SIGCANCEL,
+    SIGCHLD, SIGCONT, SIGKILL, SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU, SIGURG, SIGWINCH, SIG_BLOCK,
+    SIG_DFL, SIG_IGN, SIG_SETMASK, SIG_UNBLOCK, SI_KERNEL, SI_TIMER, SI_TKILL, SI_USER,
+    SS_AUTODISARM, SS_DISABLE, SS_ONSTACK,
+};
+
 use crate::{Errno, KResult};
 use alloc::collections::{BTreeMap, VecDeque};
 use core::sync::atomic::{AtomicBool, Ordering};
 
-pub const NSIG: usize = 64;
-pub const SIGHUP: usize = 1;
-pub const SIGINT: usize = 2;
-pub const SIGQUIT: usize = 3;
-pub const SIGILL: usize = 4;
-pub const SIGTRAP: usize = 5;
-pub const SIGABRT: usize = 6;
-pub const SIGBUS: usize = 7;
-pub const SIGFPE: usize = 8;
-pub const SIGKILL: usize = 9;
-pub const SIGUSR1: usize = 10;
-pub const SIGSEGV: usize = 11;
-pub const SIGUSR2: usize = 12;
-pub const SIGPIPE: usize = 13;
-pub const SIGALRM: usize = 14;
-pub const SIGTERM: usize = 15;
-pub const SIGCHLD: usize = 17;
-pub const SIGCONT: usize = 18;
-pub const SIGSTOP: usize = 19;
-pub const SIGTSTP: usize = 20;
-pub const SIGTTIN: usize = 21;
-pub const SIGTTOU: usize = 22;
-pub const SIGURG: usize = 23;
-pub const SIGVTALRM: usize = 26;
-pub const SIGPROF: usize = 27;
-pub const SIGWINCH: usize = 28;
-/// musl's thread-cancellation signal.
-pub const SIGCANCEL: usize = 33;
-
-pub const SIG_BLOCK: u32 = 0;
-pub const SIG_UNBLOCK: u32 = 1;
-pub const SIG_SETMASK: u32 = 2;
-
-pub const SIG_DFL: u64 = 0;
-pub const SIG_IGN: u64 = 1;
-
-pub const SA_SIGINFO: u64 = 4;
-pub const SA_ONSTACK: u64 = 0x0800_0000;
-pub const SA_RESTART: u64 = 0x1000_0000;
-pub const SA_NODEFER: u64 = 0x4000_0000;
-pub const SA_RESETHAND: u64 = 0x8000_0000;
-
-pub const SI_USER: i32 = 0;
-pub const SI_KERNEL: i32 = 0x80;
-pub const SI_QUEUE: i32 = -1;
-pub const SI_TIMER: i32 = -2;
-pub const SI_TKILL: i32 = -6;
-
-pub const SS_ONSTACK: i32 = 1;
-pub const SS_DISABLE: i32 = 2;
-pub const SS_AUTODISARM: i32 = 1 << 31;
-pub const MINSIGSTKSZ: usize = 2048;
-
-/// The kernel's `struct k_sigaction` (x86_64): handler, flags, restorer, mask.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-#[repr(C)]
-pub struct KSigaction {
-    pub handler: u64,
-    pub flags: u64,
-    pub restorer: u64,
-    pub mask: u64,
-}
-
-// SAFETY: four u64s: no padding, any bit pattern valid.
-unsafe impl crate::user::Pod for KSigaction {}
-
-/// `stack_t` (x86_64): the layout sigaltstack(2) reads and writes.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-#[repr(C)]
-pub struct StackT {
-    pub sp: u64,
-    pub flags: i32,
-    pub _pad: i32,
-    pub size: u64,
-}
-
-// SAFETY: plain integers with explicit padding; any bit pattern valid.
-unsafe impl crate::user::Pod for StackT {}
+pub use uk_abi::signal::{KSigaction, StackT};
 
 /// One pending signal instance: what its `siginfo_t` will say.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -892,6 +822,7 @@ pub fn syscall_exit(restartable: bool, eintr: bool) -> bool {
 mod tests {
     use super::*;
     use core::sync::atomic::{AtomicU64, AtomicUsize};
+    use uk_abi::signal::{SIGHUP, SIGTERM, SIGUSR1, SIGUSR2};
 
     fn setup() -> std::sync::MutexGuard<'static, ()> {
         crate::testplat::setup();

@@ -11,15 +11,30 @@
 //! The raw ABI (user pointers, `msghdr`, `socklen_t` in/out) is syscall-shim's; the
 //! functions here take decoded bytes and return typed results.
 
+use uk_abi::fcntl::O_NONBLOCK;
+use uk_abi::ioctl::{FIONBIO, FIONREAD};
+use uk_abi::socket::{AF_INET, AF_INET6, AF_UNIX};
+use uk_abi::socket::{
+    IPPROTO_IP, IPPROTO_IPV6, IPPROTO_TCP, IPV6_RECVERR, IPV6_TCLASS, IPV6_UNICAST_HOPS,
+    IPV6_V6ONLY, IP_MTU_DISCOVER, IP_RECVERR, IP_TOS, IP_TTL, MSG_DONTWAIT, MSG_NOSIGNAL, MSG_OOB,
+    MSG_PEEK, MSG_TRUNC, MSG_WAITALL, SOCK_CLOEXEC, SOCK_DGRAM, SOCK_NONBLOCK, SOCK_SEQPACKET,
+    SOCK_STREAM, SOL_SOCKET, SO_ACCEPTCONN, SO_BROADCAST, SO_DEBUG, SO_DOMAIN, SO_DONTROUTE,
+    SO_ERROR, SO_KEEPALIVE, SO_LINGER, SO_OOBINLINE, SO_PASSCRED, SO_PEERCRED, SO_PRIORITY,
+    SO_PROTOCOL, SO_RCVBUF, SO_RCVBUFFORCE, SO_RCVLOWAT, SO_RCVTIMEO, SO_REUSEADDR, SO_REUSEPORT,
+    SO_SNDBUF, SO_SNDBUFFORCE, SO_SNDLOWAT, SO_SNDTIMEO, SO_TYPE, TCP_CORK, TCP_DEFER_ACCEPT,
+    TCP_FASTOPEN, TCP_KEEPCNT, TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_MAXSEG, TCP_NODELAY,
+    TCP_NOTSENT_LOWAT, TCP_QUICKACK, TCP_USER_TIMEOUT,
+};
+
 pub mod addr;
 #[cfg(feature = "net")]
 mod inet;
 pub mod unix;
 
 use crate::file::{File, Stat};
-use crate::pipe::{fionbio, set_nonblock_from, FIONBIO, FIONREAD, O_CLOEXEC, O_NONBLOCK};
+use crate::pipe::{fionbio, set_nonblock_from};
 use crate::{fd, Errno, KResult};
-use addr::{SockAddr, AF_INET, AF_INET6, AF_UNIX};
+use addr::SockAddr;
 use alloc::boxed::Box;
 use alloc::collections::BTreeMap;
 use alloc::sync::Arc;
@@ -27,77 +42,11 @@ use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use uk_sched::WaitQueue;
 
-pub const SOCK_STREAM: u32 = 1;
-pub const SOCK_DGRAM: u32 = 2;
-pub const SOCK_SEQPACKET: u32 = 5;
-pub const SOCK_NONBLOCK: u32 = O_NONBLOCK;
-pub const SOCK_CLOEXEC: u32 = O_CLOEXEC;
-
-pub const IPPROTO_IP: i32 = 0;
-pub const IPPROTO_TCP: i32 = 6;
-pub const IPPROTO_UDP: i32 = 17;
-pub const IPPROTO_IPV6: i32 = 41;
-pub const SOL_SOCKET: i32 = 1;
-
-pub const MSG_OOB: u32 = 0x1;
-pub const MSG_PEEK: u32 = 0x2;
-pub const MSG_CTRUNC: u32 = 0x8;
-pub const MSG_TRUNC: u32 = 0x20;
-pub const MSG_DONTWAIT: u32 = 0x40;
-pub const MSG_EOR: u32 = 0x80;
-pub const MSG_WAITALL: u32 = 0x100;
-pub const MSG_NOSIGNAL: u32 = 0x4000;
-pub const MSG_MORE: u32 = 0x8000;
-pub const MSG_CMSG_CLOEXEC: u32 = 0x4000_0000;
-
 // SOL_SOCKET options (Linux x86_64 numbers).
-pub const SO_DEBUG: i32 = 1;
-pub const SO_REUSEADDR: i32 = 2;
-pub const SO_TYPE: i32 = 3;
-pub const SO_ERROR: i32 = 4;
-pub const SO_DONTROUTE: i32 = 5;
-pub const SO_BROADCAST: i32 = 6;
-pub const SO_SNDBUF: i32 = 7;
-pub const SO_RCVBUF: i32 = 8;
-pub const SO_KEEPALIVE: i32 = 9;
-pub const SO_OOBINLINE: i32 = 10;
-pub const SO_PRIORITY: i32 = 12;
-pub const SO_LINGER: i32 = 13;
-pub const SO_REUSEPORT: i32 = 15;
-pub const SO_PASSCRED: i32 = 16;
-pub const SO_PEERCRED: i32 = 17;
-pub const SO_RCVLOWAT: i32 = 18;
-pub const SO_SNDLOWAT: i32 = 19;
-pub const SO_RCVTIMEO: i32 = 20;
-pub const SO_SNDTIMEO: i32 = 21;
-pub const SO_ACCEPTCONN: i32 = 30;
-pub const SO_SNDBUFFORCE: i32 = 32;
-pub const SO_RCVBUFFORCE: i32 = 33;
-pub const SO_PROTOCOL: i32 = 38;
-pub const SO_DOMAIN: i32 = 39;
 
 // IPPROTO_TCP options.
-pub const TCP_NODELAY: i32 = 1;
-pub const TCP_MAXSEG: i32 = 2;
-pub const TCP_CORK: i32 = 3;
-pub const TCP_KEEPIDLE: i32 = 4;
-pub const TCP_KEEPINTVL: i32 = 5;
-pub const TCP_KEEPCNT: i32 = 6;
-pub const TCP_DEFER_ACCEPT: i32 = 9;
-pub const TCP_QUICKACK: i32 = 12;
-pub const TCP_USER_TIMEOUT: i32 = 18;
-pub const TCP_FASTOPEN: i32 = 23;
-pub const TCP_NOTSENT_LOWAT: i32 = 25;
 
 // IPPROTO_IP / IPPROTO_IPV6 options.
-pub const IP_TOS: i32 = 1;
-pub const IP_TTL: i32 = 2;
-pub const IP_MTU_DISCOVER: i32 = 10;
-pub const IP_RECVERR: i32 = 11;
-pub const IPV6_UNICAST_HOPS: i32 = 16;
-pub const IPV6_RECVERR: i32 = 25;
-pub const IPV6_V6ONLY: i32 = 26;
-pub const IPV6_TCLASS: i32 = 67;
 
 /// SO_SNDBUF/SO_RCVBUF as reported before the program sets them (Linux's
 /// net.core.[rw]mem_default). A value the program sets is stored and reported doubled,
@@ -336,7 +285,7 @@ impl Socket {
                     if flags & MSG_NOSIGNAL == 0 {
                         crate::signal::send_to_thread(
                             uk_sched::current_tid(),
-                            crate::signal::SIGPIPE,
+                            uk_abi::signal::SIGPIPE,
                         );
                     }
                     return Err(Errno::EPIPE);
@@ -599,11 +548,11 @@ impl File for Socket {
 
     fn stat(&self) -> KResult<Stat> {
         Ok(Stat {
-            dev: 0x08,
-            ino: self.ino,
-            mode: 0o140777,
-            nlink: 1,
-            blksize: 4096,
+            st_dev: 0x08,
+            st_ino: self.ino,
+            st_mode: 0o140777,
+            st_nlink: 1,
+            st_blksize: 4096,
             ..Stat::default()
         })
     }
@@ -680,7 +629,9 @@ pub fn socket(domain: i32, ty: u32, protocol: i32) -> KResult<(Socket, bool)> {
 fn inet_socket(v6: bool, base: u32, protocol: i32) -> KResult<(Box<dyn Proto>, i32)> {
     match (base, protocol) {
         (SOCK_STREAM, 0 | IPPROTO_TCP) => Ok((Box::new(inet::Tcp::new(v6)?), IPPROTO_TCP)),
-        (SOCK_DGRAM, 0 | IPPROTO_UDP) => Ok((Box::new(inet::Udp::new(v6)?), IPPROTO_UDP)),
+        (SOCK_DGRAM, 0 | uk_abi::socket::IPPROTO_UDP) => {
+            Ok((Box::new(inet::Udp::new(v6)?), uk_abi::socket::IPPROTO_UDP))
+        }
         (SOCK_STREAM | SOCK_DGRAM, _) => Err(Errno::EPROTONOSUPPORT),
         _ => Err(Errno::ESOCKTNOSUPPORT),
     }

@@ -5,29 +5,17 @@
 //! fork-style clones (without CLONE_VM|CLONE_THREAD) need a second address space and
 //! are ENOSYS.
 
+use uk_abi::sched::{
+    CLONE_CHILD_CLEARTID, CLONE_CHILD_SETTID, CLONE_NEWNS, CLONE_PARENT_SETTID, CLONE_PIDFD,
+    CLONE_PTRACE, CLONE_SETTLS, CLONE_SIGHAND, CLONE_THREAD, CLONE_VFORK, CLONE_VM,
+};
+
 use crate::{user, Errno, KResult};
 use alloc::boxed::Box;
 use alloc::collections::BTreeMap;
 
 /// The main thread's id (equal to the pid).
 pub const MAIN_TID: i32 = 1;
-
-pub const CLONE_VM: u64 = 0x100;
-pub const CLONE_FS: u64 = 0x200;
-pub const CLONE_FILES: u64 = 0x400;
-pub const CLONE_SIGHAND: u64 = 0x800;
-pub const CLONE_PIDFD: u64 = 0x1000;
-pub const CLONE_PTRACE: u64 = 0x2000;
-pub const CLONE_VFORK: u64 = 0x4000;
-pub const CLONE_PARENT: u64 = 0x8000;
-pub const CLONE_THREAD: u64 = 0x10000;
-pub const CLONE_NEWNS: u64 = 0x20000;
-pub const CLONE_SYSVSEM: u64 = 0x40000;
-pub const CLONE_SETTLS: u64 = 0x80000;
-pub const CLONE_PARENT_SETTID: u64 = 0x100000;
-pub const CLONE_CHILD_CLEARTID: u64 = 0x200000;
-pub const CLONE_DETACHED: u64 = 0x400000;
-pub const CLONE_CHILD_SETTID: u64 = 0x1000000;
 
 /// Per-thread facts the POSIX layer keeps, by tid.
 #[derive(Clone, Copy, Debug, Default)]

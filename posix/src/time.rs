@@ -1,21 +1,13 @@
 //! Clocks and sleeping.
 
+use uk_abi::time::{
+    CLOCK_BOOTTIME, CLOCK_BOOTTIME_ALARM, CLOCK_MONOTONIC, CLOCK_MONOTONIC_COARSE,
+    CLOCK_MONOTONIC_RAW, CLOCK_PROCESS_CPUTIME_ID, CLOCK_REALTIME, CLOCK_REALTIME_ALARM,
+    CLOCK_REALTIME_COARSE, CLOCK_TAI, CLOCK_THREAD_CPUTIME_ID,
+};
+
 use crate::{Errno, KResult};
 use core::sync::atomic::{AtomicU64, Ordering};
-
-pub const CLOCK_REALTIME: i32 = 0;
-pub const CLOCK_MONOTONIC: i32 = 1;
-pub const CLOCK_PROCESS_CPUTIME_ID: i32 = 2;
-pub const CLOCK_THREAD_CPUTIME_ID: i32 = 3;
-pub const CLOCK_MONOTONIC_RAW: i32 = 4;
-pub const CLOCK_REALTIME_COARSE: i32 = 5;
-pub const CLOCK_MONOTONIC_COARSE: i32 = 6;
-pub const CLOCK_BOOTTIME: i32 = 7;
-pub const CLOCK_REALTIME_ALARM: i32 = 8;
-pub const CLOCK_BOOTTIME_ALARM: i32 = 9;
-pub const CLOCK_TAI: i32 = 11;
-
-pub const TIMER_ABSTIME: u32 = 1;
 
 /// Monotonic time at boot, for uptime and CPU time.
 static BOOT_NS: AtomicU64 = AtomicU64::new(0);

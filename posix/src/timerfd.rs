@@ -6,24 +6,23 @@
 //! read returns the count as 8 bytes and resets it. CLOCK_REALTIME deadlines are turned
 //! into monotonic ones when armed (a later change of the wall clock does not move them).
 
-use crate::file::{File, Stat, POLLIN, POLLRDNORM};
-use crate::pipe::{fionbio, set_nonblock_from, FIONBIO, O_CLOEXEC, O_NONBLOCK};
-use crate::time::{
-    clock_ns, CLOCK_BOOTTIME, CLOCK_BOOTTIME_ALARM, CLOCK_MONOTONIC, CLOCK_REALTIME,
-    CLOCK_REALTIME_ALARM,
+use uk_abi::fcntl::O_NONBLOCK;
+use uk_abi::fcntl::O_RDWR;
+use uk_abi::ioctl::FIONBIO;
+use uk_abi::poll::{POLLIN, POLLRDNORM};
+use uk_abi::time::{
+    CLOCK_BOOTTIME, CLOCK_BOOTTIME_ALARM, CLOCK_MONOTONIC, CLOCK_REALTIME, CLOCK_REALTIME_ALARM,
 };
+use uk_abi::time::{TFD_CLOEXEC, TFD_NONBLOCK, TFD_TIMER_ABSTIME, TFD_TIMER_CANCEL_ON_SET};
+
+use crate::file::{File, Stat};
+use crate::pipe::{fionbio, set_nonblock_from};
+use crate::time::clock_ns;
 use crate::{Errno, KResult};
 use alloc::collections::BTreeMap;
 use alloc::sync::{Arc, Weak};
 use core::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use uk_sched::{WaitQueue, Wake};
-
-pub const TFD_CLOEXEC: u32 = O_CLOEXEC;
-pub const TFD_NONBLOCK: u32 = O_NONBLOCK;
-pub const TFD_TIMER_ABSTIME: u32 = 1;
-pub const TFD_TIMER_CANCEL_ON_SET: u32 = 2;
-/// O_RDWR: timerfds are opened read-write.
-const O_RDWR: u32 = 2;
 
 /// A timer setting in nanoseconds (`struct itimerspec`): `value` 0 means disarmed.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

@@ -97,28 +97,7 @@ pub fn slice_mut<'a>(addr: usize, len: usize) -> KResult<&'a mut [u8]> {
     Ok(unsafe { core::slice::from_raw_parts_mut(addr as *mut u8, len) })
 }
 
-/// Plain-old-data types that may be copied from and to program memory byte for byte.
-///
-/// # Safety
-/// Every bit pattern must be a valid value and the type must have no padding that
-/// would leak kernel bytes (or the kernel must zero it first).
-pub unsafe trait Pod: Copy {}
-// SAFETY: integers accept every bit pattern and have no padding.
-unsafe impl Pod for u8 {}
-// SAFETY: as above.
-unsafe impl Pod for u16 {}
-// SAFETY: as above.
-unsafe impl Pod for u32 {}
-// SAFETY: as above.
-unsafe impl Pod for i32 {}
-// SAFETY: as above.
-unsafe impl Pod for u64 {}
-// SAFETY: as above.
-unsafe impl Pod for i64 {}
-// SAFETY: as above.
-unsafe impl Pod for usize {}
-// SAFETY: arrays of Pod are Pod.
-unsafe impl<T: Pod, const N: usize> Pod for [T; N] {}
+pub use uk_abi::Record as Pod;
 
 /// Copy a `T` from program memory (any alignment).
 pub fn read<T: Pod>(addr: usize) -> KResult<T> {

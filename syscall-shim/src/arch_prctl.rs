@@ -1,20 +1,16 @@
 //! arch_prctl(2): https://man7.org/linux/man-pages/man2/arch_prctl.2.html
 //! musl sets its thread pointer with ARCH_SET_FS at start-up and for each thread.
 
+use uk_abi::prctl::{ARCH_GET_FS, ARCH_GET_GS, ARCH_SET_FS, ARCH_SET_GS, TASK_SIZE};
+
+use crate::table::{row, Row};
 use crate::{Args, Errno, KResult};
+use uk_abi::sysno::SYS_ARCH_PRCTL;
 use uk_posix::{thread, user};
 
-const ARCH_SET_GS: usize = 0x1001;
-const ARCH_SET_FS: usize = 0x1002;
-const ARCH_GET_FS: usize = 0x1003;
-const ARCH_GET_GS: usize = 0x1004;
-
-/// Highest user address + 1 on x86_64 with 4-level paging. Loading a non-canonical
-/// base would fault in the kernel (WRFSBASE raises #GP), so it is refused as Linux does.
-const TASK_SIZE: usize = 0x0000_7fff_ffff_f000;
-
 pub fn sys_arch_prctl(a: &Args) -> KResult<usize> {
-    match a[0] {
+    // The option is an `int`: Linux ignores the upper half of the register.
+    match a[0] as u32 {
         ARCH_SET_FS => {
             if a[1] >= TASK_SIZE {
                 return Err(Errno::EPERM);
@@ -35,7 +31,7 @@ pub fn sys_arch_prctl(a: &Args) -> KResult<usize> {
 }
 
 /// This family's rows of the system call table.
-pub const ENTRIES: &[(usize, crate::Handler)] = &[(158, sys_arch_prctl)];
+pub const ENTRIES: &[Row] = &[row(SYS_ARCH_PRCTL, sys_arch_prctl)];
 
 #[cfg(test)]
 mod tests {

@@ -1,7 +1,10 @@
 //! clock_gettime(2), clock_getres(2), gettimeofday(2), time(2):
 //! https://man7.org/linux/man-pages/man2/clock_gettime.2.html
 
+use crate::table::{row, Row};
+use crate::trace::Arg;
 use crate::{Args, Errno, KResult};
+use uk_abi::sysno::{SYS_CLOCK_GETRES, SYS_CLOCK_GETTIME, SYS_GETTIMEOFDAY, SYS_TIME};
 use uk_posix::{time, user};
 
 fn put_timespec(addr: usize, ns: i64) -> KResult<()> {
@@ -24,7 +27,7 @@ pub fn sys_clock_getres(a: &Args) -> KResult<usize> {
 }
 
 pub fn sys_gettimeofday(a: &Args) -> KResult<usize> {
-    let ns = time::clock_ns(time::CLOCK_REALTIME)?;
+    let ns = time::clock_ns(uk_abi::time::CLOCK_REALTIME)?;
     if a[0] != 0 {
         let (s, n) = time::ns_to_timespec(ns);
         user::write(a[0], &[s, n / 1000])?;
@@ -37,7 +40,7 @@ pub fn sys_gettimeofday(a: &Args) -> KResult<usize> {
 }
 
 pub fn sys_time(a: &Args) -> KResult<usize> {
-    let s = time::ns_to_timespec(time::clock_ns(time::CLOCK_REALTIME)?).0;
+    let s = time::ns_to_timespec(time::clock_ns(uk_abi::time::CLOCK_REALTIME)?).0;
     if a[0] != 0 {
         user::write(a[0], &s).map_err(|_| Errno::EFAULT)?;
     }
@@ -45,11 +48,11 @@ pub fn sys_time(a: &Args) -> KResult<usize> {
 }
 
 /// This family's rows of the system call table.
-pub const ENTRIES: &[(usize, crate::Handler)] = &[
-    (96, sys_gettimeofday),
-    (201, sys_time),
-    (228, sys_clock_gettime),
-    (229, sys_clock_getres),
+pub const ENTRIES: &[Row] = &[
+    row(SYS_GETTIMEOFDAY, sys_gettimeofday),
+    row(SYS_TIME, sys_time),
+    row(SYS_CLOCK_GETTIME, sys_clock_gettime).shows(&[Arg::Clock, Arg::Hex]),
+    row(SYS_CLOCK_GETRES, sys_clock_getres).shows(&[Arg::Clock, Arg::Hex]),
 ];
 
 #[cfg(test)]

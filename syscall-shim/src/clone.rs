@@ -4,7 +4,13 @@
 //! musl's `__clone` assembly is replaced by a jump to [`__uk_clone`] (same C
 //! signature), and its `__unmapself` by [`__uk_unmapself`].
 
+use crate::table::{row, Row};
+use crate::trace::Arg;
 use crate::{Args, Errno, KResult};
+use uk_abi::sysno::{
+    SYS_CLONE, SYS_EXIT, SYS_EXIT_GROUP, SYS_GETCPU, SYS_GET_ROBUST_LIST, SYS_SCHED_GETAFFINITY,
+    SYS_SCHED_SETAFFINITY, SYS_SCHED_YIELD, SYS_SET_ROBUST_LIST, SYS_SET_TID_ADDRESS,
+};
 use uk_posix::{thread, user};
 
 /// `int __clone(int (*fn)(void *), void *stack, int flags, void *arg, pid_t *ptid,
@@ -126,15 +132,15 @@ pub fn sys_getcpu(a: &Args) -> KResult<usize> {
 }
 
 /// This family's rows of the system call table.
-pub const ENTRIES: &[(usize, crate::Handler)] = &[
-    (24, sys_sched_yield),
-    (56, sys_clone),
-    (60, sys_exit),
-    (203, sys_sched_setaffinity),
-    (204, sys_sched_getaffinity),
-    (218, sys_set_tid_address),
-    (231, sys_exit_group),
-    (273, sys_set_robust_list),
-    (274, sys_get_robust_list),
-    (309, sys_getcpu),
+pub const ENTRIES: &[Row] = &[
+    row(SYS_SCHED_YIELD, sys_sched_yield),
+    row(SYS_CLONE, sys_clone),
+    row(SYS_EXIT, sys_exit).shows(&[Arg::Int]),
+    row(SYS_SCHED_SETAFFINITY, sys_sched_setaffinity),
+    row(SYS_SCHED_GETAFFINITY, sys_sched_getaffinity),
+    row(SYS_SET_TID_ADDRESS, sys_set_tid_address).shows(&[Arg::Hex]),
+    row(SYS_EXIT_GROUP, sys_exit_group).shows(&[Arg::Int]),
+    row(SYS_SET_ROBUST_LIST, sys_set_robust_list),
+    row(SYS_GET_ROBUST_LIST, sys_get_robust_list),
+    row(SYS_GETCPU, sys_getcpu),
 ];

@@ -2,8 +2,14 @@
 //! https://man7.org/linux/man-pages/man2/getdents.2.html
 
 use crate::open::path;
+use crate::table::{row, Row};
+use crate::trace::Arg;
 use crate::{Args, Errno, KResult};
-use uk_posix::fs::{self, AT_FDCWD, AT_REMOVEDIR};
+use uk_abi::fcntl::{AT_FDCWD, AT_REMOVEDIR};
+use uk_abi::sysno::{
+    SYS_CHDIR, SYS_FCHDIR, SYS_GETCWD, SYS_GETDENTS64, SYS_MKDIR, SYS_MKDIRAT, SYS_RMDIR,
+};
+use uk_posix::fs::{self};
 use uk_posix::user;
 
 pub fn sys_getdents64(a: &Args) -> KResult<usize> {
@@ -50,12 +56,12 @@ pub fn sys_getcwd(a: &Args) -> KResult<usize> {
 }
 
 /// This family's rows of the system call table.
-pub const ENTRIES: &[(usize, crate::Handler)] = &[
-    (79, sys_getcwd),
-    (80, sys_chdir),
-    (81, sys_fchdir),
-    (83, sys_mkdir),
-    (84, sys_rmdir),
-    (217, sys_getdents64),
-    (258, sys_mkdirat),
+pub const ENTRIES: &[Row] = &[
+    row(SYS_GETCWD, sys_getcwd),
+    row(SYS_CHDIR, sys_chdir).shows(&[Arg::Path, Arg::Hex]),
+    row(SYS_FCHDIR, sys_fchdir).shows(&[Arg::Fd]),
+    row(SYS_MKDIR, sys_mkdir).shows(&[Arg::Path, Arg::Mode]),
+    row(SYS_RMDIR, sys_rmdir).shows(&[Arg::Path, Arg::Hex]),
+    row(SYS_GETDENTS64, sys_getdents64).shows(&[Arg::Fd, Arg::Hex, Arg::Hex]),
+    row(SYS_MKDIRAT, sys_mkdirat).shows(&[Arg::Fd, Arg::Path, Arg::Hex, Arg::Hex]),
 ];

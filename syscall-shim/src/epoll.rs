@@ -2,8 +2,15 @@
 //! epoll_pwait2(2): https://man7.org/linux/man-pages/man7/epoll.7.html
 
 use crate::poll::{read_sigmask, read_timespec_deadline};
+use crate::table::{row, Row};
+use crate::trace::Arg;
 use crate::{Args, Errno, KResult};
-use uk_posix::epoll::{self, EpollEvent, EPOLL_CTL_DEL, EP_MAX_EVENTS};
+use uk_abi::poll::EPOLL_CTL_DEL;
+use uk_abi::sysno::{
+    SYS_EPOLL_CREATE, SYS_EPOLL_CREATE1, SYS_EPOLL_CTL, SYS_EPOLL_PWAIT, SYS_EPOLL_PWAIT2,
+    SYS_EPOLL_WAIT,
+};
+use uk_posix::epoll::{self, EpollEvent, EP_MAX_EVENTS};
 use uk_posix::{poll, user};
 
 /// `struct epoll_event` is packed on x86_64: u32 events, then u64 data at offset 4.
@@ -74,13 +81,13 @@ pub fn sys_epoll_pwait2(a: &Args) -> KResult<usize> {
 }
 
 /// This family's rows of the system call table.
-pub const ENTRIES: &[(usize, crate::Handler)] = &[
-    (213, sys_epoll_create),
-    (232, sys_epoll_wait),
-    (233, sys_epoll_ctl),
-    (281, sys_epoll_pwait),
-    (291, sys_epoll_create1),
-    (441, sys_epoll_pwait2),
+pub const ENTRIES: &[Row] = &[
+    row(SYS_EPOLL_CREATE, sys_epoll_create),
+    row(SYS_EPOLL_WAIT, sys_epoll_wait),
+    row(SYS_EPOLL_CTL, sys_epoll_ctl),
+    row(SYS_EPOLL_PWAIT, sys_epoll_pwait),
+    row(SYS_EPOLL_CREATE1, sys_epoll_create1).shows(&[Arg::Hex, Arg::Hex]),
+    row(SYS_EPOLL_PWAIT2, sys_epoll_pwait2),
 ];
 
 #[cfg(test)]

@@ -1,6 +1,9 @@
 //! eventfd(2), eventfd2(2): https://man7.org/linux/man-pages/man2/eventfd.2.html
 
+use crate::table::{row, Row};
+use crate::trace::Arg;
 use crate::{Args, KResult};
+use uk_abi::sysno::{SYS_EVENTFD, SYS_EVENTFD2};
 use uk_posix::eventfd;
 
 pub fn sys_eventfd(a: &Args) -> KResult<usize> {
@@ -12,7 +15,10 @@ pub fn sys_eventfd2(a: &Args) -> KResult<usize> {
 }
 
 /// This family's rows of the system call table.
-pub const ENTRIES: &[(usize, crate::Handler)] = &[(284, sys_eventfd), (290, sys_eventfd2)];
+pub const ENTRIES: &[Row] = &[
+    row(SYS_EVENTFD, sys_eventfd),
+    row(SYS_EVENTFD2, sys_eventfd2).shows(&[Arg::Hex, Arg::Hex]),
+];
 
 #[cfg(test)]
 mod tests {

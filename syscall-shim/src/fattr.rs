@@ -4,8 +4,16 @@
 //! https://man7.org/linux/man-pages/man2/chmod.2.html
 
 use crate::open::path;
+use crate::table::{row, Row};
+use crate::trace::Arg;
 use crate::{Args, KResult};
-use uk_posix::fs::{self, AT_EMPTY_PATH, AT_FDCWD, AT_SYMLINK_NOFOLLOW};
+use uk_abi::fcntl::{AT_EMPTY_PATH, AT_FDCWD, AT_SYMLINK_NOFOLLOW};
+use uk_abi::sysno::{
+    SYS_ACCESS, SYS_CHMOD, SYS_CHOWN, SYS_FACCESSAT, SYS_FACCESSAT2, SYS_FCHMOD, SYS_FCHMODAT,
+    SYS_FCHOWN, SYS_FCHOWNAT, SYS_FDATASYNC, SYS_FSYNC, SYS_FTRUNCATE, SYS_LCHOWN, SYS_SYNC,
+    SYS_SYNCFS, SYS_TRUNCATE, SYS_UMASK, SYS_UTIMENSAT,
+};
+use uk_posix::fs::{self};
 use uk_posix::{fd, user};
 
 pub fn sys_truncate(a: &Args) -> KResult<usize> {
@@ -104,23 +112,23 @@ pub fn sys_utimensat(a: &Args) -> KResult<usize> {
 }
 
 /// This family's rows of the system call table.
-pub const ENTRIES: &[(usize, crate::Handler)] = &[
-    (21, sys_access),
-    (74, sys_fsync),
-    (75, sys_fdatasync),
-    (76, sys_truncate),
-    (77, sys_ftruncate),
-    (90, sys_chmod),
-    (91, sys_fchmod),
-    (92, sys_chown),
-    (93, sys_fchown),
-    (94, sys_lchown),
-    (95, sys_umask),
-    (162, sys_sync),
-    (260, sys_fchownat),
-    (268, sys_fchmodat),
-    (269, sys_faccessat),
-    (280, sys_utimensat),
-    (306, sys_syncfs),
-    (439, sys_faccessat2),
+pub const ENTRIES: &[Row] = &[
+    row(SYS_ACCESS, sys_access).shows(&[Arg::Path, Arg::Hex]),
+    row(SYS_FSYNC, sys_fsync).shows(&[Arg::Fd]),
+    row(SYS_FDATASYNC, sys_fdatasync).shows(&[Arg::Fd]),
+    row(SYS_TRUNCATE, sys_truncate).shows(&[Arg::Path, Arg::Hex]),
+    row(SYS_FTRUNCATE, sys_ftruncate).shows(&[Arg::Fd, Arg::Hex, Arg::Hex]),
+    row(SYS_CHMOD, sys_chmod).shows(&[Arg::Path, Arg::Mode]),
+    row(SYS_FCHMOD, sys_fchmod),
+    row(SYS_CHOWN, sys_chown),
+    row(SYS_FCHOWN, sys_fchown),
+    row(SYS_LCHOWN, sys_lchown),
+    row(SYS_UMASK, sys_umask),
+    row(SYS_SYNC, sys_sync),
+    row(SYS_FCHOWNAT, sys_fchownat),
+    row(SYS_FCHMODAT, sys_fchmodat),
+    row(SYS_FACCESSAT, sys_faccessat).shows(&[Arg::Fd, Arg::Path, Arg::Hex, Arg::Hex]),
+    row(SYS_UTIMENSAT, sys_utimensat),
+    row(SYS_SYNCFS, sys_syncfs),
+    row(SYS_FACCESSAT2, sys_faccessat2).shows(&[Arg::Fd, Arg::Path, Arg::Hex, Arg::Hex]),
 ];

@@ -1,14 +1,18 @@
 //! getrandom(2): https://man7.org/linux/man-pages/man2/getrandom.2.html
 
+use crate::table::{row, Row};
+use crate::trace::Arg;
 use crate::{Args, Errno, KResult};
-use uk_posix::{random, user};
+use uk_abi::sysno::SYS_GETRANDOM;
+use uk_posix::user;
 
-const GRND_NONBLOCK: usize = 1;
-const GRND_RANDOM: usize = 2;
-const GRND_INSECURE: usize = 4;
+use uk_abi::random::{GRND_INSECURE, GRND_NONBLOCK, GRND_RANDOM};
 
 pub fn sys_getrandom(a: &Args) -> KResult<usize> {
-    let flags = a[2];
+    let flags = a[2] as u32;
+    if a[2] > u32::MAX as usize {
+        return Err(Errno::EINVAL);
+    }
     if flags & !(GRND_NONBLOCK | GRND_RANDOM | GRND_INSECURE) != 0
         || flags & (GRND_RANDOM | GRND_INSECURE) == (GRND_RANDOM | GRND_INSECURE)
     {
@@ -17,12 +21,13 @@ pub fn sys_getrandom(a: &Args) -> KResult<usize> {
     // Linux caps one call at 32 MiB - 1 for the urandom source.
     let len = a[1].min(0x01ff_ffff);
     let buf = user::slice_mut(a[0], len)?;
-    random::fill(buf);
+    uk_random::fill(buf);
     Ok(len)
 }
 
 /// This family's rows of the system call table.
-pub const ENTRIES: &[(usize, crate::Handler)] = &[(318, sys_getrandom)];
+pub const ENTRIES: &[Row] =
+    &[row(SYS_GETRANDOM, sys_getrandom).shows(&[Arg::Hex, Arg::Int, Arg::Hex])];
 
 #[cfg(test)]
 mod tests {

@@ -2,7 +2,11 @@
 //! https://man7.org/linux/man-pages/man2/getpid.2.html
 //! The image is one process, pid 1, running as root (uid 0): there is no one else.
 
+use crate::table::{row, Row};
 use crate::{Args, KResult};
+use uk_abi::sysno::{
+    SYS_GETEGID, SYS_GETEUID, SYS_GETGID, SYS_GETPID, SYS_GETPPID, SYS_GETTID, SYS_GETUID,
+};
 use uk_posix::{ident, thread};
 
 pub fn sys_getpid(_: &Args) -> KResult<usize> {
@@ -34,12 +38,12 @@ pub fn sys_getegid(_: &Args) -> KResult<usize> {
 }
 
 /// This family's rows of the system call table.
-pub const ENTRIES: &[(usize, crate::Handler)] = &[
-    (39, sys_getpid),
-    (102, sys_getuid),
-    (104, sys_getgid),
-    (107, sys_geteuid),
-    (108, sys_getegid),
-    (110, sys_getppid),
-    (186, sys_gettid),
+pub const ENTRIES: &[Row] = &[
+    row(SYS_GETPID, sys_getpid),
+    row(SYS_GETUID, sys_getuid),
+    row(SYS_GETGID, sys_getgid),
+    row(SYS_GETEUID, sys_geteuid),
+    row(SYS_GETEGID, sys_getegid),
+    row(SYS_GETPPID, sys_getppid),
+    row(SYS_GETTID, sys_gettid),
 ];

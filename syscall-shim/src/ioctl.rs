@@ -2,7 +2,10 @@
 //! The request goes to the open file; terminals answer TCGETS/TIOCGWINSZ, other files
 //! ENOTTY, as on Linux.
 
+use crate::table::{row, Row};
+use crate::trace::Arg;
 use crate::{Args, KResult};
+use uk_abi::sysno::SYS_IOCTL;
 use uk_posix::fd;
 
 pub fn sys_ioctl(a: &Args) -> KResult<usize> {
@@ -11,7 +14,7 @@ pub fn sys_ioctl(a: &Args) -> KResult<usize> {
 }
 
 /// This family's rows of the system call table.
-pub const ENTRIES: &[(usize, crate::Handler)] = &[(16, sys_ioctl)];
+pub const ENTRIES: &[Row] = &[row(SYS_IOCTL, sys_ioctl).shows(&[Arg::Fd, Arg::Hex, Arg::Hex])];
 
 #[cfg(test)]
 mod tests {

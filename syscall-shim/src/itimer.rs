@@ -1,6 +1,9 @@
 //! alarm(2), getitimer(2), setitimer(2): https://man7.org/linux/man-pages/man2/setitimer.2.html
 
+use crate::table::{row, Row};
+use crate::trace::Arg;
 use crate::{Args, Errno, KResult};
+use uk_abi::sysno::{SYS_ALARM, SYS_GETITIMER, SYS_SETITIMER};
 use uk_posix::{itimer, user};
 
 /// A `struct timeval` in nanoseconds; EINVAL outside Linux's accepted range.
@@ -56,8 +59,11 @@ pub fn sys_alarm(a: &Args) -> KResult<usize> {
 }
 
 /// This family's rows of the system call table.
-pub const ENTRIES: &[(usize, crate::Handler)] =
-    &[(36, sys_getitimer), (37, sys_alarm), (38, sys_setitimer)];
+pub const ENTRIES: &[Row] = &[
+    row(SYS_GETITIMER, sys_getitimer),
+    row(SYS_ALARM, sys_alarm).shows(&[Arg::Int]),
+    row(SYS_SETITIMER, sys_setitimer),
+];
 
 #[cfg(test)]
 mod tests {

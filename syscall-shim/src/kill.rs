@@ -1,7 +1,10 @@
 //! kill(2), tkill(2), tgkill(2), rt_sigqueueinfo(2), rt_tgsigqueueinfo(2):
 //! https://man7.org/linux/man-pages/man2/kill.2.html
 
+use crate::table::{row, Row};
+use crate::trace::Arg;
 use crate::{Args, Errno, KResult};
+use uk_abi::sysno::{SYS_KILL, SYS_RT_SIGQUEUEINFO, SYS_RT_TGSIGQUEUEINFO, SYS_TGKILL, SYS_TKILL};
 use uk_posix::signal::{self, Queued, Target};
 use uk_posix::{ident, user};
 
@@ -22,7 +25,7 @@ fn queued_from(sig: usize, addr: usize) -> KResult<Queued> {
 
 fn sig_arg(a: usize) -> KResult<usize> {
     let s = a as i32;
-    if !(0..=signal::NSIG as i32).contains(&s) {
+    if !(0..=uk_abi::signal::NSIG as i32).contains(&s) {
         return Err(Errno::EINVAL);
     }
     Ok(s as usize)
@@ -71,10 +74,10 @@ pub fn sys_tgkill(a: &Args) -> KResult<usize> {
 }
 
 /// This family's rows of the system call table.
-pub const ENTRIES: &[(usize, crate::Handler)] = &[
-    (62, sys_kill),
-    (129, sys_rt_sigqueueinfo),
-    (200, sys_tkill),
-    (234, sys_tgkill),
-    (297, sys_rt_tgsigqueueinfo),
+pub const ENTRIES: &[Row] = &[
+    row(SYS_KILL, sys_kill).shows(&[Arg::Int, Arg::Sig]),
+    row(SYS_RT_SIGQUEUEINFO, sys_rt_sigqueueinfo),
+    row(SYS_TKILL, sys_tkill).shows(&[Arg::Int, Arg::Sig]),
+    row(SYS_TGKILL, sys_tgkill).shows(&[Arg::Int, Arg::Int, Arg::Sig]),
+    row(SYS_RT_TGSIGQUEUEINFO, sys_rt_tgsigqueueinfo),
 ];

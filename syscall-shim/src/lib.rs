@@ -1,9 +1,9 @@
 //! The Linux x86_64 system call ABI, served by function call.
 //!
 //! musl's syscall layer calls [`uk_syscall`] instead of executing `syscall`. The number
-//! indexes one declarative table ([`table`]); each handler is a thin raw-ABI function
-//! (registers in, pointers checked through `uk_posix::user`) over a typed function in
-//! uk-posix. The sign of an errno flips in exactly one place: [`dispatch`].
+//! indexes one declarative table ([`table`], built from each family file's rows); each
+//! handler is a thin raw-ABI function (registers in, pointers checked through
+//! `uk_posix::user`) over a typed function in uk-posix. The sign of an errno flips in exactly one place: [`dispatch`].
 #![cfg_attr(not(test), no_std)]
 
 extern crate alloc;
@@ -25,7 +25,6 @@ mod kill;
 mod links;
 mod mman;
 mod msync;
-pub mod names;
 mod open;
 mod pipe;
 mod poll;
@@ -47,7 +46,7 @@ pub mod trace;
 mod uname;
 
 pub use clone::{__uk_clone, __uk_unmapself};
-pub use uk_errno::{Errno, KResult};
+pub use uk_abi::{Errno, KResult};
 
 /// The six argument registers of a system call.
 pub type Args = [usize; 6];
@@ -71,7 +70,7 @@ fn log_unsupported(n: usize) -> bool {
         !LOGGED_OUT_OF_RANGE.swap(true, Ordering::Relaxed)
     };
     if first {
-        match names::name(n) {
+        match uk_abi::sysno::name(n) {
             Some(name) => uk_log::warn!("unsupported system call {name} ({n}): returning ENOSYS"),
             None if n < 512 => uk_log::warn!("unknown system call number {n}: returning ENOSYS"),
             None => uk_log::warn!("unknown system call number {n} (further numbers above 511 are not logged): returning ENOSYS"),

@@ -3,8 +3,15 @@
 //! https://man7.org/linux/man-pages/man2/rename.2.html
 
 use crate::open::path;
+use crate::table::{row, Row};
+use crate::trace::Arg;
 use crate::{Args, Errno, KResult};
-use uk_posix::fs::{self, AT_FDCWD};
+use uk_abi::fcntl::AT_FDCWD;
+use uk_abi::sysno::{
+    SYS_LINK, SYS_LINKAT, SYS_READLINK, SYS_READLINKAT, SYS_RENAME, SYS_RENAMEAT, SYS_RENAMEAT2,
+    SYS_SYMLINK, SYS_SYMLINKAT, SYS_UNLINK, SYS_UNLINKAT,
+};
+use uk_posix::fs::{self};
 use uk_posix::user;
 
 pub fn sys_unlink(a: &Args) -> KResult<usize> {
@@ -76,16 +83,16 @@ pub fn sys_readlinkat(a: &Args) -> KResult<usize> {
 }
 
 /// This family's rows of the system call table.
-pub const ENTRIES: &[(usize, crate::Handler)] = &[
-    (82, sys_rename),
-    (86, sys_link),
-    (87, sys_unlink),
-    (88, sys_symlink),
-    (89, sys_readlink),
-    (263, sys_unlinkat),
-    (264, sys_renameat),
-    (265, sys_linkat),
-    (266, sys_symlinkat),
-    (267, sys_readlinkat),
-    (316, sys_renameat2),
+pub const ENTRIES: &[Row] = &[
+    row(SYS_RENAME, sys_rename).shows(&[Arg::Path, Arg::Path]),
+    row(SYS_LINK, sys_link).shows(&[Arg::Path, Arg::Path]),
+    row(SYS_UNLINK, sys_unlink).shows(&[Arg::Path, Arg::Hex]),
+    row(SYS_SYMLINK, sys_symlink).shows(&[Arg::Path, Arg::Path]),
+    row(SYS_READLINK, sys_readlink),
+    row(SYS_UNLINKAT, sys_unlinkat).shows(&[Arg::Fd, Arg::Path, Arg::Hex, Arg::Hex]),
+    row(SYS_RENAMEAT, sys_renameat).shows(&[Arg::Fd, Arg::Path, Arg::Fd, Arg::Path, Arg::Hex]),
+    row(SYS_LINKAT, sys_linkat).shows(&[Arg::Fd, Arg::Path, Arg::Fd, Arg::Path, Arg::Hex]),
+    row(SYS_SYMLINKAT, sys_symlinkat),
+    row(SYS_READLINKAT, sys_readlinkat).shows(&[Arg::Fd, Arg::Path, Arg::Hex, Arg::Hex]),
+    row(SYS_RENAMEAT2, sys_renameat2).shows(&[Arg::Fd, Arg::Path, Arg::Fd, Arg::Path, Arg::Hex]),
 ];

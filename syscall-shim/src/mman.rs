@@ -1,7 +1,10 @@
 //! brk(2), mmap(2), munmap(2), mremap(2), mprotect(2), madvise(2):
 //! https://man7.org/linux/man-pages/man2/mmap.2.html
 
+use crate::table::{row, Row};
+use crate::trace::Arg;
 use crate::{Args, KResult};
+use uk_abi::sysno::{SYS_BRK, SYS_MADVISE, SYS_MMAP, SYS_MPROTECT, SYS_MREMAP, SYS_MUNMAP};
 use uk_posix::mm;
 
 pub fn sys_brk(a: &Args) -> KResult<usize> {
@@ -36,13 +39,20 @@ pub fn sys_madvise(a: &Args) -> KResult<usize> {
 }
 
 /// This family's rows of the system call table.
-pub const ENTRIES: &[(usize, crate::Handler)] = &[
-    (9, sys_mmap),
-    (10, sys_mprotect),
-    (11, sys_munmap),
-    (12, sys_brk),
-    (25, sys_mremap),
-    (28, sys_madvise),
+pub const ENTRIES: &[Row] = &[
+    row(SYS_MMAP, sys_mmap).shows(&[
+        Arg::Hex,
+        Arg::Int,
+        Arg::Prot,
+        Arg::MFlags,
+        Arg::Fd,
+        Arg::Hex,
+    ]),
+    row(SYS_MPROTECT, sys_mprotect).shows(&[Arg::Hex, Arg::Int, Arg::Hex]),
+    row(SYS_MUNMAP, sys_munmap).shows(&[Arg::Hex, Arg::Int, Arg::Hex]),
+    row(SYS_BRK, sys_brk).shows(&[Arg::Hex]),
+    row(SYS_MREMAP, sys_mremap),
+    row(SYS_MADVISE, sys_madvise).shows(&[Arg::Hex, Arg::Int, Arg::Hex]),
 ];
 
 #[cfg(test)]

@@ -1,7 +1,11 @@
 //! open(2), openat(2), creat(2), openat2(2): https://man7.org/linux/man-pages/man2/open.2.html
 
+use crate::table::{row, Row};
+use crate::trace::Arg;
 use crate::{Args, Errno, KResult};
-use uk_posix::fs::{self, AT_FDCWD, O_CREAT, O_TRUNC, O_WRONLY};
+use uk_abi::fcntl::{AT_FDCWD, O_CREAT, O_TRUNC, O_WRONLY};
+use uk_abi::sysno::{SYS_CREAT, SYS_OPEN, SYS_OPENAT, SYS_OPENAT2};
+use uk_posix::fs::{self};
 use uk_posix::user;
 
 /// A path argument: at most PATH_MAX - 1 bytes.
@@ -45,11 +49,11 @@ pub fn sys_openat2(a: &Args) -> KResult<usize> {
 }
 
 /// This family's rows of the system call table.
-pub const ENTRIES: &[(usize, crate::Handler)] = &[
-    (2, sys_open),
-    (85, sys_creat),
-    (257, sys_openat),
-    (437, sys_openat2),
+pub const ENTRIES: &[Row] = &[
+    row(SYS_OPEN, sys_open).shows(&[Arg::Path, Arg::OFlags, Arg::Mode]),
+    row(SYS_CREAT, sys_creat),
+    row(SYS_OPENAT, sys_openat).shows(&[Arg::Fd, Arg::Path, Arg::OFlags, Arg::Mode]),
+    row(SYS_OPENAT2, sys_openat2),
 ];
 
 #[cfg(test)]

@@ -1,6 +1,9 @@
 //! pipe(2), pipe2(2): https://man7.org/linux/man-pages/man2/pipe.2.html
 
+use crate::table::{row, Row};
+use crate::trace::Arg;
 use crate::{Args, KResult};
+use uk_abi::sysno::{SYS_PIPE, SYS_PIPE2};
 use uk_posix::{pipe, user};
 
 /// Create the pipe and store `[read fd, write fd]` at `addr` (checked first, so a bad
@@ -25,7 +28,10 @@ pub fn sys_pipe2(a: &Args) -> KResult<usize> {
 }
 
 /// This family's rows of the system call table.
-pub const ENTRIES: &[(usize, crate::Handler)] = &[(22, sys_pipe), (293, sys_pipe2)];
+pub const ENTRIES: &[Row] = &[
+    row(SYS_PIPE, sys_pipe),
+    row(SYS_PIPE2, sys_pipe2).shows(&[Arg::Hex, Arg::Hex]),
+];
 
 #[cfg(test)]
 mod tests {
@@ -53,7 +59,7 @@ mod tests {
         assert_eq!(dispatch(3, &[fds[0] as usize, 0, 0, 0, 0, 0]), 0);
         // SIGPIPE ignored: the write fails with EPIPE instead of ending the process.
         let ign = uk_posix::signal::KSigaction {
-            handler: uk_posix::signal::SIG_IGN,
+            handler: uk_abi::signal::SIG_IGN,
             ..Default::default()
         };
         let old = uk_posix::signal::sigaction(13, Some(ign)).unwrap();

@@ -1,8 +1,10 @@
 //! poll(2), ppoll(2): https://man7.org/linux/man-pages/man2/poll.2.html
 
+use crate::table::{row, Row};
 use crate::{Args, Errno, KResult};
 use alloc::vec::Vec;
-use uk_posix::poll::{self, PollFd};
+use uk_abi::sysno::{SYS_POLL, SYS_PPOLL};
+use uk_posix::poll::{self, Pollfd};
 use uk_posix::{time, user};
 
 /// Read the pollfd array, run `poll`, and write every `revents` back (also on EINTR, as
@@ -13,7 +15,7 @@ fn run(addr: usize, nfds: usize, deadline: Option<u64>, mask: Option<u64>) -> KR
     }
     let len = nfds.checked_mul(8).ok_or(Errno::EINVAL)?;
     user::check(addr, len, true)?;
-    let mut fds: Vec<PollFd> = Vec::new();
+    let mut fds: Vec<Pollfd> = Vec::new();
     fds.try_reserve_exact(nfds).map_err(|_| Errno::ENOMEM)?;
     for i in 0..nfds {
         fds.push(user::read(addr + i * 8)?);
@@ -72,7 +74,7 @@ pub fn sys_ppoll(a: &Args) -> KResult<usize> {
 }
 
 /// This family's rows of the system call table.
-pub const ENTRIES: &[(usize, crate::Handler)] = &[(7, sys_poll), (271, sys_ppoll)];
+pub const ENTRIES: &[Row] = &[row(SYS_POLL, sys_poll), row(SYS_PPOLL, sys_ppoll)];
 
 #[cfg(test)]
 pub(crate) mod tests {

@@ -3,8 +3,13 @@
 //! Thread names, the dumpable flag and the parent-death signal; every other option is
 //! EINVAL (what Linux answers for an option it does not know).
 
+use crate::table::{row, Row};
 use crate::{Args, Errno, KResult};
-use uk_posix::rusage::{self, *};
+use uk_abi::prctl::{
+    PR_GET_DUMPABLE, PR_GET_NAME, PR_GET_PDEATHSIG, PR_SET_DUMPABLE, PR_SET_NAME, PR_SET_PDEATHSIG,
+};
+use uk_abi::sysno::SYS_PRCTL;
+use uk_posix::rusage;
 use uk_posix::user;
 
 pub fn sys_prctl(a: &Args) -> KResult<usize> {
@@ -40,4 +45,4 @@ pub fn sys_prctl(a: &Args) -> KResult<usize> {
 }
 
 /// This family's rows of the system call table.
-pub const ENTRIES: &[(usize, crate::Handler)] = &[(157, sys_prctl)];
+pub const ENTRIES: &[Row] = &[row(SYS_PRCTL, sys_prctl)];

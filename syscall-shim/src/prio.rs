@@ -6,7 +6,17 @@
 //! setpgid and setsid answer EPERM as Linux does for a session leader. There is one
 //! scheduling policy, SCHED_OTHER.
 
+use uk_abi::sched::{
+    SCHED_BATCH, SCHED_FIFO, SCHED_IDLE, SCHED_OTHER, SCHED_RESET_ON_FORK, SCHED_RR,
+};
+
+use crate::table::{row, Row};
 use crate::{Args, Errno, KResult};
+use uk_abi::sysno::{
+    SYS_GETPGID, SYS_GETPGRP, SYS_GETPRIORITY, SYS_GETSID, SYS_SCHED_GETPARAM,
+    SYS_SCHED_GETSCHEDULER, SYS_SCHED_GET_PRIORITY_MAX, SYS_SCHED_GET_PRIORITY_MIN,
+    SYS_SCHED_SETPARAM, SYS_SCHED_SETSCHEDULER, SYS_SETPGID, SYS_SETPRIORITY, SYS_SETSID,
+};
 use uk_posix::{ident, rusage, user};
 
 /// The process itself (0 or its pid) or one of its threads (Linux accepts a tid).
@@ -57,13 +67,6 @@ pub fn sys_getpriority(a: &Args) -> KResult<usize> {
 pub fn sys_setpriority(a: &Args) -> KResult<usize> {
     rusage::setpriority(a[0] as i32, a[1] as i32, a[2] as i32).map(|_| 0)
 }
-
-const SCHED_OTHER: i32 = 0;
-const SCHED_FIFO: i32 = 1;
-const SCHED_RR: i32 = 2;
-const SCHED_BATCH: i32 = 3;
-const SCHED_IDLE: i32 = 5;
-const SCHED_RESET_ON_FORK: i32 = 0x4000_0000;
 
 /// The (min, max) static priority of a policy; EINVAL for an unknown one.
 fn prio_range(policy: i32) -> KResult<(i32, i32)> {
@@ -125,20 +128,20 @@ pub fn sys_sched_setparam(a: &Args) -> KResult<usize> {
 }
 
 /// This family's rows of the system call table.
-pub const ENTRIES: &[(usize, crate::Handler)] = &[
-    (109, sys_setpgid),
-    (111, sys_getpgrp),
-    (112, sys_setsid),
-    (121, sys_getpgid),
-    (124, sys_getsid),
-    (140, sys_getpriority),
-    (141, sys_setpriority),
-    (142, sys_sched_setparam),
-    (143, sys_sched_getparam),
-    (144, sys_sched_setscheduler),
-    (145, sys_sched_getscheduler),
-    (146, sys_sched_get_priority_max),
-    (147, sys_sched_get_priority_min),
+pub const ENTRIES: &[Row] = &[
+    row(SYS_SETPGID, sys_setpgid),
+    row(SYS_GETPGRP, sys_getpgrp),
+    row(SYS_SETSID, sys_setsid),
+    row(SYS_GETPGID, sys_getpgid),
+    row(SYS_GETSID, sys_getsid),
+    row(SYS_GETPRIORITY, sys_getpriority),
+    row(SYS_SETPRIORITY, sys_setpriority),
+    row(SYS_SCHED_SETPARAM, sys_sched_setparam),
+    row(SYS_SCHED_GETPARAM, sys_sched_getparam),
+    row(SYS_SCHED_SETSCHEDULER, sys_sched_setscheduler),
+    row(SYS_SCHED_GETSCHEDULER, sys_sched_getscheduler),
+    row(SYS_SCHED_GET_PRIORITY_MAX, sys_sched_get_priority_max),
+    row(SYS_SCHED_GET_PRIORITY_MIN, sys_sched_get_priority_min),
 ];
 
 #[cfg(test)]

@@ -1,15 +1,21 @@
 //! read(2), write(2), readv(2), writev(2), pread64(2), pwrite64(2), lseek(2), close(2),
 //! fstat(2): https://man7.org/linux/man-pages/man2/read.2.html
 
+use uk_abi::uio::IOV_MAX;
+
+use crate::table::{row, Row};
+use crate::trace::Arg;
 use crate::{Args, Errno, KResult};
 use alloc::vec::Vec;
-use uk_posix::file::{Stat, Whence};
+use uk_abi::sysno::{
+    SYS_CLOSE, SYS_FSTAT, SYS_LSEEK, SYS_PREAD64, SYS_PREADV, SYS_PREADV2, SYS_PWRITE64,
+    SYS_PWRITEV, SYS_PWRITEV2, SYS_READ, SYS_READV, SYS_WRITE, SYS_WRITEV,
+};
+use uk_posix::file::Whence;
 use uk_posix::{fd, user};
 
 /// Linux's cap on one read/write: MAX_RW_COUNT (INT_MAX rounded down to a page).
 const MAX_RW: usize = 0x7fff_f000;
-/// IOV_MAX.
-const IOV_MAX: usize = 1024;
 
 pub fn sys_read(a: &Args) -> KResult<usize> {
     let f = fd::get(a[0] as i32)?;
@@ -241,50 +247,28 @@ pub fn sys_close(a: &Args) -> KResult<usize> {
     fd::close(a[0] as i32).map(|_| 0)
 }
 
-/// `struct stat` for x86_64: 144 bytes.
-pub(crate) fn encode_stat(s: &Stat) -> [u8; 144] {
-    let mut b = [0u8; 144];
-    let put = |b: &mut [u8; 144], off: usize, v: &[u8]| b[off..off + v.len()].copy_from_slice(v);
-    put(&mut b, 0, &s.dev.to_le_bytes());
-    put(&mut b, 8, &s.ino.to_le_bytes());
-    put(&mut b, 16, &s.nlink.to_le_bytes());
-    put(&mut b, 24, &s.mode.to_le_bytes());
-    put(&mut b, 28, &s.uid.to_le_bytes());
-    put(&mut b, 32, &s.gid.to_le_bytes());
-    put(&mut b, 40, &s.rdev.to_le_bytes());
-    put(&mut b, 48, &s.size.to_le_bytes());
-    put(&mut b, 56, &s.blksize.to_le_bytes());
-    put(&mut b, 64, &s.blocks.to_le_bytes());
-    for (i, t) in [s.atime_ns, s.mtime_ns, s.ctime_ns].iter().enumerate() {
-        let (sec, nsec) = uk_posix::time::ns_to_timespec(*t);
-        put(&mut b, 72 + i * 16, &sec.to_le_bytes());
-        put(&mut b, 80 + i * 16, &nsec.to_le_bytes());
-    }
-    b
-}
-
 pub fn sys_fstat(a: &Args) -> KResult<usize> {
     let f = fd::get(a[0] as i32)?;
     let st = f.stat()?;
-    user::write(a[1], &encode_stat(&st))?;
+    user::write(a[1], &st)?;
     Ok(0)
 }
 
 /// This family's rows of the system call table.
-pub const ENTRIES: &[(usize, crate::Handler)] = &[
-    (0, sys_read),
-    (1, sys_write),
-    (3, sys_close),
-    (5, sys_fstat),
-    (8, sys_lseek),
-    (17, sys_pread64),
-    (18, sys_pwrite64),
-    (19, sys_readv),
-    (20, sys_writev),
-    (295, sys_preadv),
-    (296, sys_pwritev),
-    (327, sys_preadv2),
-    (328, sys_pwritev2),
+pub const ENTRIES: &[Row] = &[
+    row(SYS_READ, sys_read).shows(&[Arg::Fd, Arg::Buf(2), Arg::Int]),
+    row(SYS_WRITE, sys_write).shows(&[Arg::Fd, Arg::Buf(2), Arg::Int]),
+    row(SYS_CLOSE, sys_close).shows(&[Arg::Fd]),
+    row(SYS_FSTAT, sys_fstat).shows(&[Arg::Fd, Arg::Hex, Arg::Hex]),
+    row(SYS_LSEEK, sys_lseek).shows(&[Arg::Fd, Arg::Hex, Arg::Hex]),
+    row(SYS_PREAD64, sys_pread64).shows(&[Arg::Fd, Arg::Buf(2), Arg::Int, Arg::Int]),
+    row(SYS_PWRITE64, sys_pwrite64).shows(&[Arg::Fd, Arg::Buf(2), Arg::Int, Arg::Int]),
+    row(SYS_READV, sys_readv).shows(&[Arg::Fd, Arg::Hex, Arg::Int]),
+    row(SYS_WRITEV, sys_writev).shows(&[Arg::Fd, Arg::Hex, Arg::Int]),
+    row(SYS_PREADV, sys_preadv),
+    row(SYS_PWRITEV, sys_pwritev),
+    row(SYS_PREADV2, sys_preadv2),
+    row(SYS_PWRITEV2, sys_pwritev2),
 ];
 
 #[cfg(test)]

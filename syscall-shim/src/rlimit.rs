@@ -1,6 +1,8 @@
 //! prlimit64(2), getrlimit(2), setrlimit(2): https://man7.org/linux/man-pages/man2/getrlimit.2.html
 
+use crate::table::{row, Row};
 use crate::{Args, KResult};
+use uk_abi::sysno::{SYS_GETRLIMIT, SYS_PRLIMIT64, SYS_SETRLIMIT};
 use uk_posix::{ident, user};
 
 pub fn sys_prlimit64(a: &Args) -> KResult<usize> {
@@ -32,10 +34,10 @@ pub fn sys_setrlimit(a: &Args) -> KResult<usize> {
 }
 
 /// This family's rows of the system call table.
-pub const ENTRIES: &[(usize, crate::Handler)] = &[
-    (97, sys_getrlimit),
-    (160, sys_setrlimit),
-    (302, sys_prlimit64),
+pub const ENTRIES: &[Row] = &[
+    row(SYS_GETRLIMIT, sys_getrlimit),
+    row(SYS_SETRLIMIT, sys_setrlimit),
+    row(SYS_PRLIMIT64, sys_prlimit64),
 ];
 
 #[cfg(test)]

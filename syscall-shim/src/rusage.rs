@@ -1,6 +1,8 @@
 //! getrusage(2), times(2): https://man7.org/linux/man-pages/man2/getrusage.2.html
 
+use crate::table::{row, Row};
 use crate::{Args, KResult};
+use uk_abi::sysno::{SYS_GETRUSAGE, SYS_TIMES};
 use uk_posix::{rusage, user};
 
 pub fn sys_getrusage(a: &Args) -> KResult<usize> {
@@ -19,4 +21,4 @@ pub fn sys_times(a: &Args) -> KResult<usize> {
 }
 
 /// This family's rows of the system call table.
-pub const ENTRIES: &[(usize, crate::Handler)] = &[(98, sys_getrusage), (100, sys_times)];
+pub const ENTRIES: &[Row] = &[row(SYS_GETRUSAGE, sys_getrusage), row(SYS_TIMES, sys_times)];

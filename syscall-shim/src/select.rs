@@ -1,8 +1,10 @@
 //! select(2), pselect6(2): https://man7.org/linux/man-pages/man2/select.2.html
 
 use crate::poll::{read_sigmask, read_timespec_deadline, write_remaining};
+use crate::table::{row, Row};
 use crate::{Args, Errno, KResult};
 use alloc::vec::Vec;
+use uk_abi::sysno::{SYS_PSELECT6, SYS_SELECT};
 use uk_posix::poll::{self, FdSets};
 use uk_posix::user;
 
@@ -88,7 +90,7 @@ pub fn sys_pselect6(a: &Args) -> KResult<usize> {
 }
 
 /// This family's rows of the system call table.
-pub const ENTRIES: &[(usize, crate::Handler)] = &[(23, sys_select), (270, sys_pselect6)];
+pub const ENTRIES: &[Row] = &[row(SYS_SELECT, sys_select), row(SYS_PSELECT6, sys_pselect6)];
 
 #[cfg(test)]
 mod tests {

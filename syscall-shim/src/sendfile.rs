@@ -1,6 +1,8 @@
 //! sendfile(2): https://man7.org/linux/man-pages/man2/sendfile.2.html
 
+use crate::table::{row, Row};
 use crate::{Args, Errno, KResult};
+use uk_abi::sysno::SYS_SENDFILE;
 use uk_posix::{fs, user};
 
 pub fn sys_sendfile(a: &Args) -> KResult<usize> {
@@ -19,4 +21,4 @@ pub fn sys_sendfile(a: &Args) -> KResult<usize> {
 }
 
 /// This family's rows of the system call table.
-pub const ENTRIES: &[(usize, crate::Handler)] = &[(40, sys_sendfile)];
+pub const ENTRIES: &[Row] = &[row(SYS_SENDFILE, sys_sendfile)];

@@ -2,7 +2,13 @@
 //! rt_sigtimedwait(2), sigaltstack(2), pause(2), rt_sigreturn(2):
 //! https://man7.org/linux/man-pages/man2/rt_sigaction.2.html
 
+use crate::table::{row, Row};
+use crate::trace::Arg;
 use crate::{Args, Errno, KResult};
+use uk_abi::sysno::{
+    SYS_PAUSE, SYS_RT_SIGACTION, SYS_RT_SIGPENDING, SYS_RT_SIGPROCMASK, SYS_RT_SIGRETURN,
+    SYS_RT_SIGSUSPEND, SYS_RT_SIGTIMEDWAIT, SYS_SIGALTSTACK,
+};
 use uk_posix::signal::{self, KSigaction, StackT};
 use uk_posix::{time, user};
 
@@ -139,15 +145,15 @@ pub fn never_restarted(n: usize) -> bool {
 }
 
 /// This family's rows of the system call table.
-pub const ENTRIES: &[(usize, crate::Handler)] = &[
-    (13, sys_rt_sigaction),
-    (14, sys_rt_sigprocmask),
-    (15, sys_rt_sigreturn),
-    (34, sys_pause),
-    (127, sys_rt_sigpending),
-    (128, sys_rt_sigtimedwait),
-    (130, sys_rt_sigsuspend),
-    (131, sys_sigaltstack),
+pub const ENTRIES: &[Row] = &[
+    row(SYS_RT_SIGACTION, sys_rt_sigaction).shows(&[Arg::Sig, Arg::Hex, Arg::Hex, Arg::Int]),
+    row(SYS_RT_SIGPROCMASK, sys_rt_sigprocmask).shows(&[Arg::Sig, Arg::Hex, Arg::Hex, Arg::Int]),
+    row(SYS_RT_SIGRETURN, sys_rt_sigreturn),
+    row(SYS_PAUSE, sys_pause),
+    row(SYS_RT_SIGPENDING, sys_rt_sigpending),
+    row(SYS_RT_SIGTIMEDWAIT, sys_rt_sigtimedwait),
+    row(SYS_RT_SIGSUSPEND, sys_rt_sigsuspend),
+    row(SYS_SIGALTSTACK, sys_sigaltstack),
 ];
 
 #[cfg(test)]

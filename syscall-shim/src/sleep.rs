@@ -1,6 +1,9 @@
 //! nanosleep(2), clock_nanosleep(2): https://man7.org/linux/man-pages/man2/nanosleep.2.html
 
+use crate::table::{row, Row};
+use crate::trace::Arg;
 use crate::{Args, KResult};
+use uk_abi::sysno::{SYS_CLOCK_NANOSLEEP, SYS_NANOSLEEP};
 use uk_posix::{time, user};
 
 fn read_ns(addr: usize) -> KResult<u64> {
@@ -14,13 +17,13 @@ pub fn sys_nanosleep(a: &Args) -> KResult<usize> {
         user::check(a[1], 16, true)?;
     }
     let t0 = uk_plat::get().monotonic_ns();
-    let r = time::clock_nanosleep(time::CLOCK_MONOTONIC, false, ns);
+    let r = time::clock_nanosleep(uk_abi::time::CLOCK_MONOTONIC, false, ns);
     write_remaining(r, a[1], t0, ns)
 }
 
 /// On EINTR a relative sleep reports the time it had left in `rem` (if given).
 fn write_remaining(r: KResult<()>, rem: usize, t0: u64, ns: u64) -> KResult<usize> {
-    if r == Err(uk_errno::Errno::EINTR) && rem != 0 {
+    if r == Err(uk_abi::Errno::EINTR) && rem != 0 {
         let slept = uk_plat::get().monotonic_ns().saturating_sub(t0);
         let left = ns.saturating_sub(slept) as i64;
         let (sec, nsec) = time::ns_to_timespec(left);
@@ -33,18 +36,26 @@ fn write_remaining(r: KResult<()>, rem: usize, t0: u64, ns: u64) -> KResult<usiz
 /// like every other; musl converts.
 pub fn sys_clock_nanosleep(a: &Args) -> KResult<usize> {
     let flags = a[1] as u32;
-    if flags & !time::TIMER_ABSTIME != 0 {
-        return Err(uk_errno::Errno::EINVAL);
+    if flags & !uk_abi::time::TIMER_ABSTIME != 0 {
+        return Err(uk_abi::Errno::EINVAL);
     }
     let ns = read_ns(a[2])?;
-    let abs = flags & time::TIMER_ABSTIME != 0;
+    let abs = flags & uk_abi::time::TIMER_ABSTIME != 0;
     let t0 = uk_plat::get().monotonic_ns();
     let r = time::clock_nanosleep(a[0] as i32, abs, ns);
     write_remaining(r, if abs { 0 } else { a[3] }, t0, ns)
 }
 
 /// This family's rows of the system call table.
-pub const ENTRIES: &[(usize, crate::Handler)] = &[(35, sys_nanosleep), (230, sys_clock_nanosleep)];
+pub const ENTRIES: &[Row] = &[
+    row(SYS_NANOSLEEP, sys_nanosleep).shows(&[Arg::Hex, Arg::Hex]),
+    row(SYS_CLOCK_NANOSLEEP, sys_clock_nanosleep).shows(&[
+        Arg::Clock,
+        Arg::Hex,
+        Arg::Hex,
+        Arg::Hex,
+    ]),
+];
 
 #[cfg(test)]
 mod tests {

@@ -5,9 +5,16 @@
 //! `sockaddr` bytes, `socklen_t` in/out, `msghdr`/`iovec` decoding; semantics are in
 //! `uk_posix::socket`.
 
+use crate::table::{row, Row};
 use crate::{Args, Errno, KResult};
 use alloc::vec::Vec;
-use uk_posix::socket::{self, Socket, MSG_CMSG_CLOEXEC};
+use uk_abi::socket::MSG_CMSG_CLOEXEC;
+use uk_abi::sysno::{
+    SYS_ACCEPT, SYS_ACCEPT4, SYS_BIND, SYS_CONNECT, SYS_GETPEERNAME, SYS_GETSOCKNAME,
+    SYS_GETSOCKOPT, SYS_LISTEN, SYS_RECVFROM, SYS_RECVMSG, SYS_SENDMMSG, SYS_SENDMSG, SYS_SENDTO,
+    SYS_SETSOCKOPT, SYS_SHUTDOWN, SYS_SOCKET, SYS_SOCKETPAIR,
+};
+use uk_posix::socket::{self, Socket};
 use uk_posix::{fd, user};
 
 /// `sizeof(struct sockaddr_storage)`: longer addresses are EINVAL.
@@ -237,7 +244,7 @@ fn check_control(m: &MsgHdr) -> KResult<()> {
         let len = u64_at(c, off);
         let level = i32::from_ne_bytes([c[off + 8], c[off + 9], c[off + 10], c[off + 11]]);
         let ty = i32::from_ne_bytes([c[off + 12], c[off + 13], c[off + 14], c[off + 15]]);
-        if level == socket::SOL_SOCKET && (ty == 1 || ty == 2) {
+        if level == uk_abi::socket::SOL_SOCKET && (ty == 1 || ty == 2) {
             uk_log::warn_once!(
                 "sendmsg: SCM_RIGHTS/SCM_CREDENTIALS are not supported by ukit (EOPNOTSUPP)"
             );
@@ -344,24 +351,24 @@ pub fn sys_sendmmsg(a: &Args) -> KResult<usize> {
 }
 
 /// This family's rows of the system call table.
-pub const ENTRIES: &[(usize, crate::Handler)] = &[
-    (41, sys_socket),
-    (42, sys_connect),
-    (43, sys_accept),
-    (44, sys_sendto),
-    (45, sys_recvfrom),
-    (46, sys_sendmsg),
-    (47, sys_recvmsg),
-    (48, sys_shutdown),
-    (49, sys_bind),
-    (50, sys_listen),
-    (51, sys_getsockname),
-    (52, sys_getpeername),
-    (53, sys_socketpair),
-    (54, sys_setsockopt),
-    (55, sys_getsockopt),
-    (288, sys_accept4),
-    (307, sys_sendmmsg),
+pub const ENTRIES: &[Row] = &[
+    row(SYS_SOCKET, sys_socket),
+    row(SYS_CONNECT, sys_connect),
+    row(SYS_ACCEPT, sys_accept),
+    row(SYS_SENDTO, sys_sendto),
+    row(SYS_RECVFROM, sys_recvfrom),
+    row(SYS_SENDMSG, sys_sendmsg),
+    row(SYS_RECVMSG, sys_recvmsg),
+    row(SYS_SHUTDOWN, sys_shutdown),
+    row(SYS_BIND, sys_bind),
+    row(SYS_LISTEN, sys_listen),
+    row(SYS_GETSOCKNAME, sys_getsockname),
+    row(SYS_GETPEERNAME, sys_getpeername),
+    row(SYS_SOCKETPAIR, sys_socketpair),
+    row(SYS_SETSOCKOPT, sys_setsockopt),
+    row(SYS_GETSOCKOPT, sys_getsockopt),
+    row(SYS_ACCEPT4, sys_accept4),
+    row(SYS_SENDMMSG, sys_sendmmsg),
 ];
 
 #[cfg(test)]

@@ -2,14 +2,20 @@
 //! https://man7.org/linux/man-pages/man2/stat.2.html
 
 use crate::open::path;
-use crate::read_write::encode_stat;
+use crate::table::{row, Row};
+use crate::trace::Arg;
 use crate::{Args, Errno, KResult};
+use uk_abi::fcntl::{AT_EMPTY_PATH, AT_FDCWD, AT_STATX_SYNC_TYPE, AT_SYMLINK_NOFOLLOW};
+use uk_abi::stat::{
+    dev_major, dev_minor, Statfs, Statx, StatxTimestamp, STATX_BASIC_STATS, STATX_RESERVED,
+};
+use uk_abi::sysno::{SYS_FSTATFS, SYS_LSTAT, SYS_NEWFSTATAT, SYS_STAT, SYS_STATFS, SYS_STATX};
 use uk_posix::file::Stat;
-use uk_posix::fs::{self, AT_EMPTY_PATH, AT_FDCWD, AT_SYMLINK_NOFOLLOW};
+use uk_posix::fs;
 use uk_posix::user;
 
 fn put_stat(addr: usize, st: &Stat) -> KResult<usize> {
-    user::write(addr, &encode_stat(st))?;
+    user::write(addr, st)?;
     Ok(0)
 }
 
@@ -28,71 +34,52 @@ pub fn sys_newfstatat(a: &Args) -> KResult<usize> {
     put_stat(a[2], &fs::stat_at(a[0] as i32, path(a[1])?, a[3] as u32)?)
 }
 
-/// `struct statx` (256 bytes).
-fn encode_statx(s: &Stat, mask: u32) -> [u8; 256] {
-    let mut b = [0u8; 256];
-    let mut put = |off: usize, v: &[u8]| b[off..off + v.len()].copy_from_slice(v);
-    // STATX_BASIC_STATS: everything struct stat has; no birth time.
-    let _ = mask;
-    put(0, &0x7ffu32.to_le_bytes());
-    put(4, &(s.blksize as u32).to_le_bytes());
-    put(16, &(s.nlink as u32).to_le_bytes());
-    put(20, &s.uid.to_le_bytes());
-    put(24, &s.gid.to_le_bytes());
-    put(28, &(s.mode as u16).to_le_bytes());
-    put(32, &s.ino.to_le_bytes());
-    put(40, &(s.size as u64).to_le_bytes());
-    put(48, &(s.blocks as u64).to_le_bytes());
-    let ts = |put: &mut dyn FnMut(usize, &[u8]), off: usize, ns: i64| {
-        let (sec, nsec) = uk_posix::time::ns_to_timespec(ns);
-        put(off, &sec.to_le_bytes());
-        put(off + 8, &(nsec as u32).to_le_bytes());
+/// The `struct statx` of a file: everything `struct stat` has (STATX_BASIC_STATS),
+/// whatever the caller's mask asked for; no birth time.
+fn statx_of(s: &Stat) -> Statx {
+    let ts = |t: &uk_abi::time::Timespec| StatxTimestamp {
+        tv_sec: t.tv_sec,
+        tv_nsec: t.tv_nsec as u32,
+        ..Default::default()
     };
-    ts(&mut put, 64, s.atime_ns);
-    ts(&mut put, 96, s.ctime_ns);
-    ts(&mut put, 112, s.mtime_ns);
-    put(128, &((s.rdev >> 8) as u32 & 0xfff).to_le_bytes());
-    put(132, &(s.rdev as u32 & 0xff).to_le_bytes());
-    put(136, &((s.dev >> 8) as u32 & 0xfff).to_le_bytes());
-    put(140, &(s.dev as u32 & 0xff).to_le_bytes());
-    b
+    Statx {
+        stx_mask: STATX_BASIC_STATS,
+        stx_blksize: s.st_blksize as u32,
+        stx_nlink: s.st_nlink as u32,
+        stx_uid: s.st_uid,
+        stx_gid: s.st_gid,
+        stx_mode: s.st_mode as u16,
+        stx_ino: s.st_ino,
+        stx_size: s.st_size as u64,
+        stx_blocks: s.st_blocks as u64,
+        stx_atime: ts(&s.st_atime),
+        stx_ctime: ts(&s.st_ctime),
+        stx_mtime: ts(&s.st_mtime),
+        stx_rdev_major: dev_major(s.st_rdev),
+        stx_rdev_minor: dev_minor(s.st_rdev),
+        stx_dev_major: dev_major(s.st_dev),
+        stx_dev_minor: dev_minor(s.st_dev),
+        ..Default::default()
+    }
 }
 
 pub fn sys_statx(a: &Args) -> KResult<usize> {
-    const STATX_RESERVED: u32 = 0x8000_0000;
     let (dirfd, flags, mask) = (a[0] as i32, a[2] as u32, a[3] as u32);
     if mask & STATX_RESERVED != 0 {
         return Err(Errno::EINVAL);
     }
-    // AT_STATX_SYNC_TYPE both bits set is invalid.
-    if flags & 0x6000 == 0x6000 {
+    // AT_STATX_FORCE_SYNC and AT_STATX_DONT_SYNC together are invalid.
+    if flags & AT_STATX_SYNC_TYPE == AT_STATX_SYNC_TYPE {
         return Err(Errno::EINVAL);
     }
     let p = path(a[1])?;
     let st = fs::stat_at(dirfd, p, flags)?;
-    user::write(a[4], &encode_statx(&st, mask))?;
+    user::write(a[4], &statx_of(&st))?;
     Ok(0)
 }
 
-/// `struct statfs` (120 bytes).
-fn put_statfs(addr: usize, s: &uk_vfs::StatFs) -> KResult<usize> {
-    let mut b = [0u8; 120];
-    let vals: [u64; 10] = [
-        s.fs_type as u64,
-        s.bsize as u64,
-        s.blocks,
-        s.bfree,
-        s.bavail,
-        s.files,
-        s.ffree,
-        s.fsid,
-        s.namelen as u64,
-        s.frsize as u64,
-    ];
-    for (i, v) in vals.iter().enumerate() {
-        b[i * 8..i * 8 + 8].copy_from_slice(&v.to_le_bytes());
-    }
-    user::write(addr, &b)?;
+fn put_statfs(addr: usize, s: &Statfs) -> KResult<usize> {
+    user::write(addr, s)?;
     Ok(0)
 }
 
@@ -105,11 +92,11 @@ pub fn sys_fstatfs(a: &Args) -> KResult<usize> {
 }
 
 /// This family's rows of the system call table.
-pub const ENTRIES: &[(usize, crate::Handler)] = &[
-    (4, sys_stat),
-    (6, sys_lstat),
-    (137, sys_statfs),
-    (138, sys_fstatfs),
-    (262, sys_newfstatat),
-    (332, sys_statx),
+pub const ENTRIES: &[Row] = &[
+    row(SYS_STAT, sys_stat).shows(&[Arg::Path, Arg::Hex]),
+    row(SYS_LSTAT, sys_lstat).shows(&[Arg::Path, Arg::Hex]),
+    row(SYS_STATFS, sys_statfs),
+    row(SYS_FSTATFS, sys_fstatfs),
+    row(SYS_NEWFSTATAT, sys_newfstatat).shows(&[Arg::Fd, Arg::Path, Arg::Hex, Arg::Hex]),
+    row(SYS_STATX, sys_statx).shows(&[Arg::Fd, Arg::Path, Arg::Hex, Arg::Hex]),
 ];

@@ -1,6 +1,8 @@
 //! sysinfo(2): https://man7.org/linux/man-pages/man2/sysinfo.2.html
 
+use crate::table::{row, Row};
 use crate::{Args, KResult};
+use uk_abi::sysno::SYS_SYSINFO;
 use uk_posix::{ident, user};
 
 pub fn sys_sysinfo(a: &Args) -> KResult<usize> {
@@ -18,7 +20,7 @@ pub fn sys_sysinfo(a: &Args) -> KResult<usize> {
 }
 
 /// This family's rows of the system call table.
-pub const ENTRIES: &[(usize, crate::Handler)] = &[(99, sys_sysinfo)];
+pub const ENTRIES: &[Row] = &[row(SYS_SYSINFO, sys_sysinfo)];
 
 #[cfg(test)]
 mod tests {

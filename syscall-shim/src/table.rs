@@ -1,14 +1,43 @@
 //! The one table from system call number to handler (Linux x86_64 numbering).
 //!
 //! Each family file (one per call or small family, named after it) lists its own rows
-//! in `ENTRIES`; the table is assembled from them at compile time, and a number
-//! claimed twice stops the build.
+//! in `ENTRIES`: `row(SYS_READ, sys_read).shows(&[Arg::Fd, Arg::Buf(2), Arg::Int])` says
+//! everything about one call (its number by name from uk-abi, its handler, how the
+//! tracer shows its arguments). The tables are assembled from the rows at compile time,
+//! and a number claimed twice stops the build.
 
-use crate::names::NR_MAX;
+use crate::trace::Arg;
 use crate::Handler;
+use uk_abi::sysno::NR_MAX;
+
+/// One row of the system call table.
+#[derive(Clone, Copy)]
+pub struct Row {
+    pub nr: usize,
+    pub handler: Handler,
+    /// How `trace` shows the arguments; `None`: in hex.
+    pub args: Option<&'static [Arg]>,
+}
+
+/// The row for system call `nr` served by `handler`.
+pub const fn row(nr: usize, handler: Handler) -> Row {
+    Row {
+        nr,
+        handler,
+        args: None,
+    }
+}
+
+impl Row {
+    /// Decode the arguments for the tracer this way.
+    pub const fn shows(mut self, args: &'static [Arg]) -> Row {
+        self.args = Some(args);
+        self
+    }
+}
 
 /// Every family's rows. Add a family here when you add its file.
-const FAMILIES: &[&[(usize, Handler)]] = &[
+const FAMILIES: &[&[Row]] = &[
     crate::arch_prctl::ENTRIES,
     crate::clock::ENTRIES,
     crate::clone::ENTRIES,
@@ -45,20 +74,20 @@ const FAMILIES: &[&[(usize, Handler)]] = &[
     crate::uname::ENTRIES,
 ];
 
-const fn build() -> [Option<Handler>; NR_MAX] {
-    let mut t: [Option<Handler>; NR_MAX] = [None; NR_MAX];
+const fn build() -> [Option<Row>; NR_MAX] {
+    let mut t: [Option<Row>; NR_MAX] = [None; NR_MAX];
     let mut f = 0;
     while f < FAMILIES.len() {
         let rows = FAMILIES[f];
         let mut i = 0;
         while i < rows.len() {
-            let (nr, h) = rows[i];
-            assert!(nr < NR_MAX, "system call number out of range");
+            let r = rows[i];
+            assert!(r.nr < NR_MAX, "system call number out of range");
             assert!(
-                t[nr].is_none(),
+                t[r.nr].is_none(),
                 "system call number claimed by two handlers"
             );
-            t[nr] = Some(h);
+            t[r.nr] = Some(r);
             i += 1;
         }
         f += 1;
@@ -66,8 +95,37 @@ const fn build() -> [Option<Handler>; NR_MAX] {
     t
 }
 
+const ROWS: [Option<Row>; NR_MAX] = build();
+
+const fn handlers() -> [Option<Handler>; NR_MAX] {
+    let mut t: [Option<Handler>; NR_MAX] = [None; NR_MAX];
+    let mut i = 0;
+    while i < NR_MAX {
+        if let Some(r) = ROWS[i] {
+            t[i] = Some(r.handler);
+        }
+        i += 1;
+    }
+    t
+}
+
+const fn trace_args() -> [Option<&'static [Arg]>; NR_MAX] {
+    let mut t: [Option<&'static [Arg]>; NR_MAX] = [None; NR_MAX];
+    let mut i = 0;
+    while i < NR_MAX {
+        if let Some(r) = ROWS[i] {
+            t[i] = r.args;
+        }
+        i += 1;
+    }
+    t
+}
+
 /// `TABLE[n]` serves system call `n`; `None` is ENOSYS (logged once by name).
-pub static TABLE: [Option<Handler>; NR_MAX] = build();
+pub static TABLE: [Option<Handler>; NR_MAX] = handlers();
+
+/// `TRACE_ARGS[n]`: how the tracer shows the arguments of system call `n`.
+pub static TRACE_ARGS: [Option<&'static [Arg]>; NR_MAX] = trace_args();
 
 #[cfg(test)]
 pub(crate) mod tests {
@@ -86,7 +144,7 @@ pub(crate) mod tests {
 
     #[test]
     fn handlers_match_names() {
-        use crate::names::name;
+        use uk_abi::sysno::name;
         let expect = [
             (0, "read"),
             (1, "write"),

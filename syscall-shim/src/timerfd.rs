@@ -1,8 +1,11 @@
 //! timerfd_create(2), timerfd_settime(2), timerfd_gettime(2):
 //! https://man7.org/linux/man-pages/man2/timerfd_create.2.html
 
+use crate::table::{row, Row};
 use crate::{Args, Errno, KResult};
-use uk_posix::timerfd::{self, ItimerNs, TFD_TIMER_ABSTIME, TFD_TIMER_CANCEL_ON_SET};
+use uk_abi::sysno::{SYS_TIMERFD_CREATE, SYS_TIMERFD_GETTIME, SYS_TIMERFD_SETTIME};
+use uk_abi::time::{TFD_TIMER_ABSTIME, TFD_TIMER_CANCEL_ON_SET};
+use uk_posix::timerfd::{self, ItimerNs};
 use uk_posix::{time, user};
 
 pub fn sys_timerfd_create(a: &Args) -> KResult<usize> {
@@ -46,10 +49,10 @@ pub fn sys_timerfd_gettime(a: &Args) -> KResult<usize> {
 }
 
 /// This family's rows of the system call table.
-pub const ENTRIES: &[(usize, crate::Handler)] = &[
-    (283, sys_timerfd_create),
-    (286, sys_timerfd_settime),
-    (287, sys_timerfd_gettime),
+pub const ENTRIES: &[Row] = &[
+    row(SYS_TIMERFD_CREATE, sys_timerfd_create),
+    row(SYS_TIMERFD_SETTIME, sys_timerfd_settime),
+    row(SYS_TIMERFD_GETTIME, sys_timerfd_gettime),
 ];
 
 #[cfg(test)]

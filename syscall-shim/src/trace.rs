@@ -22,9 +22,10 @@ pub fn enabled() -> bool {
     ON.load(Ordering::Relaxed)
 }
 
-/// How one argument is shown.
+/// How one argument is shown (each table row says it for its call; calls without one
+/// print their arguments in hex).
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum A {
+pub enum Arg {
     /// Signed decimal.
     Int,
     /// Unsigned hex.
@@ -48,42 +49,6 @@ enum A {
     Sig,
     /// A clock id.
     Clock,
-}
-
-/// Decoding of the calls a porter meets first; others print in hex.
-fn spec(name: &str) -> Option<&'static [A]> {
-    use A::*;
-    Some(match name {
-        "read" | "write" => &[Fd, Buf(2), Int],
-        "pread64" | "pwrite64" => &[Fd, Buf(2), Int, Int],
-        "readv" | "writev" => &[Fd, Hex, Int],
-        "open" => &[Path, OFlags, Mode],
-        "openat" => &[Fd, Path, OFlags, Mode],
-        "close" | "fsync" | "fdatasync" | "fchdir" | "dup" => &[Fd],
-        "dup2" | "dup3" => &[Fd, Fd, Hex],
-        "stat" | "lstat" | "access" | "chdir" | "rmdir" | "unlink" | "truncate" => &[Path, Hex],
-        "mkdir" | "chmod" => &[Path, Mode],
-        "newfstatat" | "statx" | "faccessat" | "faccessat2" | "unlinkat" | "mkdirat"
-        | "readlinkat" => &[Fd, Path, Hex, Hex],
-        "fstat" | "getdents64" | "fcntl" | "ftruncate" | "lseek" | "ioctl" => &[Fd, Hex, Hex],
-        "rename" | "link" | "symlink" => &[Path, Path],
-        "renameat" | "renameat2" | "linkat" => &[Fd, Path, Fd, Path, Hex],
-        "mmap" => &[Hex, Int, Prot, MFlags, Fd, Hex],
-        "munmap" | "mprotect" | "madvise" => &[Hex, Int, Hex],
-        "brk" | "set_tid_address" => &[Hex],
-        "exit" | "exit_group" | "alarm" => &[Int],
-        "kill" | "tkill" => &[Int, Sig],
-        "tgkill" => &[Int, Int, Sig],
-        "rt_sigaction" | "rt_sigprocmask" => &[Sig, Hex, Hex, Int],
-        "clock_gettime" | "clock_getres" => &[Clock, Hex],
-        "clock_nanosleep" => &[Clock, Hex, Hex, Hex],
-        "nanosleep" => &[Hex, Hex],
-        "getrandom" => &[Hex, Int, Hex],
-        "pipe2" | "eventfd2" | "epoll_create1" => &[Hex, Hex],
-        "futex" => &[Hex, Int, Int, Hex, Hex, Hex],
-        "execve" => &[Path, Hex, Hex],
-        _ => return None,
-    })
 }
 
 struct Out(uk_log::LineBuf);
@@ -139,28 +104,28 @@ fn quoted(o: &mut Out, b: &[u8], max: usize) {
     }
 }
 
-fn arg(o: &mut Out, k: A, v: usize, a: &crate::Args, ret: isize) {
+fn arg(o: &mut Out, k: Arg, v: usize, a: &crate::Args, ret: isize) {
     match k {
-        A::Int => {
+        Arg::Int => {
             let _ = write!(o.0, "{}", v as isize);
         }
-        A::Hex => {
+        Arg::Hex => {
             let _ = write!(o.0, "{v:#x}");
         }
-        A::Fd => {
+        Arg::Fd => {
             if v as i32 == -100 {
                 o.s("AT_FDCWD");
             } else {
                 let _ = write!(o.0, "{}", v as i32);
             }
         }
-        A::Path => match user::cstr(v, 4096) {
+        Arg::Path => match user::cstr(v, 4096) {
             Ok(s) => quoted(o, s, 256),
             Err(_) => {
                 let _ = write!(o.0, "{v:#x}");
             }
         },
-        A::Buf(i) => {
+        Arg::Buf(i) => {
             // Show what was transferred: for a read, only after it returned.
             let len = if ret >= 0 {
                 (ret as usize).min(a[i as usize])
@@ -174,7 +139,7 @@ fn arg(o: &mut Out, k: A, v: usize, a: &crate::Args, ret: isize) {
                 }
             }
         }
-        A::OFlags => {
+        Arg::OFlags => {
             let acc = match v & 3 {
                 0 => "O_RDONLY",
                 1 => "O_WRONLY",
@@ -205,13 +170,13 @@ fn arg(o: &mut Out, k: A, v: usize, a: &crate::Args, ret: isize) {
                 );
             }
         }
-        A::Prot => flags(
+        Arg::Prot => flags(
             o,
             v,
             &[(1, "PROT_READ"), (2, "PROT_WRITE"), (4, "PROT_EXEC")],
             "PROT_NONE",
         ),
-        A::MFlags => flags(
+        Arg::MFlags => flags(
             o,
             v,
             &[
@@ -227,10 +192,10 @@ fn arg(o: &mut Out, k: A, v: usize, a: &crate::Args, ret: isize) {
             ],
             "0",
         ),
-        A::Mode => {
+        Arg::Mode => {
             let _ = write!(o.0, "{v:#o}");
         }
-        A::Sig => {
+        Arg::Sig => {
             const N: [&str; 32] = [
                 "0",
                 "SIGHUP",
@@ -272,7 +237,7 @@ fn arg(o: &mut Out, k: A, v: usize, a: &crate::Args, ret: isize) {
                 }
             }
         }
-        A::Clock => {
+        Arg::Clock => {
             const C: [&str; 12] = [
                 "CLOCK_REALTIME",
                 "CLOCK_MONOTONIC",
@@ -305,7 +270,7 @@ pub fn format(n: usize, a: &crate::Args, ret: isize) -> uk_log::LineBuf {
     if uk_sched::thread_count() > 1 {
         let _ = write!(o.0, "[tid {tid}] ");
     }
-    let name = crate::names::name(n);
+    let name = uk_abi::sysno::name(n);
     match name {
         Some(nm) => o.s(nm),
         None => {
@@ -313,7 +278,7 @@ pub fn format(n: usize, a: &crate::Args, ret: isize) -> uk_log::LineBuf {
         }
     }
     o.s("(");
-    match name.and_then(spec) {
+    match crate::table::TRACE_ARGS.get(n).copied().flatten() {
         Some(kinds) => {
             for (i, k) in kinds.iter().enumerate() {
                 if i > 0 {
@@ -333,7 +298,7 @@ pub fn format(n: usize, a: &crate::Args, ret: isize) -> uk_log::LineBuf {
     }
     o.s(") = ");
     if (-4095..0).contains(&ret) {
-        let e = uk_errno::Errno(-ret as i32);
+        let e = uk_abi::Errno(-ret as i32);
         let _ = write!(o.0, "-1 {e:?}");
     } else if name == Some("mmap") || name == Some("brk") {
         let _ = write!(o.0, "{ret:#x}");

@@ -1,6 +1,8 @@
 //! uname(2), sethostname(2): https://man7.org/linux/man-pages/man2/uname.2.html
 
+use crate::table::{row, Row};
 use crate::{Args, Errno, KResult};
+use uk_abi::sysno::{SYS_SETHOSTNAME, SYS_UNAME};
 use uk_posix::{ident, user};
 
 pub fn sys_uname(a: &Args) -> KResult<usize> {
@@ -20,7 +22,10 @@ pub fn sys_sethostname(a: &Args) -> KResult<usize> {
 }
 
 /// This family's rows of the system call table.
-pub const ENTRIES: &[(usize, crate::Handler)] = &[(63, sys_uname), (170, sys_sethostname)];
+pub const ENTRIES: &[Row] = &[
+    row(SYS_UNAME, sys_uname),
+    row(SYS_SETHOSTNAME, sys_sethostname),
+];
 
 #[cfg(test)]
 mod tests {

@@ -366,13 +366,13 @@ mod tests {
             let inside = node(&format!("/{name}"), true);
             assert_eq!(read_all(&inside), fs::read(&host).unwrap(), "{name}");
             assert_eq!(
-                inside.attr().unwrap().mode,
+                inside.attr().unwrap().st_mode,
                 fs::metadata(&host).unwrap().mode(),
                 "{name}"
             );
         }
         assert_eq!(read_all(&node("/etc/run-again.sh", true)), b"#!/bin/sh\n");
-        assert_eq!(node("/run.sh", true).attr().unwrap().nlink, 2);
+        assert_eq!(node("/run.sh", true).attr().unwrap().st_nlink, 2);
         // Symlinks resolve inside the ramfs.
         assert_eq!(read_all(&node("/conf-link", true)), b"key = value\n");
         assert_eq!(
@@ -381,7 +381,7 @@ mod tests {
         );
         // The empty folder exists, with its mode (sticky bit included).
         let e = node("/empty", true);
-        assert_eq!(e.attr().unwrap().mode, 0o041777);
+        assert_eq!(e.attr().unwrap().st_mode, 0o041777);
         let mut names = 0;
         e.readdir(0, &mut |d, _| {
             names += (d.name != b"." && d.name != b"..") as usize;

@@ -22,22 +22,10 @@ pub struct ArgBlock {
     pub envp: usize,
 }
 
-const AT_NULL: usize = 0;
-const AT_PHDR: usize = 3;
-const AT_PHENT: usize = 4;
-const AT_PHNUM: usize = 5;
-const AT_PAGESZ: usize = 6;
-const AT_UID: usize = 11;
-const AT_EUID: usize = 12;
-const AT_GID: usize = 13;
-const AT_EGID: usize = 14;
-const AT_PLATFORM: usize = 15;
-const AT_HWCAP: usize = 16;
-const AT_CLKTCK: usize = 17;
-const AT_SECURE: usize = 23;
-const AT_RANDOM: usize = 25;
-const AT_HWCAP2: usize = 26;
-const AT_EXECFN: usize = 31;
+use uk_abi::auxv::{
+    AT_CLKTCK, AT_EGID, AT_EUID, AT_EXECFN, AT_GID, AT_HWCAP, AT_HWCAP2, AT_NULL, AT_PAGESZ,
+    AT_PHDR, AT_PHENT, AT_PHNUM, AT_PLATFORM, AT_RANDOM, AT_SECURE, AT_UID,
+};
 
 const N_AUX: usize = 15;
 
@@ -103,7 +91,7 @@ pub fn build_arg_block<'a>(
         (AT_PHDR, aux.phdr),
         (AT_PHENT, 56),
         (AT_PHNUM, aux.phnum),
-        (AT_PAGESZ, uk_plat::PAGE_SIZE),
+        (AT_PAGESZ, uk_abi::PAGE_SIZE),
         (AT_UID, 0),
         (AT_EUID, 0),
         (AT_GID, 0),
@@ -112,7 +100,7 @@ pub fn build_arg_block<'a>(
         (AT_RANDOM, random_at),
         (AT_HWCAP, aux.hwcap),
         (AT_HWCAP2, aux.hwcap2),
-        (AT_CLKTCK, 100),
+        (AT_CLKTCK, uk_abi::time::CLK_TCK as usize),
         (AT_PLATFORM, platform),
         (AT_EXECFN, execfn),
     ];

@@ -18,9 +18,7 @@ pub struct Segment {
     pub writable: bool,
 }
 
-const PT_LOAD: u32 = 1;
-const PT_PHDR: u32 = 6;
-const PF_W: u32 = 2;
+use uk_abi::elf::{PF_W, PT_LOAD, PT_PHDR};
 
 /// Read the image's PT_LOAD segments from its program headers (64-bit ELF, 56-byte
 /// entries), calling `f` for each. The load bias comes from PT_PHDR when present (a
@@ -49,7 +47,7 @@ pub unsafe fn for_each_segment(phdr: usize, phnum: usize, mut f: impl FnMut(Segm
         if rd32(h) == PT_LOAD {
             let vaddr = rd64(h + 16).wrapping_add(bias);
             let memsz = rd64(h + 40);
-            let page = uk_plat::PAGE_SIZE;
+            let page = uk_abi::PAGE_SIZE;
             f(Segment {
                 start: vaddr & !(page - 1),
                 end: (vaddr + memsz + page - 1) & !(page - 1),

@@ -32,7 +32,7 @@ mod udp;
 pub mod selftest;
 
 pub use config::{boot_option, NetConfig};
-pub use stack::{drain, init, interface_stats, tcp_output_pending, NetParams};
+pub use stack::{drain, init, interface_stats, tcp_output_pending};
 pub use tcp::TcpSocket;
 pub use udp::UdpSocket;
 
@@ -50,15 +50,7 @@ pub enum Wait {
 }
 
 /// Poll bits (Linux values) that [`TcpSocket::poll`] and [`UdpSocket::poll`] report.
-pub mod poll {
-    pub const POLLIN: u32 = 0x001;
-    pub const POLLOUT: u32 = 0x004;
-    pub const POLLERR: u32 = 0x008;
-    pub const POLLHUP: u32 = 0x010;
-    pub const POLLRDNORM: u32 = 0x040;
-    pub const POLLWRNORM: u32 = 0x100;
-    pub const POLLRDHUP: u32 = 0x2000;
-}
+pub use uk_abi::poll;
 
 pub(crate) use stack::locked;
 

@@ -6,7 +6,7 @@
 use alloc::string::String;
 use alloc::vec;
 use core::net::{Ipv4Addr, SocketAddr};
-use uk_errno::Errno;
+use uk_abi::Errno;
 
 use crate::{poll::*, TcpSocket, UdpSocket, Wait};
 

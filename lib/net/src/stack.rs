@@ -5,7 +5,7 @@ use alloc::boxed::Box;
 use alloc::vec::Vec;
 use core::cell::UnsafeCell;
 use core::ffi::{c_char, c_void};
-use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use uk_lwip_sys as sys;
 use uk_netdev::Interface;
 use uk_sched::WaitQueue;
@@ -20,8 +20,6 @@ static KICK: WaitQueue = WaitQueue::new();
 /// When the net thread will wake up by itself (monotonic ns; u64::MAX: never).
 static NET_DEADLINE: AtomicU64 = AtomicU64::new(u64::MAX);
 static STARTED: AtomicBool = AtomicBool::new(false);
-/// The kernel CSPRNG (`fn(&mut [u8])`), for LWIP_RAND (ISNs, ports, DHCP xids).
-static RANDOM: AtomicUsize = AtomicUsize::new(0);
 /// Set when a send left its segments queued for the net thread to transmit
 /// ([`output`]); cleared by the net thread's flush.
 static TX_DEFERRED: AtomicBool = AtomicBool::new(false);
@@ -33,13 +31,6 @@ struct CoreBuf(UnsafeCell<[u8; FRAME_MAX]>);
 unsafe impl Sync for CoreBuf {}
 static RX_BUF: CoreBuf = CoreBuf(UnsafeCell::new([0; FRAME_MAX]));
 static TX_BUF: CoreBuf = CoreBuf(UnsafeCell::new([0; FRAME_MAX]));
-
-/// What the image hands to [`init`].
-#[derive(Clone, Copy)]
-pub struct NetParams {
-    /// Fills a buffer from the kernel CSPRNG.
-    pub random: fn(&mut [u8]),
-}
 
 /// Runs `f` under the core lock, then delivers loopback traffic `f` produced and makes
 /// sure the net thread wakes for any timer `f` armed.
@@ -255,25 +246,12 @@ pub unsafe extern "C" fn uk_net_free(p: *mut c_void) {
     }
 }
 
-/// LWIP_RAND: the kernel CSPRNG once [`init`] gave it, else a clock-seeded generator
-/// (host unit tests only: an image always calls init first).
+/// LWIP_RAND (ISNs, ephemeral ports, DHCP xids): the kernel CSPRNG.
 #[no_mangle]
 pub extern "C" fn uk_net_rand() -> u32 {
     let mut b = [0u8; 4];
-    let f = RANDOM.load(Ordering::Relaxed);
-    if f != 0 {
-        // SAFETY: RANDOM only ever holds a `fn(&mut [u8])` stored by init.
-        let f: fn(&mut [u8]) = unsafe { core::mem::transmute::<usize, fn(&mut [u8])>(f) };
-        f(&mut b);
-        return u32::from_ne_bytes(b);
-    }
-    static X: AtomicU64 = AtomicU64::new(0);
-    let mut x = X.load(Ordering::Relaxed) ^ now_ns() ^ 0x9e37_79b9_7f4a_7c15;
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    X.store(x, Ordering::Relaxed);
-    x as u32
+    uk_random::fill(&mut b);
+    u32::from_ne_bytes(b)
 }
 
 fn c_str(p: *const c_char) -> &'static str {
@@ -518,8 +496,7 @@ pub(crate) fn lwip_init_once() {
 /// Brings networking up: lwIP with loopback, one interface per network device the
 /// platform registered (configured by the boot options), and the "net" thread.
 /// Call once at boot, after the scheduler is initialised.
-pub fn init(params: NetParams) {
-    RANDOM.store(params.random as usize, Ordering::Relaxed);
+pub fn init() {
     let ifaces = uk_netdev::init();
     let cfg = config::current();
     {

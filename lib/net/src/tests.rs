@@ -5,7 +5,7 @@ use super::*;
 use alloc::vec;
 use std::sync::{Mutex, Once};
 use std::time::Instant;
-use uk_errno::Errno;
+use uk_abi::Errno;
 use uk_plat::{ConsoleStream, MemRegion, Platform, TtyInfo};
 
 struct P(Instant);
@@ -13,10 +13,10 @@ impl Platform for P {
     fn name(&self) -> &'static str {
         "nettest"
     }
-    fn console_write(&self, _: ConsoleStream, b: &[u8]) -> Result<usize, i32> {
+    fn console_write(&self, _: ConsoleStream, b: &[u8]) -> Result<usize, uk_abi::Errno> {
         Ok(b.len())
     }
-    fn console_read(&self, _: &mut [u8]) -> Result<usize, i32> {
+    fn console_read(&self, _: &mut [u8]) -> Result<usize, uk_abi::Errno> {
         Ok(0)
     }
     fn console_tty(&self, _: u32) -> TtyInfo {

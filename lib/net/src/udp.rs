@@ -4,7 +4,7 @@ use alloc::collections::VecDeque;
 use alloc::sync::Arc;
 use core::ffi::c_void;
 use core::net::SocketAddr;
-use uk_errno::Errno;
+use uk_abi::Errno;
 use uk_lwip_sys as sys;
 use uk_sched::{WaitQueue, Wake};
 

@@ -20,7 +20,7 @@ extern crate alloc;
 
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU64, Ordering};
-use uk_errno::Errno;
+use uk_abi::Errno;
 use uk_sched::{WaitQueue, Wake};
 
 /// The driver interface; see `uk_plat::NetDevice` for each method's contract.
@@ -190,7 +190,7 @@ impl Interface {
             }
             Err(e) => {
                 self.counters.tx_errors.fetch_add(1, Ordering::Relaxed);
-                Err(Errno(e))
+                Err(e)
             }
         }
     }
@@ -278,7 +278,7 @@ fn on_net_event() {
 /// the interfaces' wait queues. Idempotent; returns the interfaces.
 pub fn init() -> &'static [Interface] {
     let v = IFACES.call_once(|| uk_plat::net_devices().map(Interface::new).collect());
-    uk_plat::set_net_event_hook(on_net_event);
+    uk_plat::NET_EVENT.set(on_net_event);
     v
 }
 
@@ -385,9 +385,9 @@ mod tests {
         fn link_up(&self) -> bool {
             true
         }
-        fn transmit(&self, f: &[u8]) -> Result<(), i32> {
+        fn transmit(&self, f: &[u8]) -> Result<(), Errno> {
             if f.len() > 1514 {
-                return Err(90);
+                return Err(Errno::EMSGSIZE);
             }
             self.tx.lock().unwrap().push(f.to_vec());
             Ok(())
@@ -453,7 +453,7 @@ mod tests {
         assert_eq!(s.rx_packets + s.rx_dropped_malformed, 62);
 
         i.transmit(&good).unwrap();
-        assert_eq!(i.transmit(&[0u8; 2000]), Err(Errno(90)));
+        assert_eq!(i.transmit(&[0u8; 2000]), Err(Errno::EMSGSIZE));
         let s = i.stats();
         assert_eq!(
             (s.tx_packets, s.tx_bytes, s.tx_errors),

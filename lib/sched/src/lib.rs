@@ -149,8 +149,8 @@ static SCHED: spin::Mutex<Sched> = spin::Mutex::new(Sched {
 static IDLE_NS: AtomicU64 = AtomicU64::new(0);
 /// Context switches so far.
 static SWITCHES: AtomicU64 = AtomicU64::new(0);
-/// Called with (addr, len) to unmap a detached thread's stack (set by posix).
-static UNMAP_HOOK: AtomicUsize = AtomicUsize::new(0);
+/// Unmaps a detached thread's stack, given (addr, len): posix's munmap, set at boot.
+pub static UNMAP_HOOK: uk_plat::Hook<fn(usize, usize)> = uk_plat::Hook::new();
 /// Kernel stack size for kernel-made threads.
 static KSTACK: AtomicUsize = AtomicUsize::new(64 * 1024);
 
@@ -165,24 +165,12 @@ pub fn init(kernel_stack: usize) {
     s.current = Some(t);
 }
 
-/// Register the function that unmaps program memory (posix's munmap).
-pub fn set_unmap_hook(f: fn(usize, usize)) {
-    UNMAP_HOOK.store(f as usize, Ordering::Relaxed);
-}
-
-/// Called each time the idle wait returns (set by posix: takes signals that arrived
-/// from outside the image while it was idle).
-static IDLE_HOOK: AtomicUsize = AtomicUsize::new(0);
-
-pub fn set_idle_hook(f: fn()) {
-    IDLE_HOOK.store(f as usize, Ordering::Relaxed);
-}
+/// Called each time the idle wait returns: posix takes the signals that arrived from
+/// outside the image while it was idle. Set at boot.
+pub static IDLE_HOOK: uk_plat::Hook<fn()> = uk_plat::Hook::new();
 
 fn run_idle_hook() {
-    let h = IDLE_HOOK.load(Ordering::Relaxed);
-    if h != 0 {
-        // SAFETY: stored from a `fn()` by set_idle_hook.
-        let f: fn() = unsafe { core::mem::transmute::<usize, fn()>(h) };
+    if let Some(f) = IDLE_HOOK.get() {
         f();
     }
 }
@@ -256,7 +244,7 @@ pub fn spawn(
                 .alloc((size + guard) / uk_alloc::PAGE_SIZE)?;
             // The MMU keeps the guard page inaccessible where the platform can, so an
             // overflow faults at once instead of writing over the next allocation.
-            uk_plat::get().protect(base, guard, uk_plat::prot::NONE);
+            uk_plat::get().protect(base, guard, uk_abi::mman::PROT_NONE);
             (base + guard + size, Some((base, size + guard)))
         }
     };
@@ -495,17 +483,12 @@ fn after_switch() {
     };
     for z in zombies {
         if let Some((base, len)) = z.stack {
-            uk_plat::get().protect(base, uk_alloc::PAGE_SIZE, uk_plat::prot::RW);
+            uk_plat::get().protect(base, uk_alloc::PAGE_SIZE, uk_abi::mman::PROT_RW);
             uk_alloc::PAGES.lock().free(base, len / uk_alloc::PAGE_SIZE);
         }
     }
-    if let Some((a, l)) = unmap {
-        let h = UNMAP_HOOK.load(Ordering::Relaxed);
-        if h != 0 {
-            // SAFETY: the hook was stored from a `fn(usize, usize)` by set_unmap_hook.
-            let f: fn(usize, usize) = unsafe { core::mem::transmute::<usize, fn(usize, usize)>(h) };
-            f(a, l);
-        }
+    if let (Some((a, l)), Some(f)) = (unmap, UNMAP_HOOK.get()) {
+        f(a, l);
     }
 }
 

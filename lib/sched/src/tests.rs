@@ -16,10 +16,10 @@ impl Platform for P {
     fn name(&self) -> &'static str {
         "schedtest"
     }
-    fn console_write(&self, _: ConsoleStream, b: &[u8]) -> Result<usize, i32> {
+    fn console_write(&self, _: ConsoleStream, b: &[u8]) -> Result<usize, uk_abi::Errno> {
         Ok(b.len())
     }
-    fn console_read(&self, _: &mut [u8]) -> Result<usize, i32> {
+    fn console_read(&self, _: &mut [u8]) -> Result<usize, uk_abi::Errno> {
         Ok(0)
     }
     fn console_tty(&self, _: u32) -> TtyInfo {

@@ -301,10 +301,10 @@ mod tests {
         let n = r.read_at(0, &mut b).unwrap();
         assert_eq!(&b[..n], b"127.0.0.1 localhost\n");
         let at = r.attr().unwrap();
-        assert_eq!(at.mode, 0o100644);
-        assert_eq!(at.mtime_ns, 1_700_000_000 * 1_000_000_000);
+        assert_eq!(at.st_mode, 0o100644);
+        assert_eq!(at.st_mtime.as_ns(), 1_700_000_000 * 1_000_000_000);
         let d = resolve(&l, b"/deep/er/file", true).unwrap().node.unwrap();
-        assert_eq!(d.attr().unwrap().mode, 0o100600);
+        assert_eq!(d.attr().unwrap().st_mode, 0o100600);
         assert!(resolve(&l, b"/dev/null", true).unwrap().node.is_none());
     }
 
@@ -332,8 +332,8 @@ mod tests {
         let root = fs.root();
         assert_eq!(unpack(&root, &a).unwrap(), 2);
         let x = root.lookup(b"a").unwrap();
-        assert_eq!(x.attr().unwrap().nlink, 2);
-        assert_eq!(x.attr().unwrap().size, 6);
+        assert_eq!(x.attr().unwrap().st_nlink, 2);
+        assert_eq!(x.attr().unwrap().st_size, 6);
     }
 
     #[test]

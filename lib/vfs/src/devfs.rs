@@ -8,28 +8,15 @@
 //! on uk-posix's CSPRNG: uk-posix registers it at boot ([`set_random`]).
 
 use crate::ramfs::RamFs;
-use crate::{Attr, Errno, KResult, Kind, Node, OpenReq, SetAttr};
+use crate::{Errno, KResult, Kind, Node, OpenReq, SetAttr, Stat};
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::any::Any;
-use core::sync::atomic::{AtomicUsize, Ordering};
 
-static RANDOM: AtomicUsize = AtomicUsize::new(0);
-
-/// Where /dev/random and /dev/urandom get their bytes (the kernel CSPRNG).
-pub fn set_random(f: fn(&mut [u8])) {
-    RANDOM.store(f as usize, Ordering::Relaxed);
-}
-
+/// /dev/random and /dev/urandom: the kernel CSPRNG (EIO rather than predictable bytes
+/// when it cannot be seeded).
 fn random(buf: &mut [u8]) -> KResult<()> {
-    let f = RANDOM.load(Ordering::Relaxed);
-    if f == 0 {
-        return Err(Errno::EIO); // no generator registered: never hand out predictable bytes
-    }
-    // SAFETY: the only value ever stored is a `fn(&mut [u8])` (set_random).
-    let f: fn(&mut [u8]) = unsafe { core::mem::transmute::<usize, fn(&mut [u8])>(f) };
-    f(buf);
-    Ok(())
+    uk_random::try_fill(buf)
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -54,15 +41,15 @@ impl Node for DevNode {
     fn kind(&self) -> Kind {
         Kind::Chr
     }
-    fn attr(&self) -> KResult<Attr> {
-        Ok(Attr {
-            dev: self.fs as u64,
-            ino: self.ino,
-            mode: Kind::Chr.mode_bits() | *self.perm.lock(),
-            nlink: 1,
-            rdev: ((self.rdev.0 as u64) << 8) | self.rdev.1 as u64,
-            blksize: 4096,
-            ..Attr::default()
+    fn attr(&self) -> KResult<Stat> {
+        Ok(Stat {
+            st_dev: self.fs as u64,
+            st_ino: self.ino,
+            st_mode: Kind::Chr.mode_bits() | *self.perm.lock(),
+            st_nlink: 1,
+            st_rdev: ((self.rdev.0 as u64) << 8) | self.rdev.1 as u64,
+            st_blksize: 4096,
+            ..Stat::default()
         })
     }
     fn fs_id(&self) -> usize {
@@ -88,15 +75,13 @@ impl Node for DevNode {
                 random(buf)?;
                 Ok(buf.len())
             }
-            Dev::Console => uk_plat::get().console_read(buf).map_err(Errno),
+            Dev::Console => uk_plat::get().console_read(buf),
         }
     }
     fn write_at(&self, _off: u64, buf: &[u8]) -> KResult<usize> {
         match self.dev {
             Dev::Full => Err(Errno::ENOSPC),
-            Dev::Console => uk_plat::get()
-                .console_write(uk_plat::ConsoleStream::Out, buf)
-                .map_err(Errno),
+            Dev::Console => uk_plat::get().console_write(uk_plat::ConsoleStream::Out, buf),
             _ => Ok(buf.len()),
         }
     }
@@ -125,15 +110,15 @@ impl Node for FdAlias {
     fn kind(&self) -> Kind {
         Kind::Symlink
     }
-    fn attr(&self) -> KResult<Attr> {
-        Ok(Attr {
-            dev: self.fs as u64,
-            ino: self.ino,
-            mode: Kind::Symlink.mode_bits() | 0o777,
-            nlink: 1,
-            size: self.readlink()?.len() as i64,
-            blksize: 4096,
-            ..Attr::default()
+    fn attr(&self) -> KResult<Stat> {
+        Ok(Stat {
+            st_dev: self.fs as u64,
+            st_ino: self.ino,
+            st_mode: Kind::Symlink.mode_bits() | 0o777,
+            st_nlink: 1,
+            st_size: self.readlink()?.len() as i64,
+            st_blksize: 4096,
+            ..Stat::default()
         })
     }
     fn fs_id(&self) -> usize {
@@ -212,15 +197,14 @@ mod tests {
         let full = root.lookup(b"full").unwrap();
         assert_eq!(full.write_at(0, b"x").err(), Some(Errno::ENOSPC));
         let a = null.attr().unwrap();
-        assert_eq!(a.mode, 0o020666);
-        assert_eq!(a.rdev, (1 << 8) | 3);
-        fn fake(b: &mut [u8]) {
-            b.fill(0xa5)
-        }
-        set_random(fake);
+        assert_eq!(a.st_mode, 0o020666);
+        assert_eq!(a.st_rdev, (1 << 8) | 3);
+        uk_random::seed_with([0xa5; 32]);
         let ur = root.lookup(b"urandom").unwrap();
+        let mut c = [0u8; 8];
         assert_eq!(ur.read_at(0, &mut b).unwrap(), 8);
-        assert_eq!(b, [0xa5; 8]);
+        assert_eq!(ur.read_at(0, &mut c).unwrap(), 8);
+        assert_ne!(b, c, "random bytes differ between reads");
         assert_eq!(root.lookup(b"shm").unwrap().kind(), Kind::Dir);
     }
 

@@ -7,12 +7,12 @@
 //! symlinks are handled by path resolution in the image's own namespace. So nothing
 //! the program does can reach a host file outside the mounted directory.
 
-use crate::{Attr, DirEnt, Errno, KResult, Kind, Node, OpenReq, SetAttr, StatFs};
+use crate::{DirEnt, Errno, KResult, Kind, Node, OpenReq, SetAttr, Stat, Statfs};
 use alloc::sync::Arc;
 use alloc::vec;
 use alloc::vec::Vec;
 use core::any::Any;
-use uk_plat::{HostFs, HostStat};
+use uk_plat::HostFs;
 
 const O_RDONLY: u32 = 0;
 const O_CREAT: u32 = 0o100;
@@ -50,8 +50,8 @@ pub struct HostNode {
     parent: Option<(Arc<HostFd>, Vec<u8>)>,
 }
 
-fn kind_of(st: &HostStat) -> Kind {
-    Kind::from_mode(st.mode)
+fn kind_of(st: &Stat) -> Kind {
+    Kind::from_mode(st.st_mode)
 }
 
 fn hnode(n: &Arc<dyn Node>) -> Option<&HostNode> {
@@ -60,9 +60,9 @@ fn hnode(n: &Arc<dyn Node>) -> Option<&HostNode> {
 
 /// Mount the host directory `host_path`: returns the root node of a new hostfs.
 pub fn mount_dir(host: &'static dyn HostFs, host_path: &[u8]) -> KResult<Arc<dyn Node>> {
-    let fd = host.open_dir(host_path).map_err(Errno)?;
+    let fd = host.open_dir(host_path)?;
     let fd = Arc::new(HostFd { host, fd });
-    let st = host.fstat(fd.fd).map_err(Errno)?;
+    let st = host.fstat(fd.fd)?;
     if kind_of(&st) != Kind::Dir {
         return Err(Errno::ENOTDIR);
     }
@@ -72,7 +72,7 @@ pub fn mount_dir(host: &'static dyn HostFs, host_path: &[u8]) -> KResult<Arc<dyn
         fd,
         io: false,
         kind: Kind::Dir,
-        id: (st.dev, st.ino),
+        id: (st.st_dev, st.st_ino),
         parent: None,
     }))
 }
@@ -83,14 +83,14 @@ impl HostNode {
             host: self.host,
             fd,
         });
-        let st = self.host.fstat(fd.fd).map_err(Errno)?;
+        let st = self.host.fstat(fd.fd)?;
         Ok(Arc::new(HostNode {
             host: self.host,
             fs: self.fs,
             fd,
             io,
             kind: kind_of(&st),
-            id: (st.dev, st.ino),
+            id: (st.st_dev, st.st_ino),
             parent: Some((self.fd.clone(), name.to_vec())),
         }))
     }
@@ -125,23 +125,8 @@ impl Node for HostNode {
         self.kind
     }
 
-    fn attr(&self) -> KResult<Attr> {
-        let st = self.host.fstat(self.fd.fd).map_err(Errno)?;
-        Ok(Attr {
-            dev: st.dev,
-            ino: st.ino,
-            mode: st.mode,
-            nlink: st.nlink,
-            uid: st.uid,
-            gid: st.gid,
-            rdev: st.rdev,
-            size: st.size,
-            blksize: st.blksize,
-            blocks: st.blocks,
-            atime_ns: st.atime_ns,
-            mtime_ns: st.mtime_ns,
-            ctime_ns: st.ctime_ns,
-        })
+    fn attr(&self) -> KResult<Stat> {
+        self.host.fstat(self.fd.fd)
     }
 
     fn fs_id(&self) -> usize {
@@ -160,10 +145,7 @@ impl Node for HostNode {
         if self.kind != Kind::Dir {
             return Err(Errno::ENOTDIR);
         }
-        let fd = self
-            .host
-            .openat(self.fd.fd, name, O_PATH | O_CLOEXEC, 0)
-            .map_err(Errno)?;
+        let fd = self.host.openat(self.fd.fd, name, O_PATH | O_CLOEXEC, 0)?;
         Ok(self.child(fd, name, false)?)
     }
 
@@ -172,10 +154,7 @@ impl Node for HostNode {
         if req.append {
             flags |= O_APPEND;
         }
-        let fd = self
-            .host
-            .openat(self.fd.fd, name, flags, req.mode)
-            .map_err(Errno)?;
+        let fd = self.host.openat(self.fd.fd, name, flags, req.mode)?;
         Ok(self.child(fd, name, true)?)
     }
 
@@ -196,7 +175,7 @@ impl Node for HostNode {
                 None => return Err(Errno::EIO),
             }
         };
-        let fd = self.host.openat(dir, name, flags, 0).map_err(Errno)?;
+        let fd = self.host.openat(dir, name, flags, 0)?;
         let fd = Arc::new(HostFd {
             host: self.host,
             fd,
@@ -213,11 +192,11 @@ impl Node for HostNode {
     }
 
     fn mkdir(&self, name: &[u8], mode: u32) -> KResult<()> {
-        self.host.mkdirat(self.fd.fd, name, mode).map_err(Errno)
+        self.host.mkdirat(self.fd.fd, name, mode)
     }
 
     fn symlink(&self, name: &[u8], target: &[u8]) -> KResult<()> {
-        self.host.symlinkat(target, self.fd.fd, name).map_err(Errno)
+        self.host.symlinkat(target, self.fd.fd, name)
     }
 
     fn link(&self, name: &[u8], target: &Arc<dyn Node>) -> KResult<()> {
@@ -225,13 +204,11 @@ impl Node for HostNode {
         let Some((pdir, pname)) = &t.parent else {
             return Err(Errno::EPERM);
         };
-        self.host
-            .linkat(pdir.fd, pname, self.fd.fd, name)
-            .map_err(Errno)
+        self.host.linkat(pdir.fd, pname, self.fd.fd, name)
     }
 
     fn unlink(&self, name: &[u8], dir: bool) -> KResult<()> {
-        self.host.unlinkat(self.fd.fd, name, dir).map_err(Errno)
+        self.host.unlinkat(self.fd.fd, name, dir)
     }
 
     fn rename(
@@ -244,7 +221,6 @@ impl Node for HostNode {
         let nd = self.same_fs(new_dir)?;
         self.host
             .renameat(self.fd.fd, name, nd.fd.fd, new_name, flags)
-            .map_err(Errno)
     }
 
     fn readdir(&self, cookie: u64, f: &mut dyn FnMut(DirEnt<'_>, u64) -> bool) -> KResult<()> {
@@ -253,8 +229,7 @@ impl Node for HostNode {
         }
         let fd = self
             .host
-            .openat(self.fd.fd, b".", O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0)
-            .map_err(Errno)?;
+            .openat(self.fd.fd, b".", O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0)?;
         let fd = HostFd {
             host: self.host,
             fd,
@@ -262,7 +237,7 @@ impl Node for HostNode {
         let mut buf = vec![0u8; 4096];
         let mut pos = cookie;
         loop {
-            let n = self.host.getdents64(fd.fd, pos, &mut buf).map_err(Errno)?;
+            let n = self.host.getdents64(fd.fd, pos, &mut buf)?;
             if n == 0 {
                 return Ok(());
             }
@@ -300,7 +275,7 @@ impl Node for HostNode {
             return Err(Errno::EINVAL);
         }
         let mut buf = vec![0u8; crate::PATH_MAX];
-        let n = self.host.readlink(self.fd.fd, &mut buf).map_err(Errno)?;
+        let n = self.host.readlink(self.fd.fd, &mut buf)?;
         buf.truncate(n);
         Ok(buf)
     }
@@ -309,19 +284,19 @@ impl Node for HostNode {
         if self.kind == Kind::Dir {
             return Err(Errno::EISDIR);
         }
-        self.host.pread(self.io_fd()?, buf, off).map_err(Errno)
+        self.host.pread(self.io_fd()?, buf, off)
     }
 
     fn write_at(&self, off: u64, buf: &[u8]) -> KResult<usize> {
         if self.kind == Kind::Dir {
             return Err(Errno::EISDIR);
         }
-        self.host.pwrite(self.io_fd()?, buf, off).map_err(Errno)
+        self.host.pwrite(self.io_fd()?, buf, off)
     }
 
     fn append(&self, buf: &[u8]) -> KResult<(usize, u64)> {
-        let n = self.host.write(self.io_fd()?, buf).map_err(Errno)?;
-        let end = self.host.fstat(self.fd.fd).map_err(Errno)?.size.max(0) as u64;
+        let n = self.host.write(self.io_fd()?, buf)?;
+        let end = self.host.fstat(self.fd.fd)?.st_size.max(0) as u64;
         Ok((n, end))
     }
 
@@ -329,14 +304,14 @@ impl Node for HostNode {
         if self.kind == Kind::Dir {
             return Err(Errno::EISDIR);
         }
-        self.host.ftruncate(self.io_fd()?, len).map_err(Errno)
+        self.host.ftruncate(self.io_fd()?, len)
     }
 
     fn sync(&self, data_only: bool) -> KResult<()> {
         if !self.io {
             return Ok(());
         }
-        self.host.fsync(self.fd.fd, data_only).map_err(Errno)
+        self.host.fsync(self.fd.fd, data_only)
     }
 
     fn setattr(&self, a: &SetAttr) -> KResult<()> {
@@ -345,16 +320,14 @@ impl Node for HostNode {
             if self.kind == Kind::Symlink {
                 return Err(Errno::EOPNOTSUPP);
             }
-            self.host.fchmodat(dir, name, m & 0o7777).map_err(Errno)?;
+            self.host.fchmodat(dir, name, m & 0o7777)?;
         }
         if a.uid.is_some() || a.gid.is_some() {
-            self.host
-                .fchown(
-                    self.fd.fd,
-                    a.uid.unwrap_or(u32::MAX),
-                    a.gid.unwrap_or(u32::MAX),
-                )
-                .map_err(Errno)?;
+            self.host.fchown(
+                self.fd.fd,
+                a.uid.unwrap_or(u32::MAX),
+                a.gid.unwrap_or(u32::MAX),
+            )?;
         }
         if a.atime_ns.is_some() || a.mtime_ns.is_some() {
             const UTIME_OMIT: i64 = (1 << 30) - 2;
@@ -363,25 +336,17 @@ impl Node for HostNode {
                 None => [0, UTIME_OMIT],
             };
             self.host
-                .utimensat(dir, name, &[ts(a.atime_ns), ts(a.mtime_ns)])
-                .map_err(Errno)?;
+                .utimensat(dir, name, &[ts(a.atime_ns), ts(a.mtime_ns)])?;
         }
         Ok(())
     }
 
-    fn statfs(&self) -> KResult<StatFs> {
-        let s = self.host.fstatfs(self.fd.fd).map_err(Errno)?;
-        Ok(StatFs {
-            fs_type: s.fs_type,
-            bsize: s.bsize,
-            blocks: s.blocks,
-            bfree: s.bfree,
-            bavail: s.bavail,
-            files: s.files,
-            ffree: s.ffree,
-            fsid: self.fs as u64,
-            namelen: s.namelen,
-            frsize: s.frsize,
+    fn statfs(&self) -> KResult<Statfs> {
+        // The host's figures, under this mount's own file-system id.
+        let s = self.host.fstatfs(self.fd.fd)?;
+        Ok(Statfs {
+            f_fsid: Statfs::fsid(self.fs as u64),
+            ..s
         })
     }
 }
@@ -405,8 +370,13 @@ mod tests {
     }
 
     impl Mock {
-        fn path(&self, fd: i32) -> Result<String, i32> {
-            self.fds.lock().unwrap().get(&fd).cloned().ok_or(9)
+        fn path(&self, fd: i32) -> Result<String, Errno> {
+            self.fds
+                .lock()
+                .unwrap()
+                .get(&fd)
+                .cloned()
+                .ok_or(Errno::EBADF)
         }
         fn new_fd(&self, p: String) -> i32 {
             let mut f = self.fds.lock().unwrap();
@@ -417,13 +387,13 @@ mod tests {
     }
 
     impl HostFs for Mock {
-        fn open_dir(&self, host_path: &[u8]) -> Result<i32, i32> {
+        fn open_dir(&self, host_path: &[u8]) -> Result<i32, Errno> {
             Ok(self.new_fd(String::from_utf8(host_path.to_vec()).unwrap()))
         }
         fn initial_cwd(&self) -> &[u8] {
             b"/"
         }
-        fn openat(&self, dirfd: i32, name: &[u8], _flags: u32, _mode: u32) -> Result<i32, i32> {
+        fn openat(&self, dirfd: i32, name: &[u8], _flags: u32, _mode: u32) -> Result<i32, Errno> {
             self.names.lock().unwrap().push(name.to_vec());
             assert!(
                 name != b".." && !name.contains(&b'/'),
@@ -436,23 +406,23 @@ mod tests {
                 format!("{base}/{}", String::from_utf8_lossy(name))
             };
             if !self.files.lock().unwrap().contains_key(&p) {
-                return Err(2);
+                return Err(Errno::ENOENT);
             }
             Ok(self.new_fd(p))
         }
         fn close(&self, fd: i32) {
             self.fds.lock().unwrap().remove(&fd);
         }
-        fn pread(&self, _: i32, _: &mut [u8], _: u64) -> Result<usize, i32> {
+        fn pread(&self, _: i32, _: &mut [u8], _: u64) -> Result<usize, uk_abi::Errno> {
             Ok(0)
         }
-        fn pwrite(&self, _: i32, b: &[u8], _: u64) -> Result<usize, i32> {
+        fn pwrite(&self, _: i32, b: &[u8], _: u64) -> Result<usize, uk_abi::Errno> {
             Ok(b.len())
         }
-        fn write(&self, _: i32, b: &[u8]) -> Result<usize, i32> {
+        fn write(&self, _: i32, b: &[u8]) -> Result<usize, uk_abi::Errno> {
             Ok(b.len())
         }
-        fn fstat(&self, fd: i32) -> Result<HostStat, i32> {
+        fn fstat(&self, fd: i32) -> Result<Stat, Errno> {
             let p = self.path(fd)?;
             let mode = self
                 .files
@@ -461,52 +431,52 @@ mod tests {
                 .get(&p)
                 .map(|f| f.0)
                 .unwrap_or(0o40755);
-            Ok(HostStat {
-                mode,
-                ino: p.len() as u64,
-                ..HostStat::default()
+            Ok(Stat {
+                st_mode: mode,
+                st_ino: p.len() as u64,
+                ..Stat::default()
             })
         }
-        fn fstatfs(&self, _: i32) -> Result<uk_plat::HostStatFs, i32> {
+        fn fstatfs(&self, _: i32) -> Result<Statfs, Errno> {
             Ok(Default::default())
         }
-        fn getdents64(&self, _: i32, _: u64, _: &mut [u8]) -> Result<usize, i32> {
+        fn getdents64(&self, _: i32, _: u64, _: &mut [u8]) -> Result<usize, uk_abi::Errno> {
             Ok(0)
         }
-        fn mkdirat(&self, _: i32, _: &[u8], _: u32) -> Result<(), i32> {
+        fn mkdirat(&self, _: i32, _: &[u8], _: u32) -> Result<(), Errno> {
             Ok(())
         }
-        fn unlinkat(&self, _: i32, _: &[u8], _: bool) -> Result<(), i32> {
+        fn unlinkat(&self, _: i32, _: &[u8], _: bool) -> Result<(), Errno> {
             Ok(())
         }
-        fn renameat(&self, _: i32, _: &[u8], _: i32, _: &[u8], _: u32) -> Result<(), i32> {
+        fn renameat(&self, _: i32, _: &[u8], _: i32, _: &[u8], _: u32) -> Result<(), Errno> {
             Ok(())
         }
-        fn symlinkat(&self, _: &[u8], _: i32, _: &[u8]) -> Result<(), i32> {
+        fn symlinkat(&self, _: &[u8], _: i32, _: &[u8]) -> Result<(), Errno> {
             Ok(())
         }
-        fn readlink(&self, fd: i32, buf: &mut [u8]) -> Result<usize, i32> {
+        fn readlink(&self, fd: i32, buf: &mut [u8]) -> Result<usize, uk_abi::Errno> {
             let p = self.path(fd)?;
             let t = self.files.lock().unwrap().get(&p).unwrap().1.clone();
             buf[..t.len()].copy_from_slice(&t);
             Ok(t.len())
         }
-        fn linkat(&self, _: i32, _: &[u8], _: i32, _: &[u8]) -> Result<(), i32> {
+        fn linkat(&self, _: i32, _: &[u8], _: i32, _: &[u8]) -> Result<(), Errno> {
             Ok(())
         }
-        fn ftruncate(&self, _: i32, _: u64) -> Result<(), i32> {
+        fn ftruncate(&self, _: i32, _: u64) -> Result<(), Errno> {
             Ok(())
         }
-        fn fsync(&self, _: i32, _: bool) -> Result<(), i32> {
+        fn fsync(&self, _: i32, _: bool) -> Result<(), Errno> {
             Ok(())
         }
-        fn fchmodat(&self, _: i32, _: &[u8], _: u32) -> Result<(), i32> {
+        fn fchmodat(&self, _: i32, _: &[u8], _: u32) -> Result<(), Errno> {
             Ok(())
         }
-        fn fchown(&self, _: i32, _: u32, _: u32) -> Result<(), i32> {
+        fn fchown(&self, _: i32, _: u32, _: u32) -> Result<(), Errno> {
             Ok(())
         }
-        fn utimensat(&self, _: i32, _: &[u8], _: &[[i64; 2]; 2]) -> Result<(), i32> {
+        fn utimensat(&self, _: i32, _: &[u8], _: &[[i64; 2]; 2]) -> Result<(), Errno> {
             Ok(())
         }
     }

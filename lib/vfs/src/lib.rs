@@ -26,26 +26,13 @@ use alloc::vec::Vec;
 use core::any::Any;
 use core::sync::atomic::{AtomicUsize, Ordering};
 pub use path::{Loc, Resolved};
-pub use uk_errno::{Errno, KResult};
+use uk_abi::stat::TMPFS_MAGIC;
+pub use uk_abi::stat::{Stat, Statfs, NAME_MAX, PATH_MAX};
+use uk_abi::stat::{S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG, S_IFSOCK};
+pub use uk_abi::{Errno, KResult};
 
-pub const S_IFMT: u32 = 0o170000;
-pub const S_IFSOCK: u32 = 0o140000;
-pub const S_IFLNK: u32 = 0o120000;
-pub const S_IFREG: u32 = 0o100000;
-pub const S_IFBLK: u32 = 0o060000;
-pub const S_IFDIR: u32 = 0o040000;
-pub const S_IFCHR: u32 = 0o020000;
-pub const S_IFIFO: u32 = 0o010000;
-
-/// Longest single path component (NAME_MAX).
-pub const NAME_MAX: usize = 255;
-/// Longest path, terminating NUL included (PATH_MAX).
-pub const PATH_MAX: usize = 4096;
 /// Symlinks followed in one resolution before ELOOP (Linux's MAXSYMLINKS).
 pub const MAX_SYMLINKS: usize = 40;
-
-/// Magic numbers for statfs(2).
-pub const TMPFS_MAGIC: i64 = 0x0102_1994;
 
 /// What kind of object a node is (the S_IFMT part of its mode).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -86,34 +73,8 @@ impl Kind {
     }
     /// The `d_type` of a directory entry (DT_*).
     pub fn dtype(self) -> u8 {
-        match self {
-            Kind::Fifo => 1,
-            Kind::Chr => 2,
-            Kind::Dir => 4,
-            Kind::Blk => 6,
-            Kind::Reg => 8,
-            Kind::Symlink => 10,
-            Kind::Sock => 12,
-        }
+        uk_abi::stat::dtype_of(self.mode_bits())
     }
-}
-
-/// A node's attributes (`struct stat`). `mode` includes the S_IF* type bits.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Attr {
-    pub dev: u64,
-    pub ino: u64,
-    pub mode: u32,
-    pub nlink: u64,
-    pub uid: u32,
-    pub gid: u32,
-    pub rdev: u64,
-    pub size: i64,
-    pub blksize: i64,
-    pub blocks: i64,
-    pub atime_ns: i64,
-    pub mtime_ns: i64,
-    pub ctime_ns: i64,
 }
 
 /// Attribute changes (chmod, chown, utimensat). `None` leaves a field alone.
@@ -125,21 +86,6 @@ pub struct SetAttr {
     pub gid: Option<u32>,
     pub atime_ns: Option<i64>,
     pub mtime_ns: Option<i64>,
-}
-
-/// statfs(2) facts.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct StatFs {
-    pub fs_type: i64,
-    pub bsize: i64,
-    pub blocks: u64,
-    pub bfree: u64,
-    pub bavail: u64,
-    pub files: u64,
-    pub ffree: u64,
-    pub fsid: u64,
-    pub namelen: i64,
-    pub frsize: i64,
 }
 
 /// How a node is opened. `access` is O_RDONLY (0), O_WRONLY (1) or O_RDWR (2).
@@ -178,13 +124,13 @@ pub trait Node: Send + Sync + Any {
     /// What this node is. Cheap (no I/O).
     fn kind(&self) -> Kind;
     /// stat(2) attributes.
-    fn attr(&self) -> KResult<Attr>;
-    /// Identity of the file system instance (mount table key with [`Attr::ino`]).
+    fn attr(&self) -> KResult<Stat>;
+    /// Identity of the file system instance (mount table key with [`Stat::ino`]).
     fn fs_id(&self) -> usize;
     /// (st_dev, st_ino), which never change for a node: file systems whose attr() costs
     /// I/O override this with cached values (mount-point checks call it on every lookup).
     fn dev_ino(&self) -> KResult<(u64, u64)> {
-        self.attr().map(|a| (a.dev, a.ino))
+        self.attr().map(|a| (a.st_dev, a.st_ino))
     }
     /// For downcasting between nodes of one file system (link, rename).
     fn as_any(&self) -> &dyn Any;
@@ -251,7 +197,7 @@ pub trait Node: Send + Sync + Any {
     }
     /// Append atomically at the end; returns bytes written and the new end.
     fn append(&self, buf: &[u8]) -> KResult<(usize, u64)> {
-        let end = self.attr()?.size.max(0) as u64;
+        let end = self.attr()?.st_size.max(0) as u64;
         let n = self.write_at(end, buf)?;
         Ok((n, end + n as u64))
     }
@@ -268,14 +214,14 @@ pub trait Node: Send + Sync + Any {
         Err(Errno::EPERM)
     }
     /// statfs(2).
-    fn statfs(&self) -> KResult<StatFs> {
-        Ok(StatFs {
-            fs_type: TMPFS_MAGIC,
-            bsize: 4096,
-            frsize: 4096,
-            namelen: NAME_MAX as i64,
-            fsid: self.fs_id() as u64,
-            ..StatFs::default()
+    fn statfs(&self) -> KResult<Statfs> {
+        Ok(Statfs {
+            f_type: TMPFS_MAGIC,
+            f_bsize: 4096,
+            f_frsize: 4096,
+            f_namelen: NAME_MAX as i64,
+            f_fsid: Statfs::fsid(self.fs_id() as u64),
+            ..Statfs::default()
         })
     }
     /// True for device nodes whose offset means nothing (reads ignore it; lseek
@@ -285,23 +231,10 @@ pub trait Node: Send + Sync + Any {
     }
 }
 
-/// Where timestamps come from: set by uk-posix at boot (wall clock, ns since the
-/// epoch). Until then (and in unit tests) it reads 0.
-static CLOCK: AtomicUsize = AtomicUsize::new(0);
-
-pub fn set_clock(f: fn() -> i64) {
-    CLOCK.store(f as usize, Ordering::Relaxed);
-}
-
-/// Wall time for timestamps.
+/// Wall time for timestamps (ns since the epoch): the platform's clock, or 0 before a
+/// platform is registered (host unit tests).
 pub fn now_ns() -> i64 {
-    let f = CLOCK.load(Ordering::Relaxed);
-    if f == 0 {
-        return 0;
-    }
-    // SAFETY: the only value ever stored is a `fn() -> i64` (set_clock).
-    let f: fn() -> i64 = unsafe { core::mem::transmute::<usize, fn() -> i64>(f) };
-    f()
+    uk_plat::try_get().map_or(0, |p| p.wall_ns())
 }
 
 /// A fresh file-system instance number (fs_id and a synthetic st_dev).
@@ -343,8 +276,8 @@ pub fn mount(path: &[u8], fs_root: Arc<dyn Node>) -> KResult<()> {
     let a = node.attr()?;
     MOUNTS.lock().push(Mount {
         covered_fs: node.fs_id(),
-        covered_dev: a.dev,
-        covered_ino: a.ino,
+        covered_dev: a.st_dev,
+        covered_ino: a.st_ino,
         root: fs_root,
     });
     Ok(())

@@ -6,9 +6,7 @@
 //! walks a directory (the `rm -r` pattern) never makes it skip any.
 //! Directories may hold nodes of other kinds (devfs attaches its devices here).
 
-use crate::{
-    Attr, DirEnt, Errno, KResult, Kind, Node, OpenReq, SetAttr, StatFs, NAME_MAX, TMPFS_MAGIC,
-};
+use crate::{DirEnt, Errno, KResult, Kind, Node, OpenReq, SetAttr, Stat, Statfs, NAME_MAX};
 use alloc::boxed::Box;
 use alloc::collections::BTreeMap;
 use alloc::sync::Arc;
@@ -237,7 +235,7 @@ impl Node for RamNode {
         self.kind
     }
 
-    fn attr(&self) -> KResult<Attr> {
+    fn attr(&self) -> KResult<Stat> {
         let i = self.inner.lock();
         let (size, nlink, blocks) = match &i.content {
             Content::File { pages, size } => {
@@ -248,20 +246,21 @@ impl Node for RamNode {
             Content::Symlink(t) => (t.len() as i64, i.nlink, 0),
             Content::Empty => (0, i.nlink, 0),
         };
-        Ok(Attr {
-            dev: self.sh.id as u64,
-            ino: self.ino,
-            mode: self.kind.mode_bits() | i.perm,
-            nlink,
-            uid: i.uid,
-            gid: i.gid,
-            rdev: 0,
-            size,
-            blksize: PAGE as i64,
-            blocks,
-            atime_ns: i.atime,
-            mtime_ns: i.mtime,
-            ctime_ns: i.ctime,
+        Ok(Stat {
+            st_dev: self.sh.id as u64,
+            st_ino: self.ino,
+            st_mode: self.kind.mode_bits() | i.perm,
+            st_nlink: nlink,
+            st_uid: i.uid,
+            st_gid: i.gid,
+            st_rdev: 0,
+            st_size: size,
+            st_blksize: PAGE as i64,
+            st_blocks: blocks,
+            st_atime: uk_abi::time::Timespec::from_ns(i.atime),
+            st_mtime: uk_abi::time::Timespec::from_ns(i.mtime),
+            st_ctime: uk_abi::time::Timespec::from_ns(i.ctime),
+            ..Default::default()
         })
     }
 
@@ -464,7 +463,7 @@ impl Node for RamNode {
                 .by_seq
                 .range(from..)
                 .map(|(s, (n, node))| {
-                    let ino = node.attr().map(|a| a.ino).unwrap_or(0);
+                    let ino = node.attr().map(|a| a.st_ino).unwrap_or(0);
                     (*s, n.clone(), ino, node.kind())
                 })
                 .collect();
@@ -650,14 +649,14 @@ impl Node for RamNode {
         Ok(())
     }
 
-    fn statfs(&self) -> KResult<StatFs> {
-        Ok(StatFs {
-            fs_type: TMPFS_MAGIC,
-            bsize: PAGE as i64,
-            frsize: PAGE as i64,
-            namelen: NAME_MAX as i64,
-            fsid: self.sh.id as u64,
-            ..StatFs::default()
+    fn statfs(&self) -> KResult<Statfs> {
+        Ok(Statfs {
+            f_type: uk_abi::stat::TMPFS_MAGIC,
+            f_bsize: PAGE as i64,
+            f_frsize: PAGE as i64,
+            f_namelen: NAME_MAX as i64,
+            f_fsid: Statfs::fsid(self.sh.id as u64),
+            ..Statfs::default()
         })
     }
 }
@@ -706,7 +705,7 @@ mod tests {
         assert_eq!(root.create(b"f", &rw()).err(), Some(Errno::EEXIST));
         assert_eq!(f.write_at(0, b"hello").unwrap(), 5);
         assert_eq!(f.write_at(10000, b"x").unwrap(), 1);
-        assert_eq!(f.attr().unwrap().size, 10001);
+        assert_eq!(f.attr().unwrap().st_size, 10001);
         let mut b = [9u8; 16];
         assert_eq!(f.read_at(4, &mut b).unwrap(), 16);
         assert_eq!(&b[..2], b"o\0");
@@ -720,7 +719,7 @@ mod tests {
         assert_eq!(f.append(b"zz").unwrap(), (2, 102));
         assert_eq!(f.write_at(MAX_FILE, b"x").err(), Some(Errno::EFBIG));
         f.truncate(1 << 30).unwrap();
-        assert_eq!(f.attr().unwrap().blocks, 8, "sparse: one page used");
+        assert_eq!(f.attr().unwrap().st_blocks, 8, "sparse: one page used");
         assert_eq!(root.read_at(0, &mut b).err(), Some(Errno::EISDIR));
     }
 
@@ -729,7 +728,7 @@ mod tests {
         let fs = RamFs::new();
         let root = fs.root();
         root.mkdir(b"d", 0o755).unwrap();
-        assert_eq!(root.attr().unwrap().nlink, 3);
+        assert_eq!(root.attr().unwrap().st_nlink, 3);
         let d = root.lookup(b"d").unwrap();
         d.create(b"x", &rw()).unwrap();
         assert_eq!(root.unlink(b"d", true).err(), Some(Errno::ENOTEMPTY));
@@ -737,9 +736,9 @@ mod tests {
         assert_eq!(d.unlink(b"x", true).err(), Some(Errno::ENOTDIR));
         let x = d.lookup(b"x").unwrap();
         d.link(b"y", &x).unwrap();
-        assert_eq!(x.attr().unwrap().nlink, 2);
+        assert_eq!(x.attr().unwrap().st_nlink, 2);
         d.unlink(b"x", false).unwrap();
-        assert_eq!(x.attr().unwrap().nlink, 1);
+        assert_eq!(x.attr().unwrap().st_nlink, 1);
         assert_eq!(d.lookup(b"x").err(), Some(Errno::ENOENT));
         d.unlink(b"y", false).unwrap();
         root.unlink(b"d", true).unwrap();
@@ -782,7 +781,7 @@ mod tests {
         );
         b.unlink(b"g2", false).unwrap();
         root.rename(b"a", &root, b"b", 0).unwrap();
-        assert_eq!(root.attr().unwrap().nlink, 3);
+        assert_eq!(root.attr().unwrap().st_nlink, 3);
         assert_eq!(
             root.rename(b"nope", &root, b"x", 0).err(),
             Some(Errno::ENOENT)

@@ -17,7 +17,7 @@
 //! file fails with the errno its [`Deny`] names. chmod and utimensat are accepted and
 //! change nothing (Linux keeps such changes only in its inode cache).
 
-use crate::{Attr, DirEnt, Errno, KResult, Kind, Node, OpenReq, SetAttr, StatFs, NAME_MAX};
+use crate::{DirEnt, Errno, KResult, Kind, Node, OpenReq, SetAttr, Stat, Statfs, NAME_MAX};
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::any::Any;
@@ -97,29 +97,29 @@ impl SynthFs {
     }
 }
 
-fn base_attr(fs: usize, ino: u64, mode: u32, nlink: u64) -> Attr {
+fn base_attr(fs: usize, ino: u64, mode: u32, nlink: u64) -> Stat {
     let now = crate::now_ns();
-    Attr {
-        dev: fs as u64,
-        ino,
-        mode,
-        nlink,
-        blksize: 4096,
-        atime_ns: now,
-        mtime_ns: now,
-        ctime_ns: now,
-        ..Attr::default()
+    Stat {
+        st_dev: fs as u64,
+        st_ino: ino,
+        st_mode: mode,
+        st_nlink: nlink,
+        st_blksize: 4096,
+        st_atime: uk_abi::time::Timespec::from_ns(now),
+        st_mtime: uk_abi::time::Timespec::from_ns(now),
+        st_ctime: uk_abi::time::Timespec::from_ns(now),
+        ..Stat::default()
     }
 }
 
-fn statfs_of(fs: usize) -> KResult<StatFs> {
-    Ok(StatFs {
-        fs_type: PROC_SUPER_MAGIC,
-        bsize: 4096,
-        frsize: 4096,
-        namelen: NAME_MAX as i64,
-        fsid: fs as u64,
-        ..StatFs::default()
+fn statfs_of(fs: usize) -> KResult<Statfs> {
+    Ok(Statfs {
+        f_type: PROC_SUPER_MAGIC,
+        f_bsize: 4096,
+        f_frsize: 4096,
+        f_namelen: NAME_MAX as i64,
+        f_fsid: Statfs::fsid(fs as u64),
+        ..Statfs::default()
     })
 }
 
@@ -226,7 +226,7 @@ impl Node for SynthDir {
     fn kind(&self) -> Kind {
         Kind::Dir
     }
-    fn attr(&self) -> KResult<Attr> {
+    fn attr(&self) -> KResult<Stat> {
         let subdirs = self
             .children
             .lock()
@@ -345,7 +345,7 @@ impl Node for SynthDir {
     fn setattr(&self, _a: &SetAttr) -> KResult<()> {
         Ok(())
     }
-    fn statfs(&self) -> KResult<StatFs> {
+    fn statfs(&self) -> KResult<Statfs> {
         statfs_of(self.sh.id)
     }
 }
@@ -363,7 +363,7 @@ impl Node for SynthFile {
     fn kind(&self) -> Kind {
         Kind::Reg
     }
-    fn attr(&self) -> KResult<Attr> {
+    fn attr(&self) -> KResult<Stat> {
         Ok(base_attr(
             self.fs,
             self.ino,
@@ -404,7 +404,7 @@ impl Node for SynthFile {
     fn setattr(&self, _a: &SetAttr) -> KResult<()> {
         Ok(())
     }
-    fn statfs(&self) -> KResult<StatFs> {
+    fn statfs(&self) -> KResult<Statfs> {
         statfs_of(self.fs)
     }
 }
@@ -441,7 +441,7 @@ impl Node for Snapshot {
     fn kind(&self) -> Kind {
         Kind::Reg
     }
-    fn attr(&self) -> KResult<Attr> {
+    fn attr(&self) -> KResult<Stat> {
         self.file.attr()
     }
     fn fs_id(&self) -> usize {
@@ -471,7 +471,7 @@ impl Node for Snapshot {
     fn setattr(&self, _a: &SetAttr) -> KResult<()> {
         Ok(())
     }
-    fn statfs(&self) -> KResult<StatFs> {
+    fn statfs(&self) -> KResult<Statfs> {
         statfs_of(self.file.fs)
     }
 }
@@ -494,10 +494,10 @@ impl Node for SynthLink {
     fn kind(&self) -> Kind {
         Kind::Symlink
     }
-    fn attr(&self) -> KResult<Attr> {
+    fn attr(&self) -> KResult<Stat> {
         // Linux reports st_size 0 for generated links and 64 for descriptor links.
         let mut a = base_attr(self.fs, self.ino, Kind::Symlink.mode_bits() | self.perm, 1);
-        a.size = if self.fd.is_some() { 64 } else { 0 };
+        a.st_size = if self.fd.is_some() { 64 } else { 0 };
         Ok(a)
     }
     fn fs_id(&self) -> usize {
@@ -524,7 +524,7 @@ impl Node for SynthLink {
     fn setattr(&self, _a: &SetAttr) -> KResult<()> {
         Ok(())
     }
-    fn statfs(&self) -> KResult<StatFs> {
+    fn statfs(&self) -> KResult<Statfs> {
         statfs_of(self.fs)
     }
 }
@@ -601,8 +601,8 @@ mod tests {
         let fs = tree();
         let f = fs.root().lookup(b"count").unwrap();
         let a = f.attr().unwrap();
-        assert_eq!(a.mode, 0o100444);
-        assert_eq!(a.size, 0, "generated files report size 0, as Linux");
+        assert_eq!(a.st_mode, 0o100444);
+        assert_eq!(a.st_size, 0, "generated files report size 0, as Linux");
         let o1 = f.clone().open(&RD).unwrap();
         let o2 = f.clone().open(&RD).unwrap();
         let mut b = [0u8; 32];
@@ -637,8 +637,8 @@ mod tests {
         assert_eq!(root.unlink(b"hello", false).err(), Some(Errno::EPERM));
         assert_eq!(root.unlink(b"nothing", false).err(), Some(Errno::ENOENT));
         assert_eq!(root.unlink(b"7", true).err(), Some(Errno::EPERM));
-        assert_eq!(root.statfs().unwrap().fs_type, PROC_SUPER_MAGIC);
-        assert_eq!(h.statfs().unwrap().fs_type, 0x9fa0);
+        assert_eq!(root.statfs().unwrap().f_type, PROC_SUPER_MAGIC);
+        assert_eq!(h.statfs().unwrap().f_type, 0x9fa0);
     }
 
     #[test]
@@ -656,7 +656,7 @@ mod tests {
         let r = resolve(&l, b"/self/fd/5", false).unwrap();
         let n = r.node.unwrap();
         assert_eq!(n.readlink().unwrap(), b"/dev/f5");
-        assert_eq!(n.attr().unwrap().mode, 0o120500);
+        assert_eq!(n.attr().unwrap().st_mode, 0o120500);
         assert!(resolve(&l, b"/7/fd/4", true).unwrap().node.is_none());
         let fd = fs.root().lookup(b"7").unwrap().lookup(b"fd").unwrap();
         let all = names(&fd, 0);
@@ -667,11 +667,11 @@ mod tests {
         assert_eq!(rest[0].0, b"1");
         assert_eq!(rest.len(), 2);
         // Inode numbers are stable and distinct.
-        let i1 = fd.lookup(b"1").unwrap().attr().unwrap().ino;
-        assert_eq!(i1, fd.lookup(b"1").unwrap().attr().unwrap().ino);
-        assert_ne!(i1, fd.lookup(b"0").unwrap().attr().unwrap().ino);
+        let i1 = fd.lookup(b"1").unwrap().attr().unwrap().st_ino;
+        assert_eq!(i1, fd.lookup(b"1").unwrap().attr().unwrap().st_ino);
+        assert_ne!(i1, fd.lookup(b"0").unwrap().attr().unwrap().st_ino);
         let root_names = names(&fs.root(), 0);
         assert_eq!(root_names.len(), 2 + 4);
-        assert_eq!(fs.root().attr().unwrap().nlink, 3);
+        assert_eq!(fs.root().attr().unwrap().st_nlink, 3);
     }
 }

@@ -164,12 +164,12 @@ mod imp {
             "kvm"
         }
 
-        fn console_write(&self, _: ConsoleStream, buf: &[u8]) -> Result<usize, i32> {
+        fn console_write(&self, _: ConsoleStream, buf: &[u8]) -> Result<usize, uk_abi::Errno> {
             crate::serial::write(buf);
             Ok(buf.len())
         }
 
-        fn console_read(&self, buf: &mut [u8]) -> Result<usize, i32> {
+        fn console_read(&self, buf: &mut [u8]) -> Result<usize, uk_abi::Errno> {
             if buf.is_empty() || STDIN_EOF.load(Ordering::Relaxed) {
                 return Ok(0);
             }

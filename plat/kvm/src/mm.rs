@@ -63,7 +63,7 @@ pub fn subtract(
 /// WRITE implies READ and EXEC implies READ, as on Linux.
 #[allow(clippy::result_unit_err)]
 pub fn prot_for(prot: u32) -> Result<Option<uk_arch::paging::Prot>, ()> {
-    use uk_plat::prot::{EXEC, READ, WRITE};
+    use uk_abi::mman::{PROT_EXEC as EXEC, PROT_READ as READ, PROT_WRITE as WRITE};
     if prot & !(READ | WRITE | EXEC) != 0 {
         return Err(());
     }

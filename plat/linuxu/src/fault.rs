@@ -10,14 +10,14 @@
 //! Synchronous faults are never delivered to the program's own handlers.
 
 use crate::host::{self, nr};
-use uk_plat::prot;
+use uk_abi::mman::{PROT_EXEC, PROT_READ, PROT_WRITE};
 
 /// Change the host protection of `[start, start+len)`, which must lie page-aligned
 /// inside the image's memory `region` (never trust the caller). Returns whether the
 /// host took it.
 pub fn protect(region: (usize, usize), start: usize, len: usize, p: u32) -> bool {
     let (r0, rlen) = region;
-    let page = uk_plat::PAGE_SIZE;
+    let page = uk_abi::PAGE_SIZE;
     let Some(end) = start.checked_add(len) else {
         return false;
     };
@@ -29,14 +29,15 @@ pub fn protect(region: (usize, usize), start: usize, len: usize, p: u32) -> bool
     {
         return false;
     }
-    if p & !(prot::READ | prot::WRITE | prot::EXEC) != 0 {
+    if p & !(PROT_READ | PROT_WRITE | PROT_EXEC) != 0 {
         return false;
     }
-    host::call(nr::MPROTECT, [start, len, p as usize, 0, 0, 0]) == 0
+    host::call(nr::SYS_MPROTECT, [start, len, p as usize, 0, 0, 0]) == 0
 }
 
-const SIGBUS: usize = 7;
-const SIGSEGV: usize = 11;
+use uk_abi::signal::{
+    SA_ONSTACK, SA_RESETHAND, SA_RESTORER, SA_SIGINFO, SEGV_ACCERR, SIGBUS, SIGSEGV,
+};
 
 /// The alternate stack the fault report runs on (16 KiB, 16-byte aligned).
 static mut ALT_STACK: [u128; 1024] = [0; 1024];
@@ -91,7 +92,6 @@ fn report(out: &mut [u8; 256], sig: i32, code: i32, addr: u64, rip: u64, write: 
     hex(out, &mut n, addr);
     put(out, &mut n, b", rip ");
     hex(out, &mut n, rip);
-    const SEGV_ACCERR: i32 = 2;
     put(
         out,
         &mut n,
@@ -131,21 +131,24 @@ pub fn install() {
         0,
         core::mem::size_of::<[u128; 1024]>(),
     ];
-    if host::call(nr::SIGALTSTACK, [stack.as_ptr() as usize, 0, 0, 0, 0, 0]) < 0 {
+    if host::call(
+        nr::SYS_SIGALTSTACK,
+        [stack.as_ptr() as usize, 0, 0, 0, 0, 0],
+    ) < 0
+    {
         return; // no report, the host's default action still ends the image
     }
-    const SA_SIGINFO: usize = 4;
-    const SA_ONSTACK: usize = 0x0800_0000;
-    const SA_RESTORER: usize = 0x0400_0000;
-    const SA_RESETHAND: usize = 0x8000_0000;
     let act = [
         on_fault as *const () as usize,
-        SA_SIGINFO | SA_ONSTACK | SA_RESTORER | SA_RESETHAND,
+        (SA_SIGINFO | SA_ONSTACK | SA_RESTORER | SA_RESETHAND) as usize,
         host::uk_linuxu_sigreturn as *const () as usize,
         0,
     ];
     for sig in [SIGSEGV, SIGBUS] {
-        host::call(nr::RT_SIGACTION, [sig, act.as_ptr() as usize, 0, 8, 0, 0]);
+        host::call(
+            nr::SYS_RT_SIGACTION,
+            [sig, act.as_ptr() as usize, 0, 8, 0, 0],
+        );
     }
 }
 
@@ -188,11 +191,11 @@ mod tests {
         let buf = vec![0u8; 4 * 4096];
         let start = (buf.as_ptr() as usize + 4095) & !4095;
         let region = (start, 2 * 4096);
-        assert!(protect(region, start + 4096, 4096, prot::READ));
+        assert!(protect(region, start + 4096, 4096, PROT_READ));
         // SAFETY: the page is inside `buf` and still readable.
         let v = unsafe { core::ptr::read_volatile((start + 4096) as *const u8) };
         assert_eq!(v, 0);
-        assert!(protect(region, start, 2 * 4096, prot::RW));
+        assert!(protect(region, start, 2 * 4096, uk_abi::mman::PROT_RW));
         drop(buf);
     }
 }

@@ -46,51 +46,8 @@ extern "C" {
     pub(crate) fn uk_linuxu_sigreturn();
 }
 
-/// Host system call numbers the platform uses.
-pub mod nr {
-    pub const READ: usize = 0;
-    pub const WRITE: usize = 1;
-    pub const MMAP: usize = 9;
-    pub const MPROTECT: usize = 10;
-    pub const SIGALTSTACK: usize = 131;
-    pub const RT_SIGACTION: usize = 13;
-    pub const IOCTL: usize = 16;
-    pub const MADVISE: usize = 28;
-    pub const EXIT: usize = 60;
-    pub const PRCTL: usize = 157;
-    pub const ARCH_PRCTL: usize = 158;
-    pub const CLOCK_GETTIME: usize = 228;
-    pub const EXIT_GROUP: usize = 231;
-    pub const PPOLL: usize = 271;
-    pub const GETRANDOM: usize = 318;
-    pub const SECCOMP: usize = 317;
-    pub const RT_SIGRETURN: usize = 15;
-    // hostfs (host directories mounted into the image).
-    pub const CLOSE: usize = 3;
-    pub const FSTAT: usize = 5;
-    pub const LSEEK: usize = 8;
-    pub const PREAD64: usize = 17;
-    pub const PWRITE64: usize = 18;
-    pub const FSYNC: usize = 74;
-    pub const FDATASYNC: usize = 75;
-    pub const FTRUNCATE: usize = 77;
-    pub const GETCWD: usize = 79;
-    pub const FSTATFS: usize = 138;
-    pub const GETDENTS64: usize = 217;
-    pub const OPENAT: usize = 257;
-    pub const MKDIRAT: usize = 258;
-    pub const FCHOWNAT: usize = 260;
-    pub const UNLINKAT: usize = 263;
-    pub const LINKAT: usize = 265;
-    pub const SYMLINKAT: usize = 266;
-    pub const READLINKAT: usize = 267;
-    pub const FCHMODAT: usize = 268;
-    pub const UTIMENSAT: usize = 280;
-    pub const RENAMEAT2: usize = 316;
-    // Network devices (net.rs), at boot only: passt's UNIX socket.
-    pub const SOCKET: usize = 41;
-    pub const CONNECT: usize = 42;
-}
+/// Host system call numbers are the Linux ABI's (`uk_abi::sysno`): `nr::SYS_READ`.
+pub use uk_abi::sysno as nr;
 
 /// Every host system call a linuxu image makes, by name: at boot (before the filter
 /// closes) and after. The seccomp filter allows [`RUNTIME_CALLS`] only.
@@ -140,37 +97,37 @@ pub const HOST_CALLS: &[&str] = &[
 /// The host calls allowed after boot: console, memory release and protection, idle
 /// wait, clock, TLS, exit, and the fault and SIGSYS reports' own return.
 pub const RUNTIME_CALLS: &[usize] = &[
-    nr::READ,
-    nr::WRITE,
-    nr::MADVISE,
-    nr::MPROTECT,
-    nr::ARCH_PRCTL,
-    nr::CLOCK_GETTIME,
-    nr::PPOLL,
-    nr::EXIT,
-    nr::EXIT_GROUP,
-    nr::RT_SIGRETURN,
+    nr::SYS_READ,
+    nr::SYS_WRITE,
+    nr::SYS_MADVISE,
+    nr::SYS_MPROTECT,
+    nr::SYS_ARCH_PRCTL,
+    nr::SYS_CLOCK_GETTIME,
+    nr::SYS_PPOLL,
+    nr::SYS_EXIT,
+    nr::SYS_EXIT_GROUP,
+    nr::SYS_RT_SIGRETURN,
     // hostfs; getcwd is boot-only.
-    nr::CLOSE,
-    nr::FSTAT,
-    nr::LSEEK,
-    nr::PREAD64,
-    nr::PWRITE64,
-    nr::FSYNC,
-    nr::FDATASYNC,
-    nr::FTRUNCATE,
-    nr::FSTATFS,
-    nr::GETDENTS64,
-    nr::OPENAT,
-    nr::MKDIRAT,
-    nr::FCHOWNAT,
-    nr::UNLINKAT,
-    nr::LINKAT,
-    nr::SYMLINKAT,
-    nr::READLINKAT,
-    nr::FCHMODAT,
-    nr::UTIMENSAT,
-    nr::RENAMEAT2,
+    nr::SYS_CLOSE,
+    nr::SYS_FSTAT,
+    nr::SYS_LSEEK,
+    nr::SYS_PREAD64,
+    nr::SYS_PWRITE64,
+    nr::SYS_FSYNC,
+    nr::SYS_FDATASYNC,
+    nr::SYS_FTRUNCATE,
+    nr::SYS_FSTATFS,
+    nr::SYS_GETDENTS64,
+    nr::SYS_OPENAT,
+    nr::SYS_MKDIRAT,
+    nr::SYS_FCHOWNAT,
+    nr::SYS_UNLINKAT,
+    nr::SYS_LINKAT,
+    nr::SYS_SYMLINKAT,
+    nr::SYS_READLINKAT,
+    nr::SYS_FCHMODAT,
+    nr::SYS_UTIMENSAT,
+    nr::SYS_RENAMEAT2,
 ];
 
 /// Make a host system call. Returns the raw result (negative errno on failure).
@@ -182,13 +139,16 @@ pub fn call(n: usize, a: [usize; 6]) -> isize {
 }
 
 pub fn write(fd: usize, buf: &[u8]) -> isize {
-    call(nr::WRITE, [fd, buf.as_ptr() as usize, buf.len(), 0, 0, 0])
+    call(
+        nr::SYS_WRITE,
+        [fd, buf.as_ptr() as usize, buf.len(), 0, 0, 0],
+    )
 }
 
 pub fn exit_group(status: i32) -> ! {
-    call(nr::EXIT_GROUP, [status as usize, 0, 0, 0, 0, 0]);
+    call(nr::SYS_EXIT_GROUP, [status as usize, 0, 0, 0, 0, 0]);
     // exit_group cannot fail; if the filter were wrong we would still not return.
     loop {
-        call(nr::EXIT, [status as usize, 0, 0, 0, 0, 0]);
+        call(nr::SYS_EXIT, [status as usize, 0, 0, 0, 0, 0]);
     }
 }

@@ -7,19 +7,16 @@
 //! a final symlink get AT_SYMLINK_NOFOLLOW.
 
 use crate::host::{call, nr};
-use uk_plat::{HostFs, HostStat, HostStatFs};
+use uk_abi::fcntl::{
+    AT_EMPTY_PATH, AT_FDCWD, AT_REMOVEDIR, AT_SYMLINK_NOFOLLOW, O_CLOEXEC, O_DIRECTORY, O_NOFOLLOW,
+    O_PATH,
+};
+use uk_abi::stat::{Stat, Statfs};
+use uk_abi::{Errno, FromZeros, IntoBytes};
+use uk_plat::HostFs;
 
-const AT_FDCWD: usize = -100isize as usize;
-const O_NOFOLLOW: u32 = 0o400000;
-const O_CLOEXEC: u32 = 0o2000000;
-const O_PATH: u32 = 0o10000000;
-const O_DIRECTORY: u32 = 0o200000;
-const AT_SYMLINK_NOFOLLOW: usize = 0x100;
-const AT_REMOVEDIR: usize = 0x200;
-const AT_EMPTY_PATH: usize = 0x1000;
-const EINTR: isize = -4;
-const EINVAL: i32 = 22;
-const ENAMETOOLONG: i32 = 36;
+/// `AT_FDCWD` as a host-call argument.
+const FDCWD: usize = AT_FDCWD as isize as usize;
 
 /// The host's working directory at boot (NUL-free, absolute).
 static mut CWD: [u8; 4096] = [0; 4096];
@@ -32,7 +29,7 @@ pub static HOSTFS: LinuxHostFs = LinuxHostFs;
 pub fn init() {
     let mut buf = [0u8; 4096];
     let r = call(
-        nr::GETCWD,
+        nr::SYS_GETCWD,
         [buf.as_mut_ptr() as usize, buf.len(), 0, 0, 0, 0],
     );
     // getcwd returns the length including the NUL; an unreachable cwd starts with '('.
@@ -50,16 +47,13 @@ pub fn init() {
 }
 
 /// Retry a host call interrupted by a host signal.
-fn sys(n: usize, a: [usize; 6]) -> Result<usize, i32> {
+fn sys(n: usize, a: [usize; 6]) -> Result<usize, Errno> {
     loop {
         let r = call(n, a);
-        if r == EINTR {
-            continue;
-        }
-        return if r < 0 {
-            Err(-r as i32)
-        } else {
-            Ok(r as usize)
+        return match Errno::from_neg(r) {
+            Some(Errno::EINTR) => continue,
+            Some(e) => Err(e),
+            None => Ok(r as usize),
         };
     }
 }
@@ -68,17 +62,17 @@ fn sys(n: usize, a: [usize; 6]) -> Result<usize, i32> {
 struct Name([u8; 256]);
 
 impl Name {
-    fn new(name: &[u8], allow_dot: bool) -> Result<Name, i32> {
+    fn new(name: &[u8], allow_dot: bool) -> Result<Name, Errno> {
         if name.is_empty()
             || name == b".."
             || (name == b"." && !allow_dot)
             || name.contains(&b'/')
             || name.contains(&0)
         {
-            return Err(EINVAL);
+            return Err(Errno::EINVAL);
         }
         if name.len() > 255 {
-            return Err(ENAMETOOLONG);
+            return Err(Errno::ENAMETOOLONG);
         }
         let mut b = [0u8; 256];
         b[..name.len()].copy_from_slice(name);
@@ -90,48 +84,27 @@ impl Name {
 }
 
 /// A NUL-terminated copy of a whole path (boot options and symlink targets).
-fn cpath(p: &[u8], out: &mut [u8; 4096]) -> Result<usize, i32> {
+fn cpath(p: &[u8], out: &mut [u8; 4096]) -> Result<usize, Errno> {
     if p.len() >= out.len() {
-        return Err(ENAMETOOLONG);
+        return Err(Errno::ENAMETOOLONG);
     }
     if p.contains(&0) {
-        return Err(EINVAL);
+        return Err(Errno::EINVAL);
     }
     out[..p.len()].copy_from_slice(p);
     out[p.len()] = 0;
     Ok(out.as_ptr() as usize)
 }
 
-fn decode_stat(b: &[u8; 144]) -> HostStat {
-    let u64_at = |o: usize| u64::from_le_bytes(b[o..o + 8].try_into().unwrap_or([0; 8]));
-    let u32_at = |o: usize| u32::from_le_bytes(b[o..o + 4].try_into().unwrap_or([0; 4]));
-    let ts = |o: usize| (u64_at(o) as i64).saturating_mul(1_000_000_000) + u64_at(o + 8) as i64;
-    HostStat {
-        dev: u64_at(0),
-        ino: u64_at(8),
-        nlink: u64_at(16),
-        mode: u32_at(24),
-        uid: u32_at(28),
-        gid: u32_at(32),
-        rdev: u64_at(40),
-        size: u64_at(48) as i64,
-        blksize: u64_at(56) as i64,
-        blocks: u64_at(64) as i64,
-        atime_ns: ts(72),
-        mtime_ns: ts(88),
-        ctime_ns: ts(104),
-    }
-}
-
 impl HostFs for LinuxHostFs {
-    fn open_dir(&self, host_path: &[u8]) -> Result<i32, i32> {
+    fn open_dir(&self, host_path: &[u8]) -> Result<i32, Errno> {
         if host_path.first() != Some(&b'/') {
-            return Err(EINVAL);
+            return Err(Errno::EINVAL);
         }
         let mut b = [0u8; 4096];
         let p = cpath(host_path, &mut b)?;
         let flags = (O_PATH | O_DIRECTORY | O_CLOEXEC) as usize;
-        sys(nr::OPENAT, [AT_FDCWD, p, flags, 0, 0, 0]).map(|fd| fd as i32)
+        sys(nr::SYS_OPENAT, [FDCWD, p, flags, 0, 0, 0]).map(|fd| fd as i32)
     }
 
     fn initial_cwd(&self) -> &[u8] {
@@ -142,23 +115,23 @@ impl HostFs for LinuxHostFs {
         }
     }
 
-    fn openat(&self, dirfd: i32, name: &[u8], flags: u32, mode: u32) -> Result<i32, i32> {
+    fn openat(&self, dirfd: i32, name: &[u8], flags: u32, mode: u32) -> Result<i32, Errno> {
         let n = Name::new(name, true)?;
         let flags = flags | O_NOFOLLOW | O_CLOEXEC;
         sys(
-            nr::OPENAT,
+            nr::SYS_OPENAT,
             [dirfd as usize, n.ptr(), flags as usize, mode as usize, 0, 0],
         )
         .map(|fd| fd as i32)
     }
 
     fn close(&self, fd: i32) {
-        let _ = call(nr::CLOSE, [fd as usize, 0, 0, 0, 0, 0]);
+        let _ = call(nr::SYS_CLOSE, [fd as usize, 0, 0, 0, 0, 0]);
     }
 
-    fn pread(&self, fd: i32, buf: &mut [u8], off: u64) -> Result<usize, i32> {
+    fn pread(&self, fd: i32, buf: &mut [u8], off: u64) -> Result<usize, Errno> {
         sys(
-            nr::PREAD64,
+            nr::SYS_PREAD64,
             [
                 fd as usize,
                 buf.as_mut_ptr() as usize,
@@ -170,9 +143,9 @@ impl HostFs for LinuxHostFs {
         )
     }
 
-    fn pwrite(&self, fd: i32, buf: &[u8], off: u64) -> Result<usize, i32> {
+    fn pwrite(&self, fd: i32, buf: &[u8], off: u64) -> Result<usize, Errno> {
         sys(
-            nr::PWRITE64,
+            nr::SYS_PWRITE64,
             [
                 fd as usize,
                 buf.as_ptr() as usize,
@@ -184,62 +157,66 @@ impl HostFs for LinuxHostFs {
         )
     }
 
-    fn write(&self, fd: i32, buf: &[u8]) -> Result<usize, i32> {
+    fn write(&self, fd: i32, buf: &[u8]) -> Result<usize, Errno> {
         sys(
-            nr::WRITE,
+            nr::SYS_WRITE,
             [fd as usize, buf.as_ptr() as usize, buf.len(), 0, 0, 0],
         )
     }
 
-    fn fstat(&self, fd: i32) -> Result<HostStat, i32> {
-        let mut b = [0u8; 144];
+    fn fstat(&self, fd: i32) -> Result<Stat, Errno> {
+        let mut st = Stat::new_zeroed();
         sys(
-            nr::FSTAT,
-            [fd as usize, b.as_mut_ptr() as usize, 0, 0, 0, 0],
+            nr::SYS_FSTAT,
+            [
+                fd as usize,
+                st.as_mut_bytes().as_mut_ptr() as usize,
+                0,
+                0,
+                0,
+                0,
+            ],
         )?;
-        Ok(decode_stat(&b))
+        Ok(st)
     }
 
-    fn fstatfs(&self, fd: i32) -> Result<HostStatFs, i32> {
-        let mut b = [0u64; 15];
+    fn fstatfs(&self, fd: i32) -> Result<Statfs, Errno> {
+        let mut st = Statfs::new_zeroed();
         sys(
-            nr::FSTATFS,
-            [fd as usize, b.as_mut_ptr() as usize, 0, 0, 0, 0],
+            nr::SYS_FSTATFS,
+            [
+                fd as usize,
+                st.as_mut_bytes().as_mut_ptr() as usize,
+                0,
+                0,
+                0,
+                0,
+            ],
         )?;
-        Ok(HostStatFs {
-            fs_type: b[0] as i64,
-            bsize: b[1] as i64,
-            blocks: b[2],
-            bfree: b[3],
-            bavail: b[4],
-            files: b[5],
-            ffree: b[6],
-            namelen: b[8] as i64,
-            frsize: b[9] as i64,
-        })
+        Ok(st)
     }
 
-    fn getdents64(&self, fd: i32, cookie: u64, buf: &mut [u8]) -> Result<usize, i32> {
-        sys(nr::LSEEK, [fd as usize, cookie as usize, 0, 0, 0, 0])?;
+    fn getdents64(&self, fd: i32, cookie: u64, buf: &mut [u8]) -> Result<usize, Errno> {
+        sys(nr::SYS_LSEEK, [fd as usize, cookie as usize, 0, 0, 0, 0])?;
         sys(
-            nr::GETDENTS64,
+            nr::SYS_GETDENTS64,
             [fd as usize, buf.as_mut_ptr() as usize, buf.len(), 0, 0, 0],
         )
     }
 
-    fn mkdirat(&self, dirfd: i32, name: &[u8], mode: u32) -> Result<(), i32> {
+    fn mkdirat(&self, dirfd: i32, name: &[u8], mode: u32) -> Result<(), Errno> {
         let n = Name::new(name, false)?;
         sys(
-            nr::MKDIRAT,
+            nr::SYS_MKDIRAT,
             [dirfd as usize, n.ptr(), mode as usize, 0, 0, 0],
         )
         .map(|_| ())
     }
 
-    fn unlinkat(&self, dirfd: i32, name: &[u8], dir: bool) -> Result<(), i32> {
+    fn unlinkat(&self, dirfd: i32, name: &[u8], dir: bool) -> Result<(), Errno> {
         let n = Name::new(name, false)?;
-        let f = if dir { AT_REMOVEDIR } else { 0 };
-        sys(nr::UNLINKAT, [dirfd as usize, n.ptr(), f, 0, 0, 0]).map(|_| ())
+        let f = if dir { AT_REMOVEDIR as usize } else { 0 };
+        sys(nr::SYS_UNLINKAT, [dirfd as usize, n.ptr(), f, 0, 0, 0]).map(|_| ())
     }
 
     fn renameat(
@@ -249,11 +226,11 @@ impl HostFs for LinuxHostFs {
         newdir: i32,
         new: &[u8],
         flags: u32,
-    ) -> Result<(), i32> {
+    ) -> Result<(), Errno> {
         let o = Name::new(old, false)?;
         let n = Name::new(new, false)?;
         sys(
-            nr::RENAMEAT2,
+            nr::SYS_RENAMEAT2,
             [
                 olddir as usize,
                 o.ptr(),
@@ -266,17 +243,17 @@ impl HostFs for LinuxHostFs {
         .map(|_| ())
     }
 
-    fn symlinkat(&self, target: &[u8], dirfd: i32, name: &[u8]) -> Result<(), i32> {
+    fn symlinkat(&self, target: &[u8], dirfd: i32, name: &[u8]) -> Result<(), Errno> {
         let n = Name::new(name, false)?;
         let mut b = [0u8; 4096];
         let t = cpath(target, &mut b)?;
-        sys(nr::SYMLINKAT, [t, dirfd as usize, n.ptr(), 0, 0, 0]).map(|_| ())
+        sys(nr::SYS_SYMLINKAT, [t, dirfd as usize, n.ptr(), 0, 0, 0]).map(|_| ())
     }
 
-    fn readlink(&self, fd: i32, buf: &mut [u8]) -> Result<usize, i32> {
+    fn readlink(&self, fd: i32, buf: &mut [u8]) -> Result<usize, Errno> {
         let empty = [0u8; 1];
         sys(
-            nr::READLINKAT,
+            nr::SYS_READLINKAT,
             [
                 fd as usize,
                 empty.as_ptr() as usize,
@@ -288,62 +265,66 @@ impl HostFs for LinuxHostFs {
         )
     }
 
-    fn linkat(&self, olddir: i32, old: &[u8], newdir: i32, new: &[u8]) -> Result<(), i32> {
+    fn linkat(&self, olddir: i32, old: &[u8], newdir: i32, new: &[u8]) -> Result<(), Errno> {
         let o = Name::new(old, false)?;
         let n = Name::new(new, false)?;
         // No AT_SYMLINK_FOLLOW: a link to a symlink names the symlink itself.
         sys(
-            nr::LINKAT,
+            nr::SYS_LINKAT,
             [olddir as usize, o.ptr(), newdir as usize, n.ptr(), 0, 0],
         )
         .map(|_| ())
     }
 
-    fn ftruncate(&self, fd: i32, len: u64) -> Result<(), i32> {
-        sys(nr::FTRUNCATE, [fd as usize, len as usize, 0, 0, 0, 0]).map(|_| ())
+    fn ftruncate(&self, fd: i32, len: u64) -> Result<(), Errno> {
+        sys(nr::SYS_FTRUNCATE, [fd as usize, len as usize, 0, 0, 0, 0]).map(|_| ())
     }
 
-    fn fsync(&self, fd: i32, data_only: bool) -> Result<(), i32> {
-        let n = if data_only { nr::FDATASYNC } else { nr::FSYNC };
+    fn fsync(&self, fd: i32, data_only: bool) -> Result<(), Errno> {
+        let n = if data_only {
+            nr::SYS_FDATASYNC
+        } else {
+            nr::SYS_FSYNC
+        };
         sys(n, [fd as usize, 0, 0, 0, 0, 0]).map(|_| ())
     }
 
-    fn fchmodat(&self, dirfd: i32, name: &[u8], mode: u32) -> Result<(), i32> {
+    fn fchmodat(&self, dirfd: i32, name: &[u8], mode: u32) -> Result<(), Errno> {
         // fchmodat(2) follows a final symlink and has no flag against it; lib/vfs only
         // calls this for nodes it found not to be symlinks.
         let n = Name::new(name, true)?;
         sys(
-            nr::FCHMODAT,
+            nr::SYS_FCHMODAT,
             [dirfd as usize, n.ptr(), mode as usize, 0, 0, 0],
         )
         .map(|_| ())
     }
 
-    fn fchown(&self, fd: i32, uid: u32, gid: u32) -> Result<(), i32> {
+    fn fchown(&self, fd: i32, uid: u32, gid: u32) -> Result<(), Errno> {
         let empty = [0u8; 1];
         sys(
-            nr::FCHOWNAT,
+            nr::SYS_FCHOWNAT,
             [
                 fd as usize,
                 empty.as_ptr() as usize,
                 uid as usize,
                 gid as usize,
-                AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW,
+                (AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) as usize,
                 0,
             ],
         )
         .map(|_| ())
     }
 
-    fn utimensat(&self, dirfd: i32, name: &[u8], times: &[[i64; 2]; 2]) -> Result<(), i32> {
+    fn utimensat(&self, dirfd: i32, name: &[u8], times: &[[i64; 2]; 2]) -> Result<(), Errno> {
         let n = Name::new(name, true)?;
         sys(
-            nr::UTIMENSAT,
+            nr::SYS_UTIMENSAT,
             [
                 dirfd as usize,
                 n.ptr(),
                 times.as_ptr() as usize,
-                AT_SYMLINK_NOFOLLOW,
+                AT_SYMLINK_NOFOLLOW as usize,
                 0,
                 0,
             ],
@@ -373,24 +354,27 @@ mod tests {
     fn confinement_and_io() {
         let (d, root) = scratch();
         let h = &HOSTFS;
-        assert_eq!(h.openat(root, b"..", O_PATH, 0), Err(EINVAL));
-        assert_eq!(h.openat(root, b"sub/../../secret", O_PATH, 0), Err(EINVAL));
-        assert_eq!(h.openat(root, b"", O_PATH, 0), Err(EINVAL));
+        assert_eq!(h.openat(root, b"..", O_PATH, 0), Err(Errno::EINVAL));
+        assert_eq!(
+            h.openat(root, b"sub/../../secret", O_PATH, 0),
+            Err(Errno::EINVAL)
+        );
+        assert_eq!(h.openat(root, b"", O_PATH, 0), Err(Errno::EINVAL));
         // The symlink is opened as itself (O_PATH|O_NOFOLLOW), never followed...
         let l = h.openat(root, b"esc", O_PATH, 0).unwrap();
-        assert_eq!(h.fstat(l).unwrap().mode & 0o170000, 0o120000);
+        assert_eq!(h.fstat(l).unwrap().st_mode & 0o170000, 0o120000);
         let mut b = [0u8; 64];
         let n = h.readlink(l, &mut b).unwrap();
         assert_eq!(&b[..n], b"../secret");
         h.close(l);
         // ...and opening it for reading fails (ELOOP) instead of reading the outside file.
-        assert_eq!(h.openat(root, b"esc", 0, 0), Err(40));
+        assert_eq!(h.openat(root, b"esc", 0, 0), Err(Errno::ELOOP));
         let f = h.openat(root, b"f", 2, 0).unwrap();
         assert_eq!(h.pread(f, &mut b, 1).unwrap(), 4);
         assert_eq!(&b[..4], b"ello");
         assert_eq!(h.pwrite(f, b"J", 0).unwrap(), 1);
         h.ftruncate(f, 3).unwrap();
-        assert_eq!(h.fstat(f).unwrap().size, 3);
+        assert_eq!(h.fstat(f).unwrap().st_size, 3);
         h.close(f);
         assert_eq!(std::fs::read(d.join("inside/f")).unwrap(), b"Jel");
         h.mkdirat(root, b"new", 0o700).unwrap();
@@ -405,7 +389,7 @@ mod tests {
         let n = h.getdents64(dfd, 0, &mut [0u8; 4096]).unwrap();
         assert!(n > 0);
         h.close(dfd);
-        assert_eq!(h.fstatfs(root).map(|s| s.bsize > 0), Ok(true));
+        assert_eq!(h.fstatfs(root).map(|s| s.f_bsize > 0), Ok(true));
         assert!(HOSTFS.open_dir(b"relative").is_err());
         h.close(root);
         std::fs::remove_dir_all(&d).unwrap();

@@ -34,13 +34,13 @@ global_asm!(
     ".size _uk_start, .-_uk_start",
 );
 
-const AT_NULL: usize = 0;
-const AT_PHDR: usize = 3;
-const AT_PHNUM: usize = 5;
-const AT_HWCAP: usize = 16;
-const AT_HWCAP2: usize = 26;
-const AT_SYSINFO_EHDR: usize = 33;
-const HWCAP2_FSGSBASE: usize = 1 << 1;
+use uk_abi::auxv::{
+    AT_HWCAP, AT_HWCAP2, AT_NULL, AT_PHDR, AT_PHNUM, AT_SYSINFO_EHDR, HWCAP2_FSGSBASE,
+};
+use uk_abi::signal::{
+    SA_RESTORER, SIGHUP, SIGINT, SIGPIPE, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIGWINCH, SIG_IGN,
+};
+use uk_abi::Errno;
 
 /// The linuxu platform. One static instance; fields are set once during entry, before
 /// anything reads them.
@@ -106,7 +106,7 @@ fn clock(id: usize) -> i64 {
     }
     let mut ts = [0i64; 2];
     let r = host::call(
-        nr::CLOCK_GETTIME,
+        nr::SYS_CLOCK_GETTIME,
         [id, ts.as_mut_ptr() as usize, 0, 0, 0, 0],
     );
     if r < 0 {
@@ -120,7 +120,7 @@ impl Platform for LinuxU {
         "linuxu"
     }
 
-    fn console_write(&self, stream: ConsoleStream, buf: &[u8]) -> Result<usize, i32> {
+    fn console_write(&self, stream: ConsoleStream, buf: &[u8]) -> Result<usize, Errno> {
         let fd = match stream {
             ConsoleStream::Out => 1,
             ConsoleStream::Err => 2,
@@ -128,32 +128,27 @@ impl Platform for LinuxU {
         let mut done = 0;
         while done < buf.len() {
             let r = host::write(fd, &buf[done..]);
-            if r == -4 {
-                continue; // EINTR
+            match Errno::from_neg(r) {
+                Some(Errno::EINTR) => continue,
+                Some(e) => return if done > 0 { Ok(done) } else { Err(e) },
+                None => done += r as usize,
             }
-            if r < 0 {
-                return if done > 0 { Ok(done) } else { Err(-r as i32) };
-            }
-            done += r as usize;
         }
         Ok(done)
     }
 
-    fn console_read(&self, buf: &mut [u8]) -> Result<usize, i32> {
+    fn console_read(&self, buf: &mut [u8]) -> Result<usize, Errno> {
         loop {
-            let r = host::call(nr::READ, [0, buf.as_mut_ptr() as usize, buf.len(), 0, 0, 0]);
-            if r == -4 {
+            let r = host::call(
+                nr::SYS_READ,
+                [0, buf.as_mut_ptr() as usize, buf.len(), 0, 0, 0],
+            );
+            return match Errno::from_neg(r) {
                 // A host signal for the program: let the read fail with EINTR so the
                 // kernel delivers it; other interruptions just retry.
-                if HOST_SIGNALS.load(Ordering::Relaxed) != 0 {
-                    return Err(4);
-                }
-                continue;
-            }
-            return if r < 0 {
-                Err(-r as i32)
-            } else {
-                Ok(r as usize)
+                Some(Errno::EINTR) if HOST_SIGNALS.load(Ordering::Relaxed) == 0 => continue,
+                Some(e) => Err(e),
+                None => Ok(r as usize),
             };
         }
     }
@@ -171,18 +166,17 @@ impl Platform for LinuxU {
         }
     }
 
-    fn console_seek(&self, fd: u32, off: i64, whence: u32) -> Result<u64, i32> {
+    fn console_seek(&self, fd: u32, off: i64, whence: u32) -> Result<u64, Errno> {
         if fd > 2 || whence > 2 {
-            return Err(22); // EINVAL: only the three console streams, SEEK_SET/CUR/END
+            return Err(Errno::EINVAL); // only the three console streams, SEEK_SET/CUR/END
         }
         let r = host::call(
-            nr::LSEEK,
+            nr::SYS_LSEEK,
             [fd as usize, off as usize, whence as usize, 0, 0, 0],
         );
-        if r < 0 {
-            Err(-r as i32)
-        } else {
-            Ok(r as u64)
+        match Errno::from_neg(r) {
+            Some(e) => Err(e),
+            None => Ok(r as u64),
         }
     }
 
@@ -205,7 +199,7 @@ impl Platform for LinuxU {
         let mut pfd = [0i32; 2];
         let nfds = match net::poll_fds() {
             Some(fd) => {
-                pfd = [fd, 1 /* POLLIN */];
+                pfd = [fd, uk_abi::poll::POLLIN as i32];
                 1
             }
             None => 0,
@@ -216,9 +210,9 @@ impl Platform for LinuxU {
                 let now = self.monotonic_ns();
                 let rel = d.saturating_sub(now);
                 let ts = [(rel / 1_000_000_000) as i64, (rel % 1_000_000_000) as i64];
-                host::call(nr::PPOLL, [fds, nfds, ts.as_ptr() as usize, 0, 8, 0])
+                host::call(nr::SYS_PPOLL, [fds, nfds, ts.as_ptr() as usize, 0, 8, 0])
             }
-            None => host::call(nr::PPOLL, [fds, nfds, 0, 0, 8, 0]),
+            None => host::call(nr::SYS_PPOLL, [fds, nfds, 0, 0, 8, 0]),
         };
         if r > 0 {
             uk_plat::net_event();
@@ -234,8 +228,11 @@ impl Platform for LinuxU {
     }
 
     fn release(&self, start: usize, len: usize) -> bool {
-        const MADV_DONTNEED: usize = 4;
-        host::call(nr::MADVISE, [start, len, MADV_DONTNEED, 0, 0, 0]) == 0
+        use uk_abi::mman::MADV_DONTNEED;
+        host::call(
+            nr::SYS_MADVISE,
+            [start, len, MADV_DONTNEED as usize, 0, 0, 0],
+        ) == 0
     }
 
     fn protect(&self, start: usize, len: usize, prot: u32) -> bool {
@@ -276,8 +273,8 @@ impl Platform for LinuxU {
             // refused non-canonical values.
             unsafe { uk_arch::cpu::wrfsbase(base as u64) };
         } else {
-            const ARCH_SET_FS: usize = 0x1002;
-            host::call(nr::ARCH_PRCTL, [ARCH_SET_FS, base, 0, 0, 0, 0]);
+            use uk_abi::prctl::ARCH_SET_FS;
+            host::call(nr::SYS_ARCH_PRCTL, [ARCH_SET_FS as usize, base, 0, 0, 0, 0]);
         }
     }
 
@@ -311,10 +308,16 @@ fn die(msg: &[&str], status: i32) -> ! {
 fn probe_ttys() {
     for fd in 0..3 {
         let mut ws = [0u16; 4];
-        const TIOCGWINSZ: usize = 0x5413;
         if host::call(
-            nr::IOCTL,
-            [fd, TIOCGWINSZ, ws.as_mut_ptr() as usize, 0, 0, 0],
+            nr::SYS_IOCTL,
+            [
+                fd,
+                uk_abi::ioctl::TIOCGWINSZ as usize,
+                ws.as_mut_ptr() as usize,
+                0,
+                0,
+                0,
+            ],
         ) == 0
         {
             let v = 1 | (ws[0] as usize) << 16 | (ws[1] as usize) << 32;
@@ -339,27 +342,28 @@ extern "C" fn on_host_signal(sig: i32) {
 
 /// Signals from outside that the program should see as its own: termination requests,
 /// hang-up, the user signals, window size changes.
-const FORWARDED_SIGNALS: [usize; 7] = [1, 2, 3, 10, 12, 15, 28];
+const FORWARDED_SIGNALS: [usize; 7] =
+    [SIGHUP, SIGINT, SIGQUIT, SIGUSR1, SIGUSR2, SIGTERM, SIGWINCH];
 
 fn forward_host_signals() {
-    const SA_RESTORER: usize = 0x0400_0000;
     let act = [
         on_host_signal as *const () as usize,
-        SA_RESTORER,
+        SA_RESTORER as usize,
         host::uk_linuxu_sigreturn as *const () as usize,
         0,
     ];
     for sig in FORWARDED_SIGNALS {
-        host::call(nr::RT_SIGACTION, [sig, act.as_ptr() as usize, 0, 8, 0, 0]);
+        host::call(
+            nr::SYS_RT_SIGACTION,
+            [sig, act.as_ptr() as usize, 0, 8, 0, 0],
+        );
     }
 }
 
 fn ignore_host_sigpipe() {
-    const SIGPIPE: usize = 13;
-    const SIG_IGN: usize = 1;
-    let act = [SIG_IGN, 0, 0, 0];
+    let act = [SIG_IGN as usize, 0, 0, 0];
     host::call(
-        nr::RT_SIGACTION,
+        nr::SYS_RT_SIGACTION,
         [SIGPIPE, act.as_ptr() as usize, 0, 8, 0, 0],
     );
 }
@@ -418,7 +422,7 @@ pub unsafe extern "C" fn uk_linuxu_entry(sp: *const usize) -> ! {
     const PROT_RW: usize = 3;
     const MAP_PRIVATE_ANON_NORESERVE: usize = 0x02 | 0x20 | 0x4000;
     let base = host::call(
-        nr::MMAP,
+        nr::SYS_MMAP,
         [0, mem, PROT_RW, MAP_PRIVATE_ANON_NORESERVE, usize::MAX, 0],
     );
     if base < 0 {
@@ -429,11 +433,14 @@ pub unsafe extern "C" fn uk_linuxu_entry(sp: *const usize) -> ! {
     }
     LINUXU.region.set([MemRegion {
         start: base as usize,
-        len: mem & !(uk_plat::PAGE_SIZE - 1),
+        len: mem & !(uk_abi::PAGE_SIZE - 1),
     }]);
 
     let mut seed = [0u8; 32];
-    host::call(nr::GETRANDOM, [seed.as_mut_ptr() as usize, 32, 0, 0, 0, 0]);
+    host::call(
+        nr::SYS_GETRANDOM,
+        [seed.as_mut_ptr() as usize, 32, 0, 0, 0, 0],
+    );
     LINUXU.entropy.set(seed);
     probe_ttys();
     ignore_host_sigpipe();

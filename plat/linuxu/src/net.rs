@@ -15,9 +15,13 @@ use core::cell::UnsafeCell;
 use core::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use uk_plat::NetDevice;
 
-const EAGAIN: isize = -11;
-const EINTR: isize = -4;
-const POLLOUT: i16 = 4;
+use uk_abi::fcntl::{AT_FDCWD, O_CLOEXEC, O_NONBLOCK, O_RDWR};
+use uk_abi::ioctl::{IFF_NO_PI, IFF_TAP, IFNAMSIZ, TUNSETIFF};
+use uk_abi::poll::POLLOUT;
+use uk_abi::socket::{
+    SockaddrUn, AF_UNIX, SOCK_CLOEXEC, SOCK_NONBLOCK, SOCK_STREAM, SUN_PATH_OFFSET,
+};
+use uk_abi::{Errno, FromZeros, IntoBytes};
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Kind {
@@ -85,17 +89,15 @@ fn cstring(s: &[u8], out: &mut [u8]) -> Result<(), &'static str> {
 }
 
 fn open_tap(ifname: &[u8]) -> Result<i32, &'static str> {
-    if ifname.is_empty() || ifname.len() >= 16 {
+    if ifname.is_empty() || ifname.len() >= IFNAMSIZ {
         return Err("net=tap:<ifname> wants an interface name of 1 to 15 characters");
     }
-    const O_RDWR_NONBLOCK_CLOEXEC: usize = 0o2 | 0o4000 | 0o2000000;
-    const AT_FDCWD: usize = -100isize as usize;
     let r = host::call(
-        nr::OPENAT,
+        nr::SYS_OPENAT,
         [
-            AT_FDCWD,
+            AT_FDCWD as isize as usize,
             c"/dev/net/tun".as_ptr() as usize,
-            O_RDWR_NONBLOCK_CLOEXEC,
+            (O_RDWR | O_NONBLOCK | O_CLOEXEC) as usize,
             0,
             0,
             0,
@@ -107,14 +109,18 @@ fn open_tap(ifname: &[u8]) -> Result<i32, &'static str> {
     let fd = r as i32;
     // struct ifreq: 16-byte name, then short flags (padded to 40 bytes).
     let mut ifr = [0u8; 40];
-    cstring(ifname, &mut ifr[..16])?;
-    const IFF_TAP: u16 = 0x0002;
-    const IFF_NO_PI: u16 = 0x1000;
-    ifr[16..18].copy_from_slice(&(IFF_TAP | IFF_NO_PI).to_ne_bytes());
-    const TUNSETIFF: usize = 0x4004_54ca;
+    cstring(ifname, &mut ifr[..IFNAMSIZ])?;
+    ifr[IFNAMSIZ..IFNAMSIZ + 2].copy_from_slice(&(IFF_TAP | IFF_NO_PI).to_ne_bytes());
     if host::call(
-        nr::IOCTL,
-        [fd as usize, TUNSETIFF, ifr.as_ptr() as usize, 0, 0, 0],
+        nr::SYS_IOCTL,
+        [
+            fd as usize,
+            TUNSETIFF as usize,
+            ifr.as_ptr() as usize,
+            0,
+            0,
+            0,
+        ],
     ) < 0
     {
         return Err(
@@ -126,24 +132,28 @@ fn open_tap(ifname: &[u8]) -> Result<i32, &'static str> {
 }
 
 fn open_passt(path: &[u8]) -> Result<i32, &'static str> {
-    const AF_UNIX: usize = 1;
-    const SOCK_STREAM_NONBLOCK_CLOEXEC: usize = 1 | 0o4000 | 0o2000000;
-    // struct sockaddr_un: family, then a 108-byte path.
-    let mut sa = [0u8; 110];
-    sa[..2].copy_from_slice(&(AF_UNIX as u16).to_ne_bytes());
-    cstring(path, &mut sa[2..]).map_err(|_| "net=passt: socket path too long (max 107)")?;
+    let mut sa = SockaddrUn::new_zeroed();
+    sa.sun_family = AF_UNIX;
+    cstring(path, &mut sa.sun_path).map_err(|_| "net=passt: socket path too long (max 107)")?;
     let r = host::call(
-        nr::SOCKET,
-        [AF_UNIX, SOCK_STREAM_NONBLOCK_CLOEXEC, 0, 0, 0, 0],
+        nr::SYS_SOCKET,
+        [
+            AF_UNIX as usize,
+            (SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC) as usize,
+            0,
+            0,
+            0,
+            0,
+        ],
     );
     if r < 0 {
         return Err("cannot create a UNIX socket for passt");
     }
     let fd = r as i32;
-    let len = 2 + path.len() + 1;
+    let len = SUN_PATH_OFFSET + path.len() + 1;
     if host::call(
-        nr::CONNECT,
-        [fd as usize, sa.as_ptr() as usize, len, 0, 0, 0],
+        nr::SYS_CONNECT,
+        [fd as usize, sa.as_bytes().as_ptr() as usize, len, 0, 0, 0],
     ) < 0
     {
         return Err(
@@ -190,21 +200,19 @@ pub fn setup(spec: &[u8], seed: &[u8; 32]) -> Result<(), &'static str> {
 }
 
 /// Writes all of `buf`, waiting for room when the host socket is full.
-fn write_all(fd: i32, mut buf: &[u8]) -> Result<(), i32> {
+fn write_all(fd: i32, mut buf: &[u8]) -> Result<(), Errno> {
     while !buf.is_empty() {
         let r = host::write(fd as usize, buf);
-        if r == EAGAIN {
-            let mut pfd = [fd, POLLOUT as i32];
-            host::call(nr::PPOLL, [pfd.as_mut_ptr() as usize, 1, 0, 0, 8, 0]);
-            continue;
+        match Errno::from_neg(r) {
+            Some(Errno::EAGAIN) => {
+                let mut pfd = [fd, POLLOUT as i32];
+                host::call(nr::SYS_PPOLL, [pfd.as_mut_ptr() as usize, 1, 0, 0, 8, 0]);
+            }
+            Some(Errno::EINTR) => {}
+            Some(e) => return Err(e),
+            None if r == 0 => return Err(Errno::EIO),
+            None => buf = &buf[r as usize..],
         }
-        if r == EINTR {
-            continue;
-        }
-        if r <= 0 {
-            return Err(if r < 0 { -r as i32 } else { 5 });
-        }
-        buf = &buf[r as usize..];
     }
     Ok(())
 }
@@ -231,7 +239,7 @@ impl HostNet {
                 }
             }
             let r = host::call(
-                nr::READ,
+                nr::SYS_READ,
                 [
                     fd as usize,
                     rx[*len..].as_mut_ptr() as usize,
@@ -241,7 +249,7 @@ impl HostNet {
                     0,
                 ],
             );
-            if r == EINTR {
+            if r == Errno::EINTR.as_neg() {
                 continue;
             }
             if r <= 0 {
@@ -268,24 +276,20 @@ impl NetDevice for HostNet {
     fn link_up(&self) -> bool {
         self.fd.load(Ordering::Relaxed) >= 0
     }
-    fn transmit(&self, frame: &[u8]) -> Result<(), i32> {
+    fn transmit(&self, frame: &[u8]) -> Result<(), Errno> {
         let fd = self.fd.load(Ordering::Relaxed);
         if fd < 0 {
-            return Err(100); // ENETDOWN
+            return Err(Errno::ENETDOWN);
         }
         if frame.len() > 14 + 4 + 1500 {
-            return Err(90); // EMSGSIZE
+            return Err(Errno::EMSGSIZE);
         }
         // SAFETY: boot-time field.
         match unsafe { *self.kind.get() } {
-            Kind::Tap => {
-                let r = host::write(fd as usize, frame);
-                if r < 0 {
-                    Err(-r as i32)
-                } else {
-                    Ok(())
-                }
-            }
+            Kind::Tap => match Errno::from_neg(host::write(fd as usize, frame)) {
+                Some(e) => Err(e),
+                None => Ok(()),
+            },
             Kind::Passt => {
                 let mut buf = [0u8; 4 + 14 + 4 + 1500];
                 buf[..4].copy_from_slice(&(frame.len() as u32).to_be_bytes());
@@ -303,10 +307,10 @@ impl NetDevice for HostNet {
         let r = match unsafe { *self.kind.get() } {
             Kind::Tap => loop {
                 let r = host::call(
-                    nr::READ,
+                    nr::SYS_READ,
                     [fd as usize, buf.as_mut_ptr() as usize, buf.len(), 0, 0, 0],
                 );
-                if r == EINTR {
+                if r == Errno::EINTR.as_neg() {
                     continue;
                 }
                 break (r > 0).then_some(r as usize);

@@ -21,15 +21,12 @@ struct SockFprog {
     filter: *const SockFilter,
 }
 
-const BPF_LD_W_ABS: u16 = 0x20;
-const BPF_JEQ_K: u16 = 0x15;
-const BPF_JGE_K: u16 = 0x35;
-const BPF_RET_K: u16 = 0x06;
-const AUDIT_ARCH_X86_64: u32 = 0xc000_003e;
-const X32_SYSCALL_BIT: u32 = 0x4000_0000;
-const RET_ALLOW: u32 = 0x7fff_0000;
-const RET_TRAP: u32 = 0x0003_0000;
-const RET_KILL_PROCESS: u32 = 0x8000_0000;
+use uk_abi::seccomp::{
+    AUDIT_ARCH_X86_64, BPF_JEQ_K, BPF_JGE_K, BPF_LD_W_ABS, BPF_RET_K, SECCOMP_DATA_ARCH,
+    SECCOMP_DATA_NR, SECCOMP_RET_ALLOW as RET_ALLOW, SECCOMP_RET_KILL_PROCESS as RET_KILL_PROCESS,
+    SECCOMP_RET_TRAP as RET_TRAP, SECCOMP_SET_MODE_FILTER, X32_SYSCALL_BIT,
+};
+use uk_abi::signal::{SA_RESTORER, SA_SIGINFO, SIGSYS};
 
 const fn stmt(code: u16, k: u32) -> SockFilter {
     SockFilter {
@@ -53,9 +50,9 @@ const fn program() -> [SockFilter; LEN] {
     let trap = 4 + N;
     let allow = trap + 1;
     let kill = trap + 2;
-    p[0] = stmt(BPF_LD_W_ABS, 4); // seccomp_data.arch
+    p[0] = stmt(BPF_LD_W_ABS, SECCOMP_DATA_ARCH);
     p[1] = jump(BPF_JEQ_K, AUDIT_ARCH_X86_64, 0, (kill - 2) as u8);
-    p[2] = stmt(BPF_LD_W_ABS, 0); // seccomp_data.nr
+    p[2] = stmt(BPF_LD_W_ABS, SECCOMP_DATA_NR);
     p[3] = jump(BPF_JGE_K, X32_SYSCALL_BIT, (kill - 4) as u8, 0);
     let mut i = 0;
     while i < N {
@@ -103,35 +100,31 @@ extern "C" fn on_sigsys(_sig: i32, info: *const u8, _ctx: *const u8) {
 
 /// Install the SIGSYS reporter and the filter.
 pub fn install() -> Result<(), &'static str> {
-    const SIGSYS: usize = 31;
-    const SA_SIGINFO: usize = 4;
-    const SA_RESTORER: usize = 0x0400_0000;
     let act = [
         on_sigsys as *const () as usize,
-        SA_SIGINFO | SA_RESTORER,
+        (SA_SIGINFO | SA_RESTORER) as usize,
         host::uk_linuxu_sigreturn as *const () as usize,
         0,
     ];
     if host::call(
-        nr::RT_SIGACTION,
+        nr::SYS_RT_SIGACTION,
         [SIGSYS, act.as_ptr() as usize, 0, 8, 0, 0],
     ) < 0
     {
         return Err("rt_sigaction(SIGSYS) failed");
     }
-    const PR_SET_NO_NEW_PRIVS: usize = 38;
-    if host::call(nr::PRCTL, [PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0, 0]) < 0 {
+    use uk_abi::prctl::PR_SET_NO_NEW_PRIVS;
+    if host::call(nr::SYS_PRCTL, [PR_SET_NO_NEW_PRIVS as usize, 1, 0, 0, 0, 0]) < 0 {
         return Err("prctl(PR_SET_NO_NEW_PRIVS) failed");
     }
     let prog = SockFprog {
         len: LEN as u16,
         filter: PROGRAM.as_ptr(),
     };
-    const SECCOMP_SET_MODE_FILTER: usize = 1;
     if host::call(
-        nr::SECCOMP,
+        nr::SYS_SECCOMP,
         [
-            SECCOMP_SET_MODE_FILTER,
+            SECCOMP_SET_MODE_FILTER as usize,
             0,
             &prog as *const SockFprog as usize,
             0,

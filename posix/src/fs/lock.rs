@@ -7,21 +7,14 @@
 //! succeed after validation and F_GETLK reports F_UNLCK. Open-file-description record
 //! locks (F_OFD_*) are treated like POSIX ones (documented limit).
 
+use uk_abi::fcntl::{F_RDLCK, F_UNLCK, F_WRLCK, LOCK_EX, LOCK_NB, LOCK_SH, LOCK_UN};
+
 use super::OpenFile;
 use crate::file::File;
 use crate::{fd, Errno, KResult};
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use uk_sched::{WaitQueue, Wake};
-
-pub const LOCK_SH: u32 = 1;
-pub const LOCK_EX: u32 = 2;
-pub const LOCK_NB: u32 = 4;
-pub const LOCK_UN: u32 = 8;
-
-pub const F_RDLCK: i16 = 0;
-pub const F_WRLCK: i16 = 1;
-pub const F_UNLCK: i16 = 2;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 struct Key {
@@ -134,7 +127,7 @@ pub fn record_lock(fd_: i32, get: bool, l: &RecordLock) -> KResult<RecordLock> {
         let base = match l.whence {
             0 => 0,
             1 => of.pos() as i64,
-            _ => of.node.attr()?.size,
+            _ => of.node.attr()?.st_size,
         };
         let start = base.checked_add(l.start).ok_or(Errno::EOVERFLOW)?;
         let start = if l.len < 0 { start + l.len } else { start };

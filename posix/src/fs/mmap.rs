@@ -7,14 +7,16 @@
 //! file after mmap is not seen through the map, and two shared maps of one file do not
 //! see each other's stores until written back and mapped again.
 
+use uk_abi::mman::MAP_TYPE;
+use uk_abi::mman::{MAP_ANONYMOUS, MAP_PRIVATE, MAP_SHARED, PROT_WRITE};
+
 use super::OpenFile;
-use crate::mm::{self, MAP_ANONYMOUS, MAP_PRIVATE, MAP_SHARED, PROT_WRITE};
+use crate::mm::{self};
 use crate::{fd, user, Errno, KResult};
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use uk_vfs::{Kind, Node};
 
-const MAP_TYPE: u32 = 0x0f;
 const PAGE: usize = 4096;
 
 struct Shared {

@@ -5,14 +5,19 @@
 //! [`OpenFile`]s. Permissions are not enforced by ukit itself (one program, one
 //! user); on hostfs the host enforces its own.
 
-mod flags;
+use uk_abi::fcntl::{
+    AT_EACCESS, AT_EMPTY_PATH, AT_FDCWD, AT_NO_AUTOMOUNT, AT_REMOVEDIR, AT_SYMLINK_FOLLOW,
+    AT_SYMLINK_NOFOLLOW, O_ACCMODE, O_APPEND, O_CLOEXEC, O_CREAT, O_DIRECTORY, O_EXCL, O_NOFOLLOW,
+    O_PATH, O_RDONLY, O_TMPFILE, O_TRUNC, O_WRONLY,
+};
+use uk_abi::fcntl::{UTIME_NOW, UTIME_OMIT};
+
 pub mod lock;
 pub mod mmap;
 mod mount;
 mod open_file;
 pub mod proc;
 
-pub use flags::*;
 pub use mount::{boot_mount, boot_option, RootSpec};
 pub use open_file::OpenFile;
 
@@ -26,12 +31,6 @@ use uk_vfs::{path, Kind, Loc, Node, OpenReq, Resolved, SetAttr};
 
 static CWD: spin::Mutex<Option<Loc>> = spin::Mutex::new(None);
 static UMASK: AtomicU32 = AtomicU32::new(0o022);
-
-/// Register the clock and the random source lib/vfs uses.
-pub(crate) fn init() {
-    uk_vfs::set_clock(|| uk_plat::get().wall_ns());
-    uk_vfs::devfs::set_random(crate::random::fill);
-}
 
 /// The working directory (the root until boot or chdir sets another).
 pub fn cwd() -> KResult<Loc> {
@@ -99,7 +98,13 @@ fn target_at(dirfd: i32, path: &[u8], flags: u32) -> KResult<Target> {
 
 /// stat(2), lstat(2), newfstatat(2).
 pub fn stat_at(dirfd: i32, path: &[u8], flags: u32) -> KResult<Stat> {
-    if flags & !(AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH | AT_NO_AUTOMOUNT | AT_STATX_MASK) != 0 {
+    if flags
+        & !(AT_SYMLINK_NOFOLLOW
+            | AT_EMPTY_PATH
+            | AT_NO_AUTOMOUNT
+            | uk_abi::fcntl::AT_STATX_SYNC_TYPE)
+        != 0
+    {
         return Err(Errno::EINVAL);
     }
     match target_at(dirfd, path, flags)? {
@@ -221,7 +226,7 @@ pub fn seek_data_hole(fd_: i32, off: i64, hole: bool) -> KResult<u64> {
     if of.node.kind() != Kind::Reg {
         return Err(Errno::EINVAL);
     }
-    let size = of.node.attr()?.size.max(0) as u64;
+    let size = of.node.attr()?.st_size.max(0) as u64;
     if off < 0 || off as u64 >= size {
         return Err(Errno::ENXIO);
     }
@@ -451,7 +456,7 @@ pub fn fchdir(fd_: i32) -> KResult<()> {
 /// getcwd(2): the path, without the NUL.
 pub fn getcwd() -> KResult<Vec<u8>> {
     let c = cwd()?;
-    if c.node().attr().map(|a| a.nlink).unwrap_or(1) == 0 {
+    if c.node().attr().map(|a| a.st_nlink).unwrap_or(1) == 0 {
         return Err(Errno::ENOENT); // removed: Linux says "(unreachable)"; musl wants ENOENT
     }
     Ok(c.path())
@@ -468,7 +473,7 @@ pub fn faccessat(dirfd: i32, path: &[u8], mode: u32, flags: u32) -> KResult<()> 
         Target::File(_) => return Ok(()),
     };
     let a = node.attr()?;
-    if mode & 1 != 0 && a.mode & 0o111 == 0 && node.kind() != Kind::Dir {
+    if mode & 1 != 0 && a.st_mode & 0o111 == 0 && node.kind() != Kind::Dir {
         return Err(Errno::EACCES);
     }
     Ok(())
@@ -525,9 +530,6 @@ pub fn fchownat(dirfd: i32, path: &[u8], uid: u32, gid: u32, flags: u32) -> KRes
     setattr_at(dirfd, path, flags, &a)
 }
 
-pub const UTIME_NOW: i64 = (1 << 30) - 1;
-pub const UTIME_OMIT: i64 = (1 << 30) - 2;
-
 /// utimensat(2). `times`: None = both now; `path` None = the descriptor itself.
 pub fn utimensat(
     dirfd: i32,
@@ -577,15 +579,15 @@ pub fn utimensat(
 }
 
 /// statfs(2) / fstatfs(2) facts.
-pub fn statfs_at(dirfd: i32, path: &[u8], flags: u32) -> KResult<uk_vfs::StatFs> {
+pub fn statfs_at(dirfd: i32, path: &[u8], flags: u32) -> KResult<uk_vfs::Statfs> {
     match target_at(dirfd, path, flags)? {
         Target::Node(n) => n.statfs(),
-        Target::File(_) => Ok(uk_vfs::StatFs {
-            fs_type: 0x1cd1, // devpts / anonymous
-            bsize: 4096,
-            frsize: 4096,
-            namelen: 255,
-            ..uk_vfs::StatFs::default()
+        Target::File(_) => Ok(uk_vfs::Statfs {
+            f_type: 0x1cd1, // devpts / anonymous
+            f_bsize: 4096,
+            f_frsize: 4096,
+            f_namelen: 255,
+            ..uk_vfs::Statfs::default()
         }),
     }
 }
@@ -718,7 +720,7 @@ pub fn read_for_mmap(fd_: i32, off: u64, buf: &mut [u8]) -> KResult<()> {
 /// Write back a shared file mapping (msync, munmap): `data` goes to the file at `off`,
 /// clipped to the file's current size (a mapping never extends a file).
 pub fn write_back_mmap(node: &Arc<dyn Node>, off: u64, data: &[u8]) -> KResult<()> {
-    let size = node.attr()?.size.max(0) as u64;
+    let size = node.attr()?.st_size.max(0) as u64;
     if off >= size {
         return Ok(());
     }

@@ -85,10 +85,10 @@ pub fn boot_option(key: &str, val: &'static str) -> Result<bool, &'static str> {
 fn read_host_file(host: &'static dyn uk_plat::HostFs, path: &str) -> KResult<Vec<u8>> {
     let (dir, name) = path.rsplit_once('/').ok_or(Errno::EINVAL)?;
     let dir = if dir.is_empty() { "/" } else { dir };
-    let dfd = host.open_dir(dir.as_bytes()).map_err(Errno)?;
+    let dfd = host.open_dir(dir.as_bytes())?;
     let r = host.openat(dfd, name.as_bytes(), 0o2000000, 0);
     host.close(dfd);
-    let fd = r.map_err(Errno)?;
+    let fd = r?;
     let mut out = Vec::new();
     let mut buf = alloc::vec![0u8; 64 * 1024];
     let res = loop {
@@ -100,7 +100,7 @@ fn read_host_file(host: &'static dyn uk_plat::HostFs, path: &str) -> KResult<Vec
                 }
                 out.extend_from_slice(&buf[..n]);
             }
-            Err(e) => break Err(Errno(e)),
+            Err(e) => break Err(e),
         }
     };
     host.close(fd);

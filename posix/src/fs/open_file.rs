@@ -1,12 +1,16 @@
 //! An open file description on a vnode: the object behind descriptors from open(2).
 
-use super::flags::*;
 use crate::file::{File, Stat, Whence};
 use crate::{Errno, KResult};
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::any::Any;
 use core::sync::atomic::{AtomicU32, Ordering};
+use uk_abi::fcntl::O_RDWR;
+use uk_abi::fcntl::{
+    O_ACCMODE, O_APPEND, O_ASYNC, O_CLOEXEC, O_CREAT, O_DIRECT, O_EXCL, O_NOATIME, O_NOCTTY,
+    O_NOFOLLOW, O_NONBLOCK, O_PATH, O_TRUNC, O_WRONLY,
+};
 use uk_vfs::{Kind, Loc, Node};
 
 /// One open file description: the node, the offset (a readdir cookie for directories)
@@ -22,21 +26,22 @@ pub struct OpenFile {
 }
 
 /// Attributes as fstat reports them.
-pub(crate) fn to_stat(a: &uk_vfs::Attr) -> Stat {
+pub(crate) fn to_stat(a: &uk_vfs::Stat) -> Stat {
     Stat {
-        dev: a.dev,
-        ino: a.ino,
-        mode: a.mode,
-        nlink: a.nlink,
-        uid: a.uid,
-        gid: a.gid,
-        rdev: a.rdev,
-        size: a.size,
-        blksize: a.blksize,
-        blocks: a.blocks,
-        atime_ns: a.atime_ns,
-        mtime_ns: a.mtime_ns,
-        ctime_ns: a.ctime_ns,
+        st_dev: a.st_dev,
+        st_ino: a.st_ino,
+        st_mode: a.st_mode,
+        st_nlink: a.st_nlink,
+        st_uid: a.st_uid,
+        st_gid: a.st_gid,
+        st_rdev: a.st_rdev,
+        st_size: a.st_size,
+        st_blksize: a.st_blksize,
+        st_blocks: a.st_blocks,
+        st_atime: uk_abi::time::Timespec::from_ns(a.st_atime.as_ns()),
+        st_mtime: uk_abi::time::Timespec::from_ns(a.st_mtime.as_ns()),
+        st_ctime: uk_abi::time::Timespec::from_ns(a.st_ctime.as_ns()),
+        ..Default::default()
     }
 }
 
@@ -160,7 +165,7 @@ impl File for OpenFile {
                 if self.node.kind() == Kind::Dir {
                     return Err(Errno::EINVAL);
                 }
-                self.node.attr()?.size
+                self.node.attr()?.st_size
             }
         };
         let new = base.checked_add(off).ok_or(Errno::EOVERFLOW)?;
@@ -176,13 +181,13 @@ impl File for OpenFile {
             return Err(Errno::EBADF);
         }
         match cmd {
-            crate::console::FIONREAD if self.node.kind() == Kind::Reg => {
-                let size = self.node.attr()?.size.max(0) as u64;
+            uk_abi::ioctl::FIONREAD if self.node.kind() == Kind::Reg => {
+                let size = self.node.attr()?.st_size.max(0) as u64;
                 let avail = size.saturating_sub(self.pos()).min(i32::MAX as u64) as i32;
                 crate::user::write(arg, &avail)?;
                 Ok(0)
             }
-            crate::console::FIONBIO => {
+            uk_abi::ioctl::FIONBIO => {
                 let on: i32 = crate::user::read(arg)?;
                 let f = self.flags();
                 let f = if on != 0 {

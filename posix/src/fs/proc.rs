@@ -14,7 +14,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt::Write;
 use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use uk_errno::Errno;
+use uk_abi::Errno;
 use uk_vfs::synth::{Deny, DynLink, SynthFs};
 
 /// `write!` into a String (no `format!`: alloc's formatter references the unwinder).
@@ -79,7 +79,7 @@ pub fn set_args<'a>(argv: impl Iterator<Item = &'a [u8]>, envp: impl Iterator<It
     }
     b.exe = exe_path(&arg0, path_var.as_deref());
     START_TICKS.store(
-        time::uptime_ns() / (1_000_000_000 / rusage::CLK_TCK),
+        time::uptime_ns() / (1_000_000_000 / uk_abi::time::CLK_TCK),
         Ordering::Relaxed,
     );
 }
@@ -214,7 +214,7 @@ fn comm() -> Vec<u8> {
 }
 
 fn ticks(ns: u64) -> u64 {
-    ns / (1_000_000_000 / rusage::CLK_TCK)
+    ns / (1_000_000_000 / uk_abi::time::CLK_TCK)
 }
 
 /// /proc/PID/stat: the 52 fields of proc(5). Fields ukit has no source for (fault
@@ -235,7 +235,7 @@ fn gen_stat() -> Vec<u8> {
     };
     let brk_start = mm::brk_area().map(|b| b.0).unwrap_or(0);
     let rsslim = ident::prlimit(0, 5, None).map(|l| l.0).unwrap_or(u64::MAX);
-    let nice = rusage::getpriority(rusage::PRIO_PROCESS, 0).unwrap_or(0) as i64;
+    let nice = rusage::getpriority(uk_abi::resource::PRIO_PROCESS, 0).unwrap_or(0) as i64;
     let pid = ident::PID as u64;
     let fields: [u64; 49] = [
         0,                                    // 4 ppid: the image is its own init
@@ -406,9 +406,21 @@ fn gen_maps() -> Vec<u8> {
             "{:08x}-{:08x} {}{}{}p 00000000 00:00 0",
             start,
             end,
-            if prot & mm::PROT_READ != 0 { 'r' } else { '-' },
-            if prot & mm::PROT_WRITE != 0 { 'w' } else { '-' },
-            if prot & mm::PROT_EXEC != 0 { 'x' } else { '-' },
+            if prot & uk_abi::mman::PROT_READ != 0 {
+                'r'
+            } else {
+                '-'
+            },
+            if prot & uk_abi::mman::PROT_WRITE != 0 {
+                'w'
+            } else {
+                '-'
+            },
+            if prot & uk_abi::mman::PROT_EXEC != 0 {
+                'x'
+            } else {
+                '-'
+            },
         );
         let mut l = s.into_bytes();
         if name.is_empty() {
@@ -431,9 +443,9 @@ fn gen_maps() -> Vec<u8> {
     for (s, e, wr) in segs {
         // The ELF flags are not kept: read-only segments are shown as code (r-x).
         let prot = if wr {
-            mm::PROT_READ | mm::PROT_WRITE
+            uk_abi::mman::PROT_READ | uk_abi::mman::PROT_WRITE
         } else {
-            mm::PROT_READ | mm::PROT_EXEC
+            uk_abi::mman::PROT_READ | uk_abi::mman::PROT_EXEC
         };
         rows.push((s, e, prot, exe.clone()));
     }
@@ -459,9 +471,9 @@ fn list_fds() -> Vec<DynLink> {
     fd::open_fds()
         .into_iter()
         .map(|(n, f)| {
-            let perm = match f.status_flags() & super::O_ACCMODE {
+            let perm = match f.status_flags() & uk_abi::fcntl::O_ACCMODE {
                 super::O_WRONLY => 0o300,
-                super::O_RDWR => 0o700,
+                uk_abi::fcntl::O_RDWR => 0o700,
                 _ => 0o500,
             };
             let mut s = String::new();
@@ -483,13 +495,13 @@ fn fd_target(n: i32, f: &alloc::sync::Arc<dyn crate::file::File>) -> Vec<u8> {
         }
     }
     let st = f.stat().unwrap_or_default();
-    let ino = if st.ino != 0 { st.ino } else { n as u64 };
+    let ino = if st.st_ino != 0 { st.st_ino } else { n as u64 };
     let mut s = String::new();
-    match st.mode & crate::file::S_IFMT {
-        crate::file::S_IFIFO => w!(s, "pipe:[{ino}]"),
+    match st.st_mode & uk_abi::stat::S_IFMT {
+        uk_abi::stat::S_IFIFO => w!(s, "pipe:[{ino}]"),
         0o140000 => w!(s, "socket:[{ino}]"),
-        crate::file::S_IFCHR if st.rdev == 136 << 8 => w!(s, "/dev/pts/0"),
-        crate::file::S_IFCHR => w!(s, "/dev/console"),
+        uk_abi::stat::S_IFCHR if st.st_rdev == 136 << 8 => w!(s, "/dev/pts/0"),
+        uk_abi::stat::S_IFCHR => w!(s, "/dev/console"),
         _ => {
             let any = f.as_any();
             let is = |t: core::any::TypeId| any.is_some_and(|a| a.type_id() == t);
@@ -762,8 +774,16 @@ mod tests {
     fn stat_has_52_fields_and_rss() {
         let _g = crate::testplat::serial();
         crate::testplat::setup();
-        let rw = mm::PROT_READ | mm::PROT_WRITE;
-        let a = mm::mmap(0, 4 << 12, rw, mm::MAP_PRIVATE | mm::MAP_ANONYMOUS, -1, 0).unwrap();
+        let rw = uk_abi::mman::PROT_READ | uk_abi::mman::PROT_WRITE;
+        let a = mm::mmap(
+            0,
+            4 << 12,
+            rw,
+            uk_abi::mman::MAP_PRIVATE | uk_abi::mman::MAP_ANONYMOUS,
+            -1,
+            0,
+        )
+        .unwrap();
         let st = gen_stat();
         assert!(st.ends_with(b"\n"));
         let f = fields(&st);
@@ -788,8 +808,16 @@ mod tests {
     fn status_and_meminfo() {
         let _g = crate::testplat::serial();
         crate::testplat::setup();
-        let rw = mm::PROT_READ | mm::PROT_WRITE;
-        let a = mm::mmap(0, 4 << 12, rw, mm::MAP_PRIVATE | mm::MAP_ANONYMOUS, -1, 0).unwrap();
+        let rw = uk_abi::mman::PROT_READ | uk_abi::mman::PROT_WRITE;
+        let a = mm::mmap(
+            0,
+            4 << 12,
+            rw,
+            uk_abi::mman::MAP_PRIVATE | uk_abi::mman::MAP_ANONYMOUS,
+            -1,
+            0,
+        )
+        .unwrap();
         let st = String::from_utf8(gen_status()).unwrap();
         assert!(st.starts_with("Name:\t"));
         assert!(st.contains("\nPid:\t1\n"));

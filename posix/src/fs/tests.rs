@@ -2,6 +2,10 @@
 
 use super::*;
 use crate::file::Whence;
+use uk_abi::fcntl::{
+    AT_FDCWD, AT_REMOVEDIR, AT_SYMLINK_NOFOLLOW, O_APPEND, O_CREAT, O_DIRECTORY, O_EXCL,
+    O_NOFOLLOW, O_PATH, O_RDONLY, O_RDWR, O_TRUNC, O_WRONLY,
+};
 
 /// One namespace for all tests in this process (the namespace is global), built once.
 fn setup() -> std::sync::MutexGuard<'static, ()> {
@@ -39,7 +43,7 @@ fn create_write_read_seek_append() {
     assert_eq!(f.write(b"hello world").unwrap(), 11);
     assert_eq!(f.seek(0, Whence::Set).unwrap(), 0);
     assert_eq!(rd(fd_, 5), b"hello");
-    assert_eq!(f.stat().unwrap().mode, 0o100644, "umask 022 applied");
+    assert_eq!(f.stat().unwrap().st_mode, 0o100644, "umask 022 applied");
     let mut b = [0u8; 5];
     assert_eq!(f.pread(&mut b, 6).unwrap(), 5);
     assert_eq!(&b, b"world");
@@ -49,9 +53,9 @@ fn create_write_read_seek_append() {
     let af = fd::get(a).unwrap();
     assert_eq!(af.write(b"!").unwrap(), 1);
     assert_eq!(af.read(&mut b), Err(Errno::EBADF));
-    assert_eq!(f.stat().unwrap().size, 12);
+    assert_eq!(f.stat().unwrap().st_size, 12);
     let t = openat(AT_FDCWD, b"/t1/f", O_WRONLY | O_TRUNC, 0).unwrap();
-    assert_eq!(f.stat().unwrap().size, 0);
+    assert_eq!(f.stat().unwrap().st_size, 0);
     for x in [fd_, a, t] {
         fd::close(x).unwrap();
     }
@@ -129,7 +133,7 @@ fn unlink_rmdir_rename_link_symlink() {
     );
     assert_eq!(unlinkat(AT_FDCWD, b"/t3/f/", 0), Err(Errno::ENOTDIR));
     linkat(AT_FDCWD, b"/t3/f", AT_FDCWD, b"/t3/g", 0).unwrap();
-    assert_eq!(stat_at(AT_FDCWD, b"/t3/f", 0).unwrap().nlink, 2);
+    assert_eq!(stat_at(AT_FDCWD, b"/t3/f", 0).unwrap().st_nlink, 2);
     assert_eq!(
         linkat(AT_FDCWD, b"/t3/d", AT_FDCWD, b"/t3/e", 0),
         Err(Errno::EPERM)
@@ -141,7 +145,7 @@ fn unlink_rmdir_rename_link_symlink() {
     assert_eq!(
         stat_at(AT_FDCWD, b"/t3/s", AT_SYMLINK_NOFOLLOW)
             .unwrap()
-            .mode
+            .st_mode
             & 0o170000,
         0o120000
     );
@@ -164,7 +168,7 @@ fn unlink_rmdir_rename_link_symlink() {
     );
     renameat2(AT_FDCWD, b"/t3/f", AT_FDCWD, b"/t3/d/g", 0).unwrap();
     assert_eq!(
-        stat_at(AT_FDCWD, b"/t3/d/g", 0).unwrap().nlink,
+        stat_at(AT_FDCWD, b"/t3/d/g", 0).unwrap().st_nlink,
         2,
         "renaming onto another link of the same file does nothing"
     );
@@ -187,22 +191,22 @@ fn attrs_truncate_access_umask() {
     let _g = setup();
     let f = openat(AT_FDCWD, b"/t4", O_CREAT | O_RDWR, 0o755).unwrap();
     ftruncate(f, 5000).unwrap();
-    assert_eq!(stat_at(AT_FDCWD, b"/t4", 0).unwrap().size, 5000);
+    assert_eq!(stat_at(AT_FDCWD, b"/t4", 0).unwrap().st_size, 5000);
     truncate(b"/t4", 10).unwrap();
-    assert_eq!(stat_at(AT_FDCWD, b"/t4", 0).unwrap().size, 10);
+    assert_eq!(stat_at(AT_FDCWD, b"/t4", 0).unwrap().st_size, 10);
     assert_eq!(truncate(b"/t4", -1), Err(Errno::EINVAL));
     fchmodat(AT_FDCWD, b"/t4", 0o4600, 0).unwrap();
-    assert_eq!(stat_at(AT_FDCWD, b"/t4", 0).unwrap().mode, 0o104600);
+    assert_eq!(stat_at(AT_FDCWD, b"/t4", 0).unwrap().st_mode, 0o104600);
     assert_eq!(faccessat(AT_FDCWD, b"/t4", 1, 0), Err(Errno::EACCES));
     faccessat(AT_FDCWD, b"/t4", 6, 0).unwrap();
     assert_eq!(faccessat(AT_FDCWD, b"/t4", 8, 0), Err(Errno::EINVAL));
     fchownat(AT_FDCWD, b"/t4", 12, u32::MAX, 0).unwrap();
     let st = stat_at(AT_FDCWD, b"/t4", 0).unwrap();
-    assert_eq!((st.uid, st.gid), (12, 0));
+    assert_eq!((st.st_uid, st.st_gid), (12, 0));
     utimensat(AT_FDCWD, Some(b"/t4"), Some([(5, 6), (7, UTIME_OMIT)]), 0).unwrap();
     let st2 = stat_at(AT_FDCWD, b"/t4", 0).unwrap();
-    assert_eq!(st2.atime_ns, 5_000_000_006);
-    assert_eq!(st2.mtime_ns, st.mtime_ns);
+    assert_eq!(st2.st_atime.as_ns(), 5_000_000_006);
+    assert_eq!(st2.st_mtime.as_ns(), st.st_mtime.as_ns());
     assert_eq!(
         utimensat(
             AT_FDCWD,
@@ -237,13 +241,13 @@ fn devices_and_aliases() {
     let s = openat(AT_FDCWD, b"/dev/stdout", O_WRONLY, 0).unwrap();
     assert_eq!(fd::get(s).unwrap().write(b"x").unwrap(), 1);
     assert_eq!(
-        stat_at(AT_FDCWD, b"/dev/stdout", 0).unwrap().mode & 0o170000,
+        stat_at(AT_FDCWD, b"/dev/stdout", 0).unwrap().st_mode & 0o170000,
         0o020000
     );
     fd::close(s).unwrap();
     assert_eq!(
-        statfs_at(AT_FDCWD, b"/", 0).unwrap().fs_type,
-        uk_vfs::TMPFS_MAGIC
+        statfs_at(AT_FDCWD, b"/", 0).unwrap().f_type,
+        uk_abi::stat::TMPFS_MAGIC
     );
 }
 
@@ -252,22 +256,25 @@ fn flock_between_descriptions() {
     let _g = setup();
     let a = openat(AT_FDCWD, b"/t6", O_CREAT | O_RDWR, 0o644).unwrap();
     let b = openat(AT_FDCWD, b"/t6", O_RDWR, 0).unwrap();
-    lock::flock(a, lock::LOCK_EX).unwrap();
+    lock::flock(a, uk_abi::fcntl::LOCK_EX).unwrap();
     assert_eq!(
-        lock::flock(b, lock::LOCK_SH | lock::LOCK_NB),
+        lock::flock(b, uk_abi::fcntl::LOCK_SH | uk_abi::fcntl::LOCK_NB),
         Err(Errno::EWOULDBLOCK)
     );
-    lock::flock(a, lock::LOCK_SH).unwrap();
-    lock::flock(b, lock::LOCK_SH | lock::LOCK_NB).unwrap();
+    lock::flock(a, uk_abi::fcntl::LOCK_SH).unwrap();
+    lock::flock(b, uk_abi::fcntl::LOCK_SH | uk_abi::fcntl::LOCK_NB).unwrap();
     fd::close(a).unwrap();
-    lock::flock(b, lock::LOCK_EX | lock::LOCK_NB).unwrap();
+    lock::flock(b, uk_abi::fcntl::LOCK_EX | uk_abi::fcntl::LOCK_NB).unwrap();
     let l = lock::RecordLock {
-        ltype: lock::F_WRLCK,
+        ltype: uk_abi::fcntl::F_WRLCK,
         whence: 0,
         start: 0,
         len: 0,
     };
-    assert_eq!(lock::record_lock(b, true, &l).unwrap().ltype, lock::F_UNLCK);
+    assert_eq!(
+        lock::record_lock(b, true, &l).unwrap().ltype,
+        uk_abi::fcntl::F_UNLCK
+    );
     let r = openat(AT_FDCWD, b"/t6", O_RDONLY, 0).unwrap();
     assert_eq!(lock::record_lock(r, false, &l), Err(Errno::EBADF));
     fd::close(b).unwrap();

@@ -2,14 +2,11 @@
 //! layouts <-> typed addresses. Parsing lives here (not in syscall-shim) because every
 //! socket call shares it and the unit tests exercise it without program memory.
 
+use uk_abi::socket::{AF_INET, AF_INET6, AF_UNIX, AF_UNSPEC};
+
 use crate::{Errno, KResult};
 use alloc::vec::Vec;
 use core::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
-
-pub const AF_UNSPEC: u16 = 0;
-pub const AF_UNIX: u16 = 1;
-pub const AF_INET: u16 = 2;
-pub const AF_INET6: u16 = 10;
 
 /// `sizeof(struct sockaddr_in)`.
 pub const SOCKADDR_IN_LEN: usize = 16;

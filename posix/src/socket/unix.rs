@@ -27,9 +27,8 @@ use alloc::collections::{BTreeMap, VecDeque};
 use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU64, Ordering};
+use uk_abi::poll::{POLLERR, POLLHUP, POLLIN, POLLOUT, POLLRDHUP, POLLRDNORM, POLLWRNORM};
 use uk_sched::{WaitQueue, Wake};
-
-use crate::file::{POLLERR, POLLHUP, POLLIN, POLLOUT, POLLRDHUP, POLLRDNORM, POLLWRNORM};
 
 /// Bytes a stream socket's receive queue holds before writers wait.
 pub const STREAM_CAP: usize = 256 * 1024;
@@ -107,7 +106,7 @@ fn lookup(a: &UnixAddr) -> KResult<Arc<Shared>> {
         (Some(s), _) => Ok(s),
         (None, UnixAddr::Path(p)) => {
             // A file that is not one of our sockets refuses; no file at all is ENOENT.
-            match crate::fs::stat_at(crate::fs::AT_FDCWD, p, 0) {
+            match crate::fs::stat_at(uk_abi::fcntl::AT_FDCWD, p, 0) {
                 Ok(_) => Err(Errno::ECONNREFUSED),
                 Err(e) => Err(e),
             }
@@ -410,7 +409,11 @@ impl Proto for UnixSock {
         }
         let key = key_of(&name)?;
         if let UnixAddr::Path(p) = &name {
-            match crate::fs::stat_at(crate::fs::AT_FDCWD, p, 0x100 /* AT_SYMLINK_NOFOLLOW */) {
+            match crate::fs::stat_at(
+                uk_abi::fcntl::AT_FDCWD,
+                p,
+                0x100, /* AT_SYMLINK_NOFOLLOW */
+            ) {
                 Ok(_) => return Err(Errno::EADDRINUSE),
                 Err(Errno::ENOENT) => {}
                 Err(e) => return Err(e),

@@ -40,9 +40,7 @@ const TX_SIZE: u16 = 64;
 const RXQ: u16 = 0;
 const TXQ: u16 = 1;
 
-const EAGAIN: i32 = 11;
-const EIO: i32 = 5;
-const EMSGSIZE: i32 = 90;
+use uk_abi::Errno;
 
 const DOWN: u8 = 0;
 const UP: u8 = 1;
@@ -329,18 +327,18 @@ impl NetDevice for VirtioNet {
         }
     }
 
-    fn transmit(&self, frame: &[u8]) -> Result<(), i32> {
+    fn transmit(&self, frame: &[u8]) -> Result<(), Errno> {
         if frame.len() > MAX_FRAME {
-            return Err(EMSGSIZE);
+            return Err(Errno::EMSGSIZE);
         }
-        let g = self.try_lock().ok_or(EAGAIN)?;
+        let g = self.try_lock().ok_or(Errno::EAGAIN)?;
         if !self.bring_up(&g) {
-            return Err(EIO);
+            return Err(Errno::EIO);
         }
-        let (q, hdr) = self.queues(&g).ok_or(EIO)?;
+        let (q, hdr) = self.queues(&g).ok_or(Errno::EIO)?;
         self.reclaim_tx(q);
         let Some(id) = q.tx_busy.iter().position(|b| !b) else {
-            return Err(EAGAIN);
+            return Err(Errno::EAGAIN);
         };
         let buf = q.tx_mem + id * BUF;
         // SAFETY: buffer `id` is BUF bytes inside tx_mem and not owned by the device

@@ -50,9 +50,10 @@ mod hw {
     };
     use core::cell::UnsafeCell;
     use core::sync::atomic::{AtomicBool, AtomicU8, Ordering};
-    use uk_plat::{HostFs, HostStat, HostStatFs};
+    use uk_abi::stat::{Stat, Statfs};
+    use uk_abi::Errno;
+    use uk_plat::HostFs;
 
-    const EIO: i32 = 5;
     const QSIZE: u16 = 2;
 
     const NONE: u8 = 0;
@@ -67,7 +68,7 @@ mod hw {
     }
 
     impl Chan for VirtioChan {
-        fn exchange(&mut self, req: &[u8], reply: &mut [u8]) -> Result<usize, i32> {
+        fn exchange(&mut self, req: &[u8], reply: &mut [u8]) -> Result<usize, Errno> {
             // Descriptor 1 (request) -> descriptor 0 (reply): `set_desc` leaves `next`
             // at 0, which is exactly the chain wanted.
             self.q.set_desc(
@@ -89,14 +90,14 @@ mod hw {
                         self.t.ack_interrupt();
                         return Ok((len as usize).min(reply.len()));
                     }
-                    Some(_) => return Err(EIO),
+                    Some(_) => return Err(Errno::EIO),
                     None => {}
                 }
                 if uk_plat::get().monotonic_ns().wrapping_sub(start) > TIMEOUT_NS {
                     crate::serial::write(
                         b"ukit: virtio-9p: the device stopped answering; host files are gone\n",
                     );
-                    return Err(EIO);
+                    return Err(Errno::EIO);
                 }
                 core::hint::spin_loop();
             }
@@ -239,15 +240,15 @@ mod hw {
         /// Run `f` on the session, under the lock.
         fn with<R>(
             &self,
-            f: impl FnOnce(&mut Client<VirtioChan>) -> Result<R, i32>,
-        ) -> Result<R, i32> {
+            f: impl FnOnce(&mut Client<VirtioChan>) -> Result<R, Errno>,
+        ) -> Result<R, Errno> {
             // One CPU and no waits inside: the lock is only ever found taken by code
             // re-entering from an interrupt, which 9P never does.
-            let _g = self.try_lock().ok_or(EIO)?;
+            let _g = self.try_lock().ok_or(Errno::EIO)?;
             // SAFETY: the lock is held.
             match unsafe { (*self.client.get()).as_mut() } {
                 Some(c) => f(c),
-                None => Err(EIO),
+                None => Err(Errno::EIO),
             }
         }
     }
@@ -261,13 +262,13 @@ mod hw {
     }
 
     impl HostFs for P9Dev {
-        fn open_dir(&self, host_path: &[u8]) -> Result<i32, i32> {
+        fn open_dir(&self, host_path: &[u8]) -> Result<i32, Errno> {
             self.with(|c| c.open_dir(host_path))
         }
         fn initial_cwd(&self) -> &[u8] {
             b"/"
         }
-        fn openat(&self, dirfd: i32, name: &[u8], flags: u32, mode: u32) -> Result<i32, i32> {
+        fn openat(&self, dirfd: i32, name: &[u8], flags: u32, mode: u32) -> Result<i32, Errno> {
             self.with(|c| c.openat(dirfd, name, flags, mode))
         }
         fn close(&self, fd: i32) {
@@ -276,28 +277,28 @@ mod hw {
                 Ok(())
             });
         }
-        fn pread(&self, fd: i32, buf: &mut [u8], off: u64) -> Result<usize, i32> {
+        fn pread(&self, fd: i32, buf: &mut [u8], off: u64) -> Result<usize, Errno> {
             self.with(|c| c.pread(fd, buf, off))
         }
-        fn pwrite(&self, fd: i32, buf: &[u8], off: u64) -> Result<usize, i32> {
+        fn pwrite(&self, fd: i32, buf: &[u8], off: u64) -> Result<usize, Errno> {
             self.with(|c| c.pwrite(fd, buf, off))
         }
-        fn write(&self, fd: i32, buf: &[u8]) -> Result<usize, i32> {
+        fn write(&self, fd: i32, buf: &[u8]) -> Result<usize, Errno> {
             self.with(|c| c.write(fd, buf))
         }
-        fn fstat(&self, fd: i32) -> Result<HostStat, i32> {
+        fn fstat(&self, fd: i32) -> Result<Stat, Errno> {
             self.with(|c| c.fstat(fd))
         }
-        fn fstatfs(&self, fd: i32) -> Result<HostStatFs, i32> {
+        fn fstatfs(&self, fd: i32) -> Result<Statfs, Errno> {
             self.with(|c| c.fstatfs(fd))
         }
-        fn getdents64(&self, fd: i32, cookie: u64, buf: &mut [u8]) -> Result<usize, i32> {
+        fn getdents64(&self, fd: i32, cookie: u64, buf: &mut [u8]) -> Result<usize, Errno> {
             self.with(|c| c.getdents64(fd, cookie, buf))
         }
-        fn mkdirat(&self, dirfd: i32, name: &[u8], mode: u32) -> Result<(), i32> {
+        fn mkdirat(&self, dirfd: i32, name: &[u8], mode: u32) -> Result<(), Errno> {
             self.with(|c| c.mkdirat(dirfd, name, mode))
         }
-        fn unlinkat(&self, dirfd: i32, name: &[u8], dir: bool) -> Result<(), i32> {
+        fn unlinkat(&self, dirfd: i32, name: &[u8], dir: bool) -> Result<(), Errno> {
             self.with(|c| c.unlinkat(dirfd, name, dir))
         }
         fn renameat(
@@ -307,31 +308,31 @@ mod hw {
             newdir: i32,
             new: &[u8],
             flags: u32,
-        ) -> Result<(), i32> {
+        ) -> Result<(), Errno> {
             self.with(|c| c.renameat(olddir, old, newdir, new, flags))
         }
-        fn symlinkat(&self, target: &[u8], dirfd: i32, name: &[u8]) -> Result<(), i32> {
+        fn symlinkat(&self, target: &[u8], dirfd: i32, name: &[u8]) -> Result<(), Errno> {
             self.with(|c| c.symlinkat(target, dirfd, name))
         }
-        fn readlink(&self, fd: i32, buf: &mut [u8]) -> Result<usize, i32> {
+        fn readlink(&self, fd: i32, buf: &mut [u8]) -> Result<usize, Errno> {
             self.with(|c| c.readlink(fd, buf))
         }
-        fn linkat(&self, olddir: i32, old: &[u8], newdir: i32, new: &[u8]) -> Result<(), i32> {
+        fn linkat(&self, olddir: i32, old: &[u8], newdir: i32, new: &[u8]) -> Result<(), Errno> {
             self.with(|c| c.linkat(olddir, old, newdir, new))
         }
-        fn ftruncate(&self, fd: i32, len: u64) -> Result<(), i32> {
+        fn ftruncate(&self, fd: i32, len: u64) -> Result<(), Errno> {
             self.with(|c| c.ftruncate(fd, len))
         }
-        fn fsync(&self, fd: i32, data_only: bool) -> Result<(), i32> {
+        fn fsync(&self, fd: i32, data_only: bool) -> Result<(), Errno> {
             self.with(|c| c.fsync(fd, data_only))
         }
-        fn fchmodat(&self, dirfd: i32, name: &[u8], mode: u32) -> Result<(), i32> {
+        fn fchmodat(&self, dirfd: i32, name: &[u8], mode: u32) -> Result<(), Errno> {
             self.with(|c| c.fchmodat(dirfd, name, mode))
         }
-        fn fchown(&self, fd: i32, uid: u32, gid: u32) -> Result<(), i32> {
+        fn fchown(&self, fd: i32, uid: u32, gid: u32) -> Result<(), Errno> {
             self.with(|c| c.fchown(fd, uid, gid))
         }
-        fn utimensat(&self, dirfd: i32, name: &[u8], times: &[[i64; 2]; 2]) -> Result<(), i32> {
+        fn utimensat(&self, dirfd: i32, name: &[u8], times: &[[i64; 2]; 2]) -> Result<(), Errno> {
             self.with(|c| c.utimensat(dirfd, name, times))
         }
     }

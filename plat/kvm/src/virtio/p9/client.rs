@@ -15,28 +15,13 @@ extern crate alloc;
 use super::wire::*;
 use alloc::vec;
 use alloc::vec::Vec;
-use uk_plat::{HostStat, HostStatFs};
-
-const ENOENT: i32 = 2;
-const EEXIST: i32 = 17;
-const EMFILE: i32 = 24;
-const ENAMETOOLONG: i32 = 36;
-
-const O_ACCMODE: u32 = 3;
-const O_CREAT: u32 = 0o100;
-const O_EXCL: u32 = 0o200;
-const O_TRUNC: u32 = 0o1000;
-const O_APPEND: u32 = 0o2000;
-const O_NONBLOCK: u32 = 0o4000;
-const O_DSYNC: u32 = 0o10000;
-const O_DIRECTORY: u32 = 0o200000;
-const O_SYNC: u32 = 0o4010000;
-const O_PATH: u32 = 0o10000000;
-const S_IFDIR: u32 = 0o040000;
-const AT_REMOVEDIR: u32 = 0x200;
-const RENAME_NOREPLACE: u32 = 1;
-const UTIME_NOW: i64 = (1 << 30) - 1;
-const UTIME_OMIT: i64 = (1 << 30) - 2;
+use uk_abi::fcntl::{
+    AT_REMOVEDIR, O_ACCMODE, O_APPEND, O_CREAT, O_DIRECTORY, O_DSYNC, O_EXCL, O_NONBLOCK, O_PATH,
+    O_SYNC, O_TRUNC, RENAME_NOREPLACE, UTIME_NOW, UTIME_OMIT,
+};
+use uk_abi::stat::{Stat, Statfs, S_IFDIR};
+use uk_abi::time::Timespec;
+use uk_abi::Errno;
 
 /// `st_dev` of every file of the share (9P has no device numbers).
 pub const DEV: u64 = 0x9009;
@@ -52,7 +37,7 @@ pub trait Chan {
     /// Send `req` and let the server write its reply into `reply`; returns the bytes
     /// the server says it wrote (checked by the caller). An error here (the device
     /// stopped answering) is final: the client refuses everything afterwards.
-    fn exchange(&mut self, req: &[u8], reply: &mut [u8]) -> Result<usize, i32>;
+    fn exchange(&mut self, req: &[u8], reply: &mut [u8]) -> Result<usize, Errno>;
 }
 
 /// One attached 9P session.
@@ -67,15 +52,15 @@ pub struct Client<C> {
     dead: bool,
 }
 
-fn valid_name(name: &[u8]) -> Result<(), i32> {
+fn valid_name(name: &[u8]) -> Result<(), Errno> {
     if name.is_empty() || name == b"." || name == b".." || name.contains(&b'/') {
-        return Err(EINVAL);
+        return Err(Errno::EINVAL);
     }
     Ok(())
 }
 
 /// The names a walk to `name` below a directory takes: none for `.`.
-fn walk_names(name: &[u8]) -> Result<&[u8], i32> {
+fn walk_names(name: &[u8]) -> Result<&[u8], Errno> {
     if name == b"." {
         return Ok(b"");
     }
@@ -118,14 +103,14 @@ impl<C: Chan> Client<C> {
         ty: u8,
         tag: u16,
         build: impl FnOnce(&mut Writer<'_>),
-        parse: impl FnOnce(Reader<'_>) -> Result<R, i32>,
-    ) -> Result<R, i32> {
+        parse: impl FnOnce(Reader<'_>) -> Result<R, Errno>,
+    ) -> Result<R, Errno> {
         if self.dead {
-            return Err(EIO);
+            return Err(Errno::EIO);
         }
         let mut w = Writer::new(&mut self.req[..self.msize], ty, tag);
         build(&mut w);
-        let n = w.finish().ok_or(ENAMETOOLONG)?;
+        let n = w.finish().ok_or(Errno::ENAMETOOLONG)?;
         let len = match self
             .chan
             .exchange(&self.req[..n], &mut self.rep[..self.msize])
@@ -141,7 +126,7 @@ impl<C: Chan> Client<C> {
     }
 
     /// Tversion + Tattach: negotiate the message size and attach fid 0 to the share.
-    pub fn connect(&mut self) -> Result<(), i32> {
+    pub fn connect(&mut self) -> Result<(), Errno> {
         let ours = self.msize as u32;
         let theirs = self.rpc(
             TVERSION,
@@ -153,13 +138,13 @@ impl<C: Chan> Client<C> {
             |mut r| {
                 let m = r.u32()?;
                 if r.str()? != VERSION {
-                    return Err(EIO);
+                    return Err(Errno::EIO);
                 }
                 Ok(m)
             },
         )?;
         if theirs < 4096 || theirs > ours {
-            return Err(EIO);
+            return Err(Errno::EIO);
         }
         self.msize = theirs as usize;
         self.rpc(
@@ -178,12 +163,12 @@ impl<C: Chan> Client<C> {
         Ok(())
     }
 
-    fn alloc_fid(&mut self) -> Result<u32, i32> {
+    fn alloc_fid(&mut self) -> Result<u32, Errno> {
         if let Some(f) = self.free.pop() {
             return Ok(f);
         }
         if self.next_fid > i32::MAX as u32 {
-            return Err(EMFILE);
+            return Err(Errno::EMFILE);
         }
         self.next_fid += 1;
         Ok(self.next_fid - 1)
@@ -195,15 +180,15 @@ impl<C: Chan> Client<C> {
         }
     }
 
-    fn fid(fd: i32) -> Result<u32, i32> {
-        u32::try_from(fd).map_err(|_| 9) // EBADF
+    fn fid(fd: i32) -> Result<u32, Errno> {
+        u32::try_from(fd).map_err(|_| Errno::EBADF)
     }
 
     /// Twalk from `from` through `names` to a new fid (no names: a clone). A walk that
     /// stops early is ENOENT.
-    fn walk(&mut self, from: u32, names: &[&[u8]]) -> Result<u32, i32> {
+    fn walk(&mut self, from: u32, names: &[&[u8]]) -> Result<u32, Errno> {
         if names.len() > MAXWELEM {
-            return Err(ENAMETOOLONG);
+            return Err(Errno::ENAMETOOLONG);
         }
         let fid = self.alloc_fid()?;
         let want = names.len();
@@ -221,7 +206,7 @@ impl<C: Chan> Client<C> {
             |mut r| {
                 let n = r.u16()? as usize;
                 if n > want {
-                    return Err(EIO);
+                    return Err(Errno::EIO);
                 }
                 for _ in 0..n {
                     r.qid()?;
@@ -234,7 +219,7 @@ impl<C: Chan> Client<C> {
             Ok(_) => {
                 // A partial walk does not create the new fid.
                 self.release_fid(fid);
-                Err(ENOENT)
+                Err(Errno::ENOENT)
             }
             Err(e) => {
                 self.release_fid(fid);
@@ -243,7 +228,7 @@ impl<C: Chan> Client<C> {
         }
     }
 
-    fn walk_one(&mut self, from: u32, name: &[u8]) -> Result<u32, i32> {
+    fn walk_one(&mut self, from: u32, name: &[u8]) -> Result<u32, Errno> {
         let n = walk_names(name)?;
         if n.is_empty() {
             self.walk(from, &[])
@@ -263,8 +248,8 @@ impl<C: Chan> Client<C> {
         &mut self,
         dir: u32,
         name: &[u8],
-        f: impl FnOnce(&mut Self, u32) -> Result<R, i32>,
-    ) -> Result<R, i32> {
+        f: impl FnOnce(&mut Self, u32) -> Result<R, Errno>,
+    ) -> Result<R, Errno> {
         let fid = self.walk_one(dir, name)?;
         let r = f(self, fid);
         self.clunk(fid);
@@ -272,12 +257,12 @@ impl<C: Chan> Client<C> {
     }
 
     /// `open_dir`: a fid for the share's directory `path` ("/" = the share itself).
-    pub fn open_dir(&mut self, path: &[u8]) -> Result<i32, i32> {
+    pub fn open_dir(&mut self, path: &[u8]) -> Result<i32, Errno> {
         let mut names: Vec<&[u8]> = Vec::new();
         for c in path.split(|&b| b == b'/') {
             match c {
                 b"" | b"." => {}
-                b".." => return Err(EINVAL),
+                b".." => return Err(Errno::EINVAL),
                 c => names.push(c),
             }
         }
@@ -286,14 +271,14 @@ impl<C: Chan> Client<C> {
         Ok(fid as i32)
     }
 
-    pub fn openat(&mut self, dirfd: i32, name: &[u8], flags: u32, mode: u32) -> Result<i32, i32> {
+    pub fn openat(&mut self, dirfd: i32, name: &[u8], flags: u32, mode: u32) -> Result<i32, Errno> {
         let dir = Self::fid(dirfd)?;
         walk_names(name)?;
         match self.walk_one(dir, name) {
             Ok(fid) => {
                 if flags & (O_CREAT | O_EXCL) == O_CREAT | O_EXCL {
                     self.clunk(fid);
-                    return Err(EEXIST);
+                    return Err(Errno::EEXIST);
                 }
                 if flags & O_PATH != 0 {
                     return Ok(fid as i32);
@@ -318,7 +303,7 @@ impl<C: Chan> Client<C> {
                     }
                 }
             }
-            Err(ENOENT) if flags & O_CREAT != 0 && name != b"." => {
+            Err(Errno::ENOENT) if flags & O_CREAT != 0 && name != b"." => {
                 let fid = self.walk(dir, &[])?;
                 let lf = lopen_flags(flags) & !O_TRUNC;
                 let res = self.rpc(
@@ -354,7 +339,7 @@ impl<C: Chan> Client<C> {
         }
     }
 
-    pub fn pread(&mut self, fd: i32, buf: &mut [u8], off: u64) -> Result<usize, i32> {
+    pub fn pread(&mut self, fd: i32, buf: &mut [u8], off: u64) -> Result<usize, Errno> {
         let fid = Self::fid(fd)?;
         let max = self.msize - IOHDRSZ;
         in_chunks(buf.len(), max, off, |done, chunk, at| {
@@ -370,7 +355,7 @@ impl<C: Chan> Client<C> {
                 |mut r| {
                     let n = r.u32()? as usize;
                     if n > dst.len() {
-                        return Err(EIO);
+                        return Err(Errno::EIO);
                     }
                     dst[..n].copy_from_slice(r.bytes(n)?);
                     Ok(n)
@@ -379,7 +364,7 @@ impl<C: Chan> Client<C> {
         })
     }
 
-    pub fn pwrite(&mut self, fd: i32, buf: &[u8], off: u64) -> Result<usize, i32> {
+    pub fn pwrite(&mut self, fd: i32, buf: &[u8], off: u64) -> Result<usize, Errno> {
         let fid = Self::fid(fd)?;
         let max = self.msize - IOHDRSZ;
         in_chunks(buf.len(), max, off, |done, chunk, at| {
@@ -396,7 +381,7 @@ impl<C: Chan> Client<C> {
                 |mut r| {
                     let n = r.u32()? as usize;
                     if n > chunk {
-                        return Err(EIO);
+                        return Err(Errno::EIO);
                     }
                     Ok(n)
                 },
@@ -405,11 +390,11 @@ impl<C: Chan> Client<C> {
     }
 
     /// write(2) on an O_APPEND fid: the server's descriptor appends whatever the offset.
-    pub fn write(&mut self, fd: i32, buf: &[u8]) -> Result<usize, i32> {
+    pub fn write(&mut self, fd: i32, buf: &[u8]) -> Result<usize, Errno> {
         self.pwrite(fd, buf, 0)
     }
 
-    pub fn fstat(&mut self, fd: i32) -> Result<HostStat, i32> {
+    pub fn fstat(&mut self, fd: i32) -> Result<Stat, Errno> {
         let fid = Self::fid(fd)?;
         self.rpc(
             TGETATTR,
@@ -429,32 +414,32 @@ impl<C: Chan> Client<C> {
                 let size = r.u64()? as i64;
                 let blksize = r.u64()? as i64;
                 let blocks = r.u64()? as i64;
-                let mut t = [0i64; 3];
+                let mut t = [Timespec::default(); 3];
                 for v in &mut t {
-                    let s = r.u64()? as i64;
-                    let ns = r.u64()? as i64;
-                    *v = s.saturating_mul(1_000_000_000).saturating_add(ns);
+                    v.tv_sec = r.u64()? as i64;
+                    v.tv_nsec = r.u64()? as i64;
                 }
-                Ok(HostStat {
-                    dev: DEV,
-                    ino: qid.path,
-                    mode,
-                    nlink,
-                    uid,
-                    gid,
-                    rdev,
-                    size,
-                    blksize,
-                    blocks,
-                    atime_ns: t[0],
-                    mtime_ns: t[1],
-                    ctime_ns: t[2],
+                Ok(Stat {
+                    st_dev: DEV,
+                    st_ino: qid.path,
+                    st_mode: mode,
+                    st_nlink: nlink,
+                    st_uid: uid,
+                    st_gid: gid,
+                    st_rdev: rdev,
+                    st_size: size,
+                    st_blksize: blksize,
+                    st_blocks: blocks,
+                    st_atime: t[0],
+                    st_mtime: t[1],
+                    st_ctime: t[2],
+                    ..Stat::default()
                 })
             },
         )
     }
 
-    pub fn fstatfs(&mut self, fd: i32) -> Result<HostStatFs, i32> {
+    pub fn fstatfs(&mut self, fd: i32) -> Result<Statfs, Errno> {
         let fid = Self::fid(fd)?;
         self.rpc(
             TSTATFS,
@@ -470,22 +455,23 @@ impl<C: Chan> Client<C> {
                 let ffree = r.u64()?;
                 let _fsid = r.u64()?;
                 let namelen = r.u32()? as i64;
-                Ok(HostStatFs {
-                    fs_type,
-                    bsize,
-                    blocks,
-                    bfree,
-                    bavail,
-                    files,
-                    ffree,
-                    namelen,
-                    frsize: bsize,
+                Ok(Statfs {
+                    f_type: fs_type,
+                    f_bsize: bsize,
+                    f_blocks: blocks,
+                    f_bfree: bfree,
+                    f_bavail: bavail,
+                    f_files: files,
+                    f_ffree: ffree,
+                    f_namelen: namelen,
+                    f_frsize: bsize,
+                    ..Statfs::default()
                 })
             },
         )
     }
 
-    pub fn getdents64(&mut self, fd: i32, cookie: u64, buf: &mut [u8]) -> Result<usize, i32> {
+    pub fn getdents64(&mut self, fd: i32, cookie: u64, buf: &mut [u8]) -> Result<usize, Errno> {
         let fid = Self::fid(fd)?;
         let count = buf.len().min(self.msize - IOHDRSZ) as u32;
         self.rpc(
@@ -499,7 +485,7 @@ impl<C: Chan> Client<C> {
             |mut r| {
                 let n = r.u32()?;
                 if n > count {
-                    return Err(EIO);
+                    return Err(Errno::EIO);
                 }
                 let data = r.bytes(n as usize)?;
                 to_dirent64(Reader::new(data), buf)
@@ -507,7 +493,7 @@ impl<C: Chan> Client<C> {
         )
     }
 
-    pub fn mkdirat(&mut self, dirfd: i32, name: &[u8], mode: u32) -> Result<(), i32> {
+    pub fn mkdirat(&mut self, dirfd: i32, name: &[u8], mode: u32) -> Result<(), Errno> {
         let dir = Self::fid(dirfd)?;
         valid_name(name)?;
         self.rpc(
@@ -523,7 +509,7 @@ impl<C: Chan> Client<C> {
         )
     }
 
-    pub fn unlinkat(&mut self, dirfd: i32, name: &[u8], dir: bool) -> Result<(), i32> {
+    pub fn unlinkat(&mut self, dirfd: i32, name: &[u8], dir: bool) -> Result<(), Errno> {
         let d = Self::fid(dirfd)?;
         valid_name(name)?;
         let flags = if dir { AT_REMOVEDIR } else { 0 };
@@ -546,7 +532,7 @@ impl<C: Chan> Client<C> {
         newdir: i32,
         new: &[u8],
         flags: u32,
-    ) -> Result<(), i32> {
+    ) -> Result<(), Errno> {
         let (od, nd) = (Self::fid(olddir)?, Self::fid(newdir)?);
         valid_name(old)?;
         valid_name(new)?;
@@ -558,13 +544,13 @@ impl<C: Chan> Client<C> {
                 match self.walk(nd, &[new]) {
                     Ok(f) => {
                         self.clunk(f);
-                        return Err(EEXIST);
+                        return Err(Errno::EEXIST);
                     }
-                    Err(ENOENT) => {}
+                    Err(Errno::ENOENT) => {}
                     Err(e) => return Err(e),
                 }
             }
-            _ => return Err(EINVAL),
+            _ => return Err(Errno::EINVAL),
         }
         self.rpc(
             TRENAMEAT,
@@ -579,7 +565,7 @@ impl<C: Chan> Client<C> {
         )
     }
 
-    pub fn symlinkat(&mut self, target: &[u8], dirfd: i32, name: &[u8]) -> Result<(), i32> {
+    pub fn symlinkat(&mut self, target: &[u8], dirfd: i32, name: &[u8]) -> Result<(), Errno> {
         let d = Self::fid(dirfd)?;
         valid_name(name)?;
         self.rpc(
@@ -595,7 +581,7 @@ impl<C: Chan> Client<C> {
         )
     }
 
-    pub fn readlink(&mut self, fd: i32, buf: &mut [u8]) -> Result<usize, i32> {
+    pub fn readlink(&mut self, fd: i32, buf: &mut [u8]) -> Result<usize, Errno> {
         let fid = Self::fid(fd)?;
         self.rpc(
             TREADLINK,
@@ -610,7 +596,13 @@ impl<C: Chan> Client<C> {
         )
     }
 
-    pub fn linkat(&mut self, olddir: i32, old: &[u8], newdir: i32, new: &[u8]) -> Result<(), i32> {
+    pub fn linkat(
+        &mut self,
+        olddir: i32,
+        old: &[u8],
+        newdir: i32,
+        new: &[u8],
+    ) -> Result<(), Errno> {
         let (od, nd) = (Self::fid(olddir)?, Self::fid(newdir)?);
         valid_name(old)?;
         valid_name(new)?;
@@ -640,7 +632,7 @@ impl<C: Chan> Client<C> {
         gid: u32,
         size: u64,
         times: [[i64; 2]; 2],
-    ) -> Result<(), i32> {
+    ) -> Result<(), Errno> {
         self.rpc(
             TSETATTR,
             TAG,
@@ -660,12 +652,12 @@ impl<C: Chan> Client<C> {
         )
     }
 
-    pub fn ftruncate(&mut self, fd: i32, len: u64) -> Result<(), i32> {
+    pub fn ftruncate(&mut self, fd: i32, len: u64) -> Result<(), Errno> {
         let fid = Self::fid(fd)?;
         self.setattr(fid, SETATTR_SIZE, 0, 0, 0, len, [[0; 2]; 2])
     }
 
-    pub fn fsync(&mut self, fd: i32, data_only: bool) -> Result<(), i32> {
+    pub fn fsync(&mut self, fd: i32, data_only: bool) -> Result<(), Errno> {
         let fid = Self::fid(fd)?;
         self.rpc(
             TFSYNC,
@@ -678,14 +670,14 @@ impl<C: Chan> Client<C> {
         )
     }
 
-    pub fn fchmodat(&mut self, dirfd: i32, name: &[u8], mode: u32) -> Result<(), i32> {
+    pub fn fchmodat(&mut self, dirfd: i32, name: &[u8], mode: u32) -> Result<(), Errno> {
         let d = Self::fid(dirfd)?;
         self.with_walked(d, name, |c, fid| {
             c.setattr(fid, SETATTR_MODE, mode & 0o7777, 0, 0, 0, [[0; 2]; 2])
         })
     }
 
-    pub fn fchown(&mut self, fd: i32, uid: u32, gid: u32) -> Result<(), i32> {
+    pub fn fchown(&mut self, fd: i32, uid: u32, gid: u32) -> Result<(), Errno> {
         let fid = Self::fid(fd)?;
         let mut valid = 0;
         if uid != u32::MAX {
@@ -700,7 +692,12 @@ impl<C: Chan> Client<C> {
         self.setattr(fid, valid, 0, uid, gid, 0, [[0; 2]; 2])
     }
 
-    pub fn utimensat(&mut self, dirfd: i32, name: &[u8], times: &[[i64; 2]; 2]) -> Result<(), i32> {
+    pub fn utimensat(
+        &mut self,
+        dirfd: i32,
+        name: &[u8],
+        times: &[[i64; 2]; 2],
+    ) -> Result<(), Errno> {
         let d = Self::fid(dirfd)?;
         let mut valid = 0;
         let mut t = [[0i64; 2]; 2];
@@ -718,7 +715,7 @@ impl<C: Chan> Client<C> {
                     valid |= now | set;
                     t[i] = times[i];
                 }
-                _ => return Err(EINVAL),
+                _ => return Err(Errno::EINVAL),
             }
         }
         if valid == 0 {
@@ -726,6 +723,34 @@ impl<C: Chan> Client<C> {
         }
         self.with_walked(d, name, |c, fid| c.setattr(fid, valid, 0, 0, 0, 0, t))
     }
+}
+
+/// A transfer of `len` bytes at offset `off` in requests of at most `max` bytes:
+/// `io(done, chunk, at)` moves one and returns how much it moved. Stops at a short
+/// transfer; an error after some bytes moved ends it with what was done (as read(2)
+/// and write(2) report partial transfers).
+fn in_chunks(
+    len: usize,
+    max: usize,
+    off: u64,
+    mut io: impl FnMut(usize, usize, u64) -> Result<usize, Errno>,
+) -> Result<usize, Errno> {
+    let mut done = 0;
+    while done < len {
+        let chunk = (len - done).min(max);
+        let at = off.checked_add(done as u64).ok_or(Errno::EINVAL)?;
+        match io(done, chunk, at) {
+            Ok(n) => {
+                done += n;
+                if n < chunk {
+                    break;
+                }
+            }
+            Err(e) if done == 0 => return Err(e),
+            Err(_) => break,
+        }
+    }
+    Ok(done)
 }
 
 #[cfg(test)]
@@ -748,10 +773,10 @@ mod tests {
     }
 
     impl Chan for Script {
-        fn exchange(&mut self, req: &[u8], reply: &mut [u8]) -> Result<usize, i32> {
+        fn exchange(&mut self, req: &[u8], reply: &mut [u8]) -> Result<usize, Errno> {
             self.seen.push(req.to_vec());
             let Some((ty, r)) = self.steps.pop_front() else {
-                return Err(EIO); // "the device stopped answering"
+                return Err(Errno::EIO); // "the device stopped answering"
             };
             assert_eq!(req[4], ty, "request type");
             assert_eq!(
@@ -819,7 +844,7 @@ mod tests {
                 },
                 65536,
             );
-            assert_eq!(c.connect(), Err(EIO));
+            assert_eq!(c.connect(), Err(Errno::EIO));
         }
     }
 
@@ -840,7 +865,10 @@ mod tests {
         assert_eq!(&create[13..20], b"new.txt");
         // O_EXCL on an existing name: EEXIST, and the walked fid is clunked.
         let mut c = client(vec![(TWALK, rwalk(1)), (TCLUNK, msg(TCLUNK + 1, TAG, &[]))]);
-        assert_eq!(c.openat(0, b"x", O_CREAT | O_EXCL | 1, 0), Err(EEXIST));
+        assert_eq!(
+            c.openat(0, b"x", O_CREAT | O_EXCL | 1, 0),
+            Err(Errno::EEXIST)
+        );
         assert!(c.chan.steps.is_empty());
     }
 
@@ -848,18 +876,18 @@ mod tests {
     fn names_that_could_escape_are_refused_before_any_request() {
         let mut c = client(vec![]);
         for bad in [&b".."[..], b"a/b", b""] {
-            assert_eq!(c.openat(0, bad, O_PATH, 0), Err(EINVAL));
-            assert_eq!(c.mkdirat(0, bad, 0o755), Err(EINVAL));
-            assert_eq!(c.unlinkat(0, bad, false), Err(EINVAL));
+            assert_eq!(c.openat(0, bad, O_PATH, 0), Err(Errno::EINVAL));
+            assert_eq!(c.mkdirat(0, bad, 0o755), Err(Errno::EINVAL));
+            assert_eq!(c.unlinkat(0, bad, false), Err(Errno::EINVAL));
         }
-        assert_eq!(c.open_dir(b"/a/../b"), Err(EINVAL));
+        assert_eq!(c.open_dir(b"/a/../b"), Err(Errno::EINVAL));
         assert_eq!(c.chan.seen.len(), 2, "only version + attach went out");
     }
 
     #[test]
     fn a_partial_walk_is_enoent_and_the_fid_is_reused() {
         let mut c = client(vec![(TWALK, rwalk(1)), (TWALK, rwalk(1))]);
-        assert_eq!(c.open_dir(b"/a/b"), Err(ENOENT));
+        assert_eq!(c.open_dir(b"/a/b"), Err(Errno::ENOENT));
         let fd = c.openat(0, b"a", O_PATH, 0).unwrap();
         assert_eq!(fd, 1, "the fid of the failed walk was given back");
     }
@@ -877,18 +905,18 @@ mod tests {
             (TREADDIR, msg(TREADDIR + 1, TAG, &50u32.to_le_bytes())),
         ]);
         let mut buf = [0u8; 10];
-        assert_eq!(c.pread(1, &mut buf, 0), Err(EIO));
-        assert_eq!(c.openat(0, b"a", O_PATH, 0), Err(EIO));
-        assert_eq!(c.fstat(0).err(), Some(EIO), "truncated Rgetattr");
+        assert_eq!(c.pread(1, &mut buf, 0), Err(Errno::EIO));
+        assert_eq!(c.openat(0, b"a", O_PATH, 0), Err(Errno::EIO));
+        assert_eq!(c.fstat(0).err(), Some(Errno::EIO), "truncated Rgetattr");
         let mut d = [0u8; 512];
         assert_eq!(
             c.getdents64(1, 0, &mut d),
-            Err(EIO),
+            Err(Errno::EIO),
             "count past the message"
         );
         // The device stops answering: that error is final.
-        assert_eq!(c.fstat(0).err(), Some(EIO));
-        assert_eq!(c.fstat(0).err(), Some(EIO));
+        assert_eq!(c.fstat(0).err(), Some(Errno::EIO));
+        assert_eq!(c.fstat(0).err(), Some(Errno::EIO));
         assert!(c.dead);
     }
 
@@ -925,13 +953,13 @@ mod tests {
         let mut c = client(vec![(TGETATTR, msg(TGETATTR + 1, TAG, &b))]);
         let st = c.fstat(5).unwrap();
         assert_eq!(
-            (st.ino, st.mode, st.uid, st.gid),
+            (st.st_ino, st.st_mode, st.st_uid, st.st_gid),
             (42, 0o100644, 1000, 1001)
         );
-        assert_eq!((st.size, st.blksize, st.blocks), (12345, 4096, 32));
-        assert_eq!(st.atime_ns, 1_000_000_002);
-        assert_eq!(st.ctime_ns, 5_000_000_006);
-        assert_eq!(st.dev, DEV);
+        assert_eq!((st.st_size, st.st_blksize, st.st_blocks), (12345, 4096, 32));
+        assert_eq!((st.st_atime.tv_sec, st.st_atime.tv_nsec), (1, 2));
+        assert_eq!((st.st_ctime.tv_sec, st.st_ctime.tv_nsec), (5, 6));
+        assert_eq!(st.st_dev, DEV);
     }
 
     #[test]
@@ -952,32 +980,4 @@ mod tests {
         );
         assert_eq!(c.chan.seen.len(), 5, "nothing to change: no request");
     }
-}
-
-/// A transfer of `len` bytes at offset `off` in requests of at most `max` bytes:
-/// `io(done, chunk, at)` moves one and returns how much it moved. Stops at a short
-/// transfer; an error after some bytes moved ends it with what was done (as read(2)
-/// and write(2) report partial transfers).
-fn in_chunks(
-    len: usize,
-    max: usize,
-    off: u64,
-    mut io: impl FnMut(usize, usize, u64) -> Result<usize, i32>,
-) -> Result<usize, i32> {
-    let mut done = 0;
-    while done < len {
-        let chunk = (len - done).min(max);
-        let at = off.checked_add(done as u64).ok_or(EINVAL)?;
-        match io(done, chunk, at) {
-            Ok(n) => {
-                done += n;
-                if n < chunk {
-                    break;
-                }
-            }
-            Err(e) if done == 0 => return Err(e),
-            Err(_) => break,
-        }
-    }
-    Ok(done)
 }

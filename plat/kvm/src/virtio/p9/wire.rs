@@ -6,6 +6,8 @@
 //! turns every length that points past the bytes the device wrote into EIO. Nothing here
 //! indexes a slice without checking first, so a malformed reply can never panic.
 
+pub use uk_abi::Errno;
+
 /// Message types (requests; the reply is the request type + 1).
 pub const TLERROR: u8 = 6;
 pub const RLERROR: u8 = 7;
@@ -49,9 +51,6 @@ pub const SETATTR_MTIME_SET: u32 = 0x100;
 /// Bytes of a Tread/Rwrite header around the data: what a message of `msize` bytes
 /// leaves for file data (the value Linux's client uses too).
 pub const IOHDRSZ: usize = 24;
-
-pub const EIO: i32 = 5;
-pub const EINVAL: i32 = 22;
 
 /// A server's file identity.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -138,34 +137,34 @@ impl<'a> Reader<'a> {
     pub fn remaining(&self) -> usize {
         self.buf.len() - self.pos
     }
-    pub fn bytes(&mut self, n: usize) -> Result<&'a [u8], i32> {
-        let end = self.pos.checked_add(n).ok_or(EIO)?;
-        let b = self.buf.get(self.pos..end).ok_or(EIO)?;
+    pub fn bytes(&mut self, n: usize) -> Result<&'a [u8], Errno> {
+        let end = self.pos.checked_add(n).ok_or(Errno::EIO)?;
+        let b = self.buf.get(self.pos..end).ok_or(Errno::EIO)?;
         self.pos = end;
         Ok(b)
     }
-    pub fn u8(&mut self) -> Result<u8, i32> {
+    pub fn u8(&mut self) -> Result<u8, Errno> {
         Ok(self.bytes(1)?[0])
     }
-    pub fn u16(&mut self) -> Result<u16, i32> {
+    pub fn u16(&mut self) -> Result<u16, Errno> {
         let b = self.bytes(2)?;
         Ok(u16::from_le_bytes([b[0], b[1]]))
     }
-    pub fn u32(&mut self) -> Result<u32, i32> {
+    pub fn u32(&mut self) -> Result<u32, Errno> {
         let b = self.bytes(4)?;
         Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
     }
-    pub fn u64(&mut self) -> Result<u64, i32> {
+    pub fn u64(&mut self) -> Result<u64, Errno> {
         let b = self.bytes(8)?;
         let mut a = [0u8; 8];
         a.copy_from_slice(b);
         Ok(u64::from_le_bytes(a))
     }
-    pub fn str(&mut self) -> Result<&'a [u8], i32> {
+    pub fn str(&mut self) -> Result<&'a [u8], Errno> {
         let n = self.u16()? as usize;
         self.bytes(n)
     }
-    pub fn qid(&mut self) -> Result<Qid, i32> {
+    pub fn qid(&mut self) -> Result<Qid, Errno> {
         Ok(Qid {
             ty: self.u8()?,
             version: self.u32()?,
@@ -178,17 +177,17 @@ impl<'a> Reader<'a> {
 /// wrote (and within the buffer), the tag ours, the type the expected reply or Rlerror.
 /// Returns a reader over the body, or the error the reply carries (Rlerror's errno;
 /// EIO for anything malformed).
-pub fn open_reply(buf: &[u8], len: usize, tag: u16, want: u8) -> Result<Reader<'_>, i32> {
-    let avail = buf.get(..len).ok_or(EIO)?;
+pub fn open_reply(buf: &[u8], len: usize, tag: u16, want: u8) -> Result<Reader<'_>, Errno> {
+    let avail = buf.get(..len).ok_or(Errno::EIO)?;
     let mut r = Reader::new(avail);
     let size = r.u32()? as usize;
     if size < 7 || size > avail.len() {
-        return Err(EIO);
+        return Err(Errno::EIO);
     }
     let ty = r.u8()?;
     let t = r.u16()?;
     if t != tag {
-        return Err(EIO);
+        return Err(Errno::EIO);
     }
     let body = Reader {
         buf: &avail[..size],
@@ -198,13 +197,13 @@ pub fn open_reply(buf: &[u8], len: usize, tag: u16, want: u8) -> Result<Reader<'
         let mut b = body;
         let e = b.u32()?;
         return Err(if (1..4096).contains(&e) {
-            e as i32
+            Errno(e as i32)
         } else {
-            EIO
+            Errno::EIO
         });
     }
     if ty != want {
-        return Err(EIO);
+        return Err(Errno::EIO);
     }
     Ok(body)
 }
@@ -220,13 +219,13 @@ pub struct Dirent<'a> {
 
 /// Parse one Rreaddir entry; names that could not come from a directory (empty, with
 /// `/` or NUL) are EIO.
-pub fn dirent<'a>(r: &mut Reader<'a>) -> Result<Dirent<'a>, i32> {
+pub fn dirent<'a>(r: &mut Reader<'a>) -> Result<Dirent<'a>, Errno> {
     let qid = r.qid()?;
     let offset = r.u64()?;
     let ty = r.u8()?;
     let name = r.str()?;
     if name.is_empty() || name.iter().any(|&c| c == b'/' || c == 0) {
-        return Err(EIO);
+        return Err(Errno::EIO);
     }
     Ok(Dirent {
         qid,
@@ -239,14 +238,14 @@ pub fn dirent<'a>(r: &mut Reader<'a>) -> Result<Dirent<'a>, i32> {
 /// Convert the entries of an Rreaddir payload into `linux_dirent64` records in `out`
 /// (d_ino = qid path, d_off = the entry's offset cookie). Stops at the first entry that
 /// does not fit; returns the bytes written. EINVAL when not even one fits.
-pub fn to_dirent64(mut data: Reader<'_>, out: &mut [u8]) -> Result<usize, i32> {
+pub fn to_dirent64(mut data: Reader<'_>, out: &mut [u8]) -> Result<usize, Errno> {
     let mut n = 0;
     while data.remaining() > 0 {
         let d = dirent(&mut data)?;
         let reclen = (19 + d.name.len() + 1).div_ceil(8) * 8;
         let Some(rec) = out.get_mut(n..n + reclen) else {
             if n == 0 {
-                return Err(EINVAL);
+                return Err(Errno::EINVAL);
             }
             break;
         };
@@ -301,29 +300,44 @@ mod tests {
     fn replies_are_checked_before_use() {
         let ok = reply(TCLUNK + 1, 1, &[]);
         assert!(open_reply(&ok, ok.len(), 1, TCLUNK + 1).is_ok());
-        assert_eq!(open_reply(&ok, ok.len(), 2, TCLUNK + 1).err(), Some(EIO));
-        assert_eq!(open_reply(&ok, ok.len(), 1, TREAD + 1).err(), Some(EIO));
+        assert_eq!(
+            open_reply(&ok, ok.len(), 2, TCLUNK + 1).err(),
+            Some(Errno::EIO)
+        );
+        assert_eq!(
+            open_reply(&ok, ok.len(), 1, TREAD + 1).err(),
+            Some(Errno::EIO)
+        );
         // The device claims fewer bytes than the size field.
-        assert_eq!(open_reply(&ok, 5, 1, TCLUNK + 1).err(), Some(EIO));
+        assert_eq!(open_reply(&ok, 5, 1, TCLUNK + 1).err(), Some(Errno::EIO));
         // The device claims more bytes than the buffer holds.
-        assert_eq!(open_reply(&ok, 1000, 1, TCLUNK + 1).err(), Some(EIO));
+        assert_eq!(open_reply(&ok, 1000, 1, TCLUNK + 1).err(), Some(Errno::EIO));
         let mut huge = ok.clone();
         huge[..4].copy_from_slice(&u32::MAX.to_le_bytes());
         assert_eq!(
             open_reply(&huge, huge.len(), 1, TCLUNK + 1).err(),
-            Some(EIO)
+            Some(Errno::EIO)
         );
         let e = reply(RLERROR, 1, &2u32.to_le_bytes());
-        assert_eq!(open_reply(&e, e.len(), 1, TCLUNK + 1).err(), Some(2));
+        assert_eq!(
+            open_reply(&e, e.len(), 1, TCLUNK + 1).err(),
+            Some(Errno::ENOENT)
+        );
         let e = reply(RLERROR, 1, &0u32.to_le_bytes());
-        assert_eq!(open_reply(&e, e.len(), 1, TCLUNK + 1).err(), Some(EIO));
+        assert_eq!(
+            open_reply(&e, e.len(), 1, TCLUNK + 1).err(),
+            Some(Errno::EIO)
+        );
         let e = reply(RLERROR, 1, &[1]);
-        assert_eq!(open_reply(&e, e.len(), 1, TCLUNK + 1).err(), Some(EIO));
+        assert_eq!(
+            open_reply(&e, e.len(), 1, TCLUNK + 1).err(),
+            Some(Errno::EIO)
+        );
         // A body field that runs past the message (but inside the buffer) is EIO.
         let mut r = reply(TREADLINK + 1, 1, &[9, 0, b'a']);
         r.extend_from_slice(&[b'b'; 16]);
         let mut rd = open_reply(&r, r.len(), 1, TREADLINK + 1).unwrap();
-        assert_eq!(rd.str().err(), Some(EIO));
+        assert_eq!(rd.str().err(), Some(Errno::EIO));
     }
 
     fn entry(path: u64, off: u64, ty: u8, name: &[u8]) -> Vec<u8> {
@@ -351,13 +365,16 @@ mod tests {
         assert_eq!(&out[24 + 19..24 + 29], b"hello.txt\0");
         // Only the first fits: the second is left for the next call (by cookie).
         assert_eq!(to_dirent64(Reader::new(&data), &mut out[..40]), Ok(24));
-        assert_eq!(to_dirent64(Reader::new(&data), &mut out[..10]), Err(EINVAL));
+        assert_eq!(
+            to_dirent64(Reader::new(&data), &mut out[..10]),
+            Err(Errno::EINVAL)
+        );
         for bad in [&b""[..], b"a/b", b"a\0"] {
             let d = entry(1, 1, 8, bad);
-            assert_eq!(to_dirent64(Reader::new(&d), &mut out), Err(EIO));
+            assert_eq!(to_dirent64(Reader::new(&d), &mut out), Err(Errno::EIO));
         }
         let mut cut = entry(1, 1, 8, b"name");
         cut.pop();
-        assert_eq!(to_dirent64(Reader::new(&cut), &mut out), Err(EIO));
+        assert_eq!(to_dirent64(Reader::new(&cut), &mut out), Err(Errno::EIO));
     }
 }

@@ -1,13 +1,24 @@
 //! The one contract between ukit's core libraries and a platform.
 //!
 //! `lib/` never names a platform: it asks the platform registered at boot through
-//! [`Platform`]. A platform (plat/linuxu, later plat/kvm) implements the trait for a
-//! `static` value and hands it to [`register`] before anything else runs. Unit tests
-//! register a mock. Dynamic dispatch costs one indirect call; none of these methods
-//! sits on a path hot enough for that to matter, and it keeps lib/ testable on the host.
+//! [`Platform`]. A platform (plat/linuxu, plat/kvm) implements the trait for a `static`
+//! value and hands it to [`register`] before anything else runs. Unit tests register a
+//! mock. Dynamic dispatch costs one indirect call; none of these methods sits on a path
+//! hot enough for that to matter, and it keeps lib/ testable on the host.
+//!
+//! This crate sits just above uk-abi (whose `Errno` every method speaks) and below every
+//! other kernel crate, which is why it is a folder of its own rather than part of plat/
+//! (docs/design.md, "Layers"). It also holds [`Hook`], the one way a lower layer calls a
+//! function that a higher layer provides.
 #![cfg_attr(not(test), no_std)]
 
+mod hook;
+
+pub use hook::Hook;
+
 use core::sync::atomic::{AtomicPtr, Ordering};
+use uk_abi::stat::{Stat, Statfs};
+use uk_abi::Errno;
 
 /// A range of physical (kvm) or host-virtual (linuxu) memory handed to ukit at boot.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -42,15 +53,6 @@ pub struct TtyInfo {
     pub cols: u16,
 }
 
-/// Protection bits for [`Platform::protect`]: the Linux `PROT_*` values.
-pub mod prot {
-    pub const NONE: u32 = 0;
-    pub const READ: u32 = 1;
-    pub const WRITE: u32 = 2;
-    pub const EXEC: u32 = 4;
-    pub const RW: u32 = READ | WRITE;
-}
-
 /// What a platform provides. Every method must be callable at any time after
 /// [`register`]; none may panic on any argument.
 pub trait Platform: Sync {
@@ -58,19 +60,18 @@ pub trait Platform: Sync {
     fn name(&self) -> &'static str;
     /// Write console output. Returns the number of bytes accepted (all of them unless
     /// the host refused, e.g. a closed pipe).
-    fn console_write(&self, stream: ConsoleStream, buf: &[u8]) -> Result<usize, i32>;
+    fn console_write(&self, stream: ConsoleStream, buf: &[u8]) -> Result<usize, Errno>;
     /// Read console input; blocks until at least one byte or end of input (Ok(0)).
-    /// Err carries a Linux errno.
-    fn console_read(&self, buf: &mut [u8]) -> Result<usize, i32>;
+    fn console_read(&self, buf: &mut [u8]) -> Result<usize, Errno>;
     /// Terminal facts for stdin (0), stdout (1), stderr (2).
     fn console_tty(&self, fd: u32) -> TtyInfo;
     /// Move the offset of console stream `fd` (0-2) when the host gave the image a
     /// seekable file there (`./app < file` on linuxu): `whence` is 0 (set), 1 (current)
-    /// or 2 (end). Returns the new offset, or the errno: ESPIPE (29), the default, for
+    /// or 2 (end). Returns the new offset, or the errno: ESPIPE, the default, for
     /// terminals, pipes and serial consoles.
-    fn console_seek(&self, fd: u32, off: i64, whence: u32) -> Result<u64, i32> {
+    fn console_seek(&self, fd: u32, off: i64, whence: u32) -> Result<u64, Errno> {
         let _ = (fd, off, whence);
-        Err(29)
+        Err(Errno::ESPIPE)
     }
     /// Monotonic nanoseconds since an arbitrary point before boot.
     fn monotonic_ns(&self) -> u64;
@@ -131,38 +132,6 @@ pub trait Platform: Sync {
     }
 }
 
-/// `struct stat` facts of a host file, as hostfs reports them.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct HostStat {
-    pub dev: u64,
-    pub ino: u64,
-    pub mode: u32,
-    pub nlink: u64,
-    pub uid: u32,
-    pub gid: u32,
-    pub rdev: u64,
-    pub size: i64,
-    pub blksize: i64,
-    pub blocks: i64,
-    pub atime_ns: i64,
-    pub mtime_ns: i64,
-    pub ctime_ns: i64,
-}
-
-/// `struct statfs` facts of a host file system.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct HostStatFs {
-    pub fs_type: i64,
-    pub bsize: i64,
-    pub blocks: u64,
-    pub bfree: u64,
-    pub bavail: u64,
-    pub files: u64,
-    pub ffree: u64,
-    pub namelen: i64,
-    pub frsize: i64,
-}
-
 /// Host file operations, one path component at a time.
 ///
 /// Every `name` is a single component: never empty, never `..`, never containing `/`
@@ -170,35 +139,34 @@ pub struct HostStatFs {
 /// symlink in the final component (lib/vfs resolves symlinks itself, inside the image's
 /// namespace). Together this confines every lookup below the mounted host directory.
 /// Descriptors are host descriptors, private to the implementation's caller (lib/vfs).
-/// Errors are Linux errno values.
 pub trait HostFs: Sync {
     /// Open a host directory to mount (an absolute host path from a boot option), as a
     /// path-only descriptor.
-    fn open_dir(&self, host_path: &[u8]) -> Result<i32, i32>;
+    fn open_dir(&self, host_path: &[u8]) -> Result<i32, Errno>;
     /// The host's working directory when the image started (an absolute path).
     fn initial_cwd(&self) -> &[u8];
     /// openat(2) of one component below `dirfd`, with O_NOFOLLOW added. `flags` are Linux
     /// O_* flags (O_PATH for a lookup).
-    fn openat(&self, dirfd: i32, name: &[u8], flags: u32, mode: u32) -> Result<i32, i32>;
+    fn openat(&self, dirfd: i32, name: &[u8], flags: u32, mode: u32) -> Result<i32, Errno>;
     /// close(2).
     fn close(&self, fd: i32);
     /// pread(2).
-    fn pread(&self, fd: i32, buf: &mut [u8], off: u64) -> Result<usize, i32>;
+    fn pread(&self, fd: i32, buf: &mut [u8], off: u64) -> Result<usize, Errno>;
     /// pwrite(2).
-    fn pwrite(&self, fd: i32, buf: &[u8], off: u64) -> Result<usize, i32>;
+    fn pwrite(&self, fd: i32, buf: &[u8], off: u64) -> Result<usize, Errno>;
     /// write(2) at the descriptor's own offset (for O_APPEND descriptors).
-    fn write(&self, fd: i32, buf: &[u8]) -> Result<usize, i32>;
-    /// fstat(2); works on path-only descriptors.
-    fn fstat(&self, fd: i32) -> Result<HostStat, i32>;
+    fn write(&self, fd: i32, buf: &[u8]) -> Result<usize, Errno>;
+    /// fstat(2) as the Linux record; works on path-only descriptors.
+    fn fstat(&self, fd: i32) -> Result<Stat, Errno>;
     /// fstatfs(2).
-    fn fstatfs(&self, fd: i32) -> Result<HostStatFs, i32>;
+    fn fstatfs(&self, fd: i32) -> Result<Statfs, Errno>;
     /// Seek the directory `fd` to `cookie` (0 = start, else a `d_off`) and read
     /// `linux_dirent64` records into `buf`; Ok(0) at the end.
-    fn getdents64(&self, fd: i32, cookie: u64, buf: &mut [u8]) -> Result<usize, i32>;
+    fn getdents64(&self, fd: i32, cookie: u64, buf: &mut [u8]) -> Result<usize, Errno>;
     /// mkdirat(2).
-    fn mkdirat(&self, dirfd: i32, name: &[u8], mode: u32) -> Result<(), i32>;
+    fn mkdirat(&self, dirfd: i32, name: &[u8], mode: u32) -> Result<(), Errno>;
     /// unlinkat(2); `dir` selects AT_REMOVEDIR.
-    fn unlinkat(&self, dirfd: i32, name: &[u8], dir: bool) -> Result<(), i32>;
+    fn unlinkat(&self, dirfd: i32, name: &[u8], dir: bool) -> Result<(), Errno>;
     /// renameat2(2).
     fn renameat(
         &self,
@@ -207,24 +175,24 @@ pub trait HostFs: Sync {
         newdir: i32,
         new: &[u8],
         flags: u32,
-    ) -> Result<(), i32>;
+    ) -> Result<(), Errno>;
     /// symlinkat(2); `target` is stored as given.
-    fn symlinkat(&self, target: &[u8], dirfd: i32, name: &[u8]) -> Result<(), i32>;
+    fn symlinkat(&self, target: &[u8], dirfd: i32, name: &[u8]) -> Result<(), Errno>;
     /// readlink of the symlink a path-only descriptor refers to.
-    fn readlink(&self, fd: i32, buf: &mut [u8]) -> Result<usize, i32>;
+    fn readlink(&self, fd: i32, buf: &mut [u8]) -> Result<usize, Errno>;
     /// linkat(2) without following symlinks.
-    fn linkat(&self, olddir: i32, old: &[u8], newdir: i32, new: &[u8]) -> Result<(), i32>;
+    fn linkat(&self, olddir: i32, old: &[u8], newdir: i32, new: &[u8]) -> Result<(), Errno>;
     /// ftruncate(2).
-    fn ftruncate(&self, fd: i32, len: u64) -> Result<(), i32>;
+    fn ftruncate(&self, fd: i32, len: u64) -> Result<(), Errno>;
     /// fsync(2) or fdatasync(2).
-    fn fsync(&self, fd: i32, data_only: bool) -> Result<(), i32>;
+    fn fsync(&self, fd: i32, data_only: bool) -> Result<(), Errno>;
     /// fchmodat(2) of one component (never on a symlink: lib/vfs checks first).
-    fn fchmodat(&self, dirfd: i32, name: &[u8], mode: u32) -> Result<(), i32>;
+    fn fchmodat(&self, dirfd: i32, name: &[u8], mode: u32) -> Result<(), Errno>;
     /// fchownat(2) on the file a descriptor refers to (AT_EMPTY_PATH).
-    fn fchown(&self, fd: i32, uid: u32, gid: u32) -> Result<(), i32>;
+    fn fchown(&self, fd: i32, uid: u32, gid: u32) -> Result<(), Errno>;
     /// utimensat(2) of one component, not following symlinks; `[atime, mtime]` as
     /// (sec, nsec) pairs with UTIME_NOW/UTIME_OMIT allowed in nsec.
-    fn utimensat(&self, dirfd: i32, name: &[u8], times: &[[i64; 2]; 2]) -> Result<(), i32>;
+    fn utimensat(&self, dirfd: i32, name: &[u8], times: &[[i64; 2]; 2]) -> Result<(), Errno>;
 }
 
 static PLATFORM: AtomicPtr<&'static dyn Platform> = AtomicPtr::new(core::ptr::null_mut());
@@ -253,7 +221,11 @@ pub fn is_registered() -> bool {
     !PLATFORM.load(Ordering::Acquire).is_null()
 }
 
-pub const PAGE_SIZE: usize = 4096;
+/// The registered platform, or `None` before registration (host unit tests of lib/
+/// crates that run without one).
+pub fn try_get() -> Option<&'static dyn Platform> {
+    is_registered().then(get)
+}
 
 /// A platform for host-run unit tests: heap-backed memory, std clocks, captured output.
 #[cfg(test)]
@@ -265,10 +237,10 @@ mod tests {
         fn name(&self) -> &'static str {
             "dummy"
         }
-        fn console_write(&self, _: ConsoleStream, b: &[u8]) -> Result<usize, i32> {
+        fn console_write(&self, _: ConsoleStream, b: &[u8]) -> Result<usize, Errno> {
             Ok(b.len())
         }
-        fn console_read(&self, _: &mut [u8]) -> Result<usize, i32> {
+        fn console_read(&self, _: &mut [u8]) -> Result<usize, Errno> {
             Ok(0)
         }
         fn console_tty(&self, _: u32) -> TtyInfo {
@@ -347,9 +319,9 @@ pub trait NetDevice: Sync {
     fn mtu(&self) -> u16;
     /// Whether the link is up (the host side is there).
     fn link_up(&self) -> bool;
-    /// Send one frame. Err: a Linux errno (EAGAIN when the host cannot take it now,
-    /// EMSGSIZE when it is larger than the device allows).
-    fn transmit(&self, frame: &[u8]) -> Result<(), i32>;
+    /// Send one frame. EAGAIN when the host cannot take it now, EMSGSIZE when it is
+    /// larger than the device allows.
+    fn transmit(&self, frame: &[u8]) -> Result<(), Errno>;
     /// Take the next received frame into `buf` without blocking: `Some(len)` with the
     /// frame's full length (a frame longer than `buf` is consumed and reported with its
     /// real length, so the caller can count it as malformed), `None` when nothing waits.
@@ -391,22 +363,16 @@ pub fn net_devices() -> impl Iterator<Item = &'static dyn NetDevice> {
     })
 }
 
-static NET_EVENT_HOOK: AtomicPtr<()> = AtomicPtr::new(core::ptr::null_mut());
+/// What the platform calls when a network device may have input: lib/netdev sets it to
+/// wake the threads waiting for frames. It must not block: it runs in the idle path
+/// (linuxu: after `Platform::wait` saw a device descriptor readable; kvm: from the
+/// interrupt's deferred work).
+pub static NET_EVENT: Hook<fn()> = Hook::new();
 
-/// Set the function the platform calls when a network device may have input (lib/netdev
-/// sets it to wake the threads waiting for frames). The hook must not block: it runs in
-/// the idle path (linuxu: after `Platform::wait` saw a device descriptor readable; kvm:
-/// from the interrupt's deferred work).
-pub fn set_net_event_hook(f: fn()) {
-    NET_EVENT_HOOK.store(f as *mut (), Ordering::Release);
-}
-
-/// Called by the platform: a network device may have input. A no-op until a hook is set.
+/// Called by the platform: a network device may have input. A no-op until lib/netdev
+/// set [`NET_EVENT`].
 pub fn net_event() {
-    let p = NET_EVENT_HOOK.load(Ordering::Acquire);
-    if !p.is_null() {
-        // SAFETY: only `set_net_event_hook` stores here, always a valid `fn()`.
-        let f: fn() = unsafe { core::mem::transmute::<*mut (), fn()>(p) };
+    if let Some(f) = NET_EVENT.get() {
         f();
     }
 }
@@ -430,7 +396,7 @@ mod net_tests {
         fn link_up(&self) -> bool {
             true
         }
-        fn transmit(&self, _: &[u8]) -> Result<(), i32> {
+        fn transmit(&self, _: &[u8]) -> Result<(), Errno> {
             Ok(())
         }
         fn receive(&self, _: &mut [u8]) -> Option<usize> {
@@ -453,7 +419,7 @@ mod net_tests {
         assert_eq!(before + added, MAX_NET_DEVICES);
         assert!(net_devices().all(|d| d.mtu() == 1500 && d.name() == "dev"));
         net_event();
-        set_net_event_hook(hook);
+        assert!(NET_EVENT.set(hook));
         net_event();
         net_event();
         assert_eq!(HITS.load(Ordering::Relaxed), 2);

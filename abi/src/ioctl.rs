@@ -1,0 +1,83 @@
+//! ioctl(2) requests and their records: terminals, `FIONREAD`/`FIONBIO`, tun/tap.
+
+use crate::assert_size;
+use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
+
+pub const TCGETS: u32 = 0x5401;
+pub const TCSETS: u32 = 0x5402;
+pub const TCSETSW: u32 = 0x5403;
+pub const TCSETSF: u32 = 0x5404;
+pub const TIOCSCTTY: u32 = 0x540e;
+pub const TIOCGPGRP: u32 = 0x540f;
+pub const TIOCSPGRP: u32 = 0x5410;
+pub const TIOCGWINSZ: u32 = 0x5413;
+pub const TIOCSWINSZ: u32 = 0x5414;
+pub const FIONREAD: u32 = 0x541b;
+pub const FIONBIO: u32 = 0x5421;
+pub const FIOCLEX: u32 = 0x5451;
+pub const FIONCLEX: u32 = 0x5450;
+
+/// tun/tap: attach to an interface (`struct ifreq` argument).
+pub const TUNSETIFF: u32 = 0x4004_54ca;
+pub const IFF_TAP: u16 = 0x0002;
+pub const IFF_NO_PI: u16 = 0x1000;
+/// Bytes of an interface name in `struct ifreq`, with the NUL.
+pub const IFNAMSIZ: usize = 16;
+
+/// `struct winsize`.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+)]
+#[repr(C)]
+pub struct Winsize {
+    pub ws_row: u16,
+    pub ws_col: u16,
+    pub ws_xpixel: u16,
+    pub ws_ypixel: u16,
+}
+assert_size!(Winsize, 8);
+
+/// Control characters in the kernel's `struct termios`.
+pub const NCCS: usize = 19;
+
+/// The kernel's `struct termios` (TCGETS/TCSETS: 36 bytes; libc's larger struct
+/// starts with the same fields).
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+)]
+#[repr(C)]
+pub struct Termios {
+    pub c_iflag: u32,
+    pub c_oflag: u32,
+    pub c_cflag: u32,
+    pub c_lflag: u32,
+    pub c_line: u8,
+    pub c_cc: [u8; NCCS],
+}
+assert_size!(Termios, 36);
+
+/// `c_cc` indices.
+pub const VINTR: usize = 0;
+pub const VQUIT: usize = 1;
+pub const VERASE: usize = 2;
+pub const VKILL: usize = 3;
+pub const VEOF: usize = 4;
+pub const VTIME: usize = 5;
+pub const VMIN: usize = 6;
+
+/// Flag bits of a terminal in its usual cooked mode.
+pub const ICRNL: u32 = 0o400;
+pub const IXON: u32 = 0o2000;
+pub const OPOST: u32 = 0o1;
+pub const ONLCR: u32 = 0o4;
+pub const B38400: u32 = 0o17;
+pub const CS8: u32 = 0o60;
+pub const CREAD: u32 = 0o200;
+pub const ISIG: u32 = 0o1;
+pub const ICANON: u32 = 0o2;
+pub const ECHO: u32 = 0o10;
+pub const ECHOE: u32 = 0o20;
+pub const ECHOK: u32 = 0o40;
+pub const ECHOCTL: u32 = 0o1000;
+pub const ECHOKE: u32 = 0o4000;
+pub const IEXTEN: u32 = 0o100000;
