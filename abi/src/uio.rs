@@ -116,6 +116,73 @@ impl Source for &[u8] {
     }
 }
 
+/// The part of a source from byte `off` on (a stream send that continues after a short
+/// one).
+pub struct SourceFrom<'a> {
+    pub src: &'a dyn Source,
+    pub off: usize,
+}
+
+impl Source for SourceFrom<'_> {
+    fn len(&self) -> usize {
+        self.src.len().saturating_sub(self.off)
+    }
+
+    fn read_at(&self, off: usize, dst: &mut [u8]) -> Result<(), Errno> {
+        self.src
+            .read_at(self.off.checked_add(off).ok_or(Errno::EFAULT)?, dst)
+    }
+
+    fn read_prefix(&self, off: usize, dst: &mut [u8]) -> usize {
+        self.off
+            .checked_add(off)
+            .map_or(0, |o| self.src.read_prefix(o, dst))
+    }
+}
+
+/// The part of a sink from byte `off` on (MSG_WAITALL receives after a short one).
+pub struct SinkFrom<'a> {
+    pub sink: &'a mut dyn Sink,
+    pub off: usize,
+}
+
+impl Sink for SinkFrom<'_> {
+    fn len(&self) -> usize {
+        self.sink.len().saturating_sub(self.off)
+    }
+
+    fn write_at(&mut self, off: usize, src: &[u8]) -> Result<(), Errno> {
+        let o = self.off.checked_add(off).ok_or(Errno::EFAULT)?;
+        self.sink.write_at(o, src)
+    }
+
+    fn write_prefix(&mut self, off: usize, src: &[u8]) -> usize {
+        self.off
+            .checked_add(off)
+            .map_or(0, |o| self.sink.write_prefix(o, src))
+    }
+}
+
+/// Give `data` to `sink` at byte `off`, as a regular file's read does: a short count
+/// when the sink runs into memory it may not write, EFAULT when not one byte fits.
+pub fn give(sink: &mut dyn Sink, off: usize, data: &[u8]) -> Result<usize, Errno> {
+    let n = sink.write_prefix(off, data);
+    if n == 0 && !data.is_empty() {
+        return Err(Errno::EFAULT);
+    }
+    Ok(n)
+}
+
+/// Take bytes `[off, off + dst.len())` of `src` into `dst`, as a regular file's write
+/// does: the count before the first byte it may not read, EFAULT when that is none.
+pub fn take(src: &dyn Source, off: usize, dst: &mut [u8]) -> Result<usize, Errno> {
+    let n = src.read_prefix(off, dst);
+    if n == 0 && !dst.is_empty() {
+        return Err(Errno::EFAULT);
+    }
+    Ok(n)
+}
+
 /// Copy all of `src` into `sink` from byte `off` on, through a small stack buffer: for
 /// moving bytes between two buffers neither of which is a plain slice.
 pub fn copy(

@@ -1,13 +1,18 @@
 //! The console as stdin/stdout/stderr.
 
 use uk_abi::ioctl::{
-    FIONBIO, FIONREAD, TCGETS, TCSETS, TCSETSF, TCSETSW, TIOCGPGRP, TIOCGWINSZ, TIOCSWINSZ,
+    Termios, Winsize, B38400, CREAD, CS8, ECHO, ECHOCTL, ECHOE, ECHOK, ECHOKE, FIONBIO, FIONREAD,
+    ICANON, ICRNL, IEXTEN, ISIG, IXON, NCCS, ONLCR, OPOST, TCGETS, TCSETS, TCSETSF, TCSETSW,
+    TIOCGPGRP, TIOCGWINSZ, TIOCSWINSZ, VEOF, VERASE, VINTR, VKILL, VMIN, VQUIT, VTIME,
 };
 use uk_abi::stat::S_IFCHR;
 
-use crate::file::{File, Stat, Whence};
+use crate::file::{File, Sink, Source, Stat, Whence};
 use crate::{Errno, KResult};
 use uk_plat::ConsoleStream;
+
+/// Most bytes one console read or host write moves.
+const CHUNK: usize = 64 * 1024;
 
 /// One of the three console descriptors.
 pub struct Console {
@@ -20,40 +25,73 @@ impl Console {
     }
 }
 
-/// `struct termios` (kernel layout, 60 bytes) of a terminal in its usual cooked mode,
-/// returned for TCGETS on a terminal. The host's settings are not read after boot.
-fn cooked_termios() -> [u8; 60] {
-    let mut t = [0u8; 60];
-    let iflag: u32 = 0o2400; // ICRNL | IXON
-    let oflag: u32 = 0o5; // OPOST | ONLCR
-    let cflag: u32 = 0o277; // B38400 | CS8 | CREAD
-    let lflag: u32 = 0o105073; // ISIG | ICANON | ECHO | ECHOE | ECHOK | ECHOCTL | ECHOKE | IEXTEN
-    t[0..4].copy_from_slice(&iflag.to_le_bytes());
-    t[4..8].copy_from_slice(&oflag.to_le_bytes());
-    t[8..12].copy_from_slice(&cflag.to_le_bytes());
-    t[12..16].copy_from_slice(&lflag.to_le_bytes());
-    // c_line at 16, c_cc[19] from 17: VINTR ^C, VQUIT ^\, VERASE DEL, VKILL ^U, VEOF ^D,
-    // VTIME 0, VMIN 1.
-    let cc = [3u8, 28, 127, 21, 4, 0, 1];
-    t[17..17 + cc.len()].copy_from_slice(&cc);
-    t
+/// The kernel's `struct termios` of a terminal in its usual cooked mode, returned for
+/// TCGETS on a terminal. The host's settings are not read after boot.
+fn cooked_termios() -> Termios {
+    let mut cc = [0u8; NCCS];
+    cc[VINTR] = 3; // ^C
+    cc[VQUIT] = 28; // ^\
+    cc[VERASE] = 127; // DEL
+    cc[VKILL] = 21; // ^U
+    cc[VEOF] = 4; // ^D
+    cc[VTIME] = 0;
+    cc[VMIN] = 1;
+    Termios {
+        c_iflag: ICRNL | IXON,
+        c_oflag: OPOST | ONLCR,
+        c_cflag: B38400 | CS8 | CREAD,
+        c_lflag: ISIG | ICANON | ECHO | ECHOE | ECHOK | ECHOCTL | ECHOKE | IEXTEN,
+        c_line: 0,
+        c_cc: cc,
+    }
 }
 
 impl File for Console {
-    fn read(&self, buf: &mut [u8]) -> KResult<usize> {
+    fn read(&self, buf: &mut dyn Sink) -> KResult<usize> {
         if self.fd != 0 {
             return Err(Errno::EBADF);
         }
-        uk_plat::get().console_read(buf)
+        // The host reads into a kernel buffer (it may block); the program's buffer is
+        // written afterwards, checked then.
+        let mut b = alloc::vec![0u8; buf.len().min(CHUNK)];
+        let n = uk_plat::get().console_read(&mut b)?;
+        uk_abi::uio::give(buf, 0, &b[..n])
     }
 
-    fn write(&self, buf: &[u8]) -> KResult<usize> {
+    fn write(&self, buf: &dyn Source) -> KResult<usize> {
         let s = match self.fd {
             1 => ConsoleStream::Out,
             2 => ConsoleStream::Err,
             _ => return Err(Errno::EBADF),
         };
-        uk_plat::get().console_write(s, buf)
+        // Small writes (printf's lines) through the stack, larger ones in chunks.
+        let mut small = [0u8; 512];
+        let mut big = alloc::vec::Vec::new();
+        let chunk: &mut [u8] = if buf.len() <= small.len() {
+            &mut small[..buf.len()]
+        } else {
+            big.resize(buf.len().min(CHUNK), 0);
+            &mut big
+        };
+        let mut done = 0;
+        while done < buf.len() {
+            let want = (buf.len() - done).min(chunk.len());
+            // As a terminal or pipe on Linux: a chunk is taken whole or not at all.
+            if let Err(e) = buf.read_at(done, &mut chunk[..want]) {
+                return if done == 0 { Err(e) } else { Ok(done) };
+            }
+            let k = want;
+            let n = match uk_plat::get().console_write(s, &chunk[..k]) {
+                Ok(n) => n,
+                Err(e) if done == 0 => return Err(e),
+                Err(_) => break,
+            };
+            done += n;
+            if n < k || k < want {
+                break;
+            }
+        }
+        Ok(done)
     }
 
     /// Seekable only when the host handed over a file (`./app < file`), as on Linux,
@@ -77,7 +115,11 @@ impl File for Console {
             }
             _ if !tty.is_tty => Err(Errno::ENOTTY),
             TIOCGWINSZ => {
-                let ws: [u16; 4] = [tty.rows, tty.cols, 0, 0];
+                let ws = Winsize {
+                    ws_row: tty.rows,
+                    ws_col: tty.cols,
+                    ..Winsize::default()
+                };
                 crate::user::write(arg, &ws)?;
                 Ok(0)
             }
@@ -86,7 +128,13 @@ impl File for Console {
                 Ok(0)
             }
             TCSETS | TCSETSW | TCSETSF | TIOCSWINSZ => {
-                crate::user::slice(arg, if cmd == TIOCSWINSZ { 8 } else { 60 })?;
+                // Accepted without effect, once the argument is readable.
+                let len = if cmd == TIOCSWINSZ {
+                    core::mem::size_of::<Winsize>()
+                } else {
+                    core::mem::size_of::<Termios>()
+                };
+                crate::user::check(arg, len, false)?;
                 Ok(0)
             }
             TIOCGPGRP => {
@@ -130,9 +178,9 @@ mod tests {
     fn console_semantics() {
         crate::testplat::setup();
         let out = Console::new(1);
-        assert_eq!(out.write(b"abc"), Ok(3));
-        assert_eq!(out.read(&mut [0u8; 4]), Err(Errno::EBADF));
-        assert_eq!(Console::new(0).write(b"x"), Err(Errno::EBADF));
+        assert_eq!(out.write(&&b"abc"[..]), Ok(3));
+        assert_eq!(out.read(&mut &mut [0u8; 4][..]), Err(Errno::EBADF));
+        assert_eq!(Console::new(0).write(&&b"x"[..]), Err(Errno::EBADF));
         let ws = crate::user::tests::user_buf(8, true);
         // The test platform says fd 1 is not a terminal, fd 2 is.
         assert_eq!(out.ioctl(TIOCGWINSZ, ws), Err(Errno::ENOTTY));

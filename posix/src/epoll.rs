@@ -41,13 +41,8 @@ const MAX_NESTS: usize = 4;
 /// Largest maxevents: INT_MAX / sizeof(struct epoll_event).
 pub const EP_MAX_EVENTS: usize = (i32::MAX as usize) / 12;
 
-/// One reported event (`struct epoll_event`, packed to 12 bytes on x86_64 by the ABI
-/// layer).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct EpollEvent {
-    pub events: u32,
-    pub data: u64,
-}
+/// One reported event: the ABI record itself (`struct epoll_event`, packed on x86_64).
+pub use uk_abi::poll::EpollEvent;
 
 struct Item {
     fd: i32,
@@ -342,11 +337,11 @@ impl Epoll {
 }
 
 impl File for Epoll {
-    fn read(&self, _buf: &mut [u8]) -> KResult<usize> {
+    fn read(&self, _buf: &mut dyn crate::file::Sink) -> KResult<usize> {
         Err(Errno::EINVAL)
     }
 
-    fn write(&self, _buf: &[u8]) -> KResult<usize> {
+    fn write(&self, _buf: &dyn crate::file::Source) -> KResult<usize> {
         Err(Errno::EINVAL)
     }
 
@@ -420,8 +415,8 @@ mod tests {
         ep.ctl(EPOLL_CTL_ADD, 11, &r2f, ev(EPOLLIN | EPOLLET, 7))
             .unwrap();
         assert!(ep.wait(8, Some(0)).unwrap().is_empty());
-        w1.write(b"a").unwrap();
-        w2.write(b"b").unwrap();
+        w1.write(&&b"a"[..]).unwrap();
+        w2.write(&&b"b"[..]).unwrap();
         let e = ep.wait(8, Some(0)).unwrap();
         assert_eq!(e.len(), 2);
         assert!(e.contains(&EpollEvent {
@@ -441,7 +436,7 @@ mod tests {
                 data: 0x1111_2222_3333_4444
             }]
         );
-        w2.write(b"c").unwrap();
+        w2.write(&&b"c"[..]).unwrap();
         let e = ep.wait(8, Some(0)).unwrap();
         assert_eq!(e.len(), 2);
         // One-shot: reported once, then silent until MOD re-arms it.

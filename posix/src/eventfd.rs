@@ -10,7 +10,7 @@ use uk_abi::ioctl::FIONBIO;
 use uk_abi::poll::{EFD_CLOEXEC, EFD_NONBLOCK, EFD_SEMAPHORE};
 use uk_abi::poll::{POLLIN, POLLOUT, POLLRDNORM, POLLWRNORM};
 
-use crate::file::{File, Stat};
+use crate::file::{File, Sink, Source, Stat};
 use crate::pipe::{fionbio, set_nonblock_from};
 use crate::{Errno, KResult};
 use alloc::sync::Arc;
@@ -101,21 +101,22 @@ impl EventFd {
 }
 
 impl File for EventFd {
-    fn read(&self, buf: &mut [u8]) -> KResult<usize> {
+    fn read(&self, buf: &mut dyn Sink) -> KResult<usize> {
         if buf.len() < 8 {
             return Err(Errno::EINVAL);
         }
         let v = self.take()?;
-        buf[..8].copy_from_slice(&v.to_ne_bytes());
+        // As on Linux, a value taken for a buffer that turns out bad is gone.
+        buf.write_at(0, &v.to_ne_bytes())?;
         Ok(8)
     }
 
-    fn write(&self, buf: &[u8]) -> KResult<usize> {
+    fn write(&self, buf: &dyn Source) -> KResult<usize> {
         if buf.len() < 8 {
             return Err(Errno::EINVAL);
         }
         let mut b = [0u8; 8];
-        b.copy_from_slice(&buf[..8]);
+        buf.read_at(0, &mut b)?;
         self.add(u64::from_ne_bytes(b))?;
         Ok(8)
     }
@@ -167,7 +168,7 @@ mod tests {
 
     fn rd(e: &EventFd) -> KResult<u64> {
         let mut b = [0u8; 8];
-        e.read(&mut b)?;
+        e.read(&mut &mut b[..])?;
         Ok(u64::from_ne_bytes(b))
     }
 
@@ -175,7 +176,7 @@ mod tests {
     fn counter_and_semaphore() {
         crate::testplat::setup();
         let e = eventfd(3, EFD_NONBLOCK).unwrap();
-        e.write(&5u64.to_ne_bytes()).unwrap();
+        e.write(&&5u64.to_ne_bytes()[..]).unwrap();
         assert_eq!(rd(&e), Ok(8));
         assert_eq!(rd(&e), Err(Errno::EAGAIN));
         assert_eq!(e.poll() & POLLIN, 0);
@@ -189,14 +190,18 @@ mod tests {
     fn sizes_overflow_and_flags() {
         crate::testplat::setup();
         let e = eventfd(0, EFD_NONBLOCK).unwrap();
-        assert_eq!(e.read(&mut [0u8; 7]), Err(Errno::EINVAL));
-        assert_eq!(e.write(&[0u8; 4]), Err(Errno::EINVAL));
-        assert_eq!(e.write(&u64::MAX.to_ne_bytes()), Err(Errno::EINVAL));
-        e.write(&(EFD_MAX - 1).to_ne_bytes()).unwrap();
-        e.write(&1u64.to_ne_bytes()).unwrap();
+        assert_eq!(e.read(&mut &mut [0u8; 7][..]), Err(Errno::EINVAL));
+        assert_eq!(e.write(&&[0u8; 4][..]), Err(Errno::EINVAL));
+        assert_eq!(e.write(&&u64::MAX.to_ne_bytes()[..]), Err(Errno::EINVAL));
+        e.write(&&(EFD_MAX - 1).to_ne_bytes()[..]).unwrap();
+        e.write(&&1u64.to_ne_bytes()[..]).unwrap();
         assert_eq!(e.poll() & POLLOUT, 0, "full counter is not writable");
-        assert_eq!(e.write(&1u64.to_ne_bytes()), Err(Errno::EAGAIN));
-        assert_eq!(e.write(&0u64.to_ne_bytes()), Ok(8), "adding 0 always fits");
+        assert_eq!(e.write(&&1u64.to_ne_bytes()[..]), Err(Errno::EAGAIN));
+        assert_eq!(
+            e.write(&&0u64.to_ne_bytes()[..]),
+            Ok(8),
+            "adding 0 always fits"
+        );
         assert_eq!(rd(&e), Ok(EFD_MAX));
         assert_eq!(eventfd(0, 0x10).err(), Some(Errno::EINVAL));
         assert_eq!(e.status_flags(), O_RDWR | O_NONBLOCK);

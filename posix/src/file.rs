@@ -6,6 +6,7 @@
 use uk_abi::poll::{POLLIN, POLLOUT};
 
 use crate::{Errno, KResult};
+pub use uk_abi::uio::{Sink, Source};
 
 pub use uk_abi::stat::Stat;
 
@@ -29,13 +30,17 @@ pub enum Whence {
     End,
 }
 
+/// Every open file. Reads fill a [`Sink`] and writes drain a [`Source`]: the buffer may
+/// be program memory, which the sink or source checks at the moment of each copy, so
+/// an object that blocks before it copies never writes into memory that was unmapped
+/// meanwhile (crate::user).
 pub trait File: Send + Sync {
     /// read(2). Objects that cannot be read: EBADF (as for a write-only fd).
-    fn read(&self, _buf: &mut [u8]) -> KResult<usize> {
+    fn read(&self, _buf: &mut dyn Sink) -> KResult<usize> {
         Err(Errno::EBADF)
     }
     /// write(2).
-    fn write(&self, _buf: &[u8]) -> KResult<usize> {
+    fn write(&self, _buf: &dyn Source) -> KResult<usize> {
         Err(Errno::EBADF)
     }
     /// lseek(2). Streams: ESPIPE.
@@ -58,11 +63,11 @@ pub trait File: Send + Sync {
         Ok(())
     }
     /// pread(2). Streams: ESPIPE.
-    fn pread(&self, _buf: &mut [u8], _off: u64) -> KResult<usize> {
+    fn pread(&self, _buf: &mut dyn Sink, _off: u64) -> KResult<usize> {
         Err(Errno::ESPIPE)
     }
     /// pwrite(2). Streams: ESPIPE.
-    fn pwrite(&self, _buf: &[u8], _off: u64) -> KResult<usize> {
+    fn pwrite(&self, _buf: &dyn Source, _off: u64) -> KResult<usize> {
         Err(Errno::ESPIPE)
     }
     /// Current readiness as poll(2) bits (POLLIN, POLLOUT, POLLHUP, POLLERR, ...).

@@ -7,6 +7,7 @@
 
 extern crate alloc;
 
+mod bytes;
 pub mod console;
 pub mod epoll;
 pub mod eventfd;

@@ -12,7 +12,7 @@ use uk_abi::ioctl::{FIONBIO, FIONREAD};
 use uk_abi::poll::{POLLERR, POLLHUP, POLLIN, POLLOUT, POLLRDNORM, POLLWRNORM};
 use uk_abi::stat::S_IFIFO;
 
-use crate::file::{File, Stat};
+use crate::file::{File, Sink, Source, Stat};
 use crate::{Errno, KResult};
 use alloc::collections::VecDeque;
 use alloc::sync::Arc;
@@ -137,7 +137,7 @@ impl PipeEnd {
         self.pipe.ring.lock().data.len()
     }
 
-    fn do_read(&self, buf: &mut [u8]) -> KResult<usize> {
+    fn do_read(&self, buf: &mut dyn Sink) -> KResult<usize> {
         if buf.is_empty() {
             return Ok(0);
         }
@@ -147,10 +147,9 @@ impl PipeEnd {
                 if !r.data.is_empty() {
                     let was_full = r.cap.saturating_sub(r.data.len()) < PIPE_BUF;
                     let n = buf.len().min(r.data.len());
-                    let (a, b) = r.data.as_slices();
-                    let na = n.min(a.len());
-                    buf[..na].copy_from_slice(&a[..na]);
-                    buf[na..n].copy_from_slice(&b[..n - na]);
+                    // Copied after any wait, checked now; on a bad buffer the data stays
+                    // in the pipe (EFAULT), as on Linux.
+                    crate::bytes::copy_front(&r.data, n, buf)?;
                     r.data.drain(..n);
                     let now_writable = r.cap - r.data.len() >= PIPE_BUF;
                     if r.data.is_empty() {
@@ -179,7 +178,7 @@ impl PipeEnd {
         }
     }
 
-    fn do_write(&self, buf: &[u8]) -> KResult<usize> {
+    fn do_write(&self, buf: &dyn Source) -> KResult<usize> {
         if buf.is_empty() {
             return Ok(0);
         }
@@ -205,7 +204,9 @@ impl PipeEnd {
                         let need = r.cap - r.data.len();
                         r.data.try_reserve_exact(need).map_err(|_| Errno::ENOMEM)?;
                     }
-                    r.data.extend(&buf[done..done + n]);
+                    if let Err(e) = crate::bytes::push_from(&mut r.data, buf, done, n) {
+                        return if done > 0 { Ok(done) } else { Err(e) };
+                    }
                     done += n;
                     drop(r);
                     self.pipe.queue.notify(POLLIN);
@@ -249,14 +250,14 @@ impl Drop for PipeEnd {
 }
 
 impl File for PipeEnd {
-    fn read(&self, buf: &mut [u8]) -> KResult<usize> {
+    fn read(&self, buf: &mut dyn Sink) -> KResult<usize> {
         if self.write {
             return Err(Errno::EBADF);
         }
         self.do_read(buf)
     }
 
-    fn write(&self, buf: &[u8]) -> KResult<usize> {
+    fn write(&self, buf: &dyn Source) -> KResult<usize> {
         if !self.write {
             return Err(Errno::EBADF);
         }
@@ -363,16 +364,16 @@ mod tests {
         let (r, w) = pair(O_NONBLOCK);
         let mut out = [0u8; 40000];
         let chunk: alloc::vec::Vec<u8> = (0..40000u32).map(|i| (i % 251) as u8).collect();
-        assert_eq!(w.write(&chunk).unwrap(), 40000);
-        assert_eq!(r.read(&mut out[..30000]).unwrap(), 30000);
+        assert_eq!(w.write(&&chunk[..]).unwrap(), 40000);
+        assert_eq!(r.read(&mut &mut out[..30000]).unwrap(), 30000);
         assert_eq!(&out[..30000], &chunk[..30000]);
         // This write wraps around the end of the ring.
-        assert_eq!(w.write(&chunk).unwrap(), 40000);
-        assert_eq!(r.read(&mut out[..10000]).unwrap(), 10000);
+        assert_eq!(w.write(&&chunk[..]).unwrap(), 40000);
+        assert_eq!(r.read(&mut &mut out[..10000]).unwrap(), 10000);
         assert_eq!(&out[..10000], &chunk[30000..]);
-        assert_eq!(r.read(&mut out).unwrap(), 40000);
+        assert_eq!(r.read(&mut &mut out[..]).unwrap(), 40000);
         assert_eq!(&out[..], &chunk[..]);
-        assert_eq!(r.read(&mut out), Err(Errno::EAGAIN));
+        assert_eq!(r.read(&mut &mut out[..]), Err(Errno::EAGAIN));
     }
 
     #[test]
@@ -380,17 +381,17 @@ mod tests {
         let (r, w) = pair(O_NONBLOCK);
         let big = alloc::vec![7u8; 70000];
         assert_eq!(
-            w.write(&big).unwrap(),
+            w.write(&&big[..]).unwrap(),
             PIPE_DEFAULT_SIZE,
             "partial large write"
         );
-        assert_eq!(w.write(&[1]), Err(Errno::EAGAIN));
+        assert_eq!(w.write(&&[1][..]), Err(Errno::EAGAIN));
         assert_eq!(w.poll() & POLLOUT, 0);
         let mut b = alloc::vec![0u8; 100];
-        r.read(&mut b).unwrap();
+        r.read(&mut &mut b[..]).unwrap();
         // 100 bytes free: a 200-byte write is atomic and must not be split.
-        assert_eq!(w.write(&[0u8; 200]), Err(Errno::EAGAIN));
-        assert_eq!(w.write(&[0u8; 100]).unwrap(), 100);
+        assert_eq!(w.write(&&[0u8; 200][..]), Err(Errno::EAGAIN));
+        assert_eq!(w.write(&&[0u8; 100][..]).unwrap(), 100);
         assert_eq!(r.pipe_size().unwrap(), 65536);
         assert_eq!(w.set_pipe_size(4096), Err(Errno::EBUSY));
     }
@@ -398,24 +399,28 @@ mod tests {
     #[test]
     fn eof_and_epipe() {
         let (r, w) = pair(0);
-        w.write(b"abc").unwrap();
+        w.write(&&b"abc"[..]).unwrap();
         drop(w);
         let mut b = [0u8; 8];
-        assert_eq!(r.read(&mut b).unwrap(), 3);
-        assert_eq!(r.read(&mut b).unwrap(), 0, "EOF once all writers are gone");
+        assert_eq!(r.read(&mut &mut b[..]).unwrap(), 3);
+        assert_eq!(
+            r.read(&mut &mut b[..]).unwrap(),
+            0,
+            "EOF once all writers are gone"
+        );
         assert_ne!(r.poll() & POLLHUP, 0);
         let (r, w) = pair(0);
         drop(r);
-        assert_eq!(w.write(b"x"), Err(Errno::EPIPE));
+        assert_eq!(w.write(&&b"x"[..]), Err(Errno::EPIPE));
         assert_ne!(w.poll() & POLLERR, 0);
-        assert_eq!(w.write(b""), Ok(0));
+        assert_eq!(w.write(&&b""[..]), Ok(0));
     }
 
     #[test]
     fn wrong_end_flags_and_stat() {
         let (r, w) = pair(O_NONBLOCK);
-        assert_eq!(r.write(b"x"), Err(Errno::EBADF));
-        assert_eq!(w.read(&mut [0u8; 1]), Err(Errno::EBADF));
+        assert_eq!(r.write(&&b"x"[..]), Err(Errno::EBADF));
+        assert_eq!(w.read(&mut &mut [0u8; 1][..]), Err(Errno::EBADF));
         assert_eq!(r.status_flags(), O_NONBLOCK);
         assert_eq!(w.status_flags(), O_WRONLY | O_NONBLOCK);
         r.set_status_flags(0).unwrap();
@@ -435,14 +440,14 @@ mod tests {
         extern "C" fn writer(_: usize) -> ! {
             let w = W.lock().take().unwrap();
             uk_sched::yield_now();
-            w.write(b"hello").unwrap();
+            w.write(&&b"hello"[..]).unwrap();
             drop(w);
             uk_sched::exit_current(0)
         }
         uk_sched::spawn(writer, 0, None, 0).unwrap();
         let mut b = [0u8; 16];
-        assert_eq!(r.read(&mut b).unwrap(), 5);
+        assert_eq!(r.read(&mut &mut b[..]).unwrap(), 5);
         assert_eq!(&b[..5], b"hello");
-        assert_eq!(r.read(&mut b).unwrap(), 0);
+        assert_eq!(r.read(&mut &mut b[..]).unwrap(), 0);
     }
 }

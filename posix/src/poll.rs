@@ -248,13 +248,13 @@ mod tests {
             0
         );
         assert!(uk_plat::get().monotonic_ns() - t0 >= 5 * MS);
-        w.write(b"x").unwrap();
+        w.write(&&b"x"[..]).unwrap();
         assert_eq!(poll(&mut fds[..1], None).unwrap(), 1);
         assert_eq!(fds[0].revents as u32, POLLIN);
         crate::fd::close(wfd).unwrap();
         drop(w);
         let mut b = [0u8; 4];
-        crate::fd::get(rfd).unwrap().read(&mut b).unwrap();
+        crate::fd::get(rfd).unwrap().read(&mut &mut b[..]).unwrap();
         assert_eq!(poll(&mut fds[..1], Some(0)).unwrap(), 1);
         assert_eq!(
             fds[0].revents as u32, POLLHUP,

@@ -31,7 +31,7 @@ pub mod addr;
 mod inet;
 pub mod unix;
 
-use crate::file::{File, Stat};
+use crate::file::{File, Sink, Source, Stat};
 use crate::pipe::{fionbio, set_nonblock_from};
 use crate::{fd, Errno, KResult};
 use addr::SockAddr;
@@ -40,6 +40,7 @@ use alloc::collections::BTreeMap;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use uk_abi::uio::{SinkFrom, SourceFrom};
 use uk_sched::WaitQueue;
 
 // SOL_SOCKET options (Linux x86_64 numbers).
@@ -90,8 +91,8 @@ pub trait Proto: Send + Sync {
     }
     fn connect(&self, a: SockAddr, wait: Wait) -> KResult<()>;
     /// Sends part of `buf` (at least one byte for streams, all of it for datagrams).
-    fn send(&self, buf: &[u8], to: Option<SockAddr>, wait: Wait) -> KResult<usize>;
-    fn recv(&self, buf: &mut [u8], peek: bool, wait: Wait) -> KResult<Recvd>;
+    fn send(&self, buf: &dyn Source, to: Option<SockAddr>, wait: Wait) -> KResult<usize>;
+    fn recv(&self, buf: &mut dyn Sink, peek: bool, wait: Wait) -> KResult<Recvd>;
     fn shutdown(&self, rd: bool, wr: bool) -> KResult<()>;
     fn local(&self) -> KResult<SockAddr>;
     fn peer(&self) -> KResult<SockAddr>;
@@ -261,9 +262,9 @@ impl Socket {
         self.proto.shutdown(rd, wr)
     }
 
-    /// sendmsg(2) with the iovecs gathered into `data`. Blocking stream sockets send
+    /// sendmsg(2) of `data` (one buffer or the iovecs). Blocking stream sockets send
     /// everything (or stop early on a signal or a timeout, returning the count so far).
-    pub fn send(&self, data: &[u8], to: Option<&[u8]>, flags: u32) -> KResult<usize> {
+    pub fn send(&self, data: &dyn Source, to: Option<&[u8]>, flags: u32) -> KResult<usize> {
         let to = to.map(addr::parse).transpose()?;
         let timeo = self.opts.lock().sndtimeo_ns;
         let wait = self.wait(flags, timeo);
@@ -273,7 +274,11 @@ impl Socket {
         }
         let mut done = 0;
         loop {
-            match self.proto.send(&data[done..], to.clone(), wait) {
+            let rest = SourceFrom {
+                src: data,
+                off: done,
+            };
+            match self.proto.send(&rest, to.clone(), wait) {
                 Ok(n) => {
                     done += n;
                     if !stream || done >= data.len() || wait == Wait::NonBlocking {
@@ -295,9 +300,10 @@ impl Socket {
         }
     }
 
-    /// recvmsg(2) into one buffer: (what was received, MSG_TRUNC when a datagram did not
-    /// fit). With MSG_TRUNC in `flags` a datagram socket returns the full length.
-    pub fn recv(&self, buf: &mut [u8], flags: u32) -> KResult<(usize, Option<Vec<u8>>, u32)> {
+    /// recvmsg(2) into `buf` (one buffer or the iovecs): (what was received, MSG_TRUNC
+    /// when a datagram did not fit). With MSG_TRUNC in `flags` a datagram socket returns
+    /// the full length.
+    pub fn recv(&self, buf: &mut dyn Sink, flags: u32) -> KResult<(usize, Option<Vec<u8>>, u32)> {
         if flags & MSG_OOB != 0 {
             return Err(Errno::EINVAL);
         }
@@ -311,7 +317,11 @@ impl Socket {
         let mut r = self.proto.recv(buf, peek, wait)?;
         if self.proto.stream() && flags & MSG_WAITALL != 0 && !peek && r.n > 0 {
             while r.n < buf.len() {
-                match self.proto.recv(&mut buf[r.n..], false, wait) {
+                let mut rest = SinkFrom {
+                    sink: &mut *buf,
+                    off: r.n,
+                };
+                match self.proto.recv(&mut rest, false, wait) {
                     Ok(x) if x.n > 0 => r.n += x.n,
                     _ => break,
                 }
@@ -523,11 +533,11 @@ impl Socket {
 }
 
 impl File for Socket {
-    fn read(&self, buf: &mut [u8]) -> KResult<usize> {
+    fn read(&self, buf: &mut dyn Sink) -> KResult<usize> {
         self.recv(buf, 0).map(|r| r.0)
     }
 
-    fn write(&self, buf: &[u8]) -> KResult<usize> {
+    fn write(&self, buf: &dyn Source) -> KResult<usize> {
         self.send(buf, None, 0)
     }
 

@@ -15,7 +15,7 @@ use uk_abi::time::{
 };
 use uk_abi::time::{TFD_CLOEXEC, TFD_NONBLOCK, TFD_TIMER_ABSTIME, TFD_TIMER_CANCEL_ON_SET};
 
-use crate::file::{File, Stat};
+use crate::file::{File, Sink, Source, Stat};
 use crate::pipe::{fionbio, set_nonblock_from};
 use crate::time::clock_ns;
 use crate::{Errno, KResult};
@@ -231,17 +231,18 @@ impl Drop for TimerFd {
 }
 
 impl File for TimerFd {
-    fn read(&self, buf: &mut [u8]) -> KResult<usize> {
+    fn read(&self, buf: &mut dyn Sink) -> KResult<usize> {
         if buf.len() < 8 {
             return Err(Errno::EINVAL);
         }
         let v = self.take()?;
-        buf[..8].copy_from_slice(&v.to_ne_bytes());
+        // As on Linux, a value taken for a buffer that turns out bad is gone.
+        buf.write_at(0, &v.to_ne_bytes())?;
         Ok(8)
     }
 
     /// Writing is not supported (Linux: EINVAL for a timerfd).
-    fn write(&self, _buf: &[u8]) -> KResult<usize> {
+    fn write(&self, _buf: &dyn Source) -> KResult<usize> {
         Err(Errno::EINVAL)
     }
 
@@ -346,7 +347,7 @@ mod tests {
         assert_eq!(t.poll(), 0);
         crate::time::sleep_until_mono(now_mono() + 4 * MS).unwrap();
         assert_ne!(t.poll() & POLLIN, 0);
-        assert_eq!(t.read(&mut [0u8; 4]), Err(Errno::EINVAL));
+        assert_eq!(t.read(&mut &mut [0u8; 4][..]), Err(Errno::EINVAL));
         assert_eq!(t.take(), Ok(1));
         // An absolute time in the past expires at once.
         t.settime(

@@ -36,6 +36,8 @@ pub const ENTRIES: &[Row] = &[row(SYS_ARCH_PRCTL, sys_arch_prctl)];
 #[cfg(test)]
 mod tests {
     use crate::dispatch;
+    use uk_abi::sysno::SYS_ARCH_PRCTL;
+    use uk_abi::Errno;
 
     #[test]
     fn set_get_fs() {
@@ -43,15 +45,24 @@ mod tests {
         let v: &'static mut [u8] = Box::leak(vec![0u8; 8].into_boxed_slice());
         let a = v.as_ptr() as usize;
         uk_posix::user::add_static_range(a, a + 8, true);
-        assert_eq!(dispatch(158, &[0x1002, 0x1234_5000, 0, 0, 0, 0]), 0);
-        assert_eq!(dispatch(158, &[0x1003, a, 0, 0, 0, 0]), 0);
+        assert_eq!(
+            dispatch(SYS_ARCH_PRCTL, &[0x1002, 0x1234_5000, 0, 0, 0, 0]),
+            0
+        );
+        assert_eq!(dispatch(SYS_ARCH_PRCTL, &[0x1003, a, 0, 0, 0, 0]), 0);
         assert_eq!(uk_posix::user::read::<usize>(a).unwrap(), 0x1234_5000);
         assert_eq!(
-            dispatch(158, &[0x1002, 0xffff_8000_0000_0000, 0, 0, 0, 0]),
-            -1,
+            dispatch(SYS_ARCH_PRCTL, &[0x1002, 0xffff_8000_0000_0000, 0, 0, 0, 0]),
+            Errno::EPERM.as_neg(),
             "EPERM"
         );
-        assert_eq!(dispatch(158, &[0x1003, 0x10, 0, 0, 0, 0]), -14);
-        assert_eq!(dispatch(158, &[0x9999, 0, 0, 0, 0, 0]), -22);
+        assert_eq!(
+            dispatch(SYS_ARCH_PRCTL, &[0x1003, 0x10, 0, 0, 0, 0]),
+            Errno::EFAULT.as_neg()
+        );
+        assert_eq!(
+            dispatch(SYS_ARCH_PRCTL, &[0x9999, 0, 0, 0, 0, 0]),
+            Errno::EINVAL.as_neg()
+        );
     }
 }

@@ -58,6 +58,8 @@ pub const ENTRIES: &[Row] = &[
 #[cfg(test)]
 mod tests {
     use crate::dispatch;
+    use uk_abi::sysno::{SYS_CLOCK_GETRES, SYS_CLOCK_GETTIME, SYS_GETTIMEOFDAY, SYS_TIME};
+    use uk_abi::Errno;
 
     #[test]
     fn clocks() {
@@ -65,14 +67,20 @@ mod tests {
         let v: &'static mut [u8] = Box::leak(vec![0u8; 32].into_boxed_slice());
         let a = v.as_ptr() as usize;
         uk_posix::user::add_static_range(a, a + 32, true);
-        assert_eq!(dispatch(228, &[1, a, 0, 0, 0, 0]), 0);
+        assert_eq!(dispatch(SYS_CLOCK_GETTIME, &[1, a, 0, 0, 0, 0]), 0);
         let ts: [i64; 2] = uk_posix::user::read(a).unwrap();
         assert!(ts[0] > 0 && (0..1_000_000_000).contains(&ts[1]));
-        assert_eq!(dispatch(228, &[77, a, 0, 0, 0, 0]), -22);
-        assert_eq!(dispatch(228, &[0, 0x20, 0, 0, 0, 0]), -14);
-        let t = dispatch(201, &[0, 0, 0, 0, 0, 0]);
+        assert_eq!(
+            dispatch(SYS_CLOCK_GETTIME, &[77, a, 0, 0, 0, 0]),
+            Errno::EINVAL.as_neg()
+        );
+        assert_eq!(
+            dispatch(SYS_CLOCK_GETTIME, &[0, 0x20, 0, 0, 0, 0]),
+            Errno::EFAULT.as_neg()
+        );
+        let t = dispatch(SYS_TIME, &[0, 0, 0, 0, 0, 0]);
         assert!(t > 1_600_000_000);
-        assert_eq!(dispatch(96, &[a, 0, 0, 0, 0, 0]), 0);
-        assert_eq!(dispatch(229, &[1, 0, 0, 0, 0, 0]), 0);
+        assert_eq!(dispatch(SYS_GETTIMEOFDAY, &[a, 0, 0, 0, 0, 0]), 0);
+        assert_eq!(dispatch(SYS_CLOCK_GETRES, &[1, 0, 0, 0, 0, 0]), 0);
     }
 }

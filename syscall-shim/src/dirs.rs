@@ -16,24 +16,24 @@ pub fn sys_getdents64(a: &Args) -> KResult<usize> {
     let len = a[2].min(i32::MAX as usize);
     user::check(a[1], len, true)?;
     let recs = fs::getdents64(a[0] as i32, len)?;
-    user::slice_mut(a[1], recs.len())?.copy_from_slice(&recs);
+    user::copy_out(a[1], &recs)?;
     Ok(recs.len())
 }
 
 pub fn sys_mkdir(a: &Args) -> KResult<usize> {
-    fs::mkdirat(AT_FDCWD, path(a[0])?, a[1] as u32).map(|_| 0)
+    fs::mkdirat(AT_FDCWD, &path(a[0])?, a[1] as u32).map(|_| 0)
 }
 
 pub fn sys_mkdirat(a: &Args) -> KResult<usize> {
-    fs::mkdirat(a[0] as i32, path(a[1])?, a[2] as u32).map(|_| 0)
+    fs::mkdirat(a[0] as i32, &path(a[1])?, a[2] as u32).map(|_| 0)
 }
 
 pub fn sys_rmdir(a: &Args) -> KResult<usize> {
-    fs::unlinkat(AT_FDCWD, path(a[0])?, AT_REMOVEDIR).map(|_| 0)
+    fs::unlinkat(AT_FDCWD, &path(a[0])?, AT_REMOVEDIR).map(|_| 0)
 }
 
 pub fn sys_chdir(a: &Args) -> KResult<usize> {
-    fs::chdir(path(a[0])?).map(|_| 0)
+    fs::chdir(&path(a[0])?).map(|_| 0)
 }
 
 pub fn sys_fchdir(a: &Args) -> KResult<usize> {
@@ -49,10 +49,10 @@ pub fn sys_getcwd(a: &Args) -> KResult<usize> {
     if p.len() + 1 > a[1] {
         return Err(Errno::ERANGE);
     }
-    let out = user::slice_mut(a[0], p.len() + 1)?;
-    out[..p.len()].copy_from_slice(&p);
-    out[p.len()] = 0;
-    Ok(p.len() + 1)
+    let mut out = p;
+    out.push(0);
+    user::copy_out(a[0], &out)?;
+    Ok(out.len())
 }
 
 /// This family's rows of the system call table.

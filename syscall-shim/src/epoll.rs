@@ -13,9 +13,6 @@ use uk_abi::sysno::{
 use uk_posix::epoll::{self, EpollEvent, EP_MAX_EVENTS};
 use uk_posix::{poll, user};
 
-/// `struct epoll_event` is packed on x86_64: u32 events, then u64 data at offset 4.
-const EVENT_SIZE: usize = 12;
-
 pub fn sys_epoll_create(a: &Args) -> KResult<usize> {
     if a[0] as i32 <= 0 {
         return Err(Errno::EINVAL);
@@ -30,11 +27,7 @@ pub fn sys_epoll_create1(a: &Args) -> KResult<usize> {
 pub fn sys_epoll_ctl(a: &Args) -> KResult<usize> {
     let (epfd, op, fd, ev) = (a[0] as i32, a[1] as i32, a[2] as i32, a[3]);
     let event = if op != EPOLL_CTL_DEL {
-        let b = user::slice(ev, EVENT_SIZE)?;
-        Some(EpollEvent {
-            events: u32::from_ne_bytes([b[0], b[1], b[2], b[3]]),
-            data: u64::from_ne_bytes([b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11]]),
-        })
+        Some(user::read::<EpollEvent>(ev)?)
     } else {
         None
     };
@@ -48,15 +41,13 @@ fn wait(a: &Args, deadline: Option<u64>, mask: Option<u64>) -> KResult<usize> {
         return Err(Errno::EINVAL);
     }
     let max = max as usize;
-    user::check(addr, max * EVENT_SIZE, true)?;
+    user::check(addr, max * core::mem::size_of::<EpollEvent>(), true)?;
     let f = epoll::from_fd(epfd)?;
     let ep = epoll::as_epoll(&*f).ok_or(Errno::EINVAL)?;
     let events = poll::with_sigmask(mask, || ep.wait(max, deadline))?;
-    let out = user::slice_mut(addr, events.len() * EVENT_SIZE)?;
+    let out = user::UserPtr::<EpollEvent>::new(addr);
     for (i, e) in events.iter().enumerate() {
-        let o = &mut out[i * EVENT_SIZE..(i + 1) * EVENT_SIZE];
-        o[..4].copy_from_slice(&e.events.to_ne_bytes());
-        o[4..].copy_from_slice(&e.data.to_ne_bytes());
+        out.at(i)?.write(e)?;
     }
     Ok(events.len())
 }
@@ -93,46 +84,80 @@ pub const ENTRIES: &[Row] = &[
 #[cfg(test)]
 mod tests {
     use crate::dispatch;
+    use uk_abi::sysno::{
+        SYS_CLOSE, SYS_EPOLL_CREATE, SYS_EPOLL_CREATE1, SYS_EPOLL_CTL, SYS_EPOLL_WAIT, SYS_PIPE2,
+        SYS_WRITE,
+    };
+    use uk_abi::Errno;
 
     #[test]
     fn ctl_wait_and_errors() {
         let _g = uk_posix::testplat::serial();
         crate::table::tests::setup();
         let (v, a) = crate::poll::tests::user_buf(128);
-        let ep = dispatch(291, &[0, 0, 0, 0, 0, 0]);
+        let ep = dispatch(SYS_EPOLL_CREATE1, &[0, 0, 0, 0, 0, 0]);
         assert!(ep >= 0);
         let ep = ep as usize;
-        assert_eq!(dispatch(293, &[a, 0o4000, 0, 0, 0, 0]), 0);
+        assert_eq!(dispatch(SYS_PIPE2, &[a, 0o4000, 0, 0, 0, 0]), 0);
         let fds: [i32; 2] = uk_posix::user::read(a).unwrap();
         let (r, w) = (fds[0] as usize, fds[1] as usize);
         // event {EPOLLIN|EPOLLET, data 0xdead_beef_0123_4567} at a+16 (packed).
         v[16..20].copy_from_slice(&(1u32 | 1 << 31).to_ne_bytes());
         v[20..28].copy_from_slice(&0xdead_beef_0123_4567u64.to_ne_bytes());
-        assert_eq!(dispatch(233, &[ep, 1, r, a + 16, 0, 0]), 0);
-        assert_eq!(dispatch(233, &[ep, 1, r, a + 16, 0, 0]), -17, "EEXIST");
-        assert_eq!(dispatch(233, &[ep, 1, ep, a + 16, 0, 0]), -22, "itself");
-        assert_eq!(dispatch(233, &[ep, 1, 999, a + 16, 0, 0]), -9);
-        assert_eq!(dispatch(233, &[r, 1, w, a + 16, 0, 0]), -22, "not an epoll");
-        assert_eq!(dispatch(233, &[ep, 3, w, a + 16, 0, 0]), -2, "ENOENT");
-        assert_eq!(dispatch(233, &[ep, 1, w, 0x10, 0, 0]), -14);
-        assert_eq!(dispatch(232, &[ep, a + 32, 0, 0, 0, 0]), -22, "maxevents 0");
-        assert_eq!(dispatch(232, &[ep, a + 32, 4, 0, 0, 0]), 0);
-        assert_eq!(dispatch(1, &[w, a, 1, 0, 0, 0]), 1);
-        assert_eq!(dispatch(232, &[ep, a + 32, 4, 0, 0, 0]), 1);
+        assert_eq!(dispatch(SYS_EPOLL_CTL, &[ep, 1, r, a + 16, 0, 0]), 0);
+        assert_eq!(
+            dispatch(SYS_EPOLL_CTL, &[ep, 1, r, a + 16, 0, 0]),
+            Errno::EEXIST.as_neg(),
+            "EEXIST"
+        );
+        assert_eq!(
+            dispatch(SYS_EPOLL_CTL, &[ep, 1, ep, a + 16, 0, 0]),
+            Errno::EINVAL.as_neg(),
+            "itself"
+        );
+        assert_eq!(
+            dispatch(SYS_EPOLL_CTL, &[ep, 1, 999, a + 16, 0, 0]),
+            Errno::EBADF.as_neg()
+        );
+        assert_eq!(
+            dispatch(SYS_EPOLL_CTL, &[r, 1, w, a + 16, 0, 0]),
+            Errno::EINVAL.as_neg(),
+            "not an epoll"
+        );
+        assert_eq!(
+            dispatch(SYS_EPOLL_CTL, &[ep, 3, w, a + 16, 0, 0]),
+            Errno::ENOENT.as_neg(),
+            "ENOENT"
+        );
+        assert_eq!(
+            dispatch(SYS_EPOLL_CTL, &[ep, 1, w, 0x10, 0, 0]),
+            Errno::EFAULT.as_neg()
+        );
+        assert_eq!(
+            dispatch(SYS_EPOLL_WAIT, &[ep, a + 32, 0, 0, 0, 0]),
+            Errno::EINVAL.as_neg(),
+            "maxevents 0"
+        );
+        assert_eq!(dispatch(SYS_EPOLL_WAIT, &[ep, a + 32, 4, 0, 0, 0]), 0);
+        assert_eq!(dispatch(SYS_WRITE, &[w, a, 1, 0, 0, 0]), 1);
+        assert_eq!(dispatch(SYS_EPOLL_WAIT, &[ep, a + 32, 4, 0, 0, 0]), 1);
         assert_eq!(&v[32..36], &1u32.to_ne_bytes());
         assert_eq!(&v[36..44], &0xdead_beef_0123_4567u64.to_ne_bytes());
         assert_eq!(
-            dispatch(232, &[ep, a + 32, 4, 0, 0, 0]),
+            dispatch(SYS_EPOLL_WAIT, &[ep, a + 32, 4, 0, 0, 0]),
             0,
             "edge reported once"
         );
         let t0 = std::time::Instant::now();
-        assert_eq!(dispatch(232, &[ep, a + 32, 4, 3, 0, 0]), 0);
+        assert_eq!(dispatch(SYS_EPOLL_WAIT, &[ep, a + 32, 4, 3, 0, 0]), 0);
         assert!(t0.elapsed().as_millis() >= 3);
-        assert_eq!(dispatch(233, &[ep, 2, r, 0, 0, 0]), 0);
-        assert_eq!(dispatch(213, &[0, 0, 0, 0, 0, 0]), -22);
+        assert_eq!(dispatch(SYS_EPOLL_CTL, &[ep, 2, r, 0, 0, 0]), 0);
+        assert_eq!(
+            dispatch(SYS_EPOLL_CREATE, &[0, 0, 0, 0, 0, 0]),
+            Errno::EINVAL.as_neg()
+        );
         for fd in [r, w, ep] {
-            dispatch(3, &[fd, 0, 0, 0, 0, 0]);
+            dispatch(SYS_CLOSE, &[fd, 0, 0, 0, 0, 0]);
         }
     }
 }

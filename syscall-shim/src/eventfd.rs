@@ -23,20 +23,28 @@ pub const ENTRIES: &[Row] = &[
 #[cfg(test)]
 mod tests {
     use crate::dispatch;
+    use uk_abi::sysno::{SYS_CLOSE, SYS_EVENTFD2, SYS_READ, SYS_WRITE};
+    use uk_abi::Errno;
 
     #[test]
     fn eventfd_counts() {
         crate::table::tests::setup();
         let (_v, a) = crate::poll::tests::user_buf(16);
-        let fd = dispatch(290, &[2, 0o4000 | 1, 0, 0, 0, 0]);
+        let fd = dispatch(SYS_EVENTFD2, &[2, 0o4000 | 1, 0, 0, 0, 0]);
         assert!(fd >= 0);
         let fd = fd as usize;
-        assert_eq!(dispatch(0, &[fd, a, 8, 0, 0, 0]), 8);
+        assert_eq!(dispatch(SYS_READ, &[fd, a, 8, 0, 0, 0]), 8);
         assert_eq!(uk_posix::user::read::<u64>(a).unwrap(), 1, "semaphore");
-        assert_eq!(dispatch(0, &[fd, a, 4, 0, 0, 0]), -22);
+        assert_eq!(
+            dispatch(SYS_READ, &[fd, a, 4, 0, 0, 0]),
+            Errno::EINVAL.as_neg()
+        );
         uk_posix::user::write(a, &5u64).unwrap();
-        assert_eq!(dispatch(1, &[fd, a, 8, 0, 0, 0]), 8);
-        assert_eq!(dispatch(3, &[fd, 0, 0, 0, 0, 0]), 0);
-        assert_eq!(dispatch(290, &[0, 0x40, 0, 0, 0, 0]), -22);
+        assert_eq!(dispatch(SYS_WRITE, &[fd, a, 8, 0, 0, 0]), 8);
+        assert_eq!(dispatch(SYS_CLOSE, &[fd, 0, 0, 0, 0, 0]), 0);
+        assert_eq!(
+            dispatch(SYS_EVENTFD2, &[0, 0x40, 0, 0, 0, 0]),
+            Errno::EINVAL.as_neg()
+        );
     }
 }

@@ -13,11 +13,12 @@ use uk_abi::sysno::{
     SYS_FCHOWN, SYS_FCHOWNAT, SYS_FDATASYNC, SYS_FSYNC, SYS_FTRUNCATE, SYS_LCHOWN, SYS_SYNC,
     SYS_SYNCFS, SYS_TRUNCATE, SYS_UMASK, SYS_UTIMENSAT,
 };
+use uk_abi::time::Timespec;
 use uk_posix::fs::{self};
 use uk_posix::{fd, user};
 
 pub fn sys_truncate(a: &Args) -> KResult<usize> {
-    fs::truncate(path(a[0])?, a[1] as i64).map(|_| 0)
+    fs::truncate(&path(a[0])?, a[1] as i64).map(|_| 0)
 }
 
 pub fn sys_ftruncate(a: &Args) -> KResult<usize> {
@@ -41,15 +42,15 @@ pub fn sys_syncfs(a: &Args) -> KResult<usize> {
 }
 
 pub fn sys_access(a: &Args) -> KResult<usize> {
-    fs::faccessat(AT_FDCWD, path(a[0])?, a[1] as u32, 0).map(|_| 0)
+    fs::faccessat(AT_FDCWD, &path(a[0])?, a[1] as u32, 0).map(|_| 0)
 }
 
 pub fn sys_faccessat(a: &Args) -> KResult<usize> {
-    fs::faccessat(a[0] as i32, path(a[1])?, a[2] as u32, 0).map(|_| 0)
+    fs::faccessat(a[0] as i32, &path(a[1])?, a[2] as u32, 0).map(|_| 0)
 }
 
 pub fn sys_faccessat2(a: &Args) -> KResult<usize> {
-    fs::faccessat(a[0] as i32, path(a[1])?, a[2] as u32, a[3] as u32).map(|_| 0)
+    fs::faccessat(a[0] as i32, &path(a[1])?, a[2] as u32, a[3] as u32).map(|_| 0)
 }
 
 pub fn sys_umask(a: &Args) -> KResult<usize> {
@@ -57,7 +58,7 @@ pub fn sys_umask(a: &Args) -> KResult<usize> {
 }
 
 pub fn sys_chmod(a: &Args) -> KResult<usize> {
-    fs::fchmodat(AT_FDCWD, path(a[0])?, a[1] as u32, 0).map(|_| 0)
+    fs::fchmodat(AT_FDCWD, &path(a[0])?, a[1] as u32, 0).map(|_| 0)
 }
 
 pub fn sys_fchmod(a: &Args) -> KResult<usize> {
@@ -66,17 +67,17 @@ pub fn sys_fchmod(a: &Args) -> KResult<usize> {
 
 pub fn sys_fchmodat(a: &Args) -> KResult<usize> {
     // The system call has no flags argument (glibc/musl emulate AT_SYMLINK_NOFOLLOW).
-    fs::fchmodat(a[0] as i32, path(a[1])?, a[2] as u32, 0).map(|_| 0)
+    fs::fchmodat(a[0] as i32, &path(a[1])?, a[2] as u32, 0).map(|_| 0)
 }
 
 pub fn sys_chown(a: &Args) -> KResult<usize> {
-    fs::fchownat(AT_FDCWD, path(a[0])?, a[1] as u32, a[2] as u32, 0).map(|_| 0)
+    fs::fchownat(AT_FDCWD, &path(a[0])?, a[1] as u32, a[2] as u32, 0).map(|_| 0)
 }
 
 pub fn sys_lchown(a: &Args) -> KResult<usize> {
     fs::fchownat(
         AT_FDCWD,
-        path(a[0])?,
+        &path(a[0])?,
         a[1] as u32,
         a[2] as u32,
         AT_SYMLINK_NOFOLLOW,
@@ -92,7 +93,7 @@ pub fn sys_fchown(a: &Args) -> KResult<usize> {
 pub fn sys_fchownat(a: &Args) -> KResult<usize> {
     fs::fchownat(
         a[0] as i32,
-        path(a[1])?,
+        &path(a[1])?,
         a[2] as u32,
         a[3] as u32,
         a[4] as u32,
@@ -105,10 +106,10 @@ pub fn sys_utimensat(a: &Args) -> KResult<usize> {
     let times = if a[2] == 0 {
         None
     } else {
-        let t: [i64; 4] = user::read(a[2])?;
-        Some([(t[0], t[1]), (t[2], t[3])])
+        let t: [Timespec; 2] = user::read(a[2])?;
+        Some([(t[0].tv_sec, t[0].tv_nsec), (t[1].tv_sec, t[1].tv_nsec)])
     };
-    fs::utimensat(a[0] as i32, p, times, a[3] as u32).map(|_| 0)
+    fs::utimensat(a[0] as i32, p.as_deref(), times, a[3] as u32).map(|_| 0)
 }
 
 /// This family's rows of the system call table.

@@ -19,6 +19,8 @@ pub const ENTRIES: &[Row] = &[row(SYS_IOCTL, sys_ioctl).shows(&[Arg::Fd, Arg::He
 #[cfg(test)]
 mod tests {
     use crate::dispatch;
+    use uk_abi::sysno::SYS_IOCTL;
+    use uk_abi::Errno;
 
     #[test]
     fn tty_and_non_tty() {
@@ -27,10 +29,22 @@ mod tests {
         let a = v.as_ptr() as usize;
         uk_posix::user::add_static_range(a, a + 64, true);
         // Test platform: fd 1 is not a terminal, fd 2 is.
-        assert_eq!(dispatch(16, &[1, 0x5413, a, 0, 0, 0]), -25, "ENOTTY");
-        assert_eq!(dispatch(16, &[2, 0x5413, a, 0, 0, 0]), 0);
-        assert_eq!(dispatch(16, &[2, 0x5401, a, 0, 0, 0]), 0, "TCGETS");
-        assert_eq!(dispatch(16, &[2, 0x5401, 0, 0, 0, 0]), -14, "EFAULT");
-        assert_eq!(dispatch(16, &[42, 0x5413, a, 0, 0, 0]), -9, "EBADF");
+        assert_eq!(
+            dispatch(SYS_IOCTL, &[1, 0x5413, a, 0, 0, 0]),
+            Errno::ENOTTY.as_neg(),
+            "ENOTTY"
+        );
+        assert_eq!(dispatch(SYS_IOCTL, &[2, 0x5413, a, 0, 0, 0]), 0);
+        assert_eq!(dispatch(SYS_IOCTL, &[2, 0x5401, a, 0, 0, 0]), 0, "TCGETS");
+        assert_eq!(
+            dispatch(SYS_IOCTL, &[2, 0x5401, 0, 0, 0, 0]),
+            Errno::EFAULT.as_neg(),
+            "EFAULT"
+        );
+        assert_eq!(
+            dispatch(SYS_IOCTL, &[42, 0x5413, a, 0, 0, 0]),
+            Errno::EBADF.as_neg(),
+            "EBADF"
+        );
     }
 }

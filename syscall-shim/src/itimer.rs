@@ -68,6 +68,7 @@ pub const ENTRIES: &[Row] = &[
 #[cfg(test)]
 mod tests {
     use super::*;
+    use uk_abi::sysno::SYS_MMAP;
 
     #[test]
     fn timeval_conversions() {
@@ -82,7 +83,7 @@ mod tests {
     fn raw_calls_roundtrip() {
         crate::table::tests::setup();
         let _g = uk_posix::testplat::serial();
-        let a = crate::dispatch(9, &[0, 4096, 3, 0x22, usize::MAX, 0]) as usize;
+        let a = crate::dispatch(SYS_MMAP, &[0, 4096, 3, 0x22, usize::MAX, 0]) as usize;
         // SAFETY: a fresh private anonymous page of 4096 bytes, used only here.
         let buf = unsafe { &mut *(a as *mut [i64; 8]) };
         buf[..4].copy_from_slice(&[0, 250_000, 3, 0]);

@@ -129,6 +129,7 @@ pub extern "C" fn uk_syscall(n: i64, a1: i64, a2: i64, a3: i64, a4: i64, a5: i64
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use uk_abi::sysno::SYS_NFSSERVCTL;
 
     #[test]
     fn unknown_numbers_are_enosys_and_logged_once() {
@@ -138,7 +139,7 @@ pub(crate) mod tests {
         // 335 is a gap in the table; 180 (nfsservctl) has no handler.
         assert!(log_unsupported(335));
         assert!(!log_unsupported(335));
-        assert_eq!(dispatch(180, &[0; 6]), -38);
+        assert_eq!(dispatch(SYS_NFSSERVCTL, &[0; 6]), -38);
         assert!(!log_unsupported(180), "dispatch already logged it");
     }
 

@@ -15,62 +15,62 @@ use uk_posix::fs::{self};
 use uk_posix::user;
 
 pub fn sys_unlink(a: &Args) -> KResult<usize> {
-    fs::unlinkat(AT_FDCWD, path(a[0])?, 0).map(|_| 0)
+    fs::unlinkat(AT_FDCWD, &path(a[0])?, 0).map(|_| 0)
 }
 
 pub fn sys_unlinkat(a: &Args) -> KResult<usize> {
-    fs::unlinkat(a[0] as i32, path(a[1])?, a[2] as u32).map(|_| 0)
+    fs::unlinkat(a[0] as i32, &path(a[1])?, a[2] as u32).map(|_| 0)
 }
 
 pub fn sys_rename(a: &Args) -> KResult<usize> {
-    fs::renameat2(AT_FDCWD, path(a[0])?, AT_FDCWD, path(a[1])?, 0).map(|_| 0)
+    fs::renameat2(AT_FDCWD, &path(a[0])?, AT_FDCWD, &path(a[1])?, 0).map(|_| 0)
 }
 
 pub fn sys_renameat(a: &Args) -> KResult<usize> {
-    fs::renameat2(a[0] as i32, path(a[1])?, a[2] as i32, path(a[3])?, 0).map(|_| 0)
+    fs::renameat2(a[0] as i32, &path(a[1])?, a[2] as i32, &path(a[3])?, 0).map(|_| 0)
 }
 
 pub fn sys_renameat2(a: &Args) -> KResult<usize> {
     fs::renameat2(
         a[0] as i32,
-        path(a[1])?,
+        &path(a[1])?,
         a[2] as i32,
-        path(a[3])?,
+        &path(a[3])?,
         a[4] as u32,
     )
     .map(|_| 0)
 }
 
 pub fn sys_link(a: &Args) -> KResult<usize> {
-    fs::linkat(AT_FDCWD, path(a[0])?, AT_FDCWD, path(a[1])?, 0).map(|_| 0)
+    fs::linkat(AT_FDCWD, &path(a[0])?, AT_FDCWD, &path(a[1])?, 0).map(|_| 0)
 }
 
 pub fn sys_linkat(a: &Args) -> KResult<usize> {
     fs::linkat(
         a[0] as i32,
-        path(a[1])?,
+        &path(a[1])?,
         a[2] as i32,
-        path(a[3])?,
+        &path(a[3])?,
         a[4] as u32,
     )
     .map(|_| 0)
 }
 
 pub fn sys_symlink(a: &Args) -> KResult<usize> {
-    fs::symlinkat(path(a[0])?, AT_FDCWD, path(a[1])?).map(|_| 0)
+    fs::symlinkat(&path(a[0])?, AT_FDCWD, &path(a[1])?).map(|_| 0)
 }
 
 pub fn sys_symlinkat(a: &Args) -> KResult<usize> {
-    fs::symlinkat(path(a[0])?, a[1] as i32, path(a[2])?).map(|_| 0)
+    fs::symlinkat(&path(a[0])?, a[1] as i32, &path(a[2])?).map(|_| 0)
 }
 
 fn readlink_common(dirfd: i32, p: usize, buf: usize, size: usize) -> KResult<usize> {
     if (size as isize) <= 0 {
         return Err(Errno::EINVAL);
     }
-    let t = fs::readlinkat(dirfd, path(p)?)?;
+    let t = fs::readlinkat(dirfd, &path(p)?)?;
     let n = t.len().min(size);
-    user::slice_mut(buf, n)?.copy_from_slice(&t[..n]);
+    user::copy_out(buf, &t[..n])?;
     Ok(n)
 }
 

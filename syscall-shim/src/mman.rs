@@ -58,20 +58,25 @@ pub const ENTRIES: &[Row] = &[
 #[cfg(test)]
 mod tests {
     use crate::dispatch;
+    use uk_abi::sysno::{SYS_MMAP, SYS_MUNMAP, SYS_WRITE};
+    use uk_abi::Errno;
 
     #[test]
     fn map_write_unmap() {
         crate::table::tests::setup();
-        let a = dispatch(9, &[0, 8192, 3, 0x22, usize::MAX, 0]);
+        let a = dispatch(SYS_MMAP, &[0, 8192, 3, 0x22, usize::MAX, 0]);
         assert!(a > 0);
         // write(1, a, 8192) from the new map is accepted: the map is program memory.
-        assert_eq!(dispatch(1, &[1, a as usize, 8192, 0, 0, 0]), 8192);
-        assert_eq!(dispatch(11, &[a as usize, 8192, 0, 0, 0, 0]), 0);
+        assert_eq!(dispatch(SYS_WRITE, &[1, a as usize, 8192, 0, 0, 0]), 8192);
+        assert_eq!(dispatch(SYS_MUNMAP, &[a as usize, 8192, 0, 0, 0, 0]), 0);
         assert_eq!(
-            dispatch(1, &[1, a as usize, 1, 0, 0, 0]),
-            -14,
+            dispatch(SYS_WRITE, &[1, a as usize, 1, 0, 0, 0]),
+            Errno::EFAULT.as_neg(),
             "unmapped: EFAULT"
         );
-        assert_eq!(dispatch(9, &[0, 0, 3, 0x22, usize::MAX, 0]), -22);
+        assert_eq!(
+            dispatch(SYS_MMAP, &[0, 0, 3, 0x22, usize::MAX, 0]),
+            Errno::EINVAL.as_neg()
+        );
     }
 }

@@ -36,27 +36,41 @@ pub const ENTRIES: &[Row] = &[
 #[cfg(test)]
 mod tests {
     use crate::dispatch;
+    use uk_abi::sysno::{SYS_CLOSE, SYS_IOCTL, SYS_PIPE, SYS_PIPE2, SYS_READ, SYS_WRITE};
+    use uk_abi::Errno;
 
     #[test]
     fn pipe_roundtrip_and_errors() {
         crate::table::tests::setup();
         let (v, a) = crate::poll::tests::user_buf(64);
-        assert_eq!(dispatch(293, &[a, 0o4000, 0, 0, 0, 0]), 0);
+        assert_eq!(dispatch(SYS_PIPE2, &[a, 0o4000, 0, 0, 0, 0]), 0);
         let fds: [i32; 2] = uk_posix::user::read(a).unwrap();
         uk_posix::user::write(a + 16, b"ping").unwrap();
-        assert_eq!(dispatch(1, &[fds[1] as usize, a + 16, 4, 0, 0, 0]), 4);
-        assert_eq!(dispatch(0, &[fds[0] as usize, a + 32, 16, 0, 0, 0]), 4);
+        assert_eq!(
+            dispatch(SYS_WRITE, &[fds[1] as usize, a + 16, 4, 0, 0, 0]),
+            4
+        );
+        assert_eq!(
+            dispatch(SYS_READ, &[fds[0] as usize, a + 32, 16, 0, 0, 0]),
+            4
+        );
         assert_eq!(&v[32..36], b"ping");
         assert_eq!(
-            dispatch(0, &[fds[0] as usize, a + 32, 16, 0, 0, 0]),
-            -11,
+            dispatch(SYS_READ, &[fds[0] as usize, a + 32, 16, 0, 0, 0]),
+            Errno::EAGAIN.as_neg(),
             "EAGAIN"
         );
         // FIONREAD after a write.
-        assert_eq!(dispatch(1, &[fds[1] as usize, a + 16, 3, 0, 0, 0]), 3);
-        assert_eq!(dispatch(16, &[fds[0] as usize, 0x541B, a + 48, 0, 0, 0]), 0);
+        assert_eq!(
+            dispatch(SYS_WRITE, &[fds[1] as usize, a + 16, 3, 0, 0, 0]),
+            3
+        );
+        assert_eq!(
+            dispatch(SYS_IOCTL, &[fds[0] as usize, 0x541B, a + 48, 0, 0, 0]),
+            0
+        );
         assert_eq!(uk_posix::user::read::<i32>(a + 48).unwrap(), 3);
-        assert_eq!(dispatch(3, &[fds[0] as usize, 0, 0, 0, 0, 0]), 0);
+        assert_eq!(dispatch(SYS_CLOSE, &[fds[0] as usize, 0, 0, 0, 0, 0]), 0);
         // SIGPIPE ignored: the write fails with EPIPE instead of ending the process.
         let ign = uk_posix::signal::KSigaction {
             handler: uk_abi::signal::SIG_IGN,
@@ -64,13 +78,21 @@ mod tests {
         };
         let old = uk_posix::signal::sigaction(13, Some(ign)).unwrap();
         assert_eq!(
-            dispatch(1, &[fds[1] as usize, a + 16, 1, 0, 0, 0]),
-            -32,
+            dispatch(SYS_WRITE, &[fds[1] as usize, a + 16, 1, 0, 0, 0]),
+            Errno::EPIPE.as_neg(),
             "EPIPE"
         );
         uk_posix::signal::sigaction(13, Some(old)).unwrap();
-        assert_eq!(dispatch(3, &[fds[1] as usize, 0, 0, 0, 0, 0]), 0);
-        assert_eq!(dispatch(22, &[0x10, 0, 0, 0, 0, 0]), -14, "EFAULT");
-        assert_eq!(dispatch(293, &[a, 0x1, 0, 0, 0, 0]), -22, "bad flag");
+        assert_eq!(dispatch(SYS_CLOSE, &[fds[1] as usize, 0, 0, 0, 0, 0]), 0);
+        assert_eq!(
+            dispatch(SYS_PIPE, &[0x10, 0, 0, 0, 0, 0]),
+            Errno::EFAULT.as_neg(),
+            "EFAULT"
+        );
+        assert_eq!(
+            dispatch(SYS_PIPE2, &[a, 0x1, 0, 0, 0, 0]),
+            Errno::EINVAL.as_neg(),
+            "bad flag"
+        );
     }
 }

@@ -4,6 +4,7 @@ use crate::table::{row, Row};
 use crate::{Args, Errno, KResult};
 use alloc::vec::Vec;
 use uk_abi::sysno::{SYS_POLL, SYS_PPOLL};
+use uk_abi::time::{Timespec, Timeval};
 use uk_posix::poll::{self, Pollfd};
 use uk_posix::{time, user};
 
@@ -21,8 +22,10 @@ fn run(addr: usize, nfds: usize, deadline: Option<u64>, mask: Option<u64>) -> KR
         fds.push(user::read(addr + i * 8)?);
     }
     let r = poll::with_sigmask(mask, || poll::poll(&mut fds, deadline));
+    // Only `revents` is written back, as on Linux.
+    let revents = core::mem::offset_of!(Pollfd, revents);
     for (i, p) in fds.iter().enumerate() {
-        user::slice_mut(addr + i * 8 + 6, 2)?.copy_from_slice(&p.revents.to_ne_bytes());
+        user::write(addr + i * 8 + revents, &p.revents)?;
     }
     r
 }
@@ -43,8 +46,8 @@ pub(crate) fn read_timespec_deadline(addr: usize) -> KResult<Option<u64>> {
     if addr == 0 {
         return Ok(None);
     }
-    let ts: [i64; 2] = user::read(addr)?;
-    let ns = time::timespec_to_ns(ts[0], ts[1])?;
+    let ts: Timespec = user::read(addr)?;
+    let ns = time::timespec_to_ns(ts.tv_sec, ts.tv_nsec)?;
     Ok(Some(poll::deadline_after(ns)))
 }
 
@@ -55,8 +58,11 @@ pub(crate) fn write_remaining(addr: usize, deadline: Option<u64>, usec: bool) {
         return;
     };
     let left = d.saturating_sub(uk_plat::get().monotonic_ns()) as i64;
-    let (s, ns) = time::ns_to_timespec(left);
-    let _ = user::write(addr, &[s, if usec { ns / 1000 } else { ns }]);
+    let _ = if usec {
+        user::write(addr, &Timeval::from_ns(left))
+    } else {
+        user::write(addr, &Timespec::from_ns(left))
+    };
 }
 
 pub fn sys_poll(a: &Args) -> KResult<usize> {
@@ -79,6 +85,8 @@ pub const ENTRIES: &[Row] = &[row(SYS_POLL, sys_poll), row(SYS_PPOLL, sys_ppoll)
 #[cfg(test)]
 pub(crate) mod tests {
     use crate::dispatch;
+    use uk_abi::sysno::{SYS_CLOSE, SYS_PIPE2, SYS_POLL, SYS_PPOLL, SYS_WRITE};
+    use uk_abi::Errno;
 
     /// Program memory for the readiness families' tests, carved from one registered
     /// range (the static range table is small and shared by every test).
@@ -109,29 +117,35 @@ pub(crate) mod tests {
         let _g = uk_posix::testplat::serial();
         crate::table::tests::setup();
         let (v, a) = crate::poll::tests::user_buf(64);
-        assert_eq!(dispatch(293, &[a, 0, 0, 0, 0, 0]), 0);
+        assert_eq!(dispatch(SYS_PIPE2, &[a, 0, 0, 0, 0, 0]), 0);
         let fds: [i32; 2] = uk_posix::user::read(a).unwrap();
         // pollfd[0] = read end POLLIN, pollfd[1] = bad fd.
         uk_posix::user::write(a + 16, &[fds[0], 1, 555, 1]).unwrap();
         let t0 = std::time::Instant::now();
-        assert_eq!(dispatch(7, &[a + 16, 1, 3, 0, 0, 0]), 0, "times out");
+        assert_eq!(dispatch(SYS_POLL, &[a + 16, 1, 3, 0, 0, 0]), 0, "times out");
         assert!(t0.elapsed().as_millis() >= 3);
-        assert_eq!(dispatch(7, &[a + 16, 2, 0, 0, 0, 0]), 1);
+        assert_eq!(dispatch(SYS_POLL, &[a + 16, 2, 0, 0, 0, 0]), 1);
         assert_eq!(i16::from_ne_bytes([v[30], v[31]]), 0x20, "POLLNVAL");
-        assert_eq!(dispatch(1, &[fds[1] as usize, a, 1, 0, 0, 0]), 1);
-        assert_eq!(dispatch(7, &[a + 16, 1, usize::MAX, 0, 0, 0]), 1);
+        assert_eq!(dispatch(SYS_WRITE, &[fds[1] as usize, a, 1, 0, 0, 0]), 1);
+        assert_eq!(dispatch(SYS_POLL, &[a + 16, 1, usize::MAX, 0, 0, 0]), 1);
         assert_eq!(i16::from_ne_bytes([v[22], v[23]]), 1, "POLLIN");
         // ppoll: timespec {0, 0}, sigset size must be 8.
         uk_posix::user::write(a + 48, &[0i64, 0]).unwrap();
-        assert_eq!(dispatch(271, &[a + 16, 1, a + 48, a + 40, 4, 0]), -22);
-        assert_eq!(dispatch(271, &[a + 16, 1, a + 48, 0, 0, 0]), 1);
         assert_eq!(
-            dispatch(7, &[a + 16, 1 << 30, 0, 0, 0, 0]),
-            -22,
+            dispatch(SYS_PPOLL, &[a + 16, 1, a + 48, a + 40, 4, 0]),
+            Errno::EINVAL.as_neg()
+        );
+        assert_eq!(dispatch(SYS_PPOLL, &[a + 16, 1, a + 48, 0, 0, 0]), 1);
+        assert_eq!(
+            dispatch(SYS_POLL, &[a + 16, 1 << 30, 0, 0, 0, 0]),
+            Errno::EINVAL.as_neg(),
             "nfds too large"
         );
-        assert_eq!(dispatch(7, &[0x10, 1, 0, 0, 0, 0]), -14);
-        dispatch(3, &[fds[0] as usize, 0, 0, 0, 0, 0]);
-        dispatch(3, &[fds[1] as usize, 0, 0, 0, 0, 0]);
+        assert_eq!(
+            dispatch(SYS_POLL, &[0x10, 1, 0, 0, 0, 0]),
+            Errno::EFAULT.as_neg()
+        );
+        dispatch(SYS_CLOSE, &[fds[0] as usize, 0, 0, 0, 0, 0]);
+        dispatch(SYS_CLOSE, &[fds[1] as usize, 0, 0, 0, 0, 0]);
     }
 }

@@ -147,6 +147,7 @@ pub const ENTRIES: &[Row] = &[
 #[cfg(test)]
 mod tests {
     use super::*;
+    use uk_abi::sysno::SYS_MMAP;
 
     #[test]
     fn groups_and_policies() {
@@ -165,7 +166,7 @@ mod tests {
             sys_sched_getscheduler(&[usize::MAX, 0, 0, 0, 0, 0]),
             Err(Errno::EINVAL)
         );
-        let a = crate::dispatch(9, &[0, 4096, 3, 0x22, usize::MAX, 0]) as usize;
+        let a = crate::dispatch(SYS_MMAP, &[0, 4096, 3, 0x22, usize::MAX, 0]) as usize;
         // SAFETY: a fresh private anonymous page, used only here.
         let p = unsafe { &mut *(a as *mut [i32; 1]) };
         p[0] = 5;

@@ -43,6 +43,8 @@ pub const ENTRIES: &[Row] = &[
 #[cfg(test)]
 mod tests {
     use crate::dispatch;
+    use uk_abi::sysno::{SYS_GETRLIMIT, SYS_PRLIMIT64};
+    use uk_abi::Errno;
 
     #[test]
     fn nofile() {
@@ -50,12 +52,26 @@ mod tests {
         let v: &'static mut [u8] = Box::leak(vec![0u8; 16].into_boxed_slice());
         let a = v.as_ptr() as usize;
         uk_posix::user::add_static_range(a, a + 16, true);
-        assert_eq!(dispatch(302, &[0, 7, 0, a, 0, 0]), 0);
+        assert_eq!(dispatch(SYS_PRLIMIT64, &[0, 7, 0, a, 0, 0]), 0);
         let r: [u64; 2] = uk_posix::user::read(a).unwrap();
         assert!(r[0] >= 16 && r[0] <= r[1]);
-        assert_eq!(dispatch(97, &[3, a, 0, 0, 0, 0]), 0, "RLIMIT_STACK");
-        assert_eq!(dispatch(97, &[100, a, 0, 0, 0, 0]), -22);
-        assert_eq!(dispatch(302, &[55, 7, 0, a, 0, 0]), -3, "ESRCH");
-        assert_eq!(dispatch(302, &[0, 7, 0, 0x30, 0, 0]), -14);
+        assert_eq!(
+            dispatch(SYS_GETRLIMIT, &[3, a, 0, 0, 0, 0]),
+            0,
+            "RLIMIT_STACK"
+        );
+        assert_eq!(
+            dispatch(SYS_GETRLIMIT, &[100, a, 0, 0, 0, 0]),
+            Errno::EINVAL.as_neg()
+        );
+        assert_eq!(
+            dispatch(SYS_PRLIMIT64, &[55, 7, 0, a, 0, 0]),
+            Errno::ESRCH.as_neg(),
+            "ESRCH"
+        );
+        assert_eq!(
+            dispatch(SYS_PRLIMIT64, &[0, 7, 0, 0x30, 0, 0]),
+            Errno::EFAULT.as_neg()
+        );
     }
 }

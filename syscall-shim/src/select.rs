@@ -95,39 +95,53 @@ pub const ENTRIES: &[Row] = &[row(SYS_SELECT, sys_select), row(SYS_PSELECT6, sys
 #[cfg(test)]
 mod tests {
     use crate::dispatch;
+    use uk_abi::sysno::{SYS_CLOSE, SYS_PIPE2, SYS_PSELECT6, SYS_SELECT};
+    use uk_abi::Errno;
 
     #[test]
     fn select_pipe() {
         let _g = uk_posix::testplat::serial();
         crate::table::tests::setup();
         let (_v, a) = crate::poll::tests::user_buf(128);
-        assert_eq!(dispatch(293, &[a, 0, 0, 0, 0, 0]), 0);
+        assert_eq!(dispatch(SYS_PIPE2, &[a, 0, 0, 0, 0, 0]), 0);
         let fds: [i32; 2] = uk_posix::user::read(a).unwrap();
         let (r, w) = (fds[0] as usize, fds[1] as usize);
         let (rs, ws, tv) = (a + 16, a + 32, a + 48);
         uk_posix::user::write(rs, &(1u64 << r)).unwrap();
         uk_posix::user::write(ws, &(1u64 << w)).unwrap();
         uk_posix::user::write(tv, &[0i64, 2000]).unwrap();
-        assert_eq!(dispatch(23, &[64, rs, ws, 0, tv, 0]), 1);
+        assert_eq!(dispatch(SYS_SELECT, &[64, rs, ws, 0, tv, 0]), 1);
         assert_eq!(uk_posix::user::read::<u64>(rs).unwrap(), 0);
         assert_eq!(uk_posix::user::read::<u64>(ws).unwrap(), 1 << w);
         // Read side only, times out: the set comes back empty.
         uk_posix::user::write(rs, &(1u64 << r)).unwrap();
         uk_posix::user::write(tv, &[0i64, 2000]).unwrap();
-        assert_eq!(dispatch(23, &[64, rs, 0, 0, tv, 0]), 0);
+        assert_eq!(dispatch(SYS_SELECT, &[64, rs, 0, 0, tv, 0]), 0);
         assert_eq!(uk_posix::user::read::<u64>(rs).unwrap(), 0);
         assert_eq!(uk_posix::user::read::<[i64; 2]>(tv).unwrap(), [0, 0]);
         // EBADF, EINVAL.
         uk_posix::user::write(rs, &(1u64 << 50)).unwrap();
-        assert_eq!(dispatch(23, &[64, rs, 0, 0, 0, 0]), -9);
-        assert_eq!(dispatch(23, &[(-1i64) as usize, 0, 0, 0, 0, 0]), -22);
+        assert_eq!(
+            dispatch(SYS_SELECT, &[64, rs, 0, 0, 0, 0]),
+            Errno::EBADF.as_neg()
+        );
+        assert_eq!(
+            dispatch(SYS_SELECT, &[(-1i64) as usize, 0, 0, 0, 0, 0]),
+            Errno::EINVAL.as_neg()
+        );
         uk_posix::user::write(tv, &[0i64, 1_000_000]).unwrap();
-        assert_eq!(dispatch(23, &[1, 0, 0, 0, tv, 0]), -22);
+        assert_eq!(
+            dispatch(SYS_SELECT, &[1, 0, 0, 0, tv, 0]),
+            Errno::EINVAL.as_neg()
+        );
         // pselect6 with a bad sigset size.
         uk_posix::user::write(tv, &[0i64, 0]).unwrap();
         uk_posix::user::write(a + 64, &[a + 80, 4usize]).unwrap();
-        assert_eq!(dispatch(270, &[1, 0, 0, 0, tv, a + 64]), -22);
-        dispatch(3, &[r, 0, 0, 0, 0, 0]);
-        dispatch(3, &[w, 0, 0, 0, 0, 0]);
+        assert_eq!(
+            dispatch(SYS_PSELECT6, &[1, 0, 0, 0, tv, a + 64]),
+            Errno::EINVAL.as_neg()
+        );
+        dispatch(SYS_CLOSE, &[r, 0, 0, 0, 0, 0]);
+        dispatch(SYS_CLOSE, &[w, 0, 0, 0, 0, 0]);
     }
 }

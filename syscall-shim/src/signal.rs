@@ -59,7 +59,7 @@ pub fn sys_rt_sigpending(a: &Args) -> KResult<usize> {
     }
     // Linux copies exactly `sigsetsize` bytes.
     let set = signal::sigpending().to_le_bytes();
-    user::slice_mut(a[0], a[1])?.copy_from_slice(&set[..a[1]]);
+    user::copy_out(a[0], &set[..a[1]])?;
     Ok(0)
 }
 
@@ -160,6 +160,10 @@ pub const ENTRIES: &[Row] = &[
 mod tests {
     use crate::dispatch;
     use core::sync::atomic::{AtomicI32, Ordering};
+    use uk_abi::sysno::{
+        SYS_MMAP, SYS_RT_SIGACTION, SYS_RT_SIGPENDING, SYS_RT_SIGPROCMASK, SYS_TKILL,
+    };
+    use uk_abi::Errno;
 
     static GOT: AtomicI32 = AtomicI32::new(0);
 
@@ -172,29 +176,29 @@ mod tests {
         crate::table::tests::setup();
         let _g = uk_posix::testplat::serial();
         // Program memory from mmap (the static range table is small and shared).
-        let a = dispatch(9, &[0, 4096, 3, 0x22, usize::MAX, 0]) as usize;
+        let a = dispatch(SYS_MMAP, &[0, 4096, 3, 0x22, usize::MAX, 0]) as usize;
         // SAFETY: a fresh private anonymous page of 4096 bytes, used only here.
         let buf = unsafe { &mut *(a as *mut [u64; 8]) };
         // struct k_sigaction {handler, flags, restorer, mask} for SIGWINCH (28).
         buf[..4].copy_from_slice(&[handler as *const () as u64, 0, 0, 0]);
-        assert_eq!(dispatch(13, &[28, a, 0, 8, 0, 0]), 0);
+        assert_eq!(dispatch(SYS_RT_SIGACTION, &[28, a, 0, 8, 0, 0]), 0);
         assert_eq!(
-            dispatch(13, &[28, a, 0, 4, 0, 0]),
-            -22,
+            dispatch(SYS_RT_SIGACTION, &[28, a, 0, 4, 0, 0]),
+            Errno::EINVAL.as_neg(),
             "sigsetsize must be 8"
         );
         // Blocked: pending, visible through rt_sigpending, handler not run.
         buf[4] = 1 << 27;
-        assert_eq!(dispatch(14, &[0, a + 32, 0, 8, 0, 0]), 0);
-        assert_eq!(dispatch(200, &[1, 28, 0, 0, 0, 0]), 0);
+        assert_eq!(dispatch(SYS_RT_SIGPROCMASK, &[0, a + 32, 0, 8, 0, 0]), 0);
+        assert_eq!(dispatch(SYS_TKILL, &[1, 28, 0, 0, 0, 0]), 0);
         assert_eq!(GOT.load(Ordering::SeqCst), 0);
-        assert_eq!(dispatch(127, &[a + 40, 8, 0, 0, 0, 0]), 0);
+        assert_eq!(dispatch(SYS_RT_SIGPENDING, &[a + 40, 8, 0, 0, 0, 0]), 0);
         assert_eq!(buf[5], 1 << 27);
         // Unblocking delivers at the end of rt_sigprocmask itself.
-        assert_eq!(dispatch(14, &[1, a + 32, 0, 8, 0, 0]), 0);
+        assert_eq!(dispatch(SYS_RT_SIGPROCMASK, &[1, a + 32, 0, 8, 0, 0]), 0);
         assert_eq!(GOT.load(Ordering::SeqCst), 28);
         // Restore the default action for other tests.
         buf[..4].copy_from_slice(&[0, 0, 0, 0]);
-        assert_eq!(dispatch(13, &[28, a, 0, 8, 0, 0]), 0);
+        assert_eq!(dispatch(SYS_RT_SIGACTION, &[28, a, 0, 8, 0, 0]), 0);
     }
 }

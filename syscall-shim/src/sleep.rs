@@ -60,6 +60,8 @@ pub const ENTRIES: &[Row] = &[
 #[cfg(test)]
 mod tests {
     use crate::dispatch;
+    use uk_abi::sysno::{SYS_CLOCK_NANOSLEEP, SYS_NANOSLEEP};
+    use uk_abi::Errno;
 
     #[test]
     fn sleeps_and_validates() {
@@ -69,15 +71,25 @@ mod tests {
         uk_posix::user::add_static_range(a, a + 16, true);
         uk_posix::user::write(a, &[0i64, 1_000_000]).unwrap();
         let t0 = std::time::Instant::now();
-        assert_eq!(dispatch(35, &[a, 0, 0, 0, 0, 0]), 0);
+        assert_eq!(dispatch(SYS_NANOSLEEP, &[a, 0, 0, 0, 0, 0]), 0);
         assert!(t0.elapsed().as_micros() >= 1000);
         uk_posix::user::write(a, &[0i64, 1_000_000_000]).unwrap();
-        assert_eq!(dispatch(35, &[a, 0, 0, 0, 0, 0]), -22);
-        assert_eq!(dispatch(35, &[0x40, 0, 0, 0, 0, 0]), -14);
-        uk_posix::user::write(a, &[0i64, 0]).unwrap();
-        assert_eq!(dispatch(230, &[1, 2, a, 0, 0, 0]), -22, "unknown flag");
         assert_eq!(
-            dispatch(230, &[1, 1, a, 0, 0, 0]),
+            dispatch(SYS_NANOSLEEP, &[a, 0, 0, 0, 0, 0]),
+            Errno::EINVAL.as_neg()
+        );
+        assert_eq!(
+            dispatch(SYS_NANOSLEEP, &[0x40, 0, 0, 0, 0, 0]),
+            Errno::EFAULT.as_neg()
+        );
+        uk_posix::user::write(a, &[0i64, 0]).unwrap();
+        assert_eq!(
+            dispatch(SYS_CLOCK_NANOSLEEP, &[1, 2, a, 0, 0, 0]),
+            Errno::EINVAL.as_neg(),
+            "unknown flag"
+        );
+        assert_eq!(
+            dispatch(SYS_CLOCK_NANOSLEEP, &[1, 1, a, 0, 0, 0]),
             0,
             "absolute time in the past"
         );

@@ -8,36 +8,30 @@
 use crate::table::{row, Row};
 use crate::{Args, Errno, KResult};
 use alloc::vec::Vec;
-use uk_abi::socket::MSG_CMSG_CLOEXEC;
+use uk_abi::socket::{
+    Cmsghdr, Mmsghdr, Msghdr, MSG_CMSG_CLOEXEC, SCM_CREDENTIALS, SCM_RIGHTS, SOCKADDR_STORAGE_SIZE,
+    SOL_SOCKET,
+};
 use uk_abi::sysno::{
     SYS_ACCEPT, SYS_ACCEPT4, SYS_BIND, SYS_CONNECT, SYS_GETPEERNAME, SYS_GETSOCKNAME,
     SYS_GETSOCKOPT, SYS_LISTEN, SYS_RECVFROM, SYS_RECVMSG, SYS_SENDMMSG, SYS_SENDMSG, SYS_SENDTO,
     SYS_SETSOCKOPT, SYS_SHUTDOWN, SYS_SOCKET, SYS_SOCKETPAIR,
 };
+use uk_abi::uio::IOV_MAX;
 use uk_posix::socket::{self, Socket};
+use uk_posix::user::{UserBuf, UserPtr, UserSlice};
 use uk_posix::{fd, user};
-
-/// `sizeof(struct sockaddr_storage)`: longer addresses are EINVAL.
-const MAX_ADDR: usize = 128;
-/// UIO_MAXIOV.
-const MAX_IOV: usize = 1024;
-/// `sizeof(struct msghdr)` on x86_64.
-const MSGHDR: usize = 56;
-/// Largest kernel bounce buffer for a multi-iovec receive.
-const MAX_BOUNCE: usize = 1 << 20;
-/// Largest single transfer, as read/write.
-const MAX_RW: usize = 0x7fff_f000;
 
 fn sock(fd_: usize) -> KResult<alloc::sync::Arc<dyn uk_posix::file::File>> {
     socket::get(fd_ as i32)
 }
 
-/// The `len` bytes of a `struct sockaddr *` from the program.
-fn addr_in(ptr: usize, len: usize) -> KResult<&'static [u8]> {
-    if len as i32 <= 0 || len > MAX_ADDR {
+/// The `len` bytes of a `struct sockaddr *` from the program, copied.
+fn addr_in(ptr: usize, len: usize) -> KResult<Vec<u8>> {
+    if len as i32 <= 0 || len > SOCKADDR_STORAGE_SIZE {
         return Err(Errno::EINVAL);
     }
-    user::slice(ptr, len)
+    UserSlice::new(ptr, len).to_vec()
 }
 
 /// Reads the in/out `socklen_t *` of an address result (EFAULT/EINVAL before the call
@@ -54,9 +48,7 @@ fn addr_len_in(len_ptr: usize) -> KResult<u32> {
 /// into `*len_ptr`.
 fn addr_out(ptr: usize, len_ptr: usize, cap: u32, bytes: &[u8]) -> KResult<()> {
     let n = bytes.len().min(cap as usize);
-    if n > 0 {
-        user::slice_mut(ptr, n)?.copy_from_slice(&bytes[..n]);
-    }
+    user::copy_out(ptr, &bytes[..n])?;
     user::write(len_ptr, &(bytes.len() as u32))
 }
 
@@ -77,7 +69,7 @@ pub fn sys_socketpair(a: &Args) -> KResult<usize> {
 
 pub fn sys_bind(a: &Args) -> KResult<usize> {
     let f = sock(a[0])?;
-    Socket::of(&f)?.bind(addr_in(a[1], a[2])?)?;
+    Socket::of(&f)?.bind(&addr_in(a[1], a[2])?)?;
     Ok(0)
 }
 
@@ -89,7 +81,7 @@ pub fn sys_listen(a: &Args) -> KResult<usize> {
 
 pub fn sys_connect(a: &Args) -> KResult<usize> {
     let f = sock(a[0])?;
-    Socket::of(&f)?.connect(addr_in(a[1], a[2])?)?;
+    Socket::of(&f)?.connect(&addr_in(a[1], a[2])?)?;
     Ok(0)
 }
 
@@ -142,12 +134,8 @@ pub fn sys_setsockopt(a: &Args) -> KResult<usize> {
     if len < 0 {
         return Err(Errno::EINVAL);
     }
-    let val = if len == 0 {
-        &[][..]
-    } else {
-        user::slice(a[3], (len as usize).min(256))?
-    };
-    Socket::of(&f)?.setsockopt(a[1] as i32, a[2] as i32, val)?;
+    let val = UserSlice::new(a[3], (len as usize).min(256)).to_vec()?;
+    Socket::of(&f)?.setsockopt(a[1] as i32, a[2] as i32, &val)?;
     Ok(0)
 }
 
@@ -156,104 +144,70 @@ pub fn sys_getsockopt(a: &Args) -> KResult<usize> {
     let cap = addr_len_in(a[4])?;
     let v = Socket::of(&f)?.getsockopt(a[1] as i32, a[2] as i32)?;
     let n = v.len().min(cap as usize);
-    if n > 0 {
-        user::slice_mut(a[3], n)?.copy_from_slice(&v[..n]);
-    }
+    user::copy_out(a[3], &v[..n])?;
     user::write(a[4], &(n as u32))?;
     Ok(0)
 }
 
 pub fn sys_sendto(a: &Args) -> KResult<usize> {
     let f = sock(a[0])?;
-    let buf = user::slice(a[1], a[2].min(MAX_RW))?;
     let to = if a[4] != 0 {
         Some(addr_in(a[4], a[5])?)
     } else {
         None
     };
-    Socket::of(&f)?.send(buf, to, a[3] as u32)
+    Socket::of(&f)?.send(&UserBuf::new(a[1], a[2]), to.as_deref(), a[3] as u32)
 }
 
 pub fn sys_recvfrom(a: &Args) -> KResult<usize> {
     let f = sock(a[0])?;
-    let buf = user::slice_mut(a[1], a[2].min(MAX_RW))?;
     let cap = if a[4] != 0 { addr_len_in(a[5])? } else { 0 };
-    let (n, from, _) = Socket::of(&f)?.recv(buf, a[3] as u32)?;
+    let (n, from, _) = Socket::of(&f)?.recv(&mut UserBuf::new(a[1], a[2]), a[3] as u32)?;
     if a[4] != 0 {
         addr_out(a[4], a[5], cap, from.as_deref().unwrap_or(&[]))?;
     }
     Ok(n)
 }
 
-/// A decoded `struct msghdr`.
-struct MsgHdr {
-    name: usize,
-    namelen: u32,
-    iov: Vec<(usize, usize)>,
-    control: usize,
-    controllen: usize,
-}
-
-fn u64_at(b: &[u8], off: usize) -> usize {
-    let mut x = [0u8; 8];
-    x.copy_from_slice(&b[off..off + 8]);
-    u64::from_ne_bytes(x) as usize
-}
-
-fn read_msghdr(ptr: usize) -> KResult<MsgHdr> {
-    let h: [u8; MSGHDR] = user::read(ptr)?;
-    let iov_ptr = u64_at(&h, 16);
-    let iovlen = u64_at(&h, 24);
-    if iovlen > MAX_IOV {
+/// A `struct msghdr` and its iovecs as one buffer. More than IOV_MAX iovecs is
+/// EMSGSIZE for the message calls (EINVAL for readv/writev).
+fn read_msghdr(ptr: usize) -> KResult<(Msghdr, UserBuf)> {
+    let h: Msghdr = UserPtr::new(ptr).read()?;
+    if h.msg_iovlen > IOV_MAX as u64 {
         return Err(Errno::EMSGSIZE);
     }
-    let mut iov = Vec::with_capacity(iovlen);
-    let mut total = 0usize;
-    for i in 0..iovlen {
-        let e: [u8; 16] = user::read(iov_ptr + i * 16)?;
-        let (base, len) = (u64_at(&e, 0), u64_at(&e, 8));
-        if len as isize <= -1 {
-            return Err(Errno::EINVAL);
-        }
-        total = total.saturating_add(len);
-        if total > MAX_RW {
-            return Err(Errno::EINVAL);
-        }
-        if len > 0 {
-            iov.push((base, len));
-        }
-    }
-    Ok(MsgHdr {
-        name: u64_at(&h, 0),
-        namelen: u32::from_ne_bytes([h[8], h[9], h[10], h[11]]),
-        iov,
-        control: u64_at(&h, 32),
-        controllen: u64_at(&h, 40),
-    })
+    let buf = UserBuf::from_iovec(h.msg_iov as usize, h.msg_iovlen as usize)?;
+    Ok((h, buf))
 }
 
 /// Control messages on send: SCM_RIGHTS / SCM_CREDENTIALS are not implemented, so a
 /// message carrying them is refused rather than delivered without them.
-fn check_control(m: &MsgHdr) -> KResult<()> {
-    if m.control == 0 || m.controllen < 16 {
+fn check_control(m: &Msghdr) -> KResult<()> {
+    let hdr = core::mem::size_of::<Cmsghdr>();
+    let (control, len) = (
+        m.msg_control as usize,
+        (m.msg_controllen as usize).min(4096),
+    );
+    if control == 0 || len < hdr {
         return Ok(());
     }
-    let c = user::slice(m.control, m.controllen.min(4096))?;
+    let c = UserSlice::new(control, len).to_vec()?;
     let mut off = 0;
-    while off + 16 <= c.len() {
-        let len = u64_at(c, off);
-        let level = i32::from_ne_bytes([c[off + 8], c[off + 9], c[off + 10], c[off + 11]]);
-        let ty = i32::from_ne_bytes([c[off + 12], c[off + 13], c[off + 14], c[off + 15]]);
-        if level == uk_abi::socket::SOL_SOCKET && (ty == 1 || ty == 2) {
+    while off + hdr <= c.len() {
+        let (h, _) = uk_abi::FromBytes::read_from_prefix(&c[off..]).map_err(|_| Errno::EINVAL)?;
+        let h: Cmsghdr = h;
+        if h.cmsg_level == SOL_SOCKET
+            && (h.cmsg_type == SCM_RIGHTS || h.cmsg_type == SCM_CREDENTIALS)
+        {
             uk_log::warn_once!(
                 "sendmsg: SCM_RIGHTS/SCM_CREDENTIALS are not supported by ukit (EOPNOTSUPP)"
             );
             return Err(Errno::EOPNOTSUPP);
         }
-        if len < 16 {
+        if (h.cmsg_len as usize) < hdr {
             return Err(Errno::EINVAL);
         }
-        off += (len + 7) & !7;
+        off += (h.cmsg_len as usize + 7) & !7;
     }
     Ok(())
 }
@@ -261,66 +215,39 @@ fn check_control(m: &MsgHdr) -> KResult<()> {
 fn sendmsg(fd_: usize, msg: usize, flags: u32) -> KResult<usize> {
     let f = sock(fd_)?;
     let s = Socket::of(&f)?;
-    let m = read_msghdr(msg)?;
+    let (m, data) = read_msghdr(msg)?;
     check_control(&m)?;
-    let to = if m.name != 0 && m.namelen != 0 {
-        Some(addr_in(m.name, m.namelen as usize)?)
+    let to = if m.msg_name != 0 && m.msg_namelen != 0 {
+        Some(addr_in(m.msg_name as usize, m.msg_namelen as usize)?)
     } else {
         None
     };
-    match m.iov.as_slice() {
-        [] => s.send(&[], to, flags),
-        [(base, len)] => s.send(user::slice(*base, *len)?, to, flags),
-        many => {
-            let mut data = Vec::new();
-            for &(base, len) in many {
-                data.extend_from_slice(user::slice(base, len)?);
-            }
-            s.send(&data, to, flags)
-        }
-    }
+    s.send(&data, to.as_deref(), flags)
 }
 
 fn recvmsg(fd_: usize, msg: usize, flags: u32) -> KResult<usize> {
     let f = sock(fd_)?;
     let s = Socket::of(&f)?;
-    let m = read_msghdr(msg)?;
-    user::check(msg, MSGHDR, true)?;
+    let (m, mut data) = read_msghdr(msg)?;
+    let hdr = UserPtr::<Msghdr>::new(msg);
+    hdr.check_writable()?;
     let flags = flags & !MSG_CMSG_CLOEXEC;
-    let (n, from, out_flags) = match m.iov.as_slice() {
-        [] => s.recv(&mut [], flags)?,
-        [(base, len)] => s.recv(user::slice_mut(*base, *len)?, flags)?,
-        many => {
-            let total: usize = many.iter().map(|x| x.1).sum();
-            let mut buf = alloc::vec![0u8; total.min(MAX_BOUNCE)];
-            for &(base, len) in many {
-                user::check(base, len, true)?;
-            }
-            let (n, from, fl) = s.recv(&mut buf, flags)?;
-            let mut off = 0;
-            for &(base, len) in many {
-                if off >= n.min(buf.len()) {
-                    break;
-                }
-                let k = len.min(n.min(buf.len()) - off);
-                user::slice_mut(base, k)?.copy_from_slice(&buf[off..off + k]);
-                off += k;
-            }
-            (n, from, fl)
-        }
-    };
+    let (n, from, out_flags) = s.recv(&mut data, flags)?;
     let mut namelen = 0u32;
-    if m.name != 0 {
+    if m.msg_name != 0 {
         if let Some(b) = from {
-            let k = b.len().min(m.namelen as usize);
-            user::slice_mut(m.name, k)?.copy_from_slice(&b[..k]);
+            let k = b.len().min(m.msg_namelen as usize);
+            user::copy_out(m.msg_name as usize, &b[..k])?;
             namelen = b.len() as u32;
         }
     }
     // No control messages are produced (msg_controllen 0, so never MSG_CTRUNC).
-    user::write(msg + 8, &namelen)?;
-    user::write(msg + 40, &0usize)?;
-    user::write(msg + 48, &(out_flags as i32))?;
+    hdr.write(&Msghdr {
+        msg_namelen: namelen,
+        msg_controllen: 0,
+        msg_flags: out_flags as i32,
+        ..m
+    })?;
     Ok(n)
 }
 
@@ -336,12 +263,17 @@ pub fn sys_recvmsg(a: &Args) -> KResult<usize> {
 /// first error after at least one message was sent.
 pub fn sys_sendmmsg(a: &Args) -> KResult<usize> {
     sock(a[0])?;
-    let vlen = a[2].min(MAX_IOV);
+    let vlen = a[2].min(IOV_MAX);
+    let msgs = UserPtr::<Mmsghdr>::new(a[1]);
     let mut sent = 0;
     while sent < vlen {
-        let h = a[1] + sent * 64;
-        match sendmsg(a[0], h, a[3] as u32) {
-            Ok(n) => user::write(h + MSGHDR, &(n as u32))?,
+        let h = msgs.at(sent)?;
+        match sendmsg(a[0], h.addr(), a[3] as u32) {
+            Ok(n) => {
+                let mut m = h.read()?;
+                m.msg_len = n as u32;
+                h.write(&m)?;
+            }
             Err(e) if sent == 0 => return Err(e),
             Err(_) => break,
         }
@@ -375,50 +307,83 @@ pub const ENTRIES: &[Row] = &[
 mod tests {
     use crate::dispatch;
     use crate::table::tests::buf;
+    use uk_abi::sysno::{
+        SYS_BIND, SYS_CLOSE, SYS_GETSOCKOPT, SYS_RECVFROM, SYS_RECVMSG, SYS_SENDMSG, SYS_SENDTO,
+        SYS_SHUTDOWN, SYS_SOCKET, SYS_SOCKETPAIR,
+    };
+    use uk_abi::Errno;
 
     #[test]
     fn socketpair_send_recv_and_errors() {
         crate::table::tests::setup();
         let m = buf(4096);
         // socketpair(AF_UNIX, SOCK_STREAM, 0, sv)
-        assert_eq!(dispatch(53, &[1, 1, 0, m, 0, 0]), 0);
+        assert_eq!(dispatch(SYS_SOCKETPAIR, &[1, 1, 0, m, 0, 0]), 0);
         let sv: [i32; 2] = uk_posix::user::read(m).unwrap();
         let data = m + 64;
         // SAFETY: test buffer registered above.
         unsafe { core::ptr::copy_nonoverlapping(b"hello".as_ptr(), data as *mut u8, 5) };
-        assert_eq!(dispatch(44, &[sv[0] as usize, data, 5, 0, 0, 0]), 5);
+        assert_eq!(dispatch(SYS_SENDTO, &[sv[0] as usize, data, 5, 0, 0, 0]), 5);
         let out = m + 256;
         // MSG_PEEK then a real read.
-        assert_eq!(dispatch(45, &[sv[1] as usize, out, 64, 2, 0, 0]), 5);
-        assert_eq!(dispatch(45, &[sv[1] as usize, out, 64, 0x40, 0, 0]), 5);
+        assert_eq!(
+            dispatch(SYS_RECVFROM, &[sv[1] as usize, out, 64, 2, 0, 0]),
+            5
+        );
+        assert_eq!(
+            dispatch(SYS_RECVFROM, &[sv[1] as usize, out, 64, 0x40, 0, 0]),
+            5
+        );
         assert_eq!(uk_posix::user::read::<[u8; 5]>(out), Ok(*b"hello"));
         assert_eq!(
-            dispatch(45, &[sv[1] as usize, out, 64, 0x40, 0, 0]),
-            -11,
+            dispatch(SYS_RECVFROM, &[sv[1] as usize, out, 64, 0x40, 0, 0]),
+            Errno::EAGAIN.as_neg(),
             "EAGAIN"
         );
         // getsockopt(SO_TYPE)
         let lenp = m + 512;
         uk_posix::user::write(lenp, &4u32).unwrap();
-        assert_eq!(dispatch(55, &[sv[0] as usize, 1, 3, m + 520, lenp, 0]), 0);
+        assert_eq!(
+            dispatch(SYS_GETSOCKOPT, &[sv[0] as usize, 1, 3, m + 520, lenp, 0]),
+            0
+        );
         assert_eq!(uk_posix::user::read::<i32>(m + 520), Ok(1));
         // Errors: bad fd, not a socket, bad pointer.
-        assert_eq!(dispatch(49, &[999, data, 16, 0, 0, 0]), -9, "EBADF");
-        assert_eq!(dispatch(49, &[1, data, 16, 0, 0, 0]), -88, "ENOTSOCK");
-        assert_eq!(dispatch(53, &[1, 1, 0, 8, 0, 0]), -14, "EFAULT");
-        assert_eq!(dispatch(41, &[77, 1, 0, 0, 0, 0]), -97, "EAFNOSUPPORT");
+        assert_eq!(
+            dispatch(SYS_BIND, &[999, data, 16, 0, 0, 0]),
+            Errno::EBADF.as_neg(),
+            "EBADF"
+        );
+        assert_eq!(
+            dispatch(SYS_BIND, &[1, data, 16, 0, 0, 0]),
+            Errno::ENOTSOCK.as_neg(),
+            "ENOTSOCK"
+        );
+        assert_eq!(
+            dispatch(SYS_SOCKETPAIR, &[1, 1, 0, 8, 0, 0]),
+            Errno::EFAULT.as_neg(),
+            "EFAULT"
+        );
+        assert_eq!(
+            dispatch(SYS_SOCKET, &[77, 1, 0, 0, 0, 0]),
+            Errno::EAFNOSUPPORT.as_neg(),
+            "EAFNOSUPPORT"
+        );
         // shutdown(SHUT_WR) -> the peer reads end of file.
-        assert_eq!(dispatch(48, &[sv[0] as usize, 1, 0, 0, 0, 0]), 0);
-        assert_eq!(dispatch(45, &[sv[1] as usize, out, 64, 0, 0, 0]), 0);
-        assert_eq!(dispatch(3, &[sv[0] as usize, 0, 0, 0, 0, 0]), 0);
-        assert_eq!(dispatch(3, &[sv[1] as usize, 0, 0, 0, 0, 0]), 0);
+        assert_eq!(dispatch(SYS_SHUTDOWN, &[sv[0] as usize, 1, 0, 0, 0, 0]), 0);
+        assert_eq!(
+            dispatch(SYS_RECVFROM, &[sv[1] as usize, out, 64, 0, 0, 0]),
+            0
+        );
+        assert_eq!(dispatch(SYS_CLOSE, &[sv[0] as usize, 0, 0, 0, 0, 0]), 0);
+        assert_eq!(dispatch(SYS_CLOSE, &[sv[1] as usize, 0, 0, 0, 0, 0]), 0);
     }
 
     #[test]
     fn msghdr_gather_scatter_on_dgram_pair() {
         crate::table::tests::setup();
         let m = buf(4096);
-        assert_eq!(dispatch(53, &[1, 2, 0, m, 0, 0]), 0);
+        assert_eq!(dispatch(SYS_SOCKETPAIR, &[1, 2, 0, m, 0, 0]), 0);
         let sv: [i32; 2] = uk_posix::user::read(m).unwrap();
         // Two iovecs "ab" + "cde".
         let d = m + 100;
@@ -428,20 +393,20 @@ mod tests {
         uk_posix::user::write(iov, &[d, 2, d + 2, 3]).unwrap();
         let hdr = m + 300;
         uk_posix::user::write(hdr, &[0usize, 0, iov, 2, 0, 0, 0]).unwrap();
-        assert_eq!(dispatch(46, &[sv[0] as usize, hdr, 0, 0, 0, 0]), 5);
+        assert_eq!(dispatch(SYS_SENDMSG, &[sv[0] as usize, hdr, 0, 0, 0, 0]), 5);
         // Receive into 2 + 2 bytes: MSG_TRUNC reported.
         let r = m + 1000;
         let riov = m + 400;
         uk_posix::user::write(riov, &[r, 2, r + 8, 2]).unwrap();
         let rh = m + 500;
         uk_posix::user::write(rh, &[0usize, 0, riov, 2, 0, 0, 0]).unwrap();
-        assert_eq!(dispatch(47, &[sv[1] as usize, rh, 0, 0, 0, 0]), 4);
+        assert_eq!(dispatch(SYS_RECVMSG, &[sv[1] as usize, rh, 0, 0, 0, 0]), 4);
         // SAFETY: as above.
         let got = unsafe { core::slice::from_raw_parts(r as *const u8, 10) };
         assert_eq!(&got[..2], b"ab");
         assert_eq!(&got[8..10], b"cd");
         assert_eq!(uk_posix::user::read::<i32>(rh + 48), Ok(0x20), "MSG_TRUNC");
-        assert_eq!(dispatch(3, &[sv[0] as usize, 0, 0, 0, 0, 0]), 0);
-        assert_eq!(dispatch(3, &[sv[1] as usize, 0, 0, 0, 0, 0]), 0);
+        assert_eq!(dispatch(SYS_CLOSE, &[sv[0] as usize, 0, 0, 0, 0, 0]), 0);
+        assert_eq!(dispatch(SYS_CLOSE, &[sv[1] as usize, 0, 0, 0, 0, 0]), 0);
     }
 }

@@ -20,18 +20,18 @@ fn put_stat(addr: usize, st: &Stat) -> KResult<usize> {
 }
 
 pub fn sys_stat(a: &Args) -> KResult<usize> {
-    put_stat(a[1], &fs::stat_at(AT_FDCWD, path(a[0])?, 0)?)
+    put_stat(a[1], &fs::stat_at(AT_FDCWD, &path(a[0])?, 0)?)
 }
 
 pub fn sys_lstat(a: &Args) -> KResult<usize> {
     put_stat(
         a[1],
-        &fs::stat_at(AT_FDCWD, path(a[0])?, AT_SYMLINK_NOFOLLOW)?,
+        &fs::stat_at(AT_FDCWD, &path(a[0])?, AT_SYMLINK_NOFOLLOW)?,
     )
 }
 
 pub fn sys_newfstatat(a: &Args) -> KResult<usize> {
-    put_stat(a[2], &fs::stat_at(a[0] as i32, path(a[1])?, a[3] as u32)?)
+    put_stat(a[2], &fs::stat_at(a[0] as i32, &path(a[1])?, a[3] as u32)?)
 }
 
 /// The `struct statx` of a file: everything `struct stat` has (STATX_BASIC_STATS),
@@ -72,7 +72,7 @@ pub fn sys_statx(a: &Args) -> KResult<usize> {
     if flags & AT_STATX_SYNC_TYPE == AT_STATX_SYNC_TYPE {
         return Err(Errno::EINVAL);
     }
-    let p = path(a[1])?;
+    let p = &path(a[1])?;
     let st = fs::stat_at(dirfd, p, flags)?;
     user::write(a[4], &statx_of(&st))?;
     Ok(0)
@@ -84,7 +84,7 @@ fn put_statfs(addr: usize, s: &Statfs) -> KResult<usize> {
 }
 
 pub fn sys_statfs(a: &Args) -> KResult<usize> {
-    put_statfs(a[1], &fs::statfs_at(AT_FDCWD, path(a[0])?, 0)?)
+    put_statfs(a[1], &fs::statfs_at(AT_FDCWD, &path(a[0])?, 0)?)
 }
 
 pub fn sys_fstatfs(a: &Args) -> KResult<usize> {

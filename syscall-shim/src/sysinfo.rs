@@ -25,6 +25,8 @@ pub const ENTRIES: &[Row] = &[row(SYS_SYSINFO, sys_sysinfo)];
 #[cfg(test)]
 mod tests {
     use crate::dispatch;
+    use uk_abi::sysno::SYS_SYSINFO;
+    use uk_abi::Errno;
 
     #[test]
     fn reports_memory() {
@@ -32,10 +34,13 @@ mod tests {
         let v: &'static mut [u8] = Box::leak(vec![0u8; 112].into_boxed_slice());
         let a = v.as_ptr() as usize;
         uk_posix::user::add_static_range(a, a + 112, true);
-        assert_eq!(dispatch(99, &[a, 0, 0, 0, 0, 0]), 0);
+        assert_eq!(dispatch(SYS_SYSINFO, &[a, 0, 0, 0, 0, 0]), 0);
         let total: u64 = uk_posix::user::read(a + 32).unwrap();
         let free: u64 = uk_posix::user::read(a + 40).unwrap();
         assert!(total > 0 && free <= total);
-        assert_eq!(dispatch(99, &[0, 0, 0, 0, 0, 0]), -14);
+        assert_eq!(
+            dispatch(SYS_SYSINFO, &[0, 0, 0, 0, 0, 0]),
+            Errno::EFAULT.as_neg()
+        );
     }
 }

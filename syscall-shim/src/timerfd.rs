@@ -58,33 +58,55 @@ pub const ENTRIES: &[Row] = &[
 #[cfg(test)]
 mod tests {
     use crate::dispatch;
+    use uk_abi::sysno::{
+        SYS_CLOSE, SYS_READ, SYS_TIMERFD_CREATE, SYS_TIMERFD_GETTIME, SYS_TIMERFD_SETTIME,
+    };
+    use uk_abi::Errno;
 
     #[test]
     fn arm_read_and_errors() {
         let _g = uk_posix::testplat::serial();
         crate::table::tests::setup();
         let (_v, a) = crate::poll::tests::user_buf(96);
-        let fd = dispatch(283, &[1, 0, 0, 0, 0, 0]);
+        let fd = dispatch(SYS_TIMERFD_CREATE, &[1, 0, 0, 0, 0, 0]);
         assert!(fd >= 0);
         let fd = fd as usize;
         // 2 ms one-shot.
         uk_posix::user::write(a, &[0i64, 0, 0, 2_000_000]).unwrap();
-        assert_eq!(dispatch(286, &[fd, 0, a, a + 32, 0, 0]), 0);
+        assert_eq!(dispatch(SYS_TIMERFD_SETTIME, &[fd, 0, a, a + 32, 0, 0]), 0);
         assert_eq!(uk_posix::user::read::<[i64; 4]>(a + 32).unwrap(), [0; 4]);
-        assert_eq!(dispatch(287, &[fd, a + 32, 0, 0, 0, 0]), 0);
+        assert_eq!(dispatch(SYS_TIMERFD_GETTIME, &[fd, a + 32, 0, 0, 0, 0]), 0);
         let cur: [i64; 4] = uk_posix::user::read(a + 32).unwrap();
         assert!(cur[3] > 0 && cur[3] <= 2_000_000);
-        assert_eq!(dispatch(0, &[fd, a + 64, 8, 0, 0, 0]), 8);
+        assert_eq!(dispatch(SYS_READ, &[fd, a + 64, 8, 0, 0, 0]), 8);
         assert_eq!(uk_posix::user::read::<u64>(a + 64).unwrap(), 1);
         // Errors: bad nsec, bad flags, not a timerfd, bad fd.
         uk_posix::user::write(a, &[0i64, 0, 0, 1_000_000_000]).unwrap();
-        assert_eq!(dispatch(286, &[fd, 0, a, 0, 0, 0]), -22);
+        assert_eq!(
+            dispatch(SYS_TIMERFD_SETTIME, &[fd, 0, a, 0, 0, 0]),
+            Errno::EINVAL.as_neg()
+        );
         uk_posix::user::write(a, &[0i64, 0, 0, 0]).unwrap();
-        assert_eq!(dispatch(286, &[fd, 8, a, 0, 0, 0]), -22);
-        assert_eq!(dispatch(286, &[1, 0, a, 0, 0, 0]), -22);
-        assert_eq!(dispatch(286, &[900, 0, a, 0, 0, 0]), -9);
-        assert_eq!(dispatch(286, &[fd, 0, 0x10, 0, 0, 0]), -14);
-        assert_eq!(dispatch(283, &[77, 0, 0, 0, 0, 0]), -22);
-        assert_eq!(dispatch(3, &[fd, 0, 0, 0, 0, 0]), 0);
+        assert_eq!(
+            dispatch(SYS_TIMERFD_SETTIME, &[fd, 8, a, 0, 0, 0]),
+            Errno::EINVAL.as_neg()
+        );
+        assert_eq!(
+            dispatch(SYS_TIMERFD_SETTIME, &[1, 0, a, 0, 0, 0]),
+            Errno::EINVAL.as_neg()
+        );
+        assert_eq!(
+            dispatch(SYS_TIMERFD_SETTIME, &[900, 0, a, 0, 0, 0]),
+            Errno::EBADF.as_neg()
+        );
+        assert_eq!(
+            dispatch(SYS_TIMERFD_SETTIME, &[fd, 0, 0x10, 0, 0, 0]),
+            Errno::EFAULT.as_neg()
+        );
+        assert_eq!(
+            dispatch(SYS_TIMERFD_CREATE, &[77, 0, 0, 0, 0, 0]),
+            Errno::EINVAL.as_neg()
+        );
+        assert_eq!(dispatch(SYS_CLOSE, &[fd, 0, 0, 0, 0, 0]), 0);
     }
 }

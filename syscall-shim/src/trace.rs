@@ -120,7 +120,7 @@ fn arg(o: &mut Out, k: Arg, v: usize, a: &crate::Args, ret: isize) {
             }
         }
         Arg::Path => match user::cstr(v, 4096) {
-            Ok(s) => quoted(o, s, 256),
+            Ok(s) => quoted(o, &s, 256),
             Err(_) => {
                 let _ = write!(o.0, "{v:#x}");
             }
@@ -132,8 +132,17 @@ fn arg(o: &mut Out, k: Arg, v: usize, a: &crate::Args, ret: isize) {
             } else {
                 0
             };
-            match user::slice(v, len) {
-                Ok(b) if ret >= 0 => quoted(o, b, 32),
+            // Up to one byte more than is shown, so that a longer buffer gets "...".
+            let mut b = [0u8; 33];
+            let k = len.min(b.len());
+            match user::copy_in(v, &mut b[..k]) {
+                Ok(()) if ret >= 0 => {
+                    let (shown, more) = (&b[..k], len > k);
+                    quoted(o, shown, if more { 32 } else { k });
+                    if more && k <= 32 {
+                        o.s("...");
+                    }
+                }
                 _ => {
                     let _ = write!(o.0, "{v:#x}");
                 }

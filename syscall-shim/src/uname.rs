@@ -6,11 +6,7 @@ use uk_abi::sysno::{SYS_SETHOSTNAME, SYS_UNAME};
 use uk_posix::{ident, user};
 
 pub fn sys_uname(a: &Args) -> KResult<usize> {
-    let u = ident::uname();
-    let dst = user::slice_mut(a[0], 6 * 65)?;
-    for (i, f) in u.iter().enumerate() {
-        dst[i * 65..(i + 1) * 65].copy_from_slice(f);
-    }
+    user::write(a[0], &ident::uname())?;
     Ok(0)
 }
 
@@ -18,7 +14,8 @@ pub fn sys_sethostname(a: &Args) -> KResult<usize> {
     if a[1] > 64 {
         return Err(Errno::EINVAL);
     }
-    ident::set_nodename(user::slice(a[0], a[1])?).map(|_| 0)
+    let name = user::UserSlice::new(a[0], a[1]).to_vec()?;
+    ident::set_nodename(&name).map(|_| 0)
 }
 
 /// This family's rows of the system call table.
@@ -30,6 +27,8 @@ pub const ENTRIES: &[Row] = &[
 #[cfg(test)]
 mod tests {
     use crate::dispatch;
+    use uk_abi::sysno::SYS_UNAME;
+    use uk_abi::Errno;
 
     #[test]
     fn uname_fields() {
@@ -37,10 +36,13 @@ mod tests {
         let v: &'static mut [u8] = Box::leak(vec![0u8; 390].into_boxed_slice());
         let a = v.as_ptr() as usize;
         uk_posix::user::add_static_range(a, a + 390, true);
-        assert_eq!(dispatch(63, &[a, 0, 0, 0, 0, 0]), 0);
-        let s = uk_posix::user::slice(a, 390).unwrap();
+        assert_eq!(dispatch(SYS_UNAME, &[a, 0, 0, 0, 0, 0]), 0);
+        let s = uk_posix::user::UserSlice::new(a, 390).to_vec().unwrap();
         assert_eq!(&s[..6], b"Linux\0");
         assert_eq!(&s[4 * 65..4 * 65 + 7], b"x86_64\0");
-        assert_eq!(dispatch(63, &[a + 1, 0, 0, 0, 0, 0]), -14);
+        assert_eq!(
+            dispatch(SYS_UNAME, &[a + 1, 0, 0, 0, 0, 0]),
+            Errno::EFAULT.as_neg()
+        );
     }
 }

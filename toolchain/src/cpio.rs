@@ -327,7 +327,7 @@ mod tests {
         let mut out = Vec::new();
         let mut buf = [0u8; 4096];
         loop {
-            let k = n.read_at(out.len() as u64, &mut buf).unwrap();
+            let k = n.read_at(out.len() as u64, &mut &mut buf[..]).unwrap();
             if k == 0 {
                 return out;
             }

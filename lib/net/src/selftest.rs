@@ -32,12 +32,12 @@ extern "C" fn echo_server(arg: usize) -> ! {
     if let Ok(conn) = listener.accept(Wait::Until(None)) {
         let mut buf = vec![0u8; 64 * 1024];
         loop {
-            match conn.recv(&mut buf, false, Wait::Until(None)) {
+            match conn.recv(&mut &mut buf[..], false, Wait::Until(None)) {
                 Ok(0) | Err(_) => break,
                 Ok(n) => {
                     let mut off = 0;
                     while off < n {
-                        match conn.send(&buf[off..n], Wait::Until(None)) {
+                        match conn.send(&&buf[off..n], Wait::Until(None)) {
                             Ok(m) => off += m,
                             Err(_) => break,
                         }
@@ -75,7 +75,7 @@ fn tcp_echo(port: u16) -> Result<usize, String> {
     while got < TOTAL {
         let mut progress = false;
         if sent < TOTAL {
-            match c.send(&out[sent..], Wait::NonBlocking) {
+            match c.send(&&out[sent..], Wait::NonBlocking) {
                 Ok(n) => {
                     sent += n;
                     progress = true;
@@ -88,7 +88,7 @@ fn tcp_echo(port: u16) -> Result<usize, String> {
                 Err(e) => return Err(format!("send after {sent} bytes: {e:?}")),
             }
         }
-        match c.recv(&mut buf, false, Wait::NonBlocking) {
+        match c.recv(&mut &mut buf[..], false, Wait::NonBlocking) {
             Ok(0) => return Err(format!("early end of stream after {got} bytes")),
             Ok(n) => {
                 if let Some(i) = (0..n).find(|&i| buf[i] != pattern(got + i)) {
@@ -115,7 +115,7 @@ fn tcp_echo(port: u16) -> Result<usize, String> {
         }
     }
     // The server closes after our FIN: end of stream.
-    match c.recv(&mut buf, false, Wait::Until(None)) {
+    match c.recv(&mut &mut buf[..], false, Wait::Until(None)) {
         Ok(0) => Ok(got),
         other => Err(format!("expected end of stream, got {other:?}")),
     }
@@ -140,11 +140,11 @@ fn udp_round_trip() -> Result<(), String> {
     a.bind(SocketAddr::new(Ipv4Addr::LOCALHOST.into(), 0))
         .map_err(|e| format!("udp bind: {e:?}"))?;
     let to = a.local_addr().map_err(|e| format!("{e:?}"))?;
-    b.send_to(b"ukit-udp", Some(to))
+    b.send_to(&&b"ukit-udp"[..], Some(to))
         .map_err(|e| format!("sendto: {e:?}"))?;
     let mut buf = [0u8; 64];
     let (n, full, _from) = a
-        .recv_from(&mut buf, false, Wait::Until(None))
+        .recv_from(&mut &mut buf[..], false, Wait::Until(None))
         .map_err(|e| format!("recvfrom: {e:?}"))?;
     if &buf[..n] != b"ukit-udp" || full != 8 {
         return Err(format!("udp got {:?}", &buf[..n]));

@@ -32,6 +32,23 @@ unsafe impl Sync for CoreBuf {}
 static RX_BUF: CoreBuf = CoreBuf(UnsafeCell::new([0; FRAME_MAX]));
 static TX_BUF: CoreBuf = CoreBuf(UnsafeCell::new([0; FRAME_MAX]));
 
+/// Where a TCP send stages bytes taken from its source (program memory, checked at the
+/// copy) before lwIP copies them into its segments. Core lock held.
+struct Stage(UnsafeCell<[u8; STAGE]>);
+// SAFETY: only used with CORE held (one user at a time).
+unsafe impl Sync for Stage {}
+static STAGE_BUF: Stage = Stage(UnsafeCell::new([0; STAGE]));
+/// Bytes staged per lwIP write.
+pub(crate) const STAGE: usize = 16 * 1024;
+
+/// The staging buffer. The caller holds the core lock (inside [`locked`]) and does not
+/// keep the slice past it.
+pub(crate) fn stage() -> &'static mut [u8] {
+    // SAFETY: the core lock is held by the caller, so no one else uses STAGE_BUF, and
+    // the slice does not outlive that lock (callers drop it within `locked`).
+    unsafe { &mut *STAGE_BUF.0.get() }
+}
+
 /// Runs `f` under the core lock, then delivers loopback traffic `f` produced and makes
 /// sure the net thread wakes for any timer `f` armed.
 pub(crate) fn locked<R>(f: impl FnOnce() -> R) -> R {

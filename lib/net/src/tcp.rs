@@ -11,6 +11,7 @@ use alloc::collections::VecDeque;
 use alloc::sync::Arc;
 use core::ffi::c_void;
 use core::net::SocketAddr;
+use uk_abi::uio::{Sink, Source};
 use uk_abi::Errno;
 use uk_lwip_sys as sys;
 use uk_sched::{WaitQueue, Wake};
@@ -497,7 +498,7 @@ impl TcpSocket {
     }
 
     /// Sends from `buf`; returns how much was queued (at least one byte, or an error).
-    pub fn send(&self, buf: &[u8], wait: Wait) -> Result<usize, Errno> {
+    pub fn send(&self, buf: &dyn Source, wait: Wait) -> Result<usize, Errno> {
         if buf.is_empty() {
             return Ok(0);
         }
@@ -519,27 +520,39 @@ impl TcpSocket {
                 }
                 let pcb = st.pcb;
                 drop(st);
+                let stage = crate::stack::stage();
                 let mut done = 0;
                 while done < buf.len() {
                     // SAFETY: core lock held; live connected pcb.
                     let room = unsafe { (*pcb).snd_buf } as usize;
-                    let n = (buf.len() - done).min(room).min(0xffff);
+                    let n = (buf.len() - done).min(room).min(stage.len());
                     if n == 0 {
                         break;
                     }
-                    // SAFETY: buf[done..done+n] is valid; COPY makes lwIP keep its own.
+                    // The source is read now (program memory is checked at this copy).
+                    let k = buf.read_prefix(done, &mut stage[..n]);
+                    if k == 0 {
+                        if done == 0 {
+                            return Some(Err(Errno::EFAULT));
+                        }
+                        break;
+                    }
+                    // SAFETY: stage[..k] holds the bytes; COPY makes lwIP keep its own.
                     let e = unsafe {
                         sys::tcp_write(
                             pcb,
-                            buf[done..].as_ptr() as *const c_void,
-                            n as u16,
+                            stage.as_ptr() as *const c_void,
+                            k as u16,
                             sys::TCP_WRITE_FLAG_COPY as u8,
                         )
                     };
                     if e != OK {
                         break; // ERR_MEM: segment queue full, wait for ACKs
                     }
-                    done += n;
+                    done += k;
+                    if k < n {
+                        break; // the source ran into memory it may not read
+                    }
                 }
                 if done > 0 {
                     // SAFETY: as above.
@@ -560,12 +573,15 @@ impl TcpSocket {
     }
 
     /// Receives into `buf`; Ok(0) at end of stream. `peek` leaves the data queued.
-    pub fn recv(&self, buf: &mut [u8], peek: bool, wait: Wait) -> Result<usize, Errno> {
+    pub fn recv(&self, buf: &mut dyn Sink, peek: bool, wait: Wait) -> Result<usize, Errno> {
         loop {
             let r = locked(|| {
                 let mut st = self.inner.st.lock();
                 if st.rx_len > 0 && !buf.is_empty() {
-                    return Some(Ok(Self::copy_out(&mut st, buf, peek)));
+                    return Some(match Self::copy_out(&mut st, buf, peek) {
+                        0 => Err(Errno::EFAULT),
+                        n => Ok(n),
+                    });
                 }
                 if buf.is_empty() && st.rx_len > 0 {
                     return Some(Ok(0));
@@ -588,28 +604,41 @@ impl TcpSocket {
         }
     }
 
-    /// Copies queued data out; consumes it (and opens the window) unless `peek`.
-    /// Core lock held.
-    fn copy_out(st: &mut State, buf: &mut [u8], peek: bool) -> usize {
+    /// Copies queued data out; consumes what was copied (and opens the window) unless
+    /// `peek`. Stops early where the sink runs into memory it may not write (0: none
+    /// fitted). Core lock held.
+    fn copy_out(st: &mut State, buf: &mut dyn Sink, peek: bool) -> usize {
         let mut done = 0;
         let mut off = st.rx_off;
         let mut idx = 0;
-        while done < buf.len() && idx < st.rx.len() {
+        'queue: while done < buf.len() && idx < st.rx.len() {
             let p = st.rx[idx].0;
             // SAFETY: queued pbufs are valid until freed below.
             let tot = unsafe { (*p).tot_len } as usize;
-            let n = (tot - off).min(buf.len() - done);
-            // SAFETY: buf has n bytes of room at done; the pbuf has n bytes at off.
-            unsafe {
-                sys::pbuf_copy_partial(
-                    p,
-                    buf[done..].as_mut_ptr() as *mut c_void,
-                    n as u16,
-                    off as u16,
-                )
-            };
-            done += n;
-            off += n;
+            // Walk the chain to `off`, then copy piece by piece.
+            let mut q = p;
+            let mut skip = off;
+            while !q.is_null() && done < buf.len() {
+                // SAFETY: a pbuf of the queued chain; its payload holds `len` bytes.
+                let (len, payload, next) = unsafe { ((*q).len as usize, (*q).payload, (*q).next) };
+                if skip >= len {
+                    skip -= len;
+                    q = next;
+                    continue;
+                }
+                let n = (len - skip).min(buf.len() - done);
+                // SAFETY: [skip, skip+n) lies inside this pbuf's payload.
+                let src =
+                    unsafe { core::slice::from_raw_parts((payload as *const u8).add(skip), n) };
+                let k = buf.write_prefix(done, src);
+                done += k;
+                off += k;
+                if k < n {
+                    break 'queue;
+                }
+                skip = 0;
+                q = next;
+            }
             if off == tot {
                 idx += 1;
                 off = 0;

@@ -96,20 +96,20 @@ fn tcp_echo_one_mib_over_loopback() {
             "stuck: sent {sent} echoed {echoed} got {got}"
         );
         if sent < TOTAL {
-            if let Ok(n) = c.send(&data[sent..], Wait::NonBlocking) {
+            if let Ok(n) = c.send(&&data[sent..], Wait::NonBlocking) {
                 sent += n;
             }
         }
-        if let Ok(n) = s.recv(&mut sbuf, false, Wait::NonBlocking) {
+        if let Ok(n) = s.recv(&mut &mut sbuf[..], false, Wait::NonBlocking) {
             pending.extend_from_slice(&sbuf[..n]);
         }
         if !pending.is_empty() {
-            if let Ok(n) = s.send(&pending, Wait::NonBlocking) {
+            if let Ok(n) = s.send(&&pending[..], Wait::NonBlocking) {
                 pending.drain(..n);
                 echoed += n;
             }
         }
-        match c.recv(&mut cbuf, false, Wait::NonBlocking) {
+        match c.recv(&mut &mut cbuf[..], false, Wait::NonBlocking) {
             Ok(n) => {
                 assert!(n > 0);
                 assert_eq!(&cbuf[..n], &data[got..got + n], "at byte {got}");
@@ -125,19 +125,19 @@ fn tcp_echo_one_mib_over_loopback() {
     // can still send.
     c.shutdown(false, true).unwrap();
     stack::service();
-    assert_eq!(s.recv(&mut sbuf, false, Wait::NonBlocking), Ok(0));
+    assert_eq!(s.recv(&mut &mut sbuf[..], false, Wait::NonBlocking), Ok(0));
     assert!(s.poll() & poll::POLLRDHUP != 0);
-    assert_eq!(c.send(b"x", Wait::NonBlocking), Err(Errno::EPIPE));
-    assert_eq!(s.send(b"late", Wait::NonBlocking), Ok(4));
+    assert_eq!(c.send(&&b"x"[..], Wait::NonBlocking), Err(Errno::EPIPE));
+    assert_eq!(s.send(&&b"late"[..], Wait::NonBlocking), Ok(4));
     stack::service();
     // MSG_PEEK leaves the data.
-    assert_eq!(c.recv(&mut cbuf[..2], true, Wait::NonBlocking), Ok(2));
+    assert_eq!(c.recv(&mut &mut cbuf[..2], true, Wait::NonBlocking), Ok(2));
     assert_eq!(c.rx_available(), 4);
-    assert_eq!(c.recv(&mut cbuf, false, Wait::NonBlocking), Ok(4));
+    assert_eq!(c.recv(&mut &mut cbuf[..], false, Wait::NonBlocking), Ok(4));
     assert_eq!(&cbuf[..4], b"late");
     drop(s);
     stack::service();
-    assert_eq!(c.recv(&mut cbuf, false, Wait::NonBlocking), Ok(0));
+    assert_eq!(c.recv(&mut &mut cbuf[..], false, Wait::NonBlocking), Ok(0));
 }
 
 /// A connected loopback pair on `port`: (client, server side).
@@ -166,31 +166,31 @@ fn small_sends_wait_for_the_net_thread_but_loopback_never_does() {
 
     // Loopback peer: readable as soon as send returns, net thread or not (Linux does
     // the same; programs talking to themselves rely on it).
-    assert_eq!(c.send(b"now", Wait::NonBlocking), Ok(3));
+    assert_eq!(c.send(&&b"now"[..], Wait::NonBlocking), Ok(3));
     assert!(!stack::tests_hooks::tx_deferred());
-    assert_eq!(s.recv(&mut buf, false, Wait::NonBlocking), Ok(3));
+    assert_eq!(s.recv(&mut &mut buf[..], false, Wait::NonBlocking), Ok(3));
 
     // A remote-like peer: two small sends stay queued until the net thread's round,
     // then leave together in the round.
     stack::tests_hooks::DEFER_LOCAL.store(true, core::sync::atomic::Ordering::Relaxed);
-    assert_eq!(c.send(b"head ", Wait::NonBlocking), Ok(5));
-    assert_eq!(c.send(b"body", Wait::NonBlocking), Ok(4));
+    assert_eq!(c.send(&&b"head "[..], Wait::NonBlocking), Ok(5));
+    assert_eq!(c.send(&&b"body"[..], Wait::NonBlocking), Ok(4));
     assert!(stack::tests_hooks::tx_deferred());
     assert_eq!(
-        s.recv(&mut buf, false, Wait::NonBlocking),
+        s.recv(&mut &mut buf[..], false, Wait::NonBlocking),
         Err(Errno::EAGAIN)
     );
     stack::service();
     assert!(!stack::tests_hooks::tx_deferred());
-    assert_eq!(s.recv(&mut buf, false, Wait::NonBlocking), Ok(9));
+    assert_eq!(s.recv(&mut &mut buf[..], false, Wait::NonBlocking), Ok(9));
     assert_eq!(&buf[..9], b"head body");
 
     // Past DEFER_MAX unsent bytes the data goes out at once (bulk transfers stream).
     let big = vec![7u8; 64 * 1024];
-    let n = c.send(&big, Wait::NonBlocking).unwrap();
+    let n = c.send(&&big[..], Wait::NonBlocking).unwrap();
     assert!(n > 16 * 1024, "{n}");
     let mut got = vec![0u8; 128 * 1024];
-    assert!(s.recv(&mut got, false, Wait::NonBlocking).unwrap() > 0);
+    assert!(s.recv(&mut &mut got[..], false, Wait::NonBlocking).unwrap() > 0);
 
     stack::tests_hooks::DEFER_LOCAL.store(false, core::sync::atomic::Ordering::Relaxed);
     stack::tests_hooks::set_started(false);
@@ -234,26 +234,31 @@ fn udp_datagrams_keep_boundaries() {
     let to = a.local_addr().unwrap();
     assert_ne!(to.port(), 0);
     let b = UdpSocket::new(false).unwrap();
-    assert_eq!(b.send_to(b"one", None), Err(Errno::EDESTADDRREQ));
-    b.send_to(b"one", Some(to)).unwrap();
-    b.send_to(b"second", Some(to)).unwrap();
+    assert_eq!(b.send_to(&&b"one"[..], None), Err(Errno::EDESTADDRREQ));
+    b.send_to(&&b"one"[..], Some(to)).unwrap();
+    b.send_to(&&b"second"[..], Some(to)).unwrap();
     stack::service();
     assert_eq!(a.next_len(), 3);
     let mut buf = [0u8; 4];
-    let (n, full, from) = a.recv_from(&mut buf, false, Wait::NonBlocking).unwrap();
+    let (n, full, from) = a
+        .recv_from(&mut &mut buf[..], false, Wait::NonBlocking)
+        .unwrap();
     assert_eq!((&buf[..n], full), (&b"one"[..], 3));
     // The sender was bound implicitly (to 0.0.0.0, as on Linux) by its first send.
     assert_eq!(from.port(), b.local_addr().unwrap().port());
     assert_eq!(from.ip(), IpAddr::V4(Ipv4Addr::LOCALHOST));
     // Truncated to the buffer, full length reported.
-    let (n, full, _) = a.recv_from(&mut buf, false, Wait::NonBlocking).unwrap();
+    let (n, full, _) = a
+        .recv_from(&mut &mut buf[..], false, Wait::NonBlocking)
+        .unwrap();
     assert_eq!((&buf[..n], full), (&b"seco"[..], 6));
     assert_eq!(
-        a.recv_from(&mut buf, false, Wait::NonBlocking).err(),
+        a.recv_from(&mut &mut buf[..], false, Wait::NonBlocking)
+            .err(),
         Some(Errno::EAGAIN)
     );
     assert_eq!(
-        b.send_to(&vec![0u8; 70_000], Some(to)),
+        b.send_to(&&vec![0u8; 70_000][..], Some(to)),
         Err(Errno::EMSGSIZE)
     );
 }

@@ -4,6 +4,7 @@ use alloc::collections::VecDeque;
 use alloc::sync::Arc;
 use core::ffi::c_void;
 use core::net::SocketAddr;
+use uk_abi::uio::{Sink, Source};
 use uk_abi::Errno;
 use uk_lwip_sys as sys;
 use uk_sched::{WaitQueue, Wake};
@@ -150,7 +151,7 @@ impl UdpSocket {
     }
 
     /// Sends one datagram to `to`, or to the connected peer when `None`.
-    pub fn send_to(&self, buf: &[u8], to: Option<SocketAddr>) -> Result<usize, Errno> {
+    pub fn send_to(&self, buf: &dyn Source, to: Option<SocketAddr>) -> Result<usize, Errno> {
         if buf.len() > MAX_PAYLOAD {
             return Err(Errno::EMSGSIZE);
         }
@@ -179,7 +180,13 @@ impl UdpSocket {
                 if p.is_null() {
                     return Err(Errno::ENOBUFS);
                 }
-                sys::pbuf_take(p, buf.as_ptr() as *const c_void, buf.len() as u16);
+                // A PBUF_RAM pbuf is one contiguous payload: the datagram is read from
+                // its source straight into it (program memory is checked at this copy).
+                let payload = core::slice::from_raw_parts_mut((*p).payload as *mut u8, buf.len());
+                if let Err(e) = buf.read_at(0, payload) {
+                    sys::pbuf_free(p);
+                    return Err(e);
+                }
                 let e = sys::udp_sendto(pcb, p, &ip, port);
                 sys::pbuf_free(p);
                 match e {
@@ -196,7 +203,7 @@ impl UdpSocket {
     /// datagram longer than `buf` is truncated (the rest is lost unless `peek`).
     pub fn recv_from(
         &self,
-        buf: &mut [u8],
+        buf: &mut dyn Sink,
         peek: bool,
         wait: Wait,
     ) -> Result<(usize, usize, SocketAddr), Errno> {
@@ -207,17 +214,17 @@ impl UdpSocket {
                 // SAFETY: queued pbuf, ours.
                 let full = unsafe { (*p).tot_len } as usize;
                 let n = full.min(buf.len());
-                // SAFETY: buf has n bytes of room.
-                unsafe { sys::pbuf_copy_partial(p, buf.as_mut_ptr() as *mut c_void, n as u16, 0) };
+                let copied = copy_chain(p, buf, n);
                 if !peek {
+                    // Consumed even when the buffer was bad (EFAULT), as on Linux.
                     st.rx.pop_front();
                     // SAFETY: taken off the queue, freed once.
                     unsafe { sys::pbuf_free(p) };
                 }
-                Some((n, full, from))
+                Some(copied.map(|()| (n, full, from)))
             });
             if let Some(r) = r {
-                return Ok(r);
+                return r;
             }
             match wait {
                 Wait::NonBlocking => return Err(Errno::EAGAIN),
@@ -302,4 +309,21 @@ impl Drop for UdpSocket {
     fn drop(&mut self) {
         self.close();
     }
+}
+
+/// Copy the first `n` bytes of a pbuf chain into `buf`: all of them, or EFAULT.
+fn copy_chain(p: *mut sys::pbuf, buf: &mut dyn Sink, n: usize) -> Result<(), Errno> {
+    let mut q = p;
+    let mut done = 0;
+    while !q.is_null() && done < n {
+        // SAFETY: a pbuf of a queued chain (core lock held); its payload holds `len` bytes.
+        let (len, payload, next) = unsafe { ((*q).len as usize, (*q).payload, (*q).next) };
+        let k = len.min(n - done);
+        // SAFETY: the first k bytes of this pbuf's payload.
+        let src = unsafe { core::slice::from_raw_parts(payload as *const u8, k) };
+        buf.write_at(done, src)?;
+        done += k;
+        q = next;
+    }
+    Ok(())
 }

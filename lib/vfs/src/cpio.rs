@@ -202,7 +202,7 @@ pub fn unpack(root: &Arc<dyn Node>, archive: &[u8]) -> Result<usize, UnpackError
                 if !e.data.is_empty() {
                     let mut done = 0;
                     while done < e.data.len() {
-                        let w = n.write_at(done as u64, &e.data[done..]).map_err(fs)?;
+                        let w = n.write_at(done as u64, &&e.data[done..]).map_err(fs)?;
                         if w == 0 {
                             return Err(fs(Errno::ENOSPC));
                         }
@@ -298,7 +298,7 @@ mod tests {
         let l = Loc::at_root(root);
         let r = resolve(&l, b"/link", true).unwrap().node.unwrap();
         let mut b = [0u8; 64];
-        let n = r.read_at(0, &mut b).unwrap();
+        let n = r.read_at(0, &mut &mut b[..]).unwrap();
         assert_eq!(&b[..n], b"127.0.0.1 localhost\n");
         let at = r.attr().unwrap();
         assert_eq!(at.st_mode, 0o100644);

@@ -8,10 +8,34 @@
 //! on uk-posix's CSPRNG: uk-posix registers it at boot ([`set_random`]).
 
 use crate::ramfs::RamFs;
-use crate::{Errno, KResult, Kind, Node, OpenReq, SetAttr, Stat};
+use crate::{Errno, KResult, Kind, Node, OpenReq, SetAttr, Sink, Source, Stat};
 use alloc::sync::Arc;
+use alloc::vec;
 use alloc::vec::Vec;
 use core::any::Any;
+
+/// Most bytes one console read or write moves through the kernel.
+const CONSOLE_CHUNK: usize = 64 * 1024;
+
+/// Fill all of `sink` from `gen`, one chunk at a time (/dev/zero, /dev/urandom): a short
+/// count when the sink runs into memory it may not write.
+fn fill_with(sink: &mut dyn Sink, mut gen: impl FnMut(&mut [u8]) -> KResult<()>) -> KResult<usize> {
+    let mut chunk = [0u8; 256];
+    let mut done = 0;
+    while done < sink.len() {
+        let n = (sink.len() - done).min(chunk.len());
+        gen(&mut chunk[..n])?;
+        let k = sink.write_prefix(done, &chunk[..n]);
+        done += k;
+        if k < n {
+            break;
+        }
+    }
+    if done == 0 && !sink.is_empty() {
+        return Err(Errno::EFAULT);
+    }
+    Ok(done)
+}
 
 /// /dev/random and /dev/urandom: the kernel CSPRNG (EIO rather than predictable bytes
 /// when it cannot be seeded).
@@ -64,28 +88,33 @@ impl Node for DevNode {
     fn is_device(&self) -> bool {
         true
     }
-    fn read_at(&self, _off: u64, buf: &mut [u8]) -> KResult<usize> {
+    fn read_at(&self, _off: u64, buf: &mut dyn Sink) -> KResult<usize> {
         match self.dev {
             Dev::Null => Ok(0),
-            Dev::Zero | Dev::Full => {
-                buf.fill(0);
-                Ok(buf.len())
+            Dev::Zero | Dev::Full => fill_with(buf, |c| {
+                c.fill(0);
+                Ok(())
+            }),
+            Dev::Random => fill_with(buf, random),
+            Dev::Console => {
+                let mut b = vec![0u8; buf.len().min(CONSOLE_CHUNK)];
+                let n = uk_plat::get().console_read(&mut b)?;
+                uk_abi::uio::give(buf, 0, &b[..n])
             }
-            Dev::Random => {
-                random(buf)?;
-                Ok(buf.len())
-            }
-            Dev::Console => uk_plat::get().console_read(buf),
         }
     }
-    fn write_at(&self, _off: u64, buf: &[u8]) -> KResult<usize> {
+    fn write_at(&self, _off: u64, buf: &dyn Source) -> KResult<usize> {
         match self.dev {
             Dev::Full => Err(Errno::ENOSPC),
-            Dev::Console => uk_plat::get().console_write(uk_plat::ConsoleStream::Out, buf),
+            Dev::Console => {
+                let mut b = vec![0u8; buf.len().min(CONSOLE_CHUNK)];
+                let n = uk_abi::uio::take(buf, 0, &mut b)?;
+                uk_plat::get().console_write(uk_plat::ConsoleStream::Out, &b[..n])
+            }
             _ => Ok(buf.len()),
         }
     }
-    fn append(&self, buf: &[u8]) -> KResult<(usize, u64)> {
+    fn append(&self, buf: &dyn Source) -> KResult<(usize, u64)> {
         Ok((self.write_at(0, buf)?, 0))
     }
     fn truncate(&self, _len: u64) -> KResult<()> {
@@ -188,22 +217,22 @@ mod tests {
         let fs = new().unwrap();
         let root = fs.root();
         let null = root.lookup(b"null").unwrap();
-        assert_eq!(null.write_at(7, b"abc").unwrap(), 3);
+        assert_eq!(null.write_at(7, &&b"abc"[..]).unwrap(), 3);
         let mut b = [1u8; 8];
-        assert_eq!(null.read_at(0, &mut b).unwrap(), 0);
+        assert_eq!(null.read_at(0, &mut &mut b[..]).unwrap(), 0);
         let zero = root.lookup(b"zero").unwrap();
-        assert_eq!(zero.read_at(99, &mut b).unwrap(), 8);
+        assert_eq!(zero.read_at(99, &mut &mut b[..]).unwrap(), 8);
         assert_eq!(b, [0; 8]);
         let full = root.lookup(b"full").unwrap();
-        assert_eq!(full.write_at(0, b"x").err(), Some(Errno::ENOSPC));
+        assert_eq!(full.write_at(0, &&b"x"[..]).err(), Some(Errno::ENOSPC));
         let a = null.attr().unwrap();
         assert_eq!(a.st_mode, 0o020666);
         assert_eq!(a.st_rdev, (1 << 8) | 3);
         uk_random::seed_with([0xa5; 32]);
         let ur = root.lookup(b"urandom").unwrap();
         let mut c = [0u8; 8];
-        assert_eq!(ur.read_at(0, &mut b).unwrap(), 8);
-        assert_eq!(ur.read_at(0, &mut c).unwrap(), 8);
+        assert_eq!(ur.read_at(0, &mut &mut b[..]).unwrap(), 8);
+        assert_eq!(ur.read_at(0, &mut &mut c[..]).unwrap(), 8);
         assert_ne!(b, c, "random bytes differ between reads");
         assert_eq!(root.lookup(b"shm").unwrap().kind(), Kind::Dir);
     }

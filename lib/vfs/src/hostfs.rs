@@ -7,7 +7,7 @@
 //! symlinks are handled by path resolution in the image's own namespace. So nothing
 //! the program does can reach a host file outside the mounted directory.
 
-use crate::{DirEnt, Errno, KResult, Kind, Node, OpenReq, SetAttr, Stat, Statfs};
+use crate::{DirEnt, Errno, KResult, Kind, Node, OpenReq, SetAttr, Sink, Source, Stat, Statfs};
 use alloc::sync::Arc;
 use alloc::vec;
 use alloc::vec::Vec;
@@ -49,6 +49,9 @@ pub struct HostNode {
     /// operations that must not go through a path-only descriptor use them.
     parent: Option<(Arc<HostFd>, Vec<u8>)>,
 }
+
+/// Most bytes one host read or write moves (a larger request takes several).
+const IO_CHUNK: usize = 256 * 1024;
 
 fn kind_of(st: &Stat) -> Kind {
     Kind::from_mode(st.st_mode)
@@ -280,22 +283,72 @@ impl Node for HostNode {
         Ok(buf)
     }
 
-    fn read_at(&self, off: u64, buf: &mut [u8]) -> KResult<usize> {
+    fn read_at(&self, off: u64, buf: &mut dyn Sink) -> KResult<usize> {
         if self.kind == Kind::Dir {
             return Err(Errno::EISDIR);
         }
-        self.host.pread(self.io_fd()?, buf, off)
+        let fd = self.io_fd()?;
+        // The host reads into a kernel buffer; the program's buffer is only written
+        // through the sink, which checks it at that moment.
+        let mut chunk = vec![0u8; buf.len().min(IO_CHUNK)];
+        let mut done = 0;
+        while done < buf.len() {
+            let want = (buf.len() - done).min(chunk.len());
+            let at = off.checked_add(done as u64).ok_or(Errno::EINVAL)?;
+            let n = match self.host.pread(fd, &mut chunk[..want], at) {
+                Ok(n) => n,
+                Err(e) if done == 0 => return Err(e),
+                Err(_) => break,
+            };
+            let k = if done == 0 {
+                uk_abi::uio::give(buf, 0, &chunk[..n])?
+            } else {
+                buf.write_prefix(done, &chunk[..n])
+            };
+            done += k;
+            if n < want || k < n {
+                break;
+            }
+        }
+        Ok(done)
     }
 
-    fn write_at(&self, off: u64, buf: &[u8]) -> KResult<usize> {
+    fn write_at(&self, off: u64, buf: &dyn Source) -> KResult<usize> {
         if self.kind == Kind::Dir {
             return Err(Errno::EISDIR);
         }
-        self.host.pwrite(self.io_fd()?, buf, off)
+        let fd = self.io_fd()?;
+        let mut chunk = vec![0u8; buf.len().min(IO_CHUNK)];
+        let mut done = 0;
+        while done < buf.len() {
+            let want = (buf.len() - done).min(chunk.len());
+            let k = buf.read_prefix(done, &mut chunk[..want]);
+            if k == 0 {
+                return if done == 0 {
+                    Err(Errno::EFAULT)
+                } else {
+                    Ok(done)
+                };
+            }
+            let at = off.checked_add(done as u64).ok_or(Errno::EINVAL)?;
+            let n = match self.host.pwrite(fd, &chunk[..k], at) {
+                Ok(n) => n,
+                Err(e) if done == 0 => return Err(e),
+                Err(_) => break,
+            };
+            done += n;
+            if n < k || k < want {
+                break;
+            }
+        }
+        Ok(done)
     }
 
-    fn append(&self, buf: &[u8]) -> KResult<(usize, u64)> {
-        let n = self.host.write(self.io_fd()?, buf)?;
+    fn append(&self, buf: &dyn Source) -> KResult<(usize, u64)> {
+        // One host write: the host's O_APPEND keeps it atomic against other writers.
+        let mut data = vec![0u8; buf.len()];
+        let k = uk_abi::uio::take(buf, 0, &mut data)?;
+        let n = self.host.write(self.io_fd()?, &data[..k])?;
         let end = self.host.fstat(self.fd.fd)?.st_size.max(0) as u64;
         Ok((n, end))
     }

@@ -29,6 +29,7 @@ pub use path::{Loc, Resolved};
 use uk_abi::stat::TMPFS_MAGIC;
 pub use uk_abi::stat::{Stat, Statfs, NAME_MAX, PATH_MAX};
 use uk_abi::stat::{S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG, S_IFSOCK};
+pub use uk_abi::uio::{Sink, Source};
 pub use uk_abi::{Errno, KResult};
 
 /// Symlinks followed in one resolution before ELOOP (Linux's MAXSYMLINKS).
@@ -187,16 +188,20 @@ pub trait Node: Send + Sync + Any {
     fn fd_alias(&self) -> Option<u32> {
         None
     }
-    /// Read at `off`. Devices ignore the offset.
-    fn read_at(&self, _off: u64, _buf: &mut [u8]) -> KResult<usize> {
+    /// Read at `off` into `buf` (program memory or a kernel buffer: a [`Sink`] checks
+    /// at each copy). As for a regular file on Linux, a buffer that runs into memory it
+    /// may not write gives a short count, or EFAULT when not one byte fits. Devices
+    /// ignore the offset.
+    fn read_at(&self, _off: u64, _buf: &mut dyn Sink) -> KResult<usize> {
         Err(Errno::EISDIR)
     }
-    /// Write at `off`. Devices ignore the offset.
-    fn write_at(&self, _off: u64, _buf: &[u8]) -> KResult<usize> {
+    /// Write `buf` at `off`: a short count (or EFAULT) when the source runs into memory
+    /// it may not read. Devices ignore the offset.
+    fn write_at(&self, _off: u64, _buf: &dyn Source) -> KResult<usize> {
         Err(Errno::EISDIR)
     }
     /// Append atomically at the end; returns bytes written and the new end.
-    fn append(&self, buf: &[u8]) -> KResult<(usize, u64)> {
+    fn append(&self, buf: &dyn Source) -> KResult<(usize, u64)> {
         let end = self.attr()?.st_size.max(0) as u64;
         let n = self.write_at(end, buf)?;
         Ok((n, end + n as u64))

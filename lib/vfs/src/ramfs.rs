@@ -6,7 +6,9 @@
 //! walks a directory (the `rm -r` pattern) never makes it skip any.
 //! Directories may hold nodes of other kinds (devfs attaches its devices here).
 
-use crate::{DirEnt, Errno, KResult, Kind, Node, OpenReq, SetAttr, Stat, Statfs, NAME_MAX};
+use crate::{
+    DirEnt, Errno, KResult, Kind, Node, OpenReq, SetAttr, Sink, Source, Stat, Statfs, NAME_MAX,
+};
 use alloc::boxed::Box;
 use alloc::collections::BTreeMap;
 use alloc::sync::Arc;
@@ -515,7 +517,7 @@ impl Node for RamNode {
         }
     }
 
-    fn read_at(&self, off: u64, buf: &mut [u8]) -> KResult<usize> {
+    fn read_at(&self, off: u64, buf: &mut dyn Sink) -> KResult<usize> {
         let mut i = self.inner.lock();
         let Content::File { pages, size } = &i.content else {
             return Err(if self.kind == Kind::Dir {
@@ -528,22 +530,30 @@ impl Node for RamNode {
             return Ok(0);
         }
         let n = buf.len().min((*size - off) as usize);
+        const ZEROS: [u8; PAGE] = [0; PAGE];
         let mut done = 0;
         while done < n {
             let pos = off as usize + done;
             let (pg, po) = (pos / PAGE, pos % PAGE);
             let k = (PAGE - po).min(n - done);
-            match &pages[pg] {
-                Some(p) => buf[done..done + k].copy_from_slice(&p[po..po + k]),
-                None => buf[done..done + k].fill(0),
+            let src = match &pages[pg] {
+                Some(p) => &p[po..po + k],
+                None => &ZEROS[..k],
+            };
+            let w = buf.write_prefix(done, src);
+            done += w;
+            if w < k {
+                break;
             }
-            done += k;
+        }
+        if done == 0 && n > 0 {
+            return Err(Errno::EFAULT);
         }
         i.atime = crate::now_ns();
-        Ok(n)
+        Ok(done)
     }
 
-    fn write_at(&self, off: u64, buf: &[u8]) -> KResult<usize> {
+    fn write_at(&self, off: u64, buf: &dyn Source) -> KResult<usize> {
         let mut i = self.inner.lock();
         let Content::File { pages, size } = &mut i.content else {
             return Err(if self.kind == Kind::Dir {
@@ -574,10 +584,21 @@ impl Node for RamNode {
                     Err(_) => break,
                 }
             }
-            if let Some(p) = pages[pg].as_mut() {
-                p[po..po + k].copy_from_slice(&buf[done..done + k]);
+            let r = match pages[pg].as_mut() {
+                Some(p) => buf.read_prefix(done, &mut p[po..po + k]),
+                None => 0,
+            };
+            done += r;
+            if r < k {
+                break;
             }
-            done += k;
+        }
+        if done == 0 {
+            // The source could not be read at all: nothing changes (the pages grown
+            // for it are cut back below).
+            let sz = *size;
+            resize_pages(pages, sz)?;
+            return Err(Errno::EFAULT);
         }
         let new_end = off + done as u64;
         if new_end > *size {
@@ -592,7 +613,7 @@ impl Node for RamNode {
         Ok(done)
     }
 
-    fn append(&self, buf: &[u8]) -> KResult<(usize, u64)> {
+    fn append(&self, buf: &dyn Source) -> KResult<(usize, u64)> {
         // One CPU and no waiting between the two steps: atomic with respect to others.
         let end = match &self.inner.lock().content {
             Content::File { size, .. } => *size,
@@ -703,24 +724,24 @@ mod tests {
         let root = fs.root();
         let f = root.create(b"f", &rw()).unwrap();
         assert_eq!(root.create(b"f", &rw()).err(), Some(Errno::EEXIST));
-        assert_eq!(f.write_at(0, b"hello").unwrap(), 5);
-        assert_eq!(f.write_at(10000, b"x").unwrap(), 1);
+        assert_eq!(f.write_at(0, &&b"hello"[..]).unwrap(), 5);
+        assert_eq!(f.write_at(10000, &&b"x"[..]).unwrap(), 1);
         assert_eq!(f.attr().unwrap().st_size, 10001);
         let mut b = [9u8; 16];
-        assert_eq!(f.read_at(4, &mut b).unwrap(), 16);
+        assert_eq!(f.read_at(4, &mut &mut b[..]).unwrap(), 16);
         assert_eq!(&b[..2], b"o\0");
         assert_eq!(b[15], 0, "holes read as zero");
-        assert_eq!(f.read_at(20000, &mut b).unwrap(), 0);
+        assert_eq!(f.read_at(20000, &mut &mut b[..]).unwrap(), 0);
         f.truncate(3).unwrap();
         f.truncate(100).unwrap();
         let mut b = [9u8; 8];
-        assert_eq!(f.read_at(0, &mut b).unwrap(), 8);
+        assert_eq!(f.read_at(0, &mut &mut b[..]).unwrap(), 8);
         assert_eq!(&b, b"hel\0\0\0\0\0", "truncate then grow reads zeros");
-        assert_eq!(f.append(b"zz").unwrap(), (2, 102));
-        assert_eq!(f.write_at(MAX_FILE, b"x").err(), Some(Errno::EFBIG));
+        assert_eq!(f.append(&&b"zz"[..]).unwrap(), (2, 102));
+        assert_eq!(f.write_at(MAX_FILE, &&b"x"[..]).err(), Some(Errno::EFBIG));
         f.truncate(1 << 30).unwrap();
         assert_eq!(f.attr().unwrap().st_blocks, 8, "sparse: one page used");
-        assert_eq!(root.read_at(0, &mut b).err(), Some(Errno::EISDIR));
+        assert_eq!(root.read_at(0, &mut &mut b[..]).err(), Some(Errno::EISDIR));
     }
 
     #[test]

@@ -17,7 +17,9 @@
 //! file fails with the errno its [`Deny`] names. chmod and utimensat are accepted and
 //! change nothing (Linux keeps such changes only in its inode cache).
 
-use crate::{DirEnt, Errno, KResult, Kind, Node, OpenReq, SetAttr, Stat, Statfs, NAME_MAX};
+use crate::{
+    DirEnt, Errno, KResult, Kind, Node, OpenReq, SetAttr, Sink, Source, Stat, Statfs, NAME_MAX,
+};
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::any::Any;
@@ -392,10 +394,10 @@ impl Node for SynthFile {
         };
         Ok(Arc::new(Snapshot { file: self, data }))
     }
-    fn read_at(&self, off: u64, buf: &mut [u8]) -> KResult<usize> {
+    fn read_at(&self, off: u64, buf: &mut dyn Sink) -> KResult<usize> {
         Snapshot::read_from(&(self.gen)(), off, buf)
     }
-    fn write_at(&self, _off: u64, _buf: &[u8]) -> KResult<usize> {
+    fn write_at(&self, _off: u64, _buf: &dyn Source) -> KResult<usize> {
         Err(self.write_errno())
     }
     fn truncate(&self, _len: u64) -> KResult<()> {
@@ -424,7 +426,7 @@ struct Snapshot {
 }
 
 impl Snapshot {
-    fn read_from(data: &[u8], off: u64, buf: &mut [u8]) -> KResult<usize> {
+    fn read_from(data: &[u8], off: u64, buf: &mut dyn Sink) -> KResult<usize> {
         let Ok(off) = usize::try_from(off) else {
             return Ok(0);
         };
@@ -432,8 +434,7 @@ impl Snapshot {
             return Ok(0);
         }
         let n = buf.len().min(data.len() - off);
-        buf[..n].copy_from_slice(&data[off..off + n]);
-        Ok(n)
+        uk_abi::uio::give(buf, 0, &data[off..off + n])
     }
 }
 
@@ -456,13 +457,13 @@ impl Node for Snapshot {
     fn open(self: Arc<Self>, req: &OpenReq) -> KResult<Arc<dyn Node>> {
         self.file.clone().open(req)
     }
-    fn read_at(&self, off: u64, buf: &mut [u8]) -> KResult<usize> {
+    fn read_at(&self, off: u64, buf: &mut dyn Sink) -> KResult<usize> {
         Self::read_from(&self.data, off, buf)
     }
-    fn write_at(&self, _off: u64, _buf: &[u8]) -> KResult<usize> {
+    fn write_at(&self, _off: u64, _buf: &dyn Source) -> KResult<usize> {
         Err(self.file.write_errno())
     }
-    fn append(&self, _buf: &[u8]) -> KResult<(usize, u64)> {
+    fn append(&self, _buf: &dyn Source) -> KResult<(usize, u64)> {
         Err(self.file.write_errno())
     }
     fn truncate(&self, _len: u64) -> KResult<()> {
@@ -606,16 +607,16 @@ mod tests {
         let o1 = f.clone().open(&RD).unwrap();
         let o2 = f.clone().open(&RD).unwrap();
         let mut b = [0u8; 32];
-        let n1 = o1.read_at(0, &mut b).unwrap();
+        let n1 = o1.read_at(0, &mut &mut b[..]).unwrap();
         let first = b[..n1].to_vec();
         // Reading again from the same open gives the same snapshot, in pieces too.
         let mut c = [0u8; 3];
-        assert_eq!(o1.read_at(0, &mut c).unwrap(), 3);
+        assert_eq!(o1.read_at(0, &mut &mut c[..]).unwrap(), 3);
         assert_eq!(&c, &first[..3]);
-        assert_eq!(o1.read_at(3, &mut b).unwrap(), n1 - 3);
-        assert_eq!(o1.read_at(100, &mut b).unwrap(), 0);
+        assert_eq!(o1.read_at(3, &mut &mut b[..]).unwrap(), n1 - 3);
+        assert_eq!(o1.read_at(100, &mut &mut b[..]).unwrap(), 0);
         // A second open ran the generator again.
-        let n2 = o2.read_at(0, &mut b).unwrap();
+        let n2 = o2.read_at(0, &mut &mut b[..]).unwrap();
         assert_ne!(&b[..n2], &first[..]);
     }
 
@@ -625,8 +626,8 @@ mod tests {
         let root = fs.root();
         let h = root.lookup(b"hello").unwrap();
         let o = h.clone().open(&WR).unwrap();
-        assert_eq!(o.write_at(0, b"x").err(), Some(Errno::EIO));
-        assert_eq!(o.append(b"x").err(), Some(Errno::EIO));
+        assert_eq!(o.write_at(0, &&b"x"[..]).err(), Some(Errno::EIO));
+        assert_eq!(o.append(&&b"x"[..]).err(), Some(Errno::EIO));
         assert_eq!(o.truncate(0), Ok(()));
         let c = root.lookup(b"count").unwrap();
         assert_eq!(c.open(&WR).err(), Some(Errno::EACCES));

@@ -35,13 +35,19 @@ fn key_of(node: &Arc<dyn Node>) -> Option<Key> {
     Some((node.fs_id(), dev, ino))
 }
 
-/// A write reached the file through a descriptor (or a write-back): copy the bytes into
-/// the shared maps of that file, so that the maps see writes as on Linux.
-pub(crate) fn file_written(node: &Arc<dyn Node>, off: u64, data: &[u8]) {
-    if SHARED.lock().is_empty() || data.is_empty() {
+/// A write of `len` bytes at `off` reached the file through a descriptor (or a
+/// write-back): copy those bytes (read back from the file) into the shared maps of that
+/// file, so that the maps see writes as on Linux.
+pub(crate) fn file_written(node: &Arc<dyn Node>, off: u64, len: usize) {
+    if SHARED.lock().is_empty() || len == 0 {
         return;
     }
     let Some(key) = key_of(node) else { return };
+    let mut data = alloc::vec![0u8; len];
+    let Ok(n) = node.read_at(off, &mut &mut data[..]) else {
+        return;
+    };
+    let data = &data[..n];
     let end = off + data.len() as u64;
     // (address in the map, length, offset within `data`) of each overlap.
     let targets: Vec<(usize, usize, usize)> = SHARED
@@ -106,7 +112,7 @@ pub fn mmap_file(
     off.checked_add(len as u64).ok_or(Errno::EOVERFLOW)?;
     let anon_flags = (flags & !MAP_TYPE) | MAP_PRIVATE | MAP_ANONYMOUS;
     let a = mm::mmap(addr, len, prot | PROT_WRITE, anon_flags, -1, 0)?;
-    let filled = user::slice_mut(a, len).and_then(|buf| super::read_for_mmap(fd_, off, buf));
+    let filled = super::read_for_mmap(fd_, off, &mut user::UserBuf::new(a, len));
     if let Err(e) = filled {
         let _ = mm::munmap(a, len);
         return Err(e);
@@ -143,11 +149,11 @@ fn write_back(start: usize, end: usize) -> KResult<()> {
     for (s, l, node, off) in list {
         let a = s.max(start);
         let b = (s + l).min(end);
-        let data = match user::slice(a, b - a) {
+        let data = match user::UserSlice::new(a, b - a).to_vec() {
             Ok(d) => d,
             Err(_) => continue, // unmapped meanwhile
         };
-        if let Err(e) = super::write_back_mmap(&node, off + (a - s) as u64, data) {
+        if let Err(e) = super::write_back_mmap(&node, off + (a - s) as u64, &data) {
             res = Err(e);
         }
     }

@@ -22,11 +22,12 @@ pub use mount::{boot_mount, boot_option, RootSpec};
 pub use open_file::OpenFile;
 
 use crate::fd;
-use crate::file::{File, Stat};
+use crate::file::{File, Sink, Stat};
 use crate::{Errno, KResult};
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU32, Ordering};
+use uk_abi::uio::SinkFrom;
 use uk_vfs::{path, Kind, Loc, Node, OpenReq, Resolved, SetAttr};
 
 static CWD: spin::Mutex<Option<Loc>> = spin::Mutex::new(None);
@@ -654,8 +655,8 @@ pub fn sendfile(out_fd: i32, in_fd: i32, off: Option<&mut u64>, count: usize) ->
     while done < count {
         let want = (count - done).min(buf.len());
         let r = match pos {
-            Some(p) => inf.pread(&mut buf[..want], p),
-            None => inf.read(&mut buf[..want]),
+            Some(p) => inf.pread(&mut &mut buf[..want], p),
+            None => inf.read(&mut &mut buf[..want]),
         };
         let n = match r {
             Ok(0) => break,
@@ -663,7 +664,7 @@ pub fn sendfile(out_fd: i32, in_fd: i32, off: Option<&mut u64>, count: usize) ->
             Err(e) if done == 0 => return Err(e),
             Err(_) => break,
         };
-        let w = match outf.write(&buf[..n]) {
+        let w = match outf.write(&&buf[..n]) {
             Ok(w) => w,
             Err(e) if done == 0 => return Err(e),
             Err(_) => break,
@@ -685,10 +686,10 @@ pub fn sendfile(out_fd: i32, in_fd: i32, off: Option<&mut u64>, count: usize) ->
     Ok(done)
 }
 
-/// Copy file bytes for a private file mapping: `buf` gets the file's bytes from `off`
-/// (zeros past the end). EACCES when the descriptor is not readable, ENODEV when it is
-/// not a mappable file.
-pub fn read_for_mmap(fd_: i32, off: u64, buf: &mut [u8]) -> KResult<()> {
+/// Copy file bytes for a file mapping: `buf` (a fresh, zeroed map) gets the file's bytes
+/// from `off`. EACCES when the descriptor is not readable, ENODEV when it is not a
+/// mappable file.
+pub fn read_for_mmap(fd_: i32, off: u64, buf: &mut dyn Sink) -> KResult<()> {
     let f = fd::get(fd_)?;
     let of = OpenFile::of(&f).ok_or(Errno::ENODEV)?;
     if of.is_path() {
@@ -699,21 +700,21 @@ pub fn read_for_mmap(fd_: i32, off: u64, buf: &mut [u8]) -> KResult<()> {
     }
     match of.node.kind() {
         Kind::Reg => {}
-        Kind::Chr if of.node.is_device() => {
-            buf.fill(0); // /dev/zero
-            return Ok(());
-        }
+        Kind::Chr if of.node.is_device() => return Ok(()), // /dev/zero: already zero
         _ => return Err(Errno::ENODEV),
     }
     let mut done = 0;
     while done < buf.len() {
-        let n = of.node.read_at(off + done as u64, &mut buf[done..])?;
+        let mut rest = SinkFrom {
+            sink: &mut *buf,
+            off: done,
+        };
+        let n = of.node.read_at(off + done as u64, &mut rest)?;
         if n == 0 {
             break;
         }
         done += n;
     }
-    buf[done..].fill(0);
     Ok(())
 }
 
@@ -727,13 +728,13 @@ pub fn write_back_mmap(node: &Arc<dyn Node>, off: u64, data: &[u8]) -> KResult<(
     let n = ((size - off) as usize).min(data.len());
     let mut done = 0;
     while done < n {
-        let w = node.write_at(off + done as u64, &data[done..n])?;
+        let w = node.write_at(off + done as u64, &&data[done..n])?;
         if w == 0 {
             return Err(Errno::EIO);
         }
         done += w;
     }
-    mmap::file_written(node, off, &data[..n]);
+    mmap::file_written(node, off, n);
     Ok(())
 }
 

@@ -1,6 +1,6 @@
 //! An open file description on a vnode: the object behind descriptors from open(2).
 
-use crate::file::{File, Stat, Whence};
+use crate::file::{File, Sink, Source, Stat, Whence};
 use crate::{Errno, KResult};
 use alloc::sync::Arc;
 use alloc::vec::Vec;
@@ -121,7 +121,7 @@ impl OpenFile {
 }
 
 impl File for OpenFile {
-    fn read(&self, buf: &mut [u8]) -> KResult<usize> {
+    fn read(&self, buf: &mut dyn Sink) -> KResult<usize> {
         self.check_read()?;
         if self.node.is_device() {
             return self.node.read_at(0, buf);
@@ -132,7 +132,7 @@ impl File for OpenFile {
         Ok(n)
     }
 
-    fn write(&self, buf: &[u8]) -> KResult<usize> {
+    fn write(&self, buf: &dyn Source) -> KResult<usize> {
         self.check_write()?;
         if self.node.is_device() {
             return self.node.write_at(0, buf);
@@ -141,11 +141,11 @@ impl File for OpenFile {
         if self.flags() & O_APPEND != 0 {
             let (n, end) = self.node.append(buf)?;
             *pos = end;
-            super::mmap::file_written(&self.node, end - n as u64, &buf[..n]);
+            super::mmap::file_written(&self.node, end - n as u64, n);
             return Ok(n);
         }
         let n = self.node.write_at(*pos, buf)?;
-        super::mmap::file_written(&self.node, *pos, &buf[..n]);
+        super::mmap::file_written(&self.node, *pos, n);
         *pos += n as u64;
         Ok(n)
     }
@@ -220,7 +220,7 @@ impl File for OpenFile {
         Ok(())
     }
 
-    fn pread(&self, buf: &mut [u8], off: u64) -> KResult<usize> {
+    fn pread(&self, buf: &mut dyn Sink, off: u64) -> KResult<usize> {
         self.check_read()?;
         if self.node.kind() == Kind::Fifo {
             return Err(Errno::ESPIPE);
@@ -228,16 +228,16 @@ impl File for OpenFile {
         self.node.read_at(off, buf)
     }
 
-    fn pwrite(&self, buf: &[u8], off: u64) -> KResult<usize> {
+    fn pwrite(&self, buf: &dyn Source, off: u64) -> KResult<usize> {
         self.check_write()?;
         if self.flags() & O_APPEND != 0 {
             // Linux appends whatever the offset (pwrite(2), BUGS).
             let (n, end) = self.node.append(buf)?;
-            super::mmap::file_written(&self.node, end - n as u64, &buf[..n]);
+            super::mmap::file_written(&self.node, end - n as u64, n);
             return Ok(n);
         }
         let n = self.node.write_at(off, buf)?;
-        super::mmap::file_written(&self.node, off, &buf[..n]);
+        super::mmap::file_written(&self.node, off, n);
         Ok(n)
     }
 

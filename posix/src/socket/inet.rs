@@ -12,6 +12,7 @@ use super::{TCP_KEEPINTVL, TCP_NODELAY};
 use crate::{Errno, KResult};
 use alloc::boxed::Box;
 use core::net::{IpAddr, SocketAddr, SocketAddrV4};
+use uk_abi::uio::{Sink, Source};
 use uk_net::{TcpSocket, UdpSocket};
 use uk_sched::WaitQueue;
 
@@ -122,11 +123,11 @@ impl Proto for Tcp {
         r
     }
 
-    fn send(&self, buf: &[u8], _to: Option<SockAddr>, w: Wait) -> KResult<usize> {
+    fn send(&self, buf: &dyn Source, _to: Option<SockAddr>, w: Wait) -> KResult<usize> {
         self.s.send(buf, wait(w))
     }
 
-    fn recv(&self, buf: &mut [u8], peek: bool, w: Wait) -> KResult<Recvd> {
+    fn recv(&self, buf: &mut dyn Sink, peek: bool, w: Wait) -> KResult<Recvd> {
         let n = self.s.recv(buf, peek, wait(w))?;
         Ok(Recvd {
             n,
@@ -231,7 +232,7 @@ impl Proto for Udp {
         Ok(())
     }
 
-    fn send(&self, buf: &[u8], to: Option<SockAddr>, _w: Wait) -> KResult<usize> {
+    fn send(&self, buf: &dyn Source, to: Option<SockAddr>, _w: Wait) -> KResult<usize> {
         let to = to.map(|a| inet_addr(a, self.v6)).transpose()?;
         if to.is_none() && self.peer.lock().is_none() {
             return Err(Errno::EDESTADDRREQ);
@@ -239,7 +240,7 @@ impl Proto for Udp {
         self.s.send_to(buf, to)
     }
 
-    fn recv(&self, buf: &mut [u8], peek: bool, w: Wait) -> KResult<Recvd> {
+    fn recv(&self, buf: &mut dyn Sink, peek: bool, w: Wait) -> KResult<Recvd> {
         let (n, full, from) = self.s.recv_from(buf, peek, wait(w))?;
         Ok(Recvd {
             n,

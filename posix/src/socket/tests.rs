@@ -33,17 +33,17 @@ fn unix_stream_named_connect_accept_echo() {
         parse(&cli.peer_addr().unwrap()).unwrap(),
         SockAddr::Unix(UnixAddr::Abstract(b"ukit-test-stream".to_vec()))
     );
-    assert_eq!(cli.send(b"ping", None, 0), Ok(4));
+    assert_eq!(cli.send(&&b"ping"[..], None, 0), Ok(4));
     let mut b = [0u8; 16];
-    assert_eq!(conn.recv(&mut b, 0).map(|r| r.0), Ok(4));
+    assert_eq!(conn.recv(&mut &mut b[..], 0).map(|r| r.0), Ok(4));
     assert_eq!(&b[..4], b"ping");
-    assert_eq!(conn.recv(&mut b, 0), Err(Errno::EAGAIN));
+    assert_eq!(conn.recv(&mut &mut b[..], 0), Err(Errno::EAGAIN));
     // Half close: the server reads EOF but can still answer.
     cli.shutdown(1).unwrap();
-    assert_eq!(conn.recv(&mut b, 0).map(|r| r.0), Ok(0));
-    assert_eq!(conn.send(b"pong", None, 0), Ok(4));
-    assert_eq!(cli.recv(&mut b, 0).map(|r| r.0), Ok(4));
-    assert_eq!(cli.send(b"x", None, MSG_NOSIGNAL), Err(Errno::EPIPE));
+    assert_eq!(conn.recv(&mut &mut b[..], 0).map(|r| r.0), Ok(0));
+    assert_eq!(conn.send(&&b"pong"[..], None, 0), Ok(4));
+    assert_eq!(cli.recv(&mut &mut b[..], 0).map(|r| r.0), Ok(4));
+    assert_eq!(cli.send(&&b"x"[..], None, MSG_NOSIGNAL), Err(Errno::EPIPE));
     // Closing the listener frees the name.
     drop(srv);
     let again = sock(1, SOCK_STREAM);
@@ -74,8 +74,8 @@ fn unix_refusals() {
         "bound twice"
     );
     let mut b = [0u8; 4];
-    assert_eq!(cli.recv(&mut b, 0), Err(Errno::EINVAL));
-    assert_eq!(cli.send(b"x", None, 0), Err(Errno::ENOTCONN));
+    assert_eq!(cli.recv(&mut &mut b[..], 0), Err(Errno::EINVAL));
+    assert_eq!(cli.send(&&b"x"[..], None, 0), Err(Errno::ENOTCONN));
     assert_eq!(cli.peer_addr(), Err(Errno::ENOTCONN));
 }
 
@@ -85,21 +85,21 @@ fn unix_dgram_sender_address_and_truncation() {
     a.bind(&un(b"\0ukit-dg-a")).unwrap();
     let b = sock(1, SOCK_DGRAM | NB);
     b.bind(&un(b"\0ukit-dg-b")).unwrap();
-    assert_eq!(b.send(b"hello", Some(&un(b"\0ukit-dg-a")), 0), Ok(5));
+    assert_eq!(b.send(&&b"hello"[..], Some(&un(b"\0ukit-dg-a")), 0), Ok(5));
     assert_eq!(a.proto.rx_available(), 5);
     let mut buf = [0u8; 3];
-    let (n, from, fl) = a.recv(&mut buf, MSG_PEEK).unwrap();
+    let (n, from, fl) = a.recv(&mut &mut buf[..], MSG_PEEK).unwrap();
     assert_eq!((n, fl), (3, MSG_TRUNC));
     assert_eq!(from.unwrap(), un(b"\0ukit-dg-b"));
     assert_eq!(
-        a.recv(&mut buf, MSG_TRUNC).unwrap().0,
+        a.recv(&mut &mut buf[..], MSG_TRUNC).unwrap().0,
         5,
         "MSG_TRUNC: full length"
     );
-    assert_eq!(a.recv(&mut buf, 0), Err(Errno::EAGAIN));
-    assert_eq!(a.send(b"x", None, 0), Err(Errno::ENOTCONN));
+    assert_eq!(a.recv(&mut &mut buf[..], 0), Err(Errno::EAGAIN));
+    assert_eq!(a.send(&&b"x"[..], None, 0), Err(Errno::ENOTCONN));
     assert_eq!(
-        a.send(b"x", Some(&un(b"\0ukit-dg-none")), 0),
+        a.send(&&b"x"[..], Some(&un(b"\0ukit-dg-none")), 0),
         Err(Errno::ECONNREFUSED)
     );
 }

@@ -28,6 +28,7 @@ use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU64, Ordering};
 use uk_abi::poll::{POLLERR, POLLHUP, POLLIN, POLLOUT, POLLRDHUP, POLLRDNORM, POLLWRNORM};
+use uk_abi::uio::{Sink, Source};
 use uk_sched::{WaitQueue, Wake};
 
 /// Bytes a stream socket's receive queue holds before writers wait.
@@ -207,7 +208,7 @@ impl UnixSock {
         self.sh.st.lock().name.clone().unwrap_or(UnixAddr::Unnamed)
     }
 
-    fn stream_send(&self, buf: &[u8], wait: Wait) -> KResult<usize> {
+    fn stream_send(&self, buf: &dyn Source, wait: Wait) -> KResult<usize> {
         loop {
             let (peer, connected, snd_shut) = {
                 let st = self.sh.st.lock();
@@ -234,7 +235,7 @@ impl UnixSock {
                 let room = STREAM_CAP.saturating_sub(ps.bytes.len());
                 if room > 0 {
                     let n = room.min(buf.len());
-                    ps.bytes.extend(&buf[..n]);
+                    crate::bytes::push_from(&mut ps.bytes, buf, 0, n)?;
                     drop(ps);
                     peer.wq.notify(POLLIN | POLLRDNORM);
                     return Ok(n);
@@ -248,17 +249,14 @@ impl UnixSock {
         }
     }
 
-    fn stream_recv(&self, buf: &mut [u8], peek: bool, wait: Wait) -> KResult<Recvd> {
+    fn stream_recv(&self, buf: &mut dyn Sink, peek: bool, wait: Wait) -> KResult<Recvd> {
         loop {
             {
                 let mut st = self.sh.st.lock();
                 if !st.bytes.is_empty() && !buf.is_empty() {
                     let before = st.bytes.len();
                     let n = buf.len().min(before);
-                    let (a, b) = st.bytes.as_slices();
-                    let na = n.min(a.len());
-                    buf[..na].copy_from_slice(&a[..na]);
-                    buf[na..n].copy_from_slice(&b[..n - na]);
+                    crate::bytes::copy_front(&st.bytes, n, buf)?;
                     if !peek {
                         st.bytes.drain(..n);
                         if st.bytes.is_empty() {
@@ -297,10 +295,17 @@ impl UnixSock {
         }
     }
 
-    fn dgram_send(&self, buf: &[u8], to: Option<SockAddr>, wait: Wait) -> KResult<usize> {
-        if buf.len() > DGRAM_MAX {
+    fn dgram_send(&self, src: &dyn Source, to: Option<SockAddr>, wait: Wait) -> KResult<usize> {
+        if src.len() > DGRAM_MAX {
             return Err(Errno::EMSGSIZE);
         }
+        // A datagram is taken whole, now (program memory is checked at this copy).
+        let mut data = alloc::vec::Vec::new();
+        data.try_reserve_exact(src.len())
+            .map_err(|_| Errno::ENOMEM)?;
+        data.resize(src.len(), 0);
+        src.read_at(0, &mut data)?;
+        let len = data.len();
         if self.sh.st.lock().snd_shut {
             return Err(Errno::EPIPE);
         }
@@ -327,16 +332,16 @@ impl UnixSock {
                 if ts.closed {
                     return Err(Errno::ECONNREFUSED);
                 }
-                if ts.dgrams.len() < DGRAM_MAX_QUEUED && ts.dgram_bytes + buf.len() <= DGRAM_CAP {
-                    ts.dgram_bytes += buf.len();
-                    ts.dgrams.push_back((buf.to_vec(), from));
+                if ts.dgrams.len() < DGRAM_MAX_QUEUED && ts.dgram_bytes + len <= DGRAM_CAP {
+                    ts.dgram_bytes += len;
+                    ts.dgrams
+                        .push_back((core::mem::take(&mut data), from.clone()));
                     drop(ts);
                     target.wq.notify(POLLIN | POLLRDNORM);
-                    return Ok(buf.len());
+                    return Ok(len);
                 }
             }
             let t = &target;
-            let len = buf.len();
             block(&target.wq, wait, || {
                 let ts = t.st.lock();
                 ts.closed
@@ -345,14 +350,14 @@ impl UnixSock {
         }
     }
 
-    fn dgram_recv(&self, buf: &mut [u8], peek: bool, wait: Wait) -> KResult<Recvd> {
+    fn dgram_recv(&self, buf: &mut dyn Sink, peek: bool, wait: Wait) -> KResult<Recvd> {
         loop {
             {
                 let mut st = self.sh.st.lock();
                 if let Some((d, from)) = st.dgrams.front() {
                     let full = d.len();
                     let n = full.min(buf.len());
-                    buf[..n].copy_from_slice(&d[..n]);
+                    let copied = buf.write_at(0, &d[..n]);
                     let from = from.clone();
                     if !peek {
                         let was_full = st.dgrams.len() >= DGRAM_MAX_QUEUED
@@ -369,6 +374,8 @@ impl UnixSock {
                             }
                         }
                     }
+                    // As on Linux, the datagram is consumed even when the buffer was bad.
+                    copied?;
                     return Ok(Recvd {
                         n,
                         full,
@@ -551,7 +558,7 @@ impl Proto for UnixSock {
         }
     }
 
-    fn send(&self, buf: &[u8], to: Option<SockAddr>, wait: Wait) -> KResult<usize> {
+    fn send(&self, buf: &dyn Source, to: Option<SockAddr>, wait: Wait) -> KResult<usize> {
         if self.sh.stream {
             if to.is_some() {
                 let st = self.sh.st.lock();
@@ -567,7 +574,7 @@ impl Proto for UnixSock {
         }
     }
 
-    fn recv(&self, buf: &mut [u8], peek: bool, wait: Wait) -> KResult<Recvd> {
+    fn recv(&self, buf: &mut dyn Sink, peek: bool, wait: Wait) -> KResult<Recvd> {
         if self.sh.stream {
             self.stream_recv(buf, peek, wait)
         } else {
