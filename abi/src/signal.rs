@@ -148,6 +148,17 @@ pub struct StackT {
 }
 assert_size!(StackT, 24);
 
+/// pselect6's sixth argument: the signal mask and its size.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+)]
+#[repr(C)]
+pub struct SigsetArg {
+    pub ss: u64,
+    pub ss_len: u64,
+}
+assert_size!(SigsetArg, 16);
+
 /// `siginfo_t` (128 bytes). The union after the first three words is laid out per
 /// signal kind; the constructors fill the fields each kind has.
 #[derive(

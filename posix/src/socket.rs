@@ -40,6 +40,8 @@ use alloc::collections::BTreeMap;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use uk_abi::socket::{Linger, Ucred};
+use uk_abi::time::Timeval;
 use uk_abi::uio::{SinkFrom, SourceFrom};
 use uk_sched::WaitQueue;
 
@@ -343,27 +345,24 @@ impl Socket {
 
     /// setsockopt(2).
     pub fn setsockopt(&self, level: i32, name: i32, val: &[u8]) -> KResult<()> {
-        let int = || -> KResult<i32> {
-            if val.len() < 4 {
-                return Err(Errno::EINVAL);
-            }
-            Ok(i32::from_ne_bytes([val[0], val[1], val[2], val[3]]))
-        };
+        // The option value as a record; shorter than the record: EINVAL.
+        fn rec<T: uk_abi::Record>(val: &[u8]) -> KResult<T> {
+            T::read_from_prefix(val)
+                .map(|(v, _)| v)
+                .map_err(|_| Errno::EINVAL)
+        }
+        let int = || rec::<i32>(val);
         let timeval = || -> KResult<u64> {
-            if val.len() < 16 {
-                return Err(Errno::EINVAL);
-            }
-            let s = i64::from_ne_bytes(val[0..8].try_into().unwrap_or([0; 8]));
-            let us = i64::from_ne_bytes(val[8..16].try_into().unwrap_or([0; 8]));
-            if !(0..1_000_000).contains(&us) {
+            let tv: Timeval = rec(val)?;
+            if !(0..1_000_000).contains(&tv.tv_usec) {
                 return Err(Errno::EDOM);
             }
-            if s < 0 {
+            if tv.tv_sec < 0 {
                 return Ok(0);
             }
-            Ok((s as u64)
+            Ok((tv.tv_sec as u64)
                 .saturating_mul(1_000_000_000)
-                .saturating_add(us as u64 * 1000))
+                .saturating_add(tv.tv_usec as u64 * 1000))
         };
         let tcp = self.is_tcp();
         let mut o = self.opts.lock();
@@ -378,12 +377,8 @@ impl Socket {
                 o.rcvbuf = int()?.clamp(1152, i32::MAX / 2) * 2
             }
             (SOL_SOCKET, SO_LINGER) => {
-                if val.len() < 8 {
-                    return Err(Errno::EINVAL);
-                }
-                let on = i32::from_ne_bytes([val[0], val[1], val[2], val[3]]);
-                let secs = i32::from_ne_bytes([val[4], val[5], val[6], val[7]]);
-                o.linger = ((on != 0) as i32, secs);
+                let l: Linger = rec(val)?;
+                o.linger = ((l.l_onoff != 0) as i32, l.l_linger);
             }
             (SOL_SOCKET, SO_RCVTIMEO) => o.rcvtimeo_ns = timeval()?,
             (SOL_SOCKET, SO_SNDTIMEO) => o.sndtimeo_ns = timeval()?,
@@ -452,13 +447,11 @@ impl Socket {
 
     /// getsockopt(2): the option's bytes (the shim copies at most the caller's length).
     pub fn getsockopt(&self, level: i32, name: i32) -> KResult<Vec<u8>> {
-        let int = |v: i32| Ok(v.to_ne_bytes().to_vec());
-        let timeval = |ns: u64| {
-            let mut b = Vec::with_capacity(16);
-            b.extend_from_slice(&((ns / 1_000_000_000) as i64).to_ne_bytes());
-            b.extend_from_slice(&((ns % 1_000_000_000 / 1000) as i64).to_ne_bytes());
-            Ok(b)
-        };
+        fn bytes<T: uk_abi::Record>(v: &T) -> KResult<Vec<u8>> {
+            Ok(v.as_bytes().to_vec())
+        }
+        let int = |v: i32| bytes(&v);
+        let timeval = |ns: u64| bytes(&Timeval::from_ns(ns as i64));
         let o = self.opts.lock();
         match (level, name) {
             (SOL_SOCKET, SO_REUSEADDR) => int(o.reuseaddr as i32),
@@ -471,19 +464,15 @@ impl Socket {
             (SOL_SOCKET, SO_ERROR) => int(self.proto.take_error().map_or(0, |e| e.0)),
             (SOL_SOCKET, SO_SNDBUF | SO_SNDBUFFORCE) => int(o.sndbuf),
             (SOL_SOCKET, SO_RCVBUF | SO_RCVBUFFORCE) => int(o.rcvbuf),
-            (SOL_SOCKET, SO_LINGER) => {
-                let mut b = o.linger.0.to_ne_bytes().to_vec();
-                b.extend_from_slice(&o.linger.1.to_ne_bytes());
-                Ok(b)
-            }
+            (SOL_SOCKET, SO_LINGER) => bytes(&Linger {
+                l_onoff: o.linger.0,
+                l_linger: o.linger.1,
+            }),
             (SOL_SOCKET, SO_RCVTIMEO) => timeval(o.rcvtimeo_ns),
             (SOL_SOCKET, SO_SNDTIMEO) => timeval(o.sndtimeo_ns),
             (SOL_SOCKET, SO_PEERCRED) if self.domain == AF_UNIX => {
                 let (pid, uid, gid) = self.proto.peer_cred().unwrap_or((0, u32::MAX, u32::MAX));
-                let mut b = pid.to_ne_bytes().to_vec();
-                b.extend_from_slice(&uid.to_ne_bytes());
-                b.extend_from_slice(&gid.to_ne_bytes());
-                Ok(b)
+                bytes(&Ucred { pid, uid, gid })
             }
             (IPPROTO_TCP, _) if !self.is_tcp() => Err(Errno::EOPNOTSUPP),
             (IPPROTO_TCP, TCP_NODELAY) => int(o.nodelay as i32),

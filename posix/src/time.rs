@@ -8,6 +8,7 @@ use uk_abi::time::{
 
 use crate::{Errno, KResult};
 use core::sync::atomic::{AtomicU64, Ordering};
+use uk_abi::time::{Timespec, Timeval};
 
 /// Monotonic time at boot, for uptime and CPU time.
 static BOOT_NS: AtomicU64 = AtomicU64::new(0);
@@ -58,7 +59,8 @@ pub fn clock_res_ns(clock: i32) -> KResult<i64> {
 }
 
 /// A `struct timespec` as the program gave it; validated into nanoseconds.
-pub fn timespec_to_ns(sec: i64, nsec: i64) -> KResult<u64> {
+pub fn timespec_to_ns(ts: &Timespec) -> KResult<u64> {
+    let (sec, nsec) = (ts.tv_sec, ts.tv_nsec);
     if sec < 0 || !(0..1_000_000_000).contains(&nsec) {
         return Err(Errno::EINVAL);
     }
@@ -67,9 +69,14 @@ pub fn timespec_to_ns(sec: i64, nsec: i64) -> KResult<u64> {
         .saturating_add(nsec as u64))
 }
 
-/// Split nanoseconds into (seconds, nanoseconds) with a non-negative nanosecond part.
-pub fn ns_to_timespec(ns: i64) -> (i64, i64) {
-    (ns.div_euclid(1_000_000_000), ns.rem_euclid(1_000_000_000))
+/// A `struct timeval` duration in nanoseconds: EINVAL outside Linux's accepted range.
+pub fn timeval_to_ns(tv: &Timeval) -> KResult<u64> {
+    if tv.tv_sec < 0 || !(0..1_000_000).contains(&tv.tv_usec) {
+        return Err(Errno::EINVAL);
+    }
+    Ok((tv.tv_sec as u64)
+        .saturating_mul(1_000_000_000)
+        .saturating_add(tv.tv_usec as u64 * 1000))
 }
 
 /// Block the calling thread until monotonic time `deadline`. EINTR when a signal
@@ -146,10 +153,11 @@ mod tests {
 
     #[test]
     fn timespec_validation() {
-        assert_eq!(timespec_to_ns(1, 5), Ok(1_000_000_005));
-        assert_eq!(timespec_to_ns(-1, 0), Err(Errno::EINVAL));
-        assert_eq!(timespec_to_ns(0, 1_000_000_000), Err(Errno::EINVAL));
-        assert_eq!(timespec_to_ns(i64::MAX, 0), Ok(u64::MAX));
-        assert_eq!(ns_to_timespec(-1), (-1, 999_999_999));
+        let ts = |tv_sec, tv_nsec| Timespec { tv_sec, tv_nsec };
+        assert_eq!(timespec_to_ns(&ts(1, 5)), Ok(1_000_000_005));
+        assert_eq!(timespec_to_ns(&ts(-1, 0)), Err(Errno::EINVAL));
+        assert_eq!(timespec_to_ns(&ts(0, 1_000_000_000)), Err(Errno::EINVAL));
+        assert_eq!(timespec_to_ns(&ts(i64::MAX, 0)), Ok(u64::MAX));
+        assert_eq!(Timespec::from_ns(-1), ts(-1, 999_999_999));
     }
 }

@@ -5,11 +5,11 @@ use crate::table::{row, Row};
 use crate::trace::Arg;
 use crate::{Args, Errno, KResult};
 use uk_abi::sysno::{SYS_CLOCK_GETRES, SYS_CLOCK_GETTIME, SYS_GETTIMEOFDAY, SYS_TIME};
+use uk_abi::time::{Timespec, Timeval, Timezone};
 use uk_posix::{time, user};
 
 fn put_timespec(addr: usize, ns: i64) -> KResult<()> {
-    let (s, n) = time::ns_to_timespec(ns);
-    user::write(addr, &[s, n])
+    user::write(addr, &Timespec::from_ns(ns))
 }
 
 pub fn sys_clock_gettime(a: &Args) -> KResult<usize> {
@@ -29,18 +29,17 @@ pub fn sys_clock_getres(a: &Args) -> KResult<usize> {
 pub fn sys_gettimeofday(a: &Args) -> KResult<usize> {
     let ns = time::clock_ns(uk_abi::time::CLOCK_REALTIME)?;
     if a[0] != 0 {
-        let (s, n) = time::ns_to_timespec(ns);
-        user::write(a[0], &[s, n / 1000])?;
+        user::write(a[0], &Timeval::from_ns(ns))?;
     }
     if a[1] != 0 {
-        // struct timezone: always UTC, no DST.
-        user::write(a[1], &[0i32, 0i32])?;
+        // Always UTC, no DST.
+        user::write(a[1], &Timezone::default())?;
     }
     Ok(0)
 }
 
 pub fn sys_time(a: &Args) -> KResult<usize> {
-    let s = time::ns_to_timespec(time::clock_ns(uk_abi::time::CLOCK_REALTIME)?).0;
+    let s = Timespec::from_ns(time::clock_ns(uk_abi::time::CLOCK_REALTIME)?).tv_sec;
     if a[0] != 0 {
         user::write(a[0], &s).map_err(|_| Errno::EFAULT)?;
     }

@@ -8,8 +8,7 @@ use uk_posix::futex::{self, Timeout};
 use uk_posix::{time, user};
 
 fn timespec_ns(addr: usize) -> KResult<u64> {
-    let ts: [i64; 2] = user::read(addr)?;
-    time::timespec_to_ns(ts[0], ts[1])
+    time::timespec_to_ns(&user::read(addr)?)
 }
 
 pub fn sys_futex(a: &Args) -> KResult<usize> {

@@ -2,31 +2,28 @@
 
 use crate::table::{row, Row};
 use crate::trace::Arg;
-use crate::{Args, Errno, KResult};
+use crate::{Args, KResult};
 use uk_abi::sysno::{SYS_ALARM, SYS_GETITIMER, SYS_SETITIMER};
+use uk_abi::time::{Itimerval, Timeval};
+use uk_posix::time;
+use uk_posix::user::UserPtr;
 use uk_posix::{itimer, user};
-
-/// A `struct timeval` in nanoseconds; EINVAL outside Linux's accepted range.
-fn timeval_ns(tv: [i64; 2]) -> KResult<u64> {
-    if tv[0] < 0 || !(0..1_000_000).contains(&tv[1]) {
-        return Err(Errno::EINVAL);
-    }
-    Ok((tv[0] as u64)
-        .saturating_mul(1_000_000_000)
-        .saturating_add(tv[1] as u64 * 1000))
-}
 
 /// Nanoseconds as a `struct timeval`, rounded up to whole microseconds so that an
 /// armed timer never reads as zero.
-fn ns_timeval(ns: u64) -> [i64; 2] {
+fn ns_timeval(ns: u64) -> Timeval {
     let us = ns.div_ceil(1000);
-    [(us / 1_000_000) as i64, (us % 1_000_000) as i64]
+    Timeval {
+        tv_sec: (us / 1_000_000) as i64,
+        tv_usec: (us % 1_000_000) as i64,
+    }
 }
 
-fn itimerval(s: itimer::Setting) -> [i64; 4] {
-    let iv = ns_timeval(s.0);
-    let v = ns_timeval(s.1);
-    [iv[0], iv[1], v[0], v[1]]
+fn itimerval(s: itimer::Setting) -> Itimerval {
+    Itimerval {
+        it_interval: ns_timeval(s.0),
+        it_value: ns_timeval(s.1),
+    }
 }
 
 pub fn sys_getitimer(a: &Args) -> KResult<usize> {
@@ -39,13 +36,16 @@ pub fn sys_setitimer(a: &Args) -> KResult<usize> {
     let which = a[0] as i32 as u32 as usize;
     // Linux treats a NULL new value as "disarm" (with a warning); do the same.
     let new = if a[1] != 0 {
-        let v: [i64; 4] = user::read(a[1])?;
-        (timeval_ns([v[0], v[1]])?, timeval_ns([v[2], v[3]])?)
+        let v: Itimerval = user::read(a[1])?;
+        (
+            time::timeval_to_ns(&v.it_interval)?,
+            time::timeval_to_ns(&v.it_value)?,
+        )
     } else {
         (0, 0)
     };
-    if a[2] != 0 {
-        user::check(a[2], 32, true)?;
+    if let Some(old) = UserPtr::<Itimerval>::nonnull(a[2]) {
+        old.check_writable()?;
     }
     let old = itimer::setitimer(which, new)?;
     if a[2] != 0 {
@@ -69,14 +69,16 @@ pub const ENTRIES: &[Row] = &[
 mod tests {
     use super::*;
     use uk_abi::sysno::SYS_MMAP;
+    use uk_abi::Errno;
 
     #[test]
     fn timeval_conversions() {
-        assert_eq!(timeval_ns([1, 500_000]), Ok(1_500_000_000));
-        assert_eq!(timeval_ns([0, 1_000_000]), Err(Errno::EINVAL));
-        assert_eq!(timeval_ns([-1, 0]), Err(Errno::EINVAL));
-        assert_eq!(ns_timeval(1), [0, 1]);
-        assert_eq!(ns_timeval(2_000_001_000), [2, 1]);
+        let tv = |tv_sec, tv_usec| Timeval { tv_sec, tv_usec };
+        assert_eq!(time::timeval_to_ns(&tv(1, 500_000)), Ok(1_500_000_000));
+        assert_eq!(time::timeval_to_ns(&tv(0, 1_000_000)), Err(Errno::EINVAL));
+        assert_eq!(time::timeval_to_ns(&tv(-1, 0)), Err(Errno::EINVAL));
+        assert_eq!(ns_timeval(1), tv(0, 1));
+        assert_eq!(ns_timeval(2_000_001_000), tv(2, 1));
     }
 
     #[test]

@@ -4,6 +4,7 @@
 use crate::table::{row, Row};
 use crate::trace::Arg;
 use crate::{Args, Errno, KResult};
+use uk_abi::signal::Siginfo;
 use uk_abi::sysno::{SYS_KILL, SYS_RT_SIGQUEUEINFO, SYS_RT_TGSIGQUEUEINFO, SYS_TGKILL, SYS_TKILL};
 use uk_posix::signal::{self, Queued, Target};
 use uk_posix::{ident, user};
@@ -11,15 +12,12 @@ use uk_posix::{ident, user};
 /// The sender's `siginfo_t` as the queued signal keeps it (si_code, si_pid, si_value);
 /// the signal number comes from the call, as on Linux.
 fn queued_from(sig: usize, addr: usize) -> KResult<Queued> {
-    let info: [u8; 128] = user::read(addr)?;
-    let word = |o: usize| i32::from_le_bytes([info[o], info[o + 1], info[o + 2], info[o + 3]]);
-    let mut v = [0u8; 8];
-    v.copy_from_slice(&info[24..32]);
+    let info: Siginfo = user::read(addr)?;
     Ok(Queued {
         sig,
-        code: word(8),
-        pid: word(16),
-        value: u64::from_le_bytes(v),
+        code: info.si_code,
+        pid: info.pid(),
+        value: info.f2,
     })
 }
 

@@ -3,6 +3,7 @@
 use crate::table::{row, Row};
 use crate::trace::Arg;
 use crate::{Args, Errno, KResult};
+use uk_abi::fcntl::OpenHow;
 use uk_abi::fcntl::{AT_FDCWD, O_CREAT, O_TRUNC, O_WRONLY};
 use uk_abi::sysno::{SYS_CREAT, SYS_OPEN, SYS_OPENAT, SYS_OPENAT2};
 use uk_posix::fs::{self};
@@ -35,17 +36,17 @@ pub fn sys_creat(a: &Args) -> KResult<usize> {
 /// other than none are refused (EINVAL would mislead: say they are not supported).
 pub fn sys_openat2(a: &Args) -> KResult<usize> {
     let size = a[3];
-    if size < 24 {
+    if size < core::mem::size_of::<OpenHow>() {
         return Err(Errno::EINVAL);
     }
-    let how: [u64; 3] = user::read(a[2])?;
-    if how[0] > u32::MAX as u64 || how[1] & !0o7777 != 0 {
+    let how: OpenHow = user::read(a[2])?;
+    if how.flags > u32::MAX as u64 || how.mode & !0o7777 != 0 {
         return Err(Errno::EINVAL);
     }
-    if how[2] != 0 {
+    if how.resolve != 0 {
         return Err(Errno::EOPNOTSUPP);
     }
-    fs::openat(a[0] as i32, &path(a[1])?, how[0] as u32, how[1] as u32).map(|f| f as usize)
+    fs::openat(a[0] as i32, &path(a[1])?, how.flags as u32, how.mode as u32).map(|f| f as usize)
 }
 
 /// This family's rows of the system call table.

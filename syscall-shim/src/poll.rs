@@ -46,8 +46,7 @@ pub(crate) fn read_timespec_deadline(addr: usize) -> KResult<Option<u64>> {
     if addr == 0 {
         return Ok(None);
     }
-    let ts: Timespec = user::read(addr)?;
-    let ns = time::timespec_to_ns(ts.tv_sec, ts.tv_nsec)?;
+    let ns = time::timespec_to_ns(&user::read::<Timespec>(addr)?)?;
     Ok(Some(poll::deadline_after(ns)))
 }
 

@@ -12,6 +12,7 @@ use uk_abi::sched::{
 
 use crate::table::{row, Row};
 use crate::{Args, Errno, KResult};
+use uk_abi::sched::SchedParam;
 use uk_abi::sysno::{
     SYS_GETPGID, SYS_GETPGRP, SYS_GETPRIORITY, SYS_GETSID, SYS_SCHED_GETPARAM,
     SYS_SCHED_GETSCHEDULER, SYS_SCHED_GET_PRIORITY_MAX, SYS_SCHED_GET_PRIORITY_MIN,
@@ -107,7 +108,7 @@ fn set_policy(pid: usize, policy: i32, param: usize) -> KResult<usize> {
         return Err(Errno::EINVAL);
     }
     own(pid)?;
-    let prio: i32 = user::read(param)?;
+    let prio = user::read::<SchedParam>(param)?.sched_priority;
     let (lo, hi) = prio_range(policy & !SCHED_RESET_ON_FORK)?;
     if prio < lo || prio > hi {
         return Err(Errno::EINVAL);

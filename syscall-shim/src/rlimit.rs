@@ -2,35 +2,45 @@
 
 use crate::table::{row, Row};
 use crate::{Args, KResult};
+use uk_abi::resource::Rlimit;
 use uk_abi::sysno::{SYS_GETRLIMIT, SYS_PRLIMIT64, SYS_SETRLIMIT};
+use uk_posix::user::UserPtr;
 use uk_posix::{ident, user};
 
 pub fn sys_prlimit64(a: &Args) -> KResult<usize> {
     let new = if a[2] != 0 {
-        let r: [u64; 2] = user::read(a[2])?;
-        Some((r[0], r[1]))
+        let r: Rlimit = user::read(a[2])?;
+        Some((r.rlim_cur, r.rlim_max))
     } else {
         None
     };
-    if a[3] != 0 {
-        user::check(a[3], 16, true)?;
+    let out = UserPtr::<Rlimit>::nonnull(a[3]);
+    if let Some(o) = out {
+        o.check_writable()?;
     }
     let old = ident::prlimit(a[0] as i32, a[1] as u32, new)?;
-    if a[3] != 0 {
-        user::write(a[3], &[old.0, old.1])?;
+    if let Some(o) = out {
+        o.write(&rlimit(old))?;
     }
     Ok(0)
 }
 
 pub fn sys_getrlimit(a: &Args) -> KResult<usize> {
     let old = ident::prlimit(0, a[0] as u32, None)?;
-    user::write(a[1], &[old.0, old.1])?;
+    user::write(a[1], &rlimit(old))?;
     Ok(0)
 }
 
 pub fn sys_setrlimit(a: &Args) -> KResult<usize> {
-    let r: [u64; 2] = user::read(a[1])?;
-    ident::prlimit(0, a[0] as u32, Some((r[0], r[1]))).map(|_| 0)
+    let r: Rlimit = user::read(a[1])?;
+    ident::prlimit(0, a[0] as u32, Some((r.rlim_cur, r.rlim_max))).map(|_| 0)
+}
+
+fn rlimit((cur, max): (u64, u64)) -> Rlimit {
+    Rlimit {
+        rlim_cur: cur,
+        rlim_max: max,
+    }
 }
 
 /// This family's rows of the system call table.

@@ -4,8 +4,10 @@ use crate::poll::{read_sigmask, read_timespec_deadline, write_remaining};
 use crate::table::{row, Row};
 use crate::{Args, Errno, KResult};
 use alloc::vec::Vec;
+use uk_abi::signal::SigsetArg;
 use uk_abi::sysno::{SYS_PSELECT6, SYS_SELECT};
 use uk_posix::poll::{self, FdSets};
+use uk_posix::time;
 use uk_posix::user;
 
 /// Read one fd_set of `words` 64-bit words (None for a NULL pointer).
@@ -62,13 +64,7 @@ pub fn sys_select(a: &Args) -> KResult<usize> {
     let deadline = if a[4] == 0 {
         None
     } else {
-        let tv: [i64; 2] = user::read(a[4])?;
-        if tv[0] < 0 || !(0..1_000_000).contains(&tv[1]) {
-            return Err(Errno::EINVAL);
-        }
-        let ns = (tv[0] as u64)
-            .saturating_mul(1_000_000_000)
-            .saturating_add(tv[1] as u64 * 1000);
+        let ns = time::timeval_to_ns(&user::read(a[4])?)?;
         Some(poll::deadline_after(ns))
     };
     let r = run(a, deadline, None);
@@ -81,8 +77,9 @@ pub fn sys_pselect6(a: &Args) -> KResult<usize> {
     let mask = if a[5] == 0 {
         None
     } else {
-        let pair: [usize; 2] = user::read(a[5])?;
-        read_sigmask(pair[0], pair[1])?
+        // pselect6's sixth argument: { const sigset_t *ss; size_t ss_len; }.
+        let arg: SigsetArg = user::read(a[5])?;
+        read_sigmask(arg.ss as usize, arg.ss_len as usize)?
     };
     let r = run(a, deadline, mask);
     write_remaining(a[4], deadline, false);

@@ -5,11 +5,13 @@
 use crate::table::{row, Row};
 use crate::trace::Arg;
 use crate::{Args, Errno, KResult};
+use uk_abi::signal::Siginfo;
 use uk_abi::sysno::{
     SYS_PAUSE, SYS_RT_SIGACTION, SYS_RT_SIGPENDING, SYS_RT_SIGPROCMASK, SYS_RT_SIGRETURN,
     SYS_RT_SIGSUSPEND, SYS_RT_SIGTIMEDWAIT, SYS_SIGALTSTACK,
 };
 use uk_posix::signal::{self, KSigaction, StackT};
+use uk_posix::user::UserPtr;
 use uk_posix::{time, user};
 
 /// The kernel's sigset size on x86_64; any other sigsetsize argument is EINVAL.
@@ -75,14 +77,9 @@ pub fn sys_pause(_: &Args) -> KResult<usize> {
     signal::pause()
 }
 
-/// The `siginfo_t` rt_sigtimedwait writes (128 bytes).
-fn siginfo_bytes(q: &signal::Queued) -> [u8; 128] {
-    let mut b = [0u8; 128];
-    b[0..4].copy_from_slice(&(q.sig as i32).to_le_bytes());
-    b[8..12].copy_from_slice(&q.code.to_le_bytes());
-    b[16..20].copy_from_slice(&q.pid.to_le_bytes());
-    b[24..32].copy_from_slice(&q.value.to_le_bytes());
-    b
+/// The `siginfo_t` rt_sigtimedwait writes.
+fn siginfo_of(q: &signal::Queued) -> Siginfo {
+    Siginfo::sent(q.sig, q.code, q.pid, 0, q.value)
 }
 
 pub fn sys_rt_sigtimedwait(a: &Args) -> KResult<usize> {
@@ -90,19 +87,19 @@ pub fn sys_rt_sigtimedwait(a: &Args) -> KResult<usize> {
         return Err(Errno::EINVAL);
     }
     let set: u64 = user::read(a[0])?;
-    if a[1] != 0 {
-        user::check(a[1], 128, true)?;
+    let info = UserPtr::<Siginfo>::nonnull(a[1]);
+    if let Some(p) = info {
+        p.check_writable()?;
     }
     let deadline = if a[2] != 0 {
-        let ts: [i64; 2] = user::read(a[2])?;
-        let ns = time::timespec_to_ns(ts[0], ts[1])?;
+        let ns = time::timespec_to_ns(&user::read(a[2])?)?;
         Some(uk_plat::get().monotonic_ns().saturating_add(ns))
     } else {
         None
     };
     let q = signal::sigtimedwait(set, deadline)?;
-    if a[1] != 0 {
-        user::write(a[1], &siginfo_bytes(&q))?;
+    if let Some(p) = info {
+        p.write(&siginfo_of(&q))?;
     }
     Ok(q.sig)
 }

@@ -4,17 +4,18 @@ use crate::table::{row, Row};
 use crate::trace::Arg;
 use crate::{Args, KResult};
 use uk_abi::sysno::{SYS_CLOCK_NANOSLEEP, SYS_NANOSLEEP};
+use uk_abi::time::Timespec;
+use uk_posix::user::UserPtr;
 use uk_posix::{time, user};
 
 fn read_ns(addr: usize) -> KResult<u64> {
-    let ts: [i64; 2] = user::read(addr)?;
-    time::timespec_to_ns(ts[0], ts[1])
+    time::timespec_to_ns(&user::read(addr)?)
 }
 
 pub fn sys_nanosleep(a: &Args) -> KResult<usize> {
     let ns = read_ns(a[0])?;
-    if a[1] != 0 {
-        user::check(a[1], 16, true)?;
+    if let Some(rem) = UserPtr::<Timespec>::nonnull(a[1]) {
+        rem.check_writable()?;
     }
     let t0 = uk_plat::get().monotonic_ns();
     let r = time::clock_nanosleep(uk_abi::time::CLOCK_MONOTONIC, false, ns);
@@ -26,8 +27,7 @@ fn write_remaining(r: KResult<()>, rem: usize, t0: u64, ns: u64) -> KResult<usiz
     if r == Err(uk_abi::Errno::EINTR) && rem != 0 {
         let slept = uk_plat::get().monotonic_ns().saturating_sub(t0);
         let left = ns.saturating_sub(slept) as i64;
-        let (sec, nsec) = time::ns_to_timespec(left);
-        user::write(rem, &[sec, nsec])?;
+        user::write(rem, &Timespec::from_ns(left))?;
     }
     r.map(|_| 0)
 }

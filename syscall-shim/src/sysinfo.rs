@@ -2,20 +2,24 @@
 
 use crate::table::{row, Row};
 use crate::{Args, KResult};
+use uk_abi::resource::Sysinfo;
 use uk_abi::sysno::SYS_SYSINFO;
 use uk_posix::{ident, user};
 
 pub fn sys_sysinfo(a: &Args) -> KResult<usize> {
     let s = ident::sysinfo();
-    // struct sysinfo on x86_64 is 112 bytes; unused fields (loads, swap, high memory)
-    // are zero.
-    let mut b = [0u8; 112];
-    b[0..8].copy_from_slice(&s.uptime_s.to_le_bytes());
-    b[32..40].copy_from_slice(&s.totalram.to_le_bytes());
-    b[40..48].copy_from_slice(&s.freeram.to_le_bytes());
-    b[80..82].copy_from_slice(&s.procs.to_le_bytes());
-    b[104..108].copy_from_slice(&1u32.to_le_bytes()); // mem_unit
-    user::write(a[0], &b)?;
+    // Loads, swap and high memory are zero.
+    user::write(
+        a[0],
+        &Sysinfo {
+            uptime: s.uptime_s,
+            totalram: s.totalram,
+            freeram: s.freeram,
+            procs: s.procs,
+            mem_unit: 1,
+            ..Sysinfo::default()
+        },
+    )?;
     Ok(0)
 }
 

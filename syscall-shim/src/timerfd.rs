@@ -4,6 +4,7 @@
 use crate::table::{row, Row};
 use crate::{Args, Errno, KResult};
 use uk_abi::sysno::{SYS_TIMERFD_CREATE, SYS_TIMERFD_GETTIME, SYS_TIMERFD_SETTIME};
+use uk_abi::time::{Itimerspec, Timespec};
 use uk_abi::time::{TFD_TIMER_ABSTIME, TFD_TIMER_CANCEL_ON_SET};
 use uk_posix::timerfd::{self, ItimerNs};
 use uk_posix::{time, user};
@@ -14,17 +15,21 @@ pub fn sys_timerfd_create(a: &Args) -> KResult<usize> {
 
 /// `struct itimerspec` {interval, value} -> nanoseconds (EINVAL on a bad timespec).
 fn read_itimerspec(addr: usize) -> KResult<ItimerNs> {
-    let v: [i64; 4] = user::read(addr)?;
+    let v: Itimerspec = user::read(addr)?;
     Ok(ItimerNs {
-        interval: time::timespec_to_ns(v[0], v[1])?,
-        value: time::timespec_to_ns(v[2], v[3])?,
+        interval: time::timespec_to_ns(&v.it_interval)?,
+        value: time::timespec_to_ns(&v.it_value)?,
     })
 }
 
 fn write_itimerspec(addr: usize, t: ItimerNs) -> KResult<()> {
-    let (is, ins) = time::ns_to_timespec(t.interval as i64);
-    let (vs, vns) = time::ns_to_timespec(t.value as i64);
-    user::write(addr, &[is, ins, vs, vns])
+    user::write(
+        addr,
+        &Itimerspec {
+            it_interval: Timespec::from_ns(t.interval as i64),
+            it_value: Timespec::from_ns(t.value as i64),
+        },
+    )
 }
 
 pub fn sys_timerfd_settime(a: &Args) -> KResult<usize> {

@@ -27,7 +27,7 @@ pub mod pte {
     pub const ADDR: u64 = 0x000f_ffff_ffff_f000;
 }
 
-pub const PAGE: u64 = 4096;
+pub const PAGE: u64 = uk_abi::PAGE_SIZE as u64;
 pub const HUGE_PAGE: u64 = 2 << 20;
 
 /// How a range is mapped.

@@ -15,7 +15,7 @@ pub use heap::{new_heap, Heap, HeapOom};
 pub use pages::{PageAlloc, PageStats, MAX_REGIONS};
 
 /// 4 KiB pages everywhere.
-pub const PAGE_SIZE: usize = uk_abi::PAGE_SIZE;
+pub use uk_abi::PAGE_SIZE;
 
 /// Round `n` up to a whole number of pages; `None` on overflow (a size that came from
 /// the program can be anything).

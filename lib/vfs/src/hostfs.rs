@@ -7,21 +7,15 @@
 //! symlinks are handled by path resolution in the image's own namespace. So nothing
 //! the program does can reach a host file outside the mounted directory.
 
+use uk_abi::fcntl::UTIME_OMIT;
+use uk_abi::fcntl::{O_APPEND, O_CLOEXEC, O_CREAT, O_DIRECTORY, O_EXCL, O_PATH, O_RDONLY, O_TRUNC};
+
 use crate::{DirEnt, Errno, KResult, Kind, Node, OpenReq, SetAttr, Sink, Source, Stat, Statfs};
 use alloc::sync::Arc;
 use alloc::vec;
 use alloc::vec::Vec;
 use core::any::Any;
 use uk_plat::HostFs;
-
-const O_RDONLY: u32 = 0;
-const O_CREAT: u32 = 0o100;
-const O_EXCL: u32 = 0o200;
-const O_TRUNC: u32 = 0o1000;
-const O_APPEND: u32 = 0o2000;
-const O_DIRECTORY: u32 = 0o200000;
-const O_CLOEXEC: u32 = 0o2000000;
-const O_PATH: u32 = 0o10000000;
 
 /// A host descriptor, closed when the last node using it goes away.
 struct HostFd {
@@ -383,7 +377,6 @@ impl Node for HostNode {
             )?;
         }
         if a.atime_ns.is_some() || a.mtime_ns.is_some() {
-            const UTIME_OMIT: i64 = (1 << 30) - 2;
             let ts = |t: Option<i64>| match t {
                 Some(ns) => [ns.div_euclid(1_000_000_000), ns.rem_euclid(1_000_000_000)],
                 None => [0, UTIME_OMIT],

@@ -16,7 +16,7 @@ use alloc::vec::Vec;
 use core::any::Any;
 use core::sync::atomic::{AtomicU64, Ordering};
 
-const PAGE: usize = 4096;
+const PAGE: usize = uk_abi::PAGE_SIZE;
 /// Largest file ramfs holds (EFBIG past it).
 const MAX_FILE: u64 = 1 << 40;
 
@@ -365,8 +365,7 @@ impl Node for RamNode {
         new_name: &[u8],
         flags: u32,
     ) -> KResult<()> {
-        const NOREPLACE: u32 = 1;
-        const EXCHANGE: u32 = 2;
+        use uk_abi::fcntl::{RENAME_EXCHANGE as EXCHANGE, RENAME_NOREPLACE as NOREPLACE};
         check_name(new_name)?;
         let nd = ramnode(new_dir).ok_or(Errno::EXDEV)?;
         if nd.sh.id != self.sh.id {

@@ -17,6 +17,8 @@
 //! file fails with the errno its [`Deny`] names. chmod and utimensat are accepted and
 //! change nothing (Linux keeps such changes only in its inode cache).
 
+use uk_abi::stat::PROC_SUPER_MAGIC;
+
 use crate::{
     DirEnt, Errno, KResult, Kind, Node, OpenReq, SetAttr, Sink, Source, Stat, Statfs, NAME_MAX,
 };
@@ -24,9 +26,6 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::any::Any;
 use core::sync::atomic::{AtomicU64, Ordering};
-
-/// statfs(2) f_type of procfs (PROC_SUPER_MAGIC).
-pub const PROC_SUPER_MAGIC: i64 = 0x9fa0;
 
 /// Produces a file's bytes (at open) or a symlink's target (at readlink).
 pub type GenFn = fn() -> Vec<u8>;

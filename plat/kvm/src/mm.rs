@@ -17,7 +17,7 @@
 //! 2 MiB page of allocator RAM, so every large page can be split once (tables are never
 //! merged back) and the pool cannot run dry. Its frames are only zeroed when used.
 
-pub const PAGE: u64 = 4096;
+pub use uk_arch::paging::PAGE;
 pub const MAX_FREE: usize = 32;
 
 fn up(a: u64) -> u64 {

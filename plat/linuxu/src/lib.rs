@@ -419,11 +419,17 @@ pub unsafe extern "C" fn uk_linuxu_entry(sp: *const usize) -> ! {
 
     // Memory: one reservation, NORESERVE so that only touched pages cost host memory.
     let mem = parsed.mem.unwrap_or(uk_config::PLAT_LINUXU_MEMORY);
-    const PROT_RW: usize = 3;
-    const MAP_PRIVATE_ANON_NORESERVE: usize = 0x02 | 0x20 | 0x4000;
+    use uk_abi::mman::{MAP_ANONYMOUS, MAP_NORESERVE, MAP_PRIVATE, PROT_RW};
     let base = host::call(
         nr::SYS_MMAP,
-        [0, mem, PROT_RW, MAP_PRIVATE_ANON_NORESERVE, usize::MAX, 0],
+        [
+            0,
+            mem,
+            PROT_RW as usize,
+            (MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE) as usize,
+            usize::MAX,
+            0,
+        ],
     );
     if base < 0 {
         die(

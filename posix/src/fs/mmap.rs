@@ -17,7 +17,7 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 use uk_vfs::{Kind, Node};
 
-const PAGE: usize = 4096;
+const PAGE: usize = uk_abi::PAGE_SIZE;
 
 struct Shared {
     start: usize,
@@ -204,9 +204,7 @@ pub fn before_unmap(start: usize, len: usize) {
 
 /// msync(2).
 pub fn msync(addr: usize, len: usize, flags: u32) -> KResult<()> {
-    const MS_ASYNC: u32 = 1;
-    const MS_INVALIDATE: u32 = 2;
-    const MS_SYNC: u32 = 4;
+    use uk_abi::mman::{MS_ASYNC, MS_INVALIDATE, MS_SYNC};
     if !addr.is_multiple_of(PAGE) || flags & !(MS_ASYNC | MS_INVALIDATE | MS_SYNC) != 0 {
         return Err(Errno::EINVAL);
     }

@@ -288,8 +288,7 @@ pub fn unlinkat(dirfd: i32, path: &[u8], flags: u32) -> KResult<()> {
 
 /// renameat2(2).
 pub fn renameat2(olddirfd: i32, old: &[u8], newdirfd: i32, new: &[u8], flags: u32) -> KResult<()> {
-    const NOREPLACE: u32 = 1;
-    const EXCHANGE: u32 = 2;
+    use uk_abi::fcntl::{RENAME_EXCHANGE as EXCHANGE, RENAME_NOREPLACE as NOREPLACE};
     if flags & !(NOREPLACE | EXCHANGE) != 0 || flags == NOREPLACE | EXCHANGE {
         return Err(Errno::EINVAL);
     }

@@ -2,20 +2,18 @@
 //! layouts <-> typed addresses. Parsing lives here (not in syscall-shim) because every
 //! socket call shares it and the unit tests exercise it without program memory.
 
-use uk_abi::socket::{AF_INET, AF_INET6, AF_UNIX, AF_UNSPEC};
+use uk_abi::socket::{
+    SockaddrIn, SockaddrIn6, SockaddrUn, AF_INET, AF_INET6, AF_UNIX, AF_UNSPEC, SUN_PATH_OFFSET,
+};
+use uk_abi::{FromBytes, FromZeros, IntoBytes};
 
 use crate::{Errno, KResult};
 use alloc::vec::Vec;
+use core::mem::size_of;
 use core::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 
-/// `sizeof(struct sockaddr_in)`.
-pub const SOCKADDR_IN_LEN: usize = 16;
-/// `sizeof(struct sockaddr_in6)`; 24 (RFC 2133, no scope id) is accepted on input.
-pub const SOCKADDR_IN6_LEN: usize = 28;
-/// `offsetof(struct sockaddr_un, sun_path)`.
-pub const SUN_PATH_OFF: usize = 2;
-/// `sizeof(struct sockaddr_un)`.
-pub const SOCKADDR_UN_LEN: usize = 110;
+/// The shorter `sockaddr_in6` of RFC 2133 (no scope id), accepted on input.
+const SOCKADDR_IN6_OLD_LEN: usize = 24;
 
 /// An AF_UNIX name.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -49,38 +47,33 @@ fn family(b: &[u8]) -> KResult<u16> {
 pub fn parse(b: &[u8]) -> KResult<SockAddr> {
     match family(b)? {
         AF_INET => {
-            if b.len() < SOCKADDR_IN_LEN {
-                return Err(Errno::EINVAL);
-            }
-            let port = u16::from_be_bytes([b[2], b[3]]);
-            let ip = Ipv4Addr::new(b[4], b[5], b[6], b[7]);
-            Ok(SockAddr::Inet(SocketAddr::V4(SocketAddrV4::new(ip, port))))
+            let (sa, _) = SockaddrIn::read_from_prefix(b).map_err(|_| Errno::EINVAL)?;
+            let port = u16::from_be_bytes(sa.sin_port);
+            Ok(SockAddr::Inet(SocketAddr::V4(SocketAddrV4::new(
+                Ipv4Addr::from(sa.sin_addr),
+                port,
+            ))))
         }
         AF_INET6 => {
-            if b.len() < 24 {
+            if b.len() < SOCKADDR_IN6_OLD_LEN {
                 return Err(Errno::EINVAL);
             }
-            let port = u16::from_be_bytes([b[2], b[3]]);
-            let flow = u32::from_be_bytes([b[4], b[5], b[6], b[7]]);
-            let mut o = [0u8; 16];
-            o.copy_from_slice(&b[8..24]);
-            let scope = if b.len() >= 28 {
-                u32::from_ne_bytes([b[24], b[25], b[26], b[27]])
-            } else {
-                0
-            };
+            // The old, shorter form has no scope id: it reads as 0.
+            let mut sa = SockaddrIn6::new_zeroed();
+            let n = b.len().min(size_of::<SockaddrIn6>());
+            sa.as_mut_bytes()[..n].copy_from_slice(&b[..n]);
             Ok(SockAddr::Inet(SocketAddr::V6(SocketAddrV6::new(
-                Ipv6Addr::from(o),
-                port,
-                flow,
-                scope,
+                Ipv6Addr::from(sa.sin6_addr),
+                u16::from_be_bytes(sa.sin6_port),
+                u32::from_be_bytes(sa.sin6_flowinfo),
+                sa.sin6_scope_id,
             ))))
         }
         AF_UNIX => {
-            if b.len() > SOCKADDR_UN_LEN {
+            if b.len() > size_of::<SockaddrUn>() {
                 return Err(Errno::EINVAL);
             }
-            let path = &b[SUN_PATH_OFF..];
+            let path = &b[SUN_PATH_OFFSET..];
             if path.is_empty() {
                 return Ok(SockAddr::Unix(UnixAddr::Unnamed));
             }
@@ -101,13 +94,14 @@ pub fn parse(b: &[u8]) -> KResult<SockAddr> {
 pub fn encode(a: &SockAddr, v6: bool) -> Vec<u8> {
     match a {
         SockAddr::Inet(sa) => match (sa, v6) {
-            (SocketAddr::V4(s), false) => {
-                let mut b = alloc::vec![0u8; SOCKADDR_IN_LEN];
-                b[0..2].copy_from_slice(&AF_INET.to_ne_bytes());
-                b[2..4].copy_from_slice(&s.port().to_be_bytes());
-                b[4..8].copy_from_slice(&s.ip().octets());
-                b
+            (SocketAddr::V4(s), false) => SockaddrIn {
+                sin_family: AF_INET,
+                sin_port: s.port().to_be_bytes(),
+                sin_addr: s.ip().octets(),
+                sin_zero: [0; 8],
             }
+            .as_bytes()
+            .to_vec(),
             (SocketAddr::V4(s), true) => {
                 let ip = if s.ip().is_unspecified() {
                     Ipv6Addr::UNSPECIFIED
@@ -119,7 +113,7 @@ pub fn encode(a: &SockAddr, v6: bool) -> Vec<u8> {
             (SocketAddr::V6(s), _) => encode6(s),
         },
         SockAddr::Unix(u) => {
-            let mut b = Vec::with_capacity(SOCKADDR_UN_LEN);
+            let mut b = Vec::with_capacity(size_of::<SockaddrUn>());
             b.extend_from_slice(&AF_UNIX.to_ne_bytes());
             match u {
                 UnixAddr::Unnamed => {}
@@ -139,13 +133,15 @@ pub fn encode(a: &SockAddr, v6: bool) -> Vec<u8> {
 }
 
 fn encode6(s: &SocketAddrV6) -> Vec<u8> {
-    let mut b = alloc::vec![0u8; SOCKADDR_IN6_LEN];
-    b[0..2].copy_from_slice(&AF_INET6.to_ne_bytes());
-    b[2..4].copy_from_slice(&s.port().to_be_bytes());
-    b[4..8].copy_from_slice(&s.flowinfo().to_be_bytes());
-    b[8..24].copy_from_slice(&s.ip().octets());
-    b[24..28].copy_from_slice(&s.scope_id().to_ne_bytes());
-    b
+    SockaddrIn6 {
+        sin6_family: AF_INET6,
+        sin6_port: s.port().to_be_bytes(),
+        sin6_flowinfo: s.flowinfo().to_be_bytes(),
+        sin6_addr: s.ip().octets(),
+        sin6_scope_id: s.scope_id(),
+    }
+    .as_bytes()
+    .to_vec()
 }
 
 #[cfg(test)]

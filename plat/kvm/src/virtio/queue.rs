@@ -20,7 +20,7 @@ pub const AVAIL_F_NO_INTERRUPT: u16 = 1;
 /// Device-ring flag: the device does not need to be notified.
 pub const USED_F_NO_NOTIFY: u16 = 1;
 
-const PAGE: usize = 4096;
+const PAGE: usize = uk_abi::PAGE_SIZE;
 
 fn align(v: usize, a: usize) -> usize {
     v.div_ceil(a) * a
