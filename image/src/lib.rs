@@ -123,8 +123,10 @@ pub fn uk_boot_entry(args: &BootArgs) -> ! {
     // The main stack has a PROT_NONE guard page below it, as every musl thread stack
     // does: an overflow faults (readable report) instead of overwriting other memory.
     let guard = uk_alloc::PAGE_SIZE;
-    let stack = uk_posix::mm::mmap(0, uk_config::POSIX_STACK_SIZE + guard, rw, anon, -1, 0)
-        .and_then(|s| uk_posix::mm::mprotect(s, guard, 0).map(|()| s + guard));
+    let space = &uk_posix::process::init().mm;
+    let stack = space
+        .mmap(0, uk_config::POSIX_STACK_SIZE + guard, rw, anon)
+        .and_then(|s| space.mprotect(s, guard, 0).map(|()| s + guard));
     let stack = match stack {
         Ok(s) => s,
         Err(e) => {
@@ -143,9 +145,7 @@ pub fn uk_boot_entry(args: &BootArgs) -> ! {
     let argv = c_strings(args.argv).take(args.argc);
     let envp = c_strings(args.envp);
     uk_posix::fs::proc::set_args(argv.clone(), envp.clone());
-    let block = uk_boot::build_arg_block(argv, envp, &aux, |len| {
-        uk_posix::mm::mmap(0, len, rw, anon, -1, 0).ok()
-    });
+    let block = uk_boot::build_arg_block(argv, envp, &aux, |len| space.mmap(0, len, rw, anon).ok());
     let Some(block) = block else {
         uk_log::error!("cannot allocate the argument block; give the image more memory");
         uk_plat::get().exit(1)

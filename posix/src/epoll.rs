@@ -90,15 +90,15 @@ pub fn epoll_create(flags: u32) -> KResult<Arc<Epoll>> {
 /// epoll_create1(2) into the descriptor table.
 pub fn epoll_create_fd(flags: u32) -> KResult<i32> {
     let e = epoll_create(flags)?;
-    crate::fd::install(e, flags & EPOLL_CLOEXEC != 0)
+    crate::process::current().install(e, flags & EPOLL_CLOEXEC != 0)
 }
 
 /// epoll_ctl(2) on descriptors, with Linux's order of checks: EBADF for either fd,
 /// EPERM for a file that cannot be polled, EINVAL when `epfd` is not an epoll or is
 /// `fd` itself, then the operation's own errors.
 pub fn epoll_ctl(epfd: i32, op: i32, fd: i32, ev: Option<EpollEvent>) -> KResult<()> {
-    let ef = crate::fd::get(epfd)?;
-    let tf = crate::fd::get(fd)?;
+    let ef = crate::process::current().fds.get(epfd)?;
+    let tf = crate::process::current().fds.get(fd)?;
     if as_epoll(&*tf).is_none() {
         if let Ok(st) = tf.stat() {
             let t = st.st_mode & S_IFMT;
@@ -116,7 +116,7 @@ pub fn epoll_ctl(epfd: i32, op: i32, fd: i32, ev: Option<EpollEvent>) -> KResult
 
 /// The epoll behind `epfd`: EBADF if not open, EINVAL if not an epoll.
 pub fn from_fd(epfd: i32) -> KResult<Arc<dyn File>> {
-    let f = crate::fd::get(epfd)?;
+    let f = crate::process::current().fds.get(epfd)?;
     if as_epoll(&*f).is_none() {
         return Err(Errno::EINVAL);
     }

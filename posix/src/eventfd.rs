@@ -43,7 +43,7 @@ pub fn eventfd(initval: u32, flags: u32) -> KResult<Arc<EventFd>> {
 /// eventfd2(2) into the descriptor table.
 pub fn eventfd_fd(initval: u32, flags: u32) -> KResult<i32> {
     let e = eventfd(initval, flags)?;
-    crate::fd::install(e, flags & EFD_CLOEXEC != 0)
+    crate::process::current().install(e, flags & EFD_CLOEXEC != 0)
 }
 
 impl EventFd {

@@ -1,4 +1,4 @@
-//! The file descriptor table.
+//! The file descriptor table of a process.
 
 use crate::file::File;
 use crate::{Errno, KResult};
@@ -11,145 +11,153 @@ pub struct FdEntry {
     pub cloexec: bool,
 }
 
-static TABLE: spin::Mutex<Vec<Option<FdEntry>>> = spin::Mutex::new(Vec::new());
-
-/// Open stdin, stdout and stderr on the console.
-pub(crate) fn init_console() {
-    let mut t = TABLE.lock();
-    t.clear();
-    for fd in 0..3 {
-        t.push(Some(FdEntry {
-            file: Arc::new(crate::console::Console::new(fd)),
-            cloexec: false,
-        }));
-    }
+/// A process's descriptors. Threads share it; limits (RLIMIT_NOFILE) are the caller's
+/// to pass, so that the table knows nothing of the rest of the process.
+#[derive(Default)]
+pub struct FdTable {
+    slots: spin::Mutex<Vec<Option<FdEntry>>>,
 }
 
-/// The file behind `fd`; EBADF when it is not open.
-pub fn get(fd: i32) -> KResult<Arc<dyn File>> {
-    if fd < 0 {
-        return Err(Errno::EBADF);
-    }
-    let t = TABLE.lock();
-    match t.get(fd as usize) {
-        Some(Some(e)) => Ok(e.file.clone()),
-        _ => Err(Errno::EBADF),
-    }
-}
-
-/// Install `file` at the lowest free descriptor; EMFILE past RLIMIT_NOFILE.
-pub fn install(file: Arc<dyn File>, cloexec: bool) -> KResult<i32> {
-    let limit = crate::ident::nofile_limit();
-    let mut t = TABLE.lock();
-    let slot = t.iter().position(|e| e.is_none()).unwrap_or(t.len());
-    if slot >= limit {
-        return Err(Errno::EMFILE);
-    }
-    if slot == t.len() {
-        t.try_reserve(1).map_err(|_| Errno::ENOMEM)?;
-        t.push(None);
-    }
-    t[slot] = Some(FdEntry { file, cloexec });
-    Ok(slot as i32)
-}
-
-/// close(2).
-pub fn close(fd: i32) -> KResult<()> {
-    if fd < 0 {
-        return Err(Errno::EBADF);
-    }
-    let mut t = TABLE.lock();
-    match t.get_mut(fd as usize) {
-        Some(e @ Some(_)) => {
-            *e = None;
-            Ok(())
+impl FdTable {
+    pub const fn new() -> Self {
+        FdTable {
+            slots: spin::Mutex::new(Vec::new()),
         }
-        _ => Err(Errno::EBADF),
     }
-}
 
-/// dup(2)/F_DUPFD: the file at `fd` installed again at the lowest free descriptor
-/// >= `min`. EINVAL when `min` is past RLIMIT_NOFILE, EMFILE when none is free.
-pub fn dup_min(fd: i32, min: i32, cloexec: bool) -> KResult<i32> {
-    let file = get(fd)?;
-    let limit = crate::ident::nofile_limit();
-    if min < 0 || min as usize >= limit {
-        return Err(Errno::EINVAL);
+    /// The file behind `fd`; EBADF when it is not open.
+    pub fn get(&self, fd: i32) -> KResult<Arc<dyn File>> {
+        if fd < 0 {
+            return Err(Errno::EBADF);
+        }
+        let t = self.slots.lock();
+        match t.get(fd as usize) {
+            Some(Some(e)) => Ok(e.file.clone()),
+            _ => Err(Errno::EBADF),
+        }
     }
-    let mut t = TABLE.lock();
-    let min = min as usize;
-    let slot = (min..limit)
-        .find(|i| t.get(*i).is_none_or(|e| e.is_none()))
-        .ok_or(Errno::EMFILE)?;
-    if slot >= t.len() {
-        let more = slot + 1 - t.len();
-        t.try_reserve(more).map_err(|_| Errno::ENOMEM)?;
-        t.resize(slot + 1, None);
-    }
-    t[slot] = Some(FdEntry { file, cloexec });
-    Ok(slot as i32)
-}
 
-/// dup2(2)/dup3(2): the file at `old` installed at `new`, closing what was there.
-/// EBADF when `new` is outside RLIMIT_NOFILE.
-pub fn dup_to(old: i32, new: i32, cloexec: bool) -> KResult<i32> {
-    let file = get(old)?;
-    if new < 0 || new as usize >= crate::ident::nofile_limit() {
-        return Err(Errno::EBADF);
+    /// Install `file` at the lowest free descriptor; EMFILE at `limit` (RLIMIT_NOFILE).
+    pub fn install(&self, file: Arc<dyn File>, cloexec: bool, limit: usize) -> KResult<i32> {
+        let mut t = self.slots.lock();
+        let slot = t.iter().position(|e| e.is_none()).unwrap_or(t.len());
+        if slot >= limit {
+            return Err(Errno::EMFILE);
+        }
+        if slot == t.len() {
+            t.try_reserve(1).map_err(|_| Errno::ENOMEM)?;
+            t.push(None);
+        }
+        t[slot] = Some(FdEntry { file, cloexec });
+        Ok(slot as i32)
     }
-    let n = new as usize;
-    let previous = {
-        let mut t = TABLE.lock();
-        if n >= t.len() {
-            let more = n + 1 - t.len();
+
+    /// close(2).
+    pub fn close(&self, fd: i32) -> KResult<()> {
+        if fd < 0 {
+            return Err(Errno::EBADF);
+        }
+        let old = {
+            let mut t = self.slots.lock();
+            match t.get_mut(fd as usize) {
+                Some(e @ Some(_)) => e.take(),
+                _ => return Err(Errno::EBADF),
+            }
+        };
+        // The file is released after the table lock is dropped.
+        drop(old);
+        Ok(())
+    }
+
+    /// dup(2)/F_DUPFD: the file at `fd` installed again at the lowest free descriptor
+    /// >= `min`. EINVAL when `min` is past `limit`, EMFILE when none is free.
+    pub fn dup_min(&self, fd: i32, min: i32, cloexec: bool, limit: usize) -> KResult<i32> {
+        let file = self.get(fd)?;
+        if min < 0 || min as usize >= limit {
+            return Err(Errno::EINVAL);
+        }
+        let mut t = self.slots.lock();
+        let min = min as usize;
+        let slot = (min..limit)
+            .find(|i| t.get(*i).is_none_or(|e| e.is_none()))
+            .ok_or(Errno::EMFILE)?;
+        if slot >= t.len() {
+            let more = slot + 1 - t.len();
             t.try_reserve(more).map_err(|_| Errno::ENOMEM)?;
-            t.resize(n + 1, None);
+            t.resize(slot + 1, None);
         }
-        t[n].replace(FdEntry { file, cloexec })
-    };
-    // The replaced file is released after the table lock is dropped.
-    drop(previous);
-    Ok(new)
-}
+        t[slot] = Some(FdEntry { file, cloexec });
+        Ok(slot as i32)
+    }
 
-/// The close-on-exec flag of `fd` (F_GETFD).
-pub fn cloexec(fd: i32) -> KResult<bool> {
-    if fd < 0 {
-        return Err(Errno::EBADF);
-    }
-    match TABLE.lock().get(fd as usize) {
-        Some(Some(e)) => Ok(e.cloexec),
-        _ => Err(Errno::EBADF),
-    }
-}
-
-/// Set the close-on-exec flag of `fd` (F_SETFD).
-pub fn set_cloexec(fd: i32, on: bool) -> KResult<()> {
-    if fd < 0 {
-        return Err(Errno::EBADF);
-    }
-    match TABLE.lock().get_mut(fd as usize) {
-        Some(Some(e)) => {
-            e.cloexec = on;
-            Ok(())
+    /// dup2(2)/dup3(2): the file at `old` installed at `new`, closing what was there.
+    /// EBADF when `new` is outside `limit`.
+    pub fn dup_to(&self, old: i32, new: i32, cloexec: bool, limit: usize) -> KResult<i32> {
+        let file = self.get(old)?;
+        if new < 0 || new as usize >= limit {
+            return Err(Errno::EBADF);
         }
-        _ => Err(Errno::EBADF),
+        let n = new as usize;
+        let previous = {
+            let mut t = self.slots.lock();
+            if n >= t.len() {
+                let more = n + 1 - t.len();
+                t.try_reserve(more).map_err(|_| Errno::ENOMEM)?;
+                t.resize(n + 1, None);
+            }
+            t[n].replace(FdEntry { file, cloexec })
+        };
+        // The replaced file is released after the table lock is dropped.
+        drop(previous);
+        Ok(new)
     }
-}
 
-/// Number of open descriptors.
-pub fn open_count() -> usize {
-    TABLE.lock().iter().filter(|e| e.is_some()).count()
-}
+    /// The close-on-exec flag of `fd` (F_GETFD).
+    pub fn cloexec(&self, fd: i32) -> KResult<bool> {
+        if fd < 0 {
+            return Err(Errno::EBADF);
+        }
+        match self.slots.lock().get(fd as usize) {
+            Some(Some(e)) => Ok(e.cloexec),
+            _ => Err(Errno::EBADF),
+        }
+    }
 
-/// Every open descriptor with its file, lowest first (/proc/PID/fd).
-pub fn open_fds() -> Vec<(i32, Arc<dyn File>)> {
-    TABLE
-        .lock()
-        .iter()
-        .enumerate()
-        .filter_map(|(i, e)| e.as_ref().map(|e| (i as i32, e.file.clone())))
-        .collect()
+    /// Set the close-on-exec flag of `fd` (F_SETFD).
+    pub fn set_cloexec(&self, fd: i32, on: bool) -> KResult<()> {
+        if fd < 0 {
+            return Err(Errno::EBADF);
+        }
+        match self.slots.lock().get_mut(fd as usize) {
+            Some(Some(e)) => {
+                e.cloexec = on;
+                Ok(())
+            }
+            _ => Err(Errno::EBADF),
+        }
+    }
+
+    /// Number of open descriptors.
+    pub fn open_count(&self) -> usize {
+        self.slots.lock().iter().filter(|e| e.is_some()).count()
+    }
+
+    /// Every open descriptor with its file, lowest first (/proc/PID/fd).
+    pub fn open_fds(&self) -> Vec<(i32, Arc<dyn File>)> {
+        self.slots
+            .lock()
+            .iter()
+            .enumerate()
+            .filter_map(|(i, e)| e.as_ref().map(|e| (i as i32, e.file.clone())))
+            .collect()
+    }
+
+    /// Close every descriptor (the process is ending): files are released outside the
+    /// table lock.
+    pub fn close_all(&self) {
+        let all = core::mem::take(&mut *self.slots.lock());
+        drop(all);
+    }
 }
 
 #[cfg(test)]
@@ -157,17 +165,26 @@ mod tests {
     use super::*;
 
     #[test]
-    fn console_and_close() {
+    fn install_get_close_dup() {
         crate::testplat::setup();
-        init_console();
-        assert!(get(1).is_ok());
-        assert_eq!(get(-1).err(), Some(Errno::EBADF));
-        assert_eq!(get(77).err(), Some(Errno::EBADF));
-        let f = get(2).unwrap();
-        let n = install(f, false).unwrap();
-        assert_eq!(n, 3);
-        close(n).unwrap();
-        assert_eq!(close(n), Err(Errno::EBADF));
-        assert_eq!(close(-5), Err(Errno::EBADF));
+        let t = FdTable::new();
+        let f: Arc<dyn File> = Arc::new(crate::console::Console::new(1));
+        assert_eq!(t.install(f.clone(), false, 8), Ok(0));
+        assert_eq!(t.install(f.clone(), true, 8), Ok(1));
+        assert!(t.get(1).is_ok());
+        assert_eq!(t.get(-1).err(), Some(Errno::EBADF));
+        assert_eq!(t.get(77).err(), Some(Errno::EBADF));
+        assert_eq!(t.cloexec(1), Ok(true));
+        assert_eq!(t.dup_min(0, 5, false, 8), Ok(5));
+        assert_eq!(t.dup_min(0, 8, false, 8), Err(Errno::EINVAL));
+        assert_eq!(t.dup_to(0, 7, true, 8), Ok(7));
+        assert_eq!(t.dup_to(0, 8, true, 8), Err(Errno::EBADF));
+        assert_eq!(t.open_count(), 4);
+        t.close(1).unwrap();
+        assert_eq!(t.close(1), Err(Errno::EBADF));
+        assert_eq!(t.close(-5), Err(Errno::EBADF));
+        assert_eq!(t.install(f, false, 8), Ok(1), "lowest free slot");
+        t.close_all();
+        assert_eq!(t.open_count(), 0);
     }
 }

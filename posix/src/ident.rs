@@ -1,106 +1,140 @@
-//! Process identity and resources: ids, uname, rlimits, sysinfo.
+//! Identity and resources: the host name and uname (one per image, like a UTS
+//! namespace), a process's resource limits ([`Limits`]), its ids and credentials, and
+//! sysinfo.
 
-use uk_abi::resource::{RLIMIT_NLIMITS, RLIMIT_NOFILE, RLIMIT_STACK, RLIM_INFINITY};
+use uk_abi::resource::{
+    RLIMIT_CORE, RLIMIT_MEMLOCK, RLIMIT_MSGQUEUE, RLIMIT_NICE, RLIMIT_NLIMITS, RLIMIT_NOFILE,
+    RLIMIT_NPROC, RLIMIT_RTPRIO, RLIMIT_SIGPENDING, RLIMIT_STACK, RLIM_INFINITY,
+};
+use uk_abi::utsname::{field, Utsname, UTS_LEN};
 
 use crate::{Errno, KResult};
 use core::sync::atomic::{AtomicUsize, Ordering};
 
-/// The one process is pid 1 (it is the image's init), its main thread tid 1.
-pub const PID: i32 = 1;
+/// The image's first process: pid 1 (the image's init), its main thread tid 1.
+pub const INIT_PID: i32 = 1;
 
-static NODENAME: spin::Mutex<[u8; 65]> = spin::Mutex::new([0; 65]);
-static NOFILE: AtomicUsize = AtomicUsize::new(1024);
+static NODENAME: spin::Mutex<[u8; UTS_LEN]> = spin::Mutex::new([0; UTS_LEN]);
 
-static RLIMITS: spin::Mutex<[(u64, u64); RLIMIT_NLIMITS]> =
-    spin::Mutex::new([(RLIM_INFINITY, RLIM_INFINITY); RLIMIT_NLIMITS]);
-
-pub(crate) fn init(nodename: &str, max_fds: usize, stack: usize) {
-    let mut n = NODENAME.lock();
-    *n = [0; 65];
-    let b = nodename.as_bytes();
-    let len = b.len().min(64);
-    n[..len].copy_from_slice(&b[..len]);
-    NOFILE.store(max_fds, Ordering::Relaxed);
-    let mut r = RLIMITS.lock();
-    *r = [(RLIM_INFINITY, RLIM_INFINITY); RLIMIT_NLIMITS];
-    r[RLIMIT_STACK] = (stack as u64, RLIM_INFINITY);
-    r[4] = (0, RLIM_INFINITY); // CORE: no core dumps
-    r[6] = (1, 1); // NPROC: one process
-    r[RLIMIT_NOFILE] = (max_fds as u64, max_fds as u64);
-    r[8] = (8 << 20, 8 << 20); // MEMLOCK
-    r[11] = (63_000, 63_000); // SIGPENDING
-    r[12] = (819_200, 819_200); // MSGQUEUE
-    r[13] = (0, 0); // NICE
-    r[14] = (0, 0); // RTPRIO
+/// Set the host name at boot.
+pub(crate) fn init(nodename: &str) {
+    *NODENAME.lock() = field(nodename.as_bytes());
 }
 
-/// The current RLIMIT_NOFILE soft limit.
-pub fn nofile_limit() -> usize {
-    NOFILE.load(Ordering::Relaxed)
-}
-
-/// `struct utsname`: six 65-byte fields.
-pub fn uname() -> [[u8; 65]; 6] {
-    fn field(s: &[u8]) -> [u8; 65] {
-        let mut f = [0u8; 65];
-        let n = s.len().min(64);
-        f[..n].copy_from_slice(&s[..n]);
-        f
-    }
+/// `struct utsname`.
+pub fn uname() -> Utsname {
     let plat = uk_plat::get().name();
-    let mut version = [0u8; 65];
+    let mut version = [0u8; UTS_LEN];
     let v = b"#1 ukit ";
     version[..v.len()].copy_from_slice(v);
-    let pn = plat.len().min(64 - v.len());
+    let pn = plat.len().min(UTS_LEN - 1 - v.len());
     version[v.len()..v.len() + pn].copy_from_slice(&plat.as_bytes()[..pn]);
-    [
+    Utsname {
         // Programs branch on sysname and release for Linux features: we implement the
         // Linux x86_64 ABI, so say Linux and a release whose features we follow.
-        field(b"Linux"),
-        *NODENAME.lock(),
-        field(b"6.1.0-ukit"),
+        sysname: field(b"Linux"),
+        nodename: *NODENAME.lock(),
+        release: field(b"6.1.0-ukit"),
         version,
-        field(b"x86_64"),
-        field(b"(none)"),
-    ]
+        machine: field(b"x86_64"),
+        domainname: field(b"(none)"),
+    }
 }
 
 /// sethostname(2).
 pub fn set_nodename(name: &[u8]) -> KResult<()> {
-    if name.len() > 64 {
+    if name.len() > UTS_LEN - 1 {
         return Err(Errno::EINVAL);
     }
-    let mut n = NODENAME.lock();
-    *n = [0; 65];
-    n[..name.len()].copy_from_slice(name);
+    *NODENAME.lock() = field(name);
     Ok(())
 }
 
-/// prlimit64(2) on our own process: returns the old limit, sets the new one if given.
-pub fn prlimit(pid: i32, res: u32, new: Option<(u64, u64)>) -> KResult<(u64, u64)> {
-    if pid != 0 && pid != PID {
-        return Err(Errno::ESRCH);
+/// A process's resource limits (getrlimit/setrlimit/prlimit64).
+pub struct Limits {
+    /// RLIMIT_NOFILE's soft value, read on every descriptor allocation.
+    nofile: AtomicUsize,
+    table: spin::Mutex<[(u64, u64); RLIMIT_NLIMITS]>,
+}
+
+impl Limits {
+    /// The limits a process starts with: `max_fds` descriptors, a `stack`-byte main
+    /// stack, everything else as a Linux root process has it.
+    pub fn new(max_fds: usize, stack: usize) -> Self {
+        let mut r = [(RLIM_INFINITY, RLIM_INFINITY); RLIMIT_NLIMITS];
+        r[RLIMIT_STACK] = (stack as u64, RLIM_INFINITY);
+        r[RLIMIT_CORE] = (0, RLIM_INFINITY); // no core dumps
+        r[RLIMIT_NPROC] = (1, 1); // one process
+        r[RLIMIT_NOFILE] = (max_fds as u64, max_fds as u64);
+        r[RLIMIT_MEMLOCK] = (8 << 20, 8 << 20);
+        r[RLIMIT_SIGPENDING] = (63_000, 63_000);
+        r[RLIMIT_MSGQUEUE] = (819_200, 819_200);
+        r[RLIMIT_NICE] = (0, 0);
+        r[RLIMIT_RTPRIO] = (0, 0);
+        Limits {
+            nofile: AtomicUsize::new(max_fds),
+            table: spin::Mutex::new(r),
+        }
     }
-    let res = res as usize;
-    if res >= RLIMIT_NLIMITS {
-        return Err(Errno::EINVAL);
+
+    /// A copy (fork: the child starts with the parent's limits).
+    pub fn duplicate(&self) -> Self {
+        Limits {
+            nofile: AtomicUsize::new(self.nofile()),
+            table: spin::Mutex::new(*self.table.lock()),
+        }
     }
-    let mut r = RLIMITS.lock();
-    let old = r[res];
-    if let Some((soft, hard)) = new {
-        if soft > hard {
+
+    /// The current RLIMIT_NOFILE soft limit.
+    pub fn nofile(&self) -> usize {
+        self.nofile.load(Ordering::Relaxed)
+    }
+
+    /// Limit `res`: returns the old value, sets the new one if given. Only lowering or
+    /// keeping a hard limit is allowed (raising needs a privilege not modelled).
+    pub fn get_set(&self, res: u32, new: Option<(u64, u64)>) -> KResult<(u64, u64)> {
+        let res = res as usize;
+        if res >= RLIMIT_NLIMITS {
             return Err(Errno::EINVAL);
         }
-        // Raising a hard limit needs privilege we do not model: only lowering or keeping.
-        if hard > old.1 {
-            return Err(Errno::EPERM);
+        let mut r = self.table.lock();
+        let old = r[res];
+        if let Some((soft, hard)) = new {
+            if soft > hard {
+                return Err(Errno::EINVAL);
+            }
+            if hard > old.1 {
+                return Err(Errno::EPERM);
+            }
+            if res == RLIMIT_NOFILE {
+                self.nofile
+                    .store(soft.min(1 << 20) as usize, Ordering::Relaxed);
+            }
+            r[res] = (soft, hard);
         }
-        if res == RLIMIT_NOFILE {
-            NOFILE.store(soft.min(1 << 20) as usize, Ordering::Relaxed);
-        }
-        r[res] = (soft, hard);
+        Ok(old)
     }
-    Ok(old)
+}
+
+/// A process's ids: its own, its parent's, its group's and session's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Ids {
+    pub pid: i32,
+    pub ppid: i32,
+    pub pgid: i32,
+    pub sid: i32,
+}
+
+/// A process's credentials (real, effective and saved user and group ids). Every
+/// program in an image runs as root: nothing else shares the machine.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Creds {
+    pub uid: u32,
+    pub euid: u32,
+    pub suid: u32,
+    pub gid: u32,
+    pub egid: u32,
+    pub sgid: u32,
 }
 
 /// The fields of `struct sysinfo` we fill.
@@ -118,7 +152,7 @@ pub fn sysinfo() -> SysInfo {
         uptime_s: (crate::time::uptime_ns() / 1_000_000_000) as i64,
         totalram: (s.total_pages * uk_alloc::PAGE_SIZE) as u64,
         freeram: (s.free_pages * uk_alloc::PAGE_SIZE) as u64,
-        procs: crate::thread::count() as u16,
+        procs: uk_sched::thread_count() as u16,
     }
 }
 
@@ -128,28 +162,23 @@ mod tests {
 
     #[test]
     fn limits() {
+        let l = Limits::new(256, 8 << 20);
+        let nofile = RLIMIT_NOFILE as u32;
+        assert_eq!(l.get_set(nofile, None), Ok((256, 256)));
+        assert_eq!(l.get_set(99, None), Err(Errno::EINVAL));
+        assert_eq!(l.get_set(nofile, Some((300, 200))), Err(Errno::EINVAL));
+        assert_eq!(l.get_set(nofile, Some((100, 512))), Err(Errno::EPERM));
+        assert_eq!(l.get_set(nofile, Some((100, 256))), Ok((256, 256)));
+        assert_eq!(l.nofile(), 100);
+        assert_eq!(l.duplicate().nofile(), 100);
+    }
+
+    #[test]
+    fn names() {
         crate::testplat::setup();
-        init("box", 256, 8 << 20);
-        assert_eq!(prlimit(0, RLIMIT_NOFILE as u32, None), Ok((256, 256)));
-        assert_eq!(prlimit(0, 99, None), Err(Errno::EINVAL));
-        assert_eq!(prlimit(42, 0, None), Err(Errno::ESRCH));
-        assert_eq!(
-            prlimit(0, RLIMIT_NOFILE as u32, Some((300, 200))),
-            Err(Errno::EINVAL)
-        );
-        assert_eq!(
-            prlimit(0, RLIMIT_NOFILE as u32, Some((100, 512))),
-            Err(Errno::EPERM)
-        );
-        assert_eq!(
-            prlimit(1, RLIMIT_NOFILE as u32, Some((100, 256))),
-            Ok((256, 256))
-        );
-        assert_eq!(nofile_limit(), 100);
         let u = uname();
-        assert_eq!(&u[0][..6], b"Linux\0");
-        assert_eq!(&u[1][..4], b"box\0");
+        assert_eq!(&u.sysname[..6], b"Linux\0");
+        assert_eq!(&u.nodename[..5], b"ukit\0");
         assert_eq!(set_nodename(&[b'a'; 65]), Err(Errno::EINVAL));
-        init("box", 1024, 8 << 20);
     }
 }

@@ -1,8 +1,10 @@
-//! POSIX semantics for the one process an image runs.
+//! POSIX semantics on ukit's core libraries.
 //!
-//! Everything here is typed: functions take checked slices and return
+//! Everything here is typed: functions take checked program-memory buffers and return
 //! `Result<T, Errno>`. The raw Linux ABI (registers, user pointers, negative errno)
-//! lives in syscall-shim, which calls into this crate.
+//! lives in syscall-shim, which calls into this crate. The state Linux keeps per
+//! process is one [`process::Process`]; the modules that define its parts act on the
+//! part they are given (docs/architecture.md, "Import cuts: posix").
 #![cfg_attr(not(any(test, feature = "testing")), no_std)]
 
 extern crate alloc;
@@ -20,6 +22,7 @@ pub mod itimer;
 pub mod mm;
 pub mod pipe;
 pub mod poll;
+pub mod process;
 pub mod rusage;
 pub mod signal;
 pub mod socket;
@@ -43,15 +46,36 @@ pub struct PosixParams {
     pub brk_max: usize,
 }
 
-/// Bring up the process state: console fds 0-2, limits, identity, clocks, CSPRNG.
+/// Bring up the POSIX layer: clocks, the CSPRNG, the host name, and the first process
+/// with the console as descriptors 0-2.
 pub fn init(p: PosixParams) {
     uk_sched::UNMAP_HOOK.set(thread::unmap_hook);
-    uk_sched::IDLE_HOOK.set(signal::take_platform_signals);
-    ident::init(p.nodename, p.max_fds, p.stack_size);
-    mm::init(p.brk_max);
+    uk_sched::IDLE_HOOK.set(take_platform_signals);
+    uk_sched::OWNER_SWITCH.set(process::switched);
+    uk_sched::OWNER_EXIT.set(process::release);
+    ident::init(p.nodename);
     time::init();
     uk_random::init();
-    fd::init_console();
+    let init = process::create_init(process::InitParams {
+        max_fds: p.max_fds,
+        stack_size: p.stack_size,
+        brk_max: p.brk_max,
+    });
+    for fd in 0..3 {
+        let console: alloc::sync::Arc<dyn file::File> =
+            alloc::sync::Arc::new(console::Console::new(fd));
+        let _ = init.install(console, false);
+    }
+}
+
+/// Post the signals that reached the image from outside (host signals on linuxu) to
+/// the first process: the image is its init. Runs at every system call return and
+/// whenever the idle wait wakes.
+pub fn take_platform_signals() {
+    let bits = uk_plat::get().take_signals();
+    if bits != 0 {
+        process::init().signals.post_platform(bits);
+    }
 }
 
 /// A host-backed platform for unit tests (here and in syscall-shim, through the

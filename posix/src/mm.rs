@@ -42,25 +42,88 @@ struct Mm {
     brk: Option<(usize, usize, usize)>,
 }
 
-static MM: spin::Mutex<Mm> = spin::Mutex::new(Mm {
-    vmas: BTreeMap::new(),
-    brk_max: 0,
-    brk: None,
-});
-
-pub(crate) fn init(brk_max: usize) {
-    MM.lock().brk_max = brk_max & !(PAGE_SIZE - 1);
+/// A range the program may access that is not a memory map: image segments, the
+/// initial stack, the argument block.
+#[derive(Clone, Copy, Debug)]
+struct StaticRange {
+    start: usize,
+    end: usize,
+    writable: bool,
 }
 
-/// For pointer checks: the map containing `addr` as (end of map, writable). PROT_NONE
-/// maps are not accessible at all.
-pub(crate) fn lookup(addr: usize) -> Option<(usize, bool)> {
-    let mm = MM.lock();
-    let (&start, v) = mm.vmas.range(..=addr).next_back()?;
-    if addr >= start + v.len || v.prot & (PROT_READ | PROT_WRITE | PROT_EXEC) == 0 {
-        return None;
+/// The memory a program owns: its maps (mmap, brk) and the static ranges boot gave it
+/// (the image's segments, its first stack). Pointer checks ([`crate::user`]) consult
+/// the active one; a process holds its own (`crate::process::Process::mm`).
+pub struct AddressSpace {
+    maps: spin::Mutex<Mm>,
+    statics: spin::Mutex<alloc::vec::Vec<StaticRange>>,
+}
+
+static ACTIVE: core::sync::atomic::AtomicPtr<AddressSpace> =
+    core::sync::atomic::AtomicPtr::new(core::ptr::null_mut());
+
+/// Make `space` the address space program pointers refer to (what loading CR3 is for
+/// hardware): the process layer calls this when the running process changes. The
+/// caller keeps `space` alive while it is active (a process holds its own).
+pub fn activate(space: &alloc::sync::Arc<AddressSpace>) {
+    ACTIVE.store(
+        alloc::sync::Arc::as_ptr(space) as *mut AddressSpace,
+        core::sync::atomic::Ordering::Release,
+    );
+}
+
+/// The active address space: the running thread's process's memory.
+///
+/// # Panics
+/// Before boot activated one (a bug in the boot sequence).
+pub fn active() -> &'static AddressSpace {
+    let p = ACTIVE.load(core::sync::atomic::Ordering::Acquire);
+    assert!(!p.is_null(), "ukit: no address space is active");
+    // SAFETY: `activate` stores the address of an AddressSpace its process keeps alive
+    // while any of its threads runs; the running thread's process is the active one.
+    unsafe { &*p }
+}
+
+impl AddressSpace {
+    /// An empty address space whose brk area may grow to `brk_max` bytes.
+    pub fn new(brk_max: usize) -> Self {
+        AddressSpace {
+            maps: spin::Mutex::new(Mm {
+                vmas: BTreeMap::new(),
+                brk_max: brk_max & !(PAGE_SIZE - 1),
+                brk: None,
+            }),
+            statics: spin::Mutex::new(alloc::vec::Vec::new()),
+        }
     }
-    Some((start + v.len, v.prot & PROT_WRITE != 0))
+
+    /// Declare `[start, end)` program memory that no map covers (boot does this for
+    /// the image's PT_LOAD segments and the initial stack).
+    pub fn add_static_range(&self, start: usize, end: usize, writable: bool) {
+        if start < end {
+            self.statics.lock().push(StaticRange {
+                start,
+                end,
+                writable,
+            });
+        }
+    }
+
+    /// For pointer checks: the range containing `addr` as (its end, writable).
+    /// PROT_NONE maps are not accessible at all.
+    pub fn lookup(&self, addr: usize) -> Option<(usize, bool)> {
+        for r in self.statics.lock().iter() {
+            if addr >= r.start && addr < r.end {
+                return Some((r.end, r.writable));
+            }
+        }
+        let mm = self.maps.lock();
+        let (&start, v) = mm.vmas.range(..=addr).next_back()?;
+        if addr >= start + v.len || v.prot & (PROT_READ | PROT_WRITE | PROT_EXEC) == 0 {
+            return None;
+        }
+        Some((start + v.len, v.prot & PROT_WRITE != 0))
+    }
 }
 
 /// Release pages to the platform and the allocator; clear them if the platform does
@@ -229,15 +292,9 @@ impl Mm {
     }
 }
 
-fn check_prot(prot: u32) -> KResult<()> {
-    if prot & !(PROT_READ | PROT_WRITE | PROT_EXEC | PROT_GROWSDOWN | PROT_GROWSUP) != 0 {
-        return Err(Errno::EINVAL);
-    }
-    Ok(())
-}
-
-/// mmap(2) of anonymous memory. File maps arrive with the VFS.
-pub fn mmap(addr: usize, len: usize, prot: u32, flags: u32, fd: i32, off: u64) -> KResult<usize> {
+/// The checks every mmap(2) makes, anonymous or not: returns the length rounded up to
+/// whole pages.
+pub fn check_mmap(len: usize, prot: u32, flags: u32, off: u64) -> KResult<usize> {
     if len == 0 {
         return Err(Errno::EINVAL);
     }
@@ -250,52 +307,86 @@ pub fn mmap(addr: usize, len: usize, prot: u32, flags: u32, fd: i32, off: u64) -
     if !off.is_multiple_of(PAGE_SIZE as u64) {
         return Err(Errno::EINVAL);
     }
-    if flags & MAP_ANONYMOUS == 0 {
-        return crate::fs::mmap::mmap_file(addr, len, prot, flags, fd, off);
+    Ok(len)
+}
+
+fn check_prot(prot: u32) -> KResult<()> {
+    if prot & !(PROT_READ | PROT_WRITE | PROT_EXEC | PROT_GROWSDOWN | PROT_GROWSUP) != 0 {
+        return Err(Errno::EINVAL);
     }
-    if flags & MAP_TYPE == MAP_SHARED_VALIDATE {
-        return Err(Errno::EINVAL); // anonymous maps are MAP_SHARED or MAP_PRIVATE only
-    }
-    let fixed = flags & (MAP_FIXED | MAP_FIXED_NOREPLACE) != 0;
-    let mut mm = MM.lock();
-    if fixed {
-        if !addr.is_multiple_of(PAGE_SIZE) {
+    Ok(())
+}
+
+impl AddressSpace {
+    /// mmap(2) of anonymous memory. File maps are made by `crate::fs::mmap`, which
+    /// calls this (a map owns what backs it: the file layer builds on the memory layer,
+    /// never the reverse).
+    pub fn mmap(&self, addr: usize, len: usize, prot: u32, flags: u32) -> KResult<usize> {
+        let len = check_mmap(len, prot, flags, 0)?;
+        if flags & MAP_ANONYMOUS == 0 {
             return Err(Errno::EINVAL);
         }
-        let end = addr.checked_add(len).ok_or(Errno::ENOMEM)?;
-        if mm.overlaps(addr, end) {
-            if flags & MAP_FIXED_NOREPLACE != 0 {
-                return Err(Errno::EEXIST);
+        if flags & MAP_TYPE == MAP_SHARED_VALIDATE {
+            return Err(Errno::EINVAL); // anonymous maps are MAP_SHARED or MAP_PRIVATE only
+        }
+        let fixed = flags & (MAP_FIXED | MAP_FIXED_NOREPLACE) != 0;
+        let mut mm = self.maps.lock();
+        if fixed {
+            if !addr.is_multiple_of(PAGE_SIZE) {
+                return Err(Errno::EINVAL);
             }
-            if !mm.covered(addr, end) {
-                // Partly over existing maps and partly not: rare; refuse rather than
-                // half-succeed.
+            let end = addr.checked_add(len).ok_or(Errno::ENOMEM)?;
+            if mm.overlaps(addr, end) {
+                if flags & MAP_FIXED_NOREPLACE != 0 {
+                    return Err(Errno::EEXIST);
+                }
+                if !mm.covered(addr, end) {
+                    // Partly over existing maps and partly not: rare; refuse rather than
+                    // half-succeed.
+                    return Err(Errno::ENOMEM);
+                }
+                mm.split_at(addr);
+                mm.split_at(end);
+                mm.open_up(addr, end);
+                let keys: alloc::vec::Vec<usize> =
+                    mm.vmas.range(addr..end).map(|(&k, _)| k).collect();
+                for k in keys {
+                    if let Some(v) = mm.vmas.get_mut(&k) {
+                        v.prot = prot;
+                        zero_pages(k, v.len);
+                    }
+                }
+                mm.coalesce(addr, end);
+                mm.reapply(addr, end);
+                return Ok(addr);
+            }
+            if !PAGES.lock().alloc_at(addr, len / PAGE_SIZE) {
                 return Err(Errno::ENOMEM);
             }
-            mm.split_at(addr);
-            mm.split_at(end);
-            mm.open_up(addr, end);
-            let keys: alloc::vec::Vec<usize> = mm.vmas.range(addr..end).map(|(&k, _)| k).collect();
-            for k in keys {
-                if let Some(v) = mm.vmas.get_mut(&k) {
-                    v.prot = prot;
-                    zero_pages(k, v.len);
-                }
+            let zero = PAGES.lock().free_is_zero();
+            if !zero {
+                // SAFETY: the pages were just allocated for this map.
+                unsafe { core::ptr::write_bytes(addr as *mut u8, 0, len) };
             }
-            mm.coalesce(addr, end);
-            mm.reapply(addr, end);
+            mm.vmas.insert(
+                addr,
+                Vma {
+                    len,
+                    prot,
+                    kind: Kind::Anon,
+                },
+            );
+            if !is_default(prot) {
+                enforce(addr, len, prot);
+            }
             return Ok(addr);
         }
-        if !PAGES.lock().alloc_at(addr, len / PAGE_SIZE) {
-            return Err(Errno::ENOMEM);
-        }
-        let zero = PAGES.lock().free_is_zero();
-        if !zero {
-            // SAFETY: the pages were just allocated for this map.
-            unsafe { core::ptr::write_bytes(addr as *mut u8, 0, len) };
-        }
+        let a = PAGES
+            .lock()
+            .alloc_zeroed(len / PAGE_SIZE)
+            .ok_or(Errno::ENOMEM)?;
         mm.vmas.insert(
-            addr,
+            a,
             Vma {
                 len,
                 prot,
@@ -303,254 +394,268 @@ pub fn mmap(addr: usize, len: usize, prot: u32, flags: u32, fd: i32, off: u64) -
             },
         );
         if !is_default(prot) {
+            enforce(a, len, prot);
+        }
+        Ok(a)
+    }
+
+    /// munmap(2). Unmapping pages that are not mapped is not an error (as on Linux).
+    pub fn munmap(&self, addr: usize, len: usize) -> KResult<()> {
+        if !addr.is_multiple_of(PAGE_SIZE) || len == 0 {
+            return Err(Errno::EINVAL);
+        }
+        let len = page_round_up(len).ok_or(Errno::EINVAL)?;
+        let end = addr.checked_add(len).ok_or(Errno::EINVAL)?;
+        self.maps.lock().unmap(addr, end);
+        Ok(())
+    }
+
+    /// mprotect(2): records the new protection (checked on kernel access) and has the MMU
+    /// enforce it.
+    pub fn mprotect(&self, addr: usize, len: usize, prot: u32) -> KResult<()> {
+        if !addr.is_multiple_of(PAGE_SIZE) {
+            return Err(Errno::EINVAL);
+        }
+        check_prot(prot)?;
+        let len = page_round_up(len).ok_or(Errno::ENOMEM)?;
+        if len == 0 {
+            return Ok(());
+        }
+        let end = addr.checked_add(len).ok_or(Errno::ENOMEM)?;
+        let mut mm = self.maps.lock();
+        if !mm.covered(addr, end) {
+            return Err(Errno::ENOMEM);
+        }
+        mm.split_at(addr);
+        mm.split_at(end);
+        let mut changed = false;
+        for (_, v) in mm.vmas.range_mut(addr..end) {
+            let new = prot & !(PROT_GROWSDOWN | PROT_GROWSUP);
+            changed |= (v.prot ^ new) & ACCESS != 0;
+            v.prot = new;
+        }
+        mm.coalesce(addr, end);
+        if changed {
             enforce(addr, len, prot);
         }
-        return Ok(addr);
+        Ok(())
     }
-    let a = PAGES
-        .lock()
-        .alloc_zeroed(len / PAGE_SIZE)
-        .ok_or(Errno::ENOMEM)?;
-    mm.vmas.insert(
-        a,
-        Vma {
-            len,
-            prot,
-            kind: Kind::Anon,
-        },
-    );
-    if !is_default(prot) {
-        enforce(a, len, prot);
-    }
-    Ok(a)
-}
 
-/// munmap(2). Unmapping pages that are not mapped is not an error (as on Linux).
-pub fn munmap(addr: usize, len: usize) -> KResult<()> {
-    if !addr.is_multiple_of(PAGE_SIZE) || len == 0 {
-        return Err(Errno::EINVAL);
-    }
-    let len = page_round_up(len).ok_or(Errno::EINVAL)?;
-    let end = addr.checked_add(len).ok_or(Errno::EINVAL)?;
-    crate::fs::mmap::before_unmap(addr, len);
-    MM.lock().unmap(addr, end);
-    Ok(())
-}
-
-/// mprotect(2): records the new protection (checked on kernel access) and has the MMU
-/// enforce it.
-pub fn mprotect(addr: usize, len: usize, prot: u32) -> KResult<()> {
-    if !addr.is_multiple_of(PAGE_SIZE) {
-        return Err(Errno::EINVAL);
-    }
-    check_prot(prot)?;
-    let len = page_round_up(len).ok_or(Errno::ENOMEM)?;
-    if len == 0 {
-        return Ok(());
-    }
-    let end = addr.checked_add(len).ok_or(Errno::ENOMEM)?;
-    let mut mm = MM.lock();
-    if !mm.covered(addr, end) {
-        return Err(Errno::ENOMEM);
-    }
-    mm.split_at(addr);
-    mm.split_at(end);
-    let mut changed = false;
-    for (_, v) in mm.vmas.range_mut(addr..end) {
-        let new = prot & !(PROT_GROWSDOWN | PROT_GROWSUP);
-        changed |= (v.prot ^ new) & ACCESS != 0;
-        v.prot = new;
-    }
-    mm.coalesce(addr, end);
-    if changed {
-        enforce(addr, len, prot);
-    }
-    Ok(())
-}
-
-/// mremap(2) of anonymous maps: shrink in place, grow in place when the following
-/// pages are free, else move (with MREMAP_MAYMOVE).
-pub fn mremap(
-    old: usize,
-    old_len: usize,
-    new_len: usize,
-    flags: u32,
-    _new_addr: usize,
-) -> KResult<usize> {
-    if !old.is_multiple_of(PAGE_SIZE)
-        || flags & !(MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP) != 0
-    {
-        return Err(Errno::EINVAL);
-    }
-    if flags & (MREMAP_FIXED | MREMAP_DONTUNMAP) != 0 {
-        uk_log::warn_once!("mremap with MREMAP_FIXED or MREMAP_DONTUNMAP is not supported: EINVAL");
-        return Err(Errno::EINVAL);
-    }
-    let old_len = page_round_up(old_len).ok_or(Errno::EINVAL)?;
-    let new_len = page_round_up(new_len).ok_or(Errno::ENOMEM)?;
-    if new_len == 0 || old_len == 0 {
-        return Err(Errno::EINVAL);
-    }
-    let mut mm = MM.lock();
-    let (&start, &v) = mm.vmas.range(..=old).next_back().ok_or(Errno::EFAULT)?;
-    let old_end = old.checked_add(old_len).ok_or(Errno::EFAULT)?;
-    if old_end > start + v.len || v.kind != Kind::Anon {
-        return Err(Errno::EFAULT);
-    }
-    if new_len <= old_len {
-        mm.unmap(old + new_len, old_end);
-        return Ok(old);
-    }
-    // Grow in place: only when the range is the end of its map and the pages after it
-    // are free.
-    if old_end == start + v.len
-        && PAGES
-            .lock()
-            .alloc_at(old_end, (new_len - old_len) / PAGE_SIZE)
-    {
-        if !PAGES.lock().free_is_zero() {
-            // SAFETY: the pages were just allocated for this map.
-            unsafe { core::ptr::write_bytes(old_end as *mut u8, 0, new_len - old_len) };
+    /// mremap(2) of anonymous maps: shrink in place, grow in place when the following
+    /// pages are free, else move (with MREMAP_MAYMOVE).
+    pub fn mremap(
+        &self,
+        old: usize,
+        old_len: usize,
+        new_len: usize,
+        flags: u32,
+        _new_addr: usize,
+    ) -> KResult<usize> {
+        if !old.is_multiple_of(PAGE_SIZE)
+            || flags & !(MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP) != 0
+        {
+            return Err(Errno::EINVAL);
         }
+        if flags & (MREMAP_FIXED | MREMAP_DONTUNMAP) != 0 {
+            uk_log::warn_once!(
+                "mremap with MREMAP_FIXED or MREMAP_DONTUNMAP is not supported: EINVAL"
+            );
+            return Err(Errno::EINVAL);
+        }
+        let old_len = page_round_up(old_len).ok_or(Errno::EINVAL)?;
+        let new_len = page_round_up(new_len).ok_or(Errno::ENOMEM)?;
+        if new_len == 0 || old_len == 0 {
+            return Err(Errno::EINVAL);
+        }
+        let mut mm = self.maps.lock();
+        let (&start, &v) = mm.vmas.range(..=old).next_back().ok_or(Errno::EFAULT)?;
+        let old_end = old.checked_add(old_len).ok_or(Errno::EFAULT)?;
+        if old_end > start + v.len || v.kind != Kind::Anon {
+            return Err(Errno::EFAULT);
+        }
+        if new_len <= old_len {
+            mm.unmap(old + new_len, old_end);
+            return Ok(old);
+        }
+        // Grow in place: only when the range is the end of its map and the pages after it
+        // are free.
+        if old_end == start + v.len
+            && PAGES
+                .lock()
+                .alloc_at(old_end, (new_len - old_len) / PAGE_SIZE)
+        {
+            if !PAGES.lock().free_is_zero() {
+                // SAFETY: the pages were just allocated for this map.
+                unsafe { core::ptr::write_bytes(old_end as *mut u8, 0, new_len - old_len) };
+            }
+            mm.vmas.insert(
+                start,
+                Vma {
+                    len: v.len + new_len - old_len,
+                    ..v
+                },
+            );
+            if !is_default(v.prot) {
+                enforce(old_end, new_len - old_len, v.prot);
+            }
+            return Ok(old);
+        }
+        if flags & MREMAP_MAYMOVE == 0 {
+            return Err(Errno::ENOMEM);
+        }
+        let n = PAGES
+            .lock()
+            .alloc_zeroed(new_len / PAGE_SIZE)
+            .ok_or(Errno::ENOMEM)?;
+        if v.prot & PROT_READ == 0 {
+            enforce(old, old_len, PROT_READ | PROT_WRITE); // the copy reads it
+        }
+        // SAFETY: [old, old+old_len) is mapped program memory readable by the MMU,
+        // [n, n+new_len) fresh read+write pages.
+        unsafe { core::ptr::copy_nonoverlapping(old as *const u8, n as *mut u8, old_len) };
+        mm.unmap(old, old_end);
         mm.vmas.insert(
-            start,
+            n,
             Vma {
-                len: v.len + new_len - old_len,
-                ..v
+                len: new_len,
+                prot: v.prot,
+                kind: Kind::Anon,
             },
         );
         if !is_default(v.prot) {
-            enforce(old_end, new_len - old_len, v.prot);
+            enforce(n, new_len, v.prot);
         }
-        return Ok(old);
+        Ok(n)
     }
-    if flags & MREMAP_MAYMOVE == 0 {
-        return Err(Errno::ENOMEM);
-    }
-    let n = PAGES
-        .lock()
-        .alloc_zeroed(new_len / PAGE_SIZE)
-        .ok_or(Errno::ENOMEM)?;
-    if v.prot & PROT_READ == 0 {
-        enforce(old, old_len, PROT_READ | PROT_WRITE); // the copy reads it
-    }
-    // SAFETY: [old, old+old_len) is mapped program memory readable by the MMU,
-    // [n, n+new_len) fresh read+write pages.
-    unsafe { core::ptr::copy_nonoverlapping(old as *const u8, n as *mut u8, old_len) };
-    mm.unmap(old, old_end);
-    mm.vmas.insert(
-        n,
-        Vma {
-            len: new_len,
-            prot: v.prot,
-            kind: Kind::Anon,
-        },
-    );
-    if !is_default(v.prot) {
-        enforce(n, new_len, v.prot);
-    }
-    Ok(n)
-}
 
-/// madvise(2): DONTNEED and FREE clear the pages (and give them back to the host on
-/// linuxu); the other advice values are hints we accept and ignore.
-pub fn madvise(addr: usize, len: usize, advice: u32) -> KResult<()> {
-    if !addr.is_multiple_of(PAGE_SIZE) {
-        return Err(Errno::EINVAL);
+    /// madvise(2): DONTNEED and FREE clear the pages (and give them back to the host on
+    /// linuxu); the other advice values are hints we accept and ignore.
+    pub fn madvise(&self, addr: usize, len: usize, advice: u32) -> KResult<()> {
+        if !addr.is_multiple_of(PAGE_SIZE) {
+            return Err(Errno::EINVAL);
+        }
+        let len = page_round_up(len).ok_or(Errno::EINVAL)?;
+        let end = addr.checked_add(len).ok_or(Errno::EINVAL)?;
+        match advice {
+            0..=4 | 8..=21 | 100 | 101 => {}
+            _ => return Err(Errno::EINVAL),
+        }
+        let mm = self.maps.lock();
+        if len > 0 && !mm.covered(addr, end) {
+            return Err(Errno::ENOMEM);
+        }
+        if advice == MADV_DONTNEED || advice == MADV_FREE {
+            mm.open_up(addr, end);
+            zero_pages(addr, len);
+            mm.reapply(addr, end);
+        }
+        Ok(())
     }
-    let len = page_round_up(len).ok_or(Errno::EINVAL)?;
-    let end = addr.checked_add(len).ok_or(Errno::EINVAL)?;
-    match advice {
-        0..=4 | 8..=21 | 100 | 101 => {}
-        _ => return Err(Errno::EINVAL),
-    }
-    let mm = MM.lock();
-    if len > 0 && !mm.covered(addr, end) {
-        return Err(Errno::ENOMEM);
-    }
-    if advice == MADV_DONTNEED || advice == MADV_FREE {
-        mm.open_up(addr, end);
-        zero_pages(addr, len);
-        mm.reapply(addr, end);
-    }
-    Ok(())
-}
 
-/// brk(2). Returns the (possibly unchanged) break, as the raw syscall does: failure is
-/// signalled by returning the old break. The area is reserved at the first call.
-pub fn brk(req: usize) -> usize {
-    let mut mm = MM.lock();
-    let (start, reserved, cur) = match mm.brk {
-        Some(b) => b,
-        None => {
-            let want = {
-                let s = PAGES.lock().stats();
-                mm.brk_max.min(s.free_pages * PAGE_SIZE / 8) & !(PAGE_SIZE - 1)
-            };
-            if want == 0 {
-                return 0;
+    /// brk(2). Returns the (possibly unchanged) break, as the raw syscall does: failure is
+    /// signalled by returning the old break. The area is reserved at the first call.
+    pub fn brk(&self, req: usize) -> usize {
+        let mut mm = self.maps.lock();
+        let (start, reserved, cur) = match mm.brk {
+            Some(b) => b,
+            None => {
+                let want = {
+                    let s = PAGES.lock().stats();
+                    mm.brk_max.min(s.free_pages * PAGE_SIZE / 8) & !(PAGE_SIZE - 1)
+                };
+                if want == 0 {
+                    return 0;
+                }
+                let Some(start) = PAGES.lock().alloc_zeroed(want / PAGE_SIZE) else {
+                    return 0;
+                };
+                mm.brk = Some((start, want, start));
+                (start, want, start)
             }
-            let Some(start) = PAGES.lock().alloc_zeroed(want / PAGE_SIZE) else {
-                return 0;
-            };
-            mm.brk = Some((start, want, start));
-            (start, want, start)
+        };
+        if req < start || req > start + reserved {
+            return cur;
         }
-    };
-    if req < start || req > start + reserved {
-        return cur;
+        let old_top = page_round_up(cur).unwrap_or(cur);
+        let new_top = page_round_up(req).unwrap_or(req);
+        // Protections set inside the heap (musl's malloc sets none) end at the next brk:
+        // the area is one read+write map again.
+        mm.open_up(start, start + reserved);
+        if new_top < old_top {
+            zero_pages(new_top, old_top - new_top);
+        }
+        // The map covers [start, new_top) so that pointer checks accept brk memory.
+        let pieces: alloc::vec::Vec<usize> = mm
+            .vmas
+            .range(start..start + reserved)
+            .filter(|(_, v)| v.kind == Kind::Brk)
+            .map(|(&k, _)| k)
+            .collect();
+        for k in pieces {
+            mm.vmas.remove(&k);
+        }
+        if new_top > start {
+            mm.vmas.insert(
+                start,
+                Vma {
+                    len: new_top - start,
+                    prot: PROT_READ | PROT_WRITE,
+                    kind: Kind::Brk,
+                },
+            );
+        }
+        mm.brk = Some((start, reserved, req));
+        req
     }
-    let old_top = page_round_up(cur).unwrap_or(cur);
-    let new_top = page_round_up(req).unwrap_or(req);
-    // Protections set inside the heap (musl's malloc sets none) end at the next brk:
-    // the area is one read+write map again.
-    mm.open_up(start, start + reserved);
-    if new_top < old_top {
-        zero_pages(new_top, old_top - new_top);
-    }
-    // The map covers [start, new_top) so that pointer checks accept brk memory.
-    let pieces: alloc::vec::Vec<usize> = mm
-        .vmas
-        .range(start..start + reserved)
-        .filter(|(_, v)| v.kind == Kind::Brk)
-        .map(|(&k, _)| k)
-        .collect();
-    for k in pieces {
-        mm.vmas.remove(&k);
-    }
-    if new_top > start {
-        mm.vmas.insert(
-            start,
-            Vma {
-                len: new_top - start,
-                prot: PROT_READ | PROT_WRITE,
-                kind: Kind::Brk,
-            },
-        );
-    }
-    mm.brk = Some((start, reserved, req));
-    req
-}
 
-/// Resident program memory in bytes (maps only; for getrusage/sysinfo).
-pub fn mapped_bytes() -> usize {
-    MM.lock().vmas.values().map(|v| v.len).sum()
-}
+    /// Resident program memory in bytes (maps only; for getrusage/sysinfo).
+    pub fn mapped_bytes(&self) -> usize {
+        self.maps.lock().vmas.values().map(|v| v.len).sum()
+    }
 
-/// Every map as (start, record), in address order (/proc/PID/maps).
-pub fn maps() -> alloc::vec::Vec<(usize, Vma)> {
-    MM.lock().vmas.iter().map(|(&k, v)| (k, *v)).collect()
-}
+    /// Every map as (start, record), in address order (/proc/PID/maps).
+    pub fn maps(&self) -> alloc::vec::Vec<(usize, Vma)> {
+        self.maps
+            .lock()
+            .vmas
+            .iter()
+            .map(|(&k, v)| (k, *v))
+            .collect()
+    }
 
-/// The brk area once reserved: (start, reserved length, current break).
-pub fn brk_area() -> Option<(usize, usize, usize)> {
-    MM.lock().brk
+    /// The brk area once reserved: (start, reserved length, current break).
+    pub fn brk_area(&self) -> Option<(usize, usize, usize)> {
+        self.maps.lock().brk
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::testplat;
+
+    // The functions under test act on the test process's address space.
+    fn space() -> &'static AddressSpace {
+        &crate::process::current().mm
+    }
+    fn mmap(addr: usize, len: usize, prot: u32, flags: u32, fd: i32, off: u64) -> KResult<usize> {
+        crate::fs::mmap::mmap(addr, len, prot, flags, fd, off)
+    }
+    fn munmap(addr: usize, len: usize) -> KResult<()> {
+        space().munmap(addr, len)
+    }
+    fn mprotect(addr: usize, len: usize, prot: u32) -> KResult<()> {
+        space().mprotect(addr, len, prot)
+    }
+    fn mremap(a: usize, o: usize, n: usize, f: u32, na: usize) -> KResult<usize> {
+        space().mremap(a, o, n, f, na)
+    }
+    fn madvise(addr: usize, len: usize, advice: u32) -> KResult<()> {
+        space().madvise(addr, len, advice)
+    }
+    fn brk(req: usize) -> usize {
+        space().brk(req)
+    }
 
     #[test]
     fn anonymous_lifecycle() {

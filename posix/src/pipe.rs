@@ -76,7 +76,9 @@ pub(crate) fn set_nonblock_from(flags: &AtomicU32, new: u32) {
 /// Send SIGPIPE to the writing thread (delivered, or left pending if blocked, when the
 /// system call ends).
 fn raise_sigpipe() {
-    crate::signal::send_to_thread(uk_sched::current_tid(), uk_abi::signal::SIGPIPE);
+    crate::process::current()
+        .signals
+        .send_to_thread(uk_sched::current_tid(), uk_abi::signal::SIGPIPE);
 }
 
 /// pipe2(2): a connected (read end, write end) pair. Flags: O_NONBLOCK, O_CLOEXEC
@@ -117,11 +119,11 @@ pub fn pipe(flags: u32) -> KResult<(Arc<PipeEnd>, Arc<PipeEnd>)> {
 pub fn pipe_fds(flags: u32) -> KResult<(i32, i32)> {
     let (r, w) = pipe(flags)?;
     let cloexec = flags & O_CLOEXEC != 0;
-    let rfd = crate::fd::install(r, cloexec)?;
-    match crate::fd::install(w, cloexec) {
+    let rfd = crate::process::current().install(r, cloexec)?;
+    match crate::process::current().install(w, cloexec) {
         Ok(wfd) => Ok((rfd, wfd)),
         Err(e) => {
-            let _ = crate::fd::close(rfd);
+            let _ = crate::process::current().fds.close(rfd);
             Err(e)
         }
     }

@@ -44,7 +44,7 @@ fn wait_files(files: &[Option<Arc<dyn File>>], deadline: Option<u64>) -> KResult
 /// `revents` and returns how many entries have one. Negative fds are skipped; fds not
 /// open report POLLNVAL. More entries than RLIMIT_NOFILE: EINVAL.
 pub fn poll(fds: &mut [Pollfd], deadline: Option<u64>) -> KResult<usize> {
-    if fds.len() > crate::ident::nofile_limit() {
+    if fds.len() > crate::process::current().limits.nofile() {
         return Err(Errno::EINVAL);
     }
     loop {
@@ -54,7 +54,7 @@ pub fn poll(fds: &mut [Pollfd], deadline: Option<u64>) -> KResult<usize> {
                 if p.fd < 0 {
                     None
                 } else {
-                    crate::fd::get(p.fd).ok()
+                    crate::process::current().fds.get(p.fd).ok()
                 }
             })
             .collect();
@@ -121,7 +121,7 @@ fn set_bit(set: &mut Option<&mut [u64]>, fd: usize, on: bool) {
 /// result is the number of bits set. `n` above RLIMIT_NOFILE is clamped, as Linux
 /// clamps it to the table size.
 pub fn select(n: usize, sets: &mut FdSets<'_>, deadline: Option<u64>) -> KResult<usize> {
-    let n = n.min(crate::ident::nofile_limit());
+    let n = n.min(crate::process::current().limits.nofile());
     // (fd, wants read, write, except, file)
     let mut wanted: Vec<(usize, u32, Arc<dyn File>)> = Vec::new();
     for fd in 0..n {
@@ -136,7 +136,7 @@ pub fn select(n: usize, sets: &mut FdSets<'_>, deadline: Option<u64>) -> KResult
             m |= SELECT_EX;
         }
         if m != 0 {
-            let f = crate::fd::get(fd as i32)?;
+            let f = crate::process::current().fds.get(fd as i32)?;
             wanted.push((fd, m, f));
         }
     }
@@ -182,14 +182,14 @@ pub fn select(n: usize, sets: &mut FdSets<'_>, deadline: Option<u64>) -> KResult
 /// entry point in `crate::signal` (as rt_sigsuspend has).
 pub fn with_sigmask<T>(mask: Option<u64>, f: impl FnOnce() -> KResult<T>) -> KResult<T> {
     let Some(m) = mask else { return f() };
-    crate::signal::begin_temporary_mask(m);
-    let r = if crate::signal::deliverable_now() {
+    crate::process::current().signals.begin_temporary_mask(m);
+    let r = if crate::process::current().signals.deliverable_now() {
         Err(Errno::EINTR)
     } else {
         f()
     };
     if !matches!(r, Err(Errno::EINTR)) {
-        crate::signal::end_temporary_mask();
+        crate::process::current().signals.end_temporary_mask();
     }
     r
 }
@@ -212,8 +212,8 @@ mod tests {
         let _g = crate::testplat::serial();
         crate::testplat::setup();
         let (r, w) = pipe(O_NONBLOCK).unwrap();
-        let rfd = crate::fd::install(r, false).unwrap();
-        let wfd = crate::fd::install(w.clone(), false).unwrap();
+        let rfd = crate::process::current().install(r, false).unwrap();
+        let wfd = crate::process::current().install(w.clone(), false).unwrap();
         let mut fds = [
             Pollfd {
                 fd: rfd,
@@ -251,16 +251,21 @@ mod tests {
         w.write(&&b"x"[..]).unwrap();
         assert_eq!(poll(&mut fds[..1], None).unwrap(), 1);
         assert_eq!(fds[0].revents as u32, POLLIN);
-        crate::fd::close(wfd).unwrap();
+        crate::process::current().fds.close(wfd).unwrap();
         drop(w);
         let mut b = [0u8; 4];
-        crate::fd::get(rfd).unwrap().read(&mut &mut b[..]).unwrap();
+        crate::process::current()
+            .fds
+            .get(rfd)
+            .unwrap()
+            .read(&mut &mut b[..])
+            .unwrap();
         assert_eq!(poll(&mut fds[..1], Some(0)).unwrap(), 1);
         assert_eq!(
             fds[0].revents as u32, POLLHUP,
             "POLLHUP is reported unasked"
         );
-        crate::fd::close(rfd).unwrap();
+        crate::process::current().fds.close(rfd).unwrap();
     }
 
     #[test]
@@ -268,7 +273,7 @@ mod tests {
         let _g = crate::testplat::serial();
         crate::testplat::setup();
         let e = crate::eventfd::eventfd(0, 0).unwrap();
-        let fd = crate::fd::install(e.clone(), false).unwrap();
+        let fd = crate::process::current().install(e.clone(), false).unwrap();
         static E: spin::Mutex<Option<Arc<crate::eventfd::EventFd>>> = spin::Mutex::new(None);
         *E.lock() = Some(e);
         fn fire(_: usize) {
@@ -284,7 +289,7 @@ mod tests {
         assert_eq!(poll(&mut fds, Some(deadline_after(1000 * MS))).unwrap(), 1);
         let dt = uk_plat::get().monotonic_ns() - t0;
         assert!((3 * MS..500 * MS).contains(&dt), "woke after {dt} ns");
-        crate::fd::close(fd).unwrap();
+        crate::process::current().fds.close(fd).unwrap();
     }
 
     #[test]
@@ -292,8 +297,8 @@ mod tests {
         let _g = crate::testplat::serial();
         crate::testplat::setup();
         let (r, w) = pipe(O_NONBLOCK).unwrap();
-        let rfd = crate::fd::install(r, false).unwrap() as usize;
-        let wfd = crate::fd::install(w, false).unwrap() as usize;
+        let rfd = crate::process::current().install(r, false).unwrap() as usize;
+        let wfd = crate::process::current().install(w, false).unwrap() as usize;
         let mut rd = [1u64 << rfd | 1 << wfd];
         let mut wr = [1u64 << rfd | 1 << wfd];
         let mut sets = FdSets {
@@ -321,7 +326,7 @@ mod tests {
             0
         );
         assert_eq!(rd[0], 0);
-        crate::fd::close(rfd as i32).unwrap();
-        crate::fd::close(wfd as i32).unwrap();
+        crate::process::current().fds.close(rfd as i32).unwrap();
+        crate::process::current().fds.close(wfd as i32).unwrap();
     }
 }

@@ -26,6 +26,7 @@ use uk_abi::signal::{
 use crate::{Errno, KResult};
 use alloc::collections::{BTreeMap, VecDeque};
 use core::sync::atomic::{AtomicBool, Ordering};
+use uk_abi::signal::Siginfo;
 
 pub use uk_abi::signal::{KSigaction, StackT};
 
@@ -126,19 +127,32 @@ struct State {
     threads: BTreeMap<i32, ThreadSig>,
 }
 
-static STATE: spin::Mutex<State> = spin::Mutex::new(State {
-    actions: [KSigaction {
-        handler: 0,
-        flags: 0,
-        restorer: 0,
-        mask: 0,
-    }; NSIG],
-    shared: Pending::new(),
-    threads: BTreeMap::new(),
-});
+/// The signal state of one process: dispositions, the process-wide pending set, and
+/// each of its threads' masks, pending sets and alternate stacks. A process holds one
+/// (`crate::process::Process::signals`); the functions here act on the one they are
+/// given and never look up "the current process" themselves.
+pub struct SignalState {
+    /// The process these signals belong to (`si_pid` of signals it sends itself).
+    pid: i32,
+    state: spin::Mutex<State>,
+    /// Something is pending somewhere: the cheap test made after every system call.
+    any: AtomicBool,
+}
 
-/// Something is pending somewhere: the cheap test made after every system call.
-static ANY_PENDING: AtomicBool = AtomicBool::new(false);
+impl SignalState {
+    /// Default dispositions, nothing pending.
+    pub fn new(pid: i32) -> Self {
+        SignalState {
+            pid,
+            state: spin::Mutex::new(State {
+                actions: [KSigaction::default(); NSIG],
+                shared: Pending::new(),
+                threads: BTreeMap::new(),
+            }),
+            any: AtomicBool::new(false),
+        }
+    }
+}
 
 const UNBLOCKABLE: u64 = bit(SIGKILL) | bit(SIGSTOP);
 
@@ -147,9 +161,9 @@ impl State {
         self.threads.entry(tid).or_default()
     }
 
-    fn refresh_any(&self) {
-        let any = self.shared.set != 0 || self.threads.values().any(|t| t.pending.set != 0);
-        ANY_PENDING.store(any, Ordering::Relaxed);
+    fn refresh_any(&self, any: &AtomicBool) {
+        let a = self.shared.set != 0 || self.threads.values().any(|t| t.pending.set != 0);
+        any.store(a, Ordering::Relaxed);
     }
 
     /// True when `sig`'s current action discards it.
@@ -197,99 +211,6 @@ fn prune(s: &mut State) {
     }
 }
 
-/// A new thread starts with its creator's mask and no alternate stack (clone(2) with
-/// CLONE_VM). Called by the clone path right after the thread was made.
-pub fn on_clone(child: i32) {
-    let me = uk_sched::current_tid();
-    let mut s = STATE.lock();
-    prune(&mut s);
-    let mask = s.thread(me).mask;
-    let t = s.thread(child);
-    *t = ThreadSig {
-        mask,
-        ..ThreadSig::default()
-    };
-}
-
-/// rt_sigaction(2): returns the old action; installs `new` if given.
-pub fn sigaction(sig: usize, new: Option<KSigaction>) -> KResult<KSigaction> {
-    valid(sig)?;
-    if new.is_some() && (sig == SIGKILL || sig == SIGSTOP) {
-        return Err(Errno::EINVAL);
-    }
-    let mut s = STATE.lock();
-    let old = s.actions[sig - 1];
-    if let Some(mut n) = new {
-        n.mask &= !UNBLOCKABLE;
-        s.actions[sig - 1] = n;
-        // POSIX: setting a pending signal to be ignored discards it.
-        if s.ignores(sig) {
-            s.shared.flush(sig);
-            for t in s.threads.values_mut() {
-                t.pending.flush(sig);
-            }
-            s.refresh_any();
-        }
-    }
-    Ok(old)
-}
-
-/// rt_sigprocmask(2) for the calling thread: returns the old mask.
-pub fn sigprocmask(how: u32, set: Option<u64>) -> KResult<u64> {
-    let tid = uk_sched::current_tid();
-    let mut s = STATE.lock();
-    let t = s.thread(tid);
-    let old = t.mask;
-    if let Some(set) = set {
-        let new = match how {
-            SIG_BLOCK => old | set,
-            SIG_UNBLOCK => old & !set,
-            SIG_SETMASK => set,
-            _ => return Err(Errno::EINVAL),
-        };
-        t.mask = new & !UNBLOCKABLE;
-    }
-    Ok(old)
-}
-
-/// ppoll/pselect6/epoll_pwait: install `mask` for the rest of this system call. The
-/// caller's mask is kept as the saved mask: the syscall-exit path puts it back after
-/// running the handlers that `mask` let through (EINTR), or the caller restores it at
-/// once with [`end_temporary_mask`] when the call did not fail with EINTR.
-pub fn begin_temporary_mask(mask: u64) {
-    let tid = uk_sched::current_tid();
-    let mut s = STATE.lock();
-    let t = s.thread(tid);
-    t.saved_mask = Some(t.mask);
-    t.mask = mask & !UNBLOCKABLE;
-}
-
-/// Restore the mask saved by [`begin_temporary_mask`] now.
-pub fn end_temporary_mask() {
-    let tid = uk_sched::current_tid();
-    let mut s = STATE.lock();
-    let t = s.thread(tid);
-    if let Some(m) = t.saved_mask.take() {
-        t.mask = m;
-    }
-}
-
-/// Is a signal pending that the calling thread's current mask lets through?
-pub fn deliverable_now() -> bool {
-    let tid = uk_sched::current_tid();
-    deliverable(&mut STATE.lock(), tid)
-}
-
-/// rt_sigpending(2): signals pending for the calling thread or the process that it
-/// blocks.
-pub fn sigpending() -> u64 {
-    let tid = uk_sched::current_tid();
-    let mut s = STATE.lock();
-    let shared = s.shared.set;
-    let t = s.thread(tid);
-    (t.pending.set | shared) & t.mask
-}
-
 /// Where a signal is sent.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Target {
@@ -299,157 +220,18 @@ pub enum Target {
     Thread(i32),
 }
 
-/// Make `q` pending for `target` and wake the thread that will take it. Ignored
-/// signals are dropped here, as Linux does when the signal is not blocked.
-pub fn post(target: Target, q: Queued) -> KResult<()> {
-    valid(q.sig)?;
-    let sig = q.sig;
-    let b = bit(sig);
-    let me = uk_sched::current_tid();
-    let wake = {
-        let mut s = STATE.lock();
-        prune(&mut s);
-        let ignored = s.ignores(sig);
-        if s.actions[sig - 1].handler == SIG_DFL && default_action(sig) == Default::Stop {
-            uk_log::warn!(
-                "signal {sig} would stop the process: no job control in a unikernel, ignored"
-            );
-        }
-        match target {
-            Target::Thread(tid) => {
-                if uk_sched::thread(tid).is_none() {
-                    return Err(Errno::ESRCH);
-                }
-                let t = s.thread(tid);
-                if ignored && !t.holds(b) {
-                    return Ok(());
-                }
-                t.pending.add(q);
-                t.takes(b).then_some(tid)
-            }
-            Target::Process => {
-                // An ignored signal that some thread blocks is kept: a handler may be
-                // installed before it is unblocked.
-                s.thread(me);
-                if ignored && !s.threads.values().any(|t| t.holds(b)) {
-                    return Ok(());
-                }
-                s.shared.add(q);
-                // Prefer the calling thread, then any program thread that takes it.
-                // Kernel threads (the network thread, or whichever thread the idle
-                // loop runs on when a host signal arrives) never return to the
-                // program, so they are never picked.
-                let program = |tid: i32| uk_sched::thread(tid).is_some_and(|t| !t.is_kernel());
-                if program(me) && s.thread(me).takes(b) {
-                    Some(me)
-                } else {
-                    uk_sched::thread_ids()
-                        .into_iter()
-                        .filter(|tid| program(*tid))
-                        .find(|tid| s.thread(*tid).takes(b))
-                }
-            }
-        }
-    };
-    STATE.lock().refresh_any();
-    if let Some(tid) = wake {
-        interrupt_thread(tid);
-    }
-    Ok(())
-}
-
-/// Wake `tid` from a blocking wait, remembering that a signal did it.
-fn interrupt_thread(tid: i32) {
-    let Some(t) = uk_sched::thread(tid) else {
-        return;
-    };
-    if uk_sched::interrupt(&t) {
-        STATE.lock().thread(tid).interrupted = true;
-    }
-}
-
-/// Send `sig` to one thread, as the kernel does for SIGPIPE on EPIPE (si_code SI_USER,
-/// si_pid the process). Unknown threads and invalid numbers are ignored: the caller
-/// reports its own error.
-pub fn send_to_thread(tid: i32, sig: usize) {
-    let _ = post(
-        Target::Thread(tid),
-        Queued {
-            sig,
-            code: SI_USER,
-            pid: crate::ident::PID,
-            value: 0,
-        },
-    );
-}
-
-/// Send `sig` to the process (any thread that does not block it) from the kernel.
-pub fn send_to_process(sig: usize) {
-    let _ = post(
-        Target::Process,
-        Queued {
-            sig,
-            code: SI_KERNEL,
-            pid: 0,
-            value: 0,
-        },
-    );
-}
-
-fn user_signal(sig: usize, code: i32) -> Queued {
+fn user_signal(pid: i32, sig: usize, code: i32) -> Queued {
     Queued {
         sig,
         code,
-        pid: crate::ident::PID,
+        pid,
         value: 0,
     }
 }
 
-/// kill(2): the only process is pid 1 (also reached as 0, its own group). -1 means
-/// "every process but the caller and init", so none here: ESRCH, as on Linux when there
-/// is nobody else. `sig` 0 checks existence.
-pub fn kill(pid: i32, sig: usize) -> KResult<()> {
-    if sig > NSIG {
-        return Err(Errno::EINVAL);
-    }
-    let me = crate::ident::PID;
-    if !(pid == me || pid == 0) {
-        return Err(Errno::ESRCH);
-    }
-    if sig == 0 {
-        return Ok(());
-    }
-    post(Target::Process, user_signal(sig, SI_USER))
-}
-
-/// tgkill(2).
-pub fn tgkill(tgid: i32, tid: i32, sig: usize) -> KResult<()> {
-    if tgid <= 0 || tid <= 0 || sig > NSIG {
-        return Err(Errno::EINVAL);
-    }
-    if tgid != crate::ident::PID {
-        return Err(Errno::ESRCH);
-    }
-    tkill(tid, sig)
-}
-
-/// tkill(2) (musl's raise and pthread_kill).
-pub fn tkill(tid: i32, sig: usize) -> KResult<()> {
-    if tid <= 0 || sig > NSIG {
-        return Err(Errno::EINVAL);
-    }
-    if uk_sched::thread(tid).is_none() {
-        return Err(Errno::ESRCH);
-    }
-    if sig == 0 {
-        return Ok(());
-    }
-    post(Target::Thread(tid), user_signal(sig, SI_TKILL))
-}
-
 /// Remove and return the lowest pending signal of `set` for thread `tid` (its own
 /// pending first, then the process's).
-fn dequeue(s: &mut State, tid: i32, set: u64) -> Option<Queued> {
+fn dequeue(s: &mut State, any: &AtomicBool, tid: i32, set: u64) -> Option<Queued> {
     let shared = s.shared.set;
     let t = s.thread(tid);
     let avail = (t.pending.set | shared) & set;
@@ -462,7 +244,7 @@ fn dequeue(s: &mut State, tid: i32, set: u64) -> Option<Queued> {
     } else {
         s.shared.take(sig)
     };
-    s.refresh_any();
+    s.refresh_any(any);
     q
 }
 
@@ -470,64 +252,6 @@ fn deliverable(s: &mut State, tid: i32) -> bool {
     let shared = s.shared.set;
     let t = s.thread(tid);
     (t.pending.set | shared) & !t.mask != 0
-}
-
-/// rt_sigsuspend(2): wait with `mask` in place until a signal is delivered. Always
-/// EINTR; the handler runs (and the old mask comes back) in [`syscall_exit`].
-pub fn sigsuspend(mask: u64) -> KResult<usize> {
-    let tid = uk_sched::current_tid();
-    {
-        let mut s = STATE.lock();
-        let t = s.thread(tid);
-        t.saved_mask = Some(t.mask);
-        t.mask = mask & !UNBLOCKABLE;
-    }
-    wait_for_signal(tid);
-    Err(Errno::EINTR)
-}
-
-/// pause(2): wait until a signal is delivered.
-pub fn pause() -> KResult<usize> {
-    wait_for_signal(uk_sched::current_tid());
-    Err(Errno::EINTR)
-}
-
-fn wait_for_signal(tid: i32) {
-    loop {
-        if deliverable(&mut STATE.lock(), tid) {
-            return;
-        }
-        // No wait queue: senders find the thread through `post` and interrupt it.
-        let _ = uk_sched::block(None);
-    }
-}
-
-/// rt_sigtimedwait(2): take a pending signal of `set`, waiting until `deadline`
-/// (monotonic ns; None: forever). EAGAIN on timeout, EINTR when another signal is
-/// delivered first.
-pub fn sigtimedwait(set: u64, deadline: Option<u64>) -> KResult<Queued> {
-    let set = set & !UNBLOCKABLE;
-    let tid = uk_sched::current_tid();
-    loop {
-        {
-            let mut s = STATE.lock();
-            if let Some(q) = dequeue(&mut s, tid, set) {
-                s.thread(tid).wait_set = 0;
-                return Ok(q);
-            }
-            if deliverable(&mut s, tid) {
-                s.thread(tid).wait_set = 0;
-                return Err(Errno::EINTR);
-            }
-            s.thread(tid).wait_set = set;
-        }
-        let w = uk_sched::block(deadline);
-        if w == uk_sched::Wake::Timeout {
-            let mut s = STATE.lock();
-            s.thread(tid).wait_set = 0;
-            return dequeue(&mut s, tid, set).ok_or(Errno::EAGAIN);
-        }
-    }
 }
 
 /// The calling thread's stack pointer, near enough: the kernel runs on the program's
@@ -540,68 +264,6 @@ fn current_sp() -> usize {
 
 fn on_alt(a: &AltStack, sp: usize) -> bool {
     a.enabled && sp >= a.sp && sp < a.sp.saturating_add(a.size)
-}
-
-/// sigaltstack(2) for the calling thread: returns the old setting and installs `new`.
-pub fn sigaltstack(new: Option<StackT>) -> KResult<StackT> {
-    let tid = uk_sched::current_tid();
-    let sp = current_sp();
-    let mut s = STATE.lock();
-    let t = s.thread(tid);
-    let onstack = on_alt(&t.alt, sp);
-    let old = StackT {
-        sp: t.alt.sp as u64,
-        flags: if onstack {
-            SS_ONSTACK
-        } else if t.alt.enabled {
-            0
-        } else {
-            SS_DISABLE
-        },
-        _pad: 0,
-        size: t.alt.size as u64,
-    };
-    if let Some(n) = new {
-        if onstack {
-            return Err(Errno::EPERM);
-        }
-        let mode = n.flags & !SS_AUTODISARM;
-        if mode == SS_DISABLE {
-            t.alt = AltStack::default();
-        } else if mode == 0 || mode == SS_ONSTACK {
-            if (n.size as usize) < MINSIGSTKSZ {
-                return Err(Errno::ENOMEM);
-            }
-            t.alt = AltStack {
-                sp: n.sp as usize,
-                size: n.size as usize,
-                enabled: true,
-            };
-        } else {
-            return Err(Errno::EINVAL);
-        }
-    }
-    Ok(old)
-}
-
-/// Post the signals that reached the image from outside (host signals on linuxu) to the
-/// process. Runs at every system call return and whenever the idle wait wakes.
-pub fn take_platform_signals() {
-    let bits = uk_plat::get().take_signals();
-    if bits == 0 {
-        return;
-    }
-    for sig in 1..=64usize {
-        if bits & (1 << (sig - 1)) != 0 {
-            send_to_process(sig);
-        }
-    }
-}
-
-/// True when [`syscall_exit`] has work: a pending signal anywhere or a due timer.
-#[inline]
-pub fn work_pending() -> bool {
-    ANY_PENDING.load(Ordering::Relaxed) || crate::itimer::due()
 }
 
 /// How a system call's end went, for the restart decision.
@@ -629,72 +291,7 @@ enum Taken {
     Terminate(usize),
 }
 
-fn take_one(tid: i32) -> Option<Taken> {
-    let mut s = STATE.lock();
-    let mask = s.thread(tid).mask;
-    let q = dequeue(&mut s, tid, !mask)?;
-    let sig = q.sig;
-    let act = s.actions[sig - 1];
-    match act.handler {
-        SIG_IGN => return Some(Taken::Ignore),
-        SIG_DFL => {
-            return Some(match default_action(sig) {
-                // Stop signals were logged when sent.
-                Default::Ignore | Default::Stop => Taken::Ignore,
-                Default::Terminate => Taken::Terminate(sig),
-            });
-        }
-        _ => {}
-    }
-    if act.flags & SA_RESETHAND != 0 {
-        s.actions[sig - 1].handler = SIG_DFL;
-        s.actions[sig - 1].flags &= !SA_SIGINFO;
-    }
-    let sp = current_sp();
-    let t = s.thread(tid);
-    let uc_mask = t.saved_mask.take().unwrap_or(t.mask);
-    let mut m = t.mask | act.mask;
-    if act.flags & SA_NODEFER == 0 {
-        m |= bit(sig);
-    }
-    t.mask = m & !UNBLOCKABLE;
-    let onstack_now = on_alt(&t.alt, sp);
-    let switch = act.flags & SA_ONSTACK != 0 && t.alt.enabled && !onstack_now;
-    Some(Taken::Handler(Delivery {
-        q,
-        act,
-        uc_mask,
-        alt: t.alt,
-        switch,
-        onstack_now,
-    }))
-}
-
-/// `siginfo_t` (128 bytes): the fields ukit fills.
-#[repr(C)]
-struct SigInfo {
-    signo: i32,
-    errno: i32,
-    code: i32,
-    _pad: i32,
-    /// si_pid (kill) or si_tid (timers).
-    pid: i32,
-    /// si_uid (kill) or si_overrun (timers).
-    uid: u32,
-    /// si_value.
-    value: u64,
-    _rest: [u64; 12],
-}
-
-/// Byte offsets in musl's x86_64 `ucontext_t` (936 bytes), in u64 words.
-const UC_WORDS: usize = 117;
-const UC_STACK_SP: usize = 2;
-const UC_STACK_FLAGS: usize = 3;
-const UC_STACK_SIZE: usize = 4;
-/// uc_mcontext.fpregs (after 23 general registers at word 5).
-const UC_FPREGS_PTR: usize = 5 + 23;
-const UC_SIGMASK: usize = 37;
-const UC_FPREGS_MEM: usize = 53;
+use uk_abi::signal::ucontext as uc_off;
 
 fn terminate(sig: usize) -> ! {
     uk_log::info!(
@@ -704,64 +301,34 @@ fn terminate(sig: usize) -> ! {
     uk_plat::get().exit(128 + sig as i32)
 }
 
-/// Run every deliverable signal of thread `tid`, in Linux's order: a signal that
-/// becomes deliverable while another's handler frame is being set up runs first.
-fn deliver_all(tid: i32, out: &mut Outcome) {
-    while let Some(t) = take_one(tid) {
-        match t {
-            Taken::Ignore => continue,
-            Taken::Terminate(sig) => terminate(sig),
-            Taken::Handler(d) => {
-                // Signals unmasked under the handler's mask nest above it (Linux pushes
-                // their frames later, so they run first).
-                deliver_all(tid, out);
-                if d.act.flags & SA_RESTART == 0 || d.q.sig == SIGCANCEL {
-                    out.no_restart = true;
-                }
-                let back = run_handler(&d);
-                let mut s = STATE.lock();
-                s.thread(tid).mask = back & !UNBLOCKABLE;
-            }
-        }
-    }
-}
-
 /// Call the handler of `d`; returns the mask to restore (its `uc_sigmask`, which the
 /// handler may have changed).
 fn run_handler(d: &Delivery) -> u64 {
-    let mut info = SigInfo {
-        signo: d.q.sig as i32,
-        errno: 0,
-        code: d.q.code,
-        _pad: 0,
-        pid: d.q.pid,
-        uid: 0,
-        value: d.q.value,
-        _rest: [0; 12],
-    };
+    let mut info = Siginfo::sent(d.q.sig, d.q.code, d.q.pid, 0, d.q.value);
     if d.q.code == SI_TIMER {
-        info.pid = 0;
-        info.uid = (d.q.value >> 32) as u32;
-        info.value &= 0xffff_ffff;
+        // Timers: si_tid 0, si_overrun from the high half of the value.
+        info.f0 = 0;
+        info.f1 = (d.q.value >> 32) as u32;
+        info.f2 &= 0xffff_ffff;
     }
-    let mut uc = [0u64; UC_WORDS];
-    uc[UC_STACK_SP] = d.alt.sp as u64;
-    uc[UC_STACK_SIZE] = d.alt.size as u64;
-    uc[UC_STACK_FLAGS] = if !d.alt.enabled {
+    let mut uc = [0u64; uc_off::WORDS];
+    uc[uc_off::STACK_SP] = d.alt.sp as u64;
+    uc[uc_off::STACK_SIZE] = d.alt.size as u64;
+    uc[uc_off::STACK_FLAGS] = if !d.alt.enabled {
         SS_DISABLE as u64
     } else if d.onstack_now {
         SS_ONSTACK as u64
     } else {
         0
     };
-    uc[UC_SIGMASK] = d.uc_mask;
+    uc[uc_off::SIGMASK] = d.uc_mask;
     // fpregs points at a default FXSAVE image (x87 control word, MXCSR), as Linux
     // points it at the saved FPU state.
-    uc[UC_FPREGS_MEM] = 0x037f;
-    uc[UC_FPREGS_MEM + 3] = 0x1f80;
-    uc[UC_FPREGS_PTR] = uc[UC_FPREGS_MEM..].as_ptr() as u64;
+    uc[uc_off::FPREGS_MEM] = 0x037f;
+    uc[uc_off::FPREGS_MEM + 3] = 0x1f80;
+    uc[uc_off::FPREGS_PTR] = uc[uc_off::FPREGS_MEM..].as_ptr() as u64;
     let uc_ptr = uc.as_mut_ptr() as usize;
-    let info_ptr = &mut info as *mut SigInfo as usize;
+    let info_ptr = &mut info as *mut Siginfo as usize;
     if d.switch {
         let top = (d.alt.sp + d.alt.size) & !15;
         // SAFETY: the program registered [sp, sp+size) as its alternate signal stack
@@ -787,35 +354,445 @@ fn run_handler(d: &Delivery) -> u64 {
     }
     // The handler wrote through the pointers; read the mask back as sigreturn does.
     // SAFETY: `uc` is a live local; volatile because its address escaped.
-    unsafe { core::ptr::read_volatile(&uc[UC_SIGMASK]) }
+    unsafe { core::ptr::read_volatile(&uc[uc_off::SIGMASK]) }
 }
 
-/// Called at the end of every system call (when [`work_pending`] or the call failed
-/// with EINTR): fire due timers, run handlers, apply default actions. Returns true when
-/// the call should be run again (SA_RESTART): `eintr` says the call returned EINTR and
-/// `restartable` that Linux restarts this call at all.
-pub fn syscall_exit(restartable: bool, eintr: bool) -> bool {
-    if crate::itimer::due() {
-        // Expired timers fire from the scheduler: let it run them now.
-        uk_sched::yield_now();
+impl SignalState {
+    /// A new thread starts with its creator's mask and no alternate stack (clone(2) with
+    /// CLONE_VM). Called by the clone path right after the thread was made.
+    pub fn on_clone(&self, child: i32) {
+        let me = uk_sched::current_tid();
+        let mut s = self.state.lock();
+        prune(&mut s);
+        let mask = s.thread(me).mask;
+        let t = s.thread(child);
+        *t = ThreadSig {
+            mask,
+            ..ThreadSig::default()
+        };
     }
-    let tid = uk_sched::current_tid();
-    let interrupted = {
-        let mut s = STATE.lock();
-        core::mem::take(&mut s.thread(tid).interrupted)
-    };
-    let mut out = Outcome::default();
-    if ANY_PENDING.load(Ordering::Relaxed) {
-        deliver_all(tid, &mut out);
+
+    /// rt_sigaction(2): returns the old action; installs `new` if given.
+    pub fn sigaction(&self, sig: usize, new: Option<KSigaction>) -> KResult<KSigaction> {
+        valid(sig)?;
+        if new.is_some() && (sig == SIGKILL || sig == SIGSTOP) {
+            return Err(Errno::EINVAL);
+        }
+        let mut s = self.state.lock();
+        let old = s.actions[sig - 1];
+        if let Some(mut n) = new {
+            n.mask &= !UNBLOCKABLE;
+            s.actions[sig - 1] = n;
+            // POSIX: setting a pending signal to be ignored discards it.
+            if s.ignores(sig) {
+                s.shared.flush(sig);
+                for t in s.threads.values_mut() {
+                    t.pending.flush(sig);
+                }
+                s.refresh_any(&self.any);
+            }
+        }
+        Ok(old)
     }
-    {
-        let mut s = STATE.lock();
+
+    /// rt_sigprocmask(2) for the calling thread: returns the old mask.
+    pub fn sigprocmask(&self, how: u32, set: Option<u64>) -> KResult<u64> {
+        let tid = uk_sched::current_tid();
+        let mut s = self.state.lock();
+        let t = s.thread(tid);
+        let old = t.mask;
+        if let Some(set) = set {
+            let new = match how {
+                SIG_BLOCK => old | set,
+                SIG_UNBLOCK => old & !set,
+                SIG_SETMASK => set,
+                _ => return Err(Errno::EINVAL),
+            };
+            t.mask = new & !UNBLOCKABLE;
+        }
+        Ok(old)
+    }
+
+    /// ppoll/pselect6/epoll_pwait: install `mask` for the rest of this system call. The
+    /// caller's mask is kept as the saved mask: the syscall-exit path puts it back after
+    /// running the handlers that `mask` let through (EINTR), or the caller restores it at
+    /// once with [`end_temporary_mask`] when the call did not fail with EINTR.
+    pub fn begin_temporary_mask(&self, mask: u64) {
+        let tid = uk_sched::current_tid();
+        let mut s = self.state.lock();
+        let t = s.thread(tid);
+        t.saved_mask = Some(t.mask);
+        t.mask = mask & !UNBLOCKABLE;
+    }
+
+    /// Restore the mask saved by [`begin_temporary_mask`] now.
+    pub fn end_temporary_mask(&self) {
+        let tid = uk_sched::current_tid();
+        let mut s = self.state.lock();
         let t = s.thread(tid);
         if let Some(m) = t.saved_mask.take() {
             t.mask = m;
         }
     }
-    eintr && interrupted && restartable && !out.no_restart
+
+    /// Is a signal pending that the calling thread's current mask lets through?
+    pub fn deliverable_now(&self) -> bool {
+        let tid = uk_sched::current_tid();
+        deliverable(&mut self.state.lock(), tid)
+    }
+
+    /// rt_sigpending(2): signals pending for the calling thread or the process that it
+    /// blocks.
+    pub fn sigpending(&self) -> u64 {
+        let tid = uk_sched::current_tid();
+        let mut s = self.state.lock();
+        let shared = s.shared.set;
+        let t = s.thread(tid);
+        (t.pending.set | shared) & t.mask
+    }
+
+    /// Make `q` pending for `target` and wake the thread that will take it. Ignored
+    /// signals are dropped here, as Linux does when the signal is not blocked.
+    pub fn post(&self, target: Target, q: Queued) -> KResult<()> {
+        valid(q.sig)?;
+        let sig = q.sig;
+        let b = bit(sig);
+        let me = uk_sched::current_tid();
+        let wake = {
+            let mut s = self.state.lock();
+            prune(&mut s);
+            let ignored = s.ignores(sig);
+            if s.actions[sig - 1].handler == SIG_DFL && default_action(sig) == Default::Stop {
+                uk_log::warn!(
+                    "signal {sig} would stop the process: no job control in a unikernel, ignored"
+                );
+            }
+            match target {
+                Target::Thread(tid) => {
+                    if uk_sched::thread(tid).is_none() {
+                        return Err(Errno::ESRCH);
+                    }
+                    let t = s.thread(tid);
+                    if ignored && !t.holds(b) {
+                        return Ok(());
+                    }
+                    t.pending.add(q);
+                    t.takes(b).then_some(tid)
+                }
+                Target::Process => {
+                    // An ignored signal that some thread blocks is kept: a handler may be
+                    // installed before it is unblocked.
+                    s.thread(me);
+                    if ignored && !s.threads.values().any(|t| t.holds(b)) {
+                        return Ok(());
+                    }
+                    s.shared.add(q);
+                    // Prefer the calling thread, then any program thread that takes it.
+                    // Kernel threads (the network thread, or whichever thread the idle
+                    // loop runs on when a host signal arrives) never return to the
+                    // program, so they are never picked.
+                    let program = |tid: i32| uk_sched::thread(tid).is_some_and(|t| !t.is_kernel());
+                    if program(me) && s.thread(me).takes(b) {
+                        Some(me)
+                    } else {
+                        uk_sched::thread_ids()
+                            .into_iter()
+                            .filter(|tid| program(*tid))
+                            .find(|tid| s.thread(*tid).takes(b))
+                    }
+                }
+            }
+        };
+        self.state.lock().refresh_any(&self.any);
+        if let Some(tid) = wake {
+            self.interrupt_thread(tid);
+        }
+        Ok(())
+    }
+
+    /// Wake `tid` from a blocking wait, remembering that a signal did it.
+    fn interrupt_thread(&self, tid: i32) {
+        let Some(t) = uk_sched::thread(tid) else {
+            return;
+        };
+        if uk_sched::interrupt(&t) {
+            self.state.lock().thread(tid).interrupted = true;
+        }
+    }
+
+    /// Send `sig` to one thread, as the kernel does for SIGPIPE on EPIPE (si_code SI_USER,
+    /// si_pid the process). Unknown threads and invalid numbers are ignored: the caller
+    /// reports its own error.
+    pub fn send_to_thread(&self, tid: i32, sig: usize) {
+        let _ = self.post(
+            Target::Thread(tid),
+            Queued {
+                sig,
+                code: SI_USER,
+                pid: self.pid,
+                value: 0,
+            },
+        );
+    }
+
+    /// Send `sig` to the process (any thread that does not block it) from the kernel.
+    pub fn send_to_process(&self, sig: usize) {
+        let _ = self.post(
+            Target::Process,
+            Queued {
+                sig,
+                code: SI_KERNEL,
+                pid: 0,
+                value: 0,
+            },
+        );
+    }
+
+    /// self.kill(2): the only process is pid 1 (also reached as 0, its own group). -1 means
+    /// "every process but the caller and init", so none here: ESRCH, as on Linux when there
+    /// is nobody else. `sig` 0 checks existence.
+    pub fn kill(&self, pid: i32, sig: usize) -> KResult<()> {
+        if sig > NSIG {
+            return Err(Errno::EINVAL);
+        }
+        let me = self.pid;
+        if !(pid == me || pid == 0) {
+            return Err(Errno::ESRCH);
+        }
+        if sig == 0 {
+            return Ok(());
+        }
+        self.post(Target::Process, user_signal(self.pid, sig, SI_USER))
+    }
+
+    /// self.tgkill(2).
+    pub fn tgkill(&self, tgid: i32, tid: i32, sig: usize) -> KResult<()> {
+        if tgid <= 0 || tid <= 0 || sig > NSIG {
+            return Err(Errno::EINVAL);
+        }
+        if tgid != self.pid {
+            return Err(Errno::ESRCH);
+        }
+        self.tkill(tid, sig)
+    }
+
+    /// self.tkill(2) (musl's raise and pthread_kill).
+    pub fn tkill(&self, tid: i32, sig: usize) -> KResult<()> {
+        if tid <= 0 || sig > NSIG {
+            return Err(Errno::EINVAL);
+        }
+        if uk_sched::thread(tid).is_none() {
+            return Err(Errno::ESRCH);
+        }
+        if sig == 0 {
+            return Ok(());
+        }
+        self.post(Target::Thread(tid), user_signal(self.pid, sig, SI_TKILL))
+    }
+
+    /// rt_sigsuspend(2): wait with `mask` in place until a signal is delivered. Always
+    /// EINTR; the handler runs (and the old mask comes back) in [`syscall_exit`].
+    pub fn sigsuspend(&self, mask: u64) -> KResult<usize> {
+        let tid = uk_sched::current_tid();
+        {
+            let mut s = self.state.lock();
+            let t = s.thread(tid);
+            t.saved_mask = Some(t.mask);
+            t.mask = mask & !UNBLOCKABLE;
+        }
+        self.wait_for_signal(tid);
+        Err(Errno::EINTR)
+    }
+
+    /// self.pause(2): wait until a signal is delivered.
+    pub fn pause(&self) -> KResult<usize> {
+        self.wait_for_signal(uk_sched::current_tid());
+        Err(Errno::EINTR)
+    }
+
+    fn wait_for_signal(&self, tid: i32) {
+        loop {
+            if deliverable(&mut self.state.lock(), tid) {
+                return;
+            }
+            // No wait queue: senders find the thread through `post` and interrupt it.
+            let _ = uk_sched::block(None);
+        }
+    }
+
+    /// rt_sigtimedwait(2): take a pending signal of `set`, waiting until `deadline`
+    /// (monotonic ns; None: forever). EAGAIN on timeout, EINTR when another signal is
+    /// delivered first.
+    pub fn sigtimedwait(&self, set: u64, deadline: Option<u64>) -> KResult<Queued> {
+        let set = set & !UNBLOCKABLE;
+        let tid = uk_sched::current_tid();
+        loop {
+            {
+                let mut s = self.state.lock();
+                if let Some(q) = dequeue(&mut s, &self.any, tid, set) {
+                    s.thread(tid).wait_set = 0;
+                    return Ok(q);
+                }
+                if deliverable(&mut s, tid) {
+                    s.thread(tid).wait_set = 0;
+                    return Err(Errno::EINTR);
+                }
+                s.thread(tid).wait_set = set;
+            }
+            let w = uk_sched::block(deadline);
+            if w == uk_sched::Wake::Timeout {
+                let mut s = self.state.lock();
+                s.thread(tid).wait_set = 0;
+                return dequeue(&mut s, &self.any, tid, set).ok_or(Errno::EAGAIN);
+            }
+        }
+    }
+
+    /// self.sigaltstack(2) for the calling thread: returns the old setting and installs `new`.
+    pub fn sigaltstack(&self, new: Option<StackT>) -> KResult<StackT> {
+        let tid = uk_sched::current_tid();
+        let sp = current_sp();
+        let mut s = self.state.lock();
+        let t = s.thread(tid);
+        let onstack = on_alt(&t.alt, sp);
+        let old = StackT {
+            sp: t.alt.sp as u64,
+            flags: if onstack {
+                SS_ONSTACK
+            } else if t.alt.enabled {
+                0
+            } else {
+                SS_DISABLE
+            },
+            _pad: 0,
+            size: t.alt.size as u64,
+        };
+        if let Some(n) = new {
+            if onstack {
+                return Err(Errno::EPERM);
+            }
+            let mode = n.flags & !SS_AUTODISARM;
+            if mode == SS_DISABLE {
+                t.alt = AltStack::default();
+            } else if mode == 0 || mode == SS_ONSTACK {
+                if (n.size as usize) < MINSIGSTKSZ {
+                    return Err(Errno::ENOMEM);
+                }
+                t.alt = AltStack {
+                    sp: n.sp as usize,
+                    size: n.size as usize,
+                    enabled: true,
+                };
+            } else {
+                return Err(Errno::EINVAL);
+            }
+        }
+        Ok(old)
+    }
+
+    /// Post the signals in `bits` (bit n-1: signal n) to this process, as the kernel
+    /// does (host signals on linuxu reach the image's first process this way).
+    pub fn post_platform(&self, bits: u64) {
+        for sig in 1..=64usize {
+            if bits & (1 << (sig - 1)) != 0 {
+                self.send_to_process(sig);
+            }
+        }
+    }
+
+    /// True when [`SignalState::syscall_exit`] has work: a signal pending anywhere in
+    /// the process.
+    #[inline]
+    pub fn work_pending(&self) -> bool {
+        self.any.load(Ordering::Relaxed)
+    }
+
+    fn take_one(&self, tid: i32) -> Option<Taken> {
+        let mut s = self.state.lock();
+        let mask = s.thread(tid).mask;
+        let q = dequeue(&mut s, &self.any, tid, !mask)?;
+        let sig = q.sig;
+        let act = s.actions[sig - 1];
+        match act.handler {
+            SIG_IGN => return Some(Taken::Ignore),
+            SIG_DFL => {
+                return Some(match default_action(sig) {
+                    // Stop signals were logged when sent.
+                    Default::Ignore | Default::Stop => Taken::Ignore,
+                    Default::Terminate => Taken::Terminate(sig),
+                });
+            }
+            _ => {}
+        }
+        if act.flags & SA_RESETHAND != 0 {
+            s.actions[sig - 1].handler = SIG_DFL;
+            s.actions[sig - 1].flags &= !SA_SIGINFO;
+        }
+        let sp = current_sp();
+        let t = s.thread(tid);
+        let uc_mask = t.saved_mask.take().unwrap_or(t.mask);
+        let mut m = t.mask | act.mask;
+        if act.flags & SA_NODEFER == 0 {
+            m |= bit(sig);
+        }
+        t.mask = m & !UNBLOCKABLE;
+        let onstack_now = on_alt(&t.alt, sp);
+        let switch = act.flags & SA_ONSTACK != 0 && t.alt.enabled && !onstack_now;
+        Some(Taken::Handler(Delivery {
+            q,
+            act,
+            uc_mask,
+            alt: t.alt,
+            switch,
+            onstack_now,
+        }))
+    }
+
+    /// Run every deliverable signal of thread `tid`, in Linux's order: a signal that
+    /// becomes deliverable while another's handler frame is being set up runs first.
+    fn deliver_all(&self, tid: i32, out: &mut Outcome) {
+        while let Some(t) = self.take_one(tid) {
+            match t {
+                Taken::Ignore => continue,
+                Taken::Terminate(sig) => terminate(sig),
+                Taken::Handler(d) => {
+                    // Signals unmasked under the handler's mask nest above it (Linux pushes
+                    // their frames later, so they run first).
+                    self.deliver_all(tid, out);
+                    if d.act.flags & SA_RESTART == 0 || d.q.sig == SIGCANCEL {
+                        out.no_restart = true;
+                    }
+                    let back = run_handler(&d);
+                    let mut s = self.state.lock();
+                    s.thread(tid).mask = back & !UNBLOCKABLE;
+                }
+            }
+        }
+    }
+
+    /// Called at the end of every system call (when [`work_pending`] or the call failed
+    /// with EINTR): fire due timers, run handlers, apply default actions. Returns true when
+    /// the call should be run again (SA_RESTART): `eintr` says the call returned EINTR and
+    /// `restartable` that Linux restarts this call at all.
+    pub fn syscall_exit(&self, restartable: bool, eintr: bool) -> bool {
+        let tid = uk_sched::current_tid();
+        let interrupted = {
+            let mut s = self.state.lock();
+            core::mem::take(&mut s.thread(tid).interrupted)
+        };
+        let mut out = Outcome::default();
+        if self.any.load(Ordering::Relaxed) {
+            self.deliver_all(tid, &mut out);
+        }
+        {
+            let mut s = self.state.lock();
+            let t = s.thread(tid);
+            if let Some(m) = t.saved_mask.take() {
+                t.mask = m;
+            }
+        }
+        eintr && interrupted && restartable && !out.no_restart
+    }
 }
 
 #[cfg(test)]
@@ -824,15 +801,21 @@ mod tests {
     use core::sync::atomic::{AtomicU64, AtomicUsize};
     use uk_abi::signal::{SIGHUP, SIGTERM, SIGUSR1, SIGUSR2};
 
+    /// The test process's signal state (tests share the one process).
+    fn st() -> &'static SignalState {
+        &crate::process::current().signals
+    }
+
     fn setup() -> std::sync::MutexGuard<'static, ()> {
         crate::testplat::setup();
         let g = crate::testplat::serial();
         // A clean slate for the main thread (tests share the one process).
-        let mut s = STATE.lock();
+        let st = st();
+        let mut s = st.state.lock();
         s.actions = [KSigaction::default(); NSIG];
         s.shared = Pending::new();
         s.threads.clear();
-        s.refresh_any();
+        s.refresh_any(&st.any);
         g
     }
 
@@ -849,68 +832,76 @@ mod tests {
     fn store_actions_and_masks() {
         let _g = setup();
         let a = act(0x1234, 4, u64::MAX);
-        assert_eq!(sigaction(0, None), Err(Errno::EINVAL));
-        assert_eq!(sigaction(65, None), Err(Errno::EINVAL));
-        assert_eq!(sigaction(SIGKILL, Some(a)), Err(Errno::EINVAL));
-        sigaction(10, Some(a)).unwrap();
-        let back = sigaction(10, None).unwrap();
+        assert_eq!(st().sigaction(0, None), Err(Errno::EINVAL));
+        assert_eq!(st().sigaction(65, None), Err(Errno::EINVAL));
+        assert_eq!(st().sigaction(SIGKILL, Some(a)), Err(Errno::EINVAL));
+        st().sigaction(10, Some(a)).unwrap();
+        let back = st().sigaction(10, None).unwrap();
         assert_eq!(back.handler, 0x1234);
         assert_eq!(back.mask & UNBLOCKABLE, 0);
-        let old = sigprocmask(SIG_SETMASK, Some(u64::MAX)).unwrap();
-        assert_eq!(sigprocmask(SIG_BLOCK, None).unwrap(), !UNBLOCKABLE);
-        assert_eq!(sigprocmask(7, Some(0)), Err(Errno::EINVAL));
+        let old = st().sigprocmask(SIG_SETMASK, Some(u64::MAX)).unwrap();
+        assert_eq!(st().sigprocmask(SIG_BLOCK, None).unwrap(), !UNBLOCKABLE);
+        assert_eq!(st().sigprocmask(7, Some(0)), Err(Errno::EINVAL));
         // Without a new set, `how` is not looked at (Linux).
-        assert_eq!(sigprocmask(7, None), Ok(!UNBLOCKABLE));
-        sigprocmask(SIG_SETMASK, Some(old)).unwrap();
+        assert_eq!(st().sigprocmask(7, None), Ok(!UNBLOCKABLE));
+        st().sigprocmask(SIG_SETMASK, Some(old)).unwrap();
     }
 
     #[test]
     fn kill_targets_and_errors() {
         let _g = setup();
-        assert_eq!(kill(2, SIGUSR1), Err(Errno::ESRCH));
-        assert_eq!(kill(-1, SIGUSR1), Err(Errno::ESRCH));
-        assert_eq!(kill(1, 65), Err(Errno::EINVAL));
-        assert_eq!(kill(1, 0), Ok(()));
-        assert_eq!(tkill(0, 1), Err(Errno::EINVAL));
-        assert_eq!(tkill(9999, 0), Err(Errno::ESRCH));
-        assert_eq!(tkill(1, 0), Ok(()));
-        assert_eq!(tgkill(2, 1, 1), Err(Errno::ESRCH));
-        assert_eq!(tgkill(1, 1, 99), Err(Errno::EINVAL));
+        assert_eq!(st().kill(2, SIGUSR1), Err(Errno::ESRCH));
+        assert_eq!(st().kill(-1, SIGUSR1), Err(Errno::ESRCH));
+        assert_eq!(st().kill(1, 65), Err(Errno::EINVAL));
+        assert_eq!(st().kill(1, 0), Ok(()));
+        assert_eq!(st().tkill(0, 1), Err(Errno::EINVAL));
+        assert_eq!(st().tkill(9999, 0), Err(Errno::ESRCH));
+        assert_eq!(st().tkill(1, 0), Ok(()));
+        assert_eq!(st().tgkill(2, 1, 1), Err(Errno::ESRCH));
+        assert_eq!(st().tgkill(1, 1, 99), Err(Errno::EINVAL));
         // Default-ignored signals vanish; nothing is left to deliver.
-        kill(1, SIGCHLD).unwrap();
-        assert!(!ANY_PENDING.load(Ordering::Relaxed));
+        st().kill(1, SIGCHLD).unwrap();
+        assert!(!st().any.load(Ordering::Relaxed));
     }
 
     #[test]
     fn blocked_signals_pend_and_sigtimedwait_takes_them() {
         let _g = setup();
-        sigprocmask(SIG_SETMASK, Some(bit(SIGUSR1) | bit(SIGCHLD) | bit(40))).unwrap();
-        kill(1, SIGUSR1).unwrap();
-        kill(1, SIGUSR1).unwrap();
+        st().sigprocmask(SIG_SETMASK, Some(bit(SIGUSR1) | bit(SIGCHLD) | bit(40)))
+            .unwrap();
+        st().kill(1, SIGUSR1).unwrap();
+        st().kill(1, SIGUSR1).unwrap();
         // A blocked, ignored signal is kept (its action may change before unblocking).
-        kill(1, SIGCHLD).unwrap();
-        tkill(1, 40).unwrap();
-        tkill(1, 40).unwrap();
-        assert_eq!(sigpending(), bit(SIGUSR1) | bit(SIGCHLD) | bit(40));
+        st().kill(1, SIGCHLD).unwrap();
+        st().tkill(1, 40).unwrap();
+        st().tkill(1, 40).unwrap();
+        assert_eq!(st().sigpending(), bit(SIGUSR1) | bit(SIGCHLD) | bit(40));
         let now = uk_plat::get().monotonic_ns();
-        let q = sigtimedwait(bit(SIGUSR1), Some(now)).unwrap();
+        let q = st().sigtimedwait(bit(SIGUSR1), Some(now)).unwrap();
         assert_eq!((q.sig, q.code, q.pid), (SIGUSR1, SI_USER, 1));
         // A standard signal pends once; a real-time one queues every instance.
-        assert_eq!(sigtimedwait(bit(SIGUSR1), Some(now)), Err(Errno::EAGAIN));
-        assert_eq!(sigtimedwait(bit(40), Some(now)).unwrap().code, SI_TKILL);
-        assert_eq!(sigtimedwait(bit(40), Some(now)).unwrap().sig, 40);
-        assert_eq!(sigpending(), bit(SIGCHLD));
+        assert_eq!(
+            st().sigtimedwait(bit(SIGUSR1), Some(now)),
+            Err(Errno::EAGAIN)
+        );
+        assert_eq!(
+            st().sigtimedwait(bit(40), Some(now)).unwrap().code,
+            SI_TKILL
+        );
+        assert_eq!(st().sigtimedwait(bit(40), Some(now)).unwrap().sig, 40);
+        assert_eq!(st().sigpending(), bit(SIGCHLD));
         // Ignoring it explicitly discards it.
-        sigaction(SIGCHLD, Some(act(SIG_IGN as usize, 0, 0))).unwrap();
-        assert_eq!(sigpending(), 0);
+        st().sigaction(SIGCHLD, Some(act(SIG_IGN as usize, 0, 0)))
+            .unwrap();
+        assert_eq!(st().sigpending(), 0);
         // A short timeout really waits, then EAGAIN.
         let t0 = uk_plat::get().monotonic_ns();
         assert_eq!(
-            sigtimedwait(bit(SIGUSR2), Some(t0 + 20_000_000)),
+            st().sigtimedwait(bit(SIGUSR2), Some(t0 + 20_000_000)),
             Err(Errno::EAGAIN)
         );
         assert!(uk_plat::get().monotonic_ns() >= t0 + 20_000_000);
-        sigprocmask(SIG_SETMASK, Some(0)).unwrap();
+        st().sigprocmask(SIG_SETMASK, Some(0)).unwrap();
     }
 
     static ORDER: spin::Mutex<Vec<(i32, i32, u64)>> = spin::Mutex::new(Vec::new());
@@ -918,8 +909,8 @@ mod tests {
     /// Records (signal, si_code, mask in force) for each run.
     extern "C" fn record(sig: i32, info: usize, _uc: usize) {
         // SAFETY: the kernel passes a pointer to a live SigInfo.
-        let code = unsafe { (*(info as *const SigInfo)).code };
-        let mask = sigprocmask(SIG_BLOCK, None).unwrap();
+        let code = unsafe { (*(info as *const Siginfo)).si_code };
+        let mask = st().sigprocmask(SIG_BLOCK, None).unwrap();
         ORDER.lock().push((sig, code, mask));
     }
 
@@ -927,25 +918,26 @@ mod tests {
     fn handlers_run_at_syscall_exit_in_linux_order() {
         let _g = setup();
         ORDER.lock().clear();
-        sigaction(
+        st().sigaction(
             SIGUSR1,
             Some(act(record as *const () as usize, SA_SIGINFO, bit(SIGTERM))),
         )
         .unwrap();
-        sigaction(
+        st().sigaction(
             SIGUSR2,
             Some(act(record as *const () as usize, SA_SIGINFO, 0)),
         )
         .unwrap();
-        sigprocmask(SIG_SETMASK, Some(bit(SIGUSR1) | bit(SIGUSR2))).unwrap();
-        tkill(1, SIGUSR1).unwrap();
-        kill(1, SIGUSR2).unwrap();
-        assert!(work_pending());
+        st().sigprocmask(SIG_SETMASK, Some(bit(SIGUSR1) | bit(SIGUSR2)))
+            .unwrap();
+        st().tkill(1, SIGUSR1).unwrap();
+        st().kill(1, SIGUSR2).unwrap();
+        assert!(st().work_pending());
         // Still blocked: nothing runs.
-        assert!(!syscall_exit(true, false));
+        assert!(!st().syscall_exit(true, false));
         assert!(ORDER.lock().is_empty());
-        sigprocmask(SIG_SETMASK, Some(0)).unwrap();
-        assert!(!syscall_exit(true, false));
+        st().sigprocmask(SIG_SETMASK, Some(0)).unwrap();
+        assert!(!st().syscall_exit(true, false));
         let order = ORDER.lock().clone();
         // USR1 is taken first (lowest), USR2 nests above it and so runs first, with
         // USR1's handler mask (USR1 + sa_mask) plus itself in force.
@@ -960,8 +952,12 @@ mod tests {
                 (SIGUSR1 as i32, SI_TKILL, bit(SIGUSR1) | bit(SIGTERM)),
             ]
         );
-        assert_eq!(sigprocmask(SIG_BLOCK, None).unwrap(), 0, "mask restored");
-        assert!(!ANY_PENDING.load(Ordering::Relaxed));
+        assert_eq!(
+            st().sigprocmask(SIG_BLOCK, None).unwrap(),
+            0,
+            "mask restored"
+        );
+        assert!(!st().any.load(Ordering::Relaxed));
     }
 
     static UC_MASK_SEEN: AtomicU64 = AtomicU64::new(0);
@@ -969,9 +965,9 @@ mod tests {
     /// Blocks SIGUSR2 for after the handler through uc_sigmask, as musl's cancel
     /// handler does.
     extern "C" fn edit_uc(_sig: i32, _info: usize, uc: usize) {
-        // SAFETY: the kernel passes a live ucontext of UC_WORDS words.
+        // SAFETY: the kernel passes a live ucontext of uc_off::WORDS words.
         unsafe {
-            let m = (uc as *mut u64).add(UC_SIGMASK);
+            let m = (uc as *mut u64).add(uc_off::SIGMASK);
             UC_MASK_SEEN.store(*m, Ordering::SeqCst);
             *m |= bit(SIGUSR2);
         }
@@ -980,7 +976,7 @@ mod tests {
     #[test]
     fn uc_sigmask_is_restored_and_resethand_nodefer() {
         let _g = setup();
-        sigaction(
+        st().sigaction(
             SIGUSR1,
             Some(act(
                 edit_uc as *const () as usize,
@@ -989,16 +985,16 @@ mod tests {
             )),
         )
         .unwrap();
-        sigprocmask(SIG_SETMASK, Some(bit(SIGHUP))).unwrap();
-        tkill(1, SIGUSR1).unwrap();
-        syscall_exit(false, false);
+        st().sigprocmask(SIG_SETMASK, Some(bit(SIGHUP))).unwrap();
+        st().tkill(1, SIGUSR1).unwrap();
+        st().syscall_exit(false, false);
         assert_eq!(UC_MASK_SEEN.load(Ordering::SeqCst), bit(SIGHUP));
         assert_eq!(
-            sigprocmask(SIG_BLOCK, None).unwrap(),
+            st().sigprocmask(SIG_BLOCK, None).unwrap(),
             bit(SIGHUP) | bit(SIGUSR2)
         );
-        assert_eq!(sigaction(SIGUSR1, None).unwrap().handler, SIG_DFL);
-        sigprocmask(SIG_SETMASK, Some(0)).unwrap();
+        assert_eq!(st().sigaction(SIGUSR1, None).unwrap().handler, SIG_DFL);
+        st().sigprocmask(SIG_SETMASK, Some(0)).unwrap();
     }
 
     static ALT_SP: AtomicUsize = AtomicUsize::new(0);
@@ -1006,11 +1002,11 @@ mod tests {
 
     extern "C" fn on_alt_handler(_sig: i32, _info: usize, _uc: usize) {
         ALT_SP.store(current_sp(), Ordering::SeqCst);
-        let st = sigaltstack(None).unwrap();
-        ALT_FLAGS.store(st.flags as usize, Ordering::SeqCst);
+        let old = st().sigaltstack(None).unwrap();
+        ALT_FLAGS.store(old.flags as usize, Ordering::SeqCst);
         // Changing the stack while on it is refused.
         assert_eq!(
-            sigaltstack(Some(StackT {
+            st().sigaltstack(Some(StackT {
                 flags: SS_DISABLE,
                 ..StackT::default()
             })),
@@ -1021,7 +1017,7 @@ mod tests {
     #[test]
     fn sigaltstack_rules_and_handler_on_it() {
         let _g = setup();
-        let old = sigaltstack(None).unwrap();
+        let old = st().sigaltstack(None).unwrap();
         assert_eq!(old.flags, SS_DISABLE);
         let buf: &'static mut [u8] = Box::leak(vec![0u8; 64 * 1024].into_boxed_slice());
         let lo = buf.as_ptr() as usize;
@@ -1031,39 +1027,39 @@ mod tests {
             _pad: 0,
             size: 1024,
         };
-        assert_eq!(sigaltstack(Some(small)), Err(Errno::ENOMEM));
+        assert_eq!(st().sigaltstack(Some(small)), Err(Errno::ENOMEM));
         let bad = StackT {
             flags: 77,
             size: 65536,
             ..small
         };
-        assert_eq!(sigaltstack(Some(bad)), Err(Errno::EINVAL));
+        assert_eq!(st().sigaltstack(Some(bad)), Err(Errno::EINVAL));
         let good = StackT {
             size: 65536,
             ..small
         };
-        sigaltstack(Some(good)).unwrap();
-        let st = sigaltstack(None).unwrap();
-        assert_eq!((st.sp, st.flags, st.size), (lo as u64, 0, 65536));
-        sigaction(
+        st().sigaltstack(Some(good)).unwrap();
+        let cur = st().sigaltstack(None).unwrap();
+        assert_eq!((cur.sp, cur.flags, cur.size), (lo as u64, 0, 65536));
+        st().sigaction(
             SIGUSR2,
             Some(act(on_alt_handler as *const () as usize, SA_ONSTACK, 0)),
         )
         .unwrap();
-        tkill(1, SIGUSR2).unwrap();
-        syscall_exit(false, false);
+        st().tkill(1, SIGUSR2).unwrap();
+        st().syscall_exit(false, false);
         let sp = ALT_SP.load(Ordering::SeqCst);
         assert!(
             sp > lo && sp < lo + 65536,
             "handler ran on the alternate stack"
         );
         assert_eq!(ALT_FLAGS.load(Ordering::SeqCst), SS_ONSTACK as usize);
-        sigaltstack(Some(StackT {
+        st().sigaltstack(Some(StackT {
             flags: SS_DISABLE,
             ..StackT::default()
         }))
         .unwrap();
-        assert_eq!(sigaltstack(None).unwrap().flags, SS_DISABLE);
+        assert_eq!(st().sigaltstack(None).unwrap().flags, SS_DISABLE);
     }
 
     extern "C" fn nothing(_sig: i32, _info: usize, _uc: usize) {}
@@ -1072,21 +1068,22 @@ mod tests {
     fn restart_needs_interruption_and_sa_restart() {
         let _g = setup();
         // EINTR that no signal caused is returned as is.
-        assert!(!syscall_exit(true, true));
-        sigaction(
+        assert!(!st().syscall_exit(true, true));
+        st().sigaction(
             SIGUSR1,
             Some(act(nothing as *const () as usize, SA_RESTART, 0)),
         )
         .unwrap();
-        sigaction(SIGUSR2, Some(act(nothing as *const () as usize, 0, 0))).unwrap();
+        st().sigaction(SIGUSR2, Some(act(nothing as *const () as usize, 0, 0)))
+            .unwrap();
         for (sig, restart) in [(SIGUSR1, true), (SIGUSR2, false)] {
-            tkill(1, sig).unwrap();
-            STATE.lock().thread(1).interrupted = true;
-            assert_eq!(syscall_exit(true, true), restart, "signal {sig}");
+            st().tkill(1, sig).unwrap();
+            st().state.lock().thread(1).interrupted = true;
+            assert_eq!(st().syscall_exit(true, true), restart, "signal {sig}");
             // Calls Linux never restarts (sigsuspend, poll, ...) are not restarted.
-            tkill(1, sig).unwrap();
-            STATE.lock().thread(1).interrupted = true;
-            assert!(!syscall_exit(false, true));
+            st().tkill(1, sig).unwrap();
+            st().state.lock().thread(1).interrupted = true;
+            assert!(!st().syscall_exit(false, true));
         }
     }
 
@@ -1094,32 +1091,33 @@ mod tests {
     fn sigsuspend_returns_eintr_and_restores_the_mask() {
         let _g = setup();
         ORDER.lock().clear();
-        sigaction(
+        st().sigaction(
             SIGUSR1,
             Some(act(record as *const () as usize, SA_SIGINFO, 0)),
         )
         .unwrap();
-        sigprocmask(SIG_SETMASK, Some(bit(SIGUSR1) | bit(SIGHUP))).unwrap();
-        tkill(1, SIGUSR1).unwrap();
-        assert_eq!(sigsuspend(bit(SIGHUP)), Err(Errno::EINTR));
-        assert!(!syscall_exit(false, true));
+        st().sigprocmask(SIG_SETMASK, Some(bit(SIGUSR1) | bit(SIGHUP)))
+            .unwrap();
+        st().tkill(1, SIGUSR1).unwrap();
+        assert_eq!(st().sigsuspend(bit(SIGHUP)), Err(Errno::EINTR));
+        assert!(!st().syscall_exit(false, true));
         // The handler ran under the temporary mask; the old mask is back.
         assert_eq!(
             ORDER.lock().clone(),
             vec![(SIGUSR1 as i32, SI_TKILL, bit(SIGHUP) | bit(SIGUSR1))]
         );
         assert_eq!(
-            sigprocmask(SIG_BLOCK, None).unwrap(),
+            st().sigprocmask(SIG_BLOCK, None).unwrap(),
             bit(SIGUSR1) | bit(SIGHUP)
         );
-        sigprocmask(SIG_SETMASK, Some(0)).unwrap();
+        st().sigprocmask(SIG_SETMASK, Some(0)).unwrap();
     }
 
     #[test]
     #[should_panic(expected = "exit(143)")]
     fn default_action_terminates_with_128_plus_n() {
         let _g = setup();
-        kill(1, SIGTERM).unwrap();
-        syscall_exit(false, false);
+        st().kill(1, SIGTERM).unwrap();
+        st().syscall_exit(false, false);
     }
 }

@@ -33,7 +33,7 @@ pub mod unix;
 
 use crate::file::{File, Sink, Source, Stat};
 use crate::pipe::{fionbio, set_nonblock_from};
-use crate::{fd, Errno, KResult};
+use crate::{Errno, KResult};
 use addr::SockAddr;
 use alloc::boxed::Box;
 use alloc::collections::BTreeMap;
@@ -290,10 +290,9 @@ impl Socket {
                 Err(_) if done > 0 => return Ok(done),
                 Err(Errno::EPIPE) => {
                     if flags & MSG_NOSIGNAL == 0 {
-                        crate::signal::send_to_thread(
-                            uk_sched::current_tid(),
-                            uk_abi::signal::SIGPIPE,
-                        );
+                        crate::process::current()
+                            .signals
+                            .send_to_thread(uk_sched::current_tid(), uk_abi::signal::SIGPIPE);
                     }
                     return Err(Errno::EPIPE);
                 }
@@ -580,7 +579,7 @@ impl File for Socket {
 
 /// The socket behind descriptor `fd` (EBADF, ENOTSOCK).
 pub fn get(fd_: i32) -> KResult<Arc<dyn File>> {
-    let f = fd::get(fd_)?;
+    let f = crate::process::current().fds.get(fd_)?;
     Socket::of(&f)?;
     Ok(f)
 }
@@ -647,7 +646,7 @@ fn inet_socket(_v6: bool, _base: u32, _protocol: i32) -> KResult<(Box<dyn Proto>
 /// socket(2) into the descriptor table.
 pub fn socket_fd(domain: i32, ty: u32, protocol: i32) -> KResult<i32> {
     let (s, cloexec) = socket(domain, ty, protocol)?;
-    fd::install(Arc::new(s), cloexec)
+    crate::process::current().install(Arc::new(s), cloexec)
 }
 
 /// socketpair(2): AF_UNIX only; returns both descriptors.
@@ -673,11 +672,11 @@ pub fn socketpair_fds(domain: i32, ty: u32, protocol: i32) -> KResult<(i32, i32)
     let (a, b) = unix::UnixSock::pair(base == SOCK_STREAM);
     let a = Socket::new(AF_UNIX, base, 0, nonblock, Box::new(a));
     let b = Socket::new(AF_UNIX, base, 0, nonblock, Box::new(b));
-    let fa = fd::install(Arc::new(a), cloexec)?;
-    match fd::install(Arc::new(b), cloexec) {
+    let fa = crate::process::current().install(Arc::new(a), cloexec)?;
+    match crate::process::current().install(Arc::new(b), cloexec) {
         Ok(fb) => Ok((fa, fb)),
         Err(e) => {
-            let _ = fd::close(fa);
+            let _ = crate::process::current().fds.close(fa);
             Err(e)
         }
     }
@@ -690,7 +689,7 @@ pub fn accept_fd(fd_: i32, flags: u32) -> KResult<(i32, Vec<u8>)> {
     }
     let f = get(fd_)?;
     let (s, peer) = Socket::of(&f)?.accept(flags)?;
-    let nfd = fd::install(Arc::new(s), flags & SOCK_CLOEXEC != 0)?;
+    let nfd = crate::process::current().install(Arc::new(s), flags & SOCK_CLOEXEC != 0)?;
     Ok((nfd, peer))
 }
 

@@ -126,6 +126,11 @@ pub fn clone(
         return Err(Errno::EAGAIN);
     };
     let tid = t.tid;
+    // The new thread belongs to the caller's process, and starts with the caller's
+    // signal mask (it has not run yet: it is only queued).
+    let proc = crate::process::current_arc();
+    proc.signals.on_clone(tid);
+    crate::process::adopt(&t, &proc);
     if flags & CLONE_PARENT_SETTID != 0 {
         user::write(ptid, &tid)?;
     }
@@ -179,6 +184,8 @@ fn before_image_exit() {
 }
 
 /// The scheduler's hook to unmap a detached thread's stack.
-pub(crate) fn unmap_hook(addr: usize, len: usize) {
-    let _ = crate::mm::munmap(addr, len);
+/// The scheduler's hook to unmap a detached thread's stack, in the exited thread's
+/// process (`owner` is its scheduler owner word, 0 for the first process).
+pub(crate) fn unmap_hook(owner: usize, addr: usize, len: usize) {
+    let _ = crate::process::of_owner(owner).mm.munmap(addr, len);
 }

@@ -89,12 +89,12 @@ pub fn timerfd_create(clock: i32, flags: u32) -> KResult<Arc<TimerFd>> {
 /// timerfd_create(2) into the descriptor table.
 pub fn timerfd_create_fd(clock: i32, flags: u32) -> KResult<i32> {
     let t = timerfd_create(clock, flags)?;
-    crate::fd::install(t, flags & TFD_CLOEXEC != 0)
+    crate::process::current().install(t, flags & TFD_CLOEXEC != 0)
 }
 
 /// The timerfd behind `fd`: EBADF if not open, EINVAL if not a timerfd.
 pub fn from_fd(fd: i32) -> KResult<Arc<dyn File>> {
-    let f = crate::fd::get(fd)?;
+    let f = crate::process::current().fds.get(fd)?;
     if f.as_any()
         .and_then(|a| a.downcast_ref::<TimerFd>())
         .is_none()

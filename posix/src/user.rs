@@ -24,51 +24,15 @@ use core::mem::size_of;
 use uk_abi::uio::{Iovec, Sink, Source, IOV_MAX, MAX_RW_COUNT};
 use uk_abi::Record;
 
-/// A range the program may access that is not a memory map: image segments, the
-/// initial stack, the argument block.
-#[derive(Clone, Copy, Debug)]
-struct StaticRange {
-    start: usize,
-    end: usize,
-    writable: bool,
-}
-
-const MAX_STATIC: usize = 64;
-static STATIC: spin::Mutex<([StaticRange; MAX_STATIC], usize)> = spin::Mutex::new((
-    [StaticRange {
-        start: 0,
-        end: 0,
-        writable: false,
-    }; MAX_STATIC],
-    0,
-));
-
-/// Declare `[start, end)` accessible to the program (boot does this for the image's
-/// PT_LOAD segments and the initial stack). Silently ignores ranges past the table.
+/// Declare `[start, end)` accessible to the program in the active address space (boot
+/// does this for the image's PT_LOAD segments and the initial stack).
 pub fn add_static_range(start: usize, end: usize, writable: bool) {
-    let mut t = STATIC.lock();
-    let n = t.1;
-    if n < MAX_STATIC && start < end {
-        t.0[n] = StaticRange {
-            start,
-            end,
-            writable,
-        };
-        t.1 = n + 1;
-    }
+    crate::mm::active().add_static_range(start, end, writable);
 }
 
-/// The range containing `addr`: (end, writable).
+/// The range containing `addr` in the active address space: (end, writable).
 fn find(addr: usize) -> Option<(usize, bool)> {
-    {
-        let t = STATIC.lock();
-        for r in &t.0[..t.1] {
-            if addr >= r.start && addr < r.end {
-                return Some((r.end, r.writable));
-            }
-        }
-    }
-    crate::mm::lookup(addr)
+    crate::mm::active().lookup(addr)
 }
 
 /// How many bytes from `addr` on (at most `len`) are program memory, writable if

@@ -11,6 +11,7 @@ use uk_abi::sysno::{
     SYS_CLONE, SYS_EXIT, SYS_EXIT_GROUP, SYS_GETCPU, SYS_GET_ROBUST_LIST, SYS_SCHED_GETAFFINITY,
     SYS_SCHED_SETAFFINITY, SYS_SCHED_YIELD, SYS_SET_ROBUST_LIST, SYS_SET_TID_ADDRESS,
 };
+use uk_posix::process::current;
 use uk_posix::{thread, user};
 
 /// `int __clone(int (*fn)(void *), void *stack, int flags, void *arg, pid_t *ptid,
@@ -26,16 +27,12 @@ pub extern "C" fn __uk_clone(
     ctid: usize,
 ) -> i32 {
     let r = thread::clone(f, stack, flags as u32 as u64, arg, ptid, tls, ctid);
-    if let Ok(tid) = r {
-        // The new thread starts with its creator's signal mask.
-        uk_posix::signal::on_clone(tid);
-    }
     if crate::trace::enabled() {
         let raw = match r {
             Ok(t) => t as isize,
             Err(e) => e.as_neg(),
         };
-        crate::trace::print(56, &[f, stack, flags as usize, arg, ptid, tls], raw);
+        crate::trace::print(SYS_CLONE, &[f, stack, flags as usize, arg, ptid, tls], raw);
     }
     match r {
         Ok(tid) => tid,
@@ -91,7 +88,7 @@ pub fn sys_sched_yield(_: &Args) -> KResult<usize> {
 
 fn check_pid(pid: usize) -> KResult<()> {
     let pid = pid as i32;
-    if pid == 0 || pid == uk_posix::ident::PID || uk_sched::thread(pid).is_some() {
+    if pid == 0 || pid == current().pid() || uk_sched::thread(pid).is_some() {
         Ok(())
     } else {
         Err(Errno::ESRCH)

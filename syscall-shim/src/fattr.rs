@@ -15,7 +15,8 @@ use uk_abi::sysno::{
 };
 use uk_abi::time::Timespec;
 use uk_posix::fs::{self};
-use uk_posix::{fd, user};
+use uk_posix::process::current;
+use uk_posix::user;
 
 pub fn sys_truncate(a: &Args) -> KResult<usize> {
     fs::truncate(&path(a[0])?, a[1] as i64).map(|_| 0)
@@ -38,7 +39,7 @@ pub fn sys_sync(_: &Args) -> KResult<usize> {
 }
 
 pub fn sys_syncfs(a: &Args) -> KResult<usize> {
-    fd::get(a[0] as i32).map(|_| 0)
+    current().fds.get(a[0] as i32).map(|_| 0)
 }
 
 pub fn sys_access(a: &Args) -> KResult<usize> {
@@ -86,7 +87,7 @@ pub fn sys_lchown(a: &Args) -> KResult<usize> {
 }
 
 pub fn sys_fchown(a: &Args) -> KResult<usize> {
-    fd::get(a[0] as i32)?;
+    current().fds.get(a[0] as i32)?;
     fs::fchownat(a[0] as i32, b"", a[1] as u32, a[2] as u32, AT_EMPTY_PATH).map(|_| 0)
 }
 

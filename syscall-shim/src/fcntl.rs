@@ -13,10 +13,12 @@ use crate::{Args, Errno, KResult};
 use uk_abi::fcntl::O_CLOEXEC;
 use uk_abi::sysno::{SYS_DUP, SYS_DUP2, SYS_DUP3, SYS_FCNTL, SYS_FLOCK};
 use uk_posix::fs::lock::{self, RecordLock};
-use uk_posix::{fd, user};
+use uk_posix::process::current;
+use uk_posix::user;
 
 pub fn sys_dup(a: &Args) -> KResult<usize> {
-    fd::dup_min(a[0] as i32, 0, false)
+    current()
+        .dup_min(a[0] as i32, 0, false)
         .map_err(|e| if e == Errno::EINVAL { Errno::EMFILE } else { e })
         .map(|f| f as usize)
 }
@@ -24,10 +26,10 @@ pub fn sys_dup(a: &Args) -> KResult<usize> {
 pub fn sys_dup2(a: &Args) -> KResult<usize> {
     let (old, new) = (a[0] as i32, a[1] as i32);
     if old == new {
-        fd::get(old)?;
+        current().fds.get(old)?;
         return Ok(new as usize);
     }
-    fd::dup_to(old, new, false).map(|f| f as usize)
+    current().dup_to(old, new, false).map(|f| f as usize)
 }
 
 pub fn sys_dup3(a: &Args) -> KResult<usize> {
@@ -35,7 +37,9 @@ pub fn sys_dup3(a: &Args) -> KResult<usize> {
     if flags & !O_CLOEXEC != 0 || old == new {
         return Err(Errno::EINVAL);
     }
-    fd::dup_to(old, new, flags & O_CLOEXEC != 0).map(|f| f as usize)
+    current()
+        .dup_to(old, new, flags & O_CLOEXEC != 0)
+        .map(|f| f as usize)
 }
 
 /// F_GETLK/F_SETLK/F_SETLKW and their open-file-description forms, on `struct flock`.
@@ -67,22 +71,32 @@ pub fn sys_fcntl(a: &Args) -> KResult<usize> {
     // The command is an `unsigned int`: Linux ignores the upper half of the register.
     let (fdn, cmd, arg) = (a[0] as i32, a[1] as u32, a[2]);
     match cmd {
-        F_DUPFD | F_DUPFD_CLOEXEC => {
-            fd::dup_min(fdn, arg as i32, cmd == F_DUPFD_CLOEXEC).map(|f| f as usize)
-        }
-        F_GETFD => fd::cloexec(fdn).map(|c| if c { FD_CLOEXEC as usize } else { 0 }),
-        F_SETFD => fd::set_cloexec(fdn, arg as u32 & FD_CLOEXEC != 0).map(|_| 0),
-        F_GETFL => Ok(fd::get(fdn)?.status_flags() as usize),
-        F_SETFL => fd::get(fdn)?.set_status_flags(arg as u32).map(|_| 0),
+        F_DUPFD | F_DUPFD_CLOEXEC => current()
+            .dup_min(fdn, arg as i32, cmd == F_DUPFD_CLOEXEC)
+            .map(|f| f as usize),
+        F_GETFD => current()
+            .fds
+            .cloexec(fdn)
+            .map(|c| if c { FD_CLOEXEC as usize } else { 0 }),
+        F_SETFD => current()
+            .fds
+            .set_cloexec(fdn, arg as u32 & FD_CLOEXEC != 0)
+            .map(|_| 0),
+        F_GETFL => Ok(current().fds.get(fdn)?.status_flags() as usize),
+        F_SETFL => current()
+            .fds
+            .get(fdn)?
+            .set_status_flags(arg as u32)
+            .map(|_| 0),
         F_GETLK | F_SETLK | F_SETLKW | F_OFD_GETLK | F_OFD_SETLK | F_OFD_SETLKW => {
             record(fdn, cmd, arg)
         }
-        F_SETOWN => fd::get(fdn).map(|_| 0),
-        F_GETOWN => fd::get(fdn).map(|_| 0),
-        F_GETPIPE_SZ => fd::get(fdn)?.pipe_size(),
-        F_SETPIPE_SZ => fd::get(fdn)?.set_pipe_size(arg),
+        F_SETOWN => current().fds.get(fdn).map(|_| 0),
+        F_GETOWN => current().fds.get(fdn).map(|_| 0),
+        F_GETPIPE_SZ => current().fds.get(fdn)?.pipe_size(),
+        F_SETPIPE_SZ => current().fds.get(fdn)?.set_pipe_size(arg),
         _ => {
-            fd::get(fdn)?;
+            current().fds.get(fdn)?;
             Err(Errno::EINVAL)
         }
     }

@@ -7,10 +7,10 @@ use crate::{Args, KResult};
 use uk_abi::sysno::{
     SYS_GETEGID, SYS_GETEUID, SYS_GETGID, SYS_GETPID, SYS_GETPPID, SYS_GETTID, SYS_GETUID,
 };
-use uk_posix::{ident, thread};
+use uk_posix::thread;
 
 pub fn sys_getpid(_: &Args) -> KResult<usize> {
-    Ok(ident::PID as usize)
+    Ok(uk_posix::process::current().pid() as usize)
 }
 
 pub fn sys_getppid(_: &Args) -> KResult<usize> {

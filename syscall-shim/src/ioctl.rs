@@ -6,10 +6,10 @@ use crate::table::{row, Row};
 use crate::trace::Arg;
 use crate::{Args, KResult};
 use uk_abi::sysno::SYS_IOCTL;
-use uk_posix::fd;
+use uk_posix::process::current;
 
 pub fn sys_ioctl(a: &Args) -> KResult<usize> {
-    let f = fd::get(a[0] as i32)?;
+    let f = current().fds.get(a[0] as i32)?;
     f.ioctl(a[1] as u32, a[2])
 }
 

@@ -5,6 +5,7 @@ use crate::trace::Arg;
 use crate::{Args, KResult};
 use uk_abi::sysno::{SYS_ALARM, SYS_GETITIMER, SYS_SETITIMER};
 use uk_abi::time::{Itimerval, Timeval};
+use uk_posix::process::current;
 use uk_posix::time;
 use uk_posix::user::UserPtr;
 use uk_posix::{itimer, user};
@@ -27,7 +28,7 @@ fn itimerval(s: itimer::Setting) -> Itimerval {
 }
 
 pub fn sys_getitimer(a: &Args) -> KResult<usize> {
-    let s = itimer::getitimer(a[0] as i32 as u32 as usize)?;
+    let s = current().itimers.getitimer(a[0] as i32 as u32 as usize)?;
     user::write(a[1], &itimerval(s))?;
     Ok(0)
 }
@@ -47,7 +48,7 @@ pub fn sys_setitimer(a: &Args) -> KResult<usize> {
     if let Some(old) = UserPtr::<Itimerval>::nonnull(a[2]) {
         old.check_writable()?;
     }
-    let old = itimer::setitimer(which, new)?;
+    let old = current().itimers.setitimer(which, new)?;
     if a[2] != 0 {
         user::write(a[2], &itimerval(old))?;
     }
@@ -55,7 +56,7 @@ pub fn sys_setitimer(a: &Args) -> KResult<usize> {
 }
 
 pub fn sys_alarm(a: &Args) -> KResult<usize> {
-    Ok(itimer::alarm(a[0] as u32) as usize)
+    Ok(current().itimers.alarm(a[0] as u32) as usize)
 }
 
 /// This family's rows of the system call table.

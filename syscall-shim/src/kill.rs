@@ -6,8 +6,9 @@ use crate::trace::Arg;
 use crate::{Args, Errno, KResult};
 use uk_abi::signal::Siginfo;
 use uk_abi::sysno::{SYS_KILL, SYS_RT_SIGQUEUEINFO, SYS_RT_TGSIGQUEUEINFO, SYS_TGKILL, SYS_TKILL};
-use uk_posix::signal::{self, Queued, Target};
-use uk_posix::{ident, user};
+use uk_posix::process::current;
+use uk_posix::signal::{Queued, Target};
+use uk_posix::user;
 
 /// The sender's `siginfo_t` as the queued signal keeps it (si_code, si_pid, si_value);
 /// the signal number comes from the call, as on Linux.
@@ -33,13 +34,13 @@ fn sig_arg(a: usize) -> KResult<usize> {
 pub fn sys_rt_sigqueueinfo(a: &Args) -> KResult<usize> {
     let sig = sig_arg(a[1])?;
     let q = queued_from(sig, a[2])?;
-    if a[0] as i32 != ident::PID {
+    if a[0] as i32 != current().pid() {
         return Err(Errno::ESRCH);
     }
     if sig == 0 {
         return Ok(0);
     }
-    signal::post(Target::Process, q).map(|_| 0)
+    current().signals.post(Target::Process, q).map(|_| 0)
 }
 
 /// rt_tgsigqueueinfo(2): to one thread of the process.
@@ -50,25 +51,34 @@ pub fn sys_rt_tgsigqueueinfo(a: &Args) -> KResult<usize> {
     if tgid <= 0 || tid <= 0 {
         return Err(Errno::EINVAL);
     }
-    if tgid != ident::PID || uk_sched::thread(tid).is_none() {
+    if tgid != current().pid() || uk_sched::thread(tid).is_none() {
         return Err(Errno::ESRCH);
     }
     if sig == 0 {
         return Ok(0);
     }
-    signal::post(Target::Thread(tid), q).map(|_| 0)
+    current().signals.post(Target::Thread(tid), q).map(|_| 0)
 }
 
 pub fn sys_kill(a: &Args) -> KResult<usize> {
-    signal::kill(a[0] as i32, a[1] as i32 as u32 as usize).map(|_| 0)
+    current()
+        .signals
+        .kill(a[0] as i32, a[1] as i32 as u32 as usize)
+        .map(|_| 0)
 }
 
 pub fn sys_tkill(a: &Args) -> KResult<usize> {
-    signal::tkill(a[0] as i32, a[1] as i32 as u32 as usize).map(|_| 0)
+    current()
+        .signals
+        .tkill(a[0] as i32, a[1] as i32 as u32 as usize)
+        .map(|_| 0)
 }
 
 pub fn sys_tgkill(a: &Args) -> KResult<usize> {
-    signal::tgkill(a[0] as i32, a[1] as i32, a[2] as i32 as u32 as usize).map(|_| 0)
+    current()
+        .signals
+        .tgkill(a[0] as i32, a[1] as i32, a[2] as i32 as u32 as usize)
+        .map(|_| 0)
 }
 
 /// This family's rows of the system call table.

@@ -101,11 +101,17 @@ pub fn dispatch(n: usize, a: &Args) -> isize {
         // call a signal interrupted runs again when its handler asked for SA_RESTART.
         let eintr = r == Err(Errno::EINTR);
         // Signals from outside the image (host signals on linuxu) become the program's.
-        uk_posix::signal::take_platform_signals();
-        if (eintr || uk_posix::signal::work_pending())
-            && uk_posix::signal::syscall_exit(!signal::never_restarted(n), eintr)
-        {
-            continue;
+        uk_posix::take_platform_signals();
+        let p = uk_posix::process::current();
+        let timers = p.itimers.due();
+        if eintr || timers || p.signals.work_pending() {
+            if timers {
+                // Expired timers fire from the scheduler: let it run them now.
+                uk_sched::yield_now();
+            }
+            if p.signals.syscall_exit(!signal::never_restarted(n), eintr) {
+                continue;
+            }
         }
         return raw;
     }

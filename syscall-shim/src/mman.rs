@@ -5,14 +5,14 @@ use crate::table::{row, Row};
 use crate::trace::Arg;
 use crate::{Args, KResult};
 use uk_abi::sysno::{SYS_BRK, SYS_MADVISE, SYS_MMAP, SYS_MPROTECT, SYS_MREMAP, SYS_MUNMAP};
-use uk_posix::mm;
+use uk_posix::fs::mmap;
 
 pub fn sys_brk(a: &Args) -> KResult<usize> {
-    Ok(mm::brk(a[0]))
+    Ok(uk_posix::process::current().mm.brk(a[0]))
 }
 
 pub fn sys_mmap(a: &Args) -> KResult<usize> {
-    mm::mmap(
+    mmap::mmap(
         a[0],
         a[1],
         a[2] as u32,
@@ -23,19 +23,27 @@ pub fn sys_mmap(a: &Args) -> KResult<usize> {
 }
 
 pub fn sys_munmap(a: &Args) -> KResult<usize> {
-    mm::munmap(a[0], a[1]).map(|_| 0)
+    mmap::munmap(a[0], a[1]).map(|_| 0)
 }
 
 pub fn sys_mremap(a: &Args) -> KResult<usize> {
-    mm::mremap(a[0], a[1], a[2], a[3] as u32, a[4])
+    uk_posix::process::current()
+        .mm
+        .mremap(a[0], a[1], a[2], a[3] as u32, a[4])
 }
 
 pub fn sys_mprotect(a: &Args) -> KResult<usize> {
-    mm::mprotect(a[0], a[1], a[2] as u32).map(|_| 0)
+    uk_posix::process::current()
+        .mm
+        .mprotect(a[0], a[1], a[2] as u32)
+        .map(|_| 0)
 }
 
 pub fn sys_madvise(a: &Args) -> KResult<usize> {
-    mm::madvise(a[0], a[1], a[2] as u32).map(|_| 0)
+    uk_posix::process::current()
+        .mm
+        .madvise(a[0], a[1], a[2] as u32)
+        .map(|_| 0)
 }
 
 /// This family's rows of the system call table.

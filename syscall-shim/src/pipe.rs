@@ -4,6 +4,7 @@ use crate::table::{row, Row};
 use crate::trace::Arg;
 use crate::{Args, KResult};
 use uk_abi::sysno::{SYS_PIPE, SYS_PIPE2};
+use uk_posix::process::current;
 use uk_posix::{pipe, user};
 
 /// Create the pipe and store `[read fd, write fd]` at `addr` (checked first, so a bad
@@ -12,8 +13,8 @@ fn make(addr: usize, flags: u32) -> KResult<usize> {
     user::check(addr, 8, true)?;
     let (r, w) = pipe::pipe_fds(flags)?;
     if let Err(e) = user::write(addr, &[r, w]) {
-        let _ = uk_posix::fd::close(r);
-        let _ = uk_posix::fd::close(w);
+        let _ = current().fds.close(r);
+        let _ = current().fds.close(w);
         return Err(e);
     }
     Ok(0)
@@ -76,13 +77,19 @@ mod tests {
             handler: uk_abi::signal::SIG_IGN,
             ..Default::default()
         };
-        let old = uk_posix::signal::sigaction(13, Some(ign)).unwrap();
+        let old = uk_posix::process::current()
+            .signals
+            .sigaction(13, Some(ign))
+            .unwrap();
         assert_eq!(
             dispatch(SYS_WRITE, &[fds[1] as usize, a + 16, 1, 0, 0, 0]),
             Errno::EPIPE.as_neg(),
             "EPIPE"
         );
-        uk_posix::signal::sigaction(13, Some(old)).unwrap();
+        uk_posix::process::current()
+            .signals
+            .sigaction(13, Some(old))
+            .unwrap();
         assert_eq!(dispatch(SYS_CLOSE, &[fds[1] as usize, 0, 0, 0, 0, 0]), 0);
         assert_eq!(
             dispatch(SYS_PIPE, &[0x10, 0, 0, 0, 0, 0]),

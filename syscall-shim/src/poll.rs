@@ -6,12 +6,13 @@ use alloc::vec::Vec;
 use uk_abi::sysno::{SYS_POLL, SYS_PPOLL};
 use uk_abi::time::{Timespec, Timeval};
 use uk_posix::poll::{self, Pollfd};
+use uk_posix::process::current;
 use uk_posix::{time, user};
 
 /// Read the pollfd array, run `poll`, and write every `revents` back (also on EINTR, as
 /// Linux does).
 fn run(addr: usize, nfds: usize, deadline: Option<u64>, mask: Option<u64>) -> KResult<usize> {
-    if nfds > uk_posix::ident::nofile_limit() {
+    if nfds > current().limits.nofile() {
         return Err(Errno::EINVAL);
     }
     let len = nfds.checked_mul(8).ok_or(Errno::EINVAL)?;

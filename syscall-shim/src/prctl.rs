@@ -9,6 +9,7 @@ use uk_abi::prctl::{
     PR_GET_DUMPABLE, PR_GET_NAME, PR_GET_PDEATHSIG, PR_SET_DUMPABLE, PR_SET_NAME, PR_SET_PDEATHSIG,
 };
 use uk_abi::sysno::SYS_PRCTL;
+use uk_posix::process::current;
 use uk_posix::rusage;
 use uk_posix::user;
 
@@ -27,11 +28,11 @@ pub fn sys_prctl(a: &Args) -> KResult<usize> {
             Ok(0)
         }
         PR_GET_NAME => {
-            user::write(a[1], &rusage::name())?;
+            user::write(a[1], &current().info.name())?;
             Ok(0)
         }
-        PR_SET_DUMPABLE => rusage::set_dumpable(a[1] as u64).map(|_| 0),
-        PR_GET_DUMPABLE => Ok(rusage::dumpable() as usize),
+        PR_SET_DUMPABLE => current().info.set_dumpable(a[1] as u64).map(|_| 0),
+        PR_GET_DUMPABLE => Ok(current().info.dumpable() as usize),
         PR_SET_PDEATHSIG => rusage::set_pdeathsig(a[1] as u64).map(|_| 0),
         PR_GET_PDEATHSIG => {
             user::write(a[1], &rusage::pdeathsig())?;

@@ -18,7 +18,8 @@ use uk_abi::sysno::{
     SYS_SCHED_GETSCHEDULER, SYS_SCHED_GET_PRIORITY_MAX, SYS_SCHED_GET_PRIORITY_MIN,
     SYS_SCHED_SETPARAM, SYS_SCHED_SETSCHEDULER, SYS_SETPGID, SYS_SETPRIORITY, SYS_SETSID,
 };
-use uk_posix::{ident, rusage, user};
+use uk_posix::process::current;
+use uk_posix::user;
 
 /// The process itself (0 or its pid) or one of its threads (Linux accepts a tid).
 fn own(pid: usize) -> KResult<()> {
@@ -26,7 +27,7 @@ fn own(pid: usize) -> KResult<()> {
     if pid < 0 {
         return Err(Errno::EINVAL);
     }
-    if pid == 0 || pid == ident::PID || uk_sched::thread(pid).is_some() {
+    if pid == 0 || pid == current().pid() || uk_sched::thread(pid).is_some() {
         Ok(())
     } else {
         Err(Errno::ESRCH)
@@ -35,16 +36,16 @@ fn own(pid: usize) -> KResult<()> {
 
 pub fn sys_getpgid(a: &Args) -> KResult<usize> {
     own(a[0]).map_err(|_| Errno::ESRCH)?;
-    Ok(ident::PID as usize)
+    Ok(current().pid() as usize)
 }
 
 pub fn sys_getpgrp(_: &Args) -> KResult<usize> {
-    Ok(ident::PID as usize)
+    Ok(current().pid() as usize)
 }
 
 pub fn sys_getsid(a: &Args) -> KResult<usize> {
     own(a[0]).map_err(|_| Errno::ESRCH)?;
-    Ok(ident::PID as usize)
+    Ok(current().pid() as usize)
 }
 
 pub fn sys_setpgid(a: &Args) -> KResult<usize> {
@@ -61,12 +62,16 @@ pub fn sys_setsid(_: &Args) -> KResult<usize> {
 
 /// The raw call returns 20 - nice (1..=40) so that it is never negative; libc converts.
 pub fn sys_getpriority(a: &Args) -> KResult<usize> {
-    let nice = rusage::getpriority(a[0] as i32, a[1] as i32)?;
+    let p = current();
+    let nice = p.info.getpriority(p.pid(), a[0] as i32, a[1] as i32)?;
     Ok((20 - nice) as usize)
 }
 
 pub fn sys_setpriority(a: &Args) -> KResult<usize> {
-    rusage::setpriority(a[0] as i32, a[1] as i32, a[2] as i32).map(|_| 0)
+    let p = current();
+    p.info
+        .setpriority(p.pid(), a[0] as i32, a[1] as i32, a[2] as i32)
+        .map(|_| 0)
 }
 
 /// The (min, max) static priority of a policy; EINVAL for an unknown one.

@@ -10,19 +10,20 @@ use uk_abi::sysno::{
 };
 use uk_abi::uio::{RWF_APPEND, RWF_DSYNC, RWF_HIPRI, RWF_NOWAIT, RWF_SYNC};
 use uk_posix::file::Whence;
+use uk_posix::process::current;
+use uk_posix::user;
 use uk_posix::user::UserBuf;
-use uk_posix::{fd, user};
 
 // The buffer is program memory reached through a `UserBuf`: it is checked when the
 // file copies into or out of it (after any wait), never before and never by reference.
 
 pub fn sys_read(a: &Args) -> KResult<usize> {
-    let f = fd::get(a[0] as i32)?;
+    let f = current().fds.get(a[0] as i32)?;
     f.read(&mut UserBuf::new(a[1], a[2]))
 }
 
 pub fn sys_write(a: &Args) -> KResult<usize> {
-    let f = fd::get(a[0] as i32)?;
+    let f = current().fds.get(a[0] as i32)?;
     f.write(&UserBuf::new(a[1], a[2]))
 }
 
@@ -43,13 +44,13 @@ fn offset(v: usize) -> KResult<u64> {
 }
 
 pub fn sys_pread64(a: &Args) -> KResult<usize> {
-    let f = fd::get(a[0] as i32)?;
+    let f = current().fds.get(a[0] as i32)?;
     let off = offset(a[3])?;
     f.pread(&mut UserBuf::new(a[1], a[2]), off)
 }
 
 pub fn sys_pwrite64(a: &Args) -> KResult<usize> {
-    let f = fd::get(a[0] as i32)?;
+    let f = current().fds.get(a[0] as i32)?;
     let off = offset(a[3])?;
     f.pwrite(&UserBuf::new(a[1], a[2]), off)
 }
@@ -59,7 +60,7 @@ pub fn sys_pwrite64(a: &Args) -> KResult<usize> {
 /// scattered across the iovecs), as on Linux. `None` (offset -1 in the v2 calls) uses
 /// and moves the file offset like readv/writev.
 fn preadv_at(a: &Args, off: Option<u64>) -> KResult<usize> {
-    let f = fd::get(a[0] as i32)?;
+    let f = current().fds.get(a[0] as i32)?;
     let mut buf = UserBuf::from_iovec(a[1], a[2])?;
     match off {
         Some(p) => f.pread(&mut buf, p),
@@ -68,7 +69,7 @@ fn preadv_at(a: &Args, off: Option<u64>) -> KResult<usize> {
 }
 
 fn pwritev_at(a: &Args, off: Option<u64>) -> KResult<usize> {
-    let f = fd::get(a[0] as i32)?;
+    let f = current().fds.get(a[0] as i32)?;
     let buf = UserBuf::from_iovec(a[1], a[2])?;
     match off {
         Some(p) => f.pwrite(&buf, p),
@@ -112,7 +113,7 @@ pub fn sys_pwritev2(a: &Args) -> KResult<usize> {
 }
 
 pub fn sys_lseek(a: &Args) -> KResult<usize> {
-    let f = fd::get(a[0] as i32)?;
+    let f = current().fds.get(a[0] as i32)?;
     let whence = match a[2] {
         0 => Whence::Set,
         1 => Whence::Cur,
@@ -128,11 +129,11 @@ pub fn sys_lseek(a: &Args) -> KResult<usize> {
 }
 
 pub fn sys_close(a: &Args) -> KResult<usize> {
-    fd::close(a[0] as i32).map(|_| 0)
+    current().fds.close(a[0] as i32).map(|_| 0)
 }
 
 pub fn sys_fstat(a: &Args) -> KResult<usize> {
-    let f = fd::get(a[0] as i32)?;
+    let f = current().fds.get(a[0] as i32)?;
     let st = f.stat()?;
     user::write(a[1], &st)?;
     Ok(0)

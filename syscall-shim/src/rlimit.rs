@@ -4,8 +4,8 @@ use crate::table::{row, Row};
 use crate::{Args, KResult};
 use uk_abi::resource::Rlimit;
 use uk_abi::sysno::{SYS_GETRLIMIT, SYS_PRLIMIT64, SYS_SETRLIMIT};
+use uk_posix::user;
 use uk_posix::user::UserPtr;
-use uk_posix::{ident, user};
 
 pub fn sys_prlimit64(a: &Args) -> KResult<usize> {
     let new = if a[2] != 0 {
@@ -18,7 +18,7 @@ pub fn sys_prlimit64(a: &Args) -> KResult<usize> {
     if let Some(o) = out {
         o.check_writable()?;
     }
-    let old = ident::prlimit(a[0] as i32, a[1] as u32, new)?;
+    let old = uk_posix::process::current().prlimit(a[0] as i32, a[1] as u32, new)?;
     if let Some(o) = out {
         o.write(&rlimit(old))?;
     }
@@ -26,14 +26,16 @@ pub fn sys_prlimit64(a: &Args) -> KResult<usize> {
 }
 
 pub fn sys_getrlimit(a: &Args) -> KResult<usize> {
-    let old = ident::prlimit(0, a[0] as u32, None)?;
+    let old = uk_posix::process::current().prlimit(0, a[0] as u32, None)?;
     user::write(a[1], &rlimit(old))?;
     Ok(0)
 }
 
 pub fn sys_setrlimit(a: &Args) -> KResult<usize> {
     let r: Rlimit = user::read(a[1])?;
-    ident::prlimit(0, a[0] as u32, Some((r.rlim_cur, r.rlim_max))).map(|_| 0)
+    uk_posix::process::current()
+        .prlimit(0, a[0] as u32, Some((r.rlim_cur, r.rlim_max)))
+        .map(|_| 0)
 }
 
 fn rlimit((cur, max): (u64, u64)) -> Rlimit {

@@ -6,7 +6,7 @@ use uk_abi::sysno::{SYS_GETRUSAGE, SYS_TIMES};
 use uk_posix::{rusage, user};
 
 pub fn sys_getrusage(a: &Args) -> KResult<usize> {
-    let r = rusage::getrusage(a[0] as i32)?;
+    let r = uk_posix::process::current().info.getrusage(a[0] as i32)?;
     user::write(a[1], &r)?;
     Ok(0)
 }

@@ -7,6 +7,7 @@ use alloc::vec::Vec;
 use uk_abi::signal::SigsetArg;
 use uk_abi::sysno::{SYS_PSELECT6, SYS_SELECT};
 use uk_posix::poll::{self, FdSets};
+use uk_posix::process::current;
 use uk_posix::time;
 use uk_posix::user;
 
@@ -39,7 +40,7 @@ fn run(a: &Args, deadline: Option<u64>, mask: Option<u64>) -> KResult<usize> {
         return Err(Errno::EINVAL);
     }
     // Linux clamps n to the size of the descriptor table.
-    let n = (n as usize).min(uk_posix::ident::nofile_limit());
+    let n = (n as usize).min(current().limits.nofile());
     let words = n.div_ceil(64);
     let mut r = read_set(a[1], words)?;
     let mut w = read_set(a[2], words)?;

@@ -10,6 +10,7 @@ use uk_abi::sysno::{
     SYS_PAUSE, SYS_RT_SIGACTION, SYS_RT_SIGPENDING, SYS_RT_SIGPROCMASK, SYS_RT_SIGRETURN,
     SYS_RT_SIGSUSPEND, SYS_RT_SIGTIMEDWAIT, SYS_SIGALTSTACK,
 };
+use uk_posix::process::current;
 use uk_posix::signal::{self, KSigaction, StackT};
 use uk_posix::user::UserPtr;
 use uk_posix::{time, user};
@@ -29,7 +30,7 @@ pub fn sys_rt_sigaction(a: &Args) -> KResult<usize> {
     if a[2] != 0 {
         user::check(a[2], core::mem::size_of::<KSigaction>(), true)?;
     }
-    let old = signal::sigaction(a[0], new)?;
+    let old = current().signals.sigaction(a[0], new)?;
     if a[2] != 0 {
         user::write(a[2], &old)?;
     }
@@ -48,7 +49,7 @@ pub fn sys_rt_sigprocmask(a: &Args) -> KResult<usize> {
     if a[2] != 0 {
         user::check(a[2], SIGSET, true)?;
     }
-    let old = signal::sigprocmask(a[0] as u32, set)?;
+    let old = current().signals.sigprocmask(a[0] as u32, set)?;
     if a[2] != 0 {
         user::write(a[2], &old)?;
     }
@@ -60,7 +61,7 @@ pub fn sys_rt_sigpending(a: &Args) -> KResult<usize> {
         return Err(Errno::EINVAL);
     }
     // Linux copies exactly `sigsetsize` bytes.
-    let set = signal::sigpending().to_le_bytes();
+    let set = current().signals.sigpending().to_le_bytes();
     user::copy_out(a[0], &set[..a[1]])?;
     Ok(0)
 }
@@ -70,11 +71,11 @@ pub fn sys_rt_sigsuspend(a: &Args) -> KResult<usize> {
         return Err(Errno::EINVAL);
     }
     let mask: u64 = user::read(a[0])?;
-    signal::sigsuspend(mask)
+    current().signals.sigsuspend(mask)
 }
 
 pub fn sys_pause(_: &Args) -> KResult<usize> {
-    signal::pause()
+    current().signals.pause()
 }
 
 /// The `siginfo_t` rt_sigtimedwait writes.
@@ -97,7 +98,7 @@ pub fn sys_rt_sigtimedwait(a: &Args) -> KResult<usize> {
     } else {
         None
     };
-    let q = signal::sigtimedwait(set, deadline)?;
+    let q = current().signals.sigtimedwait(set, deadline)?;
     if let Some(p) = info {
         p.write(&siginfo_of(&q))?;
     }
@@ -113,7 +114,7 @@ pub fn sys_sigaltstack(a: &Args) -> KResult<usize> {
     if a[1] != 0 {
         user::check(a[1], core::mem::size_of::<StackT>(), true)?;
     }
-    let old = signal::sigaltstack(new)?;
+    let old = current().signals.sigaltstack(new)?;
     if a[1] != 0 {
         user::write(a[1], &old)?;
     }

@@ -18,9 +18,10 @@ use uk_abi::sysno::{
     SYS_SETSOCKOPT, SYS_SHUTDOWN, SYS_SOCKET, SYS_SOCKETPAIR,
 };
 use uk_abi::uio::IOV_MAX;
+use uk_posix::process::current;
 use uk_posix::socket::{self, Socket};
+use uk_posix::user;
 use uk_posix::user::{UserBuf, UserPtr, UserSlice};
-use uk_posix::{fd, user};
 
 fn sock(fd_: usize) -> KResult<alloc::sync::Arc<dyn uk_posix::file::File>> {
     socket::get(fd_ as i32)
@@ -60,8 +61,8 @@ pub fn sys_socketpair(a: &Args) -> KResult<usize> {
     user::check(a[3], 8, true)?;
     let (x, y) = socket::socketpair_fds(a[0] as i32, a[1] as u32, a[2] as i32)?;
     if let Err(e) = user::write(a[3], &[x, y]) {
-        let _ = fd::close(x);
-        let _ = fd::close(y);
+        let _ = current().fds.close(x);
+        let _ = current().fds.close(y);
         return Err(e);
     }
     Ok(0)
@@ -91,7 +92,7 @@ fn accept(fd_: usize, addr: usize, len_ptr: usize, flags: u32) -> KResult<usize>
     let (nfd, peer) = socket::accept_fd(fd_ as i32, flags)?;
     if addr != 0 {
         if let Err(e) = addr_out(addr, len_ptr, cap, &peer) {
-            let _ = fd::close(nfd);
+            let _ = current().fds.close(nfd);
             return Err(e);
         }
     }

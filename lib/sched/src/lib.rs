@@ -58,6 +58,9 @@ pub struct Thread {
     stack: Option<(usize, usize)>,
     /// Exit status for joiners in the kernel (program threads report through musl).
     pub exit_code: AtomicI32,
+    /// An opaque word the layer above attaches to the thread (posix: its process); 0
+    /// for none. See [`set_owner`].
+    owner: AtomicUsize,
 }
 
 // SAFETY: `ctx` is only touched by the scheduler while switching, on the one CPU, with
@@ -77,6 +80,7 @@ impl Thread {
             tls: AtomicUsize::new(tls),
             stack,
             exit_code: AtomicI32::new(0),
+            owner: AtomicUsize::new(0),
         }
     }
 
@@ -118,6 +122,10 @@ struct Timer {
     arg: usize,
 }
 
+/// An exited thread, with the program memory to unmap once off its stack (a detached
+/// thread's own stack).
+type Zombie = (Arc<Thread>, Option<(usize, usize)>);
+
 struct Sched {
     current: Option<Arc<Thread>>,
     runq: VecDeque<Arc<Thread>>,
@@ -125,9 +133,7 @@ struct Sched {
     timed: Vec<Arc<Thread>>,
     threads: BTreeMap<i32, Arc<Thread>>,
     /// Exited threads whose stack can be freed once we are off it.
-    zombies: Vec<Arc<Thread>>,
-    /// Program memory to unmap once off the exiting thread's stack (detached threads).
-    unmap_after: Option<(usize, usize)>,
+    zombies: Vec<Zombie>,
     timers: Vec<Timer>,
     next_tid: i32,
     next_timer: u64,
@@ -139,7 +145,6 @@ static SCHED: spin::Mutex<Sched> = spin::Mutex::new(Sched {
     timed: Vec::new(),
     threads: BTreeMap::new(),
     zombies: Vec::new(),
-    unmap_after: None,
     timers: Vec::new(),
     next_tid: 2,
     next_timer: 1,
@@ -149,8 +154,39 @@ static SCHED: spin::Mutex<Sched> = spin::Mutex::new(Sched {
 static IDLE_NS: AtomicU64 = AtomicU64::new(0);
 /// Context switches so far.
 static SWITCHES: AtomicU64 = AtomicU64::new(0);
-/// Unmaps a detached thread's stack, given (addr, len): posix's munmap, set at boot.
-pub static UNMAP_HOOK: uk_plat::Hook<fn(usize, usize)> = uk_plat::Hook::new();
+/// Unmaps a detached thread's stack, given (its owner word, addr, len): posix's munmap
+/// in that thread's process, set at boot.
+pub static UNMAP_HOOK: uk_plat::Hook<fn(usize, usize, usize)> = uk_plat::Hook::new();
+/// Called with the owner word of the thread about to run when it differs from the
+/// previous thread's (posix: another process runs, activate its memory).
+pub static OWNER_SWITCH: uk_plat::Hook<fn(usize)> = uk_plat::Hook::new();
+/// Called with an exited thread's non-zero owner word once it can no longer run (posix:
+/// drop the thread's reference to its process).
+pub static OWNER_EXIT: uk_plat::Hook<fn(usize)> = uk_plat::Hook::new();
+/// The running thread's owner word (kept beside the scheduler lock: read on every
+/// system call).
+static CURRENT_OWNER: AtomicUsize = AtomicUsize::new(0);
+
+/// Attach `word` to thread `t` (replacing and returning the old word); the running
+/// thread's word is what [`current_owner`] reads.
+pub fn set_owner(t: &Thread, word: usize) -> usize {
+    let old = t.owner.swap(word, Ordering::AcqRel);
+    if SCHED
+        .lock()
+        .current
+        .as_ref()
+        .is_some_and(|c| c.tid == t.tid)
+    {
+        CURRENT_OWNER.store(word, Ordering::Release);
+    }
+    old
+}
+
+/// The running thread's owner word (0 before one is set, and for kernel threads).
+#[inline]
+pub fn current_owner() -> usize {
+    CURRENT_OWNER.load(Ordering::Acquire)
+}
 /// Kernel stack size for kernel-made threads.
 static KSTACK: AtomicUsize = AtomicUsize::new(64 * 1024);
 
@@ -457,6 +493,13 @@ fn schedule() {
         };
         next.set_state(State::Running);
         uk_plat::get().set_tls_base(next.tls());
+        let owner = next.owner.load(Ordering::Acquire);
+        CURRENT_OWNER.store(owner, Ordering::Release);
+        if owner != prev.owner.load(Ordering::Acquire) {
+            if let Some(f) = OWNER_SWITCH.get() {
+                f(owner);
+            }
+        }
         SWITCHES.fetch_add(1, Ordering::Relaxed);
         // SAFETY: both contexts belong to live threads (the Arcs are held by the thread
         // table or the zombie list until after_switch); prev is not running elsewhere
@@ -469,26 +512,28 @@ fn schedule() {
 
 /// Runs on the thread just switched to: free what exited threads left behind.
 fn after_switch() {
-    let (zombies, unmap) = {
+    let zombies: Vec<Zombie> = {
         let mut s = SCHED.lock();
         let cur = s.current.as_ref().map(|c| c.tid);
-        let z: Vec<Arc<Thread>> = s
-            .zombies
-            .iter()
-            .filter(|t| Some(t.tid) != cur)
-            .cloned()
-            .collect();
-        s.zombies.retain(|t| Some(t.tid) == cur);
-        (z, s.unmap_after.take())
+        let (gone, keep): (Vec<_>, Vec<_>) = core::mem::take(&mut s.zombies)
+            .into_iter()
+            .partition(|(t, _)| Some(t.tid) != cur);
+        s.zombies = keep;
+        gone
     };
-    for z in zombies {
+    for (z, unmap) in zombies {
         if let Some((base, len)) = z.stack {
             uk_plat::get().protect(base, uk_alloc::PAGE_SIZE, uk_abi::mman::PROT_RW);
             uk_alloc::PAGES.lock().free(base, len / uk_alloc::PAGE_SIZE);
         }
-    }
-    if let (Some((a, l)), Some(f)) = (unmap, UNMAP_HOOK.get()) {
-        f(a, l);
+        // The owner word goes last: the unmap acts in the exited thread's process.
+        let owner = z.owner.swap(0, Ordering::AcqRel);
+        if let (Some((a, l)), Some(f)) = (unmap, UNMAP_HOOK.get()) {
+            f(owner, a, l);
+        }
+        if let (true, Some(f)) = (owner != 0, OWNER_EXIT.get()) {
+            f(owner);
+        }
     }
 }
 
@@ -506,8 +551,7 @@ pub fn exit_current_unmapping(code: i32, unmap: Option<(usize, usize)>) -> ! {
         let mut s = SCHED.lock();
         s.threads.remove(&cur.tid);
         cur.set_state(State::Exited);
-        s.zombies.push(cur.clone());
-        s.unmap_after = unmap;
+        s.zombies.push((cur.clone(), unmap));
         s.threads.is_empty()
     };
     if last {

@@ -11,7 +11,7 @@ use uk_abi::fcntl::{F_RDLCK, F_UNLCK, F_WRLCK, LOCK_EX, LOCK_NB, LOCK_SH, LOCK_U
 
 use super::OpenFile;
 use crate::file::File;
-use crate::{fd, Errno, KResult};
+use crate::{Errno, KResult};
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use uk_sched::{WaitQueue, Wake};
@@ -50,7 +50,7 @@ fn conflicts(key: Key, owner: usize, excl: bool) -> bool {
 
 /// flock(2).
 pub fn flock(fd_: i32, op: u32) -> KResult<()> {
-    let f: Arc<dyn File> = fd::get(fd_)?;
+    let f: Arc<dyn File> = crate::process::current().fds.get(fd_)?;
     let kind = op & !LOCK_NB;
     if kind != LOCK_SH && kind != LOCK_EX && kind != LOCK_UN {
         return Err(Errno::EINVAL);
@@ -113,7 +113,7 @@ pub struct RecordLock {
 /// fcntl F_SETLK/F_SETLKW/F_GETLK (and the F_OFD_ forms): validates the request; returns
 /// what F_GETLK reports (always F_UNLCK: nothing conflicts within one process).
 pub fn record_lock(fd_: i32, get: bool, l: &RecordLock) -> KResult<RecordLock> {
-    let f = fd::get(fd_)?;
+    let f = crate::process::current().fds.get(fd_)?;
     if !matches!(l.ltype, F_RDLCK | F_WRLCK | F_UNLCK) || !(0..=2).contains(&l.whence) {
         return Err(Errno::EINVAL);
     }

@@ -11,8 +11,7 @@ use uk_abi::mman::MAP_TYPE;
 use uk_abi::mman::{MAP_ANONYMOUS, MAP_PRIVATE, MAP_SHARED, PROT_WRITE};
 
 use super::OpenFile;
-use crate::mm::{self};
-use crate::{fd, user, Errno, KResult};
+use crate::{user, Errno, KResult};
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use uk_vfs::{Kind, Node};
@@ -65,7 +64,9 @@ pub(crate) fn file_written(node: &Arc<dyn Node>, off: u64, len: usize) {
         })
         .collect();
     for (addr, len, from) in targets {
-        if mm::lookup(addr).is_none() || mm::lookup(addr + len - 1).is_none() {
+        if crate::mm::active().lookup(addr).is_none()
+            || crate::mm::active().lookup(addr + len - 1).is_none()
+        {
             continue;
         }
         // SAFETY: [addr, addr+len) lies inside a live map of this process (checked just
@@ -78,8 +79,23 @@ pub(crate) fn file_written(node: &Arc<dyn Node>, off: u64, len: usize) {
 
 static SHARED: spin::Mutex<Vec<Shared>> = spin::Mutex::new(Vec::new());
 
-/// mmap(2) of a descriptor (called by mm::mmap for non-anonymous maps; `len` is
-/// already page-rounded and `off` page-aligned).
+/// mmap(2): anonymous memory comes from the caller's address space, file maps are made
+/// here on top of it.
+pub fn mmap(addr: usize, len: usize, prot: u32, flags: u32, fd_: i32, off: u64) -> KResult<usize> {
+    let len = crate::mm::check_mmap(len, prot, flags, off)?;
+    if flags & MAP_ANONYMOUS != 0 {
+        return crate::process::current().mm.mmap(addr, len, prot, flags);
+    }
+    mmap_file(addr, len, prot, flags, fd_, off)
+}
+
+/// munmap(2): shared file maps in the range are written back first.
+pub fn munmap(addr: usize, len: usize) -> KResult<()> {
+    before_unmap(addr, len);
+    crate::process::current().mm.munmap(addr, len)
+}
+
+/// mmap(2) of a descriptor (`len` is already page-rounded and `off` page-aligned).
 pub fn mmap_file(
     addr: usize,
     len: usize,
@@ -88,7 +104,7 @@ pub fn mmap_file(
     fd_: i32,
     off: u64,
 ) -> KResult<usize> {
-    let f = fd::get(fd_)?;
+    let f = crate::process::current().fds.get(fd_)?;
     let Some(of) = OpenFile::of(&f) else {
         return Err(Errno::ENODEV);
     };
@@ -111,14 +127,15 @@ pub fn mmap_file(
     }
     off.checked_add(len as u64).ok_or(Errno::EOVERFLOW)?;
     let anon_flags = (flags & !MAP_TYPE) | MAP_PRIVATE | MAP_ANONYMOUS;
-    let a = mm::mmap(addr, len, prot | PROT_WRITE, anon_flags, -1, 0)?;
+    let space = &crate::process::current().mm;
+    let a = space.mmap(addr, len, prot | PROT_WRITE, anon_flags)?;
     let filled = super::read_for_mmap(fd_, off, &mut user::UserBuf::new(a, len));
     if let Err(e) = filled {
-        let _ = mm::munmap(a, len);
+        let _ = space.munmap(a, len);
         return Err(e);
     }
     if prot & PROT_WRITE == 0 {
-        mm::mprotect(a, len, prot)?;
+        space.mprotect(a, len, prot)?;
     }
     if shared && node.kind() == Kind::Reg {
         // A fixed map may replace (part of) an older shared map: forget that part.
@@ -215,7 +232,7 @@ pub fn msync(addr: usize, len: usize, flags: u32) -> KResult<()> {
     // Every page of the range must be mapped.
     let mut a = addr;
     while a < end {
-        if mm::lookup(a).is_none() {
+        if crate::mm::active().lookup(a).is_none() {
             return Err(Errno::ENOMEM);
         }
         a += PAGE;

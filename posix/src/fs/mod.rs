@@ -21,21 +21,17 @@ pub mod proc;
 pub use mount::{boot_mount, boot_option, RootSpec};
 pub use open_file::OpenFile;
 
-use crate::fd;
 use crate::file::{File, Sink, Stat};
 use crate::{Errno, KResult};
 use alloc::sync::Arc;
 use alloc::vec::Vec;
-use core::sync::atomic::{AtomicU32, Ordering};
+use core::sync::atomic::Ordering;
 use uk_abi::uio::SinkFrom;
 use uk_vfs::{path, Kind, Loc, Node, OpenReq, Resolved, SetAttr};
 
-static CWD: spin::Mutex<Option<Loc>> = spin::Mutex::new(None);
-static UMASK: AtomicU32 = AtomicU32::new(0o022);
-
 /// The working directory (the root until boot or chdir sets another).
 pub fn cwd() -> KResult<Loc> {
-    if let Some(l) = CWD.lock().clone() {
+    if let Some(l) = crate::process::current().fs.cwd.lock().clone() {
         return Ok(l);
     }
     Loc::root()
@@ -43,7 +39,7 @@ pub fn cwd() -> KResult<Loc> {
 
 /// Set the working directory without checks (boot).
 pub fn set_cwd(l: Loc) {
-    *CWD.lock() = Some(l);
+    *crate::process::current().fs.cwd.lock() = Some(l);
 }
 
 /// Where a path given with `dirfd` starts.
@@ -54,7 +50,7 @@ fn start(dirfd: i32, path: &[u8]) -> KResult<Loc> {
     if dirfd == AT_FDCWD {
         return cwd();
     }
-    let f = fd::get(dirfd)?;
+    let f = crate::process::current().fds.get(dirfd)?;
     let of = OpenFile::of(&f).ok_or(Errno::ENOTDIR)?;
     of.loc.clone().ok_or(Errno::ENOTDIR)
 }
@@ -80,7 +76,7 @@ fn target_at(dirfd: i32, path: &[u8], flags: u32) -> KResult<Target> {
         if dirfd == AT_FDCWD {
             return Ok(Target::Node(cwd()?.node().clone()));
         }
-        let f = fd::get(dirfd)?;
+        let f = crate::process::current().fds.get(dirfd)?;
         return Ok(match OpenFile::of(&f) {
             Some(of) => Target::Node(of.node.clone()),
             None => Target::File(f),
@@ -88,7 +84,7 @@ fn target_at(dirfd: i32, path: &[u8], flags: u32) -> KResult<Target> {
     }
     let r = resolve_at(dirfd, path, flags & AT_SYMLINK_NOFOLLOW == 0)?;
     if let Some(fdn) = r.alias {
-        let f = fd::get(fdn as i32)?;
+        let f = crate::process::current().fds.get(fdn as i32)?;
         return Ok(match OpenFile::of(&f) {
             Some(of) => Target::Node(of.node.clone()),
             None => Target::File(f),
@@ -119,7 +115,7 @@ fn req_of(flags: u32, mode: u32) -> OpenReq {
         access: flags & O_ACCMODE,
         trunc: flags & O_TRUNC != 0,
         append: flags & O_APPEND != 0,
-        mode: mode & 0o7777 & !UMASK.load(Ordering::Relaxed),
+        mode: mode & 0o7777 & !crate::process::current().fs.umask(),
     }
 }
 
@@ -155,7 +151,7 @@ fn open_node(node: Arc<dyn Node>, loc: Option<Loc>, flags: u32) -> KResult<OpenF
 pub fn openat(dirfd: i32, path: &[u8], flags: u32, mode: u32) -> KResult<i32> {
     let cloexec = flags & O_CLOEXEC != 0;
     let f = open_file_at(dirfd, path, flags, mode)?;
-    fd::install(f, cloexec)
+    crate::process::current().install(f, cloexec)
 }
 
 /// The open file open(2) would install.
@@ -168,7 +164,7 @@ pub fn open_file_at(dirfd: i32, path: &[u8], flags: u32, mode: u32) -> KResult<A
     let follow = flags & O_NOFOLLOW == 0 && !excl;
     let r = resolve_at(dirfd, path, follow)?;
     if let Some(n) = r.alias {
-        let f = fd::get(n as i32)?;
+        let f = crate::process::current().fds.get(n as i32)?;
         return match OpenFile::of(&f) {
             Some(of) => Ok(Arc::new(
                 open_node(of.node.clone(), of.loc.clone(), flags)?.with_path(of.path()),
@@ -209,7 +205,7 @@ pub fn open_file_at(dirfd: i32, path: &[u8], flags: u32, mode: u32) -> KResult<A
 
 /// The open file behind `fd`, for calls that need one (EBADF otherwise).
 pub fn open_file(fd_: i32) -> KResult<(Arc<dyn File>, bool)> {
-    let f = fd::get(fd_)?;
+    let f = crate::process::current().fds.get(fd_)?;
     let is = OpenFile::of(&f).is_some();
     Ok((f, is))
 }
@@ -217,7 +213,7 @@ pub fn open_file(fd_: i32) -> KResult<(Arc<dyn File>, bool)> {
 /// lseek(2) with SEEK_DATA (`hole` false) or SEEK_HOLE: ramfs and hostfs files are
 /// reported as all data (holes read as zeros either way); ENXIO at or past the end.
 pub fn seek_data_hole(fd_: i32, off: i64, hole: bool) -> KResult<u64> {
-    let f = fd::get(fd_)?;
+    let f = crate::process::current().fds.get(fd_)?;
     let Some(of) = OpenFile::of(&f) else {
         return Err(Errno::ESPIPE);
     };
@@ -243,7 +239,7 @@ pub fn mkdirat(dirfd: i32, path: &[u8], mode: u32) -> KResult<()> {
         return Err(Errno::EEXIST);
     }
     let name = r.name.as_deref().ok_or(Errno::EEXIST)?;
-    let mode = mode & 0o7777 & !UMASK.load(Ordering::Relaxed);
+    let mode = mode & 0o7777 & !crate::process::current().fs.umask();
     r.parent.node().mkdir(name, mode)
 }
 
@@ -413,7 +409,7 @@ pub fn truncate(path: &[u8], len: i64) -> KResult<()> {
 
 /// ftruncate(2).
 pub fn ftruncate(fd_: i32, len: i64) -> KResult<()> {
-    let f = fd::get(fd_)?;
+    let f = crate::process::current().fds.get(fd_)?;
     let of = OpenFile::of(&f).ok_or(Errno::EINVAL)?;
     if of.is_path() {
         return Err(Errno::EBADF);
@@ -426,7 +422,7 @@ pub fn ftruncate(fd_: i32, len: i64) -> KResult<()> {
 
 /// fsync(2), fdatasync(2).
 pub fn fsync(fd_: i32, data_only: bool) -> KResult<()> {
-    let f = fd::get(fd_)?;
+    let f = crate::process::current().fds.get(fd_)?;
     match OpenFile::of(&f) {
         Some(of) if of.is_path() => Err(Errno::EBADF),
         Some(of) => of.node.sync(data_only),
@@ -447,7 +443,7 @@ pub fn chdir(path: &[u8]) -> KResult<()> {
 
 /// fchdir(2).
 pub fn fchdir(fd_: i32) -> KResult<()> {
-    let f = fd::get(fd_)?;
+    let f = crate::process::current().fds.get(fd_)?;
     let of = OpenFile::of(&f).ok_or(Errno::ENOTDIR)?;
     set_cwd(of.loc.clone().ok_or(Errno::ENOTDIR)?);
     Ok(())
@@ -481,7 +477,10 @@ pub fn faccessat(dirfd: i32, path: &[u8], mode: u32, flags: u32) -> KResult<()> 
 
 /// umask(2): set the mask, return the old one.
 pub fn umask(mask: u32) -> u32 {
-    UMASK.swap(mask & 0o777, Ordering::Relaxed)
+    crate::process::current()
+        .fs
+        .umask
+        .swap(mask & 0o777, Ordering::Relaxed)
 }
 
 fn setattr_at(dirfd: i32, path: &[u8], flags: u32, a: &SetAttr) -> KResult<()> {
@@ -510,7 +509,7 @@ pub fn fchmodat(dirfd: i32, path: &[u8], mode: u32, flags: u32) -> KResult<()> {
 
 /// fchmod(2).
 pub fn fchmod(fd_: i32, mode: u32) -> KResult<()> {
-    let f = fd::get(fd_)?;
+    let f = crate::process::current().fds.get(fd_)?;
     if OpenFile::of(&f).is_some_and(|o| o.is_path()) {
         return Err(Errno::EBADF);
     }
@@ -594,7 +593,7 @@ pub fn statfs_at(dirfd: i32, path: &[u8], flags: u32) -> KResult<uk_vfs::Statfs>
 
 /// getdents64(2): fill `out` (at most `max` bytes) with `linux_dirent64` records.
 pub fn getdents64(fd_: i32, max: usize) -> KResult<Vec<u8>> {
-    let f = fd::get(fd_)?;
+    let f = crate::process::current().fds.get(fd_)?;
     let of = OpenFile::of(&f).ok_or(Errno::ENOTDIR)?;
     if of.is_path() {
         return Err(Errno::EBADF);
@@ -630,8 +629,8 @@ pub fn getdents64(fd_: i32, max: usize) -> KResult<Vec<u8>> {
 /// sendfile(2) between files: copy up to `count` bytes from `in_fd` (at `*off` when
 /// given, advancing it; else at the descriptor's offset) to `out_fd`.
 pub fn sendfile(out_fd: i32, in_fd: i32, off: Option<&mut u64>, count: usize) -> KResult<usize> {
-    let inf = fd::get(in_fd)?;
-    let outf = fd::get(out_fd)?;
+    let inf = crate::process::current().fds.get(in_fd)?;
+    let outf = crate::process::current().fds.get(out_fd)?;
     if let Some(o) = OpenFile::of(&inf) {
         if !o.readable() {
             return Err(Errno::EBADF);
@@ -689,7 +688,7 @@ pub fn sendfile(out_fd: i32, in_fd: i32, off: Option<&mut u64>, count: usize) ->
 /// from `off`. EACCES when the descriptor is not readable, ENODEV when it is not a
 /// mappable file.
 pub fn read_for_mmap(fd_: i32, off: u64, buf: &mut dyn Sink) -> KResult<()> {
-    let f = fd::get(fd_)?;
+    let f = crate::process::current().fds.get(fd_)?;
     let of = OpenFile::of(&f).ok_or(Errno::ENODEV)?;
     if of.is_path() {
         return Err(Errno::EBADF);
@@ -739,7 +738,7 @@ pub fn write_back_mmap(node: &Arc<dyn Node>, off: u64, data: &[u8]) -> KResult<(
 
 /// The node behind a descriptor for a shared file mapping (write access checked).
 pub fn node_for_shared_mmap(fd_: i32, prot_write: bool) -> KResult<Arc<dyn Node>> {
-    let f = fd::get(fd_)?;
+    let f = crate::process::current().fds.get(fd_)?;
     let of = OpenFile::of(&f).ok_or(Errno::ENODEV)?;
     if !of.readable() || (prot_write && !of.writable()) {
         return Err(Errno::EACCES);

@@ -1,7 +1,7 @@
 //! /proc: what real programs read about themselves and the machine, built on
 //! [`uk_vfs::synth`] (files generated at open from the kernel's own state).
 //!
-//! The image is one process, pid [`crate::ident::PID`]; `/proc/self` links to it.
+//! The image is one process, pid [`crate::process::current().pid()`]; `/proc/self` links to it.
 //! Memory figures (see docs/filesystems.md, "/proc"):
 //! - resident ("rss", VmRSS) = pages the page allocator has handed out (program maps,
 //!   the brk area up to the break, the kernel heap's chunks, thread stacks) plus the
@@ -9,7 +9,7 @@
 //! - virtual ("vsize", VmSize) = the same with the whole brk reservation.
 //! - VmPeak/VmHWM are the highest values seen when a /proc file was generated.
 
-use crate::{fd, ident, mm, rusage, time, KResult};
+use crate::{ident, mm, time, KResult};
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt::Write;
@@ -75,7 +75,7 @@ pub fn set_args<'a>(argv: impl Iterator<Item = &'a [u8]>, envp: impl Iterator<It
     let arg0 = first.unwrap_or_default();
     let base = arg0.rsplit(|c| *c == b'/').next().unwrap_or(&[]);
     if !base.is_empty() {
-        rusage::set_program_name(base);
+        crate::process::current().info.set_program_name(base);
     }
     b.exe = exe_path(&arg0, path_var.as_deref());
     START_TICKS.store(
@@ -170,7 +170,9 @@ fn mem() -> Mem {
     let page = uk_alloc::PAGE_SIZE;
     let st = uk_alloc::PAGES.lock().stats();
     let used = st.total_pages.saturating_sub(st.free_pages) * page;
-    let brk_spare = mm::brk_area()
+    let brk_spare = crate::process::current()
+        .mm
+        .brk_area()
         .map(|(s, reserved, cur)| {
             let top = uk_alloc::page_round_up(cur).unwrap_or(cur);
             (s + reserved).saturating_sub(top)
@@ -192,7 +194,7 @@ fn mem() -> Mem {
         rss,
         vsize,
         exe,
-        data: data + mm::mapped_bytes(),
+        data: data + crate::process::current().mm.mapped_bytes(),
         peak_vm,
         peak_rss,
     }
@@ -208,7 +210,9 @@ fn program_threads() -> Vec<i32> {
 
 /// The process name (`comm`): the main thread's name, as Linux shows it.
 fn comm() -> Vec<u8> {
-    let n = rusage::thread_name(ident::PID);
+    let n = crate::process::current()
+        .info
+        .thread_name(crate::process::current().pid());
     let len = n.iter().position(|c| *c == 0).unwrap_or(n.len());
     n[..len].to_vec()
 }
@@ -233,10 +237,23 @@ fn gen_stat() -> Vec<u8> {
             data.map(|s| s.1).max().unwrap_or(0),
         )
     };
-    let brk_start = mm::brk_area().map(|b| b.0).unwrap_or(0);
-    let rsslim = ident::prlimit(0, 5, None).map(|l| l.0).unwrap_or(u64::MAX);
-    let nice = rusage::getpriority(uk_abi::resource::PRIO_PROCESS, 0).unwrap_or(0) as i64;
-    let pid = ident::PID as u64;
+    let brk_start = crate::process::current()
+        .mm
+        .brk_area()
+        .map(|b| b.0)
+        .unwrap_or(0);
+    let p = crate::process::current();
+    let rsslim = p
+        .limits
+        .get_set(uk_abi::resource::RLIMIT_RSS as u32, None)
+        .map(|l| l.0)
+        .unwrap_or(u64::MAX);
+    let pid = p.pid();
+    let nice = p
+        .info
+        .getpriority(pid, uk_abi::resource::PRIO_PROCESS, 0)
+        .unwrap_or(0) as i64;
+    let pid = pid as u64;
     let fields: [u64; 49] = [
         0,                                    // 4 ppid: the image is its own init
         pid,                                  // 5 pgrp
@@ -316,13 +333,17 @@ fn gen_status() -> Vec<u8> {
     let mut out = b"Name:\t".to_vec();
     out.extend_from_slice(&comm());
     let mut s = String::new();
-    let pid = ident::PID;
+    let pid = crate::process::current().pid();
     w!(
         s,
         "\nState:\tR (running)\nTgid:\t{pid}\nNgid:\t0\nPid:\t{pid}\nPPid:\t0\n"
     );
     w!(s, "TracerPid:\t0\nUid:\t0\t0\t0\t0\nGid:\t0\t0\t0\t0\n");
-    w!(s, "FDSize:\t{}\nGroups:\t\n", ident::nofile_limit());
+    w!(
+        s,
+        "FDSize:\t{}\nGroups:\t\n",
+        crate::process::current().limits.nofile()
+    );
     w!(
         s,
         "VmPeak:\t{:>8} kB\nVmSize:\t{:>8} kB\n",
@@ -371,7 +392,7 @@ fn gen_comm() -> Vec<u8> {
 
 fn gen_self() -> Vec<u8> {
     let mut s = String::new();
-    w!(s, "{}", ident::PID);
+    w!(s, "{}", crate::process::current().pid());
     s.into_bytes()
 }
 
@@ -449,7 +470,7 @@ fn gen_maps() -> Vec<u8> {
         };
         rows.push((s, e, prot, exe.clone()));
     }
-    for (s, v) in mm::maps() {
+    for (s, v) in crate::process::current().mm.maps() {
         let name: &[u8] = if v.kind == mm::Kind::Brk {
             b"[heap]"
         } else {
@@ -468,7 +489,9 @@ fn gen_maps() -> Vec<u8> {
 /// was opened by, `pipe:[ino]`, `socket:[ino]`, `anon_inode:[eventfd]` and friends;
 /// following a link opens the descriptor itself.
 fn list_fds() -> Vec<DynLink> {
-    fd::open_fds()
+    crate::process::current()
+        .fds
+        .open_fds()
         .into_iter()
         .map(|(n, f)| {
             let perm = match f.status_flags() & uk_abi::fcntl::O_ACCMODE {
@@ -681,7 +704,11 @@ fn gen_uptime() -> Vec<u8> {
 /// last thread id given out.
 fn gen_loadavg() -> Vec<u8> {
     let ids = program_threads();
-    let last = ids.iter().copied().max().unwrap_or(ident::PID);
+    let last = ids
+        .iter()
+        .copied()
+        .max()
+        .unwrap_or(crate::process::current().pid());
     let mut s = String::new();
     w!(s, "0.00 0.00 0.00 1/{} {last}\n", ids.len());
     s.into_bytes()
@@ -689,7 +716,15 @@ fn gen_loadavg() -> Vec<u8> {
 
 /// A field of `uname` (NUL-padded) without its padding.
 fn uname_field(i: usize) -> Vec<u8> {
-    let f = ident::uname()[i];
+    let u = ident::uname();
+    let f = [
+        u.sysname,
+        u.nodename,
+        u.release,
+        u.version,
+        u.machine,
+        u.domainname,
+    ][i];
     let len = f.iter().position(|c| *c == 0).unwrap_or(f.len());
     f[..len].to_vec()
 }
@@ -729,7 +764,7 @@ pub(crate) fn new() -> KResult<SynthFs> {
     let global = Deny::AtWrite(Errno::EIO);
     let sysctl = Deny::AtOpen(Errno::EACCES);
     let mut name = String::new();
-    w!(name, "{}", ident::PID);
+    w!(name, "{}", crate::process::current().pid());
     let p = root.add_dir(name.as_bytes(), 0o555)?;
     p.add_file(b"stat", 0o444, gen_stat, per_proc)?;
     p.add_file(b"status", 0o444, gen_status, per_proc)?;
@@ -775,7 +810,7 @@ mod tests {
         let _g = crate::testplat::serial();
         crate::testplat::setup();
         let rw = uk_abi::mman::PROT_READ | uk_abi::mman::PROT_WRITE;
-        let a = mm::mmap(
+        let a = crate::fs::mmap::mmap(
             0,
             4 << 12,
             rw,
@@ -801,7 +836,7 @@ mod tests {
         assert!(rss >= 4, "the 4-page map is resident");
         assert_eq!(rss.to_string(), f[23]);
         assert!(f[22].parse::<u64>().unwrap() >= rss * 4096);
-        mm::munmap(a, 4 << 12).unwrap();
+        crate::process::current().mm.munmap(a, 4 << 12).unwrap();
     }
 
     #[test]
@@ -809,7 +844,7 @@ mod tests {
         let _g = crate::testplat::serial();
         crate::testplat::setup();
         let rw = uk_abi::mman::PROT_READ | uk_abi::mman::PROT_WRITE;
-        let a = mm::mmap(
+        let a = crate::fs::mmap::mmap(
             0,
             4 << 12,
             rw,
@@ -824,7 +859,7 @@ mod tests {
         let rss = st.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
         let kb: u64 = rss[6..rss.len() - 3].trim().parse().unwrap();
         assert!(kb >= 16);
-        mm::munmap(a, 4 << 12).unwrap();
+        crate::process::current().mm.munmap(a, 4 << 12).unwrap();
         assert!(st.contains(&alloc::format!("Threads:\t{}\n", program_threads().len())));
         let mi = String::from_utf8(gen_meminfo()).unwrap();
         let total = mi.lines().next().unwrap();
@@ -850,7 +885,7 @@ mod tests {
         assert_eq!(normalize(b"/a/../../b//c/."), b"/b/c");
         let e = exe_path(b"no-such-prog-xyz", Some(b"/nonexistent"));
         assert!(e.starts_with(b"/") && e.ends_with(b"/no-such-prog-xyz"));
-        rusage::set_program_name(b"ukit");
+        crate::process::current().info.set_program_name(b"ukit");
     }
 
     #[test]
@@ -865,9 +900,9 @@ mod tests {
         let t = r.node.unwrap().readlink().unwrap();
         assert!(t.starts_with(b"/dev/"), "{:?}", String::from_utf8_lossy(&t));
         let n = crate::eventfd::eventfd_fd(0, 0).unwrap();
-        let f = fd::get(n).unwrap();
+        let f = crate::process::current().fds.get(n).unwrap();
         assert_eq!(fd_target(n, &f), b"anon_inode:[eventfd]");
-        fd::close(n).unwrap();
+        crate::process::current().fds.close(n).unwrap();
         for p in [
             &b"/meminfo"[..],
             b"/cpuinfo",

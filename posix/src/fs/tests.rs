@@ -23,7 +23,7 @@ fn setup() -> std::sync::MutexGuard<'static, ()> {
 }
 
 fn rd(fd_: i32, n: usize) -> Vec<u8> {
-    let f = fd::get(fd_).unwrap();
+    let f = crate::process::current().fds.get(fd_).unwrap();
     let mut b = alloc::vec![0u8; n];
     let k = f.read(&mut &mut b[..]).unwrap();
     b.truncate(k);
@@ -39,7 +39,7 @@ fn create_write_read_seek_append() {
         openat(AT_FDCWD, b"/t1/f", O_CREAT | O_EXCL | O_RDWR, 0o666),
         Err(Errno::EEXIST)
     );
-    let f = fd::get(fd_).unwrap();
+    let f = crate::process::current().fds.get(fd_).unwrap();
     assert_eq!(f.write(&&b"hello world"[..]).unwrap(), 11);
     assert_eq!(f.seek(0, Whence::Set).unwrap(), 0);
     assert_eq!(rd(fd_, 5), b"hello");
@@ -50,14 +50,14 @@ fn create_write_read_seek_append() {
     assert_eq!(f.seek(-2, Whence::End).unwrap(), 9);
     assert_eq!(f.seek(-20, Whence::Cur), Err(Errno::EINVAL));
     let a = openat(AT_FDCWD, b"/t1/f", O_WRONLY | O_APPEND, 0).unwrap();
-    let af = fd::get(a).unwrap();
+    let af = crate::process::current().fds.get(a).unwrap();
     assert_eq!(af.write(&&b"!"[..]).unwrap(), 1);
     assert_eq!(af.read(&mut &mut b[..]), Err(Errno::EBADF));
     assert_eq!(f.stat().unwrap().st_size, 12);
     let t = openat(AT_FDCWD, b"/t1/f", O_WRONLY | O_TRUNC, 0).unwrap();
     assert_eq!(f.stat().unwrap().st_size, 0);
     for x in [fd_, a, t] {
-        fd::close(x).unwrap();
+        crate::process::current().fds.close(x).unwrap();
     }
     assert_eq!(openat(AT_FDCWD, b"/t1", O_WRONLY, 0), Err(Errno::EISDIR));
     assert_eq!(
@@ -81,7 +81,7 @@ fn dirfd_cwd_getcwd_getdents() {
     mkdirat(AT_FDCWD, b"/t2/sub", 0o700).unwrap();
     let d = openat(AT_FDCWD, b"/t2", O_RDONLY | O_DIRECTORY, 0).unwrap();
     let f = openat(d, b"sub/../x", O_CREAT | O_WRONLY, 0o600).unwrap();
-    fd::close(f).unwrap();
+    crate::process::current().fds.close(f).unwrap();
     assert!(stat_at(AT_FDCWD, b"/t2/x", 0).is_ok());
     let all = getdents64(d, 4096).unwrap();
     let mut names = Vec::new();
@@ -95,7 +95,12 @@ fn dirfd_cwd_getcwd_getdents() {
     assert_eq!(names, [&b"."[..], b"..", b"sub", b"x"]);
     assert!(getdents64(d, 4096).unwrap().is_empty(), "at the end");
     assert_eq!(getdents64(d, 10), Ok(Vec::new()));
-    fd::get(d).unwrap().seek(0, Whence::Set).unwrap();
+    crate::process::current()
+        .fds
+        .get(d)
+        .unwrap()
+        .seek(0, Whence::Set)
+        .unwrap();
     assert_eq!(getdents64(d, 10), Err(Errno::EINVAL), "buffer too small");
     let old = cwd().unwrap();
     fchdir(d).unwrap();
@@ -109,8 +114,8 @@ fn dirfd_cwd_getcwd_getdents() {
     assert_eq!(openat(xf, b"y", O_RDONLY, 0), Err(Errno::ENOTDIR));
     assert_eq!(getdents64(xf, 100), Err(Errno::ENOTDIR));
     assert_eq!(openat(999, b"y", O_RDONLY, 0), Err(Errno::EBADF));
-    fd::close(xf).unwrap();
-    fd::close(d).unwrap();
+    crate::process::current().fds.close(xf).unwrap();
+    crate::process::current().fds.close(d).unwrap();
 }
 
 #[test]
@@ -121,7 +126,7 @@ fn unlink_rmdir_rename_link_symlink() {
     assert_eq!(mkdirat(AT_FDCWD, b"/t3/d", 0o755), Err(Errno::EEXIST));
     assert_eq!(mkdirat(AT_FDCWD, b"/t3/d/.", 0o755), Err(Errno::EEXIST));
     let f = openat(AT_FDCWD, b"/t3/f", O_CREAT | O_WRONLY, 0o644).unwrap();
-    fd::close(f).unwrap();
+    crate::process::current().fds.close(f).unwrap();
     assert_eq!(unlinkat(AT_FDCWD, b"/t3/d", 0), Err(Errno::EISDIR));
     assert_eq!(
         unlinkat(AT_FDCWD, b"/t3/f", AT_REMOVEDIR),
@@ -156,10 +161,14 @@ fn unlink_rmdir_rename_link_symlink() {
     let p = openat(AT_FDCWD, b"/t3/s", O_PATH | O_NOFOLLOW, 0).unwrap();
     assert_eq!(readlinkat(p, b"").unwrap(), b"f");
     assert_eq!(
-        fd::get(p).unwrap().read(&mut &mut [0u8; 1][..]),
+        crate::process::current()
+            .fds
+            .get(p)
+            .unwrap()
+            .read(&mut &mut [0u8; 1][..]),
         Err(Errno::EBADF)
     );
-    fd::close(p).unwrap();
+    crate::process::current().fds.close(p).unwrap();
     assert_eq!(
         renameat2(AT_FDCWD, b"/t3/d", AT_FDCWD, b"/t3/d/inside", 0),
         Err(Errno::EINVAL)
@@ -224,8 +233,8 @@ fn attrs_truncate_access_umask() {
     let r = openat(AT_FDCWD, b"/t4", O_RDONLY, 0).unwrap();
     assert_eq!(ftruncate(r, 0), Err(Errno::EINVAL));
     fsync(r, false).unwrap();
-    fd::close(r).unwrap();
-    fd::close(f).unwrap();
+    crate::process::current().fds.close(r).unwrap();
+    crate::process::current().fds.close(f).unwrap();
 }
 
 #[test]
@@ -233,21 +242,37 @@ fn devices_and_aliases() {
     let _g = setup();
     let z = openat(AT_FDCWD, b"/dev/zero", O_RDONLY, 0).unwrap();
     assert_eq!(rd(z, 4), [0, 0, 0, 0]);
-    fd::close(z).unwrap();
+    crate::process::current().fds.close(z).unwrap();
     let n = openat(AT_FDCWD, b"/dev/null", O_RDWR, 0).unwrap();
     assert!(rd(n, 4).is_empty());
-    assert_eq!(fd::get(n).unwrap().write(&&b"abc"[..]).unwrap(), 3);
-    fd::close(n).unwrap();
+    assert_eq!(
+        crate::process::current()
+            .fds
+            .get(n)
+            .unwrap()
+            .write(&&b"abc"[..])
+            .unwrap(),
+        3
+    );
+    crate::process::current().fds.close(n).unwrap();
     let u = openat(AT_FDCWD, b"/dev/urandom", O_RDONLY, 0).unwrap();
     assert_ne!(rd(u, 32), [0u8; 32]);
-    fd::close(u).unwrap();
+    crate::process::current().fds.close(u).unwrap();
     let s = openat(AT_FDCWD, b"/dev/stdout", O_WRONLY, 0).unwrap();
-    assert_eq!(fd::get(s).unwrap().write(&&b"x"[..]).unwrap(), 1);
+    assert_eq!(
+        crate::process::current()
+            .fds
+            .get(s)
+            .unwrap()
+            .write(&&b"x"[..])
+            .unwrap(),
+        1
+    );
     assert_eq!(
         stat_at(AT_FDCWD, b"/dev/stdout", 0).unwrap().st_mode & 0o170000,
         0o020000
     );
-    fd::close(s).unwrap();
+    crate::process::current().fds.close(s).unwrap();
     assert_eq!(
         statfs_at(AT_FDCWD, b"/", 0).unwrap().f_type,
         uk_abi::stat::TMPFS_MAGIC
@@ -266,7 +291,7 @@ fn flock_between_descriptions() {
     );
     lock::flock(a, uk_abi::fcntl::LOCK_SH).unwrap();
     lock::flock(b, uk_abi::fcntl::LOCK_SH | uk_abi::fcntl::LOCK_NB).unwrap();
-    fd::close(a).unwrap();
+    crate::process::current().fds.close(a).unwrap();
     lock::flock(b, uk_abi::fcntl::LOCK_EX | uk_abi::fcntl::LOCK_NB).unwrap();
     let l = lock::RecordLock {
         ltype: uk_abi::fcntl::F_WRLCK,
@@ -280,25 +305,35 @@ fn flock_between_descriptions() {
     );
     let r = openat(AT_FDCWD, b"/t6", O_RDONLY, 0).unwrap();
     assert_eq!(lock::record_lock(r, false, &l), Err(Errno::EBADF));
-    fd::close(b).unwrap();
-    fd::close(r).unwrap();
+    crate::process::current().fds.close(b).unwrap();
+    crate::process::current().fds.close(r).unwrap();
 }
 
 #[test]
 fn sendfile_and_mmap_copy() {
     let _g = setup();
     let a = openat(AT_FDCWD, b"/t7a", O_CREAT | O_RDWR, 0o644).unwrap();
-    fd::get(a).unwrap().write(&&b"0123456789"[..]).unwrap();
+    crate::process::current()
+        .fds
+        .get(a)
+        .unwrap()
+        .write(&&b"0123456789"[..])
+        .unwrap();
     let b = openat(AT_FDCWD, b"/t7b", O_CREAT | O_RDWR, 0o644).unwrap();
     let mut off = 2u64;
     assert_eq!(sendfile(b, a, Some(&mut off), 5).unwrap(), 5);
     assert_eq!(off, 7);
-    fd::get(b).unwrap().seek(0, Whence::Set).unwrap();
+    crate::process::current()
+        .fds
+        .get(b)
+        .unwrap()
+        .seek(0, Whence::Set)
+        .unwrap();
     assert_eq!(rd(b, 20), b"23456");
     let mut page = [0u8; 16]; // a fresh map reads as zeros
     read_for_mmap(a, 4, &mut &mut page[..]).unwrap();
     assert_eq!(&page[..6], b"456789");
     assert_eq!(page[6..], [0u8; 10]);
-    fd::close(a).unwrap();
-    fd::close(b).unwrap();
+    crate::process::current().fds.close(a).unwrap();
+    crate::process::current().fds.close(b).unwrap();
 }

@@ -710,6 +710,6 @@ impl Proto for UnixSock {
             .st
             .lock()
             .connected
-            .then_some((crate::ident::PID, 0, 0))
+            .then_some((crate::process::current().pid(), 0, 0))
     }
 }
