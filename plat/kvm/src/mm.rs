@@ -203,7 +203,7 @@ mod hw {
             DATA.1.load(Ordering::Relaxed),
         );
         if a >= ds && end <= de {
-            return !crate::trap::stacks().any(|(b, _)| a < b && end > b - crate::start::GUARD);
+            return !crate::start::stacks().any(|(b, _)| a < b && end > b - crate::start::GUARD);
         }
         regions().iter().any(|r| a >= r.start && end <= r.end())
             && (down(a as u64)..end as u64)
@@ -373,7 +373,7 @@ mod hw {
         map(rs, ds, Prot::R)?;
         // Data and bss without the stack guard pages.
         let mut at = ds;
-        for (bottom, _) in crate::trap::stacks() {
+        for (bottom, _) in crate::start::stacks() {
             let g = bottom as u64 - crate::start::GUARD as u64;
             map(at, g, Prot::RW)?;
             at = bottom as u64;

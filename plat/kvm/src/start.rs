@@ -25,6 +25,24 @@ pub const IST_STACK: usize = 16 << 10;
 pub const IST_COUNT: usize = 5;
 pub const GUARD: usize = 4096;
 
+extern "C" {
+    static uk_kvm_stacks: u8;
+}
+
+/// The kernel's stacks as (bottom, top): the boot stack first, then the interrupt
+/// stacks in IST order. Each has a guard page below it (left unmapped by `crate::mm`).
+/// The layout lives here, with the block that reserves the stacks: memory setup and the
+/// trap tables both read it from boot, neither from the other.
+pub fn stacks() -> impl Iterator<Item = (usize, usize)> {
+    let base = core::ptr::addr_of!(uk_kvm_stacks) as usize;
+    let boot = (base + GUARD, base + GUARD + BOOT_STACK);
+    let ist = (0..IST_COUNT).map(move |i| {
+        let b = boot.1 + i * (GUARD + IST_STACK) + GUARD;
+        (b, b + IST_STACK)
+    });
+    core::iter::once(boot).chain(ist)
+}
+
 global_asm!(
     // Multiboot v1 header: magic, flags (page-align modules, memory map, address
     // fields valid), checksum, then header/load/load_end/bss_end/entry addresses.

@@ -21,7 +21,7 @@ use core::sync::atomic::{AtomicBool, Ordering};
 use uk_arch::desc::{self, TablePtr, Tss};
 
 use crate::serial::Raw;
-use crate::start::{BOOT_STACK, GUARD, IST_COUNT, IST_STACK};
+use crate::start::{stacks, GUARD, IST_COUNT};
 
 /// The vector of the LAPIC timer.
 pub const TIMER_VECTOR: u8 = 0x40;
@@ -125,7 +125,6 @@ extern "C" {
     static uk_kvm_isr_table: u8;
     static mut uk_kvm_gdt: [u64; 5];
     static uk_kvm_gdt_ptr: u8;
-    static uk_kvm_stacks: u8;
 }
 
 #[repr(C, align(16))]
@@ -133,18 +132,6 @@ struct Idt([[u64; 2]; 256]);
 
 static mut IDT: Idt = Idt([[0; 2]; 256]);
 static mut TSS: Tss = Tss::new();
-
-/// The interrupt stacks' (bottom, top), in IST order; the boot stack is first in the
-/// same block. Each stack has a guard page below it (left unmapped by `crate::mm`).
-pub fn stacks() -> impl Iterator<Item = (usize, usize)> {
-    let base = core::ptr::addr_of!(uk_kvm_stacks) as usize;
-    let boot = (base + GUARD, base + GUARD + BOOT_STACK);
-    let ist = (0..IST_COUNT).map(move |i| {
-        let b = boot.1 + i * (GUARD + IST_STACK) + GUARD;
-        (b, b + IST_STACK)
-    });
-    core::iter::once(boot).chain(ist)
-}
 
 /// Install GDT (with the TSS), TSS and IDT.
 pub fn init() {
