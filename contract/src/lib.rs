@@ -99,7 +99,7 @@ pub trait Platform: Sync {
     /// false when the next user must clear it.
     fn release(&self, start: usize, len: usize) -> bool;
     /// True when the memory regions read as zero at boot and [`Platform::release`]
-    /// always zeroes (linuxu: fresh host pages, given back with MADV_DONTNEED).
+    /// always zeroes (linuxu: fresh host pages, given back to the host).
     fn memory_zeroed(&self) -> bool {
         false
     }
@@ -110,9 +110,40 @@ pub trait Platform: Sync {
     /// false when this platform cannot (then the caller only records it; the kernel
     /// still refuses its own accesses). Whoever protects a range gives it back
     /// `PROT_READ | PROT_WRITE` before the pages return to the allocator.
+    ///
+    /// Ranges made by [`Platform::alias`] may be protected too.
     fn protect(&self, start: usize, len: usize, prot: u32) -> bool {
         let _ = (start, len, prot);
         false
+    }
+    /// Virtual addresses with no memory of their own, where [`Platform::alias`] shows
+    /// pages of [`Platform::memory`] a second time (the program's shared file maps: a
+    /// map and the file's page cache are the same frames). `None`: the platform cannot
+    /// alias, and shared file maps fail with ENODEV.
+    fn alias_window(&self) -> Option<MemRegion> {
+        None
+    }
+    /// Show the frames `[frame, frame+len)` (inside [`Platform::memory`]) at the
+    /// virtual range `[at, at+len)` with `prot`, replacing what was mapped there. `at`
+    /// lies in [`Platform::alias_window`], or in `memory()` itself (a fixed map over
+    /// pages the kernel owns: [`Platform::unalias`] shows those pages there again).
+    /// Page-table memory comes from `tables`, which hands out zeroed 4 KiB frames the
+    /// platform keeps; ENOMEM when it runs dry, EINVAL for ranges outside the above.
+    fn alias(
+        &self,
+        at: usize,
+        frame: usize,
+        len: usize,
+        prot: u32,
+        tables: &mut dyn FnMut() -> Option<usize>,
+    ) -> Result<(), Errno> {
+        let _ = (at, frame, len, prot, tables);
+        Err(Errno::ENOSYS)
+    }
+    /// Undo [`Platform::alias`] on `[at, at+len)`: window addresses fault again, and
+    /// addresses in `memory()` show their own pages again, read+write.
+    fn unalias(&self, at: usize, len: usize) {
+        let _ = (at, len);
     }
     /// Fill `buf` with entropy gathered at boot or from the CPU; used to seed the CSPRNG.
     fn entropy(&self, buf: &mut [u8]);

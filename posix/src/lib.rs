@@ -79,7 +79,8 @@ pub fn take_platform_signals() {
 }
 
 /// A host-backed platform for unit tests (here and in syscall-shim, through the
-/// `testing` feature): 64 MiB of leaked heap memory, std clocks.
+/// `testing` feature): 64 MiB of memfd memory (so that shared maps can show its pages
+/// a second time, in a 64 MiB alias window, as linuxu does), std clocks.
 #[cfg(any(test, feature = "testing"))]
 pub mod testplat {
     use std::sync::Once;
@@ -88,6 +89,8 @@ pub mod testplat {
 
     struct TestPlat {
         region: [MemRegion; 1],
+        window: MemRegion,
+        memfd: i32,
         t0: Instant,
         /// What an MMU would enforce, per page: pages not listed are read+write.
         mmu: std::sync::Mutex<std::collections::BTreeMap<usize, u32>>,
@@ -150,8 +153,15 @@ pub mod testplat {
                 start.is_multiple_of(4096) && len.is_multiple_of(4096),
                 "unaligned protect({start:#x}, {len:#x})"
             );
-            if start < r.start || start + len > r.start + r.len {
+            let inside = |m: MemRegion| start >= m.start && start + len <= m.end();
+            if !inside(r) && !inside(self.window) {
                 return false;
+            }
+            if inside(self.window) {
+                // Aliases get real host protection: tests see stores fault.
+                // SAFETY: window addresses belong to this platform.
+                let rc = unsafe { libc::mprotect(start as *mut _, len, prot as i32) };
+                assert_eq!(rc, 0, "mprotect of the alias window");
             }
             let mut m = self.mmu.lock().unwrap_or_else(|e| e.into_inner());
             for pg in (start..start + len).step_by(4096) {
@@ -162,6 +172,76 @@ pub mod testplat {
                 }
             }
             true
+        }
+        fn alias_window(&self) -> Option<MemRegion> {
+            Some(self.window)
+        }
+        fn alias(
+            &self,
+            at: usize,
+            frame: usize,
+            len: usize,
+            prot: u32,
+            _tables: &mut dyn FnMut() -> Option<usize>,
+        ) -> Result<(), uk_abi::Errno> {
+            let r = self.region[0];
+            let inside = |m: MemRegion, a: usize| a >= m.start && a + len <= m.end();
+            if !inside(r, frame) || !(inside(self.window, at) || inside(r, at)) {
+                return Err(uk_abi::Errno::EINVAL);
+            }
+            // SAFETY: `at` is window or test memory the caller owns; the file offset is
+            // the frame's place in the memfd.
+            let p = unsafe {
+                libc::mmap(
+                    at as *mut _,
+                    len,
+                    prot as i32,
+                    libc::MAP_SHARED | libc::MAP_FIXED,
+                    self.memfd,
+                    (frame - r.start) as i64,
+                )
+            };
+            assert_eq!(p as usize, at, "alias mmap");
+            let mut m = self.mmu.lock().unwrap_or_else(|e| e.into_inner());
+            for pg in (at..at + len).step_by(4096) {
+                m.insert(pg, prot);
+            }
+            Ok(())
+        }
+        fn unalias(&self, at: usize, len: usize) {
+            let r = self.region[0];
+            let own = at >= r.start && at + len <= r.end();
+            // SAFETY: as in `alias`: the window gets its reservation back, test memory
+            // its own pages.
+            let p = unsafe {
+                if own {
+                    libc::mmap(
+                        at as *mut _,
+                        len,
+                        libc::PROT_READ | libc::PROT_WRITE,
+                        libc::MAP_SHARED | libc::MAP_FIXED,
+                        self.memfd,
+                        (at - r.start) as i64,
+                    )
+                } else {
+                    libc::mmap(
+                        at as *mut _,
+                        len,
+                        libc::PROT_NONE,
+                        libc::MAP_PRIVATE
+                            | libc::MAP_ANONYMOUS
+                            | libc::MAP_FIXED
+                            | libc::MAP_NORESERVE,
+                        -1,
+                        0,
+                    )
+                }
+            };
+            assert_eq!(p as usize, at, "unalias mmap");
+            let mut m = self.mmu.lock().unwrap_or_else(|e| e.into_inner());
+            for pg in (at..at + len).step_by(4096) {
+                m.remove(&pg);
+            }
         }
         fn entropy(&self, b: &mut [u8]) {
             let t = SystemTime::now()
@@ -190,20 +270,46 @@ pub mod testplat {
     /// Register the test platform and bring up the POSIX layer once per process.
     pub fn setup() {
         ONCE.call_once(|| {
-            let mem: &'static mut [u8] = Box::leak(vec![0u8; 64 << 20].into_boxed_slice());
-            let start = (mem.as_ptr() as usize + 4095) & !4095;
-            let region = MemRegion {
-                start,
-                len: (64 << 20) - 4096,
+            const SIZE: usize = 64 << 20;
+            // SAFETY: plain host calls on fresh objects; results are checked.
+            let (memfd, start, window) = unsafe {
+                let fd = libc::memfd_create(c"ukit-test-memory".as_ptr(), libc::MFD_CLOEXEC);
+                assert!(fd >= 0, "memfd_create");
+                assert_eq!(libc::ftruncate(fd, SIZE as i64), 0);
+                let m = libc::mmap(
+                    core::ptr::null_mut(),
+                    SIZE,
+                    libc::PROT_READ | libc::PROT_WRITE,
+                    libc::MAP_SHARED,
+                    fd,
+                    0,
+                );
+                assert_ne!(m, libc::MAP_FAILED);
+                let w = libc::mmap(
+                    core::ptr::null_mut(),
+                    SIZE,
+                    libc::PROT_NONE,
+                    libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+                    -1,
+                    0,
+                );
+                assert_ne!(w, libc::MAP_FAILED);
+                (fd, m as usize, w as usize)
             };
+            let region = MemRegion { start, len: SIZE };
             let p: &'static TestPlat = Box::leak(Box::new(TestPlat {
+                window: MemRegion {
+                    start: window,
+                    len: SIZE,
+                },
+                memfd,
                 region: [region],
                 t0: Instant::now(),
                 mmu: Default::default(),
             }));
             let dynp: &'static &'static dyn Platform = Box::leak(Box::new(p as &dyn Platform));
             uk_plat::register(dynp);
-            // SAFETY: the leaked buffer is never used by anything else.
+            // SAFETY: the memfd mapping is never used by anything else.
             unsafe { uk_alloc::PAGES.lock().add_region(region) };
             uk_sched::init(64 * 1024);
             crate::init(crate::PosixParams {

@@ -1,8 +1,12 @@
-//! The program's memory maps: mmap, munmap, mremap, mprotect, madvise, brk.
+//! The program's memory maps: mmap, munmap, mremap, mprotect, madvise, msync, brk.
 //!
-//! Every map is a run of pages from the page allocator, recorded as a [`Vma`] so that
-//! pointer checks ([`crate::user`]) know what the program owns and with which
-//! protection. Protection is enforced twice: on kernel access (a PROT_NONE page is
+//! An anonymous map is a run of pages from the page allocator; a shared map shows the
+//! frames of what backs it (a file's page cache, [`MapBacking`]) at addresses in the
+//! platform's alias window (`uk_plat::Platform::alias`), so that every map of a file
+//! and read(2)/write(2) meet in the same memory. Each map is recorded as a [`Vma`] so
+//! that pointer checks ([`crate::user`]) know what the program owns and with which
+//! protection; a map owns its backing object, which is how the file layer plugs in
+//! without this module knowing files (docs/architecture.md, "Import cuts: posix"). Protection is enforced twice: on kernel access (a PROT_NONE page is
 //! EFAULT to read(2)), and by the MMU through [`uk_plat::Platform::protect`] (host
 //! mprotect on linuxu, the page tables on kvm), so that a thread running into musl's
 //! stack guard page or storing into a read-only map faults instead of corrupting
@@ -19,16 +23,66 @@ use crate::{Errno, KResult};
 use alloc::collections::BTreeMap;
 use uk_alloc::{page_round_up, PAGES, PAGE_SIZE};
 
+/// What backs a shared map: the frames it shows, and what happens to pages it stops
+/// showing. `crate::fs::mmap` implements it for files.
+pub trait MapBacking: Send + Sync {
+    /// The frame of page `idx` of the backing object (made and filled when absent).
+    fn frame(&self, idx: u64) -> KResult<usize>;
+    /// Pages `[first, first + count)` were writable through a map: write them back to
+    /// where the backing object lives (msync, munmap).
+    fn sync(&self, first: u64, count: u64) -> KResult<()>;
+    /// One more map (or piece of one, after a split) shows these frames.
+    fn map_added(&self);
+    /// A map (or a piece) stopped showing these frames.
+    fn map_removed(&self);
+    /// What /proc/PID/maps shows for the map (the file's path), when known.
+    fn name(&self) -> alloc::vec::Vec<u8> {
+        alloc::vec::Vec::new()
+    }
+}
+
 /// What a map is backed by.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone)]
 pub enum Kind {
     /// Pages owned by this map; freed with it.
     Anon,
     /// The brk area: pages reserved at its first use, owned by the brk state.
     Brk,
+    /// Frames of `backing`, from its page `first` on, shown at window addresses (or
+    /// over pages this map owns, for a fixed map outside the window).
+    Shared {
+        backing: alloc::sync::Arc<dyn MapBacking>,
+        first: u64,
+        /// Writable at some point: munmap and msync write it back.
+        wrote: bool,
+    },
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+impl Kind {
+    pub fn is_anon(&self) -> bool {
+        matches!(self, Kind::Anon)
+    }
+    pub fn is_brk(&self) -> bool {
+        matches!(self, Kind::Brk)
+    }
+    pub fn is_shared(&self) -> bool {
+        matches!(self, Kind::Shared { .. })
+    }
+}
+
+impl core::fmt::Debug for Kind {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Kind::Anon => f.write_str("Anon"),
+            Kind::Brk => f.write_str("Brk"),
+            Kind::Shared { first, wrote, .. } => {
+                write!(f, "Shared {{ first: {first}, wrote: {wrote} }}")
+            }
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
 pub struct Vma {
     pub len: usize,
     pub prot: u32,
@@ -40,6 +94,10 @@ struct Mm {
     brk_max: usize,
     /// Reserved brk area: start, reserved length, current break.
     brk: Option<(usize, usize, usize)>,
+    /// Free addresses of the platform's alias window (start -> length), for shared
+    /// maps; empty when the platform has no window.
+    window_free: BTreeMap<usize, usize>,
+    window: Option<uk_plat::MemRegion>,
 }
 
 /// A range the program may access that is not a memory map: image segments, the
@@ -92,6 +150,8 @@ impl AddressSpace {
                 vmas: BTreeMap::new(),
                 brk_max: brk_max & !(PAGE_SIZE - 1),
                 brk: None,
+                window_free: BTreeMap::new(),
+                window: None,
             }),
             statics: spin::Mutex::new(alloc::vec::Vec::new()),
         }
@@ -203,21 +263,38 @@ impl Mm {
 
     /// Split maps so that `at` is a map boundary (if it falls inside one).
     fn split_at(&mut self, at: usize) {
-        let Some((&start, &v)) = self.vmas.range(..at).next_back() else {
+        let Some((&start, v)) = self.vmas.range(..at).next_back() else {
             return;
         };
+        let v = v.clone();
         if at > start && at < start + v.len {
-            self.vmas.insert(
-                start,
-                Vma {
-                    len: at - start,
-                    ..v
-                },
-            );
+            let tail_kind = match &v.kind {
+                Kind::Shared {
+                    backing,
+                    first,
+                    wrote,
+                } => {
+                    backing.map_added();
+                    Kind::Shared {
+                        backing: backing.clone(),
+                        first: first + ((at - start) / PAGE_SIZE) as u64,
+                        wrote: *wrote,
+                    }
+                }
+                k => k.clone(),
+            };
             self.vmas.insert(
                 at,
                 Vma {
                     len: start + v.len - at,
+                    prot: v.prot,
+                    kind: tail_kind,
+                },
+            );
+            self.vmas.insert(
+                start,
+                Vma {
+                    len: at - start,
                     ..v
                 },
             );
@@ -232,17 +309,14 @@ impl Mm {
         let mut cur: Option<usize> = None;
         for k in keys {
             if let Some(c) = cur {
-                let (cv, kv) = (self.vmas[&c], self.vmas[&k]);
-                if c + cv.len == k
-                    && cv.prot == kv.prot
-                    && cv.kind == kv.kind
-                    && cv.kind == Kind::Anon
-                {
+                let (cv, kv) = (&self.vmas[&c], &self.vmas[&k]);
+                if c + cv.len == k && cv.prot == kv.prot && cv.kind.is_anon() && kv.kind.is_anon() {
+                    let (cv, kv) = (cv.clone(), kv.len);
                     self.vmas.remove(&k);
                     self.vmas.insert(
                         c,
                         Vma {
-                            len: cv.len + kv.len,
+                            len: cv.len + kv,
                             ..cv
                         },
                     );
@@ -276,19 +350,240 @@ impl Mm {
         self.vmas.range(start..end).next().is_some()
     }
 
-    /// Remove `[start, end)` from the maps, freeing anonymous pages.
+    /// Remove `[start, end)` from the maps, freeing anonymous pages; shared pieces are
+    /// written back (when they were writable) and stop showing their frames.
     fn unmap(&mut self, start: usize, end: usize) {
         self.split_at(start);
         self.split_at(end);
-        self.open_up(start, end);
         let keys: alloc::vec::Vec<usize> = self.vmas.range(start..end).map(|(&k, _)| k).collect();
         for k in keys {
-            if let Some(v) = self.vmas.remove(&k) {
-                if v.kind == Kind::Anon {
+            let Some(v) = self.vmas.remove(&k) else {
+                continue;
+            };
+            match v.kind {
+                Kind::Anon => {
+                    if !is_default(v.prot) {
+                        enforce(k, v.len, PROT_READ | PROT_WRITE);
+                    }
                     free_pages(k, v.len);
+                }
+                Kind::Brk => {
+                    if !is_default(v.prot) {
+                        enforce(k, v.len, PROT_READ | PROT_WRITE);
+                    }
+                }
+                Kind::Shared {
+                    backing,
+                    first,
+                    wrote,
+                } => {
+                    if wrote {
+                        // Errors have no one to go to at munmap (Linux drops them too).
+                        let _ = backing.sync(first, (v.len / PAGE_SIZE) as u64);
+                    }
+                    uk_plat::get().unalias(k, v.len);
+                    self.release_va(k, v.len);
+                    backing.map_removed();
                 }
             }
         }
+    }
+
+    /// mremap(2) growing the shared piece `[old, old+old_len)` (inside the map at
+    /// `start`; `first`: its first page in the backing) to `new_len`: in place when the
+    /// addresses after the map are free, else (MREMAP_MAYMOVE) shown again elsewhere.
+    #[allow(clippy::too_many_arguments)]
+    fn grow_shared(
+        &mut self,
+        start: usize,
+        old: usize,
+        old_len: usize,
+        new_len: usize,
+        flags: u32,
+        backing: alloc::sync::Arc<dyn MapBacking>,
+        first: u64,
+    ) -> KResult<usize> {
+        let v = self.vmas[&start].clone();
+        let old_end = old + old_len;
+        let grow = new_len - old_len;
+        let extra = first + (old_len / PAGE_SIZE) as u64;
+        if old_end == start + v.len
+            && old_end.checked_add(grow).is_some()
+            && !self.overlaps(old_end, old_end + grow)
+            && self.claim_va(old_end, grow)
+        {
+            match self.show(old_end, &*backing, extra, grow / PAGE_SIZE, v.prot) {
+                Ok(()) => {
+                    self.vmas.insert(
+                        start,
+                        Vma {
+                            len: v.len + grow,
+                            ..v
+                        },
+                    );
+                    return Ok(old);
+                }
+                Err(e) => {
+                    uk_plat::get().unalias(old_end, grow);
+                    self.release_va(old_end, grow);
+                    if e != Errno::ENOMEM {
+                        return Err(e);
+                    }
+                }
+            }
+        }
+        if flags & MREMAP_MAYMOVE == 0 {
+            return Err(Errno::ENOMEM);
+        }
+        let n = self.take_va(new_len).ok_or(Errno::ENOMEM)?;
+        if let Err(e) = self.show(n, &*backing, first, new_len / PAGE_SIZE, v.prot) {
+            uk_plat::get().unalias(n, new_len);
+            self.release_va(n, new_len);
+            return Err(e);
+        }
+        backing.map_added();
+        let wrote = matches!(v.kind, Kind::Shared { wrote: true, .. });
+        self.unmap(old, old_end);
+        self.vmas.insert(
+            n,
+            Vma {
+                len: new_len,
+                prot: v.prot,
+                kind: Kind::Shared {
+                    backing,
+                    first,
+                    wrote,
+                },
+            },
+        );
+        Ok(n)
+    }
+
+    /// Unmap the shared maps overlapping `[start, end)` (their parts inside it).
+    fn unmap_shared_in(&mut self, start: usize, end: usize) {
+        let from = self.first_from(start);
+        let pieces: alloc::vec::Vec<(usize, usize)> = self
+            .vmas
+            .range(from..end)
+            .filter(|(&k, v)| k + v.len > start && v.kind.is_shared())
+            .map(|(&k, v)| (k.max(start), (k + v.len).min(end)))
+            .collect();
+        for (a, b) in pieces {
+            self.unmap(a, b);
+        }
+    }
+
+    /// Give back the addresses of a shared map: window addresses return to the free
+    /// list; pages of a fixed map outside the window (shown again as themselves by
+    /// `unalias`) return to the allocator.
+    fn release_va(&mut self, at: usize, len: usize) {
+        if !self.in_window(at, len) {
+            free_pages(at, len);
+            return;
+        }
+        // Insert and merge with the neighbours.
+        let (mut s, mut e) = (at, at + len);
+        if let Some((&ps, &pl)) = self.window_free.range(..s).next_back() {
+            if ps + pl == s {
+                self.window_free.remove(&ps);
+                s = ps;
+            }
+        }
+        if let Some(&nl) = self.window_free.get(&e) {
+            self.window_free.remove(&e);
+            e += nl;
+        }
+        self.window_free.insert(s, e - s);
+    }
+
+    /// `len` bytes of free window addresses (first fit); None when the window is full
+    /// or absent.
+    fn take_va(&mut self, len: usize) -> Option<usize> {
+        let (&s, &l) = self.window_free.iter().find(|(_, &l)| l >= len)?;
+        self.window_free.remove(&s);
+        if l > len {
+            self.window_free.insert(s + len, l - len);
+        }
+        Some(s)
+    }
+
+    /// Take exactly `[at, at+len)` from the window's free addresses.
+    fn take_va_at(&mut self, at: usize, len: usize) -> bool {
+        let Some((&s, &l)) = self.window_free.range(..=at).next_back() else {
+            return false;
+        };
+        if at + len > s + l {
+            return false;
+        }
+        self.window_free.remove(&s);
+        if at > s {
+            self.window_free.insert(s, at - s);
+        }
+        if s + l > at + len {
+            self.window_free.insert(at + len, s + l - at - len);
+        }
+        true
+    }
+
+    /// Take `[at, at+len)` for a shared map at a fixed address: window addresses from
+    /// the window's free list, anything else as pages from the allocator (which the
+    /// map then covers with aliases, and gives back at unmap).
+    fn claim_va(&mut self, at: usize, len: usize) -> bool {
+        if self.in_window(at, len) {
+            self.take_va_at(at, len)
+        } else {
+            PAGES.lock().alloc_at(at, len / PAGE_SIZE)
+        }
+    }
+
+    fn in_window(&self, at: usize, len: usize) -> bool {
+        self.window
+            .is_some_and(|w| at >= w.start && at.saturating_add(len) <= w.end())
+    }
+
+    /// Show `n` pages of `backing` from its page `first` at `at` with `prot` (runs of
+    /// neighbouring frames in one platform call). On error some pages may be shown:
+    /// the caller unaliases the whole range.
+    fn show(
+        &self,
+        at: usize,
+        backing: &dyn MapBacking,
+        first: u64,
+        n: usize,
+        prot: u32,
+    ) -> KResult<()> {
+        let mut frames = alloc::vec::Vec::new();
+        frames.try_reserve_exact(n).map_err(|_| Errno::ENOMEM)?;
+        for i in 0..n {
+            frames.push(backing.frame(first + i as u64)?);
+        }
+        let mut table = || PAGES.lock().alloc_zeroed(1);
+        let mut i = 0;
+        while i < n {
+            let mut run = 1;
+            while i + run < n && frames[i + run] == frames[i] + run * PAGE_SIZE {
+                run += 1;
+            }
+            uk_plat::get().alias(
+                at + i * PAGE_SIZE,
+                frames[i],
+                run * PAGE_SIZE,
+                prot & ACCESS,
+                &mut table,
+            )?;
+            i += run;
+        }
+        Ok(())
+    }
+
+    /// The platform's alias window, learned on first use.
+    fn window(&mut self) -> Option<uk_plat::MemRegion> {
+        if self.window.is_none() {
+            let w = uk_plat::get().alias_window()?;
+            self.window = Some(w);
+            self.window_free.insert(w.start, w.len);
+        }
+        self.window
     }
 }
 
@@ -340,6 +635,10 @@ impl AddressSpace {
                 if flags & MAP_FIXED_NOREPLACE != 0 {
                     return Err(Errno::EEXIST);
                 }
+                // Shared maps go first (their pages are a file's: never cleared here).
+                mm.unmap_shared_in(addr, end);
+            }
+            if mm.overlaps(addr, end) {
                 if !mm.covered(addr, end) {
                     // Partly over existing maps and partly not: rare; refuse rather than
                     // half-succeed.
@@ -399,6 +698,99 @@ impl AddressSpace {
         Ok(a)
     }
 
+    /// mmap(2) of `backing`'s pages from page `first` on, shared: the map shows the
+    /// backing's own frames, at addresses from the platform's alias window (or at a
+    /// fixed address). `len` is page-rounded and the flags checked ([`check_mmap`]).
+    /// ENODEV on a platform that cannot alias.
+    pub fn mmap_shared(
+        &self,
+        addr: usize,
+        len: usize,
+        prot: u32,
+        flags: u32,
+        backing: alloc::sync::Arc<dyn MapBacking>,
+        first: u64,
+    ) -> KResult<usize> {
+        let mut mm = self.maps.lock();
+        if mm.window().is_none() {
+            uk_log::warn_once!("this platform cannot alias pages: shared file maps are ENODEV");
+            return Err(Errno::ENODEV);
+        }
+        let at = if flags & (MAP_FIXED | MAP_FIXED_NOREPLACE) != 0 {
+            if !addr.is_multiple_of(PAGE_SIZE) {
+                return Err(Errno::EINVAL);
+            }
+            let end = addr.checked_add(len).ok_or(Errno::ENOMEM)?;
+            if mm.overlaps(addr, end) {
+                if flags & MAP_FIXED_NOREPLACE != 0 {
+                    return Err(Errno::EEXIST);
+                }
+                if mm.vmas.range(addr..end).any(|(_, v)| v.kind.is_brk()) {
+                    return Err(Errno::ENOMEM); // the brk area keeps its pages
+                }
+                mm.unmap(addr, end);
+            }
+            if !mm.claim_va(addr, len) {
+                return Err(Errno::ENOMEM);
+            }
+            addr
+        } else {
+            mm.take_va(len).ok_or(Errno::ENOMEM)?
+        };
+        if let Err(e) = mm.show(at, &*backing, first, len / PAGE_SIZE, prot) {
+            uk_plat::get().unalias(at, len);
+            mm.release_va(at, len);
+            return Err(e);
+        }
+        backing.map_added();
+        let wrote = prot & PROT_WRITE != 0;
+        mm.vmas.insert(
+            at,
+            Vma {
+                len,
+                prot,
+                kind: Kind::Shared {
+                    backing,
+                    first,
+                    wrote,
+                },
+            },
+        );
+        Ok(at)
+    }
+
+    /// msync(2): write back the shared maps in `[addr, addr+len)` that were writable.
+    /// Every page of the range must be mapped (ENOMEM). Maps and read(2) see the same
+    /// frames, so MS_INVALIDATE has nothing to do.
+    pub fn msync(&self, addr: usize, len: usize) -> KResult<()> {
+        let len = page_round_up(len).ok_or(Errno::ENOMEM)?;
+        let end = addr.checked_add(len).ok_or(Errno::ENOMEM)?;
+        let mm = self.maps.lock();
+        if !mm.covered(addr, end) {
+            return Err(Errno::ENOMEM);
+        }
+        let from = mm.first_from(addr);
+        let mut res = Ok(());
+        for (&k, v) in mm.vmas.range(from..end) {
+            if let Kind::Shared {
+                backing,
+                first,
+                wrote: true,
+            } = &v.kind
+            {
+                let (a, b) = (k.max(addr), (k + v.len).min(end));
+                if a < b {
+                    let r = backing.sync(
+                        first + ((a - k) / PAGE_SIZE) as u64,
+                        ((b - a) / PAGE_SIZE) as u64,
+                    );
+                    res = res.and(r);
+                }
+            }
+        }
+        res
+    }
+
     /// munmap(2). Unmapping pages that are not mapped is not an error (as on Linux).
     pub fn munmap(&self, addr: usize, len: usize) -> KResult<()> {
         if !addr.is_multiple_of(PAGE_SIZE) || len == 0 {
@@ -433,6 +825,9 @@ impl AddressSpace {
             let new = prot & !(PROT_GROWSDOWN | PROT_GROWSUP);
             changed |= (v.prot ^ new) & ACCESS != 0;
             v.prot = new;
+            if let Kind::Shared { wrote, .. } = &mut v.kind {
+                *wrote |= new & PROT_WRITE != 0;
+            }
         }
         mm.coalesce(addr, end);
         if changed {
@@ -468,14 +863,19 @@ impl AddressSpace {
             return Err(Errno::EINVAL);
         }
         let mut mm = self.maps.lock();
-        let (&start, &v) = mm.vmas.range(..=old).next_back().ok_or(Errno::EFAULT)?;
+        let (&start, v) = mm.vmas.range(..=old).next_back().ok_or(Errno::EFAULT)?;
+        let v = v.clone();
         let old_end = old.checked_add(old_len).ok_or(Errno::EFAULT)?;
-        if old_end > start + v.len || v.kind != Kind::Anon {
+        if old_end > start + v.len || v.kind.is_brk() {
             return Err(Errno::EFAULT);
         }
         if new_len <= old_len {
             mm.unmap(old + new_len, old_end);
             return Ok(old);
+        }
+        if let Kind::Shared { backing, first, .. } = &v.kind {
+            let first = first + ((old - start) / PAGE_SIZE) as u64;
+            return mm.grow_shared(start, old, old_len, new_len, flags, backing.clone(), first);
         }
         // Grow in place: only when the range is the end of its map and the pages after it
         // are free.
@@ -545,9 +945,20 @@ impl AddressSpace {
             return Err(Errno::ENOMEM);
         }
         if advice == MADV_DONTNEED || advice == MADV_FREE {
-            mm.open_up(addr, end);
-            zero_pages(addr, len);
-            mm.reapply(addr, end);
+            // Anonymous pages read as zeros afterwards; a shared map shows its file's
+            // pages again, which it never stopped showing.
+            let from = mm.first_from(addr);
+            let anon: alloc::vec::Vec<(usize, usize)> = mm
+                .vmas
+                .range(from..end)
+                .filter(|(&k, v)| k + v.len > addr && !v.kind.is_shared())
+                .map(|(&k, v)| (k.max(addr), (k + v.len).min(end)))
+                .collect();
+            for (a, b) in anon {
+                mm.open_up(a, b);
+                zero_pages(a, b - a);
+                mm.reapply(a, b);
+            }
         }
         Ok(())
     }
@@ -588,7 +999,7 @@ impl AddressSpace {
         let pieces: alloc::vec::Vec<usize> = mm
             .vmas
             .range(start..start + reserved)
-            .filter(|(_, v)| v.kind == Kind::Brk)
+            .filter(|(_, v)| v.kind.is_brk())
             .map(|(&k, _)| k)
             .collect();
         for k in pieces {
@@ -619,7 +1030,7 @@ impl AddressSpace {
             .lock()
             .vmas
             .iter()
-            .map(|(&k, v)| (k, *v))
+            .map(|(&k, v)| (k, v.clone()))
             .collect()
     }
 

@@ -52,6 +52,13 @@ fn accessible(addr: usize, len: usize, write: bool) -> usize {
     a.min(end) - addr
 }
 
+/// How many bytes from `addr` on (at most `len`) the program could have written
+/// itself: for calls that fill a buffer record by record and stop where it runs into
+/// memory the program may not write (getdents64).
+pub fn writable_prefix(addr: usize, len: usize) -> usize {
+    accessible(addr, len, true)
+}
+
 /// Check that `[addr, addr+len)` is program memory, writable if `write`. For calls that
 /// must refuse a bad pointer before they do anything irreversible; the copies check
 /// again themselves.

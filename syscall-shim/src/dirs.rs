@@ -14,8 +14,14 @@ use uk_posix::user;
 
 pub fn sys_getdents64(a: &Args) -> KResult<usize> {
     let len = a[2].min(i32::MAX as usize);
-    user::check(a[1], len, true)?;
-    let recs = fs::getdents64(a[0] as i32, len)?;
+    // Records go out while they fit in the part of the buffer the program may write,
+    // as on Linux: a buffer that runs into unmapped memory gets the records before it,
+    // and EFAULT only when not even one fits there.
+    let room = user::writable_prefix(a[1], len);
+    let recs = match fs::getdents64(a[0] as i32, room) {
+        Err(Errno::EINVAL) if room < len => return Err(Errno::EFAULT),
+        r => r?,
+    };
     user::copy_out(a[1], &recs)?;
     Ok(recs.len())
 }

@@ -1,5 +1,6 @@
 //! msync(2): https://man7.org/linux/man-pages/man2/msync.2.html
-//! Shared file maps are copies (see uk_posix::fs::mmap): msync writes them back.
+//! Shared file maps show the file's page cache (uk_posix::fs::mmap); msync carries the
+//! pages of maps that were writable to where the file lives.
 
 use crate::table::{row, Row};
 use crate::{Args, KResult};

@@ -57,13 +57,17 @@ const HOST_SYSCALLS: &[&str] = &[
     "renameat2",
     "socket",
     "connect",
+    "memfd_create",
+    "sysinfo",
 ];
 
-/// The host calls still allowed once the filter is installed: console, memory release,
-/// idle wait, clock, TLS, exit, and the SIGSYS report's return.
+/// The host calls still allowed once the filter is installed: console, memory release
+/// and aliasing (mmap: MAP_FIXED of the memory's memfd or anonymous only), idle wait,
+/// clock, TLS, exit, and the SIGSYS report's return.
 const RUNTIME_SYSCALLS: &[&str] = &[
     "read",
     "write",
+    "mmap",
     "madvise",
     "mprotect",
     "arch_prctl",

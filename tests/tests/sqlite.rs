@@ -11,6 +11,11 @@
 //! line, in a second folder. Stdout, stderr, exit status and the final database file must
 //! be byte-identical. The first run's aggregates are also checked against values computed
 //! here in Rust, so the test does not rest on the native build alone.
+//!
+//! Two more runs switch the database to WAL with `PRAGMA mmap_size` set, so SQLite reads
+//! the database through a read-only shared map while it pwrites the same file, and keeps
+//! the WAL index in shared maps of the `-shm` file (stores through a map that read(2)
+//! must see): the shared-map paths of the kernel's memory model (issue 8).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -58,6 +63,36 @@ EXPLAIN QUERY PLAN SELECT * FROM item WHERE dept = 3 AND qty = 11;
 UPDATE item SET qty = qty + 1 WHERE id % 1000 = 0;
 SELECT group_concat(qty, ',') FROM (SELECT qty FROM item WHERE id % 1000 = 0 ORDER BY id);
 SELECT sqlite_version();
+PRAGMA integrity_check;
+PRAGMA journal_mode;
+";
+
+/// Third run: WAL and memory-mapped I/O, writes through both.
+const WAL_SQL: &str = "\
+PRAGMA mmap_size=268435456;
+PRAGMA journal_mode=WAL;
+BEGIN;
+WITH RECURSIVE n(i) AS (SELECT 10001 UNION ALL SELECT i+1 FROM n WHERE i < 15000)
+INSERT INTO item(id, dept, qty, price, label)
+  SELECT i, i % 7, (i * 41) % 97, (i % 100) * 0.5, printf('wal-%05d', i) FROM n;
+COMMIT;
+UPDATE item SET label = label || '+' WHERE id % 250 = 0;
+DELETE FROM item WHERE id % 333 = 0;
+SELECT count(*), sum(id), total(qty) FROM item;
+SELECT label FROM item WHERE id IN (250, 12500, 14999) ORDER BY id;
+PRAGMA wal_checkpoint(PASSIVE);
+INSERT INTO dept VALUES (7, 'seven');
+SELECT count(*) FROM dept;
+PRAGMA integrity_check;
+PRAGMA journal_mode;
+";
+
+/// Fourth run: a fresh image reads the WAL database through a map.
+const WAL_QUERY_SQL: &str = "\
+PRAGMA mmap_size=268435456;
+SELECT count(*), sum(id), total(qty) FROM item;
+SELECT d.name, count(*) FROM item i JOIN dept d ON d.id = i.dept GROUP BY d.name ORDER BY d.name;
+SELECT 'dept 7 is ' || name FROM dept WHERE id = 7;
 PRAGMA integrity_check;
 PRAGMA journal_mode;
 ";
@@ -148,6 +183,8 @@ fn fill_root(root: &Path) {
     std::fs::create_dir_all(root).unwrap();
     std::fs::write(root.join("create.sql"), CREATE_SQL).unwrap();
     std::fs::write(root.join("query.sql"), QUERY_SQL).unwrap();
+    std::fs::write(root.join("wal.sql"), WAL_SQL).unwrap();
+    std::fs::write(root.join("walquery.sql"), WAL_QUERY_SQL).unwrap();
 }
 
 fn run_ukit(root: &Path, script: &str) -> Output {
@@ -258,4 +295,34 @@ fn sqlite_database_on_hostfs_matches_native() {
     for j in ["data.db-journal", "data.db-wal"] {
         assert!(!uk_root.join(j).exists(), "{j} left behind by the ukit run");
     }
+
+    // Runs 3 and 4: WAL with memory-mapped I/O.
+    let uk3 = run_ukit(&uk_root, "wal.sql");
+    ok("ukit sqlite3 (wal)", &uk3);
+    let out3 = text(&uk3.stdout);
+    assert!(
+        out3.ends_with("8\nok\nwal\n") && out3.starts_with("268435456\nwal\n"),
+        "the WAL run did not map and commit:\n{out3}"
+    );
+    let n3 = run_native(&native, &native_root, "wal.sql");
+    same("wal run", &uk3, &n3);
+    let uk4 = run_ukit(&uk_root, "walquery.sql");
+    ok("ukit sqlite3 (wal query)", &uk4);
+    let n4 = run_native(&native, &native_root, "walquery.sql");
+    same("wal query run", &uk4, &n4);
+    assert!(
+        text(&uk4.stdout).contains("dept 7 is seven\n"),
+        "the fresh image did not see the WAL run's commits:\n{}",
+        text(&uk4.stdout)
+    );
+    let (a, b) = (
+        std::fs::read(&db).unwrap(),
+        std::fs::read(native_root.join("data.db")).unwrap(),
+    );
+    assert!(
+        a == b,
+        "WAL database files differ ({} vs {} bytes)",
+        a.len(),
+        b.len()
+    );
 }

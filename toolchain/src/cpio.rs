@@ -292,6 +292,7 @@ mod tests {
 
     #[test]
     fn parses_with_the_kernel_reader() {
+        uk_vfs::testing::memory();
         let t = sample();
         let packed = pack_dir(t.path()).unwrap();
         let entries = uk_vfs::cpio::parse(&packed.bytes).unwrap();
@@ -337,6 +338,7 @@ mod tests {
 
     #[test]
     fn round_trips_through_the_kernel_unpacker() {
+        uk_vfs::testing::memory();
         let t = sample();
         let packed = pack_dir(t.path()).unwrap();
         let fs_ = uk_vfs::ramfs::RamFs::new();
@@ -393,6 +395,7 @@ mod tests {
 
     #[test]
     fn same_folder_same_archive_and_special_files_skipped() {
+        uk_vfs::testing::memory();
         let t = sample();
         let fifo = t.path().join("fifo");
         let c = std::ffi::CString::new(fifo.as_os_str().as_bytes()).unwrap();
@@ -414,6 +417,7 @@ mod tests {
 
     #[test]
     fn empty_folder_is_just_a_trailer_and_errors_are_clear() {
+        uk_vfs::testing::memory();
         let t = tempfile::tempdir().unwrap();
         let a = pack_dir(t.path()).unwrap();
         assert_eq!(a.members, 0);
@@ -430,6 +434,7 @@ mod tests {
 
     #[test]
     fn written_file_matches_and_leaves_no_temporary() {
+        uk_vfs::testing::memory();
         let t = sample();
         let out = tempfile::tempdir().unwrap();
         let f = out.path().join("sub/root.cpio");

@@ -8,6 +8,10 @@
 //! [`Mapper::protect`] changes the protection of identity-mapped pages, splitting a
 //! 2 MiB page into 512 4 KiB entries first when only part of it changes. Tables are
 //! never merged back: a split costs one frame, once per 2 MiB page.
+//!
+//! [`Mapper::alias`] maps frames at other addresses (4 KiB entries marked
+//! [`pte::ALIAS`]): where nothing was mapped (the platform's alias window), or over
+//! identity-mapped RAM, which [`Mapper::unalias`] restores.
 
 /// Page-table entry bits.
 pub mod pte {
@@ -23,6 +27,10 @@ pub mod pte {
     /// entry keeps its identity address and page size, so protecting the page again
     /// restores it, while an entry that was never mapped (0) stays off limits.
     pub const KEPT: u64 = 1 << 9;
+    /// Software bit: a 4 KiB entry made by [`super::Mapper::alias`], which maps a frame
+    /// at an address other than its own (a shared file map). [`super::Mapper::protect`]
+    /// keeps such an entry's address; [`super::Mapper::unalias`] undoes it.
+    pub const ALIAS: u64 = 1 << 10;
     /// Physical address bits of an entry (bits 12..51).
     pub const ADDR: u64 = 0x000f_ffff_ffff_f000;
 }
@@ -233,11 +241,101 @@ impl<F: Frames> Mapper<F> {
         } else {
             return Err(MapError::BadRange);
         };
-        // Only identity-mapped, cacheable memory (never device registers).
-        if base.0 != base.1 || e & (pte::PCD | pte::PWT) != 0 {
+        // Only identity-mapped (or aliased), cacheable memory, never device registers.
+        let aliased = matches!(slot, Slot::Small { .. }) && e & pte::ALIAS != 0;
+        if (base.0 != base.1 && !aliased) || e & (pte::PCD | pte::PWT) != 0 {
             return Err(MapError::BadRange);
         }
         Ok((slot, e))
+    }
+
+    /// The leaf 4 KiB slot of page `a` and its entry, making tables (and splitting a
+    /// 2 MiB identity page of RAM) as needed. `flush` gets the 2 MiB page of a split.
+    fn small_slot(&mut self, a: u64, flush: &mut dyn FnMut(u64)) -> Result<(u64, usize), MapError> {
+        let pdpt = self.next(self.root, index(a, 3))?;
+        let pd = self.next(pdpt, index(a, 2))?;
+        let i = index(a, 1);
+        let e = self.frames.table(pd)[i];
+        if e & pte::HUGE != 0 {
+            let (slot, e) = self.slot(a)?;
+            if let Slot::Huge { pd, i } = slot {
+                self.split(pd, i, e)?;
+                flush(a & !(HUGE_PAGE - 1));
+            }
+        }
+        let pt = self.next(pd, i)?;
+        Ok((pt, index(a, 0)))
+    }
+
+    /// Map the 4 KiB pages `[va, va + len)` to the frames `[pa, pa + len)` with `prot`
+    /// (`None`: not present until protected again). Each page must be unmapped,
+    /// identity-mapped cacheable RAM, or an earlier alias; `BadRange` otherwise (with
+    /// the pages before it already changed: the caller undoes the whole range with
+    /// [`Mapper::unalias`]). `flush` gets every address whose translation changed.
+    pub fn alias(
+        &mut self,
+        va: u64,
+        pa: u64,
+        len: u64,
+        prot: Option<Prot>,
+        flush: &mut dyn FnMut(u64),
+    ) -> Result<(), MapError> {
+        if (va | pa | len) & (PAGE - 1) != 0 || prot.is_some_and(|p| p.uncached) {
+            return Err(MapError::BadRange);
+        }
+        let bits = prot.map_or(pte::KEPT, |p| p.bits(self.nx)) | pte::ALIAS;
+        for off in (0..len).step_by(PAGE as usize) {
+            let a = va + off;
+            let (pt, j) = self.small_slot(a, flush)?;
+            let old = self.frames.table(pt)[j];
+            let identity = old & (pte::PRESENT | pte::KEPT) != 0
+                && old & pte::ADDR == a
+                && old & (pte::PCD | pte::PWT) == 0;
+            if old != 0 && old & pte::ALIAS == 0 && !identity {
+                return Err(MapError::BadRange);
+            }
+            self.frames.table(pt)[j] = (pa + off) | bits;
+            if old & pte::PRESENT != 0 {
+                flush(a);
+            }
+        }
+        Ok(())
+    }
+
+    /// Undo [`Mapper::alias`] on `[va, va + len)`: aliased pages become identity-mapped
+    /// read+write again (`identity`: the range is RAM) or unmapped. Other pages are left
+    /// alone; no table is made.
+    pub fn unalias(&mut self, va: u64, len: u64, identity: bool, flush: &mut dyn FnMut(u64)) {
+        let mut a = va & !(PAGE - 1);
+        while a < va.saturating_add(len) {
+            let mut t = self.root;
+            let mut leaf = None;
+            for level in [3, 2, 1] {
+                let e = self.frames.table(t)[index(a, level)];
+                if e & pte::PRESENT == 0 || e & pte::HUGE != 0 {
+                    break;
+                }
+                t = e & pte::ADDR;
+                if level == 1 {
+                    leaf = Some(t);
+                }
+            }
+            if let Some(pt) = leaf {
+                let j = index(a, 0);
+                let old = self.frames.table(pt)[j];
+                if old & pte::ALIAS != 0 {
+                    self.frames.table(pt)[j] = if identity {
+                        a | Prot::RW.bits(self.nx)
+                    } else {
+                        0
+                    };
+                    if old & pte::PRESENT != 0 {
+                        flush(a);
+                    }
+                }
+            }
+            a += PAGE;
+        }
     }
 
     /// Replace the 2 MiB entry `e` (slot `i` of `pd`) by a 4 KiB table with the same
@@ -305,6 +403,9 @@ impl<F: Frames> Mapper<F> {
             let (slot, old) = self.slot(a)?;
             let (table, i, new, size) = match slot {
                 Slot::Huge { pd, i } => (pd, i, a | bits | pte::HUGE, HUGE_PAGE),
+                Slot::Small { pt, i } if old & pte::ALIAS != 0 => {
+                    (pt, i, (old & pte::ADDR) | bits | pte::ALIAS, PAGE)
+                }
                 Slot::Small { pt, i } => (pt, i, a | bits, PAGE),
             };
             if new != old {
@@ -591,6 +692,54 @@ mod tests {
             .unwrap();
         let e = bits_at(&mut m, 0x20_0000).unwrap();
         assert_eq!(e & (pte::NX | pte::WRITE), 0);
+    }
+
+    #[test]
+    fn alias_shows_frames_elsewhere_and_unalias_undoes_it() {
+        let (mut m, used) = ram(64);
+        let window = 0x100_0000_0000u64;
+        let mut flushed = Vec::new();
+        // Into empty space: tables are made; the frames show at the window.
+        m.alias(window, 0x20_3000, 0x2000, Some(Prot::R), &mut |a| {
+            flushed.push(a)
+        })
+        .unwrap();
+        assert!(m.frames().tables.len() > used);
+        assert!(flushed.is_empty(), "nothing was mapped there before");
+        let (pa, e) = m.translate(window + 0x1008).unwrap();
+        assert_eq!(pa, 0x20_4008);
+        assert!(e & pte::WRITE == 0 && e & pte::ALIAS != 0);
+        // protect keeps the alias's frame, through not-present and back.
+        m.protect(window, window + 0x1000, None, &mut |_| {})
+            .unwrap();
+        assert_eq!(m.translate(window), None);
+        m.protect(window, window + 0x1000, Some(Prot::RW), &mut |_| {})
+            .unwrap();
+        let (pa, e) = m.translate(window).unwrap();
+        assert_eq!(pa, 0x20_3000);
+        assert!(e & pte::WRITE != 0);
+        // Over identity RAM inside a 2 MiB page: split, alias, then restore.
+        m.alias(0x50_0000, 0x20_3000, 0x1000, Some(Prot::RW), &mut |a| {
+            flushed.push(a)
+        })
+        .unwrap();
+        assert_eq!(flushed, vec![0x40_0000, 0x50_0000]);
+        assert_eq!(m.translate(0x50_0010).unwrap().0, 0x20_3010);
+        assert!(is_rw(bits_at(&mut m, 0x50_1000)), "the neighbour is itself");
+        m.unalias(0x50_0000, 0x1000, true, &mut |_| {});
+        assert!(is_rw(bits_at(&mut m, 0x50_0000)));
+        m.unalias(window, 0x2000, false, &mut |_| {});
+        assert_eq!(m.translate(window), None);
+        assert_eq!(m.translate(window + 0x1000), None);
+        // Never over device memory, never misaligned.
+        assert_eq!(
+            m.alias(0xfee0_0000, 0x20_3000, 0x1000, Some(Prot::RW), &mut |_| {}),
+            Err(MapError::BadRange)
+        );
+        assert_eq!(
+            m.alias(window + 1, 0x20_3000, 0x1000, Some(Prot::RW), &mut |_| {}),
+            Err(MapError::BadRange)
+        );
     }
 
     #[test]

@@ -284,6 +284,7 @@ mod tests {
 
     #[test]
     fn unpack_tree() {
+        crate::testing::memory();
         let a = build(&[
             (".", 0o040755, b""),
             ("etc", 0o040755, b""),
@@ -310,6 +311,7 @@ mod tests {
 
     #[test]
     fn hard_links() {
+        crate::testing::memory();
         let mut a = Vec::new();
         for (name, data) in [("a", &b""[..]), ("b", b"shared")] {
             let hdr = alloc::format!(
@@ -338,6 +340,7 @@ mod tests {
 
     #[test]
     fn malformed_archives_are_errors() {
+        crate::testing::memory();
         let good = build(&[("f", 0o100644, b"data")]);
         assert!(parse(&good).is_ok());
         // Every truncation is an error, never a panic.

@@ -214,6 +214,7 @@ mod tests {
 
     #[test]
     fn devices() {
+        crate::testing::memory();
         let fs = new().unwrap();
         let root = fs.root();
         let null = root.lookup(b"null").unwrap();
@@ -239,6 +240,7 @@ mod tests {
 
     #[test]
     fn std_aliases() {
+        crate::testing::memory();
         let fs = new().unwrap();
         let l = Loc::at_root(fs.root());
         let r = resolve(&l, b"/stdout", true).unwrap();

@@ -10,8 +10,10 @@
 use uk_abi::fcntl::UTIME_OMIT;
 use uk_abi::fcntl::{O_APPEND, O_CLOEXEC, O_CREAT, O_DIRECTORY, O_EXCL, O_PATH, O_RDONLY, O_TRUNC};
 
+use crate::pages::FilePages;
 use crate::{DirEnt, Errno, KResult, Kind, Node, OpenReq, SetAttr, Sink, Source, Stat, Statfs};
-use alloc::sync::Arc;
+use alloc::collections::BTreeMap;
+use alloc::sync::{Arc, Weak};
 use alloc::vec;
 use alloc::vec::Vec;
 use core::any::Any;
@@ -44,6 +46,14 @@ pub struct HostNode {
     parent: Option<(Arc<HostFd>, Vec<u8>)>,
 }
 
+/// The page caches of host files that some program maps shared, by (file system,
+/// st_dev, st_ino): every node of one file finds the same cache. A cache lives as long
+/// as a map shows it; while it does, reads see its pages (stores through a map are
+/// newer than the host file until written back) and writes update them.
+#[allow(clippy::type_complexity)]
+static CACHES: spin::Mutex<BTreeMap<(usize, u64, u64), Weak<FilePages>>> =
+    spin::Mutex::new(BTreeMap::new());
+
 /// Most bytes one host read or write moves (a larger request takes several).
 const IO_CHUNK: usize = 256 * 1024;
 
@@ -75,6 +85,21 @@ pub fn mount_dir(host: &'static dyn HostFs, host_path: &[u8]) -> KResult<Arc<dyn
 }
 
 impl HostNode {
+    fn cache_key(&self) -> (usize, u64, u64) {
+        (self.fs, self.id.0, self.id.1)
+    }
+
+    /// The live page cache of this file, if a map shows one.
+    fn cache(&self) -> Option<Arc<FilePages>> {
+        let mut c = CACHES.lock();
+        let key = self.cache_key();
+        let live = c.get(&key).and_then(Weak::upgrade);
+        if live.is_none() {
+            c.remove(&key);
+        }
+        live
+    }
+
     fn child(&self, fd: i32, name: &[u8], io: bool) -> KResult<Arc<HostNode>> {
         let fd = Arc::new(HostFd {
             host: self.host,
@@ -282,6 +307,7 @@ impl Node for HostNode {
             return Err(Errno::EISDIR);
         }
         let fd = self.io_fd()?;
+        let cache = self.cache();
         // The host reads into a kernel buffer; the program's buffer is only written
         // through the sink, which checks it at that moment.
         let mut chunk = vec![0u8; buf.len().min(IO_CHUNK)];
@@ -294,6 +320,9 @@ impl Node for HostNode {
                 Err(e) if done == 0 => return Err(e),
                 Err(_) => break,
             };
+            if let Some(c) = &cache {
+                c.overlay(at, &mut chunk[..n]);
+            }
             let k = if done == 0 {
                 uk_abi::uio::give(buf, 0, &chunk[..n])?
             } else {
@@ -312,6 +341,7 @@ impl Node for HostNode {
             return Err(Errno::EISDIR);
         }
         let fd = self.io_fd()?;
+        let cache = self.cache();
         let mut chunk = vec![0u8; buf.len().min(IO_CHUNK)];
         let mut done = 0;
         while done < buf.len() {
@@ -330,6 +360,9 @@ impl Node for HostNode {
                 Err(e) if done == 0 => return Err(e),
                 Err(_) => break,
             };
+            if let Some(c) = &cache {
+                c.update(at, &chunk[..n]);
+            }
             done += n;
             if n < k || k < want {
                 break;
@@ -344,14 +377,71 @@ impl Node for HostNode {
         let k = uk_abi::uio::take(buf, 0, &mut data)?;
         let n = self.host.write(self.io_fd()?, &data[..k])?;
         let end = self.host.fstat(self.fd.fd)?.st_size.max(0) as u64;
+        if let Some(c) = self.cache() {
+            c.update(end - n as u64, &data[..n]);
+        }
         Ok((n, end))
+    }
+
+    fn map_pages(&self, first: u64, count: u64) -> KResult<Arc<FilePages>> {
+        if self.kind != Kind::Reg {
+            return Err(Errno::ENODEV);
+        }
+        let fd = self.io_fd()?;
+        let cache = {
+            let mut c = CACHES.lock();
+            let key = self.cache_key();
+            match c.get(&key).and_then(Weak::upgrade) {
+                Some(p) => p,
+                None => {
+                    let p = Arc::new(FilePages::new());
+                    c.insert(key, Arc::downgrade(&p));
+                    p
+                }
+            }
+        };
+        let page = uk_abi::PAGE_SIZE;
+        for idx in first..first.saturating_add(count) {
+            cache.frame_with(idx, |frame| {
+                // SAFETY: a fresh, zeroed kernel frame of PAGE_SIZE bytes.
+                let buf = unsafe { core::slice::from_raw_parts_mut(frame as *mut u8, page) };
+                let at = idx.checked_mul(page as u64).ok_or(Errno::EINVAL)?;
+                // Short reads near the end leave zeros, as past the end of a file.
+                self.host.pread(fd, buf, at).map(|_| ())
+            })?;
+        }
+        Ok(cache)
+    }
+
+    fn sync_pages(&self, first: u64, count: u64) -> KResult<()> {
+        let Some(cache) = self.cache() else {
+            return Ok(());
+        };
+        let fd = self.io_fd()?;
+        let size = self.host.fstat(self.fd.fd)?.st_size.max(0) as u64;
+        let page = uk_abi::PAGE_SIZE as u64;
+        for (idx, frame) in cache.present(first, count) {
+            let at = idx * page;
+            if at >= size {
+                break;
+            }
+            let n = (size - at).min(page) as usize;
+            // SAFETY: a frame of the cache, at least `n` bytes.
+            let data = unsafe { core::slice::from_raw_parts(frame as *const u8, n) };
+            self.host.pwrite(fd, data, at)?;
+        }
+        Ok(())
     }
 
     fn truncate(&self, len: u64) -> KResult<()> {
         if self.kind == Kind::Dir {
             return Err(Errno::EISDIR);
         }
-        self.host.ftruncate(self.io_fd()?, len)
+        self.host.ftruncate(self.io_fd()?, len)?;
+        if let Some(c) = self.cache() {
+            c.truncate(len);
+        }
+        Ok(())
     }
 
     fn sync(&self, data_only: bool) -> KResult<()> {
@@ -529,6 +619,7 @@ mod tests {
 
     #[test]
     fn confinement() {
+        crate::testing::memory();
         let m: &'static Mock = Box::leak(Box::default());
         {
             let mut f = m.files.lock().unwrap();

@@ -10,13 +10,14 @@
 //!
 //! Nothing here knows about descriptors or processes; uk-posix builds open files,
 //! the working directory and the system call semantics on top.
-#![cfg_attr(not(test), no_std)]
+#![cfg_attr(not(any(test, feature = "testing")), no_std)]
 
 extern crate alloc;
 
 pub mod cpio;
 pub mod devfs;
 pub mod hostfs;
+pub mod pages;
 pub mod path;
 pub mod ramfs;
 pub mod synth;
@@ -200,6 +201,19 @@ pub trait Node: Send + Sync + Any {
     fn write_at(&self, _off: u64, _buf: &dyn Source) -> KResult<usize> {
         Err(Errno::EISDIR)
     }
+    /// The page cache a shared map of this file shows, with the pages
+    /// `[first, first + count)` present (filled with the file's bytes; zeros past its
+    /// end). Every node of one file answers with the same cache. ENODEV: the file
+    /// cannot be mapped shared.
+    fn map_pages(&self, _first: u64, _count: u64) -> KResult<Arc<pages::FilePages>> {
+        Err(Errno::ENODEV)
+    }
+    /// Write the cached pages `[first, first + count)` back to where the file lives
+    /// (msync, munmap of a writable shared map), never past the file's end. Files that
+    /// live in their page cache (ramfs) have nothing to do.
+    fn sync_pages(&self, _first: u64, _count: u64) -> KResult<()> {
+        Ok(())
+    }
     /// Append atomically at the end; returns bytes written and the new end.
     fn append(&self, buf: &dyn Source) -> KResult<(usize, u64)> {
         let end = self.attr()?.st_size.max(0) as u64;
@@ -321,3 +335,24 @@ pub fn is_mount_root(node: &Arc<dyn Node>) -> bool {
 /// Serialises tests that replace the global namespace.
 #[cfg(test)]
 pub(crate) static TEST_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Memory for host-run tests of code that makes files (here, and through the `testing`
+/// feature in crates above): file contents are page frames from lib/alloc, which needs
+/// a region; this gives it one (16 MiB of leaked heap), once per process.
+#[cfg(any(test, feature = "testing"))]
+pub mod testing {
+    pub fn memory() {
+        static ONCE: std::sync::Once = std::sync::Once::new();
+        ONCE.call_once(|| {
+            let v: &'static mut [u8] = Box::leak(vec![0u8; 16 << 20].into_boxed_slice());
+            let start = (v.as_ptr() as usize + 4095) & !4095;
+            // SAFETY: a leaked buffer nothing else uses.
+            unsafe {
+                uk_alloc::PAGES.lock().add_region(uk_plat::MemRegion {
+                    start,
+                    len: (16 << 20) - 4096,
+                })
+            };
+        });
+    }
+}

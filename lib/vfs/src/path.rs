@@ -254,6 +254,7 @@ mod tests {
 
     #[test]
     fn absolute_relative_dot_dotdot() {
+        crate::testing::memory();
         let root = tree();
         let r = resolve(&root, b"/a/b", true).unwrap();
         assert_eq!(r.path(), b"/a/b");
@@ -274,6 +275,7 @@ mod tests {
 
     #[test]
     fn errors() {
+        crate::testing::memory();
         let root = tree();
         assert_eq!(resolve(&root, b"", true).err(), Some(Errno::ENOENT));
         assert_eq!(resolve(&root, b"/x/y", true).err(), Some(Errno::ENOENT));
@@ -299,6 +301,7 @@ mod tests {
 
     #[test]
     fn symlinks() {
+        crate::testing::memory();
         let root = tree();
         let r = resolve(&root, b"/a/up/a/b", true).unwrap();
         assert_eq!(r.path(), b"/a/b");
@@ -333,6 +336,7 @@ mod tests {
 
     #[test]
     fn forty_links_ok_forty_one_eloop() {
+        crate::testing::memory();
         let fs = RamFs::new();
         let root = fs.root();
         root.mkdir(b"d", 0o755).unwrap();
@@ -356,6 +360,7 @@ mod tests {
 
     #[test]
     fn mounts_and_dotdot_across_them() {
+        crate::testing::memory();
         let _g = crate::TEST_LOCK.lock().unwrap_or_else(|e| e.into_inner());
         let fs = RamFs::new();
         let root = fs.root();

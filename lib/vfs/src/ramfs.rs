@@ -1,15 +1,16 @@
 //! ramfs: files in memory. The usual root of an image, filled from the initrd.
 //!
-//! File data lives in 4 KiB pages allocated on first write, so holes cost nothing
-//! and `ftruncate` to a large size is cheap. Directory entries carry an insertion
+//! File data lives in page frames ([`FilePages`]) made on first write, so holes cost
+//! nothing and `ftruncate` to a large size is cheap; shared file maps show the same
+//! frames. Directory entries carry an insertion
 //! sequence number that serves as the readdir cookie: removing entries while a program
 //! walks a directory (the `rm -r` pattern) never makes it skip any.
 //! Directories may hold nodes of other kinds (devfs attaches its devices here).
 
+use crate::pages::FilePages;
 use crate::{
     DirEnt, Errno, KResult, Kind, Node, OpenReq, SetAttr, Sink, Source, Stat, Statfs, NAME_MAX,
 };
-use alloc::boxed::Box;
 use alloc::collections::BTreeMap;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
@@ -97,7 +98,8 @@ impl Dir {
 
 enum Content {
     File {
-        pages: Vec<Option<Box<[u8]>>>,
+        /// The contents: shared file maps show these very pages.
+        pages: Arc<FilePages>,
         size: u64,
     },
     Dir(Dir),
@@ -212,26 +214,6 @@ fn check_name(name: &[u8]) -> KResult<()> {
     Ok(())
 }
 
-fn new_page() -> KResult<Box<[u8]>> {
-    let mut v: Vec<u8> = Vec::new();
-    v.try_reserve_exact(PAGE).map_err(|_| Errno::ENOSPC)?;
-    v.resize(PAGE, 0);
-    Ok(v.into_boxed_slice())
-}
-
-fn resize_pages(pages: &mut Vec<Option<Box<[u8]>>>, size: u64) -> KResult<()> {
-    let n = size.div_ceil(PAGE as u64) as usize;
-    if n > pages.len() {
-        pages
-            .try_reserve(n - pages.len())
-            .map_err(|_| Errno::ENOSPC)?;
-        pages.resize_with(n, || None);
-    } else {
-        pages.truncate(n);
-    }
-    Ok(())
-}
-
 impl Node for RamNode {
     fn kind(&self) -> Kind {
         self.kind
@@ -241,7 +223,7 @@ impl Node for RamNode {
         let i = self.inner.lock();
         let (size, nlink, blocks) = match &i.content {
             Content::File { pages, size } => {
-                let used = pages.iter().filter(|p| p.is_some()).count() as i64;
+                let used = pages.count() as i64;
                 (*size as i64, i.nlink, used * (PAGE as i64 / 512))
             }
             Content::Dir(d) => (4096, if i.nlink == 0 { 0 } else { 2 + d.subdirs() }, 8),
@@ -287,7 +269,7 @@ impl Node for RamNode {
             Kind::Reg,
             req.mode,
             Content::File {
-                pages: Vec::new(),
+                pages: Arc::new(FilePages::new()),
                 size: 0,
             },
         );
@@ -529,22 +511,7 @@ impl Node for RamNode {
             return Ok(0);
         }
         let n = buf.len().min((*size - off) as usize);
-        const ZEROS: [u8; PAGE] = [0; PAGE];
-        let mut done = 0;
-        while done < n {
-            let pos = off as usize + done;
-            let (pg, po) = (pos / PAGE, pos % PAGE);
-            let k = (PAGE - po).min(n - done);
-            let src = match &pages[pg] {
-                Some(p) => &p[po..po + k],
-                None => &ZEROS[..k],
-            };
-            let w = buf.write_prefix(done, src);
-            done += w;
-            if w < k {
-                break;
-            }
-        }
+        let done = pages.read(off, n, buf, 0);
         if done == 0 && n > 0 {
             return Err(Errno::EFAULT);
         }
@@ -568,48 +535,37 @@ impl Node for RamNode {
         if end > MAX_FILE {
             return Err(Errno::EFBIG);
         }
-        if end > *size {
-            resize_pages(pages, end)?;
-        }
-        let mut done = 0;
-        while done < buf.len() {
-            let pos = off as usize + done;
-            let (pg, po) = (pos / PAGE, pos % PAGE);
-            let k = (PAGE - po).min(buf.len() - done);
-            if pages[pg].is_none() {
-                match new_page() {
-                    Ok(p) => pages[pg] = Some(p),
-                    Err(e) if done == 0 => return Err(e),
-                    Err(_) => break,
-                }
-            }
-            let r = match pages[pg].as_mut() {
-                Some(p) => buf.read_prefix(done, &mut p[po..po + k]),
-                None => 0,
-            };
-            done += r;
-            if r < k {
-                break;
-            }
-        }
+        let done = match pages.write(off, buf.len(), buf, 0) {
+            Ok(n) => n,
+            Err(Errno::ENOMEM) => return Err(Errno::ENOSPC),
+            Err(e) => return Err(e),
+        };
         if done == 0 {
-            // The source could not be read at all: nothing changes (the pages grown
-            // for it are cut back below).
-            let sz = *size;
-            resize_pages(pages, sz)?;
+            // The source could not be read at all: the file is unchanged (pages made
+            // for the write past the end are dropped again).
+            pages.trim(*size);
             return Err(Errno::EFAULT);
         }
         let new_end = off + done as u64;
         if new_end > *size {
             *size = new_end;
         }
-        // A failed allocation must not leave page slots past the size.
-        let sz = *size;
-        resize_pages(pages, sz)?;
         let t = crate::now_ns();
         i.mtime = t;
         i.ctime = t;
         Ok(done)
+    }
+
+    fn map_pages(&self, first: u64, count: u64) -> KResult<Arc<FilePages>> {
+        let i = self.inner.lock();
+        let Content::File { pages, .. } = &i.content else {
+            return Err(Errno::ENODEV);
+        };
+        // The file's pages are its contents: make the ones the map covers (zeros).
+        for idx in first..first.saturating_add(count) {
+            pages.frame(idx).map_err(|_| Errno::ENOMEM)?;
+        }
+        Ok(pages.clone())
     }
 
     fn append(&self, buf: &dyn Source) -> KResult<(usize, u64)> {
@@ -634,12 +590,9 @@ impl Node for RamNode {
         if len > MAX_FILE {
             return Err(Errno::EFBIG);
         }
-        resize_pages(pages, len)?;
-        // Zero the tail of the last page so that growing again reads zeros.
-        if !len.is_multiple_of(PAGE as u64) {
-            if let Some(Some(p)) = pages.last_mut() {
-                p[(len % PAGE as u64) as usize..].fill(0);
-            }
+        // Bytes past the new end read as zeros, also after the file grows again.
+        if len < *size {
+            pages.truncate(len);
         }
         *size = len;
         let t = crate::now_ns();
@@ -719,6 +672,7 @@ mod tests {
 
     #[test]
     fn files_read_write_holes_truncate() {
+        crate::testing::memory();
         let fs = RamFs::new();
         let root = fs.root();
         let f = root.create(b"f", &rw()).unwrap();
@@ -745,6 +699,7 @@ mod tests {
 
     #[test]
     fn dirs_unlink_rmdir_nlink() {
+        crate::testing::memory();
         let fs = RamFs::new();
         let root = fs.root();
         root.mkdir(b"d", 0o755).unwrap();
@@ -772,6 +727,7 @@ mod tests {
 
     #[test]
     fn rename_rules() {
+        crate::testing::memory();
         let fs = RamFs::new();
         let root = fs.root();
         root.mkdir(b"a", 0o755).unwrap();
@@ -810,6 +766,7 @@ mod tests {
 
     #[test]
     fn readdir_survives_removal() {
+        crate::testing::memory();
         let fs = RamFs::new();
         let root = fs.root();
         for i in 0..10u8 {
@@ -838,6 +795,7 @@ mod tests {
 
     #[test]
     fn deep_tree_drop_does_not_recurse() {
+        crate::testing::memory();
         let fs = RamFs::new();
         let mut d = fs.root();
         for _ in 0..10000 {

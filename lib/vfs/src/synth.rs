@@ -598,6 +598,7 @@ mod tests {
 
     #[test]
     fn files_snapshot_at_open() {
+        crate::testing::memory();
         let fs = tree();
         let f = fs.root().lookup(b"count").unwrap();
         let a = f.attr().unwrap();
@@ -621,6 +622,7 @@ mod tests {
 
     #[test]
     fn writes_refused_as_linux() {
+        crate::testing::memory();
         let fs = tree();
         let root = fs.root();
         let h = root.lookup(b"hello").unwrap();
@@ -643,6 +645,7 @@ mod tests {
 
     #[test]
     fn links_and_listed_entries() {
+        crate::testing::memory();
         let fs = tree();
         let l = Loc::at_root(fs.root());
         // /self -> "7" (relative): following it reaches the directory.

@@ -273,6 +273,26 @@ mod imp {
             crate::mm::protect(start, len, prot)
         }
 
+        fn alias_window(&self) -> Option<MemRegion> {
+            Some(crate::mm::WINDOW)
+        }
+
+        /// Page-table aliases (`crate::mm::alias`).
+        fn alias(
+            &self,
+            at: usize,
+            frame: usize,
+            len: usize,
+            prot: u32,
+            tables: &mut dyn FnMut() -> Option<usize>,
+        ) -> Result<(), uk_abi::Errno> {
+            crate::mm::alias(at, frame, len, prot, tables)
+        }
+
+        fn unalias(&self, at: usize, len: usize) {
+            crate::mm::unalias(at, len)
+        }
+
         /// The virtio-9p share, when the VMM gave one (`ukport run --share DIR`).
         fn hostfs(&self) -> Option<&dyn uk_plat::HostFs> {
             crate::virtio::p9::P9.hostfs()

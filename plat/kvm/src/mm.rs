@@ -16,9 +16,22 @@
 //! at boot next to the page-table frames, out of the allocator's reach: one frame per
 //! 2 MiB page of allocator RAM, so every large page can be split once (tables are never
 //! merged back) and the pool cannot run dry. Its frames are only zeroed when used.
+//!
+//! Shared file maps show page-cache frames a second time (`Platform::alias`): at
+//! addresses of the alias window ([`WINDOW`], above anything RAM or devices use), or
+//! over allocator pages the caller owns. Those entries are 4 KiB, marked as aliases,
+//! and their tables come from the caller (the page allocator), so the window costs
+//! nothing until used.
 
 pub use uk_arch::paging::PAGE;
 pub const MAX_FREE: usize = 32;
+
+/// The alias window: 64 GiB of addresses from 1 TiB (no RAM or device is that high on
+/// the machines we boot; the boot tables map nothing there).
+pub const WINDOW: uk_plat::MemRegion = uk_plat::MemRegion {
+    start: 1 << 40,
+    len: 64 << 30,
+};
 
 fn up(a: u64) -> u64 {
     (a + PAGE - 1) & !(PAGE - 1)
@@ -235,20 +248,52 @@ mod hw {
 
     /// `Platform::protect`: have the MMU enforce Linux `PROT_*` bits `prot` on the
     /// page-aligned range `[start, start+len)`, which must lie inside one allocator
-    /// region. Returns false, with nothing changed, for anything else.
+    /// region or the alias window. Returns false, with nothing changed, for anything
+    /// else.
     pub fn protect(start: usize, len: usize, prot: u32) -> bool {
-        let (Ok(p), Some((s, e))) = (prot_for(prot), check_range(regions(), start, len)) else {
+        let range = check_range(regions(), start, len).or(check_range(&[WINDOW], start, len));
+        let (Ok(p), Some((s, e))) = (prot_for(prot), range) else {
             return false;
         };
-        if EDITING.swap(true, Ordering::Acquire) {
-            return false;
+        let pool = Bump {
+            next: POOL.0.load(Ordering::Relaxed),
+            end: POOL.1.load(Ordering::Relaxed),
+        };
+        let r = edit(
+            pool,
+            |pool| POOL.0.store(pool.next, Ordering::Relaxed),
+            |m, flush| m.protect(s, e, p, flush),
+        );
+        matches!(r, Some(Ok(())))
+    }
+
+    /// Page-table frames handed out by the caller of `alias` (identity-mapped RAM).
+    struct Given<'a>(&'a mut dyn FnMut() -> Option<usize>);
+    impl Frames for Given<'_> {
+        fn alloc(&mut self) -> Option<u64> {
+            (self.0)().map(|f| f as u64)
         }
-        let Some(mut m) = live() else {
-            EDITING.store(false, Ordering::Release);
-            return false;
-        };
+        fn table(&mut self, phys: u64) -> &mut [u64; 512] {
+            // SAFETY: table frames are identity-mapped RAM: the boot tables' own, the
+            // split pool's, or allocator pages given to `alias`.
+            unsafe { &mut *(phys as *mut [u64; 512]) }
+        }
+    }
+
+    /// Run `edit` on the live tables with `frames`, flushing what it changed. False
+    /// when the tables are busy (a nested call) or not set up yet.
+    fn edit<F: Frames, R>(
+        frames: F,
+        done: impl FnOnce(F),
+        edit: impl FnOnce(&mut Mapper<F>, &mut dyn FnMut(u64)) -> R,
+    ) -> Option<R> {
+        let root = ROOT.load(Ordering::Acquire);
+        if root == 0 || EDITING.swap(true, Ordering::Acquire) {
+            return None;
+        }
+        let mut m = Mapper::attach(frames, root, NX.load(Ordering::Relaxed));
         let mut changed = 0usize;
-        let r = m.protect(s, e, p, &mut |a| {
+        let r = edit(&mut m, &mut |a| {
             changed += 1;
             if changed <= INVLPG_MAX {
                 // SAFETY: ring 0; invalidating a translation is always allowed.
@@ -259,9 +304,52 @@ mod hw {
             // SAFETY: reloading the same root only flushes the TLB (no global pages).
             unsafe { uk_arch::ring0::set_cr3(uk_arch::ring0::cr3()) };
         }
-        POOL.0.store(m.into_frames().next, Ordering::Relaxed);
+        done(m.into_frames());
         EDITING.store(false, Ordering::Release);
-        r.is_ok()
+        Some(r)
+    }
+
+    /// `Platform::alias`: show the allocator frames `[frame, frame+len)` at `at` (in
+    /// [`WINDOW`] or in allocator RAM), tables from `tables`.
+    pub fn alias(
+        at: usize,
+        frame: usize,
+        len: usize,
+        prot: u32,
+        tables: &mut dyn FnMut() -> Option<usize>,
+    ) -> Result<(), uk_abi::Errno> {
+        use uk_abi::Errno;
+        let ok_at =
+            check_range(&[WINDOW], at, len).is_some() || check_range(regions(), at, len).is_some();
+        let (Ok(p), Some(_), true) = (prot_for(prot), check_range(regions(), frame, len), ok_at)
+        else {
+            return Err(Errno::EINVAL);
+        };
+        let r = edit(
+            Given(tables),
+            |_| {},
+            |m, flush| m.alias(at as u64, frame as u64, len as u64, p, flush),
+        );
+        match r {
+            Some(Ok(())) => Ok(()),
+            Some(Err(MapError::OutOfFrames)) => Err(Errno::ENOMEM),
+            Some(Err(MapError::BadRange)) => Err(Errno::EINVAL),
+            None => Err(Errno::EBUSY),
+        }
+    }
+
+    /// `Platform::unalias`.
+    pub fn unalias(at: usize, len: usize) {
+        let ram = check_range(regions(), at, len).is_some();
+        if !ram && check_range(&[WINDOW], at, len).is_none() {
+            return;
+        }
+        let mut none = || None;
+        edit(
+            Given(&mut none),
+            |_| {},
+            |m, flush| m.unalias(at as u64, len as u64, ram, flush),
+        );
     }
 
     /// Split-pool frames (4 KiB each): (left, reserved at boot).

@@ -1,8 +1,9 @@
 //! Memory protection on linuxu, and the report printed when the program (or the
 //! kernel) touches memory it may not.
 //!
-//! The image's memory is one host mapping; [`protect`] narrows parts of it with host
-//! `mprotect`, so guard pages and read-only maps are enforced by the host MMU. A fault
+//! The image's memory is host mappings of one memfd; `crate::memory::protect` narrows
+//! parts of them with host `mprotect`, so guard pages and read-only maps are enforced
+//! by the host MMU. A fault
 //! then arrives as a host SIGSEGV (or SIGBUS). Its handler runs on a static alternate
 //! stack (the faulting stack may be the one that overflowed), prints one readable line
 //! and returns with the default action restored (SA_RESETHAND): the access repeats and
@@ -10,30 +11,6 @@
 //! Synchronous faults are never delivered to the program's own handlers.
 
 use crate::host::{self, nr};
-use uk_abi::mman::{PROT_EXEC, PROT_READ, PROT_WRITE};
-
-/// Change the host protection of `[start, start+len)`, which must lie page-aligned
-/// inside the image's memory `region` (never trust the caller). Returns whether the
-/// host took it.
-pub fn protect(region: (usize, usize), start: usize, len: usize, p: u32) -> bool {
-    let (r0, rlen) = region;
-    let page = uk_abi::PAGE_SIZE;
-    let Some(end) = start.checked_add(len) else {
-        return false;
-    };
-    if len == 0
-        || !start.is_multiple_of(page)
-        || !len.is_multiple_of(page)
-        || start < r0
-        || end > r0 + rlen
-    {
-        return false;
-    }
-    if p & !(PROT_READ | PROT_WRITE | PROT_EXEC) != 0 {
-        return false;
-    }
-    host::call(nr::SYS_MPROTECT, [start, len, p as usize, 0, 0, 0]) == 0
-}
 
 use uk_abi::signal::{
     SA_ONSTACK, SA_RESETHAND, SA_RESTORER, SA_SIGINFO, SEGV_ACCERR, SIGBUS, SIGSEGV,
@@ -172,30 +149,5 @@ mod tests {
         assert!(line(11, 1, 0, false).ends_with("access at 0x0, rip 0x401000: a NULL pointer\n"));
         assert!(line(7, 2, 0xdead_0000, false).starts_with("ukit: linuxu: fatal SIGBUS"));
         assert!(line(11, 1, u64::MAX, false).contains("0xffffffffffffffff"));
-    }
-
-    #[test]
-    fn protect_refuses_ranges_outside_the_image() {
-        let region = (0x10_0000, 0x10_0000);
-        assert!(!protect(region, 0x10_0001, 4096, 0), "unaligned start");
-        assert!(!protect(region, 0x10_0000, 100, 0), "unaligned length");
-        assert!(!protect(region, 0x0f_f000, 8192, 0), "starts below");
-        assert!(!protect(region, 0x1f_f000, 8192, 0), "ends above");
-        assert!(!protect(region, usize::MAX - 4095, 4096, 0), "wraps");
-        assert!(!protect(region, 0x10_0000, 0, 0), "empty");
-        assert!(!protect(region, 0x10_0000, 4096, 8), "unknown bits");
-    }
-
-    #[test]
-    fn protect_changes_host_pages_inside_the_image() {
-        let buf = vec![0u8; 4 * 4096];
-        let start = (buf.as_ptr() as usize + 4095) & !4095;
-        let region = (start, 2 * 4096);
-        assert!(protect(region, start + 4096, 4096, PROT_READ));
-        // SAFETY: the page is inside `buf` and still readable.
-        let v = unsafe { core::ptr::read_volatile((start + 4096) as *const u8) };
-        assert_eq!(v, 0);
-        assert!(protect(region, start, 2 * 4096, uk_abi::mman::PROT_RW));
-        drop(buf);
     }
 }

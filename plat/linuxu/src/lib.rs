@@ -9,6 +9,7 @@
 mod fault;
 pub mod host;
 pub mod hostfs;
+mod memory;
 mod net;
 mod opts;
 mod seccomp;
@@ -228,17 +229,32 @@ impl Platform for LinuxU {
     }
 
     fn release(&self, start: usize, len: usize) -> bool {
-        use uk_abi::mman::MADV_DONTNEED;
-        host::call(
-            nr::SYS_MADVISE,
-            [start, len, MADV_DONTNEED as usize, 0, 0, 0],
-        ) == 0
+        memory::release(start, len)
     }
 
     fn protect(&self, start: usize, len: usize, prot: u32) -> bool {
-        self.memory()
-            .first()
-            .is_some_and(|r| fault::protect((r.start, r.len), start, len, prot))
+        memory::protect(start, len, prot)
+    }
+
+    fn alias_window(&self) -> Option<MemRegion> {
+        memory::window()
+    }
+
+    /// Host `mmap(MAP_FIXED)` of the memory's memfd at the frame's offset; the host
+    /// keeps its own page tables, so `tables` is not needed.
+    fn alias(
+        &self,
+        at: usize,
+        frame: usize,
+        len: usize,
+        prot: u32,
+        _tables: &mut dyn FnMut() -> Option<usize>,
+    ) -> Result<(), Errno> {
+        memory::alias(at, frame, len, prot)
+    }
+
+    fn unalias(&self, at: usize, len: usize) {
+        memory::unalias(at, len)
     }
 
     fn entropy(&self, buf: &mut [u8]) {
@@ -417,30 +433,12 @@ pub unsafe extern "C" fn uk_linuxu_entry(sp: *const usize) -> ! {
         Err(e) => die(&["bad boot option in UKIT_OPTS: ", e], 2),
     };
 
-    // Memory: one reservation, NORESERVE so that only touched pages cost host memory.
-    let mem = parsed.mem.unwrap_or(uk_config::PLAT_LINUXU_MEMORY);
-    use uk_abi::mman::{MAP_ANONYMOUS, MAP_NORESERVE, MAP_PRIVATE, PROT_RW};
-    let base = host::call(
-        nr::SYS_MMAP,
-        [
-            0,
-            mem,
-            PROT_RW as usize,
-            (MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE) as usize,
-            usize::MAX,
-            0,
-        ],
-    );
-    if base < 0 {
-        die(
-            &["cannot reserve the image's memory from the host; try a smaller mem= in UKIT_OPTS"],
-            1,
-        );
+    // Memory: a memfd as large as the host allows, mapped once (memory.rs).
+    let limit = parsed.mem.unwrap_or(uk_config::PLAT_LINUXU_MEMORY);
+    match memory::init(limit) {
+        Ok(r) => LINUXU.region.set([r]),
+        Err(e) => die(&[e], 1),
     }
-    LINUXU.region.set([MemRegion {
-        start: base as usize,
-        len: mem & !(uk_abi::PAGE_SIZE - 1),
-    }]);
 
     let mut seed = [0u8; 32];
     host::call(

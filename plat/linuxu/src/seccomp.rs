@@ -1,4 +1,6 @@
-//! The host-call filter: a seccomp BPF program allowing [`host::RUNTIME_CALLS`] only.
+//! The host-call filter: a seccomp BPF program allowing [`host::RUNTIME_CALLS`], and
+//! `mmap` with `MAP_FIXED` of the image's memfd or of anonymous memory (what
+//! `crate::memory` does to alias pages), nothing else.
 //!
 //! Anything else raises SIGSYS, whose handler reports the call number and stops the
 //! image: a host call outside the list is a bug in the platform, and a clear report
@@ -21,10 +23,12 @@ struct SockFprog {
     filter: *const SockFilter,
 }
 
+use uk_abi::mman::{MAP_ANONYMOUS, MAP_FIXED};
 use uk_abi::seccomp::{
-    AUDIT_ARCH_X86_64, BPF_JEQ_K, BPF_JGE_K, BPF_LD_W_ABS, BPF_RET_K, SECCOMP_DATA_ARCH,
-    SECCOMP_DATA_NR, SECCOMP_RET_ALLOW as RET_ALLOW, SECCOMP_RET_KILL_PROCESS as RET_KILL_PROCESS,
-    SECCOMP_RET_TRAP as RET_TRAP, SECCOMP_SET_MODE_FILTER, X32_SYSCALL_BIT,
+    AUDIT_ARCH_X86_64, BPF_JEQ_K, BPF_JGE_K, BPF_JSET_K, BPF_LD_W_ABS, BPF_RET_K,
+    SECCOMP_DATA_ARCH, SECCOMP_DATA_ARGS, SECCOMP_DATA_NR, SECCOMP_RET_ALLOW as RET_ALLOW,
+    SECCOMP_RET_KILL_PROCESS as RET_KILL_PROCESS, SECCOMP_RET_TRAP as RET_TRAP,
+    SECCOMP_SET_MODE_FILTER, X32_SYSCALL_BIT,
 };
 use uk_abi::signal::{SA_RESTORER, SA_SIGINFO, SIGSYS};
 
@@ -41,13 +45,22 @@ const fn jump(code: u16, k: u32, jt: u8, jf: u8) -> SockFilter {
 }
 
 const N: usize = RUNTIME_CALLS.len();
-/// 4 header instructions, one compare per allowed call, then TRAP, ALLOW, KILL.
-const LEN: usize = 4 + N + 3;
+/// 4 header instructions, one compare per allowed call, the mmap compare and its 7
+/// argument checks, then TRAP, ALLOW, KILL.
+const LEN: usize = 4 + N + 1 + 7 + 3;
+/// Where the memfd's number goes (patched in at install).
+const MEMFD_AT: usize = 4 + N + 1 + 3;
 
-/// Build the filter program.
-const fn program() -> [SockFilter; LEN] {
+/// The low 32 bits of system call argument `i` (seccomp_data.args, little-endian).
+const fn arg(i: u32) -> u32 {
+    SECCOMP_DATA_ARGS + 8 * i
+}
+
+/// Build the filter program for the memfd `memfd`.
+const fn program(memfd: u32) -> [SockFilter; LEN] {
     let mut p = [stmt(0, 0); LEN];
-    let trap = 4 + N;
+    let mm = 4 + N + 1;
+    let trap = mm + 7;
     let allow = trap + 1;
     let kill = trap + 2;
     p[0] = stmt(BPF_LD_W_ABS, SECCOMP_DATA_ARCH);
@@ -65,13 +78,28 @@ const fn program() -> [SockFilter; LEN] {
         );
         i += 1;
     }
+    // mmap: flags must hold MAP_FIXED; the fd is the memfd, or -1 with MAP_ANONYMOUS.
+    // (The upper halves of the arguments are not looked at: the fd is an int and the
+    // flags are 32 bits for the host too.)
+    let at = 4 + N;
+    p[at] = jump(BPF_JEQ_K, nr::SYS_MMAP as u32, 0, (trap - at - 1) as u8);
+    p[mm] = stmt(BPF_LD_W_ABS, arg(3));
+    p[mm + 1] = jump(BPF_JSET_K, MAP_FIXED, 0, (trap - mm - 2) as u8);
+    p[mm + 2] = stmt(BPF_LD_W_ABS, arg(4));
+    p[MEMFD_AT] = jump(BPF_JEQ_K, memfd, (allow - mm - 4) as u8, 0);
+    p[mm + 4] = jump(BPF_JEQ_K, u32::MAX, 0, (trap - mm - 5) as u8);
+    p[mm + 5] = stmt(BPF_LD_W_ABS, arg(3));
+    p[mm + 6] = jump(
+        BPF_JSET_K,
+        MAP_ANONYMOUS,
+        (allow - mm - 7) as u8,
+        (trap - mm - 7) as u8,
+    );
     p[trap] = stmt(BPF_RET_K, RET_TRAP);
     p[allow] = stmt(BPF_RET_K, RET_ALLOW);
     p[kill] = stmt(BPF_RET_K, RET_KILL_PROCESS);
     p
 }
-
-static PROGRAM: [SockFilter; LEN] = program();
 
 /// SIGSYS from the filter: report the offending call and stop.
 extern "C" fn on_sigsys(_sig: i32, info: *const u8, _ctx: *const u8) {
@@ -117,9 +145,10 @@ pub fn install() -> Result<(), &'static str> {
     if host::call(nr::SYS_PRCTL, [PR_SET_NO_NEW_PRIVS as usize, 1, 0, 0, 0, 0]) < 0 {
         return Err("prctl(PR_SET_NO_NEW_PRIVS) failed");
     }
+    let filter = program(crate::memory::memfd() as u32);
     let prog = SockFprog {
         len: LEN as u16,
-        filter: PROGRAM.as_ptr(),
+        filter: filter.as_ptr(),
     };
     if host::call(
         nr::SYS_SECCOMP,
@@ -144,23 +173,66 @@ pub fn install() -> Result<(), &'static str> {
 mod tests {
     use super::*;
 
-    #[test]
-    fn jumps_land_on_the_right_returns() {
-        let p = program();
-        let trap = 4 + N;
-        // Arch mismatch jumps to KILL.
-        assert_eq!(1 + 1 + p[1].jf as usize, trap + 2);
-        assert_eq!(p[trap + 2].k, RET_KILL_PROCESS);
-        // x32 numbers jump to KILL.
-        assert_eq!(3 + 1 + p[3].jt as usize, trap + 2);
-        // Each allowed number jumps to ALLOW.
-        for (i, &nr) in RUNTIME_CALLS.iter().enumerate() {
-            let at = 4 + i;
-            assert_eq!(p[at].k as usize, nr);
-            assert_eq!(at + 1 + p[at].jt as usize, trap + 1);
-            assert_eq!(p[trap + 1].k, RET_ALLOW);
+    /// Run the program the way the kernel does, on (nr, args).
+    fn run(p: &[SockFilter], nr: usize, args: [u64; 6]) -> u32 {
+        let mut data = [0u8; 64];
+        data[0..4].copy_from_slice(&(nr as u32).to_le_bytes());
+        data[4..8].copy_from_slice(&AUDIT_ARCH_X86_64.to_le_bytes());
+        for (i, a) in args.iter().enumerate() {
+            data[16 + 8 * i..24 + 8 * i].copy_from_slice(&a.to_le_bytes());
         }
-        // Falling through every compare reaches TRAP.
-        assert_eq!(p[trap].k, RET_TRAP);
+        let (mut pc, mut acc) = (0usize, 0u32);
+        loop {
+            let f = p[pc];
+            pc += 1;
+            match f.code {
+                BPF_LD_W_ABS => {
+                    let o = f.k as usize;
+                    acc = u32::from_le_bytes(data[o..o + 4].try_into().unwrap());
+                }
+                BPF_RET_K => return f.k,
+                BPF_JEQ_K | BPF_JGE_K | BPF_JSET_K => {
+                    let t = match f.code {
+                        BPF_JEQ_K => acc == f.k,
+                        BPF_JGE_K => acc >= f.k,
+                        _ => acc & f.k != 0,
+                    };
+                    pc += if t { f.jt } else { f.jf } as usize;
+                }
+                c => panic!("unexpected instruction {c:#x}"),
+            }
+        }
+    }
+
+    #[test]
+    fn allows_the_list_and_narrow_mmaps_only() {
+        let p = program(5);
+        assert_eq!(p[MEMFD_AT].k, 5);
+        for &n in RUNTIME_CALLS {
+            assert_eq!(run(&p, n, [0; 6]), RET_ALLOW);
+        }
+        assert_eq!(run(&p, nr::SYS_OPENAT, [0; 6]), RET_ALLOW);
+        assert_eq!(run(&p, nr::SYS_EXECVE, [0; 6]), RET_TRAP);
+        assert_eq!(run(&p, nr::SYS_SOCKET, [0; 6]), RET_TRAP);
+        let (fixed, anon, shared) = (MAP_FIXED as u64, MAP_ANONYMOUS as u64, 1u64);
+        let m = |flags: u64, fd: u64| run(&p, nr::SYS_MMAP, [0x1000, 4096, 3, flags, fd, 0]);
+        assert_eq!(m(shared | fixed, 5), RET_ALLOW, "the memfd, fixed");
+        assert_eq!(
+            m(2 | anon | fixed, u32::MAX as u64),
+            RET_ALLOW,
+            "anonymous, fixed"
+        );
+        assert_eq!(m(shared, 5), RET_TRAP, "not fixed");
+        assert_eq!(m(shared | fixed, 6), RET_TRAP, "another descriptor");
+        assert_eq!(
+            m(2 | fixed, u32::MAX as u64),
+            RET_TRAP,
+            "fd -1 without MAP_ANONYMOUS"
+        );
+        // Another architecture's calls and x32 numbers end the process.
+        let mut d = p;
+        d[1].k = 0;
+        assert_eq!(run(&d, nr::SYS_READ, [0; 6]), RET_KILL_PROCESS);
+        assert_eq!(run(&p, X32_SYSCALL_BIT as usize, [0; 6]), RET_KILL_PROCESS);
     }
 }

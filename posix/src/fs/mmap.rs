@@ -1,83 +1,61 @@
 //! Memory maps of files.
 //!
-//! A file map is anonymous memory filled with the file's bytes. MAP_PRIVATE is exactly
-//! that. MAP_SHARED additionally remembers the file and writes the map's bytes back on
-//! msync(2) and munmap(2) (clipped to the file's size: a map never grows a file).
-//! Limit (documented in docs/filesystems.md): a shared map is a copy, so write(2) to the
-//! file after mmap is not seen through the map, and two shared maps of one file do not
-//! see each other's stores until written back and mapped again.
+//! MAP_SHARED of a regular file shows the file's page cache
+//! ([`uk_vfs::pages::FilePages`]) in the program's address space: the map is a
+//! [`FileMap`] backing handed to [`crate::mm::AddressSpace::mmap_shared`], which has
+//! the platform alias the cache's frames. Stores through the map, read(2)/write(2) and
+//! every other map of the file therefore meet in the same memory at once; msync(2) and
+//! munmap(2) only carry the pages to where the file lives (nothing for ramfs, host
+//! pwrite for hostfs). The kernel writes the file's frames at their own addresses,
+//! never through a program's map, so a read-only map never stands in its way.
+//!
+//! MAP_PRIVATE (and any map of a device) is anonymous memory filled with the file's
+//! bytes: later writes to the file are not seen through it (Linux shows them until
+//! the first store into a page; programs cannot rely on that).
 
 use uk_abi::mman::MAP_TYPE;
-use uk_abi::mman::{MAP_ANONYMOUS, MAP_PRIVATE, MAP_SHARED, PROT_WRITE};
+use uk_abi::mman::{MAP_ANONYMOUS, MAP_PRIVATE, PROT_WRITE};
 
 use super::OpenFile;
+use crate::mm::MapBacking;
 use crate::{user, Errno, KResult};
 use alloc::sync::Arc;
 use alloc::vec::Vec;
+use uk_vfs::pages::FilePages;
 use uk_vfs::{Kind, Node};
 
 const PAGE: usize = uk_abi::PAGE_SIZE;
 
-struct Shared {
-    start: usize,
-    len: usize,
+/// What a shared map of a file shows: the file's page cache.
+struct FileMap {
     node: Arc<dyn Node>,
-    off: u64,
-    /// (fs, dev, ino): hostfs opens make new node objects for one file.
-    key: Key,
+    pages: Arc<FilePages>,
+    path: Option<Vec<u8>>,
 }
 
-type Key = (usize, u64, u64);
-
-fn key_of(node: &Arc<dyn Node>) -> Option<Key> {
-    let (dev, ino) = node.dev_ino().ok()?;
-    Some((node.fs_id(), dev, ino))
-}
-
-/// A write of `len` bytes at `off` reached the file through a descriptor (or a
-/// write-back): copy those bytes (read back from the file) into the shared maps of that
-/// file, so that the maps see writes as on Linux.
-pub(crate) fn file_written(node: &Arc<dyn Node>, off: u64, len: usize) {
-    if SHARED.lock().is_empty() || len == 0 {
-        return;
-    }
-    let Some(key) = key_of(node) else { return };
-    let mut data = alloc::vec![0u8; len];
-    let Ok(n) = node.read_at(off, &mut &mut data[..]) else {
-        return;
-    };
-    let data = &data[..n];
-    let end = off + data.len() as u64;
-    // (address in the map, length, offset within `data`) of each overlap.
-    let targets: Vec<(usize, usize, usize)> = SHARED
-        .lock()
-        .iter()
-        .filter(|s| s.key == key && s.off < end && off < s.off + s.len as u64)
-        .map(|s| {
-            let a = off.max(s.off);
-            let b = end.min(s.off + s.len as u64);
-            (
-                s.start + (a - s.off) as usize,
-                (b - a) as usize,
-                (a - off) as usize,
-            )
-        })
-        .collect();
-    for (addr, len, from) in targets {
-        if crate::mm::active().lookup(addr).is_none()
-            || crate::mm::active().lookup(addr + len - 1).is_none()
-        {
-            continue;
+impl MapBacking for FileMap {
+    fn frame(&self, idx: u64) -> KResult<usize> {
+        if let Some(f) = self.pages.get(idx) {
+            return Ok(f);
         }
-        // SAFETY: [addr, addr+len) lies inside a live map of this process (checked just
-        // above; one CPU, nothing unmaps it meanwhile); `copy` allows the source to be
-        // this very map (write-back). Maps may be read-only to the
-        // program, which is why this does not go through user::slice_mut.
-        unsafe { core::ptr::copy(data[from..from + len].as_ptr(), addr as *mut u8, len) };
+        self.node.map_pages(idx, 1)?;
+        self.pages.get(idx).ok_or(Errno::EIO)
+    }
+    fn sync(&self, first: u64, count: u64) -> KResult<()> {
+        self.node.sync_pages(first, count)
+    }
+    fn map_added(&self) {
+        self.pages.map_added();
+    }
+    fn map_removed(&self) {
+        // Pages a truncate left for the maps go with the last one.
+        let size = self.node.attr().ok().map(|a| a.st_size.max(0) as u64);
+        self.pages.map_removed(size);
+    }
+    fn name(&self) -> Vec<u8> {
+        self.path.clone().unwrap_or_default()
     }
 }
-
-static SHARED: spin::Mutex<Vec<Shared>> = spin::Mutex::new(Vec::new());
 
 /// mmap(2): anonymous memory comes from the caller's address space, file maps are made
 /// here on top of it.
@@ -89,9 +67,9 @@ pub fn mmap(addr: usize, len: usize, prot: u32, flags: u32, fd_: i32, off: u64) 
     mmap_file(addr, len, prot, flags, fd_, off)
 }
 
-/// munmap(2): shared file maps in the range are written back first.
+/// munmap(2): writable shared maps in the range carry their pages to the file first
+/// (done by the address space, which owns the maps).
 pub fn munmap(addr: usize, len: usize) -> KResult<()> {
-    before_unmap(addr, len);
     crate::process::current().mm.munmap(addr, len)
 }
 
@@ -126,8 +104,18 @@ pub fn mmap_file(
         _ => return Err(Errno::EACCES),
     }
     off.checked_add(len as u64).ok_or(Errno::EOVERFLOW)?;
-    let anon_flags = (flags & !MAP_TYPE) | MAP_PRIVATE | MAP_ANONYMOUS;
     let space = &crate::process::current().mm;
+    if shared && node.kind() == Kind::Reg {
+        let (first, count) = (off / PAGE as u64, (len / PAGE) as u64);
+        let pages = node.map_pages(first, count)?;
+        let backing = Arc::new(FileMap {
+            node,
+            pages,
+            path: of.path(),
+        });
+        return space.mmap_shared(addr, len, prot, flags, backing, first);
+    }
+    let anon_flags = (flags & !MAP_TYPE) | MAP_PRIVATE | MAP_ANONYMOUS;
     let a = space.mmap(addr, len, prot | PROT_WRITE, anon_flags)?;
     let filled = super::read_for_mmap(fd_, off, &mut user::UserBuf::new(a, len));
     if let Err(e) = filled {
@@ -137,86 +125,7 @@ pub fn mmap_file(
     if prot & PROT_WRITE == 0 {
         space.mprotect(a, len, prot)?;
     }
-    if shared && node.kind() == Kind::Reg {
-        // A fixed map may replace (part of) an older shared map: forget that part.
-        forget(a, a + len, false);
-        let key = key_of(&node).ok_or(Errno::ENODEV)?;
-        SHARED.lock().push(Shared {
-            start: a,
-            len,
-            node,
-            off,
-            key,
-        });
-    }
-    let _ = MAP_SHARED;
     Ok(a)
-}
-
-/// Write back the shared maps overlapping [start, end), and forget them when
-/// `unmap`. Returns EINVAL-free; write-back errors are reported to msync only.
-fn write_back(start: usize, end: usize) -> KResult<()> {
-    let list: Vec<(usize, usize, Arc<dyn Node>, u64)> = SHARED
-        .lock()
-        .iter()
-        .filter(|s| s.start < end && start < s.start + s.len)
-        .map(|s| (s.start, s.len, s.node.clone(), s.off))
-        .collect();
-    let mut res = Ok(());
-    for (s, l, node, off) in list {
-        let a = s.max(start);
-        let b = (s + l).min(end);
-        let data = match user::UserSlice::new(a, b - a).to_vec() {
-            Ok(d) => d,
-            Err(_) => continue, // unmapped meanwhile
-        };
-        if let Err(e) = super::write_back_mmap(&node, off + (a - s) as u64, &data) {
-            res = Err(e);
-        }
-    }
-    res
-}
-
-fn forget(start: usize, end: usize, write: bool) {
-    if write {
-        let _ = write_back(start, end);
-    }
-    let mut l = SHARED.lock();
-    let mut keep = Vec::new();
-    for s in l.drain(..) {
-        let (s0, s1) = (s.start, s.start + s.len);
-        if s1 <= start || end <= s0 {
-            keep.push(s);
-            continue;
-        }
-        if s0 < start {
-            keep.push(Shared {
-                start: s0,
-                len: start - s0,
-                node: s.node.clone(),
-                off: s.off,
-                key: s.key,
-            });
-        }
-        if end < s1 {
-            keep.push(Shared {
-                start: end,
-                len: s1 - end,
-                node: s.node.clone(),
-                off: s.off + (end - s0) as u64,
-                key: s.key,
-            });
-        }
-    }
-    *l = keep;
-}
-
-/// munmap(2) hook: shared file maps in the range are written back first.
-pub fn before_unmap(start: usize, len: usize) {
-    if SHARED.lock().is_empty() {
-        return;
-    }
-    forget(start, start.saturating_add(len), true);
 }
 
 /// msync(2).
@@ -228,14 +137,5 @@ pub fn msync(addr: usize, len: usize, flags: u32) -> KResult<()> {
     if flags & MS_ASYNC != 0 && flags & MS_SYNC != 0 {
         return Err(Errno::EINVAL);
     }
-    let end = addr.checked_add(len).ok_or(Errno::ENOMEM)?;
-    // Every page of the range must be mapped.
-    let mut a = addr;
-    while a < end {
-        if crate::mm::active().lookup(a).is_none() {
-            return Err(Errno::ENOMEM);
-        }
-        a += PAGE;
-    }
-    write_back(addr, end)
+    crate::process::current().mm.msync(addr, len)
 }

@@ -605,17 +605,24 @@ pub fn getdents64(fd_: i32, max: usize) -> KResult<Vec<u8>> {
     let mut pos = of.pos();
     let mut too_small = false;
     of.node.readdir(pos, &mut |e, next| {
-        let reclen = (19 + e.name.len() + 1 + 7) & !7;
+        use uk_abi::stat::Dirent64Head;
+        use uk_abi::IntoBytes;
+        const HEAD: usize = core::mem::size_of::<Dirent64Head>();
+        // The head, the name, its NUL, padding to 8 bytes.
+        let reclen = (HEAD + e.name.len() + 1).next_multiple_of(8);
         if out.len() + reclen > max {
             too_small = out.is_empty();
             return false;
         }
-        out.extend_from_slice(&e.ino.to_le_bytes());
-        out.extend_from_slice(&next.to_le_bytes());
-        out.extend_from_slice(&(reclen as u16).to_le_bytes());
-        out.push(e.kind.dtype());
+        let head = Dirent64Head {
+            d_ino: e.ino,
+            d_off: next as i64,
+            d_reclen: reclen as u16,
+            d_type: e.kind.dtype(),
+        };
+        out.extend_from_slice(head.as_bytes());
         out.extend_from_slice(e.name);
-        out.resize(out.len() + reclen - 19 - e.name.len(), 0);
+        out.resize(out.len() + reclen - HEAD - e.name.len(), 0);
         pos = next;
         true
     })?;
@@ -714,36 +721,6 @@ pub fn read_for_mmap(fd_: i32, off: u64, buf: &mut dyn Sink) -> KResult<()> {
         done += n;
     }
     Ok(())
-}
-
-/// Write back a shared file mapping (msync, munmap): `data` goes to the file at `off`,
-/// clipped to the file's current size (a mapping never extends a file).
-pub fn write_back_mmap(node: &Arc<dyn Node>, off: u64, data: &[u8]) -> KResult<()> {
-    let size = node.attr()?.st_size.max(0) as u64;
-    if off >= size {
-        return Ok(());
-    }
-    let n = ((size - off) as usize).min(data.len());
-    let mut done = 0;
-    while done < n {
-        let w = node.write_at(off + done as u64, &&data[done..n])?;
-        if w == 0 {
-            return Err(Errno::EIO);
-        }
-        done += w;
-    }
-    mmap::file_written(node, off, n);
-    Ok(())
-}
-
-/// The node behind a descriptor for a shared file mapping (write access checked).
-pub fn node_for_shared_mmap(fd_: i32, prot_write: bool) -> KResult<Arc<dyn Node>> {
-    let f = crate::process::current().fds.get(fd_)?;
-    let of = OpenFile::of(&f).ok_or(Errno::ENODEV)?;
-    if !of.readable() || (prot_write && !of.writable()) {
-        return Err(Errno::EACCES);
-    }
-    Ok(of.node.clone())
 }
 
 #[cfg(test)]

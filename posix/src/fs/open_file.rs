@@ -141,11 +141,9 @@ impl File for OpenFile {
         if self.flags() & O_APPEND != 0 {
             let (n, end) = self.node.append(buf)?;
             *pos = end;
-            super::mmap::file_written(&self.node, end - n as u64, n);
             return Ok(n);
         }
         let n = self.node.write_at(*pos, buf)?;
-        super::mmap::file_written(&self.node, *pos, n);
         *pos += n as u64;
         Ok(n)
     }
@@ -232,13 +230,10 @@ impl File for OpenFile {
         self.check_write()?;
         if self.flags() & O_APPEND != 0 {
             // Linux appends whatever the offset (pwrite(2), BUGS).
-            let (n, end) = self.node.append(buf)?;
-            super::mmap::file_written(&self.node, end - n as u64, n);
+            let (n, _) = self.node.append(buf)?;
             return Ok(n);
         }
-        let n = self.node.write_at(off, buf)?;
-        super::mmap::file_written(&self.node, off, n);
-        Ok(n)
+        self.node.write_at(off, buf)
     }
 
     fn as_any(&self) -> Option<&dyn Any> {

@@ -9,7 +9,7 @@
 //! - virtual ("vsize", VmSize) = the same with the whole brk reservation.
 //! - VmPeak/VmHWM are the highest values seen when a /proc file was generated.
 
-use crate::{ident, mm, time, KResult};
+use crate::{ident, time, KResult};
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt::Write;
@@ -420,11 +420,19 @@ fn gen_mounts() -> Vec<u8> {
 /// One line per memory map in Linux's format: the image's segments (named by the
 /// program's path), then the program's maps (the brk area named `[heap]`).
 fn gen_maps() -> Vec<u8> {
-    fn line(out: &mut Vec<u8>, start: usize, end: usize, prot: u32, name: &[u8]) {
+    /// One row; `shared`: the offset into the file a shared map shows.
+    fn line(
+        out: &mut Vec<u8>,
+        start: usize,
+        end: usize,
+        prot: u32,
+        shared: Option<u64>,
+        name: &[u8],
+    ) {
         let mut s = String::new();
         w!(
             s,
-            "{:08x}-{:08x} {}{}{}p 00000000 00:00 0",
+            "{:08x}-{:08x} {}{}{}{} {:08x} 00:00 0",
             start,
             end,
             if prot & uk_abi::mman::PROT_READ != 0 {
@@ -442,6 +450,8 @@ fn gen_maps() -> Vec<u8> {
             } else {
                 '-'
             },
+            if shared.is_some() { 's' } else { 'p' },
+            shared.unwrap_or(0),
         );
         let mut l = s.into_bytes();
         if name.is_empty() {
@@ -460,7 +470,9 @@ fn gen_maps() -> Vec<u8> {
         let b = BOOT.lock();
         (b.segments.clone(), b.exe.clone())
     };
-    let mut rows: Vec<(usize, usize, u32, Vec<u8>)> = Vec::new();
+    /// start, end, protection, file offset of a shared map, name.
+    type Row = (usize, usize, u32, Option<u64>, Vec<u8>);
+    let mut rows: Vec<Row> = Vec::new();
     for (s, e, wr) in segs {
         // The ELF flags are not kept: read-only segments are shown as code (r-x).
         let prot = if wr {
@@ -468,19 +480,21 @@ fn gen_maps() -> Vec<u8> {
         } else {
             uk_abi::mman::PROT_READ | uk_abi::mman::PROT_EXEC
         };
-        rows.push((s, e, prot, exe.clone()));
+        rows.push((s, e, prot, None, exe.clone()));
     }
     for (s, v) in crate::process::current().mm.maps() {
-        let name: &[u8] = if v.kind == mm::Kind::Brk {
-            b"[heap]"
-        } else {
-            b""
+        let (shared, name) = match &v.kind {
+            crate::mm::Kind::Brk => (None, b"[heap]".to_vec()),
+            crate::mm::Kind::Shared { backing, first, .. } => {
+                (Some(first * uk_abi::PAGE_SIZE as u64), backing.name())
+            }
+            crate::mm::Kind::Anon => (None, Vec::new()),
         };
-        rows.push((s, s + v.len, v.prot, name.to_vec()));
+        rows.push((s, s + v.len, v.prot, shared, name));
     }
     rows.sort_by_key(|r| r.0);
-    for (s, e, p, n) in rows {
-        line(&mut out, s, e, p, &n);
+    for (s, e, p, sh, n) in rows {
+        line(&mut out, s, e, p, sh, &n);
     }
     out
 }

@@ -337,3 +337,56 @@ fn sendfile_and_mmap_copy() {
     crate::process::current().fds.close(a).unwrap();
     crate::process::current().fds.close(b).unwrap();
 }
+
+/// Shared maps show the file's page cache: stores through one map are seen by another
+/// map and by read(2) at once; pwrite(2) is seen through a read-only map (the kernel
+/// writes the cache, never through the map's protection); truncate and mremap keep
+/// maps and file in step.
+#[test]
+fn shared_maps_are_the_file() {
+    use uk_abi::mman::{MAP_SHARED, MREMAP_MAYMOVE, PROT_READ, PROT_WRITE};
+    let _g = setup();
+    const P: usize = uk_abi::PAGE_SIZE;
+    let fd_ = openat(AT_FDCWD, b"/t8", O_CREAT | O_RDWR | O_TRUNC, 0o644).unwrap();
+    let f = crate::process::current().fds.get(fd_).unwrap();
+    f.pwrite(&&alloc::vec![b'a'; 2 * P][..], 0).unwrap();
+    let space = &crate::process::current().mm;
+    let ro = mmap::mmap(0, 2 * P, PROT_READ, MAP_SHARED, fd_, 0).unwrap();
+    let rw = mmap::mmap(0, 2 * P, PROT_READ | PROT_WRITE, MAP_SHARED, fd_, 0).unwrap();
+    assert_ne!(ro, rw);
+    let at = |a: usize| {
+        // SAFETY: a lies inside one of the live maps above.
+        unsafe { core::ptr::read_volatile(a as *const u8) }
+    };
+    assert_eq!(at(ro + P + 5), b'a');
+    // pwrite into a file mapped read-only: seen through the map.
+    f.pwrite(&&b"XY"[..], P as u64 + 5).unwrap();
+    assert_eq!((at(ro + P + 5), at(ro + P + 6)), (b'X', b'Y'));
+    assert_eq!(crate::testplat::mmu_prot(ro), PROT_READ);
+    // A store through one map: seen by the other map and by read(2), no msync.
+    // SAFETY: rw is a live writable map of two pages.
+    unsafe { core::ptr::write_volatile((rw + 7) as *mut u8, b'Z') };
+    assert_eq!(at(ro + 7), b'Z');
+    let mut b = [0u8; 3];
+    assert_eq!(f.pread(&mut &mut b[..], 6).unwrap(), 3);
+    assert_eq!(&b, b"aZa");
+    // msync of a mapped range is fine; of an unmapped one ENOMEM.
+    assert_eq!(mmap::msync(rw, 2 * P, 0), Ok(()));
+    // Growing the writable map past the file: the new page shows the file's zeros.
+    let g = space.mremap(rw, 2 * P, 3 * P, MREMAP_MAYMOVE, 0).unwrap();
+    assert_eq!(at(g + 7), b'Z');
+    assert_eq!(at(g + 2 * P), 0);
+    // Truncate while mapped: the page past the end reads as zeros in every map.
+    ftruncate(fd_, P as i64 + 6).unwrap();
+    assert_eq!(at(ro + P + 5), b'X');
+    assert_eq!(at(ro + P + 6), 0);
+    assert_eq!(at(g + P + 6), 0);
+    mmap::munmap(ro, 2 * P).unwrap();
+    mmap::munmap(g, 3 * P).unwrap();
+    assert_eq!(mmap::msync(g, P, 0), Err(Errno::ENOMEM));
+    // The file is unchanged by the unmaps.
+    let mut b = [0u8; 8];
+    assert_eq!(f.pread(&mut &mut b[..], P as u64).unwrap(), 6);
+    assert_eq!(&b[..6], b"aaaaaX");
+    crate::process::current().fds.close(fd_).unwrap();
+}
