@@ -1,16 +1,15 @@
 //! ukit host tools. The binaries (`uk-cc`, `ukport`) are thin; the work lives here so
 //! that both share one recipe engine, one cache and one way to build kernels.
 
-pub mod builder;
+pub use uk_recipes::{builder, fetch, progress, recipe};
+
 pub mod cache;
 pub mod cc;
 pub mod cpio;
-pub mod fetch;
 pub mod kernel;
 pub mod net;
 pub mod paths;
 pub mod ports;
 pub mod qemu;
-pub mod recipe;
 pub mod relink;
 pub mod sysroot;

@@ -10,7 +10,8 @@ use anyhow::{anyhow, bail, Context, Result};
 use clap::{Parser, Subcommand};
 
 use uk_toolchain::builder::{self, BuildOpts};
-use uk_toolchain::fetch::{self, Progress};
+use uk_toolchain::fetch;
+use uk_toolchain::progress::Progress;
 use uk_toolchain::recipe::{self, Kind, Recipe};
 use uk_toolchain::{cc, kernel, net, paths, ports, relink};
 
