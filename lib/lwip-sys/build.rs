@@ -44,7 +44,7 @@ fn lwip_prefix() -> PathBuf {
         // Not installed yet (a fresh machine running `cargo test --workspace`): build it
         // now through the same recipe engine the toolchain uses (fetch, verify, build,
         // install into the cache; a lock keeps concurrent builds from racing).
-        None => match uk_toolchain::ports::ensure_port("lwip") {
+        None => match uk_toolchain::packages::ports::ensure_port("lwip") {
             Ok(p) => p,
             Err(e) => panic!(
                 "uk-lwip-sys: the lwip port is not installed in {} and building it failed: \

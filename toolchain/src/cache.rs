@@ -19,7 +19,7 @@ use std::time::{Duration, SystemTime};
 
 use anyhow::{Context, Result};
 
-use crate::relink::{Manifest, SUFFIX};
+use crate::compile::relink::{Manifest, SUFFIX};
 
 /// One folder of the cache and what it holds.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -232,7 +232,7 @@ pub fn root() -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::relink::{Input, VERSION};
+    use crate::compile::relink::{Input, VERSION};
 
     struct Tmp(PathBuf);
     impl Drop for Tmp {

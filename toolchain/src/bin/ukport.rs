@@ -9,11 +9,15 @@ use std::time::Instant;
 use anyhow::{anyhow, bail, Context, Result};
 use clap::{Parser, Subcommand};
 
-use uk_toolchain::builder::{self, BuildOpts};
-use uk_toolchain::fetch;
-use uk_toolchain::progress::Progress;
-use uk_toolchain::recipe::{self, Kind, Recipe};
-use uk_toolchain::{cc, kernel, net, paths, ports, relink};
+use uk_toolchain::compile::config;
+use uk_toolchain::image::build::{build, check_plat, image_is_current};
+use uk_toolchain::image::rootfs::{assemble_rootfs, root_option};
+use uk_toolchain::packages::fetch;
+use uk_toolchain::packages::ports;
+use uk_toolchain::packages::progress::Progress;
+use uk_toolchain::packages::recipe::{self, Kind, Recipe};
+use uk_toolchain::run::{net, supervise};
+use uk_toolchain::{bins, paths};
 
 #[derive(Parser)]
 #[command(
@@ -224,7 +228,7 @@ fn cache_cmd(action: Option<CacheCmd>) -> Result<()> {
             builds,
             all_kernels,
         }) => {
-            let stamp = uk_toolchain::kernel::source_stamp(&paths::repo_root())?;
+            let stamp = uk_toolchain::compile::kernel::source_stamp(&paths::repo_root())?;
             let mut report = vec![
                 (
                     "relink objects no image uses",
@@ -315,289 +319,6 @@ fn fetch_cmd(name: &str) -> Result<()> {
     Ok(())
 }
 
-fn check_plat(plat: &str) -> Result<()> {
-    if cc::AVAILABLE_PLATS.contains(&plat) {
-        return Ok(());
-    }
-    if cc::PLANNED_PLATS.contains(&plat) {
-        bail!("platform `{plat}` is planned but not available yet; use --plat linuxu");
-    }
-    bail!(
-        "unknown platform `{plat}` (available: {})",
-        cc::AVAILABLE_PLATS.join(", ")
-    )
-}
-
-/// The recipe's `[config]` plus `--set`, resolved against the repository's schema.
-fn resolve_config(
-    r: &Recipe,
-    set: &[String],
-) -> Result<(uk_kconfig::Schema, uk_kconfig::Resolved)> {
-    let root = paths::repo_root();
-    let schema = uk_kconfig::Schema::load(&root).map_err(|e| {
-        anyhow!(
-            "loading the kernel option schema under {}: {e}",
-            root.display()
-        )
-    })?;
-    let origin = r
-        .path()
-        .strip_prefix(&root)
-        .unwrap_or(r.path())
-        .display()
-        .to_string();
-    let mut layer = uk_kconfig::Layer::new(origin);
-    layer.values = r
-        .config_layer()
-        .into_iter()
-        .map(|(name, value, line)| (name, value, (line > 0).then_some(line)))
-        .collect();
-    let set_layer = uk_kconfig::Layer::from_set(&schema, set).map_err(|e| anyhow!("{e}"))?;
-    let resolved = uk_kconfig::resolve(&schema, &[layer, set_layer])
-        .map_err(|e| anyhow!("the configuration of {} does not resolve:\n{e}", r.name))?;
-    Ok((schema, resolved))
-}
-
-/// The uk-cc next to this ukport. `cargo run --bin ukport` builds only ukport, so when
-/// uk-cc is missing or older than ukport (and ukport runs from a cargo target folder),
-/// build it the same way first: the README's one command must work on a fresh clone.
-fn uk_cc() -> Result<PathBuf> {
-    let exe = std::env::current_exe()?;
-    let p = exe.with_file_name("uk-cc");
-    let mtime = |f: &Path| fs::metadata(f).and_then(|m| m.modified()).ok();
-    let stale = match (mtime(&p), mtime(&exe)) {
-        (None, _) => true,
-        (Some(cc), Some(port)) => cc < port,
-        _ => false,
-    };
-    if stale {
-        let profile_dir = exe
-            .parent()
-            .ok_or_else(|| anyhow!("ukport has no folder"))?;
-        let target_dir = profile_dir
-            .parent()
-            .ok_or_else(|| anyhow!("ukport is not in a cargo target folder"))?;
-        let profile = profile_dir
-            .file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or("");
-        if matches!(profile, "release" | "debug") && paths::repo_root().join("Cargo.toml").is_file()
-        {
-            if !p.is_file() {
-                eprintln!("ukport: building uk-cc next to ukport ({})", p.display());
-            }
-            let mut cmd = Command::new("cargo");
-            cmd.current_dir(paths::repo_root())
-                .args([
-                    "build",
-                    "--quiet",
-                    "-p",
-                    "uk-toolchain",
-                    "--bin",
-                    "uk-cc",
-                    "--target-dir",
-                ])
-                .arg(target_dir);
-            if profile == "release" {
-                cmd.arg("--release");
-            }
-            let st = cmd.status().context("cannot run cargo to build uk-cc")?;
-            if st.success() {
-                // cargo leaves an up-to-date uk-cc untouched: mark it checked so the
-                // next ukport run does not ask cargo again.
-                if let Ok(f) = fs::File::options().write(true).open(&p) {
-                    let _ = f.set_modified(std::time::SystemTime::now());
-                }
-            }
-            if !st.success() {
-                bail!("building uk-cc failed ({st}); try `cargo build --release --bin uk-cc --bin ukport`");
-            }
-        }
-    }
-    if !p.is_file() {
-        bail!(
-            "uk-cc is not next to ukport ({}); build both with `cargo build --release --bin uk-cc --bin ukport`",
-            p.display()
-        );
-    }
-    Ok(p)
-}
-
-fn human_size(n: u64) -> String {
-    if n >= 1 << 20 {
-        format!("{:.1} MiB", n as f64 / (1u64 << 20) as f64)
-    } else {
-        format!("{:.1} KiB", n as f64 / 1024.0)
-    }
-}
-
-/// Builds an app into `images/<name>.<plat>` (or installs a port) and returns the path.
-fn build(name: &str, plat: &str, set: &[String], jobs: Option<usize>) -> Result<PathBuf> {
-    check_plat(plat)?;
-    let r = Recipe::load(name)?;
-    // Before any port: ports other than libc are built with uk-cc.
-    let cc = uk_cc()?;
-    if r.kind == Kind::Port {
-        let prefix = ports::ensure_port(&r.name)?;
-        println!(
-            "port {} {} installed in {}",
-            r.name,
-            r.version,
-            prefix.display()
-        );
-        return Ok(prefix);
-    }
-    let started = Instant::now();
-    let mut ldflags = Vec::new();
-    let mut cflags = Vec::new();
-    let mut port_dirs = Vec::new();
-    for dep in &r.depends.ports {
-        let p = ports::ensure_port(dep)?;
-        port_dirs.push(p.clone());
-        cflags.push(format!("-I{}", p.join("include").display()));
-        ldflags.push(format!("-L{}", p.join("lib").display()));
-    }
-    let sysroot = ports::ensure_port(ports::LIBC)?;
-    port_dirs.push(sysroot.clone());
-    let (_, resolved) = resolve_config(&r, set)?;
-    // UK_KERNEL (the same override uk-cc honours) links a kernel built elsewhere.
-    let kernel_lib = match std::env::var_os("UK_KERNEL").filter(|k| !k.is_empty()) {
-        Some(k) => {
-            let k = PathBuf::from(k);
-            if !k.is_file() {
-                bail!(
-                    "UK_KERNEL={} does not exist; unset it to build the kernel",
-                    k.display()
-                );
-            }
-            eprintln!("ukport: using the kernel from UK_KERNEL: {}", k.display());
-            k
-        }
-        None => kernel::ensure(plat, &resolved)?,
-    };
-    let images = paths::images_dir();
-    // Same recipe, sources and ports as a recorded build: relink its objects (seconds)
-    // instead of building from source (docs/apps.md, "Relinking").
-    let recipe_stamp = relink::recipe_stamp(r.path(), r.local_source().as_deref(), &port_dirs)?;
-    // A build from source runs the app's own build system, whose configure tests run
-    // the programs they link: those must be linuxu images. So another platform's image
-    // comes from the linuxu build's objects, relinked (DESIGN: one compile, one image
-    // per platform).
-    for attempt in 0..2 {
-        match relink::relink_image(&cc, &images, &r.name, plat, &kernel_lib, &recipe_stamp) {
-            Ok(Some(done)) => {
-                let image = images.join(format!("{}.{plat}", r.name));
-                fs::write(stamp_path(&image), image_stamp(&r, &kernel_lib)?)?;
-                eprintln!(
-                    "ukport: relinked {} from {} objects of the {} build ({}) in {:.1}s",
-                    image.display(),
-                    done.objects,
-                    done.from_plat,
-                    done.manifest.display(),
-                    done.seconds
-                );
-                return Ok(image);
-            }
-            Ok(None) if plat != "linuxu" && attempt == 0 => {
-                eprintln!(
-                    "ukport: building {} for linuxu first (its build runs test programs on this host), then relinking for {plat}",
-                    r.name
-                );
-                build(name, "linuxu", set, jobs)?;
-            }
-            Ok(None) if plat != "linuxu" => {
-                bail!(
-                    "the linuxu build of {} left no relink manifest to make the {plat} image from",
-                    r.name
-                )
-            }
-            Ok(None) => break,
-            Err(e) if plat != "linuxu" => {
-                return Err(e.context(format!("relinking {} for {plat}", r.name)))
-            }
-            Err(e) => {
-                eprintln!("ukport: relinking failed, building from source: {e:#}");
-                break;
-            }
-        }
-    }
-
-    let mut opts = BuildOpts {
-        jobs: jobs.unwrap_or(0),
-        sysroot: Some(sysroot.clone()),
-        ..Default::default()
-    };
-    opts.env.insert("CC".into(), cc.display().to_string());
-    opts.env
-        .insert("UK_KERNEL".into(), kernel_lib.display().to_string());
-    opts.env.insert("UK_PLAT".into(), plat.to_string());
-    opts.env
-        .insert("UK_SYSROOT".into(), sysroot.display().to_string());
-    if !cflags.is_empty() {
-        opts.env.insert("CPPFLAGS".into(), cflags.join(" "));
-        opts.env.insert("LDFLAGS".into(), ldflags.join(" "));
-    }
-    let out = builder::build_recipe(&r, &opts)?;
-    let bin = out
-        .binary
-        .ok_or_else(|| anyhow!("{} has no [build] binary", r.name))?;
-
-    fs::create_dir_all(&images).with_context(|| format!("cannot create {}", images.display()))?;
-    let image = images.join(format!("{}.{plat}", r.name));
-    let tmp = images.join(format!(".{}.{plat}.tmp", r.name));
-    fs::copy(&bin, &tmp).with_context(|| format!("cannot copy {}", bin.display()))?;
-    fs::rename(&tmp, &image)?;
-    fs::write(stamp_path(&image), image_stamp(&r, &kernel_lib)?)?;
-    if !relink::keep_manifest(&bin, &image, &recipe_stamp)? {
-        eprintln!("ukport: note: uk-cc left no relink manifest beside {}; a kernel change will rebuild from source", bin.display());
-    }
-    let size = fs::metadata(&image)?.len();
-    println!(
-        "{} ({}, built in {:.1}s)",
-        image.display(),
-        human_size(size),
-        started.elapsed().as_secs_f64()
-    );
-    Ok(image)
-}
-
-/// The stamp file beside an image.
-fn stamp_path(image: &Path) -> PathBuf {
-    let mut s = image.as_os_str().to_owned();
-    s.push(".stamp");
-    PathBuf::from(s)
-}
-
-/// What an image was built from: the recipe file, its in-repo source files and the
-/// kernel library (path and modification time). A different stamp means a rebuild.
-fn image_stamp(r: &Recipe, kernel_lib: &Path) -> Result<String> {
-    use sha2::{Digest, Sha256};
-    let mut h = Sha256::new();
-    relink::hash_recipe_source(&mut h, r.path(), r.local_source().as_deref())?;
-    let meta = fs::metadata(kernel_lib)?;
-    let mtime = meta
-        .modified()?
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
-    h.update(kernel_lib.to_string_lossy().as_bytes());
-    h.update(mtime.to_le_bytes());
-    Ok(hex::encode(h.finalize()))
-}
-
-/// True when `image` was built from the current recipe, source and kernel (building the
-/// kernel first if its sources changed). With `UK_KERNEL`, that kernel is the one.
-fn image_is_current(r: &Recipe, plat: &str, image: &Path) -> Result<bool> {
-    let Ok(old) = fs::read_to_string(stamp_path(image)) else {
-        return Ok(false);
-    };
-    let kernel_lib = match std::env::var_os("UK_KERNEL").filter(|k| !k.is_empty()) {
-        Some(k) => PathBuf::from(k),
-        None => kernel::ensure(plat, &resolve_config(r, &[])?.1)?,
-    };
-    Ok(old.trim() == image_stamp(r, &kernel_lib)?)
-}
-
 /// `ukport run` options that only the kvm platform uses.
 struct KvmOpts {
     machine: String,
@@ -616,61 +337,6 @@ struct ServerOpts {
     ip: Option<String>,
     gw: Option<String>,
     root: Option<PathBuf>,
-}
-
-/// The recipe's `[rootfs]` files copied into `build/<name>-<version>/rootfs` (plus an
-/// empty `/tmp`), the folder `ukport run` mounts as the image's `/` through hostfs.
-/// Files are overwritten in place, never the folder removed, so an image already
-/// running from it keeps working; a file dropped from `[rootfs]` disappears at the next
-/// `ukport build`, which starts the build folder afresh.
-fn assemble_rootfs(r: &Recipe) -> Result<Option<PathBuf>> {
-    if r.rootfs.is_empty() {
-        return Ok(None);
-    }
-    let dir = paths::build_dir().join(r.id()).join("rootfs");
-    fs::create_dir_all(dir.join("tmp"))
-        .with_context(|| format!("cannot create {}", dir.display()))?;
-    for (guest, file) in &r.rootfs {
-        let rel = guest.trim_start_matches('/');
-        if rel.is_empty()
-            || Path::new(rel)
-                .components()
-                .any(|c| !matches!(c, std::path::Component::Normal(_)))
-        {
-            bail!(
-                "[rootfs] \"{guest}\" in {} must be an absolute path without `.` or `..`",
-                r.path().display()
-            );
-        }
-        let from = r.recipes_dir().join(file);
-        let to = dir.join(rel);
-        if let Some(parent) = to.parent() {
-            fs::create_dir_all(parent)
-                .with_context(|| format!("cannot create {}", parent.display()))?;
-        }
-        fs::copy(&from, &to).with_context(|| {
-            format!(
-                "[rootfs] \"{guest}\" = \"{file}\": cannot copy {} (from {})",
-                from.display(),
-                r.path().display()
-            )
-        })?;
-    }
-    Ok(Some(dir))
-}
-
-/// The `root=` boot option for a host folder (boot options are space-separated).
-fn root_option(dir: &Path) -> Result<String> {
-    let dir = fs::canonicalize(dir)
-        .with_context(|| format!("root folder {} does not exist", dir.display()))?;
-    if !dir.is_dir() {
-        bail!("--root {}: not a folder", dir.display());
-    }
-    let s = dir.display().to_string();
-    if s.contains(char::is_whitespace) {
-        bail!("the root folder {s} contains a space, which boot options cannot carry; move it");
-    }
-    Ok(format!("root=hostfs:{s}"))
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -805,7 +471,7 @@ fn run(
     let name = recipe
         .as_ref()
         .map_or_else(|| image.display().to_string(), |r| r.name.clone());
-    let passt = match &mode {
+    let mut passt = match &mode {
         net::NetMode::None => None,
         net::NetMode::Passt => {
             let p = net::Passt::start(&ports)?;
@@ -837,7 +503,7 @@ fn run(
         }
         eprintln!("ukport: {name}: running in the foreground; Ctrl-C or SIGTERM stops it");
         // Supervised, not exec'd: passt must be stopped once the image has exited.
-        let code = net::supervise(cmd, passt)?;
+        let code = supervise::supervise(cmd, passt.as_mut().map(|p| p as _))?;
         std::process::exit(code);
     }
     use std::os::unix::process::CommandExt;
@@ -859,7 +525,7 @@ fn run_kvm(
     args: &[String],
     forwards: &[(u16, u16)],
 ) -> Result<i32> {
-    use uk_toolchain::qemu;
+    use uk_toolchain::run::qemu;
     let name = match recipe {
         Some(r) => r.name.clone(),
         None => image
@@ -956,7 +622,7 @@ fn kvm_initrd(rootfs: Option<&Path>, recipe: Option<&Recipe>) -> Result<Option<P
         },
         (None, None) => return Ok(None),
     };
-    let packed = uk_toolchain::cpio::write_dir_archive(&dir, &archive)?;
+    let packed = uk_toolchain::image::cpio::write_dir_archive(&dir, &archive)?;
     for p in &packed.skipped {
         eprintln!(
             "ukport: rootfs: left out {} (sockets, FIFOs and device nodes cannot live in the image's ramfs)",
@@ -968,7 +634,7 @@ fn kvm_initrd(rootfs: Option<&Path>, recipe: Option<&Recipe>) -> Result<Option<P
 
 fn config(name: &str, set: &[String]) -> Result<()> {
     let r = Recipe::load(name)?;
-    let (schema, resolved) = resolve_config(&r, set)?;
+    let (schema, resolved) = config::resolve_recipe(&r, set)?;
     print!("{}", uk_kconfig::render(&resolved, &schema));
     Ok(())
 }
@@ -1029,7 +695,7 @@ fn setup() -> Result<()> {
         prefix.display(),
         started.elapsed().as_secs_f64()
     );
-    if let Err(e) = uk_cc() {
+    if let Err(e) = bins::uk_cc() {
         eprintln!("ukport: note: {e:#}");
     }
     Ok(())

@@ -9,11 +9,7 @@ use anyhow::Result;
 pub use uk_recipes::ports::*;
 use uk_recipes::progress::Progress;
 
-/// The uk-cc binary installed next to the running tool, if there is one.
-pub fn uk_cc_path() -> Option<PathBuf> {
-    let p = std::env::current_exe().ok()?.with_file_name("uk-cc");
-    p.is_file().then_some(p)
-}
+use crate::bins::uk_cc_path;
 
 /// Returns the install prefix of port `name`, building it first if it is not installed
 /// or was built from different inputs.

@@ -170,7 +170,7 @@ pub struct RunSpec {
     /// user-mode networking with these TCP ports forwarded from 127.0.0.1.
     pub forwards: Vec<(u16, u16)>,
     /// A newc cpio archive handed to the guest as its initrd (`-initrd`): the kernel
-    /// unpacks it into the ramfs root (see [`crate::cpio`]).
+    /// unpacks it into the ramfs root (see [`crate::image::cpio`]).
     pub initrd: Option<PathBuf>,
     /// A host folder shared with the guest over virtio-9p (mount tag [`SHARE_TAG`]); the
     /// caller adds the boot option that mounts it (`root=hostfs:/`).
@@ -293,8 +293,8 @@ pub fn run(spec: &RunSpec) -> Result<i32> {
     // SIGTERM/SIGHUP to ukport go to the program over the control line, so it stops
     // through its own handler; if the VM is still running CTL_GRACE later, or a second
     // signal comes, QEMU gets the signal and quits. ukport dying stops QEMU too.
-    crate::net::die_with_parent(&mut cmd);
-    crate::net::catch_signals()?;
+    super::supervise::die_with_parent(&mut cmd);
+    super::supervise::catch_signals()?;
     let started = Instant::now();
     let mut child = cmd
         .spawn()
@@ -311,7 +311,7 @@ pub fn run(spec: &RunSpec) -> Result<i32> {
                 if line.is_none() && started.elapsed() < CTL_CONNECT {
                     line = std::os::unix::net::UnixStream::connect(&ctl).ok();
                 }
-                let sig = crate::net::take_pending_signal();
+                let sig = super::supervise::take_pending_signal();
                 // The child is not reaped before `done` is set: the PID is QEMU's.
                 if sig != 0 {
                     let delivered = sent_at.is_none()
@@ -321,7 +321,7 @@ pub fn run(spec: &RunSpec) -> Result<i32> {
                     if delivered {
                         sent_at = Some(Instant::now());
                     } else {
-                        crate::net::send_signal(pid, sig);
+                        super::supervise::send_signal(pid, sig);
                     }
                 }
                 if let Some(t) = sent_at {
@@ -330,7 +330,7 @@ pub fn run(spec: &RunSpec) -> Result<i32> {
                             "ukport: the program did not stop within {} s of the signal; stopping the VM",
                             CTL_GRACE.as_secs()
                         );
-                        crate::net::send_signal(pid, crate::net::SIGTERM);
+                        super::supervise::send_signal(pid, super::supervise::SIGTERM);
                         sent_at = None;
                     }
                 }
@@ -368,9 +368,9 @@ pub fn run(spec: &RunSpec) -> Result<i32> {
     symbolise(&spec.image, &String::from_utf8_lossy(&seen));
     let dc = std::fs::read_to_string(&debugcon).unwrap_or_default();
     match guest_status(status.code(), &dc) {
-        Err(_) if crate::net::received_signal() != 0 => {
+        Err(_) if super::supervise::received_signal() != 0 => {
             // Stopped from outside (Ctrl-C, SIGTERM): the shell's 128 + signal.
-            let sig = crate::net::received_signal();
+            let sig = super::supervise::received_signal();
             eprintln!("ukport: the VM was stopped by signal {sig}");
             Ok(128 + sig)
         }

@@ -14,10 +14,8 @@ use std::process::Command;
 
 use anyhow::{anyhow, bail, Context, Result};
 
-use crate::sysroot::Sysroot;
-
-/// The host compiler that does the real work.
-pub const HOST_CC: &str = "gcc";
+use super::gcc::{gcc_include, gcc_output, separate_value, GccPaths, HOST_CC};
+use super::sysroot::Sysroot;
 
 /// What `-dumpmachine` answers: the code uk-cc produces runs on musl's x86_64 ABI.
 pub const TARGET_TRIPLE: &str = "x86_64-linux-musl";
@@ -30,52 +28,6 @@ pub const PLANNED_PLATS: &[&str] = &["xen"];
 
 /// The image entry point provided by the platform code in `libuk.a`.
 pub const ENTRY: &str = "_uk_start";
-
-/// gcc options whose value may be the next argument (`-o out`, `-I dir`, `-MF file`).
-/// Knowing them keeps values from being mistaken for input files.
-const SEPARATE_VALUE: &[&str] = &[
-    "-o",
-    "-x",
-    "-I",
-    "-L",
-    "-l",
-    "-D",
-    "-U",
-    "-A",
-    "-B",
-    "-e",
-    "-T",
-    "-u",
-    "-z",
-    "-include",
-    "-imacros",
-    "-isystem",
-    "-idirafter",
-    "-iprefix",
-    "-iwithprefix",
-    "-iwithprefixbefore",
-    "-iquote",
-    "-isysroot",
-    "-imultilib",
-    "-MF",
-    "-MT",
-    "-MQ",
-    "-Xlinker",
-    "-Xassembler",
-    "-Xpreprocessor",
-    "--param",
-    "-aux-info",
-    "-dumpbase",
-    "-dumpbase-ext",
-    "-dumpdir",
-    "-wrapper",
-    "--sysroot",
-];
-
-/// True when gcc option `a` takes the next argument as its value (`-o`, `-I`, `-MF`, ...).
-pub fn separate_value(a: &str) -> bool {
-    SEPARATE_VALUE.contains(&a)
-}
 
 /// Options that ask the compiler about itself; without inputs they are the whole job.
 fn is_info(arg: &str) -> bool {
@@ -232,7 +184,7 @@ pub fn parse(args: &[String]) -> Result<Parsed, UsageError> {
             continue;
         }
 
-        if SEPARATE_VALUE.contains(&a) {
+        if separate_value(a) {
             let value = args.get(i).cloned();
             if value.is_some() {
                 i += 1;
@@ -338,33 +290,6 @@ pub fn resolve_plat(flag: Option<&str>, env: Option<&str>) -> Result<String, Usa
 /// Whether an environment flag such as `UK_VERBOSE` is switched on.
 pub fn env_flag(v: Option<&str>) -> bool {
     matches!(v, Some(s) if !s.is_empty() && s != "0")
-}
-
-/// What uk-cc needs to know about the host gcc.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct GccPaths {
-    /// gcc's own header folder (stddef.h, intrinsics), searched after musl's headers.
-    pub include: PathBuf,
-    pub crtbegin: PathBuf,
-    pub crtend: PathBuf,
-    pub libgcc: PathBuf,
-}
-
-impl GccPaths {
-    /// Asks the host gcc.
-    pub fn query() -> Result<GccPaths> {
-        Ok(GccPaths {
-            include: gcc_include()?,
-            crtbegin: gcc_output(&["-print-file-name=crtbeginT.o"])?.into(),
-            crtend: gcc_output(&["-print-file-name=crtend.o"])?.into(),
-            libgcc: gcc_output(&["-print-libgcc-file-name"])?.into(),
-        })
-    }
-}
-
-/// gcc's own include folder (the only gcc query a compile needs).
-pub fn gcc_include() -> Result<PathBuf> {
-    Ok(gcc_output(&["-print-file-name=include"])?.into())
 }
 
 /// Flags that go before the user's: musl headers first, then gcc's own; code for a static
@@ -501,21 +426,6 @@ fn path_str(p: &Path) -> String {
     p.to_string_lossy().into_owned()
 }
 
-fn gcc_output(args: &[&str]) -> Result<String> {
-    let out = Command::new(HOST_CC)
-        .args(args)
-        .output()
-        .with_context(|| format!("running {HOST_CC} (uk-cc needs the host gcc; install it)"))?;
-    if !out.status.success() {
-        bail!(
-            "{HOST_CC} {} failed: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stderr).trim()
-        );
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).trim_end().to_string())
-}
-
 /// Runs the whole driver and returns the exit status.
 pub fn run(args: Vec<OsString>) -> Result<i32> {
     let args: Vec<String> = args
@@ -594,7 +504,7 @@ pub fn run(args: Vec<OsString>) -> Result<i32> {
                         .map(str::to_string)
                         .collect();
                     sets.extend(p.uk.set.iter().cloned());
-                    crate::kernel::ensure_with(&plat, &sets)?
+                    super::kernel::ensure_with(&plat, &sets)?
                 }
             };
             if env("UK_RELINK_MANIFEST").as_deref() != Some("0") {
@@ -609,7 +519,7 @@ pub fn run(args: Vec<OsString>) -> Result<i32> {
     }
 }
 
-/// Links and records the link for `ukport` to repeat (see [`crate::relink`]): sources on
+/// Links and records the link for `ukport` to repeat (see [`super::relink`]): sources on
 /// the command line are compiled to objects first, gcc runs as a child (not exec'd) so
 /// that the manifest is written only after a successful link, and every object and
 /// archive goes into the object store. `None` when the command cannot be recorded
@@ -622,7 +532,7 @@ fn link_recorded(
     kernel: &Path,
     verbose: bool,
 ) -> Result<Option<i32>> {
-    use crate::relink;
+    use super::relink;
     let Some((sources, opts)) = relink::compile_units(&p.args, p.uses_x) else {
         return Ok(None);
     };

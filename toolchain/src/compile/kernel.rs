@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, UNIX_EPOCH};
 
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{bail, Context, Result};
 use fs4::fs_std::FileExt;
 use sha2::{Digest, Sha256};
 
@@ -60,30 +60,10 @@ pub fn kernel_dir(plat: &str, hash: &str) -> PathBuf {
     paths::kernels_dir().join(format!("{plat}-{hash}"))
 }
 
-/// The `libuk.a` for `plat` with the schema's default configuration, built if needed.
-pub fn ensure_default(plat: &str) -> Result<PathBuf> {
-    ensure_with(plat, &[])
-}
-
 /// The `libuk.a` for `plat` with the default configuration plus `sets`
 /// (`OPTION=VALUE`, as `uk-cc --uk-set` / `$UK_CONFIG_SET` give them).
 pub fn ensure_with(plat: &str, sets: &[String]) -> Result<PathBuf> {
-    let root = paths::repo_root();
-    let schema = uk_kconfig::Schema::load(&root).map_err(|e| {
-        anyhow!(
-            "loading the kernel option schema under {}: {e}",
-            root.display()
-        )
-    })?;
-    let layers = if sets.is_empty() {
-        Vec::new()
-    } else {
-        vec![uk_kconfig::Layer::from_set(&schema, sets)
-            .map_err(|e| anyhow!("--uk-set / UK_CONFIG_SET: {e}"))?]
-    };
-    let resolved = uk_kconfig::resolve(&schema, &layers)
-        .map_err(|e| anyhow!("resolving the kernel configuration: {e}"))?;
-    ensure(plat, &resolved)
+    ensure(plat, &super::config::resolve_sets(sets)?)
 }
 
 /// The `libuk.a` for `plat` and `resolved`, built when absent or older than the kernel
@@ -109,9 +89,9 @@ pub fn ensure(plat: &str, resolved: &uk_kconfig::Resolved) -> Result<PathBuf> {
     // must exist first, and a rebuilt port (new lwipopts.h) must rebuild the kernel.
     let lwip = match resolved.get(NET_OPTION) {
         Some(uk_kconfig::Value::Bool(true)) => {
-            let prefix = crate::ports::ensure_port(LWIP_PORT)?;
+            let prefix = crate::packages::ports::ensure_port(LWIP_PORT)?;
             let port_stamp =
-                fs::read_to_string(prefix.join(crate::ports::STAMP)).unwrap_or_default();
+                fs::read_to_string(prefix.join(crate::packages::ports::STAMP)).unwrap_or_default();
             stamp.push_str(&format!("\nlwip {}", port_stamp.trim()));
             Some(prefix)
         }

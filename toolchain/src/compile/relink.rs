@@ -22,6 +22,9 @@ use anyhow::{anyhow, bail, Context, Result};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use super::gcc::separate_value;
+use crate::packages::fetch::sha256_file;
+use crate::packages::ports;
 use crate::paths;
 
 /// Manifest format version; a manifest with another version is not used.
@@ -142,7 +145,7 @@ pub fn compile_units(args: &[String], uses_x: bool) -> Option<(Vec<usize>, Vec<S
             None => {
                 opts.push(a.clone());
                 // An option's separate value (`-I dir`, `-D X`, `-MF f`) is not an input.
-                if takes_value(a) {
+                if separate_value(a) {
                     if let Some(v) = args.get(i + 1) {
                         opts.push(v.clone());
                     }
@@ -155,14 +158,10 @@ pub fn compile_units(args: &[String], uses_x: bool) -> Option<(Vec<usize>, Vec<S
     Some((sources, opts))
 }
 
-fn takes_value(a: &str) -> bool {
-    crate::cc::separate_value(a)
-}
-
 /// Copies `path` into the store (unless its content is already there) and returns its
 /// hash. Copied, not hard-linked: compilers and `ar` may rewrite a file in place.
 pub fn store(path: &Path, store: &Path) -> Result<String> {
-    let sha = crate::fetch::sha256_file(path)?;
+    let sha = sha256_file(path)?;
     let dest = store.join(&sha);
     if !dest.is_file() {
         fs::create_dir_all(store).with_context(|| format!("cannot create {}", store.display()))?;
@@ -222,7 +221,7 @@ pub fn record(
             abs(a)
         } else {
             out_args.push(a.clone());
-            if crate::cc::separate_value(a) && a != "-l" {
+            if separate_value(a) && a != "-l" {
                 if let Some(v) = args.get(i) {
                     out_args.push(v.clone());
                     i += 1;
@@ -446,7 +445,7 @@ pub fn recipe_stamp(
     hash_recipe_source(&mut h, recipe, local_source)?;
     for p in ports {
         h.update(p.to_string_lossy().as_bytes());
-        h.update(fs::read(p.join(crate::ports::STAMP)).unwrap_or_default());
+        h.update(fs::read(p.join(ports::STAMP)).unwrap_or_default());
     }
     Ok(hex::encode(h.finalize()))
 }
@@ -737,7 +736,7 @@ mod tests {
         fs::write(src.join("a.c"), "int b;").unwrap();
         let s2 = recipe_stamp(&recipe, Some(&src), std::slice::from_ref(&port)).unwrap();
         assert_ne!(s1, s2);
-        fs::write(port.join(crate::ports::STAMP), "v2").unwrap();
+        fs::write(port.join(ports::STAMP), "v2").unwrap();
         assert_ne!(s2, recipe_stamp(&recipe, Some(&src), &[port]).unwrap());
     }
 }

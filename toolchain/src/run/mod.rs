@@ -1,0 +1,5 @@
+//! `ukport run`: hands an image to its platform's runner.
+
+pub mod net;
+pub mod qemu;
+pub mod supervise;
