@@ -2,7 +2,8 @@
 //! that both share one recipe engine, one cache and one way to build kernels.
 //!
 //! Modules by concern, each depending only on those listed before it:
-//! [`paths`] and [`bins`] (where things are), [`packages`] (recipes and ports), [`compile`] (uk-cc, sysroot, kernels, relinking),
+//! [`paths`] and [`bins`] (where things are), [`platform`] (what a platform is),
+//! [`packages`] (recipes and ports), [`compile`] (uk-cc, sysroot, kernels, relinking),
 //! [`image`] (app images, rootfs, cpio), [`run`] (`ukport run`: one runner per
 //! platform) and [`cache`] (what the cache holds, cleaning it).
 
@@ -12,4 +13,5 @@ pub mod compile;
 pub mod image;
 pub mod packages;
 pub mod paths;
+pub mod platform;
 pub mod run;

@@ -16,15 +16,10 @@ use anyhow::{anyhow, bail, Context, Result};
 
 use super::gcc::{gcc_include, gcc_output, separate_value, GccPaths, HOST_CC};
 use super::sysroot::Sysroot;
+use crate::platform::{Platform, PlatformError};
 
 /// What `-dumpmachine` answers: the code uk-cc produces runs on musl's x86_64 ABI.
 pub const TARGET_TRIPLE: &str = "x86_64-linux-musl";
-
-/// Platforms `uk-cc` can link images for today.
-pub const AVAILABLE_PLATS: &[&str] = &["linuxu", "kvm"];
-
-/// Platforms that are planned but whose kernels do not exist yet.
-pub const PLANNED_PLATS: &[&str] = &["xen"];
 
 /// The image entry point provided by the platform code in `libuk.a`.
 pub const ENTRY: &str = "_uk_start";
@@ -64,10 +59,8 @@ pub enum UsageError {
     UnknownUkFlag(String),
     #[error("{0} needs a value, e.g. {0}=VALUE")]
     MissingValue(String),
-    #[error("platform {0} is not available yet (available: {avail})", avail = AVAILABLE_PLATS.join(", "))]
-    PlatNotYet(String),
-    #[error("unknown platform {0} (available: {avail})", avail = AVAILABLE_PLATS.join(", "))]
-    UnknownPlat(String),
+    #[error(transparent)]
+    Plat(#[from] PlatformError),
 }
 
 /// What this invocation does.
@@ -275,15 +268,11 @@ pub fn parse(args: &[String]) -> Result<Parsed, UsageError> {
     Ok(p)
 }
 
-/// The platform to build for: `--uk-plat`, else `$UK_PLAT`, else linuxu.
-pub fn resolve_plat(flag: Option<&str>, env: Option<&str>) -> Result<String, UsageError> {
-    let plat = flag.or(env.filter(|s| !s.is_empty())).unwrap_or("linuxu");
-    if AVAILABLE_PLATS.contains(&plat) {
-        Ok(plat.to_string())
-    } else if PLANNED_PLATS.contains(&plat) {
-        Err(UsageError::PlatNotYet(plat.into()))
-    } else {
-        Err(UsageError::UnknownPlat(plat.into()))
+/// The platform to build for: `--uk-plat`, else `$UK_PLAT`, else the default (linuxu).
+pub fn resolve_plat(flag: Option<&str>, env: Option<&str>) -> Result<Platform, UsageError> {
+    match flag.or(env.filter(|s| !s.is_empty())) {
+        Some(name) => Ok(name.parse()?),
+        None => Ok(Platform::DEFAULT),
     }
 }
 
@@ -357,27 +346,6 @@ pub fn link_command(p: &Parsed, sysroot: &Sysroot, gcc: &GccPaths, kernel: &Path
     v.push("-Wl,--gc-sections".into());
     v.push("-Wl,-z,noexecstack".into());
     v
-}
-
-/// The kvm platform's linker script (in the repository, beside the platform's code).
-pub fn kvm_linker_script(root: &Path) -> PathBuf {
-    root.join("plat").join("kvm").join("kvm.ld")
-}
-
-/// Link flags a platform adds after [`link_command`]'s: for kvm, its linker script (the
-/// image is linked at 1 MiB with PVH and multiboot headers), 4 KiB segment alignment so
-/// that file offsets follow addresses (multiboot loads the file flat), and `main`
-/// wrapped so the kernel can time the moment the program starts (boot statistics).
-pub fn plat_link_flags(plat: &str, root: &Path) -> Vec<String> {
-    match plat {
-        "kvm" => vec![
-            format!("-Wl,-T,{}", path_str(&kvm_linker_script(root))),
-            "-Wl,-z,max-page-size=4096".into(),
-            "-Wl,--build-id=none".into(),
-            "-Wl,--wrap=main".into(),
-        ],
-        _ => Vec::new(),
-    }
 }
 
 /// `-l` names that resolve in none of the allowed folders. The host's own library folders
@@ -504,16 +472,16 @@ pub fn run(args: Vec<OsString>) -> Result<i32> {
                         .map(str::to_string)
                         .collect();
                     sets.extend(p.uk.set.iter().cloned());
-                    super::kernel::ensure_with(&plat, &sets)?
+                    super::kernel::ensure_with(plat, &sets)?
                 }
             };
             if env("UK_RELINK_MANIFEST").as_deref() != Some("0") {
-                if let Some(code) = link_recorded(&p, &plat, &sysroot, &gcc, &kernel, verbose)? {
+                if let Some(code) = link_recorded(&p, plat, &sysroot, &gcc, &kernel, verbose)? {
                     return Ok(code);
                 }
             }
             let mut argv = link_command(&p, &sysroot, &gcc, &kernel);
-            argv.extend(plat_link_flags(&plat, &crate::paths::repo_root()));
+            argv.extend(plat.link_flags(&crate::paths::repo_root()));
             exec_gcc(&argv, verbose)
         }
     }
@@ -526,7 +494,7 @@ pub fn run(args: Vec<OsString>) -> Result<i32> {
 /// (`-x`, stdin or response-file inputs): the caller links the ordinary way.
 fn link_recorded(
     p: &Parsed,
-    plat: &str,
+    plat: Platform,
     sysroot: &Sysroot,
     gcc: &GccPaths,
     kernel: &Path,
@@ -568,7 +536,7 @@ fn link_recorded(
     let mut linked = p.clone();
     linked.args = link_args;
     let mut argv = link_command(&linked, sysroot, gcc, kernel);
-    argv.extend(plat_link_flags(plat, &crate::paths::repo_root()));
+    argv.extend(plat.link_flags(&crate::paths::repo_root()));
     if verbose {
         print_command(&argv);
     }
@@ -780,19 +748,14 @@ mod tests {
     }
 
     #[test]
-    fn kvm_link_flags() {
-        let f = plat_link_flags("kvm", Path::new("/r"));
-        assert!(f.contains(&"-Wl,-T,/r/plat/kvm/kvm.ld".to_string()));
-        assert!(f.contains(&"-Wl,--wrap=main".to_string()));
-        assert!(plat_link_flags("linuxu", Path::new("/r")).is_empty());
-    }
-
-    #[test]
     fn platforms() {
-        assert_eq!(resolve_plat(None, None).unwrap(), "linuxu");
-        assert_eq!(resolve_plat(None, Some("")).unwrap(), "linuxu");
-        assert_eq!(resolve_plat(Some("linuxu"), Some("kvm")).unwrap(), "linuxu");
-        assert_eq!(resolve_plat(None, Some("kvm")).unwrap(), "kvm");
+        assert_eq!(resolve_plat(None, None).unwrap(), Platform::Linuxu);
+        assert_eq!(resolve_plat(None, Some("")).unwrap(), Platform::Linuxu);
+        assert_eq!(
+            resolve_plat(Some("linuxu"), Some("kvm")).unwrap(),
+            Platform::Linuxu
+        );
+        assert_eq!(resolve_plat(None, Some("kvm")).unwrap(), Platform::Kvm);
         let e = resolve_plat(None, Some("xen")).unwrap_err();
         assert_eq!(
             e.to_string(),
@@ -800,7 +763,7 @@ mod tests {
         );
         assert!(matches!(
             resolve_plat(Some("pdp11"), None),
-            Err(UsageError::UnknownPlat(_))
+            Err(UsageError::Plat(PlatformError::Unknown(_)))
         ));
     }
 

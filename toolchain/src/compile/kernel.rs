@@ -18,6 +18,7 @@ use fs4::fs_std::FileExt;
 use sha2::{Digest, Sha256};
 
 use crate::paths;
+use crate::platform::Platform;
 
 /// The host target the kernel crates build for (the only Rust target installed; see
 /// DESIGN §4). Naming it explicitly keeps `RUSTFLAGS` away from build scripts.
@@ -56,19 +57,19 @@ pub const LWIP_PREFIX_ENV: &str = "UK_LWIP_PREFIX";
 const LOG_TAIL_LINES: usize = 40;
 
 /// Where the kernel for `plat` and configuration hash `hash` lives.
-pub fn kernel_dir(plat: &str, hash: &str) -> PathBuf {
+pub fn kernel_dir(plat: Platform, hash: &str) -> PathBuf {
     paths::kernels_dir().join(format!("{plat}-{hash}"))
 }
 
 /// The `libuk.a` for `plat` with the default configuration plus `sets`
 /// (`OPTION=VALUE`, as `uk-cc --uk-set` / `$UK_CONFIG_SET` give them).
-pub fn ensure_with(plat: &str, sets: &[String]) -> Result<PathBuf> {
+pub fn ensure_with(plat: Platform, sets: &[String]) -> Result<PathBuf> {
     ensure(plat, &super::config::resolve_sets(sets)?)
 }
 
 /// The `libuk.a` for `plat` and `resolved`, built when absent or older than the kernel
 /// sources. Returns its path.
-pub fn ensure(plat: &str, resolved: &uk_kconfig::Resolved) -> Result<PathBuf> {
+pub fn ensure(plat: Platform, resolved: &uk_kconfig::Resolved) -> Result<PathBuf> {
     let root = paths::repo_root();
     let dir = kernel_dir(plat, &resolved.hash());
     let lib = dir.join("libuk.a");
@@ -152,8 +153,8 @@ pub fn ensure(plat: &str, resolved: &uk_kconfig::Resolved) -> Result<PathBuf> {
 
 /// The cargo arguments that build the kernel staticlib for `plat` with `features`, in
 /// the cargo `profile` (see [`kernel_profile`]).
-pub fn cargo_args(plat: &str, features: &[String], profile: &str) -> Vec<String> {
-    let mut feats = vec![format!("plat-{plat}")];
+pub fn cargo_args(plat: Platform, features: &[String], profile: &str) -> Vec<String> {
+    let mut feats = vec![plat.kernel_feature()];
     feats.extend(features.iter().filter(|f| !f.is_empty()).cloned());
     vec![
         "build".into(),
@@ -333,7 +334,7 @@ mod tests {
     #[test]
     fn cargo_args_select_platform_and_features() {
         let args = cargo_args(
-            "linuxu",
+            Platform::Linuxu,
             &["alloc-tlsf".into(), "".into(), "net".into()],
             "kernel-size",
         );
@@ -344,7 +345,9 @@ mod tests {
         assert!(s.contains("--no-default-features"));
         assert_eq!(args.last().unwrap(), "plat-linuxu,alloc-tlsf,net");
         assert_eq!(
-            cargo_args("kvm", &[], "kernel-speed").last().unwrap(),
+            cargo_args(Platform::Kvm, &[], "kernel-speed")
+                .last()
+                .unwrap(),
             "plat-kvm"
         );
         assert_eq!(kernel_profile(Some("speed")), "kernel-speed");

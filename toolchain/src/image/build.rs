@@ -11,26 +11,12 @@ use std::time::Instant;
 use anyhow::{anyhow, bail, Context, Result};
 
 use crate::bins;
-use crate::compile::cc;
 use crate::compile::{config, kernel, relink};
 use crate::packages::builder::{self, BuildOpts};
 use crate::packages::ports;
 use crate::packages::recipe::{Kind, Recipe};
 use crate::paths;
-
-/// Refuses a platform uk-cc cannot link for.
-pub fn check_plat(plat: &str) -> Result<()> {
-    if cc::AVAILABLE_PLATS.contains(&plat) {
-        return Ok(());
-    }
-    if cc::PLANNED_PLATS.contains(&plat) {
-        bail!("platform `{plat}` is planned but not available yet; use --plat linuxu");
-    }
-    bail!(
-        "unknown platform `{plat}` (available: {})",
-        cc::AVAILABLE_PLATS.join(", ")
-    )
-}
+use crate::platform::Platform;
 
 fn human_size(n: u64) -> String {
     if n >= 1 << 20 {
@@ -41,8 +27,7 @@ fn human_size(n: u64) -> String {
 }
 
 /// Builds an app into `images/<name>.<plat>` (or installs a port) and returns the path.
-pub fn build(name: &str, plat: &str, set: &[String], jobs: Option<usize>) -> Result<PathBuf> {
-    check_plat(plat)?;
+pub fn build(name: &str, plat: Platform, set: &[String], jobs: Option<usize>) -> Result<PathBuf> {
     let r = Recipe::load(name)?;
     // Before any port: ports other than libc are built with uk-cc.
     let cc = bins::uk_cc()?;
@@ -89,13 +74,14 @@ pub fn build(name: &str, plat: &str, set: &[String], jobs: Option<usize>) -> Res
     // instead of building from source (docs/apps.md, "Relinking").
     let recipe_stamp = relink::recipe_stamp(r.path(), r.local_source().as_deref(), &port_dirs)?;
     // A build from source runs the app's own build system, whose configure tests run
-    // the programs they link: those must be linuxu images. So another platform's image
-    // comes from the linuxu build's objects, relinked (DESIGN: one compile, one image
-    // per platform).
+    // the programs they link: those must be images that run on this host. So another
+    // platform's image comes from such a build's objects, relinked (DESIGN: one
+    // compile, one image per platform).
+    let host = Platform::build_host();
     for attempt in 0..2 {
         match relink::relink_image(&cc, &images, &r.name, plat, &kernel_lib, &recipe_stamp) {
             Ok(Some(done)) => {
-                let image = images.join(format!("{}.{plat}", r.name));
+                let image = images.join(plat.image_name(&r.name));
                 fs::write(stamp_path(&image), image_stamp(&r, &kernel_lib)?)?;
                 eprintln!(
                     "ukport: relinked {} from {} objects of the {} build ({}) in {:.1}s",
@@ -107,21 +93,21 @@ pub fn build(name: &str, plat: &str, set: &[String], jobs: Option<usize>) -> Res
                 );
                 return Ok(image);
             }
-            Ok(None) if plat != "linuxu" && attempt == 0 => {
+            Ok(None) if !plat.runs_on_host() && attempt == 0 => {
                 eprintln!(
-                    "ukport: building {} for linuxu first (its build runs test programs on this host), then relinking for {plat}",
+                    "ukport: building {} for {host} first (its build runs test programs on this host), then relinking for {plat}",
                     r.name
                 );
-                build(name, "linuxu", set, jobs)?;
+                build(name, host, set, jobs)?;
             }
-            Ok(None) if plat != "linuxu" => {
+            Ok(None) if !plat.runs_on_host() => {
                 bail!(
-                    "the linuxu build of {} left no relink manifest to make the {plat} image from",
+                    "the {host} build of {} left no relink manifest to make the {plat} image from",
                     r.name
                 )
             }
             Ok(None) => break,
-            Err(e) if plat != "linuxu" => {
+            Err(e) if !plat.runs_on_host() => {
                 return Err(e.context(format!("relinking {} for {plat}", r.name)))
             }
             Err(e) => {
@@ -139,7 +125,7 @@ pub fn build(name: &str, plat: &str, set: &[String], jobs: Option<usize>) -> Res
     opts.env.insert("CC".into(), cc.display().to_string());
     opts.env
         .insert("UK_KERNEL".into(), kernel_lib.display().to_string());
-    opts.env.insert("UK_PLAT".into(), plat.to_string());
+    opts.env.insert("UK_PLAT".into(), plat.name().into());
     opts.env
         .insert("UK_SYSROOT".into(), sysroot.display().to_string());
     if !cflags.is_empty() {
@@ -152,8 +138,8 @@ pub fn build(name: &str, plat: &str, set: &[String], jobs: Option<usize>) -> Res
         .ok_or_else(|| anyhow!("{} has no [build] binary", r.name))?;
 
     fs::create_dir_all(&images).with_context(|| format!("cannot create {}", images.display()))?;
-    let image = images.join(format!("{}.{plat}", r.name));
-    let tmp = images.join(format!(".{}.{plat}.tmp", r.name));
+    let image = images.join(plat.image_name(&r.name));
+    let tmp = images.join(format!(".{}.tmp", plat.image_name(&r.name)));
     fs::copy(&bin, &tmp).with_context(|| format!("cannot copy {}", bin.display()))?;
     fs::rename(&tmp, &image)?;
     fs::write(stamp_path(&image), image_stamp(&r, &kernel_lib)?)?;
@@ -196,7 +182,7 @@ fn image_stamp(r: &Recipe, kernel_lib: &Path) -> Result<String> {
 
 /// True when `image` was built from the current recipe, source and kernel (building the
 /// kernel first if its sources changed). With `UK_KERNEL`, that kernel is the one.
-pub fn image_is_current(r: &Recipe, plat: &str, image: &Path) -> Result<bool> {
+pub fn image_is_current(r: &Recipe, plat: Platform, image: &Path) -> Result<bool> {
     let Ok(old) = fs::read_to_string(stamp_path(image)) else {
         return Ok(false);
     };

@@ -49,17 +49,3 @@ pub fn assemble_rootfs(r: &Recipe) -> Result<Option<PathBuf>> {
     }
     Ok(Some(dir))
 }
-
-/// The `root=` boot option for a host folder (boot options are space-separated).
-pub fn root_option(dir: &Path) -> Result<String> {
-    let dir = fs::canonicalize(dir)
-        .with_context(|| format!("root folder {} does not exist", dir.display()))?;
-    if !dir.is_dir() {
-        bail!("--root {}: not a folder", dir.display());
-    }
-    let s = dir.display().to_string();
-    if s.contains(char::is_whitespace) {
-        bail!("the root folder {s} contains a space, which boot options cannot carry; move it");
-    }
-    Ok(format!("root=hostfs:{s}"))
-}

@@ -202,13 +202,20 @@ pub fn passt_args(socket: &Path, ports: &[PortForward]) -> Vec<String> {
     a
 }
 
-/// Boot options (`UKIT_OPTS` words) that attach the image to the passt at `socket`.
-pub fn passt_boot_options(socket: &Path) -> Vec<String> {
-    vec![
-        format!("net=passt:{}", socket.display()),
+/// Boot options that give the image the fixed user-mode address and gateway (passt's,
+/// and QEMU's user-mode network uses the same).
+pub fn guest_address_options() -> [String; 2] {
+    [
         format!("ip={GUEST_ADDR}/{GUEST_PREFIX}"),
         format!("gw={GATEWAY}"),
     ]
+}
+
+/// Boot options (`UKIT_OPTS` words) that attach the image to the passt at `socket`.
+pub fn passt_boot_options(socket: &Path) -> Vec<String> {
+    let mut opts = vec![format!("net=passt:{}", socket.display())];
+    opts.extend(guest_address_options());
+    opts
 }
 
 /// A running passt, stopped (by its PID) when dropped.

@@ -13,6 +13,8 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 
+use super::net::PortForward;
+
 /// The QEMU binary.
 pub const QEMU: &str = "qemu-system-x86_64";
 
@@ -168,7 +170,7 @@ pub struct RunSpec {
     pub timing: bool,
     /// `-p HOST:GUEST` forwards: when non-empty the VM gets a virtio-net device on QEMU
     /// user-mode networking with these TCP ports forwarded from 127.0.0.1.
-    pub forwards: Vec<(u16, u16)>,
+    pub forwards: Vec<PortForward>,
     /// A newc cpio archive handed to the guest as its initrd (`-initrd`): the kernel
     /// unpacks it into the ramfs root (see [`crate::image::cpio`]).
     pub initrd: Option<PathBuf>,
@@ -202,10 +204,10 @@ pub fn share_args(machine: Machine, dir: &Path) -> Vec<String> {
 /// gateway 10.0.2.2, DHCP available) with TCP `forwards` (host, guest) reachable only on
 /// the host's loopback: `-device virtio-net-device` (mmio) on microvm, the modern-only
 /// `virtio-net-pci` on pc.
-pub fn net_args(machine: Machine, forwards: &[(u16, u16)]) -> Vec<String> {
+pub fn net_args(machine: Machine, forwards: &[PortForward]) -> Vec<String> {
     let mut netdev = "user,id=n0".to_string();
-    for (h, g) in forwards {
-        netdev.push_str(&format!(",hostfwd=tcp:127.0.0.1:{h}-:{g}"));
+    for p in forwards {
+        netdev.push_str(&format!(",hostfwd=tcp:127.0.0.1:{}-:{}", p.host, p.guest));
     }
     let device = match machine {
         Machine::Microvm => "virtio-net-device,netdev=n0",
@@ -487,7 +489,8 @@ mod tests {
 
     #[test]
     fn network_arguments_forward_on_loopback_only() {
-        let a = net_args(Machine::Microvm, &[(8080, 80), (2222, 22)]);
+        let fw = |host, guest| PortForward { host, guest };
+        let a = net_args(Machine::Microvm, &[fw(8080, 80), fw(2222, 22)]);
         assert_eq!(
             a,
             [
@@ -497,7 +500,7 @@ mod tests {
                 "virtio-net-device,netdev=n0"
             ]
         );
-        assert!(net_args(Machine::Pc, &[(1, 2)])[3].starts_with("virtio-net-pci,"));
+        assert!(net_args(Machine::Pc, &[fw(1, 2)])[3].starts_with("virtio-net-pci,"));
     }
 
     #[test]
