@@ -1,7 +1,7 @@
 //! Generates Rust bindings for lwIP's raw API from the *installed* lwip port (the same
 //! headers and lwipopts.h liblwip.a was compiled with, so struct layouts match).
 //!
-//! The port's prefix comes from `UK_LWIP_PREFIX` (set by the toolchain's kernel build);
+//! The port's prefix comes from `UK_PORT_LWIP_PREFIX` (set by the toolchain's kernel build);
 //! without it, the default cache location is tried, and when the port is not there yet
 //! it is built through the toolchain's recipe engine, so `cargo test --workspace` works
 //! on a fresh machine.
@@ -20,9 +20,9 @@ fn cache_dir() -> PathBuf {
     PathBuf::from(home).join(".cache").join("ukit")
 }
 
-/// The installed lwip port: `UK_LWIP_PREFIX`, else `<cache>/ports/lwip-*` (newest name).
+/// The installed lwip port: `UK_PORT_LWIP_PREFIX`, else `<cache>/ports/lwip-*` (newest name).
 fn lwip_prefix() -> PathBuf {
-    if let Some(p) = env::var_os("UK_LWIP_PREFIX").filter(|p| !p.is_empty()) {
+    if let Some(p) = env::var_os("UK_PORT_LWIP_PREFIX").filter(|p| !p.is_empty()) {
         return PathBuf::from(p);
     }
     let ports = cache_dir().join("ports");
@@ -49,7 +49,7 @@ fn lwip_prefix() -> PathBuf {
             Err(e) => panic!(
                 "uk-lwip-sys: the lwip port is not installed in {} and building it failed: \
                  {e:#}\nBuild it with `cargo run --release --bin ukport -- build lwip`, or set \
-                 UK_LWIP_PREFIX to an installed port.",
+                 UK_PORT_LWIP_PREFIX to an installed port.",
                 ports.display()
             ),
         },
@@ -84,7 +84,7 @@ fn musl_include(prefix: &Path) -> PathBuf {
 }
 
 fn main() {
-    println!("cargo:rerun-if-env-changed=UK_LWIP_PREFIX");
+    println!("cargo:rerun-if-env-changed=UK_PORT_LWIP_PREFIX");
     println!("cargo:rerun-if-env-changed=UKIT_CACHE");
     println!("cargo:rerun-if-changed=src/wrapper.h");
     let prefix = lwip_prefix();

@@ -53,3 +53,30 @@ pub fn resolve_recipe(r: &Recipe, set: &[String]) -> Result<(Schema, Resolved)> 
         .map_err(|e| anyhow!("the configuration of {} does not resolve:\n{e}", r.name))?;
     Ok((schema, resolved))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::packages::recipe::Kind;
+
+    /// A port named in an options.toml must be a port recipe, or kernel builds with that
+    /// option would fail late, inside cargo.
+    #[test]
+    fn declared_ports_are_port_recipes() {
+        let schema = schema().unwrap();
+        let mut declared = 0;
+        for opt in schema.options() {
+            for p in &opt.ports {
+                let r = Recipe::load(p).unwrap_or_else(|e| panic!("{}: {e:#}", opt.location()));
+                assert_eq!(r.kind, Kind::Port, "{} names {p}", opt.location());
+                declared += 1;
+            }
+        }
+        assert!(declared > 0);
+        assert_eq!(
+            resolve_sets(&["lib.net=true".into()]).unwrap().ports(),
+            ["lwip"]
+        );
+        assert!(resolve_sets(&[]).unwrap().ports().is_empty());
+    }
+}

@@ -17,6 +17,7 @@ use anyhow::{bail, Context, Result};
 use fs4::fs_std::FileExt;
 use sha2::{Digest, Sha256};
 
+use crate::packages::ports;
 use crate::paths;
 use crate::platform::Platform;
 
@@ -45,13 +46,6 @@ pub fn kernel_profile(optimize: Option<&str>) -> &'static str {
         _ => "kernel-size",
     }
 }
-
-/// The bool option that puts networking (lib/net on lwIP) into the kernel.
-pub const NET_OPTION: &str = "lib.net";
-/// The port that option needs.
-pub const LWIP_PORT: &str = "lwip";
-/// Environment variable that tells the kernel build where the lwip port is installed.
-pub const LWIP_PREFIX_ENV: &str = "UK_LWIP_PREFIX";
 
 /// Lines of the build log shown when a kernel build fails.
 const LOG_TAIL_LINES: usize = 40;
@@ -86,18 +80,17 @@ pub fn ensure(plat: Platform, resolved: &uk_kconfig::Resolved) -> Result<PathBuf
         "\nargs {} flags {KERNEL_RUSTFLAGS}",
         args.join(" ")
     ));
-    // Networking links lwIP's objects into libuk.a (lib/net's build script), so the port
-    // must exist first, and a rebuilt port (new lwipopts.h) must rebuild the kernel.
-    let lwip = match resolved.get(NET_OPTION) {
-        Some(uk_kconfig::Value::Bool(true)) => {
-            let prefix = crate::packages::ports::ensure_port(LWIP_PORT)?;
-            let port_stamp =
-                fs::read_to_string(prefix.join(crate::packages::ports::STAMP)).unwrap_or_default();
-            stamp.push_str(&format!("\nlwip {}", port_stamp.trim()));
-            Some(prefix)
-        }
-        _ => None,
-    };
+    // Options declare the ports the kernel links (`ports = [...]` in options.toml; lib.net
+    // links lwIP's objects into libuk.a through lib/net's build script). They must be
+    // installed first, their build scripts told where (UK_PORT_<NAME>_PREFIX), and a
+    // rebuilt port (a new lwipopts.h) must rebuild the kernel.
+    let mut port_env = Vec::new();
+    for name in resolved.ports() {
+        let prefix = ports::ensure_port(&name)?;
+        let port_stamp = fs::read_to_string(prefix.join(ports::STAMP)).unwrap_or_default();
+        stamp.push_str(&format!("\nport {name} {}", port_stamp.trim()));
+        port_env.push((ports::prefix_env(&name), prefix));
+    }
 
     if is_fresh(&lib, &stamp_file, &stamp) {
         return Ok(lib);
@@ -120,7 +113,7 @@ pub fn ensure(plat: Platform, resolved: &uk_kconfig::Resolved) -> Result<PathBuf
 
     let log = dir.join("build.log");
     let spinner = Spinner::start(&format!("building ukit kernel ({plat})"));
-    let status = run_logged(&root, &args, &config, &target_dir, &log, lwip.as_deref());
+    let status = run_logged(&root, &args, &config, &target_dir, &log, &port_env);
     spinner.finish();
     let status = status?;
     if !status.success() {
@@ -203,7 +196,7 @@ fn run_logged(
     config: &Path,
     target_dir: &Path,
     log: &Path,
-    lwip: Option<&Path>,
+    port_env: &[(String, PathBuf)],
 ) -> Result<std::process::ExitStatus> {
     let out = File::create(log).with_context(|| format!("creating {}", log.display()))?;
     let err = out.try_clone()?;
@@ -214,11 +207,8 @@ fn run_logged(
         .env("UK_CONFIG", config)
         .env("CARGO_TARGET_DIR", target_dir)
         .env("RUSTFLAGS", KERNEL_RUSTFLAGS)
-        // Read by lib/net's and lib/lwip-sys's build scripts; absent without networking.
-        .env(
-            LWIP_PREFIX_ENV,
-            lwip.map(Path::as_os_str).unwrap_or_default(),
-        )
+        // Read by the build scripts that link the ports (uk_recipes::ports::for_build_script).
+        .envs(port_env.iter().map(|(k, v)| (k, v)))
         // These would override RUSTFLAGS or tie cargo to a make jobserver whose pipes we
         // may not have been given (uk-cc runs inside `make -j`).
         .env_remove("CARGO_ENCODED_RUSTFLAGS")
