@@ -134,6 +134,12 @@ impl Task {
 
     /// Ends the task and leaves nothing behind (the caller reports the error).
     pub fn fail(self) {
+        self.clear();
+    }
+
+    /// Ends the task without a final message: the spinner goes, and what the caller
+    /// prints next stands in its place.
+    pub fn clear(self) {
         #[cfg(feature = "progress-bar")]
         if let Some(pb) = &self.pb {
             pb.finish_and_clear();

@@ -11,13 +11,14 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, UNIX_EPOCH};
+use std::time::UNIX_EPOCH;
 
 use anyhow::{bail, Context, Result};
 use fs4::fs_std::FileExt;
 use sha2::{Digest, Sha256};
 
 use crate::packages::ports;
+use crate::packages::progress::Progress;
 use crate::paths;
 use crate::platform::Platform;
 
@@ -112,9 +113,13 @@ pub fn ensure(plat: Platform, resolved: &uk_kconfig::Resolved) -> Result<PathBuf
     let _target_lock = lock(&paths::kernels_dir().join(".target.lock"))?;
 
     let log = dir.join("build.log");
-    let spinner = Spinner::start(&format!("building ukit kernel ({plat})"));
+    // Shown only while a build actually runs; as a line when stderr is not a terminal
+    // (configure logs, CI), saying why this link is slow.
+    let task = Progress::new().task(format!(
+        "building ukit kernel ({plat}; the first link with this configuration takes a while)"
+    ));
     let status = run_logged(&root, &args, &config, &target_dir, &log, &port_env);
-    spinner.finish();
+    task.clear();
     let status = status?;
     if !status.success() {
         bail!(
@@ -290,31 +295,6 @@ fn collect(dir: &Path, root: &Path, out: &mut Vec<(String, u64, u128)>) -> Resul
         }
     }
     Ok(())
-}
-
-/// A spinner on stderr, shown only while a build actually runs.
-struct Spinner(indicatif::ProgressBar);
-
-impl Spinner {
-    fn start(msg: &str) -> Spinner {
-        let pb =
-            indicatif::ProgressBar::with_draw_target(None, indicatif::ProgressDrawTarget::stderr());
-        pb.set_style(
-            indicatif::ProgressStyle::with_template("{spinner} {msg} [{elapsed}]")
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
-        );
-        pb.set_message(msg.to_string());
-        pb.enable_steady_tick(Duration::from_millis(120));
-        if pb.is_hidden() {
-            // Not a terminal (configure logs, CI): one plain line says why the link is slow.
-            eprintln!("uk-cc: {msg} (first link with this configuration; this takes a while)");
-        }
-        Spinner(pb)
-    }
-
-    fn finish(self) {
-        self.0.finish_and_clear();
-    }
 }
 
 #[cfg(test)]
