@@ -124,7 +124,7 @@ enum Cmd {
 #[derive(Subcommand)]
 enum CacheCmd {
     /// Remove what the tools rebuild on demand. Without flags: relink objects no
-    /// ukport image uses, and kernels built from other sources.
+    /// ukport image uses, and this checkout's kernels built from other sources.
     Clean {
         /// Also remove the build trees of apps and ports (installed ports and images stay).
         #[arg(long)]
@@ -239,9 +239,9 @@ fn cache_cmd(action: Option<CacheCmd>) -> Result<()> {
                     if all_kernels {
                         "kernels (all) and their cargo target folder"
                     } else {
-                        "kernels built from other sources"
+                        "this checkout's kernels built from other sources"
                     },
-                    cache::clean_kernels(&root, &stamp, all_kernels)?,
+                    cache::clean_kernels(&root, &stamp, &paths::checkout_id(), all_kernels)?,
                 ),
             ];
             if builds {

@@ -1,5 +1,5 @@
 //! Kernel builds: one `libuk.a` (the `uk-image` staticlib) per platform and resolved
-//! configuration, cached under `kernel/<plat>-<config hash>/`.
+//! configuration, cached under `kernel/<plat>-<config hash>-<checkout>/`.
 //!
 //! `uk-cc` asks for the kernel on every link, and `make -j` runs many links at once, so the
 //! common path must be cheap (a stamp comparison) and a build must happen only once: a file
@@ -53,7 +53,7 @@ const LOG_TAIL_LINES: usize = 40;
 
 /// Where the kernel for `plat` and configuration hash `hash` lives.
 pub fn kernel_dir(plat: Platform, hash: &str) -> PathBuf {
-    paths::kernels_dir().join(format!("{plat}-{hash}"))
+    paths::kernels_dir().join(format!("{plat}-{hash}-{}", paths::checkout_id()))
 }
 
 /// The `libuk.a` for `plat` with the default configuration plus `sets`
