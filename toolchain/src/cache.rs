@@ -8,8 +8,9 @@
 //! - *objects* no relink manifest under `images/` refers to (older than an hour, so a
 //!   link running right now keeps its inputs; a manifest elsewhere, beside a user's own
 //!   `uk-cc -o` output, then finds its objects gone and says to rebuild);
-//! - *kernels* whose stamp no longer matches the kernel sources (the next link would
-//!   rebuild them anyway), or every kernel and cargo's kernel target folder with `all`;
+//! - *kernels* of this checkout whose stamp no longer matches its kernel sources (the
+//!   next link would rebuild them anyway), or every kernel and cargo's kernel target
+//!   folder with `all`;
 //! - *build trees* of apps and ports (installed ports and images stay).
 
 use std::collections::BTreeSet;
@@ -19,7 +20,7 @@ use std::time::{Duration, SystemTime};
 
 use anyhow::{Context, Result};
 
-use crate::relink::{Manifest, SUFFIX};
+use crate::compile::relink::{Manifest, SUFFIX};
 
 /// One folder of the cache and what it holds.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -163,16 +164,26 @@ pub fn clean_objects(root: &Path, grace: Duration) -> Result<Removed> {
     Ok(removed)
 }
 
-/// Removes kernels under `root/kernel` whose stamp does not start with `source_stamp`
-/// (built from other sources: stale), or all of them and cargo's kernel target folder
-/// when `all`. A kernel folder another process holds locked (building) is skipped.
-pub fn clean_kernels(root: &Path, source_stamp: &str, all: bool) -> Result<Removed> {
+/// Removes the kernels of this checkout (`root/kernel/*-<checkout>`, and folders of the
+/// older layout without a checkout) whose stamp does not start with `source_stamp`
+/// (built from other sources: stale), or every kernel and cargo's kernel target folder
+/// when `all`. Other checkouts' kernels are theirs to judge; a kernel folder another
+/// process holds locked (building) is skipped.
+pub fn clean_kernels(
+    root: &Path,
+    source_stamp: &str,
+    checkout: &str,
+    all: bool,
+) -> Result<Removed> {
     use fs4::fs_std::FileExt;
     let mut removed = Removed::default();
     if let Some(Ok(dir)) = own_area(root, "kernel").map(fs::read_dir) {
         for e in dir.flatten() {
             let p = e.path();
             if !p.is_dir() {
+                continue;
+            }
+            if !all && other_checkouts(&e.file_name().to_string_lossy(), checkout) {
                 continue;
             }
             let stamp = fs::read_to_string(p.join("stamp")).unwrap_or_default();
@@ -194,6 +205,17 @@ pub fn clean_kernels(root: &Path, source_stamp: &str, all: bool) -> Result<Remov
         }
     }
     Ok(removed)
+}
+
+/// Whether kernel folder `name` (`<plat>-<hash>-<checkout>`) belongs to a checkout
+/// other than `checkout`.
+fn other_checkouts(name: &str, checkout: &str) -> bool {
+    match name.rsplit_once('-') {
+        Some((rest, id)) if rest.contains('-') && id.len() == checkout.len() => {
+            id != checkout && id.bytes().all(|b| b.is_ascii_hexdigit())
+        }
+        _ => false,
+    }
 }
 
 /// Removes the build trees of apps and ports (`root/build/*`); installed ports and
@@ -232,7 +254,7 @@ pub fn root() -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::relink::{Input, VERSION};
+    use crate::compile::relink::{Input, VERSION};
 
     struct Tmp(PathBuf);
     impl Drop for Tmp {
@@ -317,21 +339,29 @@ mod tests {
         let t = tmp("kernels");
         let k = t.0.join("kernel");
         for (name, stamp) in [
-            ("linuxu-aaa", "S1 12\nargs x"),
-            ("kvm-bbb", "S0 11\nargs x"),
+            ("linuxu-aaa-0123456789ab", "S1 12\nargs x"),
+            ("kvm-bbb-0123456789ab", "S0 11\nargs x"),
+            ("kvm-ccc", "S0 11\nargs x"),
+            ("kvm-ddd-ba9876543210", "S0 11\nargs x"),
         ] {
             fs::create_dir_all(k.join(name)).unwrap();
             fs::write(k.join(name).join("stamp"), stamp).unwrap();
             fs::write(k.join(name).join("libuk.a"), vec![0u8; 10]).unwrap();
         }
         fs::create_dir_all(t.0.join("kernel-target/x")).unwrap();
-        let r = clean_kernels(&t.0, "S1 12", false).unwrap();
-        assert_eq!(r.entries, 1);
-        assert!(k.join("linuxu-aaa").exists() && !k.join("kvm-bbb").exists());
+        let ours = "0123456789ab";
+        let r = clean_kernels(&t.0, "S1 12", ours, false).unwrap();
+        assert_eq!(r.entries, 2, "our stale kernel and one of the older layout");
+        assert!(k.join("linuxu-aaa-0123456789ab").exists());
+        assert!(!k.join("kvm-bbb-0123456789ab").exists() && !k.join("kvm-ccc").exists());
+        assert!(
+            k.join("kvm-ddd-ba9876543210").exists(),
+            "another checkout's kernel stays"
+        );
         assert!(t.0.join("kernel-target").exists(), "kept without `all`");
-        let r = clean_kernels(&t.0, "S1 12", true).unwrap();
-        assert_eq!(r.entries, 2, "the current kernel and the target folder");
-        assert!(!k.join("linuxu-aaa").exists() && !t.0.join("kernel-target").exists());
+        let r = clean_kernels(&t.0, "S1 12", ours, true).unwrap();
+        assert_eq!(r.entries, 3, "both kernels left and the target folder");
+        assert!(!k.join("linuxu-aaa-0123456789ab").exists() && !t.0.join("kernel-target").exists());
     }
 
     #[test]

@@ -1,16 +1,17 @@
 //! ukit host tools. The binaries (`uk-cc`, `ukport`) are thin; the work lives here so
 //! that both share one recipe engine, one cache and one way to build kernels.
+//!
+//! Modules by concern, each depending only on those listed before it:
+//! [`paths`] and [`bins`] (where things are), [`platform`] (what a platform is),
+//! [`packages`] (recipes and ports), [`compile`] (uk-cc, sysroot, kernels, relinking),
+//! [`image`] (app images, rootfs, cpio), [`run`] (`ukport run`: one runner per
+//! platform) and [`cache`] (what the cache holds, cleaning it).
 
-pub mod builder;
+pub mod bins;
 pub mod cache;
-pub mod cc;
-pub mod cpio;
-pub mod fetch;
-pub mod kernel;
-pub mod net;
+pub mod compile;
+pub mod image;
+pub mod packages;
 pub mod paths;
-pub mod ports;
-pub mod qemu;
-pub mod recipe;
-pub mod relink;
-pub mod sysroot;
+pub mod platform;
+pub mod run;

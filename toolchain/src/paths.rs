@@ -1,53 +1,12 @@
-//! Where things live: the repository (recipes, ports, kernel crates) and the cache
-//! (fetched sources, built ports, sysroots, kernels). The cache is outside the repo so
-//! that a fresh clone reuses what an earlier run built.
+//! Where things live: the recipe engine's places (repository, recipes, the cache and its
+//! sources, build trees and ports) plus the tools' own cache areas (kernels, their
+//! cargo target folder, images).
 
 use std::path::PathBuf;
 
-/// The ukit repository root: `$UKIT_ROOT`, else the checkout these tools were built from.
-pub fn repo_root() -> PathBuf {
-    if let Some(p) = std::env::var_os("UKIT_ROOT") {
-        return PathBuf::from(p);
-    }
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("toolchain/ has a parent")
-        .to_path_buf()
-}
+pub use uk_recipes::paths::*;
 
-/// `$UKIT_CACHE`, else `$XDG_CACHE_HOME/ukit`, else `~/.cache/ukit`.
-pub fn cache_dir() -> PathBuf {
-    if let Some(p) = std::env::var_os("UKIT_CACHE") {
-        return PathBuf::from(p);
-    }
-    if let Some(p) = std::env::var_os("XDG_CACHE_HOME") {
-        return PathBuf::from(p).join("ukit");
-    }
-    let home = std::env::var_os("HOME").unwrap_or_else(|| "/root".into());
-    PathBuf::from(home).join(".cache").join("ukit")
-}
-
-/// The recipes folder.
-pub fn recipes_dir() -> PathBuf {
-    repo_root().join("recipes")
-}
-
-/// Verified source archives, by file name (`musl-1.2.3.tar.gz`).
-pub fn sources_dir() -> PathBuf {
-    cache_dir().join("sources")
-}
-
-/// Build trees of ports and apps.
-pub fn build_dir() -> PathBuf {
-    cache_dir().join("build")
-}
-
-/// Installed ports (`ports/<name>-<version>/` holding include/ and lib/).
-pub fn ports_dir() -> PathBuf {
-    cache_dir().join("ports")
-}
-
-/// Built kernels, one folder per platform and resolved-configuration hash.
+/// Built kernels, one folder per platform, resolved-configuration hash and checkout.
 pub fn kernels_dir() -> PathBuf {
     cache_dir().join("kernel")
 }
@@ -58,15 +17,18 @@ pub fn kernels_dir() -> PathBuf {
 /// one fixed path in its target folder, so checkouts sharing a folder could be handed
 /// each other's kernel.
 pub fn kernel_target_dir() -> PathBuf {
+    cache_dir().join("kernel-target").join(checkout_id())
+}
+
+/// 12 hex digits naming this checkout (a hash of its path): the kernels and the cargo
+/// target folder of one checkout are its own. Kernels are stamped with their sources'
+/// modification times, so two checkouts sharing a kernel folder would each find the
+/// other's kernel stale and build it again, under each other's running links.
+pub fn checkout_id() -> String {
     use sha2::{Digest, Sha256};
     use std::os::unix::ffi::OsStrExt;
     let h = Sha256::digest(repo_root().as_os_str().as_bytes());
-    cache_dir().join("kernel-target").join(hex::encode(&h[..6]))
-}
-
-/// The private apt configuration used for Debian source-package fallbacks.
-pub fn apt_dir() -> PathBuf {
-    cache_dir().join("apt")
+    hex::encode(&h[..6])
 }
 
 /// Where `ukport build` leaves images (`images/<app>.<plat>`).

@@ -3,8 +3,14 @@
 //! arch/cc.h). Nothing here is safe to call without the rules lib/net keeps: one core
 //! lock around every call, callbacks run inside it.
 //!
-//! This crate does not link liblwip.a itself: uk-net does (through `DEP_LWIP_PREFIX`),
-//! because it also provides the C functions lwIP calls back (`sys_now`, `uk_net_malloc`).
+//! The bindings are checked in (`src/bindings.rs`) so that building needs no libclang;
+//! `tests/bindings.rs` regenerates them from the installed port and fails when they
+//! differ (a changed lwipopts.h changes struct layouts). To regenerate after such a
+//! change: `UK_REGEN_BINDINGS=1 cargo test -p uk-lwip-sys --test bindings`.
+//!
+//! This crate does not link liblwip.a itself: uk-net does (its build script installs
+//! the port when needed), because it also provides the C functions lwIP calls back
+//! (`sys_now`, `uk_net_malloc`).
 #![no_std]
 #![allow(
     non_upper_case_globals,
@@ -14,4 +20,4 @@
 )]
 #![allow(clippy::all, clippy::undocumented_unsafe_blocks)]
 
-include!(concat!(env!("OUT_DIR"), "/bindings.rs"));
+include!("bindings.rs");

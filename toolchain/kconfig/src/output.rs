@@ -8,7 +8,7 @@ use std::fmt::Write;
 
 /// A readable table grouped by menu: `name = value` and where the value came from
 /// (`default`, `recipes/x.toml:12`, `selected by y`, `--set`, `off: needs x`). Options
-/// limited to some platforms say so; the features and hash close the table.
+/// limited to some platforms say so; the features, ports and hash close the table.
 pub fn render(resolved: &Resolved, schema: &Schema) -> String {
     let width_name = schema
         .options()
@@ -56,16 +56,17 @@ pub fn render(resolved: &Resolved, schema: &Schema) -> String {
         }
         out.push('\n');
     }
-    let features = resolved.features();
-    let _ = writeln!(
-        out,
-        "features: {}",
-        if features.is_empty() {
+    for (label, list) in [
+        ("features", resolved.features()),
+        ("ports", resolved.ports()),
+    ] {
+        let shown = if list.is_empty() {
             "(none)".to_string()
         } else {
-            features.join(" ")
-        }
-    );
+            list.join(" ")
+        };
+        let _ = writeln!(out, "{label}: {shown}");
+    }
     let _ = writeln!(out, "hash: {}", resolved.hash());
     out
 }
@@ -206,7 +207,7 @@ help = "Retries."
         .unwrap();
         let text = render(&resolve(&s, &[]).unwrap(), &s);
         assert!(text.starts_with("[plat] plat\n  # A (plat/a/options.toml)\n  plat.a.x = false  default\n  # B (plat/b/options.toml)\n"), "{text}");
-        assert!(text.contains("features: (none)"), "{text}");
+        assert!(text.contains("features: (none)\nports: (none)\n"), "{text}");
     }
 
     #[test]

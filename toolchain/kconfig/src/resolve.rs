@@ -211,6 +211,7 @@ pub struct Resolved {
     /// Every option by name.
     pub values: BTreeMap<String, Setting>,
     features: Vec<String>,
+    ports: Vec<String>,
 }
 
 /// The JSON form: hash first so a human can match it with a kernel cache folder.
@@ -219,6 +220,8 @@ pub struct Resolved {
 struct Json {
     hash: String,
     features: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    ports: Vec<String>,
     values: BTreeMap<String, Setting>,
 }
 
@@ -237,6 +240,13 @@ impl Resolved {
     /// sorted and without duplicates.
     pub fn features(&self) -> Vec<String> {
         self.features.clone()
+    }
+
+    /// Ports the kernel links: the `ports` of every true bool option, sorted and without
+    /// duplicates. Not part of [`Resolved::hash`]: the schema derives them from the
+    /// values, and a schema change rebuilds kernels through their source stamp anyway.
+    pub fn ports(&self) -> Vec<String> {
+        self.ports.clone()
     }
 
     /// 16 hex chars identifying the configuration: a SHA-256 over every name, type and
@@ -265,6 +275,7 @@ impl Resolved {
         let json = Json {
             hash: self.hash(),
             features: self.features.clone(),
+            ports: self.ports.clone(),
             values: self.values.clone(),
         };
         // Serializing plain strings, numbers and maps cannot fail.
@@ -280,6 +291,7 @@ impl Resolved {
         let r = Resolved {
             values: json.values,
             features: json.features,
+            ports: json.ports,
         };
         if r.hash() != json.hash {
             return Err(Error::Resolved(format!(
@@ -534,9 +546,16 @@ pub fn resolve(schema: &Schema, layers: &[Layer]) -> Result<Resolved, Error> {
         .filter(|o| on.contains(o.name.as_str()))
         .filter_map(|o| o.feature.clone())
         .collect();
+    let ports: BTreeSet<String> = schema
+        .options()
+        .iter()
+        .filter(|o| on.contains(o.name.as_str()))
+        .flat_map(|o| o.ports.iter().cloned())
+        .collect();
     Ok(Resolved {
         values,
         features: features.into_iter().collect(),
+        ports: ports.into_iter().collect(),
     })
 }
 
@@ -554,12 +573,14 @@ type = "bool"
 help = "File systems."
 feature = "lib-vfs"
 selects = ["lib.log"]
+ports = ["fatlib"]
 
 [[option]]
 name = "lib.log"
 type = "bool"
 help = "Kernel log."
 feature = "lib-log"
+ports = ["fatlib", "logc"]
 
 [[option]]
 name = "vfs.max_files"
@@ -638,6 +659,7 @@ help = "uname."
         );
         assert_eq!(r.setting("alloc.kind").unwrap().origin, Origin::Default);
         assert!(r.features().is_empty());
+        assert!(r.ports().is_empty());
         assert_eq!(r.values.len(), s().options().len());
     }
 
@@ -670,6 +692,11 @@ help = "uname."
         // Its dependency is on now, so the default-true option is on.
         assert_eq!(r.get("vfs.hostfs"), Some(&Value::Bool(true)));
         assert_eq!(r.features(), ["hostfs", "lib-log", "lib-vfs"]);
+        assert_eq!(
+            r.ports(),
+            ["fatlib", "logc"],
+            "selected options bring theirs"
+        );
     }
 
     #[test]
@@ -944,6 +971,7 @@ feature = "w"
         let back = Resolved::from_json(&text).unwrap();
         assert_eq!(back, r);
         assert_eq!(back.features(), r.features());
+        assert_eq!(back.ports(), ["fatlib", "logc"]);
         assert!(text.contains(&format!("\"hash\": \"{}\"", r.hash())));
         let tampered = text.replace("\"ukit\"", "\"other\"");
         assert_ne!(tampered, text);

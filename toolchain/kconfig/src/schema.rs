@@ -44,6 +44,9 @@ pub struct OptionDef {
     pub conflicts: Vec<String>,
     /// Cargo feature of `uk-image` enabled when this bool option is true.
     pub feature: Option<String>,
+    /// Ports (recipes of C libraries) the kernel links when this bool option is true:
+    /// the toolchain installs them before it builds the kernel.
+    pub ports: Vec<String>,
     /// Platforms on which the option means something; empty means all.
     pub platforms: Vec<String>,
     /// The options.toml that declares it.
@@ -132,6 +135,8 @@ struct RawOption {
     #[serde(default)]
     conflicts: Vec<Spanned<String>>,
     feature: Option<Spanned<String>>,
+    #[serde(default)]
+    ports: Vec<Spanned<String>>,
     prompt: Option<String>,
     #[serde(default)]
     platforms: Vec<String>,
@@ -163,6 +168,14 @@ fn valid_name(name: &str) -> bool {
             matches!(c.next(), Some('a'..='z'))
                 && c.all(|c| matches!(c, 'a'..='z' | '0'..='9' | '_'))
         })
+}
+
+/// A recipe name: lower-case letters, digits, `-`, `_` and `.`, starting with a letter
+/// (it names `recipes/<name>.toml` and an environment variable).
+fn valid_port(p: &str) -> bool {
+    let mut c = p.chars();
+    matches!(c.next(), Some('a'..='z'))
+        && c.all(|c| matches!(c, 'a'..='z' | '0'..='9' | '-' | '_' | '.'))
 }
 
 fn valid_feature(f: &str) -> bool {
@@ -701,6 +714,27 @@ fn check_option(
         }
         f.into_inner()
     });
+    bool_only("ports", !raw.ports.is_empty(), first(&raw.ports), &mut fail);
+    let mut ports = Vec::new();
+    for p in raw.ports {
+        if !valid_port(p.get_ref()) {
+            fail(
+                p.span().start,
+                format!(
+                    "port `{}` of `{name}` is not a recipe name (lower-case letters, digits, \
+                     `-`, `_`, `.`)",
+                    p.get_ref()
+                ),
+            );
+        } else if ports.contains(p.get_ref()) {
+            fail(
+                p.span().start,
+                format!("`{name}` lists port `{}` twice", p.get_ref()),
+            );
+        } else {
+            ports.push(p.into_inner());
+        }
+    }
     for p in &raw.platforms {
         if p.is_empty() {
             fail(name_off, format!("`{name}` lists an empty platform name"));
@@ -736,6 +770,7 @@ fn check_option(
         selects: names(&refs.selects),
         conflicts: names(&refs.conflicts),
         feature,
+        ports,
         platforms: raw.platforms,
         file: path.to_path_buf(),
         line: line_of(text, name_off),
@@ -1026,6 +1061,7 @@ help = "Kernel log."
             ("selects = [\"a.c\"]", "selects"),
             ("conflicts = [\"a.c\"]", "conflicts"),
             ("feature = \"x\"", "feature"),
+            ("ports = [\"lwip\"]", "ports"),
         ] {
             let text = base.replacen("help = \"h\"\n", &format!("help = \"h\"\n{field}\n"), 1);
             let e = err(&text);
@@ -1037,6 +1073,13 @@ help = "Kernel log."
         }
         let e = err("[[option]]\nname = \"a.b\"\ntype = \"bool\"\nhelp = \"h\"\nfeature = \"bad feature\"\n");
         assert!(e.contains("not a Cargo feature name"), "{e}");
+        let e =
+            err("[[option]]\nname = \"a.b\"\ntype = \"bool\"\nhelp = \"h\"\nports = [\"Lw ip\"]\n");
+        assert!(e.contains("not a recipe name"), "{e}");
+        let e = err(
+            "[[option]]\nname = \"a.b\"\ntype = \"bool\"\nhelp = \"h\"\nports = [\"x\", \"x\"]\n",
+        );
+        assert!(e.contains("lists port `x` twice"), "{e}");
     }
 
     #[test]

@@ -1,18 +1,21 @@
 //! `ukport`: recipes in, images out. Lists, fetches, builds, configures and runs the
 //! apps and ports described in `recipes/`.
 
-use std::fs;
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::PathBuf;
 use std::time::Instant;
 
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::Result;
 use clap::{Parser, Subcommand};
 
-use uk_toolchain::builder::{self, BuildOpts};
-use uk_toolchain::fetch::{self, Progress};
-use uk_toolchain::recipe::{self, Kind, Recipe};
-use uk_toolchain::{cc, kernel, net, paths, ports, relink};
+use uk_toolchain::compile::config;
+use uk_toolchain::image::build::build;
+use uk_toolchain::packages::fetch;
+use uk_toolchain::packages::ports;
+use uk_toolchain::packages::progress::Progress;
+use uk_toolchain::packages::recipe::{self, Recipe};
+use uk_toolchain::platform::{self, Platform};
+use uk_toolchain::run::launch::{Options, PlatformFlags};
+use uk_toolchain::{bins, paths, run};
 
 #[derive(Parser)]
 #[command(
@@ -37,7 +40,7 @@ enum Cmd {
     Build {
         recipe: String,
         /// Platforms to build images for, comma-separated (e.g. linuxu,kvm).
-        #[arg(long, default_value = "linuxu")]
+        #[arg(long, default_value = Platform::DEFAULT.name())]
         plat: String,
         /// Override a kernel option (name=value); repeatable.
         #[arg(long = "set", value_name = "NAME=VALUE")]
@@ -48,7 +51,7 @@ enum Cmd {
     },
     /// Run an image, building it first when it does not exist.
     Run {
-        #[arg(long, default_value = "linuxu")]
+        #[arg(long, default_value = Platform::DEFAULT.name())]
         plat: String,
         /// Environment variable for the program (K=V); repeatable.
         #[arg(short = 'e', long = "env", value_name = "K=V")]
@@ -106,7 +109,7 @@ enum Cmd {
     /// Build an app and run its smoke test (the recipe's [test]).
     Test {
         recipe: String,
-        #[arg(long, default_value = "linuxu")]
+        #[arg(long, default_value = Platform::DEFAULT.name())]
         plat: String,
     },
     /// Prepare the toolchain: build the musl port (the uk-cc sysroot).
@@ -121,7 +124,7 @@ enum Cmd {
 #[derive(Subcommand)]
 enum CacheCmd {
     /// Remove what the tools rebuild on demand. Without flags: relink objects no
-    /// ukport image uses, and kernels built from other sources.
+    /// ukport image uses, and this checkout's kernels built from other sources.
     Clean {
         /// Also remove the build trees of apps and ports (installed ports and images stay).
         #[arg(long)]
@@ -142,10 +145,13 @@ fn main() {
             plat,
             set,
             jobs,
-        } => plat
-            .split(',')
-            .filter(|p| !p.is_empty())
-            .try_for_each(|p| build(&recipe, p, &set, jobs).map(|_| ())),
+        } => platform::parse_list(&plat)
+            .map_err(anyhow::Error::from)
+            .and_then(|plats| {
+                plats
+                    .into_iter()
+                    .try_for_each(|p| build(&recipe, p, &set, jobs).map(|_| ()))
+            }),
         Cmd::Run {
             plat,
             env,
@@ -163,33 +169,33 @@ fn main() {
             target,
             args,
         } => {
-            let kvm = KvmOpts {
-                machine,
-                boot,
-                boot_stats,
-                rootfs: root.clone(),
-                share,
-            };
-            let server = ServerOpts {
+            let opts = Options {
+                env,
+                memory,
+                trace,
                 publish,
+                root,
+                args,
+            };
+            let flags = PlatformFlags {
                 net,
                 ip,
                 gw,
-                root,
+                machine,
+                boot,
+                boot_stats,
+                share,
             };
-            run(
-                &plat,
-                &env,
-                memory.as_deref(),
-                trace,
-                &kvm,
-                &server,
-                &target,
-                &args,
-            )
+            plat.parse::<Platform>()
+                .map_err(anyhow::Error::from)
+                .and_then(|plat| run::run(plat, &target, &opts, &flags))
+                .map(|code| std::process::exit(code))
         }
         Cmd::Config { recipe, set } => config(&recipe, &set),
-        Cmd::Test { recipe, plat } => smoke_test(&recipe, &plat),
+        Cmd::Test { recipe, plat } => plat
+            .parse()
+            .map_err(anyhow::Error::from)
+            .and_then(|plat| run::smoke::smoke_test(&recipe, plat)),
         Cmd::Setup => setup(),
         Cmd::Cache { action } => cache_cmd(action),
     };
@@ -223,7 +229,7 @@ fn cache_cmd(action: Option<CacheCmd>) -> Result<()> {
             builds,
             all_kernels,
         }) => {
-            let stamp = uk_toolchain::kernel::source_stamp(&paths::repo_root())?;
+            let stamp = uk_toolchain::compile::kernel::source_stamp(&paths::repo_root())?;
             let mut report = vec![
                 (
                     "relink objects no image uses",
@@ -233,9 +239,9 @@ fn cache_cmd(action: Option<CacheCmd>) -> Result<()> {
                     if all_kernels {
                         "kernels (all) and their cargo target folder"
                     } else {
-                        "kernels built from other sources"
+                        "this checkout's kernels built from other sources"
                     },
-                    cache::clean_kernels(&root, &stamp, all_kernels)?,
+                    cache::clean_kernels(&root, &stamp, &paths::checkout_id(), all_kernels)?,
                 ),
             ];
             if builds {
@@ -314,710 +320,11 @@ fn fetch_cmd(name: &str) -> Result<()> {
     Ok(())
 }
 
-fn check_plat(plat: &str) -> Result<()> {
-    if cc::AVAILABLE_PLATS.contains(&plat) {
-        return Ok(());
-    }
-    if cc::PLANNED_PLATS.contains(&plat) {
-        bail!("platform `{plat}` is planned but not available yet; use --plat linuxu");
-    }
-    bail!(
-        "unknown platform `{plat}` (available: {})",
-        cc::AVAILABLE_PLATS.join(", ")
-    )
-}
-
-/// The recipe's `[config]` plus `--set`, resolved against the repository's schema.
-fn resolve_config(
-    r: &Recipe,
-    set: &[String],
-) -> Result<(uk_kconfig::Schema, uk_kconfig::Resolved)> {
-    let root = paths::repo_root();
-    let schema = uk_kconfig::Schema::load(&root).map_err(|e| {
-        anyhow!(
-            "loading the kernel option schema under {}: {e}",
-            root.display()
-        )
-    })?;
-    let origin = r
-        .path()
-        .strip_prefix(&root)
-        .unwrap_or(r.path())
-        .display()
-        .to_string();
-    let mut layer = uk_kconfig::Layer::new(origin);
-    layer.values = r
-        .config_layer()
-        .into_iter()
-        .map(|(name, value, line)| (name, value, (line > 0).then_some(line)))
-        .collect();
-    let set_layer = uk_kconfig::Layer::from_set(&schema, set).map_err(|e| anyhow!("{e}"))?;
-    let resolved = uk_kconfig::resolve(&schema, &[layer, set_layer])
-        .map_err(|e| anyhow!("the configuration of {} does not resolve:\n{e}", r.name))?;
-    Ok((schema, resolved))
-}
-
-/// The uk-cc next to this ukport. `cargo run --bin ukport` builds only ukport, so when
-/// uk-cc is missing or older than ukport (and ukport runs from a cargo target folder),
-/// build it the same way first: the README's one command must work on a fresh clone.
-fn uk_cc() -> Result<PathBuf> {
-    let exe = std::env::current_exe()?;
-    let p = exe.with_file_name("uk-cc");
-    let mtime = |f: &Path| fs::metadata(f).and_then(|m| m.modified()).ok();
-    let stale = match (mtime(&p), mtime(&exe)) {
-        (None, _) => true,
-        (Some(cc), Some(port)) => cc < port,
-        _ => false,
-    };
-    if stale {
-        let profile_dir = exe
-            .parent()
-            .ok_or_else(|| anyhow!("ukport has no folder"))?;
-        let target_dir = profile_dir
-            .parent()
-            .ok_or_else(|| anyhow!("ukport is not in a cargo target folder"))?;
-        let profile = profile_dir
-            .file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or("");
-        if matches!(profile, "release" | "debug") && paths::repo_root().join("Cargo.toml").is_file()
-        {
-            if !p.is_file() {
-                eprintln!("ukport: building uk-cc next to ukport ({})", p.display());
-            }
-            let mut cmd = Command::new("cargo");
-            cmd.current_dir(paths::repo_root())
-                .args([
-                    "build",
-                    "--quiet",
-                    "-p",
-                    "uk-toolchain",
-                    "--bin",
-                    "uk-cc",
-                    "--target-dir",
-                ])
-                .arg(target_dir);
-            if profile == "release" {
-                cmd.arg("--release");
-            }
-            let st = cmd.status().context("cannot run cargo to build uk-cc")?;
-            if st.success() {
-                // cargo leaves an up-to-date uk-cc untouched: mark it checked so the
-                // next ukport run does not ask cargo again.
-                if let Ok(f) = fs::File::options().write(true).open(&p) {
-                    let _ = f.set_modified(std::time::SystemTime::now());
-                }
-            }
-            if !st.success() {
-                bail!("building uk-cc failed ({st}); try `cargo build --release --bin uk-cc --bin ukport`");
-            }
-        }
-    }
-    if !p.is_file() {
-        bail!(
-            "uk-cc is not next to ukport ({}); build both with `cargo build --release --bin uk-cc --bin ukport`",
-            p.display()
-        );
-    }
-    Ok(p)
-}
-
-fn human_size(n: u64) -> String {
-    if n >= 1 << 20 {
-        format!("{:.1} MiB", n as f64 / (1u64 << 20) as f64)
-    } else {
-        format!("{:.1} KiB", n as f64 / 1024.0)
-    }
-}
-
-/// Builds an app into `images/<name>.<plat>` (or installs a port) and returns the path.
-fn build(name: &str, plat: &str, set: &[String], jobs: Option<usize>) -> Result<PathBuf> {
-    check_plat(plat)?;
-    let r = Recipe::load(name)?;
-    // Before any port: ports other than libc are built with uk-cc.
-    let cc = uk_cc()?;
-    if r.kind == Kind::Port {
-        let prefix = ports::ensure_port(&r.name)?;
-        println!(
-            "port {} {} installed in {}",
-            r.name,
-            r.version,
-            prefix.display()
-        );
-        return Ok(prefix);
-    }
-    let started = Instant::now();
-    let mut ldflags = Vec::new();
-    let mut cflags = Vec::new();
-    let mut port_dirs = Vec::new();
-    for dep in &r.depends.ports {
-        let p = ports::ensure_port(dep)?;
-        port_dirs.push(p.clone());
-        cflags.push(format!("-I{}", p.join("include").display()));
-        ldflags.push(format!("-L{}", p.join("lib").display()));
-    }
-    let sysroot = ports::ensure_port(ports::LIBC)?;
-    port_dirs.push(sysroot.clone());
-    let (_, resolved) = resolve_config(&r, set)?;
-    // UK_KERNEL (the same override uk-cc honours) links a kernel built elsewhere.
-    let kernel_lib = match std::env::var_os("UK_KERNEL").filter(|k| !k.is_empty()) {
-        Some(k) => {
-            let k = PathBuf::from(k);
-            if !k.is_file() {
-                bail!(
-                    "UK_KERNEL={} does not exist; unset it to build the kernel",
-                    k.display()
-                );
-            }
-            eprintln!("ukport: using the kernel from UK_KERNEL: {}", k.display());
-            k
-        }
-        None => kernel::ensure(plat, &resolved)?,
-    };
-    let images = paths::images_dir();
-    // Same recipe, sources and ports as a recorded build: relink its objects (seconds)
-    // instead of building from source (docs/apps.md, "Relinking").
-    let recipe_stamp = relink::recipe_stamp(r.path(), r.local_source().as_deref(), &port_dirs)?;
-    // A build from source runs the app's own build system, whose configure tests run
-    // the programs they link: those must be linuxu images. So another platform's image
-    // comes from the linuxu build's objects, relinked (DESIGN: one compile, one image
-    // per platform).
-    for attempt in 0..2 {
-        match relink::relink_image(&cc, &images, &r.name, plat, &kernel_lib, &recipe_stamp) {
-            Ok(Some(done)) => {
-                let image = images.join(format!("{}.{plat}", r.name));
-                fs::write(stamp_path(&image), image_stamp(&r, &kernel_lib)?)?;
-                eprintln!(
-                    "ukport: relinked {} from {} objects of the {} build ({}) in {:.1}s",
-                    image.display(),
-                    done.objects,
-                    done.from_plat,
-                    done.manifest.display(),
-                    done.seconds
-                );
-                return Ok(image);
-            }
-            Ok(None) if plat != "linuxu" && attempt == 0 => {
-                eprintln!(
-                    "ukport: building {} for linuxu first (its build runs test programs on this host), then relinking for {plat}",
-                    r.name
-                );
-                build(name, "linuxu", set, jobs)?;
-            }
-            Ok(None) if plat != "linuxu" => {
-                bail!(
-                    "the linuxu build of {} left no relink manifest to make the {plat} image from",
-                    r.name
-                )
-            }
-            Ok(None) => break,
-            Err(e) if plat != "linuxu" => {
-                return Err(e.context(format!("relinking {} for {plat}", r.name)))
-            }
-            Err(e) => {
-                eprintln!("ukport: relinking failed, building from source: {e:#}");
-                break;
-            }
-        }
-    }
-
-    let mut opts = BuildOpts {
-        jobs: jobs.unwrap_or(0),
-        sysroot: Some(sysroot.clone()),
-        ..Default::default()
-    };
-    opts.env.insert("CC".into(), cc.display().to_string());
-    opts.env
-        .insert("UK_KERNEL".into(), kernel_lib.display().to_string());
-    opts.env.insert("UK_PLAT".into(), plat.to_string());
-    opts.env
-        .insert("UK_SYSROOT".into(), sysroot.display().to_string());
-    if !cflags.is_empty() {
-        opts.env.insert("CPPFLAGS".into(), cflags.join(" "));
-        opts.env.insert("LDFLAGS".into(), ldflags.join(" "));
-    }
-    let out = builder::build_recipe(&r, &opts)?;
-    let bin = out
-        .binary
-        .ok_or_else(|| anyhow!("{} has no [build] binary", r.name))?;
-
-    fs::create_dir_all(&images).with_context(|| format!("cannot create {}", images.display()))?;
-    let image = images.join(format!("{}.{plat}", r.name));
-    let tmp = images.join(format!(".{}.{plat}.tmp", r.name));
-    fs::copy(&bin, &tmp).with_context(|| format!("cannot copy {}", bin.display()))?;
-    fs::rename(&tmp, &image)?;
-    fs::write(stamp_path(&image), image_stamp(&r, &kernel_lib)?)?;
-    if !relink::keep_manifest(&bin, &image, &recipe_stamp)? {
-        eprintln!("ukport: note: uk-cc left no relink manifest beside {}; a kernel change will rebuild from source", bin.display());
-    }
-    let size = fs::metadata(&image)?.len();
-    println!(
-        "{} ({}, built in {:.1}s)",
-        image.display(),
-        human_size(size),
-        started.elapsed().as_secs_f64()
-    );
-    Ok(image)
-}
-
-/// The stamp file beside an image.
-fn stamp_path(image: &Path) -> PathBuf {
-    let mut s = image.as_os_str().to_owned();
-    s.push(".stamp");
-    PathBuf::from(s)
-}
-
-/// What an image was built from: the recipe file, its in-repo source files and the
-/// kernel library (path and modification time). A different stamp means a rebuild.
-fn image_stamp(r: &Recipe, kernel_lib: &Path) -> Result<String> {
-    use sha2::{Digest, Sha256};
-    let mut h = Sha256::new();
-    relink::hash_recipe_source(&mut h, r.path(), r.local_source().as_deref())?;
-    let meta = fs::metadata(kernel_lib)?;
-    let mtime = meta
-        .modified()?
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
-    h.update(kernel_lib.to_string_lossy().as_bytes());
-    h.update(mtime.to_le_bytes());
-    Ok(hex::encode(h.finalize()))
-}
-
-/// True when `image` was built from the current recipe, source and kernel (building the
-/// kernel first if its sources changed). With `UK_KERNEL`, that kernel is the one.
-fn image_is_current(r: &Recipe, plat: &str, image: &Path) -> Result<bool> {
-    let Ok(old) = fs::read_to_string(stamp_path(image)) else {
-        return Ok(false);
-    };
-    let kernel_lib = match std::env::var_os("UK_KERNEL").filter(|k| !k.is_empty()) {
-        Some(k) => PathBuf::from(k),
-        None => kernel::ensure(plat, &resolve_config(r, &[])?.1)?,
-    };
-    Ok(old.trim() == image_stamp(r, &kernel_lib)?)
-}
-
-/// `ukport run` options that only the kvm platform uses.
-struct KvmOpts {
-    machine: String,
-    boot: String,
-    boot_stats: bool,
-    /// `--rootfs DIR`: packed into the initrd instead of the recipe's [rootfs].
-    rootfs: Option<PathBuf>,
-    /// `--share DIR`: shared over virtio-9p and mounted as `/` (no initrd then).
-    share: Option<PathBuf>,
-}
-
-/// `ukport run` options for the linuxu image's root and network (servers).
-struct ServerOpts {
-    publish: Vec<String>,
-    net: Option<String>,
-    ip: Option<String>,
-    gw: Option<String>,
-    root: Option<PathBuf>,
-}
-
-/// The recipe's `[rootfs]` files copied into `build/<name>-<version>/rootfs` (plus an
-/// empty `/tmp`), the folder `ukport run` mounts as the image's `/` through hostfs.
-/// Files are overwritten in place, never the folder removed, so an image already
-/// running from it keeps working; a file dropped from `[rootfs]` disappears at the next
-/// `ukport build`, which starts the build folder afresh.
-fn assemble_rootfs(r: &Recipe) -> Result<Option<PathBuf>> {
-    if r.rootfs.is_empty() {
-        return Ok(None);
-    }
-    let dir = paths::build_dir().join(r.id()).join("rootfs");
-    fs::create_dir_all(dir.join("tmp"))
-        .with_context(|| format!("cannot create {}", dir.display()))?;
-    for (guest, file) in &r.rootfs {
-        let rel = guest.trim_start_matches('/');
-        if rel.is_empty()
-            || Path::new(rel)
-                .components()
-                .any(|c| !matches!(c, std::path::Component::Normal(_)))
-        {
-            bail!(
-                "[rootfs] \"{guest}\" in {} must be an absolute path without `.` or `..`",
-                r.path().display()
-            );
-        }
-        let from = r.recipes_dir().join(file);
-        let to = dir.join(rel);
-        if let Some(parent) = to.parent() {
-            fs::create_dir_all(parent)
-                .with_context(|| format!("cannot create {}", parent.display()))?;
-        }
-        fs::copy(&from, &to).with_context(|| {
-            format!(
-                "[rootfs] \"{guest}\" = \"{file}\": cannot copy {} (from {})",
-                from.display(),
-                r.path().display()
-            )
-        })?;
-    }
-    Ok(Some(dir))
-}
-
-/// The `root=` boot option for a host folder (boot options are space-separated).
-fn root_option(dir: &Path) -> Result<String> {
-    let dir = fs::canonicalize(dir)
-        .with_context(|| format!("root folder {} does not exist", dir.display()))?;
-    if !dir.is_dir() {
-        bail!("--root {}: not a folder", dir.display());
-    }
-    let s = dir.display().to_string();
-    if s.contains(char::is_whitespace) {
-        bail!("the root folder {s} contains a space, which boot options cannot carry; move it");
-    }
-    Ok(format!("root=hostfs:{s}"))
-}
-
-#[allow(clippy::too_many_arguments)]
-fn run(
-    plat: &str,
-    env: &[String],
-    memory: Option<&str>,
-    trace: bool,
-    kvm: &KvmOpts,
-    server: &ServerOpts,
-    target: &str,
-    args: &[String],
-) -> Result<()> {
-    check_plat(plat)?;
-    if kvm.share.is_some() && plat != "kvm" {
-        bail!("--share is for --plat kvm (virtio-9p); on linuxu, --root DIR mounts a host folder as /");
-    }
-    // Bad -p / --net input fails before a build starts (the recipe's ports are checked
-    // again below, once it is loaded).
-    net::check_host_ports_free(&net::parse_ports(&server.publish)?)?;
-    if let Some(m) = &server.net {
-        m.parse::<net::NetMode>()?;
-    }
-    let as_path = Path::new(target);
-    let (image, recipe) =
-        if target.contains('/') || (as_path.is_file() && !target.ends_with(".toml")) {
-            if !as_path.is_file() {
-                bail!("image {target} does not exist");
-            }
-            (as_path.to_path_buf(), None)
-        } else {
-            let r = Recipe::load(target)?;
-            if r.kind == Kind::Port {
-                bail!(
-                    "{} is a port (a library), not an app; nothing to run",
-                    r.name
-                );
-            }
-            let image = paths::images_dir().join(format!("{}.{plat}", r.name));
-            let image = if !image.is_file() {
-                eprintln!("ukport: {} is not built yet; building it", image.display());
-                build(&r.name, plat, &[], None)?
-            } else if !image_is_current(&r, plat, &image)? {
-                eprintln!(
-                    "ukport: {} is older than its recipe, source or kernel; updating it",
-                    image.display()
-                );
-                build(&r.name, plat, &[], None)?
-            } else {
-                image
-            };
-            (image, Some(r))
-        };
-
-    if plat == "kvm" {
-        if server.net.is_some() {
-            bail!("--net is a linuxu option for now (kvm: see docs/kvm.md)");
-        }
-        // kvm networking: QEMU user-mode with -p (else the recipe's ports) forwarded on
-        // 127.0.0.1 to a virtio-net device.
-        let specs = if server.publish.is_empty() {
-            recipe
-                .as_ref()
-                .map(|r| r.run.ports.clone())
-                .unwrap_or_default()
-        } else {
-            server.publish.clone()
-        };
-        let fwd: Vec<(u16, u16)> = net::parse_ports(&specs)?
-            .iter()
-            .map(|p| (p.host, p.guest))
-            .collect();
-        let status = run_kvm(&image, recipe.as_ref(), env, memory, trace, kvm, args, &fwd)?;
-        std::process::exit(status);
-    }
-    // Ports: -p replaces the recipe's [run] ports. Checked before anything starts.
-    let port_specs = if server.publish.is_empty() {
-        recipe
-            .as_ref()
-            .map(|r| r.run.ports.clone())
-            .unwrap_or_default()
-    } else {
-        server.publish.clone()
-    };
-    let ports = net::parse_ports(&port_specs)?;
-    let mode = match &server.net {
-        Some(m) => m.parse()?,
-        None if !ports.is_empty() => net::NetMode::Passt,
-        None => net::NetMode::None,
-    };
-    if !ports.is_empty() && mode != net::NetMode::Passt {
-        bail!("port forwards (-p or [run] ports) need --net passt; with a tap device, reach the image at its own address");
-    }
-    if (server.ip.is_some() || server.gw.is_some()) && !matches!(mode, net::NetMode::Tap(_)) {
-        bail!(
-            "--ip and --gw configure a tap device; passt gives the image {}/{}",
-            net::GUEST_ADDR,
-            net::GUEST_PREFIX
-        );
-    }
-    net::check_host_ports_free(&ports)?;
-    let root = match (&server.root, &recipe) {
-        (Some(dir), _) => Some(root_option(dir)?),
-        (None, Some(r)) => assemble_rootfs(r)?.map(|d| root_option(&d)).transpose()?,
-        (None, None) => None,
-    };
-    let mut cmd = Command::new(&image);
-    if let Some(r) = &recipe {
-        cmd.args(&r.run.args);
-        cmd.envs(&r.run.env);
-    }
-    cmd.args(args);
-    for kv in env {
-        let (k, v) = kv
-            .split_once('=')
-            .ok_or_else(|| anyhow!("-e {kv}: expected K=V"))?;
-        cmd.env(k, v);
-    }
-    let mem = memory
-        .map(str::to_string)
-        .or_else(|| recipe.as_ref().and_then(|r| r.run.memory.clone()));
-    let mut opts = Vec::new();
-    if let Some(m) = mem {
-        uk_kconfig::parse_size(&m).map_err(|e| anyhow!("-m {m}: {e}"))?;
-        opts.push(format!("mem={m}"));
-    }
-    if trace {
-        opts.push("trace".to_string());
-    }
-    // The image's root: the recipe's [rootfs] (or --root) through hostfs.
-    opts.extend(root);
-    let name = recipe
-        .as_ref()
-        .map_or_else(|| image.display().to_string(), |r| r.name.clone());
-    let passt = match &mode {
-        net::NetMode::None => None,
-        net::NetMode::Passt => {
-            let p = net::Passt::start(&ports)?;
-            opts.extend(net::passt_boot_options(p.socket()));
-            Some(p)
-        }
-        net::NetMode::Tap(ifname) => {
-            opts.push(format!("net=tap:{ifname}"));
-            opts.push(format!("ip={}", server.ip.as_deref().unwrap_or("dhcp")));
-            opts.extend(server.gw.as_ref().map(|g| format!("gw={g}")));
-            None
-        }
-    };
-    if !opts.is_empty() {
-        cmd.env("UKIT_OPTS", opts.join(" "));
-    }
-    if mode != net::NetMode::None {
-        for p in &ports {
-            eprintln!(
-                "ukport: {name}: guest port {} is reachable at http://127.0.0.1:{}/",
-                p.guest, p.host
-            );
-        }
-        if let net::NetMode::Tap(ifname) = &mode {
-            eprintln!(
-                "ukport: {name}: on tap device {ifname}, address {}",
-                server.ip.as_deref().unwrap_or("from DHCP")
-            );
-        }
-        eprintln!("ukport: {name}: running in the foreground; Ctrl-C or SIGTERM stops it");
-        // Supervised, not exec'd: passt must be stopped once the image has exited.
-        let code = net::supervise(cmd, passt)?;
-        std::process::exit(code);
-    }
-    use std::os::unix::process::CommandExt;
-    // exec: the image takes over this process, so its exit status, signals and terminal
-    // are the user's directly.
-    let err = cmd.exec();
-    Err(anyhow!("cannot run {}: {err}", image.display()))
-}
-
-/// Boots a kvm image under QEMU; the program's exit status.
-#[allow(clippy::too_many_arguments)]
-fn run_kvm(
-    image: &Path,
-    recipe: Option<&Recipe>,
-    env: &[String],
-    memory: Option<&str>,
-    trace: bool,
-    kvm: &KvmOpts,
-    args: &[String],
-    forwards: &[(u16, u16)],
-) -> Result<i32> {
-    use uk_toolchain::qemu;
-    let name = match recipe {
-        Some(r) => r.name.clone(),
-        None => image
-            .file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "app".into()),
-    };
-    let mut argv = vec![name];
-    let mut envs: Vec<(String, String)> = Vec::new();
-    if let Some(r) = recipe {
-        argv.extend(r.run.args.iter().cloned());
-        envs.extend(r.run.env.iter().map(|(k, v)| (k.clone(), v.clone())));
-    }
-    argv.extend(args.iter().cloned());
-    for kv in env {
-        let (k, v) = kv
-            .split_once('=')
-            .ok_or_else(|| anyhow!("-e {kv}: expected K=V"))?;
-        envs.push((k.into(), v.into()));
-    }
-    let mem = memory
-        .map(str::to_string)
-        .or_else(|| recipe.and_then(|r| r.run.memory.clone()))
-        .unwrap_or_else(|| "128M".into());
-    uk_kconfig::parse_size(&mem).map_err(|e| anyhow!("-m {mem}: {e}"))?;
-    let mut opts = Vec::new();
-    if trace {
-        opts.push("trace".to_string());
-    }
-    if kvm.boot_stats {
-        opts.push("bootstats".to_string());
-    }
-    if !forwards.is_empty() {
-        // QEMU user-mode networking forwards to 10.0.2.15; its gateway is 10.0.2.2.
-        opts.extend(["ip=10.0.2.15/24".to_string(), "gw=10.0.2.2".to_string()]);
-    }
-    let share = match &kvm.share {
-        Some(d) => {
-            let d = fs::canonicalize(d)
-                .with_context(|| format!("--share {}: folder not found", d.display()))?;
-            if !d.is_dir() {
-                bail!("--share {}: not a folder", d.display());
-            }
-            // The share is the image's root (the kernel's hostfs over virtio-9p).
-            opts.push("root=hostfs:/".to_string());
-            Some(d)
-        }
-        None => None,
-    };
-    let initrd = if share.is_some() {
-        None
-    } else {
-        kvm_initrd(kvm.rootfs.as_deref(), recipe)?
-    };
-    let spec = qemu::RunSpec {
-        image: image.to_path_buf(),
-        machine: qemu::Machine::parse(&kvm.machine)?,
-        boot: qemu::Boot::parse(&kvm.boot)?,
-        memory: mem,
-        cmdline: qemu::kernel_cmdline(&opts, &envs, &argv),
-        timing: kvm.boot_stats,
-        forwards: forwards.to_vec(),
-        initrd,
-        share,
-    };
-    qemu::run(&spec)
-}
-
-/// The initrd of a kvm run: `--rootfs DIR`, else the recipe's `[rootfs]` (assembled as
-/// for linuxu), packed into a newc archive in the cache. Packed afresh at every launch:
-/// the folder may have changed, and packing costs milliseconds.
-fn kvm_initrd(rootfs: Option<&Path>, recipe: Option<&Recipe>) -> Result<Option<PathBuf>> {
-    use sha2::{Digest, Sha256};
-    let (dir, archive) = match (rootfs, recipe) {
-        (Some(d), _) => {
-            let d = fs::canonicalize(d)
-                .with_context(|| format!("--rootfs {}: folder not found", d.display()))?;
-            let hash = hex::encode(Sha256::digest(d.as_os_str().as_encoded_bytes()));
-            let stem = d
-                .file_name()
-                .map(|n| n.to_string_lossy().replace([',', ' '], "_"))
-                .unwrap_or_else(|| "root".into());
-            let archive = paths::cache_dir()
-                .join("initrd")
-                .join(format!("{stem}-{}.cpio", &hash[..16]));
-            (d, archive)
-        }
-        (None, Some(r)) => match assemble_rootfs(r)? {
-            Some(d) => {
-                let archive = d.with_file_name("rootfs.cpio");
-                (d, archive)
-            }
-            None => return Ok(None),
-        },
-        (None, None) => return Ok(None),
-    };
-    let packed = uk_toolchain::cpio::write_dir_archive(&dir, &archive)?;
-    for p in &packed.skipped {
-        eprintln!(
-            "ukport: rootfs: left out {} (sockets, FIFOs and device nodes cannot live in the image's ramfs)",
-            p.display()
-        );
-    }
-    Ok(Some(archive))
-}
-
 fn config(name: &str, set: &[String]) -> Result<()> {
     let r = Recipe::load(name)?;
-    let (schema, resolved) = resolve_config(&r, set)?;
+    let (schema, resolved) = config::resolve_recipe(&r, set)?;
     print!("{}", uk_kconfig::render(&resolved, &schema));
     Ok(())
-}
-
-/// Builds the app, runs it the way `ukport run` would (recipe args, or `[test] args`
-/// when given; env, memory) and compares its stdout and exit status with the recipe's
-/// `[test]`.
-fn smoke_test(name: &str, plat: &str) -> Result<()> {
-    let r = Recipe::load(name)?;
-    let Some(test) = r.test.clone() else {
-        bail!("{} has no [test] section ({})", r.name, r.path().display());
-    };
-    let image = build(&r.name, plat, &[], None)?;
-    let mut cmd = Command::new(&image);
-    cmd.args(test.args.as_ref().unwrap_or(&r.run.args))
-        .envs(&r.run.env);
-    let mut opts: Vec<String> = r.run.memory.iter().map(|m| format!("mem={m}")).collect();
-    // The same root as `ukport run`: the recipe's [rootfs].
-    opts.extend(assemble_rootfs(&r)?.map(|d| root_option(&d)).transpose()?);
-    if !opts.is_empty() {
-        cmd.env("UKIT_OPTS", opts.join(" "));
-    }
-    let out = cmd
-        .stdin(std::process::Stdio::null())
-        .output()
-        .with_context(|| format!("cannot run {}", image.display()))?;
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let mut problems = Vec::new();
-    if out.status.code() != Some(test.expect_exit) {
-        problems.push(format!(
-            "exit status: expected {}, got {}",
-            test.expect_exit, out.status
-        ));
-    }
-    if let Some(want) = &test.expect_stdout {
-        if stdout != *want {
-            problems.push(format!("stdout: expected {want:?}, got {stdout:?}"));
-        }
-    }
-    if problems.is_empty() {
-        println!("PASS {} ({})", r.name, image.display());
-        return Ok(());
-    }
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    bail!(
-        "FAIL {}:\n  {}\nstderr:\n{}",
-        r.name,
-        problems.join("\n  "),
-        stderr.trim_end()
-    )
 }
 
 fn setup() -> Result<()> {
@@ -1028,7 +335,7 @@ fn setup() -> Result<()> {
         prefix.display(),
         started.elapsed().as_secs_f64()
     );
-    if let Err(e) = uk_cc() {
+    if let Err(e) = bins::uk_cc() {
         eprintln!("ukport: note: {e:#}");
     }
     Ok(())

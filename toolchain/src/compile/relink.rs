@@ -22,7 +22,11 @@ use anyhow::{anyhow, bail, Context, Result};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use super::gcc::separate_value;
+use crate::packages::fetch::sha256_file;
+use crate::packages::ports;
 use crate::paths;
+use crate::platform::Platform;
 
 /// Manifest format version; a manifest with another version is not used.
 pub const VERSION: u32 = 1;
@@ -142,7 +146,7 @@ pub fn compile_units(args: &[String], uses_x: bool) -> Option<(Vec<usize>, Vec<S
             None => {
                 opts.push(a.clone());
                 // An option's separate value (`-I dir`, `-D X`, `-MF f`) is not an input.
-                if takes_value(a) {
+                if separate_value(a) {
                     if let Some(v) = args.get(i + 1) {
                         opts.push(v.clone());
                     }
@@ -155,14 +159,10 @@ pub fn compile_units(args: &[String], uses_x: bool) -> Option<(Vec<usize>, Vec<S
     Some((sources, opts))
 }
 
-fn takes_value(a: &str) -> bool {
-    crate::cc::separate_value(a)
-}
-
 /// Copies `path` into the store (unless its content is already there) and returns its
 /// hash. Copied, not hard-linked: compilers and `ar` may rewrite a file in place.
 pub fn store(path: &Path, store: &Path) -> Result<String> {
-    let sha = crate::fetch::sha256_file(path)?;
+    let sha = sha256_file(path)?;
     let dest = store.join(&sha);
     if !dest.is_file() {
         fs::create_dir_all(store).with_context(|| format!("cannot create {}", store.display()))?;
@@ -189,7 +189,7 @@ fn find_user_lib(name: &str, dirs: &[PathBuf]) -> Option<PathBuf> {
 /// store. Relative paths resolve against `cwd`.
 pub fn record(
     cwd: &Path,
-    plat: &str,
+    plat: Platform,
     output: &str,
     user_args: &[String],
     args: &[String],
@@ -222,7 +222,7 @@ pub fn record(
             abs(a)
         } else {
             out_args.push(a.clone());
-            if crate::cc::separate_value(a) && a != "-l" {
+            if separate_value(a) && a != "-l" {
                 if let Some(v) = args.get(i) {
                     out_args.push(v.clone());
                     i += 1;
@@ -242,7 +242,7 @@ pub fn record(
     Ok(Manifest {
         version: VERSION,
         cwd: cwd.to_path_buf(),
-        plat: plat.to_string(),
+        plat: plat.name().to_string(),
         output: output.to_string(),
         user_args: user_args.to_vec(),
         args: out_args,
@@ -318,7 +318,7 @@ impl Manifest {
     pub fn relink_args(
         &self,
         store_at: &Path,
-        plat: &str,
+        plat: Platform,
         kernel: &Path,
         out: &Path,
     ) -> Vec<String> {
@@ -337,7 +337,7 @@ impl Manifest {
     }
 
     /// Links the recorded objects again with `uk_cc` for `plat` and `kernel` into `out`.
-    pub fn relink(&self, uk_cc: &Path, plat: &str, kernel: &Path, out: &Path) -> Result<()> {
+    pub fn relink(&self, uk_cc: &Path, plat: Platform, kernel: &Path, out: &Path) -> Result<()> {
         let store_at = store_dir();
         let missing = self.missing_inputs(&store_at);
         if let Some(m) = missing.first() {
@@ -446,7 +446,7 @@ pub fn recipe_stamp(
     hash_recipe_source(&mut h, recipe, local_source)?;
     for p in ports {
         h.update(p.to_string_lossy().as_bytes());
-        h.update(fs::read(p.join(crate::ports::STAMP)).unwrap_or_default());
+        h.update(fs::read(p.join(ports::STAMP)).unwrap_or_default());
     }
     Ok(hex::encode(h.finalize()))
 }
@@ -465,8 +465,13 @@ pub struct Relinked {
 
 /// Manifests of `app` in `images` that were made from `stamp`: the one for `plat` first,
 /// then those of other platforms (the objects are the same for every platform).
-pub fn candidates(images: &Path, app: &str, plat: &str, stamp: &str) -> Vec<(PathBuf, Manifest)> {
-    let own = images.join(format!("{app}.{plat}{SUFFIX}"));
+pub fn candidates(
+    images: &Path,
+    app: &str,
+    plat: Platform,
+    stamp: &str,
+) -> Vec<(PathBuf, Manifest)> {
+    let own = manifest_path(&images.join(plat.image_name(app)));
     let mut paths = vec![own.clone()];
     let mut others: Vec<PathBuf> = fs::read_dir(images)
         .into_iter()
@@ -497,7 +502,7 @@ pub fn relink_image(
     uk_cc: &Path,
     images: &Path,
     app: &str,
-    plat: &str,
+    plat: Platform,
     kernel: &Path,
     stamp: &str,
 ) -> Result<Option<Relinked>> {
@@ -509,14 +514,14 @@ pub fn relink_image(
     else {
         return Ok(None);
     };
-    let image = images.join(format!("{app}.{plat}"));
-    let tmp = images.join(format!(".{app}.{plat}.relink.tmp"));
+    let image = images.join(plat.image_name(app));
+    let tmp = images.join(format!(".{}.relink.tmp", plat.image_name(app)));
     m.relink(uk_cc, plat, kernel, &tmp)?;
     fs::rename(&tmp, &image).with_context(|| format!("cannot install {}", image.display()))?;
     let mut own = m.clone();
-    own.plat = plat.to_string();
+    own.plat = plat.name().to_string();
     own.kernel = kernel.to_path_buf();
-    own.write(&images.join(format!("{app}.{plat}{SUFFIX}")))?;
+    own.write(&manifest_path(&image))?;
     Ok(Some(Relinked {
         manifest: path,
         objects: m.inputs.len(),
@@ -597,7 +602,7 @@ mod tests {
         let args = sv("main.o -Llibs -lz util.o -lm -Wl,-E");
         let m = record(
             &cwd,
-            "linuxu",
+            Platform::Linuxu,
             "app",
             &args,
             &args,
@@ -622,7 +627,7 @@ mod tests {
         assert!(back.missing_inputs(&store_at).is_empty());
         let argv = back.relink_args(
             &store_at,
-            "kvm",
+            Platform::Kvm,
             Path::new("/k2/libuk.a"),
             Path::new("/img/app.kvm"),
         );
@@ -707,15 +712,15 @@ mod tests {
         mk("linuxu", "s1")
             .write(&d.join("other.linuxu.uklink"))
             .unwrap();
-        let c = candidates(d, "app", "linuxu", "s1");
+        let c = candidates(d, "app", Platform::Linuxu, "s1");
         assert_eq!(c.len(), 2);
         assert_eq!(c[0].1.plat, "linuxu");
         assert_eq!(c[1].1.plat, "kvm");
         assert!(
-            candidates(d, "app", "linuxu", "s2").is_empty(),
+            candidates(d, "app", Platform::Linuxu, "s2").is_empty(),
             "recipe changed"
         );
-        let c = candidates(d, "app", "kvm", "s1");
+        let c = candidates(d, "app", Platform::Kvm, "s1");
         assert_eq!(c[0].1.plat, "kvm");
     }
 
@@ -737,7 +742,7 @@ mod tests {
         fs::write(src.join("a.c"), "int b;").unwrap();
         let s2 = recipe_stamp(&recipe, Some(&src), std::slice::from_ref(&port)).unwrap();
         assert_ne!(s1, s2);
-        fs::write(port.join(crate::ports::STAMP), "v2").unwrap();
+        fs::write(port.join(ports::STAMP), "v2").unwrap();
         assert_ne!(s2, recipe_stamp(&recipe, Some(&src), &[port]).unwrap());
     }
 }

@@ -14,68 +14,15 @@ use std::process::Command;
 
 use anyhow::{anyhow, bail, Context, Result};
 
-use crate::sysroot::Sysroot;
-
-/// The host compiler that does the real work.
-pub const HOST_CC: &str = "gcc";
+use super::gcc::{gcc_include, gcc_output, separate_value, GccPaths, HOST_CC};
+use super::sysroot::Sysroot;
+use crate::platform::{Platform, PlatformError};
 
 /// What `-dumpmachine` answers: the code uk-cc produces runs on musl's x86_64 ABI.
 pub const TARGET_TRIPLE: &str = "x86_64-linux-musl";
 
-/// Platforms `uk-cc` can link images for today.
-pub const AVAILABLE_PLATS: &[&str] = &["linuxu", "kvm"];
-
-/// Platforms that are planned but whose kernels do not exist yet.
-pub const PLANNED_PLATS: &[&str] = &["xen"];
-
 /// The image entry point provided by the platform code in `libuk.a`.
 pub const ENTRY: &str = "_uk_start";
-
-/// gcc options whose value may be the next argument (`-o out`, `-I dir`, `-MF file`).
-/// Knowing them keeps values from being mistaken for input files.
-const SEPARATE_VALUE: &[&str] = &[
-    "-o",
-    "-x",
-    "-I",
-    "-L",
-    "-l",
-    "-D",
-    "-U",
-    "-A",
-    "-B",
-    "-e",
-    "-T",
-    "-u",
-    "-z",
-    "-include",
-    "-imacros",
-    "-isystem",
-    "-idirafter",
-    "-iprefix",
-    "-iwithprefix",
-    "-iwithprefixbefore",
-    "-iquote",
-    "-isysroot",
-    "-imultilib",
-    "-MF",
-    "-MT",
-    "-MQ",
-    "-Xlinker",
-    "-Xassembler",
-    "-Xpreprocessor",
-    "--param",
-    "-aux-info",
-    "-dumpbase",
-    "-dumpbase-ext",
-    "-dumpdir",
-    "-wrapper",
-    "--sysroot",
-];
-
-/// True when gcc option `a` takes the next argument as its value (`-o`, `-I`, `-MF`, ...).
-pub fn separate_value(a: &str) -> bool {
-    SEPARATE_VALUE.contains(&a)
-}
 
 /// Options that ask the compiler about itself; without inputs they are the whole job.
 fn is_info(arg: &str) -> bool {
@@ -112,10 +59,8 @@ pub enum UsageError {
     UnknownUkFlag(String),
     #[error("{0} needs a value, e.g. {0}=VALUE")]
     MissingValue(String),
-    #[error("platform {0} is not available yet (available: {avail})", avail = AVAILABLE_PLATS.join(", "))]
-    PlatNotYet(String),
-    #[error("unknown platform {0} (available: {avail})", avail = AVAILABLE_PLATS.join(", "))]
-    UnknownPlat(String),
+    #[error(transparent)]
+    Plat(#[from] PlatformError),
 }
 
 /// What this invocation does.
@@ -232,7 +177,7 @@ pub fn parse(args: &[String]) -> Result<Parsed, UsageError> {
             continue;
         }
 
-        if SEPARATE_VALUE.contains(&a) {
+        if separate_value(a) {
             let value = args.get(i).cloned();
             if value.is_some() {
                 i += 1;
@@ -323,48 +268,17 @@ pub fn parse(args: &[String]) -> Result<Parsed, UsageError> {
     Ok(p)
 }
 
-/// The platform to build for: `--uk-plat`, else `$UK_PLAT`, else linuxu.
-pub fn resolve_plat(flag: Option<&str>, env: Option<&str>) -> Result<String, UsageError> {
-    let plat = flag.or(env.filter(|s| !s.is_empty())).unwrap_or("linuxu");
-    if AVAILABLE_PLATS.contains(&plat) {
-        Ok(plat.to_string())
-    } else if PLANNED_PLATS.contains(&plat) {
-        Err(UsageError::PlatNotYet(plat.into()))
-    } else {
-        Err(UsageError::UnknownPlat(plat.into()))
+/// The platform to build for: `--uk-plat`, else `$UK_PLAT`, else the default (linuxu).
+pub fn resolve_plat(flag: Option<&str>, env: Option<&str>) -> Result<Platform, UsageError> {
+    match flag.or(env.filter(|s| !s.is_empty())) {
+        Some(name) => Ok(name.parse()?),
+        None => Ok(Platform::DEFAULT),
     }
 }
 
 /// Whether an environment flag such as `UK_VERBOSE` is switched on.
 pub fn env_flag(v: Option<&str>) -> bool {
     matches!(v, Some(s) if !s.is_empty() && s != "0")
-}
-
-/// What uk-cc needs to know about the host gcc.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct GccPaths {
-    /// gcc's own header folder (stddef.h, intrinsics), searched after musl's headers.
-    pub include: PathBuf,
-    pub crtbegin: PathBuf,
-    pub crtend: PathBuf,
-    pub libgcc: PathBuf,
-}
-
-impl GccPaths {
-    /// Asks the host gcc.
-    pub fn query() -> Result<GccPaths> {
-        Ok(GccPaths {
-            include: gcc_include()?,
-            crtbegin: gcc_output(&["-print-file-name=crtbeginT.o"])?.into(),
-            crtend: gcc_output(&["-print-file-name=crtend.o"])?.into(),
-            libgcc: gcc_output(&["-print-libgcc-file-name"])?.into(),
-        })
-    }
-}
-
-/// gcc's own include folder (the only gcc query a compile needs).
-pub fn gcc_include() -> Result<PathBuf> {
-    Ok(gcc_output(&["-print-file-name=include"])?.into())
 }
 
 /// Flags that go before the user's: musl headers first, then gcc's own; code for a static
@@ -434,27 +348,6 @@ pub fn link_command(p: &Parsed, sysroot: &Sysroot, gcc: &GccPaths, kernel: &Path
     v
 }
 
-/// The kvm platform's linker script (in the repository, beside the platform's code).
-pub fn kvm_linker_script(root: &Path) -> PathBuf {
-    root.join("plat").join("kvm").join("kvm.ld")
-}
-
-/// Link flags a platform adds after [`link_command`]'s: for kvm, its linker script (the
-/// image is linked at 1 MiB with PVH and multiboot headers), 4 KiB segment alignment so
-/// that file offsets follow addresses (multiboot loads the file flat), and `main`
-/// wrapped so the kernel can time the moment the program starts (boot statistics).
-pub fn plat_link_flags(plat: &str, root: &Path) -> Vec<String> {
-    match plat {
-        "kvm" => vec![
-            format!("-Wl,-T,{}", path_str(&kvm_linker_script(root))),
-            "-Wl,-z,max-page-size=4096".into(),
-            "-Wl,--build-id=none".into(),
-            "-Wl,--wrap=main".into(),
-        ],
-        _ => Vec::new(),
-    }
-}
-
 /// `-l` names that resolve in none of the allowed folders. The host's own library folders
 /// are deliberately not allowed: their libraries are built against glibc and would be
 /// linked silently by gcc's default search path.
@@ -499,21 +392,6 @@ pub fn shell_quote(s: &str) -> String {
 
 fn path_str(p: &Path) -> String {
     p.to_string_lossy().into_owned()
-}
-
-fn gcc_output(args: &[&str]) -> Result<String> {
-    let out = Command::new(HOST_CC)
-        .args(args)
-        .output()
-        .with_context(|| format!("running {HOST_CC} (uk-cc needs the host gcc; install it)"))?;
-    if !out.status.success() {
-        bail!(
-            "{HOST_CC} {} failed: {}",
-            args.join(" "),
-            String::from_utf8_lossy(&out.stderr).trim()
-        );
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).trim_end().to_string())
 }
 
 /// Runs the whole driver and returns the exit status.
@@ -594,35 +472,35 @@ pub fn run(args: Vec<OsString>) -> Result<i32> {
                         .map(str::to_string)
                         .collect();
                     sets.extend(p.uk.set.iter().cloned());
-                    crate::kernel::ensure_with(&plat, &sets)?
+                    super::kernel::ensure_with(plat, &sets)?
                 }
             };
             if env("UK_RELINK_MANIFEST").as_deref() != Some("0") {
-                if let Some(code) = link_recorded(&p, &plat, &sysroot, &gcc, &kernel, verbose)? {
+                if let Some(code) = link_recorded(&p, plat, &sysroot, &gcc, &kernel, verbose)? {
                     return Ok(code);
                 }
             }
             let mut argv = link_command(&p, &sysroot, &gcc, &kernel);
-            argv.extend(plat_link_flags(&plat, &crate::paths::repo_root()));
+            argv.extend(plat.link_flags(&crate::paths::repo_root()));
             exec_gcc(&argv, verbose)
         }
     }
 }
 
-/// Links and records the link for `ukport` to repeat (see [`crate::relink`]): sources on
+/// Links and records the link for `ukport` to repeat (see [`super::relink`]): sources on
 /// the command line are compiled to objects first, gcc runs as a child (not exec'd) so
 /// that the manifest is written only after a successful link, and every object and
 /// archive goes into the object store. `None` when the command cannot be recorded
 /// (`-x`, stdin or response-file inputs): the caller links the ordinary way.
 fn link_recorded(
     p: &Parsed,
-    plat: &str,
+    plat: Platform,
     sysroot: &Sysroot,
     gcc: &GccPaths,
     kernel: &Path,
     verbose: bool,
 ) -> Result<Option<i32>> {
-    use crate::relink;
+    use super::relink;
     let Some((sources, opts)) = relink::compile_units(&p.args, p.uses_x) else {
         return Ok(None);
     };
@@ -658,7 +536,7 @@ fn link_recorded(
     let mut linked = p.clone();
     linked.args = link_args;
     let mut argv = link_command(&linked, sysroot, gcc, kernel);
-    argv.extend(plat_link_flags(plat, &crate::paths::repo_root()));
+    argv.extend(plat.link_flags(&crate::paths::repo_root()));
     if verbose {
         print_command(&argv);
     }
@@ -870,19 +748,14 @@ mod tests {
     }
 
     #[test]
-    fn kvm_link_flags() {
-        let f = plat_link_flags("kvm", Path::new("/r"));
-        assert!(f.contains(&"-Wl,-T,/r/plat/kvm/kvm.ld".to_string()));
-        assert!(f.contains(&"-Wl,--wrap=main".to_string()));
-        assert!(plat_link_flags("linuxu", Path::new("/r")).is_empty());
-    }
-
-    #[test]
     fn platforms() {
-        assert_eq!(resolve_plat(None, None).unwrap(), "linuxu");
-        assert_eq!(resolve_plat(None, Some("")).unwrap(), "linuxu");
-        assert_eq!(resolve_plat(Some("linuxu"), Some("kvm")).unwrap(), "linuxu");
-        assert_eq!(resolve_plat(None, Some("kvm")).unwrap(), "kvm");
+        assert_eq!(resolve_plat(None, None).unwrap(), Platform::Linuxu);
+        assert_eq!(resolve_plat(None, Some("")).unwrap(), Platform::Linuxu);
+        assert_eq!(
+            resolve_plat(Some("linuxu"), Some("kvm")).unwrap(),
+            Platform::Linuxu
+        );
+        assert_eq!(resolve_plat(None, Some("kvm")).unwrap(), Platform::Kvm);
         let e = resolve_plat(None, Some("xen")).unwrap_err();
         assert_eq!(
             e.to_string(),
@@ -890,7 +763,7 @@ mod tests {
         );
         assert!(matches!(
             resolve_plat(Some("pdp11"), None),
-            Err(UsageError::UnknownPlat(_))
+            Err(UsageError::Plat(PlatformError::Unknown(_)))
         ));
     }
 

@@ -13,8 +13,9 @@ use std::process::{Command, Stdio};
 
 use anyhow::{anyhow, bail, Context, Result};
 
-use crate::fetch::{self, require_tool, Progress};
+use crate::fetch::{self, require_tool};
 use crate::paths;
+use crate::progress::Progress;
 use crate::recipe::Recipe;
 
 /// How to build: parallelism, environment from the caller (uk-cc as `CC`, the kernel,

@@ -1,7 +1,6 @@
 //! Networking for `ukport run`: port forwards (`-p HOST:GUEST`), the network a linuxu
-//! image gets (`--net passt|tap:IF|none`), the user-mode network daemon (passt) that
-//! `ukport run` starts and stops itself, and the supervision of a server image (signals
-//! forwarded, exit status passed on).
+//! image gets (`--net passt|tap:IF|none`) and the user-mode network daemon (passt) that
+//! `ukport run` starts and stops itself.
 //!
 //! passt (Debian package `passt`) is the rootless default: it speaks the qemu "stream"
 //! frame protocol on a UNIX socket (4-byte big-endian length + Ethernet frame), which
@@ -15,12 +14,13 @@ use std::collections::BTreeSet;
 use std::fmt;
 use std::net::{Ipv4Addr, SocketAddrV4, TcpListener};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::str::FromStr;
-use std::sync::atomic::{AtomicI32, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
+
+use super::supervise::{send_signal, Companion, SIGTERM};
 
 /// The image's address on the passt network.
 pub const GUEST_ADDR: Ipv4Addr = Ipv4Addr::new(10, 0, 2, 15);
@@ -202,13 +202,20 @@ pub fn passt_args(socket: &Path, ports: &[PortForward]) -> Vec<String> {
     a
 }
 
-/// Boot options (`UKIT_OPTS` words) that attach the image to the passt at `socket`.
-pub fn passt_boot_options(socket: &Path) -> Vec<String> {
-    vec![
-        format!("net=passt:{}", socket.display()),
+/// Boot options that give the image the fixed user-mode address and gateway (passt's,
+/// and QEMU's user-mode network uses the same).
+pub fn guest_address_options() -> [String; 2] {
+    [
         format!("ip={GUEST_ADDR}/{GUEST_PREFIX}"),
         format!("gw={GATEWAY}"),
     ]
+}
+
+/// Boot options (`UKIT_OPTS` words) that attach the image to the passt at `socket`.
+pub fn passt_boot_options(socket: &Path) -> Vec<String> {
+    let mut opts = vec![format!("net=passt:{}", socket.display())];
+    opts.extend(guest_address_options());
+    opts
 }
 
 /// A running passt, stopped (by its PID) when dropped.
@@ -340,6 +347,21 @@ impl Passt {
     }
 }
 
+impl Companion for Passt {
+    fn lost(&mut self) -> Option<String> {
+        (!self.is_running()).then(|| {
+            format!(
+                "passt stopped while the image runs; the network is gone. passt's log:\n{}",
+                self.log_text()
+            )
+        })
+    }
+
+    fn stop(&mut self) {
+        Passt::stop(self);
+    }
+}
+
 impl Drop for Passt {
     fn drop(&mut self) {
         self.stop();
@@ -370,165 +392,6 @@ fn unix_socket_listening(path: &Path) -> bool {
 fn is_root() -> bool {
     use std::os::unix::fs::MetadataExt;
     std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0)
-}
-
-// ---- Supervising the image: signals in, exit status out ----------------------------
-
-pub const SIGHUP: i32 = 1;
-pub const SIGINT: i32 = 2;
-pub const SIGKILL: i32 = 9;
-pub const SIGTERM: i32 = 15;
-
-/// `si_code` of a signal the terminal driver raised for the whole foreground group.
-const SI_KERNEL: i32 = 0x80;
-
-extern "C" {
-    fn kill(pid: i32, sig: i32) -> i32;
-    fn sigaction(sig: i32, act: *const SigAction, old: *mut SigAction) -> i32;
-}
-
-/// glibc's `struct sigaction` on x86_64 (handler, 1024-bit mask, flags, restorer).
-#[repr(C)]
-struct SigAction {
-    handler: usize,
-    mask: [u64; 16],
-    flags: i32,
-    restorer: usize,
-}
-
-const SA_SIGINFO: i32 = 4;
-const SA_RESTART: i32 = 0x1000_0000;
-
-/// The last signal to pass on to the image (0: none). One slot is enough: the loop
-/// that forwards it runs every few milliseconds, and a repeated signal means the same.
-static PENDING: AtomicI32 = AtomicI32::new(0);
-/// The last signal caught at all, including a terminal's Ctrl-C that the image got by
-/// itself (0: none): tells a run that ended on a signal from one that failed.
-static RECEIVED: AtomicI32 = AtomicI32::new(0);
-
-/// The signal to pass on to the image, if one arrived since the last call (0: none).
-pub fn take_pending_signal() -> i32 {
-    PENDING.swap(0, Ordering::SeqCst)
-}
-
-/// The last signal ukport caught since [`catch_signals`] (0: none).
-pub fn received_signal() -> i32 {
-    RECEIVED.load(Ordering::SeqCst)
-}
-
-extern "C" fn on_signal(sig: i32, info: *const i32, _ctx: *const u8) {
-    // A terminal's Ctrl-C (SI_KERNEL) already went to the image, which shares our
-    // foreground process group; only signals sent to ukport alone are passed on.
-    // siginfo_t starts with si_signo, si_errno, si_code (three ints).
-    let code = if info.is_null() {
-        0
-    } else {
-        // SAFETY: with SA_SIGINFO the kernel passes a valid siginfo_t, whose third
-        // int is si_code.
-        unsafe { *info.add(2) }
-    };
-    RECEIVED.store(sig, Ordering::SeqCst);
-    if code != SI_KERNEL {
-        PENDING.store(sig, Ordering::SeqCst);
-    }
-}
-
-/// Sends `sig` to process `pid` (one we started).
-pub fn send_signal(pid: u32, sig: i32) {
-    let Ok(pid) = i32::try_from(pid) else { return };
-    if pid <= 0 {
-        return;
-    }
-    // SAFETY: kill(2) with a positive PID of a child we spawned and have not yet reaped
-    // (so the PID cannot have been reused); no memory is involved.
-    unsafe {
-        kill(pid, sig);
-    }
-}
-
-/// Catches SIGINT, SIGTERM and SIGHUP in ukport so they can be forwarded to the image
-/// (or QEMU) instead of killing ukport, which must still stop passt or QEMU afterwards.
-pub fn catch_signals() -> Result<()> {
-    for sig in [SIGINT, SIGTERM, SIGHUP] {
-        let act = SigAction {
-            handler: on_signal as extern "C" fn(i32, *const i32, *const u8) as usize,
-            mask: [0; 16],
-            flags: SA_SIGINFO | SA_RESTART,
-            restorer: 0,
-        };
-        // SAFETY: `act` is a valid glibc x86_64 `struct sigaction` (repr(C), same field
-        // order and sizes); the handler only stores to an atomic (async-signal-safe).
-        // Caught signals are reset to their default in children at exec.
-        let r = unsafe { sigaction(sig, &act, std::ptr::null_mut()) };
-        if r != 0 {
-            bail!(
-                "cannot install a handler for signal {sig}: {}",
-                std::io::Error::last_os_error()
-            );
-        }
-    }
-    Ok(())
-}
-
-/// The shell-style exit code of a finished process: its status, or 128 + the signal
-/// that ended it.
-pub fn exit_code(status: ExitStatus) -> i32 {
-    use std::os::unix::process::ExitStatusExt;
-    match (status.code(), status.signal()) {
-        (Some(c), _) => c,
-        (None, Some(s)) => 128 + s,
-        _ => 1,
-    }
-}
-
-/// If ukport dies without forwarding a signal (SIGKILL, a crash), the child started
-/// from `cmd` (an image, QEMU) gets SIGTERM from the kernel and shuts down.
-pub fn die_with_parent(cmd: &mut Command) {
-    // SAFETY: the closure runs in the child between fork and exec and only makes the
-    // async-signal-safe prctl system call.
-    unsafe {
-        std::os::unix::process::CommandExt::pre_exec(cmd, || {
-            const PR_SET_PDEATHSIG: libc::c_int = 1;
-            if libc::prctl(PR_SET_PDEATHSIG, libc::SIGTERM as libc::c_ulong, 0, 0, 0) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
-}
-
-/// Runs `cmd` (the image) in the foreground with the console on this terminal,
-/// forwarding SIGTERM/SIGHUP (and a SIGINT not raised by the terminal) to it, until it
-/// exits; then stops `passt`. Returns the image's exit code.
-pub fn supervise(mut cmd: Command, mut passt: Option<Passt>) -> Result<i32> {
-    die_with_parent(&mut cmd);
-    catch_signals()?;
-    let mut child = cmd.spawn().context("cannot start the image")?;
-    let mut passt_warned = false;
-    let status = loop {
-        if let Some(s) = child.try_wait()? {
-            break s;
-        }
-        let sig = take_pending_signal();
-        if sig != 0 {
-            send_signal(child.id(), sig);
-        }
-        if let Some(p) = passt.as_mut() {
-            if !passt_warned && !p.is_running() {
-                eprintln!(
-                    "ukport: warning: passt stopped while the image runs; the network is gone. \
-                     passt's log:\n{}",
-                    p.log_text()
-                );
-                passt_warned = true;
-            }
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    if let Some(mut p) = passt.take() {
-        p.stop();
-    }
-    Ok(exit_code(status))
 }
 
 #[cfg(test)]
@@ -615,13 +478,6 @@ mod tests {
         assert!(a.contains(&"--foreground".to_string()));
         let o = passt_boot_options(Path::new("/tmp/x/s"));
         assert_eq!(o, ["net=passt:/tmp/x/s", "ip=10.0.2.15/24", "gw=10.0.2.2"]);
-    }
-
-    #[test]
-    fn exit_codes_follow_the_shell() {
-        use std::os::unix::process::ExitStatusExt;
-        assert_eq!(exit_code(ExitStatus::from_raw(3 << 8)), 3);
-        assert_eq!(exit_code(ExitStatus::from_raw(SIGTERM)), 143);
     }
 
     /// Starts the real passt (installed on the CI host) with a forward and checks that

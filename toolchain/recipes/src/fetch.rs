@@ -11,147 +11,18 @@
 //! tarball's own sha256 (`debian = { ..., sha256 }`) and the fallback is checked against it.
 
 use std::fs;
-use std::io::{IsTerminal, Read};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, SystemTime};
 
 use anyhow::{anyhow, bail, Context, Result};
 use fs4::fs_std::FileExt;
-use indicatif::{ProgressBar, ProgressStyle};
 use sha2::{Digest, Sha256};
 
 use crate::paths;
+use crate::progress::{Progress, Task};
 use crate::recipe::Recipe;
-
-/// Progress reporting on stderr: indicatif spinners on a terminal, plain `==>` lines
-/// otherwise (so logs of CI runs still say what happened), nothing when hidden (tests).
-#[derive(Debug, Clone)]
-pub struct Progress {
-    mode: Mode,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Mode {
-    Terminal,
-    Lines,
-    Hidden,
-}
-
-impl Default for Progress {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl Progress {
-    /// Spinners when stderr is a terminal, plain lines when it is not.
-    pub fn new() -> Self {
-        let mode = if std::io::stderr().is_terminal() {
-            Mode::Terminal
-        } else {
-            Mode::Lines
-        };
-        Progress { mode }
-    }
-
-    /// Says nothing (unit tests).
-    pub fn hidden() -> Self {
-        Progress { mode: Mode::Hidden }
-    }
-
-    /// Starts a task with a spinner; `msg` is shown next to it.
-    pub fn task(&self, msg: impl Into<String>) -> Task {
-        let msg = msg.into();
-        match self.mode {
-            Mode::Terminal => {
-                let pb = ProgressBar::new_spinner();
-                pb.set_style(
-                    ProgressStyle::with_template("{spinner:.cyan} {msg} [{elapsed}]")
-                        .expect("static template"),
-                );
-                pb.set_message(msg);
-                pb.enable_steady_tick(Duration::from_millis(120));
-                Task {
-                    pb: Some(pb),
-                    mode: self.mode,
-                }
-            }
-            Mode::Lines => {
-                eprintln!("==> {msg}");
-                Task {
-                    pb: None,
-                    mode: self.mode,
-                }
-            }
-            Mode::Hidden => Task {
-                pb: None,
-                mode: self.mode,
-            },
-        }
-    }
-
-    /// A one-off line (not a task).
-    pub fn note(&self, msg: impl AsRef<str>) {
-        match self.mode {
-            Mode::Hidden => {}
-            _ => eprintln!("{}", msg.as_ref()),
-        }
-    }
-}
-
-/// A running task; finish it with [`Task::done`] or [`Task::fail`]. Dropping it clears
-/// the spinner.
-pub struct Task {
-    pb: Option<ProgressBar>,
-    mode: Mode,
-}
-
-impl Task {
-    /// Changes the text next to the spinner (a new build step, bytes so far, ...).
-    /// Only shown on a terminal, where it replaces the old text in place.
-    pub fn update(&self, msg: impl Into<String>) {
-        if let Some(pb) = &self.pb {
-            pb.set_message(msg.into());
-        }
-    }
-
-    /// Like [`Task::update`], but also printed as a line when not on a terminal.
-    pub fn step(&self, msg: impl Into<String>) {
-        let msg = msg.into();
-        match self.mode {
-            Mode::Lines => eprintln!("    {msg}"),
-            _ => self.update(msg),
-        }
-    }
-
-    /// Ends the task with a final message.
-    pub fn done(self, msg: impl Into<String>) {
-        let msg = msg.into();
-        match (&self.pb, self.mode) {
-            (Some(pb), _) => pb.finish_with_message(msg),
-            (None, Mode::Lines) => eprintln!("    {msg}"),
-            _ => {}
-        }
-    }
-
-    /// Ends the task and leaves nothing behind (the caller reports the error).
-    pub fn fail(self) {
-        if let Some(pb) = &self.pb {
-            pb.finish_and_clear();
-        }
-    }
-}
-
-impl Drop for Task {
-    fn drop(&mut self) {
-        if let Some(pb) = &self.pb {
-            if !pb.is_finished() {
-                pb.finish_and_clear();
-            }
-        }
-    }
-}
 
 /// The Debian package that provides a host tool, for "install it" messages.
 pub fn debian_package_for(tool: &str) -> &str {

@@ -41,7 +41,7 @@ impl Sysroot {
             })?;
             return Ok(root);
         }
-        let prefix = crate::ports::ensure_port("musl")?;
+        let prefix = crate::packages::ports::ensure_port(crate::packages::ports::LIBC)?;
         let root = Sysroot::at(prefix);
         root.check().map_err(|e| {
             e.context(

@@ -1,5 +1,5 @@
 //! Kernel builds: one `libuk.a` (the `uk-image` staticlib) per platform and resolved
-//! configuration, cached under `kernel/<plat>-<config hash>/`.
+//! configuration, cached under `kernel/<plat>-<config hash>-<checkout>/`.
 //!
 //! `uk-cc` asks for the kernel on every link, and `make -j` runs many links at once, so the
 //! common path must be cheap (a stamp comparison) and a build must happen only once: a file
@@ -11,13 +11,16 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::{Duration, UNIX_EPOCH};
+use std::time::UNIX_EPOCH;
 
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{bail, Context, Result};
 use fs4::fs_std::FileExt;
 use sha2::{Digest, Sha256};
 
+use crate::packages::ports;
+use crate::packages::progress::Progress;
 use crate::paths;
+use crate::platform::Platform;
 
 /// The host target the kernel crates build for (the only Rust target installed; see
 /// DESIGN §4). Naming it explicitly keeps `RUSTFLAGS` away from build scripts.
@@ -45,50 +48,23 @@ pub fn kernel_profile(optimize: Option<&str>) -> &'static str {
     }
 }
 
-/// The bool option that puts networking (lib/net on lwIP) into the kernel.
-pub const NET_OPTION: &str = "lib.net";
-/// The port that option needs.
-pub const LWIP_PORT: &str = "lwip";
-/// Environment variable that tells the kernel build where the lwip port is installed.
-pub const LWIP_PREFIX_ENV: &str = "UK_LWIP_PREFIX";
-
 /// Lines of the build log shown when a kernel build fails.
 const LOG_TAIL_LINES: usize = 40;
 
 /// Where the kernel for `plat` and configuration hash `hash` lives.
-pub fn kernel_dir(plat: &str, hash: &str) -> PathBuf {
-    paths::kernels_dir().join(format!("{plat}-{hash}"))
-}
-
-/// The `libuk.a` for `plat` with the schema's default configuration, built if needed.
-pub fn ensure_default(plat: &str) -> Result<PathBuf> {
-    ensure_with(plat, &[])
+pub fn kernel_dir(plat: Platform, hash: &str) -> PathBuf {
+    paths::kernels_dir().join(format!("{plat}-{hash}-{}", paths::checkout_id()))
 }
 
 /// The `libuk.a` for `plat` with the default configuration plus `sets`
 /// (`OPTION=VALUE`, as `uk-cc --uk-set` / `$UK_CONFIG_SET` give them).
-pub fn ensure_with(plat: &str, sets: &[String]) -> Result<PathBuf> {
-    let root = paths::repo_root();
-    let schema = uk_kconfig::Schema::load(&root).map_err(|e| {
-        anyhow!(
-            "loading the kernel option schema under {}: {e}",
-            root.display()
-        )
-    })?;
-    let layers = if sets.is_empty() {
-        Vec::new()
-    } else {
-        vec![uk_kconfig::Layer::from_set(&schema, sets)
-            .map_err(|e| anyhow!("--uk-set / UK_CONFIG_SET: {e}"))?]
-    };
-    let resolved = uk_kconfig::resolve(&schema, &layers)
-        .map_err(|e| anyhow!("resolving the kernel configuration: {e}"))?;
-    ensure(plat, &resolved)
+pub fn ensure_with(plat: Platform, sets: &[String]) -> Result<PathBuf> {
+    ensure(plat, &super::config::resolve_sets(sets)?)
 }
 
 /// The `libuk.a` for `plat` and `resolved`, built when absent or older than the kernel
 /// sources. Returns its path.
-pub fn ensure(plat: &str, resolved: &uk_kconfig::Resolved) -> Result<PathBuf> {
+pub fn ensure(plat: Platform, resolved: &uk_kconfig::Resolved) -> Result<PathBuf> {
     let root = paths::repo_root();
     let dir = kernel_dir(plat, &resolved.hash());
     let lib = dir.join("libuk.a");
@@ -105,18 +81,17 @@ pub fn ensure(plat: &str, resolved: &uk_kconfig::Resolved) -> Result<PathBuf> {
         "\nargs {} flags {KERNEL_RUSTFLAGS}",
         args.join(" ")
     ));
-    // Networking links lwIP's objects into libuk.a (lib/net's build script), so the port
-    // must exist first, and a rebuilt port (new lwipopts.h) must rebuild the kernel.
-    let lwip = match resolved.get(NET_OPTION) {
-        Some(uk_kconfig::Value::Bool(true)) => {
-            let prefix = crate::ports::ensure_port(LWIP_PORT)?;
-            let port_stamp =
-                fs::read_to_string(prefix.join(crate::ports::STAMP)).unwrap_or_default();
-            stamp.push_str(&format!("\nlwip {}", port_stamp.trim()));
-            Some(prefix)
-        }
-        _ => None,
-    };
+    // Options declare the ports the kernel links (`ports = [...]` in options.toml; lib.net
+    // links lwIP's objects into libuk.a through lib/net's build script). They must be
+    // installed first, their build scripts told where (UK_PORT_<NAME>_PREFIX), and a
+    // rebuilt port (a new lwipopts.h) must rebuild the kernel.
+    let mut port_env = Vec::new();
+    for name in resolved.ports() {
+        let prefix = ports::ensure_port(&name)?;
+        let port_stamp = fs::read_to_string(prefix.join(ports::STAMP)).unwrap_or_default();
+        stamp.push_str(&format!("\nport {name} {}", port_stamp.trim()));
+        port_env.push((ports::prefix_env(&name), prefix));
+    }
 
     if is_fresh(&lib, &stamp_file, &stamp) {
         return Ok(lib);
@@ -138,9 +113,13 @@ pub fn ensure(plat: &str, resolved: &uk_kconfig::Resolved) -> Result<PathBuf> {
     let _target_lock = lock(&paths::kernels_dir().join(".target.lock"))?;
 
     let log = dir.join("build.log");
-    let spinner = Spinner::start(&format!("building ukit kernel ({plat})"));
-    let status = run_logged(&root, &args, &config, &target_dir, &log, lwip.as_deref());
-    spinner.finish();
+    // Shown only while a build actually runs; as a line when stderr is not a terminal
+    // (configure logs, CI), saying why this link is slow.
+    let task = Progress::new().task(format!(
+        "building ukit kernel ({plat}; the first link with this configuration takes a while)"
+    ));
+    let status = run_logged(&root, &args, &config, &target_dir, &log, &port_env);
+    task.clear();
     let status = status?;
     if !status.success() {
         bail!(
@@ -172,8 +151,8 @@ pub fn ensure(plat: &str, resolved: &uk_kconfig::Resolved) -> Result<PathBuf> {
 
 /// The cargo arguments that build the kernel staticlib for `plat` with `features`, in
 /// the cargo `profile` (see [`kernel_profile`]).
-pub fn cargo_args(plat: &str, features: &[String], profile: &str) -> Vec<String> {
-    let mut feats = vec![format!("plat-{plat}")];
+pub fn cargo_args(plat: Platform, features: &[String], profile: &str) -> Vec<String> {
+    let mut feats = vec![plat.kernel_feature()];
     feats.extend(features.iter().filter(|f| !f.is_empty()).cloned());
     vec![
         "build".into(),
@@ -222,7 +201,7 @@ fn run_logged(
     config: &Path,
     target_dir: &Path,
     log: &Path,
-    lwip: Option<&Path>,
+    port_env: &[(String, PathBuf)],
 ) -> Result<std::process::ExitStatus> {
     let out = File::create(log).with_context(|| format!("creating {}", log.display()))?;
     let err = out.try_clone()?;
@@ -233,11 +212,8 @@ fn run_logged(
         .env("UK_CONFIG", config)
         .env("CARGO_TARGET_DIR", target_dir)
         .env("RUSTFLAGS", KERNEL_RUSTFLAGS)
-        // Read by lib/net's and lib/lwip-sys's build scripts; absent without networking.
-        .env(
-            LWIP_PREFIX_ENV,
-            lwip.map(Path::as_os_str).unwrap_or_default(),
-        )
+        // Read by the build scripts that link the ports (uk_recipes::ports::for_build_script).
+        .envs(port_env.iter().map(|(k, v)| (k, v)))
         // These would override RUSTFLAGS or tie cargo to a make jobserver whose pipes we
         // may not have been given (uk-cc runs inside `make -j`).
         .env_remove("CARGO_ENCODED_RUSTFLAGS")
@@ -321,31 +297,6 @@ fn collect(dir: &Path, root: &Path, out: &mut Vec<(String, u64, u128)>) -> Resul
     Ok(())
 }
 
-/// A spinner on stderr, shown only while a build actually runs.
-struct Spinner(indicatif::ProgressBar);
-
-impl Spinner {
-    fn start(msg: &str) -> Spinner {
-        let pb =
-            indicatif::ProgressBar::with_draw_target(None, indicatif::ProgressDrawTarget::stderr());
-        pb.set_style(
-            indicatif::ProgressStyle::with_template("{spinner} {msg} [{elapsed}]")
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
-        );
-        pb.set_message(msg.to_string());
-        pb.enable_steady_tick(Duration::from_millis(120));
-        if pb.is_hidden() {
-            // Not a terminal (configure logs, CI): one plain line says why the link is slow.
-            eprintln!("uk-cc: {msg} (first link with this configuration; this takes a while)");
-        }
-        Spinner(pb)
-    }
-
-    fn finish(self) {
-        self.0.finish_and_clear();
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -353,7 +304,7 @@ mod tests {
     #[test]
     fn cargo_args_select_platform_and_features() {
         let args = cargo_args(
-            "linuxu",
+            Platform::Linuxu,
             &["alloc-tlsf".into(), "".into(), "net".into()],
             "kernel-size",
         );
@@ -364,7 +315,9 @@ mod tests {
         assert!(s.contains("--no-default-features"));
         assert_eq!(args.last().unwrap(), "plat-linuxu,alloc-tlsf,net");
         assert_eq!(
-            cargo_args("kvm", &[], "kernel-speed").last().unwrap(),
+            cargo_args(Platform::Kvm, &[], "kernel-speed")
+                .last()
+                .unwrap(),
             "plat-kvm"
         );
         assert_eq!(kernel_profile(Some("speed")), "kernel-speed");

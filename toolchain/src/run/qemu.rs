@@ -13,6 +13,8 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 
+use super::net::PortForward;
+
 /// The QEMU binary.
 pub const QEMU: &str = "qemu-system-x86_64";
 
@@ -168,9 +170,9 @@ pub struct RunSpec {
     pub timing: bool,
     /// `-p HOST:GUEST` forwards: when non-empty the VM gets a virtio-net device on QEMU
     /// user-mode networking with these TCP ports forwarded from 127.0.0.1.
-    pub forwards: Vec<(u16, u16)>,
+    pub forwards: Vec<PortForward>,
     /// A newc cpio archive handed to the guest as its initrd (`-initrd`): the kernel
-    /// unpacks it into the ramfs root (see [`crate::cpio`]).
+    /// unpacks it into the ramfs root (see [`crate::image::cpio`]).
     pub initrd: Option<PathBuf>,
     /// A host folder shared with the guest over virtio-9p (mount tag [`SHARE_TAG`]); the
     /// caller adds the boot option that mounts it (`root=hostfs:/`).
@@ -202,10 +204,10 @@ pub fn share_args(machine: Machine, dir: &Path) -> Vec<String> {
 /// gateway 10.0.2.2, DHCP available) with TCP `forwards` (host, guest) reachable only on
 /// the host's loopback: `-device virtio-net-device` (mmio) on microvm, the modern-only
 /// `virtio-net-pci` on pc.
-pub fn net_args(machine: Machine, forwards: &[(u16, u16)]) -> Vec<String> {
+pub fn net_args(machine: Machine, forwards: &[PortForward]) -> Vec<String> {
     let mut netdev = "user,id=n0".to_string();
-    for (h, g) in forwards {
-        netdev.push_str(&format!(",hostfwd=tcp:127.0.0.1:{h}-:{g}"));
+    for p in forwards {
+        netdev.push_str(&format!(",hostfwd=tcp:127.0.0.1:{}-:{}", p.host, p.guest));
     }
     let device = match machine {
         Machine::Microvm => "virtio-net-device,netdev=n0",
@@ -293,8 +295,8 @@ pub fn run(spec: &RunSpec) -> Result<i32> {
     // SIGTERM/SIGHUP to ukport go to the program over the control line, so it stops
     // through its own handler; if the VM is still running CTL_GRACE later, or a second
     // signal comes, QEMU gets the signal and quits. ukport dying stops QEMU too.
-    crate::net::die_with_parent(&mut cmd);
-    crate::net::catch_signals()?;
+    super::supervise::die_with_parent(&mut cmd);
+    super::supervise::catch_signals()?;
     let started = Instant::now();
     let mut child = cmd
         .spawn()
@@ -311,7 +313,7 @@ pub fn run(spec: &RunSpec) -> Result<i32> {
                 if line.is_none() && started.elapsed() < CTL_CONNECT {
                     line = std::os::unix::net::UnixStream::connect(&ctl).ok();
                 }
-                let sig = crate::net::take_pending_signal();
+                let sig = super::supervise::take_pending_signal();
                 // The child is not reaped before `done` is set: the PID is QEMU's.
                 if sig != 0 {
                     let delivered = sent_at.is_none()
@@ -321,7 +323,7 @@ pub fn run(spec: &RunSpec) -> Result<i32> {
                     if delivered {
                         sent_at = Some(Instant::now());
                     } else {
-                        crate::net::send_signal(pid, sig);
+                        super::supervise::send_signal(pid, sig);
                     }
                 }
                 if let Some(t) = sent_at {
@@ -330,7 +332,7 @@ pub fn run(spec: &RunSpec) -> Result<i32> {
                             "ukport: the program did not stop within {} s of the signal; stopping the VM",
                             CTL_GRACE.as_secs()
                         );
-                        crate::net::send_signal(pid, crate::net::SIGTERM);
+                        super::supervise::send_signal(pid, super::supervise::SIGTERM);
                         sent_at = None;
                     }
                 }
@@ -368,9 +370,9 @@ pub fn run(spec: &RunSpec) -> Result<i32> {
     symbolise(&spec.image, &String::from_utf8_lossy(&seen));
     let dc = std::fs::read_to_string(&debugcon).unwrap_or_default();
     match guest_status(status.code(), &dc) {
-        Err(_) if crate::net::received_signal() != 0 => {
+        Err(_) if super::supervise::received_signal() != 0 => {
             // Stopped from outside (Ctrl-C, SIGTERM): the shell's 128 + signal.
-            let sig = crate::net::received_signal();
+            let sig = super::supervise::received_signal();
             eprintln!("ukport: the VM was stopped by signal {sig}");
             Ok(128 + sig)
         }
@@ -487,7 +489,8 @@ mod tests {
 
     #[test]
     fn network_arguments_forward_on_loopback_only() {
-        let a = net_args(Machine::Microvm, &[(8080, 80), (2222, 22)]);
+        let fw = |host, guest| PortForward { host, guest };
+        let a = net_args(Machine::Microvm, &[fw(8080, 80), fw(2222, 22)]);
         assert_eq!(
             a,
             [
@@ -497,7 +500,7 @@ mod tests {
                 "virtio-net-device,netdev=n0"
             ]
         );
-        assert!(net_args(Machine::Pc, &[(1, 2)])[3].starts_with("virtio-net-pci,"));
+        assert!(net_args(Machine::Pc, &[fw(1, 2)])[3].starts_with("virtio-net-pci,"));
     }
 
     #[test]

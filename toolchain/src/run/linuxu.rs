@@ -1,0 +1,184 @@
+//! The linuxu runner: the image is a program, started directly. Boot options travel in
+//! `UKIT_OPTS`; the root file system is a host folder mounted through hostfs; the
+//! network is passt (user-mode, with port forwards), an existing tap device, or none.
+//! Without a network the image replaces ukport (exec), so its exit status, signals and
+//! terminal are the user's; with one, ukport supervises it and stops passt afterwards.
+
+use std::fs;
+use std::path::Path;
+use std::process::Command;
+
+use anyhow::{anyhow, bail, Context, Result};
+
+use super::launch::{Launch, PlatformFlags, Root, Runner};
+use super::net::{self, NetMode, Passt};
+use super::supervise::{self, Companion};
+
+/// The environment variable that carries boot options into a linuxu image.
+pub const OPTS_ENV: &str = "UKIT_OPTS";
+
+/// `ukport run --plat linuxu`.
+pub struct Linuxu;
+
+impl Runner for Linuxu {
+    fn check(&self, flags: &PlatformFlags) -> Result<()> {
+        if flags.share.is_some() {
+            bail!("--share is for --plat kvm (virtio-9p); on linuxu, --root DIR mounts a host folder as /");
+        }
+        if let Some(m) = &flags.net {
+            m.parse::<NetMode>()?;
+        }
+        Ok(())
+    }
+
+    fn run(&self, l: &Launch, flags: &PlatformFlags) -> Result<i32> {
+        let mode = match &flags.net {
+            Some(m) => m.parse()?,
+            None if !l.forwards.is_empty() => NetMode::Passt,
+            None => NetMode::None,
+        };
+        if !l.forwards.is_empty() && mode != NetMode::Passt {
+            bail!("port forwards (-p or [run] ports) need --net passt; with a tap device, reach the image at its own address");
+        }
+        if (flags.ip.is_some() || flags.gw.is_some()) && !matches!(mode, NetMode::Tap(_)) {
+            bail!(
+                "--ip and --gw configure a tap device; passt gives the image {}/{}",
+                net::GUEST_ADDR,
+                net::GUEST_PREFIX
+            );
+        }
+        let root = match l.root()? {
+            Some(Root::Given(dir) | Root::Recipe(dir)) => Some(root_option(&dir)?),
+            None => None,
+        };
+        let mut opts = boot_options(l.memory.as_deref(), l.trace, root);
+        let name = l.name_or(|image| image.display().to_string());
+        let mut passt = match &mode {
+            NetMode::None => None,
+            NetMode::Passt => {
+                let p = Passt::start(&l.forwards)?;
+                opts.extend(net::passt_boot_options(p.socket()));
+                Some(p)
+            }
+            NetMode::Tap(ifname) => {
+                opts.push(format!("net=tap:{ifname}"));
+                opts.push(format!("ip={}", flags.ip.as_deref().unwrap_or("dhcp")));
+                opts.extend(flags.gw.as_ref().map(|g| format!("gw={g}")));
+                None
+            }
+        };
+        let mut cmd = command(&l.image, &l.args, &l.env, &opts);
+        if mode == NetMode::None {
+            use std::os::unix::process::CommandExt;
+            // exec: the image takes over this process, so its exit status, signals and
+            // terminal are the user's directly.
+            let err = cmd.exec();
+            return Err(anyhow!("cannot run {}: {err}", l.image.display()));
+        }
+        for p in &l.forwards {
+            eprintln!(
+                "ukport: {name}: guest port {} is reachable at http://127.0.0.1:{}/",
+                p.guest, p.host
+            );
+        }
+        if let NetMode::Tap(ifname) = &mode {
+            eprintln!(
+                "ukport: {name}: on tap device {ifname}, address {}",
+                flags.ip.as_deref().unwrap_or("from DHCP")
+            );
+        }
+        eprintln!("ukport: {name}: running in the foreground; Ctrl-C or SIGTERM stops it");
+        // Supervised, not exec'd: passt must be stopped once the image has exited.
+        supervise::supervise(cmd, passt.as_mut().map(|p| p as &mut dyn Companion))
+    }
+}
+
+/// Boot options every linuxu run may carry: memory, the system-call trace and the root.
+pub fn boot_options(memory: Option<&str>, trace: bool, root: Option<String>) -> Vec<String> {
+    let mut opts: Vec<String> = memory.iter().map(|m| format!("mem={m}")).collect();
+    if trace {
+        opts.push("trace".to_string());
+    }
+    opts.extend(root);
+    opts
+}
+
+/// The command that starts `image` with `args`, `env` added to this process's
+/// environment and boot options `opts`.
+pub fn command(
+    image: &Path,
+    args: &[String],
+    env: &[(String, String)],
+    opts: &[String],
+) -> Command {
+    let mut cmd = Command::new(image);
+    cmd.args(args);
+    cmd.envs(env.iter().map(|(k, v)| (k, v)));
+    if !opts.is_empty() {
+        cmd.env(OPTS_ENV, opts.join(" "));
+    }
+    cmd
+}
+
+/// The `root=` boot option for a host folder (boot options are space-separated).
+pub fn root_option(dir: &Path) -> Result<String> {
+    let dir = fs::canonicalize(dir)
+        .with_context(|| format!("root folder {} does not exist", dir.display()))?;
+    if !dir.is_dir() {
+        bail!("--root {}: not a folder", dir.display());
+    }
+    let s = dir.display().to_string();
+    if s.contains(char::is_whitespace) {
+        bail!("the root folder {s} contains a space, which boot options cannot carry; move it");
+    }
+    Ok(format!("root=hostfs:{s}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn options_and_command_carry_memory_trace_root_and_env() {
+        let opts = boot_options(Some("64M"), true, Some("root=hostfs:/r".into()));
+        assert_eq!(opts, ["mem=64M", "trace", "root=hostfs:/r"]);
+        assert!(boot_options(None, false, None).is_empty());
+        let cmd = command(
+            Path::new("/img/app.linuxu"),
+            &["-v".into()],
+            &[("K".into(), "V".into())],
+            &opts,
+        );
+        let envs: Vec<_> = cmd.get_envs().collect();
+        assert!(envs.contains(&("K".as_ref(), Some("V".as_ref()))));
+        assert!(envs.contains(&(
+            OPTS_ENV.as_ref(),
+            Some("mem=64M trace root=hostfs:/r".as_ref())
+        )));
+        assert_eq!(cmd.get_args().collect::<Vec<_>>(), ["-v"]);
+    }
+
+    #[test]
+    fn kvm_only_flags_are_refused() {
+        let flags = PlatformFlags {
+            share: Some("/tmp".into()),
+            ..Default::default()
+        };
+        let e = Linuxu.check(&flags).unwrap_err().to_string();
+        assert!(e.contains("--share is for --plat kvm"), "{e}");
+        let flags = PlatformFlags {
+            net: Some("slirp".into()),
+            ..Default::default()
+        };
+        assert!(Linuxu.check(&flags).is_err());
+    }
+
+    #[test]
+    fn root_folder_must_exist() {
+        let e = root_option(Path::new("/nonexistent-ukit-root")).unwrap_err();
+        assert!(e.to_string().contains("does not exist"), "{e}");
+        let tmp = tempfile::tempdir().unwrap();
+        let got = root_option(tmp.path()).unwrap();
+        assert!(got.starts_with("root=hostfs:/"), "{got}");
+    }
+}
