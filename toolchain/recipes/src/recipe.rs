@@ -2,9 +2,9 @@
 //! source comes from, how the program's own build system is driven, what goes into the
 //! rootfs, how the image runs and which kernel options it wants.
 //!
-//! The schema is deliberately plain (DESIGN.md §2) and strict: an unknown key is an
-//! error with its file and line, because a misspelt key that is silently ignored is the
-//! kind of mistake that costs an afternoon.
+//! The schema is deliberately plain (docs/design.md, "How to add a recipe") and strict:
+//! an unknown key is an error with its file and line, because a misspelt key that is
+//! silently ignored is the kind of mistake that costs an afternoon.
 
 use std::collections::BTreeMap;
 use std::fmt;
