@@ -18,6 +18,7 @@ pub struct Segment {
     pub writable: bool,
 }
 
+use core::sync::atomic::{AtomicUsize, Ordering};
 use uk_abi::elf::{PF_W, PT_LOAD, PT_PHDR};
 
 /// Read the image's PT_LOAD segments from its program headers (64-bit ELF, 56-byte
@@ -82,11 +83,15 @@ extern "C" {
     fn _fini();
 }
 
-static mut START_ARGS: (usize, usize) = (0, 0);
+/// argc and the argv block's address, from `start_program` to the code it runs on the
+/// program's stack.
+static START_ARGS: (AtomicUsize, AtomicUsize) = (AtomicUsize::new(0), AtomicUsize::new(0));
 
 extern "C" fn start_on_new_stack(_: usize) -> ! {
-    // SAFETY: written once by `start_program` before switching stacks.
-    let (argc, argv) = unsafe { START_ARGS };
+    let (argc, argv) = (
+        START_ARGS.0.load(Ordering::Acquire),
+        START_ARGS.1.load(Ordering::Acquire),
+    );
     // SAFETY: musl's documented start-up entry; argv points to a block laid out as the
     // Linux initial stack (argv, NULL, envp, NULL, auxv), in program memory.
     unsafe {
@@ -99,8 +104,8 @@ extern "C" fn start_on_new_stack(_: usize) -> ! {
 /// Run the program: switch to its stack and enter libc. Never returns; the program
 /// ends through exit_group.
 pub fn start_program(stack_top: usize, block: &ArgBlock) -> ! {
-    // SAFETY: single boot path, before the program runs.
-    unsafe { START_ARGS = (block.argc, block.argv) };
+    START_ARGS.0.store(block.argc, Ordering::Release);
+    START_ARGS.1.store(block.argv, Ordering::Release);
     // SAFETY: stack_top is the top of a fresh program stack mapping.
     unsafe { uk_arch::call_on_stack(stack_top, start_on_new_stack, 0) }
 }
