@@ -71,11 +71,18 @@ pub fn init(p: PosixParams) {
 /// Post the signals that reached the image from outside (host signals on linuxu) to
 /// the first process: the image is its init. Runs at every system call return and
 /// whenever the idle wait wakes.
+#[inline]
 pub fn take_platform_signals() {
     let bits = uk_plat::get().take_signals();
     if bits != 0 {
-        process::init().signals.post_platform(bits);
+        post_platform_signals(bits);
     }
+}
+
+#[cold]
+#[inline(never)]
+fn post_platform_signals(bits: u64) {
+    process::init().signals.post_platform(bits);
 }
 
 /// A host-backed platform for unit tests (here and in syscall-shim, through the

@@ -96,7 +96,7 @@ struct Mm {
     brk: Option<(usize, usize, usize)>,
     /// Free addresses of the platform's alias window (start -> length), for shared
     /// maps; empty when the platform has no window.
-    window_free: BTreeMap<usize, usize>,
+    window_free: litemap::LiteMap<usize, usize>,
     window: Option<uk_plat::MemRegion>,
 }
 
@@ -150,7 +150,7 @@ impl AddressSpace {
                 vmas: BTreeMap::new(),
                 brk_max: brk_max & !(PAGE_SIZE - 1),
                 brk: None,
-                window_free: BTreeMap::new(),
+                window_free: litemap::LiteMap::new(),
                 window: None,
             }),
             statics: spin::Mutex::new(alloc::vec::Vec::new()),
@@ -483,7 +483,7 @@ impl Mm {
         }
         // Insert and merge with the neighbours.
         let (mut s, mut e) = (at, at + len);
-        if let Some((&ps, &pl)) = self.window_free.range(..s).next_back() {
+        if let Some((ps, pl)) = self.free_before(s, false) {
             if ps + pl == s {
                 self.window_free.remove(&ps);
                 s = ps;
@@ -494,6 +494,16 @@ impl Mm {
             e += nl;
         }
         self.window_free.insert(s, e - s);
+    }
+
+    /// The free window range starting last before `at` (or at `at`, with `inclusive`).
+    fn free_before(&self, at: usize, inclusive: bool) -> Option<(usize, usize)> {
+        let i = match self.window_free.find_index(&at) {
+            Ok(i) if inclusive => i + 1,
+            Ok(i) | Err(i) => i,
+        };
+        let (&s, &l) = self.window_free.get_indexed(i.checked_sub(1)?)?;
+        Some((s, l))
     }
 
     /// `len` bytes of free window addresses (first fit); None when the window is full
@@ -509,7 +519,7 @@ impl Mm {
 
     /// Take exactly `[at, at+len)` from the window's free addresses.
     fn take_va_at(&mut self, at: usize, len: usize) -> bool {
-        let Some((&s, &l)) = self.window_free.range(..=at).next_back() else {
+        let Some((s, l)) = self.free_before(at, true) else {
             return false;
         };
         if at + len > s + l {
@@ -1066,6 +1076,39 @@ mod tests {
     }
     fn brk(req: usize) -> usize {
         space().brk(req)
+    }
+
+    /// The alias window's free list: first fit, exact takes, and neighbours merging
+    /// back into one range when given back.
+    #[test]
+    fn window_addresses_are_taken_and_merged_back() {
+        const P: usize = PAGE_SIZE;
+        let w = uk_plat::MemRegion {
+            start: 0x100_0000,
+            len: 16 * P,
+        };
+        let mut mm = Mm {
+            vmas: BTreeMap::new(),
+            brk_max: 0,
+            brk: None,
+            window_free: litemap::LiteMap::new(),
+            window: Some(w),
+        };
+        mm.window_free.insert(w.start, w.len);
+        let a = mm.take_va(4 * P).unwrap();
+        assert_eq!(a, w.start);
+        assert!(mm.take_va_at(w.start + 8 * P, 2 * P));
+        assert!(!mm.take_va_at(w.start + 9 * P, P), "already taken");
+        assert!(!mm.take_va_at(w.start + 2 * P, P), "inside the first take");
+        // Free: [4, 8) and [10, 16).
+        assert_eq!(mm.take_va(5 * P), Some(w.start + 10 * P));
+        assert_eq!(mm.take_va(5 * P), None);
+        mm.release_va(w.start + 10 * P, 5 * P);
+        mm.release_va(w.start + 8 * P, 2 * P);
+        mm.release_va(a, 4 * P);
+        // Everything merged back into one range.
+        assert_eq!(mm.window_free.len(), 1);
+        assert_eq!(mm.take_va(16 * P), Some(w.start));
     }
 
     #[test]

@@ -199,6 +199,7 @@ pub fn current_arc() -> Arc<Process> {
 ///
 /// The reference is valid while the calling thread runs: the thread itself holds a
 /// counted reference to its process until it exits.
+#[inline]
 pub fn current() -> &'static Process {
     let word = uk_sched::current_owner();
     if word == 0 {

@@ -8,8 +8,8 @@ use uk_abi::resource::{PRIO_PROCESS, PRIO_USER, RUSAGE_CHILDREN, RUSAGE_SELF, RU
 use uk_abi::time::CLK_TCK;
 
 use crate::{Errno, KResult};
-use alloc::collections::BTreeMap;
 use core::sync::atomic::{AtomicBool, Ordering};
+use litemap::LiteMap;
 
 pub use uk_abi::resource::Rusage;
 pub use uk_abi::time::Tms;
@@ -46,8 +46,8 @@ pub fn times() -> (Tms, u64) {
 }
 
 /// Thread names (`comm`, 15 bytes + NUL), by tid; unnamed threads read as the default.
-static NAMES: spin::Mutex<BTreeMap<i32, [u8; 16]>> = spin::Mutex::new(BTreeMap::new());
-static PDEATHSIG: spin::Mutex<BTreeMap<i32, i32>> = spin::Mutex::new(BTreeMap::new());
+static NAMES: spin::Mutex<LiteMap<i32, [u8; 16]>> = spin::Mutex::new(LiteMap::new());
+static PDEATHSIG: spin::Mutex<LiteMap<i32, i32>> = spin::Mutex::new(LiteMap::new());
 
 /// prctl(PR_SET_NAME) for the calling thread: the first 15 bytes of `name` (up to
 /// its NUL).

@@ -24,8 +24,9 @@ use uk_abi::signal::{
 };
 
 use crate::{Errno, KResult};
-use alloc::collections::{BTreeMap, VecDeque};
+use alloc::collections::VecDeque;
 use core::sync::atomic::{AtomicBool, Ordering};
+use litemap::LiteMap;
 use uk_abi::signal::Siginfo;
 
 pub use uk_abi::signal::{KSigaction, StackT};
@@ -124,7 +125,7 @@ impl ThreadSig {
 struct State {
     actions: [KSigaction; NSIG],
     shared: Pending,
-    threads: BTreeMap<i32, ThreadSig>,
+    threads: LiteMap<i32, ThreadSig>,
 }
 
 /// The signal state of one process: dispositions, the process-wide pending set, and
@@ -147,7 +148,7 @@ impl SignalState {
             state: spin::Mutex::new(State {
                 actions: [KSigaction::default(); NSIG],
                 shared: Pending::new(),
-                threads: BTreeMap::new(),
+                threads: LiteMap::new(),
             }),
             any: AtomicBool::new(false),
         }
@@ -386,7 +387,7 @@ impl SignalState {
             // POSIX: setting a pending signal to be ignored discards it.
             if s.ignores(sig) {
                 s.shared.flush(sig);
-                for t in s.threads.values_mut() {
+                for (_, t) in s.threads.iter_mut() {
                     t.pending.flush(sig);
                 }
                 s.refresh_any(&self.any);

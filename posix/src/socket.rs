@@ -36,10 +36,10 @@ use crate::pipe::{fionbio, set_nonblock_from};
 use crate::{Errno, KResult};
 use addr::SockAddr;
 use alloc::boxed::Box;
-use alloc::collections::BTreeMap;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use litemap::LiteMap;
 use uk_abi::socket::{Linger, Ucred};
 use uk_abi::time::Timeval;
 use uk_abi::uio::{SinkFrom, SourceFrom};
@@ -136,7 +136,7 @@ pub struct Opts {
     pub sndtimeo_ns: u64,
     /// Options accepted without effect on this stack (TCP_DEFER_ACCEPT, TCP_FASTOPEN,
     /// IP_TOS, ...): stored so getsockopt reports what was set.
-    pub other: BTreeMap<(i32, i32), i32>,
+    pub other: LiteMap<(i32, i32), i32>,
 }
 
 impl Default for Opts {
@@ -155,7 +155,7 @@ impl Default for Opts {
             linger: (0, 0),
             rcvtimeo_ns: 0,
             sndtimeo_ns: 0,
-            other: BTreeMap::new(),
+            other: LiteMap::new(),
         }
     }
 }

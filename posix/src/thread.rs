@@ -12,7 +12,7 @@ use uk_abi::sched::{
 
 use crate::{user, Errno, KResult};
 use alloc::boxed::Box;
-use alloc::collections::BTreeMap;
+use litemap::LiteMap;
 
 /// The main thread's id (equal to the pid).
 pub const MAIN_TID: i32 = 1;
@@ -24,7 +24,7 @@ struct PerThread {
     robust_list: usize,
 }
 
-static THREADS: spin::Mutex<BTreeMap<i32, PerThread>> = spin::Mutex::new(BTreeMap::new());
+static THREADS: spin::Mutex<LiteMap<i32, PerThread>> = spin::Mutex::new(LiteMap::new());
 
 /// The running thread's id.
 pub fn current_tid() -> i32 {

@@ -19,9 +19,9 @@ use crate::file::{File, Sink, Source, Stat};
 use crate::pipe::{fionbio, set_nonblock_from};
 use crate::time::clock_ns;
 use crate::{Errno, KResult};
-use alloc::collections::BTreeMap;
 use alloc::sync::{Arc, Weak};
 use core::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+use litemap::LiteMap;
 use uk_sched::{WaitQueue, Wake};
 
 /// A timer setting in nanoseconds (`struct itimerspec`): `value` 0 means disarmed.
@@ -50,7 +50,7 @@ pub struct TimerFd {
 }
 
 /// Live timerfds by id: the scheduler's timer callback carries one word.
-static REGISTRY: spin::Mutex<BTreeMap<usize, Weak<TimerFd>>> = spin::Mutex::new(BTreeMap::new());
+static REGISTRY: spin::Mutex<LiteMap<usize, Weak<TimerFd>>> = spin::Mutex::new(LiteMap::new());
 static NEXT_ID: AtomicUsize = AtomicUsize::new(1);
 
 /// timerfd_create(2). Clocks: REALTIME, MONOTONIC, BOOTTIME and the two _ALARM ones;

@@ -15,11 +15,12 @@ mod wait;
 
 pub use wait::{wait_any, WaitQueue, NOTIFY_IN, NOTIFY_OUT};
 
-use alloc::collections::{BTreeMap, VecDeque};
+use alloc::collections::VecDeque;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::cell::UnsafeCell;
 use core::sync::atomic::{AtomicI32, AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use litemap::LiteMap;
 use uk_arch::Context;
 
 /// Why a blocked thread woke up.
@@ -131,7 +132,7 @@ struct Sched {
     runq: VecDeque<Arc<Thread>>,
     /// Blocked threads that have a deadline.
     timed: Vec<Arc<Thread>>,
-    threads: BTreeMap<i32, Arc<Thread>>,
+    threads: LiteMap<i32, Arc<Thread>>,
     /// Exited threads whose stack can be freed once we are off it.
     zombies: Vec<Zombie>,
     timers: Vec<Timer>,
@@ -143,7 +144,7 @@ static SCHED: spin::Mutex<Sched> = spin::Mutex::new(Sched {
     current: None,
     runq: VecDeque::new(),
     timed: Vec::new(),
-    threads: BTreeMap::new(),
+    threads: LiteMap::new(),
     zombies: Vec::new(),
     timers: Vec::new(),
     next_tid: 2,
@@ -301,8 +302,8 @@ pub fn spawn(
 }
 
 /// Entries of threads not yet started, by tid (the context carries only one word).
-static START: spin::Mutex<BTreeMap<i32, extern "C" fn(usize) -> !>> =
-    spin::Mutex::new(BTreeMap::new());
+static START: spin::Mutex<LiteMap<i32, extern "C" fn(usize) -> !>> =
+    spin::Mutex::new(LiteMap::new());
 
 extern "C" fn thread_start(arg: usize) -> ! {
     after_switch();

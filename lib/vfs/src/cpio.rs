@@ -6,9 +6,9 @@
 //! the offset, never a panic: the archive comes from outside the kernel.
 
 use crate::{Errno, Kind, Node, OpenReq, SetAttr};
-use alloc::collections::BTreeMap;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
+use litemap::LiteMap;
 
 const MAGIC: &[u8] = b"070701";
 const MAGIC_CRC: &[u8] = b"070702";
@@ -129,7 +129,7 @@ pub enum UnpackError {
 /// skipped with a warning (ramfs cannot hold them).
 pub fn unpack(root: &Arc<dyn Node>, archive: &[u8]) -> Result<usize, UnpackError> {
     let entries = parse(archive).map_err(UnpackError::Format)?;
-    let mut by_ino: BTreeMap<u32, Arc<dyn Node>> = BTreeMap::new();
+    let mut by_ino: LiteMap<u32, Arc<dyn Node>> = LiteMap::new();
     let mut count = 0;
     for (index, e) in entries.iter().enumerate() {
         let fs = |errno| UnpackError::Fs { index, errno };

@@ -12,11 +12,11 @@ use uk_abi::fcntl::{O_APPEND, O_CLOEXEC, O_CREAT, O_DIRECTORY, O_EXCL, O_PATH, O
 
 use crate::pages::FilePages;
 use crate::{DirEnt, Errno, KResult, Kind, Node, OpenReq, SetAttr, Sink, Source, Stat, Statfs};
-use alloc::collections::BTreeMap;
 use alloc::sync::{Arc, Weak};
 use alloc::vec;
 use alloc::vec::Vec;
 use core::any::Any;
+use litemap::LiteMap;
 use uk_plat::HostFs;
 
 /// A host descriptor, closed when the last node using it goes away.
@@ -51,8 +51,8 @@ pub struct HostNode {
 /// as a map shows it; while it does, reads see its pages (stores through a map are
 /// newer than the host file until written back) and writes update them.
 #[allow(clippy::type_complexity)]
-static CACHES: spin::Mutex<BTreeMap<(usize, u64, u64), Weak<FilePages>>> =
-    spin::Mutex::new(BTreeMap::new());
+static CACHES: spin::Mutex<LiteMap<(usize, u64, u64), Weak<FilePages>>> =
+    spin::Mutex::new(LiteMap::new());
 
 /// Most bytes one host read or write moves (a larger request takes several).
 const IO_CHUNK: usize = 256 * 1024;

@@ -23,10 +23,11 @@ use super::addr::{SockAddr, UnixAddr};
 use super::{Proto, Recvd, Wait};
 use crate::{Errno, KResult};
 use alloc::boxed::Box;
-use alloc::collections::{BTreeMap, VecDeque};
+use alloc::collections::VecDeque;
 use alloc::sync::{Arc, Weak};
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicU64, Ordering};
+use litemap::LiteMap;
 use uk_abi::poll::{POLLERR, POLLHUP, POLLIN, POLLOUT, POLLRDHUP, POLLRDNORM, POLLWRNORM};
 use uk_abi::uio::{Sink, Source};
 use uk_sched::{WaitQueue, Wake};
@@ -81,7 +82,7 @@ impl Shared {
 }
 
 /// Bound names -> sockets.
-static NAMES: spin::Mutex<BTreeMap<UnixAddr, Weak<Shared>>> = spin::Mutex::new(BTreeMap::new());
+static NAMES: spin::Mutex<LiteMap<UnixAddr, Weak<Shared>>> = spin::Mutex::new(LiteMap::new());
 static AUTOBIND: AtomicU64 = AtomicU64::new(1);
 
 /// The table key of a name: filesystem names become absolute.

@@ -23,12 +23,22 @@ use crate::paths;
 use crate::platform::Platform;
 
 /// The host target the kernel crates build for (the only Rust target installed; see
-/// DESIGN §4). Naming it explicitly keeps `RUSTFLAGS` away from build scripts.
+/// docs/design.md, "Layers"). Naming it explicitly keeps `RUSTFLAGS` away from build
+/// scripts.
 pub const KERNEL_TARGET: &str = "x86_64-unknown-linux-gnu";
 
 /// Folders of the repository whose contents make up the kernel; a change to any file under
 /// them makes the next link rebuild the kernel.
-pub const KERNEL_SOURCE_DIRS: &[&str] = &["arch", "plat", "lib", "posix", "syscall-shim", "image"];
+pub const KERNEL_SOURCE_DIRS: &[&str] = &[
+    "abi",
+    "arch",
+    "contract",
+    "plat",
+    "lib",
+    "posix",
+    "syscall-shim",
+    "image",
+];
 
 /// Workspace files that also change what cargo builds. Not `Cargo.lock`: cargo rewrites it
 /// during the kernel build itself, which would make the next link see a change and build
@@ -300,6 +310,38 @@ fn collect(dir: &Path, root: &Path, out: &mut Vec<(String, u64, u128)>) -> Resul
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every crate uk-image is built from lies under one of the folders whose changes
+    /// rebuild the kernel (a crate outside them would leave stale kernels behind).
+    #[test]
+    fn kernel_source_dirs_cover_every_kernel_crate() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .parent()
+            .unwrap();
+        let ws = std::fs::read_to_string(root.join("Cargo.toml")).unwrap();
+        let members: Vec<&str> = ws
+            .split("members = [")
+            .nth(1)
+            .unwrap()
+            .split(']')
+            .next()
+            .unwrap()
+            .split('"')
+            .skip(1)
+            .step_by(2)
+            .collect();
+        assert!(members.contains(&"image"), "{members:?}");
+        for m in members {
+            if m.starts_with("toolchain") || m == "tests" {
+                continue;
+            }
+            let top = m.split('/').next().unwrap();
+            assert!(
+                KERNEL_SOURCE_DIRS.contains(&top),
+                "kernel crate {m} is outside KERNEL_SOURCE_DIRS"
+            );
+        }
+    }
 
     #[test]
     fn cargo_args_select_platform_and_features() {
