@@ -459,6 +459,22 @@ impl Mm {
         Ok(n)
     }
 
+    /// Record the fresh anonymous pages `[at, at+len)` as a map with `prot`, and have
+    /// the MMU enforce it.
+    fn add_anon(&mut self, at: usize, len: usize, prot: u32) {
+        self.vmas.insert(
+            at,
+            Vma {
+                len,
+                prot,
+                kind: Kind::Anon,
+            },
+        );
+        if !is_default(prot) {
+            enforce(at, len, prot);
+        }
+    }
+
     /// Unmap the shared maps overlapping `[start, end)` (their parts inside it).
     fn unmap_shared_in(&mut self, start: usize, end: usize) {
         let from = self.first_from(start);
@@ -677,34 +693,14 @@ impl AddressSpace {
                 // SAFETY: the pages were just allocated for this map.
                 unsafe { core::ptr::write_bytes(addr as *mut u8, 0, len) };
             }
-            mm.vmas.insert(
-                addr,
-                Vma {
-                    len,
-                    prot,
-                    kind: Kind::Anon,
-                },
-            );
-            if !is_default(prot) {
-                enforce(addr, len, prot);
-            }
+            mm.add_anon(addr, len, prot);
             return Ok(addr);
         }
         let a = PAGES
             .lock()
             .alloc_zeroed(len / PAGE_SIZE)
             .ok_or(Errno::ENOMEM)?;
-        mm.vmas.insert(
-            a,
-            Vma {
-                len,
-                prot,
-                kind: Kind::Anon,
-            },
-        );
-        if !is_default(prot) {
-            enforce(a, len, prot);
-        }
+        mm.add_anon(a, len, prot);
         Ok(a)
     }
 
@@ -924,17 +920,7 @@ impl AddressSpace {
         // [n, n+new_len) fresh read+write pages.
         unsafe { core::ptr::copy_nonoverlapping(old as *const u8, n as *mut u8, old_len) };
         mm.unmap(old, old_end);
-        mm.vmas.insert(
-            n,
-            Vma {
-                len: new_len,
-                prot: v.prot,
-                kind: Kind::Anon,
-            },
-        );
-        if !is_default(v.prot) {
-            enforce(n, new_len, v.prot);
-        }
+        mm.add_anon(n, new_len, v.prot);
         Ok(n)
     }
 

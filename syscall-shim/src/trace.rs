@@ -204,48 +204,12 @@ fn arg(o: &mut Out, k: Arg, v: usize, a: &crate::Args, ret: isize) {
         Arg::Mode => {
             let _ = write!(o.0, "{v:#o}");
         }
-        Arg::Sig => {
-            const N: [&str; 32] = [
-                "0",
-                "SIGHUP",
-                "SIGINT",
-                "SIGQUIT",
-                "SIGILL",
-                "SIGTRAP",
-                "SIGABRT",
-                "SIGBUS",
-                "SIGFPE",
-                "SIGKILL",
-                "SIGUSR1",
-                "SIGSEGV",
-                "SIGUSR2",
-                "SIGPIPE",
-                "SIGALRM",
-                "SIGTERM",
-                "SIGSTKFLT",
-                "SIGCHLD",
-                "SIGCONT",
-                "SIGSTOP",
-                "SIGTSTP",
-                "SIGTTIN",
-                "SIGTTOU",
-                "SIGURG",
-                "SIGXCPU",
-                "SIGXFSZ",
-                "SIGVTALRM",
-                "SIGPROF",
-                "SIGWINCH",
-                "SIGIO",
-                "SIGPWR",
-                "SIGSYS",
-            ];
-            match N.get(v) {
-                Some(n) => o.s(n),
-                None => {
-                    let _ = write!(o.0, "SIGRT{}", v as isize - 32);
-                }
+        Arg::Sig => match uk_abi::signal::SIGNAL_NAMES.get(v) {
+            Some(n) => o.s(n),
+            None => {
+                let _ = write!(o.0, "SIGRT{}", v as isize - 32);
             }
-        }
+        },
         Arg::Clock => {
             const C: [&str; 12] = [
                 "CLOCK_REALTIME",

@@ -86,39 +86,40 @@ impl FilePages {
         Ok(a)
     }
 
+    /// For each present page overlapping `[off, off + len)`: the address of the
+    /// overlapping bytes in the frame and their place in the range (start, end).
+    fn overlaps(&self, off: u64, len: usize, mut f: impl FnMut(usize, usize, usize)) {
+        let end = off + len as u64;
+        let frames = self.frames.lock();
+        for (&idx, &a) in frames.range(off / PAGE..end.div_ceil(PAGE)) {
+            let (p0, p1) = (idx * PAGE, idx * PAGE + PAGE);
+            let (s, e) = (p0.max(off), p1.min(end));
+            f(
+                a + (s - p0) as usize,
+                (s - off) as usize,
+                (e - off) as usize,
+            );
+        }
+    }
+
     /// Copy the present pages' bytes over `buf`, which holds the file's bytes from
     /// `off` as read from where the file lives (hostfs): cached pages are newer.
     pub fn overlay(&self, off: u64, buf: &mut [u8]) {
-        let end = off + buf.len() as u64;
-        let f = self.frames.lock();
-        for (&idx, &a) in f.range(off / PAGE..end.div_ceil(PAGE)) {
-            let (p0, p1) = (idx * PAGE, idx * PAGE + PAGE);
-            let (s, e) = (p0.max(off), p1.min(end));
-            // SAFETY: a frame of this cache; [s-p0, e-p0) lies inside it.
-            let src = unsafe {
-                core::slice::from_raw_parts((a + (s - p0) as usize) as *const u8, (e - s) as usize)
-            };
-            buf[(s - off) as usize..(e - off) as usize].copy_from_slice(src);
-        }
+        self.overlaps(off, buf.len(), |at, s, e| {
+            // SAFETY: a frame of this cache; `overlaps` keeps [at, at + e - s) inside it.
+            let src = unsafe { core::slice::from_raw_parts(at as *const u8, e - s) };
+            buf[s..e].copy_from_slice(src);
+        });
     }
 
     /// `data` was written at `off` where the file lives: copy it into the present pages
     /// so that maps see it.
     pub fn update(&self, off: u64, data: &[u8]) {
-        let end = off + data.len() as u64;
-        let f = self.frames.lock();
-        for (&idx, &a) in f.range(off / PAGE..end.div_ceil(PAGE)) {
-            let (p0, p1) = (idx * PAGE, idx * PAGE + PAGE);
-            let (s, e) = (p0.max(off), p1.min(end));
+        self.overlaps(off, data.len(), |at, s, e| {
             // SAFETY: as in `overlay`, writable kernel memory.
-            let dst = unsafe {
-                core::slice::from_raw_parts_mut(
-                    (a + (s - p0) as usize) as *mut u8,
-                    (e - s) as usize,
-                )
-            };
-            dst.copy_from_slice(&data[(s - off) as usize..(e - off) as usize]);
-        }
+            let dst = unsafe { core::slice::from_raw_parts_mut(at as *mut u8, e - s) };
+            dst.copy_from_slice(&data[s..e]);
+        });
     }
 
     /// The present pages among `[first, first + count)`, as (index, frame).
