@@ -12,6 +12,7 @@
 //! function that a higher layer provides.
 #![cfg_attr(not(test), no_std)]
 
+pub mod cpu;
 mod hook;
 
 pub use hook::Hook;
@@ -92,6 +93,14 @@ pub trait Platform: Sync {
     /// Block until an event arrives or `deadline` (monotonic ns) passes; `None` means no
     /// deadline. Spurious returns are allowed: callers re-check their condition.
     fn wait(&self, deadline: Option<u64>);
+    /// Arm the preemption timer: at `deadline` (monotonic ns) interrupt whatever runs and
+    /// report it through [`cpu`] (program code: [`cpu::preempted`]; kernel code:
+    /// [`cpu::request`]). One-shot, and `None` may leave an armed timer to fire once for
+    /// nothing: the kernel arms it again when it wants another. A platform without a
+    /// timer ignores it, and threads then only switch when they block or yield.
+    fn set_preempt_timer(&self, deadline: Option<u64>) {
+        let _ = deadline;
+    }
     /// The memory regions ukit may manage. Constant after boot.
     fn memory(&self) -> &[MemRegion];
     /// Tell the platform a page-aligned range is free. Returns true when the platform

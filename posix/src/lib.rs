@@ -318,7 +318,7 @@ pub mod testplat {
             uk_plat::register(dynp);
             // SAFETY: the memfd mapping is never used by anything else.
             unsafe { uk_alloc::PAGES.lock().add_region(region) };
-            uk_sched::init(64 * 1024);
+            uk_sched::init(64 * 1024, 0);
             crate::init(crate::PosixParams {
                 nodename: "ukit",
                 max_fds: 1024,

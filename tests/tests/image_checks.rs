@@ -59,6 +59,7 @@ const HOST_SYSCALLS: &[&str] = &[
     "connect",
     "memfd_create",
     "sysinfo",
+    "setitimer",
 ];
 
 /// The host calls still allowed once the filter is installed: console, memory release
@@ -76,6 +77,7 @@ const RUNTIME_SYSCALLS: &[&str] = &[
     "exit",
     "exit_group",
     "rt_sigreturn",
+    "setitimer",
     "close",
     "fstat",
     "lseek",
