@@ -101,6 +101,10 @@ pub trait Platform: Sync {
     fn set_preempt_timer(&self, deadline: Option<u64>) {
         let _ = deadline;
     }
+    /// Look at the devices now, outside interrupt context: acknowledge their interrupts
+    /// and report input ([`net_event`]), as the idle wait does when it wakes. Called at
+    /// preemption points, so input reaches a program that computes.
+    fn poll_devices(&self) {}
     /// The memory regions ukit may manage. Constant after boot.
     fn memory(&self) -> &[MemRegion];
     /// Tell the platform a page-aligned range is free. Returns true when the platform

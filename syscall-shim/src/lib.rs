@@ -131,6 +131,7 @@ fn dispatch_in_kernel(n: usize, a: &Args) -> isize {
 /// get the CPU (timers due meanwhile fire), and the pending signals of the thread that
 /// runs on are delivered, their handlers seeing the interrupted context.
 pub fn preempt(mc: Option<&mut uk_abi::signal::Mcontext>) {
+    uk_plat::get().poll_devices();
     uk_posix::take_platform_signals();
     uk_sched::yield_now();
     let p = uk_posix::process::current();
