@@ -17,6 +17,8 @@ pub mod time;
 pub mod virtio;
 
 #[cfg(not(test))]
+mod frame;
+#[cfg(not(test))]
 mod preempt;
 #[cfg(not(test))]
 mod serial;

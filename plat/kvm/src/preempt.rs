@@ -14,7 +14,7 @@
 //! restores the FPU state and the registers and leaves with `iretq`, which puts back
 //! RIP, RSP and RFLAGS in one instruction: the program resumes exactly where it was.
 
-use crate::trap::TrapFrame;
+use crate::frame::TrapFrame;
 use core::arch::global_asm;
 use core::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
 use uk_abi::signal::{reg, Mcontext};

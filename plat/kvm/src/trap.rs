@@ -31,33 +31,7 @@ pub const SPURIOUS_VECTOR: u8 = 0xff;
 /// The control line's (COM2) interrupt.
 pub const CTL_VECTOR: u8 = 0x42;
 
-/// Registers saved by the common stub, lowest address first.
-#[repr(C)]
-#[derive(Debug)]
-pub struct TrapFrame {
-    pub r15: u64,
-    pub r14: u64,
-    pub r13: u64,
-    pub r12: u64,
-    pub r11: u64,
-    pub r10: u64,
-    pub r9: u64,
-    pub r8: u64,
-    pub rbp: u64,
-    pub rdi: u64,
-    pub rsi: u64,
-    pub rdx: u64,
-    pub rcx: u64,
-    pub rbx: u64,
-    pub rax: u64,
-    pub vector: u64,
-    pub error: u64,
-    pub rip: u64,
-    pub cs: u64,
-    pub rflags: u64,
-    pub rsp: u64,
-    pub ss: u64,
-}
+pub use crate::frame::TrapFrame;
 
 // 256 stubs, 16 bytes apart: push a zero error code where the CPU pushes none, push the
 // vector, go to the common path, which saves the general registers and the SSE state
