@@ -10,6 +10,14 @@ use uk_tests::{build_native, build_uk, c_source, run, text, TempDir};
 /// The default time slice (`sched.timeslice_us`).
 const SLICE_US: i64 = 10_000;
 
+/// The cases run one at a time: QEMU (TCG) or a second spinner next to the lateness
+/// measurement would only measure how busy the host is.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn alone() -> std::sync::MutexGuard<'static, ()> {
+    ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 fn build() -> (TempDir, std::path::PathBuf, std::path::PathBuf) {
     let tmp = TempDir::new("preempt");
     let (uk, native) = (tmp.join("spin.uk"), tmp.join("spin.native"));
@@ -39,6 +47,7 @@ fn lateness(out: &std::process::Output, who: &str) -> (i64, i64) {
 /// wake-ups are at most one time slice later than natively (p99).
 #[test]
 fn a_spinning_thread_does_not_starve_a_sleeper() {
+    let _alone = alone();
     let (_tmp, uk, native) = build();
     // Best of three each, alternating: a busy host (other tests, parallel builds) adds
     // milliseconds to any single run on either side.
@@ -101,6 +110,7 @@ fn status_code(st: std::process::ExitStatus) -> i32 {
 /// action ends it with 143, a handler runs and exits with its own status.
 #[test]
 fn sigterm_reaches_a_spinning_program() {
+    let _alone = alone();
     let (_tmp, uk, native) = build();
     for (args, want) in [(&["forever"][..], 143), (&["handler", "15"][..], 55)] {
         let n = status_code(signalled(&native, args, "TERM"));
@@ -114,6 +124,7 @@ fn sigterm_reaches_a_spinning_program() {
 /// 142), and a periodic timer's handler runs on the interrupted context.
 #[test]
 fn timer_signals_reach_a_spinning_program() {
+    let _alone = alone();
     let (_tmp, uk, native) = build();
     for mode in ["itimer", "alarm"] {
         let n = run(&native, &[mode], &[]);
@@ -168,6 +179,7 @@ mod kvm {
 
     #[test]
     fn a_spinning_thread_does_not_starve_a_sleeper() {
+        let _alone = alone();
         let (_tmp, image) = build();
         let o = run_command(
             ukport(&image, &["lateness", "50"]),
@@ -181,6 +193,7 @@ mod kvm {
 
     #[test]
     fn signals_reach_a_spinning_program() {
+        let _alone = alone();
         let (_tmp, image) = build();
         for mode in ["itimer", "alarm"] {
             let o = run_command(ukport(&image, &[mode]), Duration::from_secs(120));
