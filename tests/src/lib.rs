@@ -246,7 +246,9 @@ pub fn exit_code(status: &ExitStatus) -> i32 {
 /// (CI installs every tool the tests use, so a missing one is a failure, not a skip).
 pub fn require_tool(name: &str) -> PathBuf {
     find_on_path(name).unwrap_or_else(|| {
-        panic!("`{name}` is not on PATH; install it (see .ci/run for the package list)")
+        panic!(
+            "`{name}` is not on PATH; install it (see .ci/prerequisites; `.ci/prereqs --install`)"
+        )
     })
 }
 
