@@ -45,6 +45,10 @@ enum Cmd {
         /// Override a kernel option (name=value); repeatable.
         #[arg(long = "set", value_name = "NAME=VALUE")]
         set: Vec<String>,
+        /// Kernel option settings from a file (as `ukport menuconfig --output FILE`
+        /// saves them); after the recipe's [config], before --set. Repeatable.
+        #[arg(long = "config", value_name = "FILE")]
+        config: Vec<PathBuf>,
         /// Parallel jobs for the app's build (default: number of CPUs).
         #[arg(short = 'j', long)]
         jobs: Option<usize>,
@@ -71,9 +75,13 @@ enum Cmd {
         /// kvm: print boot-stage times (µs since entry) at main, and launch-to-exit time.
         #[arg(long)]
         boot_stats: bool,
-        /// linuxu: forward 127.0.0.1:HOST_PORT to the image's GUEST_PORT (TCP); repeatable.
-        /// Replaces the recipe's [run] ports when given.
-        #[arg(short = 'p', long = "publish", value_name = "HOST_PORT:GUEST_PORT")]
+        /// Forward 127.0.0.1:HOST_PORT to the image's GUEST_PORT (TCP; add /udp for UDP);
+        /// repeatable. Replaces the recipe's [run] ports when given.
+        #[arg(
+            short = 'p',
+            long = "publish",
+            value_name = "HOST_PORT:GUEST_PORT[/udp]"
+        )]
         publish: Vec<String>,
         /// linuxu: the image's network: passt (user-mode, rootless; the default when ports
         /// are forwarded), tap:IFNAME (an existing host tap device), or none.
@@ -105,6 +113,13 @@ enum Cmd {
         recipe: String,
         #[arg(long = "set", value_name = "NAME=VALUE")]
         set: Vec<String>,
+        /// Settings files, as for `ukport build --config`.
+        #[arg(long = "config", value_name = "FILE")]
+        config: Vec<PathBuf>,
+        /// The platform whose image's needs to show (the options the program's calls
+        /// turned on).
+        #[arg(long, default_value = Platform::DEFAULT.name())]
+        plat: String,
     },
     /// Build an app and run its smoke test (the recipe's [test]).
     Test {
@@ -144,13 +159,16 @@ fn main() {
             recipe,
             plat,
             set,
+            config,
             jobs,
         } => platform::parse_list(&plat)
             .map_err(anyhow::Error::from)
             .and_then(|plats| {
+                let r = Recipe::load(&recipe)?;
+                let settings = config::Settings { files: config, set };
                 plats
                     .into_iter()
-                    .try_for_each(|p| build(&recipe, p, &set, jobs).map(|_| ()))
+                    .try_for_each(|p| build(&r, p, &settings, jobs).map(|_| ()))
             }),
         Cmd::Run {
             plat,
@@ -191,7 +209,12 @@ fn main() {
                 .and_then(|plat| run::run(plat, &target, &opts, &flags))
                 .map(|code| std::process::exit(code))
         }
-        Cmd::Config { recipe, set } => config(&recipe, &set),
+        Cmd::Config {
+            recipe,
+            set,
+            config,
+            plat,
+        } => show_config(&recipe, config::Settings { files: config, set }, &plat),
         Cmd::Test { recipe, plat } => plat
             .parse()
             .map_err(anyhow::Error::from)
@@ -320,9 +343,14 @@ fn fetch_cmd(name: &str) -> Result<()> {
     Ok(())
 }
 
-fn config(name: &str, set: &[String]) -> Result<()> {
+/// `ukport config`: the recipe's configuration over what its image needs (when one was
+/// built), with where each value comes from.
+fn show_config(name: &str, settings: config::Settings, plat: &str) -> Result<()> {
+    let plat: Platform = plat.parse()?;
     let r = Recipe::load(name)?;
-    let (schema, resolved) = config::resolve_recipe(&r, set)?;
+    let image = paths::images_dir().join(plat.image_name(&r.name));
+    let needs = uk_toolchain::image::build::image_needs(&image);
+    let (schema, resolved) = config::resolve_recipe(&r, &needs, &settings)?;
     print!("{}", uk_kconfig::render(&resolved, &schema));
     Ok(())
 }

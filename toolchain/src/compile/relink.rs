@@ -23,13 +23,15 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::gcc::separate_value;
+use super::needs::Need;
 use crate::packages::fetch::sha256_file;
 use crate::packages::ports;
 use crate::paths;
 use crate::platform::Platform;
 
-/// Manifest format version; a manifest with another version is not used.
-pub const VERSION: u32 = 1;
+/// Manifest format version; a manifest with another version is not used. 2: the
+/// kernel options the program needs ([`Manifest::needs`]) are recorded.
+pub const VERSION: u32 = 2;
 
 /// File name suffix of a manifest beside the linked output.
 pub const SUFFIX: &str = ".uklink";
@@ -73,6 +75,10 @@ pub struct Manifest {
     /// is only done while that is unchanged.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recipe_stamp: Option<String>,
+    /// The kernel options the program needs, read from its objects at link time
+    /// ([`super::needs`]): a relink for another kernel or platform keeps them.
+    #[serde(default)]
+    pub needs: Vec<Need>,
 }
 
 /// The manifest path beside a linked output.
@@ -249,6 +255,7 @@ pub fn record(
         inputs,
         kernel: kernel.to_path_buf(),
         recipe_stamp: None,
+        needs: Vec::new(),
     })
 }
 
@@ -460,6 +467,8 @@ pub struct Relinked {
     pub objects: usize,
     /// The platform of the recorded link (differs from the image's for `--plat X`).
     pub from_plat: String,
+    /// The kernel linked in.
+    pub kernel: PathBuf,
     pub seconds: f64,
 }
 
@@ -496,14 +505,15 @@ pub fn candidates(
 }
 
 /// Makes `images/<app>.<plat>` by relinking the objects of an earlier build of the same
-/// recipe (same `stamp`) with `kernel`, when such a build was recorded and its objects
-/// are all in the store. `Ok(None)`: nothing to relink from, build from source.
+/// recipe (same `stamp`) with the kernel `kernel_for` gives for its manifest (which
+/// holds the options the program needs), when such a build was recorded and its
+/// objects are all in the store. `Ok(None)`: nothing to relink from, build from source.
 pub fn relink_image(
     uk_cc: &Path,
     images: &Path,
     app: &str,
     plat: Platform,
-    kernel: &Path,
+    kernel_for: &dyn Fn(&Manifest) -> Result<PathBuf>,
     stamp: &str,
 ) -> Result<Option<Relinked>> {
     let started = std::time::Instant::now();
@@ -514,6 +524,8 @@ pub fn relink_image(
     else {
         return Ok(None);
     };
+    let kernel = kernel_for(&m)?;
+    let kernel = kernel.as_path();
     let image = images.join(plat.image_name(app));
     let tmp = images.join(format!(".{}.relink.tmp", plat.image_name(app)));
     m.relink(uk_cc, plat, kernel, &tmp)?;
@@ -526,6 +538,7 @@ pub fn relink_image(
         manifest: path,
         objects: m.inputs.len(),
         from_plat: m.plat,
+        kernel: kernel.to_path_buf(),
         seconds: started.elapsed().as_secs_f64(),
     }))
 }
@@ -671,6 +684,7 @@ mod tests {
             inputs: vec![],
             kernel: "/k".into(),
             recipe_stamp: None,
+            needs: Vec::new(),
         };
         m.write(&p).unwrap();
         assert!(Manifest::read(&p)
@@ -703,6 +717,7 @@ mod tests {
             inputs: vec![],
             kernel: "/k".into(),
             recipe_stamp: Some(stamp.into()),
+            needs: Vec::new(),
         };
         let d = tmp.path();
         mk("kvm", "s1").write(&d.join("app.kvm.uklink")).unwrap();

@@ -11,6 +11,7 @@ use std::time::Instant;
 use anyhow::{anyhow, bail, Context, Result};
 
 use crate::bins;
+use crate::compile::needs::Need;
 use crate::compile::{config, kernel, relink};
 use crate::packages::builder::{self, BuildOpts};
 use crate::packages::ports;
@@ -26,9 +27,47 @@ fn human_size(n: u64) -> String {
     }
 }
 
+/// The kernel `UK_KERNEL` names (the same override uk-cc honours), if set.
+fn kernel_override() -> Result<Option<PathBuf>> {
+    match std::env::var_os("UK_KERNEL").filter(|k| !k.is_empty()) {
+        Some(k) => {
+            let k = PathBuf::from(k);
+            if !k.is_file() {
+                bail!(
+                    "UK_KERNEL={} does not exist; unset it to build the kernel",
+                    k.display()
+                );
+            }
+            Ok(Some(k))
+        }
+        None => Ok(None),
+    }
+}
+
+/// The kernel for recipe `r` on `plat` when the program needs `needs`: `UK_KERNEL`, or
+/// the one for the recipe's configuration over those needs (built if missing).
+fn kernel_for(
+    r: &Recipe,
+    plat: Platform,
+    needs: &[Need],
+    settings: &config::Settings,
+) -> Result<PathBuf> {
+    match kernel_override()? {
+        Some(k) => Ok(k),
+        None => kernel::ensure(plat, &config::resolve_recipe(r, needs, settings)?.1),
+    }
+}
+
 /// Builds an app into `images/<name>.<plat>` (or installs a port) and returns the path.
-pub fn build(name: &str, plat: Platform, set: &[String], jobs: Option<usize>) -> Result<PathBuf> {
-    let r = Recipe::load(name)?;
+/// The kernel has what the recipe's `[config]` and `settings` ask for, plus every
+/// option the program needs by what it calls (uk-cc reads it from the objects of the
+/// final link and records it in the link's manifest).
+pub fn build(
+    r: &Recipe,
+    plat: Platform,
+    settings: &config::Settings,
+    jobs: Option<usize>,
+) -> Result<PathBuf> {
     // Before any port: ports other than libc are built with uk-cc.
     let cc = bins::uk_cc()?;
     if r.kind == Kind::Port {
@@ -53,22 +92,11 @@ pub fn build(name: &str, plat: Platform, set: &[String], jobs: Option<usize>) ->
     }
     let sysroot = ports::ensure_port(ports::LIBC)?;
     port_dirs.push(sysroot.clone());
-    let (_, resolved) = config::resolve_recipe(&r, set)?;
-    // UK_KERNEL (the same override uk-cc honours) links a kernel built elsewhere.
-    let kernel_lib = match std::env::var_os("UK_KERNEL").filter(|k| !k.is_empty()) {
-        Some(k) => {
-            let k = PathBuf::from(k);
-            if !k.is_file() {
-                bail!(
-                    "UK_KERNEL={} does not exist; unset it to build the kernel",
-                    k.display()
-                );
-            }
-            eprintln!("ukport: using the kernel from UK_KERNEL: {}", k.display());
-            k
-        }
-        None => kernel::ensure(plat, &resolved)?,
-    };
+    // Bad settings fail here, with their file and line, before anything is built.
+    let (_, explicit) = config::resolve_recipe(r, &[], settings)?;
+    if let Some(k) = kernel_override()? {
+        eprintln!("ukport: using the kernel from UK_KERNEL: {}", k.display());
+    }
     let images = paths::images_dir();
     // Same recipe, sources and ports as a recorded build: relink its objects (seconds)
     // instead of building from source (docs/apps.md, "Relinking").
@@ -79,10 +107,11 @@ pub fn build(name: &str, plat: Platform, set: &[String], jobs: Option<usize>) ->
     // compile, one image per platform).
     let host = Platform::build_host();
     for attempt in 0..2 {
-        match relink::relink_image(&cc, &images, &r.name, plat, &kernel_lib, &recipe_stamp) {
+        let kernel_of = |m: &relink::Manifest| kernel_for(r, plat, &m.needs, settings);
+        match relink::relink_image(&cc, &images, &r.name, plat, &kernel_of, &recipe_stamp) {
             Ok(Some(done)) => {
                 let image = images.join(plat.image_name(&r.name));
-                fs::write(stamp_path(&image), image_stamp(&r, &kernel_lib)?)?;
+                fs::write(stamp_path(&image), image_stamp(r, &done.kernel)?)?;
                 eprintln!(
                     "ukport: relinked {} from {} objects of the {} build ({}) in {:.1}s",
                     image.display(),
@@ -98,7 +127,7 @@ pub fn build(name: &str, plat: Platform, set: &[String], jobs: Option<usize>) ->
                     "ukport: building {} for {host} first (its build runs test programs on this host), then relinking for {plat}",
                     r.name
                 );
-                build(name, host, set, jobs)?;
+                build(r, host, settings, jobs)?;
             }
             Ok(None) if !plat.runs_on_host() => {
                 bail!(
@@ -123,8 +152,24 @@ pub fn build(name: &str, plat: Platform, set: &[String], jobs: Option<usize>) ->
         ..Default::default()
     };
     opts.env.insert("CC".into(), cc.display().to_string());
-    opts.env
-        .insert("UK_KERNEL".into(), kernel_lib.display().to_string());
+    // Each link of the build (configure's test programs too) gets the recipe's settings
+    // and chooses the rest of the kernel by what it calls; `UK_KERNEL` overrides it all.
+    let settings_file = tempfile::Builder::new()
+        .prefix(&format!("ukit-config-{}.", r.name))
+        .suffix(".toml")
+        .tempfile()
+        .context("cannot create the build's settings file")?;
+    fs::write(
+        settings_file.path(),
+        config::settings_file_text(&explicit, &[]),
+    )?;
+    opts.env.insert(
+        "UK_CONFIG_FILE".into(),
+        settings_file.path().display().to_string(),
+    );
+    if let Some(k) = kernel_override()? {
+        opts.env.insert("UK_KERNEL".into(), k.display().to_string());
+    }
     opts.env.insert("UK_PLAT".into(), plat.name().into());
     opts.env
         .insert("UK_SYSROOT".into(), sysroot.display().to_string());
@@ -132,7 +177,10 @@ pub fn build(name: &str, plat: Platform, set: &[String], jobs: Option<usize>) ->
         opts.env.insert("CPPFLAGS".into(), cflags.join(" "));
         opts.env.insert("LDFLAGS".into(), ldflags.join(" "));
     }
-    let out = builder::build_recipe(&r, &opts)?;
+    for (k, v) in crate::compile::buildsys::template_vars(&sysroot, &port_dirs)? {
+        opts.vars.insert(k, v);
+    }
+    let out = builder::build_recipe(r, &opts)?;
     let bin = out
         .binary
         .ok_or_else(|| anyhow!("{} has no [build] binary", r.name))?;
@@ -142,7 +190,22 @@ pub fn build(name: &str, plat: Platform, set: &[String], jobs: Option<usize>) ->
     let tmp = images.join(format!(".{}.tmp", plat.image_name(&r.name)));
     fs::copy(&bin, &tmp).with_context(|| format!("cannot copy {}", bin.display()))?;
     fs::rename(&tmp, &image)?;
-    fs::write(stamp_path(&image), image_stamp(&r, &kernel_lib)?)?;
+    // The kernel the final link used, as uk-cc recorded it (with the needs it found).
+    let kernel_lib = match relink::Manifest::read(&relink::manifest_path(&bin)) {
+        Ok(m) => {
+            for n in &m.needs {
+                eprintln!(
+                    "ukport: {}: kernel option {} is on: {}",
+                    r.name,
+                    n.option,
+                    n.reason()
+                );
+            }
+            m.kernel
+        }
+        Err(_) => kernel_for(r, plat, &[], settings)?,
+    };
+    fs::write(stamp_path(&image), image_stamp(r, &kernel_lib)?)?;
     if !relink::keep_manifest(&bin, &image, &recipe_stamp)? {
         eprintln!("ukport: note: uk-cc left no relink manifest beside {}; a kernel change will rebuild from source", bin.display());
     }
@@ -154,6 +217,13 @@ pub fn build(name: &str, plat: Platform, set: &[String], jobs: Option<usize>) ->
         started.elapsed().as_secs_f64()
     );
     Ok(image)
+}
+
+/// The needs recorded for `image` (by the link that made it), if it was recorded.
+pub fn image_needs(image: &Path) -> Vec<Need> {
+    relink::Manifest::read(&relink::manifest_path(image))
+        .map(|m| m.needs)
+        .unwrap_or_default()
 }
 
 /// The stamp file beside an image.
@@ -186,9 +256,7 @@ pub fn image_is_current(r: &Recipe, plat: Platform, image: &Path) -> Result<bool
     let Ok(old) = fs::read_to_string(stamp_path(image)) else {
         return Ok(false);
     };
-    let kernel_lib = match std::env::var_os("UK_KERNEL").filter(|k| !k.is_empty()) {
-        Some(k) => PathBuf::from(k),
-        None => kernel::ensure(plat, &config::resolve_recipe(r, &[])?.1)?,
-    };
+    let needs = image_needs(image);
+    let kernel_lib = kernel_for(r, plat, &needs, &config::Settings::default())?;
     Ok(old.trim() == image_stamp(r, &kernel_lib)?)
 }
