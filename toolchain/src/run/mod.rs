@@ -46,7 +46,8 @@ pub fn run(plat: Platform, target: &str, opts: &Options, flags: &PlatformFlags) 
 /// older than its recipe, source or kernel.
 pub fn resolve_image(plat: Platform, target: &str) -> Result<(PathBuf, Option<Recipe>)> {
     let as_path = Path::new(target);
-    if target.contains('/') || (as_path.is_file() && !target.ends_with(".toml")) {
+    let recipe_file = target.ends_with(".toml");
+    if !recipe_file && (target.contains('/') || as_path.is_file()) {
         if !as_path.is_file() {
             bail!("image {target} does not exist");
         }
