@@ -26,7 +26,10 @@ const IO_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Builds `tests/c/<name>.c` both ways into `dir`: (image, native).
 fn both(dir: &TempDir, name: &str) -> (std::path::PathBuf, std::path::PathBuf) {
-    let (uk, native) = (dir.join(format!("{name}.uk")), dir.join(format!("{name}.native")));
+    let (uk, native) = (
+        dir.join(format!("{name}.uk")),
+        dir.join(format!("{name}.native")),
+    );
     build_uk(&c_source(&format!("{name}.c")), &uk);
     build_native(&c_source(&format!("{name}.c")), &native);
     (uk, native)
@@ -63,7 +66,10 @@ fn wait_listening(server: &mut Server, dir: &Path) {
             return;
         }
         if let Some(st) = server.wait_exit(Duration::ZERO) {
-            panic!("the server exited ({st}) before listening\n{}", server.logs());
+            panic!(
+                "the server exited ({st}) before listening\n{}",
+                server.logs()
+            );
         }
         assert!(
             started.elapsed() < READY_TIMEOUT,
@@ -106,7 +112,11 @@ fn udp_client(port: u16, payloads: &[Vec<u8>]) -> Vec<Vec<u8>> {
             s.send_to(p, ("127.0.0.1", port)).unwrap();
             let mut buf = vec![0u8; 65536];
             let (n, from) = s.recv_from(&mut buf).unwrap();
-            assert_eq!(from.port(), port, "the answer comes from the forwarded port");
+            assert_eq!(
+                from.port(),
+                port,
+                "the answer comes from the forwarded port"
+            );
             buf.truncate(n);
             buf
         })
@@ -169,15 +179,27 @@ fn tcp_echo_without_flags_over_loopback_and_passt() {
     let n = run(&native, &["loop"], &[]);
     let u = run(&image, &["loop"], &[]);
     assert!(n.status.success(), "native: {}", text(&n.stdout));
-    assert!(u.status.success(), "image: {}{}", text(&u.stdout), text(&u.stderr));
+    assert!(
+        u.status.success(),
+        "image: {}{}",
+        text(&u.stdout),
+        text(&u.stderr)
+    );
     assert!(text(&u.stdout).contains("300000 bytes, identical, eof yes"));
-    assert_eq!(text(&u.stdout), text(&n.stdout), "in-image loopback differs");
+    assert_eq!(
+        text(&u.stdout),
+        text(&n.stdout),
+        "in-image loopback differs"
+    );
 
     let payloads = vec![pseudo_random(1 << 20, 7), b"x".to_vec(), Vec::new()];
     let (nout, uout, nans, uans) = serve_both("tcp_echo", false, &payloads);
     assert_eq!(uans, payloads, "the image did not echo every byte");
     assert_eq!(nans, payloads);
-    assert!(uout.contains("connection 1: 1048576 bytes echoed"), "{uout}");
+    assert!(
+        uout.contains("connection 1: 1048576 bytes echoed"),
+        "{uout}"
+    );
     assert_eq!(uout, nout, "server output differs from native");
 }
 
@@ -188,9 +210,18 @@ fn udp_without_flags_over_loopback_and_passt() {
     let n = run(&native, &["loop"], &[]);
     let u = run(&image, &["loop"], &[]);
     assert!(n.status.success(), "native: {}", text(&n.stdout));
-    assert!(u.status.success(), "image: {}{}", text(&u.stdout), text(&u.stderr));
+    assert!(
+        u.status.success(),
+        "image: {}{}",
+        text(&u.stdout),
+        text(&u.stderr)
+    );
     assert!(text(&u.stdout).contains("30 of 30 answers exact"));
-    assert_eq!(text(&u.stdout), text(&n.stdout), "in-image loopback differs");
+    assert_eq!(
+        text(&u.stdout),
+        text(&n.stdout),
+        "in-image loopback differs"
+    );
 
     let payloads: Vec<Vec<u8>> = [0usize, 1, 512, 1400]
         .iter()
@@ -240,5 +271,9 @@ fn verbose_link_explains_the_choice() {
     // That image really has no network: its socket(AF_INET) fails.
     let r = run(&out, &["loop"], &[]);
     assert_eq!(r.status.code(), Some(1));
-    assert!(text(&r.stdout).starts_with("socket: "), "{}", text(&r.stdout));
+    assert!(
+        text(&r.stdout).starts_with("socket: "),
+        "{}",
+        text(&r.stdout)
+    );
 }

@@ -5,8 +5,10 @@
 //! [`paths`] and [`bins`] (where things are), [`platform`] (what a platform is),
 //! [`packages`] (recipes and ports), [`compile`] (uk-cc, sysroot, kernels, relinking),
 //! [`image`] (app images, rootfs, cpio), [`run`] (`ukport run`: one runner per
-//! platform) and [`cache`] (what the cache holds, cleaning it).
+//! platform), [`cache`] (what the cache holds, cleaning it) and [`author`] (writing
+//! recipes: `ukport new`, `ukport check`).
 
+pub mod author;
 pub mod bins;
 pub mod cache;
 pub mod compile;

@@ -32,8 +32,45 @@ struct Cli {
 #[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 enum Cmd {
-    /// List the recipes (apps and ports).
-    List,
+    /// List the recipes (apps and ports) along the search path: the working directory,
+    /// $UKIT_RECIPES, the repository's recipes/.
+    List {
+        /// One JSON object per recipe (name, version, kind, summary, file, error).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Scaffold a recipe: fetch the source, detect its build system (autotools, CMake,
+    /// meson, Makefile), write NAME.toml and try a first build.
+    New {
+        name: String,
+        /// The source: an archive URL, a local archive or folder, or a Debian source
+        /// package (debian:PACKAGE[=VERSION]).
+        #[arg(long, value_name = "URL|FILE|DIR|debian:PKG[=VER]")]
+        from: String,
+        /// Where the recipe goes (default: the working directory).
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+        /// app (an image) or port (a library installed for apps to link).
+        #[arg(long, default_value = "app", value_parser = ["app", "port"])]
+        kind: String,
+        /// The version (default: from the archive's or the Debian package's name).
+        #[arg(long = "version", value_name = "VERSION")]
+        version_: Option<String>,
+        /// Write the recipe without building it.
+        #[arg(long)]
+        no_build: bool,
+        /// Replace an existing NAME.toml.
+        #[arg(long)]
+        force: bool,
+        /// Parallel jobs for the first build.
+        #[arg(short = 'j', long)]
+        jobs: Option<usize>,
+        /// Arguments for the configure step (./configure, cmake, meson setup).
+        #[arg(last = true)]
+        args: Vec<String>,
+    },
+    /// Validate a recipe without building it (keys, configuration, ports, files, steps).
+    Check { recipe: String },
     /// Fetch a recipe's source into the cache (upstream, else the Debian source package).
     Fetch { recipe: String },
     /// Build an app into an image (or install a port).
@@ -153,7 +190,21 @@ enum CacheCmd {
 fn main() {
     let cli = Cli::parse();
     let r = match cli.cmd {
-        Cmd::List => list(),
+        Cmd::List { json } => list(json),
+        Cmd::New {
+            name,
+            from,
+            dir,
+            kind,
+            version_,
+            no_build,
+            force,
+            jobs,
+            args,
+        } => new_recipe(
+            name, &from, dir, &kind, version_, no_build, force, jobs, args,
+        ),
+        Cmd::Check { recipe } => check_recipe(&recipe),
         Cmd::Fetch { recipe } => fetch_cmd(&recipe),
         Cmd::Build {
             recipe,
@@ -289,25 +340,53 @@ fn cache_cmd(action: Option<CacheCmd>) -> Result<()> {
     }
 }
 
-fn list() -> Result<()> {
-    let dir = paths::recipes_dir();
-    let rows: Vec<[String; 4]> = recipe::load_all(&dir)?
+fn list(json: bool) -> Result<()> {
+    let dirs = paths::recipe_search_path();
+    let repo = paths::recipes_dir();
+    let found = recipe::load_all_from(&dirs);
+    if json {
+        let rows: Vec<serde_json::Value> = found
+            .iter()
+            .map(|(file, r)| match r {
+                Ok(r) => serde_json::json!({
+                    "name": r.name, "version": r.version, "kind": r.kind.to_string(),
+                    "summary": r.summary, "file": file,
+                }),
+                Err(e) => serde_json::json!({
+                    "file": file, "error": format!("{e:#}"),
+                }),
+            })
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+        return Ok(());
+    }
+    let rows: Vec<[String; 5]> = found
         .into_iter()
-        .map(|r| match r {
-            Ok(r) => [r.name, r.version, r.kind.to_string(), r.summary],
-            Err(e) => [
-                "?".into(),
-                "".into(),
-                "".into(),
-                format!("broken recipe: {e:#}"),
-            ],
+        .map(|(file, r)| {
+            // Recipes outside the repository say where they are.
+            let from = if file.parent() == Some(repo.as_path()) {
+                String::new()
+            } else {
+                file.display().to_string()
+            };
+            match r {
+                Ok(r) => [r.name, r.version, r.kind.to_string(), r.summary, from],
+                Err(e) => [
+                    "?".into(),
+                    "".into(),
+                    "".into(),
+                    format!("broken recipe: {e:#}"),
+                    from,
+                ],
+            }
         })
         .collect();
     if rows.is_empty() {
-        println!("no recipes in {}", dir.display());
+        let shown: Vec<String> = dirs.iter().map(|d| d.display().to_string()).collect();
+        println!("no recipes in {}", shown.join(", "));
         return Ok(());
     }
-    let head = ["NAME", "VERSION", "KIND", "SUMMARY"].map(String::from);
+    let head = ["NAME", "VERSION", "KIND", "SUMMARY", ""].map(String::from);
     let w: Vec<usize> = (0..3)
         .map(|i| {
             rows.iter()
@@ -318,7 +397,7 @@ fn list() -> Result<()> {
         })
         .collect();
     for r in [&head].into_iter().chain(rows.iter()) {
-        println!(
+        let line = format!(
             "{:<w0$}  {:<w1$}  {:<w2$}  {}",
             r[0],
             r[1],
@@ -328,7 +407,106 @@ fn list() -> Result<()> {
             w1 = w[1],
             w2 = w[2]
         );
+        if r[4].is_empty() {
+            println!("{line}");
+        } else {
+            println!("{line}  ({})", r[4]);
+        }
     }
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+fn new_recipe(
+    name: String,
+    from: &str,
+    dir: Option<PathBuf>,
+    kind: &str,
+    version: Option<String>,
+    no_build: bool,
+    force: bool,
+    jobs: Option<usize>,
+    extra: Vec<String>,
+) -> Result<()> {
+    use uk_toolchain::author;
+    let opts = author::NewOpts {
+        name,
+        from: from.parse()?,
+        dir: match dir {
+            Some(d) => d,
+            None => std::env::current_dir()?,
+        },
+        kind: if kind == "port" {
+            recipe::Kind::Port
+        } else {
+            recipe::Kind::App
+        },
+        version,
+        extra,
+        no_build,
+        force,
+        jobs,
+    };
+    let started = Instant::now();
+    let report = author::new(&opts)?;
+    let s = &report.spec;
+    println!("recipe: {}", report.recipe.display());
+    println!(
+        "  source: {} {} (fetched in {:.1}s)",
+        s.name, s.version, report.fetch_seconds
+    );
+    println!("  build system: {}", s.build_system.name());
+    for step in &s.steps {
+        println!("  step: {}", step.join(" "));
+    }
+    if let Some(b) = &report.built {
+        println!(
+            "  first build: {} ({:.1}s; {:.1}s in all)",
+            b.display(),
+            report.build_seconds,
+            started.elapsed().as_secs_f64()
+        );
+    }
+    if let Some(b) = &s.binary {
+        println!("  binary: {b}");
+    }
+    match &s.test {
+        Some((args, out)) => println!(
+            "  test: {} {} printed {:?} (recorded as [test]; `ukport test {}`)",
+            s.name,
+            args.join(" "),
+            out.lines().next().unwrap_or(""),
+            report.recipe.display()
+        ),
+        None if report.built.is_some() && s.kind == recipe::Kind::App => println!(
+            "  test: none recorded (`{} --version` gave nothing short); write [test] by hand",
+            s.name
+        ),
+        None => {}
+    }
+    Ok(())
+}
+
+fn check_recipe(name: &str) -> Result<()> {
+    let (r, findings) = uk_toolchain::author::check(name)?;
+    for f in &findings {
+        println!("{f}");
+    }
+    let errors = findings.iter().filter(|f| f.error).count();
+    if errors > 0 {
+        anyhow::bail!(
+            "{}: {errors} error(s), {} warning(s)",
+            r.path().display(),
+            findings.len() - errors
+        );
+    }
+    println!(
+        "ok: {} {} ({}, {} warning(s))",
+        r.name,
+        r.version,
+        r.path().display(),
+        findings.len()
+    );
     Ok(())
 }
 
@@ -363,8 +541,27 @@ fn setup() -> Result<()> {
         prefix.display(),
         started.elapsed().as_secs_f64()
     );
-    if let Err(e) = bins::uk_cc() {
-        eprintln!("ukport: note: {e:#}");
+    match bins::uk_cc() {
+        Ok(cc) => {
+            // Every installed port is a place CMake and meson may find libraries in.
+            let ports: Vec<PathBuf> = std::fs::read_dir(paths::ports_dir())
+                .into_iter()
+                .flatten()
+                .flatten()
+                .map(|e| e.path())
+                .filter(|p| p.join(ports::STAMP).is_file())
+                .collect();
+            let f = uk_toolchain::compile::buildsys::write_files(&cc, &prefix, &ports)?;
+            println!(
+                "CMake:  cmake -DCMAKE_TOOLCHAIN_FILE={} ...",
+                f.cmake_toolchain.display()
+            );
+            println!(
+                "meson:  meson setup --native-file {} ...",
+                f.meson_native.display()
+            );
+        }
+        Err(e) => eprintln!("ukport: note: {e:#}"),
     }
     Ok(())
 }

@@ -54,9 +54,7 @@ pub fn cmake_toolchain_text(uk_cc: &Path, roots: &[PathBuf], rules: &Path) -> St
         cmake_quote(rules)
     );
     t.push_str("set(BUILD_SHARED_LIBS OFF CACHE BOOL \"ukit images are static\")\n");
-    t.push_str(
-        "# Libraries, headers and packages only from the musl sysroot and ukit's ports.\n",
-    );
+    t.push_str("# Libraries, headers and packages only from the musl sysroot and ukit's ports.\n");
     let roots: Vec<String> = roots.iter().map(|r| cmake_quote(r)).collect();
     let _ = writeln!(t, "set(CMAKE_FIND_ROOT_PATH {})", roots.join(" "));
     t.push_str(
@@ -164,7 +162,10 @@ mod tests {
     fn cmake_file_names_compiler_roots_and_rules() {
         let t = cmake_toolchain_text(
             Path::new("/t/uk-cc"),
-            &[PathBuf::from("/c/ports/musl"), PathBuf::from("/c/ports/zlib")],
+            &[
+                PathBuf::from("/c/ports/musl"),
+                PathBuf::from("/c/ports/zlib"),
+            ],
             Path::new("/c/tc/ukit-rules.cmake"),
         );
         assert!(t.contains("set(CMAKE_C_COMPILER [==[/t/uk-cc]==])"), "{t}");
@@ -182,6 +183,9 @@ mod tests {
         let t = meson_native_text(Path::new("/t/it's/uk-cc"), &[PathBuf::from("/c/p")]);
         assert!(t.contains("c = '/t/it\\'s/uk-cc'"), "{t}");
         assert!(t.contains("default_library = 'static'"));
-        assert!(t.contains("pkg_config_libdir = ['/c/p/lib/pkgconfig']"), "{t}");
+        assert!(
+            t.contains("pkg_config_libdir = ['/c/p/lib/pkgconfig']"),
+            "{t}"
+        );
     }
 }

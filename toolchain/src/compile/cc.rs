@@ -464,8 +464,14 @@ fn given_kernel(p: &Parsed) -> Result<Option<PathBuf>> {
 fn setting_layers(p: &Parsed) -> Result<Vec<uk_kconfig::Layer>> {
     let schema = super::config::schema()?;
     let mut layers = Vec::new();
-    let env_file = std::env::var("UK_CONFIG_FILE").ok().filter(|s| !s.is_empty());
-    for file in env_file.iter().map(PathBuf::from).chain(p.uk.config.clone()) {
+    let env_file = std::env::var("UK_CONFIG_FILE")
+        .ok()
+        .filter(|s| !s.is_empty());
+    for file in env_file
+        .iter()
+        .map(PathBuf::from)
+        .chain(p.uk.config.clone())
+    {
         layers.push(super::config::file_layer(&file)?);
     }
     let env_sets: Vec<String> = std::env::var("UK_CONFIG_SET")
@@ -475,8 +481,8 @@ fn setting_layers(p: &Parsed) -> Result<Vec<uk_kconfig::Layer>> {
         .collect();
     for (origin, sets) in [("UK_CONFIG_SET", &env_sets), ("--uk-set", &p.uk.set)] {
         if !sets.is_empty() {
-            let mut l = uk_kconfig::Layer::from_set(&schema, sets)
-                .map_err(|e| anyhow!("{origin}: {e}"))?;
+            let mut l =
+                uk_kconfig::Layer::from_set(&schema, sets).map_err(|e| anyhow!("{origin}: {e}"))?;
             l.origin = origin.to_string();
             layers.push(l);
         }

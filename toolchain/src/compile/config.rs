@@ -60,9 +60,11 @@ pub fn resolve_link(needs: &[Need], settings: &[Layer]) -> Result<Resolved> {
 /// why.
 pub fn explain(resolved: &Resolved, needs: &[Need]) -> Vec<String> {
     if needs.is_empty() {
-        return vec!["kernel options: no optional library needed (the program calls none of \
+        return vec![
+            "kernel options: no optional library needed (the program calls none of \
                      the functions the options.toml files list)"
-            .to_string()];
+                .to_string(),
+        ];
     }
     needs
         .iter()
@@ -219,7 +221,11 @@ mod tests {
     fn needs_turn_options_on_below_explicit_settings() {
         let schema = schema().unwrap();
         assert!(
-            schema.get("lib.net").unwrap().symbols.contains(&"socket".to_string()),
+            schema
+                .get("lib.net")
+                .unwrap()
+                .symbols
+                .contains(&"socket".to_string()),
             "lib/net/options.toml lists socket"
         );
         let need = socket_need();

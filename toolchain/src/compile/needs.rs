@@ -493,7 +493,11 @@ mod tests {
             &[],
         );
         let quiet = cc(d, "quiet", "int main(void){return 0;}\n", &[]);
-        for (name, opts) in [("libx.a", "rcs"), ("libthin.a", "rcsT"), ("libnoidx.a", "rcS")] {
+        for (name, opts) in [
+            ("libx.a", "rcs"),
+            ("libthin.a", "rcsT"),
+            ("libnoidx.a", "rcS"),
+        ] {
             let lib = ar(d, name, &[&resolve, &helper, &unused], opts);
             let s = scan(&[uses.clone(), lib.clone()]);
             let n = needs(&schema(), &s);
@@ -516,7 +520,12 @@ mod tests {
                 "{name}"
             );
             // `main` itself may come from an archive (`uk-cc -o app -L. -lapp`).
-            let in_lib = ar(d, &format!("main-{name}"), &[&uses, &resolve, &helper], opts);
+            let in_lib = ar(
+                d,
+                &format!("main-{name}"),
+                &[&uses, &resolve, &helper],
+                opts,
+            );
             assert_eq!(options(&scan(&[in_lib])), ["lib.net"], "{name}");
         }
     }

@@ -8,7 +8,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{bail, Context, Result};
 
 use crate::bins;
 use crate::compile::needs::Need;
@@ -25,6 +25,37 @@ fn human_size(n: u64) -> String {
     } else {
         format!("{:.1} KiB", n as f64 / 1024.0)
     }
+}
+
+/// The install prefixes of the recipe's ports (built first when needed), then the
+/// sysroot's (musl), last; and the sysroot.
+fn recipe_ports(r: &Recipe) -> Result<(Vec<PathBuf>, PathBuf)> {
+    let mut dirs = Vec::new();
+    for dep in &r.depends.ports {
+        dirs.push(ports::ensure_port(dep)?);
+    }
+    let sysroot = ports::ensure_port(ports::LIBC)?;
+    dirs.push(sysroot.clone());
+    Ok((dirs, sysroot))
+}
+
+/// Makes the image of `r` on `plat`, built from an earlier version of the same recipe
+/// file, current for this one without building again: for a change that cannot alter
+/// the image (`ukport new` adding the `binary` it found and a `[test]`). Its relink
+/// record and its stamp name the recipe as it is now.
+pub fn restamp(r: &Recipe, plat: Platform) -> Result<()> {
+    let (port_dirs, _) = recipe_ports(r)?;
+    let image = paths::images_dir().join(plat.image_name(&r.name));
+    let manifest = relink::manifest_path(&image);
+    let mut m = relink::Manifest::read(&manifest)?;
+    m.recipe_stamp = Some(relink::recipe_stamp(
+        r.path(),
+        r.local_source().as_deref(),
+        &port_dirs,
+    )?);
+    m.write(&manifest)?;
+    fs::write(stamp_path(&image), image_stamp(r, &m.kernel)?)?;
+    Ok(())
 }
 
 /// The kernel `UK_KERNEL` names (the same override uk-cc honours), if set.
@@ -81,17 +112,16 @@ pub fn build(
         return Ok(prefix);
     }
     let started = Instant::now();
-    let mut ldflags = Vec::new();
-    let mut cflags = Vec::new();
-    let mut port_dirs = Vec::new();
-    for dep in &r.depends.ports {
-        let p = ports::ensure_port(dep)?;
-        port_dirs.push(p.clone());
-        cflags.push(format!("-I{}", p.join("include").display()));
-        ldflags.push(format!("-L{}", p.join("lib").display()));
-    }
-    let sysroot = ports::ensure_port(ports::LIBC)?;
-    port_dirs.push(sysroot.clone());
+    let (port_dirs, sysroot) = recipe_ports(r)?;
+    let deps = &port_dirs[..port_dirs.len() - 1];
+    let cflags: Vec<String> = deps
+        .iter()
+        .map(|p| format!("-I{}", p.join("include").display()))
+        .collect();
+    let ldflags: Vec<String> = deps
+        .iter()
+        .map(|p| format!("-L{}", p.join("lib").display()))
+        .collect();
     // Bad settings fail here, with their file and line, before anything is built.
     let (_, explicit) = config::resolve_recipe(r, &[], settings)?;
     if let Some(k) = kernel_override()? {
@@ -181,9 +211,18 @@ pub fn build(
         opts.vars.insert(k, v);
     }
     let out = builder::build_recipe(r, &opts)?;
-    let bin = out
-        .binary
-        .ok_or_else(|| anyhow!("{} has no [build] binary", r.name))?;
+    let bin = match out.binary {
+        Some(b) => b,
+        None => {
+            let b = find_binary(&out.work_dir, &r.name)?;
+            eprintln!(
+                "ukport: {}: the image is {} (set [build] binary to choose another)",
+                r.name,
+                b.strip_prefix(&out.work_dir).unwrap_or(&b).display()
+            );
+            b
+        }
+    };
 
     fs::create_dir_all(&images).with_context(|| format!("cannot create {}", images.display()))?;
     let image = images.join(plat.image_name(&r.name));
@@ -217,6 +256,61 @@ pub fn build(
         started.elapsed().as_secs_f64()
     );
     Ok(image)
+}
+
+/// Folders whose images are not the app: build systems' own checks and test programs.
+const NOT_THE_APP: &[&str] = &["CMakeFiles", "meson-private", "test", "tests", "testsuite"];
+
+/// Every image uk-cc linked under `dir` (it leaves a relink manifest beside each),
+/// except in [`NOT_THE_APP`] folders, as paths relative to `dir`, sorted.
+pub fn linked_images(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(rd) = fs::read_dir(&d) else { continue };
+        for e in rd.flatten() {
+            let p = e.path();
+            let name = e.file_name().to_string_lossy().into_owned();
+            if e.file_type().is_ok_and(|t| t.is_dir()) {
+                if !NOT_THE_APP.contains(&name.as_str()) && !name.starts_with('.') {
+                    stack.push(p);
+                }
+            } else if let Some(image) = name.strip_suffix(relink::SUFFIX) {
+                let image = d.join(image);
+                if image.is_file() && !image.starts_with(dir.join("conftest")) {
+                    out.push(image.strip_prefix(dir).unwrap_or(&image).to_path_buf());
+                }
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// The program a build made when its recipe does not say (`[build] binary`): the image
+/// named after the recipe, else the only one.
+pub fn find_binary(work: &Path, name: &str) -> Result<PathBuf> {
+    let images = linked_images(work);
+    let named: Vec<&PathBuf> = images
+        .iter()
+        .filter(|p| p.file_name().is_some_and(|f| f == name))
+        .collect();
+    match (named.as_slice(), images.as_slice()) {
+        ([one], _) => Ok(work.join(one)),
+        ([], [one]) => Ok(work.join(one)),
+        (_, []) => bail!(
+            "the build linked no image under {} (uk-cc leaves NAME.uklink beside each); \
+             is uk-cc the compiler (CC={{cc}}, or {{cmake_toolchain}} / {{meson_native}})?",
+            work.display()
+        ),
+        _ => {
+            let list: Vec<String> = images.iter().map(|p| p.display().to_string()).collect();
+            bail!(
+                "the build linked several images; set [build] binary to one of: {}",
+                list.join(", ")
+            )
+        }
+    }
 }
 
 /// The needs recorded for `image` (by the link that made it), if it was recorded.
@@ -259,4 +353,36 @@ pub fn image_is_current(r: &Recipe, plat: Platform, image: &Path) -> Result<bool
     let needs = image_needs(image);
     let kernel_lib = kernel_for(r, plat, &needs, &config::Settings::default())?;
     Ok(old.trim() == image_stamp(r, &kernel_lib)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_binary_is_the_named_or_only_image() {
+        let t = tempfile::tempdir().unwrap();
+        let w = t.path();
+        let image = |rel: &str| {
+            let p = w.join(rel);
+            fs::create_dir_all(p.parent().unwrap()).unwrap();
+            fs::write(&p, "ELF").unwrap();
+            fs::write(relink::manifest_path(&p), "{}").unwrap();
+        };
+        assert!(find_binary(w, "app")
+            .unwrap_err()
+            .to_string()
+            .contains("no image"));
+        image("build/CMakeFiles/3.25/CompilerIdC/a.out");
+        image("build/test/test_x");
+        image("build/src/tool");
+        assert_eq!(find_binary(w, "app").unwrap(), w.join("build/src/tool"));
+        image("build/app");
+        let e = find_binary(w, "other").unwrap_err().to_string();
+        assert!(e.contains("build/app, build/src/tool"), "{e}");
+        assert_eq!(find_binary(w, "app").unwrap(), w.join("build/app"));
+        // A manifest whose image is gone does not count.
+        fs::remove_file(w.join("build/src/tool")).unwrap();
+        assert_eq!(linked_images(w), [PathBuf::from("build/app")]);
+    }
 }

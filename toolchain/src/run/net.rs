@@ -449,7 +449,10 @@ mod tests {
         let udp: PortForward = "5353:53/udp".parse().unwrap();
         assert_eq!((udp.host, udp.guest, udp.proto), (5353, 53, Proto::Udp));
         assert_eq!(udp.to_string(), "5353:53/udp");
-        assert_eq!("80/tcp".parse::<PortForward>().unwrap().to_string(), "80:80");
+        assert_eq!(
+            "80/tcp".parse::<PortForward>().unwrap().to_string(),
+            "80:80"
+        );
         let e = "53/sctp".parse::<PortForward>().unwrap_err().to_string();
         assert!(e.contains("unknown protocol `sctp`"), "{e}");
         assert_eq!(parse_ports(&["53:53", "53:53/udp"]).unwrap().len(), 2);
