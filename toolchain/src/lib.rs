@@ -5,14 +5,16 @@
 //! [`paths`] and [`bins`] (where things are), [`platform`] (what a platform is),
 //! [`packages`] (recipes and ports), [`compile`] (uk-cc, sysroot, kernels, relinking),
 //! [`image`] (app images, rootfs, cpio), [`run`] (`ukport run`: one runner per
-//! platform), [`cache`] (what the cache holds, cleaning it) and [`author`] (writing
-//! recipes: `ukport new`, `ukport check`).
+//! platform), [`instance`] (background runs: `ukport run -d`, `ps`, `logs`, `stop`),
+//! [`cache`] (what the cache holds, cleaning it) and [`author`] (writing recipes:
+//! `ukport new`, `ukport check`).
 
 pub mod author;
 pub mod bins;
 pub mod cache;
 pub mod compile;
 pub mod image;
+pub mod instance;
 pub mod packages;
 pub mod paths;
 pub mod platform;

@@ -15,7 +15,7 @@ use uk_toolchain::packages::progress::Progress;
 use uk_toolchain::packages::recipe::{self, Recipe};
 use uk_toolchain::platform::{self, Platform};
 use uk_toolchain::run::launch::{Options, PlatformFlags};
-use uk_toolchain::{bins, paths, run};
+use uk_toolchain::{bins, instance, paths, run};
 
 #[derive(Parser)]
 #[command(
@@ -91,59 +91,42 @@ enum Cmd {
         jobs: Option<usize>,
     },
     /// Run an image, building it first when it does not exist.
-    Run {
-        #[arg(long, default_value = Platform::DEFAULT.name())]
-        plat: String,
-        /// Environment variable for the program (K=V); repeatable.
-        #[arg(short = 'e', long = "env", value_name = "K=V")]
-        env: Vec<String>,
-        /// Memory for the image (e.g. 64M); default: the recipe's [run] memory.
-        #[arg(short = 'm', long)]
-        memory: Option<String>,
-        /// Print every system call with its arguments and result (like strace).
+    Run(RunArgs),
+    /// Running and ended instances (`ukport run -d`): name, image, platform, ports,
+    /// status, uptime, memory.
+    Ps {
         #[arg(long)]
-        trace: bool,
-        /// kvm: QEMU machine (microvm or pc).
-        #[arg(long, default_value = "microvm")]
-        machine: String,
-        /// kvm: boot protocol QEMU uses (multiboot or pvh).
-        #[arg(long, default_value = "multiboot")]
-        boot: String,
-        /// kvm: print boot-stage times (µs since entry) at main, and launch-to-exit time.
-        #[arg(long)]
-        boot_stats: bool,
-        /// Forward 127.0.0.1:HOST_PORT to the image's GUEST_PORT (TCP; add /udp for UDP);
-        /// repeatable. Replaces the recipe's [run] ports when given.
-        #[arg(
-            short = 'p',
-            long = "publish",
-            value_name = "HOST_PORT:GUEST_PORT[/udp]"
-        )]
-        publish: Vec<String>,
-        /// linuxu: the image's network: passt (user-mode, rootless; the default when ports
-        /// are forwarded), tap:IFNAME (an existing host tap device), or none.
-        #[arg(long, value_name = "passt|tap:IFNAME|none")]
-        net: Option<String>,
-        /// linuxu, with --net tap: the image's address (ADDR/PREFIX or dhcp; default dhcp).
-        #[arg(long, value_name = "ADDR/PREFIX|dhcp")]
-        ip: Option<String>,
-        /// linuxu, with --net tap: the default gateway.
-        #[arg(long, value_name = "ADDR")]
-        gw: Option<String>,
-        /// Host folder to use as the image's `/` instead of the recipe's [rootfs] (linuxu:
-        /// mounted through hostfs; kvm: packed into a cpio initrd, a copy made at launch).
-        #[arg(long, visible_alias = "rootfs", value_name = "DIR")]
-        root: Option<PathBuf>,
-        /// kvm: share host folder DIR with the VM over virtio-9p and mount it as the
-        /// image's `/` (live: the program's writes land in DIR). Replaces --root and the
-        /// recipe's [rootfs].
-        #[arg(long, value_name = "DIR", conflicts_with = "root")]
-        share: Option<PathBuf>,
-        /// Recipe name or path of an image file.
-        target: String,
-        /// Arguments for the program (after the recipe's [run] args).
+        json: bool,
+    },
+    /// An instance's console output (and ukport's messages about it).
+    Logs {
+        name: String,
+        /// Keep printing what it writes until it stops.
+        #[arg(short = 'f', long)]
+        follow: bool,
+    },
+    /// Stop an instance: SIGTERM, then SIGKILL after the timeout.
+    Stop {
+        #[arg(required = true)]
+        names: Vec<String>,
+        /// Seconds to wait after SIGTERM before SIGKILL.
+        #[arg(short = 't', long, default_value_t = 10)]
+        timeout: u64,
+    },
+    /// Remove an ended instance's state (its log too).
+    Rm {
+        #[arg(required = true)]
+        names: Vec<String>,
+        /// Stop it first when it still runs.
+        #[arg(short = 'f', long)]
+        force: bool,
+    },
+    /// (internal) The supervisor of a background instance.
+    #[command(name = "__supervise-instance", hide = true)]
+    SuperviseInstance {
+        dir: PathBuf,
         #[arg(last = true)]
-        args: Vec<String>,
+        run_args: Vec<String>,
     },
     /// Show the resolved kernel configuration of a recipe.
     Config {
@@ -171,6 +154,112 @@ enum Cmd {
         #[command(subcommand)]
         action: Option<CacheCmd>,
     },
+}
+
+/// `ukport run`'s arguments.
+#[derive(clap::Args, Clone)]
+struct RunArgs {
+    /// Start it in the background as an instance (see `ukport ps`, `logs`, `stop`).
+    #[arg(short = 'd', long)]
+    detach: bool,
+    /// The instance's name with -d (default: the recipe's or image's, numbered when
+    /// taken).
+    #[arg(long, requires = "detach")]
+    name: Option<String>,
+    #[arg(long, default_value = Platform::DEFAULT.name())]
+    plat: String,
+    /// Environment variable for the program (K=V); repeatable.
+    #[arg(short = 'e', long = "env", value_name = "K=V")]
+    env: Vec<String>,
+    /// Memory for the image (e.g. 64M); default: the recipe's [run] memory.
+    #[arg(short = 'm', long)]
+    memory: Option<String>,
+    /// Print every system call with its arguments and result (like strace).
+    #[arg(long)]
+    trace: bool,
+    /// kvm: QEMU machine (microvm or pc).
+    #[arg(long, default_value = "microvm")]
+    machine: String,
+    /// kvm: boot protocol QEMU uses (multiboot or pvh).
+    #[arg(long, default_value = "multiboot")]
+    boot: String,
+    /// kvm: print boot-stage times (µs since entry) at main, and launch-to-exit time.
+    #[arg(long)]
+    boot_stats: bool,
+    /// Forward 127.0.0.1:HOST_PORT to the image's GUEST_PORT (TCP; add /udp for UDP);
+    /// repeatable. Replaces the recipe's [run] ports when given.
+    #[arg(
+        short = 'p',
+        long = "publish",
+        value_name = "HOST_PORT:GUEST_PORT[/udp]"
+    )]
+    publish: Vec<String>,
+    /// linuxu: the image's network: passt (user-mode, rootless; the default when ports
+    /// are forwarded), tap:IFNAME (an existing host tap device), or none.
+    #[arg(long, value_name = "passt|tap:IFNAME|none")]
+    net: Option<String>,
+    /// linuxu, with --net tap: the image's address (ADDR/PREFIX or dhcp; default dhcp).
+    #[arg(long, value_name = "ADDR/PREFIX|dhcp")]
+    ip: Option<String>,
+    /// linuxu, with --net tap: the default gateway.
+    #[arg(long, value_name = "ADDR")]
+    gw: Option<String>,
+    /// Host folder to use as the image's `/` instead of the recipe's [rootfs] (linuxu:
+    /// mounted through hostfs; kvm: packed into a cpio initrd, a copy made at launch).
+    #[arg(long, visible_alias = "rootfs", value_name = "DIR")]
+    root: Option<PathBuf>,
+    /// kvm: share host folder DIR with the VM over virtio-9p and mount it as the
+    /// image's `/` (live: the program's writes land in DIR). Replaces --root and the
+    /// recipe's [rootfs].
+    #[arg(long, value_name = "DIR", conflicts_with = "root")]
+    share: Option<PathBuf>,
+    /// Recipe name or path of an image file.
+    target: String,
+    /// Arguments for the program (after the recipe's [run] args).
+    #[arg(last = true)]
+    args: Vec<String>,
+}
+
+impl RunArgs {
+    /// The `ukport run` arguments that repeat this run in the foreground (what the
+    /// supervisor of a background instance runs).
+    fn foreground_argv(&self) -> Vec<String> {
+        let mut v = vec!["--plat".to_string(), self.plat.clone()];
+        let mut opt = |flag: &str, value: &Option<String>| {
+            if let Some(x) = value {
+                v.push(flag.to_string());
+                v.push(x.clone());
+            }
+        };
+        opt("--memory", &self.memory);
+        opt("--net", &self.net);
+        opt("--ip", &self.ip);
+        opt("--gw", &self.gw);
+        for e in &self.env {
+            v.extend(["--env".to_string(), e.clone()]);
+        }
+        for p in &self.publish {
+            v.extend(["--publish".to_string(), p.clone()]);
+        }
+        if self.trace {
+            v.push("--trace".into());
+        }
+        if self.boot_stats {
+            v.push("--boot-stats".into());
+        }
+        v.extend(["--machine".to_string(), self.machine.clone()]);
+        v.extend(["--boot".to_string(), self.boot.clone()]);
+        for (flag, dir) in [("--root", &self.root), ("--share", &self.share)] {
+            if let Some(d) = dir {
+                let abs = std::path::absolute(d).unwrap_or_else(|_| d.clone());
+                v.extend([flag.to_string(), abs.display().to_string()]);
+            }
+        }
+        v.push(self.target.clone());
+        v.push("--".into());
+        v.extend(self.args.iter().cloned());
+        v
+    }
 }
 
 #[derive(Subcommand)]
@@ -221,44 +310,21 @@ fn main() {
                     .into_iter()
                     .try_for_each(|p| build(&r, p, &settings, jobs).map(|_| ()))
             }),
-        Cmd::Run {
-            plat,
-            env,
-            memory,
-            trace,
-            machine,
-            boot,
-            boot_stats,
-            publish,
-            net,
-            ip,
-            gw,
-            root,
-            share,
-            target,
-            args,
-        } => {
-            let opts = Options {
-                env,
-                memory,
-                trace,
-                publish,
-                root,
-                args,
-            };
-            let flags = PlatformFlags {
-                net,
-                ip,
-                gw,
-                machine,
-                boot,
-                boot_stats,
-                share,
-            };
-            plat.parse::<Platform>()
-                .map_err(anyhow::Error::from)
-                .and_then(|plat| run::run(plat, &target, &opts, &flags))
-                .map(|code| std::process::exit(code))
+        Cmd::Run(a) => run_cmd(a),
+        Cmd::Ps { json } => ps(json),
+        Cmd::Logs { name, follow } => instance::logs(&name, follow, &mut std::io::stdout().lock()),
+        Cmd::Stop { names, timeout } => names.iter().try_for_each(|n| {
+            let st = instance::stop(n, std::time::Duration::from_secs(timeout))?;
+            println!("{n}: {st}");
+            Ok(())
+        }),
+        Cmd::Rm { names, force } => names.iter().try_for_each(|n| {
+            instance::remove(n, force, std::time::Duration::from_secs(10))?;
+            println!("{n}: removed");
+            Ok(())
+        }),
+        Cmd::SuperviseInstance { dir, run_args } => {
+            instance::supervise(&dir, &run_args).map(|code| std::process::exit(code))
         }
         Cmd::Config {
             recipe,
@@ -277,6 +343,111 @@ fn main() {
         eprintln!("ukport: error: {e:#}");
         std::process::exit(1);
     }
+}
+
+fn run_cmd(a: RunArgs) -> Result<()> {
+    let plat: Platform = a.plat.parse()?;
+    let opts = Options {
+        env: a.env.clone(),
+        memory: a.memory.clone(),
+        trace: a.trace,
+        publish: a.publish.clone(),
+        root: a.root.clone(),
+        args: a.args.clone(),
+    };
+    let flags = PlatformFlags {
+        net: a.net.clone(),
+        ip: a.ip.clone(),
+        gw: a.gw.clone(),
+        machine: a.machine.clone(),
+        boot: a.boot.clone(),
+        boot_stats: a.boot_stats,
+        share: a.share.clone(),
+    };
+    if !a.detach {
+        let code = run::run(plat, &a.target, &opts, &flags)?;
+        std::process::exit(code);
+    }
+    // In the background: check and build here, where the user sees it, then hand the
+    // run to a supervisor.
+    run::runner(plat).check(&flags)?;
+    let (image, recipe) = run::resolve_image(plat, &a.target)?;
+    let ports = match (&recipe, a.publish.is_empty()) {
+        (Some(r), true) => r.run.ports.clone(),
+        _ => a.publish.clone(),
+    };
+    run::net::check_host_ports_free(&run::net::parse_ports(&ports)?)?;
+    let name = match &a.name {
+        Some(n) => n.clone(),
+        None => instance::free_name(&match &recipe {
+            Some(r) => r.name.clone(),
+            None => image
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "app".into()),
+        }),
+    };
+    let inst = instance::start(
+        &name,
+        &a.target,
+        &image,
+        plat.name(),
+        ports,
+        &a.foreground_argv(),
+    )?;
+    println!("{}", inst.state.name);
+    eprintln!(
+        "ukport: {} runs in the background (pid {}); `ukport logs -f {0}`, `ukport stop {0}`",
+        inst.state.name, inst.state.pid
+    );
+    Ok(())
+}
+
+fn ps(json: bool) -> Result<()> {
+    let all = instance::list();
+    if json {
+        let rows: Vec<serde_json::Value> = all.iter().map(instance::Instance::to_json).collect();
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+        return Ok(());
+    }
+    let rows: Vec<[String; 7]> = all
+        .iter()
+        .map(|i| {
+            [
+                i.state.name.clone(),
+                i.state.image.display().to_string(),
+                i.state.platform.clone(),
+                i.state.ports.join(","),
+                i.status.to_string(),
+                instance::human_duration(i.uptime()),
+                i.memory
+                    .map(uk_toolchain::cache::human)
+                    .unwrap_or_else(|| "-".into()),
+            ]
+        })
+        .collect();
+    let head = [
+        "NAME", "IMAGE", "PLATFORM", "PORTS", "STATUS", "UPTIME", "MEMORY",
+    ]
+    .map(String::from);
+    let widths: Vec<usize> = (0..7)
+        .map(|c| {
+            rows.iter()
+                .chain([&head])
+                .map(|r| r[c].chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    for r in [&head].into_iter().chain(rows.iter()) {
+        let cells: Vec<String> = r
+            .iter()
+            .zip(&widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect();
+        println!("{}", cells.join("  ").trim_end());
+    }
+    Ok(())
 }
 
 fn cache_cmd(action: Option<CacheCmd>) -> Result<()> {
