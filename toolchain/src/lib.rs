@@ -6,8 +6,8 @@
 //! [`packages`] (recipes and ports), [`compile`] (uk-cc, sysroot, kernels, relinking),
 //! [`image`] (app images, rootfs, cpio), [`run`] (`ukport run`: one runner per
 //! platform), [`instance`] (background runs: `ukport run -d`, `ps`, `logs`, `stop`),
-//! [`cache`] (what the cache holds, cleaning it) and [`author`] (writing recipes:
-//! `ukport new`, `ukport check`).
+//! [`cache`] (what the cache holds, cleaning it), [`author`] (writing recipes:
+//! `ukport new`, `ukport check`) and [`menuconfig`] (the option schema as a terminal UI).
 
 pub mod author;
 pub mod bins;
@@ -15,6 +15,7 @@ pub mod cache;
 pub mod compile;
 pub mod image;
 pub mod instance;
+pub mod menuconfig;
 pub mod packages;
 pub mod paths;
 pub mod platform;

@@ -140,12 +140,35 @@ enum Cmd {
         /// turned on).
         #[arg(long, default_value = Platform::DEFAULT.name())]
         plat: String,
+        /// The resolved configuration as JSON (hash, features, ports, every value with
+        /// its origin), as the kernel build reads it.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Edit kernel options in a terminal UI: a recipe's [config], or a settings file for
+    /// `ukport build --config FILE` and `uk-cc --uk-config=FILE`.
+    Menuconfig {
+        /// The recipe whose [config] to edit (its image's needs show too).
+        recipe: Option<String>,
+        /// Save into this settings file instead (default without a recipe:
+        /// ukit-config.toml in the working directory).
+        #[arg(long, short = 'o', value_name = "FILE")]
+        output: Option<PathBuf>,
+        /// The platform whose image's needs to show.
+        #[arg(long, default_value = Platform::DEFAULT.name())]
+        plat: String,
     },
     /// Build an app and run its smoke test (the recipe's [test]).
     Test {
         recipe: String,
         #[arg(long, default_value = Platform::DEFAULT.name())]
         plat: String,
+    },
+    /// Print a completion script for ukport (bash, zsh, fish, elvish, powershell); for
+    /// uk-cc's own flags: `uk-cc --uk-completions=SHELL`.
+    Completions {
+        #[arg(value_parser = clap::value_parser!(clap_complete::Shell))]
+        shell: clap_complete::Shell,
     },
     /// Prepare the toolchain: build the musl port (the uk-cc sysroot).
     Setup,
@@ -331,12 +354,33 @@ fn main() {
             set,
             config,
             plat,
-        } => show_config(&recipe, config::Settings { files: config, set }, &plat),
+            json,
+        } => show_config(
+            &recipe,
+            config::Settings { files: config, set },
+            &plat,
+            json,
+        ),
         Cmd::Test { recipe, plat } => plat
             .parse()
             .map_err(anyhow::Error::from)
             .and_then(|plat| run::smoke::smoke_test(&recipe, plat)),
         Cmd::Setup => setup(),
+        Cmd::Menuconfig {
+            recipe,
+            output,
+            plat,
+        } => menuconfig(recipe.as_deref(), output, &plat),
+        Cmd::Completions { shell } => {
+            use clap::CommandFactory;
+            use std::io::Write;
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "ukport", &mut script);
+            match std::io::stdout().write_all(&script) {
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+                r => r.map_err(anyhow::Error::from),
+            }
+        }
         Cmd::Cache { action } => cache_cmd(action),
     };
     if let Err(e) = r {
@@ -448,6 +492,44 @@ fn ps(json: bool) -> Result<()> {
         println!("{}", cells.join("  ").trim_end());
     }
     Ok(())
+}
+
+fn menuconfig(recipe: Option<&str>, output: Option<PathBuf>, plat: &str) -> Result<()> {
+    use std::io::IsTerminal;
+    use uk_toolchain::menuconfig::{self, Target};
+    let plat: Platform = plat.parse()?;
+    if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
+        anyhow::bail!(
+            "menuconfig needs a terminal; without one, use `ukport config RECIPE --set \
+             OPTION=VALUE` to try settings and write them into the recipe's [config] or a \
+             settings file (docs/config.md)"
+        );
+    }
+    let schema = config::schema()?;
+    let (below, target) = match recipe {
+        Some(name) => {
+            let r = Recipe::load(name)?;
+            let image = paths::images_dir().join(plat.image_name(&r.name));
+            let mut below = config::need_layers(&uk_toolchain::image::build::image_needs(&image));
+            match output {
+                Some(f) => {
+                    below.extend(
+                        config::recipe_layers(&r, &config::Settings::default())?
+                            .into_iter()
+                            .take(1),
+                    );
+                    (below, Target::File(f))
+                }
+                None => (below, Target::Recipe(r.path().to_path_buf())),
+            }
+        }
+        None => (
+            Vec::new(),
+            Target::File(output.unwrap_or_else(|| PathBuf::from("ukit-config.toml"))),
+        ),
+    };
+    let app = menuconfig::App::new(schema, below, target)?;
+    menuconfig::run(app)
 }
 
 fn cache_cmd(action: Option<CacheCmd>) -> Result<()> {
@@ -694,13 +776,17 @@ fn fetch_cmd(name: &str) -> Result<()> {
 
 /// `ukport config`: the recipe's configuration over what its image needs (when one was
 /// built), with where each value comes from.
-fn show_config(name: &str, settings: config::Settings, plat: &str) -> Result<()> {
+fn show_config(name: &str, settings: config::Settings, plat: &str, json: bool) -> Result<()> {
     let plat: Platform = plat.parse()?;
     let r = Recipe::load(name)?;
     let image = paths::images_dir().join(plat.image_name(&r.name));
     let needs = uk_toolchain::image::build::image_needs(&image);
     let (schema, resolved) = config::resolve_recipe(&r, &needs, &settings)?;
-    print!("{}", uk_kconfig::render(&resolved, &schema));
+    if json {
+        print!("{}", resolved.to_json());
+    } else {
+        print!("{}", uk_kconfig::render(&resolved, &schema));
+    }
     Ok(())
 }
 

@@ -87,6 +87,8 @@ pub struct UkFlags {
     /// value`, as `ukport menuconfig` saves), after `$UK_CONFIG_FILE`'s.
     pub config: Option<PathBuf>,
     pub verbose: bool,
+    /// `--uk-completions=SHELL`: print a completion script for uk-cc's own flags.
+    pub completions: Option<String>,
 }
 
 /// A classified command line.
@@ -147,7 +149,7 @@ pub fn parse(args: &[String]) -> Result<Parsed, UsageError> {
             };
             let flag = format!("--uk-{name}");
             match name {
-                "plat" | "kernel" | "set" | "config" => {
+                "plat" | "kernel" | "set" | "config" | "completions" => {
                     let v = match value {
                         Some(v) => v,
                         None if i < args.len() && !args[i].starts_with('-') => {
@@ -165,6 +167,8 @@ pub fn parse(args: &[String]) -> Result<Parsed, UsageError> {
                         p.uk.set.push(v);
                     } else if name == "config" {
                         p.uk.config = Some(PathBuf::from(v));
+                    } else if name == "completions" {
+                        p.uk.completions = Some(v);
                     } else {
                         p.uk.kernel = Some(PathBuf::from(v));
                     }
@@ -415,6 +419,9 @@ pub fn run(args: Vec<OsString>) -> Result<i32> {
             return Ok(1);
         }
     };
+    if let Some(shell) = &p.uk.completions {
+        return completions(shell, &mut std::io::stdout());
+    }
     let env = |k: &str| std::env::var(k).ok();
     let plat = match resolve_plat(p.uk.plat.as_deref(), env("UK_PLAT").as_deref()) {
         Ok(plat) => plat,
@@ -652,6 +659,77 @@ fn link(p: &Parsed, plat: Platform, verbose: bool, explain: bool) -> Result<i32>
     Ok(0)
 }
 
+/// uk-cc's own flags as a clap command, for completion scripts only: the rest of its
+/// command line is gcc's, which [`parse`] reads by hand (see the module comment).
+pub fn ukit_flags_command() -> clap::Command {
+    use clap::{Arg, ArgAction, ValueHint};
+    let plats: Vec<&'static str> = Platform::ALL.iter().map(|p| p.name()).collect();
+    clap::Command::new("uk-cc")
+        .about("drop-in C compiler whose output is a ukit image (gcc's options, plus these)")
+        .arg(
+            Arg::new("uk-plat")
+                .long("uk-plat")
+                .value_name("PLAT")
+                .value_parser(clap::builder::PossibleValuesParser::new(plats))
+                .help("platform of the image"),
+        )
+        .arg(
+            Arg::new("uk-kernel")
+                .long("uk-kernel")
+                .value_name("LIBUK.A")
+                .value_hint(ValueHint::FilePath)
+                .help("link this kernel instead of choosing one"),
+        )
+        .arg(
+            Arg::new("uk-set")
+                .long("uk-set")
+                .value_name("OPTION=VALUE")
+                .action(ArgAction::Append)
+                .help("set a kernel option (repeatable)"),
+        )
+        .arg(
+            Arg::new("uk-config")
+                .long("uk-config")
+                .value_name("FILE")
+                .value_hint(ValueHint::FilePath)
+                .help("kernel option settings from a file"),
+        )
+        .arg(
+            Arg::new("uk-verbose")
+                .long("uk-verbose")
+                .action(ArgAction::SetTrue)
+                .help("print gcc's commands and the kernel choice"),
+        )
+        .arg(
+            Arg::new("uk-completions")
+                .long("uk-completions")
+                .value_name("SHELL")
+                .value_parser(clap::value_parser!(clap_complete::Shell))
+                .help("print a completion script"),
+        )
+        .arg(
+            Arg::new("inputs")
+                .num_args(0..)
+                .value_hint(ValueHint::FilePath)
+                .allow_hyphen_values(true),
+        )
+}
+
+/// Writes the completion script for `shell` (bash, zsh, fish, elvish, powershell).
+pub fn completions(shell: &str, out: &mut dyn std::io::Write) -> Result<i32> {
+    let Ok(sh) = shell.parse::<clap_complete::Shell>() else {
+        eprintln!("uk-cc: error: unknown shell `{shell}` (bash, zsh, fish, elvish, powershell)");
+        return Ok(1);
+    };
+    let mut script = Vec::new();
+    clap_complete::generate(sh, &mut ukit_flags_command(), "uk-cc", &mut script);
+    match out.write_all(&script) {
+        // `uk-cc --uk-completions=bash | head`: not an error.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(0),
+        r => r.map(|_| 0).context("writing the completion script"),
+    }
+}
+
 /// Answers the queries in order; those that are not ukit's business go to gcc.
 fn run_infos(p: &Parsed, verbose: bool) -> Result<i32> {
     use std::io::Write;
@@ -832,6 +910,29 @@ mod tests {
             parse(&sv("--uk-verbose=1")),
             Err(UsageError::UnknownUkFlag(_))
         ));
+        let c = parse_s("--uk-config=k.toml --uk-completions bash");
+        assert_eq!(c.uk.config.as_deref(), Some(Path::new("k.toml")));
+        assert_eq!(c.uk.completions.as_deref(), Some("bash"));
+    }
+
+    #[test]
+    fn completion_scripts_name_the_ukit_flags() {
+        let mut out = Vec::new();
+        assert_eq!(completions("bash", &mut out).unwrap(), 0);
+        let script = String::from_utf8(out).unwrap();
+        for w in [
+            "--uk-plat",
+            "--uk-set",
+            "--uk-config",
+            "--uk-kernel",
+            "linuxu kvm",
+        ] {
+            assert!(script.contains(w), "{w} missing from the bash script");
+        }
+        let mut out = Vec::new();
+        completions("fish", &mut out).unwrap();
+        assert!(String::from_utf8(out).unwrap().contains("uk-plat"));
+        assert_eq!(completions("tcsh", &mut Vec::new()).unwrap(), 1);
     }
 
     #[test]
