@@ -235,3 +235,33 @@ fn meson_project_with_the_native_file() {
     );
     assert!(out.contains("PASS serd"), "{out}");
 }
+
+/// A project folder of one's own on $UKIT_RECIPES: a CMake library port (cJSON, built
+/// through `{cmake_toolchain}` into its prefix) and an app that links it
+/// (docs/examples/jsonpp, the worked example of docs/recipes.md).
+#[test]
+fn a_library_port_and_its_app_from_a_project_folder() {
+    ensure_setup();
+    let project = repo_root().join("docs/examples/jsonpp");
+    let elsewhere = TempDir::new("jsonpp");
+    let ukport = |args: &[&str]| {
+        let mut c = Command::new(&tools().ukport);
+        c.args(args)
+            .current_dir(elsewhere.path())
+            .env("UKIT_RECIPES", &project);
+        sh(&mut c, &format!("ukport {args:?}"))
+    };
+    assert!(ukport(&["check", "cjson"]).starts_with("ok: cjson 1.7.15"));
+    assert!(ukport(&["check", "jsonpp"]).starts_with("ok: jsonpp 1.0"));
+    let out = ukport(&["test", "jsonpp"]);
+    assert!(out.contains("PASS jsonpp"), "{out}");
+    let installed = ukport(&["build", "cjson"]);
+    let prefix = installed
+        .trim()
+        .rsplit(" installed in ")
+        .next()
+        .map(PathBuf::from)
+        .unwrap();
+    assert!(prefix.join("lib/libcjson.a").is_file(), "{installed}");
+    assert!(prefix.join("include/cjson/cJSON.h").is_file());
+}

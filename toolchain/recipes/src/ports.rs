@@ -135,6 +135,9 @@ pub fn fingerprint(recipe: &Recipe) -> Result<String> {
 pub struct PortBuilder {
     pub progress: Progress,
     pub cc: Option<PathBuf>,
+    /// More `{name}` templates for ports other than libc (the tools give
+    /// `{cmake_toolchain}` and `{meson_native}`).
+    pub vars: std::collections::BTreeMap<String, String>,
 }
 
 impl PortBuilder {
@@ -206,6 +209,7 @@ impl PortBuilder {
             if let Some(cc) = &self.cc {
                 opts.env.insert("CC".into(), cc.display().to_string());
             }
+            opts.vars = self.vars.clone();
         }
         builder::build_recipe_in(&recipe, &opts, &paths::build_dir(), &self.progress)
             .with_context(|| format!("building port {name} failed"))?;
@@ -246,7 +250,7 @@ pub fn for_build_script(name: &str) -> Result<PathBuf> {
             }
             PortBuilder {
                 progress: Progress::lines(),
-                cc: None,
+                ..Default::default()
             }
             .ensure(name)
             .with_context(|| {

@@ -808,7 +808,7 @@ fn setup() -> Result<()> {
                 .map(|e| e.path())
                 .filter(|p| p.join(ports::STAMP).is_file())
                 .collect();
-            let f = uk_toolchain::compile::buildsys::write_files(&cc, &prefix, &ports)?;
+            let f = uk_toolchain::packages::buildsys::write_files(&cc, &prefix, &ports)?;
             println!(
                 "CMake:  cmake -DCMAKE_TOOLCHAIN_FILE={} ...",
                 f.cmake_toolchain.display()

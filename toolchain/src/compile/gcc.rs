@@ -5,7 +5,7 @@
 //! ([`super::relink`]) share one reading of gcc's command line without importing each
 //! other (docs/architecture.md, "Import cuts: toolchain").
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{bail, Context, Result};
@@ -57,6 +57,19 @@ const SEPARATE_VALUE: &[&str] = &[
 /// True when gcc option `a` takes the next argument as its value (`-o`, `-I`, `-MF`, ...).
 pub fn separate_value(a: &str) -> bool {
     SEPARATE_VALUE.contains(&a)
+}
+
+/// File name extensions gcc compiles rather than hands to the linker.
+const SOURCE_EXTS: &[&str] = &[
+    "c", "i", "s", "S", "sx", "cc", "cp", "cxx", "cpp", "c++", "C", "ii", "m", "mi",
+];
+
+/// True for an input argument gcc would compile (by its extension).
+pub fn is_source(arg: &str) -> bool {
+    Path::new(arg)
+        .extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| SOURCE_EXTS.contains(&e))
 }
 
 /// What uk-cc needs to know about the host gcc.

@@ -2,7 +2,6 @@
 //! kernel builds (`libuk.a` per platform and configuration) and the relink records that
 //! let `ukport` link the same objects again for another kernel or platform.
 
-pub mod buildsys;
 pub mod cc;
 pub mod config;
 pub mod gcc;

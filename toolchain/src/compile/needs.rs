@@ -351,7 +351,7 @@ pub fn link_inputs(args: &[String], cwd: &Path) -> Vec<PathBuf> {
             }
             continue;
         }
-        if !super::relink::is_source(a) {
+        if !super::gcc::is_source(a) {
             out.push(cwd.join(a));
         }
     }

@@ -22,7 +22,7 @@ use anyhow::{anyhow, bail, Context, Result};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::gcc::separate_value;
+use super::gcc::{is_source, separate_value};
 use super::needs::Need;
 use crate::packages::fetch::sha256_file;
 use crate::packages::ports;
@@ -91,19 +91,6 @@ pub fn manifest_path(out: &Path) -> PathBuf {
 /// The content-addressed object store (`objects/` in the cache).
 pub fn store_dir() -> PathBuf {
     paths::cache_dir().join("objects")
-}
-
-/// File name extensions gcc compiles rather than hands to the linker.
-const SOURCE_EXTS: &[&str] = &[
-    "c", "i", "s", "S", "sx", "cc", "cp", "cxx", "cpp", "c++", "C", "ii", "m", "mi",
-];
-
-/// True for an input argument gcc would compile (by its extension).
-pub fn is_source(arg: &str) -> bool {
-    Path::new(arg)
-        .extension()
-        .and_then(|e| e.to_str())
-        .is_some_and(|e| SOURCE_EXTS.contains(&e))
 }
 
 /// True for an argument that is an input file (not an option).

@@ -207,7 +207,7 @@ pub fn build(
         opts.env.insert("CPPFLAGS".into(), cflags.join(" "));
         opts.env.insert("LDFLAGS".into(), ldflags.join(" "));
     }
-    for (k, v) in crate::compile::buildsys::template_vars(&sysroot, &port_dirs)? {
+    for (k, v) in crate::packages::buildsys::template_vars(&sysroot, &port_dirs)? {
         opts.vars.insert(k, v);
     }
     let out = builder::build_recipe(r, &opts)?;

@@ -140,18 +140,27 @@ pub fn write_files(uk_cc: &Path, sysroot: &Path, ports: &[PathBuf]) -> Result<Fi
     Ok(files)
 }
 
-/// The recipe templates for a build with `sysroot` and `ports`: `{cmake_toolchain}` and
-/// `{meson_native}`, with uk-cc next to the running tool.
-pub fn template_vars(sysroot: &Path, ports: &[PathBuf]) -> Result<Vec<(String, String)>> {
+impl Files {
+    /// The recipe templates `{cmake_toolchain}` and `{meson_native}`.
+    pub fn template_vars(&self) -> std::collections::BTreeMap<String, String> {
+        [
+            ("cmake_toolchain", &self.cmake_toolchain),
+            ("meson_native", &self.meson_native),
+        ]
+        .into_iter()
+        .map(|(k, p)| (k.to_string(), p.display().to_string()))
+        .collect()
+    }
+}
+
+/// The recipe templates for a build with `sysroot` and `ports`, with uk-cc next to the
+/// running tool.
+pub fn template_vars(
+    sysroot: &Path,
+    ports: &[PathBuf],
+) -> Result<std::collections::BTreeMap<String, String>> {
     let cc = crate::bins::uk_cc()?;
-    let f = write_files(&cc, sysroot, ports)?;
-    Ok(vec![
-        (
-            "cmake_toolchain".into(),
-            f.cmake_toolchain.display().to_string(),
-        ),
-        ("meson_native".into(), f.meson_native.display().to_string()),
-    ])
+    Ok(write_files(&cc, sysroot, ports)?.template_vars())
 }
 
 #[cfg(test)]
