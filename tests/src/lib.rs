@@ -154,6 +154,19 @@ pub fn build_native(c_file: &Path, out: &Path) {
     expect_success("musl-gcc", run_command(cmd, Duration::from_secs(120)));
 }
 
+/// The stdout of a command that must have succeeded; panics with its status, stdout and
+/// stderr otherwise.
+pub fn stdout_ok(out: &Output, what: &str) -> String {
+    assert!(
+        out.status.success(),
+        "{what} failed ({}):\nstdout:\n{}\nstderr:\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    text(&out.stdout)
+}
+
 fn expect_success(what: &str, out: Output) {
     assert!(
         out.status.success(),

@@ -12,24 +12,13 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use uk_tests::{ensure_setup, repo_root, run, run_command, text, tools, TempDir};
+use uk_tests::{ensure_setup, repo_root, run, run_command, stdout_ok, text, tools, TempDir};
 
 const BUILD_TIMEOUT: Duration = Duration::from_secs(900);
 
-fn ok(out: std::process::Output, what: &str) -> String {
-    assert!(
-        out.status.success(),
-        "{what} failed ({}):\nstdout:\n{}\nstderr:\n{}",
-        out.status,
-        text(&out.stdout),
-        text(&out.stderr)
-    );
-    text(&out.stdout)
-}
-
 fn sh(cmd: &mut Command, what: &str) -> String {
     let c = std::mem::replace(cmd, Command::new("true"));
-    ok(run_command(c, BUILD_TIMEOUT), what)
+    stdout_ok(&run_command(c, BUILD_TIMEOUT), what)
 }
 
 /// The toolchain files `ukport setup` reports: (CMake toolchain file, meson native file).

@@ -39,15 +39,7 @@ impl Ukport {
     }
 
     fn ok(&self, args: &[&str]) -> String {
-        let out = self.run(args);
-        assert!(
-            out.status.success(),
-            "ukport {args:?} failed ({}):\n{}{}",
-            out.status,
-            text(&out.stdout),
-            text(&out.stderr)
-        );
-        text(&out.stdout)
+        uk_tests::stdout_ok(&self.run(args), &format!("ukport {args:?}"))
     }
 
     fn state_dir(&self, name: &str) -> PathBuf {

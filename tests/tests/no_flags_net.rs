@@ -172,10 +172,11 @@ fn serve_both(
     (read(&ndir), read(&udir), native_answers, image_answers)
 }
 
-#[test]
-fn tcp_echo_without_flags_over_loopback_and_passt() {
-    let dir = TempDir::new("tcp-loop");
-    let (image, native) = both(&dir, "tcp_echo");
+/// `NAME loop` (server and client in one process over 127.0.0.1) as an image and
+/// natively: both succeed, and the image's stdout holds `expect` and is the native one.
+fn loopback_as_native(name: &str, expect: &str) {
+    let dir = TempDir::new(&format!("{name}-loop"));
+    let (image, native) = both(&dir, name);
     let n = run(&native, &["loop"], &[]);
     let u = run(&image, &["loop"], &[]);
     assert!(n.status.success(), "native: {}", text(&n.stdout));
@@ -185,12 +186,17 @@ fn tcp_echo_without_flags_over_loopback_and_passt() {
         text(&u.stdout),
         text(&u.stderr)
     );
-    assert!(text(&u.stdout).contains("300000 bytes, identical, eof yes"));
+    assert!(text(&u.stdout).contains(expect), "{}", text(&u.stdout));
     assert_eq!(
         text(&u.stdout),
         text(&n.stdout),
         "in-image loopback differs"
     );
+}
+
+#[test]
+fn tcp_echo_without_flags_over_loopback_and_passt() {
+    loopback_as_native("tcp_echo", "300000 bytes, identical, eof yes");
 
     let payloads = vec![pseudo_random(1 << 20, 7), b"x".to_vec(), Vec::new()];
     let (nout, uout, nans, uans) = serve_both("tcp_echo", false, &payloads);
@@ -205,23 +211,7 @@ fn tcp_echo_without_flags_over_loopback_and_passt() {
 
 #[test]
 fn udp_without_flags_over_loopback_and_passt() {
-    let dir = TempDir::new("udp-loop");
-    let (image, native) = both(&dir, "udp_echo");
-    let n = run(&native, &["loop"], &[]);
-    let u = run(&image, &["loop"], &[]);
-    assert!(n.status.success(), "native: {}", text(&n.stdout));
-    assert!(
-        u.status.success(),
-        "image: {}{}",
-        text(&u.stdout),
-        text(&u.stderr)
-    );
-    assert!(text(&u.stdout).contains("30 of 30 answers exact"));
-    assert_eq!(
-        text(&u.stdout),
-        text(&n.stdout),
-        "in-image loopback differs"
-    );
+    loopback_as_native("udp_echo", "30 of 30 answers exact");
 
     let payloads: Vec<Vec<u8>> = [0usize, 1, 512, 1400]
         .iter()

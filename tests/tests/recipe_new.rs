@@ -20,16 +20,7 @@ fn ukport(args: &[&str], cwd: &Path) -> std::process::Output {
     run_command(cmd, BUILD_TIMEOUT)
 }
 
-fn ok(out: &std::process::Output, what: &str) -> String {
-    assert!(
-        out.status.success(),
-        "{what} failed ({}):\nstdout:\n{}\nstderr:\n{}",
-        out.status,
-        text(&out.stdout),
-        text(&out.stderr)
-    );
-    text(&out.stdout)
-}
+use uk_tests::stdout_ok as ok;
 
 /// `IMAGE-RECIPE args` through `ukport run`, with `input` on stdin.
 fn run_with_stdin(recipe: &Path, args: &[&str], input: &str) -> String {

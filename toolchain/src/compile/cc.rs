@@ -551,15 +551,7 @@ fn link(p: &Parsed, plat: Platform, verbose: bool, explain: bool) -> Result<i32>
                 unit.args = opts.clone();
                 unit.args.extend(["-c".to_string(), src.to_string()]);
                 unit.output = Some(path_str(obj));
-                let argv = compile_command(&unit, &sysroot, &gcc.include);
-                if verbose {
-                    print_command(&argv);
-                }
-                let status = Command::new(HOST_CC)
-                    .args(&argv)
-                    .status()
-                    .with_context(|| format!("running {HOST_CC}"))?;
-                Ok(exit_code(status))
+                gcc_status(&compile_command(&unit, &sysroot, &gcc.include), verbose)
             })?;
             match split {
                 Ok(a) => a,
@@ -629,15 +621,9 @@ fn link(p: &Parsed, plat: Platform, verbose: bool, explain: bool) -> Result<i32>
         drop(tmp);
         return exec_gcc(&argv, verbose);
     }
-    if verbose {
-        print_command(&argv);
-    }
-    let status = Command::new(HOST_CC)
-        .args(&argv)
-        .status()
-        .with_context(|| format!("running {HOST_CC} (uk-cc needs the host gcc; install it)"))?;
-    if !status.success() || !record {
-        return Ok(exit_code(status));
+    let code = gcc_status(&argv, verbose)?;
+    if code != 0 || !record {
+        return Ok(code);
     }
     let recorded = relink::record(
         &cwd,
@@ -752,15 +738,9 @@ fn run_infos(p: &Parsed, verbose: bool) -> Result<i32> {
                 std::io::stdout().flush()?;
                 let mut argv = p.args.clone();
                 argv.push(info.clone());
-                if verbose {
-                    print_command(&argv);
-                }
-                let status = Command::new(HOST_CC)
-                    .args(&argv)
-                    .status()
-                    .with_context(|| format!("running {HOST_CC}"))?;
-                if !status.success() {
-                    return Ok(exit_code(status));
+                let code = gcc_status(&argv, verbose)?;
+                if code != 0 {
+                    return Ok(code);
                 }
             }
         }
@@ -775,6 +755,19 @@ fn print_command(argv: &[String]) {
         line.push_str(&shell_quote(a));
     }
     eprintln!("uk-cc: {line}");
+}
+
+/// Runs gcc with `argv` as a child (its command printed with `--uk-verbose`) and
+/// returns its exit code.
+fn gcc_status(argv: &[String], verbose: bool) -> Result<i32> {
+    if verbose {
+        print_command(argv);
+    }
+    let status = Command::new(HOST_CC)
+        .args(argv)
+        .status()
+        .with_context(|| format!("running {HOST_CC} (uk-cc needs the host gcc; install it)"))?;
+    Ok(exit_code(status))
 }
 
 fn exit_code(status: std::process::ExitStatus) -> i32 {

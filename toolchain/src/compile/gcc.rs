@@ -72,6 +72,34 @@ pub fn is_source(arg: &str) -> bool {
         .is_some_and(|e| SOURCE_EXTS.contains(&e))
 }
 
+/// Where `-l NAME` resolves among the user's own `-L` folders (in order), if anywhere.
+/// Libraries found only in the sysroot stay `-lNAME`: the relink uses the current sysroot.
+pub fn find_user_lib(name: &str, dirs: &[PathBuf]) -> Option<PathBuf> {
+    let file = match name.strip_prefix(':') {
+        Some(f) => f.to_string(),
+        None => format!("lib{name}.a"),
+    };
+    dirs.iter().map(|d| d.join(&file)).find(|p| p.is_file())
+}
+
+/// `-L` folders of a command line, in order.
+pub fn lib_dirs(args: &[String]) -> Vec<String> {
+    let mut v = Vec::new();
+    let mut i = 0;
+    while i < args.len() {
+        if args[i] == "-L" {
+            if let Some(d) = args.get(i + 1) {
+                v.push(d.clone());
+            }
+            i += 1;
+        } else if let Some(d) = args[i].strip_prefix("-L") {
+            v.push(d.to_string());
+        }
+        i += 1;
+    }
+    v
+}
+
 /// What uk-cc needs to know about the host gcc.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GccPaths {

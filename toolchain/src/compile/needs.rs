@@ -311,19 +311,8 @@ pub fn needs(schema: &uk_kconfig::Schema, scan: &Scan) -> Vec<Need> {
 /// sources, and `-l` libraries found in the command's own `-L` folders (musl's, in the
 /// sysroot, are left out: see the module comment).
 pub fn link_inputs(args: &[String], cwd: &Path) -> Vec<PathBuf> {
-    let mut dirs = Vec::new();
-    let mut i = 0;
-    while i < args.len() {
-        if args[i] == "-L" {
-            if let Some(d) = args.get(i + 1) {
-                dirs.push(cwd.join(d));
-            }
-            i += 1;
-        } else if let Some(d) = args[i].strip_prefix("-L") {
-            dirs.push(cwd.join(d));
-        }
-        i += 1;
-    }
+    use super::gcc::{find_user_lib, is_source, lib_dirs, separate_value};
+    let dirs: Vec<PathBuf> = lib_dirs(args).iter().map(|d| cwd.join(d)).collect();
     let mut out = Vec::new();
     let mut i = 0;
     while i < args.len() {
@@ -336,22 +325,16 @@ pub fn link_inputs(args: &[String], cwd: &Path) -> Vec<PathBuf> {
             a.strip_prefix("-l").map(str::to_string)
         };
         if let Some(name) = lib {
-            let file = match name.strip_prefix(':') {
-                Some(f) => f.to_string(),
-                None => format!("lib{name}.a"),
-            };
-            if let Some(p) = dirs.iter().map(|d| d.join(&file)).find(|p| p.is_file()) {
-                out.push(p);
-            }
+            out.extend(find_user_lib(&name, &dirs));
             continue;
         }
         if a.starts_with('-') {
-            if super::gcc::separate_value(a) {
+            if separate_value(a) {
                 i += 1;
             }
             continue;
         }
-        if !super::gcc::is_source(a) {
+        if !is_source(a) {
             out.push(cwd.join(a));
         }
     }

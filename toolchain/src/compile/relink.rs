@@ -22,7 +22,7 @@ use anyhow::{anyhow, bail, Context, Result};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::gcc::{is_source, separate_value};
+use super::gcc::{find_user_lib, is_source, lib_dirs, separate_value};
 use super::needs::Need;
 use crate::packages::fetch::sha256_file;
 use crate::packages::ports;
@@ -167,16 +167,6 @@ pub fn store(path: &Path, store: &Path) -> Result<String> {
     Ok(sha)
 }
 
-/// Where `-l NAME` resolves among the user's own `-L` folders (in order), if anywhere.
-/// Libraries found only in the sysroot stay `-lNAME`: the relink uses the current sysroot.
-fn find_user_lib(name: &str, dirs: &[PathBuf]) -> Option<PathBuf> {
-    let file = match name.strip_prefix(':') {
-        Some(f) => f.to_string(),
-        None => format!("lib{name}.a"),
-    };
-    dirs.iter().map(|d| d.join(&file)).find(|p| p.is_file())
-}
-
 /// Records a finished link: `args` are the link arguments as run (sources already replaced
 /// by objects), `user_args` what the user gave. Every object and archive is put into the
 /// store. Relative paths resolve against `cwd`.
@@ -244,24 +234,6 @@ pub fn record(
         recipe_stamp: None,
         needs: Vec::new(),
     })
-}
-
-/// `-L` folders of a command line, in order.
-fn lib_dirs(args: &[String]) -> Vec<String> {
-    let mut v = Vec::new();
-    let mut i = 0;
-    while i < args.len() {
-        if args[i] == "-L" {
-            if let Some(d) = args.get(i + 1) {
-                v.push(d.clone());
-            }
-            i += 1;
-        } else if let Some(d) = args[i].strip_prefix("-L") {
-            v.push(d.to_string());
-        }
-        i += 1;
-    }
-    v
 }
 
 impl Manifest {
