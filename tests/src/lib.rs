@@ -126,14 +126,7 @@ pub fn ensure_setup() {
     DONE.get_or_init(|| {
         let mut cmd = Command::new(&tools().ukport);
         cmd.arg("setup");
-        let out = run_command(cmd, SETUP_TIMEOUT);
-        assert!(
-            out.status.success(),
-            "`ukport setup` failed ({}):\nstdout:\n{}\nstderr:\n{}",
-            out.status,
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
+        stdout_ok(&run_command(cmd, SETUP_TIMEOUT), "`ukport setup`");
     });
 }
 
@@ -168,13 +161,7 @@ pub fn stdout_ok(out: &Output, what: &str) -> String {
 }
 
 fn expect_success(what: &str, out: Output) {
-    assert!(
-        out.status.success(),
-        "{what} failed ({}):\nstdout:\n{}\nstderr:\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    stdout_ok(&out, what);
 }
 
 /// Runs `path args...` with `env` added to the inherited environment, killed after

@@ -100,6 +100,17 @@ pub fn lib_dirs(args: &[String]) -> Vec<String> {
     v
 }
 
+/// The library argument `a` names (`-l NAME`, whose NAME is `args[*next]` and is then
+/// skipped, or `-lNAME`), if it is one.
+pub fn lib_arg(a: &str, args: &[String], next: &mut usize) -> Option<String> {
+    if a == "-l" {
+        *next += 1;
+        args.get(*next - 1).cloned()
+    } else {
+        a.strip_prefix("-l").map(str::to_string)
+    }
+}
+
 /// What uk-cc needs to know about the host gcc.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GccPaths {

@@ -311,20 +311,14 @@ pub fn needs(schema: &uk_kconfig::Schema, scan: &Scan) -> Vec<Need> {
 /// sources, and `-l` libraries found in the command's own `-L` folders (musl's, in the
 /// sysroot, are left out: see the module comment).
 pub fn link_inputs(args: &[String], cwd: &Path) -> Vec<PathBuf> {
-    use super::gcc::{find_user_lib, is_source, lib_dirs, separate_value};
+    use super::gcc::{find_user_lib, is_source, lib_arg, lib_dirs, separate_value};
     let dirs: Vec<PathBuf> = lib_dirs(args).iter().map(|d| cwd.join(d)).collect();
     let mut out = Vec::new();
     let mut i = 0;
     while i < args.len() {
         let a = &args[i];
         i += 1;
-        let lib = if a == "-l" {
-            i += 1;
-            args.get(i - 1).cloned()
-        } else {
-            a.strip_prefix("-l").map(str::to_string)
-        };
-        if let Some(name) = lib {
+        if let Some(name) = lib_arg(a, args, &mut i) {
             out.extend(find_user_lib(&name, &dirs));
             continue;
         }

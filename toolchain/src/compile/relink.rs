@@ -22,7 +22,7 @@ use anyhow::{anyhow, bail, Context, Result};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::gcc::{find_user_lib, is_source, lib_dirs, separate_value};
+use super::gcc::{find_user_lib, is_source, lib_arg, lib_dirs, separate_value};
 use super::needs::Need;
 use crate::packages::fetch::sha256_file;
 use crate::packages::ports;
@@ -187,13 +187,7 @@ pub fn record(
     while i < args.len() {
         let a = &args[i];
         i += 1;
-        let lib = if a == "-l" {
-            i += 1;
-            args.get(i - 1).cloned()
-        } else {
-            a.strip_prefix("-l").map(str::to_string)
-        };
-        let file = if let Some(name) = lib {
+        let file = if let Some(name) = lib_arg(a, args, &mut i) {
             match find_user_lib(&name, &lib_dirs) {
                 Some(p) => p,
                 None => {
