@@ -93,7 +93,7 @@ impl BuildSystem {
             BuildSystem::Autoreconf => "autotools (configure.ac, needs autoreconf)",
             BuildSystem::CMake => "CMake",
             BuildSystem::Meson => "meson",
-            BuildSystem::Make => "a Makefile",
+            BuildSystem::Make => "Makefile",
         }
     }
 }
@@ -217,7 +217,7 @@ pub fn recipe_text(spec: &Spec) -> String {
         toml_str(&spec.name),
         toml_str(&spec.version),
         toml_str(&format!(
-            "{} {}, built by its own {} build",
+            "{} {}, built with its own {}",
             spec.name,
             spec.version,
             spec.build_system.name()
