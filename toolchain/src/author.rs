@@ -638,11 +638,12 @@ pub fn new(o: &NewOpts) -> Result<NewReport> {
     }
 
     let t = Instant::now();
-    let built = build::build(
+    let built = build::build_to(
         &r,
         Platform::build_host(),
         &config::Settings::default(),
         o.jobs,
+        build::Report::Stderr,
     );
     report.build_seconds = t.elapsed().as_secs_f64();
     let built = match built {

@@ -99,16 +99,46 @@ pub fn build(
     settings: &config::Settings,
     jobs: Option<usize>,
 ) -> Result<PathBuf> {
+    build_to(r, plat, settings, jobs, Report::Stdout)
+}
+
+/// Where [`build`] reports what it made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Report {
+    /// `ukport build`: the result is the output.
+    Stdout,
+    /// A build on the way to something else (`ukport run`, `test`), whose stdout is the
+    /// program's (or an instance's name).
+    Stderr,
+}
+
+impl Report {
+    fn say(self, line: String) {
+        match self {
+            Report::Stdout => println!("{line}"),
+            Report::Stderr => eprintln!("ukport: {line}"),
+        }
+    }
+}
+
+/// [`build`], reporting to `report`.
+pub fn build_to(
+    r: &Recipe,
+    plat: Platform,
+    settings: &config::Settings,
+    jobs: Option<usize>,
+    report: Report,
+) -> Result<PathBuf> {
     // Before any port: ports other than libc are built with uk-cc.
     let cc = bins::uk_cc()?;
     if r.kind == Kind::Port {
         let prefix = ports::ensure_port(&r.name)?;
-        println!(
+        report.say(format!(
             "port {} {} installed in {}",
             r.name,
             r.version,
             prefix.display()
-        );
+        ));
         return Ok(prefix);
     }
     let started = Instant::now();
@@ -157,7 +187,7 @@ pub fn build(
                     "ukport: building {} for {host} first (its build runs test programs on this host), then relinking for {plat}",
                     r.name
                 );
-                build(r, host, settings, jobs)?;
+                build_to(r, host, settings, jobs, report)?;
             }
             Ok(None) if !plat.runs_on_host() => {
                 bail!(
@@ -249,12 +279,12 @@ pub fn build(
         eprintln!("ukport: note: uk-cc left no relink manifest beside {}; a kernel change will rebuild from source", bin.display());
     }
     let size = fs::metadata(&image)?.len();
-    println!(
+    report.say(format!(
         "{} ({}, built in {:.1}s)",
         image.display(),
         human_size(size),
         started.elapsed().as_secs_f64()
-    );
+    ));
     Ok(image)
 }
 

@@ -63,13 +63,13 @@ pub fn resolve_image(plat: Platform, target: &str) -> Result<(PathBuf, Option<Re
     let image = paths::images_dir().join(plat.image_name(&r.name));
     let image = if !image.is_file() {
         eprintln!("ukport: {} is not built yet; building it", image.display());
-        build::build(&r, plat, &Default::default(), None)?
+        build::build_to(&r, plat, &Default::default(), None, build::Report::Stderr)?
     } else if !build::image_is_current(&r, plat, &image)? {
         eprintln!(
             "ukport: {} is older than its recipe, source or kernel; updating it",
             image.display()
         );
-        build::build(&r, plat, &Default::default(), None)?
+        build::build_to(&r, plat, &Default::default(), None, build::Report::Stderr)?
     } else {
         image
     };
