@@ -90,6 +90,20 @@ impl Ukport {
     }
 }
 
+impl Drop for Ukport {
+    /// A test that failed half-way leaves no instance running: every one under this
+    /// test's runtime directory is stopped and removed (`rm -f`), by ukport itself.
+    fn drop(&mut self) {
+        let Ok(rd) = std::fs::read_dir(self.runtime.join("ukit/instances")) else {
+            return;
+        };
+        for e in rd.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let _ = run_command(self.cmd(&["rm", "-f", "-t", "2", &name]), BUILD_TIMEOUT);
+        }
+    }
+}
+
 /// Processes whose process group is `pgid` (the supervisor's, which is every process
 /// of the instance but passt).
 fn group_members(pgid: u32) -> Vec<String> {

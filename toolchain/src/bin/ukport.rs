@@ -120,6 +120,9 @@ enum Cmd {
         /// Stop it first when it still runs.
         #[arg(short = 'f', long)]
         force: bool,
+        /// With -f: seconds to wait after SIGTERM before SIGKILL.
+        #[arg(short = 't', long, default_value_t = 10)]
+        timeout: u64,
     },
     /// (internal) The supervisor of a background instance.
     #[command(name = "__supervise-instance", hide = true)]
@@ -341,8 +344,12 @@ fn main() {
             println!("{n}: {st}");
             Ok(())
         }),
-        Cmd::Rm { names, force } => names.iter().try_for_each(|n| {
-            instance::remove(n, force, std::time::Duration::from_secs(10))?;
+        Cmd::Rm {
+            names,
+            force,
+            timeout,
+        } => names.iter().try_for_each(|n| {
+            instance::remove(n, force, std::time::Duration::from_secs(timeout))?;
             println!("{n}: removed");
             Ok(())
         }),
