@@ -126,14 +126,7 @@ pub fn ensure_setup() {
     DONE.get_or_init(|| {
         let mut cmd = Command::new(&tools().ukport);
         cmd.arg("setup");
-        let out = run_command(cmd, SETUP_TIMEOUT);
-        assert!(
-            out.status.success(),
-            "`ukport setup` failed ({}):\nstdout:\n{}\nstderr:\n{}",
-            out.status,
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
+        stdout_ok(&run_command(cmd, SETUP_TIMEOUT), "`ukport setup`");
     });
 }
 
@@ -154,7 +147,9 @@ pub fn build_native(c_file: &Path, out: &Path) {
     expect_success("musl-gcc", run_command(cmd, Duration::from_secs(120)));
 }
 
-fn expect_success(what: &str, out: Output) {
+/// The stdout of a command that must have succeeded; panics with its status, stdout and
+/// stderr otherwise.
+pub fn stdout_ok(out: &Output, what: &str) -> String {
     assert!(
         out.status.success(),
         "{what} failed ({}):\nstdout:\n{}\nstderr:\n{}",
@@ -162,6 +157,11 @@ fn expect_success(what: &str, out: Output) {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
+    text(&out.stdout)
+}
+
+fn expect_success(what: &str, out: Output) {
+    stdout_ok(&out, what);
 }
 
 /// Runs `path args...` with `env` added to the inherited environment, killed after
@@ -246,7 +246,9 @@ pub fn exit_code(status: &ExitStatus) -> i32 {
 /// (CI installs every tool the tests use, so a missing one is a failure, not a skip).
 pub fn require_tool(name: &str) -> PathBuf {
     find_on_path(name).unwrap_or_else(|| {
-        panic!("`{name}` is not on PATH; install it (see .ci/run for the package list)")
+        panic!(
+            "`{name}` is not on PATH; install it (see .ci/prerequisites; `.ci/prereqs --install`)"
+        )
     })
 }
 

@@ -76,10 +76,16 @@ impl Runner for Linuxu {
             return Err(anyhow!("cannot run {}: {err}", l.image.display()));
         }
         for p in &l.forwards {
-            eprintln!(
-                "ukport: {name}: guest port {} is reachable at http://127.0.0.1:{}/",
-                p.guest, p.host
-            );
+            match p.proto {
+                net::Proto::Tcp => eprintln!(
+                    "ukport: {name}: guest port {} is reachable at http://127.0.0.1:{}/",
+                    p.guest, p.host
+                ),
+                net::Proto::Udp => eprintln!(
+                    "ukport: {name}: guest UDP port {} is reachable at 127.0.0.1:{}",
+                    p.guest, p.host
+                ),
+            }
         }
         if let NetMode::Tap(ifname) = &mode {
             eprintln!(
