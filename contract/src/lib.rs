@@ -161,6 +161,13 @@ pub trait Platform: Sync {
     fn initrd(&self) -> Option<&'static [u8]> {
         None
     }
+    /// RLIMIT_NOFILE (soft, hard) the program should start with, when the platform
+    /// knows what a native program would get (linuxu: the host's limits at launch, read
+    /// before the host-call filter closes). `None` (the default): the kernel's
+    /// configured default (`posix.max_fds`).
+    fn nofile_limit(&self) -> Option<(u64, u64)> {
+        None
+    }
 }
 
 /// Host file operations, one path component at a time.

@@ -9,6 +9,7 @@
 mod fault;
 pub mod host;
 pub mod hostfs;
+mod limits;
 mod memory;
 mod net;
 mod opts;
@@ -308,6 +309,10 @@ impl Platform for LinuxU {
     fn hostfs(&self) -> Option<&dyn uk_plat::HostFs> {
         Some(&hostfs::HOSTFS)
     }
+
+    fn nofile_limit(&self) -> Option<(u64, u64)> {
+        limits::nofile()
+    }
 }
 
 /// Print a fatal boot error and exit: before the kernel log exists.
@@ -459,6 +464,7 @@ pub unsafe extern "C" fn uk_linuxu_entry(sp: *const usize) -> ! {
         }
     }
     hostfs::init();
+    limits::read_at_boot();
 
     if uk_config::PLAT_LINUXU_SECCOMP && !parsed.no_seccomp {
         if let Err(e) = seccomp::install() {
