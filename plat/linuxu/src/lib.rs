@@ -199,9 +199,9 @@ impl Platform for LinuxU {
         // One ppoll: sleeps until the deadline, a host signal, or input on the network
         // device's descriptor (then lib/netdev hears of it through net_event).
         let mut pfd = [0i32; 2];
-        let nfds = match net::poll_fds() {
-            Some(fd) => {
-                pfd = [fd, uk_abi::poll::POLLIN as i32];
+        let nfds = match net::poll_fd() {
+            Some((fd, events)) => {
+                pfd = [fd, events as i32];
                 1
             }
             None => 0,
@@ -216,7 +216,9 @@ impl Platform for LinuxU {
             }
             None => host::call(nr::SYS_PPOLL, [fds, nfds, 0, 0, 8, 0]),
         };
-        if r > 0 {
+        // struct pollfd { int fd; short events; short revents; }: revents is the high
+        // half of the second word.
+        if r > 0 && net::after_wait((pfd[1] as u32) >> 16) {
             uk_plat::net_event();
         }
     }
