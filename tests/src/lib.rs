@@ -6,6 +6,7 @@
 //! kernel underneath. That is why the helpers only spawn processes and hand back their
 //! output; the tests decide what must match.
 
+pub mod net;
 pub mod server;
 pub mod suite;
 
