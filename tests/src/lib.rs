@@ -141,9 +141,14 @@ pub fn ensure_setup() {
 /// Compiles and links `c_file` into the linuxu image `out` with `uk-cc -O2`; panics with
 /// the compiler's messages on failure.
 pub fn build_uk(c_file: &Path, out: &Path) {
+    build_uk_with(c_file, out, &[]);
+}
+
+/// [`build_uk`] with extra uk-cc options first (e.g. `--uk-set=lib.net=true`).
+pub fn build_uk_with(c_file: &Path, out: &Path, opts: &[&str]) {
     ensure_setup();
     let mut cmd = Command::new(&tools().uk_cc);
-    cmd.arg("-O2").arg("-o").arg(out).arg(c_file);
+    cmd.args(opts).arg("-O2").arg("-o").arg(out).arg(c_file);
     expect_success("uk-cc", run_command(cmd, Duration::from_secs(300)));
 }
 

@@ -722,4 +722,11 @@ pub(crate) mod tests_hooks {
     pub(crate) fn tx_deferred() -> bool {
         TX_DEFERRED.load(Ordering::Relaxed)
     }
+    /// Pretend lwIP's next timer is due now; returns when it was due before.
+    pub(crate) fn timer_due_now() -> u64 {
+        TIMER_DUE.swap(0, Ordering::Relaxed)
+    }
+    pub(crate) fn timer_due() -> u64 {
+        TIMER_DUE.load(Ordering::Relaxed)
+    }
 }
