@@ -99,6 +99,17 @@ impl Netns {
         c.args(["netns", "exec", &self.name]).arg(prog);
         c
     }
+
+    /// `ukport run TARGET --net tap:TAP --ip GUEST/24` inside the namespace (the caller
+    /// adds the rest: `--root`, `-- ARGS`).
+    pub fn ukport_run(&self, target: impl AsRef<std::ffi::OsStr>) -> Command {
+        let mut c = self.command(&crate::tools().ukport);
+        c.arg("run")
+            .arg(target)
+            .args(["--net", &format!("tap:{}", self.tap), "--ip"])
+            .arg(format!("{}/24", self.guest_ip));
+        c
+    }
 }
 
 impl Drop for Netns {

@@ -135,12 +135,8 @@ fn a_program_spinning_on_poll_accepts_and_answers_natively_through_passt_and_ove
     // The image on a tap device, the client in the namespace.
     let token = format!("tap-{tag}");
     let ns = Netns::with_tap();
-    let mut server = ns.command(&tools().ukport);
-    server
-        .args(["run", "--net", &format!("tap:{}", ns.tap), "--ip"])
-        .arg(format!("{}/24", ns.guest_ip))
-        .arg(&image)
-        .args(["--", "7000"]);
+    let mut server = ns.ukport_run(&image);
+    server.args(["--", "7000"]);
     let got = serve_once(
         server,
         echo(ns.command(netload()), &ns.guest_ip, 7000, &token),

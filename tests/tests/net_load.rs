@@ -21,14 +21,14 @@
 
 use std::path::Path;
 use std::process::Command;
-use std::sync::{Mutex, OnceLock};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use uk_tests::net::{
     alive, children, client, cpu_percent, exe_name, field, netload, nginx_rootfs, wait_gone, Netns,
 };
 use uk_tests::server::{free_port, Server};
-use uk_tests::{ensure_setup, require_tool, run_command, text, tools, TempDir};
+use uk_tests::{require_tool, tools, ukport_build_once, TempDir};
 
 /// nginx's connection table for this test (the recipe has 1024): room for the 4,000
 /// held connections plus the listener and the checks.
@@ -46,24 +46,6 @@ const START_TIMEOUT: Duration = Duration::from_secs(300);
 fn heavy() -> std::sync::MutexGuard<'static, ()> {
     static LOCK: Mutex<()> = Mutex::new(());
     LOCK.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-/// `ukport build nginx` once per test binary, so that the runs below never relink the
-/// image at the same time.
-fn build_nginx() {
-    static DONE: OnceLock<()> = OnceLock::new();
-    DONE.get_or_init(|| {
-        ensure_setup();
-        let mut cmd = Command::new(&tools().ukport);
-        cmd.args(["build", "nginx"]);
-        let out = run_command(cmd, Duration::from_secs(1500));
-        assert!(
-            out.status.success(),
-            "ukport build nginx: {}{}",
-            text(&out.stdout),
-            text(&out.stderr)
-        );
-    });
 }
 
 /// A running `ukport run nginx` and how clients reach it.
@@ -96,11 +78,8 @@ impl Nginx {
         let root = dir.join("root");
         nginx_rootfs(&root, Some(WORKER_CONNECTIONS));
         let ns = Netns::with_tap();
-        let mut cmd = ns.command(&tools().ukport);
-        cmd.args(["run", "nginx", "--net", &format!("tap:{}", ns.tap), "--ip"])
-            .arg(format!("{}/24", ns.guest_ip))
-            .arg("--root")
-            .arg(&root);
+        let mut cmd = ns.ukport_run("nginx");
+        cmd.arg("--root").arg(&root);
         Nginx {
             server: Server::start(cmd, dir),
             host: ns.guest_ip.clone(),
@@ -136,6 +115,19 @@ impl Nginx {
         let last = out.lines().last().unwrap_or("");
         let get = |k| field(last, k).unwrap_or_else(|| panic!("no {k} in {out:?}"));
         (get("ok"), get("timeouts"), get("errors"), out)
+    }
+
+    /// [`connclose`](Self::connclose) that must answer every one: its output.
+    fn connclose_all(&self, n: u64, srcport: Option<u16>, what: &str) -> String {
+        let (ok, timeouts, errors, out) = self.connclose(n, 3000, srcport);
+        assert_eq!(
+            (ok, timeouts, errors),
+            (n, 0, 0),
+            "{}: {what}: {out}\n{}",
+            self.name,
+            self.server.logs()
+        );
+        out
     }
 
     /// Waits until a GET answers; the image's PID and passt's (if any).
@@ -236,14 +228,7 @@ fn run(mut n: Nginx, connclose: u64, fixed_port_rounds: u64) {
         (r, e, t.elapsed())
     };
     assert!(requests > 0, "{}: wrk made no request", n.name);
-    let (ok, timeouts, errors, line) = n.connclose(20, 3000, None);
-    assert_eq!(
-        (ok, timeouts, errors),
-        (20, 0, 0),
-        "{}: after wrk: {line}\n{}",
-        n.name,
-        n.server.logs()
-    );
+    n.connclose_all(20, None, "after wrk");
     let idle_after = n.check_idle(
         &pids,
         &format!("after {WRK_CONNECTIONS} connections closed"),
@@ -251,14 +236,7 @@ fn run(mut n: Nginx, connclose: u64, fixed_port_rounds: u64) {
 
     let (cc, held) = {
         let _g = heavy();
-        let (ok, timeouts, errors, cc) = n.connclose(connclose, 3000, None);
-        assert_eq!(
-            (ok, timeouts, errors),
-            (connclose, 0, 0),
-            "{}: rapid connect/close: {cc}\n{}",
-            n.name,
-            n.server.logs()
-        );
+        let cc = n.connclose_all(connclose, None, "rapid connect/close");
         let held = n.netload(
             "hold",
             &[HELD.to_string(), "3".into(), "60000".into()],
@@ -274,15 +252,11 @@ fn run(mut n: Nginx, connclose: u64, fixed_port_rounds: u64) {
         n.server.logs()
     );
     let fixed = (fixed_port_rounds > 0).then(|| {
-        let (ok, timeouts, errors, line) = n.connclose(fixed_port_rounds, 3000, Some(free_port()));
-        assert_eq!(
-            (ok, timeouts, errors),
-            (fixed_port_rounds, 0, 0),
-            "{}: connections from one port through TIME_WAIT: {line}\n{}",
-            n.name,
-            n.server.logs()
-        );
-        line
+        n.connclose_all(
+            fixed_port_rounds,
+            Some(free_port()),
+            "connections from one port through TIME_WAIT",
+        )
     });
 
     // ukport killed outright: the image and passt must not outlive it.
@@ -309,14 +283,14 @@ fn run(mut n: Nginx, connclose: u64, fixed_port_rounds: u64) {
 
 #[test]
 fn nginx_through_passt_stays_live_under_load() {
-    build_nginx();
+    ukport_build_once("nginx");
     let dir = TempDir::new("net-load-passt");
     run(Nginx::through_passt(dir.path()), 10_000, 0);
 }
 
 #[test]
 fn nginx_over_tap_stays_live_under_load() {
-    build_nginx();
+    ukport_build_once("nginx");
     let dir = TempDir::new("net-load-tap");
     run(Nginx::over_tap(dir.path()), 10_000, 300);
 }

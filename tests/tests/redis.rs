@@ -15,16 +15,12 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
 use std::process::Command;
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use uk_tests::net::{client, Netns};
 use uk_tests::server::{free_port, Server};
-use uk_tests::{ensure_setup, repo_root, require_tool, run_command, text, tools, TempDir};
+use uk_tests::{repo_root, require_tool, run_command, text, tools, ukport_build_once, TempDir};
 
-/// A cold `ukport build redis` (fetch, make of Redis and its deps, kernel) on a busy
-/// machine.
-const BUILD_TIMEOUT: Duration = Duration::from_secs(1500);
 /// From `ukport run` to the first PONG (the image is built already).
 const START_TIMEOUT: Duration = Duration::from_secs(120);
 /// Per-reply I/O limit once Redis is up.
@@ -166,25 +162,9 @@ fn random_bytes(len: usize, seed: u64) -> Vec<u8> {
     v
 }
 
-/// `ukport build redis` once per test binary (the tests run in parallel and must not
-/// relink the image at the same time); how long it took.
+/// `ukport build redis` once per test binary; how long it took.
 fn build_redis() -> Duration {
-    static BUILT: OnceLock<Duration> = OnceLock::new();
-    *BUILT.get_or_init(|| {
-        ensure_setup();
-        let mut build = Command::new(&tools().ukport);
-        build.args(["build", "redis"]);
-        let t = Instant::now();
-        let out = run_command(build, BUILD_TIMEOUT);
-        assert!(
-            out.status.success(),
-            "ukport build redis failed ({}):\n{}\n{}",
-            out.status,
-            text(&out.stdout),
-            text(&out.stderr)
-        );
-        t.elapsed()
-    })
+    ukport_build_once("redis")
 }
 
 /// The recipe's redis.conf in a fresh root folder under `dir`.
@@ -521,11 +501,8 @@ fn five_hundred_clients_get_through_over_tap() {
     let dir = TempDir::new("redis-tap");
     let root = redis_rootfs(&dir);
     let ns = Netns::with_tap();
-    let mut cmd = ns.command(&tools().ukport);
-    cmd.args(["run", "redis", "--net", &format!("tap:{}", ns.tap), "--ip"])
-        .arg(format!("{}/24", ns.guest_ip))
-        .arg("--root")
-        .arg(&root);
+    let mut cmd = ns.ukport_run("redis");
+    cmd.arg("--root").arg(&root);
     let mut server = Server::start(cmd, dir.path());
     let started = Instant::now();
     loop {
