@@ -9,6 +9,8 @@
 #   BENCH_BEFORE_UKPORT=~/.cache/ukit/bench-before-target/release/ukport bench/nginx
 
 die() { echo "bench: error: $*" >&2; exit 1; }
+# A command that fails under `set -e` says which one it was.
+trap 'echo "bench: error: line $LINENO: $BASH_COMMAND failed" >&2' ERR
 
 # mem PID: "VmRSS=.. VmHWM=.." of a live process.
 mem() {

@@ -333,11 +333,11 @@ pub unsafe extern "C" fn uk_net_free(p: *mut c_void) {
 /// The key of [`uk_net_tcp_isn`]'s hash, drawn from the kernel CSPRNG on first use.
 static ISN_KEY: spin::Once<[u8; 16]> = spin::Once::new();
 
-/// LWIP_HOOK_TCP_ISN: the initial sequence number of a new connection, as RFC 6528
-/// (and Linux) make it: a keyed hash of the four-tuple, so it cannot be guessed from
-/// outside, plus a clock that advances one every 64 ns, so that a new connection
-/// between the same two ports starts above where an old one left off (a peer's
-/// TIME_WAIT takes its SYN as new: see `tcp::uk_net_tcp_inpacket` for our side).
+/// LWIP_HOOK_TCP_ISN: the initial sequence number of a new connection, made as Linux
+/// makes it (docs/net.md, "TCP as Linux does it"): a keyed hash of the four-tuple, so it
+/// cannot be guessed from outside, plus a clock that advances one every 64 ns, so that
+/// a new connection between the same two ports starts above where an old one left off
+/// (a peer's TIME_WAIT takes its SYN as new: see `tcp::uk_net_tcp_inpacket` for ours).
 ///
 /// # Safety
 /// lwIP passes its pcb's two addresses, valid for the call.

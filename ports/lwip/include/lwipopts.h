@@ -89,7 +89,7 @@ void uk_net_free(void *ptr);
 
 /* --- Hooks: lib/net sees each TCP segment before lwIP's state machine does -------- */
 /* A SYN for a connection in TIME_WAIT is accepted as a new connection as Linux does
- * (lwIP follows RFC 1337 and answers with an ACK), and a SYN finding the listener's
+ * (lwIP answers it with an ACK for the old one), and a SYN finding the listener's
  * accept queue full, or too many connections half-open, is dropped, as on Linux.
  * lib/net/src/tcp.rs, docs/net.md. */
 struct tcp_pcb;
@@ -98,7 +98,7 @@ struct pbuf;
 signed char uk_net_tcp_inpacket(struct tcp_pcb *pcb, struct tcp_hdr *hdr, struct pbuf *p);
 #define LWIP_HOOK_TCP_INPACKET_PCB(pcb, hdr, optlen, opt1len, opt2, p) \
         uk_net_tcp_inpacket((struct tcp_pcb *)(pcb), (hdr), (p))
-/* Initial sequence numbers as RFC 6528 (and Linux) make them: a keyed hash of the
+/* Initial sequence numbers as Linux makes them: a keyed hash of the
  * connection's addresses and ports plus a clock. Without the hook lwIP starts every
  * connection at 6510 plus its timer ticks: guessable, and a new connection on the
  * ports of an old one would reuse its sequence numbers (lib/net/src/stack.rs). */
