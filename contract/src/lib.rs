@@ -174,6 +174,13 @@ pub trait Platform: Sync {
     fn initrd(&self) -> Option<&'static [u8]> {
         None
     }
+    /// RLIMIT_NOFILE (soft, hard) the program should start with, when the platform
+    /// knows what a native program would get (linuxu: the host's limits at launch, read
+    /// before the host-call filter closes). `None` (the default): the kernel's
+    /// configured default (`posix.max_fds`).
+    fn nofile_limit(&self) -> Option<(u64, u64)> {
+        None
+    }
 }
 
 /// Host file operations, one path component at a time.
@@ -370,6 +377,15 @@ pub trait NetDevice: Sync {
     /// frame's full length (a frame longer than `buf` is consumed and reported with its
     /// real length, so the caller can count it as malformed), `None` when nothing waits.
     fn receive(&self, buf: &mut [u8]) -> Option<usize>;
+    /// Whether a caller that must not block (a poll with timeout 0, a non-blocking
+    /// receive while no thread has gone idle) should call [`NetDevice::receive`] now.
+    /// Called often, so it must be cheap: true when a frame is known to wait or when
+    /// looking costs little (kvm: the used ring is memory, the default); a platform
+    /// for which looking is a host call limits how often it says yes (linuxu). A false
+    /// answer while frames wait only delays them until a later call or the idle wait.
+    fn rx_check_due(&self) -> bool {
+        true
+    }
 }
 
 /// Most network devices one image can have.

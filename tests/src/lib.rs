@@ -6,6 +6,7 @@
 //! kernel underneath. That is why the helpers only spawn processes and hand back their
 //! output; the tests decide what must match.
 
+pub mod net;
 pub mod server;
 pub mod suite;
 
@@ -130,12 +131,40 @@ pub fn ensure_setup() {
     });
 }
 
+/// `ukport build APP` once per test binary (tests of one binary run in parallel and must
+/// not relink the same image at the same time); how long the build took. A cold build
+/// (fetch, the app's own build system, the kernel) on a busy machine may take 25 minutes.
+pub fn ukport_build_once(app: &str) -> Duration {
+    use std::collections::BTreeMap;
+    use std::sync::Mutex;
+    static BUILT: Mutex<BTreeMap<String, Duration>> = Mutex::new(BTreeMap::new());
+    let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(t) = built.get(app) {
+        return *t;
+    }
+    ensure_setup();
+    let mut cmd = Command::new(&tools().ukport);
+    cmd.args(["build", app]);
+    let t = Instant::now();
+    expect_success(
+        &format!("ukport build {app}"),
+        run_command(cmd, Duration::from_secs(1500)),
+    );
+    built.insert(app.to_string(), t.elapsed());
+    t.elapsed()
+}
+
 /// Compiles and links `c_file` into the linuxu image `out` with `uk-cc -O2`; panics with
 /// the compiler's messages on failure.
 pub fn build_uk(c_file: &Path, out: &Path) {
+    build_uk_with(c_file, out, &[]);
+}
+
+/// [`build_uk`] with extra uk-cc options first (e.g. `--uk-set=lib.net=true`).
+pub fn build_uk_with(c_file: &Path, out: &Path, opts: &[&str]) {
     ensure_setup();
     let mut cmd = Command::new(&tools().uk_cc);
-    cmd.arg("-O2").arg("-o").arg(out).arg(c_file);
+    cmd.args(opts).arg("-O2").arg("-o").arg(out).arg(c_file);
     expect_success("uk-cc", run_command(cmd, Duration::from_secs(300)));
 }
 

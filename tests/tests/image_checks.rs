@@ -32,6 +32,7 @@ const HOST_SYSCALLS: &[&str] = &[
     "exit_group",
     "ppoll",
     "getrandom",
+    "prlimit64",
     "seccomp",
     "rt_sigreturn",
     "close",

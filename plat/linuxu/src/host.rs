@@ -67,6 +67,7 @@ pub const HOST_CALLS: &[&str] = &[
     "exit_group",
     "ppoll",
     "getrandom",
+    "prlimit64",
     "seccomp",
     "rt_sigreturn",
     "close",

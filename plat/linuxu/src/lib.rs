@@ -10,6 +10,7 @@ mod fault;
 pub mod host;
 pub mod hostfs;
 mod interrupt;
+mod limits;
 mod memory;
 mod net;
 mod opts;
@@ -197,9 +198,9 @@ impl Platform for LinuxU {
         // One ppoll: sleeps until the deadline, a host signal, or input on the network
         // device's descriptor (then lib/netdev hears of it through net_event).
         let mut pfd = [0i32; 2];
-        let nfds = match net::poll_fds() {
-            Some(fd) => {
-                pfd = [fd, uk_abi::poll::POLLIN as i32];
+        let nfds = match net::poll_fd() {
+            Some((fd, events)) => {
+                pfd = [fd, events as i32];
                 1
             }
             None => 0,
@@ -214,7 +215,9 @@ impl Platform for LinuxU {
             }
             None => host::call(nr::SYS_PPOLL, [fds, nfds, 0, 0, 8, 0]),
         };
-        if r > 0 {
+        // struct pollfd { int fd; short events; short revents; }: revents is the high
+        // half of the second word.
+        if r > 0 && net::after_wait((pfd[1] as u32) >> 16) {
             uk_plat::net_event();
         }
     }
@@ -308,6 +311,10 @@ impl Platform for LinuxU {
 
     fn hostfs(&self) -> Option<&dyn uk_plat::HostFs> {
         Some(&hostfs::HOSTFS)
+    }
+
+    fn nofile_limit(&self) -> Option<(u64, u64)> {
+        limits::nofile()
     }
 }
 
@@ -428,6 +435,7 @@ pub unsafe extern "C" fn uk_linuxu_entry(sp: *const usize) -> ! {
         }
     }
     hostfs::init();
+    limits::read_at_boot();
 
     if uk_config::PLAT_LINUXU_SECCOMP && !parsed.no_seccomp {
         if let Err(e) = seccomp::install() {

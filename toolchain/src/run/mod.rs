@@ -37,7 +37,7 @@ pub fn run(plat: Platform, target: &str, opts: &Options, flags: &PlatformFlags) 
     // it is loaded).
     net::check_host_ports_free(&net::parse_ports(&opts.publish)?)?;
     let (image, recipe) = resolve_image(plat, target)?;
-    let launch = Launch::new(image, recipe, opts)?;
+    let launch = Launch::new(image, recipe, opts, runner.recipe_ports(flags))?;
     runner.run(&launch, flags)
 }
 

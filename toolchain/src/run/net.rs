@@ -218,8 +218,9 @@ pub fn passt_args(socket: &Path, ports: &[PortForward]) -> Vec<String> {
         // route passt would warn on every start.
         "--ipv4-only".to_string(),
         // Quit once the image's connection ends, so passt never outlives its image even
-        // when ukport itself is killed (passt drops privileges, which clears a parent-
-        // death signal, so that cannot be used).
+        // when ukport itself is killed: the image dies with ukport (a parent-death
+        // SIGKILL), which closes the connection. passt run as root drops privileges,
+        // which clears its own parent-death signal, so that alone cannot be relied on.
         "--one-off".to_string(),
     ];
     for p in ports {
@@ -282,8 +283,11 @@ impl Passt {
             .stdout(logf.try_clone()?)
             .stderr(logf);
         // Its own process group: a Ctrl-C on the terminal is for the image; passt is
-        // stopped by ukport after the image has exited.
+        // stopped by ukport after the image has exited. Dying with ukport covers a
+        // passt that keeps its credentials (ukport not run as root) even before the
+        // image connects; otherwise --one-off ends it with the image.
         std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+        super::supervise::die_with_parent(&mut cmd);
         let child = cmd
             .spawn()
             .with_context(|| format!("cannot start {}", exe.display()))?;
