@@ -197,6 +197,21 @@ impl FdTable {
             .collect()
     }
 
+    /// A copy sharing every open file description (fork, vfork): `for_exec` leaves out
+    /// the descriptors marked close-on-exec (execve).
+    pub fn duplicate(&self, for_exec: bool) -> FdTable {
+        let v: Vec<Option<FdEntry>> = self
+            .slots
+            .lock()
+            .iter()
+            .map(|e| e.clone().filter(|e| !(for_exec && e.cloexec)))
+            .collect();
+        let low = v.iter().position(|e| e.is_none()).unwrap_or(v.len());
+        FdTable {
+            slots: spin::Mutex::new(Slots { v, low }),
+        }
+    }
+
     /// Close every descriptor (the process is ending): files are released outside the
     /// table lock.
     pub fn close_all(&self) {
