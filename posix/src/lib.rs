@@ -13,12 +13,14 @@ mod bytes;
 pub mod console;
 pub mod epoll;
 pub mod eventfd;
+pub mod exec;
 pub mod fd;
 pub mod file;
 pub mod fs;
 pub mod futex;
 pub mod ident;
 pub mod itimer;
+pub mod lifecycle;
 pub mod mm;
 pub mod pipe;
 pub mod poll;
@@ -55,6 +57,7 @@ pub fn init(p: PosixParams) {
     uk_sched::OWNER_SWITCH.set(process::switched);
     uk_sched::OWNER_EXIT.set(process::release);
     ident::init(p.nodename);
+    lifecycle::init();
     time::init();
     uk_random::init();
     let init = process::create_init(process::InitParams {

@@ -42,6 +42,14 @@ impl FsContext {
     pub fn umask(&self) -> u32 {
         self.umask.load(Ordering::Relaxed)
     }
+
+    /// A copy (a new process starts with its parent's directory and umask).
+    pub fn duplicate(&self) -> Self {
+        FsContext {
+            cwd: spin::Mutex::new(self.cwd.lock().clone()),
+            umask: AtomicU32::new(self.umask()),
+        }
+    }
 }
 
 impl Default for FsContext {
@@ -50,9 +58,40 @@ impl Default for FsContext {
     }
 }
 
+/// How the parent of a vfork child resumes once the child execs or exits: the
+/// registers its vfork call saved, and its pid (the parent stays in the process table
+/// while it waits, so the pid finds it).
+pub struct VforkFrame {
+    pub resume: uk_arch::Resume,
+    pub parent: i32,
+}
+
+/// Where a process is in its life, and who its children are (what wait(2) reads).
+#[derive(Default)]
+pub struct Life {
+    /// Pids of children not yet reaped (zombies included).
+    pub children: alloc::vec::Vec<i32>,
+    /// Set once the process has ended: its wait status (exit code << 8, or the signal).
+    pub status: Option<i32>,
+    /// The signal the parent gets when this process ends (SIGCHLD, from clone's flags).
+    pub exit_signal: usize,
+    /// The process has run execve (setpgid on it is EACCES from its parent).
+    pub did_exec: bool,
+}
+
 /// One process.
 pub struct Process {
     pub ids: spin::Mutex<Ids>,
+    /// Children, exit status; see [`Life`].
+    pub life: spin::Mutex<Life>,
+    /// Threads of this process waiting in wait4/waitid for a child to change state.
+    pub child_wait: uk_sched::WaitQueue,
+    /// While this process is a vfork child that has neither exec'd nor exited: how its
+    /// parent resumes (docs/processes.md, "vfork"). Owned by posix/src/vfork.rs.
+    pub vfork: spin::Mutex<Option<alloc::boxed::Box<VforkFrame>>>,
+    /// The process has ended (exit_group, a fatal signal): its other threads end at
+    /// their next way out of the kernel.
+    pub ending: core::sync::atomic::AtomicBool,
     pub creds: spin::Mutex<Creds>,
     pub fds: FdTable,
     pub fs: FsContext,
@@ -124,6 +163,10 @@ pub(crate) fn create_init(p: InitParams) -> &'static Arc<Process> {
                 pgid: INIT_PID,
                 sid: INIT_PID,
             }),
+            life: spin::Mutex::new(Life::default()),
+            child_wait: uk_sched::WaitQueue::new(),
+            vfork: spin::Mutex::new(None),
+            ending: core::sync::atomic::AtomicBool::new(false),
             creds: spin::Mutex::new(Creds::default()),
             fds: FdTable::new(),
             fs: FsContext::new(),
@@ -135,8 +178,98 @@ pub(crate) fn create_init(p: InitParams) -> &'static Arc<Process> {
         });
         crate::mm::activate(&proc.mm);
         adopt(&uk_sched::current(), &proc);
+        proc.signals.add_thread(uk_sched::current_tid());
+        TABLE.lock().insert(INIT_PID, proc.clone());
+        *PARAMS.lock() = Some(p);
         proc
     })
+}
+
+/// Every process of the image that has not been reaped, by pid (zombies included).
+/// A process that runs execve is replaced here by the object of its new image, with
+/// the same pid (posix/src/exec.rs).
+static TABLE: spin::Mutex<alloc::collections::BTreeMap<i32, Arc<Process>>> =
+    spin::Mutex::new(alloc::collections::BTreeMap::new());
+
+/// What boot gave the first process: the defaults of the programs exec loads.
+static PARAMS: spin::Mutex<Option<InitParams>> = spin::Mutex::new(None);
+
+/// The first process's parameters (brk and stack sizes for exec'd programs).
+pub fn init_params() -> Option<InitParams> {
+    *PARAMS.lock()
+}
+
+/// The process with id `pid`, zombies included.
+pub fn lookup(pid: i32) -> Option<Arc<Process>> {
+    TABLE.lock().get(&pid).cloned()
+}
+
+/// Every process, zombies included, in pid order.
+pub fn all() -> alloc::vec::Vec<Arc<Process>> {
+    TABLE.lock().values().cloned().collect()
+}
+
+/// Put `p` in the table under its pid (a new process, or a new image of one).
+pub fn register(p: &Arc<Process>) {
+    TABLE.lock().insert(p.pid(), p.clone());
+}
+
+/// Take `pid` out of the table (wait reaped it).
+pub fn unregister(pid: i32) -> Option<Arc<Process>> {
+    TABLE.lock().remove(&pid)
+}
+
+impl Process {
+    /// A new process made of parts: what vfork and exec assemble.
+    #[allow(clippy::too_many_arguments)]
+    pub fn assemble(
+        ids: Ids,
+        creds: Creds,
+        fds: FdTable,
+        fs: FsContext,
+        mm: Arc<AddressSpace>,
+        signals: Arc<SignalState>,
+        limits: Limits,
+        life: Life,
+    ) -> Arc<Process> {
+        Arc::new(Process {
+            ids: spin::Mutex::new(ids),
+            creds: spin::Mutex::new(creds),
+            life: spin::Mutex::new(life),
+            child_wait: uk_sched::WaitQueue::new(),
+            vfork: spin::Mutex::new(None),
+            ending: core::sync::atomic::AtomicBool::new(false),
+            fds,
+            fs,
+            mm,
+            itimers: Arc::new(Itimers::new(signals.clone())),
+            signals,
+            limits,
+            info: ProcInfo::new(),
+        })
+    }
+
+    /// The parent's pid (0 for the first process).
+    pub fn ppid(&self) -> i32 {
+        self.ids.lock().ppid
+    }
+
+    /// The wait status once the process has ended (a zombie until reaped).
+    pub fn status(&self) -> Option<i32> {
+        self.life.lock().status
+    }
+}
+
+/// True when thread `t` belongs to `p`.
+pub fn owner_is(t: &uk_sched::Thread, p: &Process) -> bool {
+    t.owner() == p as *const Process as usize
+}
+
+/// Make the running thread one of `p`'s threads and `p`'s memory the active one (vfork
+/// moves the calling thread between parent and child).
+pub fn adopt_current(p: &Arc<Process>) {
+    crate::mm::activate(&p.mm);
+    adopt(&uk_sched::current(), p);
 }
 
 /// The image's first process.

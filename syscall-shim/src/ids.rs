@@ -1,6 +1,6 @@
 //! getpid(2), getppid(2), gettid(2), get[e]uid(2), get[e]gid(2), set_tid_address(2):
 //! https://man7.org/linux/man-pages/man2/getpid.2.html
-//! The image is one process, pid 1, running as root (uid 0): there is no one else.
+//! Every process of the image runs as root (uid 0): there is no one else.
 
 use crate::table::{row, Row};
 use crate::{Args, KResult};
@@ -14,7 +14,7 @@ pub fn sys_getpid(_: &Args) -> KResult<usize> {
 }
 
 pub fn sys_getppid(_: &Args) -> KResult<usize> {
-    Ok(0)
+    Ok(uk_posix::lifecycle::getppid() as usize)
 }
 
 pub fn sys_gettid(_: &Args) -> KResult<usize> {

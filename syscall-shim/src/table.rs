@@ -72,6 +72,8 @@ const FAMILIES: &[&[Row]] = &[
     crate::sysinfo::ENTRIES,
     crate::timerfd::ENTRIES,
     crate::uname::ENTRIES,
+    crate::wait::ENTRIES,
+    crate::execve::ENTRIES,
 ];
 
 const fn build() -> [Option<Row>; NR_MAX] {
