@@ -128,10 +128,16 @@ pub fn execve(path: usize, argv: usize, envp: usize) -> KResult<usize> {
     };
     // The loader acts for the process being replaced (its directory, its memory).
     process::adopt(&t, &old);
-    verdict
-        .queue
-        .wait_until(None, || verdict.result.lock().is_some());
-    let r = verdict.result.lock().take().unwrap_or(Err(Errno::EINTR));
+    // The loader's answer decides what this thread is: wait for it whatever wakes us
+    // (a signal for the child is delivered when the call returns, if it fails).
+    let r = loop {
+        if let Some(r) = verdict.result.lock().take() {
+            break r;
+        }
+        verdict
+            .queue
+            .wait_until(None, || verdict.result.lock().is_some());
+    };
     r?;
     // The new image runs; this thread goes back to the parent, and the old process
     // object (its close-on-exec descriptors with it) goes away.

@@ -157,13 +157,18 @@ pub fn new_vfork_child(
     Ok(child)
 }
 
-/// Make the calling thread the vfork child `child` of its process: `frame` says how
-/// the parent resumes when the child execs or exits ([`resume_parent`]).
-pub fn enter_vfork_child(child: &Arc<Process>, frame: VforkFrame) {
+/// Make the calling thread the vfork child `child` of its process: `resume` says how
+/// the parent's call returns when the child execs or exits ([`resume_parent`]); the
+/// parent thread's signal state is kept aside until then.
+pub fn enter_vfork_child(child: &Arc<Process>, resume: uk_arch::Resume) {
     let tid = uk_sched::current_tid();
-    *child.vfork.lock() = Some(alloc::boxed::Box::new(frame));
     let parent = current_arc();
-    parent.signals.remove_thread(tid);
+    let frame = VforkFrame {
+        resume,
+        parent: parent.pid(),
+        lent: parent.signals.lend_thread(tid),
+    };
+    *child.vfork.lock() = Some(alloc::boxed::Box::new(frame));
     process::adopt_current(child);
 }
 
@@ -192,15 +197,11 @@ pub fn resume_parent(child: Arc<Process>) {
     let pid = child.pid();
     let tid = uk_sched::current_tid();
     child.signals.remove_thread(tid);
-    let mask = child.signals.mask_of(tid);
-    parent
-        .signals
-        .add_thread_masked(tid, mask | parent.signals.mask_of(tid));
+    let VforkFrame { resume, lent, .. } = *frame;
+    parent.signals.take_back(tid, lent);
     process::adopt_current(&parent);
     drop(parent);
     drop(child);
-    let resume = frame.resume;
-    drop(frame);
     // The parent goes on in program code.
     uk_plat::cpu::leave();
     // SAFETY: `resume` was recorded by the parent's vfork call (syscall-shim's vfork
@@ -490,13 +491,7 @@ fn group(pgid: i32) -> Vec<Arc<Process>> {
 pub fn vfork(resume: uk_arch::Resume, exit_signal: usize) -> KResult<()> {
     let parent = current_arc();
     let child = new_vfork_child(&parent, uk_sched::current_tid(), exit_signal)?;
-    enter_vfork_child(
-        &child,
-        VforkFrame {
-            resume,
-            parent: parent.pid(),
-        },
-    );
+    enter_vfork_child(&child, resume);
     Ok(())
 }
 
@@ -531,13 +526,7 @@ pub fn clone_vfork(func: usize, stack: usize, arg: usize, exit_signal: usize) ->
     crate::user::check(stack.saturating_sub(256), 256, true)?;
     let parent = current_arc();
     let child = new_vfork_child(&parent, uk_sched::current_tid(), exit_signal)?;
-    enter_vfork_child(
-        &child,
-        VforkFrame {
-            resume: uk_arch::Resume::default(),
-            parent: parent.pid(),
-        },
-    );
+    enter_vfork_child(&child, uk_arch::Resume::default());
     let save = vfork_frame_ptr(&child).ok_or(Errno::EAGAIN)?;
     drop(child);
     drop(parent);

@@ -64,6 +64,8 @@ impl Default for FsContext {
 pub struct VforkFrame {
     pub resume: uk_arch::Resume,
     pub parent: i32,
+    /// The parent thread's signal state (mask, pending, alternate stack), kept aside.
+    pub lent: crate::signal::LentThread,
 }
 
 /// Where a process is in its life, and who its children are (what wait(2) reads).

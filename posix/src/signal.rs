@@ -128,6 +128,11 @@ struct State {
     threads: LiteMap<i32, ThreadSig>,
 }
 
+/// A thread's signal state while a vfork child borrows the thread
+/// ([`SignalState::lend_thread`]).
+#[derive(Default)]
+pub struct LentThread(ThreadSig);
+
 /// The signal state of one process: dispositions, the process-wide pending set, and
 /// each of its threads' masks, pending sets and alternate stacks. A process holds one
 /// (`crate::process::Process::signals`); the functions here act on the one they are
@@ -418,6 +423,20 @@ impl SignalState {
     /// thread back to the parent).
     pub fn remove_thread(&self, tid: i32) {
         self.state.lock().threads.remove(&tid);
+    }
+
+    /// Take thread `tid` out of this process while a vfork child runs on it: signals
+    /// for the process then wait (pending) until [`take_back`](Self::take_back) returns
+    /// its mask, pending signals and alternate stack.
+    pub fn lend_thread(&self, tid: i32) -> LentThread {
+        LentThread(self.state.lock().threads.remove(&tid).unwrap_or_default())
+    }
+
+    /// The end of [`lend_thread`](Self::lend_thread).
+    pub fn take_back(&self, tid: i32, lent: LentThread) {
+        let mut s = self.state.lock();
+        s.threads.insert(tid, lent.0);
+        s.refresh_any(&self.any);
     }
 
     /// The signal mask of thread `tid` (0 for a thread of another process).

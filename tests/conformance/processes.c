@@ -1,0 +1,392 @@
+/* Processes: posix_spawn (file actions, attributes), vfork + execve, FD_CLOEXEC at exec,
+ * signal actions at exec, #! scripts, wait statuses (exit code, killed by a signal),
+ * WNOHANG loops, waitid, SIGCHLD, kill to a process and to a process group, process
+ * groups and sessions.
+ *
+ * The children are this same program run again with "child MODE ...": the driver
+ * passes its path in UKT_SELF (natively the program itself; on ukit a program file
+ * built with uk-cc --uk-program from this source, which the image loads with execve).
+ * A child reports through its exit status and never prints case lines.
+ */
+#include "harness.h"
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <time.h>
+
+extern char **environ;
+
+static const char *self_path(void)
+{
+	const char *s = getenv("UKT_SELF");
+	return s && *s ? s : "/proc/self/exe";
+}
+
+/* ---- the child side ---- */
+
+static int fd_open(int fd)
+{
+	return fcntl(fd, F_GETFD) != -1;
+}
+
+static int child_main(int argc, char **argv)
+{
+	const char *mode = argv[2];
+	if (!strcmp(mode, "exit") && argc > 3)
+		return atoi(argv[3]);
+	if (!strcmp(mode, "say") && argc > 3) {
+		/* One write to descriptor 1 (whatever the parent's file actions made of it). */
+		size_t n = strlen(argv[3]);
+		return write(1, argv[3], n) == (ssize_t)n ? 0 : 1;
+	}
+	if (!strcmp(mode, "fds"))
+		/* Descriptors 10 (close-on-exec in the parent) and 11 (not). */
+		return (fd_open(10) ? 1 : 0) | (fd_open(11) ? 2 : 0);
+	if (!strcmp(mode, "sigs")) {
+		/* SIGUSR1 had a handler in the parent (default now), SIGUSR2 was ignored (still
+		 * ignored), SIGUSR1 blocked in the parent's mask (still blocked). */
+		struct sigaction a1, a2;
+		sigset_t m;
+		sigaction(SIGUSR1, NULL, &a1);
+		sigaction(SIGUSR2, NULL, &a2);
+		sigprocmask(SIG_BLOCK, NULL, &m);
+		return (a1.sa_handler == SIG_DFL ? 1 : 0) | (a2.sa_handler == SIG_IGN ? 2 : 0) |
+		       (sigismember(&m, SIGUSR1) ? 4 : 0);
+	}
+	if (!strcmp(mode, "ownpgrp"))
+		return getpgid(0) == getpid() ? 0 : 1;
+	if (!strcmp(mode, "setsid")) {
+		pid_t me = getpid();
+		if (setsid() != me)
+			return 1;
+		return getsid(0) == me && getpgid(0) == me ? 0 : 2;
+	}
+	if (!strcmp(mode, "ppid") && argc > 3)
+		return getppid() == atoi(argv[3]) ? 0 : 1;
+	if (!strcmp(mode, "pause")) {
+		for (;;)
+			pause();
+	}
+	if (!strcmp(mode, "abort"))
+		abort();
+	return 100;
+}
+
+/* ---- helpers for the parent ---- */
+
+/* posix_spawn of this program as "child MODE [ARG]"; the pid, or -errno. */
+static pid_t spawn_child(const posix_spawn_file_actions_t *fa, const posix_spawnattr_t *at,
+			 const char *mode, const char *arg)
+{
+	char *args[] = {(char *)"child", (char *)"child", (char *)mode, (char *)arg, NULL};
+	pid_t pid;
+	int r = posix_spawn(&pid, self_path(), fa, at, args, environ);
+	return r ? -r : pid;
+}
+
+/* The wait status of `pid`, or -1. */
+static int status_of(pid_t pid)
+{
+	int st = 0;
+	if (waitpid(pid, &st, 0) != pid)
+		return -1;
+	return st;
+}
+
+static void nap_ms(int ms)
+{
+	struct timespec t = {0, ms * 1000000L};
+	nanosleep(&t, NULL);
+}
+
+/* ---- groups ---- */
+
+static void spawn_and_wait(void)
+{
+	pid_t pid = spawn_child(NULL, NULL, "exit", "7");
+	REQUIRE(pid > 0);
+	int st = status_of(pid);
+	TEST_TRUE(WIFEXITED(st));
+	TEST_RES(WEXITSTATUS(st), 7);
+	TEST_ERRNO(waitpid(pid, NULL, WNOHANG), ECHILD);
+	/* The child's parent is the caller. */
+	char me[16];
+	snprintf(me, sizeof me, "%d", (int)getpid());
+	pid = spawn_child(NULL, NULL, "ppid", me);
+	REQUIRE(pid > 0);
+	TEST_RES(status_of(pid), 0);
+	/* posix_spawn reports the exec's errno. */
+	pid_t p2;
+	char *args[] = {(char *)"x", NULL};
+	TEST_RES(posix_spawn(&p2, "/nonexistent/program", NULL, NULL, args, environ), ENOENT);
+	TEST_RES(ukt_write_file("plain", "no interpreter line\n"), 0);
+	TEST_RES(chmod("plain", 0755), 0);
+	TEST_RES(posix_spawn(&p2, "plain", NULL, NULL, args, environ), ENOEXEC);
+	TEST_RES(chmod("plain", 0644), 0);
+	TEST_RES(posix_spawn(&p2, "plain", NULL, NULL, args, environ), EACCES);
+}
+
+static void file_actions(void)
+{
+	posix_spawn_file_actions_t fa;
+	REQUIRE(posix_spawn_file_actions_init(&fa) == 0);
+	TEST_RES(posix_spawn_file_actions_addopen(&fa, 5, "out", O_WRONLY | O_CREAT | O_TRUNC, 0644), 0);
+	TEST_RES(posix_spawn_file_actions_adddup2(&fa, 5, 1), 0);
+	TEST_RES(posix_spawn_file_actions_addclose(&fa, 5), 0);
+	pid_t pid = spawn_child(&fa, NULL, "say", "hello");
+	REQUIRE(pid > 0);
+	TEST_RES(status_of(pid), 0);
+	char buf[16] = {0};
+	int fd = open("out", O_RDONLY);
+	TEST_RES(read(fd, buf, sizeof buf), 5);
+	TEST_RES(strcmp(buf, "hello"), 0);
+	close(fd);
+	posix_spawn_file_actions_destroy(&fa);
+}
+
+static void attributes(void)
+{
+	posix_spawnattr_t at;
+	REQUIRE(posix_spawnattr_init(&at) == 0);
+	TEST_RES(posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP), 0);
+	TEST_RES(posix_spawnattr_setpgroup(&at, 0), 0);
+	pid_t pid = spawn_child(NULL, &at, "ownpgrp", NULL);
+	REQUIRE(pid > 0);
+	TEST_RES(status_of(pid), 0);
+	posix_spawnattr_destroy(&at);
+	/* Without the attribute, the child is in the caller's group and session. */
+	pid = spawn_child(NULL, NULL, "pause", NULL);
+	REQUIRE(pid > 0);
+	TEST_RES(getpgid(pid), getpgid(0));
+	TEST_RES(getsid(pid), getsid(0));
+	/* After its exec, the parent may no longer move it. */
+	TEST_ERRNO(setpgid(pid, pid), EACCES);
+	TEST_RES(kill(pid, SIGKILL), 0);
+	TEST_RES(status_of(pid), SIGKILL);
+	pid = spawn_child(NULL, NULL, "setsid", NULL);
+	REQUIRE(pid > 0);
+	TEST_RES(status_of(pid), 0);
+}
+
+static void close_on_exec(void)
+{
+	int a = open("/dev/null", O_RDONLY);
+	REQUIRE(a >= 0);
+	TEST_RES(dup3(a, 10, O_CLOEXEC), 10);
+	TEST_RES(dup2(a, 11), 11);
+	close(a);
+	pid_t pid = spawn_child(NULL, NULL, "fds", NULL);
+	REQUIRE(pid > 0);
+	int st = status_of(pid);
+	/* 10 closed at exec, 11 kept. */
+	TEST_RES(WEXITSTATUS(st), 2);
+	close(10);
+	close(11);
+}
+
+static volatile int vfork_shared;
+
+static void noop(int sig)
+{
+	(void)sig;
+}
+
+static void vfork_exec(void)
+{
+	struct sigaction h = {.sa_handler = SIG_IGN};
+	struct sigaction old1, old2;
+	sigaction(SIGUSR2, &h, &old2);
+	h.sa_handler = noop;
+	sigaction(SIGUSR1, &h, &old1);
+	sigset_t m, oldm;
+	sigemptyset(&m);
+	sigaddset(&m, SIGUSR1);
+	sigprocmask(SIG_BLOCK, &m, &oldm);
+	char *args[] = {(char *)"child", (char *)"child", (char *)"sigs", NULL};
+	const char *path = self_path();
+	pid_t pid = vfork();
+	if (pid == 0) {
+		execve(path, args, environ);
+		_exit(127);
+	}
+	REQUIRE(pid > 0);
+	/* Handled: default after exec; ignored: still ignored; the mask is kept. */
+	TEST_RES(WEXITSTATUS(status_of(pid)), 7);
+	sigprocmask(SIG_SETMASK, &oldm, NULL);
+	sigaction(SIGUSR1, &old1, NULL);
+	sigaction(SIGUSR2, &old2, NULL);
+	/* A vfork child that exits without exec: it ran on the caller's memory. */
+	vfork_shared = 0;
+	pid = vfork();
+	if (pid == 0) {
+		vfork_shared = 42;
+		_exit(5);
+	}
+	REQUIRE(pid > 0);
+	TEST_RES(vfork_shared, 42);
+	TEST_RES(status_of(pid), 5 << 8);
+	/* A failed exec in the child returns to it. */
+	pid = vfork();
+	if (pid == 0) {
+		execve("/nonexistent/program", args, environ);
+		_exit(errno == ENOENT ? 33 : 34);
+	}
+	REQUIRE(pid > 0);
+	TEST_RES(WEXITSTATUS(status_of(pid)), 33);
+}
+
+static void scripts(void)
+{
+	char line[PATH_MAX + 32];
+	snprintf(line, sizeof line, "#!%s child-script\n", self_path());
+	TEST_RES(ukt_write_file("script.sh", line), 0);
+	TEST_RES(chmod("script.sh", 0755), 0);
+	char *args[] = {(char *)"script.sh", (char *)"hello", NULL};
+	pid_t pid;
+	REQUIRE(posix_spawn(&pid, "script.sh", NULL, NULL, args, environ) == 0);
+	TEST_RES(WEXITSTATUS(status_of(pid)), 11);
+}
+
+static void wait_statuses(void)
+{
+	pid_t pid = spawn_child(NULL, NULL, "pause", NULL);
+	REQUIRE(pid > 0);
+	TEST_RES(waitpid(pid, NULL, WNOHANG), 0);
+	TEST_RES(kill(pid, 0), 0);
+	TEST_RES(kill(pid, SIGTERM), 0);
+	int st = status_of(pid);
+	TEST_TRUE(WIFSIGNALED(st));
+	TEST_RES(WTERMSIG(st), SIGTERM);
+	TEST_ERRNO(kill(pid, 0), ESRCH);
+	pid = spawn_child(NULL, NULL, "abort", NULL);
+	REQUIRE(pid > 0);
+	st = status_of(pid);
+	TEST_TRUE(WIFSIGNALED(st));
+	TEST_RES(WTERMSIG(st), SIGABRT);
+	/* A WNOHANG loop sees the child once it has ended. */
+	pid = spawn_child(NULL, NULL, "exit", "3");
+	REQUIRE(pid > 0);
+	pid_t got = 0;
+	for (int i = 0; i < 2000 && got == 0; i++) {
+		got = waitpid(-1, &st, WNOHANG);
+		if (got == 0)
+			nap_ms(1);
+	}
+	TEST_RES(got, pid);
+	TEST_RES(st, 3 << 8);
+	TEST_ERRNO(waitpid(-1, NULL, WNOHANG), ECHILD);
+	TEST_ERRNO(wait(NULL), ECHILD);
+}
+
+static void waitid_cases(void)
+{
+	pid_t pid = spawn_child(NULL, NULL, "exit", "9");
+	REQUIRE(pid > 0);
+	siginfo_t si;
+	memset(&si, 0, sizeof si);
+	/* WNOWAIT leaves the child to be waited for again. */
+	TEST_RES(waitid(P_PID, pid, &si, WEXITED | WNOWAIT), 0);
+	TEST_RES(si.si_pid, pid);
+	TEST_RES(si.si_code, CLD_EXITED);
+	TEST_RES(si.si_status, 9);
+	memset(&si, 0, sizeof si);
+	TEST_RES(waitid(P_ALL, 0, &si, WEXITED), 0);
+	TEST_RES(si.si_pid, pid);
+	TEST_RES(si.si_signo, SIGCHLD);
+	TEST_ERRNO(waitid(P_ALL, 0, &si, WEXITED | WNOHANG), ECHILD);
+	TEST_ERRNO(waitid(P_ALL, 0, &si, WNOHANG), EINVAL);
+	pid = spawn_child(NULL, NULL, "pause", NULL);
+	REQUIRE(pid > 0);
+	memset(&si, 0xff, sizeof si);
+	TEST_RES(waitid(P_PID, pid, &si, WEXITED | WNOHANG), 0);
+	TEST_RES(si.si_pid, 0);
+	TEST_RES(kill(pid, SIGKILL), 0);
+	TEST_RES(waitid(P_PID, pid, &si, WEXITED), 0);
+	TEST_RES(si.si_code, CLD_KILLED);
+	TEST_RES(si.si_status, SIGKILL);
+}
+
+static volatile sig_atomic_t chld_count, chld_pid, chld_code, chld_status;
+
+static void on_chld(int sig, siginfo_t *si, void *uc)
+{
+	(void)sig;
+	(void)uc;
+	chld_count++;
+	chld_pid = si->si_pid;
+	chld_code = si->si_code;
+	chld_status = si->si_status;
+}
+
+static void sigchld(void)
+{
+	struct sigaction a = {.sa_sigaction = on_chld, .sa_flags = SA_SIGINFO | SA_RESTART};
+	struct sigaction old;
+	sigemptyset(&a.sa_mask);
+	REQUIRE(sigaction(SIGCHLD, &a, &old) == 0);
+	chld_count = 0;
+	pid_t pid = spawn_child(NULL, NULL, "exit", "4");
+	REQUIRE(pid > 0);
+	TEST_RES(status_of(pid), 4 << 8);
+	TEST_RES(chld_count, 1);
+	TEST_RES(chld_pid, pid);
+	TEST_RES(chld_code, CLD_EXITED);
+	TEST_RES(chld_status, 4);
+	sigaction(SIGCHLD, &old, NULL);
+	/* With SIGCHLD ignored, children are reaped at once: wait finds none. */
+	struct sigaction ign = {.sa_handler = SIG_IGN};
+	sigaction(SIGCHLD, &ign, &old);
+	pid = spawn_child(NULL, NULL, "exit", "0");
+	REQUIRE(pid > 0);
+	TEST_ERRNO(waitpid(pid, NULL, 0), ECHILD);
+	sigaction(SIGCHLD, &old, NULL);
+}
+
+static void group_kill(void)
+{
+	posix_spawnattr_t at;
+	REQUIRE(posix_spawnattr_init(&at) == 0);
+	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP);
+	posix_spawnattr_setpgroup(&at, 0);
+	pid_t a = spawn_child(NULL, &at, "pause", NULL);
+	REQUIRE(a > 0);
+	posix_spawnattr_setpgroup(&at, a);
+	pid_t b = spawn_child(NULL, &at, "pause", NULL);
+	REQUIRE(b > 0);
+	TEST_RES(getpgid(b), a);
+	TEST_RES(kill(-a, 0), 0);
+	TEST_RES(kill(-a, SIGTERM), 0);
+	TEST_RES(status_of(a), SIGTERM);
+	TEST_RES(status_of(b), SIGTERM);
+	TEST_ERRNO(kill(-a, 0), ESRCH);
+	/* A wait for a group waits for its members only. */
+	posix_spawnattr_setpgroup(&at, 0);
+	a = spawn_child(NULL, &at, "exit", "1");
+	REQUIRE(a > 0);
+	TEST_ERRNO(waitpid(0, NULL, 0), ECHILD);
+	TEST_RES(waitpid(-a, NULL, 0), a);
+	posix_spawnattr_destroy(&at);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc > 2 && !strcmp(argv[1], "child"))
+		return child_main(argc, argv);
+	if (argc > 3 && !strcmp(argv[1], "child-script")) {
+		const char *s = strrchr(argv[2], '/');
+		s = s ? s + 1 : argv[2];
+		return !strcmp(s, "script.sh") && !strcmp(argv[3], "hello") ? 11 : 12;
+	}
+	ukt_setup();
+	RUN(spawn_and_wait);
+	RUN(file_actions);
+	RUN(attributes);
+	RUN(close_on_exec);
+	RUN(vfork_exec);
+	RUN(scripts);
+	RUN(wait_statuses);
+	RUN(waitid_cases);
+	RUN(sigchld);
+	RUN(group_kill);
+	return ukt_finish();
+}
