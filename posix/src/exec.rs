@@ -213,22 +213,15 @@ fn read_file(path: &[u8]) -> KResult<Vec<u8>> {
     Ok(bytes)
 }
 
-/// Follow `#!` lines: the interpreter gets `[interp, (arg), path, argv[1..]]`, as
-/// Linux passes them.
-fn resolve(path: Vec<u8>, args: Vec<Vec<u8>>, depth: usize) -> KResult<Program> {
-    let bytes = read_file(&path)?;
-    if !bytes.starts_with(b"#!") {
-        return Ok(Program { bytes, args, path });
-    }
-    if depth >= MAX_INTERP_DEPTH {
-        return Err(Errno::ELOOP);
-    }
+/// The interpreter and its optional argument from a file's `#!` line (the first 256
+/// bytes at most, as Linux reads): the interpreter is the first word, the argument is
+/// the rest of the line with its outer blanks removed. ENOEXEC without an interpreter.
+fn shebang(bytes: &[u8]) -> KResult<(Vec<u8>, Vec<u8>)> {
     let line_end = bytes
         .iter()
         .position(|&b| b == b'\n')
         .unwrap_or(bytes.len())
         .min(256);
-    let line = &bytes[2..line_end];
     let trim = |s: &[u8]| -> Vec<u8> {
         let s = match s.iter().position(|b| !b.is_ascii_whitespace()) {
             Some(i) => &s[i..],
@@ -240,7 +233,7 @@ fn resolve(path: Vec<u8>, args: Vec<Vec<u8>>, depth: usize) -> KResult<Program> 
             .map_or(0, |i| i + 1);
         s[..e].to_vec()
     };
-    let line = trim(line);
+    let line = trim(bytes.get(2..line_end).unwrap_or(&[]));
     let (interp, arg) = match line.iter().position(|b| b.is_ascii_whitespace()) {
         Some(i) => (line[..i].to_vec(), trim(&line[i..])),
         None => (line.clone(), Vec::new()),
@@ -248,6 +241,20 @@ fn resolve(path: Vec<u8>, args: Vec<Vec<u8>>, depth: usize) -> KResult<Program> 
     if interp.is_empty() {
         return Err(Errno::ENOEXEC);
     }
+    Ok((interp, arg))
+}
+
+/// Follow `#!` lines: the interpreter gets `[interp, (arg), path, argv[1..]]`, as
+/// Linux passes them.
+fn resolve(path: Vec<u8>, args: Vec<Vec<u8>>, depth: usize) -> KResult<Program> {
+    let bytes = read_file(&path)?;
+    if !bytes.starts_with(b"#!") {
+        return Ok(Program { bytes, args, path });
+    }
+    if depth >= MAX_INTERP_DEPTH {
+        return Err(Errno::ELOOP);
+    }
+    let (interp, arg) = shebang(&bytes)?;
     let mut nargs = alloc::vec![interp.clone()];
     if !arg.is_empty() {
         nargs.push(arg);
@@ -502,4 +509,49 @@ fn build(
     .ok_or(Errno::E2BIG)?;
     // The stack pointer at entry points at argc, just below argv.
     Ok((bias, block.argv - 8))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shebang_lines_as_linux_splits_them() {
+        let ok = shebang;
+        assert_eq!(
+            ok(b"#!/bin/sh\necho"),
+            Ok((b"/bin/sh".to_vec(), Vec::new()))
+        );
+        assert_eq!(
+            ok(b"#!  /usr/bin/env  python3 -u  \n"),
+            Ok((b"/usr/bin/env".to_vec(), b"python3 -u".to_vec()))
+        );
+        assert_eq!(ok(b"#!/x"), Ok((b"/x".to_vec(), Vec::new())));
+        assert_eq!(ok(b"#!   \n/bin/sh"), Err(Errno::ENOEXEC));
+        assert_eq!(ok(b"#!"), Err(Errno::ENOEXEC));
+        // Only the first 256 bytes of the line count.
+        let mut long = b"#!/i ".to_vec();
+        long.extend(core::iter::repeat_n(b'a', 400));
+        assert_eq!(ok(&long).unwrap().1.len(), 256 - 5);
+    }
+
+    #[test]
+    fn only_static_pie_program_files_are_loaded() {
+        // Not an ELF at all, or cut short.
+        assert_eq!(parse(b"hello").err(), Some(Errno::ENOEXEC));
+        let me = std::fs::read("/proc/self/exe").unwrap();
+        assert_eq!(parse(&me[..40]).err(), Some(Errno::ENOEXEC));
+        // The test binary is a dynamically linked Linux program (PT_INTERP) without
+        // `.uk_entries`: not something the loader runs.
+        assert_eq!(parse(&me).err(), Some(Errno::ENOEXEC));
+    }
+
+    #[test]
+    fn segment_protections() {
+        assert_eq!(seg_prot(object::elf::PF_R), PROT_READ);
+        assert_eq!(seg_prot(object::elf::PF_R | PF_X), PROT_READ | PROT_EXEC);
+        assert_eq!(seg_prot(object::elf::PF_R | PF_W), PROT_READ | PROT_WRITE);
+        assert_eq!(base_name(b"/a/b/prog"), b"prog");
+        assert_eq!(base_name(b"prog"), b"prog");
+    }
 }

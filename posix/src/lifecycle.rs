@@ -540,3 +540,28 @@ pub fn clone_vfork(func: usize, stack: usize, arg: usize, exit_signal: usize) ->
     uk_plat::cpu::enter();
     Ok(pid as i32)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wait_statuses_as_linux_encodes_them() {
+        assert_eq!(exited(7), 7 << 8);
+        assert_eq!(exited(256 + 3), 3 << 8);
+        assert_eq!(killed(uk_abi::signal::SIGKILL), 9);
+        assert_eq!(child_code(exited(4)), (CLD_EXITED, 4));
+        assert_eq!(child_code(killed(15)), (CLD_KILLED, 15));
+        let w = Waited {
+            pid: 5,
+            status: exited(0),
+        };
+        assert_eq!(w.code_status(), (CLD_EXITED, 0));
+    }
+
+    #[test]
+    fn waitid_needs_wexited() {
+        assert_eq!(check_waitid_options(WNOHANG), Err(Errno::EINVAL));
+        assert_eq!(check_waitid_options(WEXITED | WNOHANG), Ok(()));
+    }
+}

@@ -964,6 +964,40 @@ mod tests {
         g
     }
 
+    #[test]
+    fn new_processes_and_exec_keep_what_linux_keeps() {
+        let _g = setup();
+        let st = st();
+        let me = uk_sched::current_tid();
+        st.sigaction(SIGUSR1, Some(act(0x1234, SA_RESTART, 0)))
+            .unwrap();
+        st.sigaction(SIGUSR2, Some(act(SIG_IGN as usize, 0, 0)))
+            .unwrap();
+        // A vfork child: the actions, the given mask, nothing pending.
+        st.post(Target::Process, user_signal(1, SIGHUP, SI_USER))
+            .unwrap();
+        let child = st.child_of(2, me, bit(SIGTERM));
+        assert_eq!(child.sigaction(SIGUSR1, None).unwrap().handler, 0x1234);
+        assert_eq!(child.mask_of(me), bit(SIGTERM));
+        assert_eq!(child.sigpending(), 0);
+        // exec: handled back to default, ignored stays, pending stays.
+        let next = child.after_exec(2, 9, bit(SIGTERM));
+        assert_eq!(next.sigaction(SIGUSR1, None).unwrap().handler, SIG_DFL);
+        assert_eq!(next.sigaction(SIGUSR2, None).unwrap().handler, SIG_IGN);
+        assert_eq!(next.mask_of(9), bit(SIGTERM));
+        assert!(next.ignores(SIGUSR2) && next.set_to_ignore(SIGUSR2));
+        assert!(next.ignores(SIGCHLD) && !next.set_to_ignore(SIGCHLD));
+        // A lent thread comes back with its mask and pending signals.
+        st.sigprocmask(SIG_BLOCK, Some(bit(SIGUSR1))).unwrap();
+        st.post(Target::Thread(me), user_signal(1, SIGUSR1, SI_TKILL))
+            .unwrap();
+        let lent = st.lend_thread(me);
+        assert_eq!(st.mask_of(me), 0, "not a thread of this process meanwhile");
+        st.take_back(me, lent);
+        assert_eq!(st.mask_of(me), bit(SIGUSR1));
+        assert_ne!(st.sigpending() & bit(SIGUSR1), 0);
+    }
+
     fn act(handler: usize, flags: u64, mask: u64) -> KSigaction {
         KSigaction {
             handler: handler as u64,

@@ -1046,6 +1046,32 @@ mod tests {
     }
 
     #[test]
+    fn program_files_are_static_pie_without_a_kernel() {
+        let p = parse_s("--uk-program -O2 a.c -o prog");
+        assert!(p.uk.program);
+        let sys = Sysroot::at("/musl");
+        let argv = program_link_command(&p, &sys, &gcc_paths(), Path::new("/c/entries.s"));
+        let pos = |s: &str| argv.iter().position(|a| a == s);
+        assert!(pos("-static-pie").is_some() && pos("-fPIE").is_some());
+        assert!(pos("-fno-pie").is_none() && pos("-no-pie").is_none());
+        assert!(pos("/musl/lib/rcrt1.o") < pos("a.c"));
+        assert!(pos("/gcc/crtbeginS.o").is_some() && pos("/gcc/crtendS.o").is_some());
+        assert!(pos("a.c") < pos("/c/entries.s"));
+        assert!(pos("/c/entries.s") < pos("/musl/lib/libc.a"));
+        assert!(!argv
+            .iter()
+            .any(|a| a.contains("libuk") || a.contains(ENTRY)));
+        // The entries section: the magic the loader checks, then three slots.
+        assert!(PROGRAM_ENTRIES_ASM.contains(".ascii \"ukitENT1\""));
+        for sym in ["uk_syscall:", "__uk_clone:", "__uk_unmapself:"] {
+            assert!(PROGRAM_ENTRIES_ASM.contains(sym), "{sym}");
+        }
+        let mut c = parse_s("--uk-program -c a.c -o a.o");
+        c.pic = true;
+        assert!(compile_command(&c, &sys, Path::new("/gcc/include")).contains(&"-fPIE".into()));
+    }
+
+    #[test]
     fn platforms() {
         assert_eq!(resolve_plat(None, None).unwrap(), Platform::Linuxu);
         assert_eq!(resolve_plat(None, Some("")).unwrap(), Platform::Linuxu);
