@@ -1,0 +1,73 @@
+//! Several programs in one image's root (docs/processes.md): a launcher image runs
+//! `gen 3 | upper` through posix_spawn and pipes, then a `#!` script whose interpreter
+//! is `upper`. `gen` and `upper` are program files (`uk-cc --uk-program`) in one
+//! folder: on linuxu a host folder the image sees through hostfs, on kvm the `/bin` of
+//! the root `ukport run --root` packs. Both must print what the same programs print
+//! natively (musl-gcc -static, Linux processes underneath).
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use uk_tests::{
+    build_native, build_uk, build_uk_with, c_source, run, run_command, stdout_ok, tools, TempDir,
+};
+
+/// `gen` and `upper` built into `dir`, natively or as program files.
+fn build_programs(dir: &Path, native: bool) {
+    std::fs::create_dir_all(dir).unwrap();
+    for name in ["gen", "upper"] {
+        let src = c_source(&format!("{name}.c"));
+        if native {
+            build_native(&src, &dir.join(name));
+        } else {
+            build_uk_with(&src, &dir.join(name), &["--uk-program"]);
+        }
+    }
+}
+
+/// The native run: what every platform must print.
+fn native_output(tmp: &TempDir) -> String {
+    let bin = tmp.join("native-bin");
+    build_programs(&bin, true);
+    let launcher = tmp.join("pipeline.native");
+    build_native(&c_source("pipeline.c"), &launcher);
+    let want = stdout_ok(
+        &run(&launcher, &[bin.to_str().unwrap()], &[]),
+        "native pipeline",
+    );
+    assert!(
+        want.contains("upper exited 3") && want.contains("-x <script> one two"),
+        "the native run itself is off:\n{want}"
+    );
+    want
+}
+
+#[test]
+fn programs_in_one_folder_pipe_and_wait_as_natively_on_linuxu() {
+    let tmp = TempDir::new("processes-linuxu");
+    let want = native_output(&tmp);
+    let bin = tmp.join("bin");
+    build_programs(&bin, false);
+    let image = tmp.join("pipeline.uk");
+    build_uk(&c_source("pipeline.c"), &image);
+    let got = stdout_ok(&run(&image, &[bin.to_str().unwrap()], &[]), "ukit pipeline");
+    assert_eq!(got, want, "ukit (left) and native output differ");
+}
+
+#[test]
+fn programs_in_the_kvm_root_pipe_and_wait_as_natively() {
+    let tmp = TempDir::new("processes-kvm");
+    let want = native_output(&tmp);
+    let root = tmp.join("root");
+    build_programs(&root.join("bin"), false);
+    let image = tmp.join("pipeline.kvm");
+    build_uk_with(&c_source("pipeline.c"), &image, &["--uk-plat=kvm"]);
+    let mut cmd = Command::new(&tools().ukport);
+    cmd.args(["run", "--plat", "kvm", "--root"])
+        .arg(&root)
+        .arg(&image)
+        .args(["--", "/bin"]);
+    let got = stdout_ok(&run_command(cmd, Duration::from_secs(180)), "kvm pipeline");
+    assert_eq!(got, want, "kvm (left) and native output differ");
+}
