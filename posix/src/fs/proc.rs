@@ -1,7 +1,8 @@
 //! /proc: what real programs read about themselves and the machine, built on
 //! [`uk_vfs::synth`] (files generated at open from the kernel's own state).
 //!
-//! The image is one process, pid [`crate::process::current().pid()`]; `/proc/self` links to it.
+//! `/proc/self` links to the reader's pid; the directory exists for the image's first
+//! process only, its files describe the process that reads them (docs/processes.md).
 //! Memory figures (see docs/filesystems.md, "/proc"):
 //! - resident ("rss", VmRSS) = pages the page allocator has handed out (program maps,
 //!   the brk area up to the break, the kernel heap's chunks, thread stacks) plus the
@@ -254,10 +255,11 @@ fn gen_stat() -> Vec<u8> {
         .getpriority(pid, uk_abi::resource::PRIO_PROCESS, 0)
         .unwrap_or(0) as i64;
     let pid = pid as u64;
+    let ids = *p.ids.lock();
     let fields: [u64; 49] = [
-        0,                                    // 4 ppid: the image is its own init
-        pid,                                  // 5 pgrp
-        pid,                                  // 6 session
+        ids.ppid as u64,                      // 4 ppid (0 for the image's init)
+        ids.pgid as u64,                      // 5 pgrp
+        ids.sid as u64,                       // 6 session
         0,                                    // 7 tty_nr
         u64::MAX,                             // 8 tpgid (-1)
         0,                                    // 9 flags (no PF_* applies)
@@ -334,9 +336,10 @@ fn gen_status() -> Vec<u8> {
     out.extend_from_slice(&comm());
     let mut s = String::new();
     let pid = crate::process::current().pid();
+    let ppid = crate::process::current().ppid();
     w!(
         s,
-        "\nState:\tR (running)\nTgid:\t{pid}\nNgid:\t0\nPid:\t{pid}\nPPid:\t0\n"
+        "\nState:\tR (running)\nTgid:\t{pid}\nNgid:\t0\nPid:\t{pid}\nPPid:\t{ppid}\n"
     );
     w!(s, "TracerPid:\t0\nUid:\t0\t0\t0\t0\nGid:\t0\t0\t0\t0\n");
     w!(
