@@ -92,19 +92,18 @@ struct Verdict {
 /// execve(2) with the caller's `path`, `argv`, `envp` (program memory). Returns only
 /// on failure; on success the caller's process runs the new program.
 ///
-/// Today the caller must be a vfork child (posix_spawn, system, popen, and vfork +
-/// exec): execve of a process that owns its memory (after fork, which does not exist
-/// yet, or a program replacing itself) is ENOSYS, logged once.
+/// The caller is a vfork child (posix_spawn, system, popen, and vfork + exec), or a
+/// process replacing itself, whose other threads end. The image's first process
+/// replacing itself is ENOSYS for now, logged once (kernel threads act for it).
 pub fn execve(path: usize, argv: usize, envp: usize) -> KResult<usize> {
     let path = user::cstr(path, PATH_MAX)?;
     let mut total = 0;
     let args = read_strv(argv, &mut total)?;
     let env = read_strv(envp, &mut total)?;
     let old = current_arc();
-    if old.vfork.lock().is_none() {
-        uk_log::warn_once!(
-            "execve of a process that is not a vfork child is not supported yet: ENOSYS"
-        );
+    let vfork_child = old.vfork.lock().is_some();
+    if !vfork_child && old.pid() == crate::ident::INIT_PID {
+        uk_log::warn_once!("execve by the image's first process is not supported yet: ENOSYS");
         return Err(Errno::ENOSYS);
     }
     let pid = old.pid();
@@ -121,7 +120,11 @@ pub fn execve(path: usize, argv: usize, envp: usize) -> KResult<usize> {
         verdict: verdict.clone(),
     });
     let raw = Box::into_raw(job) as usize;
-    let Some(t) = uk_sched::spawn_as(Some(pid), loader_main, raw, None, 0) else {
+    // A vfork child's new main thread takes the pid as its id (no thread has it); a
+    // process replacing itself keeps its threads until the load worked, so its new
+    // main thread gets a fresh id.
+    let tid = vfork_child.then_some(pid);
+    let Some(t) = uk_sched::spawn_as(tid, loader_main, raw, None, 0) else {
         // SAFETY: the thread was not made, so the job is still ours.
         drop(unsafe { Box::from_raw(raw as *mut Job) });
         return Err(Errno::EAGAIN);
@@ -139,12 +142,18 @@ pub fn execve(path: usize, argv: usize, envp: usize) -> KResult<usize> {
             .wait_until(None, || verdict.result.lock().is_some());
     };
     r?;
-    // The new image runs; this thread goes back to the parent, and the old process
-    // object (its close-on-exec descriptors with it) goes away.
+    // The new image runs; the old process object (its close-on-exec descriptors with
+    // it) goes away. A vfork child's thread goes back to the parent; otherwise this
+    // thread and the old image's other threads end.
     old.fds.close_all();
-    lifecycle::resume_parent(old);
-    // Not reached: `old` was a vfork child.
-    Err(Errno::ENOSYS)
+    if vfork_child {
+        lifecycle::resume_parent(old);
+        // Only when the parent is gone: nobody to give the thread back to.
+        uk_sched::exit_current(0)
+    }
+    lifecycle::end_threads_of(&old);
+    drop(old);
+    uk_sched::exit_current(0)
 }
 
 extern "C" fn loader_main(raw: usize) -> ! {

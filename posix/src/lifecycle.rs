@@ -283,6 +283,13 @@ fn stop_other_threads(p: &Process) {
     }
 }
 
+/// The threads of `p` other than the caller end at their next way out of the kernel
+/// (execve replaced the process's image).
+pub fn end_threads_of(p: &Process) {
+    p.ending.store(true, core::sync::atomic::Ordering::Release);
+    stop_other_threads(p);
+}
+
 /// exit_group(2) of a process other than the first: it becomes a zombie; a vfork child
 /// gives the thread back to its parent, any other caller's thread ends.
 pub fn exit_process(status: i32) -> ! {

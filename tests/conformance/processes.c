@@ -10,6 +10,7 @@
  */
 #include "harness.h"
 #include <signal.h>
+#include <pthread.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -23,6 +24,14 @@ static const char *self_path(void)
 }
 
 /* ---- the child side ---- */
+
+static void *sleeper(void *arg)
+{
+	(void)arg;
+	for (;;)
+		pause();
+	return NULL;
+}
 
 static int fd_open(int fd)
 {
@@ -69,6 +78,25 @@ static int child_main(int argc, char **argv)
 	}
 	if (!strcmp(mode, "abort"))
 		abort();
+	if (!strcmp(mode, "checkpid") && argc > 3)
+		return getpid() == atoi(argv[3]) ? 0 : 1;
+	if (!strcmp(mode, "reexec")) {
+		/* The process replaces itself: same pid after the exec. */
+		char me[16];
+		snprintf(me, sizeof me, "%d", (int)getpid());
+		char *args[] = {(char *)"child", (char *)"child", (char *)"checkpid", me, NULL};
+		execve(self_path(), args, environ);
+		return 50;
+	}
+	if (!strcmp(mode, "threxec")) {
+		/* A second thread that never ends by itself: exec ends it. */
+		pthread_t t;
+		if (pthread_create(&t, NULL, sleeper, NULL))
+			return 51;
+		char *args[] = {(char *)"child", (char *)"child", (char *)"exit", (char *)"22", NULL};
+		execve(self_path(), args, environ);
+		return 52;
+	}
 	return 100;
 }
 
@@ -124,6 +152,13 @@ static void spawn_and_wait(void)
 	TEST_RES(posix_spawn(&p2, "plain", NULL, NULL, args, environ), ENOEXEC);
 	TEST_RES(chmod("plain", 0644), 0);
 	TEST_RES(posix_spawn(&p2, "plain", NULL, NULL, args, environ), EACCES);
+	/* A process that replaces itself keeps its pid; its other threads end. */
+	pid = spawn_child(NULL, NULL, "reexec", NULL);
+	REQUIRE(pid > 0);
+	TEST_RES(status_of(pid), 0);
+	pid = spawn_child(NULL, NULL, "threxec", NULL);
+	REQUIRE(pid > 0);
+	TEST_RES(status_of(pid), 22 << 8);
 }
 
 static void file_actions(void)
