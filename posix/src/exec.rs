@@ -458,6 +458,7 @@ fn load(job: Job) -> KResult<Start> {
             status: None,
             exit_signal: l.exit_signal,
             did_exec: true,
+            subreaper: l.subreaper,
         }
     };
     let tid = uk_sched::current_tid();

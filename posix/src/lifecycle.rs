@@ -227,19 +227,21 @@ fn finish(p: &Arc<Process>, status: i32) {
     for which in 0..3 {
         let _ = p.itimers.setitimer(which, (0, 0));
     }
-    // Orphans go to the first process.
+    // Orphans go to the nearest living ancestor that is a subreaper, else to pid 1;
+    // those that asked for a parent-death signal get it.
     let orphans = core::mem::take(&mut p.life.lock().children);
-    if let Some(init) = process::lookup(INIT_PID) {
+    if let Some(reaper) = reaper_for(p) {
         let mut zombie = false;
         for c in &orphans {
             if let Some(cp) = process::lookup(*c) {
-                cp.ids.lock().ppid = INIT_PID;
+                cp.ids.lock().ppid = reaper.pid();
                 zombie |= cp.status().is_some();
+                parent_died(&cp, p.pid());
             }
         }
-        init.life.lock().children.extend(orphans.iter().copied());
+        reaper.life.lock().children.extend(orphans.iter().copied());
         if zombie {
-            init.child_wait.wake_all();
+            reaper.child_wait.wake_all();
         }
     }
     let Some(parent) = process::lookup(p.ppid()) else {
@@ -265,6 +267,50 @@ fn finish(p: &Arc<Process>, status: i32) {
         );
     }
     parent.child_wait.wake_all();
+}
+
+/// Where the orphans of `p` go: its nearest living ancestor with PR_SET_CHILD_SUBREAPER,
+/// else pid 1.
+fn reaper_for(p: &Process) -> Option<Arc<Process>> {
+    let mut at = p.ppid();
+    while at > INIT_PID {
+        let a = process::lookup(at)?;
+        if a.life.lock().subreaper && a.status().is_none() {
+            return Some(a);
+        }
+        at = a.ppid();
+    }
+    process::lookup(INIT_PID)
+}
+
+/// `child`'s parent `parent` ended: threads of the child that set PR_SET_PDEATHSIG
+/// get their signal (sent to the process, from the parent).
+fn parent_died(child: &Process, parent: i32) {
+    for t in uk_sched::thread_ids() {
+        let sig = crate::rusage::pdeathsig_of(t) as usize;
+        if sig == 0 || !uk_sched::thread(t).is_some_and(|th| process::owner_is(&th, child)) {
+            continue;
+        }
+        let _ = child.signals.post(
+            Target::Process,
+            Queued {
+                sig,
+                code: SI_USER,
+                pid: parent,
+                value: 0,
+            },
+        );
+    }
+}
+
+/// PR_SET_CHILD_SUBREAPER.
+pub fn set_child_subreaper(on: bool) {
+    current().life.lock().subreaper = on;
+}
+
+/// PR_GET_CHILD_SUBREAPER.
+pub fn child_subreaper() -> bool {
+    current().life.lock().subreaper
 }
 
 /// The threads of `p` other than the caller stop at their next way through the

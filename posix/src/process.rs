@@ -79,6 +79,8 @@ pub struct Life {
     pub exit_signal: usize,
     /// The process has run execve (setpgid on it is EACCES from its parent).
     pub did_exec: bool,
+    /// PR_SET_CHILD_SUBREAPER: orphaned descendants come to this process, not pid 1.
+    pub subreaper: bool,
 }
 
 /// One process.

@@ -12,6 +12,7 @@
 #include <signal.h>
 #include <pthread.h>
 #include <spawn.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 
@@ -78,6 +79,23 @@ static int child_main(int argc, char **argv)
 	}
 	if (!strcmp(mode, "abort"))
 		abort();
+	if (!strcmp(mode, "middle")) {
+		/* Start a grandchild that asks for SIGTERM when its parent dies, give it
+		 * time to ask, and end without waiting for it. */
+		char *args[] = {(char *)"child", (char *)"child", (char *)"pdeath", NULL};
+		pid_t pid;
+		if (posix_spawn(&pid, self_path(), NULL, NULL, args, environ))
+			return 1;
+		struct timespec t = {0, 300 * 1000000L};
+		nanosleep(&t, NULL);
+		return 0;
+	}
+	if (!strcmp(mode, "pdeath")) {
+		if (prctl(PR_SET_PDEATHSIG, SIGTERM))
+			return 2;
+		for (;;)
+			pause();
+	}
 	if (!strcmp(mode, "checkpid") && argc > 3)
 		return getpid() == atoi(argv[3]) ? 0 : 1;
 	if (!strcmp(mode, "reexec")) {
@@ -403,6 +421,26 @@ static void group_kill(void)
 	posix_spawnattr_destroy(&at);
 }
 
+static void orphans(void)
+{
+	/* Orphans come to the nearest subreaper (natively this process; on ukit pid 1,
+	 * which this process is there); a parent-death signal fires when their parent
+	 * ends. */
+	REQUIRE(prctl(PR_SET_CHILD_SUBREAPER, 1) == 0);
+	int on = 0;
+	TEST_RES(prctl(PR_GET_CHILD_SUBREAPER, &on), 0);
+	TEST_RES(on, 1);
+	pid_t a = spawn_child(NULL, NULL, "middle", NULL);
+	REQUIRE(a > 0);
+	TEST_RES(status_of(a), 0);
+	int st = 0;
+	pid_t b = waitpid(-1, &st, 0);
+	TEST_TRUE(b > 0 && b != a);
+	TEST_TRUE(WIFSIGNALED(st));
+	TEST_RES(WTERMSIG(st), SIGTERM);
+	prctl(PR_SET_CHILD_SUBREAPER, 0);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc > 2 && !strcmp(argv[1], "child"))
@@ -423,5 +461,6 @@ int main(int argc, char **argv)
 	RUN(waitid_cases);
 	RUN(sigchld);
 	RUN(group_kill);
+	RUN(orphans);
 	return ukt_finish();
 }

@@ -273,7 +273,7 @@ pub fn parse(args: &[String]) -> Result<Parsed, UsageError> {
         if shared {
             return Err(UsageError::Shared);
         }
-        if dropped_pie {
+        if dropped_pie && !p.uk.program {
             p.warnings.push(
                 "uk-cc: warning: ignoring -pie: ukit images are static non-PIE executables".into(),
             );
