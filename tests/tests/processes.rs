@@ -71,3 +71,25 @@ fn programs_in_the_kvm_root_pipe_and_wait_as_natively() {
     let got = stdout_ok(&run_command(cmd, Duration::from_secs(180)), "kvm pipeline");
     assert_eq!(got, want, "kvm (left) and native output differ");
 }
+
+/// The same programs through a recipe: `[build] programs` puts the program files into
+/// the image's /bin (recipes/spawn-demo.toml), and `ukport test` compares with the
+/// recipe's expected output, which is the native output.
+#[test]
+fn a_recipe_puts_program_files_into_the_root() {
+    let tmp = TempDir::new("processes-recipe");
+    let want = native_output(&tmp);
+    let mut cmd = Command::new(&tools().ukport);
+    cmd.args(["test", "spawn-demo"]);
+    stdout_ok(
+        &run_command(cmd, Duration::from_secs(600)),
+        "ukport test spawn-demo",
+    );
+    let mut cmd = Command::new(&tools().ukport);
+    cmd.args(["run", "--plat", "kvm", "spawn-demo"]);
+    let got = stdout_ok(
+        &run_command(cmd, Duration::from_secs(600)),
+        "ukport run --plat kvm spawn-demo",
+    );
+    assert_eq!(got, want, "kvm (left) and native output differ");
+}
