@@ -10,7 +10,8 @@ use std::process::Command;
 use std::time::Duration;
 
 use uk_tests::{
-    build_native, build_uk, build_uk_with, c_source, run, run_command, stdout_ok, tools, TempDir,
+    build_native, build_uk, build_uk_with, c_source, require_tool, run, run_command, stdout_ok,
+    text, tools, TempDir,
 };
 
 /// `gen` and `upper` built into `dir`, natively or as program files.
@@ -92,4 +93,55 @@ fn a_recipe_puts_program_files_into_the_root() {
         "ukport run --plat kvm spawn-demo",
     );
     assert_eq!(got, want, "kvm (left) and native output differ");
+}
+
+/// What ukit cannot do yet fails with an error the program handles and a log line, and
+/// the program goes on: fork, vfork through syscall(), execve by pid 1 (ENOSYS), and
+/// files the loader does not run (ENOEXEC): a dynamically linked Linux binary, a static
+/// non-PIE one, a static-PIE one with its own `syscall` instructions (glibc's).
+#[test]
+fn unsupported_process_calls_are_errors_not_hangs() {
+    let tmp = TempDir::new("processes-unsupported");
+    let hi = tmp.join("hi.c");
+    std::fs::write(&hi, "int main(void) { return 0; }\n").unwrap();
+    let files = [
+        ("dyn", vec!["-O2"], "gcc"),
+        ("static_exec", vec!["-static", "-O2"], "musl-gcc"),
+        ("static_pie", vec!["-static-pie", "-O2"], "gcc"),
+    ];
+    for (name, flags, cc) in &files {
+        let mut cmd = Command::new(require_tool(cc));
+        cmd.args(flags).arg("-o").arg(tmp.join(name)).arg(&hi);
+        stdout_ok(&run_command(cmd, Duration::from_secs(120)), cc);
+    }
+    let image = tmp.join("unsupported.uk");
+    build_uk(&c_source("unsupported_procs.c"), &image);
+    let paths: Vec<String> = files
+        .iter()
+        .map(|(n, _, _)| tmp.join(n).display().to_string())
+        .collect();
+    let args: Vec<&str> = paths.iter().map(String::as_str).collect();
+    let out = run(&image, &args, &[]);
+    let got = stdout_ok(&out, "unsupported_procs");
+    assert_eq!(
+        got,
+        "fork: -1 ENOSYS\n\
+         syscall(SYS_vfork): -1 ENOSYS\n\
+         posix_spawn of file 1: ENOEXEC\n\
+         posix_spawn of file 2: ENOEXEC\n\
+         posix_spawn of file 3: ENOEXEC\n\
+         execve by pid 1: -1 ENOSYS\n\
+         still running\n"
+    );
+    let err = text(&out.stderr);
+    for line in [
+        "unsupported system call fork (57)",
+        "vfork through syscall() is not supported",
+        "execve of a dynamically linked program",
+        "not position-independent",
+        "a Linux binary that makes its own system calls",
+        "execve by the image's first process",
+    ] {
+        assert_eq!(err.matches(line).count(), 1, "{line:?} once in:\n{err}");
+    }
 }
