@@ -473,6 +473,7 @@ fn load(job: Job) -> KResult<Start> {
         life,
     );
     new.info.set_program_name(base_name(&prog.path));
+    crate::fs::proc::set_exec(ids.pid, &prog.args, &env, &prog.path);
     process::register(&new);
     process::adopt_current(&new);
     uk_sched::set_tls(&uk_sched::current(), 0);

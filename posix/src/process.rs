@@ -213,14 +213,25 @@ pub fn all() -> alloc::vec::Vec<Arc<Process>> {
     TABLE.lock().values().cloned().collect()
 }
 
+/// Told when a pid enters the table (true) or leaves it (false): /proc keeps a
+/// directory per process (posix/src/fs/proc.rs sets it when it mounts).
+pub static TABLE_CHANGED: uk_plat::Hook<fn(i32, bool)> = uk_plat::Hook::new();
+
 /// Put `p` in the table under its pid (a new process, or a new image of one).
 pub fn register(p: &Arc<Process>) {
     TABLE.lock().insert(p.pid(), p.clone());
+    if let Some(f) = TABLE_CHANGED.get() {
+        f(p.pid(), true);
+    }
 }
 
 /// Take `pid` out of the table (wait reaped it).
 pub fn unregister(pid: i32) -> Option<Arc<Process>> {
-    TABLE.lock().remove(&pid)
+    let p = TABLE.lock().remove(&pid);
+    if let Some(f) = TABLE_CHANGED.get() {
+        f(pid, false);
+    }
+    p
 }
 
 impl Process {

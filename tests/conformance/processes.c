@@ -96,6 +96,23 @@ static int child_main(int argc, char **argv)
 		for (;;)
 			pause();
 	}
+	if (!strcmp(mode, "procself")) {
+		/* Its own /proc/self: the pid in stat, the parent in status. */
+		char buf[4096] = {0};
+		int fd = open("/proc/self/stat", O_RDONLY);
+		if (fd < 0 || read(fd, buf, sizeof buf - 1) <= 0)
+			return 1;
+		close(fd);
+		if (atoi(buf) != getpid())
+			return 2;
+		fd = open("/proc/self/status", O_RDONLY);
+		memset(buf, 0, sizeof buf);
+		if (fd < 0 || read(fd, buf, sizeof buf - 1) <= 0)
+			return 3;
+		close(fd);
+		const char *pp = strstr(buf, "\nPPid:\t");
+		return pp && atoi(pp + 7) == getppid() ? 0 : 4;
+	}
 	if (!strcmp(mode, "checkpid") && argc > 3)
 		return getpid() == atoi(argv[3]) ? 0 : 1;
 	if (!strcmp(mode, "reexec")) {
@@ -421,6 +438,53 @@ static void group_kill(void)
 	posix_spawnattr_destroy(&at);
 }
 
+/* The whole of a small /proc file. */
+static int read_proc(const char *path, char *buf, size_t len)
+{
+	memset(buf, 0, len);
+	int fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return -1;
+	int n = read(fd, buf, len - 1);
+	close(fd);
+	return n;
+}
+
+static void proc_of_children(void)
+{
+	pid_t pid = spawn_child(NULL, NULL, "pause", NULL);
+	REQUIRE(pid > 0);
+	char path[64], buf[4096];
+	snprintf(path, sizeof path, "/proc/%d/cmdline", (int)pid);
+	/* Linux closes the spawn pipe a moment before it lays out the new arguments. */
+	int got = 0;
+	for (int i = 0; i < 1000 && got <= 0; i++) {
+		got = read_proc(path, buf, sizeof buf);
+		if (got <= 0)
+			nap_ms(1);
+	}
+	TEST_RES(got, 18);
+	TEST_RES(memcmp(buf, "child\0child\0pause\0", 18), 0);
+	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+	TEST_TRUE(read_proc(path, buf, sizeof buf) > 0);
+	TEST_RES(atoi(buf), pid);
+	/* Field 4, after the name in parentheses: the parent. */
+	const char *close_paren = strrchr(buf, ')');
+	TEST_TRUE(close_paren && atoi(close_paren + 4) == getpid());
+	snprintf(path, sizeof path, "/proc/%d/exe", (int)pid);
+	char target[PATH_MAX] = {0}, want[PATH_MAX] = {0};
+	TEST_TRUE(readlink(path, target, sizeof target - 1) > 0);
+	TEST_TRUE(realpath(self_path(), want) != NULL);
+	TEST_RES(strcmp(target, want), 0);
+	TEST_RES(kill(pid, SIGKILL), 0);
+	TEST_RES(status_of(pid), SIGKILL);
+	snprintf(path, sizeof path, "/proc/%d", (int)pid);
+	TEST_ERRNO(access(path, F_OK), ENOENT);
+	pid = spawn_child(NULL, NULL, "procself", NULL);
+	REQUIRE(pid > 0);
+	TEST_RES(status_of(pid), 0);
+}
+
 static void orphans(void)
 {
 	/* Orphans come to the nearest subreaper (natively this process; on ukit pid 1,
@@ -462,5 +526,6 @@ int main(int argc, char **argv)
 	RUN(sigchld);
 	RUN(group_kill);
 	RUN(orphans);
+	RUN(proc_of_children);
 	return ukt_finish();
 }
