@@ -93,8 +93,9 @@ struct Verdict {
 /// on failure; on success the caller's process runs the new program.
 ///
 /// The caller is a vfork child (posix_spawn, system, popen, and vfork + exec), or a
-/// process replacing itself, whose other threads end. The image's first process
-/// replacing itself is ENOSYS for now, logged once (kernel threads act for it).
+/// process replacing itself, whose other threads end (the image's first process
+/// too: the new program is pid 1, and the boot program's memory goes back once its
+/// threads are gone).
 pub fn execve(path: usize, argv: usize, envp: usize) -> KResult<usize> {
     let path = user::cstr(path, PATH_MAX)?;
     let mut total = 0;
@@ -102,10 +103,6 @@ pub fn execve(path: usize, argv: usize, envp: usize) -> KResult<usize> {
     let env = read_strv(envp, &mut total)?;
     let old = current_arc();
     let vfork_child = old.vfork.lock().is_some();
-    if !vfork_child && old.pid() == crate::ident::INIT_PID {
-        uk_log::warn_once!("execve by the image's first process is not supported yet: ENOSYS");
-        return Err(Errno::ENOSYS);
-    }
     let pid = old.pid();
     let verdict = Arc::new(Verdict {
         result: spin::Mutex::new(None),
@@ -152,6 +149,9 @@ pub fn execve(path: usize, argv: usize, envp: usize) -> KResult<usize> {
         uk_sched::exit_current(0)
     }
     lifecycle::end_threads_of(&old);
+    if Arc::ptr_eq(&old, process::init()) {
+        process::init_replaced();
+    }
     drop(old);
     uk_sched::exit_current(0)
 }

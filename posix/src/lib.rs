@@ -86,7 +86,11 @@ pub fn take_platform_signals() {
 #[cold]
 #[inline(never)]
 fn post_platform_signals(bits: u64) {
-    process::init().signals.post_platform(bits);
+    // pid 1 as it is now: the boot program may have replaced itself with execve.
+    match process::lookup(ident::INIT_PID) {
+        Some(p) => p.signals.post_platform(bits),
+        None => process::init().signals.post_platform(bits),
+    }
 }
 
 /// A host-backed platform for unit tests (here and in syscall-shim, through the

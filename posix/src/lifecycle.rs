@@ -371,11 +371,12 @@ fn terminated_by(sig: usize) -> bool {
 }
 
 /// Called on every way out of the kernel: a thread whose process has ended (another
-/// thread called exit_group, or a signal killed it) ends here.
+/// thread called exit_group, a signal killed it, or execve replaced its image) ends
+/// here. Kernel threads (no owner) act for the first process and never end this way.
 #[inline]
 pub fn end_if_dying() {
     let p = current();
-    if p.ending.load(core::sync::atomic::Ordering::Acquire) && p.pid() != INIT_PID {
+    if p.ending.load(core::sync::atomic::Ordering::Acquire) && uk_sched::current_owner() != 0 {
         let p = current_arc();
         resume_parent(p);
         uk_sched::exit_current(0)

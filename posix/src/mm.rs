@@ -159,6 +159,21 @@ impl Drop for AddressSpace {
 }
 
 impl AddressSpace {
+    /// Give back every map and the brk area (the boot program's memory once it has
+    /// replaced itself with execve and its threads are gone: the first process object
+    /// itself stays, kernel threads act for it).
+    pub fn clear(&self) {
+        let mut mm = self.maps.lock();
+        let all: alloc::vec::Vec<(usize, usize)> =
+            mm.vmas.iter().map(|(&k, v)| (k, k + v.len)).collect();
+        for (a, b) in all {
+            mm.unmap(a, b);
+        }
+        if let Some((start, reserved, _)) = mm.brk.take() {
+            free_pages(start, reserved);
+        }
+    }
+
     /// The largest brk area of this space.
     pub fn brk_max(&self) -> usize {
         self.maps.lock().brk_max

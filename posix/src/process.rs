@@ -327,6 +327,37 @@ pub(crate) fn release(word: usize) {
         // Arc<Process>, and is released once (the scheduler clears the word it returns).
         drop(unsafe { Arc::from_raw(word as *const Process) });
     }
+    clear_replaced_init();
+}
+
+/// The first process object once its program replaced itself with execve: it stays
+/// (kernel threads act for it, through a `'static` reference), but its memory goes
+/// back once none of its threads is left.
+static REPLACED_INIT: spin::Mutex<bool> = spin::Mutex::new(false);
+
+/// The boot program was replaced (exec.rs): free its memory when its threads are gone.
+pub fn init_replaced() {
+    *REPLACED_INIT.lock() = true;
+    clear_replaced_init();
+}
+
+fn clear_replaced_init() {
+    let mut pending = REPLACED_INIT.lock();
+    if !*pending {
+        return;
+    }
+    let Some(first) = INIT.get() else {
+        return;
+    };
+    let alive = uk_sched::thread_ids()
+        .into_iter()
+        .filter_map(uk_sched::thread)
+        .any(|t| owner_is(&t, first));
+    if !alive {
+        *pending = false;
+        first.fds.close_all();
+        first.mm.clear();
+    }
 }
 
 /// A counted reference to the running thread's process (for a new thread of it).
