@@ -598,7 +598,9 @@ impl SignalState {
             }
             match target {
                 Target::Thread(tid) => {
-                    if uk_sched::thread(tid).is_none() {
+                    // Only this process's threads: another process's thread is not
+                    // reached through this state (tkill across processes is ESRCH).
+                    if uk_sched::thread(tid).is_none() || !s.threads.contains_key(&tid) {
                         return Err(Errno::ESRCH);
                     }
                     let t = s.thread(tid);
