@@ -489,7 +489,8 @@ pub fn check_waitid_options(options: u32) -> KResult<()> {
 
 /// kill(2): `pid` > 0 one process, 0 the caller's group, -1 every process but pid 1
 /// and the caller, < -1 the group -pid. Signal 0 only checks that a target exists.
-/// Zombies count as targets but get nothing.
+/// Zombies count as targets but get nothing; pid 1 gets from other processes only the
+/// signals it handles (Linux's rule for init).
 pub fn kill(pid: i32, sig: usize) -> KResult<()> {
     if sig > NSIG {
         return Err(Errno::EINVAL);
@@ -517,6 +518,12 @@ pub fn kill(pid: i32, sig: usize) -> KResult<()> {
     let (mine, others): (Vec<_>, Vec<_>) = targets.into_iter().partition(|p| p.pid() == my.pid);
     for t in others.into_iter().chain(mine) {
         if t.status().is_some() {
+            continue;
+        }
+        // pid 1 gets from the other processes of its image only the signals it has a
+        // handler for, as Linux's init does from its namespace (SIGKILL included);
+        // signals from outside (the host, `ukport stop`) still end the image.
+        if t.pid() == INIT_PID && my.pid != INIT_PID && !t.signals.has_handler(sig) {
             continue;
         }
         t.signals.post(

@@ -496,6 +496,15 @@ impl SignalState {
         self.state.lock().actions[sig - 1].flags
     }
 
+    /// True when the program installed a handler for `sig` (neither SIG_DFL nor SIG_IGN).
+    pub fn has_handler(&self, sig: usize) -> bool {
+        valid(sig).is_ok()
+            && !matches!(
+                self.state.lock().actions[sig - 1].handler,
+                SIG_DFL | SIG_IGN
+            )
+    }
+
     /// True when `sig`'s action is exactly SIG_IGN (not a default that ignores).
     pub fn set_to_ignore(&self, sig: usize) -> bool {
         valid(sig).is_ok() && self.state.lock().actions[sig - 1].handler == SIG_IGN

@@ -174,3 +174,20 @@ fn the_first_process_replaces_itself() {
     );
     assert!(text(&want.stdout).contains("same pid yes, fd 10 closed, fd 11 open"));
 }
+
+/// pid 1 takes from its children only the signals it has a handler for (Linux's rule
+/// for init): SIGTERM and SIGKILL from a child do nothing, SIGUSR1 runs its handler.
+#[test]
+fn the_first_process_ignores_its_childrens_unhandled_signals() {
+    let tmp = TempDir::new("processes-init-signals");
+    let src = c_source("init_signals.c");
+    let prog = tmp.join("init_signals.prog");
+    build_uk_with(&src, &prog, &["--uk-program"]);
+    let image = tmp.join("init_signals.uk");
+    build_uk(&src, &image);
+    let got = stdout_ok(&run(&image, &[prog.to_str().unwrap()], &[]), "init_signals");
+    assert_eq!(
+        got,
+        "pid 1 alive after SIGTERM and SIGKILL from its child; SIGUSR1 handled: yes\n"
+    );
+}
