@@ -57,7 +57,7 @@ fn read_strv(addr: usize, total: &mut usize) -> KResult<Vec<Vec<u8>>> {
         return Ok(v);
     }
     for i in 0..MAX_STRINGS {
-        let p: usize = user::read(addr + i * 8)?;
+        let p: usize = user::read(addr.wrapping_add(i * 8))?;
         if p == 0 {
             return Ok(v);
         }
@@ -387,25 +387,28 @@ fn parse(bytes: &[u8]) -> KResult<Layout> {
 fn map_program(l: &Layout, bytes: &[u8], mm: &crate::mm::AddressSpace) -> KResult<usize> {
     let span = l.hi - l.lo;
     let at = mm.mmap(0, span, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS)?;
-    let bias = at - l.lo;
+    // The bias may wrap (segments linked above where the map landed): every address
+    // below is bias + vaddr, computed wrapping, and lands inside the map.
+    let bias = at.wrapping_sub(l.lo);
     for &(va, off, fsz, _, _) in &l.segs {
-        user::copy_out(bias + va, &bytes[off..off + fsz])?;
+        user::copy_out(bias.wrapping_add(va), &bytes[off..off + fsz])?;
     }
     // The kernel's entries into the slots (magic and count checked first).
-    let magic: u64 = user::read(bias + l.slots)?;
-    let count: u64 = user::read(bias + l.slots + 8)?;
+    let slots = bias.wrapping_add(l.slots);
+    let magic: u64 = user::read(slots)?;
+    let count: u64 = user::read(slots.wrapping_add(8))?;
     let entries = ENTRIES.get().ok_or(Errno::ENOEXEC)?;
     if magic != ENTRIES_MAGIC || count < entries.len() as u64 {
         return Err(Errno::ENOEXEC);
     }
     for (i, e) in entries.iter().enumerate() {
-        user::write(bias + l.slots + 16 + i * 8, e)?;
+        user::write(slots.wrapping_add(16 + i * 8), e)?;
     }
     // Protections per segment; a page two segments share gets both.
     let mut prev: Option<(usize, u32)> = None;
     for &(va, _, _, msz, prot) in &l.segs {
-        let mut start = (bias + va) & !(PAGE_SIZE - 1);
-        let end = (bias + va + msz + PAGE_SIZE - 1) & !(PAGE_SIZE - 1);
+        let mut start = bias.wrapping_add(va) & !(PAGE_SIZE - 1);
+        let end = bias.wrapping_add(va + msz + PAGE_SIZE - 1) & !(PAGE_SIZE - 1);
         if let Some((pend, pprot)) = prev {
             if start < pend {
                 mm.mprotect(start, PAGE_SIZE, prot | pprot)?;
@@ -478,7 +481,7 @@ fn load(job: Job) -> KResult<Start> {
     process::adopt_current(&new);
     uk_sched::set_tls(&uk_sched::current(), 0);
     Ok(Start {
-        entry: bias + layout.entry,
+        entry: bias.wrapping_add(layout.entry),
         sp,
     })
 }
@@ -500,7 +503,7 @@ fn build(
     mm.mprotect(stack, PAGE_SIZE, 0)?;
     let top = stack + PAGE_SIZE + size;
     let mut aux = uk_boot::AuxInfo {
-        phdr: bias + l.phdr,
+        phdr: bias.wrapping_add(l.phdr),
         phnum: l.phnum,
         hwcap: 0,
         hwcap2: 0,

@@ -37,9 +37,12 @@ fn child_code(status: i32) -> (i32, i32) {
     }
 }
 
-/// Set at boot: the default "terminate" action of a signal ends processes through here.
+/// Set at boot: the default "terminate" action of a signal, and a fault of program
+/// code, end processes through here.
 pub(crate) fn init() {
     crate::signal::TERMINATE.set(terminated_by);
+    uk_plat::cpu::FAULT_ENDS_PROCESS.set(|| !caller_is_init());
+    uk_plat::cpu::FAULT.set(|sig| exit_process(killed(sig)));
 }
 
 /// getppid(2).

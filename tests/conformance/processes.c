@@ -26,6 +26,14 @@ static const char *self_path(void)
 
 /* ---- the child side ---- */
 
+/* Deep enough to run off any stack: 1 KiB a level. */
+__attribute__((noinline)) static int dive(int n)
+{
+	volatile char buf[1024];
+	buf[0] = (char)n;
+	return n ? dive(n - 1) + buf[0] : 0;
+}
+
 static void *sleeper(void *arg)
 {
 	(void)arg;
@@ -113,6 +121,12 @@ static int child_main(int argc, char **argv)
 		const char *pp = strstr(buf, "\nPPid:\t");
 		return pp && atoi(pp + 7) == getppid() ? 0 : 4;
 	}
+	if (!strcmp(mode, "segv")) {
+		*(volatile int *)(long)argc = 1; /* an address in the first page */
+		return 60;
+	}
+	if (!strcmp(mode, "overflow"))
+		return dive(1 << 30) == 7 ? 61 : 62;
 	if (!strcmp(mode, "checkpid") && argc > 3)
 		return getpid() == atoi(argv[3]) ? 0 : 1;
 	if (!strcmp(mode, "reexec")) {
@@ -333,6 +347,13 @@ static void wait_statuses(void)
 	st = status_of(pid);
 	TEST_TRUE(WIFSIGNALED(st));
 	TEST_RES(WTERMSIG(st), SIGABRT);
+	/* A fault ends the child only, killed by SIGSEGV: a NULL write, a stack overflow. */
+	pid = spawn_child(NULL, NULL, "segv", NULL);
+	REQUIRE(pid > 0);
+	TEST_RES(status_of(pid), SIGSEGV);
+	pid = spawn_child(NULL, NULL, "overflow", NULL);
+	REQUIRE(pid > 0);
+	TEST_RES(status_of(pid), SIGSEGV);
 	/* A WNOHANG loop sees the child once it has ended. */
 	pid = spawn_child(NULL, NULL, "exit", "3");
 	REQUIRE(pid > 0);
