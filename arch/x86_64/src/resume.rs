@@ -139,3 +139,30 @@ pub unsafe fn resume(save: &Resume, value: isize) -> ! {
     // SAFETY: guaranteed by the caller.
     unsafe { uk_arch_resume(save, value) }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Runs on the other stack and makes the test's `call_saving` return 42 through
+    /// `resume`, never by returning itself.
+    extern "C" fn body(arg: usize) -> ! {
+        // SAFETY: `arg` is the Resume the test passed, filled by call_saving before it
+        // called us; the test's frame is intact (we run on another stack).
+        unsafe { resume(&*(arg as *const Resume), 42) }
+    }
+
+    #[test]
+    fn call_saving_returns_what_resume_passes_with_callee_saved_intact() {
+        let mut stack = vec![0u128; 4096];
+        let top = stack.as_mut_ptr() as usize + stack.len() * 16;
+        let mut save = Resume::default();
+        let p = &mut save as *mut Resume;
+        let kept = core::hint::black_box(0x1234_5678_u64);
+        // SAFETY: `save` and `stack` outlive the call; `body` never returns.
+        let r = unsafe { call_saving(p, body, p as usize, top) };
+        assert_eq!(r, 42);
+        assert_eq!(core::hint::black_box(kept), 0x1234_5678);
+        assert!(save.rsp != 0 && save.rip != 0);
+    }
+}
