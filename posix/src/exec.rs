@@ -153,6 +153,7 @@ pub fn execve(path: usize, argv: usize, envp: usize) -> KResult<usize> {
         process::init_replaced();
     }
     drop(old);
+    crate::thread::forget_current();
     uk_sched::exit_current(0)
 }
 

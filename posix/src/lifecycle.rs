@@ -346,6 +346,7 @@ pub fn exit_process(status: i32) -> ! {
     finish(&p, status);
     stop_other_threads(&p);
     resume_parent(p);
+    crate::thread::forget_current();
     uk_sched::exit_current(0)
 }
 
@@ -382,6 +383,7 @@ pub fn end_if_dying() {
     if p.ending.load(core::sync::atomic::Ordering::Acquire) && uk_sched::current_owner() != 0 {
         let p = current_arc();
         resume_parent(p);
+        crate::thread::forget_current();
         uk_sched::exit_current(0)
     }
 }
