@@ -476,18 +476,28 @@ fn earliest_deadline(s: &Sched) -> Option<u64> {
     }
 }
 
+/// How long a program thread runs at most while a kernel thread (the network thread)
+/// waits: kernel threads do a bounded batch of work and yield when more is left, and
+/// frames a device holds meanwhile wait for them (passt drops what its socket cannot
+/// take), so they get the CPU back within this rather than a whole slice.
+const KERNEL_WAIT_NS: u64 = 1_000_000;
+
 /// Arm the preemption timer for the thread that runs now: one slice from now when
-/// another thread is runnable, else the nearest deadline (a sleeper's, a timer's), else
-/// nothing (an armed timer may fire once for nothing). The platform skips the host call
-/// when the timer is already due sooner.
+/// another thread is runnable (at most [`KERNEL_WAIT_NS`] when a kernel thread is),
+/// else the nearest deadline (a sleeper's, a timer's), else nothing (an armed timer may
+/// fire once for nothing). The platform skips the host call when the timer is already
+/// due sooner.
 fn arm_preempt(s: &Sched) {
-    let slice = SLICE_NS.load(Ordering::Relaxed);
+    let mut slice = SLICE_NS.load(Ordering::Relaxed);
     if slice == 0 {
         return;
     }
     let d = if s.runq.is_empty() {
         earliest_deadline(s)
     } else {
+        if s.runq.iter().any(|t| t.is_kernel()) {
+            slice = slice.min(KERNEL_WAIT_NS);
+        }
         let soon = uk_plat::get().monotonic_ns().saturating_add(slice);
         Some(earliest_deadline(s).map_or(soon, |d| d.min(soon)))
     };
