@@ -1,10 +1,12 @@
-//! clock_gettime(2), clock_getres(2), gettimeofday(2), time(2):
+//! clock_gettime(2), clock_getres(2), clock_settime(2), gettimeofday(2), time(2):
 //! https://man7.org/linux/man-pages/man2/clock_gettime.2.html
 
 use crate::table::{row, Row};
 use crate::trace::Arg;
 use crate::{Args, Errno, KResult};
-use uk_abi::sysno::{SYS_CLOCK_GETRES, SYS_CLOCK_GETTIME, SYS_GETTIMEOFDAY, SYS_TIME};
+use uk_abi::sysno::{
+    SYS_CLOCK_GETRES, SYS_CLOCK_GETTIME, SYS_CLOCK_SETTIME, SYS_GETTIMEOFDAY, SYS_TIME,
+};
 use uk_abi::time::{Timespec, Timeval, Timezone};
 use uk_posix::{time, user};
 
@@ -23,6 +25,16 @@ pub fn sys_clock_getres(a: &Args) -> KResult<usize> {
     if a[1] != 0 {
         put_timespec(a[1], ns)?;
     }
+    Ok(0)
+}
+
+/// clock_settime: the arguments are checked in Linux's order (a clock that cannot be
+/// set: EINVAL; the timespec: EFAULT, then EINVAL), then the change is refused with
+/// EPERM, as for a process without CAP_SYS_TIME: the image's wall clock is the
+/// platform's (the host's, or the VM's), not the program's to move.
+pub fn sys_clock_settime(a: &Args) -> KResult<usize> {
+    time::clock_settable(a[0] as i32)?;
+    time::clock_settime(a[0] as i32, &user::read(a[1])?)?;
     Ok(0)
 }
 
@@ -52,12 +64,15 @@ pub const ENTRIES: &[Row] = &[
     row(SYS_TIME, sys_time),
     row(SYS_CLOCK_GETTIME, sys_clock_gettime).shows(&[Arg::Clock, Arg::Hex]),
     row(SYS_CLOCK_GETRES, sys_clock_getres).shows(&[Arg::Clock, Arg::Hex]),
+    row(SYS_CLOCK_SETTIME, sys_clock_settime).shows(&[Arg::Clock, Arg::Hex]),
 ];
 
 #[cfg(test)]
 mod tests {
     use crate::dispatch;
-    use uk_abi::sysno::{SYS_CLOCK_GETRES, SYS_CLOCK_GETTIME, SYS_GETTIMEOFDAY, SYS_TIME};
+    use uk_abi::sysno::{
+    SYS_CLOCK_GETRES, SYS_CLOCK_GETTIME, SYS_CLOCK_SETTIME, SYS_GETTIMEOFDAY, SYS_TIME,
+};
     use uk_abi::Errno;
 
     #[test]
