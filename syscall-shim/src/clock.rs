@@ -71,8 +71,8 @@ pub const ENTRIES: &[Row] = &[
 mod tests {
     use crate::dispatch;
     use uk_abi::sysno::{
-    SYS_CLOCK_GETRES, SYS_CLOCK_GETTIME, SYS_CLOCK_SETTIME, SYS_GETTIMEOFDAY, SYS_TIME,
-};
+        SYS_CLOCK_GETRES, SYS_CLOCK_GETTIME, SYS_CLOCK_SETTIME, SYS_GETTIMEOFDAY, SYS_TIME,
+    };
     use uk_abi::Errno;
 
     #[test]

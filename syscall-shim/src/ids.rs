@@ -6,11 +6,11 @@
 use crate::table::{row, Row};
 use crate::{Args, Errno, KResult};
 use uk_abi::sysno::{
-    SYS_GETEGID, SYS_GETEUID, SYS_GETGID, SYS_GETGROUPS, SYS_GETPID, SYS_GETPPID,
-    SYS_GETRESGID, SYS_GETRESUID, SYS_GETTID, SYS_GETUID,
+    SYS_GETEGID, SYS_GETEUID, SYS_GETGID, SYS_GETGROUPS, SYS_GETPID, SYS_GETPPID, SYS_GETRESGID,
+    SYS_GETRESUID, SYS_GETTID, SYS_GETUID,
 };
-use uk_posix::user::UserPtr;
 use uk_posix::thread;
+use uk_posix::user::UserPtr;
 
 pub fn sys_getpid(_: &Args) -> KResult<usize> {
     Ok(uk_posix::process::current().pid() as usize)

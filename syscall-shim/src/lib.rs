@@ -23,6 +23,7 @@ mod ioctl;
 mod itimer;
 mod kill;
 mod links;
+mod mknod;
 mod mman;
 mod msync;
 mod open;

@@ -54,6 +54,7 @@ const FAMILIES: &[&[Row]] = &[
     crate::kill::ENTRIES,
     crate::links::ENTRIES,
     crate::mman::ENTRIES,
+    crate::mknod::ENTRIES,
     crate::msync::ENTRIES,
     crate::open::ENTRIES,
     crate::pipe::ENTRIES,

@@ -195,6 +195,12 @@ pub fn open_file_at(dirfd: i32, path: &[u8], flags: u32, mode: u32) -> KResult<A
             if node.kind() == Kind::Symlink && flags & O_PATH == 0 {
                 return Err(Errno::ELOOP);
             }
+            if node.kind() == Kind::Fifo && flags & O_PATH == 0 {
+                if flags & O_DIRECTORY != 0 {
+                    return Err(Errno::ENOTDIR);
+                }
+                return Ok(crate::pipe::open_fifo(node, flags)?);
+            }
             let loc = r.loc();
             Ok(Arc::new(
                 open_node(node, loc, flags)?.with_path(Some(r.path())),
@@ -241,6 +247,51 @@ pub fn mkdirat(dirfd: i32, path: &[u8], mode: u32) -> KResult<()> {
     let name = r.name.as_deref().ok_or(Errno::EEXIST)?;
     let mode = mode & 0o7777 & !crate::process::current().fs.umask();
     r.parent.node().mkdir(name, mode)
+}
+
+/// What a path names, for keying kernel objects by node (AF_UNIX sockets): its kind,
+/// file system instance, st_dev and st_ino. `follow`: follow a final symlink.
+pub fn node_identity(dirfd: i32, path: &[u8], follow: bool) -> KResult<(Kind, usize, u64, u64)> {
+    let flags = if follow { 0 } else { AT_SYMLINK_NOFOLLOW };
+    match target_at(dirfd, path, flags)? {
+        Target::Node(n) => {
+            let (dev, ino) = n.dev_ino()?;
+            Ok((n.kind(), n.fs_id(), dev, ino))
+        }
+        // A descriptor alias that is not a file of the VFS (a pipe, a socket).
+        Target::File(_) => Err(Errno::ECONNREFUSED),
+    }
+}
+
+/// mknodat(2): a regular file, a FIFO or a socket node at `path`, with the permission
+/// bits of `mode` less the umask. Device nodes are EPERM: ukit has no drivers behind
+/// device numbers (the devices it has are in /dev), so it refuses them as Linux refuses
+/// an unprivileged caller. A directory type is EPERM and an unknown type EINVAL, as on
+/// Linux.
+pub fn mknodat(dirfd: i32, path: &[u8], mode: u32) -> KResult<()> {
+    use uk_abi::stat::{S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFMT, S_IFREG, S_IFSOCK};
+    let kind = match mode & S_IFMT {
+        0 | S_IFREG => Kind::Reg,
+        S_IFIFO => Kind::Fifo,
+        S_IFSOCK => Kind::Sock,
+        S_IFCHR | S_IFBLK | S_IFDIR => return Err(Errno::EPERM),
+        _ => return Err(Errno::EINVAL),
+    };
+    let r = resolve_at(dirfd, path, false)?;
+    if r.node.is_some() || r.alias.is_some() {
+        return Err(Errno::EEXIST);
+    }
+    let name = r.name.as_deref().ok_or(Errno::EEXIST)?;
+    let perm = mode & 0o7777 & !crate::process::current().fs.umask();
+    if kind == Kind::Reg {
+        let req = OpenReq {
+            mode: perm,
+            ..OpenReq::default()
+        };
+        r.parent.node().create(name, &req).map(|_| ())
+    } else {
+        r.parent.node().mknod(name, kind, perm)
+    }
 }
 
 /// The literal last component of a path (trailing slashes ignored).

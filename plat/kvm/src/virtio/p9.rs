@@ -298,6 +298,13 @@ mod hw {
         fn mkdirat(&self, dirfd: i32, name: &[u8], mode: u32) -> Result<(), Errno> {
             self.with(|c| c.mkdirat(dirfd, name, mode))
         }
+        fn mknodat(&self, dirfd: i32, name: &[u8], mode: u32) -> Result<(), Errno> {
+            let kind = mode & uk_abi::stat::S_IFMT;
+            if kind != uk_abi::stat::S_IFIFO && kind != uk_abi::stat::S_IFSOCK {
+                return Err(Errno::EPERM);
+            }
+            self.with(|c| c.mknodat(dirfd, name, mode))
+        }
         fn unlinkat(&self, dirfd: i32, name: &[u8], dir: bool) -> Result<(), Errno> {
             self.with(|c| c.unlinkat(dirfd, name, dir))
         }
