@@ -244,6 +244,77 @@ impl PipeEnd {
         self.pipe.ring.lock().data.len()
     }
 
+    /// Bytes a write could add now without waiting.
+    pub(crate) fn room(&self) -> usize {
+        let r = self.pipe.ring.lock();
+        r.cap.saturating_sub(r.data.len())
+    }
+
+    /// The pipe both ends share (to tell two ends of one pipe).
+    pub(crate) fn shared(&self) -> &Pipe {
+        &self.pipe
+    }
+
+    /// True when this end may be read.
+    pub(crate) fn reads(&self) -> bool {
+        self.read
+    }
+
+    /// True when this end may be written.
+    pub(crate) fn writes(&self) -> bool {
+        self.write
+    }
+
+    /// splice(2) out of this read end: waits for data as read(2) does (`nonblock`:
+    /// EAGAIN instead), hands up to `max` bytes from the front to `give`, and removes
+    /// only as many as `give` took, so bytes the other side refused stay in the pipe.
+    /// End of file: Ok(0).
+    pub(crate) fn splice_out(
+        &self,
+        max: usize,
+        nonblock: bool,
+        give: &mut dyn FnMut(&[u8]) -> KResult<usize>,
+    ) -> KResult<usize> {
+        if !self.read {
+            return Err(Errno::EBADF);
+        }
+        loop {
+            let chunk: alloc::vec::Vec<u8> = {
+                let r = self.pipe.ring.lock();
+                if r.data.is_empty() && r.writers == 0 {
+                    return Ok(0);
+                }
+                r.data.iter().take(max).copied().collect()
+            };
+            if !chunk.is_empty() {
+                let n = give(&chunk)?;
+                let mut r = self.pipe.ring.lock();
+                let n = n.min(r.data.len());
+                r.data.drain(..n);
+                drop(r);
+                self.pipe.queue.notify(POLLOUT);
+                return Ok(n);
+            }
+            if nonblock || self.nonblock() {
+                return Err(Errno::EAGAIN);
+            }
+            if self.pipe.queue.wait(None) == Wake::Interrupted {
+                return Err(Errno::EINTR);
+            }
+        }
+    }
+
+    /// splice(2) into this write end: `nonblock` adds to the end's own O_NONBLOCK.
+    pub(crate) fn splice_in(&self, buf: &dyn Source, nonblock: bool) -> KResult<usize> {
+        if !self.write {
+            return Err(Errno::EBADF);
+        }
+        if nonblock && !self.nonblock() && self.room() < buf.len().min(PIPE_BUF) {
+            return Err(Errno::EAGAIN);
+        }
+        self.do_write(buf)
+    }
+
     fn do_read(&self, buf: &mut dyn Sink) -> KResult<usize> {
         if buf.is_empty() {
             return Ok(0);

@@ -24,10 +24,12 @@ use alloc::sync::Arc;
 use core::sync::atomic::{AtomicU32, Ordering};
 use uk_vfs::Loc;
 
-/// Working directory and umask (what `CLONE_FS` shares).
+/// Working directory, root directory and umask (what `CLONE_FS` shares).
 pub struct FsContext {
     /// None: the root (until boot or chdir sets one).
     pub cwd: spin::Mutex<Option<Loc>>,
+    /// Where absolute paths start (chroot); None: the namespace root.
+    pub root: spin::Mutex<Option<Loc>>,
     pub umask: AtomicU32,
 }
 
@@ -35,6 +37,7 @@ impl FsContext {
     pub const fn new() -> Self {
         FsContext {
             cwd: spin::Mutex::new(None),
+            root: spin::Mutex::new(None),
             umask: AtomicU32::new(0o022),
         }
     }

@@ -50,6 +50,8 @@ enum Dev {
     Full,
     Random,
     Console,
+    /// /dev/tty: the console, when it is the process's controlling terminal.
+    Tty,
 }
 
 /// A character device.
@@ -83,10 +85,20 @@ impl Node for DevNode {
         self
     }
     fn open(self: Arc<Self>, _req: &OpenReq) -> KResult<Arc<dyn Node>> {
+        // The process has a controlling terminal only when the console is one (a linuxu
+        // image started on a terminal); otherwise /dev/tty is ENXIO, as on Linux for a
+        // process without one (a service, a program run from a pipe).
+        if matches!(self.dev, Dev::Tty) && !(0..3).any(|fd| uk_plat::get().console_tty(fd).is_tty) {
+            return Err(Errno::ENXIO);
+        }
         Ok(self)
     }
     fn is_device(&self) -> bool {
         true
+    }
+    fn seekable(&self) -> bool {
+        // The console and /dev/tty are terminals: no offset to move.
+        !matches!(self.dev, Dev::Console | Dev::Tty)
     }
     fn read_at(&self, _off: u64, buf: &mut dyn Sink) -> KResult<usize> {
         match self.dev {
@@ -96,7 +108,7 @@ impl Node for DevNode {
                 Ok(())
             }),
             Dev::Random => fill_with(buf, random),
-            Dev::Console => {
+            Dev::Console | Dev::Tty => {
                 let mut b = vec![0u8; buf.len().min(CONSOLE_CHUNK)];
                 let n = uk_plat::get().console_read(&mut b)?;
                 uk_abi::uio::give(buf, 0, &b[..n])
@@ -106,7 +118,7 @@ impl Node for DevNode {
     fn write_at(&self, _off: u64, buf: &dyn Source) -> KResult<usize> {
         match self.dev {
             Dev::Full => Err(Errno::ENOSPC),
-            Dev::Console => {
+            Dev::Console | Dev::Tty => {
                 let mut b = vec![0u8; buf.len().min(CONSOLE_CHUNK)];
                 let n = uk_abi::uio::take(buf, 0, &mut b)?;
                 uk_plat::get().console_write(uk_plat::ConsoleStream::Out, &b[..n])
@@ -184,7 +196,7 @@ pub fn new() -> KResult<RamFs> {
         (b"random", Dev::Random, (1, 8), 0o666),
         (b"urandom", Dev::Random, (1, 9), 0o666),
         (b"console", Dev::Console, (5, 1), 0o600),
-        (b"tty", Dev::Console, (5, 0), 0o666),
+        (b"tty", Dev::Tty, (5, 0), 0o666),
     ];
     for (name, dev, rdev, perm) in devs {
         ino += 1;

@@ -254,6 +254,11 @@ pub trait Node: Send + Sync + Any {
     fn is_device(&self) -> bool {
         false
     }
+    /// False for streams that have no position at all (terminals): lseek, pread and
+    /// pwrite give ESPIPE, as Linux's tty driver does.
+    fn seekable(&self) -> bool {
+        true
+    }
 }
 
 /// Wall time for timestamps (ns since the epoch): the platform's clock, or 0 before a

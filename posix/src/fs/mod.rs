@@ -12,11 +12,14 @@ use uk_abi::fcntl::{
 };
 use uk_abi::fcntl::{UTIME_NOW, UTIME_OMIT};
 
+pub mod copy;
 pub mod lock;
+pub mod memfd;
 pub mod mmap;
 mod mount;
 mod open_file;
 pub mod proc;
+pub mod space;
 
 pub use mount::{boot_mount, boot_option, RootSpec};
 pub use open_file::OpenFile;
@@ -34,7 +37,32 @@ pub fn cwd() -> KResult<Loc> {
     if let Some(l) = crate::process::current().fs.cwd.lock().clone() {
         return Ok(l);
     }
+    root()
+}
+
+/// Where the process's absolute paths start: the namespace root, or the directory
+/// chroot(2) chose.
+pub fn root() -> KResult<Loc> {
+    if let Some(l) = crate::process::current().fs.root.lock().clone() {
+        return Ok(l);
+    }
     Loc::root()
+}
+
+/// chroot(2): absolute paths start at directory `path` from now on. As on Linux the
+/// working directory is left where it is (a program that wants confinement chdirs
+/// into the new root itself), and `..` from a working directory outside the new root
+/// still climbs the namespace. The image runs as root, so the call is allowed.
+/// Limit: an absolute symlink met while resolving a path relative to a working
+/// directory outside the new root starts from the namespace root.
+pub fn chroot(path: &[u8]) -> KResult<()> {
+    let r = resolve_at(AT_FDCWD, path, true)?;
+    let node = r.node.clone().ok_or(Errno::ENOENT)?;
+    if node.kind() != Kind::Dir {
+        return Err(Errno::ENOTDIR);
+    }
+    *crate::process::current().fs.root.lock() = Some(Loc::at_root(node));
+    Ok(())
 }
 
 /// Set the working directory without checks (boot).
@@ -45,7 +73,7 @@ pub fn set_cwd(l: Loc) {
 /// Where a path given with `dirfd` starts.
 fn start(dirfd: i32, path: &[u8]) -> KResult<Loc> {
     if path.first() == Some(&b'/') {
-        return Loc::root();
+        return root();
     }
     if dirfd == AT_FDCWD {
         return cwd();
