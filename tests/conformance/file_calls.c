@@ -234,6 +234,69 @@ static void tty_cases(void)
 	TEST_ERRNO(lseek(1, 0, SEEK_CUR), ESPIPE);
 }
 
+static volatile sig_atomic_t sigio_count;
+static void on_sigio(int s)
+{
+	(void)s;
+	sigio_count++;
+}
+
+/* Waits up to a second for SIGIO number `n`; returns the count seen. */
+static int wait_sigio(int n)
+{
+	for (int i = 0; i < 1000 && sigio_count < n; i++)
+		usleep(1000);
+	return sigio_count;
+}
+
+/* dnotify: SIGIO when a watched directory changes. */
+static void notify_cases(void)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_sigio;
+	REQUIRE(sigaction(SIGIO, &sa, NULL) == 0);
+	REQUIRE(mkdir("w", 0755) == 0);
+	REQUIRE(ukt_write_file("plain", "x") == 0);
+	int f = open("plain", O_RDONLY);
+	TEST_ERRNO(fcntl(f, F_NOTIFY, DN_CREATE), ENOTDIR);
+	close(f);
+	TEST_ERRNO(fcntl(9999, F_NOTIFY, DN_CREATE), EBADF);
+	int d = open("w", O_RDONLY | O_DIRECTORY);
+	REQUIRE(d >= 0);
+	sigio_count = 0;
+	/* One-shot: the first creation signals, the second does not. */
+	TEST_RES(fcntl(d, F_NOTIFY, DN_CREATE), 0);
+	REQUIRE(ukt_write_file("w/a", "") == 0);
+	TEST_RES(wait_sigio(1), 1);
+	REQUIRE(ukt_write_file("w/b", "") == 0);
+	usleep(20000);
+	TEST_RES(sigio_count, 1);
+	/* Events not asked for do not signal. */
+	TEST_RES(fcntl(d, F_NOTIFY, DN_DELETE | DN_MULTISHOT), 0);
+	REQUIRE(mkdir("w/c", 0755) == 0);
+	usleep(20000);
+	TEST_RES(sigio_count, 1);
+	/* Multishot: every removal signals. */
+	TEST_RES(unlink("w/a"), 0);
+	TEST_RES(wait_sigio(2), 2);
+	TEST_RES(unlink("w/b"), 0);
+	TEST_RES(wait_sigio(3), 3);
+	/* Renames and attribute changes. */
+	TEST_RES(fcntl(d, F_NOTIFY, DN_RENAME | DN_ATTRIB | DN_MULTISHOT), 0);
+	TEST_RES(rename("w/c", "w/c2"), 0);
+	TEST_RES(wait_sigio(4), 4);
+	TEST_RES(chmod("w/c2", 0700), 0);
+	TEST_RES(wait_sigio(5), 5);
+	/* No event bits: the watch ends. */
+	TEST_RES(fcntl(d, F_NOTIFY, 0), 0);
+	TEST_RES(rmdir("w/c2"), 0);
+	usleep(20000);
+	TEST_RES(sigio_count, 5);
+	close(d);
+	signal(SIGIO, SIG_DFL);
+}
+
 int main(void)
 {
 	ukt_setup();
@@ -245,5 +308,6 @@ int main(void)
 	RUN(memfd_cases);
 	RUN(chroot_cases);
 	RUN(tty_cases);
+	RUN(notify_cases);
 	return ukt_finish();
 }

@@ -13,6 +13,7 @@ use uk_abi::fcntl::{
 use uk_abi::fcntl::{UTIME_NOW, UTIME_OMIT};
 
 pub mod copy;
+pub mod dnotify;
 pub mod lock;
 pub mod memfd;
 pub mod mmap;
@@ -213,6 +214,7 @@ pub fn open_file_at(dirfd: i32, path: &[u8], flags: u32, mode: u32) -> KResult<A
             }
             let name = r.name.as_deref().ok_or(Errno::EISDIR)?;
             let node = r.parent.node().create(name, &req_of(flags, mode))?;
+            dnotify::event(r.parent.node(), uk_abi::fcntl::DN_CREATE);
             let path = Some(r.path());
             Ok(Arc::new(OpenFile::new(node, None, flags).with_path(path)))
         }
@@ -274,7 +276,9 @@ pub fn mkdirat(dirfd: i32, path: &[u8], mode: u32) -> KResult<()> {
     }
     let name = r.name.as_deref().ok_or(Errno::EEXIST)?;
     let mode = mode & 0o7777 & !crate::process::current().fs.umask();
-    r.parent.node().mkdir(name, mode)
+    r.parent.node().mkdir(name, mode)?;
+    dnotify::event(r.parent.node(), uk_abi::fcntl::DN_CREATE);
+    Ok(())
 }
 
 /// What a path names, for keying kernel objects by node (AF_UNIX sockets): its kind,
@@ -316,10 +320,12 @@ pub fn mknodat(dirfd: i32, path: &[u8], mode: u32) -> KResult<()> {
             mode: perm,
             ..OpenReq::default()
         };
-        r.parent.node().create(name, &req).map(|_| ())
+        r.parent.node().create(name, &req)?;
     } else {
-        r.parent.node().mknod(name, kind, perm)
+        r.parent.node().mknod(name, kind, perm)?;
     }
+    dnotify::event(r.parent.node(), uk_abi::fcntl::DN_CREATE);
+    Ok(())
 }
 
 /// The literal last component of a path (trailing slashes ignored).
@@ -358,7 +364,9 @@ pub fn unlinkat(dirfd: i32, path: &[u8], flags: u32) -> KResult<()> {
             Errno::ENOTDIR
         });
     }
-    r.parent.node().unlink(name, dir)
+    r.parent.node().unlink(name, dir)?;
+    dnotify::event(r.parent.node(), uk_abi::fcntl::DN_DELETE);
+    Ok(())
 }
 
 /// renameat2(2).
@@ -398,7 +406,12 @@ pub fn renameat2(olddirfd: i32, old: &[u8], newdirfd: i32, new: &[u8], flags: u3
             return Err(Errno::EINVAL);
         }
     }
-    od.rename(oname, nd, nname, flags)
+    od.rename(oname, nd, nname, flags)?;
+    dnotify::event(od, uk_abi::fcntl::DN_RENAME);
+    if !same(od, nd) {
+        dnotify::event(nd, uk_abi::fcntl::DN_RENAME);
+    }
+    Ok(())
 }
 
 /// linkat(2).
@@ -432,7 +445,9 @@ pub fn linkat(olddirfd: i32, old: &[u8], newdirfd: i32, new: &[u8], flags: u32) 
     if rn.parent.node().fs_id() != target.fs_id() {
         return Err(Errno::EXDEV);
     }
-    rn.parent.node().link(name, &target)
+    rn.parent.node().link(name, &target)?;
+    dnotify::event(rn.parent.node(), uk_abi::fcntl::DN_CREATE);
+    Ok(())
 }
 
 /// symlinkat(2).
@@ -448,7 +463,9 @@ pub fn symlinkat(target: &[u8], newdirfd: i32, path: &[u8]) -> KResult<()> {
     if r.trailing_slash {
         return Err(Errno::ENOENT);
     }
-    r.parent.node().symlink(name, target)
+    r.parent.node().symlink(name, target)?;
+    dnotify::event(r.parent.node(), uk_abi::fcntl::DN_CREATE);
+    Ok(())
 }
 
 /// readlinkat(2): the target (the caller truncates to its buffer).
@@ -564,8 +581,23 @@ pub fn umask(mask: u32) -> u32 {
 
 fn setattr_at(dirfd: i32, path: &[u8], flags: u32, a: &SetAttr) -> KResult<()> {
     match target_at(dirfd, path, flags)? {
-        Target::Node(n) => n.setattr(a),
-        Target::File(_) => Ok(()),
+        Target::Node(n) => n.setattr(a)?,
+        Target::File(_) => return Ok(()),
+    }
+    attrib_event(dirfd, path, flags);
+    Ok(())
+}
+
+/// DN_ATTRIB for the directory holding `path` (a child's attributes changed by path).
+/// Resolved again only while some directory is watched.
+fn attrib_event(dirfd: i32, path: &[u8], flags: u32) {
+    if path.is_empty() || !dnotify::active() {
+        return;
+    }
+    if let Ok(r) = resolve_at(dirfd, path, flags & AT_SYMLINK_NOFOLLOW == 0) {
+        if r.name.is_some() {
+            dnotify::event(r.parent.node(), uk_abi::fcntl::DN_ATTRIB);
+        }
     }
 }
 
@@ -578,10 +610,11 @@ pub fn fchmodat(dirfd: i32, path: &[u8], mode: u32, flags: u32) -> KResult<()> {
         if n.kind() == Kind::Symlink {
             return Err(Errno::EOPNOTSUPP);
         }
-        return n.setattr(&SetAttr {
+        n.setattr(&SetAttr {
             mode: Some(mode & 0o7777),
             ..SetAttr::default()
-        });
+        })?;
+        attrib_event(dirfd, path, flags);
     }
     Ok(())
 }

@@ -250,5 +250,6 @@ impl File for OpenFile {
 impl Drop for OpenFile {
     fn drop(&mut self) {
         super::lock::release_description(self as *const OpenFile as usize);
+        super::dnotify::release(self as *const OpenFile as usize);
     }
 }

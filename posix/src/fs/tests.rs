@@ -480,3 +480,33 @@ fn chroot_and_fifo() {
     crate::process::current().fds.close(top).unwrap();
     set_cwd(Loc::root().unwrap());
 }
+
+#[test]
+fn dnotify_watches_end_with_one_shot_and_close() {
+    let _g = setup();
+    mkdirat(AT_FDCWD, b"/t11", 0o755).unwrap();
+    let f = openat(AT_FDCWD, b"/t11/f", O_CREAT | O_RDWR, 0o644).unwrap();
+    assert_eq!(dnotify::notify(f, 4), Err(Errno::ENOTDIR));
+    let d = openat(AT_FDCWD, b"/t11", O_RDONLY | O_DIRECTORY, 0).unwrap();
+    // SIGIO must not end the test process: block it for the duration.
+    let sigs = &crate::process::current().signals;
+    let bit = 1u64 << (uk_abi::signal::SIGIO - 1);
+    let old = sigs.sigprocmask(0 /* SIG_BLOCK */, Some(bit)).unwrap();
+    dnotify::notify(d, uk_abi::fcntl::DN_CREATE).unwrap();
+    assert!(dnotify::active());
+    // A deletion was not asked for; a creation fires and ends the one-shot watch.
+    unlinkat(AT_FDCWD, b"/t11/f", 0).unwrap();
+    assert!(dnotify::active());
+    assert_eq!(sigs.sigpending() & bit, 0);
+    mkdirat(AT_FDCWD, b"/t11/sub", 0o755).unwrap();
+    assert!(!dnotify::active());
+    assert_ne!(sigs.sigpending() & bit, 0, "SIGIO sent");
+    sigs.sigtimedwait(bit, Some(0)).unwrap();
+    // Closing the description ends a multishot watch.
+    dnotify::notify(d, uk_abi::fcntl::DN_CREATE | uk_abi::fcntl::DN_MULTISHOT).unwrap();
+    assert!(dnotify::active());
+    crate::process::current().fds.close(d).unwrap();
+    assert!(!dnotify::active());
+    crate::process::current().fds.close(f).unwrap();
+    sigs.sigprocmask(2 /* SIG_SETMASK */, Some(old)).unwrap();
+}
