@@ -52,6 +52,9 @@ enum Dev {
     Console,
     /// /dev/tty: the console, when it is the process's controlling terminal.
     Tty,
+    /// /dev/ptmx: uk-posix opens a new pseudo-terminal master in its place
+    /// (posix/src/pty.rs); reached as a plain node it has no pty behind it.
+    Ptmx,
 }
 
 /// A character device.
@@ -98,7 +101,7 @@ impl Node for DevNode {
     }
     fn seekable(&self) -> bool {
         // The console and /dev/tty are terminals: no offset to move.
-        !matches!(self.dev, Dev::Console | Dev::Tty)
+        !matches!(self.dev, Dev::Console | Dev::Tty | Dev::Ptmx)
     }
     fn read_at(&self, _off: u64, buf: &mut dyn Sink) -> KResult<usize> {
         match self.dev {
@@ -108,6 +111,7 @@ impl Node for DevNode {
                 Ok(())
             }),
             Dev::Random => fill_with(buf, random),
+            Dev::Ptmx => Err(Errno::EIO),
             Dev::Console | Dev::Tty => {
                 let mut b = vec![0u8; buf.len().min(CONSOLE_CHUNK)];
                 let n = uk_plat::get().console_read(&mut b)?;
@@ -118,6 +122,7 @@ impl Node for DevNode {
     fn write_at(&self, _off: u64, buf: &dyn Source) -> KResult<usize> {
         match self.dev {
             Dev::Full => Err(Errno::ENOSPC),
+            Dev::Ptmx => Err(Errno::EIO),
             Dev::Console | Dev::Tty => {
                 let mut b = vec![0u8; buf.len().min(CONSOLE_CHUNK)];
                 let n = uk_abi::uio::take(buf, 0, &mut b)?;
@@ -189,7 +194,7 @@ pub fn new() -> KResult<RamFs> {
     let id = root.fs_id_of();
     let mut ino = 1000u64;
     type DevRow<'a> = (&'a [u8], Dev, (u32, u32), u32);
-    let devs: [DevRow<'_>; 7] = [
+    let devs: [DevRow<'_>; 8] = [
         (b"null", Dev::Null, (1, 3), 0o666),
         (b"zero", Dev::Zero, (1, 5), 0o666),
         (b"full", Dev::Full, (1, 7), 0o666),
@@ -197,6 +202,7 @@ pub fn new() -> KResult<RamFs> {
         (b"urandom", Dev::Random, (1, 9), 0o666),
         (b"console", Dev::Console, (5, 1), 0o600),
         (b"tty", Dev::Tty, (5, 0), 0o666),
+        (b"ptmx", Dev::Ptmx, (5, 2), 0o666),
     ];
     for (name, dev, rdev, perm) in devs {
         ino += 1;
@@ -216,6 +222,9 @@ pub fn new() -> KResult<RamFs> {
         root.attach(name, Arc::new(FdAlias { fs: id, ino, fd }))?;
     }
     root.mkdir(b"shm", 0o1777)?;
+    // Pseudo-terminal slaves appear here while their master is open (uk-posix attaches
+    // them: posix/src/pty.rs).
+    root.mkdir(b"pts", 0o755)?;
     Ok(fs)
 }
 

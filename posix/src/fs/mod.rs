@@ -225,6 +225,12 @@ pub fn open_file_at(dirfd: i32, path: &[u8], flags: u32, mode: u32) -> KResult<A
             if node.kind() == Kind::Symlink && flags & O_PATH == 0 {
                 return Err(Errno::ELOOP);
             }
+            if node.kind() == Kind::Chr && flags & O_PATH == 0 {
+                // Pseudo-terminals: /dev/ptmx makes a pair, /dev/pts/N is a slave.
+                if let Some(f) = crate::pty::open_device(&node, flags)? {
+                    return Ok(f);
+                }
+            }
             if node.kind() == Kind::Fifo && flags & O_PATH == 0 {
                 if flags & O_DIRECTORY != 0 {
                     return Err(Errno::ENOTDIR);
