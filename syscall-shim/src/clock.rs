@@ -96,5 +96,19 @@ mod tests {
         assert!(t > 1_600_000_000);
         assert_eq!(dispatch(SYS_GETTIMEOFDAY, &[a, 0, 0, 0, 0, 0]), 0);
         assert_eq!(dispatch(SYS_CLOCK_GETRES, &[1, 0, 0, 0, 0, 0]), 0);
+        // clock_settime: a clock that cannot be set before the pointer, then EPERM.
+        assert_eq!(
+            dispatch(SYS_CLOCK_SETTIME, &[1, 0, 0, 0, 0, 0]),
+            Errno::EINVAL.as_neg()
+        );
+        assert_eq!(
+            dispatch(SYS_CLOCK_SETTIME, &[0, 0, 0, 0, 0, 0]),
+            Errno::EFAULT.as_neg()
+        );
+        uk_posix::user::write(a, &[5i64, 0]).unwrap();
+        assert_eq!(
+            dispatch(SYS_CLOCK_SETTIME, &[0, a, 0, 0, 0, 0]),
+            Errno::EPERM.as_neg()
+        );
     }
 }

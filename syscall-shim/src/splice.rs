@@ -30,11 +30,11 @@ fn write_off(addr: usize, v: Option<u64>) -> KResult<()> {
     Ok(())
 }
 
+/// The typed call behind both rows: (fd_in, off_in, fd_out, off_out, len, flags).
+type CopyCall = fn(i32, Option<&mut u64>, i32, Option<&mut u64>, usize, u32) -> KResult<usize>;
+
 /// Both calls: (fd_in, off_in *, fd_out, off_out *, len, flags).
-fn with_offsets(
-    a: &Args,
-    f: fn(i32, Option<&mut u64>, i32, Option<&mut u64>, usize, u32) -> KResult<usize>,
-) -> KResult<usize> {
+fn with_offsets(a: &Args, f: CopyCall) -> KResult<usize> {
     let mut oi = read_off(a[1])?;
     let mut oo = read_off(a[3])?;
     let len = a[4].min(0x7fff_f000);
