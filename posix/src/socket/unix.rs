@@ -431,7 +431,13 @@ impl Proto for UnixSock {
         };
         {
             let mut names = NAMES.lock();
-            if names.get(&key).is_some_and(|w| w.strong_count() > 0) {
+            // A node key taken by a live socket means that socket's node was unlinked
+            // and the file system reused the inode number for the node just made: the
+            // old socket is unreachable by path, as on Linux, so the new one takes the
+            // key. Abstract names stay taken while their socket lives.
+            if matches!(key, Key::Abstract(_))
+                && names.get(&key).is_some_and(|w| w.strong_count() > 0)
+            {
                 return Err(Errno::EADDRINUSE);
             }
             names.insert(key.clone(), Arc::downgrade(&self.sh));
