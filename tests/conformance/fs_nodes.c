@@ -146,7 +146,7 @@ static void unix_socket_nodes(void)
 	struct sockaddr_un a = un("s.sock", &al);
 	int ls = socket(AF_UNIX, SOCK_STREAM, 0);
 	REQUIRE(ls >= 0);
-	TEST_RES(bind(ls, (struct sockaddr *)&a, al), 0);
+	REQUIRE(bind(ls, (struct sockaddr *)&a, al) == 0);
 	/* The socket file is there, with the umask applied to 0777. */
 	TEST_RES(mode_of("s.sock"), S_IFSOCK | 0755);
 	TEST_RES(listen(ls, 4), 0);

@@ -10,7 +10,10 @@
 //! socket node, or a node nobody is bound to, refuses (ECONNREFUSED). The node outlives
 //! the socket until `unlink`, and `unlink` of a bound socket's node leaves the socket
 //! bound but unreachable, as on Linux. Abstract names (leading NUL) are keyed by their
-//! bytes and vanish with the socket.
+//! bytes and vanish with the socket. Where the file system cannot hold a socket node
+//! (a kvm 9p share: QEMU's local backend refuses special files), the name is kept in
+//! the table only, by absolute path, as a name without a file: connect reaches it,
+//! `stat` does not see it, and it is released when the socket closes.
 //!
 //! # Data
 //! Each socket owns its receive side (a byte queue for streams, a datagram queue), its
@@ -47,6 +50,23 @@ enum Key {
     Abstract(Vec<u8>),
     /// A socket node: (file system instance, st_dev, st_ino).
     Node(usize, u64, u64),
+    /// A name on a file system that cannot hold socket nodes (QEMU's 9p refuses special
+    /// files): the absolute path, kept in this table only, released with the socket.
+    Path(Vec<u8>),
+}
+
+/// The absolute form of a path name (relative names joined to the working directory;
+/// `.`/`..` components are not folded): the key of a name without a node.
+fn path_key(p: &[u8]) -> KResult<Key> {
+    if p.first() == Some(&b'/') {
+        return Ok(Key::Path(p.to_vec()));
+    }
+    let mut abs = crate::fs::getcwd()?;
+    if abs.last() != Some(&b'/') {
+        abs.push(b'/');
+    }
+    abs.extend_from_slice(p.strip_prefix(b"./").unwrap_or(p));
+    Ok(Key::Path(abs))
 }
 
 #[derive(Default)]
@@ -105,7 +125,17 @@ fn node_key(path: &[u8]) -> KResult<Key> {
 
 fn lookup(a: &UnixAddr) -> KResult<Arc<Shared>> {
     let key = match a {
-        UnixAddr::Path(p) => node_key(p)?,
+        UnixAddr::Path(p) => match node_key(p) {
+            Err(Errno::ENOENT) => {
+                // A name bound where no node could be made.
+                let k = path_key(p)?;
+                if let Some(s) = NAMES.lock().get(&k).and_then(Weak::upgrade) {
+                    return Ok(s);
+                }
+                return Err(Errno::ENOENT);
+            }
+            r => r?,
+        },
         UnixAddr::Abstract(b) => Key::Abstract(b.clone()),
         UnixAddr::Unnamed => return Err(Errno::ECONNREFUSED),
     };
@@ -420,11 +450,18 @@ impl Proto for UnixSock {
                 let mode = uk_abi::stat::S_IFSOCK | 0o777;
                 match crate::fs::mknodat(uk_abi::fcntl::AT_FDCWD, p, mode) {
                     Err(Errno::EEXIST) => return Err(Errno::EADDRINUSE),
-                    r => r?,
+                    // The file system cannot hold a socket node: the name lives in the
+                    // kernel table only (no file; released when the socket closes).
+                    Err(Errno::EPERM | Errno::ENXIO | Errno::EOPNOTSUPP | Errno::ENOSYS) => {
+                        path_key(p)?
+                    }
+                    Err(e) => return Err(e),
+                    Ok(()) => {
+                        let (_, fs, dev, ino) =
+                            crate::fs::node_identity(uk_abi::fcntl::AT_FDCWD, p, false)?;
+                        Key::Node(fs, dev, ino)
+                    }
                 }
-                let (_, fs, dev, ino) =
-                    crate::fs::node_identity(uk_abi::fcntl::AT_FDCWD, p, false)?;
-                Key::Node(fs, dev, ino)
             }
             UnixAddr::Abstract(b) => Key::Abstract(b.clone()),
             UnixAddr::Unnamed => return Err(Errno::EINVAL),
@@ -435,7 +472,7 @@ impl Proto for UnixSock {
             // and the file system reused the inode number for the node just made: the
             // old socket is unreachable by path, as on Linux, so the new one takes the
             // key. Abstract names stay taken while their socket lives.
-            if matches!(key, Key::Abstract(_))
+            if !matches!(key, Key::Node(..))
                 && names.get(&key).is_some_and(|w| w.strong_count() > 0)
             {
                 return Err(Errno::EADDRINUSE);

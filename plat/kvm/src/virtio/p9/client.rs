@@ -509,25 +509,6 @@ impl<C: Chan> Client<C> {
         )
     }
 
-    /// Tmknod of a FIFO or socket node (`mode` with its S_IFMT bits; device numbers 0).
-    pub fn mknodat(&mut self, dirfd: i32, name: &[u8], mode: u32) -> Result<(), Errno> {
-        let dir = Self::fid(dirfd)?;
-        valid_name(name)?;
-        self.rpc(
-            TMKNOD,
-            TAG,
-            |w| {
-                w.u32(dir);
-                w.str(name);
-                w.u32(mode);
-                w.u32(0);
-                w.u32(0);
-                w.u32(0);
-            },
-            |mut r| r.qid().map(|_| ()),
-        )
-    }
-
     pub fn unlinkat(&mut self, dirfd: i32, name: &[u8], dir: bool) -> Result<(), Errno> {
         let d = Self::fid(dirfd)?;
         valid_name(name)?;

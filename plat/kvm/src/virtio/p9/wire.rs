@@ -15,7 +15,6 @@ pub const TSTATFS: u8 = 8;
 pub const TLOPEN: u8 = 12;
 pub const TLCREATE: u8 = 14;
 pub const TSYMLINK: u8 = 16;
-pub const TMKNOD: u8 = 18;
 pub const TREADLINK: u8 = 22;
 pub const TGETATTR: u8 = 24;
 pub const TSETATTR: u8 = 26;
