@@ -45,7 +45,7 @@ pub fn clock_ns(clock: i32) -> KResult<i64> {
         | CLOCK_BOOTTIME
         | CLOCK_BOOTTIME_ALARM => p.monotonic_ns() as i64,
         CLOCK_PROCESS_CPUTIME_ID => cpu_ns() as i64,
-        CLOCK_THREAD_CPUTIME_ID => thread_cpu_ns(crate::thread::current_tid())? as i64,
+        CLOCK_THREAD_CPUTIME_ID => thread_cpu_ns(uk_sched::current_tid())? as i64,
         c if c < 0 => cpu_clock_ns(c)?,
         _ => return Err(Errno::EINVAL),
     })
@@ -79,21 +79,18 @@ fn thread_cpu_ns(tid: i32) -> KResult<u64> {
 /// A CPU-time clock named by a process or thread id, as clock_getcpuclockid(3) and
 /// pthread_getcpuclockid(3) make them: the id is `!(clock >> 3)` (0: the caller), bit 2
 /// says thread, the low two bits pick PROF (0), VIRT (1) or SCHED (2). ukit has no
-/// user/system split, so the three read the same time. An id that names no thread of
-/// ours (or a process other than this one) is EINVAL, as on Linux.
+/// user/system split, so the three read the same time. An id that names no thread is
+/// EINVAL, as on Linux; a process clock must name the caller as 0 here (the system
+/// call rewrites the caller's own pid first: `process::own_clock`), any other is EINVAL.
 fn cpu_clock_ns(clock: i32) -> KResult<i64> {
     if clock & 3 == 3 {
         return Err(Errno::EINVAL);
     }
     let id = !(clock >> 3);
     let ns = if clock & 4 != 0 {
-        let tid = if id == 0 {
-            crate::thread::current_tid()
-        } else {
-            id
-        };
+        let tid = if id == 0 { uk_sched::current_tid() } else { id };
         thread_cpu_ns(tid)?
-    } else if id == 0 || id == crate::ident::INIT_PID {
+    } else if id == 0 {
         cpu_ns()
     } else {
         return Err(Errno::EINVAL);
@@ -186,7 +183,7 @@ mod tests {
     fn cpu_clock_ids() {
         crate::testplat::setup();
         let _g = crate::testplat::serial();
-        let tid = crate::thread::current_tid();
+        let tid = uk_sched::current_tid();
         // pthread_getcpuclockid's encoding: (-tid - 1) * 8 + 6.
         let mine = (-tid - 1) * 8 + 6;
         let a = clock_ns(mine).unwrap();
