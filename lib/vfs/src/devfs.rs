@@ -91,7 +91,8 @@ impl Node for DevNode {
         // The process has a controlling terminal only when the console is one (a linuxu
         // image started on a terminal); otherwise /dev/tty is ENXIO, as on Linux for a
         // process without one (a service, a program run from a pipe).
-        if matches!(self.dev, Dev::Tty) && !(0..3).any(|fd| uk_plat::get().console_tty(fd).is_tty) {
+        let terminal = |p: &dyn uk_plat::Platform| (0..3).any(|fd| p.console_tty(fd).is_tty);
+        if matches!(self.dev, Dev::Tty) && !uk_plat::try_get().is_some_and(terminal) {
             return Err(Errno::ENXIO);
         }
         Ok(self)
@@ -257,6 +258,16 @@ mod tests {
         assert_eq!(ur.read_at(0, &mut &mut c[..]).unwrap(), 8);
         assert_ne!(b, c, "random bytes differ between reads");
         assert_eq!(root.lookup(b"shm").unwrap().kind(), Kind::Dir);
+        // No terminal (no platform here): /dev/tty is ENXIO, and never seeks.
+        let tty = root.lookup(b"tty").unwrap();
+        assert!(!tty.seekable());
+        assert_eq!(
+            tty.clone().open(&OpenReq::default()).err(),
+            Some(Errno::ENXIO)
+        );
+        let ptmx = root.lookup(b"ptmx").unwrap();
+        assert_eq!(ptmx.attr().unwrap().st_rdev, (5 << 8) | 2);
+        assert_eq!(root.lookup(b"pts").unwrap().kind(), Kind::Dir);
     }
 
     #[test]
