@@ -309,10 +309,7 @@ impl PipeEnd {
         if !self.write {
             return Err(Errno::EBADF);
         }
-        if nonblock && !self.nonblock() && self.room() < buf.len().min(PIPE_BUF) {
-            return Err(Errno::EAGAIN);
-        }
-        self.do_write(buf)
+        self.do_write(buf, nonblock || self.nonblock())
     }
 
     fn do_read(&self, buf: &mut dyn Sink) -> KResult<usize> {
@@ -356,7 +353,8 @@ impl PipeEnd {
         }
     }
 
-    fn do_write(&self, buf: &dyn Source) -> KResult<usize> {
+    /// write(2) into the pipe; `nonblock`: EAGAIN (or a short count) instead of waiting.
+    fn do_write(&self, buf: &dyn Source, nonblock: bool) -> KResult<usize> {
         if buf.is_empty() {
             return Ok(0);
         }
@@ -394,7 +392,7 @@ impl PipeEnd {
                     continue;
                 }
             }
-            if self.nonblock() {
+            if nonblock {
                 return if done > 0 {
                     Ok(done)
                 } else {
@@ -440,7 +438,7 @@ impl File for PipeEnd {
         if !self.write {
             return Err(Errno::EBADF);
         }
-        self.do_write(buf)
+        self.do_write(buf, self.nonblock())
     }
 
     fn ioctl(&self, cmd: u32, arg: usize) -> KResult<usize> {
