@@ -230,6 +230,12 @@ pub fn open_file_at(dirfd: i32, path: &[u8], flags: u32, mode: u32) -> KResult<A
                 if let Some(f) = crate::pty::open_device(&node, flags)? {
                     return Ok(f);
                 }
+                // /dev/tty on a console that is a terminal (devfs's open says ENXIO
+                // otherwise): the console itself, with its terminal ioctls.
+                if node.attr()?.st_rdev == 5 << 8 && node.is_device() {
+                    node.clone().open(&req_of(flags, 0))?;
+                    return Ok(Arc::new(crate::console::Console::controlling()));
+                }
             }
             if node.kind() == Kind::Fifo && flags & O_PATH == 0 {
                 if flags & O_DIRECTORY != 0 {
