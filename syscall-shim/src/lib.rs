@@ -41,6 +41,7 @@ mod socket;
 mod stat;
 mod sysinfo;
 mod table;
+mod timer;
 mod timerfd;
 pub mod trace;
 mod uname;
