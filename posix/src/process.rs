@@ -17,6 +17,7 @@ use crate::file::File;
 use crate::ident::{Creds, Ids, Limits, INIT_PID};
 use crate::itimer::Itimers;
 use crate::mm::AddressSpace;
+use crate::ptimer::Ptimers;
 use crate::rusage::ProcInfo;
 use crate::signal::SignalState;
 use crate::KResult;
@@ -63,6 +64,8 @@ pub struct Process {
     pub signals: Arc<SignalState>,
     pub limits: Limits,
     pub itimers: Arc<Itimers>,
+    /// timer_create's timers.
+    pub ptimers: Ptimers,
     pub info: ProcInfo,
 }
 
@@ -132,6 +135,7 @@ pub(crate) fn create_init(p: InitParams) -> &'static Arc<Process> {
             fs: FsContext::new(),
             mm,
             itimers: Arc::new(Itimers::new(signals.clone())),
+            ptimers: Ptimers::new(signals.clone()),
             signals,
             limits: Limits::new(p.nofile, p.stack_size),
             info: ProcInfo::new(),

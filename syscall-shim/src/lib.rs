@@ -45,6 +45,7 @@ mod splice;
 mod stat;
 mod sysinfo;
 mod table;
+mod timer;
 mod timerfd;
 pub mod trace;
 mod uname;

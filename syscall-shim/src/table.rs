@@ -74,6 +74,7 @@ const FAMILIES: &[&[Row]] = &[
     crate::socket::ENTRIES,
     crate::stat::ENTRIES,
     crate::sysinfo::ENTRIES,
+    crate::timer::ENTRIES,
     crate::timerfd::ENTRIES,
     crate::uname::ENTRIES,
 ];
