@@ -24,8 +24,8 @@ use uk_abi::time::{
 };
 
 use crate::signal::{Queued, SignalState, Target, TimerSignal};
+use crate::time::ItimerNs;
 use crate::time::{clock_ns, cpu_ns};
-use crate::timerfd::ItimerNs;
 use crate::{Errno, KResult};
 use alloc::sync::{Arc, Weak};
 use core::sync::atomic::{AtomicUsize, Ordering};

@@ -17,6 +17,13 @@ pub(crate) fn init() {
     BOOT_NS.store(uk_plat::get().monotonic_ns(), Ordering::Relaxed);
 }
 
+/// A timer setting in nanoseconds (`struct itimerspec`): `value` 0 means disarmed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ItimerNs {
+    pub interval: u64,
+    pub value: u64,
+}
+
 /// Nanoseconds since boot.
 pub fn uptime_ns() -> u64 {
     uk_plat::get()

@@ -10,7 +10,7 @@ use uk_abi::sysno::{
 };
 use uk_abi::time::{Itimerspec, Timespec};
 use uk_posix::process::current;
-use uk_posix::timerfd::ItimerNs;
+use uk_posix::time::ItimerNs;
 use uk_posix::user::UserPtr;
 use uk_posix::{time, user};
 
