@@ -266,6 +266,7 @@ fn finish(p: &Arc<Process>, status: i32) {
                 code,
                 pid: p.pid(),
                 value: st as u32 as u64,
+                timer: None,
             },
         );
     }
@@ -301,6 +302,7 @@ fn parent_died(child: &Process, parent: i32) {
                 code: SI_USER,
                 pid: parent,
                 value: 0,
+                timer: None,
             },
         );
     }
@@ -538,6 +540,7 @@ pub fn kill(pid: i32, sig: usize) -> KResult<()> {
                 code: SI_USER,
                 pid: my.pid,
                 value: 0,
+                timer: None,
             },
         )?;
     }
