@@ -33,6 +33,33 @@ static PENDING: AtomicBool = AtomicBool::new(false);
 /// program's pending signals. Set at boot by the layer that knows threads and signals.
 pub static PREEMPT: Hook<fn(Option<&mut Mcontext>)> = Hook::new();
 
+/// Whether a synchronous fault (SIGSEGV, SIGBUS) in the running program code ends
+/// only its process (true: not the image's first process) or the image. Set at boot
+/// by the layer that knows processes; without it every fault ends the image.
+pub static FAULT_ENDS_PROCESS: Hook<fn() -> bool> = Hook::new();
+
+/// Ends the running process with signal `sig` as its wait status (as on Linux) and
+/// runs another thread; never returns. The platform calls it, on a stack of its own
+/// (the faulting one may be the one that overflowed), only after
+/// [`FAULT_ENDS_PROCESS`] said so for a fault in program code.
+pub static FAULT: Hook<fn(usize) -> !> = Hook::new();
+
+/// For the platform, in its fault handler: true when a fault of program code ends
+/// only the running process (then it continues at [`program_fault`]).
+pub fn fault_ends_process() -> bool {
+    !in_kernel() && FAULT.get().is_some() && FAULT_ENDS_PROCESS.get().is_some_and(|f| f())
+}
+
+/// For the platform: program code faulted with `sig` and [`fault_ends_process`]
+/// said yes; runs on the platform's fault stack.
+pub fn program_fault(sig: usize) -> ! {
+    enter();
+    match FAULT.get() {
+        Some(f) => f(sig),
+        None => unreachable!("fault_ends_process checked the hook"),
+    }
+}
+
 /// True while kernel code runs.
 #[inline]
 pub fn in_kernel() -> bool {

@@ -108,6 +108,12 @@ pub fn uk_boot_entry(args: &BootArgs) -> ! {
         stack_size: uk_config::POSIX_STACK_SIZE,
         brk_max: uk_config::ALLOC_BRK_MAX,
     });
+    // Program files that execve loads call the kernel through these (posix/src/exec.rs).
+    uk_posix::exec::set_entries([
+        uk_syscall as *const () as usize,
+        __uk_clone as *const () as usize,
+        __uk_unmapself as *const () as usize,
+    ]);
     if let Err(e) = uk_posix::fs::boot_mount(None) {
         uk_log::error!("cannot set up the file system: {e}");
         uk_plat::get().exit(1);

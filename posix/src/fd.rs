@@ -197,6 +197,21 @@ impl FdTable {
             .collect()
     }
 
+    /// A copy sharing every open file description (fork, vfork): `for_exec` leaves out
+    /// the descriptors marked close-on-exec (execve).
+    pub fn duplicate(&self, for_exec: bool) -> FdTable {
+        let v: Vec<Option<FdEntry>> = self
+            .slots
+            .lock()
+            .iter()
+            .map(|e| e.clone().filter(|e| !(for_exec && e.cloexec)))
+            .collect();
+        let low = v.iter().position(|e| e.is_none()).unwrap_or(v.len());
+        FdTable {
+            slots: spin::Mutex::new(Slots { v, low }),
+        }
+    }
+
     /// Close every descriptor (the process is ending): files are released outside the
     /// table lock.
     pub fn close_all(&self) {
@@ -263,5 +278,29 @@ mod tests {
         assert_eq!(t.install(f, false, 8), Ok(1), "lowest free slot");
         t.close_all();
         assert_eq!(t.open_count(), 0);
+    }
+
+    #[test]
+    fn duplicates_share_files_and_exec_drops_close_on_exec() {
+        crate::testplat::setup();
+        let t = FdTable::new();
+        let f: Arc<dyn File> = Arc::new(crate::console::Console::new(1));
+        t.install(f.clone(), false, 8).unwrap();
+        t.install(f.clone(), true, 8).unwrap();
+        t.install(f.clone(), false, 8).unwrap();
+        let copy = t.duplicate(false);
+        assert_eq!(copy.open_count(), 3);
+        assert_eq!(copy.cloexec(1), Ok(true));
+        assert!(
+            Arc::ptr_eq(&copy.get(2).unwrap(), &f),
+            "one open file description"
+        );
+        let exec = t.duplicate(true);
+        assert_eq!(exec.open_count(), 2);
+        assert_eq!(exec.get(1).err(), Some(Errno::EBADF));
+        // The gap left by the close-on-exec descriptor is the lowest free one.
+        assert_eq!(exec.install(f, false, 8), Ok(1));
+        t.close(0).unwrap();
+        assert!(copy.get(0).is_ok(), "tables are separate");
     }
 }

@@ -4,7 +4,7 @@
 
 use uk_abi::resource::{
     RLIMIT_CORE, RLIMIT_MEMLOCK, RLIMIT_MSGQUEUE, RLIMIT_NICE, RLIMIT_NLIMITS, RLIMIT_NOFILE,
-    RLIMIT_NPROC, RLIMIT_RTPRIO, RLIMIT_SIGPENDING, RLIMIT_STACK, RLIM_INFINITY,
+    RLIMIT_RTPRIO, RLIMIT_SIGPENDING, RLIMIT_STACK, RLIM_INFINITY,
 };
 use uk_abi::utsname::{field, Utsname, UTS_LEN};
 
@@ -88,7 +88,6 @@ impl Limits {
         let mut r = [(RLIM_INFINITY, RLIM_INFINITY); RLIMIT_NLIMITS];
         r[RLIMIT_STACK] = (stack as u64, RLIM_INFINITY);
         r[RLIMIT_CORE] = (0, RLIM_INFINITY); // no core dumps
-        r[RLIMIT_NPROC] = (1, 1); // one process
         r[RLIMIT_NOFILE] = nofile;
         r[RLIMIT_MEMLOCK] = (8 << 20, 8 << 20);
         r[RLIMIT_SIGPENDING] = (63_000, 63_000);

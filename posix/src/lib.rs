@@ -13,12 +13,14 @@ mod bytes;
 pub mod console;
 pub mod epoll;
 pub mod eventfd;
+pub mod exec;
 pub mod fd;
 pub mod file;
 pub mod fs;
 pub mod futex;
 pub mod ident;
 pub mod itimer;
+pub mod lifecycle;
 pub mod mm;
 pub mod pipe;
 pub mod poll;
@@ -57,6 +59,7 @@ pub fn init(p: PosixParams) {
     uk_sched::OWNER_SWITCH.set(process::switched);
     uk_sched::OWNER_EXIT.set(process::release);
     ident::init(p.nodename);
+    lifecycle::init();
     time::init();
     uk_random::init();
     let init = process::create_init(process::InitParams {
@@ -85,7 +88,11 @@ pub fn take_platform_signals() {
 #[cold]
 #[inline(never)]
 fn post_platform_signals(bits: u64) {
-    process::init().signals.post_platform(bits);
+    // pid 1 as it is now: the boot program may have replaced itself with execve.
+    match process::lookup(ident::INIT_PID) {
+        Some(p) => p.signals.post_platform(bits),
+        None => process::init().signals.post_platform(bits),
+    }
 }
 
 /// A host-backed platform for unit tests (here and in syscall-shim, through the

@@ -142,7 +142,43 @@ pub fn active() -> &'static AddressSpace {
     unsafe { &*p }
 }
 
+/// An address space that ends (a process reaped, an image replaced by execve) gives
+/// every page back: its maps, and the brk area it reserved.
+impl Drop for AddressSpace {
+    fn drop(&mut self) {
+        let mm = self.maps.get_mut();
+        let all: alloc::vec::Vec<(usize, usize)> =
+            mm.vmas.iter().map(|(&k, v)| (k, k + v.len)).collect();
+        for (a, b) in all {
+            mm.unmap(a, b);
+        }
+        if let Some((start, reserved, _)) = mm.brk.take() {
+            free_pages(start, reserved);
+        }
+    }
+}
+
 impl AddressSpace {
+    /// Give back every map and the brk area (the boot program's memory once it has
+    /// replaced itself with execve and its threads are gone: the first process object
+    /// itself stays, kernel threads act for it).
+    pub fn clear(&self) {
+        let mut mm = self.maps.lock();
+        let all: alloc::vec::Vec<(usize, usize)> =
+            mm.vmas.iter().map(|(&k, v)| (k, k + v.len)).collect();
+        for (a, b) in all {
+            mm.unmap(a, b);
+        }
+        if let Some((start, reserved, _)) = mm.brk.take() {
+            free_pages(start, reserved);
+        }
+    }
+
+    /// The largest brk area of this space.
+    pub fn brk_max(&self) -> usize {
+        self.maps.lock().brk_max
+    }
+
     /// An empty address space whose brk area may grow to `brk_max` bytes.
     pub fn new(brk_max: usize) -> Self {
         AddressSpace {

@@ -46,6 +46,15 @@ impl FsContext {
     pub fn umask(&self) -> u32 {
         self.umask.load(Ordering::Relaxed)
     }
+
+    /// A copy (a new process starts with its parent's directory and umask).
+    pub fn duplicate(&self) -> Self {
+        FsContext {
+            cwd: spin::Mutex::new(self.cwd.lock().clone()),
+            root: spin::Mutex::new(self.root.lock().clone()),
+            umask: AtomicU32::new(self.umask()),
+        }
+    }
 }
 
 impl Default for FsContext {
@@ -54,9 +63,44 @@ impl Default for FsContext {
     }
 }
 
+/// How the parent of a vfork child resumes once the child execs or exits: the
+/// registers its vfork call saved, and its pid (the parent stays in the process table
+/// while it waits, so the pid finds it).
+pub struct VforkFrame {
+    pub resume: uk_arch::Resume,
+    pub parent: i32,
+    /// The parent thread's signal state (mask, pending, alternate stack), kept aside.
+    pub lent: crate::signal::LentThread,
+}
+
+/// Where a process is in its life, and who its children are (what wait(2) reads).
+#[derive(Default)]
+pub struct Life {
+    /// Pids of children not yet reaped (zombies included).
+    pub children: alloc::vec::Vec<i32>,
+    /// Set once the process has ended: its wait status (exit code << 8, or the signal).
+    pub status: Option<i32>,
+    /// The signal the parent gets when this process ends (SIGCHLD, from clone's flags).
+    pub exit_signal: usize,
+    /// The process has run execve (setpgid on it is EACCES from its parent).
+    pub did_exec: bool,
+    /// PR_SET_CHILD_SUBREAPER: orphaned descendants come to this process, not pid 1.
+    pub subreaper: bool,
+}
+
 /// One process.
 pub struct Process {
     pub ids: spin::Mutex<Ids>,
+    /// Children, exit status; see [`Life`].
+    pub life: spin::Mutex<Life>,
+    /// Threads of this process waiting in wait4/waitid for a child to change state.
+    pub child_wait: uk_sched::WaitQueue,
+    /// While this process is a vfork child that has neither exec'd nor exited: how its
+    /// parent resumes (docs/processes.md, "vfork"). Owned by posix/src/vfork.rs.
+    pub vfork: spin::Mutex<Option<alloc::boxed::Box<VforkFrame>>>,
+    /// The process has ended (exit_group, a fatal signal): its other threads end at
+    /// their next way out of the kernel.
+    pub ending: core::sync::atomic::AtomicBool,
     pub creds: spin::Mutex<Creds>,
     pub fds: FdTable,
     pub fs: FsContext,
@@ -130,6 +174,10 @@ pub(crate) fn create_init(p: InitParams) -> &'static Arc<Process> {
                 pgid: INIT_PID,
                 sid: INIT_PID,
             }),
+            life: spin::Mutex::new(Life::default()),
+            child_wait: uk_sched::WaitQueue::new(),
+            vfork: spin::Mutex::new(None),
+            ending: core::sync::atomic::AtomicBool::new(false),
             creds: spin::Mutex::new(Creds::default()),
             fds: FdTable::new(),
             fs: FsContext::new(),
@@ -142,8 +190,110 @@ pub(crate) fn create_init(p: InitParams) -> &'static Arc<Process> {
         });
         crate::mm::activate(&proc.mm);
         adopt(&uk_sched::current(), &proc);
+        proc.signals.add_thread(uk_sched::current_tid());
+        TABLE.lock().insert(INIT_PID, proc.clone());
+        *PARAMS.lock() = Some(p);
         proc
     })
+}
+
+/// Every process of the image that has not been reaped, by pid (zombies included).
+/// A process that runs execve is replaced here by the object of its new image, with
+/// the same pid (posix/src/exec.rs).
+static TABLE: spin::Mutex<alloc::collections::BTreeMap<i32, Arc<Process>>> =
+    spin::Mutex::new(alloc::collections::BTreeMap::new());
+
+/// What boot gave the first process: the defaults of the programs exec loads.
+static PARAMS: spin::Mutex<Option<InitParams>> = spin::Mutex::new(None);
+
+/// The first process's parameters (brk and stack sizes for exec'd programs).
+pub fn init_params() -> Option<InitParams> {
+    *PARAMS.lock()
+}
+
+/// The process with id `pid`, zombies included.
+pub fn lookup(pid: i32) -> Option<Arc<Process>> {
+    TABLE.lock().get(&pid).cloned()
+}
+
+/// Every process, zombies included, in pid order.
+pub fn all() -> alloc::vec::Vec<Arc<Process>> {
+    TABLE.lock().values().cloned().collect()
+}
+
+/// Told when a pid enters the table (true) or leaves it (false): /proc keeps a
+/// directory per process (posix/src/fs/proc.rs sets it when it mounts).
+pub static TABLE_CHANGED: uk_plat::Hook<fn(i32, bool)> = uk_plat::Hook::new();
+
+/// Put `p` in the table under its pid (a new process, or a new image of one).
+pub fn register(p: &Arc<Process>) {
+    TABLE.lock().insert(p.pid(), p.clone());
+    if let Some(f) = TABLE_CHANGED.get() {
+        f(p.pid(), true);
+    }
+}
+
+/// Take `pid` out of the table (wait reaped it).
+pub fn unregister(pid: i32) -> Option<Arc<Process>> {
+    let p = TABLE.lock().remove(&pid);
+    if let Some(f) = TABLE_CHANGED.get() {
+        f(pid, false);
+    }
+    p
+}
+
+impl Process {
+    /// A new process made of parts: what vfork and exec assemble.
+    #[allow(clippy::too_many_arguments)]
+    pub fn assemble(
+        ids: Ids,
+        creds: Creds,
+        fds: FdTable,
+        fs: FsContext,
+        mm: Arc<AddressSpace>,
+        signals: Arc<SignalState>,
+        limits: Limits,
+        life: Life,
+    ) -> Arc<Process> {
+        Arc::new(Process {
+            ids: spin::Mutex::new(ids),
+            creds: spin::Mutex::new(creds),
+            life: spin::Mutex::new(life),
+            child_wait: uk_sched::WaitQueue::new(),
+            vfork: spin::Mutex::new(None),
+            ending: core::sync::atomic::AtomicBool::new(false),
+            fds,
+            fs,
+            mm,
+            itimers: Arc::new(Itimers::new(signals.clone())),
+            ptimers: Ptimers::new(signals.clone()),
+            signals,
+            limits,
+            info: ProcInfo::new(),
+        })
+    }
+
+    /// The parent's pid (0 for the first process).
+    pub fn ppid(&self) -> i32 {
+        self.ids.lock().ppid
+    }
+
+    /// The wait status once the process has ended (a zombie until reaped).
+    pub fn status(&self) -> Option<i32> {
+        self.life.lock().status
+    }
+}
+
+/// True when thread `t` belongs to `p`.
+pub fn owner_is(t: &uk_sched::Thread, p: &Process) -> bool {
+    t.owner() == p as *const Process as usize
+}
+
+/// Make the running thread one of `p`'s threads and `p`'s memory the active one (vfork
+/// moves the calling thread between parent and child).
+pub fn adopt_current(p: &Arc<Process>) {
+    crate::mm::activate(&p.mm);
+    adopt(&uk_sched::current(), p);
 }
 
 /// The image's first process.
@@ -185,6 +335,37 @@ pub(crate) fn release(word: usize) {
         // SAFETY: every non-zero owner word was made by `adopt` with Arc::into_raw of an
         // Arc<Process>, and is released once (the scheduler clears the word it returns).
         drop(unsafe { Arc::from_raw(word as *const Process) });
+    }
+    clear_replaced_init();
+}
+
+/// The first process object once its program replaced itself with execve: it stays
+/// (kernel threads act for it, through a `'static` reference), but its memory goes
+/// back once none of its threads is left.
+static REPLACED_INIT: spin::Mutex<bool> = spin::Mutex::new(false);
+
+/// The boot program was replaced (exec.rs): free its memory when its threads are gone.
+pub fn init_replaced() {
+    *REPLACED_INIT.lock() = true;
+    clear_replaced_init();
+}
+
+fn clear_replaced_init() {
+    let mut pending = REPLACED_INIT.lock();
+    if !*pending {
+        return;
+    }
+    let Some(first) = INIT.get() else {
+        return;
+    };
+    let alive = uk_sched::thread_ids()
+        .into_iter()
+        .filter_map(uk_sched::thread)
+        .any(|t| owner_is(&t, first));
+    if !alive {
+        *pending = false;
+        first.fds.close_all();
+        first.mm.clear();
     }
 }
 

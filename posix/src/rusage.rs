@@ -76,6 +76,11 @@ pub fn set_pdeathsig(sig: u64) -> KResult<()> {
     Ok(())
 }
 
+/// The parent-death signal thread `tid` asked for (0: none).
+pub fn pdeathsig_of(tid: i32) -> i32 {
+    PDEATHSIG.lock().get(&tid).copied().unwrap_or(0)
+}
+
 pub fn pdeathsig() -> i32 {
     PDEATHSIG
         .lock()

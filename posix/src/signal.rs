@@ -172,6 +172,11 @@ struct State {
     overruns: LiteMap<i32, u32>,
 }
 
+/// A thread's signal state while a vfork child borrows the thread
+/// ([`SignalState::lend_thread`]).
+#[derive(Default)]
+pub struct LentThread(ThreadSig);
+
 /// The signal state of one process: dispositions, the process-wide pending set, and
 /// each of its threads' masks, pending sets and alternate stacks. A process holds one
 /// (`crate::process::Process::signals`); the functions here act on the one they are
@@ -247,14 +252,13 @@ fn valid(sig: usize) -> KResult<()> {
     }
 }
 
-/// Drop the state of threads that have exited (tids are never reused) and make room
-/// for every live one, so that process-directed signals can pick any of them.
+/// Drop the state of threads that have exited (tids are never reused). The threads
+/// left are the process's members: process-directed signals pick among them, never a
+/// thread of another process (threads join through [`SignalState::add_thread`] and
+/// [`SignalState::on_clone`]).
 fn prune(s: &mut State) {
     let live = uk_sched::thread_ids();
     s.threads.retain(|tid, _| live.contains(tid));
-    for tid in live {
-        s.thread(tid);
-    }
 }
 
 /// Where a signal is sent.
@@ -344,7 +348,15 @@ enum Taken {
 use uk_abi::signal::ucontext as uc_off;
 use uk_abi::signal::Mcontext;
 
+/// How a default "terminate" action ends a process other than the image's first one
+/// (set by posix/src/lifecycle.rs: it becomes a zombie with the signal as its wait
+/// status). The hook returns false for the first process, whose end ends the image.
+pub static TERMINATE: uk_plat::Hook<fn(usize) -> bool> = uk_plat::Hook::new();
+
 fn terminate(sig: usize) -> ! {
+    if let Some(f) = TERMINATE.get() {
+        f(sig);
+    }
     uk_log::info!(
         "terminated by signal {sig}: exit status {}",
         128 + sig as i32
@@ -434,6 +446,111 @@ impl SignalState {
             mask,
             ..ThreadSig::default()
         };
+    }
+
+    /// Make `tid` one of this process's threads (the first thread of a process), with
+    /// the signal mask `mask`.
+    pub fn add_thread_masked(&self, tid: i32, mask: u64) {
+        let mut s = self.state.lock();
+        prune(&mut s);
+        s.thread(tid).mask = mask & !UNBLOCKABLE;
+    }
+
+    /// [`add_thread_masked`](Self::add_thread_masked) keeping the mask it has, if any.
+    pub fn add_thread(&self, tid: i32) {
+        let mut s = self.state.lock();
+        s.thread(tid);
+    }
+
+    /// Stop counting `tid` as one of this process's threads (vfork hands the calling
+    /// thread back to the parent).
+    pub fn remove_thread(&self, tid: i32) {
+        self.state.lock().threads.remove(&tid);
+    }
+
+    /// Take thread `tid` out of this process while a vfork child runs on it: signals
+    /// for the process then wait (pending) until [`take_back`](Self::take_back) returns
+    /// its mask, pending signals and alternate stack.
+    pub fn lend_thread(&self, tid: i32) -> LentThread {
+        LentThread(self.state.lock().threads.remove(&tid).unwrap_or_default())
+    }
+
+    /// The end of [`lend_thread`](Self::lend_thread).
+    pub fn take_back(&self, tid: i32, lent: LentThread) {
+        let mut s = self.state.lock();
+        s.threads.insert(tid, lent.0);
+        s.refresh_any(&self.any);
+    }
+
+    /// The signal mask of thread `tid` (0 for a thread of another process).
+    pub fn mask_of(&self, tid: i32) -> u64 {
+        self.state
+            .lock()
+            .threads
+            .get(&tid)
+            .map(|t| t.mask)
+            .unwrap_or(0)
+    }
+
+    /// The signal state of a new process made by vfork or clone: the parent's
+    /// dispositions, nothing pending, and `tid` (the thread the child runs on) with
+    /// mask `mask` (the parent thread's, as fork(2) keeps it).
+    pub fn child_of(&self, pid: i32, tid: i32, mask: u64) -> SignalState {
+        let child = SignalState::new(pid);
+        child.state.lock().actions = self.state.lock().actions;
+        child.add_thread_masked(tid, mask);
+        child
+    }
+
+    /// The signal state after execve(2): handled signals go back to their default
+    /// action (ignored ones stay ignored), pending signals and the mask stay, and
+    /// `tid` becomes the only thread, with `mask`.
+    pub fn after_exec(&self, pid: i32, tid: i32, mask: u64) -> SignalState {
+        let next = SignalState::new(pid);
+        {
+            let old = self.state.lock();
+            let mut n = next.state.lock();
+            for (i, a) in old.actions.iter().enumerate() {
+                if a.handler == SIG_IGN {
+                    n.actions[i] = *a;
+                }
+            }
+            n.shared = Pending {
+                set: old.shared.set,
+                q: old.shared.q.clone(),
+            };
+            n.refresh_any(&next.any);
+        }
+        next.add_thread_masked(tid, mask);
+        next
+    }
+
+    /// True when this process discards `sig` (SIG_IGN or a default of "ignore"): a
+    /// SIGCHLD ignored this way also means children are reaped at once, as on Linux.
+    pub fn ignores(&self, sig: usize) -> bool {
+        valid(sig).is_ok() && self.state.lock().ignores(sig)
+    }
+
+    /// The flags of `sig`'s action (SA_NOCLDWAIT for SIGCHLD).
+    pub fn action_flags(&self, sig: usize) -> u64 {
+        if valid(sig).is_err() {
+            return 0;
+        }
+        self.state.lock().actions[sig - 1].flags
+    }
+
+    /// True when the program installed a handler for `sig` (neither SIG_DFL nor SIG_IGN).
+    pub fn has_handler(&self, sig: usize) -> bool {
+        valid(sig).is_ok()
+            && !matches!(
+                self.state.lock().actions[sig - 1].handler,
+                SIG_DFL | SIG_IGN
+            )
+    }
+
+    /// True when `sig`'s action is exactly SIG_IGN (not a default that ignores).
+    pub fn set_to_ignore(&self, sig: usize) -> bool {
+        valid(sig).is_ok() && self.state.lock().actions[sig - 1].handler == SIG_IGN
     }
 
     /// rt_sigaction(2): returns the old action; installs `new` if given.
@@ -533,7 +650,9 @@ impl SignalState {
             }
             match target {
                 Target::Thread(tid) => {
-                    if uk_sched::thread(tid).is_none() {
+                    // Only this process's threads: another process's thread is not
+                    // reached through this state (tkill across processes is ESRCH).
+                    if uk_sched::thread(tid).is_none() || !s.threads.contains_key(&tid) {
                         return Err(Errno::ESRCH);
                     }
                     let t = s.thread(tid);
@@ -546,7 +665,7 @@ impl SignalState {
                 Target::Process => {
                     // An ignored signal that some thread blocks is kept: a handler may be
                     // installed before it is unblocked.
-                    s.thread(me);
+                    let member = s.threads.contains_key(&me);
                     if ignored && !s.threads.values().any(|t| t.holds(b)) {
                         return Ok(());
                     }
@@ -556,10 +675,11 @@ impl SignalState {
                     // loop runs on when a host signal arrives) never return to the
                     // program, so they are never picked.
                     let program = |tid: i32| uk_sched::thread(tid).is_some_and(|t| !t.is_kernel());
-                    if program(me) && s.thread(me).takes(b) {
+                    if member && program(me) && s.thread(me).takes(b) {
                         Some(me)
                     } else {
-                        uk_sched::thread_ids()
+                        let members: alloc::vec::Vec<i32> = s.threads.keys().copied().collect();
+                        members
                             .into_iter()
                             .filter(|tid| program(*tid))
                             .find(|tid| s.thread(*tid).takes(b))
@@ -916,6 +1036,40 @@ mod tests {
         s.threads.clear();
         s.refresh_any(&st.any);
         g
+    }
+
+    #[test]
+    fn new_processes_and_exec_keep_what_linux_keeps() {
+        let _g = setup();
+        let st = st();
+        let me = uk_sched::current_tid();
+        st.sigaction(SIGUSR1, Some(act(0x1234, SA_RESTART, 0)))
+            .unwrap();
+        st.sigaction(SIGUSR2, Some(act(SIG_IGN as usize, 0, 0)))
+            .unwrap();
+        // A vfork child: the actions, the given mask, nothing pending.
+        st.post(Target::Process, user_signal(1, SIGHUP, SI_USER))
+            .unwrap();
+        let child = st.child_of(2, me, bit(SIGTERM));
+        assert_eq!(child.sigaction(SIGUSR1, None).unwrap().handler, 0x1234);
+        assert_eq!(child.mask_of(me), bit(SIGTERM));
+        assert_eq!(child.sigpending(), 0);
+        // exec: handled back to default, ignored stays, pending stays.
+        let next = child.after_exec(2, 9, bit(SIGTERM));
+        assert_eq!(next.sigaction(SIGUSR1, None).unwrap().handler, SIG_DFL);
+        assert_eq!(next.sigaction(SIGUSR2, None).unwrap().handler, SIG_IGN);
+        assert_eq!(next.mask_of(9), bit(SIGTERM));
+        assert!(next.ignores(SIGUSR2) && next.set_to_ignore(SIGUSR2));
+        assert!(next.ignores(SIGCHLD) && !next.set_to_ignore(SIGCHLD));
+        // A lent thread comes back with its mask and pending signals.
+        st.sigprocmask(SIG_BLOCK, Some(bit(SIGUSR1))).unwrap();
+        st.post(Target::Thread(me), user_signal(1, SIGUSR1, SI_TKILL))
+            .unwrap();
+        let lent = st.lend_thread(me);
+        assert_eq!(st.mask_of(me), 0, "not a thread of this process meanwhile");
+        st.take_back(me, lent);
+        assert_eq!(st.mask_of(me), bit(SIGUSR1));
+        assert_ne!(st.sigpending() & bit(SIGUSR1), 0);
     }
 
     fn act(handler: usize, flags: u64, mask: u64) -> KSigaction {

@@ -157,6 +157,13 @@ fn thread_exit_cleanup() {
     }
 }
 
+/// The running thread ends with its process (exit_group, a fatal signal, execve):
+/// forget what this module kept for it. Its clear-child-tid word is not written: the
+/// memory it is in goes away with the process.
+pub fn forget_current() {
+    THREADS.lock().remove(&current_tid());
+}
+
 /// exit(2): end the calling thread; the last thread's exit ends the image.
 pub fn exit_thread(code: i32) -> ! {
     if count() == 1 {

@@ -7,10 +7,12 @@
 use crate::table::{row, Row};
 use crate::trace::Arg;
 use crate::{Args, Errno, KResult};
+use uk_abi::sched::{CLONE_THREAD, CLONE_VFORK, CLONE_VM, CSIGNAL};
 use uk_abi::sysno::{
     SYS_CLONE, SYS_EXIT, SYS_EXIT_GROUP, SYS_GETCPU, SYS_GET_ROBUST_LIST, SYS_SCHED_GETAFFINITY,
     SYS_SCHED_SETAFFINITY, SYS_SCHED_YIELD, SYS_SET_ROBUST_LIST, SYS_SET_TID_ADDRESS,
 };
+use uk_posix::lifecycle;
 use uk_posix::process::current;
 use uk_posix::{thread, user};
 
@@ -27,7 +29,13 @@ pub extern "C" fn __uk_clone(
     ctid: usize,
 ) -> i32 {
     uk_plat::cpu::enter();
-    let r = thread::clone(f, stack, flags as u32 as u64, arg, ptid, tls, ctid);
+    let fl = flags as u32 as u64;
+    let r = if fl & (CLONE_VM | CLONE_VFORK | CLONE_THREAD) == CLONE_VM | CLONE_VFORK {
+        // A process that borrows the caller's memory until it execs (posix_spawn).
+        lifecycle::clone_vfork(f, stack, arg, (fl & CSIGNAL) as usize)
+    } else {
+        thread::clone(f, stack, fl, arg, ptid, tls, ctid)
+    };
     if crate::trace::enabled() {
         let raw = match r {
             Ok(t) => t as isize,
@@ -58,12 +66,22 @@ pub fn sys_clone(_a: &Args) -> KResult<usize> {
     Err(Errno::ENOSYS)
 }
 
+/// exit(2): the thread ends; the last thread of a process other than the first ends
+/// the process (the image's last thread ends the image, as before).
 pub fn sys_exit(a: &Args) -> KResult<usize> {
+    if !lifecycle::caller_is_init() && lifecycle::threads_of_caller() == 1 {
+        lifecycle::exit_process(lifecycle::exited(a[0] as i32))
+    }
     thread::exit_thread(a[0] as i32)
 }
 
+/// exit_group(2): the first process's end ends the image; another process becomes a
+/// zombie for its parent to reap.
 pub fn sys_exit_group(a: &Args) -> KResult<usize> {
-    thread::exit_group(a[0] as i32)
+    if lifecycle::caller_is_init() {
+        thread::exit_group(a[0] as i32)
+    }
+    lifecycle::exit_process(lifecycle::exited(a[0] as i32))
 }
 
 pub fn sys_set_tid_address(a: &Args) -> KResult<usize> {

@@ -1,7 +1,7 @@
 //! getpid(2), getppid(2), gettid(2), get[e]uid(2), get[e]gid(2), getres[ug]id(2),
 //! getgroups(2): https://man7.org/linux/man-pages/man2/getpid.2.html
-//! The image is one process, pid 1, running as root (uid 0): there is no one else.
-//! It belongs to no supplementary group (getgroups answers an empty list).
+//! Every process of the image runs as root (uid 0): there is no one else. None
+//! belongs to a supplementary group (getgroups answers an empty list).
 
 use crate::table::{row, Row};
 use crate::{Args, Errno, KResult};
@@ -17,7 +17,7 @@ pub fn sys_getpid(_: &Args) -> KResult<usize> {
 }
 
 pub fn sys_getppid(_: &Args) -> KResult<usize> {
-    Ok(0)
+    Ok(uk_posix::lifecycle::getppid() as usize)
 }
 
 pub fn sys_gettid(_: &Args) -> KResult<usize> {

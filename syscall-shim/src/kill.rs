@@ -61,11 +61,9 @@ pub fn sys_rt_tgsigqueueinfo(a: &Args) -> KResult<usize> {
     current().signals.post(Target::Thread(tid), q).map(|_| 0)
 }
 
+/// kill(2) to a process, a group, or everyone (uk_posix::lifecycle::kill).
 pub fn sys_kill(a: &Args) -> KResult<usize> {
-    current()
-        .signals
-        .kill(a[0] as i32, a[1] as i32 as u32 as usize)
-        .map(|_| 0)
+    uk_posix::lifecycle::kill(a[0] as i32, a[1] as i32 as u32 as usize).map(|_| 0)
 }
 
 pub fn sys_tkill(a: &Args) -> KResult<usize> {

@@ -14,6 +14,7 @@ mod clone;
 mod dirs;
 mod epoll;
 mod eventfd;
+mod execve;
 mod fattr;
 mod fcntl;
 mod futex;
@@ -49,8 +50,17 @@ mod timer;
 mod timerfd;
 pub mod trace;
 mod uname;
+mod vfork;
+mod wait;
 
 pub use clone::{__uk_clone, __uk_unmapself};
+
+extern "C" {
+    /// The entry musl (and every program file, through its `.uk_entries` slot) calls
+    /// for a system call: assembly in vfork.rs, which sends vfork to its own path and
+    /// everything else to [`uk_syscall_dispatch`].
+    pub fn uk_syscall(n: i64, a1: i64, a2: i64, a3: i64, a4: i64, a5: i64, a6: i64) -> i64;
+}
 pub use uk_abi::{Errno, KResult};
 
 /// The six argument registers of a system call.
@@ -126,6 +136,9 @@ fn dispatch_in_kernel(n: usize, a: &Args) -> isize {
                 continue;
             }
         }
+        // A thread whose process ended meanwhile (another thread's exit_group, a fatal
+        // signal) ends here instead of going back to the program.
+        uk_posix::lifecycle::end_if_dying();
         return raw;
     }
 }
@@ -143,11 +156,20 @@ pub fn preempt(mc: Option<&mut uk_abi::signal::Mcontext>) {
     if p.signals.work_pending() {
         p.signals.deliver_async(mc);
     }
+    uk_posix::lifecycle::end_if_dying();
 }
 
-/// The entry point musl calls for every system call.
-#[no_mangle]
-pub extern "C" fn uk_syscall(n: i64, a1: i64, a2: i64, a3: i64, a4: i64, a5: i64, a6: i64) -> i64 {
+/// Every system call but vfork: `uk_syscall` (assembly in vfork.rs, the entry musl
+/// calls) jumps here.
+pub extern "C" fn uk_syscall_dispatch(
+    n: i64,
+    a1: i64,
+    a2: i64,
+    a3: i64,
+    a4: i64,
+    a5: i64,
+    a6: i64,
+) -> i64 {
     let args = [
         a1 as usize,
         a2 as usize,

@@ -1,12 +1,14 @@
 //! prctl(2): https://man7.org/linux/man-pages/man2/prctl.2.html
 //!
-//! Thread names, the dumpable flag and the parent-death signal; every other option is
-//! EINVAL (what Linux answers for an option it does not know).
+//! Thread names, the dumpable flag, the parent-death signal and the child subreaper
+//! flag; every other option is EINVAL (what Linux answers for an option it does not
+//! know).
 
 use crate::table::{row, Row};
 use crate::{Args, Errno, KResult};
 use uk_abi::prctl::{
-    PR_GET_DUMPABLE, PR_GET_NAME, PR_GET_PDEATHSIG, PR_SET_DUMPABLE, PR_SET_NAME, PR_SET_PDEATHSIG,
+    PR_GET_CHILD_SUBREAPER, PR_GET_DUMPABLE, PR_GET_NAME, PR_GET_PDEATHSIG, PR_SET_CHILD_SUBREAPER,
+    PR_SET_DUMPABLE, PR_SET_NAME, PR_SET_PDEATHSIG,
 };
 use uk_abi::sysno::SYS_PRCTL;
 use uk_posix::process::current;
@@ -36,6 +38,14 @@ pub fn sys_prctl(a: &Args) -> KResult<usize> {
         PR_SET_PDEATHSIG => rusage::set_pdeathsig(a[1] as u64).map(|_| 0),
         PR_GET_PDEATHSIG => {
             user::write(a[1], &rusage::pdeathsig())?;
+            Ok(0)
+        }
+        PR_SET_CHILD_SUBREAPER => {
+            uk_posix::lifecycle::set_child_subreaper(a[1] != 0);
+            Ok(0)
+        }
+        PR_GET_CHILD_SUBREAPER => {
+            user::write(a[1], &(uk_posix::lifecycle::child_subreaper() as i32))?;
             Ok(0)
         }
         other => {

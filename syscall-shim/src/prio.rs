@@ -1,10 +1,11 @@
-//! Process groups, sessions and scheduling priority of the one process: getpgid(2),
+//! Process groups, sessions and scheduling priority: getpgid(2),
 //! getsid(2), setpgid(2), setsid(2), getpriority(2), setpriority(2),
 //! sched_getscheduler(2), sched_rr_get_interval(2) and friends:
 //! https://man7.org/linux/man-pages/man2/setpgid.2.html
 //!
-//! The image's process is pid 1, leader of group 1 and session 1 (like init), so
-//! setpgid and setsid answer EPERM as Linux does for a session leader. There is one
+//! The image's first process is pid 1, leader of group 1 and session 1 (like init), so
+//! its own setpgid and setsid answer EPERM as Linux does for a session leader; its
+//! children may start groups and sessions (uk_posix::lifecycle). There is one
 //! scheduling policy, SCHED_OTHER.
 
 use uk_abi::sched::{
@@ -20,6 +21,7 @@ use uk_abi::sysno::{
     SYS_SCHED_RR_GET_INTERVAL, SYS_SCHED_SETPARAM, SYS_SCHED_SETSCHEDULER, SYS_SETPGID,
     SYS_SETPRIORITY, SYS_SETSID,
 };
+use uk_posix::lifecycle;
 use uk_posix::process::current;
 use uk_posix::user;
 
@@ -37,29 +39,23 @@ fn own(pid: usize) -> KResult<()> {
 }
 
 pub fn sys_getpgid(a: &Args) -> KResult<usize> {
-    own(a[0]).map_err(|_| Errno::ESRCH)?;
-    Ok(current().pid() as usize)
+    lifecycle::getpgid(a[0] as i32).map(|g| g as usize)
 }
 
 pub fn sys_getpgrp(_: &Args) -> KResult<usize> {
-    Ok(current().pid() as usize)
+    lifecycle::getpgid(0).map(|g| g as usize)
 }
 
 pub fn sys_getsid(a: &Args) -> KResult<usize> {
-    own(a[0]).map_err(|_| Errno::ESRCH)?;
-    Ok(current().pid() as usize)
+    lifecycle::getsid(a[0] as i32).map(|g| g as usize)
 }
 
 pub fn sys_setpgid(a: &Args) -> KResult<usize> {
-    if (a[1] as i32) < 0 {
-        return Err(Errno::EINVAL);
-    }
-    own(a[0]).map_err(|_| Errno::ESRCH)?;
-    Err(Errno::EPERM)
+    lifecycle::setpgid(a[0] as i32, a[1] as i32).map(|_| 0)
 }
 
 pub fn sys_setsid(_: &Args) -> KResult<usize> {
-    Err(Errno::EPERM)
+    lifecycle::setsid().map(|s| s as usize)
 }
 
 /// The raw call returns 20 - nice (1..=40) so that it is never negative; libc converts.

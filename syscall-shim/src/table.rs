@@ -77,6 +77,8 @@ const FAMILIES: &[&[Row]] = &[
     crate::timer::ENTRIES,
     crate::timerfd::ENTRIES,
     crate::uname::ENTRIES,
+    crate::wait::ENTRIES,
+    crate::execve::ENTRIES,
 ];
 
 const fn build() -> [Option<Row>; NR_MAX] {

@@ -58,8 +58,10 @@ fn bash_completes_ukport_and_uk_cc() {
     let mut cmd = Command::new(&tools().uk_cc);
     cmd.arg("--uk-completions=bash");
     let script = out(cmd);
-    let got = bash_complete(&script, &["uk-cc", "--uk-p"]);
+    let got = bash_complete(&script, &["uk-cc", "--uk-pl"]);
     assert_eq!(got, ["--uk-plat"]);
+    let got = bash_complete(&script, &["uk-cc", "--uk-pr"]);
+    assert_eq!(got, ["--uk-program"]);
     let mut got = bash_complete(&script, &["uk-cc", "--uk-plat", ""]);
     got.sort();
     assert_eq!(got, ["kvm", "linuxu"]);

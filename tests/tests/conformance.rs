@@ -70,9 +70,19 @@ fn build(compiler: &Path, flags: &[&str], src: &Path, out: &Path) -> Result<(), 
     }
 }
 
-fn run_program(exe: &Path, scratch: &Path, ukit: bool) -> Finished {
+/// Files that run themselves as child processes (they read `UKT_SELF`): natively the
+/// program itself; on ukit a program file built from the same source with
+/// `uk-cc --uk-program`, which the image loads with execve (docs/processes.md).
+fn runs_children(src: &Path) -> bool {
+    std::fs::read_to_string(src).is_ok_and(|s| s.contains("UKT_SELF"))
+}
+
+fn run_program(exe: &Path, scratch: &Path, ukit: bool, child: Option<&Path>) -> Finished {
     let mut cmd = Command::new(exe);
     cmd.env("UKT_TMP", scratch).current_dir("/");
+    if let Some(c) = child {
+        cmd.env("UKT_SELF", c);
+    }
     if ukit {
         cmd.env_remove("UKIT_OPTS");
     }
@@ -96,7 +106,9 @@ fn check_file(src: &Path, work: &Path, ukit_broken: Option<&str>) -> FileResult 
     match build(&require_tool("musl-gcc"), NATIVE_FLAGS, src, &native_exe) {
         Err(e) => res.native_problems.push(e),
         Ok(()) => {
-            let done = run_program(&native_exe, &work.join(format!("{stem}.native.tmp")), false);
+            let child = runs_children(src).then_some(native_exe.as_path());
+            let tmp = work.join(format!("{stem}.native.tmp"));
+            let done = run_program(&native_exe, &tmp, false, child);
             res.native = parse(&done.stdout);
             let failed: Vec<String> = res
                 .native
@@ -133,10 +145,21 @@ fn check_file(src: &Path, work: &Path, ukit_broken: Option<&str>) -> FileResult 
         }
         None => build(&tools().uk_cc, UKIT_FLAGS, src, &uk_exe),
     };
+    let uk_prog = work.join(format!("{stem}.ukprog"));
+    let uk_built = uk_built.and_then(|()| {
+        if runs_children(src) {
+            let mut flags = UKIT_FLAGS.to_vec();
+            flags.push("--uk-program");
+            build(&tools().uk_cc, &flags, src, &uk_prog)
+        } else {
+            Ok(())
+        }
+    });
     match uk_built {
         Err(e) => res.ukit_note = Some(format!("uk-cc build failed: {}", tail(&e, 30))),
         Ok(()) => {
-            let done = run_program(&uk_exe, &work.join(format!("{stem}.ukit.tmp")), true);
+            let child = runs_children(src).then_some(uk_prog.as_path());
+            let done = run_program(&uk_exe, &work.join(format!("{stem}.ukit.tmp")), true, child);
             res.ukit = parse(&done.stdout);
             let complete = res.ukit.summary.is_some()
                 && matches!(done.status.and_then(|s| s.code()), Some(0 | 1));

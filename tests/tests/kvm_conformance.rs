@@ -89,6 +89,35 @@ fn build(src: &Path, out: &Path, kvm: bool) -> Result<(), String> {
     }
 }
 
+/// Files that run themselves as child processes (they read `UKT_SELF`, as in the
+/// linuxu driver): both platforms load the same program file (`uk-cc --uk-program`),
+/// linuxu from its path on the host, kvm from the root of its initrd.
+fn runs_children(src: &Path) -> bool {
+    std::fs::read_to_string(src).is_ok_and(|s| s.contains("UKT_SELF"))
+}
+
+/// Build the program file of `src` into `root` (a folder of its own, the kvm root);
+/// returns its path.
+fn build_program(src: &Path, root: &Path) -> Result<PathBuf, String> {
+    std::fs::create_dir_all(root).map_err(|e| e.to_string())?;
+    let out = root.join("self.ukprog");
+    let mut cmd = Command::new(&tools().uk_cc);
+    cmd.args(FLAGS)
+        .arg("--uk-program")
+        .arg("-o")
+        .arg(&out)
+        .arg(src);
+    let done = run_limited(cmd, Duration::from_secs(600));
+    match done.status {
+        Some(s) if s.success() => Ok(out),
+        _ => Err(format!(
+            "uk-cc --uk-program failed ({}):\n{}",
+            describe(&done.status, Duration::from_secs(600)),
+            tail(&done.stderr, 30)
+        )),
+    }
+}
+
 fn side(src: &Path, work: &Path, kvm: bool, broken: Option<&str>) -> Side {
     let stem = src.file_stem().unwrap().to_string_lossy().into_owned();
     let exe = work.join(format!("{stem}.{}", if kvm { "kvm" } else { "linuxu" }));
@@ -104,15 +133,41 @@ fn side(src: &Path, work: &Path, kvm: bool, broken: Option<&str>) -> Side {
             ..Side::default()
         };
     }
+    let child = if runs_children(src) {
+        let root = work.join(format!(
+            "{stem}.{}.root",
+            if kvm { "kvm" } else { "linuxu" }
+        ));
+        match build_program(src, &root) {
+            Ok(p) => Some((root, p)),
+            Err(e) => {
+                return Side {
+                    note: Some(e),
+                    ..Side::default()
+                }
+            }
+        }
+    } else {
+        None
+    };
     let (done, timeout) = if kvm {
         let mut cmd = Command::new(&tools().ukport);
-        cmd.args(["run", "--plat", "kvm"]).arg(&exe);
+        cmd.args(["run", "--plat", "kvm"]);
+        if let Some((root, _)) = &child {
+            cmd.arg("--root")
+                .arg(root)
+                .args(["-e", "UKT_SELF=/self.ukprog"]);
+        }
+        cmd.arg(&exe);
         (run_limited(cmd, KVM_TIMEOUT), KVM_TIMEOUT)
     } else {
         let mut cmd = Command::new(&exe);
         cmd.env("UKT_TMP", work.join(format!("{stem}.linuxu.tmp")))
             .env_remove("UKIT_OPTS")
             .current_dir("/");
+        if let Some((_, prog)) = &child {
+            cmd.env("UKT_SELF", prog);
+        }
         (run_limited(cmd, LINUXU_TIMEOUT), LINUXU_TIMEOUT)
     };
     let report = parse(&done.stdout);

@@ -7,10 +7,12 @@
 pub mod context;
 pub mod cpu;
 pub mod fpu;
+pub mod resume;
 pub mod sigstack;
 
 pub use context::{call_on_stack, switch, Context};
 pub use cpu::{features, Features};
+pub use resume::Resume;
 
 /// Read the time-stamp counter.
 #[inline]

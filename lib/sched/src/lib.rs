@@ -69,6 +69,9 @@ pub struct Thread {
     /// An opaque word the layer above attaches to the thread (posix: its process); 0
     /// for none. See [`set_owner`].
     owner: AtomicUsize,
+    /// A thread started on a kernel stack that went on to run a program (the main
+    /// thread of a program execve loaded): not a kernel thread.
+    program: core::sync::atomic::AtomicBool,
     /// Nanoseconds this thread had the CPU, up to its last switch away (the running
     /// thread adds the time since [`RUN_START`]). Idle waits are charged to no one.
     cpu_ns: AtomicU64,
@@ -92,6 +95,7 @@ impl Thread {
             stack,
             exit_code: AtomicI32::new(0),
             owner: AtomicUsize::new(0),
+            program: core::sync::atomic::AtomicBool::new(false),
             cpu_ns: AtomicU64::new(0),
         }
     }
@@ -114,6 +118,11 @@ impl Thread {
         self.tls.load(Ordering::Relaxed)
     }
 
+    /// The word the layer above attached ([`set_owner`]).
+    pub fn owner(&self) -> usize {
+        self.owner.load(Ordering::Acquire)
+    }
+
     pub fn has_exited(&self) -> bool {
         self.state() == State::Exited
     }
@@ -122,7 +131,13 @@ impl Thread {
     /// program thread (tid 1 or made by clone on a program stack). Signals for the
     /// process are never given to kernel threads: they never return to the program.
     pub fn is_kernel(&self) -> bool {
-        self.stack.is_some()
+        self.stack.is_some() && !self.program.load(Ordering::Relaxed)
+    }
+
+    /// This thread, started on a kernel stack, now runs program code (posix: the main
+    /// thread of a program execve loaded); signals may be delivered to it.
+    pub fn mark_program(&self) {
+        self.program.store(true, Ordering::Relaxed);
     }
 }
 
@@ -322,6 +337,30 @@ pub fn spawn(
     stack_top: Option<usize>,
     tls: usize,
 ) -> Option<Arc<Thread>> {
+    spawn_as(None, entry, arg, stack_top, tls)
+}
+
+/// Take a thread id that no thread has yet, for a thread started later with
+/// [`spawn_as`] (posix: a new process gets its pid before its first thread exists, and
+/// its main thread's id is its pid, as on Linux). None when ids ran out.
+pub fn reserve_tid() -> Option<i32> {
+    let mut s = SCHED.lock();
+    let tid = s.next_tid;
+    if tid == i32::MAX {
+        return None;
+    }
+    s.next_tid += 1;
+    Some(tid)
+}
+
+/// [`spawn`] with an id from [`reserve_tid`] (`None`: a fresh one).
+pub fn spawn_as(
+    reserved: Option<i32>,
+    entry: extern "C" fn(usize) -> !,
+    arg: usize,
+    stack_top: Option<usize>,
+    tls: usize,
+) -> Option<Arc<Thread>> {
     let (top, owned) = match stack_top {
         Some(t) => (t, None),
         None => {
@@ -339,12 +378,11 @@ pub fn spawn(
     // SAFETY: `top` is the top of a writable stack that lives as long as the thread
     // (program stacks are kept by musl until the thread has exited).
     let ctx = unsafe { Context::new_thread(top, thread_start, arg) };
+    let tid = match reserved {
+        Some(t) => t,
+        None => reserve_tid()?,
+    };
     let mut s = SCHED.lock();
-    let tid = s.next_tid;
-    if tid == i32::MAX {
-        return None;
-    }
-    s.next_tid += 1;
     let t = Arc::new(Thread::new(tid, ctx, owned, tls));
     START.lock().insert(tid, entry);
     s.threads.insert(tid, t.clone());

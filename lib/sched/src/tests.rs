@@ -130,6 +130,21 @@ fn scheduler_scenarios() {
     );
     assert!(a.has_exited() && b.has_exited());
 
+    // A reserved id is the id of the thread started with it; others skip it.
+    let r = reserve_tid().unwrap();
+    let c = spawn(worker, 3, None, 0).unwrap();
+    let d = spawn_as(Some(r), worker, 4, None, 0).unwrap();
+    assert_eq!(d.tid, r);
+    assert!(c.tid > r);
+    assert!(d.is_kernel());
+    d.mark_program();
+    assert!(
+        !d.is_kernel(),
+        "a kernel-started thread that runs a program"
+    );
+    drain();
+    LOG.lock().clear();
+
     // Wait queue: three waiters, wake two, then the rest.
     COUNTER.store(0, Ordering::SeqCst);
     for _ in 0..3 {

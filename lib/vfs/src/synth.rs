@@ -27,11 +27,13 @@ use alloc::vec::Vec;
 use core::any::Any;
 use core::sync::atomic::{AtomicU64, Ordering};
 
-/// Produces a file's bytes (at open) or a symlink's target (at readlink).
-pub type GenFn = fn() -> Vec<u8>;
+/// Produces a file's bytes (at open) or a symlink's target (at readlink), given the
+/// context word of the directory it is in (0, or what [`SynthDir::add_dir_for`] set:
+/// /proc gives each process's directory its pid).
+pub type GenFn = fn(usize) -> Vec<u8>;
 
-/// A directory's entries listed on demand.
-pub type ListFn = fn() -> Vec<DynLink>;
+/// A directory's entries listed on demand, given the directory's context word.
+pub type ListFn = fn(usize) -> Vec<DynLink>;
 
 /// How a write to a synthetic file fails (what Linux answers for that kind of file).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -85,7 +87,7 @@ impl SynthFs {
             next_ino: AtomicU64::new(2),
         });
         SynthFs {
-            root: Arc::new(SynthDir::new(sh, 1, 0o555)),
+            root: Arc::new(SynthDir::new(sh, 1, 0o555, 0)),
         }
     }
     /// The root as a node (to mount).
@@ -132,16 +134,19 @@ pub struct SynthDir {
     sh: Arc<Shared>,
     ino: u64,
     perm: u32,
+    /// Passed to the generators of what this directory holds.
+    ctx: usize,
     children: spin::Mutex<Children>,
     list: spin::Mutex<Option<ListFn>>,
 }
 
 impl SynthDir {
-    fn new(sh: Arc<Shared>, ino: u64, perm: u32) -> SynthDir {
+    fn new(sh: Arc<Shared>, ino: u64, perm: u32, ctx: usize) -> SynthDir {
         SynthDir {
             sh,
             ino,
             perm,
+            ctx,
             children: spin::Mutex::new(Vec::new()),
             list: spin::Mutex::new(None),
         }
@@ -159,11 +164,31 @@ impl SynthDir {
         Ok(())
     }
 
-    /// Add a subdirectory (permission bits `perm`) and return it.
+    /// Add a subdirectory (permission bits `perm`) and return it; it has this
+    /// directory's context word.
     pub fn add_dir(&self, name: &[u8], perm: u32) -> KResult<Arc<SynthDir>> {
-        let d = Arc::new(SynthDir::new(self.sh.clone(), self.sh.ino(), perm & 0o7777));
+        self.add_dir_for(name, perm, self.ctx)
+    }
+
+    /// Add a subdirectory whose generators (and its subdirectories') get `ctx`.
+    pub fn add_dir_for(&self, name: &[u8], perm: u32, ctx: usize) -> KResult<Arc<SynthDir>> {
+        let d = Arc::new(SynthDir::new(
+            self.sh.clone(),
+            self.sh.ino(),
+            perm & 0o7777,
+            ctx,
+        ));
         self.attach(name, d.clone())?;
         Ok(d)
+    }
+
+    /// Take the static child `name` away (a process's /proc directory once it is
+    /// reaped). False when there was none. Open files of it keep their snapshot.
+    pub fn remove(&self, name: &[u8]) -> bool {
+        let mut c = self.children.lock();
+        let before = c.len();
+        c.retain(|(n, _)| n != name);
+        c.len() != before
     }
 
     /// Add a read-only file whose bytes `gen` produces at each open.
@@ -173,6 +198,7 @@ impl SynthDir {
             ino: self.sh.ino(),
             perm: perm & 0o7777,
             gen,
+            ctx: self.ctx,
             deny,
         };
         self.attach(name, Arc::new(f))
@@ -184,7 +210,7 @@ impl SynthDir {
             fs: self.sh.id,
             ino: self.sh.ino(),
             perm: 0o777,
-            target: Target::Gen(target),
+            target: Target::Gen(target, self.ctx),
             fd: None,
         };
         self.attach(name, Arc::new(l))
@@ -198,7 +224,7 @@ impl SynthDir {
 
     fn listed(&self) -> Vec<DynLink> {
         let f = *self.list.lock();
-        f.map(|f| f()).unwrap_or_default()
+        f.map(|f| f(self.ctx)).unwrap_or_default()
     }
 
     /// A stable inode number for a listed entry: the directory's number and the
@@ -357,6 +383,7 @@ struct SynthFile {
     ino: u64,
     perm: u32,
     gen: GenFn,
+    ctx: usize,
     deny: Deny,
 }
 
@@ -387,14 +414,14 @@ impl Node for SynthFile {
         }
         // Write-only opens never read: do not run the generator for them.
         let data = if req.readable() {
-            (self.gen)()
+            (self.gen)(self.ctx)
         } else {
             Vec::new()
         };
         Ok(Arc::new(Snapshot { file: self, data }))
     }
     fn read_at(&self, off: u64, buf: &mut dyn Sink) -> KResult<usize> {
-        Snapshot::read_from(&(self.gen)(), off, buf)
+        Snapshot::read_from(&(self.gen)(self.ctx), off, buf)
     }
     fn write_at(&self, _off: u64, _buf: &dyn Source) -> KResult<usize> {
         Err(self.write_errno())
@@ -477,7 +504,7 @@ impl Node for Snapshot {
 }
 
 enum Target {
-    Gen(GenFn),
+    Gen(GenFn, usize),
     Fixed(Vec<u8>),
 }
 
@@ -514,7 +541,7 @@ impl Node for SynthLink {
     }
     fn readlink(&self) -> KResult<Vec<u8>> {
         Ok(match &self.target {
-            Target::Gen(g) => g(),
+            Target::Gen(g, ctx) => g(*ctx),
             Target::Fixed(t) => t.clone(),
         })
     }
@@ -537,17 +564,22 @@ mod tests {
 
     static COUNTER: AtomicUsize = AtomicUsize::new(0);
 
-    fn counting() -> Vec<u8> {
+    fn counting(_: usize) -> Vec<u8> {
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
         alloc::format!("call {n}\n").into_bytes()
     }
-    fn hello() -> Vec<u8> {
+    fn hello(_: usize) -> Vec<u8> {
         b"hello\n".to_vec()
     }
-    fn pid() -> Vec<u8> {
+    fn pid(_: usize) -> Vec<u8> {
         b"7".to_vec()
     }
-    fn fds() -> Vec<DynLink> {
+    /// The context word of the directory, as its contents.
+    fn ctx(c: usize) -> Vec<u8> {
+        alloc::format!("{c}").into_bytes()
+    }
+    fn fds(c: usize) -> Vec<DynLink> {
+        assert_eq!(c, 7, "the fd folder has its process's context");
         [0u32, 1, 5]
             .iter()
             .map(|&fd| DynLink {
@@ -567,7 +599,9 @@ mod tests {
         r.add_file(b"count", 0o444, counting, Deny::AtOpen(Errno::EACCES))
             .unwrap();
         r.add_link(b"self", pid).unwrap();
-        let p = r.add_dir(b"7", 0o555).unwrap();
+        let p = r.add_dir_for(b"7", 0o555, 7).unwrap();
+        p.add_file(b"ctx", 0o444, ctx, Deny::AtWrite(Errno::EINVAL))
+            .unwrap();
         let fd = p.add_dir(b"fd", 0o500).unwrap();
         fd.set_list(fds);
         fs
@@ -676,5 +710,21 @@ mod tests {
         let root_names = names(&fs.root(), 0);
         assert_eq!(root_names.len(), 2 + 4);
         assert_eq!(fs.root().attr().unwrap().st_nlink, 3);
+    }
+
+    #[test]
+    fn directories_give_their_context_and_can_go_away() {
+        let fs = tree();
+        let r = fs.root_dir();
+        let p = r.lookup(b"7").unwrap();
+        let f = p.lookup(b"ctx").unwrap();
+        let mut buf = [0u8; 8];
+        let mut sink: &mut [u8] = &mut buf;
+        assert_eq!(f.read_at(0, &mut sink).unwrap(), 1);
+        assert_eq!(&buf[..1], b"7");
+        assert!(r.remove(b"7"));
+        assert!(!r.remove(b"7"));
+        assert_eq!(r.lookup(b"7").err(), Some(Errno::ENOENT));
+        assert!(r.lookup(b"hello").is_ok());
     }
 }

@@ -189,7 +189,55 @@ extern "C" fn uk_kvm_trap(f: &mut TrapFrame) {
         crate::preempt::on_interrupt(f, preempt);
         return;
     }
+    if end_process(f) {
+        return;
+    }
     fault(f)
+}
+
+/// The stack the kernel ends a faulting process on (64 KiB). One CPU: the next fault of
+/// program code can only come once the thread that used it has been switched away from
+/// for good.
+static mut EXIT_STACK: [u128; 4096] = [0; 4096];
+
+extern "C" fn exit_process(sig: usize) -> ! {
+    uk_plat::cpu::program_fault(sig)
+}
+
+/// A page fault or general protection fault (SIGSEGV) or an alignment check (SIGBUS)
+/// of program code in a process other than the image's first ends that process only
+/// (docs/processes.md): report it in one line and return from the trap into the
+/// kernel's `program_fault` on the exit stack. False for any other fault.
+fn end_process(f: &mut TrapFrame) -> bool {
+    let sig = match f.vector {
+        13 | 14 => uk_abi::signal::SIGSEGV,
+        17 => uk_abi::signal::SIGBUS,
+        _ => return false,
+    };
+    if !uk_plat::cpu::fault_ends_process() {
+        return false;
+    }
+    let _ = writeln!(
+        Raw,
+        "ukit: process killed by {}: {} (vector {}) at rip {:#x}, address {:#x}",
+        if sig == uk_abi::signal::SIGBUS {
+            "SIGBUS"
+        } else {
+            "SIGSEGV"
+        },
+        desc::exception_name(f.vector),
+        f.vector,
+        f.rip,
+        uk_arch::ring0::cr2()
+    );
+    let top =
+        (core::ptr::addr_of_mut!(EXIT_STACK) as usize + core::mem::size_of::<[u128; 4096]>()) & !15;
+    f.rip = exit_process as *const () as usize as u64;
+    f.rsp = (top - 8) as u64;
+    f.rdi = sig as u64;
+    // The direction flag clear, as the ABI wants for the kernel's code.
+    f.rflags &= !(1 << 10);
+    true
 }
 
 /// Print the report of an exception and stop.

@@ -5,19 +5,37 @@
 //! parts of them with host `mprotect`, so guard pages and read-only maps are enforced
 //! by the host MMU. A fault
 //! then arrives as a host SIGSEGV (or SIGBUS). Its handler runs on a static alternate
-//! stack (the faulting stack may be the one that overflowed), prints one readable line
-//! and returns with the default action restored (SA_RESETHAND): the access repeats and
-//! the host ends the image with that signal, exactly as a native program ends.
-//! Synchronous faults are never delivered to the program's own handlers.
+//! stack (the faulting stack may be the one that overflowed) and prints one readable
+//! line. A fault of program code in a process other than the image's first ends that
+//! process only (docs/processes.md): the handler returns into the kernel's
+//! `uk_plat::cpu::program_fault` on a stack of its own, which makes the process a
+//! zombie killed by the signal and runs another thread. Any other fault ends the image:
+//! the handler returns with the signal blocked, the access repeats, and the host,
+//! which cannot deliver a blocked synchronous fault, ends the image with that signal,
+//! exactly as a native program ends. Synchronous faults are never delivered to the
+//! program's own handlers.
 
 use crate::host::{self, nr};
 
-use uk_abi::signal::{
-    SA_ONSTACK, SA_RESETHAND, SA_RESTORER, SA_SIGINFO, SEGV_ACCERR, SIGBUS, SIGSEGV,
-};
+use uk_abi::signal::{reg, SA_ONSTACK, SA_RESTORER, SA_SIGINFO, SEGV_ACCERR, SIGBUS, SIGSEGV};
 
 /// The alternate stack the fault report runs on (16 KiB, 16-byte aligned).
 static mut ALT_STACK: [u128; 1024] = [0; 1024];
+
+/// The stack the kernel ends a faulting process on (64 KiB, 16-byte aligned). One CPU:
+/// the next fault of program code can only come once the thread that used it has been
+/// switched away from for good.
+static mut EXIT_STACK: [u128; 4096] = [0; 4096];
+
+/// Offsets in the host's `ucontext_t`: `uc_mcontext.gregs` and `uc_sigmask`.
+const GREGS: usize = 40;
+const SIGMASK: usize = 40 + 256;
+/// RFLAGS' direction flag: the ABI wants it clear when Rust code runs.
+const DF: u64 = 1 << 10;
+
+extern "C" fn exit_process(sig: usize) -> ! {
+    uk_plat::cpu::program_fault(sig)
+}
 
 /// Append `v` in hex (with 0x) to `out` at `*n`.
 fn hex(out: &mut [u8], n: &mut usize, v: u64) {
@@ -37,7 +55,16 @@ fn hex(out: &mut [u8], n: &mut usize, v: u64) {
 }
 
 /// The report line for a fault (written into `out`; returns its length).
-fn report(out: &mut [u8; 256], sig: i32, code: i32, addr: u64, rip: u64, write: bool) -> usize {
+#[allow(clippy::too_many_arguments)]
+fn report(
+    out: &mut [u8; 256],
+    sig: i32,
+    code: i32,
+    addr: u64,
+    rip: u64,
+    write: bool,
+    process: bool,
+) -> usize {
     let mut n = 0;
     let put = |out: &mut [u8; 256], n: &mut usize, s: &[u8]| {
         for &b in s {
@@ -47,7 +74,15 @@ fn report(out: &mut [u8; 256], sig: i32, code: i32, addr: u64, rip: u64, write: 
             }
         }
     };
-    put(out, &mut n, b"ukit: linuxu: fatal ");
+    put(
+        out,
+        &mut n,
+        if process {
+            b"ukit: linuxu: process killed by "
+        } else {
+            b"ukit: linuxu: fatal "
+        },
+    );
     put(
         out,
         &mut n,
@@ -83,7 +118,7 @@ fn report(out: &mut [u8; 256], sig: i32, code: i32, addr: u64, rip: u64, write: 
     n
 }
 
-extern "C" fn on_fault(sig: i32, info: *const u8, ctx: *const u8) {
+extern "C" fn on_fault(sig: i32, info: *const u8, ctx: *mut u8) {
     // SAFETY: the host passes a valid siginfo_t (si_code at 8, si_addr at 16) and
     // ucontext_t (uc_mcontext.gregs at 40: REG_ERR is index 19, REG_RIP index 16).
     let (code, addr, err, rip) = unsafe {
@@ -94,10 +129,35 @@ extern "C" fn on_fault(sig: i32, info: *const u8, ctx: *const u8) {
             core::ptr::read_unaligned(ctx.add(40 + 16 * 8) as *const u64),
         )
     };
+    let process = uk_plat::cpu::fault_ends_process();
     let mut line = [0u8; 256];
-    let n = report(&mut line, sig, code, addr, rip, err & 2 != 0);
+    let n = report(&mut line, sig, code, addr, rip, err & 2 != 0, process);
     host::write(2, &line[..n]);
-    // Returning repeats the access with the default action back (SA_RESETHAND).
+    if process {
+        // Return into the kernel on the exit stack, as if `exit_process(sig)` had
+        // been called there (rsp 8 below a 16-byte boundary at its entry).
+        let top = (core::ptr::addr_of_mut!(EXIT_STACK) as usize
+            + core::mem::size_of::<[u128; 4096]>())
+            & !15;
+        let g = |i: usize| (ctx as usize + GREGS + i * 8) as *mut u64;
+        // SAFETY: `ctx` is this handler's ucontext (gregs at 40); the host reads it
+        // back at rt_sigreturn, which resumes at exit_process on the exit stack.
+        unsafe {
+            *g(reg::RIP) = exit_process as *const () as usize as u64;
+            *g(reg::RSP) = (top - 8) as u64;
+            *g(reg::RDI) = sig as u64;
+            *g(reg::EFL) &= !DF;
+        }
+        return;
+    }
+    // Returning repeats the access with the signal blocked in the restored mask: the
+    // host cannot deliver it, so its default action ends the image.
+    let block = (1u64 << (SIGSEGV - 1)) | (1u64 << (SIGBUS - 1));
+    // SAFETY: `ctx` is this handler's ucontext; uc_sigmask (8 bytes) is at 296.
+    unsafe {
+        let m = (ctx as usize + SIGMASK) as *mut u64;
+        *m |= block;
+    }
 }
 
 /// Install the fault report (at boot, before the host-call filter closes).
@@ -119,7 +179,7 @@ pub fn install() {
     // not switch threads off the alternate stack.
     let act = [
         on_fault as *const () as usize,
-        (SA_SIGINFO | SA_ONSTACK | SA_RESTORER | SA_RESETHAND) as usize,
+        (SA_SIGINFO | SA_ONSTACK | SA_RESTORER) as usize,
         host::uk_linuxu_sigreturn as *const () as usize,
         usize::MAX,
     ];
@@ -137,7 +197,7 @@ mod tests {
 
     fn line(sig: i32, code: i32, addr: u64, write: bool) -> String {
         let mut out = [0u8; 256];
-        let n = report(&mut out, sig, code, addr, 0x401000, write);
+        let n = report(&mut out, sig, code, addr, 0x401000, write, false);
         String::from_utf8(out[..n].to_vec()).unwrap()
     }
 
@@ -151,5 +211,8 @@ mod tests {
         assert!(line(11, 1, 0, false).ends_with("access at 0x0, rip 0x401000: a NULL pointer\n"));
         assert!(line(7, 2, 0xdead_0000, false).starts_with("ukit: linuxu: fatal SIGBUS"));
         assert!(line(11, 1, u64::MAX, false).contains("0xffffffffffffffff"));
+        let mut out = [0u8; 256];
+        let n = report(&mut out, 11, 1, 0, 0x401000, true, true);
+        assert!(out[..n].starts_with(b"ukit: linuxu: process killed by SIGSEGV: write at 0x0"));
     }
 }

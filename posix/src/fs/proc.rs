@@ -1,7 +1,8 @@
 //! /proc: what real programs read about themselves and the machine, built on
 //! [`uk_vfs::synth`] (files generated at open from the kernel's own state).
 //!
-//! The image is one process, pid [`crate::process::current().pid()`]; `/proc/self` links to it.
+//! Every process has its directory `/proc/<pid>` (added when it is registered, taken
+//! away when it is reaped: [`process_dir`]); `/proc/self` links to the reader's pid.
 //! Memory figures (see docs/filesystems.md, "/proc"):
 //! - resident ("rss", VmRSS) = pages the page allocator has handed out (program maps,
 //!   the brk area up to the break, the kernel heap's chunks, thread stacks) plus the
@@ -9,13 +10,15 @@
 //! - virtual ("vsize", VmSize) = the same with the whole brk reservation.
 //! - VmPeak/VmHWM are the highest values seen when a /proc file was generated.
 
+use crate::process::Process;
 use crate::{ident, time, KResult};
 use alloc::string::String;
+use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::fmt::Write;
 use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use uk_abi::Errno;
-use uk_vfs::synth::{Deny, DynLink, SynthFs};
+use uk_vfs::synth::{Deny, DynLink, SynthDir, SynthFs};
 
 /// `write!` into a String (no `format!`: alloc's formatter references the unwinder).
 macro_rules! w {
@@ -44,6 +47,56 @@ static BOOT: spin::Mutex<Boot> = spin::Mutex::new(Boot {
     segments: Vec::new(),
     mounts: Vec::new(),
 });
+/// What execve recorded for the processes it loaded (pid -> argv, envp, path): their
+/// cmdline, environ and exe. A process without an entry shows the nearest ancestor's
+/// (a vfork child runs its parent's program), the first process the boot program's.
+static EXECS: spin::Mutex<alloc::collections::BTreeMap<i32, ExecInfo>> =
+    spin::Mutex::new(alloc::collections::BTreeMap::new());
+
+/// argv and envp (each string followed by a NUL) and the program's path.
+type ExecInfo = (Vec<u8>, Vec<u8>, Vec<u8>);
+
+/// Record the program execve loaded into `pid` (strings without their NULs).
+pub fn set_exec(pid: i32, argv: &[Vec<u8>], envp: &[Vec<u8>], exe: &[u8]) {
+    let join = |v: &[Vec<u8>]| {
+        let mut out = Vec::new();
+        for a in v {
+            out.extend_from_slice(a);
+            out.push(0);
+        }
+        out
+    };
+    let exe = if exe.first() == Some(&b'/') {
+        normalize(exe)
+    } else {
+        exe_path(exe, None)
+    };
+    EXECS.lock().insert(pid, (join(argv), join(envp), exe));
+}
+
+/// Which of cmdline (0), environ (1) or exe (2) `p` shows.
+fn exec_info(p: &Process, which: usize) -> Vec<u8> {
+    let mut at = p.pid();
+    let execs = EXECS.lock();
+    while at > ident::INIT_PID {
+        if let Some(e) = execs.get(&at) {
+            return [&e.0, &e.1, &e.2][which].clone();
+        }
+        at = crate::process::lookup(at).map_or(0, |q| q.ppid());
+    }
+    if let Some(e) = execs.get(&ident::INIT_PID) {
+        return [&e.0, &e.1, &e.2][which].clone();
+    }
+    drop(execs);
+    let b = BOOT.lock();
+    [&b.cmdline, &b.environ, &b.exe][which].clone()
+}
+
+/// The process a /proc/<pid> file is about (the reader's own when it has gone).
+fn of(pid: usize) -> Arc<Process> {
+    crate::process::lookup(pid as i32).unwrap_or_else(crate::process::current_arc)
+}
+
 /// Clock ticks since boot when the program started (field 22 of stat).
 static START_TICKS: AtomicU64 = AtomicU64::new(0);
 static PEAK_VM: AtomicUsize = AtomicUsize::new(0);
@@ -166,18 +219,17 @@ struct Mem {
     peak_rss: usize,
 }
 
-fn mem() -> Mem {
+fn mem(p: &Process) -> Mem {
     let page = uk_alloc::PAGE_SIZE;
     let st = uk_alloc::PAGES.lock().stats();
     let used = st.total_pages.saturating_sub(st.free_pages) * page;
-    let brk_spare = crate::process::current()
-        .mm
-        .brk_area()
-        .map(|(s, reserved, cur)| {
-            let top = uk_alloc::page_round_up(cur).unwrap_or(cur);
-            (s + reserved).saturating_sub(top)
-        })
-        .unwrap_or(0);
+    let brk_spare =
+        p.mm.brk_area()
+            .map(|(s, reserved, cur)| {
+                let top = uk_alloc::page_round_up(cur).unwrap_or(cur);
+                (s + reserved).saturating_sub(top)
+            })
+            .unwrap_or(0);
     let (mut exe, mut data) = (0, 0);
     for &(s, e, wr) in &BOOT.lock().segments {
         if wr {
@@ -194,25 +246,30 @@ fn mem() -> Mem {
         rss,
         vsize,
         exe,
-        data: data + crate::process::current().mm.mapped_bytes(),
+        data: data + p.mm.mapped_bytes(),
         peak_vm,
         peak_rss,
     }
 }
 
-/// The program's threads (kernel threads such as the network stack's are not counted).
-fn program_threads() -> Vec<i32> {
+/// The threads of `p` (kernel threads such as the network stack's are not counted;
+/// they act for the first process).
+fn program_threads(p: &Process) -> Vec<i32> {
     uk_sched::thread_ids()
         .into_iter()
-        .filter(|t| uk_sched::thread(*t).is_some_and(|th| !th.is_kernel()))
+        .filter(|t| {
+            uk_sched::thread(*t).is_some_and(|th| {
+                !th.is_kernel()
+                    && (crate::process::owner_is(&th, p)
+                        || (th.owner() == 0 && p.pid() == ident::INIT_PID))
+            })
+        })
         .collect()
 }
 
 /// The process name (`comm`): the main thread's name, as Linux shows it.
-fn comm() -> Vec<u8> {
-    let n = crate::process::current()
-        .info
-        .thread_name(crate::process::current().pid());
+fn comm(p: &Process) -> Vec<u8> {
+    let n = p.info.thread_name(p.pid());
     let len = n.iter().position(|c| *c == 0).unwrap_or(n.len());
     n[..len].to_vec()
 }
@@ -224,8 +281,9 @@ fn ticks(ns: u64) -> u64 {
 /// /proc/PID/stat: the 52 fields of proc(5). Fields ukit has no source for (fault
 /// counts, signal masks, stack pointers) are 0, as Linux shows them for other
 /// processes. Field 24 (rss) is in pages.
-fn gen_stat() -> Vec<u8> {
-    let m = mem();
+fn gen_stat(pid: usize) -> Vec<u8> {
+    let p = of(pid);
+    let m = mem(&p);
     let (start_code, end_code, start_data, end_data) = {
         let b = BOOT.lock();
         let code = b.segments.iter().filter(|s| !s.2);
@@ -237,12 +295,7 @@ fn gen_stat() -> Vec<u8> {
             data.map(|s| s.1).max().unwrap_or(0),
         )
     };
-    let brk_start = crate::process::current()
-        .mm
-        .brk_area()
-        .map(|b| b.0)
-        .unwrap_or(0);
-    let p = crate::process::current();
+    let brk_start = p.mm.brk_area().map(|b| b.0).unwrap_or(0);
     let rsslim = p
         .limits
         .get_set(uk_abi::resource::RLIMIT_RSS as u32, None)
@@ -254,10 +307,11 @@ fn gen_stat() -> Vec<u8> {
         .getpriority(pid, uk_abi::resource::PRIO_PROCESS, 0)
         .unwrap_or(0) as i64;
     let pid = pid as u64;
+    let ids = *p.ids.lock();
     let fields: [u64; 49] = [
-        0,                                    // 4 ppid: the image is its own init
-        pid,                                  // 5 pgrp
-        pid,                                  // 6 session
+        ids.ppid as u64,                      // 4 ppid (0 for the image's init)
+        ids.pgid as u64,                      // 5 pgrp
+        ids.sid as u64,                       // 6 session
         0,                                    // 7 tty_nr
         u64::MAX,                             // 8 tpgid (-1)
         0,                                    // 9 flags (no PF_* applies)
@@ -271,7 +325,7 @@ fn gen_stat() -> Vec<u8> {
         0,                                    // 17 cstime
         (20 + nice) as u64,                   // 18 priority
         nice as u64,                          // 19 nice
-        program_threads().len() as u64,       // 20 num_threads
+        program_threads(&p).len() as u64,     // 20 num_threads
         0,                                    // 21 itrealvalue
         START_TICKS.load(Ordering::Relaxed),  // 22 starttime
         m.vsize as u64,                       // 23 vsize (bytes)
@@ -308,7 +362,7 @@ fn gen_stat() -> Vec<u8> {
     let mut s = String::new();
     w!(s, "{} (", pid);
     let mut out = s.into_bytes();
-    out.extend_from_slice(&comm());
+    out.extend_from_slice(&comm(&p));
     out.extend_from_slice(b") R");
     let mut s = String::new();
     for (i, f) in fields.iter().enumerate() {
@@ -327,23 +381,21 @@ fn gen_stat() -> Vec<u8> {
 
 /// /proc/PID/status: the lines of proc(5) ukit has values for, in Linux's order and
 /// format (memory in kB, right-aligned in 8 columns).
-fn gen_status() -> Vec<u8> {
-    let m = mem();
+fn gen_status(pid: usize) -> Vec<u8> {
+    let p = of(pid);
+    let m = mem(&p);
     let kb = |b: usize| b / 1024;
     let mut out = b"Name:\t".to_vec();
-    out.extend_from_slice(&comm());
+    out.extend_from_slice(&comm(&p));
     let mut s = String::new();
-    let pid = crate::process::current().pid();
+    let pid = p.pid();
+    let ppid = p.ppid();
     w!(
         s,
-        "\nState:\tR (running)\nTgid:\t{pid}\nNgid:\t0\nPid:\t{pid}\nPPid:\t0\n"
+        "\nState:\tR (running)\nTgid:\t{pid}\nNgid:\t0\nPid:\t{pid}\nPPid:\t{ppid}\n"
     );
     w!(s, "TracerPid:\t0\nUid:\t0\t0\t0\t0\nGid:\t0\t0\t0\t0\n");
-    w!(
-        s,
-        "FDSize:\t{}\nGroups:\t\n",
-        crate::process::current().limits.nofile()
-    );
+    w!(s, "FDSize:\t{}\nGroups:\t\n", p.limits.nofile());
     w!(
         s,
         "VmPeak:\t{:>8} kB\nVmSize:\t{:>8} kB\n",
@@ -365,7 +417,7 @@ fn gen_status() -> Vec<u8> {
         0,
         0
     );
-    w!(s, "Threads:\t{}\n", program_threads().len());
+    w!(s, "Threads:\t{}\n", program_threads(&p).len());
     w!(s, "Cpus_allowed:\t1\nCpus_allowed_list:\t0\n");
     w!(
         s,
@@ -376,35 +428,55 @@ fn gen_status() -> Vec<u8> {
     out
 }
 
-fn gen_cmdline() -> Vec<u8> {
-    BOOT.lock().cmdline.clone()
+fn gen_cmdline(pid: usize) -> Vec<u8> {
+    exec_info(&of(pid), 0)
 }
 
-fn gen_environ() -> Vec<u8> {
-    BOOT.lock().environ.clone()
+fn gen_environ(pid: usize) -> Vec<u8> {
+    exec_info(&of(pid), 1)
 }
 
-fn gen_comm() -> Vec<u8> {
-    let mut c = comm();
+fn gen_comm(pid: usize) -> Vec<u8> {
+    let mut c = comm(&of(pid));
     c.push(b'\n');
     c
 }
 
-fn gen_self() -> Vec<u8> {
+fn gen_self(_: usize) -> Vec<u8> {
     let mut s = String::new();
     w!(s, "{}", crate::process::current().pid());
     s.into_bytes()
 }
 
-fn gen_exe() -> Vec<u8> {
-    BOOT.lock().exe.clone()
+fn gen_exe(pid: usize) -> Vec<u8> {
+    exec_info(&of(pid), 2)
 }
 
-fn gen_cwd() -> Vec<u8> {
-    super::cwd().map(|c| c.path()).unwrap_or_default()
+fn gen_cwd(pid: usize) -> Vec<u8> {
+    let cwd = of(pid).fs.cwd.lock().clone();
+    cwd.map(|c| c.path())
+        .or_else(|| uk_vfs::Loc::root().ok().map(|l| l.path()))
+        .unwrap_or_default()
 }
 
-fn gen_mounts() -> Vec<u8> {
+/// True when `p` runs the image's own program (it never exec'd, nor did an ancestor):
+/// the image's segments are its code.
+fn runs_boot_program(p: &Process) -> bool {
+    let mut at = p.pid();
+    let execs = EXECS.lock();
+    while at >= ident::INIT_PID {
+        if execs.contains_key(&at) {
+            return false;
+        }
+        if at == ident::INIT_PID {
+            break;
+        }
+        at = crate::process::lookup(at).map_or(0, |q| q.ppid());
+    }
+    true
+}
+
+fn gen_mounts(_: usize) -> Vec<u8> {
     let mut out = Vec::new();
     for (src, dir, ty) in &BOOT.lock().mounts {
         out.extend_from_slice(src);
@@ -419,7 +491,7 @@ fn gen_mounts() -> Vec<u8> {
 
 /// One line per memory map in Linux's format: the image's segments (named by the
 /// program's path), then the program's maps (the brk area named `[heap]`).
-fn gen_maps() -> Vec<u8> {
+fn gen_maps(pid: usize) -> Vec<u8> {
     /// One row; `shared`: the offset into the file a shared map shows.
     fn line(
         out: &mut Vec<u8>,
@@ -465,10 +537,13 @@ fn gen_maps() -> Vec<u8> {
         l.push(b'\n');
         out.extend_from_slice(&l);
     }
+    let p = of(pid);
     let mut out = Vec::new();
-    let (segs, exe) = {
+    let (segs, exe) = if runs_boot_program(&p) {
         let b = BOOT.lock();
         (b.segments.clone(), b.exe.clone())
+    } else {
+        (Vec::new(), Vec::new())
     };
     /// start, end, protection, file offset of a shared map, name.
     type Row = (usize, usize, u32, Option<u64>, Vec<u8>);
@@ -482,7 +557,7 @@ fn gen_maps() -> Vec<u8> {
         };
         rows.push((s, e, prot, None, exe.clone()));
     }
-    for (s, v) in crate::process::current().mm.maps() {
+    for (s, v) in p.mm.maps() {
         let (shared, name) = match &v.kind {
             crate::mm::Kind::Brk => (None, b"[heap]".to_vec()),
             crate::mm::Kind::Shared { backing, first, .. } => {
@@ -502,9 +577,12 @@ fn gen_maps() -> Vec<u8> {
 /// /proc/PID/fd: one link per descriptor. Targets as Linux shows them: the path a file
 /// was opened by, `pipe:[ino]`, `socket:[ino]`, `anon_inode:[eventfd]` and friends;
 /// following a link opens the descriptor itself.
-fn list_fds() -> Vec<DynLink> {
-    crate::process::current()
-        .fds
+fn list_fds(pid: usize) -> Vec<DynLink> {
+    let p = of(pid);
+    // Following a link opens the reader's descriptor: only the reader's own are
+    // aliases; another process's show their targets.
+    let own = p.pid() == crate::process::current().pid();
+    p.fds
         .open_fds()
         .into_iter()
         .map(|(n, f)| {
@@ -519,7 +597,7 @@ fn list_fds() -> Vec<DynLink> {
                 name: s.into_bytes(),
                 target: fd_target(n, &f),
                 perm,
-                fd: Some(n as u32),
+                fd: own.then_some(n as u32),
             }
         })
         .collect()
@@ -561,7 +639,7 @@ fn fd_target(n: i32, f: &alloc::sync::Arc<dyn crate::file::File>) -> Vec<u8> {
 
 /// /proc/meminfo from the page allocator: all memory the image was given is "total",
 /// its free pages are "free" and "available" (there is no cache to reclaim, no swap).
-fn gen_meminfo() -> Vec<u8> {
+fn gen_meminfo(_: usize) -> Vec<u8> {
     let st = uk_alloc::PAGES.lock().stats();
     let kb = |pages: usize| pages * uk_alloc::PAGE_SIZE / 1024;
     let mut s = String::new();
@@ -582,7 +660,7 @@ fn gen_meminfo() -> Vec<u8> {
 }
 
 /// /proc/cpuinfo: one CPU (ukit runs on one), described by CPUID.
-fn gen_cpuinfo() -> Vec<u8> {
+fn gen_cpuinfo(_: usize) -> Vec<u8> {
     use uk_arch::cpu::cpuid;
     let l0 = cpuid(0, 0);
     let mut vendor = Vec::new();
@@ -701,7 +779,7 @@ fn gen_cpuinfo() -> Vec<u8> {
     out
 }
 
-fn gen_uptime() -> Vec<u8> {
+fn gen_uptime(_: usize) -> Vec<u8> {
     let up = time::uptime_ns() / 10_000_000;
     let idle = uk_sched::idle_ns() / 10_000_000;
     let mut s = String::new();
@@ -718,8 +796,11 @@ fn gen_uptime() -> Vec<u8> {
 
 /// /proc/loadavg: ukit keeps no load average (zeros); runnable/total threads and the
 /// last thread id given out.
-fn gen_loadavg() -> Vec<u8> {
-    let ids = program_threads();
+fn gen_loadavg(_: usize) -> Vec<u8> {
+    let ids: Vec<i32> = uk_sched::thread_ids()
+        .into_iter()
+        .filter(|t| uk_sched::thread(*t).is_some_and(|th| !th.is_kernel()))
+        .collect();
     let last = ids
         .iter()
         .copied()
@@ -750,7 +831,7 @@ fn with_nl(mut v: Vec<u8>) -> Vec<u8> {
     v
 }
 
-fn gen_version() -> Vec<u8> {
+fn gen_version(_: usize) -> Vec<u8> {
     let mut out = b"Linux version ".to_vec();
     out.extend_from_slice(&uname_field(2));
     out.extend_from_slice(b" (ukit) ");
@@ -758,42 +839,75 @@ fn gen_version() -> Vec<u8> {
     with_nl(out)
 }
 
-fn gen_ostype() -> Vec<u8> {
+fn gen_ostype(_: usize) -> Vec<u8> {
     with_nl(uname_field(0))
 }
 
-fn gen_osrelease() -> Vec<u8> {
+fn gen_osrelease(_: usize) -> Vec<u8> {
     with_nl(uname_field(2))
 }
 
-fn gen_hostname() -> Vec<u8> {
+fn gen_hostname(_: usize) -> Vec<u8> {
     with_nl(uname_field(1))
+}
+
+/// The root of the mounted /proc, where process directories come and go.
+static ROOT: spin::Mutex<Option<Arc<SynthDir>>> = spin::Mutex::new(None);
+
+/// `/proc/<pid>` for process `pid`: its files describe that process (the directory's
+/// context word is the pid). Already there (an exec'd process keeps its pid): nothing.
+fn process_dir(root: &SynthDir, pid: i32) {
+    let mut name = String::new();
+    w!(name, "{pid}");
+    let Ok(p) = root.add_dir_for(name.as_bytes(), 0o555, pid as usize) else {
+        return;
+    };
+    let per_proc = Deny::AtWrite(Errno::EINVAL);
+    let _ = p.add_file(b"stat", 0o444, gen_stat, per_proc);
+    let _ = p.add_file(b"status", 0o444, gen_status, per_proc);
+    let _ = p.add_file(b"cmdline", 0o444, gen_cmdline, per_proc);
+    let _ = p.add_file(b"comm", 0o644, gen_comm, per_proc);
+    let _ = p.add_file(b"environ", 0o400, gen_environ, per_proc);
+    let _ = p.add_file(b"maps", 0o444, gen_maps, per_proc);
+    let _ = p.add_file(b"mounts", 0o444, gen_mounts, per_proc);
+    let _ = p.add_link(b"exe", gen_exe);
+    let _ = p.add_link(b"cwd", gen_cwd);
+    if let Ok(fd) = p.add_dir(b"fd", 0o500) {
+        fd.set_list(list_fds);
+    }
+}
+
+/// The process table changed (process.rs's hook): `pid` was registered (`added`) or
+/// reaped.
+fn table_changed(pid: i32, added: bool) {
+    let Some(root) = ROOT.lock().clone() else {
+        return;
+    };
+    if added {
+        process_dir(&root, pid);
+    } else {
+        let mut name = String::new();
+        w!(name, "{pid}");
+        root.remove(name.as_bytes());
+        EXECS.lock().remove(&pid);
+    }
 }
 
 /// Build the /proc tree.
 pub(crate) fn new() -> KResult<SynthFs> {
     let fs = SynthFs::new();
     let root = fs.root_dir();
-    // Linux's errors for writes by root: per-process files EINVAL, the others EIO,
-    // sysctl files refuse the open.
-    let per_proc = Deny::AtWrite(Errno::EINVAL);
+    // Linux's errors for writes by root: per-process files EINVAL (process_dir), the
+    // others EIO, sysctl files refuse the open.
     let global = Deny::AtWrite(Errno::EIO);
     let sysctl = Deny::AtOpen(Errno::EACCES);
-    let mut name = String::new();
-    w!(name, "{}", crate::process::current().pid());
-    let p = root.add_dir(name.as_bytes(), 0o555)?;
-    p.add_file(b"stat", 0o444, gen_stat, per_proc)?;
-    p.add_file(b"status", 0o444, gen_status, per_proc)?;
-    p.add_file(b"cmdline", 0o444, gen_cmdline, per_proc)?;
-    p.add_file(b"comm", 0o644, gen_comm, per_proc)?;
-    p.add_file(b"environ", 0o400, gen_environ, per_proc)?;
-    p.add_file(b"maps", 0o444, gen_maps, per_proc)?;
-    p.add_file(b"mounts", 0o444, gen_mounts, per_proc)?;
-    p.add_link(b"exe", gen_exe)?;
-    p.add_link(b"cwd", gen_cwd)?;
-    p.add_dir(b"fd", 0o500)?.set_list(list_fds);
+    for p in crate::process::all() {
+        process_dir(&root, p.pid());
+    }
+    *ROOT.lock() = Some(root.clone());
+    crate::process::TABLE_CHANGED.set(table_changed);
     root.add_link(b"self", gen_self)?;
-    root.add_link(b"mounts", || b"self/mounts".to_vec())?;
+    root.add_link(b"mounts", |_| b"self/mounts".to_vec())?;
     root.add_file(b"meminfo", 0o444, gen_meminfo, global)?;
     root.add_file(b"cpuinfo", 0o444, gen_cpuinfo, global)?;
     root.add_file(b"uptime", 0o444, gen_uptime, global)?;
@@ -835,7 +949,7 @@ mod tests {
             0,
         )
         .unwrap();
-        let st = gen_stat();
+        let st = gen_stat(1);
         assert!(st.ends_with(b"\n"));
         let f = fields(&st);
         assert_eq!(f.len(), 52, "{f:?}");
@@ -869,15 +983,18 @@ mod tests {
             0,
         )
         .unwrap();
-        let st = String::from_utf8(gen_status()).unwrap();
+        let st = String::from_utf8(gen_status(1)).unwrap();
         assert!(st.starts_with("Name:\t"));
         assert!(st.contains("\nPid:\t1\n"));
         let rss = st.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
         let kb: u64 = rss[6..rss.len() - 3].trim().parse().unwrap();
         assert!(kb >= 16);
         crate::process::current().mm.munmap(a, 4 << 12).unwrap();
-        assert!(st.contains(&alloc::format!("Threads:\t{}\n", program_threads().len())));
-        let mi = String::from_utf8(gen_meminfo()).unwrap();
+        assert!(st.contains(&alloc::format!(
+            "Threads:\t{}\n",
+            program_threads(&of(1)).len()
+        )));
+        let mi = String::from_utf8(gen_meminfo(0)).unwrap();
         let total = mi.lines().next().unwrap();
         assert!(total.starts_with("MemTotal:       "), "{total}");
         assert_eq!(total.len(), 16 + 8 + 3);
@@ -894,10 +1011,10 @@ mod tests {
             [&b"/usr/bin/../bin/./prog"[..], b"-x"].into_iter(),
             [&b"A=1"[..]].into_iter(),
         );
-        assert_eq!(gen_cmdline(), b"/usr/bin/../bin/./prog\0-x\0");
-        assert_eq!(gen_environ(), b"A=1\0");
-        assert_eq!(gen_exe(), b"/usr/bin/prog");
-        assert_eq!(gen_comm(), b"prog\n");
+        assert_eq!(gen_cmdline(1), b"/usr/bin/../bin/./prog\0-x\0");
+        assert_eq!(gen_environ(1), b"A=1\0");
+        assert_eq!(gen_exe(1), b"/usr/bin/prog");
+        assert_eq!(gen_comm(1), b"prog\n");
         assert_eq!(normalize(b"/a/../../b//c/."), b"/b/c");
         let e = exe_path(b"no-such-prog-xyz", Some(b"/nonexistent"));
         assert!(e.starts_with(b"/") && e.ends_with(b"/no-such-prog-xyz"));
@@ -928,9 +1045,9 @@ mod tests {
             let r = uk_vfs::path::resolve(&l, p, true).unwrap();
             assert!(r.node.is_some(), "{p:?}");
         }
-        let cpu = String::from_utf8(gen_cpuinfo()).unwrap();
+        let cpu = String::from_utf8(gen_cpuinfo(0)).unwrap();
         assert!(cpu.starts_with("processor\t: 0\nvendor_id\t: "));
         assert!(cpu.contains(" sse2"));
-        assert_eq!(gen_ostype(), b"Linux\n");
+        assert_eq!(gen_ostype(0), b"Linux\n");
     }
 }

@@ -113,6 +113,11 @@ pub struct Build {
     /// absent, the image the build linked is taken (uk-cc leaves a relink manifest
     /// beside each one): the only one, or the one named after the recipe.
     pub binary: Option<String>,
+    /// For apps: program files the build made (`uk-cc --uk-program`) that the image
+    /// runs with execve: guest path -> file relative to the build's working directory.
+    /// They go into the image's root beside the `[rootfs]` files (docs/processes.md).
+    #[serde(default)]
+    pub programs: BTreeMap<String, String>,
     /// Run the steps in a separate `obj/` folder instead of the source tree.
     #[serde(default, rename = "out-of-tree")]
     pub out_of_tree: bool,
@@ -409,6 +414,9 @@ impl Recipe {
                     .to_string(),
             );
         }
+        if self.kind == Kind::Port && !self.build.programs.is_empty() {
+            return Err("[build] programs is for kind = \"app\"".to_string());
+        }
         if self.build.steps.iter().any(|s| s.is_empty()) {
             return Err("[build] steps contains an empty command".to_string());
         }
@@ -579,6 +587,7 @@ ports = ["zlib"]
 env = { CFLAGS = "-O2" }
 steps = [["./configure", "--prefix={prefix}"], ["make", "-j{jobs}"]]
 binary = "demo"
+programs = { "/bin/helper" = "tools/helper" }
 
 [rootfs]
 "/etc/demo.conf" = "demo/demo.conf"
@@ -611,6 +620,7 @@ expect_stdout = "hi\n"
         assert_eq!(r.depends.ports, vec!["zlib"]);
         assert_eq!(r.build.steps[1], vec!["make", "-j{jobs}"]);
         assert_eq!(r.build.binary.as_deref(), Some("demo"));
+        assert_eq!(r.build.programs["/bin/helper"], "tools/helper");
         assert!(!r.build.out_of_tree);
         assert_eq!(r.rootfs["/etc/demo.conf"], "demo/demo.conf");
         assert_eq!(r.run.memory.as_deref(), Some("32M"));

@@ -54,7 +54,7 @@ pub enum UsageError {
     #[error("{0}: ukit images are x86_64 (64-bit) only")]
     Arch(String),
     #[error(
-        "unknown ukit flag {0} (ukit flags: --uk-plat=PLAT, --uk-kernel=LIBUK.A, --uk-set=OPTION=VALUE, --uk-config=FILE, --uk-verbose, --uk-completions=SHELL)"
+        "unknown ukit flag {0} (ukit flags: --uk-plat=PLAT, --uk-kernel=LIBUK.A, --uk-set=OPTION=VALUE, --uk-config=FILE, --uk-program, --uk-verbose, --uk-completions=SHELL)"
     )]
     UnknownUkFlag(String),
     #[error("{0} needs a value, e.g. {0}=VALUE")]
@@ -87,6 +87,10 @@ pub struct UkFlags {
     /// value`, as `ukport menuconfig` saves), after `$UK_CONFIG_FILE`'s.
     pub config: Option<PathBuf>,
     pub verbose: bool,
+    /// `--uk-program` (or `UK_PROGRAM=1`): build a program file that a running image
+    /// loads with execve (position-independent code, a static-PIE link without a
+    /// kernel; docs/processes.md) instead of an image.
+    pub program: bool,
     /// `--uk-completions=SHELL`: print a completion script for uk-cc's own flags.
     pub completions: Option<String>,
 }
@@ -174,6 +178,7 @@ pub fn parse(args: &[String]) -> Result<Parsed, UsageError> {
                     }
                 }
                 "verbose" if value.is_none() => p.uk.verbose = true,
+                "program" if value.is_none() => p.uk.program = true,
                 _ => return Err(UsageError::UnknownUkFlag(a.into())),
             }
             continue;
@@ -268,7 +273,7 @@ pub fn parse(args: &[String]) -> Result<Parsed, UsageError> {
         if shared {
             return Err(UsageError::Shared);
         }
-        if dropped_pie {
+        if dropped_pie && !p.uk.program {
             p.warnings.push(
                 "uk-cc: warning: ignoring -pie: ukit images are static non-PIE executables".into(),
             );
@@ -314,6 +319,9 @@ const TRAILING_COMPILE_FLAGS: &[&str] = &["-U_FORTIFY_SOURCE"];
 /// The gcc argv (without "gcc") for a call that stops before linking.
 pub fn compile_command(p: &Parsed, sysroot: &Sysroot, gcc_include: &Path) -> Vec<String> {
     let mut v = compile_flags(sysroot, gcc_include, p.pic);
+    if p.uk.program {
+        v.push("-fPIE".into());
+    }
     if let Some(o) = &p.output {
         v.push("-o".into());
         v.push(o.clone());
@@ -352,6 +360,83 @@ pub fn link_command(p: &Parsed, sysroot: &Sysroot, gcc: &GccPaths, kernel: &Path
     }
     v.push(format!("-Wl,-e,{ENTRY}"));
     v.push(format!("-Wl,-u,{ENTRY}"));
+    v.push("-Wl,--gc-sections".into());
+    v.push("-Wl,-z,noexecstack".into());
+    v
+}
+
+/// The program-file side of the kernel entry (posix/src/exec.rs): a section
+/// `.uk_entries` holding a magic word ("ukitENT1"), the number of slots, and one slot
+/// per kernel entry, which execve fills; musl's calls to `uk_syscall`, `__uk_clone`
+/// and `__uk_unmapself` jump through them.
+pub const PROGRAM_ENTRIES_ASM: &str = r#"/* uk-cc --uk-program: kernel entries, filled by the loader (docs/processes.md) */
+	.section .uk_entries,"aw"
+	.balign 8
+__uk_entries:
+	.ascii "ukitENT1"
+	.quad 3
+__uk_slot_syscall:
+	.quad 0
+__uk_slot_clone:
+	.quad 0
+__uk_slot_unmapself:
+	.quad 0
+	.text
+	.globl uk_syscall
+	.type uk_syscall,@function
+uk_syscall:
+	jmp *__uk_slot_syscall(%rip)
+	.size uk_syscall, .-uk_syscall
+	.globl __uk_clone
+	.type __uk_clone,@function
+__uk_clone:
+	jmp *__uk_slot_clone(%rip)
+	.size __uk_clone, .-__uk_clone
+	.globl __uk_unmapself
+	.type __uk_unmapself,@function
+__uk_unmapself:
+	jmp *__uk_slot_unmapself(%rip)
+	.size __uk_unmapself, .-__uk_unmapself
+	.section .note.GNU-stack,"",@progbits
+"#;
+
+/// The gcc argv (without "gcc") that compiles (if needed) and links a program file:
+/// a static-PIE executable with musl's self-relocating start (rcrt1.o), the user's
+/// inputs, the kernel entry slots (`entries`: a file holding [`PROGRAM_ENTRIES_ASM`])
+/// and musl, without a kernel: the image that loads it provides one.
+pub fn program_link_command(
+    p: &Parsed,
+    sysroot: &Sysroot,
+    gcc: &GccPaths,
+    entries: &Path,
+) -> Vec<String> {
+    let mut v = compile_flags(sysroot, &gcc.include, true);
+    v.push("-fPIE".into());
+    v.extend(["-static-pie", "-nostdlib", "-o"].map(String::from));
+    v.push(p.output.clone().unwrap_or_else(|| "a.out".into()));
+    let crtbegin_s = gcc.crtbegin.with_file_name("crtbeginS.o");
+    let crtend_s = gcc.crtend.with_file_name("crtendS.o");
+    if !p.no_startfiles {
+        v.push(path_str(&sysroot.lib().join("rcrt1.o")));
+        v.push(path_str(&sysroot.crti()));
+        v.push(path_str(&crtbegin_s));
+    }
+    v.extend(p.args.iter().cloned());
+    v.extend(TRAILING_COMPILE_FLAGS.iter().map(|s| s.to_string()));
+    if p.uses_x {
+        v.push("-x".into());
+        v.push("none".into());
+    }
+    v.push(path_str(entries));
+    v.push(format!("-L{}", path_str(&sysroot.lib())));
+    v.push("-Wl,--start-group".into());
+    v.push(path_str(&sysroot.libc_a()));
+    v.push(path_str(&gcc.libgcc));
+    v.push("-Wl,--end-group".into());
+    if !p.no_startfiles {
+        v.push(path_str(&crtend_s));
+        v.push(path_str(&sysroot.crtn()));
+    }
     v.push("-Wl,--gc-sections".into());
     v.push("-Wl,-z,noexecstack".into());
     v
@@ -431,6 +516,14 @@ pub fn run(args: Vec<OsString>) -> Result<i32> {
         }
     };
     let verbose = p.uk.verbose || env_flag(env("UK_VERBOSE").as_deref());
+    let mut p = p;
+    if env_flag(env("UK_PROGRAM").as_deref()) {
+        p.uk.program = true;
+    }
+    if p.uk.program {
+        // Program files are position-independent (a static-PIE link).
+        p.pic = true;
+    }
     for w in &p.warnings {
         eprintln!("{w}");
     }
@@ -442,12 +535,30 @@ pub fn run(args: Vec<OsString>) -> Result<i32> {
             let argv = compile_command(&p, &sysroot, &gcc_include()?);
             exec_gcc(&argv, verbose)
         }
+        Mode::Link if p.uk.program => link_program(&p, verbose),
         Mode::Link => {
             // `-v` goes to gcc as well; what uk-cc chose is part of what it asks for.
             let explain = verbose || p.args.iter().any(|a| a == "-v");
             link(&p, plat, verbose, explain)
         }
     }
+}
+
+/// Links a program file (`--uk-program`): no kernel, no relink record.
+fn link_program(p: &Parsed, verbose: bool) -> Result<i32> {
+    let sysroot = Sysroot::ensure()?;
+    let gcc = GccPaths::query()?;
+    let dir = super::relink::store_dir();
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let entries = dir.join("uk-program-entries.s");
+    if std::fs::read_to_string(&entries).ok().as_deref() != Some(PROGRAM_ENTRIES_ASM) {
+        // Written beside and renamed: concurrent links never read half a file.
+        let tmp = tempfile::NamedTempFile::new_in(&dir)?;
+        std::fs::write(tmp.path(), PROGRAM_ENTRIES_ASM)?;
+        tmp.persist(&entries)
+            .map_err(|e| anyhow!("cannot write {}: {}", entries.display(), e.error))?;
+    }
+    exec_gcc(&program_link_command(p, &sysroot, &gcc, &entries), verbose)
 }
 
 /// Where the kernel of a link comes from: given (`--uk-kernel`, `$UK_KERNEL`), or
@@ -685,6 +796,12 @@ pub fn ukit_flags_command() -> clap::Command {
                 .long("uk-verbose")
                 .action(ArgAction::SetTrue)
                 .help("print gcc's commands and the kernel choice"),
+        )
+        .arg(
+            Arg::new("uk-program")
+                .long("uk-program")
+                .action(ArgAction::SetTrue)
+                .help("build a program file an image runs with execve (static-PIE, no kernel)"),
         )
         .arg(
             Arg::new("uk-completions")
@@ -926,6 +1043,32 @@ mod tests {
         completions("fish", &mut out).unwrap();
         assert!(String::from_utf8(out).unwrap().contains("uk-plat"));
         assert_eq!(completions("tcsh", &mut Vec::new()).unwrap(), 1);
+    }
+
+    #[test]
+    fn program_files_are_static_pie_without_a_kernel() {
+        let p = parse_s("--uk-program -O2 a.c -o prog");
+        assert!(p.uk.program);
+        let sys = Sysroot::at("/musl");
+        let argv = program_link_command(&p, &sys, &gcc_paths(), Path::new("/c/entries.s"));
+        let pos = |s: &str| argv.iter().position(|a| a == s);
+        assert!(pos("-static-pie").is_some() && pos("-fPIE").is_some());
+        assert!(pos("-fno-pie").is_none() && pos("-no-pie").is_none());
+        assert!(pos("/musl/lib/rcrt1.o") < pos("a.c"));
+        assert!(pos("/gcc/crtbeginS.o").is_some() && pos("/gcc/crtendS.o").is_some());
+        assert!(pos("a.c") < pos("/c/entries.s"));
+        assert!(pos("/c/entries.s") < pos("/musl/lib/libc.a"));
+        assert!(!argv
+            .iter()
+            .any(|a| a.contains("libuk") || a.contains(ENTRY)));
+        // The entries section: the magic the loader checks, then three slots.
+        assert!(PROGRAM_ENTRIES_ASM.contains(".ascii \"ukitENT1\""));
+        for sym in ["uk_syscall:", "__uk_clone:", "__uk_unmapself:"] {
+            assert!(PROGRAM_ENTRIES_ASM.contains(sym), "{sym}");
+        }
+        let mut c = parse_s("--uk-program -c a.c -o a.o");
+        c.pic = true;
+        assert!(compile_command(&c, &sys, Path::new("/gcc/include")).contains(&"-fPIE".into()));
     }
 
     #[test]

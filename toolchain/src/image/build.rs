@@ -254,6 +254,7 @@ pub fn build_to(
         }
     };
 
+    super::rootfs::install_programs(r, &out.work_dir)?;
     fs::create_dir_all(&images).with_context(|| format!("cannot create {}", images.display()))?;
     let image = images.join(plat.image_name(&r.name));
     let tmp = images.join(format!(".{}.tmp", plat.image_name(&r.name)));

@@ -11,28 +11,20 @@ use crate::paths;
 
 /// The recipe's `[rootfs]` files copied into `build/<name>-<version>/rootfs` (plus an
 /// empty `/tmp`), the folder `ukport run` mounts as the image's `/` through hostfs.
+/// The program files of `[build] programs` are put there by the build
+/// ([`install_programs`]).
 /// Files are overwritten in place, never the folder removed, so an image already
 /// running from it keeps working; a file dropped from `[rootfs]` disappears at the next
 /// `ukport build`, which starts the build folder afresh.
 pub fn assemble_rootfs(r: &Recipe) -> Result<Option<PathBuf>> {
-    if r.rootfs.is_empty() {
+    if r.rootfs.is_empty() && r.build.programs.is_empty() {
         return Ok(None);
     }
-    let dir = paths::build_dir().join(r.id()).join("rootfs");
+    let dir = rootfs_dir(r);
     fs::create_dir_all(dir.join("tmp"))
         .with_context(|| format!("cannot create {}", dir.display()))?;
     for (guest, file) in &r.rootfs {
-        let rel = guest.trim_start_matches('/');
-        if rel.is_empty()
-            || Path::new(rel)
-                .components()
-                .any(|c| !matches!(c, std::path::Component::Normal(_)))
-        {
-            bail!(
-                "[rootfs] \"{guest}\" in {} must be an absolute path without `.` or `..`",
-                r.path().display()
-            );
-        }
+        let rel = guest_path(r, "[rootfs]", guest)?;
         let from = r.recipes_dir().join(file);
         let to = dir.join(rel);
         if let Some(parent) = to.parent() {
@@ -48,4 +40,52 @@ pub fn assemble_rootfs(r: &Recipe) -> Result<Option<PathBuf>> {
         })?;
     }
     Ok(Some(dir))
+}
+
+/// Where a recipe's root folder is assembled.
+fn rootfs_dir(r: &Recipe) -> PathBuf {
+    paths::build_dir().join(r.id()).join("rootfs")
+}
+
+/// `guest` (a key of `table`) as a path relative to the root: absolute, without `.`
+/// or `..`.
+fn guest_path<'a>(r: &Recipe, table: &str, guest: &'a str) -> Result<&'a str> {
+    let rel = guest.trim_start_matches('/');
+    if rel.is_empty()
+        || Path::new(rel)
+            .components()
+            .any(|c| !matches!(c, std::path::Component::Normal(_)))
+    {
+        bail!(
+            "{table} \"{guest}\" in {} must be an absolute path without `.` or `..`",
+            r.path().display()
+        );
+    }
+    Ok(rel)
+}
+
+/// After a build: copy the program files of `[build] programs` from the build's
+/// working directory `work` into the root folder (executable), where the image finds
+/// them with execve.
+pub fn install_programs(r: &Recipe, work: &Path) -> Result<()> {
+    if r.build.programs.is_empty() {
+        return Ok(());
+    }
+    let dir = rootfs_dir(r);
+    for (guest, file) in &r.build.programs {
+        let rel = guest_path(r, "[build] programs", guest)?;
+        let from = work.join(file);
+        let to = dir.join(rel);
+        if let Some(parent) = to.parent() {
+            fs::create_dir_all(parent)
+                .with_context(|| format!("cannot create {}", parent.display()))?;
+        }
+        fs::copy(&from, &to).with_context(|| {
+            format!(
+                "[build] programs \"{guest}\" = \"{file}\": the build made no {} (link it with uk-cc --uk-program)",
+                from.display()
+            )
+        })?;
+    }
+    Ok(())
 }

@@ -1,0 +1,85 @@
+/* Process operation costs, the same source for ukit and native Linux (bench/processes).
+ * Run as "spawn_ops N": prints "<name> <us per op>" lines, then the memory one waiting
+ * child adds ("child_kib <KiB>": MemTotal - MemFree of sysinfo with and without it):
+ *   posix_spawn_wait   posix_spawn of this program (which exits at once) + waitpid
+ *   vfork_exec_wait    vfork + execve of it + waitpid
+ *   vfork_exit_wait    vfork + _exit in the child + waitpid (no exec)
+ * The program to run is $SPAWN_SELF (natively the program itself; on ukit a program
+ * file built from this source with uk-cc --uk-program). */
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/sysinfo.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+extern char **environ;
+
+static double now_us(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec * 1e6 + t.tv_nsec / 1e3;
+}
+
+static long used_kib(void)
+{
+	struct sysinfo s;
+	sysinfo(&s);
+	return (long)((s.totalram - s.freeram) * s.mem_unit / 1024);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc > 1 && !strcmp(argv[1], "exit"))
+		return 0;
+	if (argc > 1 && !strcmp(argv[1], "wait")) {
+		for (;;)
+			pause();
+	}
+	const char *self = getenv("SPAWN_SELF");
+	int n = argc > 1 ? atoi(argv[1]) : 200;
+	if (!self || n <= 0)
+		return 2;
+	char *ex[] = {"spawn_ops", "exit", NULL};
+	double t0 = now_us();
+	for (int i = 0; i < n; i++) {
+		pid_t p;
+		if (posix_spawn(&p, self, NULL, NULL, ex, environ))
+			return 3;
+		waitpid(p, NULL, 0);
+	}
+	double t1 = now_us();
+	for (int i = 0; i < n; i++) {
+		pid_t p = vfork();
+		if (p == 0) {
+			execve(self, ex, environ);
+			_exit(127);
+		}
+		waitpid(p, NULL, 0);
+	}
+	double t2 = now_us();
+	for (int i = 0; i < n; i++) {
+		pid_t p = vfork();
+		if (p == 0)
+			_exit(0);
+		waitpid(p, NULL, 0);
+	}
+	double t3 = now_us();
+	printf("posix_spawn_wait %.2f\nvfork_exec_wait %.2f\nvfork_exit_wait %.2f\n", (t1 - t0) / n,
+	       (t2 - t1) / n, (t3 - t2) / n);
+	char *wt[] = {"spawn_ops", "wait", NULL};
+	long before = used_kib();
+	pid_t p;
+	if (posix_spawn(&p, self, NULL, NULL, wt, environ))
+		return 4;
+	usleep(100000);
+	long with = used_kib();
+	kill(p, SIGKILL);
+	waitpid(p, NULL, 0);
+	printf("child_kib %ld\n", with - before);
+	return 0;
+}
