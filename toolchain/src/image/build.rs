@@ -45,8 +45,12 @@ pub fn build(name: &str, plat: Platform, set: &[String], jobs: Option<usize>) ->
     let mut ldflags = Vec::new();
     let mut cflags = Vec::new();
     let mut port_dirs = Vec::new();
+    // Each port's prefix also as UK_PORT_<NAME>_PREFIX, for build systems that take a
+    // library's prefix rather than -I/-L flags (Redis's OPENSSL_PREFIX).
+    let mut port_env = Vec::new();
     for dep in &r.depends.ports {
         let p = ports::ensure_port(dep)?;
+        port_env.push((ports::prefix_env(dep), p.display().to_string()));
         port_dirs.push(p.clone());
         cflags.push(format!("-I{}", p.join("include").display()));
         ldflags.push(format!("-L{}", p.join("lib").display()));
@@ -132,6 +136,7 @@ pub fn build(name: &str, plat: Platform, set: &[String], jobs: Option<usize>) ->
         opts.env.insert("CPPFLAGS".into(), cflags.join(" "));
         opts.env.insert("LDFLAGS".into(), ldflags.join(" "));
     }
+    opts.env.extend(port_env);
     let out = builder::build_recipe(&r, &opts)?;
     let bin = out
         .binary
