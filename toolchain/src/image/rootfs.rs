@@ -2,11 +2,11 @@
 //! folder, which linuxu mounts through hostfs and kvm packs into an initrd.
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
 
-use crate::packages::recipe::Recipe;
+use crate::packages::recipe::{guest_relative, Recipe};
 use crate::paths;
 
 /// The recipe's `[rootfs]` files copied into `build/<name>-<version>/rootfs` (plus an
@@ -22,17 +22,12 @@ pub fn assemble_rootfs(r: &Recipe) -> Result<Option<PathBuf>> {
     fs::create_dir_all(dir.join("tmp"))
         .with_context(|| format!("cannot create {}", dir.display()))?;
     for (guest, file) in &r.rootfs {
-        let rel = guest.trim_start_matches('/');
-        if rel.is_empty()
-            || Path::new(rel)
-                .components()
-                .any(|c| !matches!(c, std::path::Component::Normal(_)))
-        {
+        let Some(rel) = guest_relative(guest) else {
             bail!(
                 "[rootfs] \"{guest}\" in {} must be an absolute path without `.` or `..`",
                 r.path().display()
             );
-        }
+        };
         let from = r.recipes_dir().join(file);
         let to = dir.join(rel);
         if let Some(parent) = to.parent() {
