@@ -236,6 +236,49 @@ impl Siginfo {
 
 /// Offsets in `ucontext_t` (x86_64), in 8-byte words: what a signal handler's third
 /// argument holds.
+/// `mcontext_t` (x86_64's `struct sigcontext`): the registers of an interrupted
+/// context as a signal handler sees them in `uc_mcontext`, and as the host kernel saves
+/// them in its own signal frames (linuxu) — 256 bytes.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+)]
+#[repr(C)]
+pub struct Mcontext {
+    /// Indexed by [`reg`].
+    pub gregs: [u64; 23],
+    /// Address of the FPU state (`struct _fpstate`: an FXSAVE image, XSAVE beyond it).
+    pub fpregs: u64,
+    pub reserved: [u64; 8],
+}
+assert_size!(Mcontext, 256);
+
+/// Indices into [`Mcontext::gregs`] (`REG_*` of `<sys/ucontext.h>`).
+pub mod reg {
+    pub const R8: usize = 0;
+    pub const R9: usize = 1;
+    pub const R10: usize = 2;
+    pub const R11: usize = 3;
+    pub const R12: usize = 4;
+    pub const R13: usize = 5;
+    pub const R14: usize = 6;
+    pub const R15: usize = 7;
+    pub const RDI: usize = 8;
+    pub const RSI: usize = 9;
+    pub const RBP: usize = 10;
+    pub const RBX: usize = 11;
+    pub const RDX: usize = 12;
+    pub const RAX: usize = 13;
+    pub const RCX: usize = 14;
+    pub const RSP: usize = 15;
+    pub const RIP: usize = 16;
+    pub const EFL: usize = 17;
+    pub const CSGSFS: usize = 18;
+    pub const ERR: usize = 19;
+    pub const TRAPNO: usize = 20;
+    pub const OLDMASK: usize = 21;
+    pub const CR2: usize = 22;
+}
+
 pub mod ucontext {
     /// The whole `ucontext_t` with its FPU save area, in words.
     pub const WORDS: usize = 117;

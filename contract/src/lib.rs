@@ -12,6 +12,7 @@
 //! function that a higher layer provides.
 #![cfg_attr(not(test), no_std)]
 
+pub mod cpu;
 mod hook;
 
 pub use hook::Hook;
@@ -92,6 +93,18 @@ pub trait Platform: Sync {
     /// Block until an event arrives or `deadline` (monotonic ns) passes; `None` means no
     /// deadline. Spurious returns are allowed: callers re-check their condition.
     fn wait(&self, deadline: Option<u64>);
+    /// Arm the preemption timer: at `deadline` (monotonic ns) interrupt whatever runs and
+    /// report it through [`cpu`] (program code: [`cpu::preempted`]; kernel code:
+    /// [`cpu::request`]). One-shot, and `None` may leave an armed timer to fire once for
+    /// nothing: the kernel arms it again when it wants another. A platform without a
+    /// timer ignores it, and threads then only switch when they block or yield.
+    fn set_preempt_timer(&self, deadline: Option<u64>) {
+        let _ = deadline;
+    }
+    /// Look at the devices now, outside interrupt context: acknowledge their interrupts
+    /// and report input ([`net_event`]), as the idle wait does when it wakes. Called at
+    /// preemption points, so input reaches a program that computes.
+    fn poll_devices(&self) {}
     /// The memory regions ukit may manage. Constant after boot.
     fn memory(&self) -> &[MemRegion];
     /// Tell the platform a page-aligned range is free. Returns true when the platform
@@ -159,6 +172,13 @@ pub trait Platform: Sync {
     /// The initrd (a newc cpio archive) the boot loader handed over, if any; unpacked
     /// into the ramfs root at boot (kvm). `None` by default.
     fn initrd(&self) -> Option<&'static [u8]> {
+        None
+    }
+    /// RLIMIT_NOFILE (soft, hard) the program should start with, when the platform
+    /// knows what a native program would get (linuxu: the host's limits at launch, read
+    /// before the host-call filter closes). `None` (the default): the kernel's
+    /// configured default (`posix.max_fds`).
+    fn nofile_limit(&self) -> Option<(u64, u64)> {
         None
     }
 }
@@ -357,6 +377,15 @@ pub trait NetDevice: Sync {
     /// frame's full length (a frame longer than `buf` is consumed and reported with its
     /// real length, so the caller can count it as malformed), `None` when nothing waits.
     fn receive(&self, buf: &mut [u8]) -> Option<usize>;
+    /// Whether a caller that must not block (a poll with timeout 0, a non-blocking
+    /// receive while no thread has gone idle) should call [`NetDevice::receive`] now.
+    /// Called often, so it must be cheap: true when a frame is known to wait or when
+    /// looking costs little (kvm: the used ring is memory, the default); a platform
+    /// for which looking is a host call limits how often it says yes (linuxu). A false
+    /// answer while frames wait only delays them until a later call or the idle wait.
+    fn rx_check_due(&self) -> bool {
+        true
+    }
 }
 
 /// Most network devices one image can have.

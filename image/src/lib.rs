@@ -97,7 +97,11 @@ pub fn uk_boot_entry(args: &BootArgs) -> ! {
     uk_syscall_shim::trace::set(uk_config::SYSCALL_TRACE);
     boot_options(args.opts);
     uk_boot::init_memory();
-    uk_sched::init(uk_config::SCHED_KERNEL_STACK);
+    uk_sched::init(
+        uk_config::SCHED_KERNEL_STACK,
+        (uk_config::SCHED_TIMESLICE_US.max(0) as u64).saturating_mul(1000),
+    );
+    uk_plat::cpu::PREEMPT.set(uk_syscall_shim::preempt);
     uk_posix::init(uk_posix::PosixParams {
         nodename: uk_config::UK_NODENAME,
         max_fds: uk_config::POSIX_MAX_FDS as usize,

@@ -307,6 +307,7 @@ impl Epoll {
             return Err(Errno::EINVAL);
         }
         let mut out = Vec::new();
+        crate::poll::progress(deadline);
         loop {
             if self.collect(max, &mut out) > 0 {
                 return Ok(out);

@@ -12,16 +12,51 @@ pub struct FdEntry {
 }
 
 /// A process's descriptors. Threads share it; limits (RLIMIT_NOFILE) are the caller's
-/// to pass, so that the table knows nothing of the rest of the process.
+/// to pass, so that the table knows nothing of the rest of the process. The table grows
+/// on demand (a server holding thousands of connections pays for what it holds), and
+/// remembers where the lowest free descriptor may be, so that opening one does not
+/// scan every open descriptor below it.
 #[derive(Default)]
 pub struct FdTable {
-    slots: spin::Mutex<Vec<Option<FdEntry>>>,
+    slots: spin::Mutex<Slots>,
+}
+
+#[derive(Default)]
+struct Slots {
+    v: Vec<Option<FdEntry>>,
+    /// Every descriptor below this one is open.
+    low: usize,
+}
+
+impl core::ops::Deref for Slots {
+    type Target = Vec<Option<FdEntry>>;
+    fn deref(&self) -> &Self::Target {
+        &self.v
+    }
+}
+
+impl core::ops::DerefMut for Slots {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.v
+    }
+}
+
+impl Slots {
+    /// `fd` was filled: the lowest free descriptor is past it if it was the lowest.
+    fn filled(&mut self, fd: usize) {
+        if fd == self.low {
+            self.low = fd + 1;
+        }
+    }
 }
 
 impl FdTable {
     pub const fn new() -> Self {
         FdTable {
-            slots: spin::Mutex::new(Vec::new()),
+            slots: spin::Mutex::new(Slots {
+                v: Vec::new(),
+                low: 0,
+            }),
         }
     }
 
@@ -40,7 +75,11 @@ impl FdTable {
     /// Install `file` at the lowest free descriptor; EMFILE at `limit` (RLIMIT_NOFILE).
     pub fn install(&self, file: Arc<dyn File>, cloexec: bool, limit: usize) -> KResult<i32> {
         let mut t = self.slots.lock();
-        let slot = t.iter().position(|e| e.is_none()).unwrap_or(t.len());
+        let low = t.low.min(t.len());
+        let slot = t.v[low..]
+            .iter()
+            .position(|e| e.is_none())
+            .map_or(t.len(), |i| low + i);
         if slot >= limit {
             return Err(Errno::EMFILE);
         }
@@ -49,6 +88,7 @@ impl FdTable {
             t.push(None);
         }
         t[slot] = Some(FdEntry { file, cloexec });
+        t.filled(slot);
         Ok(slot as i32)
     }
 
@@ -59,10 +99,12 @@ impl FdTable {
         }
         let old = {
             let mut t = self.slots.lock();
-            match t.get_mut(fd as usize) {
+            let old = match t.get_mut(fd as usize) {
                 Some(e @ Some(_)) => e.take(),
                 _ => return Err(Errno::EBADF),
-            }
+            };
+            t.low = t.low.min(fd as usize);
+            old
         };
         // The file is released after the table lock is dropped.
         drop(old);
@@ -87,6 +129,7 @@ impl FdTable {
             t.resize(slot + 1, None);
         }
         t[slot] = Some(FdEntry { file, cloexec });
+        t.filled(slot);
         Ok(slot as i32)
     }
 
@@ -105,7 +148,9 @@ impl FdTable {
                 t.try_reserve(more).map_err(|_| Errno::ENOMEM)?;
                 t.resize(n + 1, None);
             }
-            t[n].replace(FdEntry { file, cloexec })
+            let previous = t[n].replace(FdEntry { file, cloexec });
+            t.filled(n);
+            previous
         };
         // The replaced file is released after the table lock is dropped.
         drop(previous);
@@ -157,6 +202,38 @@ impl FdTable {
     pub fn close_all(&self) {
         let all = core::mem::take(&mut *self.slots.lock());
         drop(all);
+    }
+}
+
+#[cfg(test)]
+mod grow_tests {
+    use super::*;
+
+    /// Thousands of descriptors (a server's connections): the table grows on demand,
+    /// always hands out the lowest free one, and stops at the limit.
+    #[test]
+    fn grows_to_the_limit_and_reuses_the_lowest_free() {
+        crate::testplat::setup();
+        let t = FdTable::new();
+        let f: Arc<dyn File> = Arc::new(crate::console::Console::new(1));
+        for i in 0..5000 {
+            assert_eq!(t.install(f.clone(), false, 5000), Ok(i));
+        }
+        assert_eq!(t.install(f.clone(), false, 5000), Err(Errno::EMFILE));
+        for fd in [4000, 17, 2500] {
+            t.close(fd).unwrap();
+        }
+        assert_eq!(t.install(f.clone(), false, 5000), Ok(17));
+        assert_eq!(t.install(f.clone(), false, 5000), Ok(2500));
+        assert_eq!(t.dup_to(0, 4000, false, 5000), Ok(4000));
+        assert_eq!(t.install(f.clone(), false, 5000), Err(Errno::EMFILE));
+        // A raised limit: the table grows past its old size.
+        assert_eq!(t.install(f.clone(), false, 6000), Ok(5000));
+        t.close(3).unwrap();
+        assert_eq!(t.dup_min(0, 0, false, 6000), Ok(3));
+        assert_eq!(t.open_count(), 5001);
+        t.close_all();
+        assert_eq!(t.install(f, false, 8), Ok(0));
     }
 }
 

@@ -50,6 +50,29 @@ pub fn set_nodename(name: &[u8]) -> KResult<()> {
     Ok(())
 }
 
+/// Linux's `fs.nr_open` default: no RLIMIT_NOFILE above this.
+pub const NR_OPEN: u64 = 1 << 20;
+/// The smallest RLIMIT_NOFILE a process starts with (the option `posix.max_fds` has
+/// the same floor).
+const NOFILE_MIN: u64 = 16;
+
+/// RLIMIT_NOFILE (soft, hard) for the first process: what the platform says a native
+/// program would get (linuxu: the host's limits at launch), kept within
+/// [16, `NR_OPEN`] with soft <= hard since the values come from outside; without one,
+/// `default` (the option `posix.max_fds`) for both.
+pub fn start_nofile(platform: Option<(u64, u64)>, default: usize) -> (u64, u64) {
+    match platform {
+        Some((soft, hard)) => {
+            let hard = hard.clamp(NOFILE_MIN, NR_OPEN);
+            (soft.clamp(NOFILE_MIN, hard), hard)
+        }
+        None => {
+            let d = (default as u64).clamp(NOFILE_MIN, NR_OPEN);
+            (d, d)
+        }
+    }
+}
+
 /// A process's resource limits (getrlimit/setrlimit/prlimit64).
 pub struct Limits {
     /// RLIMIT_NOFILE's soft value, read on every descriptor allocation.
@@ -58,21 +81,22 @@ pub struct Limits {
 }
 
 impl Limits {
-    /// The limits a process starts with: `max_fds` descriptors, a `stack`-byte main
-    /// stack, everything else as a Linux root process has it.
-    pub fn new(max_fds: usize, stack: usize) -> Self {
+    /// The limits a process starts with: RLIMIT_NOFILE `nofile` (soft, hard; see
+    /// [`start_nofile`]), a `stack`-byte main stack, everything else as a Linux root
+    /// process has it.
+    pub fn new(nofile: (u64, u64), stack: usize) -> Self {
         let mut r = [(RLIM_INFINITY, RLIM_INFINITY); RLIMIT_NLIMITS];
         r[RLIMIT_STACK] = (stack as u64, RLIM_INFINITY);
         r[RLIMIT_CORE] = (0, RLIM_INFINITY); // no core dumps
         r[RLIMIT_NPROC] = (1, 1); // one process
-        r[RLIMIT_NOFILE] = (max_fds as u64, max_fds as u64);
+        r[RLIMIT_NOFILE] = nofile;
         r[RLIMIT_MEMLOCK] = (8 << 20, 8 << 20);
         r[RLIMIT_SIGPENDING] = (63_000, 63_000);
         r[RLIMIT_MSGQUEUE] = (819_200, 819_200);
         r[RLIMIT_NICE] = (0, 0);
         r[RLIMIT_RTPRIO] = (0, 0);
         Limits {
-            nofile: AtomicUsize::new(max_fds),
+            nofile: AtomicUsize::new(nofile.0.min(NR_OPEN) as usize),
             table: spin::Mutex::new(r),
         }
     }
@@ -90,8 +114,10 @@ impl Limits {
         self.nofile.load(Ordering::Relaxed)
     }
 
-    /// Limit `res`: returns the old value, sets the new one if given. Only lowering or
-    /// keeping a hard limit is allowed (raising needs a privilege not modelled).
+    /// Limit `res`: returns the old value, sets the new one if given. A soft limit may
+    /// rise up to the hard one; a hard limit may only be lowered or kept (raising it
+    /// needs a privilege not modelled). RLIMIT_NOFILE above `NR_OPEN` is EPERM, as on
+    /// Linux; the descriptor table grows on demand up to the soft limit.
     pub fn get_set(&self, res: u32, new: Option<(u64, u64)>) -> KResult<(u64, u64)> {
         let res = res as usize;
         if res >= RLIMIT_NLIMITS {
@@ -107,8 +133,10 @@ impl Limits {
                 return Err(Errno::EPERM);
             }
             if res == RLIMIT_NOFILE {
-                self.nofile
-                    .store(soft.min(1 << 20) as usize, Ordering::Relaxed);
+                if hard > NR_OPEN {
+                    return Err(Errno::EPERM);
+                }
+                self.nofile.store(soft as usize, Ordering::Relaxed);
             }
             r[res] = (soft, hard);
         }
@@ -162,7 +190,7 @@ mod tests {
 
     #[test]
     fn limits() {
-        let l = Limits::new(256, 8 << 20);
+        let l = Limits::new((256, 256), 8 << 20);
         let nofile = RLIMIT_NOFILE as u32;
         assert_eq!(l.get_set(nofile, None), Ok((256, 256)));
         assert_eq!(l.get_set(99, None), Err(Errno::EINVAL));
@@ -171,6 +199,30 @@ mod tests {
         assert_eq!(l.get_set(nofile, Some((100, 256))), Ok((256, 256)));
         assert_eq!(l.nofile(), 100);
         assert_eq!(l.duplicate().nofile(), 100);
+    }
+
+    #[test]
+    fn nofile_starts_from_the_platform_and_rises_to_the_hard_limit() {
+        // linuxu: the host's limits, as a native program gets them.
+        assert_eq!(start_nofile(Some((1024, 524_288)), 64), (1024, 524_288));
+        // Values from outside are kept in range.
+        assert_eq!(start_nofile(Some((5, 3)), 64), (16, 16));
+        assert_eq!(
+            start_nofile(Some((u64::MAX, u64::MAX)), 64),
+            (NR_OPEN, NR_OPEN)
+        );
+        assert_eq!(start_nofile(Some((1 << 30, 4096)), 64), (4096, 4096));
+        // No platform value: the option, for both.
+        assert_eq!(start_nofile(None, 1024), (1024, 1024));
+        let l = Limits::new(start_nofile(Some((1024, 8192)), 64), 8 << 20);
+        let nofile = RLIMIT_NOFILE as u32;
+        assert_eq!(l.nofile(), 1024);
+        assert_eq!(l.get_set(nofile, Some((8192, 8192))), Ok((1024, 8192)));
+        assert_eq!(l.nofile(), 8192);
+        assert_eq!(l.get_set(nofile, Some((8193, 8193))), Err(Errno::EPERM));
+        assert_eq!(l.get_set(nofile, Some((4000, 4000))), Ok((8192, 8192)));
+        assert_eq!(l.nofile(), 4000);
+        assert_eq!(l.get_set(nofile, Some((4001, 4001))), Err(Errno::EPERM));
     }
 
     #[test]

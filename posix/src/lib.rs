@@ -38,7 +38,8 @@ use uk_abi::{Errno, KResult};
 pub struct PosixParams {
     /// `uname` nodename.
     pub nodename: &'static str,
-    /// RLIMIT_NOFILE.
+    /// RLIMIT_NOFILE when the platform does not say what a native program would get
+    /// (`Platform::nofile_limit`).
     pub max_fds: usize,
     /// RLIMIT_STACK soft limit.
     pub stack_size: usize,
@@ -57,7 +58,7 @@ pub fn init(p: PosixParams) {
     time::init();
     uk_random::init();
     let init = process::create_init(process::InitParams {
-        max_fds: p.max_fds,
+        nofile: ident::start_nofile(uk_plat::get().nofile_limit(), p.max_fds),
         stack_size: p.stack_size,
         brk_max: p.brk_max,
     });
@@ -318,7 +319,7 @@ pub mod testplat {
             uk_plat::register(dynp);
             // SAFETY: the memfd mapping is never used by anything else.
             unsafe { uk_alloc::PAGES.lock().add_region(region) };
-            uk_sched::init(64 * 1024);
+            uk_sched::init(64 * 1024, 0);
             crate::init(crate::PosixParams {
                 nodename: "ukit",
                 max_fds: 1024,

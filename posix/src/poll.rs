@@ -47,6 +47,7 @@ pub fn poll(fds: &mut [Pollfd], deadline: Option<u64>) -> KResult<usize> {
     if fds.len() > crate::process::current().limits.nofile() {
         return Err(Errno::EINVAL);
     }
+    progress(deadline);
     loop {
         let files: Vec<Option<Arc<dyn File>>> = fds
             .iter()
@@ -122,6 +123,7 @@ fn set_bit(set: &mut Option<&mut [u64]>, fd: usize, on: bool) {
 /// clamps it to the table size.
 pub fn select(n: usize, sets: &mut FdSets<'_>, deadline: Option<u64>) -> KResult<usize> {
     let n = n.min(crate::process::current().limits.nofile());
+    progress(deadline);
     // (fd, wants read, write, except, file)
     let mut wanted: Vec<(usize, u32, Arc<dyn File>)> = Vec::new();
     for fd in 0..n {
@@ -192,6 +194,20 @@ pub fn with_sigmask<T>(mask: Option<u64>, f: impl FnOnce() -> KResult<T>) -> KRe
         crate::process::current().signals.end_temporary_mask();
     }
     r
+}
+
+/// A poll, select or epoll_wait that will not block (timeout 0, or the deadline has
+/// passed) lets the network make progress first: received frames, due TCP timers and
+/// deferred output, bounded work done by the caller (`uk_net::progress`). Without it a
+/// program that polls and never blocks would never see its input, since the net thread
+/// only runs when the program blocks. Nothing to do costs a few atomic loads.
+pub fn progress(deadline: Option<u64>) {
+    #[cfg(feature = "net")]
+    if deadline.is_some_and(|d| d <= uk_plat::get().monotonic_ns()) {
+        uk_net::progress(true);
+    }
+    #[cfg(not(feature = "net"))]
+    let _ = deadline;
 }
 
 /// A relative timeout in nanoseconds as a monotonic deadline.

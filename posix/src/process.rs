@@ -101,8 +101,8 @@ impl Process {
 /// What boot tells the process layer about the first process.
 #[derive(Clone, Copy, Debug)]
 pub struct InitParams {
-    /// RLIMIT_NOFILE.
-    pub max_fds: usize,
+    /// RLIMIT_NOFILE (soft, hard).
+    pub nofile: (u64, u64),
     /// RLIMIT_STACK soft limit.
     pub stack_size: usize,
     /// Largest brk area.
@@ -130,7 +130,7 @@ pub(crate) fn create_init(p: InitParams) -> &'static Arc<Process> {
             mm,
             itimers: Arc::new(Itimers::new(signals.clone())),
             signals,
-            limits: Limits::new(p.max_fds, p.stack_size),
+            limits: Limits::new(p.nofile, p.stack_size),
             info: ProcInfo::new(),
         });
         crate::mm::activate(&proc.mm);

@@ -293,6 +293,7 @@ enum Taken {
 }
 
 use uk_abi::signal::ucontext as uc_off;
+use uk_abi::signal::Mcontext;
 
 fn terminate(sig: usize) -> ! {
     uk_log::info!(
@@ -303,8 +304,10 @@ fn terminate(sig: usize) -> ! {
 }
 
 /// Call the handler of `d`; returns the mask to restore (its `uc_sigmask`, which the
-/// handler may have changed).
-fn run_handler(d: &Delivery) -> u64 {
+/// handler may have changed). `interrupted`: the program context a preemption
+/// interrupted, shown in `uc_mcontext` (and taken back from it: a handler may edit it,
+/// as on Linux); without one (delivery at a system call's end) `uc_mcontext` is zero.
+fn run_handler(d: &Delivery, interrupted: Option<&mut Mcontext>) -> u64 {
     let mut info = Siginfo::sent(d.q.sig, d.q.code, d.q.pid, 0, d.q.value);
     if d.q.code == SI_TIMER {
         // Timers: si_tid 0, si_overrun from the high half of the value.
@@ -323,13 +326,24 @@ fn run_handler(d: &Delivery) -> u64 {
         0
     };
     uc[uc_off::SIGMASK] = d.uc_mask;
-    // fpregs points at a default FXSAVE image (x87 control word, MXCSR), as Linux
-    // points it at the saved FPU state.
-    uc[uc_off::FPREGS_MEM] = 0x037f;
-    uc[uc_off::FPREGS_MEM + 3] = 0x1f80;
-    uc[uc_off::FPREGS_PTR] = uc[uc_off::FPREGS_MEM..].as_ptr() as u64;
+    match interrupted.as_deref() {
+        Some(mc) => {
+            uc[uc_off::GREGS..uc_off::GREGS + 23].copy_from_slice(&mc.gregs);
+            // The platform's saved FPU state of the interrupted code.
+            uc[uc_off::FPREGS_PTR] = mc.fpregs;
+        }
+        None => {
+            // fpregs points at a default FXSAVE image (x87 control word, MXCSR), as
+            // Linux points it at the saved FPU state.
+            uc[uc_off::FPREGS_MEM] = 0x037f;
+            uc[uc_off::FPREGS_MEM + 3] = 0x1f80;
+            uc[uc_off::FPREGS_PTR] = uc[uc_off::FPREGS_MEM..].as_ptr() as u64;
+        }
+    }
     let uc_ptr = uc.as_mut_ptr() as usize;
     let info_ptr = &mut info as *mut Siginfo as usize;
+    // The handler is program code: preemption may interrupt it.
+    uk_plat::cpu::leave();
     if d.switch {
         let top = (d.alt.sp + d.alt.size) & !15;
         // SAFETY: the program registered [sp, sp+size) as its alternate signal stack
@@ -353,9 +367,15 @@ fn run_handler(d: &Delivery) -> u64 {
         };
         f(d.q.sig as i32, info_ptr, uc_ptr);
     }
-    // The handler wrote through the pointers; read the mask back as sigreturn does.
+    uk_plat::cpu::enter();
+    // The handler wrote through the pointers; read the context back as sigreturn does.
     // SAFETY: `uc` is a live local; volatile because its address escaped.
-    unsafe { core::ptr::read_volatile(&uc[uc_off::SIGMASK]) }
+    let uc = unsafe { core::ptr::read_volatile(&uc) };
+    if let Some(mc) = interrupted {
+        mc.gregs
+            .copy_from_slice(&uc[uc_off::GREGS..uc_off::GREGS + 23]);
+    }
+    uc[uc_off::SIGMASK]
 }
 
 impl SignalState {
@@ -751,7 +771,11 @@ impl SignalState {
 
     /// Run every deliverable signal of thread `tid`, in Linux's order: a signal that
     /// becomes deliverable while another's handler frame is being set up runs first.
-    fn deliver_all(&self, tid: i32, out: &mut Outcome) {
+    ///
+    /// `interrupted`: the program context a preemption interrupted. The first handler
+    /// taken sees it; the ones that nest above it see a zero context (on Linux they
+    /// would see the entry of the handler below them).
+    fn deliver_all(&self, tid: i32, out: &mut Outcome, mut interrupted: Option<&mut Mcontext>) {
         while let Some(t) = self.take_one(tid) {
             match t {
                 Taken::Ignore => continue,
@@ -759,16 +783,27 @@ impl SignalState {
                 Taken::Handler(d) => {
                     // Signals unmasked under the handler's mask nest above it (Linux pushes
                     // their frames later, so they run first).
-                    self.deliver_all(tid, out);
+                    self.deliver_all(tid, out, None);
                     if d.act.flags & SA_RESTART == 0 || d.q.sig == SIGCANCEL {
                         out.no_restart = true;
                     }
-                    let back = run_handler(&d);
+                    let back = run_handler(&d, interrupted.take());
                     let mut s = self.state.lock();
                     s.thread(tid).mask = back & !UNBLOCKABLE;
                 }
             }
         }
+    }
+
+    /// Deliver the running thread's pending signals at a preemption point: the thread
+    /// was running program code (`interrupted`: its context, when a platform interrupt
+    /// stopped it) rather than a system call, so nothing is restarted.
+    pub fn deliver_async(&self, interrupted: Option<&mut Mcontext>) {
+        let tid = uk_sched::current_tid();
+        if !self.any.load(Ordering::Relaxed) || uk_sched::current().is_kernel() {
+            return;
+        }
+        self.deliver_all(tid, &mut Outcome::default(), interrupted);
     }
 
     /// Called at the end of every system call (when [`work_pending`] or the call failed
@@ -783,7 +818,7 @@ impl SignalState {
         };
         let mut out = Outcome::default();
         if self.any.load(Ordering::Relaxed) {
-            self.deliver_all(tid, &mut out);
+            self.deliver_all(tid, &mut out, None);
         }
         {
             let mut s = self.state.lock();

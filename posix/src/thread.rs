@@ -81,7 +81,10 @@ extern "C" fn start(p: usize) -> ! {
         unsafe { core::mem::transmute::<usize, extern "C" fn(usize) -> i32>(s.func) };
     let arg = s.arg;
     drop(s);
+    // The thread's function is program code (musl's start routine).
+    uk_plat::cpu::leave();
     let code = f(arg);
+    uk_plat::cpu::enter();
     exit_thread(code)
 }
 

@@ -26,6 +26,7 @@ pub extern "C" fn __uk_clone(
     tls: usize,
     ctid: usize,
 ) -> i32 {
+    uk_plat::cpu::enter();
     let r = thread::clone(f, stack, flags as u32 as u64, arg, ptid, tls, ctid);
     if crate::trace::enabled() {
         let raw = match r {
@@ -34,16 +35,19 @@ pub extern "C" fn __uk_clone(
         };
         crate::trace::print(SYS_CLONE, &[f, stack, flags as usize, arg, ptid, tls], raw);
     }
-    match r {
+    let r = match r {
         Ok(tid) => tid,
         Err(e) => e.as_neg() as i32,
-    }
+    };
+    uk_plat::cpu::leave();
+    r
 }
 
 /// `void __unmapself(void *base, size_t size)`: a detached thread frees its own stack
 /// and ends.
 #[no_mangle]
 pub extern "C" fn __uk_unmapself(base: usize, size: usize) -> ! {
+    uk_plat::cpu::enter();
     thread::exit_and_unmap(base, size)
 }
 

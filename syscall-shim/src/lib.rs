@@ -81,6 +81,14 @@ fn log_unsupported(n: usize) -> bool {
 
 /// Run system call `n`. Returns the raw Linux return value (negative errno on error).
 pub fn dispatch(n: usize, a: &Args) -> isize {
+    uk_plat::cpu::enter();
+    let r = dispatch_in_kernel(n, a);
+    // Preemption and outside signals that arrived during the call are handled here.
+    uk_plat::cpu::leave();
+    r
+}
+
+fn dispatch_in_kernel(n: usize, a: &Args) -> isize {
     let handler = table::TABLE.get(n).copied().flatten();
     loop {
         let r = match handler {
@@ -114,6 +122,21 @@ pub fn dispatch(n: usize, a: &Args) -> isize {
             }
         }
         return raw;
+    }
+}
+
+/// The kernel's work at a preemption point (`uk_plat::cpu::PREEMPT`, set at boot): the
+/// platform interrupted program code (`mc`: its context) or kernel code asked for it
+/// on its way out. Signals from outside become the program's, other runnable threads
+/// get the CPU (timers due meanwhile fire), and the pending signals of the thread that
+/// runs on are delivered, their handlers seeing the interrupted context.
+pub fn preempt(mc: Option<&mut uk_abi::signal::Mcontext>) {
+    uk_plat::get().poll_devices();
+    uk_posix::take_platform_signals();
+    uk_sched::yield_now();
+    let p = uk_posix::process::current();
+    if p.signals.work_pending() {
+        p.signals.deliver_async(mc);
     }
 }
 

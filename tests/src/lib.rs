@@ -6,6 +6,7 @@
 //! kernel underneath. That is why the helpers only spawn processes and hand back their
 //! output; the tests decide what must match.
 
+pub mod net;
 pub mod server;
 pub mod suite;
 
@@ -126,23 +127,44 @@ pub fn ensure_setup() {
     DONE.get_or_init(|| {
         let mut cmd = Command::new(&tools().ukport);
         cmd.arg("setup");
-        let out = run_command(cmd, SETUP_TIMEOUT);
-        assert!(
-            out.status.success(),
-            "`ukport setup` failed ({}):\nstdout:\n{}\nstderr:\n{}",
-            out.status,
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
+        stdout_ok(&run_command(cmd, SETUP_TIMEOUT), "`ukport setup`");
     });
+}
+
+/// `ukport build APP` once per test binary (tests of one binary run in parallel and must
+/// not relink the same image at the same time); how long the build took. A cold build
+/// (fetch, the app's own build system, the kernel) on a busy machine may take 25 minutes.
+pub fn ukport_build_once(app: &str) -> Duration {
+    use std::collections::BTreeMap;
+    use std::sync::Mutex;
+    static BUILT: Mutex<BTreeMap<String, Duration>> = Mutex::new(BTreeMap::new());
+    let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(t) = built.get(app) {
+        return *t;
+    }
+    ensure_setup();
+    let mut cmd = Command::new(&tools().ukport);
+    cmd.args(["build", app]);
+    let t = Instant::now();
+    expect_success(
+        &format!("ukport build {app}"),
+        run_command(cmd, Duration::from_secs(1500)),
+    );
+    built.insert(app.to_string(), t.elapsed());
+    t.elapsed()
 }
 
 /// Compiles and links `c_file` into the linuxu image `out` with `uk-cc -O2`; panics with
 /// the compiler's messages on failure.
 pub fn build_uk(c_file: &Path, out: &Path) {
+    build_uk_with(c_file, out, &[]);
+}
+
+/// [`build_uk`] with extra uk-cc options first (e.g. `--uk-set=lib.net=true`).
+pub fn build_uk_with(c_file: &Path, out: &Path, opts: &[&str]) {
     ensure_setup();
     let mut cmd = Command::new(&tools().uk_cc);
-    cmd.arg("-O2").arg("-o").arg(out).arg(c_file);
+    cmd.args(opts).arg("-O2").arg("-o").arg(out).arg(c_file);
     expect_success("uk-cc", run_command(cmd, Duration::from_secs(300)));
 }
 
@@ -154,7 +176,9 @@ pub fn build_native(c_file: &Path, out: &Path) {
     expect_success("musl-gcc", run_command(cmd, Duration::from_secs(120)));
 }
 
-fn expect_success(what: &str, out: Output) {
+/// The stdout of a command that must have succeeded; panics with its status, stdout and
+/// stderr otherwise.
+pub fn stdout_ok(out: &Output, what: &str) -> String {
     assert!(
         out.status.success(),
         "{what} failed ({}):\nstdout:\n{}\nstderr:\n{}",
@@ -162,6 +186,11 @@ fn expect_success(what: &str, out: Output) {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
+    text(&out.stdout)
+}
+
+fn expect_success(what: &str, out: Output) {
+    stdout_ok(&out, what);
 }
 
 /// Runs `path args...` with `env` added to the inherited environment, killed after
@@ -246,7 +275,9 @@ pub fn exit_code(status: &ExitStatus) -> i32 {
 /// (CI installs every tool the tests use, so a missing one is a failure, not a skip).
 pub fn require_tool(name: &str) -> PathBuf {
     find_on_path(name).unwrap_or_else(|| {
-        panic!("`{name}` is not on PATH; install it (see .ci/run for the package list)")
+        panic!(
+            "`{name}` is not on PATH; install it (see .ci/prerequisites; `.ci/prereqs --install`)"
+        )
     })
 }
 

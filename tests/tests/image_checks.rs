@@ -32,6 +32,7 @@ const HOST_SYSCALLS: &[&str] = &[
     "exit_group",
     "ppoll",
     "getrandom",
+    "prlimit64",
     "seccomp",
     "rt_sigreturn",
     "close",
@@ -59,6 +60,7 @@ const HOST_SYSCALLS: &[&str] = &[
     "connect",
     "memfd_create",
     "sysinfo",
+    "setitimer",
 ];
 
 /// The host calls still allowed once the filter is installed: console, memory release
@@ -76,6 +78,7 @@ const RUNTIME_SYSCALLS: &[&str] = &[
     "exit",
     "exit_group",
     "rt_sigreturn",
+    "setitimer",
     "close",
     "fstat",
     "lseek",

@@ -21,9 +21,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use uk_tests::server::{free_port, Server};
-use uk_tests::{
-    ensure_setup, repo_root, require_tool, run_command, text, tools, trap_sites, TempDir,
-};
+use uk_tests::{ensure_setup, require_tool, run_command, text, tools, trap_sites, TempDir};
 
 /// Covers a first build of nginx (fetch, configure, make, kernel) on a busy machine.
 const START_TIMEOUT: Duration = Duration::from_secs(900);
@@ -34,22 +32,7 @@ const BIG_SIZE: usize = 10 * 1024 * 1024;
 /// The recipe's rootfs (recipes/nginx.toml [rootfs]) copied under `root`, plus /tmp and
 /// the generated big file. Returns the big file's contents.
 fn make_rootfs(root: &Path) -> Vec<u8> {
-    let src = repo_root().join("recipes").join("nginx");
-    for (guest, file) in [
-        ("etc/nginx/nginx.conf", "nginx.conf"),
-        ("etc/nginx/mime.types", "mime.types"),
-        ("etc/nginx/conf.d/regex.conf", "regex.conf"),
-        ("etc/passwd", "passwd"),
-        ("etc/group", "group"),
-        ("html/index.html", "index.html"),
-        ("html/hello.txt", "hello.txt"),
-    ] {
-        let to = root.join(guest);
-        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
-        std::fs::copy(src.join(file), &to)
-            .unwrap_or_else(|e| panic!("copy {file} into the rootfs: {e}"));
-    }
-    std::fs::create_dir_all(root.join("tmp")).unwrap();
+    uk_tests::net::nginx_rootfs(root, None);
     // Pseudo-random (xorshift64*, seeded per run) so that a misplaced or repeated block
     // cannot compare equal.
     let mut x = 0x9E37_79B9_7F4A_7C15u64 ^ u64::from(std::process::id());

@@ -288,6 +288,7 @@ mod tests {
                 .collect(),
             kernel: "/k".into(),
             recipe_stamp: None,
+            needs: Vec::new(),
         }
     }
 

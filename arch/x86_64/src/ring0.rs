@@ -178,6 +178,27 @@ pub unsafe fn sti_hlt_cli() {
     unsafe { asm!("sti", "hlt", "cli", options(nomem, nostack)) };
 }
 
+/// Enable interrupts and halt until one arrives, atomically (see [`sti_hlt_cli`]);
+/// interrupts stay enabled on return.
+///
+/// # Safety
+/// Ring 0, with an IDT whose handlers for every enabled source return normally.
+#[inline]
+pub unsafe fn sti_hlt() {
+    // SAFETY: the caller guarantees the IDT is ready.
+    unsafe { asm!("sti", "hlt", options(nomem, nostack)) };
+}
+
+/// Enable interrupts.
+///
+/// # Safety
+/// Ring 0, with an IDT whose handlers for every enabled source return normally.
+#[inline]
+pub unsafe fn sti() {
+    // SAFETY: ring 0 and a ready IDT (caller).
+    unsafe { asm!("sti", options(nomem, nostack)) };
+}
+
 /// Disable interrupts.
 ///
 /// # Safety

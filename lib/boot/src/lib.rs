@@ -92,6 +92,8 @@ extern "C" fn start_on_new_stack(_: usize) -> ! {
         START_ARGS.0.load(Ordering::Acquire),
         START_ARGS.1.load(Ordering::Acquire),
     );
+    // From here on the CPU runs the program (preemption may interrupt it).
+    uk_plat::cpu::leave();
     // SAFETY: musl's documented start-up entry; argv points to a block laid out as the
     // Linux initial stack (argv, NULL, envp, NULL, auxv), in program memory.
     unsafe {

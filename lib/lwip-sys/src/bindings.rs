@@ -50,7 +50,6 @@ pub const TF_FIN: u32 = 32;
 pub const TF_NODELAY: u32 = 64;
 pub const TF_NAGLEMEMERR: u32 = 128;
 pub const TF_WND_SCALE: u32 = 256;
-pub const TF_BACKLOGPEND: u32 = 512;
 pub const TF_RTO: u32 = 2048;
 pub const ETH_HWADDR_LEN: u32 = 6;
 pub type u8_t = u8;
@@ -619,8 +618,6 @@ pub struct tcp_pcb_listen {
     pub prio: u8_t,
     pub local_port: u16_t,
     pub accept: tcp_accept_fn,
-    pub backlog: u8_t,
-    pub accepts_pending: u8_t,
 }
 impl Default for tcp_pcb_listen {
     fn default() -> Self {
@@ -730,12 +727,6 @@ extern "C" {
 }
 extern "C" {
     pub fn tcp_poll(pcb: *mut tcp_pcb, poll: tcp_poll_fn, interval: u8_t);
-}
-extern "C" {
-    pub fn tcp_backlog_delayed(pcb: *mut tcp_pcb);
-}
-extern "C" {
-    pub fn tcp_backlog_accepted(pcb: *mut tcp_pcb);
 }
 extern "C" {
     pub fn tcp_recved(pcb: *mut tcp_pcb, len: u16_t);
@@ -1092,6 +1083,9 @@ impl Default for tcp_seg {
 }
 extern "C" {
     pub static mut tcp_active_pcbs: *mut tcp_pcb;
+}
+extern "C" {
+    pub static mut tcp_tw_pcbs: *mut tcp_pcb;
 }
 extern "C" {
     pub fn tcp_pcb_copy(pcb: *mut tcp_pcb) -> *mut tcp_pcb;

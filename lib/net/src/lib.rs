@@ -32,7 +32,7 @@ mod udp;
 pub mod selftest;
 
 pub use config::{boot_option, NetConfig};
-pub use stack::{drain, init, interface_stats, tcp_output_pending};
+pub use stack::{drain, init, interface_stats, progress, tcp_output_pending};
 pub use tcp::TcpSocket;
 pub use udp::UdpSocket;
 

@@ -23,6 +23,16 @@ static STARTED: AtomicBool = AtomicBool::new(false);
 /// Set when a send left its segments queued for the net thread to transmit
 /// ([`output`]); cleared by the net thread's flush.
 static TX_DEFERRED: AtomicBool = AtomicBool::new(false);
+/// When lwIP's next timer is due (monotonic ns; u64::MAX: none armed). Written under
+/// the core lock after every round of lwIP calls, read without it by [`progress`].
+static TIMER_DUE: AtomicU64 = AtomicU64::new(u64::MAX);
+/// A device still had frames when its last round of input stopped at the budget.
+static RX_MORE: AtomicBool = AtomicBool::new(false);
+/// Frames one [`progress`] call feeds to lwIP at most (per device): a caller that must
+/// not block does a bounded amount of the net thread's work.
+const PROGRESS_BUDGET: usize = 64;
+/// Frames one round of the net thread feeds to lwIP at most (per device).
+const THREAD_BUDGET: usize = 256;
 
 /// A buffer only touched under the core lock (frames in and out: no 9 KiB stack
 /// buffer, zeroed on every call, per frame).
@@ -167,14 +177,71 @@ fn after_calls() {
     if !STARTED.load(Ordering::Relaxed) {
         return;
     }
-    // SAFETY: core lock held.
-    let sleep = unsafe { sys::sys_timeouts_sleeptime() };
-    if sleep != u32::MAX {
-        let d = now_ns().saturating_add(sleep as u64 * 1_000_000);
+    if let Some(d) = next_timer() {
         if d < NET_DEADLINE.load(Ordering::Relaxed) {
             KICK.wake_all();
         }
     }
+}
+
+/// When lwIP's next timer is due (monotonic ns), also kept in [`TIMER_DUE`]. Core lock
+/// held.
+fn next_timer() -> Option<u64> {
+    // SAFETY: core lock held.
+    let sleep = unsafe { sys::sys_timeouts_sleeptime() };
+    let due = (sleep != u32::MAX).then(|| now_ns().saturating_add(sleep as u64 * 1_000_000));
+    TIMER_DUE.store(due.unwrap_or(u64::MAX), Ordering::Relaxed);
+    due
+}
+
+/// Network progress for a caller that will not block: a poll, select or epoll_wait
+/// with a zero timeout (`flush_tx`), or a non-blocking receive, accept or send that
+/// found nothing to do. Cooperative scheduling runs the net thread only when the
+/// program blocks, so a program that polls without ever blocking would never see its
+/// input; here the caller does a bounded share of the net thread's work itself:
+/// - received frames, at most [`PROGRESS_BUDGET`] per device, from devices that say a
+///   look is due (`NetDevice::rx_check_due`: free on kvm, rate-limited on linuxu where a
+///   look is a host call) or that had frames left last time;
+/// - lwIP's timers (retransmission, delayed ACKs, keepalive) when one is due;
+/// - with `flush_tx`, the output deferred to the end of the program's burst of calls
+///   ([`output`]): a zero-timeout poll is such an end.
+///
+/// When none of these has anything to do, the cost is a few atomic loads and a clock
+/// read. Returns true when frames were fed to lwIP or timers ran (readiness may have
+/// changed: the caller looks again).
+pub fn progress(flush_tx: bool) -> bool {
+    if !STARTED.load(Ordering::Relaxed) {
+        return false;
+    }
+    let timers = now_ns() >= TIMER_DUE.load(Ordering::Relaxed);
+    let tx = flush_tx && TX_DEFERRED.load(Ordering::Relaxed);
+    let more = RX_MORE.load(Ordering::Relaxed);
+    // Bit n: interface n is worth a look (there are at most MAX_NET_DEVICES).
+    let mut due = 0u32;
+    for (n, i) in uk_netdev::interfaces().iter().enumerate().take(32) {
+        if more || i.rx_check_due() {
+            due |= 1 << n;
+        }
+    }
+    if !timers && !tx && due == 0 {
+        return false;
+    }
+    let g = CORE.lock();
+    if tx {
+        flush_deferred();
+    }
+    let fed = if due == 0 {
+        0
+    } else {
+        poll_devices(PROGRESS_BUDGET, |n| n < 32 && due & (1 << n) != 0)
+    };
+    if timers {
+        // SAFETY: core lock held.
+        unsafe { sys::sys_check_timeouts() };
+    }
+    after_calls();
+    drop(g);
+    fed > 0 || timers
 }
 
 /// Delivers packets queued on loopback (and answers they cause), a bounded number of
@@ -263,7 +330,46 @@ pub unsafe extern "C" fn uk_net_free(p: *mut c_void) {
     }
 }
 
-/// LWIP_RAND (ISNs, ephemeral ports, DHCP xids): the kernel CSPRNG.
+/// The key of [`uk_net_tcp_isn`]'s hash, drawn from the kernel CSPRNG on first use.
+static ISN_KEY: spin::Once<[u8; 16]> = spin::Once::new();
+
+/// LWIP_HOOK_TCP_ISN: the initial sequence number of a new connection, made as Linux
+/// makes it (docs/net.md, "TCP as Linux does it"): a keyed hash of the four-tuple, so it
+/// cannot be guessed from outside, plus a clock that advances one every 64 ns, so that
+/// a new connection between the same two ports starts above where an old one left off
+/// (a peer's TIME_WAIT takes its SYN as new: see `tcp::uk_net_tcp_inpacket` for ours).
+///
+/// # Safety
+/// lwIP passes its pcb's two addresses, valid for the call.
+#[no_mangle]
+pub unsafe extern "C" fn uk_net_tcp_isn(
+    local_ip: *const sys::ip_addr_t,
+    local_port: u16,
+    remote_ip: *const sys::ip_addr_t,
+    remote_port: u16,
+) -> u32 {
+    use core::hash::Hasher;
+    let key = ISN_KEY.call_once(|| {
+        let mut k = [0u8; 16];
+        uk_random::fill(&mut k);
+        k
+    });
+    let mut h = siphasher::sip::SipHasher24::new_with_key(key);
+    for ip in [local_ip, remote_ip] {
+        if !ip.is_null() {
+            // SAFETY: per the contract.
+            match addr::from_lwip(unsafe { &*ip }) {
+                core::net::IpAddr::V4(a) => h.write(&a.octets()),
+                core::net::IpAddr::V6(a) => h.write(&a.octets()),
+            }
+        }
+    }
+    h.write_u16(local_port);
+    h.write_u16(remote_port);
+    (h.finish() as u32).wrapping_add((now_ns() >> 6) as u32)
+}
+
+/// LWIP_RAND (ephemeral ports, DHCP xids): the kernel CSPRNG.
 #[no_mangle]
 pub extern "C" fn uk_net_rand() -> u32 {
     let mut b = [0u8; 4];
@@ -420,15 +526,17 @@ fn netif_for(idx: usize) -> *mut sys::netif {
     core::ptr::null_mut()
 }
 
-/// Feeds up to `budget` received frames per device into lwIP. Returns true when a
-/// device still had frames after its budget. Core lock held.
-fn poll_devices(budget: usize) -> bool {
+/// Feeds up to `budget` received frames of each device `pick` selects (by index) into
+/// lwIP, and records in [`RX_MORE`] whether a device had frames left. Returns how many
+/// frames were fed. Core lock held.
+fn poll_devices(budget: usize, pick: impl Fn(usize) -> bool) -> usize {
     let mut more = false;
+    let mut fed = 0;
     // SAFETY: core lock held by the caller: RX_BUF is ours.
     let buf = unsafe { &mut *RX_BUF.0.get() };
     for (idx, iface) in uk_netdev::interfaces().iter().enumerate() {
         let netif = netif_for(idx);
-        if netif.is_null() {
+        if netif.is_null() || !pick(idx) {
             continue;
         }
         let mut n = 0;
@@ -437,27 +545,89 @@ fn poll_devices(budget: usize) -> bool {
                 break;
             };
             n += 1;
-            // SAFETY: core lock held; the pbuf is filled before lwIP sees it, and freed
-            // here when lwIP refuses it (lwIP owns it on ERR_OK).
-            unsafe {
-                let p = sys::pbuf_alloc(
-                    sys::pbuf_layer_PBUF_RAW,
-                    len as u16,
-                    sys::pbuf_type_PBUF_POOL,
-                );
-                if p.is_null() {
-                    continue; // out of memory: drop, TCP retransmits
-                }
-                sys::pbuf_take(p, buf.as_ptr() as *const c_void, len as u16);
-                let input = (*netif).input.expect("netif_add set input");
-                if input(p, netif) != sys::err_enum_t::ERR_OK as sys::err_t {
-                    sys::pbuf_free(p);
-                }
-            }
+            input_frame(netif, &buf[..len]);
         }
+        fed += n;
         more |= n == budget;
     }
-    more
+    RX_MORE.store(more, Ordering::Relaxed);
+    fed
+}
+
+/// Hands one received frame to lwIP; then ends a TIME_WAIT connection that the TCP
+/// hook asked to end, and hands the frame over once more if it was a new SYN for it.
+/// Core lock held.
+fn input_frame(netif: *mut sys::netif, frame: &[u8]) {
+    for _ in 0..2 {
+        // SAFETY: core lock held; the pbuf is filled before lwIP sees it, and freed
+        // here when lwIP refuses it (lwIP owns it on ERR_OK).
+        unsafe {
+            let len = frame.len() as u16;
+            let p = sys::pbuf_alloc(sys::pbuf_layer_PBUF_RAW, len, sys::pbuf_type_PBUF_POOL);
+            if p.is_null() {
+                return; // out of memory: drop, TCP retransmits
+            }
+            sys::pbuf_take(p, frame.as_ptr() as *const c_void, len);
+            let input = (*netif).input.expect("netif_add set input");
+            DEVICE_INPUT.store(true, Ordering::Relaxed);
+            if input(p, netif) != sys::err_enum_t::ERR_OK as sys::err_t {
+                sys::pbuf_free(p);
+            }
+            DEVICE_INPUT.store(false, Ordering::Relaxed);
+        }
+        if !end_time_wait() {
+            return;
+        }
+    }
+}
+
+/// True while lwIP processes a frame from a device (which [`input_frame`] can hand
+/// over again), false for loopback input.
+static DEVICE_INPUT: AtomicBool = AtomicBool::new(false);
+/// A TIME_WAIT pcb the TCP hook asked to end after the current frame, and whether the
+/// frame is to be handed over again. Core lock held (atomics for `static` only).
+static END_TW: core::sync::atomic::AtomicPtr<sys::tcp_pcb> =
+    core::sync::atomic::AtomicPtr::new(core::ptr::null_mut());
+static END_TW_REFEED: AtomicBool = AtomicBool::new(false);
+
+/// From the TCP input hook (inside lwIP, which must not change its lists there): end
+/// TIME_WAIT `pcb` once lwIP is done with the current frame, and feed the frame again
+/// if `refeed` (a new SYN then finds the listener). Only for device input: returns
+/// false (lwIP's own handling stays) for loopback frames, which cannot be fed again.
+pub(crate) fn request_time_wait_end(pcb: *mut sys::tcp_pcb, refeed: bool) -> bool {
+    if !DEVICE_INPUT.load(Ordering::Relaxed) {
+        return false;
+    }
+    END_TW.store(pcb, Ordering::Relaxed);
+    END_TW_REFEED.store(refeed, Ordering::Relaxed);
+    true
+}
+
+/// Ends the TIME_WAIT pcb the hook named (if it is still one): returns whether the
+/// frame should be handed over again. Core lock held, outside lwIP.
+fn end_time_wait() -> bool {
+    let pcb = END_TW.swap(core::ptr::null_mut(), Ordering::Relaxed);
+    let refeed = END_TW_REFEED.swap(false, Ordering::Relaxed);
+    if pcb.is_null() {
+        return false;
+    }
+    // SAFETY: core lock held; lwIP's TIME_WAIT list is a NULL-terminated chain of live
+    // pcbs. `pcb` is only used once found on it.
+    unsafe {
+        let mut p = sys::tcp_tw_pcbs;
+        let mut budget = 1 << 20; // a corrupt list must not loop for ever
+        while !p.is_null() && p != pcb && budget > 0 {
+            p = (*p).next;
+            budget -= 1;
+        }
+        if p != pcb {
+            return false;
+        }
+        // A TIME_WAIT pcb has no callbacks and sends nothing when aborted: lwIP
+        // unlinks and frees it.
+        sys::tcp_abort(pcb);
+    }
+    refeed
 }
 
 /// One round of the net thread's work: device input, loopback, timers. Returns the
@@ -465,20 +635,16 @@ fn poll_devices(budget: usize) -> bool {
 pub(crate) fn service() -> Option<u64> {
     let g = CORE.lock();
     flush_deferred();
-    let more = poll_devices(256);
+    poll_devices(THREAD_BUDGET, |_| true);
     // SAFETY: core lock held.
     unsafe { sys::sys_check_timeouts() };
     poll_loopback();
-    // SAFETY: core lock held.
-    let sleep = unsafe { sys::sys_timeouts_sleeptime() };
+    let due = next_timer();
     drop(g);
-    let now = now_ns();
-    if more {
-        Some(now)
-    } else if sleep == u32::MAX {
-        None
+    if RX_MORE.load(Ordering::Relaxed) {
+        Some(now_ns())
     } else {
-        Some(now.saturating_add(sleep as u64 * 1_000_000))
+        due
     }
 }
 
@@ -555,5 +721,12 @@ pub(crate) mod tests_hooks {
     }
     pub(crate) fn tx_deferred() -> bool {
         TX_DEFERRED.load(Ordering::Relaxed)
+    }
+    /// Pretend lwIP's next timer is due now; returns when it was due before.
+    pub(crate) fn timer_due_now() -> u64 {
+        TIMER_DUE.swap(0, Ordering::Relaxed)
+    }
+    pub(crate) fn timer_due() -> u64 {
+        TIMER_DUE.load(Ordering::Relaxed)
     }
 }

@@ -20,6 +20,82 @@ use crate::poll::*;
 use crate::{addr, locked, Wait};
 
 const OK: sys::err_t = sys::err_enum_t::ERR_OK as sys::err_t;
+/// What the input hook returns to have lwIP drop a segment.
+const DROP: sys::err_t = sys::err_enum_t::ERR_VAL as sys::err_t;
+
+/// Linux's default `net.core.somaxconn`: a listen backlog above it (or negative) is
+/// this. As on Linux, a backlog of `n` lets `n + 1` connections wait for accept.
+pub const SOMAXCONN: u32 = 4096;
+/// Connections half-open (SYN received, handshake not finished) for all listeners
+/// together: a SYN beyond it is dropped and the peer sends it again, as when Linux's
+/// SYN queue (`tcp_max_syn_backlog`) overflows without syncookies. It bounds what a
+/// flood of SYNs can take (a pcb each, for lwIP's 20 s SYN_RCVD timeout) while a
+/// burst of thousands of real clients gets through.
+const HALF_OPEN_MAX: u64 = 4096;
+/// After a count found [`HALF_OPEN_MAX`] reached, SYNs are dropped without counting
+/// again for this long (monotonic ns): a flood costs one list walk per interval.
+const HALF_OPEN_RECHECK_NS: u64 = 100_000_000;
+
+/// The half-open bound's bookkeeping (core lock held: lwIP's input runs under it).
+/// SYNs let through minus handshakes finished is an upper bound on the connections
+/// half-open (a half-open connection that dies unseen only makes it higher); when it
+/// reaches the bound, lwIP's list is counted for the true number.
+struct HalfOpen {
+    admitted: u64,
+    finished: u64,
+    /// No SYN gets through before this (monotonic ns).
+    full_until: u64,
+}
+
+static HALF_OPEN: spin::Mutex<HalfOpen> = spin::Mutex::new(HalfOpen {
+    admitted: 0,
+    finished: 0,
+    full_until: 0,
+});
+
+/// Connections in SYN_RCVD now. Core lock held.
+fn count_half_open() -> u64 {
+    let mut n = 0;
+    // SAFETY: core lock held; lwIP's active list is a NULL-terminated chain of live
+    // pcbs.
+    unsafe {
+        let mut pcb = sys::tcp_active_pcbs;
+        let mut budget = 1 << 20; // a corrupt list must not loop for ever
+        while !pcb.is_null() && budget > 0 {
+            if (*pcb).state == sys::tcp_state_SYN_RCVD {
+                n += 1;
+            }
+            pcb = (*pcb).next;
+            budget -= 1;
+        }
+    }
+    n
+}
+
+/// Whether one more SYN may start a half-open connection now (see [`HALF_OPEN_MAX`]).
+fn admit_syn() -> bool {
+    let mut h = HALF_OPEN.lock();
+    if h.admitted.saturating_sub(h.finished) >= HALF_OPEN_MAX {
+        let now = uk_plat::get().monotonic_ns();
+        if now < h.full_until {
+            return false;
+        }
+        let real = count_half_open();
+        h.admitted = h.finished + real;
+        if real >= HALF_OPEN_MAX {
+            h.full_until = now + HALF_OPEN_RECHECK_NS;
+            return false;
+        }
+    }
+    h.admitted += 1;
+    true
+}
+
+// TCP header flags (the low bits of byte 13).
+const TCP_FIN: u8 = 0x01;
+const TCP_SYN: u8 = 0x02;
+const TCP_RST: u8 = 0x04;
+const TCP_ACK: u8 = 0x10;
 
 /// lwIP error -> errno, for calls (not for the err callback).
 fn errno_of(e: sys::err_t) -> Errno {
@@ -65,6 +141,7 @@ struct State {
     rx_off: usize,
     rx_len: usize,
     accept_q: VecDeque<Arc<Inner>>,
+    /// Established connections that may wait for accept (the listen backlog + 1).
     backlog: usize,
     nodelay: bool,
     reuseaddr: bool,
@@ -227,6 +304,8 @@ unsafe extern "C" fn accept_cb(
     newpcb: *mut sys::tcp_pcb,
     err: sys::err_t,
 ) -> sys::err_t {
+    // A SYN the hook admitted is done with (established, or lwIP had no memory for it).
+    HALF_OPEN.lock().finished += 1;
     // SAFETY: lwIP passes back what attach/listen set.
     let Some(listener) = (unsafe { inner_of(arg) }) else {
         return sys::err_enum_t::ERR_VAL as sys::err_t;
@@ -236,8 +315,11 @@ unsafe extern "C" fn accept_cb(
     }
     let (v6, nodelay) = {
         let st = listener.st.lock();
-        if st.accept_q.len() >= st.backlog {
-            // lwIP aborts the new connection.
+        // SYNs stop at a full queue (`listen_input`), so only handshakes already under
+        // way when it filled find it full: those still get in (Linux would drop their
+        // last ACK and have the peer send it again), up to twice the backlog; past
+        // that lwIP aborts the new connection.
+        if st.accept_q.len() >= 2 * st.backlog {
             return sys::err_enum_t::ERR_MEM as sys::err_t;
         }
         (st.v6, st.nodelay)
@@ -255,8 +337,6 @@ unsafe extern "C" fn accept_cb(
         if nodelay {
             (*newpcb).flags |= sys::TF_NODELAY as u16;
         }
-        // Counts against the listen backlog until the program accepts it.
-        sys::tcp_backlog_delayed(newpcb);
     }
     listener.st.lock().accept_q.push_back(child);
     listener.notify(POLLIN);
@@ -282,14 +362,130 @@ fn free_rx(st: &mut State) {
     st.rx_len = 0;
 }
 
+/// The TCP input hook (lwipopts.h: `LWIP_HOOK_TCP_INPACKET_PCB`): lwIP matched `pcb`
+/// (a listen pcb when its state says LISTEN) to a segment with header `hdr`. ERR_OK
+/// lets lwIP go on; anything else drops the segment. It must not change lwIP's state
+/// (lwIP is walking its lists), so a TIME_WAIT connection is ended after the segment
+/// (`stack::request_time_wait_end`). What it does, as Linux does (docs/net.md):
+/// - LISTEN: a SYN while the accept queue is full is dropped (the peer retries).
+/// - TIME_WAIT: a SYN with a sequence number above the old connection's next one starts
+///   a new connection (lwIP would answer with an ACK for the old one, and ignore the
+///   peer's RST: the connect hangs until TIME_WAIT ends); an RST exactly at that
+///   sequence number ends the TIME_WAIT (Linux's default, `tcp_rfc1337 = 0`).
+///
+/// # Safety
+/// Called by lwIP's tcp_input with the core lock held, a live pcb and the segment's
+/// header (contiguous: tcp_input checked the first pbuf holds it). tcp_input has
+/// already turned the header's ports and sequence numbers into host order (in place);
+/// the flags word is still as received.
+#[no_mangle]
+pub unsafe extern "C" fn uk_net_tcp_inpacket(
+    pcb: *mut sys::tcp_pcb,
+    hdr: *const sys::tcp_hdr,
+    _p: *mut sys::pbuf,
+) -> sys::err_t {
+    if pcb.is_null() || hdr.is_null() {
+        return OK;
+    }
+    // SAFETY: per the contract (tcp_hdr is packed: unaligned reads). A listen pcb
+    // (struct tcp_pcb_listen) has `state` at the same place (lwIP's TCP_PCB_COMMON),
+    // so it is read without assuming the rest.
+    let (state, seq, flags) = unsafe {
+        (
+            core::ptr::addr_of!((*pcb).state).read(),
+            core::ptr::addr_of!((*hdr).seqno).read_unaligned(),
+            u16::from_be(core::ptr::addr_of!((*hdr)._hdrlen_rsvd_flags).read_unaligned()),
+        )
+    };
+    let flags = (flags & 0x3f) as u8;
+    match state {
+        // SAFETY: a LISTEN pcb is a struct tcp_pcb_listen.
+        sys::tcp_state_LISTEN => unsafe { listen_input(pcb as *mut sys::tcp_pcb_listen, flags) },
+        // SAFETY: a live full pcb in TIME_WAIT.
+        sys::tcp_state_TIME_WAIT => time_wait_input(pcb, unsafe { (*pcb).rcv_nxt }, flags, seq),
+        _ => OK,
+    }
+}
+
+/// A segment for a listener: drop a SYN that would find the accept queue full, or
+/// that would take the half-open connections past [`HALF_OPEN_MAX`].
+///
+/// # Safety
+/// Core lock held; `lpcb` is a live listen pcb.
+unsafe fn listen_input(lpcb: *mut sys::tcp_pcb_listen, flags: u8) -> sys::err_t {
+    if flags & (TCP_SYN | TCP_ACK | TCP_RST) != TCP_SYN {
+        return OK;
+    }
+    // SAFETY: a listener's callback_arg is its Inner (attach), alive while lwIP holds it.
+    let Some(l) = (unsafe { inner_of((*lpcb).callback_arg) }) else {
+        return OK;
+    };
+    let full = {
+        let st = l.st.lock();
+        st.accept_q.len() >= st.backlog
+    };
+    if full || !admit_syn() {
+        DROP
+    } else {
+        OK
+    }
+}
+
+/// What to do with a segment for a connection in TIME_WAIT whose next expected
+/// sequence number is `rcv_nxt` (see [`uk_net_tcp_inpacket`]).
+fn time_wait_action(rcv_nxt: u32, flags: u8, seq: u32) -> TimeWait {
+    let above = (seq.wrapping_sub(rcv_nxt) as i32) > 0;
+    if flags & (TCP_SYN | TCP_ACK | TCP_RST | TCP_FIN) == TCP_SYN && above {
+        TimeWait::NewConnection
+    } else if flags & TCP_RST != 0 && seq == rcv_nxt {
+        TimeWait::End
+    } else {
+        TimeWait::Keep
+    }
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum TimeWait {
+    /// lwIP's handling (an ACK, or nothing).
+    Keep,
+    /// End it; the segment needs nothing else.
+    End,
+    /// End it and hand the SYN over again, to the listener.
+    NewConnection,
+}
+
+fn time_wait_input(pcb: *mut sys::tcp_pcb, rcv_nxt: u32, flags: u8, seq: u32) -> sys::err_t {
+    let refeed = match time_wait_action(rcv_nxt, flags, seq) {
+        TimeWait::Keep => return OK,
+        TimeWait::End => false,
+        TimeWait::NewConnection => true,
+    };
+    if crate::stack::request_time_wait_end(pcb, refeed) {
+        DROP
+    } else {
+        OK
+    }
+}
+
 fn ready(inner: &Inner, bits: u32) -> impl FnMut() -> bool + '_ {
     move || TcpSocket::poll_inner(inner) & (bits | POLLERR | POLLHUP) != 0
 }
 
-/// Waits per `wait` until `bits` are ready. Ok(()) to retry the call.
-fn block(inner: &Inner, wait: Wait, bits: u32) -> Result<(), Errno> {
+/// Waits per `wait` until `bits` are ready. Ok(()) to retry the call. A non-blocking
+/// call that would fail with EAGAIN first does network progress itself once
+/// (`stack::progress`: the net thread may not have run since the frames it waits for
+/// arrived) and retries if that did anything; `progressed` records that it did.
+fn block(inner: &Inner, wait: Wait, bits: u32, progressed: &mut bool) -> Result<(), Errno> {
     match wait {
-        Wait::NonBlocking => Err(Errno::EAGAIN),
+        Wait::NonBlocking => {
+            if !*progressed {
+                *progressed = true;
+                if crate::stack::progress(false) {
+                    return Ok(());
+                }
+            }
+            Err(Errno::EAGAIN)
+        }
         Wait::Until(deadline) => match inner.wq.wait_until(deadline, ready(inner, bits)) {
             Wake::Woken => Ok(()),
             Wake::Interrupted => Err(Errno::EINTR),
@@ -370,14 +566,16 @@ impl TcpSocket {
         })
     }
 
-    /// Starts listening (binding to a free port first if unbound). `backlog` bounds the
-    /// connections waiting for [`accept`](Self::accept) (lwIP caps it at 255).
+    /// Starts listening (binding to a free port first if unbound). `backlog` (as
+    /// listen(2) gets it, negative values wrapped) bounds the connections waiting for
+    /// [`accept`](Self::accept) as on Linux: `min(backlog, SOMAXCONN) + 1` of them.
+    /// Listening again changes it.
     pub fn listen(&self, backlog: u32) -> Result<(), Errno> {
-        let backlog = backlog.clamp(1, 255);
+        let backlog = backlog.min(SOMAXCONN) as usize + 1;
         locked(|| {
             let mut st = self.inner.st.lock();
             if st.listening {
-                st.backlog = backlog as usize;
+                st.backlog = backlog;
                 return Ok(());
             }
             let pcb = Self::pcb(&st, Errno::EINVAL)?;
@@ -398,7 +596,9 @@ impl TcpSocket {
                         return Err(errno_of(e));
                     }
                 }
-                let lpcb = sys::tcp_listen_with_backlog(pcb, backlog as u8);
+                // lwIP keeps no backlog of its own (TCP_LISTEN_BACKLOG 0): the value
+                // is unused.
+                let lpcb = sys::tcp_listen_with_backlog(pcb, u8::MAX);
                 if lpcb.is_null() {
                     return Err(Errno::ENOMEM);
                 }
@@ -407,7 +607,7 @@ impl TcpSocket {
                 let mut st = self.inner.st.lock();
                 st.pcb = lpcb;
                 st.listening = true;
-                st.backlog = backlog as usize;
+                st.backlog = backlog;
             }
             Ok(())
         })
@@ -415,24 +615,18 @@ impl TcpSocket {
 
     /// Takes the next established connection.
     pub fn accept(&self, wait: Wait) -> Result<TcpSocket, Errno> {
+        let mut progressed = false;
         loop {
-            let r = locked(|| {
+            let r = {
                 let mut st = self.inner.st.lock();
                 if !st.listening {
-                    return Some(Err(Errno::EINVAL));
+                    return Err(Errno::EINVAL);
                 }
-                let child = st.accept_q.pop_front()?;
-                drop(st);
-                let cpcb = child.st.lock().pcb;
-                if !cpcb.is_null() {
-                    // SAFETY: core lock held; live pcb accepted from this listener.
-                    unsafe { sys::tcp_backlog_accepted(cpcb) };
-                }
-                Some(Ok(TcpSocket { inner: child }))
-            });
+                st.accept_q.pop_front()
+            };
             match r {
-                Some(r) => return r,
-                None => block(&self.inner, wait, POLLIN)?,
+                Some(child) => return Ok(TcpSocket { inner: child }),
+                None => block(&self.inner, wait, POLLIN, &mut progressed)?,
             }
         }
     }
@@ -488,7 +682,7 @@ impl TcpSocket {
                     return Err(e);
                 }
             }
-            match block(&self.inner, wait, POLLOUT) {
+            match block(&self.inner, wait, POLLOUT, &mut true) {
                 Ok(()) => {}
                 // An interrupted connect goes on in the background (Linux: EINTR, then
                 // EALREADY / POLLOUT).
@@ -502,6 +696,7 @@ impl TcpSocket {
         if buf.is_empty() {
             return Ok(0);
         }
+        let mut progressed = false;
         loop {
             let r = locked(|| {
                 let mut st = self.inner.st.lock();
@@ -567,13 +762,14 @@ impl TcpSocket {
             });
             match r {
                 Some(r) => return r,
-                None => block(&self.inner, wait, POLLOUT)?,
+                None => block(&self.inner, wait, POLLOUT, &mut progressed)?,
             }
         }
     }
 
     /// Receives into `buf`; Ok(0) at end of stream. `peek` leaves the data queued.
     pub fn recv(&self, buf: &mut dyn Sink, peek: bool, wait: Wait) -> Result<usize, Errno> {
+        let mut progressed = false;
         loop {
             let r = locked(|| {
                 let mut st = self.inner.st.lock();
@@ -599,7 +795,7 @@ impl TcpSocket {
             });
             match r {
                 Some(r) => return r,
-                None => block(&self.inner, wait, POLLIN)?,
+                None => block(&self.inner, wait, POLLIN, &mut progressed)?,
             }
         }
     }
@@ -897,5 +1093,50 @@ impl TcpSocket {
 impl Drop for TcpSocket {
     fn drop(&mut self) {
         self.close();
+    }
+}
+
+#[cfg(test)]
+mod hook_tests {
+    use super::*;
+
+    #[test]
+    fn time_wait_takes_a_newer_syn_and_an_exact_rst_as_linux_does() {
+        let nxt = 1_000_000;
+        // A new SYN above the old connection's sequence space: a new connection.
+        assert_eq!(
+            time_wait_action(nxt, TCP_SYN, nxt + 1),
+            TimeWait::NewConnection
+        );
+        assert_eq!(
+            time_wait_action(nxt, TCP_SYN, nxt.wrapping_add(1 << 30)),
+            TimeWait::NewConnection
+        );
+        // Across the wrap of the sequence numbers.
+        assert_eq!(
+            time_wait_action(u32::MAX - 5, TCP_SYN, 10),
+            TimeWait::NewConnection
+        );
+        // An old duplicate (at or below): lwIP's challenge ACK.
+        assert_eq!(time_wait_action(nxt, TCP_SYN, nxt), TimeWait::Keep);
+        assert_eq!(time_wait_action(nxt, TCP_SYN, nxt - 1), TimeWait::Keep);
+        // Not a bare SYN.
+        assert_eq!(
+            time_wait_action(nxt, TCP_SYN | TCP_ACK, nxt + 9),
+            TimeWait::Keep
+        );
+        assert_eq!(
+            time_wait_action(nxt, TCP_SYN | TCP_FIN, nxt + 9),
+            TimeWait::Keep
+        );
+        // The peer's RST answering that ACK (its sequence number is our ACK number).
+        assert_eq!(time_wait_action(nxt, TCP_RST, nxt), TimeWait::End);
+        assert_eq!(time_wait_action(nxt, TCP_RST | TCP_ACK, nxt), TimeWait::End);
+        assert_eq!(time_wait_action(nxt, TCP_RST, nxt + 1), TimeWait::Keep);
+        assert_eq!(time_wait_action(nxt, TCP_ACK, nxt), TimeWait::Keep);
+        assert_eq!(
+            time_wait_action(nxt, TCP_FIN | TCP_ACK, nxt),
+            TimeWait::Keep
+        );
     }
 }

@@ -197,6 +197,84 @@ fn small_sends_wait_for_the_net_thread_but_loopback_never_does() {
     stack::service();
 }
 
+/// What a poll with a zero timeout does for a program that never blocks: the output
+/// deferred to the end of its burst leaves (a non-blocking receive does not flush it),
+/// and lwIP's timers run when one is due; with nothing to do it does nothing.
+#[test]
+fn a_zero_timeout_poll_flushes_deferred_output_and_runs_due_timers() {
+    let _g = setup();
+    let (_l, c, s) = pair(7012);
+    let mut buf = [0u8; 16];
+    stack::tests_hooks::set_started(true);
+    stack::tests_hooks::DEFER_LOCAL.store(true, core::sync::atomic::Ordering::Relaxed);
+    stack::service();
+
+    assert_eq!(c.send(&&b"ping"[..], Wait::NonBlocking), Ok(4));
+    assert!(stack::tests_hooks::tx_deferred());
+    // A non-blocking receive does progress once, without the burst's output.
+    assert_eq!(
+        s.recv(&mut &mut buf[..], false, Wait::NonBlocking),
+        Err(Errno::EAGAIN)
+    );
+    assert!(stack::tests_hooks::tx_deferred());
+    // A zero-timeout poll ends the burst.
+    stack::progress(true);
+    assert!(!stack::tests_hooks::tx_deferred());
+    assert_eq!(s.recv(&mut &mut buf[..], false, Wait::NonBlocking), Ok(4));
+    assert_eq!(&buf[..4], b"ping");
+
+    // Due timers run (TCP's timer is armed while connections exist), and the next
+    // deadline is in the future again.
+    let armed = stack::tests_hooks::timer_due_now();
+    assert_ne!(
+        armed,
+        u64::MAX,
+        "lwIP's TCP timer is armed with connections open"
+    );
+    assert!(stack::progress(false));
+    assert!(stack::tests_hooks::timer_due() > 0);
+    // Nothing due, nothing deferred, no device: nothing done.
+    assert!(!stack::progress(true));
+
+    stack::tests_hooks::DEFER_LOCAL.store(false, core::sync::atomic::Ordering::Relaxed);
+    stack::tests_hooks::set_started(false);
+    stack::service();
+}
+
+/// listen(2)'s backlog as Linux takes it: `backlog + 1` connections wait for accept
+/// (more than lwIP's own u8 allowed), a SYN beyond is dropped (the client keeps
+/// trying), and accepting makes room.
+#[test]
+fn the_listen_backlog_holds_backlog_plus_one_connections() {
+    let _g = setup();
+    let l = TcpSocket::new(false).unwrap();
+    l.set_reuseaddr(true);
+    l.bind(lo(7013)).unwrap();
+    l.listen(300).unwrap();
+    let clients: Vec<TcpSocket> = (0..302)
+        .map(|_| {
+            let c = TcpSocket::new(false).unwrap();
+            match c.connect(lo(7013), Wait::NonBlocking) {
+                Ok(()) | Err(Errno::EINPROGRESS) => {}
+                e => panic!("{e:?}"),
+            }
+            stack::service();
+            c
+        })
+        .collect();
+    let connected = clients.iter().filter(|c| c.is_connected()).count();
+    assert_eq!(connected, 301);
+    assert!(!clients[301].is_connected());
+    let mut accepted = Vec::new();
+    while let Ok(s) = l.accept(Wait::NonBlocking) {
+        accepted.push(s);
+    }
+    assert_eq!(accepted.len(), 301);
+    drop(accepted);
+    drop(clients);
+    stack::service();
+}
+
 #[test]
 fn connect_to_closed_port_is_refused_and_rebind_needs_reuseaddr() {
     let _g = setup();

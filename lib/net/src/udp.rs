@@ -207,6 +207,7 @@ impl UdpSocket {
         peek: bool,
         wait: Wait,
     ) -> Result<(usize, usize, SocketAddr), Errno> {
+        let mut progressed = false;
         loop {
             let r = locked(|| {
                 let mut st = self.inner.st.lock();
@@ -227,6 +228,13 @@ impl UdpSocket {
                 return r;
             }
             match wait {
+                // Nothing queued: look at the devices once (see stack::progress).
+                Wait::NonBlocking if !progressed => {
+                    progressed = true;
+                    if !crate::stack::progress(false) {
+                        return Err(Errno::EAGAIN);
+                    }
+                }
                 Wait::NonBlocking => return Err(Errno::EAGAIN),
                 Wait::Until(d) => {
                     match self

@@ -178,6 +178,12 @@ impl Interface {
         }
     }
 
+    /// Whether a caller that must not block should look for input now (the driver's
+    /// `rx_check_due`: cheap, rate-limited where a look is a host call).
+    pub fn rx_check_due(&self) -> bool {
+        self.dev.rx_check_due()
+    }
+
     /// Sends one frame.
     pub fn transmit(&self, frame: &[u8]) -> Result<(), Errno> {
         match self.dev.transmit(frame) {

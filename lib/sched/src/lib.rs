@@ -1,10 +1,17 @@
-//! Threads on one CPU, switched cooperatively.
+//! Threads on one CPU.
 //!
-//! A thread runs until it blocks (on a [`WaitQueue`], a deadline, or both) or yields.
-//! System calls are plain function calls, so a program thread blocks inside the kernel
-//! on its own stack: no separate kernel stack, no mode switch. When nothing is
-//! runnable the scheduler asks the platform to wait until the earliest deadline (one
-//! host call on linuxu, `hlt` on kvm): an idle image uses no CPU.
+//! A thread runs until it blocks (on a [`WaitQueue`], a deadline, or both), yields, or
+//! is preempted. System calls are plain function calls, so a program thread blocks
+//! inside the kernel on its own stack: no separate kernel stack, no mode switch. When
+//! nothing is runnable the scheduler asks the platform to wait until the earliest
+//! deadline (one host call on linuxu, `hlt` on kvm): an idle image uses no CPU.
+//!
+//! Preemption (docs/runtime.md): whenever the thread about to run has company in the
+//! run queue, the platform's preemption timer is armed for one time slice; when a
+//! sleeper's deadline or a timer is nearer, for that. The platform interrupts program
+//! code when it fires and the kernel's preemption hook calls [`yield_now`] there
+//! (kernel code is never interrupted: it finishes first, see `uk_plat::cpu`). A thread
+//! that is alone keeps the CPU without ticks.
 //!
 //! Locks here are never held across a context switch.
 #![cfg_attr(not(test), no_std)]
@@ -190,10 +197,14 @@ pub fn current_owner() -> usize {
 }
 /// Kernel stack size for kernel-made threads.
 static KSTACK: AtomicUsize = AtomicUsize::new(64 * 1024);
+/// The time slice in ns; 0: no preemption (threads switch when they block or yield).
+static SLICE_NS: AtomicU64 = AtomicU64::new(0);
 
-/// Adopt the running boot context as the main thread (tid 1).
-pub fn init(kernel_stack: usize) {
+/// Adopt the running boot context as the main thread (tid 1). `timeslice_ns`: how long
+/// a thread runs before another runnable one gets the CPU (0: never preempt).
+pub fn init(kernel_stack: usize, timeslice_ns: u64) {
     KSTACK.store(kernel_stack, Ordering::Relaxed);
+    SLICE_NS.store(timeslice_ns, Ordering::Relaxed);
     let t = Arc::new(Thread::new(1, Context::default(), None, 0));
     t.set_state(State::Running);
     let mut s = SCHED.lock();
@@ -298,6 +309,7 @@ pub fn spawn(
     START.lock().insert(tid, entry);
     s.threads.insert(tid, t.clone());
     s.runq.push_back(t.clone());
+    arm_preempt(&s);
     Some(t)
 }
 
@@ -318,15 +330,17 @@ extern "C" fn thread_start(arg: usize) -> ! {
 /// Give the CPU to another runnable thread, if any.
 pub fn yield_now() {
     {
-        let mut s = SCHED.lock();
-        if s.runq.is_empty() {
-            drop(s);
+        if SCHED.lock().runq.is_empty() {
             fire_expired();
-            if SCHED.lock().runq.is_empty() {
+            let s = SCHED.lock();
+            if s.runq.is_empty() {
+                // Nothing to switch to (a preemption that came early for a deadline):
+                // the timer is spent, arm it for what is still due.
+                arm_preempt(&s);
                 return;
             }
-            s = SCHED.lock();
         }
+        let mut s = SCHED.lock();
         let cur = s.current.clone().expect("scheduler running");
         cur.set_state(State::Runnable);
         s.runq.push_back(cur);
@@ -368,6 +382,8 @@ fn make_runnable(s: &mut Sched, t: &Arc<Thread>, why: Wake) -> bool {
         s.timed.retain(|x| x.tid != t.tid);
     }
     s.runq.push_back(t.clone());
+    // The running thread may go on computing: the woken one gets the CPU within a slice.
+    arm_preempt(s);
     true
 }
 
@@ -392,6 +408,7 @@ pub fn add_timer(deadline: u64, f: fn(usize), arg: usize) -> u64 {
         f,
         arg,
     });
+    arm_preempt(&s);
     id
 }
 
@@ -459,6 +476,26 @@ fn earliest_deadline(s: &Sched) -> Option<u64> {
     }
 }
 
+/// Arm the preemption timer for the thread that runs now: one slice from now when
+/// another thread is runnable, else the nearest deadline (a sleeper's, a timer's), else
+/// nothing (an armed timer may fire once for nothing). The platform skips the host call
+/// when the timer is already due sooner.
+fn arm_preempt(s: &Sched) {
+    let slice = SLICE_NS.load(Ordering::Relaxed);
+    if slice == 0 {
+        return;
+    }
+    let d = if s.runq.is_empty() {
+        earliest_deadline(s)
+    } else {
+        let soon = uk_plat::get().monotonic_ns().saturating_add(slice);
+        Some(earliest_deadline(s).map_or(soon, |d| d.min(soon)))
+    };
+    if d.is_some() {
+        uk_plat::get().set_preempt_timer(d);
+    }
+}
+
 /// Pick the next thread and switch to it; idle on the platform while none is runnable.
 /// Returns when the calling thread runs again.
 fn schedule() {
@@ -470,15 +507,18 @@ fn schedule() {
             match s.runq.pop_front() {
                 Some(n) if n.tid == prev.tid => {
                     n.set_state(State::Running);
+                    arm_preempt(&s);
                     return;
                 }
                 Some(n) => {
                     s.current = Some(n.clone());
+                    arm_preempt(&s);
                     (prev, n)
                 }
                 None => {
                     if prev.state() == State::Running || prev.state() == State::Runnable {
                         prev.set_state(State::Running);
+                        arm_preempt(&s);
                         return;
                     }
                     let d = earliest_deadline(&s);

@@ -68,7 +68,7 @@ fn setup() {
         uk_plat::register(d);
         // SAFETY: leaked memory used by nothing else.
         unsafe { uk_alloc::PAGES.lock().add_region(region) };
-        init(64 * 1024);
+        init(64 * 1024, 0);
     });
 }
 

@@ -17,6 +17,10 @@ pub mod time;
 pub mod virtio;
 
 #[cfg(not(test))]
+mod frame;
+#[cfg(not(test))]
+mod preempt;
+#[cfg(not(test))]
 mod serial;
 #[cfg(not(test))]
 mod start;
@@ -71,6 +75,25 @@ mod imp {
     static STDIN_EOF: AtomicBool = AtomicBool::new(false);
     /// When the control line was last read (monotonic ns).
     static CTL_POLLED: AtomicU64 = AtomicU64::new(0);
+    /// The control line's interrupt is wired: read it when it says so, not by polling.
+    static CTL_IRQ: AtomicBool = AtomicBool::new(false);
+    /// Its interrupt came and the line was not read since.
+    static CTL_READY: AtomicBool = AtomicBool::new(false);
+    /// The LAPIC timer is armed for preemption (not for the idle wait), due at
+    /// [`PREEMPT_AT`] (monotonic ns).
+    static PREEMPT_ARMED: AtomicBool = AtomicBool::new(false);
+    static PREEMPT_AT: AtomicU64 = AtomicU64::new(0);
+
+    /// For the timer interrupt: was it the preemption timer? (The idle wait uses the
+    /// same LAPIC timer.)
+    pub(crate) fn preempt_tick() -> bool {
+        PREEMPT_ARMED.swap(false, Ordering::Relaxed)
+    }
+
+    /// For the control line's interrupt: a byte waits on COM2.
+    pub(crate) fn ctl_ready() {
+        CTL_READY.store(true, Ordering::Relaxed);
+    }
     /// How often the control line is read, at most; also the longest idle sleep while a
     /// control line exists, so a signal reaches an idle program within this time.
     const CTL_POLL_NS: u64 = 20_000_000;
@@ -203,6 +226,13 @@ mod imp {
             if !crate::serial::has_ctl() {
                 return 0;
             }
+            if CTL_IRQ.load(Ordering::Relaxed) {
+                return if CTL_READY.swap(false, Ordering::Relaxed) {
+                    crate::serial::take_ctl_signals()
+                } else {
+                    0
+                };
+            }
             let now = self.monotonic_ns();
             let last = CTL_POLLED.load(Ordering::Relaxed);
             if now.saturating_sub(last) < CTL_POLL_NS {
@@ -222,8 +252,16 @@ mod imp {
         }
 
         fn wait(&self, deadline: Option<u64>) {
-            // With a control line the idle sleep is bounded, so its signals are seen.
-            let deadline = if crate::serial::has_ctl() {
+            // Interrupts off until the `sti; hlt` pair: one that came between the checks
+            // below and the halt would be taken first, and the halt would then sleep
+            // past it. The timer now serves the wait, not preemption.
+            // SAFETY: ring 0.
+            unsafe { ring0::cli() };
+            PREEMPT_ARMED.store(false, Ordering::Relaxed);
+            PREEMPT_AT.store(0, Ordering::Relaxed);
+            // Without the control line's interrupt the idle sleep is bounded, so its
+            // signals are seen.
+            let deadline = if crate::serial::has_ctl() && !CTL_IRQ.load(Ordering::Relaxed) {
                 let cap = self.monotonic_ns().saturating_add(CTL_POLL_NS);
                 Some(deadline.map_or(cap, |d| d.min(cap)))
             } else {
@@ -234,6 +272,8 @@ mod imp {
             if let (Some(d), Some(l)) = (deadline, lapic) {
                 let now = self.monotonic_ns();
                 if d <= now {
+                    // SAFETY: ring 0, handlers ready.
+                    unsafe { ring0::sti() };
                     return;
                 }
                 let rel = d - now;
@@ -249,14 +289,46 @@ mod imp {
                 }
             } else if deadline.is_some() {
                 // No timer: come back at once, the caller polls.
+                // SAFETY: ring 0, handlers ready.
+                unsafe { ring0::sti() };
                 return;
             }
             // SAFETY: the IDT is installed; device interrupt handlers only acknowledge
-            // and return.
-            unsafe { ring0::sti_hlt_cli() };
+            // and return (the kernel runs here, so none preempts).
+            unsafe { ring0::sti_hlt() };
             if let Some(l) = lapic {
                 l.stop(deadline_mode);
             }
+            crate::virtio::after_wake();
+        }
+
+        /// The LAPIC timer, shared with the idle wait (which takes it over): skipped
+        /// when it is already armed for preemption no later than `deadline`.
+        fn set_preempt_timer(&self, deadline: Option<u64>) {
+            let (Some(d), Some(l)) = (deadline, self.lapic()) else {
+                return;
+            };
+            let at = PREEMPT_AT.load(Ordering::Relaxed);
+            if PREEMPT_ARMED.load(Ordering::Relaxed) && at != 0 && at <= d {
+                return;
+            }
+            let rel = d.saturating_sub(self.monotonic_ns()).max(10_000);
+            PREEMPT_AT.store(d, Ordering::Relaxed);
+            PREEMPT_ARMED.store(true, Ordering::Relaxed);
+            if self.tsc_deadline.load(Ordering::Relaxed) {
+                let tsc = uk_arch::rdtsc().saturating_add(self.scale().ticks(rel));
+                // SAFETY: TSC-deadline mode was detected with CPUID.
+                unsafe { l.deadline(crate::trap::TIMER_VECTOR, tsc) };
+            } else {
+                let hz = self.lapic_hz.load(Ordering::Relaxed).max(1);
+                let ticks = (rel as u128 * hz as u128 / 1_000_000_000).clamp(1, u32::MAX as u128);
+                l.oneshot(crate::trap::TIMER_VECTOR, ticks as u32);
+            }
+        }
+
+        /// Acknowledge the devices' interrupts and report input (what the idle wait
+        /// does when it wakes), at a preemption point.
+        fn poll_devices(&self) {
             crate::virtio::after_wake();
         }
 
@@ -405,6 +477,7 @@ mod imp {
             }
         }
         KVM.fsgsbase.store(f.fsgsbase, Ordering::Relaxed);
+        crate::preempt::init(f.xsave && f.avx);
         stage(2);
 
         let mut bi = match bootinfo::parse(&Identity, magic, info as u64) {
@@ -547,6 +620,18 @@ mod imp {
             KVM.initrd_len.store(l as usize, Ordering::Relaxed);
         }
         crate::virtio::probe(&mmio_devs[..n_mmio], lapic.id());
+        if crate::serial::has_ctl()
+            && crate::virtio::ioapic_route(
+                crate::serial::CTL_IRQ,
+                crate::trap::CTL_VECTOR,
+                lapic.id(),
+            )
+        {
+            crate::serial::enable_ctl_irq();
+            CTL_IRQ.store(true, Ordering::Relaxed);
+            // A byte that came before the interrupt was wired is read at the next look.
+            CTL_READY.store(true, Ordering::Relaxed);
+        }
         uk_plat::register(&KVM_DYN);
         let args = BootArgs {
             argc: arena.n_args,
@@ -560,6 +645,10 @@ mod imp {
             initrd: bi.initrd.map(|(s, l)| (s as usize, l as usize)),
         };
         stage(5);
+        // Interrupts on from here, for good: their handlers only acknowledge, or preempt
+        // program code (preempt.rs). Kernel code is never preempted.
+        // SAFETY: ring 0; the IDT, the LAPIC and every routed source are set up.
+        unsafe { ring0::sti() };
         // SAFETY: the platform is registered; boot provides uk_boot_entry.
         unsafe { uk_plat::uk_boot_entry(&args) }
     }

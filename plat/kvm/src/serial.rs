@@ -1,10 +1,12 @@
 //! The 16550 UART at COM1 (I/O port 0x3f8): the kvm console. Polled: output waits for
 //! the transmit holding register, input is read when the line-status register says a
-//! byte is there. Interrupts stay off (the idle loop wakes on its timer instead).
+//! byte is there. Its interrupts stay off (the idle loop wakes on its timer instead).
 //!
 //! A second UART at COM2 (0x2f8), when the VM has one, is ukport's control line: each
 //! byte it carries is a signal number for the program (`ukport run --plat kvm` sends
-//! SIGTERM there, so a server shuts down through its own handler).
+//! SIGTERM there, so a server shuts down through its own handler). Its "data received"
+//! interrupt is wired ([`enable_ctl_irq`]), so a signal reaches even a program that
+//! computes without system calls (docs/runtime.md, "Preemption").
 #![cfg(not(test))]
 
 use uk_arch::ring0::{inb, outb};
@@ -47,6 +49,21 @@ static CTL: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new
 /// True when the VM has the control line (COM2).
 pub fn has_ctl() -> bool {
     CTL.load(core::sync::atomic::Ordering::Relaxed)
+}
+
+/// COM2's interrupt line (ISA IRQ 3).
+pub const CTL_IRQ: u32 = 3;
+
+/// Have COM2 raise its interrupt when a byte arrives (IER: data received; MCR: OUT2,
+/// which gates the interrupt line on PC UARTs).
+pub fn enable_ctl_irq() {
+    if has_ctl() {
+        // SAFETY: COM2's registers; ring 0.
+        unsafe {
+            outb(COM2 + 1, 0x01);
+            outb(COM2 + 4, 0x0b);
+        }
+    }
 }
 
 /// The signals waiting on the control line, as a mask (bit n-1 = signal n); bytes

@@ -8,10 +8,11 @@
 //! IF clear in the handler, so it never nests).
 //!
 //! Device interrupts do no kernel work: the handler acknowledges the LAPIC and returns,
-//! which ends the `hlt` in `Platform::wait`; the kernel looks at what happened after
-//! that, outside interrupt context (the scheduler is cooperative and its locks may be
-//! held by the interrupted code). An exception is fatal: it prints a report on the
-//! serial console and stops the VM with a non-zero status.
+//! which ends the `hlt` in `Platform::wait`, or, when it stopped program code, hands it
+//! to the kernel's preemption work on the program thread's own stack (preempt.rs); the
+//! kernel looks at the devices outside interrupt context (its locks may be held by the
+//! interrupted code). An exception is fatal: it prints a report on the serial console
+//! and stops the VM with a non-zero status.
 #![cfg(not(test))]
 
 use core::arch::global_asm;
@@ -27,34 +28,10 @@ use crate::start::{stacks, GUARD, IST_COUNT};
 pub const TIMER_VECTOR: u8 = 0x40;
 /// The LAPIC spurious vector.
 pub const SPURIOUS_VECTOR: u8 = 0xff;
+/// The control line's (COM2) interrupt.
+pub const CTL_VECTOR: u8 = 0x42;
 
-/// Registers saved by the common stub, lowest address first.
-#[repr(C)]
-#[derive(Debug)]
-pub struct TrapFrame {
-    pub r15: u64,
-    pub r14: u64,
-    pub r13: u64,
-    pub r12: u64,
-    pub r11: u64,
-    pub r10: u64,
-    pub r9: u64,
-    pub r8: u64,
-    pub rbp: u64,
-    pub rdi: u64,
-    pub rsi: u64,
-    pub rdx: u64,
-    pub rcx: u64,
-    pub rbx: u64,
-    pub rax: u64,
-    pub vector: u64,
-    pub error: u64,
-    pub rip: u64,
-    pub cs: u64,
-    pub rflags: u64,
-    pub rsp: u64,
-    pub ss: u64,
-}
+pub use crate::frame::TrapFrame;
 
 // 256 stubs, 16 bytes apart: push a zero error code where the CPU pushes none, push the
 // vector, go to the common path, which saves the general registers and the SSE state
@@ -200,6 +177,16 @@ extern "C" fn uk_kvm_trap(f: &mut TrapFrame) {
         if v != SPURIOUS_VECTOR as u64 && !(0x20..0x30).contains(&v) {
             crate::lapic_eoi();
         }
+        let preempt = match v as u8 {
+            TIMER_VECTOR => crate::preempt_tick(),
+            CTL_VECTOR => {
+                crate::ctl_ready();
+                true
+            }
+            crate::virtio::VECTOR => true,
+            _ => false,
+        };
+        crate::preempt::on_interrupt(f, preempt);
         return;
     }
     fault(f)

@@ -115,11 +115,13 @@ pub fn install() {
     {
         return; // no report, the host's default action still ends the image
     }
+    // Every other signal waits while the report is written: the preemption timer must
+    // not switch threads off the alternate stack.
     let act = [
         on_fault as *const () as usize,
         (SA_SIGINFO | SA_ONSTACK | SA_RESTORER | SA_RESETHAND) as usize,
         host::uk_linuxu_sigreturn as *const () as usize,
-        0,
+        usize::MAX,
     ];
     for sig in [SIGSEGV, SIGBUS] {
         host::call(

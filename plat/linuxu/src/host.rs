@@ -67,6 +67,7 @@ pub const HOST_CALLS: &[&str] = &[
     "exit_group",
     "ppoll",
     "getrandom",
+    "prlimit64",
     "seccomp",
     "rt_sigreturn",
     "close",
@@ -94,6 +95,7 @@ pub const HOST_CALLS: &[&str] = &[
     "connect",
     "memfd_create",
     "sysinfo",
+    "setitimer",
 ];
 
 /// The host calls allowed after boot: console, memory release, protection and
@@ -111,6 +113,8 @@ pub const RUNTIME_CALLS: &[usize] = &[
     nr::SYS_EXIT,
     nr::SYS_EXIT_GROUP,
     nr::SYS_RT_SIGRETURN,
+    // The preemption timer (interrupt.rs).
+    nr::SYS_SETITIMER,
     // hostfs; getcwd is boot-only.
     nr::SYS_CLOSE,
     nr::SYS_FSTAT,

@@ -9,6 +9,8 @@
 mod fault;
 pub mod host;
 pub mod hostfs;
+mod interrupt;
+mod limits;
 mod memory;
 mod net;
 mod opts;
@@ -38,9 +40,7 @@ global_asm!(
 use uk_abi::auxv::{
     AT_HWCAP, AT_HWCAP2, AT_NULL, AT_PHDR, AT_PHNUM, AT_SYSINFO_EHDR, HWCAP2_FSGSBASE,
 };
-use uk_abi::signal::{
-    SA_RESTORER, SIGHUP, SIGINT, SIGPIPE, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIGWINCH, SIG_IGN,
-};
+use uk_abi::signal::{SIGPIPE, SIG_IGN};
 use uk_abi::Errno;
 
 /// The linuxu platform. One static instance; fields are set once during entry, before
@@ -147,7 +147,7 @@ impl Platform for LinuxU {
             return match Errno::from_neg(r) {
                 // A host signal for the program: let the read fail with EINTR so the
                 // kernel delivers it; other interruptions just retry.
-                Some(Errno::EINTR) if HOST_SIGNALS.load(Ordering::Relaxed) == 0 => continue,
+                Some(Errno::EINTR) if !interrupt::signals_waiting() => continue,
                 Some(e) => Err(e),
                 None => Ok(r as usize),
             };
@@ -198,9 +198,9 @@ impl Platform for LinuxU {
         // One ppoll: sleeps until the deadline, a host signal, or input on the network
         // device's descriptor (then lib/netdev hears of it through net_event).
         let mut pfd = [0i32; 2];
-        let nfds = match net::poll_fds() {
-            Some(fd) => {
-                pfd = [fd, uk_abi::poll::POLLIN as i32];
+        let nfds = match net::poll_fd() {
+            Some((fd, events)) => {
+                pfd = [fd, events as i32];
                 1
             }
             None => 0,
@@ -215,7 +215,9 @@ impl Platform for LinuxU {
             }
             None => host::call(nr::SYS_PPOLL, [fds, nfds, 0, 0, 8, 0]),
         };
-        if r > 0 {
+        // struct pollfd { int fd; short events; short revents; }: revents is the high
+        // half of the second word.
+        if r > 0 && net::after_wait((pfd[1] as u32) >> 16) {
             uk_plat::net_event();
         }
     }
@@ -295,10 +297,12 @@ impl Platform for LinuxU {
     }
 
     fn take_signals(&self) -> u64 {
-        if HOST_SIGNALS.load(Ordering::Relaxed) == 0 {
-            return 0;
-        }
-        HOST_SIGNALS.swap(0, Ordering::Relaxed)
+        interrupt::take_signals()
+    }
+
+    /// A host `setitimer` (SIGALRM): see interrupt.rs.
+    fn set_preempt_timer(&self, deadline: Option<u64>) {
+        interrupt::set_timer(deadline, || self.monotonic_ns());
     }
 
     fn exit(&self, status: i32) -> ! {
@@ -307,6 +311,10 @@ impl Platform for LinuxU {
 
     fn hostfs(&self) -> Option<&dyn uk_plat::HostFs> {
         Some(&hostfs::HOSTFS)
+    }
+
+    fn nofile_limit(&self) -> Option<(u64, u64)> {
+        limits::nofile()
     }
 }
 
@@ -344,38 +352,6 @@ fn probe_ttys() {
 
 /// A closed stdout must be EPIPE to the program (and its own SIGPIPE, in ukit), not the
 /// host killing the process: ignore SIGPIPE on the host.
-/// Host signals that arrived and are not yet taken by the kernel (bit n-1 = signal n).
-static HOST_SIGNALS: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
-
-/// Host signal handler: it may interrupt any kernel code, so it only records the signal.
-/// The kernel takes it at the next system call return or when the idle wait wakes (the
-/// host interrupts `ppoll` with EINTR).
-extern "C" fn on_host_signal(sig: i32) {
-    if (1..=64).contains(&sig) {
-        HOST_SIGNALS.fetch_or(1 << (sig - 1), Ordering::Relaxed);
-    }
-}
-
-/// Signals from outside that the program should see as its own: termination requests,
-/// hang-up, the user signals, window size changes.
-const FORWARDED_SIGNALS: [usize; 7] =
-    [SIGHUP, SIGINT, SIGQUIT, SIGUSR1, SIGUSR2, SIGTERM, SIGWINCH];
-
-fn forward_host_signals() {
-    let act = [
-        on_host_signal as *const () as usize,
-        SA_RESTORER as usize,
-        host::uk_linuxu_sigreturn as *const () as usize,
-        0,
-    ];
-    for sig in FORWARDED_SIGNALS {
-        host::call(
-            nr::SYS_RT_SIGACTION,
-            [sig, act.as_ptr() as usize, 0, 8, 0, 0],
-        );
-    }
-}
-
 fn ignore_host_sigpipe() {
     let act = [SIG_IGN as usize, 0, 0, 0];
     host::call(
@@ -448,7 +424,7 @@ pub unsafe extern "C" fn uk_linuxu_entry(sp: *const usize) -> ! {
     LINUXU.entropy.set(seed);
     probe_ttys();
     ignore_host_sigpipe();
-    forward_host_signals();
+    interrupt::install();
     fault::install();
     // Network devices (`net=...`) open now: the host-call filter forbids it later.
     for w in parsed.rest.split(' ') {
@@ -459,6 +435,7 @@ pub unsafe extern "C" fn uk_linuxu_entry(sp: *const usize) -> ! {
         }
     }
     hostfs::init();
+    limits::read_at_boot();
 
     if uk_config::PLAT_LINUXU_SECCOMP && !parsed.no_seccomp {
         if let Err(e) = seccomp::install() {

@@ -74,8 +74,11 @@ void uk_net_free(void *ptr);
 #define TCP_SNDLOWAT                  (32 * 1024)  /* writable above this; lwIP wants < 64K */
 #define TCP_OVERSIZE                  TCP_MSS
 #define TCP_QUEUE_OOSEQ               1
-#define TCP_LISTEN_BACKLOG            1
-#define TCP_DEFAULT_LISTEN_BACKLOG    128
+/* No lwIP listen backlog: its counter is a u8_t (at most 255 connections from SYN to
+ * accept), too few for a burst of thousands of connections. lib/net keeps the
+ * program's backlog (up to somaxconn, 4096) and a bound on half-open connections
+ * itself, in the TCP input hook below (lib/net/src/tcp.rs). */
+#define TCP_LISTEN_BACKLOG            0
 #define LWIP_TCP_KEEPALIVE            1
 #define SO_REUSE                      1
 #define SO_REUSE_RXTOALL              1
@@ -83,6 +86,27 @@ void uk_net_free(void *ptr);
 #define LWIP_TCP_SACK_OUT             0
 #define TCP_MSL                       60000UL
 #define LWIP_TCP_PCB_NUM_EXT_ARGS     0
+
+/* --- Hooks: lib/net sees each TCP segment before lwIP's state machine does -------- */
+/* A SYN for a connection in TIME_WAIT is accepted as a new connection as Linux does
+ * (lwIP answers it with an ACK for the old one), and a SYN finding the listener's
+ * accept queue full, or too many connections half-open, is dropped, as on Linux.
+ * lib/net/src/tcp.rs, docs/net.md. */
+struct tcp_pcb;
+struct tcp_hdr;
+struct pbuf;
+signed char uk_net_tcp_inpacket(struct tcp_pcb *pcb, struct tcp_hdr *hdr, struct pbuf *p);
+#define LWIP_HOOK_TCP_INPACKET_PCB(pcb, hdr, optlen, opt1len, opt2, p) \
+        uk_net_tcp_inpacket((struct tcp_pcb *)(pcb), (hdr), (p))
+/* Initial sequence numbers as Linux makes them: a keyed hash of the
+ * connection's addresses and ports plus a clock. Without the hook lwIP starts every
+ * connection at 6510 plus its timer ticks: guessable, and a new connection on the
+ * ports of an old one would reuse its sequence numbers (lib/net/src/stack.rs). */
+struct ip_addr;
+unsigned int uk_net_tcp_isn(const struct ip_addr *local_ip, unsigned short local_port,
+                            const struct ip_addr *remote_ip, unsigned short remote_port);
+#define LWIP_HOOK_TCP_ISN(local_ip, local_port, remote_ip, remote_port) \
+        uk_net_tcp_isn((local_ip), (local_port), (remote_ip), (remote_port))
 
 /* --- Interfaces: loopback so that 127.0.0.1 and ::1 work inside the image ------------ */
 #define LWIP_HAVE_LOOPIF              1

@@ -93,7 +93,8 @@ impl Proto for Tcp {
         if self.s.is_connected() {
             return Err(Errno::EINVAL);
         }
-        self.s.listen(backlog.max(0) as u32)?;
+        // As Linux: the backlog is taken unsigned, so a negative one means somaxconn.
+        self.s.listen(backlog as u32)?;
         self.remember_local();
         Ok(())
     }

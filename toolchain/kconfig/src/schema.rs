@@ -47,6 +47,11 @@ pub struct OptionDef {
     /// Ports (recipes of C libraries) the kernel links when this bool option is true:
     /// the toolchain installs them before it builds the kernel.
     pub ports: Vec<String>,
+    /// C functions (libc's, as a program calls them) whose use turns this bool option on:
+    /// `uk-cc` and `ukport build` look at the symbols a program's objects leave
+    /// undefined and link a kernel with every option a used function names, so that a
+    /// program calling `socket` gets networking without a flag (docs/config.md).
+    pub symbols: Vec<String>,
     /// Platforms on which the option means something; empty means all.
     pub platforms: Vec<String>,
     /// The options.toml that declares it.
@@ -137,6 +142,8 @@ struct RawOption {
     feature: Option<Spanned<String>>,
     #[serde(default)]
     ports: Vec<Spanned<String>>,
+    #[serde(default)]
+    symbols: Vec<Spanned<String>>,
     prompt: Option<String>,
     #[serde(default)]
     platforms: Vec<String>,
@@ -176,6 +183,13 @@ fn valid_port(p: &str) -> bool {
     let mut c = p.chars();
     matches!(c.next(), Some('a'..='z'))
         && c.all(|c| matches!(c, 'a'..='z' | '0'..='9' | '-' | '_' | '.'))
+}
+
+/// A C identifier (the name of a function a program may call).
+fn valid_symbol(s: &str) -> bool {
+    let mut c = s.chars();
+    matches!(c.next(), Some('a'..='z' | 'A'..='Z' | '_'))
+        && c.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
 fn valid_feature(f: &str) -> bool {
@@ -735,6 +749,31 @@ fn check_option(
             ports.push(p.into_inner());
         }
     }
+    bool_only(
+        "symbols",
+        !raw.symbols.is_empty(),
+        first(&raw.symbols),
+        &mut fail,
+    );
+    let mut symbols = Vec::new();
+    for sym in raw.symbols {
+        if !valid_symbol(sym.get_ref()) {
+            fail(
+                sym.span().start,
+                format!(
+                    "symbol `{}` of `{name}` is not a C identifier",
+                    sym.get_ref()
+                ),
+            );
+        } else if symbols.contains(sym.get_ref()) {
+            fail(
+                sym.span().start,
+                format!("`{name}` lists symbol `{}` twice", sym.get_ref()),
+            );
+        } else {
+            symbols.push(sym.into_inner());
+        }
+    }
     for p in &raw.platforms {
         if p.is_empty() {
             fail(name_off, format!("`{name}` lists an empty platform name"));
@@ -771,6 +810,7 @@ fn check_option(
         conflicts: names(&refs.conflicts),
         feature,
         ports,
+        symbols,
         platforms: raw.platforms,
         file: path.to_path_buf(),
         line: line_of(text, name_off),
@@ -1062,6 +1102,7 @@ help = "Kernel log."
             ("conflicts = [\"a.c\"]", "conflicts"),
             ("feature = \"x\"", "feature"),
             ("ports = [\"lwip\"]", "ports"),
+            ("symbols = [\"socket\"]", "symbols"),
         ] {
             let text = base.replacen("help = \"h\"\n", &format!("help = \"h\"\n{field}\n"), 1);
             let e = err(&text);
@@ -1080,6 +1121,23 @@ help = "Kernel log."
             "[[option]]\nname = \"a.b\"\ntype = \"bool\"\nhelp = \"h\"\nports = [\"x\", \"x\"]\n",
         );
         assert!(e.contains("lists port `x` twice"), "{e}");
+        let e = err(
+            "[[option]]\nname = \"a.b\"\ntype = \"bool\"\nhelp = \"h\"\nsymbols = [\"sock et\"]\n",
+        );
+        assert!(
+            e.starts_with("lib/x/options.toml:5:") && e.contains("not a C identifier"),
+            "{e}"
+        );
+        let e = err(
+            "[[option]]\nname = \"a.b\"\ntype = \"bool\"\nhelp = \"h\"\nsymbols = [\"bind\", \"bind\"]\n",
+        );
+        assert!(e.contains("lists symbol `bind` twice"), "{e}");
+        let ok = schema(&[(
+            "lib/x/options.toml",
+            "[[option]]\nname = \"a.b\"\ntype = \"bool\"\nhelp = \"h\"\nsymbols = [\"socket\", \"_x1\"]\n",
+        )])
+        .unwrap();
+        assert_eq!(ok.get("a.b").unwrap().symbols, ["socket", "_x1"]);
     }
 
     #[test]

@@ -31,6 +31,9 @@ pub struct BuildOpts {
     pub prefix: Option<PathBuf>,
     /// `{sysroot}` (the installed musl port), when the recipe uses it.
     pub sysroot: Option<PathBuf>,
+    /// More `{name}` templates from the caller (the tools add `{cmake_toolchain}` and
+    /// `{meson_native}`: docs/recipes.md).
+    pub vars: BTreeMap<String, String>,
 }
 
 /// What a finished build left behind.
@@ -55,7 +58,7 @@ pub fn default_jobs() -> usize {
 
 /// Template values for `{name}` in steps and env.
 struct Vars {
-    map: BTreeMap<&'static str, String>,
+    map: BTreeMap<String, String>,
 }
 
 impl Vars {
@@ -291,22 +294,22 @@ pub fn build_recipe_in(
         } else {
             opts.jobs
         };
-        let mut map = BTreeMap::new();
-        map.insert("jobs", jobs.to_string());
-        map.insert("prefix", prefix.display().to_string());
-        map.insert("src", src.display().to_string());
+        let mut map: BTreeMap<String, String> = opts.vars.clone();
+        map.insert("jobs".into(), jobs.to_string());
+        map.insert("prefix".into(), prefix.display().to_string());
+        map.insert("src".into(), src.display().to_string());
         map.insert(
-            "cc",
+            "cc".into(),
             opts.env.get("CC").cloned().unwrap_or_else(|| "gcc".into()),
         );
-        map.insert("cache", paths::cache_dir().display().to_string());
+        map.insert("cache".into(), paths::cache_dir().display().to_string());
         // The repository root, for steps that run a port's own build files
         // (`make -f {repo}/ports/lwip/Makefile`).
-        map.insert("repo", paths::repo_root().display().to_string());
+        map.insert("repo".into(), paths::repo_root().display().to_string());
         let mut missing = BTreeMap::new();
         match &opts.sysroot {
             Some(s) => {
-                map.insert("sysroot", s.display().to_string());
+                map.insert("sysroot".into(), s.display().to_string());
             }
             None => {
                 missing.insert(

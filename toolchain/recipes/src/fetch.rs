@@ -230,6 +230,18 @@ pub(crate) fn fetch_url(
     file: &str,
     task: &Task,
 ) -> Result<PathBuf> {
+    download(url, Some(sha), dir, file, task)
+}
+
+/// Downloads `url` with curl into `dir/file`, checked against `sha` when given (a new
+/// recipe has none yet: `ukport new` computes it from what arrived).
+pub fn download(
+    url: &str,
+    sha: Option<&str>,
+    dir: &Path,
+    file: &str,
+    task: &Task,
+) -> Result<PathBuf> {
     let curl = require_tool("curl")?;
     let tmp = tempfile::Builder::new()
         .prefix(&format!(".{file}."))
@@ -271,7 +283,7 @@ pub(crate) fn fetch_url(
         bail!("curl {url} failed ({status}): {}", err.trim());
     }
     let got = sha256_file(tmp.path())?;
-    if !got.eq_ignore_ascii_case(sha) {
+    if let Some(sha) = sha.filter(|sha| !got.eq_ignore_ascii_case(sha)) {
         // Dropping `tmp` deletes the temp file; the cache is left as it was.
         bail!("sha256 mismatch for {url}: expected {sha}, got {got}");
     }
@@ -476,6 +488,81 @@ fn prepare_apt(apt: &Path, etc_apt: &Path, task: &Task) -> Result<()> {
     Ok(())
 }
 
+/// Downloads the source package `spec` (`pkg` or `pkg=version`) with `apt-get source
+/// --download-only` into a temporary folder in `dest_dir`, through the private apt
+/// configuration. Returns the folder, the upstream tarball (`.orig.tar.*`) and the
+/// full Debian version from the `.dsc` (with its epoch).
+fn download_debian(
+    apt: &Path,
+    etc_apt: &Path,
+    package: &str,
+    version: Option<&str>,
+    dest_dir: &Path,
+    task: &Task,
+) -> Result<(tempfile::TempDir, PathBuf, String)> {
+    fs::create_dir_all(apt).with_context(|| format!("cannot create {}", apt.display()))?;
+    // apt keeps its own lock in lists/, but two ukit runs must not fight over it.
+    let lock = fs::File::create(apt.join(".ukit-lock"))?;
+    lock.lock_exclusive()
+        .context("cannot lock the private apt folder")?;
+    prepare_apt(apt, etc_apt, task)?;
+
+    let work = tempfile::Builder::new()
+        .prefix(".deb-src.")
+        .tempdir_in(dest_dir)
+        .with_context(|| format!("cannot create a temp folder in {}", dest_dir.display()))?;
+    let spec = match version {
+        Some(v) => format!("{package}={v}"),
+        None => package.to_string(),
+    };
+    task.update(format!("apt-get source --download-only {spec}"));
+    run_logged(
+        Command::new(require_tool("apt-get")?)
+            .args(apt_opts(apt))
+            .args(["source", "--download-only"])
+            .arg(&spec)
+            .current_dir(work.path()),
+        &format!("apt-get source {spec}"),
+    )?;
+    let files: Vec<PathBuf> = fs::read_dir(work.path())?
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    let name = |p: &Path| {
+        p.file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned()
+    };
+    let dsc = files
+        .iter()
+        .find(|p| name(p).starts_with(&format!("{package}_")) && name(p).ends_with(".dsc"))
+        .ok_or_else(|| anyhow!("apt-get source {spec} gave no .dsc file"))?;
+    let full_version = fs::read_to_string(dsc)?
+        .lines()
+        .find_map(|l| l.strip_prefix("Version:").map(|v| v.trim().to_string()))
+        .ok_or_else(|| anyhow!("{} has no Version field", dsc.display()))?;
+    let upstream = crate::recipe::DebianSource {
+        package: package.to_string(),
+        version: full_version.clone(),
+        sha256: None,
+    }
+    .upstream_version()
+    .to_string();
+    let prefix = format!("{package}_{upstream}.orig.tar.");
+    let orig = files
+        .iter()
+        .find(|p| name(p).starts_with(&prefix) && !name(p).ends_with(".asc"))
+        .cloned()
+        .ok_or_else(|| {
+            anyhow!(
+                "apt-get source {spec} gave no {prefix}* file (a native package has no \
+                 upstream tarball; use a url source instead)"
+            )
+        })?;
+    Ok((work, orig, full_version))
+}
+
 /// Fetches `pkg=version` with `apt-get source --download-only`, verifies its
 /// `.orig.tar.*` against `sha` and moves it into `dest_dir` (as `dest_name` when given,
 /// so the cache is found by the upstream name next time).
@@ -488,45 +575,14 @@ pub(crate) fn fetch_debian(
     dest_name: Option<&str>,
     task: &Task,
 ) -> Result<PathBuf> {
-    fs::create_dir_all(apt).with_context(|| format!("cannot create {}", apt.display()))?;
-    // apt keeps its own lock in lists/, but two ukit runs must not fight over it.
-    let lock = fs::File::create(apt.join(".ukit-lock"))?;
-    lock.lock_exclusive()
-        .context("cannot lock the private apt folder")?;
-    prepare_apt(apt, etc_apt, task)?;
-
-    let work = tempfile::Builder::new()
-        .prefix(".deb-src.")
-        .tempdir_in(dest_dir)
-        .with_context(|| format!("cannot create a temp folder in {}", dest_dir.display()))?;
-    task.update(format!(
-        "apt-get source --download-only {}={}",
-        deb.package, deb.version
-    ));
-    run_logged(
-        Command::new(require_tool("apt-get")?)
-            .args(apt_opts(apt))
-            .args(["source", "--download-only"])
-            .arg(format!("{}={}", deb.package, deb.version))
-            .current_dir(work.path()),
-        &format!("apt-get source {}={}", deb.package, deb.version),
+    let (_work, orig, _) = download_debian(
+        apt,
+        etc_apt,
+        &deb.package,
+        Some(&deb.version),
+        dest_dir,
+        task,
     )?;
-    let prefix = format!("{}_{}.orig.tar.", deb.package, deb.upstream_version());
-    let orig = fs::read_dir(work.path())?
-        .flatten()
-        .map(|e| e.path())
-        .find(|p| {
-            let n = p.file_name().unwrap_or_default().to_string_lossy();
-            n.starts_with(&prefix) && !n.ends_with(".asc")
-        })
-        .ok_or_else(|| {
-            anyhow!(
-                "apt-get source {}={} gave no {prefix}* file (a native package has no \
-                 upstream tarball; use a url source instead)",
-                deb.package,
-                deb.version
-            )
-        })?;
     let got = sha256_file(&orig)?;
     if !got.eq_ignore_ascii_case(sha) {
         bail!(
@@ -546,6 +602,40 @@ pub(crate) fn fetch_debian(
     fs::rename(&orig, &dest)
         .with_context(|| format!("cannot move {} to {}", orig.display(), dest.display()))?;
     Ok(dest)
+}
+
+/// The upstream tarball of Debian source package `package` (the version apt would
+/// pick, or `version`), moved into the sources cache: for a new recipe, which has no
+/// sha256 yet. Returns the archive, the full Debian version and the archive's sha256.
+pub fn fetch_debian_unverified(
+    package: &str,
+    version: Option<&str>,
+    progress: &Progress,
+) -> Result<(PathBuf, String, String)> {
+    let dest_dir = paths::sources_dir();
+    fs::create_dir_all(&dest_dir)
+        .with_context(|| format!("cannot create {}", dest_dir.display()))?;
+    let task = progress.task(format!("fetching the Debian source package {package}"));
+    let r = (|| {
+        let (_work, orig, full) = download_debian(
+            &paths::apt_dir(),
+            Path::new("/etc/apt"),
+            package,
+            version,
+            &dest_dir,
+            &task,
+        )?;
+        let sha = sha256_file(&orig)?;
+        let dest = dest_dir.join(orig.file_name().unwrap_or_default());
+        fs::rename(&orig, &dest)
+            .with_context(|| format!("cannot move {} to {}", orig.display(), dest.display()))?;
+        Ok((dest, full, sha))
+    })();
+    match &r {
+        Ok((_, v, _)) => task.done(format!("fetched {package} {v} (Debian source package)")),
+        Err(_) => task.fail(),
+    }
+    r
 }
 
 #[cfg(test)]

@@ -34,9 +34,48 @@ pub fn cache_dir() -> PathBuf {
 /// cargo to rerun when one changes).
 pub const LOCATION_ENV: &[&str] = &["UKIT_ROOT", "UKIT_CACHE", "XDG_CACHE_HOME", "HOME"];
 
-/// The recipes folder.
+/// The repository's recipes folder.
 pub fn recipes_dir() -> PathBuf {
     repo_root().join("recipes")
+}
+
+/// The environment variable with more recipe folders (`:`-separated), searched after
+/// the working directory and before the repository's.
+pub const RECIPES_ENV: &str = "UKIT_RECIPES";
+
+/// Where a recipe named `NAME` is looked for (`NAME.toml`), first match wins: the
+/// working directory, each folder of `$UKIT_RECIPES`, the repository's `recipes/`. So a
+/// project keeps its recipes beside its own sources (docs/recipes.md).
+pub fn recipe_search_path() -> Vec<PathBuf> {
+    search_path(
+        std::env::current_dir().ok(),
+        std::env::var_os(RECIPES_ENV).as_deref(),
+        recipes_dir(),
+    )
+}
+
+/// [`recipe_search_path`] from its parts; folders named twice are searched once.
+pub fn search_path(
+    cwd: Option<PathBuf>,
+    env: Option<&std::ffi::OsStr>,
+    repo: PathBuf,
+) -> Vec<PathBuf> {
+    let mut dirs: Vec<PathBuf> = cwd.into_iter().collect();
+    if let Some(v) = env {
+        dirs.extend(std::env::split_paths(v).filter(|p| !p.as_os_str().is_empty()));
+    }
+    dirs.push(repo);
+    let mut seen = Vec::new();
+    dirs.retain(|d| {
+        let key = std::fs::canonicalize(d).unwrap_or_else(|_| d.clone());
+        if seen.contains(&key) {
+            false
+        } else {
+            seen.push(key);
+            true
+        }
+    });
+    dirs
 }
 
 /// Verified source archives, by file name (`musl-1.2.3.tar.gz`).
@@ -57,4 +96,26 @@ pub fn ports_dir() -> PathBuf {
 /// The private apt configuration used for Debian source-package fallbacks.
 pub fn apt_dir() -> PathBuf {
     cache_dir().join("apt")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn search_path_order_and_duplicates() {
+        let t = tempfile::tempdir().unwrap();
+        let (a, b, repo) = (t.path().join("a"), t.path().join("b"), t.path().join("r"));
+        for d in [&a, &b, &repo] {
+            std::fs::create_dir_all(d).unwrap();
+        }
+        let env = std::env::join_paths([&b, &a]).unwrap();
+        assert_eq!(
+            search_path(Some(a.clone()), Some(&env), repo.clone()),
+            [a.clone(), b.clone(), repo.clone()]
+        );
+        let only_repo = search_path(None, Some(std::ffi::OsStr::new("")), repo.clone());
+        assert_eq!(only_repo, std::slice::from_ref(&repo));
+        assert_eq!(search_path(Some(repo.clone()), None, repo.clone()), [repo]);
+    }
 }

@@ -106,10 +106,8 @@ pub fn fingerprint(recipe: &Recipe) -> Result<String> {
     );
     // Only recipes with inputs get the line, so other ports keep their stamps.
     if !recipe.build.inputs.is_empty() {
-        let root = paths::repo_root();
         let mut ih = Sha256::new();
-        for i in &recipe.build.inputs {
-            let p = root.join(i);
+        for (i, p) in recipe.build.inputs.iter().zip(recipe.input_paths()) {
             ih.update(i.as_bytes());
             ih.update([0]);
             if p.is_dir() {
@@ -137,6 +135,9 @@ pub fn fingerprint(recipe: &Recipe) -> Result<String> {
 pub struct PortBuilder {
     pub progress: Progress,
     pub cc: Option<PathBuf>,
+    /// More `{name}` templates for ports other than libc (the tools give
+    /// `{cmake_toolchain}` and `{meson_native}`).
+    pub vars: std::collections::BTreeMap<String, String>,
 }
 
 impl PortBuilder {
@@ -208,6 +209,7 @@ impl PortBuilder {
             if let Some(cc) = &self.cc {
                 opts.env.insert("CC".into(), cc.display().to_string());
             }
+            opts.vars = self.vars.clone();
         }
         builder::build_recipe_in(&recipe, &opts, &paths::build_dir(), &self.progress)
             .with_context(|| format!("building port {name} failed"))?;
@@ -240,16 +242,15 @@ pub fn for_build_script(name: &str) -> Result<PathBuf> {
         None => {
             let recipe = Recipe::load(name)?;
             println!("cargo:rerun-if-changed={}", recipe.path().display());
-            let root = paths::repo_root();
-            for input in &recipe.build.inputs {
-                println!("cargo:rerun-if-changed={}", root.join(input).display());
+            for input in recipe.input_paths() {
+                println!("cargo:rerun-if-changed={}", input.display());
             }
             for patch in recipe.patch_paths() {
                 println!("cargo:rerun-if-changed={}", patch.display());
             }
             PortBuilder {
                 progress: Progress::lines(),
-                cc: None,
+                ..Default::default()
             }
             .ensure(name)
             .with_context(|| {

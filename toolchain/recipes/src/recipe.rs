@@ -109,7 +109,9 @@ pub struct Build {
     /// argv lists; templates `{jobs} {prefix} {src} {cc} {sysroot} {cache} {repo}` are expanded.
     #[serde(default)]
     pub steps: Vec<Vec<String>>,
-    /// For apps: the linked program, relative to the build's working directory.
+    /// For apps: the linked program, relative to the build's working directory. When
+    /// absent, the image the build linked is taken (uk-cc leaves a relink manifest
+    /// beside each one): the only one, or the one named after the recipe.
     pub binary: Option<String>,
     /// Run the steps in a separate `obj/` folder instead of the source tree.
     #[serde(default, rename = "out-of-tree")]
@@ -293,31 +295,49 @@ fn config_lines(text: &str) -> BTreeMap<String, usize> {
 }
 
 impl Recipe {
-    /// Loads `recipes/<name>.toml`, or the file itself when given a path (anything with
-    /// a `/` or ending in `.toml`).
+    /// Loads recipe `name` from the search path ([`paths::recipe_search_path`]: the
+    /// working directory, `$UKIT_RECIPES`, the repository's `recipes/`), or the file
+    /// itself when given a path (anything with a `/` or ending in `.toml`).
     pub fn load(name_or_path: &str) -> Result<Recipe> {
-        Self::load_in(&paths::recipes_dir(), name_or_path)
+        Self::load_from(&paths::recipe_search_path(), name_or_path)
     }
 
-    /// [`Recipe::load`] against an explicit recipes folder.
+    /// [`Recipe::load`] against one explicit recipes folder.
     pub fn load_in(recipes_dir: &Path, name_or_path: &str) -> Result<Recipe> {
-        let path = if name_or_path.contains('/') || name_or_path.ends_with(".toml") {
+        Self::load_from(&[recipes_dir.to_path_buf()], name_or_path)
+    }
+
+    /// [`Recipe::load`] against the folders `dirs`, first match wins.
+    pub fn load_from(dirs: &[PathBuf], name_or_path: &str) -> Result<Recipe> {
+        let path = if is_path(name_or_path) {
             PathBuf::from(name_or_path)
         } else {
-            recipes_dir.join(format!("{name_or_path}.toml"))
+            match dirs
+                .iter()
+                .map(|d| d.join(format!("{name_or_path}.toml")))
+                .find(|p| p.is_file())
+            {
+                Some(p) => p,
+                None => {
+                    let names: Vec<String> = list(dirs).into_iter().map(|(n, _)| n).collect();
+                    let list = if names.is_empty() {
+                        "none".to_string()
+                    } else {
+                        names.join(", ")
+                    };
+                    let searched: Vec<String> =
+                        dirs.iter().map(|d| d.display().to_string()).collect();
+                    bail!(
+                        "no recipe `{name_or_path}` ({name_or_path}.toml is in none of {}); \
+                         available recipes: {list} (run `ukport list` for details; \
+                         $UKIT_RECIPES adds folders)",
+                        searched.join(", ")
+                    );
+                }
+            }
         };
         if !path.is_file() {
-            let names = available(recipes_dir).unwrap_or_default();
-            let list = if names.is_empty() {
-                "none".to_string()
-            } else {
-                names.join(", ")
-            };
-            bail!(
-                "no recipe `{name_or_path}` ({} does not exist); available recipes: {list} \
-                 (run `ukport list` for details)",
-                path.display()
-            );
+            bail!("no recipe file {}", path.display());
         }
         let text = std::fs::read_to_string(&path)
             .with_context(|| format!("cannot read recipe {}", path.display()))?;
@@ -404,10 +424,12 @@ impl Recipe {
                 }
             }
         }
-        if self.kind == Kind::App && self.build.binary.is_none() {
-            return Err("[build] binary is required for kind = \"app\" \
-                        (the linked program, relative to the build folder)"
-                .to_string());
+        if self.kind == Kind::Port && self.build.binary.is_some() {
+            return Err(
+                "[build] binary is for kind = \"app\"; a port installs into \
+                        {prefix} instead"
+                    .to_string(),
+            );
         }
         if self.build.steps.iter().any(|s| s.is_empty()) {
             return Err("[build] steps contains an empty command".to_string());
@@ -459,10 +481,34 @@ impl Recipe {
         format!("{}-{}", self.name, self.version)
     }
 
+    /// The folder `[source] patches` and `[build] inputs` are relative to: the
+    /// repository root for the repository's own recipes (whose port files live under
+    /// `ports/`), else the recipe's own folder.
+    pub fn files_base(&self) -> PathBuf {
+        let own = self.recipes_dir();
+        let repo = paths::recipes_dir();
+        let same = |a: &Path, b: &Path| {
+            std::fs::canonicalize(a)
+                .ok()
+                .is_some_and(|a| std::fs::canonicalize(b).ok() == Some(a))
+        };
+        if same(&own, &repo) {
+            paths::repo_root()
+        } else {
+            own
+        }
+    }
+
     /// Absolute paths of the patches, in application order.
     pub fn patch_paths(&self) -> Vec<PathBuf> {
-        let root = paths::repo_root();
-        self.source.patches.iter().map(|p| root.join(p)).collect()
+        let base = self.files_base();
+        self.source.patches.iter().map(|p| base.join(p)).collect()
+    }
+
+    /// Absolute paths of the `[build] inputs`.
+    pub fn input_paths(&self) -> Vec<PathBuf> {
+        let base = self.files_base();
+        self.build.inputs.iter().map(|p| base.join(p)).collect()
     }
 
     /// In-repo source folder, when the recipe has one.
@@ -485,29 +531,82 @@ pub fn guest_relative(guest: &str) -> Option<&Path> {
     (plain && !rel.as_os_str().is_empty()).then_some(rel)
 }
 
-/// Names of the recipes in `recipes_dir`, sorted.
-pub fn available(recipes_dir: &Path) -> Result<Vec<String>> {
-    let mut names = Vec::new();
-    let rd = std::fs::read_dir(recipes_dir)
-        .with_context(|| format!("cannot list recipes in {}", recipes_dir.display()))?;
-    for e in rd {
-        let p = e?.path();
-        if p.extension().is_some_and(|x| x == "toml") && p.is_file() {
-            if let Some(stem) = p.file_stem() {
-                names.push(stem.to_string_lossy().into_owned());
-            }
-        }
-    }
-    names.sort();
-    Ok(names)
+/// True when `s` names a recipe file rather than a recipe.
+pub fn is_path(s: &str) -> bool {
+    s.contains('/') || s.ends_with(".toml")
 }
 
-/// Loads every recipe in `recipes_dir` (for `ukport list`); a broken one is returned as
-/// its error so the listing still shows the rest.
+/// Whether TOML `text` looks like a recipe (top-level `name` and `version`): in folders
+/// that hold other TOML files too (a project's own folder, the working directory),
+/// only those are taken for recipes.
+fn looks_like_recipe(text: &str) -> bool {
+    text.parse::<toml::Table>()
+        .is_ok_and(|t| t.get("name").is_some_and(toml::Value::is_str) && t.contains_key("version"))
+        || (text.lines().any(|l| l.trim_start().starts_with("name"))
+            && text.lines().any(|l| l.trim_start().starts_with("[build]")))
+}
+
+/// Recipes in `dirs` (first folder wins a name), sorted by name, with their files.
+/// Outside the repository's own folder a TOML file counts only when it looks like a
+/// recipe (a broken one still does, so that `ukport list` can say what is wrong).
+pub fn list(dirs: &[PathBuf]) -> Vec<(String, PathBuf)> {
+    let repo = paths::recipes_dir();
+    let mut out: Vec<(String, PathBuf)> = Vec::new();
+    for d in dirs {
+        let Ok(rd) = std::fs::read_dir(d) else {
+            continue;
+        };
+        let mut found: Vec<PathBuf> = rd
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "toml") && p.is_file())
+            .collect();
+        found.sort();
+        for p in found {
+            let Some(stem) = p.file_stem().map(|s| s.to_string_lossy().into_owned()) else {
+                continue;
+            };
+            if out.iter().any(|(n, _)| *n == stem) {
+                continue;
+            }
+            if *d != repo && !std::fs::read_to_string(&p).is_ok_and(|t| looks_like_recipe(&t)) {
+                continue;
+            }
+            out.push((stem, p));
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Names of the recipes in `recipes_dir`, sorted.
+pub fn available(recipes_dir: &Path) -> Result<Vec<String>> {
+    std::fs::read_dir(recipes_dir)
+        .with_context(|| format!("cannot list recipes in {}", recipes_dir.display()))?;
+    Ok(list(&[recipes_dir.to_path_buf()])
+        .into_iter()
+        .map(|(n, _)| n)
+        .collect())
+}
+
+/// Loads every recipe in `dirs` (for `ukport list`); a broken one is returned as its
+/// error so the listing still shows the rest.
+pub fn load_all_from(dirs: &[PathBuf]) -> Vec<(PathBuf, Result<Recipe>)> {
+    list(dirs)
+        .into_iter()
+        .map(|(_, p)| {
+            let r = Recipe::load(&p.display().to_string());
+            (p, r)
+        })
+        .collect()
+}
+
+/// Loads every recipe in `recipes_dir`.
 pub fn load_all(recipes_dir: &Path) -> Result<Vec<Result<Recipe>>> {
-    Ok(available(recipes_dir)?
-        .iter()
-        .map(|n| Recipe::load_in(recipes_dir, n))
+    available(recipes_dir)?;
+    Ok(load_all_from(&[recipes_dir.to_path_buf()])
+        .into_iter()
+        .map(|(_, r)| r)
         .collect())
 }
 
@@ -637,9 +736,12 @@ expect_stdout = "hi\n"
         let e = parse(&text).unwrap_err();
         assert!(e.message.contains("missing field `version`"), "{e}");
 
+        // An app may leave its binary to be found (the one image its build links).
         let text = GOOD.replace("binary = \"demo\"\n", "");
+        assert_eq!(parse(&text).unwrap().build.binary, None);
+        let text = GOOD.replace("[source]", "kind = \"port\"\n[source]");
         let e = parse(&text).unwrap_err();
-        assert!(e.message.contains("binary is required"), "{e}");
+        assert!(e.message.contains("binary is for kind = \"app\""), "{e}");
 
         let text = GOOD.replace("sha256 = \"7d5b", "sha256 = \"zz5b");
         let e = parse(&text).unwrap_err();
@@ -727,6 +829,58 @@ expect_stdout = "hi\n"
                     [build]\nbinary = \"h\"\n";
         let e = parse(text).unwrap_err();
         assert!(e.message.contains("in-repo source"), "{e}");
+    }
+
+    /// A project's own folder comes before the repository's, holds other TOML files
+    /// that are not recipes, and keeps its patches beside its recipe.
+    #[test]
+    fn recipes_are_found_along_the_search_path() {
+        let t = tempfile::tempdir().unwrap();
+        let own = t.path().join("project");
+        std::fs::create_dir_all(&own).unwrap();
+        std::fs::write(own.join("demo.toml"), GOOD.replace("a demo", "mine")).unwrap();
+        std::fs::write(own.join("Cargo.toml"), "[package]\nname = \"x\"\n").unwrap();
+        std::fs::write(
+            own.join("broken.toml"),
+            "name = \"b\"\n[build]\nsteps = [[\n",
+        )
+        .unwrap();
+        let repo = t.path().join("repo");
+        std::fs::create_dir_all(&repo).unwrap();
+        std::fs::write(repo.join("demo.toml"), GOOD).unwrap();
+        std::fs::write(
+            repo.join("other.toml"),
+            GOOD.replace("\"demo\"", "\"other\""),
+        )
+        .unwrap();
+        let dirs = [own.clone(), repo.clone()];
+        let r = Recipe::load_from(&dirs, "demo").unwrap();
+        assert_eq!(r.summary, "mine");
+        assert_eq!(r.recipes_dir(), own);
+        assert_eq!(r.patch_paths(), [own.join("ports/demo/0001-x.patch")]);
+        let names: Vec<String> = list(&dirs).into_iter().map(|(n, _)| n).collect();
+        assert_eq!(names, ["broken", "demo", "other"]);
+        let loaded = load_all_from(&dirs);
+        assert!(
+            loaded[0].1.is_err(),
+            "the broken one is listed with its error"
+        );
+        assert_eq!(Recipe::load_from(&dirs, "other").unwrap().name, "other");
+        let e = Recipe::load_from(&dirs, "nope").unwrap_err().to_string();
+        assert!(
+            e.contains(&own.display().to_string()) && e.contains("broken, demo, other"),
+            "{e}"
+        );
+        // A path is a path, wherever it is.
+        let by_path = Recipe::load_from(&[], &own.join("demo.toml").display().to_string()).unwrap();
+        assert_eq!(by_path.summary, "mine");
+
+        // The repository's own recipes keep their patches under the repository root.
+        let musl = Recipe::load_in(&paths::recipes_dir(), "musl").unwrap();
+        assert!(musl
+            .patch_paths()
+            .iter()
+            .all(|p| p.starts_with(paths::repo_root().join("ports"))));
     }
 
     #[test]

@@ -54,7 +54,7 @@ pub enum UsageError {
     #[error("{0}: ukit images are x86_64 (64-bit) only")]
     Arch(String),
     #[error(
-        "unknown ukit flag {0} (ukit flags: --uk-plat=PLAT, --uk-kernel=LIBUK.A, --uk-set=OPTION=VALUE, --uk-verbose)"
+        "unknown ukit flag {0} (ukit flags: --uk-plat=PLAT, --uk-kernel=LIBUK.A, --uk-set=OPTION=VALUE, --uk-config=FILE, --uk-verbose, --uk-completions=SHELL)"
     )]
     UnknownUkFlag(String),
     #[error("{0} needs a value, e.g. {0}=VALUE")]
@@ -83,7 +83,12 @@ pub struct UkFlags {
     /// `--uk-set OPTION=VALUE` (repeatable): kernel options over the defaults, e.g.
     /// `lib.net=true`; after those of `$UK_CONFIG_SET`, so the command line wins.
     pub set: Vec<String>,
+    /// `--uk-config FILE`: kernel option settings (a TOML document of `"option" =
+    /// value`, as `ukport menuconfig` saves), after `$UK_CONFIG_FILE`'s.
+    pub config: Option<PathBuf>,
     pub verbose: bool,
+    /// `--uk-completions=SHELL`: print a completion script for uk-cc's own flags.
+    pub completions: Option<String>,
 }
 
 /// A classified command line.
@@ -144,7 +149,7 @@ pub fn parse(args: &[String]) -> Result<Parsed, UsageError> {
             };
             let flag = format!("--uk-{name}");
             match name {
-                "plat" | "kernel" | "set" => {
+                "plat" | "kernel" | "set" | "config" | "completions" => {
                     let v = match value {
                         Some(v) => v,
                         None if i < args.len() && !args[i].starts_with('-') => {
@@ -160,6 +165,10 @@ pub fn parse(args: &[String]) -> Result<Parsed, UsageError> {
                         p.uk.plat = Some(v);
                     } else if name == "set" {
                         p.uk.set.push(v);
+                    } else if name == "config" {
+                        p.uk.config = Some(PathBuf::from(v));
+                    } else if name == "completions" {
+                        p.uk.completions = Some(v);
                     } else {
                         p.uk.kernel = Some(PathBuf::from(v));
                     }
@@ -414,6 +423,9 @@ pub fn run(args: Vec<OsString>) -> Result<i32> {
             return Ok(1);
         }
     };
+    if let Some(shell) = &p.uk.completions {
+        return completions(shell, &mut std::io::stdout());
+    }
     let env = |k: &str| std::env::var(k).ok();
     let plat = match resolve_plat(p.uk.plat.as_deref(), env("UK_PLAT").as_deref()) {
         Ok(plat) => plat,
@@ -435,138 +447,277 @@ pub fn run(args: Vec<OsString>) -> Result<i32> {
             exec_gcc(&argv, verbose)
         }
         Mode::Link => {
-            let sysroot = Sysroot::ensure()?;
-            let gcc = GccPaths::query()?;
-            let mut dirs: Vec<PathBuf> = p.lib_dirs.iter().map(PathBuf::from).collect();
-            dirs.push(sysroot.lib());
-            if let Some(d) = gcc.libgcc.parent() {
-                dirs.push(d.to_path_buf());
-            }
-            if let Some(lp) = std::env::var_os("LIBRARY_PATH") {
-                dirs.extend(std::env::split_paths(&lp));
-            }
-            let missing = unresolved_libs(&p.libs, &dirs);
-            if !missing.is_empty() {
-                for m in missing {
-                    eprintln!(
-                        "uk-cc: error: cannot find -l{m}: it is neither in the ukit sysroot ({}) \
-                         nor in a -L folder (host libraries are built for glibc and cannot go \
-                         into an image; build the library with uk-cc and pass -L)",
-                        sysroot.lib().display()
-                    );
-                }
-                return Ok(1);
-            }
-            let kernel = match p.uk.kernel.clone().or_else(|| {
-                env("UK_KERNEL")
-                    .filter(|s| !s.is_empty())
-                    .map(PathBuf::from)
-            }) {
-                Some(k) if k.is_file() => k,
-                Some(k) => bail!(
-                    "kernel {} does not exist (from --uk-kernel or UK_KERNEL); unset it to use \
-                     the default kernel",
-                    k.display()
-                ),
-                None => {
-                    // `$UK_CONFIG_SET`: space-separated OPTION=VALUE settings.
-                    let mut sets: Vec<String> = env("UK_CONFIG_SET")
-                        .unwrap_or_default()
-                        .split_whitespace()
-                        .map(str::to_string)
-                        .collect();
-                    sets.extend(p.uk.set.iter().cloned());
-                    super::kernel::ensure_with(plat, &sets)?
-                }
-            };
-            if env("UK_RELINK_MANIFEST").as_deref() != Some("0") {
-                if let Some(code) = link_recorded(&p, plat, &sysroot, &gcc, &kernel, verbose)? {
-                    return Ok(code);
-                }
-            }
-            let mut argv = link_command(&p, &sysroot, &gcc, &kernel);
-            argv.extend(plat.link_flags(&crate::paths::repo_root()));
-            exec_gcc(&argv, verbose)
+            // `-v` goes to gcc as well; what uk-cc chose is part of what it asks for.
+            let explain = verbose || p.args.iter().any(|a| a == "-v");
+            link(&p, plat, verbose, explain)
         }
     }
 }
 
-/// Links and records the link for `ukport` to repeat (see [`super::relink`]): sources on
-/// the command line are compiled to objects first, gcc runs as a child (not exec'd) so
-/// that the manifest is written only after a successful link, and every object and
-/// archive goes into the object store. `None` when the command cannot be recorded
-/// (`-x`, stdin or response-file inputs): the caller links the ordinary way.
-fn link_recorded(
-    p: &Parsed,
-    plat: Platform,
-    sysroot: &Sysroot,
-    gcc: &GccPaths,
-    kernel: &Path,
-    verbose: bool,
-) -> Result<Option<i32>> {
-    use super::relink;
-    let Some((sources, opts)) = relink::compile_units(&p.args, p.uses_x) else {
-        return Ok(None);
-    };
+/// Where the kernel of a link comes from: given (`--uk-kernel`, `$UK_KERNEL`), or
+/// resolved from the program's needs and the configuration settings.
+fn given_kernel(p: &Parsed) -> Result<Option<PathBuf>> {
+    let from_env = std::env::var("UK_KERNEL").ok().filter(|s| !s.is_empty());
+    match p.uk.kernel.clone().or_else(|| from_env.map(PathBuf::from)) {
+        Some(k) if k.is_file() => Ok(Some(k)),
+        Some(k) => bail!(
+            "kernel {} does not exist (from --uk-kernel or UK_KERNEL); unset it to use \
+             the default kernel",
+            k.display()
+        ),
+        None => Ok(None),
+    }
+}
+
+/// The configuration settings of a link, lowest first: `$UK_CONFIG_FILE`,
+/// `--uk-config FILE`, `$UK_CONFIG_SET` (space-separated OPTION=VALUE), `--uk-set`.
+/// The program's needs go below all of them (see [`super::config::resolve_link`]).
+fn setting_layers(p: &Parsed) -> Result<Vec<uk_kconfig::Layer>> {
+    let schema = super::config::schema()?;
+    let mut layers = Vec::new();
+    let env_file = std::env::var("UK_CONFIG_FILE")
+        .ok()
+        .filter(|s| !s.is_empty());
+    for file in env_file
+        .iter()
+        .map(PathBuf::from)
+        .chain(p.uk.config.clone())
+    {
+        layers.push(super::config::file_layer(&file)?);
+    }
+    let env_sets: Vec<String> = std::env::var("UK_CONFIG_SET")
+        .unwrap_or_default()
+        .split_whitespace()
+        .map(str::to_string)
+        .collect();
+    for (origin, sets) in [("UK_CONFIG_SET", &env_sets), ("--uk-set", &p.uk.set)] {
+        if !sets.is_empty() {
+            let mut l =
+                uk_kconfig::Layer::from_set(&schema, sets).map_err(|e| anyhow!("{origin}: {e}"))?;
+            l.origin = origin.to_string();
+            layers.push(l);
+        }
+    }
+    Ok(layers)
+}
+
+/// Links an image: sources on the command line are compiled to objects first, the
+/// objects and archives are read for the kernel options the program needs
+/// ([`super::needs`]), the kernel for those and the configuration settings is built
+/// if needed, then gcc links. The link is recorded for `ukport` to repeat (see
+/// [`super::relink`]) unless `$UK_RELINK_MANIFEST` is `0`.
+fn link(p: &Parsed, plat: Platform, verbose: bool, explain: bool) -> Result<i32> {
+    use super::{needs, relink};
+    let sysroot = Sysroot::ensure()?;
+    let gcc = GccPaths::query()?;
+    let mut dirs: Vec<PathBuf> = p.lib_dirs.iter().map(PathBuf::from).collect();
+    dirs.push(sysroot.lib());
+    if let Some(d) = gcc.libgcc.parent() {
+        dirs.push(d.to_path_buf());
+    }
+    if let Some(lp) = std::env::var_os("LIBRARY_PATH") {
+        dirs.extend(std::env::split_paths(&lp));
+    }
+    let missing = unresolved_libs(&p.libs, &dirs);
+    if !missing.is_empty() {
+        for m in missing {
+            eprintln!(
+                "uk-cc: error: cannot find -l{m}: it is neither in the ukit sysroot ({}) \
+                 nor in a -L folder (host libraries are built for glibc and cannot go \
+                 into an image; build the library with uk-cc and pass -L)",
+                sysroot.lib().display()
+            );
+        }
+        return Ok(1);
+    }
+    let record = std::env::var(relink::ENV_RECORD).as_deref() != Ok("0");
     let output = p.output.clone().unwrap_or_else(|| "a.out".into());
     let manifest = relink::manifest_path(Path::new(&output));
-    // A stale manifest must never describe a newer image.
-    let _ = std::fs::remove_file(&manifest);
+    if record {
+        // A stale manifest must never describe a newer image.
+        let _ = std::fs::remove_file(&manifest);
+    }
+
+    // Sources become objects first: the objects are what is read for needs and what
+    // a recorded link stores. Commands that cannot be split (`-x`, stdin, response
+    // files) link as given, and only their object inputs are read.
     let store_at = relink::store_dir();
     let tmp_root = store_at.join("tmp");
     std::fs::create_dir_all(&tmp_root)
         .with_context(|| format!("cannot create {}", tmp_root.display()))?;
     let tmp = tempfile::tempdir_in(&tmp_root)
         .with_context(|| format!("cannot create a folder in {}", tmp_root.display()))?;
-    let split = relink::split_sources(&p.args, &sources, tmp.path(), |src, obj| {
-        let mut unit = p.clone();
-        unit.args = opts.clone();
-        unit.args.extend(["-c".to_string(), src.to_string()]);
-        unit.output = Some(path_str(obj));
-        let argv = compile_command(&unit, sysroot, &gcc.include);
-        if verbose {
-            print_command(&argv);
+    let units = relink::compile_units(&p.args, p.uses_x);
+    let link_args = match &units {
+        Some((sources, opts)) => {
+            let split = relink::split_sources(&p.args, sources, tmp.path(), |src, obj| {
+                let mut unit = p.clone();
+                unit.args = opts.clone();
+                unit.args.extend(["-c".to_string(), src.to_string()]);
+                unit.output = Some(path_str(obj));
+                gcc_status(&compile_command(&unit, &sysroot, &gcc.include), verbose)
+            })?;
+            match split {
+                Ok(a) => a,
+                Err(code) => return Ok(code),
+            }
         }
-        let status = Command::new(HOST_CC)
-            .args(&argv)
-            .status()
-            .with_context(|| format!("running {HOST_CC}"))?;
-        Ok(exit_code(status))
-    })?;
-    let link_args = match split {
-        Ok(a) => a,
-        Err(code) => return Ok(Some(code)),
+        None => p.args.clone(),
     };
+
+    let cwd = std::env::current_dir()?;
+    let given = given_kernel(p)?;
+    let scan = needs::scan(&needs::link_inputs(&link_args, &cwd));
+    let mut found = needs::needs(&super::config::schema()?, &scan);
+    // Name what the user wrote: the source for an object compiled here, else the path
+    // relative to the folder of the link.
+    for n in &mut found {
+        let source = units.as_ref().and_then(|(sources, _)| {
+            sources
+                .iter()
+                .find(|&&i| cwd.join(&link_args[i]).display().to_string() == n.file)
+                .map(|&i| p.args[i].clone())
+        });
+        n.file = match source {
+            Some(src) => src,
+            None => n
+                .file
+                .strip_prefix(&format!("{}/", cwd.display()))
+                .unwrap_or(&n.file)
+                .to_string(),
+        };
+    }
+    if explain {
+        for (file, why) in &scan.unreadable {
+            eprintln!(
+                "uk-cc: cannot read {} for the functions it calls ({why})",
+                file.display()
+            );
+        }
+    }
+    let kernel = match given {
+        Some(k) => {
+            if explain {
+                eprintln!("uk-cc: kernel {} (given; no options chosen)", k.display());
+            }
+            super::config::warn_missing_needs(&k, &found);
+            k
+        }
+        None => {
+            let resolved = super::config::resolve_link(&found, &setting_layers(p)?)?;
+            let k = super::kernel::ensure(plat, &resolved)?;
+            if explain {
+                for line in super::config::explain(&resolved, &found) {
+                    eprintln!("uk-cc: {line}");
+                }
+                eprintln!("uk-cc: kernel {} ({plat})", k.display());
+            }
+            k
+        }
+    };
+
     let mut linked = p.clone();
     linked.args = link_args;
-    let mut argv = link_command(&linked, sysroot, gcc, kernel);
+    let mut argv = link_command(&linked, &sysroot, &gcc, &kernel);
     argv.extend(plat.link_flags(&crate::paths::repo_root()));
-    if verbose {
-        print_command(&argv);
+    if units.is_none() {
+        // Nothing to record and no objects of ours to clean up: gcc takes over.
+        drop(tmp);
+        return exec_gcc(&argv, verbose);
     }
-    let status = Command::new(HOST_CC)
-        .args(&argv)
-        .status()
-        .with_context(|| format!("running {HOST_CC} (uk-cc needs the host gcc; install it)"))?;
-    if !status.success() {
-        return Ok(Some(exit_code(status)));
+    let code = gcc_status(&argv, verbose)?;
+    if code != 0 || !record {
+        return Ok(code);
     }
-    let cwd = std::env::current_dir()?;
     let recorded = relink::record(
         &cwd,
         plat,
         &output,
         &p.args,
         &linked.args,
-        &std::path::absolute(kernel)?,
+        &std::path::absolute(&kernel)?,
         &store_at,
     )
-    .and_then(|m| m.write(&manifest));
+    .and_then(|mut m| {
+        m.needs = found;
+        m.write(&manifest)
+    });
     if let Err(e) = recorded {
         // The image is fine; only a later relink is lost, so this is not a failure.
         eprintln!("uk-cc: warning: no relink manifest for {output}: {e:#}");
     }
-    Ok(Some(0))
+    Ok(0)
+}
+
+/// uk-cc's own flags as a clap command, for completion scripts only: the rest of its
+/// command line is gcc's, which [`parse`] reads by hand (see the module comment).
+pub fn ukit_flags_command() -> clap::Command {
+    use clap::{Arg, ArgAction, ValueHint};
+    let plats: Vec<&'static str> = Platform::ALL.iter().map(|p| p.name()).collect();
+    clap::Command::new("uk-cc")
+        .about("drop-in C compiler whose output is a ukit image (gcc's options, plus these)")
+        .arg(
+            Arg::new("uk-plat")
+                .long("uk-plat")
+                .value_name("PLAT")
+                .value_parser(clap::builder::PossibleValuesParser::new(plats))
+                .help("platform of the image"),
+        )
+        .arg(
+            Arg::new("uk-kernel")
+                .long("uk-kernel")
+                .value_name("LIBUK.A")
+                .value_hint(ValueHint::FilePath)
+                .help("link this kernel instead of choosing one"),
+        )
+        .arg(
+            Arg::new("uk-set")
+                .long("uk-set")
+                .value_name("OPTION=VALUE")
+                .action(ArgAction::Append)
+                .help("set a kernel option (repeatable)"),
+        )
+        .arg(
+            Arg::new("uk-config")
+                .long("uk-config")
+                .value_name("FILE")
+                .value_hint(ValueHint::FilePath)
+                .help("kernel option settings from a file"),
+        )
+        .arg(
+            Arg::new("uk-verbose")
+                .long("uk-verbose")
+                .action(ArgAction::SetTrue)
+                .help("print gcc's commands and the kernel choice"),
+        )
+        .arg(
+            Arg::new("uk-completions")
+                .long("uk-completions")
+                .value_name("SHELL")
+                .value_parser(clap::value_parser!(clap_complete::Shell))
+                .help("print a completion script"),
+        )
+        .arg(
+            Arg::new("inputs")
+                .num_args(0..)
+                .value_hint(ValueHint::FilePath)
+                .allow_hyphen_values(true),
+        )
+}
+
+/// Writes the completion script for `shell` (bash, zsh, fish, elvish, powershell).
+pub fn completions(shell: &str, out: &mut dyn std::io::Write) -> Result<i32> {
+    let Ok(sh) = shell.parse::<clap_complete::Shell>() else {
+        eprintln!("uk-cc: error: unknown shell `{shell}` (bash, zsh, fish, elvish, powershell)");
+        return Ok(1);
+    };
+    let mut script = Vec::new();
+    clap_complete::generate(sh, &mut ukit_flags_command(), "uk-cc", &mut script);
+    match out.write_all(&script) {
+        // `uk-cc --uk-completions=bash | head`: not an error.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(0),
+        r => r.map(|_| 0).context("writing the completion script"),
+    }
 }
 
 /// Answers the queries in order; those that are not ukit's business go to gcc.
@@ -591,15 +742,9 @@ fn run_infos(p: &Parsed, verbose: bool) -> Result<i32> {
                 std::io::stdout().flush()?;
                 let mut argv = p.args.clone();
                 argv.push(info.clone());
-                if verbose {
-                    print_command(&argv);
-                }
-                let status = Command::new(HOST_CC)
-                    .args(&argv)
-                    .status()
-                    .with_context(|| format!("running {HOST_CC}"))?;
-                if !status.success() {
-                    return Ok(exit_code(status));
+                let code = gcc_status(&argv, verbose)?;
+                if code != 0 {
+                    return Ok(code);
                 }
             }
         }
@@ -614,6 +759,19 @@ fn print_command(argv: &[String]) {
         line.push_str(&shell_quote(a));
     }
     eprintln!("uk-cc: {line}");
+}
+
+/// Runs gcc with `argv` as a child (its command printed with `--uk-verbose`) and
+/// returns its exit code.
+fn gcc_status(argv: &[String], verbose: bool) -> Result<i32> {
+    if verbose {
+        print_command(argv);
+    }
+    let status = Command::new(HOST_CC)
+        .args(argv)
+        .status()
+        .with_context(|| format!("running {HOST_CC} (uk-cc needs the host gcc; install it)"))?;
+    Ok(exit_code(status))
 }
 
 fn exit_code(status: std::process::ExitStatus) -> i32 {
@@ -749,6 +907,29 @@ mod tests {
             parse(&sv("--uk-verbose=1")),
             Err(UsageError::UnknownUkFlag(_))
         ));
+        let c = parse_s("--uk-config=k.toml --uk-completions bash");
+        assert_eq!(c.uk.config.as_deref(), Some(Path::new("k.toml")));
+        assert_eq!(c.uk.completions.as_deref(), Some("bash"));
+    }
+
+    #[test]
+    fn completion_scripts_name_the_ukit_flags() {
+        let mut out = Vec::new();
+        assert_eq!(completions("bash", &mut out).unwrap(), 0);
+        let script = String::from_utf8(out).unwrap();
+        for w in [
+            "--uk-plat",
+            "--uk-set",
+            "--uk-config",
+            "--uk-kernel",
+            "linuxu kvm",
+        ] {
+            assert!(script.contains(w), "{w} missing from the bash script");
+        }
+        let mut out = Vec::new();
+        completions("fish", &mut out).unwrap();
+        assert!(String::from_utf8(out).unwrap().contains("uk-plat"));
+        assert_eq!(completions("tcsh", &mut Vec::new()).unwrap(), 1);
     }
 
     #[test]

@@ -5,7 +5,7 @@
 //! ([`super::relink`]) share one reading of gcc's command line without importing each
 //! other (docs/architecture.md, "Import cuts: toolchain").
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{bail, Context, Result};
@@ -57,6 +57,58 @@ const SEPARATE_VALUE: &[&str] = &[
 /// True when gcc option `a` takes the next argument as its value (`-o`, `-I`, `-MF`, ...).
 pub fn separate_value(a: &str) -> bool {
     SEPARATE_VALUE.contains(&a)
+}
+
+/// File name extensions gcc compiles rather than hands to the linker.
+const SOURCE_EXTS: &[&str] = &[
+    "c", "i", "s", "S", "sx", "cc", "cp", "cxx", "cpp", "c++", "C", "ii", "m", "mi",
+];
+
+/// True for an input argument gcc would compile (by its extension).
+pub fn is_source(arg: &str) -> bool {
+    Path::new(arg)
+        .extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| SOURCE_EXTS.contains(&e))
+}
+
+/// Where `-l NAME` resolves among the user's own `-L` folders (in order), if anywhere.
+/// Libraries found only in the sysroot stay `-lNAME`: the relink uses the current sysroot.
+pub fn find_user_lib(name: &str, dirs: &[PathBuf]) -> Option<PathBuf> {
+    let file = match name.strip_prefix(':') {
+        Some(f) => f.to_string(),
+        None => format!("lib{name}.a"),
+    };
+    dirs.iter().map(|d| d.join(&file)).find(|p| p.is_file())
+}
+
+/// `-L` folders of a command line, in order.
+pub fn lib_dirs(args: &[String]) -> Vec<String> {
+    let mut v = Vec::new();
+    let mut i = 0;
+    while i < args.len() {
+        if args[i] == "-L" {
+            if let Some(d) = args.get(i + 1) {
+                v.push(d.clone());
+            }
+            i += 1;
+        } else if let Some(d) = args[i].strip_prefix("-L") {
+            v.push(d.to_string());
+        }
+        i += 1;
+    }
+    v
+}
+
+/// The library argument `a` names (`-l NAME`, whose NAME is `args[*next]` and is then
+/// skipped, or `-lNAME`), if it is one.
+pub fn lib_arg(a: &str, args: &[String], next: &mut usize) -> Option<String> {
+    if a == "-l" {
+        *next += 1;
+        args.get(*next - 1).cloned()
+    } else {
+        a.strip_prefix("-l").map(str::to_string)
+    }
 }
 
 /// What uk-cc needs to know about the host gcc.

@@ -66,12 +66,6 @@ pub fn kernel_dir(plat: Platform, hash: &str) -> PathBuf {
     paths::kernels_dir().join(format!("{plat}-{hash}-{}", paths::checkout_id()))
 }
 
-/// The `libuk.a` for `plat` with the default configuration plus `sets`
-/// (`OPTION=VALUE`, as `uk-cc --uk-set` / `$UK_CONFIG_SET` give them).
-pub fn ensure_with(plat: Platform, sets: &[String]) -> Result<PathBuf> {
-    ensure(plat, &super::config::resolve_sets(sets)?)
-}
-
 /// The `libuk.a` for `plat` and `resolved`, built when absent or older than the kernel
 /// sources. Returns its path.
 pub fn ensure(plat: Platform, resolved: &uk_kconfig::Resolved) -> Result<PathBuf> {

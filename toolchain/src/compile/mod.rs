@@ -6,5 +6,6 @@ pub mod cc;
 pub mod config;
 pub mod gcc;
 pub mod kernel;
+pub mod needs;
 pub mod relink;
 pub mod sysroot;

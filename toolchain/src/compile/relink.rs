@@ -22,14 +22,16 @@ use anyhow::{anyhow, bail, Context, Result};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::gcc::separate_value;
+use super::gcc::{find_user_lib, is_source, lib_arg, lib_dirs, separate_value};
+use super::needs::Need;
 use crate::packages::fetch::sha256_file;
 use crate::packages::ports;
 use crate::paths;
 use crate::platform::Platform;
 
-/// Manifest format version; a manifest with another version is not used.
-pub const VERSION: u32 = 1;
+/// Manifest format version; a manifest with another version is not used. 2: the
+/// kernel options the program needs ([`Manifest::needs`]) are recorded.
+pub const VERSION: u32 = 2;
 
 /// File name suffix of a manifest beside the linked output.
 pub const SUFFIX: &str = ".uklink";
@@ -73,6 +75,10 @@ pub struct Manifest {
     /// is only done while that is unchanged.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recipe_stamp: Option<String>,
+    /// The kernel options the program needs, read from its objects at link time
+    /// ([`super::needs`]): a relink for another kernel or platform keeps them.
+    #[serde(default)]
+    pub needs: Vec<Need>,
 }
 
 /// The manifest path beside a linked output.
@@ -85,19 +91,6 @@ pub fn manifest_path(out: &Path) -> PathBuf {
 /// The content-addressed object store (`objects/` in the cache).
 pub fn store_dir() -> PathBuf {
     paths::cache_dir().join("objects")
-}
-
-/// File name extensions gcc compiles rather than hands to the linker.
-const SOURCE_EXTS: &[&str] = &[
-    "c", "i", "s", "S", "sx", "cc", "cp", "cxx", "cpp", "c++", "C", "ii", "m", "mi",
-];
-
-/// True for an input argument gcc would compile (by its extension).
-pub fn is_source(arg: &str) -> bool {
-    Path::new(arg)
-        .extension()
-        .and_then(|e| e.to_str())
-        .is_some_and(|e| SOURCE_EXTS.contains(&e))
 }
 
 /// True for an argument that is an input file (not an option).
@@ -174,16 +167,6 @@ pub fn store(path: &Path, store: &Path) -> Result<String> {
     Ok(sha)
 }
 
-/// Where `-l NAME` resolves among the user's own `-L` folders (in order), if anywhere.
-/// Libraries found only in the sysroot stay `-lNAME`: the relink uses the current sysroot.
-fn find_user_lib(name: &str, dirs: &[PathBuf]) -> Option<PathBuf> {
-    let file = match name.strip_prefix(':') {
-        Some(f) => f.to_string(),
-        None => format!("lib{name}.a"),
-    };
-    dirs.iter().map(|d| d.join(&file)).find(|p| p.is_file())
-}
-
 /// Records a finished link: `args` are the link arguments as run (sources already replaced
 /// by objects), `user_args` what the user gave. Every object and archive is put into the
 /// store. Relative paths resolve against `cwd`.
@@ -204,13 +187,7 @@ pub fn record(
     while i < args.len() {
         let a = &args[i];
         i += 1;
-        let lib = if a == "-l" {
-            i += 1;
-            args.get(i - 1).cloned()
-        } else {
-            a.strip_prefix("-l").map(str::to_string)
-        };
-        let file = if let Some(name) = lib {
+        let file = if let Some(name) = lib_arg(a, args, &mut i) {
             match find_user_lib(&name, &lib_dirs) {
                 Some(p) => p,
                 None => {
@@ -249,25 +226,8 @@ pub fn record(
         inputs,
         kernel: kernel.to_path_buf(),
         recipe_stamp: None,
+        needs: Vec::new(),
     })
-}
-
-/// `-L` folders of a command line, in order.
-fn lib_dirs(args: &[String]) -> Vec<String> {
-    let mut v = Vec::new();
-    let mut i = 0;
-    while i < args.len() {
-        if args[i] == "-L" {
-            if let Some(d) = args.get(i + 1) {
-                v.push(d.clone());
-            }
-            i += 1;
-        } else if let Some(d) = args[i].strip_prefix("-L") {
-            v.push(d.to_string());
-        }
-        i += 1;
-    }
-    v
 }
 
 impl Manifest {
@@ -460,6 +420,8 @@ pub struct Relinked {
     pub objects: usize,
     /// The platform of the recorded link (differs from the image's for `--plat X`).
     pub from_plat: String,
+    /// The kernel linked in.
+    pub kernel: PathBuf,
     pub seconds: f64,
 }
 
@@ -496,14 +458,15 @@ pub fn candidates(
 }
 
 /// Makes `images/<app>.<plat>` by relinking the objects of an earlier build of the same
-/// recipe (same `stamp`) with `kernel`, when such a build was recorded and its objects
-/// are all in the store. `Ok(None)`: nothing to relink from, build from source.
+/// recipe (same `stamp`) with the kernel `kernel_for` gives for its manifest (which
+/// holds the options the program needs), when such a build was recorded and its
+/// objects are all in the store. `Ok(None)`: nothing to relink from, build from source.
 pub fn relink_image(
     uk_cc: &Path,
     images: &Path,
     app: &str,
     plat: Platform,
-    kernel: &Path,
+    kernel_for: &dyn Fn(&Manifest) -> Result<PathBuf>,
     stamp: &str,
 ) -> Result<Option<Relinked>> {
     let started = std::time::Instant::now();
@@ -514,6 +477,8 @@ pub fn relink_image(
     else {
         return Ok(None);
     };
+    let kernel = kernel_for(&m)?;
+    let kernel = kernel.as_path();
     let image = images.join(plat.image_name(app));
     let tmp = images.join(format!(".{}.relink.tmp", plat.image_name(app)));
     m.relink(uk_cc, plat, kernel, &tmp)?;
@@ -526,6 +491,7 @@ pub fn relink_image(
         manifest: path,
         objects: m.inputs.len(),
         from_plat: m.plat,
+        kernel: kernel.to_path_buf(),
         seconds: started.elapsed().as_secs_f64(),
     }))
 }
@@ -671,6 +637,7 @@ mod tests {
             inputs: vec![],
             kernel: "/k".into(),
             recipe_stamp: None,
+            needs: Vec::new(),
         };
         m.write(&p).unwrap();
         assert!(Manifest::read(&p)
@@ -703,6 +670,7 @@ mod tests {
             inputs: vec![],
             kernel: "/k".into(),
             recipe_stamp: Some(stamp.into()),
+            needs: Vec::new(),
         };
         let d = tmp.path();
         mk("kvm", "s1").write(&d.join("app.kvm.uklink")).unwrap();

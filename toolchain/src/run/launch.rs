@@ -77,12 +77,19 @@ pub enum Root {
 }
 
 impl Launch {
-    /// Merges `opts` with the recipe's `[run]` and checks what every platform needs
-    /// checked.
-    pub fn new(image: PathBuf, recipe: Option<Recipe>, opts: &Options) -> Result<Launch> {
+    /// Merges `opts` with the recipe's `[run]` (its ports only if `recipe_ports`) and
+    /// checks what every platform needs checked.
+    pub fn new(
+        image: PathBuf,
+        recipe: Option<Recipe>,
+        opts: &Options,
+        recipe_ports: bool,
+    ) -> Result<Launch> {
         let run = recipe.as_ref().map(|r| &r.run);
         let specs = if opts.publish.is_empty() {
-            run.map(|r| r.ports.clone()).unwrap_or_default()
+            run.filter(|_| recipe_ports)
+                .map(|r| r.ports.clone())
+                .unwrap_or_default()
         } else {
             opts.publish.clone()
         };
@@ -152,4 +159,12 @@ pub trait Runner {
     /// Starts the image and returns the program's exit status (or never returns, when
     /// the image took over this process).
     fn run(&self, launch: &Launch, flags: &PlatformFlags) -> Result<i32>;
+
+    /// Whether the recipe's `[run] ports` apply with these flags: a network that has no
+    /// port forwards (linuxu on a tap device) leaves the recipe's defaults out, while a
+    /// `-p` the user gave is still refused there.
+    fn recipe_ports(&self, flags: &PlatformFlags) -> bool {
+        let _ = flags;
+        true
+    }
 }

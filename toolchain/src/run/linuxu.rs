@@ -31,6 +31,14 @@ impl Runner for Linuxu {
         Ok(())
     }
 
+    /// A tap device or no network has no port forwards: the recipe's are for passt.
+    fn recipe_ports(&self, flags: &PlatformFlags) -> bool {
+        !matches!(
+            flags.net.as_deref().map(str::parse::<NetMode>),
+            Some(Ok(NetMode::Tap(_) | NetMode::None))
+        )
+    }
+
     fn run(&self, l: &Launch, flags: &PlatformFlags) -> Result<i32> {
         let mode = match &flags.net {
             Some(m) => m.parse()?,
@@ -76,10 +84,16 @@ impl Runner for Linuxu {
             return Err(anyhow!("cannot run {}: {err}", l.image.display()));
         }
         for p in &l.forwards {
-            eprintln!(
-                "ukport: {name}: guest port {} is reachable at http://127.0.0.1:{}/",
-                p.guest, p.host
-            );
+            match p.proto {
+                net::Proto::Tcp => eprintln!(
+                    "ukport: {name}: guest port {} is reachable at http://127.0.0.1:{}/",
+                    p.guest, p.host
+                ),
+                net::Proto::Udp => eprintln!(
+                    "ukport: {name}: guest UDP port {} is reachable at 127.0.0.1:{}",
+                    p.guest, p.host
+                ),
+            }
         }
         if let NetMode::Tap(ifname) = &mode {
             eprintln!(
@@ -171,6 +185,20 @@ mod tests {
             ..Default::default()
         };
         assert!(Linuxu.check(&flags).is_err());
+    }
+
+    #[test]
+    fn recipe_ports_are_for_passt_only() {
+        let takes = |net: Option<&str>| {
+            Linuxu.recipe_ports(&PlatformFlags {
+                net: net.map(Into::into),
+                ..Default::default()
+            })
+        };
+        assert!(takes(None));
+        assert!(takes(Some("passt")));
+        assert!(!takes(Some("tap:uk0")));
+        assert!(!takes(Some("none")));
     }
 
     #[test]

@@ -38,7 +38,7 @@ pub fn run(plat: Platform, target: &str, opts: &Options, flags: &PlatformFlags) 
     // it is loaded).
     net::check_host_ports_free(&net::parse_ports(&opts.publish)?)?;
     let (image, recipe) = resolve_image(plat, target)?;
-    let launch = Launch::new(image, recipe, opts)?;
+    let launch = Launch::new(image, recipe, opts, runner.recipe_ports(flags))?;
     // The recipe's root with its first-run files ([[run.prepare]]); the runner
     // assembles the same folder again, leaving what was made here.
     if let (None, Some(r)) = (&launch.root, &launch.recipe) {
@@ -52,7 +52,8 @@ pub fn run(plat: Platform, target: &str, opts: &Options, flags: &PlatformFlags) 
 /// older than its recipe, source or kernel.
 pub fn resolve_image(plat: Platform, target: &str) -> Result<(PathBuf, Option<Recipe>)> {
     let as_path = Path::new(target);
-    if target.contains('/') || (as_path.is_file() && !target.ends_with(".toml")) {
+    let recipe_file = target.ends_with(".toml");
+    if !recipe_file && (target.contains('/') || as_path.is_file()) {
         if !as_path.is_file() {
             bail!("image {target} does not exist");
         }
@@ -68,13 +69,13 @@ pub fn resolve_image(plat: Platform, target: &str) -> Result<(PathBuf, Option<Re
     let image = paths::images_dir().join(plat.image_name(&r.name));
     let image = if !image.is_file() {
         eprintln!("ukport: {} is not built yet; building it", image.display());
-        build::build(&r.name, plat, &[], None)?
+        build::build_to(&r, plat, &Default::default(), None, build::Report::Stderr)?
     } else if !build::image_is_current(&r, plat, &image)? {
         eprintln!(
             "ukport: {} is older than its recipe, source or kernel; updating it",
             image.display()
         );
-        build::build(&r.name, plat, &[], None)?
+        build::build_to(&r, plat, &Default::default(), None, build::Report::Stderr)?
     } else {
         image
     };

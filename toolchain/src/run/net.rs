@@ -32,18 +32,37 @@ pub const GATEWAY: Ipv4Addr = Ipv4Addr::new(10, 0, 2, 2);
 /// How long passt may take to create its socket before `ukport run` gives up.
 const PASST_START_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// One TCP port forward: connections to 127.0.0.1:`host` reach the image's `guest` port.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+/// The protocol of a port forward.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
+pub enum Proto {
+    #[default]
+    Tcp,
+    Udp,
+}
+
+/// One port forward: connections (TCP) or datagrams (UDP) to 127.0.0.1:`host` reach the
+/// image's `guest` port.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
 pub struct PortForward {
     pub host: u16,
     pub guest: u16,
+    pub proto: Proto,
 }
 
 impl FromStr for PortForward {
     type Err = anyhow::Error;
 
-    /// `HOST:GUEST` or `PORT` (the same number on both sides), ports 1-65535.
-    fn from_str(s: &str) -> Result<Self> {
+    /// `HOST:GUEST` or `PORT` (the same number on both sides), ports 1-65535, with
+    /// `/udp` (or `/tcp`, the default) after it as docker writes it.
+    fn from_str(spec: &str) -> Result<Self> {
+        let (s, proto) = match spec.rsplit_once('/') {
+            Some((s, "tcp")) => (s, Proto::Tcp),
+            Some((s, "udp")) => (s, Proto::Udp),
+            Some((_, other)) => bail!(
+                "port forward `{spec}`: unknown protocol `{other}` (tcp or udp, e.g. 5353:53/udp)"
+            ),
+            None => (spec, Proto::Tcp),
+        };
         let port = |p: &str, side: &str| -> Result<u16> {
             let n: u32 = p.trim().parse().map_err(|_| {
                 anyhow!(
@@ -63,13 +82,17 @@ impl FromStr for PortForward {
                 (p, p)
             }
         };
-        Ok(PortForward { host, guest })
+        Ok(PortForward { host, guest, proto })
     }
 }
 
 impl fmt::Display for PortForward {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}", self.host, self.guest)
+        write!(f, "{}:{}", self.host, self.guest)?;
+        if self.proto == Proto::Udp {
+            f.write_str("/udp")?;
+        }
+        Ok(())
     }
 }
 
@@ -79,7 +102,7 @@ pub fn parse_ports<S: AsRef<str>>(specs: &[S]) -> Result<Vec<PortForward>> {
     let mut out = Vec::new();
     for s in specs {
         let p: PortForward = s.as_ref().parse()?;
-        if !seen.insert(p.host) {
+        if !seen.insert((p.host, p.proto)) {
             bail!(
                 "host port {} is forwarded twice; each -p needs its own host port",
                 p.host
@@ -95,8 +118,12 @@ pub fn parse_ports<S: AsRef<str>>(specs: &[S]) -> Result<Vec<PortForward>> {
 pub fn check_host_ports_free(ports: &[PortForward]) -> Result<()> {
     for p in ports {
         let addr = SocketAddrV4::new(Ipv4Addr::LOCALHOST, p.host);
-        match TcpListener::bind(addr) {
-            Ok(l) => drop(l),
+        let bound = match p.proto {
+            Proto::Tcp => TcpListener::bind(addr).map(drop),
+            Proto::Udp => std::net::UdpSocket::bind(addr).map(drop),
+        };
+        match bound {
+            Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => bail!(
                 "host port {} is busy (something already listens on 127.0.0.1:{}); \
                  pick a free one, e.g. -p {}:{}",
@@ -191,12 +218,16 @@ pub fn passt_args(socket: &Path, ports: &[PortForward]) -> Vec<String> {
         // route passt would warn on every start.
         "--ipv4-only".to_string(),
         // Quit once the image's connection ends, so passt never outlives its image even
-        // when ukport itself is killed (passt drops privileges, which clears a parent-
-        // death signal, so that cannot be used).
+        // when ukport itself is killed: the image dies with ukport (a parent-death
+        // SIGKILL), which closes the connection. passt run as root drops privileges,
+        // which clears its own parent-death signal, so that alone cannot be relied on.
         "--one-off".to_string(),
     ];
     for p in ports {
-        a.push("-t".to_string());
+        a.push(match p.proto {
+            Proto::Tcp => "-t".to_string(),
+            Proto::Udp => "-u".to_string(),
+        });
         a.push(format!("127.0.0.1/{}:{}", p.host, p.guest));
     }
     a
@@ -252,8 +283,11 @@ impl Passt {
             .stdout(logf.try_clone()?)
             .stderr(logf);
         // Its own process group: a Ctrl-C on the terminal is for the image; passt is
-        // stopped by ukport after the image has exited.
+        // stopped by ukport after the image has exited. Dying with ukport covers a
+        // passt that keeps its credentials (ukport not run as root) even before the
+        // image connects; otherwise --one-off ends it with the image.
         std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+        super::supervise::die_with_parent(&mut cmd);
         let child = cmd
             .spawn()
             .with_context(|| format!("cannot start {}", exe.display()))?;
@@ -404,16 +438,28 @@ mod tests {
             "8080:80".parse::<PortForward>().unwrap(),
             PortForward {
                 host: 8080,
-                guest: 80
+                guest: 80,
+                proto: Proto::Tcp
             }
         );
         assert_eq!(
             "443".parse::<PortForward>().unwrap(),
             PortForward {
                 host: 443,
-                guest: 443
+                guest: 443,
+                proto: Proto::Tcp
             }
         );
+        let udp: PortForward = "5353:53/udp".parse().unwrap();
+        assert_eq!((udp.host, udp.guest, udp.proto), (5353, 53, Proto::Udp));
+        assert_eq!(udp.to_string(), "5353:53/udp");
+        assert_eq!(
+            "80/tcp".parse::<PortForward>().unwrap().to_string(),
+            "80:80"
+        );
+        let e = "53/sctp".parse::<PortForward>().unwrap_err().to_string();
+        assert!(e.contains("unknown protocol `sctp`"), "{e}");
+        assert_eq!(parse_ports(&["53:53", "53:53/udp"]).unwrap().len(), 2);
         let e = "8080:http".parse::<PortForward>().unwrap_err().to_string();
         assert!(e.contains("guest port `http` is not a number"), "{e}");
         let e = "70000:80".parse::<PortForward>().unwrap_err().to_string();
@@ -452,6 +498,7 @@ mod tests {
         let e = check_host_ports_free(&[PortForward {
             host: port,
             guest: 80,
+            ..Default::default()
         }])
         .unwrap_err()
         .to_string();
@@ -460,21 +507,41 @@ mod tests {
         check_host_ports_free(&[PortForward {
             host: port,
             guest: 80,
+            ..Default::default()
         }])
         .unwrap();
+        let u = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let uport = u.local_addr().unwrap().port();
+        let fw = PortForward {
+            host: uport,
+            guest: 53,
+            proto: Proto::Udp,
+        };
+        let e = check_host_ports_free(&[fw]).unwrap_err().to_string();
+        assert!(e.contains("is busy"), "{e}");
     }
 
     #[test]
     fn passt_command_binds_loopback_only() {
         let a = passt_args(
             Path::new("/tmp/x/s"),
-            &[PortForward {
-                host: 8080,
-                guest: 80,
-            }],
+            &[
+                PortForward {
+                    host: 8080,
+                    guest: 80,
+                    proto: Proto::Tcp,
+                },
+                PortForward {
+                    host: 5353,
+                    guest: 53,
+                    proto: Proto::Udp,
+                },
+            ],
         );
         let t = a.iter().position(|x| x == "-t").unwrap();
         assert_eq!(a[t + 1], "127.0.0.1/8080:80");
+        let u = a.iter().position(|x| x == "-u").unwrap();
+        assert_eq!(a[u + 1], "127.0.0.1/5353:53");
         assert!(a.contains(&"--foreground".to_string()));
         let o = passt_boot_options(Path::new("/tmp/x/s"));
         assert_eq!(o, ["net=passt:/tmp/x/s", "ip=10.0.2.15/24", "gw=10.0.2.2"]);
@@ -493,6 +560,7 @@ mod tests {
         let fw = PortForward {
             host: port,
             guest: 80,
+            ..Default::default()
         };
         let mut p = Passt::start(&[fw]).unwrap();
         assert!(p.is_running());

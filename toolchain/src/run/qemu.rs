@@ -207,7 +207,14 @@ pub fn share_args(machine: Machine, dir: &Path) -> Vec<String> {
 pub fn net_args(machine: Machine, forwards: &[PortForward]) -> Vec<String> {
     let mut netdev = "user,id=n0".to_string();
     for p in forwards {
-        netdev.push_str(&format!(",hostfwd=tcp:127.0.0.1:{}-:{}", p.host, p.guest));
+        let proto = match p.proto {
+            super::net::Proto::Tcp => "tcp",
+            super::net::Proto::Udp => "udp",
+        };
+        netdev.push_str(&format!(
+            ",hostfwd={proto}:127.0.0.1:{}-:{}",
+            p.host, p.guest
+        ));
     }
     let device = match machine {
         Machine::Microvm => "virtio-net-device,netdev=n0",
@@ -489,7 +496,11 @@ mod tests {
 
     #[test]
     fn network_arguments_forward_on_loopback_only() {
-        let fw = |host, guest| PortForward { host, guest };
+        let fw = |host, guest| PortForward {
+            host,
+            guest,
+            ..Default::default()
+        };
         let a = net_args(Machine::Microvm, &[fw(8080, 80), fw(2222, 22)]);
         assert_eq!(
             a,

@@ -117,15 +117,25 @@ pub fn exit_code(status: ExitStatus) -> i32 {
 }
 
 /// If ukport dies without forwarding a signal (SIGKILL, a crash), the child started
-/// from `cmd` (an image, QEMU) gets SIGTERM from the kernel and shuts down.
+/// from `cmd` (an image, QEMU, passt) is killed by the kernel: SIGKILL, since nothing
+/// is left to wait for a graceful stop, and a program that ignores or is too busy for
+/// SIGTERM must not outlive ukport. (Signals ukport itself catches are forwarded
+/// instead, so `kill -TERM` of ukport still stops the program through its handler.)
+/// A child that changes its credentials loses this (passt, when started as root, drops
+/// to `nobody`): such a helper needs its own way to end (passt: `--one-off`).
 pub fn die_with_parent(cmd: &mut Command) {
     // SAFETY: the closure runs in the child between fork and exec and only makes the
-    // async-signal-safe prctl system call.
+    // async-signal-safe prctl and getppid system calls.
     unsafe {
-        std::os::unix::process::CommandExt::pre_exec(cmd, || {
+        let parent = libc::getpid();
+        std::os::unix::process::CommandExt::pre_exec(cmd, move || {
             const PR_SET_PDEATHSIG: libc::c_int = 1;
-            if libc::prctl(PR_SET_PDEATHSIG, libc::SIGTERM as libc::c_ulong, 0, 0, 0) != 0 {
+            if libc::prctl(PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0) != 0 {
                 return Err(std::io::Error::last_os_error());
+            }
+            // ukport died between fork and prctl: the signal would never come.
+            if libc::getppid() != parent {
+                libc::_exit(1);
             }
             Ok(())
         });

@@ -145,7 +145,7 @@ mod hw {
     /// I/O APIC redirection: GSI `gsi` -> `vector` on the CPU `apic_id`, fixed, edge,
     /// active high. QEMU microvm: GSIs 0-23 on the I/O APIC at 0xfec00000, 24-47 on the
     /// second at 0xfec10000.
-    fn ioapic_route(gsi: u32, vector: u8, apic_id: u32) -> bool {
+    pub(crate) fn ioapic_route(gsi: u32, vector: u8, apic_id: u32) -> bool {
         let (base, pin) = if gsi < 24 {
             (0xfec0_0000u64, gsi)
         } else {
