@@ -104,3 +104,27 @@ pub struct OpenHow {
     pub resolve: u64,
 }
 assert_size!(OpenHow, 24);
+
+/// posix_fadvise(2) advice (fadvise64).
+pub const POSIX_FADV_NORMAL: u32 = 0;
+pub const POSIX_FADV_NOREUSE: u32 = 5;
+
+/// fallocate(2) modes.
+pub const FALLOC_FL_KEEP_SIZE: u32 = 0x01;
+pub const FALLOC_FL_PUNCH_HOLE: u32 = 0x02;
+
+/// splice(2) flags.
+pub const SPLICE_F_MOVE: u32 = 1;
+pub const SPLICE_F_NONBLOCK: u32 = 2;
+pub const SPLICE_F_MORE: u32 = 4;
+pub const SPLICE_F_GIFT: u32 = 8;
+
+/// fcntl(2) F_NOTIFY and its event bits (dnotify).
+pub const F_NOTIFY: u32 = 1026;
+pub const DN_ACCESS: u32 = 0x01;
+pub const DN_MODIFY: u32 = 0x02;
+pub const DN_CREATE: u32 = 0x04;
+pub const DN_DELETE: u32 = 0x08;
+pub const DN_RENAME: u32 = 0x10;
+pub const DN_ATTRIB: u32 = 0x20;
+pub const DN_MULTISHOT: u32 = 0x8000_0000;

@@ -81,3 +81,39 @@ pub const ECHOK: u32 = 0o40;
 pub const ECHOCTL: u32 = 0o1000;
 pub const ECHOKE: u32 = 0o4000;
 pub const IEXTEN: u32 = 0o100000;
+
+/// More terminal ioctls (pseudo-terminals: posix/src/pty.rs).
+pub const TCSBRK: u32 = 0x5409;
+pub const TCXONC: u32 = 0x540a;
+pub const TCFLSH: u32 = 0x540b;
+pub const TIOCOUTQ: u32 = 0x5411;
+pub const TIOCNOTTY: u32 = 0x5422;
+pub const TCSBRKP: u32 = 0x5425;
+pub const TIOCGSID: u32 = 0x5429;
+pub const TIOCGPTN: u32 = 0x8004_5430;
+pub const TIOCSPTLCK: u32 = 0x4004_5431;
+pub const TIOCGPTLCK: u32 = 0x8004_5439;
+/// TCFLSH arguments.
+pub const TCIFLUSH: usize = 0;
+pub const TCOFLUSH: usize = 1;
+pub const TCIOFLUSH: usize = 2;
+
+/// More `c_cc` indices.
+pub const VSTART: usize = 8;
+pub const VSTOP: usize = 9;
+pub const VSUSP: usize = 10;
+pub const VEOL: usize = 11;
+pub const VREPRINT: usize = 12;
+pub const VDISCARD: usize = 13;
+pub const VWERASE: usize = 14;
+pub const VLNEXT: usize = 15;
+pub const VEOL2: usize = 16;
+
+/// More termios flags.
+pub const ISTRIP: u32 = 0o40;
+pub const INLCR: u32 = 0o100;
+pub const IGNCR: u32 = 0o200;
+pub const OCRNL: u32 = 0o10;
+pub const HUPCL: u32 = 0o2000;
+pub const ECHONL: u32 = 0o100;
+pub const NOFLSH: u32 = 0o200;

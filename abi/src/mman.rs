@@ -45,3 +45,6 @@ pub const MS_SYNC: u32 = 4;
 /// memfd_create(2) flags.
 pub const MFD_CLOEXEC: u32 = 1;
 pub const MFD_ALLOW_SEALING: u32 = 2;
+pub const MFD_HUGETLB: u32 = 4;
+/// Longest memfd_create name (Linux: 249 bytes before the NUL).
+pub const MFD_NAME_MAX: usize = 249;

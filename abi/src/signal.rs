@@ -107,6 +107,32 @@ pub const SI_KERNEL: i32 = 0x80;
 pub const SI_QUEUE: i32 = -1;
 pub const SI_TIMER: i32 = -2;
 pub const SI_TKILL: i32 = -6;
+
+/// `sigev_notify` of `struct sigevent`: send `sigev_signo` to the process.
+pub const SIGEV_SIGNAL: i32 = 0;
+/// No notification (the timer is only read with timer_gettime).
+pub const SIGEV_NONE: i32 = 1;
+/// Handled by libc with a helper thread; the kernel treats it as SIGEV_SIGNAL.
+pub const SIGEV_THREAD: i32 = 2;
+/// Send `sigev_signo` to the thread `sigev_notify_thread_id` (with SIGEV_SIGNAL).
+pub const SIGEV_THREAD_ID: i32 = 4;
+/// Largest `si_overrun` / timer_getoverrun value (Linux's DELAYTIMER_MAX, INT_MAX).
+pub const DELAYTIMER_MAX: u32 = i32::MAX as u32;
+
+/// `struct sigevent` as the kernel reads it (64 bytes): the value, the signal, how to
+/// notify, then a union whose first int is the target thread of SIGEV_THREAD_ID.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+)]
+#[repr(C)]
+pub struct Sigevent {
+    pub sigev_value: u64,
+    pub sigev_signo: i32,
+    pub sigev_notify: i32,
+    pub sigev_tid: i32,
+    pub _pad: [u32; 11],
+}
+assert_size!(Sigevent, 64);
 /// `si_code` of a SIGSEGV: no map at the address / the map forbids the access.
 pub const SEGV_MAPERR: i32 = 1;
 pub const SEGV_ACCERR: i32 = 2;

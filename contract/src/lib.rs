@@ -227,6 +227,12 @@ pub trait HostFs: Sync {
         new: &[u8],
         flags: u32,
     ) -> Result<(), Errno>;
+    /// mknodat(2) of a FIFO or socket node (`mode` holds S_IFIFO or S_IFSOCK and the
+    /// permission bits; device nodes are never asked for). A host folder that cannot
+    /// hold such nodes answers EPERM, which is the default.
+    fn mknodat(&self, _dirfd: i32, _name: &[u8], _mode: u32) -> Result<(), Errno> {
+        Err(Errno::EPERM)
+    }
     /// symlinkat(2); `target` is stored as given.
     fn symlinkat(&self, target: &[u8], dirfd: i32, name: &[u8]) -> Result<(), Errno>;
     /// readlink of the symlink a path-only descriptor refers to.

@@ -14,14 +14,36 @@ use uk_plat::ConsoleStream;
 /// Most bytes one console read or host write moves.
 const CHUNK: usize = 64 * 1024;
 
-/// One of the three console descriptors.
+/// One of the three console descriptors, or /dev/tty opened on a console that is a
+/// terminal ([`Console::controlling`]).
 pub struct Console {
     fd: u32,
 }
 
+/// The `fd` of the /dev/tty variant: reads like stdin, writes like stdout.
+const TTY: u32 = u32::MAX;
+
 impl Console {
     pub fn new(fd: u32) -> Self {
         Console { fd }
+    }
+
+    /// /dev/tty: the process's controlling terminal, which is the console when the
+    /// console is a terminal (the caller checked: otherwise the open is ENXIO). Read and
+    /// write, terminal ioctls, never seekable.
+    pub fn controlling() -> Self {
+        Console { fd: TTY }
+    }
+
+    /// The console stream whose terminal facts this one reports (for /dev/tty: the
+    /// first standard stream that is a terminal).
+    fn tty_fd(&self) -> u32 {
+        if self.fd != TTY {
+            return self.fd;
+        }
+        (0..3)
+            .find(|&fd| uk_plat::get().console_tty(fd).is_tty)
+            .unwrap_or(0)
     }
 }
 
@@ -48,7 +70,7 @@ fn cooked_termios() -> Termios {
 
 impl File for Console {
     fn read(&self, buf: &mut dyn Sink) -> KResult<usize> {
-        if self.fd != 0 {
+        if self.fd != 0 && self.fd != TTY {
             return Err(Errno::EBADF);
         }
         // The host reads into a kernel buffer (it may block); the program's buffer is
@@ -60,7 +82,7 @@ impl File for Console {
 
     fn write(&self, buf: &dyn Source) -> KResult<usize> {
         let s = match self.fd {
-            1 => ConsoleStream::Out,
+            1 | TTY => ConsoleStream::Out,
             2 => ConsoleStream::Err,
             _ => return Err(Errno::EBADF),
         };
@@ -97,6 +119,9 @@ impl File for Console {
     /// Seekable only when the host handed over a file (`./app < file`), as on Linux,
     /// where the stream is that file; terminals and pipes answer ESPIPE.
     fn seek(&self, off: i64, whence: Whence) -> KResult<u64> {
+        if self.fd == TTY {
+            return Err(Errno::ESPIPE);
+        }
         let w = match whence {
             Whence::Set => 0,
             Whence::Cur => 1,
@@ -106,7 +131,7 @@ impl File for Console {
     }
 
     fn ioctl(&self, cmd: u32, arg: usize) -> KResult<usize> {
-        let tty = uk_plat::get().console_tty(self.fd);
+        let tty = uk_plat::get().console_tty(self.tty_fd());
         match cmd {
             FIONBIO => Ok(0),
             FIONREAD => {
@@ -146,6 +171,16 @@ impl File for Console {
     }
 
     fn stat(&self) -> KResult<Stat> {
+        if self.fd == TTY {
+            // /dev/tty itself: (5, 0).
+            return Ok(Stat {
+                st_mode: S_IFCHR | 0o666,
+                st_nlink: 1,
+                st_rdev: (5 << 8) as u64,
+                st_blksize: 1024,
+                ..Stat::default()
+            });
+        }
         let tty = uk_plat::get().console_tty(self.fd).is_tty;
         Ok(Stat {
             st_mode: S_IFCHR | 0o620,
@@ -162,10 +197,10 @@ impl File for Console {
     }
 
     fn status_flags(&self) -> u32 {
-        if self.fd == 0 {
-            0
-        } else {
-            1 // O_WRONLY
+        match self.fd {
+            0 => 0,
+            TTY => 2, // O_RDWR
+            _ => 1,   // O_WRONLY
         }
     }
 }

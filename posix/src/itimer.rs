@@ -184,6 +184,7 @@ impl Itimers {
                     code: SI_KERNEL,
                     pid: 0,
                     value: 0,
+                    timer: None,
                 },
             );
         }

@@ -23,6 +23,8 @@ pub mod mm;
 pub mod pipe;
 pub mod poll;
 pub mod process;
+pub mod ptimer;
+pub mod pty;
 pub mod rusage;
 pub mod signal;
 pub mod socket;

@@ -6,6 +6,13 @@
 //! writing with no reader left is EPIPE plus SIGPIPE. Each end is an open file
 //! description: O_NONBLOCK set through pipe2, fcntl or FIONBIO applies to that end and
 //! to every descriptor duplicated from it.
+//!
+//! Named pipes (FIFOs, made by mknod/mkfifo) are the same pipe reached through a file
+//! system node: every open of one node shares one [`Pipe`] while any end is open
+//! ([`open_fifo`]), with Linux's open rules: O_RDONLY waits for a writer and O_WRONLY
+//! for a reader (O_NONBLOCK: the reader opens at once, a writer without a reader fails
+//! with ENXIO), O_RDWR never waits and is both ends. The bytes are gone once the last
+//! end closes, as on Linux.
 
 use uk_abi::fcntl::{O_CLOEXEC, O_DIRECT, O_NONBLOCK, O_WRONLY};
 use uk_abi::ioctl::{FIONBIO, FIONREAD};
@@ -34,6 +41,10 @@ struct Ring {
     cap: usize,
     readers: usize,
     writers: usize,
+    /// Opens of each side so far (a FIFO opener waits for the other side's count to
+    /// move, so an end that opened and closed meanwhile still counts).
+    reader_opens: u64,
+    writer_opens: u64,
 }
 
 /// The shared part of a pipe.
@@ -44,11 +55,14 @@ pub struct Pipe {
     ino: u64,
 }
 
-/// One end of a pipe (an open file description).
+/// One end of a pipe (an open file description). A FIFO opened O_RDWR is both ends.
 pub struct PipeEnd {
     pipe: Arc<Pipe>,
+    read: bool,
     write: bool,
     flags: AtomicU32,
+    /// The FIFO's node, for fstat (None for pipe(2)).
+    node: Option<Arc<dyn uk_vfs::Node>>,
 }
 
 /// FIONBIO: the argument points to an int; non-zero sets O_NONBLOCK. Shared by the
@@ -91,28 +105,119 @@ pub fn pipe(flags: u32) -> KResult<(Arc<PipeEnd>, Arc<PipeEnd>)> {
     if flags & O_DIRECT != 0 {
         uk_log::warn_once!("pipe2(O_DIRECT): packet mode is not implemented; byte stream used");
     }
-    let p = Arc::new(Pipe {
-        ring: spin::Mutex::new(Ring {
-            data: VecDeque::new(),
-            cap: PIPE_DEFAULT_SIZE,
-            readers: 1,
-            writers: 1,
-        }),
-        queue: WaitQueue::new(),
-        ino: NEXT_INO.fetch_add(1, Ordering::Relaxed),
-    });
+    let p = Pipe::new(1, 1);
     let nb = flags & O_NONBLOCK;
     let r = Arc::new(PipeEnd {
         pipe: p.clone(),
+        read: true,
         write: false,
         flags: AtomicU32::new(nb),
+        node: None,
     });
     let w = Arc::new(PipeEnd {
         pipe: p,
+        read: false,
         write: true,
         flags: AtomicU32::new(O_WRONLY | nb),
+        node: None,
     });
     Ok((r, w))
+}
+
+impl Pipe {
+    fn new(readers: usize, writers: usize) -> Arc<Pipe> {
+        Arc::new(Pipe {
+            ring: spin::Mutex::new(Ring {
+                data: VecDeque::new(),
+                cap: PIPE_DEFAULT_SIZE,
+                readers,
+                writers,
+                reader_opens: readers as u64,
+                writer_opens: writers as u64,
+            }),
+            queue: WaitQueue::new(),
+            ino: NEXT_INO.fetch_add(1, Ordering::Relaxed),
+        })
+    }
+}
+
+/// The pipes of FIFO nodes that have an end open, by the node's identity (file system
+/// instance, st_dev, st_ino).
+type FifoKey = (usize, u64, u64);
+static FIFOS: spin::Mutex<alloc::vec::Vec<(FifoKey, alloc::sync::Weak<Pipe>)>> =
+    spin::Mutex::new(alloc::vec::Vec::new());
+
+/// The pipe every open of FIFO `node` shares (made on the first open).
+fn fifo_pipe(node: &Arc<dyn uk_vfs::Node>) -> KResult<Arc<Pipe>> {
+    let (dev, ino) = node.dev_ino()?;
+    let key = (node.fs_id(), dev, ino);
+    let mut t = FIFOS.lock();
+    t.retain(|(_, w)| w.strong_count() > 0);
+    if let Some(p) = t
+        .iter()
+        .find(|(k, _)| *k == key)
+        .and_then(|(_, w)| w.upgrade())
+    {
+        return Ok(p);
+    }
+    let p = Pipe::new(0, 0);
+    t.push((key, Arc::downgrade(&p)));
+    Ok(p)
+}
+
+/// open(2) of a FIFO node with `flags` (access mode, O_NONBLOCK): one end of the pipe
+/// the node's opens share, after waiting for the other side as Linux does (see the
+/// module documentation). A signal while waiting: EINTR.
+pub fn open_fifo(node: Arc<dyn uk_vfs::Node>, flags: u32) -> KResult<Arc<PipeEnd>> {
+    let access = flags & 3;
+    let (read, write) = match access {
+        0 => (true, false),
+        1 => (false, true),
+        2 => (true, true),
+        _ => return Err(Errno::EINVAL),
+    };
+    let nonblock = flags & O_NONBLOCK != 0;
+    let pipe = fifo_pipe(&node)?;
+    // The end exists (and counts) from here on: dropping it undoes the counts.
+    let seen = {
+        let mut r = pipe.ring.lock();
+        if write && !read && nonblock && r.readers == 0 {
+            return Err(Errno::ENXIO);
+        }
+        if read {
+            r.readers += 1;
+            r.reader_opens += 1;
+        }
+        if write {
+            r.writers += 1;
+            r.writer_opens += 1;
+        }
+        (r.reader_opens, r.writer_opens)
+    };
+    let end = Arc::new(PipeEnd {
+        pipe: pipe.clone(),
+        read,
+        write,
+        flags: AtomicU32::new((flags & O_NONBLOCK) | access),
+        node: Some(node),
+    });
+    pipe.queue.notify(POLLIN | POLLOUT);
+    if read && write || nonblock {
+        return Ok(end);
+    }
+    // Wait for the other side: a reader for a writer's open and the reverse.
+    let other_came = || {
+        let r = pipe.ring.lock();
+        if read {
+            r.writers > 0 || r.writer_opens != seen.1
+        } else {
+            r.readers > 0 || r.reader_opens != seen.0
+        }
+    };
+    match pipe.queue.wait_until(None, other_came) {
+        Wake::Interrupted => Err(Errno::EINTR),
+        _ => Ok(end),
+    }
 }
 
 /// pipe2(2) into the descriptor table: returns (read fd, write fd).
@@ -137,6 +242,74 @@ impl PipeEnd {
     /// Bytes waiting to be read.
     pub fn available(&self) -> usize {
         self.pipe.ring.lock().data.len()
+    }
+
+    /// Bytes a write could add now without waiting.
+    pub(crate) fn room(&self) -> usize {
+        let r = self.pipe.ring.lock();
+        r.cap.saturating_sub(r.data.len())
+    }
+
+    /// The pipe both ends share (to tell two ends of one pipe).
+    pub(crate) fn shared(&self) -> &Pipe {
+        &self.pipe
+    }
+
+    /// True when this end may be read.
+    pub(crate) fn reads(&self) -> bool {
+        self.read
+    }
+
+    /// True when this end may be written.
+    pub(crate) fn writes(&self) -> bool {
+        self.write
+    }
+
+    /// splice(2) out of this read end: waits for data as read(2) does (`nonblock`:
+    /// EAGAIN instead), hands up to `max` bytes from the front to `give`, and removes
+    /// only as many as `give` took, so bytes the other side refused stay in the pipe.
+    /// End of file: Ok(0).
+    pub(crate) fn splice_out(
+        &self,
+        max: usize,
+        nonblock: bool,
+        give: &mut dyn FnMut(&[u8]) -> KResult<usize>,
+    ) -> KResult<usize> {
+        if !self.read {
+            return Err(Errno::EBADF);
+        }
+        loop {
+            let chunk: alloc::vec::Vec<u8> = {
+                let r = self.pipe.ring.lock();
+                if r.data.is_empty() && r.writers == 0 {
+                    return Ok(0);
+                }
+                r.data.iter().take(max).copied().collect()
+            };
+            if !chunk.is_empty() {
+                let n = give(&chunk)?;
+                let mut r = self.pipe.ring.lock();
+                let n = n.min(r.data.len());
+                r.data.drain(..n);
+                drop(r);
+                self.pipe.queue.notify(POLLOUT);
+                return Ok(n);
+            }
+            if nonblock || self.nonblock() {
+                return Err(Errno::EAGAIN);
+            }
+            if self.pipe.queue.wait(None) == Wake::Interrupted {
+                return Err(Errno::EINTR);
+            }
+        }
+    }
+
+    /// splice(2) into this write end: `nonblock` adds to the end's own O_NONBLOCK.
+    pub(crate) fn splice_in(&self, buf: &dyn Source, nonblock: bool) -> KResult<usize> {
+        if !self.write {
+            return Err(Errno::EBADF);
+        }
+        self.do_write(buf, nonblock || self.nonblock())
     }
 
     fn do_read(&self, buf: &mut dyn Sink) -> KResult<usize> {
@@ -180,7 +353,8 @@ impl PipeEnd {
         }
     }
 
-    fn do_write(&self, buf: &dyn Source) -> KResult<usize> {
+    /// write(2) into the pipe; `nonblock`: EAGAIN (or a short count) instead of waiting.
+    fn do_write(&self, buf: &dyn Source, nonblock: bool) -> KResult<usize> {
         if buf.is_empty() {
             return Ok(0);
         }
@@ -218,7 +392,7 @@ impl PipeEnd {
                     continue;
                 }
             }
-            if self.nonblock() {
+            if nonblock {
                 return if done > 0 {
                     Ok(done)
                 } else {
@@ -242,7 +416,8 @@ impl Drop for PipeEnd {
             let mut r = self.pipe.ring.lock();
             if self.write {
                 r.writers -= 1;
-            } else {
+            }
+            if self.read {
                 r.readers -= 1;
             }
         }
@@ -253,7 +428,7 @@ impl Drop for PipeEnd {
 
 impl File for PipeEnd {
     fn read(&self, buf: &mut dyn Sink) -> KResult<usize> {
-        if self.write {
+        if !self.read {
             return Err(Errno::EBADF);
         }
         self.do_read(buf)
@@ -263,7 +438,7 @@ impl File for PipeEnd {
         if !self.write {
             return Err(Errno::EBADF);
         }
-        self.do_write(buf)
+        self.do_write(buf, self.nonblock())
     }
 
     fn ioctl(&self, cmd: u32, arg: usize) -> KResult<usize> {
@@ -279,6 +454,9 @@ impl File for PipeEnd {
     }
 
     fn stat(&self) -> KResult<Stat> {
+        if let Some(n) = &self.node {
+            return n.attr();
+        }
         Ok(Stat {
             st_dev: 0x0c,
             st_ino: self.pipe.ino,
@@ -308,7 +486,8 @@ impl File for PipeEnd {
             if r.readers == 0 {
                 m |= POLLERR;
             }
-        } else {
+        }
+        if self.read {
             if !r.data.is_empty() {
                 m |= POLLIN | POLLRDNORM;
             }

@@ -124,33 +124,30 @@ fn set_bit(set: &mut Option<&mut [u64]>, fd: usize, on: bool) {
 pub fn select(n: usize, sets: &mut FdSets<'_>, deadline: Option<u64>) -> KResult<usize> {
     let n = n.min(crate::process::current().limits.nofile());
     progress(deadline);
-    // (fd, wants read, write, except, file)
-    let mut wanted: Vec<(usize, u32, Arc<dyn File>)> = Vec::new();
+    // (fd, asked for read, write, except, file). The three sets are judged apart: a bit
+    // shared by two of the masks (POLLERR is in both SELECT_IN and SELECT_OUT) must
+    // only answer for the sets the program passed.
+    let mut wanted: Vec<(usize, [bool; 3], Arc<dyn File>)> = Vec::new();
     for fd in 0..n {
-        let mut m = 0;
-        if bit(&sets.read, fd) {
-            m |= SELECT_IN;
-        }
-        if bit(&sets.write, fd) {
-            m |= SELECT_OUT;
-        }
-        if bit(&sets.except, fd) {
-            m |= SELECT_EX;
-        }
-        if m != 0 {
+        let asked = [
+            bit(&sets.read, fd),
+            bit(&sets.write, fd),
+            bit(&sets.except, fd),
+        ];
+        if asked.contains(&true) {
             let f = crate::process::current().fds.get(fd as i32)?;
-            wanted.push((fd, m, f));
+            wanted.push((fd, asked, f));
         }
     }
     let files: Vec<Option<Arc<dyn File>>> = wanted.iter().map(|w| Some(w.2.clone())).collect();
     let scan = |sets: &mut FdSets<'_>, commit: bool| -> usize {
         let mut count = 0;
         let mut results: Vec<(usize, bool, bool, bool)> = Vec::new();
-        for (fd, m, f) in &wanted {
+        for (fd, asked, f) in &wanted {
             let r = f.poll();
-            let rd = m & SELECT_IN != 0 && r & SELECT_IN != 0;
-            let wr = m & SELECT_OUT != 0 && r & SELECT_OUT != 0;
-            let ex = m & SELECT_EX != 0 && r & SELECT_EX != 0;
+            let rd = asked[0] && r & SELECT_IN != 0;
+            let wr = asked[1] && r & SELECT_OUT != 0;
+            let ex = asked[2] && r & SELECT_EX != 0;
             count += usize::from(rd) + usize::from(wr) + usize::from(ex);
             results.push((*fd, rd, wr, ex));
         }

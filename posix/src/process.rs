@@ -17,6 +17,7 @@ use crate::file::File;
 use crate::ident::{Creds, Ids, Limits, INIT_PID};
 use crate::itimer::Itimers;
 use crate::mm::AddressSpace;
+use crate::ptimer::Ptimers;
 use crate::rusage::ProcInfo;
 use crate::signal::SignalState;
 use crate::KResult;
@@ -24,10 +25,12 @@ use alloc::sync::Arc;
 use core::sync::atomic::{AtomicU32, Ordering};
 use uk_vfs::Loc;
 
-/// Working directory and umask (what `CLONE_FS` shares).
+/// Working directory, root directory and umask (what `CLONE_FS` shares).
 pub struct FsContext {
     /// None: the root (until boot or chdir sets one).
     pub cwd: spin::Mutex<Option<Loc>>,
+    /// Where absolute paths start (chroot); None: the namespace root.
+    pub root: spin::Mutex<Option<Loc>>,
     pub umask: AtomicU32,
 }
 
@@ -35,6 +38,7 @@ impl FsContext {
     pub const fn new() -> Self {
         FsContext {
             cwd: spin::Mutex::new(None),
+            root: spin::Mutex::new(None),
             umask: AtomicU32::new(0o022),
         }
     }
@@ -60,6 +64,8 @@ pub struct Process {
     pub signals: Arc<SignalState>,
     pub limits: Limits,
     pub itimers: Arc<Itimers>,
+    /// timer_create's timers.
+    pub ptimers: Ptimers,
     pub info: ProcInfo,
 }
 
@@ -129,6 +135,7 @@ pub(crate) fn create_init(p: InitParams) -> &'static Arc<Process> {
             fs: FsContext::new(),
             mm,
             itimers: Arc::new(Itimers::new(signals.clone())),
+            ptimers: Ptimers::new(signals.clone()),
             signals,
             limits: Limits::new(p.nofile, p.stack_size),
             info: ProcInfo::new(),
@@ -209,4 +216,15 @@ pub fn current() -> &'static Process {
     // `adopt`); the thread cannot drop it while it runs this call, so the process
     // outlives every use the caller makes of the reference during the call.
     unsafe { &*(word as *const Process) }
+}
+
+/// A CPU-time clock id (clock_getcpuclockid) that names the calling process by its pid,
+/// rewritten to name it as the caller (pid 0), the form `time` reads; any other clock
+/// id is returned unchanged.
+pub fn own_clock(clock: i32) -> i32 {
+    if clock < 0 && clock & 4 == 0 && !(clock >> 3) == current().pid() {
+        (!0 << 3) | (clock & 7)
+    } else {
+        clock
+    }
 }

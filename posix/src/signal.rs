@@ -8,18 +8,18 @@
 //! back from `uc_sigmask`, which is what `rt_sigreturn` does on Linux (musl's
 //! cancellation handler relies on that). `sa_restorer` is never used.
 //!
-//! What this cannot do: interrupt a thread that computes without making system calls
-//! (the scheduler is cooperative), or redirect the interrupted instruction pointer
-//! (handlers see a zeroed `uc_mcontext`). musl's `pthread_cancel` still works at
-//! cancellation points: its SIGCANCEL handler re-raises the signal blocked, and a
-//! cancellable call interrupted by it returns EINTR (never restarted) so that musl's
-//! `__syscall_cp_c` acts on `self->cancel`. Asynchronous cancellation only takes effect
-//! at the next system call.
+//! A thread that computes without system calls gets its signals at the next preemption
+//! point (`SignalState::deliver_async`, docs/runtime.md "Preemption"), where the handler
+//! sees the interrupted registers in `uc_mcontext`; at a system call's end there are none
+//! and `uc_mcontext` is zero. musl's `pthread_cancel` works at cancellation points: its
+//! SIGCANCEL handler re-raises the signal blocked, and a cancellable call interrupted by
+//! it returns EINTR (never restarted) so that musl's `__syscall_cp_c` acts on
+//! `self->cancel` (docs/signals.md, "Thread cancellation").
 
 use uk_abi::signal::{
-    MINSIGSTKSZ, NSIG, SA_NODEFER, SA_ONSTACK, SA_RESETHAND, SA_RESTART, SA_SIGINFO, SIGCANCEL,
-    SIGCHLD, SIGCONT, SIGKILL, SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU, SIGURG, SIGWINCH, SIG_BLOCK,
-    SIG_DFL, SIG_IGN, SIG_SETMASK, SIG_UNBLOCK, SI_KERNEL, SI_TIMER, SI_TKILL, SI_USER,
+    DELAYTIMER_MAX, MINSIGSTKSZ, NSIG, SA_NODEFER, SA_ONSTACK, SA_RESETHAND, SA_RESTART,
+    SA_SIGINFO, SIGCANCEL, SIGCHLD, SIGCONT, SIGKILL, SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU, SIGURG,
+    SIGWINCH, SIG_BLOCK, SIG_DFL, SIG_IGN, SIG_SETMASK, SIG_UNBLOCK, SI_KERNEL, SI_TKILL, SI_USER,
     SS_AUTODISARM, SS_DISABLE, SS_ONSTACK,
 };
 
@@ -37,8 +37,29 @@ pub struct Queued {
     pub sig: usize,
     pub code: i32,
     pub pid: i32,
-    /// `si_value` (sigqueue) or, for timers, the overrun count in the high half.
+    /// `si_value` (sigqueue, timers).
     pub value: u64,
+    /// Set for a POSIX timer's signal (`crate::ptimer`): which timer, and how many
+    /// expirations it missed while this instance was pending.
+    pub timer: Option<TimerSignal>,
+}
+
+/// The timer part of a POSIX timer's signal (`si_tid`, `si_overrun`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TimerSignal {
+    pub id: i32,
+    pub overrun: u32,
+}
+
+impl Queued {
+    /// The `siginfo_t` a handler or rt_sigtimedwait sees for this instance.
+    pub fn siginfo(&self) -> Siginfo {
+        match self.timer {
+            // Timers: si_tid, si_overrun, si_value (the uid's and pid's places).
+            Some(t) => Siginfo::sent(self.sig, self.code, t.id, t.overrun, self.value),
+            None => Siginfo::sent(self.sig, self.code, self.pid, 0, self.value),
+        }
+    }
 }
 
 /// A set of pending signals. Standard signals (< 32) pend at most once; real-time
@@ -62,6 +83,20 @@ impl Pending {
     }
 
     fn add(&mut self, q: Queued) {
+        // A timer has at most one signal pending (Linux preallocates one per timer):
+        // further expirations count as overruns of the one waiting.
+        if let Some(t) = q.timer {
+            let same = |x: &Queued| x.sig == q.sig && x.timer.is_some_and(|u| u.id == t.id);
+            if let Some(p) = self.q.iter_mut().find(|x| same(x)) {
+                let pt = p.timer.as_mut().expect("same timer");
+                pt.overrun = pt
+                    .overrun
+                    .saturating_add(1)
+                    .saturating_add(t.overrun)
+                    .min(DELAYTIMER_MAX);
+                return;
+            }
+        }
         if q.sig < 32 && self.set & bit(q.sig) != 0 {
             return;
         }
@@ -83,6 +118,12 @@ impl Pending {
     fn flush(&mut self, sig: usize) {
         self.q.retain(|q| q.sig != sig);
         self.set &= !bit(sig);
+    }
+
+    /// Drop the pending signal of timer `id` (the timer was deleted).
+    fn drop_timer(&mut self, id: i32) {
+        self.q.retain(|q| q.timer.is_none_or(|t| t.id != id));
+        self.set = self.q.iter().fold(0, |s, q| s | bit(q.sig));
     }
 }
 
@@ -126,6 +167,9 @@ struct State {
     actions: [KSigaction; NSIG],
     shared: Pending,
     threads: LiteMap<i32, ThreadSig>,
+    /// POSIX timers: the overrun count of each one's last delivered signal
+    /// (timer_getoverrun).
+    overruns: LiteMap<i32, u32>,
 }
 
 /// The signal state of one process: dispositions, the process-wide pending set, and
@@ -149,6 +193,7 @@ impl SignalState {
                 actions: [KSigaction::default(); NSIG],
                 shared: Pending::new(),
                 threads: LiteMap::new(),
+                overruns: LiteMap::new(),
             }),
             any: AtomicBool::new(false),
         }
@@ -227,6 +272,7 @@ fn user_signal(pid: i32, sig: usize, code: i32) -> Queued {
         code,
         pid,
         value: 0,
+        timer: None,
     }
 }
 
@@ -245,6 +291,9 @@ fn dequeue(s: &mut State, any: &AtomicBool, tid: i32, set: u64) -> Option<Queued
     } else {
         s.shared.take(sig)
     };
+    if let Some(t) = q.and_then(|q| q.timer) {
+        s.overruns.insert(t.id, t.overrun);
+    }
     s.refresh_any(any);
     q
 }
@@ -308,13 +357,7 @@ fn terminate(sig: usize) -> ! {
 /// interrupted, shown in `uc_mcontext` (and taken back from it: a handler may edit it,
 /// as on Linux); without one (delivery at a system call's end) `uc_mcontext` is zero.
 fn run_handler(d: &Delivery, interrupted: Option<&mut Mcontext>) -> u64 {
-    let mut info = Siginfo::sent(d.q.sig, d.q.code, d.q.pid, 0, d.q.value);
-    if d.q.code == SI_TIMER {
-        // Timers: si_tid 0, si_overrun from the high half of the value.
-        info.f0 = 0;
-        info.f1 = (d.q.value >> 32) as u32;
-        info.f2 &= 0xffff_ffff;
-    }
+    let mut info = d.q.siginfo();
     let mut uc = [0u64; uc_off::WORDS];
     uc[uc_off::STACK_SP] = d.alt.sp as u64;
     uc[uc_off::STACK_SIZE] = d.alt.size as u64;
@@ -552,6 +595,7 @@ impl SignalState {
                 code: SI_USER,
                 pid: self.pid,
                 value: 0,
+                timer: None,
             },
         );
     }
@@ -565,8 +609,27 @@ impl SignalState {
                 code: SI_KERNEL,
                 pid: 0,
                 value: 0,
+                timer: None,
             },
         );
+    }
+
+    /// timer_getoverrun(2) of timer `id`: the overrun count its last delivered signal
+    /// carried (0 before the first).
+    pub fn timer_overrun(&self, id: i32) -> u32 {
+        self.state.lock().overruns.get(&id).copied().unwrap_or(0)
+    }
+
+    /// Timer `id` was deleted or set again: its pending signal goes with it, and its
+    /// overrun count starts over, as on Linux.
+    pub fn forget_timer(&self, id: i32) {
+        let mut s = self.state.lock();
+        s.shared.drop_timer(id);
+        for (_, t) in s.threads.iter_mut() {
+            t.pending.drop_timer(id);
+        }
+        s.overruns.remove(&id);
+        s.refresh_any(&self.any);
     }
 
     /// self.kill(2): the only process is pid 1 (also reached as 0, its own group). -1 means

@@ -17,6 +17,13 @@ pub(crate) fn init() {
     BOOT_NS.store(uk_plat::get().monotonic_ns(), Ordering::Relaxed);
 }
 
+/// A timer setting in nanoseconds (`struct itimerspec`): `value` 0 means disarmed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ItimerNs {
+    pub interval: u64,
+    pub value: u64,
+}
+
 /// Nanoseconds since boot.
 pub fn uptime_ns() -> u64 {
     uk_plat::get()
@@ -44,9 +51,58 @@ pub fn clock_ns(clock: i32) -> KResult<i64> {
         | CLOCK_MONOTONIC_COARSE
         | CLOCK_BOOTTIME
         | CLOCK_BOOTTIME_ALARM => p.monotonic_ns() as i64,
-        CLOCK_PROCESS_CPUTIME_ID | CLOCK_THREAD_CPUTIME_ID => cpu_ns() as i64,
+        CLOCK_PROCESS_CPUTIME_ID => cpu_ns() as i64,
+        CLOCK_THREAD_CPUTIME_ID => thread_cpu_ns(uk_sched::current_tid())? as i64,
+        c if c < 0 => cpu_clock_ns(c)?,
         _ => return Err(Errno::EINVAL),
     })
+}
+
+/// The first check of clock_settime(2), made before the timespec is read (Linux's
+/// order): EINVAL for a clock that cannot be set at all. CLOCK_REALTIME and the CPU-time
+/// clocks can be, given the privilege.
+pub fn clock_settable(clock: i32) -> KResult<()> {
+    if clock == CLOCK_REALTIME || (clock < 0 && clock_ns(clock).is_ok()) {
+        Ok(())
+    } else {
+        Err(Errno::EINVAL)
+    }
+}
+
+/// clock_settime(2) of a settable clock: EINVAL for a timespec out of range, then
+/// EPERM: the wall clock belongs to the platform (the host's clock, the VM's), as it
+/// does for a Linux process without CAP_SYS_TIME.
+pub fn clock_settime(clock: i32, ts: &Timespec) -> KResult<()> {
+    clock_settable(clock)?;
+    timespec_to_ns(ts)?;
+    Err(Errno::EPERM)
+}
+
+/// CPU time of one thread (ns): EINVAL when there is no such thread.
+fn thread_cpu_ns(tid: i32) -> KResult<u64> {
+    uk_sched::thread_cpu_ns(tid).ok_or(Errno::EINVAL)
+}
+
+/// A CPU-time clock named by a process or thread id, as clock_getcpuclockid(3) and
+/// pthread_getcpuclockid(3) make them: the id is `!(clock >> 3)` (0: the caller), bit 2
+/// says thread, the low two bits pick PROF (0), VIRT (1) or SCHED (2). ukit has no
+/// user/system split, so the three read the same time. An id that names no thread is
+/// EINVAL, as on Linux; a process clock must name the caller as 0 here (the system
+/// call rewrites the caller's own pid first: `process::own_clock`), any other is EINVAL.
+fn cpu_clock_ns(clock: i32) -> KResult<i64> {
+    if clock & 3 == 3 {
+        return Err(Errno::EINVAL);
+    }
+    let id = !(clock >> 3);
+    let ns = if clock & 4 != 0 {
+        let tid = if id == 0 { uk_sched::current_tid() } else { id };
+        thread_cpu_ns(tid)?
+    } else if id == 0 {
+        cpu_ns()
+    } else {
+        return Err(Errno::EINVAL);
+    };
+    Ok(ns as i64)
 }
 
 /// Resolution of `clock` in nanoseconds.
@@ -129,6 +185,34 @@ pub fn clock_nanosleep(clock: i32, abs: bool, ns: u64) -> KResult<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cpu_clock_ids() {
+        crate::testplat::setup();
+        let _g = crate::testplat::serial();
+        let tid = uk_sched::current_tid();
+        // pthread_getcpuclockid's encoding: (-tid - 1) * 8 + 6.
+        let mine = (-tid - 1) * 8 + 6;
+        let a = clock_ns(mine).unwrap();
+        assert!(a >= 0);
+        assert!(clock_ns(CLOCK_THREAD_CPUTIME_ID).unwrap() >= a);
+        // The caller's own (id 0) thread and process clocks.
+        assert!(clock_ns(-2).is_ok() && clock_ns(-6).is_ok());
+        assert_eq!(clock_ns(-1), Err(Errno::EINVAL)); // low bits 3: no such clock
+        assert_eq!(clock_ns((-123_456 - 1) * 8 + 6), Err(Errno::EINVAL));
+        assert_eq!(clock_ns((-77 - 1) * 8 + 2), Err(Errno::EINVAL));
+        assert_eq!(clock_settable(CLOCK_MONOTONIC), Err(Errno::EINVAL));
+        let ts = Timespec {
+            tv_sec: 1,
+            tv_nsec: 0,
+        };
+        assert_eq!(clock_settime(CLOCK_REALTIME, &ts), Err(Errno::EPERM));
+        let bad = Timespec {
+            tv_sec: 1,
+            tv_nsec: 1_000_000_000,
+        };
+        assert_eq!(clock_settime(CLOCK_REALTIME, &bad), Err(Errno::EINVAL));
+    }
 
     #[test]
     fn clocks_and_sleep() {

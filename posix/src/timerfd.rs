@@ -24,12 +24,7 @@ use core::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use litemap::LiteMap;
 use uk_sched::{WaitQueue, Wake};
 
-/// A timer setting in nanoseconds (`struct itimerspec`): `value` 0 means disarmed.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct ItimerNs {
-    pub interval: u64,
-    pub value: u64,
-}
+pub use crate::time::ItimerNs;
 
 struct State {
     /// Monotonic deadline of the next expiration; 0: disarmed.

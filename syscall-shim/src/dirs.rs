@@ -1,5 +1,5 @@
-//! getdents64(2), mkdir(2), mkdirat(2), rmdir(2), chdir(2), fchdir(2), getcwd(2):
-//! https://man7.org/linux/man-pages/man2/getdents.2.html
+//! getdents64(2), mkdir(2), mkdirat(2), rmdir(2), chdir(2), fchdir(2), getcwd(2),
+//! chroot(2): https://man7.org/linux/man-pages/man2/getdents.2.html
 
 use crate::open::path;
 use crate::table::{row, Row};
@@ -7,7 +7,8 @@ use crate::trace::Arg;
 use crate::{Args, Errno, KResult};
 use uk_abi::fcntl::{AT_FDCWD, AT_REMOVEDIR};
 use uk_abi::sysno::{
-    SYS_CHDIR, SYS_FCHDIR, SYS_GETCWD, SYS_GETDENTS64, SYS_MKDIR, SYS_MKDIRAT, SYS_RMDIR,
+    SYS_CHDIR, SYS_CHROOT, SYS_FCHDIR, SYS_GETCWD, SYS_GETDENTS64, SYS_MKDIR, SYS_MKDIRAT,
+    SYS_RMDIR,
 };
 use uk_posix::fs::{self};
 use uk_posix::user;
@@ -42,6 +43,10 @@ pub fn sys_chdir(a: &Args) -> KResult<usize> {
     fs::chdir(&path(a[0])?).map(|_| 0)
 }
 
+pub fn sys_chroot(a: &Args) -> KResult<usize> {
+    fs::chroot(&path(a[0])?).map(|_| 0)
+}
+
 pub fn sys_fchdir(a: &Args) -> KResult<usize> {
     fs::fchdir(a[0] as i32).map(|_| 0)
 }
@@ -66,6 +71,7 @@ pub const ENTRIES: &[Row] = &[
     row(SYS_GETCWD, sys_getcwd),
     row(SYS_CHDIR, sys_chdir).shows(&[Arg::Path, Arg::Hex]),
     row(SYS_FCHDIR, sys_fchdir).shows(&[Arg::Fd]),
+    row(SYS_CHROOT, sys_chroot).shows(&[Arg::Path]),
     row(SYS_MKDIR, sys_mkdir).shows(&[Arg::Path, Arg::Mode]),
     row(SYS_RMDIR, sys_rmdir).shows(&[Arg::Path, Arg::Hex]),
     row(SYS_GETDENTS64, sys_getdents64).shows(&[Arg::Fd, Arg::Hex, Arg::Hex]),

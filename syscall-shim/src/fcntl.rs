@@ -3,8 +3,8 @@
 
 use uk_abi::fcntl::{
     Flock, FD_CLOEXEC, F_DUPFD, F_DUPFD_CLOEXEC, F_GETFD, F_GETFL, F_GETLK, F_GETOWN, F_GETPIPE_SZ,
-    F_OFD_GETLK, F_OFD_SETLK, F_OFD_SETLKW, F_SETFD, F_SETFL, F_SETLK, F_SETLKW, F_SETOWN,
-    F_SETPIPE_SZ,
+    F_NOTIFY, F_OFD_GETLK, F_OFD_SETLK, F_OFD_SETLKW, F_SETFD, F_SETFL, F_SETLK, F_SETLKW,
+    F_SETOWN, F_SETPIPE_SZ,
 };
 
 use crate::table::{row, Row};
@@ -94,6 +94,7 @@ pub fn sys_fcntl(a: &Args) -> KResult<usize> {
         F_SETOWN => current().fds.get(fdn).map(|_| 0),
         F_GETOWN => current().fds.get(fdn).map(|_| 0),
         F_GETPIPE_SZ => current().fds.get(fdn)?.pipe_size(),
+        F_NOTIFY => uk_posix::fs::dnotify::notify(fdn, arg as u32).map(|_| 0),
         F_SETPIPE_SZ => current().fds.get(fdn)?.set_pipe_size(arg),
         _ => {
             current().fds.get(fdn)?;

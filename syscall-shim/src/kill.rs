@@ -19,6 +19,7 @@ fn queued_from(sig: usize, addr: usize) -> KResult<Queued> {
         code: info.si_code,
         pid: info.pid(),
         value: info.f2,
+        timer: None,
     })
 }
 

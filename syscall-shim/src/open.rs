@@ -58,7 +58,7 @@ pub const ENTRIES: &[Row] = &[
 ];
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     //! The file families end to end through `dispatch`, on a ramfs root.
     use crate::dispatch;
     use uk_abi::sysno::{
@@ -69,7 +69,8 @@ mod tests {
     };
     use uk_abi::Errno;
 
-    fn setup() {
+    /// A ramfs root with /dev, made once for the shim's tests that need files.
+    pub(crate) fn setup() {
         static ONCE: std::sync::Once = std::sync::Once::new();
         crate::table::tests::setup();
         ONCE.call_once(|| {

@@ -1,6 +1,7 @@
 //! Process groups, sessions and scheduling priority of the one process: getpgid(2),
 //! getsid(2), setpgid(2), setsid(2), getpriority(2), setpriority(2),
-//! sched_getscheduler(2) and friends: https://man7.org/linux/man-pages/man2/setpgid.2.html
+//! sched_getscheduler(2), sched_rr_get_interval(2) and friends:
+//! https://man7.org/linux/man-pages/man2/setpgid.2.html
 //!
 //! The image's process is pid 1, leader of group 1 and session 1 (like init), so
 //! setpgid and setsid answer EPERM as Linux does for a session leader. There is one
@@ -16,7 +17,8 @@ use uk_abi::sched::SchedParam;
 use uk_abi::sysno::{
     SYS_GETPGID, SYS_GETPGRP, SYS_GETPRIORITY, SYS_GETSID, SYS_SCHED_GETPARAM,
     SYS_SCHED_GETSCHEDULER, SYS_SCHED_GET_PRIORITY_MAX, SYS_SCHED_GET_PRIORITY_MIN,
-    SYS_SCHED_SETPARAM, SYS_SCHED_SETSCHEDULER, SYS_SETPGID, SYS_SETPRIORITY, SYS_SETSID,
+    SYS_SCHED_RR_GET_INTERVAL, SYS_SCHED_SETPARAM, SYS_SCHED_SETSCHEDULER, SYS_SETPGID,
+    SYS_SETPRIORITY, SYS_SETSID,
 };
 use uk_posix::process::current;
 use uk_posix::user;
@@ -96,6 +98,16 @@ pub fn sys_sched_getscheduler(a: &Args) -> KResult<usize> {
     Ok(SCHED_OTHER as usize)
 }
 
+/// sched_rr_get_interval: the scheduler's time slice (`sched.timeslice_us`), which is
+/// how long a thread runs before another runnable one takes the CPU; 0 when preemption
+/// is off. Linux answers its own slice for SCHED_OTHER too.
+pub fn sys_sched_rr_get_interval(a: &Args) -> KResult<usize> {
+    own(a[0])?;
+    let ts = uk_abi::time::Timespec::from_ns(uk_sched::timeslice_ns() as i64);
+    user::write(a[1], &ts)?;
+    Ok(0)
+}
+
 pub fn sys_sched_getparam(a: &Args) -> KResult<usize> {
     if a[1] == 0 {
         return Err(Errno::EINVAL);
@@ -144,6 +156,7 @@ pub const ENTRIES: &[Row] = &[
     row(SYS_SETPRIORITY, sys_setpriority),
     row(SYS_SCHED_SETPARAM, sys_sched_setparam),
     row(SYS_SCHED_GETPARAM, sys_sched_getparam),
+    row(SYS_SCHED_RR_GET_INTERVAL, sys_sched_rr_get_interval),
     row(SYS_SCHED_SETSCHEDULER, sys_sched_setscheduler),
     row(SYS_SCHED_GETSCHEDULER, sys_sched_getscheduler),
     row(SYS_SCHED_GET_PRIORITY_MAX, sys_sched_get_priority_max),

@@ -117,6 +117,17 @@ mod tests {
         assert_eq!(dispatch(SYS_SELECT, &[64, rs, 0, 0, tv, 0]), 0);
         assert_eq!(uk_posix::user::read::<u64>(rs).unwrap(), 0);
         assert_eq!(uk_posix::user::read::<[i64; 2]>(tv).unwrap(), [0, 0]);
+        // A writable descriptor in the read set alone is not ready: the sets answer
+        // apart (POLLERR is in both masks, but only the sets passed may count).
+        uk_posix::user::write(rs, &(1u64 << w)).unwrap();
+        uk_posix::user::write(tv, &[0i64, 0]).unwrap();
+        assert_eq!(dispatch(SYS_SELECT, &[64, rs, 0, 0, tv, 0]), 0);
+        assert_eq!(uk_posix::user::read::<u64>(rs).unwrap(), 0);
+        uk_posix::user::write(rs, &(1u64 << w)).unwrap();
+        uk_posix::user::write(ws, &(1u64 << w)).unwrap();
+        assert_eq!(dispatch(SYS_SELECT, &[64, rs, ws, 0, tv, 0]), 1);
+        assert_eq!(uk_posix::user::read::<u64>(rs).unwrap(), 0);
+        assert_eq!(uk_posix::user::read::<u64>(ws).unwrap(), 1 << w);
         // EBADF, EINVAL.
         uk_posix::user::write(rs, &(1u64 << 50)).unwrap();
         assert_eq!(

@@ -11,7 +11,7 @@ use uk_abi::sysno::{
     SYS_RT_SIGSUSPEND, SYS_RT_SIGTIMEDWAIT, SYS_SIGALTSTACK,
 };
 use uk_posix::process::current;
-use uk_posix::signal::{self, KSigaction, StackT};
+use uk_posix::signal::{KSigaction, StackT};
 use uk_posix::user::UserPtr;
 use uk_posix::{time, user};
 
@@ -78,11 +78,6 @@ pub fn sys_pause(_: &Args) -> KResult<usize> {
     current().signals.pause()
 }
 
-/// The `siginfo_t` rt_sigtimedwait writes.
-fn siginfo_of(q: &signal::Queued) -> Siginfo {
-    Siginfo::sent(q.sig, q.code, q.pid, 0, q.value)
-}
-
 pub fn sys_rt_sigtimedwait(a: &Args) -> KResult<usize> {
     if a[3] != SIGSET {
         return Err(Errno::EINVAL);
@@ -100,7 +95,7 @@ pub fn sys_rt_sigtimedwait(a: &Args) -> KResult<usize> {
     };
     let q = current().signals.sigtimedwait(set, deadline)?;
     if let Some(p) = info {
-        p.write(&siginfo_of(&q))?;
+        p.write(&q.siginfo())?;
     }
     Ok(q.sig)
 }

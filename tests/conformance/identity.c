@@ -145,6 +145,29 @@ static void cpu_ids(void)
 	TEST_RES(getpriority(PRIO_PROCESS, 0), 0);
 }
 
+/* getresuid/getresgid agree with the single-id calls; getgroups answers a count it can
+ * then fill, and refuses a list too short for it. */
+static void res_ids(void)
+{
+	uid_t r = 99, e = 99, s = 99;
+	TEST_RES(getresuid(&r, &e, &s), 0);
+	TEST_RES(r, getuid());
+	TEST_RES(e, geteuid());
+	TEST_RES(s, geteuid());
+	gid_t gr = 99, ge = 99, gs = 99;
+	TEST_RES(getresgid(&gr, &ge, &gs), 0);
+	TEST_RES(gr, getgid());
+	TEST_RES(ge, getegid());
+	TEST_RES(gs, getegid());
+	TEST_ERRNO(syscall(SYS_getresuid, &r, (void *)8, &s), EFAULT);
+	TEST_ERRNO(syscall(SYS_getresgid, (void *)8, &ge, &gs), EFAULT);
+	int n = getgroups(0, NULL);
+	TEST_TRUE(n >= 0);
+	gid_t list[256];
+	TEST_RES(getgroups(256, list), n);
+	TEST_ERRNO(getgroups(-1, list), EINVAL);
+}
+
 int main(void)
 {
 	ukt_setup();
@@ -154,5 +177,6 @@ int main(void)
 	RUN(usage_cases);
 	RUN(prctl_cases);
 	RUN(cpu_ids);
+	RUN(res_ids);
 	return ukt_finish();
 }

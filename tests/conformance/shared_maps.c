@@ -177,6 +177,44 @@ static void mremap_shared(void)
 	close(fd);
 }
 
+/* The pattern of Python's mmap.mmap(fd, n, access=ACCESS_READ) and close(): a file
+ * opened read-only, fstat, a dup kept by the map object, PROT_READ + MAP_SHARED, reads,
+ * then munmap and both closes (in the order Python uses, and the other order). */
+static void read_only_map_of_read_only_file(void)
+{
+	char data[3 * PG / 2];
+	for (size_t i = 0; i < sizeof data; i++)
+		data[i] = 'a' + i % 26;
+	int w = open("ro", O_CREAT | O_WRONLY | O_TRUNC, 0644);
+	REQUIRE(w >= 0 && write(w, data, sizeof data) == (ssize_t)sizeof data);
+	close(w);
+	int fd = open("ro", O_RDONLY);
+	REQUIRE(fd >= 0);
+	struct stat st;
+	TEST_RES(fstat(fd, &st), 0);
+	int dupfd = dup(fd);
+	TEST_TRUE(dupfd >= 0);
+	char *m = mmap(NULL, st.st_size, PROT_READ, MAP_SHARED, dupfd, 0);
+	TEST_TRUE(m != MAP_FAILED);
+	TEST_RES(m[0], 'a');
+	TEST_RES(memcmp(m, data, sizeof data), 0);
+	TEST_RES(munmap(m, st.st_size), 0);
+	TEST_RES(close(dupfd), 0);
+	/* Again, closing every descriptor before the munmap. */
+	m = mmap(NULL, st.st_size, PROT_READ, MAP_SHARED, fd, 0);
+	TEST_TRUE(m != MAP_FAILED);
+	TEST_RES(close(fd), 0);
+	TEST_RES(m[PG], data[PG]);
+	TEST_RES(msync(m, PG, MS_SYNC), 0);
+	TEST_RES(munmap(m, st.st_size), 0);
+	/* The file is unchanged. */
+	char back[sizeof data];
+	fd = open("ro", O_RDONLY);
+	TEST_RES(read(fd, back, sizeof back), (ssize_t)sizeof back);
+	TEST_RES(memcmp(back, data, sizeof data), 0);
+	close(fd);
+}
+
 int main(void)
 {
 	ukt_setup();
@@ -186,5 +224,6 @@ int main(void)
 	RUN(unmapping_a_read_only_map_writes_nothing);
 	RUN(protection_and_truncate);
 	RUN(mremap_shared);
+	RUN(read_only_map_of_read_only_file);
 	return ukt_finish();
 }

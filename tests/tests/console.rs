@@ -1,6 +1,7 @@
 //! The console streams behave like Linux's when the shell redirects them: stdin from a
 //! file seeks (and stdio gives back its unread buffer at exit), stdin from a pipe
-//! answers ESPIPE. Each run is compared with the native musl build of the same program.
+//! answers ESPIPE; /dev/tty is the console on a terminal and ENXIO without one. Each
+//! run is compared with the native musl build of the same program.
 
 use std::process::{Command, Stdio};
 use uk_tests::{build_native, build_uk, c_source, run_command, text, TempDir, DEFAULT_TIMEOUT};
@@ -63,4 +64,48 @@ fn stdin_seeks_on_files_and_not_on_pipes() {
         "{got}"
     );
     assert!(run_with_stdin(&image, &input, false).contains("Invalid seek"));
+}
+
+/// Runs `prog` on a fresh terminal (script(1) gives it a pseudo-terminal as its
+/// controlling terminal and standard streams); returns what the terminal showed.
+fn run_on_a_terminal(prog: &std::path::Path) -> String {
+    let mut cmd = Command::new(uk_tests::require_tool("script"));
+    cmd.args(["-qec"])
+        .arg(prog)
+        .arg("/dev/null")
+        .stdin(Stdio::null());
+    let out = run_command(cmd, DEFAULT_TIMEOUT);
+    assert!(
+        out.status.success(),
+        "{}: {}",
+        prog.display(),
+        text(&out.stderr)
+    );
+    text(&out.stdout).replace("\r\n", "\n")
+}
+
+#[test]
+fn dev_tty_on_a_terminal_is_the_console() {
+    let tmp = TempDir::new("devtty");
+    let (image, native) = (tmp.join("tty.uk"), tmp.join("tty.native"));
+    build_uk(&c_source("dev_tty.c"), &image);
+    build_native(&c_source("dev_tty.c"), &native);
+    let want = run_on_a_terminal(&native);
+    let got = run_on_a_terminal(&image);
+    assert_eq!(got, want);
+    // A real run, not two equal failures to open.
+    assert!(
+        got.contains("isatty 1") && got.contains("written to the terminal"),
+        "{got}"
+    );
+    // Without a terminal (a new session, standard streams not terminals): ENXIO on
+    // both sides.
+    let detached = |prog: &std::path::Path| {
+        let mut c = Command::new(uk_tests::require_tool("setsid"));
+        c.arg("-w").arg(prog).stdin(Stdio::null());
+        run_command(c, DEFAULT_TIMEOUT)
+    };
+    let (out, native_out) = (detached(&image), detached(&native));
+    assert_eq!(text(&out.stdout), text(&native_out.stdout));
+    assert!(text(&out.stdout).contains("No such device or address"));
 }

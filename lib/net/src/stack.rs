@@ -2,10 +2,11 @@
 //! random numbers, assertions), one netif per network device, and the "net" thread.
 
 use alloc::boxed::Box;
+use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 use core::cell::UnsafeCell;
 use core::ffi::{c_char, c_void};
-use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use uk_lwip_sys as sys;
 use uk_netdev::Interface;
 use uk_sched::WaitQueue;
@@ -223,12 +224,16 @@ pub fn progress(flush_tx: bool) -> bool {
             due |= 1 << n;
         }
     }
-    if !timers && !tx && due == 0 {
+    let parked = parked_due();
+    if !timers && !tx && due == 0 && !parked {
         return false;
     }
     let g = CORE.lock();
     if tx {
         flush_deferred();
+    }
+    if parked {
+        retry_parked();
     }
     let fed = if due == 0 {
         0
@@ -241,7 +246,7 @@ pub fn progress(flush_tx: bool) -> bool {
     }
     after_calls();
     drop(g);
-    fed > 0 || timers
+    fed > 0 || timers || parked
 }
 
 /// Delivers packets queued on loopback (and answers they cause), a bounded number of
@@ -555,9 +560,15 @@ fn poll_devices(budget: usize, pick: impl Fn(usize) -> bool) -> usize {
 }
 
 /// Hands one received frame to lwIP; then ends a TIME_WAIT connection that the TCP
-/// hook asked to end, and hands the frame over once more if it was a new SYN for it.
-/// Core lock held.
+/// hook asked to end, and hands the frame over once more if it was a new SYN for it;
+/// or keeps a SYN the hook parked (see [`PARKED`]). Core lock held.
 fn input_frame(netif: *mut sys::netif, frame: &[u8]) {
+    input_frame_at(netif, frame, now_ns());
+}
+
+/// [`input_frame`] for a frame that first arrived at `arrived` (monotonic ns): a
+/// parked SYN keeps its first arrival time however often it is parked again.
+fn input_frame_at(netif: *mut sys::netif, frame: &[u8], arrived: u64) {
     for _ in 0..2 {
         // SAFETY: core lock held; the pbuf is filled before lwIP sees it, and freed
         // here when lwIP refuses it (lwIP owns it on ERR_OK).
@@ -575,8 +586,104 @@ fn input_frame(netif: *mut sys::netif, frame: &[u8]) {
             }
             DEVICE_INPUT.store(false, Ordering::Relaxed);
         }
+        if PARK_NOW.swap(false, Ordering::Relaxed) {
+            // SAFETY: core lock held; a netif of ours keeps its index as its state.
+            let idx = unsafe { (*netif).state } as usize;
+            park(idx, frame, arrived);
+            return;
+        }
         if !end_time_wait() {
             return;
+        }
+    }
+}
+
+/// SYNs that found their listener's accept queue full, kept to be handed to lwIP again
+/// when the program accepts (docs/net.md, "A full accept queue"). Linux drops such a
+/// SYN and the client sends it again a second later; passt never sends a SYN again (it
+/// resets the connection after 10 s), so a burst of connections larger than the
+/// backlog would lose the rest. Oldest first; at most [`PARKED_MAX`], each for at most
+/// [`PARKED_TTL_NS`]. Core lock held.
+static PARKED: spin::Mutex<VecDeque<Parked>> = spin::Mutex::new(VecDeque::new());
+/// `PARKED.len()`, read without the lock by [`accepted`].
+static PARKED_LEN: AtomicUsize = AtomicUsize::new(0);
+/// Set by the TCP hook (through [`request_park`]) for the frame being handed over.
+static PARK_NOW: AtomicBool = AtomicBool::new(false);
+/// Connections the program has accepted, and the count when parked SYNs were last
+/// handed over: each accept makes room for one.
+static ACCEPTED: AtomicU64 = AtomicU64::new(0);
+static RETRIED_AT: AtomicU64 = AtomicU64::new(0);
+/// Linux's somaxconn: no more SYNs wait than one listener could have queued.
+const PARKED_MAX: usize = 4096;
+/// A client gives up on a SYN after about this (passt: 10 s); older ones are dropped.
+const PARKED_TTL_NS: u64 = 10_000_000_000;
+
+struct Parked {
+    arrived: u64,
+    idx: usize,
+    frame: Vec<u8>,
+}
+
+/// From the TCP input hook: the SYN being handed over found its listener's accept
+/// queue full; keep it for later instead of dropping it. Only for device input (a
+/// loopback frame cannot be handed over again): false then, and the caller drops it.
+pub(crate) fn request_park() -> bool {
+    if !DEVICE_INPUT.load(Ordering::Relaxed) {
+        return false;
+    }
+    PARK_NOW.store(true, Ordering::Relaxed);
+    true
+}
+
+/// Keeps a parked SYN (the oldest goes when the queue is full). Core lock held.
+fn park(idx: usize, frame: &[u8], arrived: u64) {
+    let mut q = PARKED.lock();
+    if q.len() >= PARKED_MAX {
+        q.pop_front();
+    }
+    q.push_back(Parked {
+        arrived,
+        idx,
+        frame: frame.to_vec(),
+    });
+    PARKED_LEN.store(q.len(), Ordering::Relaxed);
+}
+
+/// The program accepted a connection: a parked SYN may now find room.
+pub(crate) fn accepted() {
+    ACCEPTED.fetch_add(1, Ordering::Relaxed);
+    if PARKED_LEN.load(Ordering::Relaxed) > 0 {
+        KICK.wake_all();
+    }
+}
+
+/// True when accepts made room since parked SYNs were last handed over.
+fn parked_due() -> bool {
+    PARKED_LEN.load(Ordering::Relaxed) > 0
+        && ACCEPTED.load(Ordering::Relaxed) != RETRIED_AT.load(Ordering::Relaxed)
+}
+
+/// Hands as many parked SYNs to lwIP again as connections were accepted since the last
+/// time (a SYN whose listener is still full is parked again). Core lock held.
+fn retry_parked() {
+    if !parked_due() {
+        return;
+    }
+    let acc = ACCEPTED.load(Ordering::Relaxed);
+    let room = acc.wrapping_sub(RETRIED_AT.swap(acc, Ordering::Relaxed)) as usize;
+    let now = now_ns();
+    let batch: Vec<Parked> = {
+        let mut q = PARKED.lock();
+        q.retain(|p| now.saturating_sub(p.arrived) < PARKED_TTL_NS);
+        let n = room.min(q.len());
+        let b = q.drain(..n).collect();
+        PARKED_LEN.store(q.len(), Ordering::Relaxed);
+        b
+    };
+    for p in batch {
+        let netif = netif_for(p.idx);
+        if !netif.is_null() {
+            input_frame_at(netif, &p.frame, p.arrived);
         }
     }
 }
@@ -635,6 +742,7 @@ fn end_time_wait() -> bool {
 pub(crate) fn service() -> Option<u64> {
     let g = CORE.lock();
     flush_deferred();
+    retry_parked();
     poll_devices(THREAD_BUDGET, |_| true);
     // SAFETY: core lock held.
     unsafe { sys::sys_check_timeouts() };

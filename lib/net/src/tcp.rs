@@ -316,10 +316,12 @@ unsafe extern "C" fn accept_cb(
     let (v6, nodelay) = {
         let st = listener.st.lock();
         // SYNs stop at a full queue (`listen_input`), so only handshakes already under
-        // way when it filled find it full: those still get in (Linux would drop their
-        // last ACK and have the peer send it again), up to twice the backlog; past
-        // that lwIP aborts the new connection.
-        if st.accept_q.len() >= 2 * st.backlog {
+        // way when it filled find it full: those still get in. Linux would leave them
+        // half-open and have the peer send its last ACK again; lwIP can only take or
+        // abort (a reset the client sees), and a batch of frames handed over at once
+        // (the net thread after a preemption) finishes hundreds of handshakes before
+        // the program accepts one. They are bounded by the half-open limit.
+        if st.accept_q.len() >= st.backlog + HALF_OPEN_MAX as usize {
             return sys::err_enum_t::ERR_MEM as sys::err_t;
         }
         (st.v6, st.nodelay)
@@ -367,7 +369,8 @@ fn free_rx(st: &mut State) {
 /// lets lwIP go on; anything else drops the segment. It must not change lwIP's state
 /// (lwIP is walking its lists), so a TIME_WAIT connection is ended after the segment
 /// (`stack::request_time_wait_end`). What it does, as Linux does (docs/net.md):
-/// - LISTEN: a SYN while the accept queue is full is dropped (the peer retries).
+/// - LISTEN: a SYN while the accept queue is full is parked until the program accepts
+///   (device input; docs/net.md, "A full accept queue"), or dropped (loopback).
 /// - TIME_WAIT: a SYN with a sequence number above the old connection's next one starts
 ///   a new connection (lwIP would answer with an ACK for the old one, and ignore the
 ///   peer's RST: the connect hangs until TIME_WAIT ends); an RST exactly at that
@@ -407,8 +410,9 @@ pub unsafe extern "C" fn uk_net_tcp_inpacket(
     }
 }
 
-/// A segment for a listener: drop a SYN that would find the accept queue full, or
-/// that would take the half-open connections past [`HALF_OPEN_MAX`].
+/// A segment for a listener: park (or drop) a SYN that would find the accept queue
+/// full, and drop one that would take the half-open connections past
+/// [`HALF_OPEN_MAX`].
 ///
 /// # Safety
 /// Core lock held; `lpcb` is a live listen pcb.
@@ -424,7 +428,12 @@ unsafe fn listen_input(lpcb: *mut sys::tcp_pcb_listen, flags: u8) -> sys::err_t 
         let st = l.st.lock();
         st.accept_q.len() >= st.backlog
     };
-    if full || !admit_syn() {
+    if full {
+        // Kept and handed over again when the program accepts (a loopback SYN is
+        // dropped; our own connect sends it again).
+        crate::stack::request_park();
+        DROP
+    } else if !admit_syn() {
         DROP
     } else {
         OK
@@ -625,7 +634,10 @@ impl TcpSocket {
                 st.accept_q.pop_front()
             };
             match r {
-                Some(child) => return Ok(TcpSocket { inner: child }),
+                Some(child) => {
+                    crate::stack::accepted();
+                    return Ok(TcpSocket { inner: child });
+                }
                 None => block(&self.inner, wait, POLLIN, &mut progressed)?,
             }
         }

@@ -69,6 +69,9 @@ pub struct Thread {
     /// An opaque word the layer above attaches to the thread (posix: its process); 0
     /// for none. See [`set_owner`].
     owner: AtomicUsize,
+    /// Nanoseconds this thread had the CPU, up to its last switch away (the running
+    /// thread adds the time since [`RUN_START`]). Idle waits are charged to no one.
+    cpu_ns: AtomicU64,
 }
 
 // SAFETY: `ctx` is only touched by the scheduler while switching, on the one CPU, with
@@ -89,6 +92,7 @@ impl Thread {
             stack,
             exit_code: AtomicI32::new(0),
             owner: AtomicUsize::new(0),
+            cpu_ns: AtomicU64::new(0),
         }
     }
 
@@ -160,6 +164,9 @@ static SCHED: spin::Mutex<Sched> = spin::Mutex::new(Sched {
 
 /// Nanoseconds spent idle (waiting on the platform with nothing to run).
 static IDLE_NS: AtomicU64 = AtomicU64::new(0);
+/// When the running thread last got the CPU (monotonic ns): the start of the stretch
+/// not yet in its `cpu_ns`.
+static RUN_START: AtomicU64 = AtomicU64::new(0);
 /// Context switches so far.
 static SWITCHES: AtomicU64 = AtomicU64::new(0);
 /// Unmaps a detached thread's stack, given (its owner word, addr, len): posix's munmap
@@ -205,6 +212,10 @@ static SLICE_NS: AtomicU64 = AtomicU64::new(0);
 pub fn init(kernel_stack: usize, timeslice_ns: u64) {
     KSTACK.store(kernel_stack, Ordering::Relaxed);
     SLICE_NS.store(timeslice_ns, Ordering::Relaxed);
+    RUN_START.store(
+        uk_plat::try_get().map_or(0, |p| p.monotonic_ns()),
+        Ordering::Relaxed,
+    );
     let t = Arc::new(Thread::new(1, Context::default(), None, 0));
     t.set_state(State::Running);
     let mut s = SCHED.lock();
@@ -250,6 +261,35 @@ pub fn thread_count() -> usize {
 /// Ids of all live threads.
 pub fn thread_ids() -> Vec<i32> {
     SCHED.lock().threads.keys().copied().collect()
+}
+
+/// The time slice a thread runs before another runnable one gets the CPU (ns; 0: no
+/// preemption).
+pub fn timeslice_ns() -> u64 {
+    SLICE_NS.load(Ordering::Relaxed)
+}
+
+/// CPU time of thread `tid` in nanoseconds (the time it held the CPU, kernel work on
+/// its behalf included: ukit has no user/system split), or None when there is no such
+/// thread. pthread_getcpuclockid's clocks read this.
+pub fn thread_cpu_ns(tid: i32) -> Option<u64> {
+    let s = SCHED.lock();
+    let t = s.threads.get(&tid)?;
+    let mut ns = t.cpu_ns.load(Ordering::Relaxed);
+    if s.current.as_ref().is_some_and(|c| c.tid == tid) {
+        let now = uk_plat::get().monotonic_ns();
+        ns += now.saturating_sub(RUN_START.load(Ordering::Relaxed));
+    }
+    Some(ns)
+}
+
+/// Charge the running thread `prev` with its time on the CPU up to now, and start a new
+/// stretch (for whichever thread runs next, or for nobody while idle).
+fn charge(prev: &Thread) {
+    let now = uk_plat::get().monotonic_ns();
+    let start = RUN_START.swap(now, Ordering::Relaxed);
+    prev.cpu_ns
+        .fetch_add(now.saturating_sub(start), Ordering::Relaxed);
 }
 
 pub fn idle_ns() -> u64 {
@@ -476,18 +516,28 @@ fn earliest_deadline(s: &Sched) -> Option<u64> {
     }
 }
 
+/// How long a program thread runs at most while a kernel thread (the network thread)
+/// waits: kernel threads do a bounded batch of work and yield when more is left, and
+/// frames a device holds meanwhile wait for them (passt drops what its socket cannot
+/// take), so they get the CPU back within this rather than a whole slice.
+const KERNEL_WAIT_NS: u64 = 1_000_000;
+
 /// Arm the preemption timer for the thread that runs now: one slice from now when
-/// another thread is runnable, else the nearest deadline (a sleeper's, a timer's), else
-/// nothing (an armed timer may fire once for nothing). The platform skips the host call
-/// when the timer is already due sooner.
+/// another thread is runnable (at most [`KERNEL_WAIT_NS`] when a kernel thread is),
+/// else the nearest deadline (a sleeper's, a timer's), else nothing (an armed timer may
+/// fire once for nothing). The platform skips the host call when the timer is already
+/// due sooner.
 fn arm_preempt(s: &Sched) {
-    let slice = SLICE_NS.load(Ordering::Relaxed);
+    let mut slice = SLICE_NS.load(Ordering::Relaxed);
     if slice == 0 {
         return;
     }
     let d = if s.runq.is_empty() {
         earliest_deadline(s)
     } else {
+        if s.runq.iter().any(|t| t.is_kernel()) {
+            slice = slice.min(KERNEL_WAIT_NS);
+        }
         let soon = uk_plat::get().monotonic_ns().saturating_add(slice);
         Some(earliest_deadline(s).map_or(soon, |d| d.min(soon)))
     };
@@ -511,6 +561,7 @@ fn schedule() {
                     return;
                 }
                 Some(n) => {
+                    charge(&prev);
                     s.current = Some(n.clone());
                     arm_preempt(&s);
                     (prev, n)
@@ -523,10 +574,14 @@ fn schedule() {
                     }
                     let d = earliest_deadline(&s);
                     drop(s);
+                    charge(&prev);
                     let p = uk_plat::get();
                     let t0 = p.monotonic_ns();
                     p.wait(d);
-                    IDLE_NS.fetch_add(p.monotonic_ns().saturating_sub(t0), Ordering::Relaxed);
+                    let t1 = p.monotonic_ns();
+                    IDLE_NS.fetch_add(t1.saturating_sub(t0), Ordering::Relaxed);
+                    // The idle wait is nobody's CPU time.
+                    RUN_START.store(t1, Ordering::Relaxed);
                     run_idle_hook();
                     continue;
                 }

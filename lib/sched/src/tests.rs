@@ -159,4 +159,17 @@ fn scheduler_scenarios() {
     // A deadline in the past returns at once.
     assert_eq!(block(Some(1)), Wake::Timeout);
     assert!(switches() > 0);
+
+    // CPU time: the running thread's clock moves while it computes, not while the
+    // image idles, and a thread that ran is charged for it.
+    let me = current_tid();
+    let t0 = thread_cpu_ns(me).unwrap();
+    let spin_until = uk_plat::get().monotonic_ns() + 3_000_000;
+    while uk_plat::get().monotonic_ns() < spin_until {}
+    let t1 = thread_cpu_ns(me).unwrap();
+    assert!(t1 - t0 >= 3_000_000, "{t0} -> {t1}");
+    let _ = block(Some(uk_plat::get().monotonic_ns() + 20_000_000));
+    let t2 = thread_cpu_ns(me).unwrap();
+    assert!(t2 - t1 < 15_000_000, "idle charged: {t1} -> {t2}");
+    assert_eq!(thread_cpu_ns(987_654), None);
 }

@@ -50,6 +50,11 @@ enum Dev {
     Full,
     Random,
     Console,
+    /// /dev/tty: the console, when it is the process's controlling terminal.
+    Tty,
+    /// /dev/ptmx: uk-posix opens a new pseudo-terminal master in its place
+    /// (posix/src/pty.rs); reached as a plain node it has no pty behind it.
+    Ptmx,
 }
 
 /// A character device.
@@ -83,10 +88,21 @@ impl Node for DevNode {
         self
     }
     fn open(self: Arc<Self>, _req: &OpenReq) -> KResult<Arc<dyn Node>> {
+        // The process has a controlling terminal only when the console is one (a linuxu
+        // image started on a terminal); otherwise /dev/tty is ENXIO, as on Linux for a
+        // process without one (a service, a program run from a pipe).
+        let terminal = |p: &dyn uk_plat::Platform| (0..3).any(|fd| p.console_tty(fd).is_tty);
+        if matches!(self.dev, Dev::Tty) && !uk_plat::try_get().is_some_and(terminal) {
+            return Err(Errno::ENXIO);
+        }
         Ok(self)
     }
     fn is_device(&self) -> bool {
         true
+    }
+    fn seekable(&self) -> bool {
+        // The console and /dev/tty are terminals: no offset to move.
+        !matches!(self.dev, Dev::Console | Dev::Tty | Dev::Ptmx)
     }
     fn read_at(&self, _off: u64, buf: &mut dyn Sink) -> KResult<usize> {
         match self.dev {
@@ -96,7 +112,8 @@ impl Node for DevNode {
                 Ok(())
             }),
             Dev::Random => fill_with(buf, random),
-            Dev::Console => {
+            Dev::Ptmx => Err(Errno::EIO),
+            Dev::Console | Dev::Tty => {
                 let mut b = vec![0u8; buf.len().min(CONSOLE_CHUNK)];
                 let n = uk_plat::get().console_read(&mut b)?;
                 uk_abi::uio::give(buf, 0, &b[..n])
@@ -106,7 +123,8 @@ impl Node for DevNode {
     fn write_at(&self, _off: u64, buf: &dyn Source) -> KResult<usize> {
         match self.dev {
             Dev::Full => Err(Errno::ENOSPC),
-            Dev::Console => {
+            Dev::Ptmx => Err(Errno::EIO),
+            Dev::Console | Dev::Tty => {
                 let mut b = vec![0u8; buf.len().min(CONSOLE_CHUNK)];
                 let n = uk_abi::uio::take(buf, 0, &mut b)?;
                 uk_plat::get().console_write(uk_plat::ConsoleStream::Out, &b[..n])
@@ -177,14 +195,15 @@ pub fn new() -> KResult<RamFs> {
     let id = root.fs_id_of();
     let mut ino = 1000u64;
     type DevRow<'a> = (&'a [u8], Dev, (u32, u32), u32);
-    let devs: [DevRow<'_>; 7] = [
+    let devs: [DevRow<'_>; 8] = [
         (b"null", Dev::Null, (1, 3), 0o666),
         (b"zero", Dev::Zero, (1, 5), 0o666),
         (b"full", Dev::Full, (1, 7), 0o666),
         (b"random", Dev::Random, (1, 8), 0o666),
         (b"urandom", Dev::Random, (1, 9), 0o666),
         (b"console", Dev::Console, (5, 1), 0o600),
-        (b"tty", Dev::Console, (5, 0), 0o666),
+        (b"tty", Dev::Tty, (5, 0), 0o666),
+        (b"ptmx", Dev::Ptmx, (5, 2), 0o666),
     ];
     for (name, dev, rdev, perm) in devs {
         ino += 1;
@@ -204,6 +223,9 @@ pub fn new() -> KResult<RamFs> {
         root.attach(name, Arc::new(FdAlias { fs: id, ino, fd }))?;
     }
     root.mkdir(b"shm", 0o1777)?;
+    // Pseudo-terminal slaves appear here while their master is open (uk-posix attaches
+    // them: posix/src/pty.rs).
+    root.mkdir(b"pts", 0o755)?;
     Ok(fs)
 }
 
@@ -236,6 +258,16 @@ mod tests {
         assert_eq!(ur.read_at(0, &mut &mut c[..]).unwrap(), 8);
         assert_ne!(b, c, "random bytes differ between reads");
         assert_eq!(root.lookup(b"shm").unwrap().kind(), Kind::Dir);
+        // No terminal (no platform here): /dev/tty is ENXIO, and never seeks.
+        let tty = root.lookup(b"tty").unwrap();
+        assert!(!tty.seekable());
+        assert_eq!(
+            tty.clone().open(&OpenReq::default()).err(),
+            Some(Errno::ENXIO)
+        );
+        let ptmx = root.lookup(b"ptmx").unwrap();
+        assert_eq!(ptmx.attr().unwrap().st_rdev, (5 << 8) | 2);
+        assert_eq!(root.lookup(b"pts").unwrap().kind(), Kind::Dir);
     }
 
     #[test]

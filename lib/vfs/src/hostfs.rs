@@ -217,6 +217,14 @@ impl Node for HostNode {
         self.host.mkdirat(self.fd.fd, name, mode)
     }
 
+    fn mknod(&self, name: &[u8], kind: Kind, mode: u32) -> KResult<()> {
+        if !matches!(kind, Kind::Fifo | Kind::Sock) {
+            return Err(Errno::EPERM);
+        }
+        self.host
+            .mknodat(self.fd.fd, name, kind.mode_bits() | (mode & 0o7777))
+    }
+
     fn symlink(&self, name: &[u8], target: &[u8]) -> KResult<()> {
         self.host.symlinkat(target, self.fd.fd, name)
     }

@@ -152,6 +152,12 @@ pub trait Node: Send + Sync + Any {
     fn mkdir(&self, _name: &[u8], _mode: u32) -> KResult<()> {
         Err(Errno::ENOTDIR)
     }
+    /// mknod(2) of a special child: a FIFO or a socket node (`kind`), with permission
+    /// bits `mode` (umask applied). EEXIST when the name is taken. Regular files are
+    /// made through [`Node::create`]; device nodes are refused above the VFS.
+    fn mknod(&self, _name: &[u8], _kind: Kind, _mode: u32) -> KResult<()> {
+        Err(Errno::ENOTDIR)
+    }
     /// symlink(2) of a child.
     fn symlink(&self, _name: &[u8], _target: &[u8]) -> KResult<()> {
         Err(Errno::ENOTDIR)
@@ -247,6 +253,11 @@ pub trait Node: Send + Sync + Any {
     /// succeeds and returns 0, as for /dev/null on Linux).
     fn is_device(&self) -> bool {
         false
+    }
+    /// False for streams that have no position at all (terminals): lseek, pread and
+    /// pwrite give ESPIPE, as Linux's tty driver does.
+    fn seekable(&self) -> bool {
+        true
     }
 }
 

@@ -289,6 +289,16 @@ impl Node for RamNode {
         self.add(name, n)
     }
 
+    fn mknod(&self, name: &[u8], kind: Kind, mode: u32) -> KResult<()> {
+        if !matches!(kind, Kind::Fifo | Kind::Sock) {
+            return Err(Errno::EPERM);
+        }
+        // The node holds no data: a FIFO's bytes live in the pipe its opens share, a
+        // socket's in the socket bound to it (uk-posix keys both by the node).
+        let n = self.child(kind, mode, Content::Empty);
+        self.add(name, n)
+    }
+
     fn symlink(&self, name: &[u8], target: &[u8]) -> KResult<()> {
         let n = self.child(Kind::Symlink, 0o777, Content::Symlink(target.to_vec()));
         self.add(name, n)

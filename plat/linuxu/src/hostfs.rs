@@ -25,8 +25,12 @@ static mut CWD_LEN: usize = 0;
 pub struct LinuxHostFs;
 pub static HOSTFS: LinuxHostFs = LinuxHostFs;
 
-/// Ask the host for its working directory (boot, before the filter closes).
+/// Ask the host for its working directory, and clear the host's umask (boot, before
+/// the filter closes). The program's umask is ukit's (posix applies it to every mode it
+/// passes down), so the host must not mask the result a second time: with the host's
+/// 022 left in place, `umask(0)` then `creat(f, 0666)` would make a 0644 file.
 pub fn init() {
+    call(nr::SYS_UMASK, [0, 0, 0, 0, 0, 0]);
     let mut buf = [0u8; 4096];
     let r = call(
         nr::SYS_GETCWD,
@@ -208,6 +212,20 @@ impl HostFs for LinuxHostFs {
         let n = Name::new(name, false)?;
         sys(
             nr::SYS_MKDIRAT,
+            [dirfd as usize, n.ptr(), mode as usize, 0, 0, 0],
+        )
+        .map(|_| ())
+    }
+
+    fn mknodat(&self, dirfd: i32, name: &[u8], mode: u32) -> Result<(), Errno> {
+        let n = Name::new(name, false)?;
+        // Only FIFOs and socket nodes: device numbers are never passed to the host.
+        let kind = mode & uk_abi::stat::S_IFMT;
+        if kind != uk_abi::stat::S_IFIFO && kind != uk_abi::stat::S_IFSOCK {
+            return Err(Errno::EPERM);
+        }
+        sys(
+            nr::SYS_MKNODAT,
             [dirfd as usize, n.ptr(), mode as usize, 0, 0, 0],
         )
         .map(|_| ())

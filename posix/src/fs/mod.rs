@@ -12,11 +12,15 @@ use uk_abi::fcntl::{
 };
 use uk_abi::fcntl::{UTIME_NOW, UTIME_OMIT};
 
+pub mod copy;
+pub mod dnotify;
 pub mod lock;
+pub mod memfd;
 pub mod mmap;
 mod mount;
 mod open_file;
 pub mod proc;
+pub mod space;
 
 pub use mount::{boot_mount, boot_option, RootSpec};
 pub use open_file::OpenFile;
@@ -34,7 +38,32 @@ pub fn cwd() -> KResult<Loc> {
     if let Some(l) = crate::process::current().fs.cwd.lock().clone() {
         return Ok(l);
     }
+    root()
+}
+
+/// Where the process's absolute paths start: the namespace root, or the directory
+/// chroot(2) chose.
+pub fn root() -> KResult<Loc> {
+    if let Some(l) = crate::process::current().fs.root.lock().clone() {
+        return Ok(l);
+    }
     Loc::root()
+}
+
+/// chroot(2): absolute paths start at directory `path` from now on. As on Linux the
+/// working directory is left where it is (a program that wants confinement chdirs
+/// into the new root itself), and `..` from a working directory outside the new root
+/// still climbs the namespace. The image runs as root, so the call is allowed.
+/// Limit: an absolute symlink met while resolving a path relative to a working
+/// directory outside the new root starts from the namespace root.
+pub fn chroot(path: &[u8]) -> KResult<()> {
+    let r = resolve_at(AT_FDCWD, path, true)?;
+    let node = r.node.clone().ok_or(Errno::ENOENT)?;
+    if node.kind() != Kind::Dir {
+        return Err(Errno::ENOTDIR);
+    }
+    *crate::process::current().fs.root.lock() = Some(Loc::at_root(node));
+    Ok(())
 }
 
 /// Set the working directory without checks (boot).
@@ -45,7 +74,7 @@ pub fn set_cwd(l: Loc) {
 /// Where a path given with `dirfd` starts.
 fn start(dirfd: i32, path: &[u8]) -> KResult<Loc> {
     if path.first() == Some(&b'/') {
-        return Loc::root();
+        return root();
     }
     if dirfd == AT_FDCWD {
         return cwd();
@@ -185,6 +214,7 @@ pub fn open_file_at(dirfd: i32, path: &[u8], flags: u32, mode: u32) -> KResult<A
             }
             let name = r.name.as_deref().ok_or(Errno::EISDIR)?;
             let node = r.parent.node().create(name, &req_of(flags, mode))?;
+            dnotify::event(r.parent.node(), uk_abi::fcntl::DN_CREATE);
             let path = Some(r.path());
             Ok(Arc::new(OpenFile::new(node, None, flags).with_path(path)))
         }
@@ -194,6 +224,24 @@ pub fn open_file_at(dirfd: i32, path: &[u8], flags: u32, mode: u32) -> KResult<A
             }
             if node.kind() == Kind::Symlink && flags & O_PATH == 0 {
                 return Err(Errno::ELOOP);
+            }
+            if node.kind() == Kind::Chr && flags & O_PATH == 0 {
+                // Pseudo-terminals: /dev/ptmx makes a pair, /dev/pts/N is a slave.
+                if let Some(f) = crate::pty::open_device(&node, flags)? {
+                    return Ok(f);
+                }
+                // /dev/tty on a console that is a terminal (devfs's open says ENXIO
+                // otherwise): the console itself, with its terminal ioctls.
+                if node.attr()?.st_rdev == 5 << 8 && node.is_device() {
+                    node.clone().open(&req_of(flags, 0))?;
+                    return Ok(Arc::new(crate::console::Console::controlling()));
+                }
+            }
+            if node.kind() == Kind::Fifo && flags & O_PATH == 0 {
+                if flags & O_DIRECTORY != 0 {
+                    return Err(Errno::ENOTDIR);
+                }
+                return Ok(crate::pipe::open_fifo(node, flags)?);
             }
             let loc = r.loc();
             Ok(Arc::new(
@@ -240,7 +288,56 @@ pub fn mkdirat(dirfd: i32, path: &[u8], mode: u32) -> KResult<()> {
     }
     let name = r.name.as_deref().ok_or(Errno::EEXIST)?;
     let mode = mode & 0o7777 & !crate::process::current().fs.umask();
-    r.parent.node().mkdir(name, mode)
+    r.parent.node().mkdir(name, mode)?;
+    dnotify::event(r.parent.node(), uk_abi::fcntl::DN_CREATE);
+    Ok(())
+}
+
+/// What a path names, for keying kernel objects by node (AF_UNIX sockets): its kind,
+/// file system instance, st_dev and st_ino. `follow`: follow a final symlink.
+pub fn node_identity(dirfd: i32, path: &[u8], follow: bool) -> KResult<(Kind, usize, u64, u64)> {
+    let flags = if follow { 0 } else { AT_SYMLINK_NOFOLLOW };
+    match target_at(dirfd, path, flags)? {
+        Target::Node(n) => {
+            let (dev, ino) = n.dev_ino()?;
+            Ok((n.kind(), n.fs_id(), dev, ino))
+        }
+        // A descriptor alias that is not a file of the VFS (a pipe, a socket).
+        Target::File(_) => Err(Errno::ECONNREFUSED),
+    }
+}
+
+/// mknodat(2): a regular file, a FIFO or a socket node at `path`, with the permission
+/// bits of `mode` less the umask. Device nodes are EPERM: ukit has no drivers behind
+/// device numbers (the devices it has are in /dev), so it refuses them as Linux refuses
+/// an unprivileged caller. A directory type is EPERM and an unknown type EINVAL, as on
+/// Linux.
+pub fn mknodat(dirfd: i32, path: &[u8], mode: u32) -> KResult<()> {
+    use uk_abi::stat::{S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFMT, S_IFREG, S_IFSOCK};
+    let kind = match mode & S_IFMT {
+        0 | S_IFREG => Kind::Reg,
+        S_IFIFO => Kind::Fifo,
+        S_IFSOCK => Kind::Sock,
+        S_IFCHR | S_IFBLK | S_IFDIR => return Err(Errno::EPERM),
+        _ => return Err(Errno::EINVAL),
+    };
+    let r = resolve_at(dirfd, path, false)?;
+    if r.node.is_some() || r.alias.is_some() {
+        return Err(Errno::EEXIST);
+    }
+    let name = r.name.as_deref().ok_or(Errno::EEXIST)?;
+    let perm = mode & 0o7777 & !crate::process::current().fs.umask();
+    if kind == Kind::Reg {
+        let req = OpenReq {
+            mode: perm,
+            ..OpenReq::default()
+        };
+        r.parent.node().create(name, &req)?;
+    } else {
+        r.parent.node().mknod(name, kind, perm)?;
+    }
+    dnotify::event(r.parent.node(), uk_abi::fcntl::DN_CREATE);
+    Ok(())
 }
 
 /// The literal last component of a path (trailing slashes ignored).
@@ -279,7 +376,9 @@ pub fn unlinkat(dirfd: i32, path: &[u8], flags: u32) -> KResult<()> {
             Errno::ENOTDIR
         });
     }
-    r.parent.node().unlink(name, dir)
+    r.parent.node().unlink(name, dir)?;
+    dnotify::event(r.parent.node(), uk_abi::fcntl::DN_DELETE);
+    Ok(())
 }
 
 /// renameat2(2).
@@ -319,7 +418,12 @@ pub fn renameat2(olddirfd: i32, old: &[u8], newdirfd: i32, new: &[u8], flags: u3
             return Err(Errno::EINVAL);
         }
     }
-    od.rename(oname, nd, nname, flags)
+    od.rename(oname, nd, nname, flags)?;
+    dnotify::event(od, uk_abi::fcntl::DN_RENAME);
+    if !same(od, nd) {
+        dnotify::event(nd, uk_abi::fcntl::DN_RENAME);
+    }
+    Ok(())
 }
 
 /// linkat(2).
@@ -353,7 +457,9 @@ pub fn linkat(olddirfd: i32, old: &[u8], newdirfd: i32, new: &[u8], flags: u32) 
     if rn.parent.node().fs_id() != target.fs_id() {
         return Err(Errno::EXDEV);
     }
-    rn.parent.node().link(name, &target)
+    rn.parent.node().link(name, &target)?;
+    dnotify::event(rn.parent.node(), uk_abi::fcntl::DN_CREATE);
+    Ok(())
 }
 
 /// symlinkat(2).
@@ -369,7 +475,9 @@ pub fn symlinkat(target: &[u8], newdirfd: i32, path: &[u8]) -> KResult<()> {
     if r.trailing_slash {
         return Err(Errno::ENOENT);
     }
-    r.parent.node().symlink(name, target)
+    r.parent.node().symlink(name, target)?;
+    dnotify::event(r.parent.node(), uk_abi::fcntl::DN_CREATE);
+    Ok(())
 }
 
 /// readlinkat(2): the target (the caller truncates to its buffer).
@@ -485,8 +593,23 @@ pub fn umask(mask: u32) -> u32 {
 
 fn setattr_at(dirfd: i32, path: &[u8], flags: u32, a: &SetAttr) -> KResult<()> {
     match target_at(dirfd, path, flags)? {
-        Target::Node(n) => n.setattr(a),
-        Target::File(_) => Ok(()),
+        Target::Node(n) => n.setattr(a)?,
+        Target::File(_) => return Ok(()),
+    }
+    attrib_event(dirfd, path, flags);
+    Ok(())
+}
+
+/// DN_ATTRIB for the directory holding `path` (a child's attributes changed by path).
+/// Resolved again only while some directory is watched.
+fn attrib_event(dirfd: i32, path: &[u8], flags: u32) {
+    if path.is_empty() || !dnotify::active() {
+        return;
+    }
+    if let Ok(r) = resolve_at(dirfd, path, flags & AT_SYMLINK_NOFOLLOW == 0) {
+        if r.name.is_some() {
+            dnotify::event(r.parent.node(), uk_abi::fcntl::DN_ATTRIB);
+        }
     }
 }
 
@@ -499,10 +622,11 @@ pub fn fchmodat(dirfd: i32, path: &[u8], mode: u32, flags: u32) -> KResult<()> {
         if n.kind() == Kind::Symlink {
             return Err(Errno::EOPNOTSUPP);
         }
-        return n.setattr(&SetAttr {
+        n.setattr(&SetAttr {
             mode: Some(mode & 0o7777),
             ..SetAttr::default()
-        });
+        })?;
+        attrib_event(dirfd, path, flags);
     }
     Ok(())
 }

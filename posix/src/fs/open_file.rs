@@ -152,6 +152,9 @@ impl File for OpenFile {
         if self.is_path() {
             return Err(Errno::EBADF);
         }
+        if !self.node.seekable() {
+            return Err(Errno::ESPIPE);
+        }
         if self.node.is_device() {
             return Ok(0);
         }
@@ -220,7 +223,7 @@ impl File for OpenFile {
 
     fn pread(&self, buf: &mut dyn Sink, off: u64) -> KResult<usize> {
         self.check_read()?;
-        if self.node.kind() == Kind::Fifo {
+        if self.node.kind() == Kind::Fifo || !self.node.seekable() {
             return Err(Errno::ESPIPE);
         }
         self.node.read_at(off, buf)
@@ -228,6 +231,9 @@ impl File for OpenFile {
 
     fn pwrite(&self, buf: &dyn Source, off: u64) -> KResult<usize> {
         self.check_write()?;
+        if !self.node.seekable() {
+            return Err(Errno::ESPIPE);
+        }
         if self.flags() & O_APPEND != 0 {
             // Linux appends whatever the offset (pwrite(2), BUGS).
             let (n, _) = self.node.append(buf)?;
@@ -244,5 +250,6 @@ impl File for OpenFile {
 impl Drop for OpenFile {
     fn drop(&mut self) {
         super::lock::release_description(self as *const OpenFile as usize);
+        super::dnotify::release(self as *const OpenFile as usize);
     }
 }

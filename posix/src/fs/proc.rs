@@ -537,7 +537,9 @@ fn fd_target(n: i32, f: &alloc::sync::Arc<dyn crate::file::File>) -> Vec<u8> {
     match st.st_mode & uk_abi::stat::S_IFMT {
         uk_abi::stat::S_IFIFO => w!(s, "pipe:[{ino}]"),
         0o140000 => w!(s, "socket:[{ino}]"),
-        uk_abi::stat::S_IFCHR if st.st_rdev == 136 << 8 => w!(s, "/dev/pts/0"),
+        uk_abi::stat::S_IFCHR if st.st_rdev >> 8 == 136 => w!(s, "/dev/pts/{}", st.st_rdev & 0xff),
+        uk_abi::stat::S_IFCHR if st.st_rdev == (5 << 8 | 2) => w!(s, "/dev/ptmx"),
+        uk_abi::stat::S_IFCHR if st.st_rdev == 5 << 8 => w!(s, "/dev/tty"),
         uk_abi::stat::S_IFCHR => w!(s, "/dev/console"),
         _ => {
             let any = f.as_any();

@@ -390,3 +390,123 @@ fn shared_maps_are_the_file() {
     assert_eq!(&b[..6], b"aaaaaX");
     crate::process::current().fds.close(fd_).unwrap();
 }
+
+#[test]
+fn fallocate_copy_range_splice_memfd() {
+    let _g = setup();
+    mkdirat(AT_FDCWD, b"/t9", 0o755).unwrap();
+    let fd_ = openat(AT_FDCWD, b"/t9/f", O_CREAT | O_RDWR, 0o644).unwrap();
+    let f = crate::process::current().fds.get(fd_).unwrap();
+    space::fallocate(fd_, 0, 0, 5000).unwrap();
+    assert_eq!(f.stat().unwrap().st_size, 5000);
+    space::fallocate(fd_, 1, 0, 9000).unwrap(); // KEEP_SIZE
+    assert_eq!(f.stat().unwrap().st_size, 5000);
+    assert_eq!(space::fallocate(fd_, 2, 0, 1), Err(Errno::EOPNOTSUPP));
+    assert_eq!(space::fallocate(fd_, 0, 0, 0), Err(Errno::EINVAL));
+    assert_eq!(space::fadvise(fd_, 0, -1, 0), Err(Errno::EINVAL));
+    assert_eq!(space::fadvise(fd_, 0, 0, 4), Ok(()));
+    f.pwrite(&&b"abcdef"[..], 0).unwrap();
+    // copy_file_range within one file, ranges apart; then overlapping: EINVAL.
+    let (mut i, mut o) = (0u64, 100u64);
+    assert_eq!(
+        copy::copy_file_range(fd_, Some(&mut i), fd_, Some(&mut o), 6, 0),
+        Ok(6)
+    );
+    assert_eq!((i, o), (6, 106));
+    let mut b = [0u8; 6];
+    f.pread(&mut &mut b[..], 100).unwrap();
+    assert_eq!(&b, b"abcdef");
+    let (mut i, mut o) = (0u64, 3u64);
+    assert_eq!(
+        copy::copy_file_range(fd_, Some(&mut i), fd_, Some(&mut o), 6, 0),
+        Err(Errno::EINVAL)
+    );
+    // splice file -> pipe -> file; a refused write leaves the bytes in the pipe.
+    let (r, w) = crate::pipe::pipe_fds(0).unwrap();
+    let mut at = 1u64;
+    assert_eq!(copy::splice(fd_, Some(&mut at), w, None, 3, 0), Ok(3));
+    assert_eq!(at, 4);
+    let ro = openat(AT_FDCWD, b"/t9/f", O_RDONLY, 0).unwrap();
+    assert_eq!(copy::splice(r, None, ro, None, 3, 0), Err(Errno::EBADF));
+    assert_eq!(copy::splice(r, None, fd_, None, 3, 0), Ok(3));
+    f.pread(&mut &mut b[..3], 0).unwrap();
+    assert_eq!(&b[..3], b"bcd");
+    assert_eq!(copy::splice(r, None, fd_, None, 3, 2), Err(Errno::EAGAIN));
+    // memfd: an unnamed regular file that reads back what was written.
+    let m = memfd::memfd_create(b"t", 0).unwrap();
+    let mf = crate::process::current().fds.get(m).unwrap();
+    assert_eq!(mf.write(&&b"xyz"[..]), Ok(3));
+    assert_eq!(mf.stat().unwrap().st_size, 3);
+    assert_eq!(memfd::memfd_create(b"t", 8), Err(Errno::EINVAL));
+    for x in [fd_, r, w, ro, m] {
+        crate::process::current().fds.close(x).unwrap();
+    }
+}
+
+#[test]
+fn chroot_and_fifo() {
+    let _g = setup();
+    mkdirat(AT_FDCWD, b"/t10", 0o755).unwrap();
+    mkdirat(AT_FDCWD, b"/t10/jail", 0o755).unwrap();
+    mknodat(AT_FDCWD, b"/t10/jail/p", uk_abi::stat::S_IFIFO | 0o600).unwrap();
+    assert_eq!(
+        mknodat(AT_FDCWD, b"/t10/jail/p", uk_abi::stat::S_IFIFO | 0o600),
+        Err(Errno::EEXIST)
+    );
+    assert_eq!(
+        mknodat(AT_FDCWD, b"/t10/c", uk_abi::stat::S_IFCHR | 0o600),
+        Err(Errno::EPERM)
+    );
+    let top = openat(AT_FDCWD, b"/", O_RDONLY | O_DIRECTORY, 0).unwrap();
+    chroot(b"/t10/jail").unwrap();
+    // The FIFO is reached from the new root; O_RDWR never waits.
+    let p = openat(AT_FDCWD, b"/p", O_RDWR, 0).unwrap();
+    let pf = crate::process::current().fds.get(p).unwrap();
+    assert_eq!(pf.write(&&b"hi"[..]), Ok(2));
+    let mut b = [0u8; 2];
+    assert_eq!(pf.read(&mut &mut b[..]), Ok(2));
+    assert_eq!(&b, b"hi");
+    // Non-blocking writer without a reader: ENXIO (the O_RDWR end is one, so close it).
+    drop(pf);
+    crate::process::current().fds.close(p).unwrap();
+    assert_eq!(
+        openat(AT_FDCWD, b"/p", O_WRONLY | uk_abi::fcntl::O_NONBLOCK, 0),
+        Err(Errno::ENXIO)
+    );
+    assert_eq!(openat(AT_FDCWD, b"/t10", O_RDONLY, 0), Err(Errno::ENOENT));
+    fchdir(top).unwrap();
+    chroot(b".").unwrap();
+    assert!(openat(AT_FDCWD, b"/t10/jail/p", uk_abi::fcntl::O_PATH, 0).is_ok());
+    crate::process::current().fds.close(top).unwrap();
+    set_cwd(Loc::root().unwrap());
+}
+
+#[test]
+fn dnotify_watches_end_with_one_shot_and_close() {
+    let _g = setup();
+    mkdirat(AT_FDCWD, b"/t11", 0o755).unwrap();
+    let f = openat(AT_FDCWD, b"/t11/f", O_CREAT | O_RDWR, 0o644).unwrap();
+    assert_eq!(dnotify::notify(f, 4), Err(Errno::ENOTDIR));
+    let d = openat(AT_FDCWD, b"/t11", O_RDONLY | O_DIRECTORY, 0).unwrap();
+    // SIGIO must not end the test process: block it for the duration.
+    let sigs = &crate::process::current().signals;
+    let bit = 1u64 << (uk_abi::signal::SIGIO - 1);
+    let old = sigs.sigprocmask(0 /* SIG_BLOCK */, Some(bit)).unwrap();
+    dnotify::notify(d, uk_abi::fcntl::DN_CREATE).unwrap();
+    assert!(dnotify::active());
+    // A deletion was not asked for; a creation fires and ends the one-shot watch.
+    unlinkat(AT_FDCWD, b"/t11/f", 0).unwrap();
+    assert!(dnotify::active());
+    assert_eq!(sigs.sigpending() & bit, 0);
+    mkdirat(AT_FDCWD, b"/t11/sub", 0o755).unwrap();
+    assert!(!dnotify::active());
+    assert_ne!(sigs.sigpending() & bit, 0, "SIGIO sent");
+    sigs.sigtimedwait(bit, Some(0)).unwrap();
+    // Closing the description ends a multishot watch.
+    dnotify::notify(d, uk_abi::fcntl::DN_CREATE | uk_abi::fcntl::DN_MULTISHOT).unwrap();
+    assert!(dnotify::active());
+    crate::process::current().fds.close(d).unwrap();
+    assert!(!dnotify::active());
+    crate::process::current().fds.close(f).unwrap();
+    sigs.sigprocmask(2 /* SIG_SETMASK */, Some(old)).unwrap();
+}

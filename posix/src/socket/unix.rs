@@ -1,16 +1,19 @@
 //! AF_UNIX stream and datagram sockets, entirely inside the image.
 //!
 //! # Names
-//! lib/vfs has no socket nodes (nodes are created only as regular files, directories and
-//! symlinks), so names live in a kernel-side table keyed by the name: abstract names
-//! (leading NUL) as given, filesystem names as an absolute path (relative names are
-//! joined to the working directory; `.`/`..` components are not folded). Consequences,
-//! kept deliberately small:
-//! - bind does not create a file: `stat`/`ls` do not show the socket, and bind still
-//!   answers EADDRINUSE when any file already has that path (as Linux does);
-//! - the name is released when the bound socket is closed (Linux keeps the file until
-//!   `unlink`), so `unlink` before `bind` is harmless and rebinding after close works;
-//!   `unlink` of the path does not release a name that is still bound.
+//! A filesystem name is a socket node in the VFS, as on Linux: bind makes one with
+//! mknod (S_IFSOCK, mode 0777 less the umask; on ramfs, and on hostfs as a real socket
+//! file of the host folder), EADDRINUSE when anything already has the path. The kernel
+//! table of bound sockets is keyed by that node's identity (file system, st_dev,
+//! st_ino), so connect resolves the path like any other (relative names, `..`,
+//! symlinks) and finds the socket through the node it reaches: a path that is not a
+//! socket node, or a node nobody is bound to, refuses (ECONNREFUSED). The node outlives
+//! the socket until `unlink`, and `unlink` of a bound socket's node leaves the socket
+//! bound but unreachable, as on Linux. Abstract names (leading NUL) are keyed by their
+//! bytes and vanish with the socket. Where the file system cannot hold a socket node
+//! (a kvm 9p share: QEMU's local backend refuses special files), the name is kept in
+//! the table only, by absolute path, as a name without a file: connect reaches it,
+//! `stat` does not see it, and it is released when the socket closes.
 //!
 //! # Data
 //! Each socket owns its receive side (a byte queue for streams, a datagram queue), its
@@ -41,11 +44,36 @@ pub const DGRAM_MAX_QUEUED: usize = 512;
 /// Largest datagram (Linux: the send buffer size).
 pub const DGRAM_MAX: usize = 212_992;
 
+/// What the table of bound sockets is keyed by.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Key {
+    Abstract(Vec<u8>),
+    /// A socket node: (file system instance, st_dev, st_ino).
+    Node(usize, u64, u64),
+    /// A name on a file system that cannot hold socket nodes (QEMU's 9p refuses special
+    /// files): the absolute path, kept in this table only, released with the socket.
+    Path(Vec<u8>),
+}
+
+/// The absolute form of a path name (relative names joined to the working directory;
+/// `.`/`..` components are not folded): the key of a name without a node.
+fn path_key(p: &[u8]) -> KResult<Key> {
+    if p.first() == Some(&b'/') {
+        return Ok(Key::Path(p.to_vec()));
+    }
+    let mut abs = crate::fs::getcwd()?;
+    if abs.last() != Some(&b'/') {
+        abs.push(b'/');
+    }
+    abs.extend_from_slice(p.strip_prefix(b"./").unwrap_or(p));
+    Ok(Key::Path(abs))
+}
+
 #[derive(Default)]
 struct St {
     /// Bound name as the program gave it (getsockname), and its table key.
     name: Option<UnixAddr>,
-    key: Option<UnixAddr>,
+    key: Option<Key>,
     listening: bool,
     backlog: VecDeque<Arc<Shared>>,
     max_backlog: usize,
@@ -82,39 +110,40 @@ impl Shared {
 }
 
 /// Bound names -> sockets.
-static NAMES: spin::Mutex<LiteMap<UnixAddr, Weak<Shared>>> = spin::Mutex::new(LiteMap::new());
+static NAMES: spin::Mutex<LiteMap<Key, Weak<Shared>>> = spin::Mutex::new(LiteMap::new());
 static AUTOBIND: AtomicU64 = AtomicU64::new(1);
 
-/// The table key of a name: filesystem names become absolute.
-fn key_of(a: &UnixAddr) -> KResult<UnixAddr> {
-    match a {
-        UnixAddr::Path(p) if p.first() != Some(&b'/') => {
-            let mut abs = crate::fs::getcwd()?;
-            if abs.last() != Some(&b'/') {
-                abs.push(b'/');
-            }
-            let rel = p.strip_prefix(b"./").unwrap_or(p);
-            abs.extend_from_slice(rel);
-            Ok(UnixAddr::Path(abs))
-        }
-        other => Ok(other.clone()),
+/// The key of the socket node at `path` (symlinks followed, as connect does): ENOENT
+/// when nothing is there, ECONNREFUSED when it is not a socket node.
+fn node_key(path: &[u8]) -> KResult<Key> {
+    let (kind, fs, dev, ino) = crate::fs::node_identity(uk_abi::fcntl::AT_FDCWD, path, true)?;
+    if kind != uk_vfs::Kind::Sock {
+        return Err(Errno::ECONNREFUSED);
     }
+    Ok(Key::Node(fs, dev, ino))
 }
 
 fn lookup(a: &UnixAddr) -> KResult<Arc<Shared>> {
-    let key = key_of(a)?;
-    let found = NAMES.lock().get(&key).and_then(Weak::upgrade);
-    match (found, a) {
-        (Some(s), _) => Ok(s),
-        (None, UnixAddr::Path(p)) => {
-            // A file that is not one of our sockets refuses; no file at all is ENOENT.
-            match crate::fs::stat_at(uk_abi::fcntl::AT_FDCWD, p, 0) {
-                Ok(_) => Err(Errno::ECONNREFUSED),
-                Err(e) => Err(e),
+    let key = match a {
+        UnixAddr::Path(p) => match node_key(p) {
+            Err(Errno::ENOENT) => {
+                // A name bound where no node could be made.
+                let k = path_key(p)?;
+                if let Some(s) = NAMES.lock().get(&k).and_then(Weak::upgrade) {
+                    return Ok(s);
+                }
+                return Err(Errno::ENOENT);
             }
-        }
-        (None, _) => Err(Errno::ECONNREFUSED),
-    }
+            r => r?,
+        },
+        UnixAddr::Abstract(b) => Key::Abstract(b.clone()),
+        UnixAddr::Unnamed => return Err(Errno::ECONNREFUSED),
+    };
+    NAMES
+        .lock()
+        .get(&key)
+        .and_then(Weak::upgrade)
+        .ok_or(Errno::ECONNREFUSED)
 }
 
 fn block(wq: &WaitQueue, wait: Wait, ready: impl FnMut() -> bool) -> KResult<()> {
@@ -415,21 +444,37 @@ impl Proto for UnixSock {
             let n = AUTOBIND.fetch_add(1, Ordering::Relaxed);
             name = UnixAddr::Abstract(alloc::format!("{:05x}", n & 0xfffff).into_bytes());
         }
-        let key = key_of(&name)?;
-        if let UnixAddr::Path(p) = &name {
-            match crate::fs::stat_at(
-                uk_abi::fcntl::AT_FDCWD,
-                p,
-                0x100, /* AT_SYMLINK_NOFOLLOW */
-            ) {
-                Ok(_) => return Err(Errno::EADDRINUSE),
-                Err(Errno::ENOENT) => {}
-                Err(e) => return Err(e),
+        let key = match &name {
+            UnixAddr::Path(p) => {
+                // The socket node; anything already at the path is in use.
+                let mode = uk_abi::stat::S_IFSOCK | 0o777;
+                match crate::fs::mknodat(uk_abi::fcntl::AT_FDCWD, p, mode) {
+                    Err(Errno::EEXIST) => return Err(Errno::EADDRINUSE),
+                    // The file system cannot hold a socket node: the name lives in the
+                    // kernel table only (no file; released when the socket closes).
+                    Err(Errno::EPERM | Errno::ENXIO | Errno::EOPNOTSUPP | Errno::ENOSYS) => {
+                        path_key(p)?
+                    }
+                    Err(e) => return Err(e),
+                    Ok(()) => {
+                        let (_, fs, dev, ino) =
+                            crate::fs::node_identity(uk_abi::fcntl::AT_FDCWD, p, false)?;
+                        Key::Node(fs, dev, ino)
+                    }
+                }
             }
-        }
+            UnixAddr::Abstract(b) => Key::Abstract(b.clone()),
+            UnixAddr::Unnamed => return Err(Errno::EINVAL),
+        };
         {
             let mut names = NAMES.lock();
-            if names.get(&key).is_some_and(|w| w.strong_count() > 0) {
+            // A node key taken by a live socket means that socket's node was unlinked
+            // and the file system reused the inode number for the node just made: the
+            // old socket is unreachable by path, as on Linux, so the new one takes the
+            // key. Abstract names stay taken while their socket lives.
+            if !matches!(key, Key::Node(..))
+                && names.get(&key).is_some_and(|w| w.strong_count() > 0)
+            {
                 return Err(Errno::EADDRINUSE);
             }
             names.insert(key.clone(), Arc::downgrade(&self.sh));
