@@ -9,6 +9,7 @@
 pub mod net;
 pub mod server;
 pub mod suite;
+pub mod tls;
 
 use std::ffi::OsStr;
 use std::io::Read;

@@ -48,6 +48,13 @@ impl Server {
         )
     }
 
+    /// Its whole stdout and stderr so far (the image's console is on one or the other:
+    /// linuxu passes the program's own streams, kvm's serial console is stdout).
+    pub fn output(&self) -> String {
+        let read = |p: &Path| std::fs::read_to_string(p).unwrap_or_default();
+        format!("{}{}", read(&self.out), read(&self.err))
+    }
+
     /// The PID of `ukport` (also the process group's id).
     pub fn pid(&self) -> u32 {
         self.child.as_ref().expect("server already reaped").id()

@@ -263,3 +263,45 @@ fn sigterm_to_ukport_reaches_the_program_in_the_vm() {
         "stdout: {out}; stderr: {err}"
     );
 }
+
+/// Entropy as docs/runtime.md says: with RDRAND (TCG's `-cpu max` has it) the seed is the
+/// CPU's and the console stays quiet; on a CPU model with neither RDRAND nor RDSEED
+/// (`qemu64`) the kernel warns once that the seed is TSC jitter, and getrandom still
+/// gives different bytes on every boot.
+#[test]
+fn entropy_source_and_the_warning_without_rdrand() {
+    let dir = TempDir::new("kvm-entropy");
+    let image = build_kvm(&dir, "entropy");
+    let boot = |cpu: Option<&str>| {
+        let mut cmd = Command::new(&tools().ukport);
+        cmd.args(["run", "--plat", "kvm"]).arg(&image);
+        match cpu {
+            Some(m) => cmd.env("UKIT_QEMU_CPU", m),
+            None => cmd.env_remove("UKIT_QEMU_CPU"),
+        };
+        let o = run_command(cmd, BOOT_TIMEOUT);
+        let (out, err) = (text(&o.stdout), text(&o.stderr));
+        assert!(o.status.success(), "cpu {cpu:?}: {out}{err}");
+        let random = out
+            .lines()
+            .find_map(|l| l.strip_prefix("random="))
+            .unwrap_or_else(|| panic!("no random= line: {out}{err}"))
+            .to_string();
+        assert_eq!(random.len(), 32, "{out}");
+        (format!("{out}{err}"), random)
+    };
+    let warning = "this CPU has neither RDSEED nor RDRAND";
+
+    let (with, r0) = boot(None);
+    let has_hw = with.contains("rdrand=1") || with.contains("rdseed=1");
+    assert_eq!(with.contains(warning), !has_hw, "{with}");
+
+    let (weak1, r1) = boot(Some("qemu64"));
+    assert!(weak1.contains("rdrand=0 rdseed=0"), "{weak1}");
+    assert_eq!(weak1.matches(warning).count(), 1, "warned once:\n{weak1}");
+    let (_, r2) = boot(Some("qemu64"));
+    assert!(
+        r0 != r1 && r1 != r2 && r0 != r2,
+        "boots gave equal bytes: {r0} {r1} {r2}"
+    );
+}

@@ -386,7 +386,10 @@ mod imp {
         fn entropy(&self, buf: &mut [u8]) {
             let f = uk_arch::features();
             for chunk in buf.chunks_mut(8) {
-                let v = uk_arch::cpu::hw_random(&f).unwrap_or_else(tsc_jitter);
+                let v = uk_arch::cpu::hw_random(&f).unwrap_or_else(|| {
+                    weak_entropy_warning(&f);
+                    tsc_jitter()
+                });
                 for (b, x) in chunk.iter_mut().zip(v.to_le_bytes()) {
                     *b = x;
                 }
@@ -406,6 +409,23 @@ mod imp {
         fn exit(&self, status: i32) -> ! {
             exit_now(status)
         }
+    }
+
+    /// Says once, on the console, that the seed of the kernel CSPRNG (getrandom,
+    /// /dev/urandom, OpenSSL's DRBG above them) comes from TSC jitter alone: a guest
+    /// without RDSEED and RDRAND has no other source (docs/runtime.md, "Entropy").
+    fn weak_entropy_warning(f: &uk_arch::Features) {
+        static SAID: AtomicBool = AtomicBool::new(false);
+        if SAID.swap(true, Ordering::Relaxed) {
+            return;
+        }
+        crate::serial::write(if f.rdseed || f.rdrand {
+            b"ukit: warning: RDSEED/RDRAND keep failing; random numbers are seeded from TSC \
+timing jitter only, which is weak\n"
+        } else {
+            b"ukit: warning: this CPU has neither RDSEED nor RDRAND; random numbers are \
+seeded from TSC timing jitter only, which is weak (give the VM a CPU model with RDRAND)\n"
+        });
     }
 
     /// 64 bits from the low bits of TSC differences around short, variable work: weak,

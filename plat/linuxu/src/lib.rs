@@ -416,11 +416,17 @@ pub unsafe extern "C" fn uk_linuxu_entry(sp: *const usize) -> ! {
         Err(e) => die(&[e], 1),
     }
 
+    // The seed of the kernel CSPRNG (docs/runtime.md, "Entropy"): 32 bytes from the
+    // host's getrandom, which blocks until the host's pool is ready and then cannot come
+    // up short for 32 bytes. No image runs on a seed it did not get.
     let mut seed = [0u8; 32];
-    host::call(
+    let got = host::call(
         nr::SYS_GETRANDOM,
         [seed.as_mut_ptr() as usize, 32, 0, 0, 0, 0],
     );
+    if got != 32 {
+        die(&["cannot boot: the host's getrandom gave no seed"], 1);
+    }
     LINUXU.entropy.set(seed);
     probe_ttys();
     ignore_host_sigpipe();

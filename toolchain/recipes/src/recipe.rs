@@ -139,6 +139,28 @@ pub struct Run {
     pub memory: Option<String>,
     #[serde(default)]
     pub ports: Vec<String>,
+    /// `[[run.prepare]]`: files the image needs that are made on the first run.
+    #[serde(default)]
+    pub prepare: Vec<Prepare>,
+}
+
+/// One `[[run.prepare]]` step: when a file it `creates` is missing from the recipe's
+/// root, `ukport run` (and `ukport test`) first runs another app recipe's image with
+/// `args` on that same root (a self-signed TLS certificate made by the `openssl` image
+/// for nginx-tls), then prints `say`. A root given with `--root` is left as it is.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Prepare {
+    /// Absolute guest paths; the step runs when any of them is missing, and each must
+    /// exist afterwards.
+    pub creates: Vec<String>,
+    /// The app recipe whose image does the work, on the build host's platform.
+    pub app: String,
+    #[serde(default)]
+    pub args: Vec<String>,
+    /// Printed after the step ran; `{root}` is the host folder that holds the root.
+    #[serde(default)]
+    pub say: String,
 }
 
 /// `[test]`: the smoke test run after a build.
@@ -420,6 +442,26 @@ impl Recipe {
         if self.build.steps.iter().any(|s| s.is_empty()) {
             return Err("[build] steps contains an empty command".to_string());
         }
+        for p in &self.run.prepare {
+            if p.creates.is_empty() {
+                return Err(format!(
+                    "[[run.prepare]] with app = \"{}\" needs creates = [\"/guest/path\", ...]",
+                    p.app
+                ));
+            }
+            if let Some(c) = p.creates.iter().find(|c| guest_relative(c).is_none()) {
+                return Err(format!(
+                    "[[run.prepare]] creates = \"{c}\" must be an absolute guest path \
+                     without `.` or `..`"
+                ));
+            }
+            if p.app == self.name {
+                return Err(format!(
+                    "[[run.prepare]] app = \"{}\" is this recipe; name another app",
+                    p.app
+                ));
+            }
+        }
         Ok(())
     }
 
@@ -484,6 +526,17 @@ impl Recipe {
             .as_ref()
             .map(|p| self.recipes_dir().join(p))
     }
+}
+
+/// A guest path (`/etc/nginx/tls/cert.pem`) relative to the root (`etc/nginx/tls/cert.pem`),
+/// or `None` when it is not absolute, names the root itself or has `.` or `..` in it:
+/// what may be joined to a host folder that holds a root file system.
+pub fn guest_relative(guest: &str) -> Option<&Path> {
+    let rel = Path::new(guest.strip_prefix('/')?.trim_start_matches('/'));
+    let plain = rel
+        .components()
+        .all(|c| matches!(c, std::path::Component::Normal(_)));
+    (plain && !rel.as_os_str().is_empty()).then_some(rel)
 }
 
 /// True when `s` names a recipe file rather than a recipe.
@@ -747,6 +800,37 @@ expect_stdout = "hi\n"
         assert!(e.message.contains("sha256 is required"), "{e}");
         let e = parse(&only.replace(deb_sha, "xyz")).unwrap_err();
         assert!(e.message.contains("debian.sha256 = \"xyz\""), "{e}");
+    }
+
+    #[test]
+    fn run_prepare_steps_parse_and_are_checked() {
+        let step = "\n[[run.prepare]]\ncreates = [\"/etc/demo/key.pem\"]\napp = \"openssl\"\n\
+                    args = [\"genpkey\"]\nsay = \"made {root}/etc/demo/key.pem\"\n";
+        let with = GOOD.replace("\n[config]", &format!("{step}\n[config]"));
+        let r = parse(&with).unwrap();
+        let p = &r.run.prepare[0];
+        assert_eq!(p.creates, ["/etc/demo/key.pem"]);
+        assert_eq!((p.app.as_str(), p.args.len()), ("openssl", 1));
+        assert!(parse(GOOD).unwrap().run.prepare.is_empty());
+
+        let e =
+            parse(&with.replace("creates = [\"/etc/demo/key.pem\"]", "creates = []")).unwrap_err();
+        assert!(e.message.contains("needs creates"), "{e}");
+        let e = parse(&with.replace("\"/etc/demo/key.pem\"]", "\"etc/../key.pem\"]")).unwrap_err();
+        assert!(e.message.contains("absolute guest path"), "{e}");
+        let e = parse(&with.replace("app = \"openssl\"", "app = \"demo\"")).unwrap_err();
+        assert!(e.message.contains("is this recipe"), "{e}");
+        let e = parse(&with.replace("say =", "sya =")).unwrap_err();
+        assert!(e.message.contains("sya"), "{e}");
+    }
+
+    #[test]
+    fn guest_paths_relative_to_the_root() {
+        assert_eq!(guest_relative("/etc/a.pem"), Some(Path::new("etc/a.pem")));
+        assert_eq!(guest_relative("//etc/a"), Some(Path::new("etc/a")));
+        for bad in ["etc/a", "/", "", "/etc/../a", "/./a"] {
+            assert_eq!(guest_relative(bad), None, "{bad}");
+        }
     }
 
     #[test]

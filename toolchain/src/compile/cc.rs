@@ -360,6 +360,10 @@ pub fn link_command(p: &Parsed, sysroot: &Sysroot, gcc: &GccPaths, kernel: &Path
     }
     v.push(format!("-Wl,-e,{ENTRY}"));
     v.push(format!("-Wl,-u,{ENTRY}"));
+    // The kernel's boot calls `main`, but libuk.a comes after the user's archives, so a
+    // `main` that lives in one (OpenSSL's test programs: libtestutil.a) would not be
+    // pulled in. A C runtime's crt1.o, first on the line, references it; so do we.
+    v.push("-Wl,-u,main".into());
     v.push("-Wl,--gc-sections".into());
     v.push("-Wl,-z,noexecstack".into());
     v
@@ -1167,7 +1171,8 @@ mod tests {
             /musl/lib/crti.o /gcc/crtbeginT.o main.o -L. -lfoo -Wl,--defsym=x=1 \
             -U_FORTIFY_SOURCE -L/musl/lib -Wl,--start-group /k/libuk.a /musl/lib/libc.a \
             /gcc/libgcc.a -Wl,--end-group /gcc/crtend.o /musl/lib/crtn.o \
-            -Wl,-e,_uk_start -Wl,-u,_uk_start -Wl,--gc-sections -Wl,-z,noexecstack";
+            -Wl,-e,_uk_start -Wl,-u,_uk_start -Wl,-u,main -Wl,--gc-sections \
+            -Wl,-z,noexecstack";
         assert_eq!(argv, sv(expected));
     }
 

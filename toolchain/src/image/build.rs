@@ -237,6 +237,12 @@ pub fn build_to(
         opts.env.insert("CPPFLAGS".into(), cflags.join(" "));
         opts.env.insert("LDFLAGS".into(), ldflags.join(" "));
     }
+    // Each port's prefix also as UK_PORT_<NAME>_PREFIX, for build systems that take a
+    // library's prefix rather than -I/-L flags (Redis's OPENSSL_PREFIX).
+    for (dep, p) in r.depends.ports.iter().zip(deps) {
+        opts.env
+            .insert(ports::prefix_env(dep), p.display().to_string());
+    }
     for (k, v) in crate::packages::buildsys::template_vars(&sysroot, &port_dirs)? {
         opts.vars.insert(k, v);
     }

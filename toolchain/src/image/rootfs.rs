@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 
-use crate::packages::recipe::Recipe;
+use crate::packages::recipe::{guest_relative, Recipe};
 use crate::paths;
 
 /// The recipe's `[rootfs]` files copied into `build/<name>-<version>/rootfs` (plus an
@@ -49,19 +49,14 @@ fn rootfs_dir(r: &Recipe) -> PathBuf {
 
 /// `guest` (a key of `table`) as a path relative to the root: absolute, without `.`
 /// or `..`.
-fn guest_path<'a>(r: &Recipe, table: &str, guest: &'a str) -> Result<&'a str> {
-    let rel = guest.trim_start_matches('/');
-    if rel.is_empty()
-        || Path::new(rel)
-            .components()
-            .any(|c| !matches!(c, std::path::Component::Normal(_)))
-    {
-        bail!(
+fn guest_path<'a>(r: &Recipe, table: &str, guest: &'a str) -> Result<&'a Path> {
+    match guest_relative(guest) {
+        Some(rel) => Ok(rel),
+        None => bail!(
             "{table} \"{guest}\" in {} must be an absolute path without `.` or `..`",
             r.path().display()
-        );
+        ),
     }
-    Ok(rel)
 }
 
 /// After a build: copy the program files of `[build] programs` from the build's

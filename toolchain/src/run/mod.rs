@@ -6,6 +6,7 @@ pub mod kvm;
 pub mod launch;
 pub mod linuxu;
 pub mod net;
+pub mod prepare;
 pub mod qemu;
 pub mod smoke;
 pub mod supervise;
@@ -38,6 +39,11 @@ pub fn run(plat: Platform, target: &str, opts: &Options, flags: &PlatformFlags) 
     net::check_host_ports_free(&net::parse_ports(&opts.publish)?)?;
     let (image, recipe) = resolve_image(plat, target)?;
     let launch = Launch::new(image, recipe, opts, runner.recipe_ports(flags))?;
+    // The recipe's root with its first-run files ([[run.prepare]]); the runner
+    // assembles the same folder again, leaving what was made here.
+    if let (None, Some(r)) = (&launch.root, &launch.recipe) {
+        prepare::prepare_root(r)?;
+    }
     runner.run(&launch, flags)
 }
 

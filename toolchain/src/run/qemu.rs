@@ -249,7 +249,13 @@ pub fn run(spec: &RunSpec) -> Result<i32> {
         Machine::Pc => "pc",
     };
     cmd.args(["-M", machine, "-accel", accel, "-m", &spec.memory]);
-    if accel == "kvm" {
+    if let Some(model) = std::env::var("UKIT_QEMU_CPU")
+        .ok()
+        .filter(|m| !m.is_empty())
+    {
+        // Another CPU model (docs/kvm.md): how a guest without RDRAND is tried here.
+        cmd.args(["-cpu", &model]);
+    } else if accel == "kvm" {
         // `-cpu host` alone aborts on MSR 0x10a (arch capabilities) on some hosts.
         cmd.args(["-cpu", "host,-arch-capabilities"]);
     } else {

@@ -4,8 +4,8 @@
 
 use anyhow::{bail, Context, Result};
 
-use super::linuxu;
-use crate::image::{build, rootfs};
+use super::{linuxu, prepare};
+use crate::image::build;
 use crate::packages::recipe::Recipe;
 use crate::platform::Platform;
 
@@ -16,8 +16,8 @@ pub fn smoke_test(name: &str, plat: Platform) -> Result<()> {
         bail!("{} has no [test] section ({})", r.name, r.path().display());
     };
     let image = build::build_to(&r, plat, &Default::default(), None, build::Report::Stderr)?;
-    // The same root as `ukport run`: the recipe's [rootfs].
-    let root = rootfs::assemble_rootfs(&r)?
+    // The same root as `ukport run`: the recipe's [rootfs] and first-run files.
+    let root = prepare::prepare_root(&r)?
         .map(|d| linuxu::root_option(&d))
         .transpose()?;
     let opts = linuxu::boot_options(r.run.memory.as_deref(), false, root);
