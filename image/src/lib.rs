@@ -5,9 +5,10 @@
 //! This crate owns what exists once per image: the global allocator, the panic
 //! handler, and the boot sequence's wiring (`uk_boot_entry`).
 //!
-//! It has no host test build: a panic handler and a global allocator cannot coexist with
-//! std, and everything it wires is unit-tested in its own crate. (`clippy --all-targets`
-//! still asks for a test build, which is empty.)
+//! It has no host test build: everything it wires is unit-tested in its own crate
+//! (`clippy --all-targets` still asks for a test build, which is empty). The panic
+//! handler is compiled only by the toolchain's kernel build (feature `kernel`); a
+//! workspace build links std instead (see image/Cargo.toml).
 #![cfg(not(test))]
 #![no_std]
 
@@ -19,14 +20,20 @@ pub use uk_plat_kvm as platform;
 pub use uk_plat_linuxu as platform;
 pub use uk_syscall_shim::{__uk_clone, __uk_unmapself, uk_syscall};
 
-use core::fmt::Write;
 use uk_plat::BootArgs;
 
 #[global_allocator]
 static HEAP: uk_alloc::Heap = uk_alloc::new_heap(uk_config::ALLOC_HEAP_CHUNK);
 
+// Outside the kernel build std may already be in the graph (see the `kernel` feature in
+// Cargo.toml): link it always there, so that there is exactly one panic handler.
+#[cfg(not(feature = "kernel"))]
+extern crate std;
+
+#[cfg(feature = "kernel")]
 #[panic_handler]
 fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
+    use core::fmt::Write;
     let mut line = uk_log::LineBuf::new();
     let _ = writeln!(line, "ukit: kernel panic: {info}");
     if uk_plat::is_registered() {

@@ -156,7 +156,7 @@ pub fn ensure(plat: Platform, resolved: &uk_kconfig::Resolved) -> Result<PathBuf
 /// The cargo arguments that build the kernel staticlib for `plat` with `features`, in
 /// the cargo `profile` (see [`kernel_profile`]).
 pub fn cargo_args(plat: Platform, features: &[String], profile: &str) -> Vec<String> {
-    let mut feats = vec![plat.kernel_feature()];
+    let mut feats = vec!["kernel".to_string(), plat.kernel_feature()];
     feats.extend(features.iter().filter(|f| !f.is_empty()).cloned());
     vec![
         "build".into(),
