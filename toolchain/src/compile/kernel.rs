@@ -349,12 +349,12 @@ mod tests {
             "build --profile kernel-size --target x86_64-unknown-linux-gnu -p uk-image"
         ));
         assert!(s.contains("--no-default-features"));
-        assert_eq!(args.last().unwrap(), "plat-linuxu,alloc-tlsf,net");
+        assert_eq!(args.last().unwrap(), "kernel,plat-linuxu,alloc-tlsf,net");
         assert_eq!(
             cargo_args(Platform::Kvm, &[], "kernel-speed")
                 .last()
                 .unwrap(),
-            "plat-kvm"
+            "kernel,plat-kvm"
         );
         assert_eq!(kernel_profile(Some("speed")), "kernel-speed");
         assert_eq!(kernel_profile(Some("size")), "kernel-size");
