@@ -2,17 +2,16 @@
 //! timer_delete(2): https://man7.org/linux/man-pages/man2/timer_create.2.html
 
 use crate::table::{row, Row};
+use crate::timerfd::{read_itimerspec, write_itimerspec};
 use crate::trace::Arg;
 use crate::{Args, KResult};
 use uk_abi::signal::Sigevent;
 use uk_abi::sysno::{
     SYS_TIMER_CREATE, SYS_TIMER_DELETE, SYS_TIMER_GETOVERRUN, SYS_TIMER_GETTIME, SYS_TIMER_SETTIME,
 };
-use uk_abi::time::{Itimerspec, Timespec};
+use uk_abi::time::Itimerspec;
 use uk_posix::process::current;
-use uk_posix::time::ItimerNs;
-use uk_posix::user::UserPtr;
-use uk_posix::{time, user};
+use uk_posix::user::{self, UserPtr};
 
 /// A program thread of this process (a SIGEV_THREAD_ID target).
 fn program_thread(tid: i32) -> bool {
@@ -37,23 +36,10 @@ pub fn sys_timer_create(a: &Args) -> KResult<usize> {
     Ok(0)
 }
 
-fn write_itimerspec(addr: usize, t: ItimerNs) -> KResult<()> {
-    user::write(
-        addr,
-        &Itimerspec {
-            it_interval: Timespec::from_ns(t.interval as i64),
-            it_value: Timespec::from_ns(t.value as i64),
-        },
-    )
-}
-
 pub fn sys_timer_settime(a: &Args) -> KResult<usize> {
+    // Linux reads the new setting before it looks the timer up.
+    let new = read_itimerspec(a[2])?;
     let t = current().ptimers.get(a[0] as i32)?;
-    let v: Itimerspec = user::read(a[2])?;
-    let new = ItimerNs {
-        interval: time::timespec_to_ns(&v.it_interval)?,
-        value: time::timespec_to_ns(&v.it_value)?,
-    };
     if let Some(old) = UserPtr::<Itimerspec>::nonnull(a[3]) {
         old.check_writable()?;
     }

@@ -14,7 +14,7 @@ pub fn sys_timerfd_create(a: &Args) -> KResult<usize> {
 }
 
 /// `struct itimerspec` {interval, value} -> nanoseconds (EINVAL on a bad timespec).
-fn read_itimerspec(addr: usize) -> KResult<ItimerNs> {
+pub(crate) fn read_itimerspec(addr: usize) -> KResult<ItimerNs> {
     let v: Itimerspec = user::read(addr)?;
     Ok(ItimerNs {
         interval: time::timespec_to_ns(&v.it_interval)?,
@@ -22,7 +22,7 @@ fn read_itimerspec(addr: usize) -> KResult<ItimerNs> {
     })
 }
 
-fn write_itimerspec(addr: usize, t: ItimerNs) -> KResult<()> {
+pub(crate) fn write_itimerspec(addr: usize, t: ItimerNs) -> KResult<()> {
     user::write(
         addr,
         &Itimerspec {

@@ -24,14 +24,8 @@ pub fn assemble_rootfs(r: &Recipe) -> Result<Option<PathBuf>> {
     fs::create_dir_all(dir.join("tmp"))
         .with_context(|| format!("cannot create {}", dir.display()))?;
     for (guest, file) in &r.rootfs {
-        let rel = guest_path(r, "[rootfs]", guest)?;
         let from = r.recipes_dir().join(file);
-        let to = dir.join(rel);
-        if let Some(parent) = to.parent() {
-            fs::create_dir_all(parent)
-                .with_context(|| format!("cannot create {}", parent.display()))?;
-        }
-        fs::copy(&from, &to).with_context(|| {
+        place(&dir, guest_path(r, "[rootfs]", guest)?, &from).with_context(|| {
             format!(
                 "[rootfs] \"{guest}\" = \"{file}\": cannot copy {} (from {})",
                 from.display(),
@@ -59,6 +53,18 @@ fn guest_path<'a>(r: &Recipe, table: &str, guest: &'a str) -> Result<&'a Path> {
     }
 }
 
+/// Copies `from` to `rel` below the root folder `dir`, making the folders on the way
+/// (the file keeps its permissions: program files stay executable).
+fn place(dir: &Path, rel: &Path, from: &Path) -> Result<()> {
+    let to = dir.join(rel);
+    if let Some(parent) = to.parent() {
+        fs::create_dir_all(parent)
+            .with_context(|| format!("cannot create {}", parent.display()))?;
+    }
+    fs::copy(from, &to).with_context(|| format!("cannot copy to {}", to.display()))?;
+    Ok(())
+}
+
 /// After a build: copy the program files of `[build] programs` from the build's
 /// working directory `work` into the root folder (executable), where the image finds
 /// them with execve.
@@ -68,14 +74,8 @@ pub fn install_programs(r: &Recipe, work: &Path) -> Result<()> {
     }
     let dir = rootfs_dir(r);
     for (guest, file) in &r.build.programs {
-        let rel = guest_path(r, "[build] programs", guest)?;
         let from = work.join(file);
-        let to = dir.join(rel);
-        if let Some(parent) = to.parent() {
-            fs::create_dir_all(parent)
-                .with_context(|| format!("cannot create {}", parent.display()))?;
-        }
-        fs::copy(&from, &to).with_context(|| {
+        place(&dir, guest_path(r, "[build] programs", guest)?, &from).with_context(|| {
             format!(
                 "[build] programs \"{guest}\" = \"{file}\": the build made no {} (link it with uk-cc --uk-program)",
                 from.display()
