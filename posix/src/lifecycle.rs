@@ -573,14 +573,10 @@ struct ChildStart {
 extern "C" fn vfork_child_start(p: usize) -> ! {
     // SAFETY: `p` is the Box<ChildStart> clone_vfork leaked for this child only.
     let s = unsafe { alloc::boxed::Box::from_raw(p as *mut ChildStart) };
-    // SAFETY: the program passed `func` as `int (*)(void *)` to clone.
-    let f: extern "C" fn(usize) -> i32 =
-        unsafe { core::mem::transmute::<usize, extern "C" fn(usize) -> i32>(s.func) };
-    let arg = s.arg;
+    let (func, arg) = (s.func, s.arg);
     drop(s);
-    uk_plat::cpu::leave();
-    let code = f(arg);
-    uk_plat::cpu::enter();
+    // SAFETY: the program passed `func` as `int (*)(void *)` to clone.
+    let code = unsafe { crate::thread::call_program(func, arg) };
     exit_process(exited(code))
 }
 

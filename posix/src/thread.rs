@@ -73,19 +73,29 @@ struct Start {
     arg: usize,
 }
 
-extern "C" fn start(p: usize) -> ! {
-    // SAFETY: `p` is the Box<Start> leaked by `clone` for this thread only.
-    let s = unsafe { Box::from_raw(p as *mut Start) };
-    // SAFETY: musl passed `func` as `int (*)(void *)` to __clone.
+/// Calls the program's `int (*func)(void *)` with `arg` (musl's thread start routine,
+/// or posix_spawn's child function), as program code, and returns what it returned.
+///
+/// # Safety
+/// `func` must be the address of a function of that type, as the program gave it to
+/// clone.
+pub(crate) unsafe fn call_program(func: usize, arg: usize) -> i32 {
+    // SAFETY: per the contract.
     let f: extern "C" fn(usize) -> i32 =
-        unsafe { core::mem::transmute::<usize, extern "C" fn(usize) -> i32>(s.func) };
-    let arg = s.arg;
-    drop(s);
-    // The thread's function is program code (musl's start routine).
+        unsafe { core::mem::transmute::<usize, extern "C" fn(usize) -> i32>(func) };
     uk_plat::cpu::leave();
     let code = f(arg);
     uk_plat::cpu::enter();
-    exit_thread(code)
+    code
+}
+
+extern "C" fn start(p: usize) -> ! {
+    // SAFETY: `p` is the Box<Start> leaked by `clone` for this thread only.
+    let s = unsafe { Box::from_raw(p as *mut Start) };
+    let (func, arg) = (s.func, s.arg);
+    drop(s);
+    // SAFETY: musl passed `func` as `int (*)(void *)` to __clone.
+    exit_thread(unsafe { call_program(func, arg) })
 }
 
 /// clone(2) for threads: start `func(arg)` on `stack` with the given TLS.

@@ -563,12 +563,13 @@ fn poll_devices(budget: usize, pick: impl Fn(usize) -> bool) -> usize {
 /// hook asked to end, and hands the frame over once more if it was a new SYN for it;
 /// or keeps a SYN the hook parked (see [`PARKED`]). Core lock held.
 fn input_frame(netif: *mut sys::netif, frame: &[u8]) {
-    input_frame_at(netif, frame, now_ns());
+    input_frame_at(netif, frame, None);
 }
 
-/// [`input_frame`] for a frame that first arrived at `arrived` (monotonic ns): a
-/// parked SYN keeps its first arrival time however often it is parked again.
-fn input_frame_at(netif: *mut sys::netif, frame: &[u8], arrived: u64) {
+/// [`input_frame`] for a frame that first arrived at `arrived` (monotonic ns; None:
+/// now, read only if the frame is parked): a parked SYN keeps its first arrival time
+/// however often it is parked again.
+fn input_frame_at(netif: *mut sys::netif, frame: &[u8], arrived: Option<u64>) {
     for _ in 0..2 {
         // SAFETY: core lock held; the pbuf is filled before lwIP sees it, and freed
         // here when lwIP refuses it (lwIP owns it on ERR_OK).
@@ -589,7 +590,7 @@ fn input_frame_at(netif: *mut sys::netif, frame: &[u8], arrived: u64) {
         if PARK_NOW.swap(false, Ordering::Relaxed) {
             // SAFETY: core lock held; a netif of ours keeps its index as its state.
             let idx = unsafe { (*netif).state } as usize;
-            park(idx, frame, arrived);
+            park(idx, frame, arrived.unwrap_or_else(now_ns));
             return;
         }
         if !end_time_wait() {
@@ -683,7 +684,7 @@ fn retry_parked() {
     for p in batch {
         let netif = netif_for(p.idx);
         if !netif.is_null() {
-            input_frame_at(netif, &p.frame, p.arrived);
+            input_frame_at(netif, &p.frame, Some(p.arrived));
         }
     }
 }

@@ -299,12 +299,13 @@ pub fn thread_cpu_ns(tid: i32) -> Option<u64> {
 }
 
 /// Charge the running thread `prev` with its time on the CPU up to now, and start a new
-/// stretch (for whichever thread runs next, or for nobody while idle).
-fn charge(prev: &Thread) {
+/// stretch (for whichever thread runs next, or for nobody while idle). Returns now.
+fn charge(prev: &Thread) -> u64 {
     let now = uk_plat::get().monotonic_ns();
     let start = RUN_START.swap(now, Ordering::Relaxed);
     prev.cpu_ns
         .fetch_add(now.saturating_sub(start), Ordering::Relaxed);
+    now
 }
 
 pub fn idle_ns() -> u64 {
@@ -612,9 +613,8 @@ fn schedule() {
                     }
                     let d = earliest_deadline(&s);
                     drop(s);
-                    charge(&prev);
+                    let t0 = charge(&prev);
                     let p = uk_plat::get();
-                    let t0 = p.monotonic_ns();
                     p.wait(d);
                     let t1 = p.monotonic_ns();
                     IDLE_NS.fetch_add(t1.saturating_sub(t0), Ordering::Relaxed);
