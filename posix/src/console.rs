@@ -211,6 +211,7 @@ mod tests {
 
     #[test]
     fn console_semantics() {
+        let _g = crate::testplat::serial();
         crate::testplat::setup();
         let out = Console::new(1);
         assert_eq!(out.write(&&b"abc"[..]), Ok(3));

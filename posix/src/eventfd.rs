@@ -174,6 +174,7 @@ mod tests {
 
     #[test]
     fn counter_and_semaphore() {
+        let _g = crate::testplat::serial();
         crate::testplat::setup();
         let e = eventfd(3, EFD_NONBLOCK).unwrap();
         e.write(&&5u64.to_ne_bytes()[..]).unwrap();
@@ -188,6 +189,7 @@ mod tests {
 
     #[test]
     fn sizes_overflow_and_flags() {
+        let _g = crate::testplat::serial();
         crate::testplat::setup();
         let e = eventfd(0, EFD_NONBLOCK).unwrap();
         assert_eq!(e.read(&mut &mut [0u8; 7][..]), Err(Errno::EINVAL));

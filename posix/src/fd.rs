@@ -228,6 +228,7 @@ mod grow_tests {
     /// always hands out the lowest free one, and stops at the limit.
     #[test]
     fn grows_to_the_limit_and_reuses_the_lowest_free() {
+        let _g = crate::testplat::serial();
         crate::testplat::setup();
         let t = FdTable::new();
         let f: Arc<dyn File> = Arc::new(crate::console::Console::new(1));
@@ -258,6 +259,7 @@ mod tests {
 
     #[test]
     fn install_get_close_dup() {
+        let _g = crate::testplat::serial();
         crate::testplat::setup();
         let t = FdTable::new();
         let f: Arc<dyn File> = Arc::new(crate::console::Console::new(1));
@@ -282,6 +284,7 @@ mod tests {
 
     #[test]
     fn duplicates_share_files_and_exec_drops_close_on_exec() {
+        let _g = crate::testplat::serial();
         crate::testplat::setup();
         let t = FdTable::new();
         let f: Arc<dyn File> = Arc::new(crate::console::Console::new(1));

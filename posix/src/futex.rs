@@ -163,6 +163,7 @@ mod tests {
 
     #[test]
     fn value_mismatch_and_bad_args() {
+        let _g = crate::testplat::serial();
         crate::testplat::setup();
         let a = crate::user::tests::user_buf(16, true);
         crate::user::write(a, &5u32).unwrap();
@@ -176,8 +177,8 @@ mod tests {
 
     #[test]
     fn timeout_expires() {
-        crate::testplat::setup();
         let _g = crate::testplat::serial();
+        crate::testplat::setup();
         let a = crate::user::tests::user_buf(4, true);
         crate::user::write(a, &0u32).unwrap();
         let t0 = std::time::Instant::now();

@@ -189,6 +189,7 @@ mod tests {
 
     #[test]
     fn limits() {
+        let _g = crate::testplat::serial();
         let l = Limits::new((256, 256), 8 << 20);
         let nofile = RLIMIT_NOFILE as u32;
         assert_eq!(l.get_set(nofile, None), Ok((256, 256)));
@@ -202,6 +203,7 @@ mod tests {
 
     #[test]
     fn nofile_starts_from_the_platform_and_rises_to_the_hard_limit() {
+        let _g = crate::testplat::serial();
         // linuxu: the host's limits, as a native program gets them.
         assert_eq!(start_nofile(Some((1024, 524_288)), 64), (1024, 524_288));
         // Values from outside are kept in range.
@@ -226,6 +228,7 @@ mod tests {
 
     #[test]
     fn names() {
+        let _g = crate::testplat::serial();
         crate::testplat::setup();
         let u = uname();
         assert_eq!(&u.sysname[..6], b"Linux\0");

@@ -1135,6 +1135,9 @@ mod tests {
 
     #[test]
     fn anonymous_lifecycle() {
+        // Every test that maps takes the one lock: a page this test unmaps could
+        // otherwise be another test's fresh map before the next check.
+        let _g = testplat::serial();
         testplat::setup();
         let a = mmap(
             0,
@@ -1175,6 +1178,9 @@ mod tests {
     /// go back to the allocator read+write whatever the map's protection was.
     #[test]
     fn the_mmu_follows_the_records() {
+        // Every test that maps takes the one lock: a page this test unmaps could
+        // otherwise be another test's fresh map before the next check.
+        let _g = testplat::serial();
         testplat::setup();
         let anon = MAP_PRIVATE | MAP_ANONYMOUS;
         let rw = PROT_READ | PROT_WRITE;
@@ -1227,6 +1233,9 @@ mod tests {
 
     #[test]
     fn bad_arguments() {
+        // Every test that maps takes the one lock: a page this test unmaps could
+        // otherwise be another test's fresh map before the next check.
+        let _g = testplat::serial();
         testplat::setup();
         let anon = MAP_PRIVATE | MAP_ANONYMOUS;
         assert_eq!(mmap(0, 0, 3, anon, -1, 0), Err(Errno::EINVAL));
@@ -1247,6 +1256,9 @@ mod tests {
 
     #[test]
     fn fixed_and_remap() {
+        // Every test that maps takes the one lock: a page this test unmaps could
+        // otherwise be another test's fresh map before the next check.
+        let _g = testplat::serial();
         testplat::setup();
         let anon = MAP_PRIVATE | MAP_ANONYMOUS;
         let a = mmap(0, 4 * PAGE_SIZE, 3, anon, -1, 0).unwrap();
@@ -1281,6 +1293,9 @@ mod tests {
 
     #[test]
     fn brk_grows_and_shrinks() {
+        // Every test that maps takes the one lock: a page this test unmaps could
+        // otherwise be another test's fresh map before the next check.
+        let _g = testplat::serial();
         testplat::setup();
         let b0 = brk(0);
         assert_ne!(b0, 0);

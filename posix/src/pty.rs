@@ -903,6 +903,9 @@ mod tests {
 
     #[test]
     fn line_discipline_and_hangup() {
+        // The one test lock: ^C signals the test process, which would interrupt
+        // another test's wait.
+        let _g = crate::testplat::serial();
         let (m, s) = pair();
         assert_eq!(m.write(&&b"ab\x7fc\n"[..]), Ok(5));
         assert_eq!(read_all(&s), b"ac\n");
@@ -927,6 +930,9 @@ mod tests {
 
     #[test]
     fn isig_signals_only_a_controlling_terminal() {
+        // The one test lock: ^C signals the test process, which would interrupt
+        // another test's wait.
+        let _g = crate::testplat::serial();
         let (m, s) = pair();
         let sigs = &crate::process::current().signals;
         let bit = 1u64 << (SIGINT - 1);

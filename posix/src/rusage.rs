@@ -198,6 +198,7 @@ mod tests {
 
     #[test]
     fn rusage_and_times() {
+        let _g = crate::testplat::serial();
         crate::testplat::setup();
         let pi = ProcInfo::new();
         assert_eq!(pi.getrusage(5), Err(Errno::EINVAL));
@@ -216,6 +217,7 @@ mod tests {
 
     #[test]
     fn names_and_flags() {
+        let _g = crate::testplat::serial();
         crate::testplat::setup();
         let pi = ProcInfo::new();
         set_name(b"a-very-long-thread-name\0");
@@ -234,6 +236,7 @@ mod tests {
 
     #[test]
     fn priorities() {
+        let _g = crate::testplat::serial();
         crate::testplat::setup();
         let pi = ProcInfo::new();
         assert_eq!(pi.getpriority(1, 3, 0), Err(Errno::EINVAL));

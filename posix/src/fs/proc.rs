@@ -1006,6 +1006,7 @@ mod tests {
 
     #[test]
     fn cmdline_exe_and_names() {
+        let _g = crate::testplat::serial();
         crate::testplat::setup();
         set_args(
             [&b"/usr/bin/../bin/./prog"[..], b"-x"].into_iter(),
@@ -1023,6 +1024,7 @@ mod tests {
 
     #[test]
     fn tree_and_fd_links() {
+        let _g = crate::testplat::serial();
         crate::testplat::setup();
         let fs = new().unwrap();
         let root = fs.root();

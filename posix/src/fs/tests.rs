@@ -10,7 +10,9 @@ use uk_abi::fcntl::{
 /// One namespace for all tests in this process (the namespace is global), built once.
 fn setup() -> std::sync::MutexGuard<'static, ()> {
     static ONCE: std::sync::Once = std::sync::Once::new();
-    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    // The one test lock of the crate: these tests map files, and maps share one
+    // address space with the other modules' tests (mm's among them).
+    let guard = crate::testplat::serial();
     crate::testplat::setup();
     ONCE.call_once(|| {
         let root = uk_vfs::ramfs::RamFs::new().root();
@@ -19,7 +21,7 @@ fn setup() -> std::sync::MutexGuard<'static, ()> {
         uk_vfs::mount(b"/dev", uk_vfs::devfs::new().unwrap().root()).unwrap();
         set_cwd(Loc::root().unwrap());
     });
-    LOCK.lock().unwrap_or_else(|e| e.into_inner())
+    guard
 }
 
 fn rd(fd_: i32, n: usize) -> Vec<u8> {

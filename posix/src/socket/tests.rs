@@ -19,6 +19,7 @@ const NB: u32 = SOCK_NONBLOCK;
 
 #[test]
 fn unix_stream_named_connect_accept_echo() {
+    let _g = crate::testplat::serial();
     let srv = sock(1, SOCK_STREAM | NB);
     srv.bind(&un(b"\0ukit-test-stream")).unwrap();
     srv.listen(4).unwrap();
@@ -54,6 +55,7 @@ fn unix_stream_named_connect_accept_echo() {
 
 #[test]
 fn unix_refusals() {
+    let _g = crate::testplat::serial();
     let cli = sock(1, SOCK_STREAM | NB);
     assert_eq!(cli.connect(&un(b"\0ukit-nobody")), Err(Errno::ECONNREFUSED));
     let bound = sock(1, SOCK_STREAM);
@@ -81,6 +83,7 @@ fn unix_refusals() {
 
 #[test]
 fn unix_dgram_sender_address_and_truncation() {
+    let _g = crate::testplat::serial();
     let a = sock(1, SOCK_DGRAM | NB);
     a.bind(&un(b"\0ukit-dg-a")).unwrap();
     let b = sock(1, SOCK_DGRAM | NB);
@@ -106,6 +109,7 @@ fn unix_dgram_sender_address_and_truncation() {
 
 #[test]
 fn options_round_trip() {
+    let _g = crate::testplat::serial();
     let s = sock(1, SOCK_STREAM);
     s.setsockopt(SOL_SOCKET, SO_RCVBUF, &4096i32.to_ne_bytes())
         .unwrap();
@@ -139,6 +143,7 @@ fn options_round_trip() {
 
 #[test]
 fn socket_argument_errors() {
+    let _g = crate::testplat::serial();
     crate::testplat::setup();
     assert!(matches!(
         socket(1, 0x80000 | 0x1000_0000 | 1, 0),
