@@ -64,6 +64,7 @@ impl Runner for Kvm {
             }
             None => None,
         };
+        opts.extend(super::launch::user_boot_options()?);
         let initrd = if share.is_some() { None } else { initrd(l)? };
         let spec = qemu::RunSpec {
             image: l.image.clone(),

@@ -151,6 +151,22 @@ pub fn check_memory(m: &str) -> Result<()> {
     Ok(())
 }
 
+/// The boot options a user set in `ukport`'s own environment (`UKIT_OPTS`, the words a
+/// bare linuxu image reads): `ukport run` adds them after its own, so that where a key
+/// is given twice (`mem=`, `log=`) the user's word is the one the kernel keeps.
+pub fn user_boot_options() -> Result<Vec<String>> {
+    parse_user_boot_options(std::env::var_os("UKIT_OPTS").as_deref())
+}
+
+fn parse_user_boot_options(v: Option<&std::ffi::OsStr>) -> Result<Vec<String>> {
+    let Some(v) = v else { return Ok(Vec::new()) };
+    let s = v
+        .to_str()
+        .filter(|s| s.is_ascii())
+        .ok_or_else(|| anyhow!("UKIT_OPTS: boot options must be ASCII words"))?;
+    Ok(s.split_whitespace().map(str::to_string).collect())
+}
+
 /// What `ukport run` does for one platform.
 pub trait Runner {
     /// Refuses flags this platform cannot honour; called before anything is built.
@@ -166,5 +182,22 @@ pub trait Runner {
     fn recipe_ports(&self, flags: &PlatformFlags) -> bool {
         let _ = flags;
         true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::ffi::OsStr;
+
+    #[test]
+    fn user_boot_options_are_words() {
+        assert!(parse_user_boot_options(None).unwrap().is_empty());
+        assert_eq!(
+            parse_user_boot_options(Some(OsStr::new("  log=debug\tmem=64M "))).unwrap(),
+            ["log=debug", "mem=64M"]
+        );
+        let e = parse_user_boot_options(Some(OsStr::new("log=dé"))).unwrap_err();
+        assert!(e.to_string().contains("ASCII"), "{e}");
     }
 }

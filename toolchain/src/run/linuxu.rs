@@ -59,6 +59,8 @@ impl Runner for Linuxu {
             Some(Root::Given(dir) | Root::Recipe(dir)) => Some(root_option(&dir)?),
             None => None,
         };
+        // Read before passt starts: a bad UKIT_OPTS stops here, with nothing to clean up.
+        let user_opts = super::launch::user_boot_options()?;
         let mut opts = boot_options(l.memory.as_deref(), l.trace, root);
         let name = l.name_or(|image| image.display().to_string());
         let mut passt = match &mode {
@@ -75,6 +77,7 @@ impl Runner for Linuxu {
                 None
             }
         };
+        opts.extend(user_opts);
         let mut cmd = command(&l.image, &l.args, &l.env, &opts);
         if mode == NetMode::None {
             use std::os::unix::process::CommandExt;
