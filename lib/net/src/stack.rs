@@ -175,6 +175,7 @@ fn flush_deferred() {
 /// Loopback delivery and the net thread's timer; called with the core lock held.
 fn after_calls() {
     poll_loopback();
+    trim_time_wait();
     if !STARTED.load(Ordering::Relaxed) {
         return;
     }
@@ -711,6 +712,67 @@ pub(crate) fn request_time_wait_end(pcb: *mut sys::tcp_pcb, refeed: bool) -> boo
     true
 }
 
+/// The most connections kept in TIME_WAIT. lwIP keeps each one as a pcb on one list
+/// that every arriving SYN walks (and, once the pcb pool is used up, every new
+/// connection too, to find the oldest to end): with a thousand of them, connections
+/// closed by this side at a few thousand per second made the walks most of the CPU
+/// time (a new connection cost 3-4 times what it cost with few). Past this many the
+/// oldest are ended, as Linux ends them past `tcp_max_tw_buckets`; the walks then stay
+/// short and in cache. docs/net.md, "TIME_WAIT".
+pub(crate) const TIME_WAIT_MAX: usize = 128;
+/// The head of lwIP's TIME_WAIT list when [`trim_time_wait`] last looked: new
+/// TIME_WAIT pcbs go in at the head, so an unchanged head means nothing to do.
+static TW_SEEN: core::sync::atomic::AtomicPtr<sys::tcp_pcb> =
+    core::sync::atomic::AtomicPtr::new(core::ptr::null_mut());
+
+/// Ends the TIME_WAIT connections past [`TIME_WAIT_MAX`], oldest first (the list is
+/// newest first). Core lock held, outside lwIP.
+fn trim_time_wait() {
+    // SAFETY: core lock held and lwIP not running: its TIME_WAIT list is a
+    // NULL-terminated chain of live pcbs that only this code changes now. The tail cut
+    // off is a list of its own, each pcb removed from its head (so lwIP's unlinking
+    // finds it at once) and freed as lwIP frees an ended TIME_WAIT pcb (a TIME_WAIT
+    // pcb has no callbacks and sends nothing when it ends).
+    unsafe {
+        let head = sys::tcp_tw_pcbs;
+        if head == TW_SEEN.load(Ordering::Relaxed) {
+            return;
+        }
+        let mut p = head;
+        let mut kept = 1;
+        while !p.is_null() && kept < TIME_WAIT_MAX {
+            p = (*p).next;
+            kept += 1;
+        }
+        if !p.is_null() {
+            let mut tail = (*p).next;
+            (*p).next = core::ptr::null_mut();
+            while !tail.is_null() {
+                let pcb = tail;
+                sys::tcp_pcb_remove(&mut tail, pcb);
+                sys::tcp_free(pcb);
+            }
+        }
+        TW_SEEN.store(sys::tcp_tw_pcbs, Ordering::Relaxed);
+    }
+}
+
+/// How many connections are in TIME_WAIT (tests).
+#[cfg(test)]
+pub(crate) fn time_wait_count() -> usize {
+    let _g = CORE.lock();
+    let mut n = 0;
+    // SAFETY: core lock held: the list is a NULL-terminated chain of live pcbs.
+    unsafe {
+        let mut p = sys::tcp_tw_pcbs;
+        while !p.is_null() {
+            n += 1;
+            p = (*p).next;
+        }
+    }
+    n
+}
+
 /// Ends the TIME_WAIT pcb the hook named (if it is still one): returns whether the
 /// frame should be handed over again. Core lock held, outside lwIP.
 fn end_time_wait() -> bool {
@@ -748,6 +810,7 @@ pub(crate) fn service() -> Option<u64> {
     // SAFETY: core lock held.
     unsafe { sys::sys_check_timeouts() };
     poll_loopback();
+    trim_time_wait();
     let due = next_timer();
     drop(g);
     if RX_MORE.load(Ordering::Relaxed) {

@@ -354,3 +354,46 @@ fn heap_functions_for_lwip() {
     assert!(stack::uk_net_calloc(usize::MAX, 2).is_null());
     assert!(stack::uk_net_malloc(usize::MAX).is_null());
 }
+
+/// Connections this side closes first stay in TIME_WAIT, at most
+/// `stack::TIME_WAIT_MAX` of them: past that the oldest end, and new connections
+/// keep working.
+#[test]
+fn time_wait_is_kept_for_the_newest_connections_only() {
+    let _g = setup();
+    let l = TcpSocket::new(false).unwrap();
+    l.set_reuseaddr(true);
+    l.bind(lo(7031)).unwrap();
+    l.listen(8).unwrap();
+    let before = stack::time_wait_count();
+    let n = stack::TIME_WAIT_MAX + 40;
+    for i in 0..n {
+        let c = TcpSocket::new(false).unwrap();
+        match c.connect(lo(7031), Wait::NonBlocking) {
+            Ok(()) | Err(Errno::EINPROGRESS) => {}
+            e => panic!("connection {i}: {e:?}"),
+        }
+        stack::service();
+        let s = l.accept(Wait::NonBlocking).unwrap();
+        // The server closes first (it goes to TIME_WAIT), then the client.
+        drop(s);
+        stack::service();
+        let mut b = [0u8; 4];
+        assert_eq!(
+            c.recv(&mut &mut b[..], false, Wait::NonBlocking),
+            Ok(0),
+            "EOF"
+        );
+        drop(c);
+        stack::service();
+        if before + i < stack::TIME_WAIT_MAX {
+            assert_eq!(
+                stack::time_wait_count(),
+                before + i + 1,
+                "TIME_WAIT after {i}"
+            );
+        }
+    }
+    let tw = stack::time_wait_count();
+    assert_eq!(tw, stack::TIME_WAIT_MAX, "TIME_WAIT pcbs after {n} closes");
+}
