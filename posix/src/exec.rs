@@ -463,6 +463,9 @@ fn load(job: Job) -> KResult<Start> {
             exit_signal: l.exit_signal,
             did_exec: true,
             subreaper: l.subreaper,
+            // An event the parent has not waited for yet stays (Linux keeps it in the
+            // signal struct, which exec keeps).
+            job: l.job.take(),
         }
     };
     let tid = uk_sched::current_tid();
