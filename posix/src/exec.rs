@@ -479,6 +479,15 @@ fn load(job: Job) -> KResult<Start> {
         old.limits.duplicate(),
         life,
     );
+    // Interval timers (alarm, setitimer) survive execve, as on Linux; POSIX timers
+    // (timer_create) do not: they go with the old process object.
+    for which in 0..3 {
+        if let Ok(setting @ (_, left)) = old.itimers.setitimer(which, (0, 0)) {
+            if left != 0 {
+                let _ = new.itimers.setitimer(which, setting);
+            }
+        }
+    }
     new.info.set_program_name(base_name(&prog.path));
     crate::fs::proc::set_exec(ids.pid, &prog.args, &env, &prog.path);
     process::register(&new);

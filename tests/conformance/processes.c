@@ -1,7 +1,7 @@
 /* Processes: posix_spawn (file actions, attributes), vfork + execve, FD_CLOEXEC at exec,
  * signal actions at exec, #! scripts, wait statuses (exit code, killed by a signal),
  * WNOHANG loops, waitid, SIGCHLD, kill to a process and to a process group, process
- * groups and sessions.
+ * groups and sessions, interval timers across execve.
  *
  * The children are this same program run again with "child MODE ...": the driver
  * passes its path in UKT_SELF (natively the program itself; on ukit a program file
@@ -12,7 +12,9 @@
 #include <signal.h>
 #include <pthread.h>
 #include <spawn.h>
+#include <stdint.h>
 #include <sys/prctl.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
 
@@ -136,6 +138,31 @@ static int child_main(int argc, char **argv)
 		char *args[] = {(char *)"child", (char *)"child", (char *)"checkpid", me, NULL};
 		execve(self_path(), args, environ);
 		return 50;
+	}
+	if (!strcmp(mode, "timersexec")) {
+		/* An interval timer and a POSIX timer, both far off, then exec. */
+		struct itimerval it = {.it_value = {30, 0}};
+		if (setitimer(ITIMER_REAL, &it, NULL))
+			return 53;
+		timer_t t;
+		struct itimerspec ts = {.it_value = {30, 0}};
+		if (timer_create(CLOCK_MONOTONIC, NULL, &t) || timer_settime(t, 0, &ts, NULL))
+			return 54;
+		char id[32];
+		snprintf(id, sizeof id, "%ld", (long)(intptr_t)t);
+		char *args[] = {(char *)"child", (char *)"child", (char *)"timersafter", id, NULL};
+		execve(self_path(), args, environ);
+		return 55;
+	}
+	if (!strcmp(mode, "timersafter") && argc > 3) {
+		/* ITIMER_REAL is still armed; the POSIX timer is gone. */
+		struct itimerval it;
+		getitimer(ITIMER_REAL, &it);
+		int armed = it.it_value.tv_sec > 0 && it.it_value.tv_sec <= 30;
+		struct itimerspec ts;
+		long r = syscall(SYS_timer_gettime, atol(argv[3]), &ts);
+		int gone = r == -1 && errno == EINVAL;
+		return (armed ? 1 : 0) | (gone ? 2 : 0);
 	}
 	if (!strcmp(mode, "threxec")) {
 		/* A second thread that never ends by itself: exec ends it. */
@@ -526,6 +553,14 @@ static void orphans(void)
 	prctl(PR_SET_CHILD_SUBREAPER, 0);
 }
 
+static void timers_across_exec(void)
+{
+	/* Interval timers survive execve; POSIX timers do not (execve(2)). */
+	pid_t pid = spawn_child(NULL, NULL, "timersexec", NULL);
+	REQUIRE(pid > 0);
+	TEST_RES(status_of(pid), 3 << 8);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc > 2 && !strcmp(argv[1], "child"))
@@ -548,5 +583,6 @@ int main(int argc, char **argv)
 	RUN(group_kill);
 	RUN(orphans);
 	RUN(proc_of_children);
+	RUN(timers_across_exec);
 	return ukt_finish();
 }
