@@ -254,32 +254,43 @@ fn finish(p: &Arc<Process>, status: i32) {
         let _ = p.itimers.setitimer(which, (0, 0));
     }
     // Orphans go to the nearest living ancestor that is a subreaper, else to pid 1;
-    // those that asked for a parent-death signal get it.
+    // those that asked for a parent-death signal get it. Their exit signal becomes
+    // SIGCHLD, and the new parent hears of those already ended at once (it may never
+    // have known them), as Linux's reparent_leader does.
     let orphans = core::mem::take(&mut p.life.lock().children);
     if let Some(reaper) = reaper_for(p) {
-        let mut zombie = false;
+        reaper.life.lock().children.extend(orphans.iter().copied());
         for c in &orphans {
             if let Some(cp) = process::lookup(*c) {
                 cp.ids.lock().ppid = reaper.pid();
-                zombie |= cp.status().is_some();
-                parent_died(&cp, p.pid());
+                let ended = {
+                    let mut life = cp.life.lock();
+                    life.exit_signal = SIGCHLD;
+                    life.status
+                };
+                match ended {
+                    Some(st) => tell_parent_ended(&reaper, &cp, st),
+                    None => parent_died(&cp, p.pid()),
+                }
             }
-        }
-        reaper.life.lock().children.extend(orphans.iter().copied());
-        if zombie {
-            reaper.child_wait.wake_all();
         }
     }
     let Some(parent) = process::lookup(p.ppid()) else {
         return;
     };
-    let sig = p.life.lock().exit_signal;
-    // A parent that ignores SIGCHLD (SIG_IGN, or SA_NOCLDWAIT) never sees zombies:
-    // the child is reaped at once, as on Linux.
+    tell_parent_ended(&parent, p, status);
+}
+
+/// `child` of `parent` ended with wait status `status`: the parent gets the child's
+/// exit signal (si_code CLD_EXITED/CLD_KILLED) and its waiters wake. A parent that
+/// ignores SIGCHLD (SIG_IGN, or SA_NOCLDWAIT) never sees zombies: the child is reaped
+/// at once, as on Linux.
+fn tell_parent_ended(parent: &Process, child: &Process, status: i32) {
+    let sig = child.life.lock().exit_signal;
     if parent.signals.set_to_ignore(SIGCHLD)
         || parent.signals.action_flags(SIGCHLD) & SA_NOCLDWAIT != 0
     {
-        reap(&parent, p.pid());
+        reap(parent, child.pid());
     } else if sig != 0 && sig <= NSIG {
         let (code, st) = child_code(status);
         let _ = parent.signals.post(
@@ -287,7 +298,7 @@ fn finish(p: &Arc<Process>, status: i32) {
             Queued {
                 sig,
                 code,
-                pid: p.pid(),
+                pid: child.pid(),
                 value: st as u32 as u64,
                 timer: None,
             },
