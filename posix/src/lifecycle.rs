@@ -221,7 +221,9 @@ pub fn resume_parent(child: Arc<Process>) {
     let pid = child.pid();
     let tid = uk_sched::current_tid();
     child.signals.remove_thread(tid);
-    let VforkFrame { resume, lent, .. } = *frame;
+    // The box is freed before the resume: this function's frame is abandoned below,
+    // so anything it still owned then would never be freed.
+    let (resume, lent) = frame.into_parts();
     parent.signals.take_back(tid, lent);
     process::adopt_current(&parent);
     drop(parent);

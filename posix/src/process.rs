@@ -73,6 +73,18 @@ pub struct VforkFrame {
     pub lent: crate::signal::LentThread,
 }
 
+impl VforkFrame {
+    /// The registers and the lent thread's signal state, the box freed (taking the box is
+    /// the point: the caller's frame is abandoned right after).
+    #[allow(clippy::boxed_local)]
+    pub fn into_parts(
+        self: alloc::boxed::Box<Self>,
+    ) -> (uk_arch::Resume, crate::signal::LentThread) {
+        let VforkFrame { resume, lent, .. } = *self;
+        (resume, lent)
+    }
+}
+
 /// Where a process is in its life, and who its children are (what wait(2) reads).
 #[derive(Default)]
 pub struct Life {

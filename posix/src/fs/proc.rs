@@ -652,7 +652,8 @@ fn fd_target(n: i32, f: &alloc::sync::Arc<dyn crate::file::File>) -> Vec<u8> {
 }
 
 /// /proc/meminfo from the page allocator: all memory the image was given is "total",
-/// its free pages are "free" and "available" (there is no cache to reclaim, no swap).
+/// its free pages are "free" and "available" (there is no cache to reclaim, no swap);
+/// "Slab" is the kernel heap in use.
 fn gen_meminfo(_: usize) -> Vec<u8> {
     let st = uk_alloc::PAGES.lock().stats();
     let kb = |pages: usize| pages * uk_alloc::PAGE_SIZE / 1024;
@@ -667,6 +668,8 @@ fn gen_meminfo(_: usize) -> Vec<u8> {
         ("SwapTotal:", 0),
         ("SwapFree:", 0),
         ("Shmem:", 0),
+        // The kernel's own objects: its heap in use (Linux counts its slab caches).
+        ("Slab:", uk_alloc::heap_in_use() / 1024),
     ] {
         w!(s, "{k:<16}{v:>8} kB\n");
     }
