@@ -1,5 +1,6 @@
 /* File calls programs expect an answer from: posix_fadvise, fallocate, copy_file_range,
- * splice, memfd_create, chroot, /dev/tty without a controlling terminal, tee, vmsplice. */
+ * splice, memfd_create, chroot, /dev/tty without a controlling terminal, tee, vmsplice,
+ * memfd seals. */
 #include "harness.h"
 #include <poll.h>
 #include <signal.h>
@@ -377,6 +378,72 @@ static void vmsplice_cases(void)
 	close(f);
 }
 
+static void memfd_seal_cases(void)
+{
+	/* Without MFD_ALLOW_SEALING: F_SEAL_SEAL from the start. */
+	int plain = memfd_create("plain", 0);
+	REQUIRE(plain >= 0);
+	TEST_RES(fcntl(plain, F_GET_SEALS), F_SEAL_SEAL);
+	TEST_ERRNO(fcntl(plain, F_ADD_SEALS, F_SEAL_WRITE), EPERM);
+	close(plain);
+	int fd = memfd_create("sealed", MFD_ALLOW_SEALING);
+	REQUIRE(fd >= 0);
+	TEST_RES(fcntl(fd, F_GET_SEALS), 0);
+	REQUIRE(write(fd, "0123456789", 10) == 10);
+	TEST_ERRNO(fcntl(fd, F_ADD_SEALS, 0x4000), EINVAL);
+	/* SHRINK: no smaller; bigger still fine. */
+	TEST_RES(fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK), 0);
+	TEST_ERRNO(ftruncate(fd, 5), EPERM);
+	TEST_RES(ftruncate(fd, 20), 0);
+	/* GROW: no bigger, no write past the end; inside is fine. */
+	TEST_RES(fcntl(fd, F_ADD_SEALS, F_SEAL_GROW), 0);
+	TEST_ERRNO(ftruncate(fd, 30), EPERM);
+	TEST_ERRNO(pwrite(fd, "abc", 3, 19), EPERM);
+	TEST_RES(pwrite(fd, "abc", 3, 0), 3);
+	TEST_RES(ftruncate(fd, 20), 0);
+	TEST_RES(fcntl(fd, F_GET_SEALS), F_SEAL_SHRINK | F_SEAL_GROW);
+	/* WRITE while a writable shared map exists: EBUSY; after munmap it takes. */
+	char *m = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	REQUIRE(m != MAP_FAILED);
+	TEST_ERRNO(fcntl(fd, F_ADD_SEALS, F_SEAL_WRITE), EBUSY);
+	TEST_RES(munmap(m, 4096), 0);
+	TEST_RES(fcntl(fd, F_ADD_SEALS, F_SEAL_WRITE), 0);
+	TEST_ERRNO(pwrite(fd, "x", 1, 0), EPERM);
+	TEST_ERRNO(write(fd, "x", 1), EPERM);
+	TEST_ERRNO(mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0), EPERM);
+	/* Reading and a private writable map are still fine. */
+	char buf[4] = {0};
+	TEST_RES(pread(fd, buf, 3, 0), 3);
+	TEST_RES(memcmp(buf, "abc", 3), 0);
+	m = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+	TEST_TRUE(m != MAP_FAILED);
+	if (m != MAP_FAILED)
+		munmap(m, 4096);
+	/* SEAL: no more seals. */
+	TEST_RES(fcntl(fd, F_ADD_SEALS, F_SEAL_SEAL), 0);
+	TEST_ERRNO(fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK), EPERM);
+	TEST_RES(fcntl(fd, F_GET_SEALS), F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE);
+	/* A read-only descriptor of the file may not add seals. */
+	int fd2 = memfd_create("ro", MFD_ALLOW_SEALING);
+	REQUIRE(fd2 >= 0);
+	char self[64];
+	snprintf(self, sizeof self, "/proc/self/fd/%d", fd2);
+	int ro = open(self, O_RDONLY);
+	TEST_TRUE(ro >= 0);
+	TEST_ERRNO(fcntl(ro, F_ADD_SEALS, F_SEAL_GROW), EPERM);
+	TEST_RES(fcntl(ro, F_GET_SEALS), 0);
+	close(ro);
+	close(fd2);
+	/* A pipe takes no seals. */
+	int p[2];
+	REQUIRE(pipe(p) == 0);
+	TEST_ERRNO(fcntl(p[1], F_GET_SEALS), EINVAL);
+	TEST_ERRNO(fcntl(p[1], F_ADD_SEALS, F_SEAL_SEAL), EINVAL);
+	close(p[0]);
+	close(p[1]);
+	close(fd);
+}
+
 int main(void)
 {
 	ukt_setup();
@@ -391,5 +458,6 @@ int main(void)
 	RUN(notify_cases);
 	RUN(tee_cases);
 	RUN(vmsplice_cases);
+	RUN(memfd_seal_cases);
 	return ukt_finish();
 }
