@@ -21,7 +21,7 @@ use core::sync::atomic::Ordering;
 use uk_abi::sched::{WCONTINUED, WEXITED, WNOHANG, WNOWAIT, WSTOPPED};
 use uk_abi::signal::{
     CLD_CONTINUED, CLD_EXITED, CLD_KILLED, CLD_STOPPED, NSIG, SA_NOCLDSTOP, SA_NOCLDWAIT, SIGCHLD,
-    SIGCONT, SIGSTOP, SI_USER,
+    SIGCONT, SIGHUP, SIGSTOP, SI_KERNEL, SI_USER,
 };
 /// The registers a vfork call returns with (re-exported for the shim's vfork entry).
 pub use uk_arch::Resume;
@@ -277,10 +277,49 @@ fn finish(p: &Arc<Process>, status: i32) {
             }
         }
     }
+    // A process group this end leaves orphaned with stopped members gets SIGHUP and
+    // SIGCONT (Linux's kill_orphaned_pgrp): a child's group, whose link outside was
+    // this process, and this process's own group.
+    let me = *p.ids.lock();
+    for c in &orphans {
+        if let Some(cp) = process::lookup(*c) {
+            let ci = *cp.ids.lock();
+            if ci.pgid != me.pgid && ci.sid == me.sid {
+                hang_up_if_orphaned(ci.pgid);
+            }
+        }
+    }
     let Some(parent) = process::lookup(p.ppid()) else {
         return;
     };
+    let pi = *parent.ids.lock();
+    if pi.pgid != me.pgid && pi.sid == me.sid {
+        hang_up_if_orphaned(me.pgid);
+    }
     tell_parent_ended(&parent, p, status);
+}
+
+/// Process group `pgid` has become orphaned: if a member is stopped, nobody is left
+/// to continue it, so every member gets SIGHUP and then SIGCONT, as POSIX asks.
+fn hang_up_if_orphaned(pgid: i32) {
+    let members = group(pgid);
+    if !members.iter().any(|q| q.stopped.load(Ordering::Acquire)) || !group_orphaned(pgid) {
+        return;
+    }
+    for sig in [SIGHUP, SIGCONT] {
+        for q in members.iter().filter(|q| q.status().is_none()) {
+            let _ = q.signals.post(
+                Target::Process,
+                Queued {
+                    sig,
+                    code: SI_KERNEL,
+                    pid: 0,
+                    value: 0,
+                    timer: None,
+                },
+            );
+        }
+    }
 }
 
 /// `child` of `parent` ended with wait status `status`: the parent gets the child's

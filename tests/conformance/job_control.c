@@ -3,7 +3,8 @@
  * other signals wait until it is continued; the parent hears of stops and continues
  * through wait4 (WUNTRACED, WCONTINUED), waitid (WSTOPPED, WCONTINUED, WNOWAIT) and
  * SIGCHLD (CLD_STOPPED, CLD_CONTINUED; none with SA_NOCLDSTOP), each event once;
- * SIGTSTP to an orphaned process group is discarded.
+ * SIGTSTP to an orphaned process group is discarded; a group left orphaned with a
+ * stopped member gets SIGHUP and SIGCONT.
  *
  * Children are this program run again as "child MODE" (UKT_SELF, as in processes.c).
  * Children that must be ready before a signal is sent say so with one byte on their
@@ -13,6 +14,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 
@@ -94,6 +96,33 @@ static int child_main(const char *mode)
 			return 1;
 		raise(SIGTSTP);
 		return 9;
+	}
+	if (!strcmp(mode, "hupmiddle")) {
+		/* A session of its own, in which a group will be left orphaned. */
+		if (setsid() != getpid())
+			return 1;
+		char *args[] = {(char *)"child", (char *)"child", (char *)"hupleader", NULL};
+		pid_t pid;
+		int st;
+		if (posix_spawn(&pid, self_path(), NULL, NULL, args, environ))
+			return 2;
+		return waitpid(pid, &st, 0) == pid && st == 0 ? 0 : 3;
+	}
+	if (!strcmp(mode, "hupleader")) {
+		/* Lead a group whose only other member stops; say its pid and end: the group
+		 * is orphaned (its member's new parent is in another session). */
+		if (setpgid(0, 0))
+			return 1;
+		char *args[] = {(char *)"child", (char *)"child", (char *)"selfstop", NULL};
+		pid_t pid;
+		int st;
+		if (posix_spawn(&pid, self_path(), NULL, NULL, args, environ))
+			return 2;
+		if (waitpid(pid, &st, WUNTRACED) != pid || !WIFSTOPPED(st))
+			return 3;
+		char line[16];
+		int n = snprintf(line, sizeof line, "%d\n", (int)pid);
+		return write(1, line, n) == n ? 0 : 4;
 	}
 	return 100;
 }
@@ -376,6 +405,45 @@ static void waitid_events(void)
 	TEST_RES(si.si_status, SIGKILL);
 }
 
+static void orphaned_stopped_group(void)
+{
+	/* Its group orphaned with a stopped member, the grandchild gets SIGHUP then
+	 * SIGCONT, and dies of the SIGHUP. It comes to this process (natively a subreaper;
+	 * on ukit pid 1, which this process is there). */
+	REQUIRE(prctl(PR_SET_CHILD_SUBREAPER, 1) == 0);
+	int p[2];
+	REQUIRE(pipe2(p, O_CLOEXEC) == 0);
+	pid_t mid = spawn_child("hupmiddle", p[1], 0);
+	close(p[1]);
+	REQUIRE(mid > 0);
+	char line[16] = {0};
+	for (size_t i = 0; i < sizeof line - 1; i++) {
+		int c = read_byte(p[0]);
+		if (c < 0 || c == '\n')
+			break;
+		line[i] = (char)c;
+	}
+	pid_t stopped_one = atoi(line);
+	REQUIRE(stopped_one > 0);
+	TEST_RES(wait_status(mid, 0), 0);
+	/* A way out if nothing ends it: kill it after 10 s. */
+	int st = 0;
+	pid_t got = 0;
+	for (int i = 0; i < 1000 && got == 0; i++) {
+		got = waitpid(stopped_one, &st, WNOHANG);
+		if (got == 0)
+			nap_ms(10);
+	}
+	if (got == 0) {
+		kill(stopped_one, SIGKILL);
+		waitpid(stopped_one, &st, 0);
+	}
+	TEST_TRUE(WIFSIGNALED(st));
+	TEST_RES(WTERMSIG(st), SIGHUP);
+	close(p[0]);
+	prctl(PR_SET_CHILD_SUBREAPER, 0);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc > 2 && !strcmp(argv[1], "child"))
@@ -390,5 +458,6 @@ int main(int argc, char **argv)
 	RUN(orphaned_group);
 	RUN(sigchld_codes);
 	RUN(waitid_events);
+	RUN(orphaned_stopped_group);
 	return ukt_finish();
 }
