@@ -66,6 +66,21 @@ pub trait Platform: Sync {
     fn console_read(&self, buf: &mut [u8]) -> Result<usize, Errno>;
     /// Terminal facts for stdin (0), stdout (1), stderr (2).
     fn console_tty(&self, fd: u32) -> TtyInfo;
+    /// The terminal settings of console stream `fd` (0-2) when it is a terminal whose
+    /// settings the platform controls (linuxu: the host's terminal, TCGETS). ENOSYS,
+    /// the default: the platform has no such terminal (kvm's serial console), and the
+    /// kernel answers for it.
+    fn console_tcgets(&self, fd: u32) -> Result<uk_abi::ioctl::Termios, Errno> {
+        let _ = fd;
+        Err(Errno::ENOSYS)
+    }
+    /// Change them: `cmd` is TCSETS, TCSETSW (after output drains) or TCSETSF (and
+    /// discard pending input). The platform puts the terminal back as it found it when
+    /// the image ends. ENOSYS as for [`Platform::console_tcgets`].
+    fn console_tcsets(&self, fd: u32, cmd: u32, t: &uk_abi::ioctl::Termios) -> Result<(), Errno> {
+        let _ = (fd, cmd, t);
+        Err(Errno::ENOSYS)
+    }
     /// Move the offset of console stream `fd` (0-2) when the host gave the image a
     /// seekable file there (`./app < file` on linuxu): `whence` is 0 (set), 1 (current)
     /// or 2 (end). Returns the new offset, or the errno: ESPIPE, the default, for

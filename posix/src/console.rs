@@ -48,7 +48,8 @@ impl Console {
 }
 
 /// The kernel's `struct termios` of a terminal in its usual cooked mode, returned for
-/// TCGETS on a terminal. The host's settings are not read after boot.
+/// TCGETS on a terminal whose settings the platform does not control (kvm's serial
+/// console); linuxu answers with the host terminal's own.
 fn cooked_termios() -> Termios {
     let mut cc = [0u8; NCCS];
     cc[VINTR] = 3; // ^C
@@ -149,17 +150,28 @@ impl File for Console {
                 Ok(0)
             }
             TCGETS => {
-                crate::user::write(arg, &cooked_termios())?;
+                // The host terminal's settings on linuxu; a serial console's fixed
+                // cooked ones.
+                crate::user::check(arg, core::mem::size_of::<Termios>(), true)?;
+                let t = match uk_plat::get().console_tcgets(self.tty_fd()) {
+                    Err(Errno::ENOSYS) => cooked_termios(),
+                    r => r?,
+                };
+                crate::user::write(arg, &t)?;
                 Ok(0)
             }
-            TCSETS | TCSETSW | TCSETSF | TIOCSWINSZ => {
+            TCSETS | TCSETSW | TCSETSF => {
+                // linuxu: the host terminal takes them (raw mode, echo off, ...) and
+                // gets its own back when the image ends; elsewhere accepted, no effect.
+                let t: Termios = crate::user::read(arg)?;
+                match uk_plat::get().console_tcsets(self.tty_fd(), cmd, &t) {
+                    Ok(()) | Err(Errno::ENOSYS) => Ok(0),
+                    Err(e) => Err(e),
+                }
+            }
+            TIOCSWINSZ => {
                 // Accepted without effect, once the argument is readable.
-                let len = if cmd == TIOCSWINSZ {
-                    core::mem::size_of::<Winsize>()
-                } else {
-                    core::mem::size_of::<Termios>()
-                };
-                crate::user::check(arg, len, false)?;
+                crate::user::check(arg, core::mem::size_of::<Winsize>(), false)?;
                 Ok(0)
             }
             TIOCGPGRP => {

@@ -128,6 +128,9 @@ pub fn execve(path: usize, argv: usize, envp: usize) -> KResult<usize> {
     };
     // The loader acts for the process being replaced (its directory, its memory).
     process::adopt(&t, &old);
+    // This frame is abandoned when the thread goes back to the parent or ends below:
+    // what it still owned then would never be freed, so drop each thing once used.
+    drop(t);
     // The loader's answer decides what this thread is: wait for it whatever wakes us
     // (a signal for the child is delivered when the call returns, if it fails).
     let r = loop {
@@ -138,6 +141,7 @@ pub fn execve(path: usize, argv: usize, envp: usize) -> KResult<usize> {
             .queue
             .wait_until(None, || verdict.result.lock().is_some());
     };
+    drop(verdict);
     r?;
     // The new image runs; the old process object (its close-on-exec descriptors with
     // it) goes away. A vfork child's thread goes back to the parent; otherwise this
@@ -158,10 +162,12 @@ pub fn execve(path: usize, argv: usize, envp: usize) -> KResult<usize> {
 }
 
 extern "C" fn loader_main(raw: usize) -> ! {
-    // SAFETY: `raw` is the Box<Job> execve leaked for this thread only.
-    let job = unsafe { Box::from_raw(raw as *mut Job) };
+    // SAFETY: `raw` is the Box<Job> execve leaked for this thread only. The job moves
+    // out and the box is freed in this statement: this frame is abandoned when the
+    // program starts.
+    let job: Job = *unsafe { Box::from_raw(raw as *mut Job) };
     let verdict = job.verdict.clone();
-    match load(*job) {
+    match load(job) {
         Err(e) => {
             *verdict.result.lock() = Some(Err(e));
             verdict.queue.wake_all();
@@ -463,6 +469,9 @@ fn load(job: Job) -> KResult<Start> {
             exit_signal: l.exit_signal,
             did_exec: true,
             subreaper: l.subreaper,
+            // An event the parent has not waited for yet stays (Linux keeps it in the
+            // signal struct, which exec keeps).
+            job: l.job.take(),
         }
     };
     let tid = uk_sched::current_tid();
@@ -476,6 +485,15 @@ fn load(job: Job) -> KResult<Start> {
         old.limits.duplicate(),
         life,
     );
+    // Interval timers (alarm, setitimer) survive execve, as on Linux; POSIX timers
+    // (timer_create) do not: they go with the old process object.
+    for which in 0..3 {
+        if let Ok(setting @ (_, left)) = old.itimers.setitimer(which, (0, 0)) {
+            if left != 0 {
+                let _ = new.itimers.setitimer(which, setting);
+            }
+        }
+    }
     new.info.set_program_name(base_name(&prog.path));
     crate::fs::proc::set_exec(ids.pid, &prog.args, &env, &prog.path);
     process::register(&new);

@@ -6,15 +6,23 @@
 //! before processes existed. Any other process ends as on Linux: its descriptors
 //! close, its children go to pid 1, it stays a zombie with its wait status until its
 //! parent reaps it, and its parent gets its exit signal (SIGCHLD).
+//!
+//! Job control: a stop signal stops a process (its threads park at their next way out
+//! of the kernel, [`way_out`]), SIGCONT continues it, and the parent hears of both
+//! through SIGCHLD and wait (WUNTRACED, WCONTINUED), once each, as on Linux.
 
 use crate::ident::{Ids, INIT_PID};
-use crate::process::{self, current, current_arc, Life, Process, VforkFrame};
+use crate::process::{self, current, current_arc, JobEvent, Life, Process, VforkFrame};
 use crate::signal::{Queued, Target};
 use crate::{Errno, KResult};
 use alloc::sync::Arc;
 use alloc::vec::Vec;
-use uk_abi::sched::{WEXITED, WNOHANG, WNOWAIT};
-use uk_abi::signal::{CLD_EXITED, CLD_KILLED, NSIG, SA_NOCLDWAIT, SIGCHLD, SI_USER};
+use core::sync::atomic::Ordering;
+use uk_abi::sched::{WCONTINUED, WEXITED, WNOHANG, WNOWAIT, WSTOPPED};
+use uk_abi::signal::{
+    CLD_CONTINUED, CLD_EXITED, CLD_KILLED, CLD_STOPPED, NSIG, SA_NOCLDSTOP, SA_NOCLDWAIT, SIGCHLD,
+    SIGCONT, SIGHUP, SIGSTOP, SI_KERNEL, SI_USER,
+};
 /// The registers a vfork call returns with (re-exported for the shim's vfork entry).
 pub use uk_arch::Resume;
 
@@ -28,9 +36,21 @@ pub const fn killed(sig: usize) -> i32 {
     (sig & 0x7f) as i32
 }
 
+/// The wait status of a process a signal stopped (WIFSTOPPED, WSTOPSIG).
+pub const fn stopped(sig: usize) -> i32 {
+    ((sig & 0xff) << 8) as i32 | 0x7f
+}
+
+/// The wait status of a process SIGCONT continued (WIFCONTINUED).
+pub const CONTINUED: i32 = 0xffff;
+
 /// `si_code` and `si_status` of a SIGCHLD (and of waitid) for wait status `status`.
 fn child_code(status: i32) -> (i32, i32) {
-    if status & 0x7f == 0 {
+    if status == CONTINUED {
+        (CLD_CONTINUED, SIGCONT as i32)
+    } else if status & 0xff == 0x7f {
+        (CLD_STOPPED, (status >> 8) & 0xff)
+    } else if status & 0x7f == 0 {
         (CLD_EXITED, (status >> 8) & 0xff)
     } else {
         (CLD_KILLED, status & 0x7f)
@@ -41,6 +61,7 @@ fn child_code(status: i32) -> (i32, i32) {
 /// code, end processes through here.
 pub(crate) fn init() {
     crate::signal::TERMINATE.set(terminated_by);
+    crate::signal::JOB_CONTROL.set(job_control);
     uk_plat::cpu::FAULT_ENDS_PROCESS.set(|| !caller_is_init());
     uk_plat::cpu::FAULT.set(|sig| exit_process(killed(sig)));
 }
@@ -200,7 +221,9 @@ pub fn resume_parent(child: Arc<Process>) {
     let pid = child.pid();
     let tid = uk_sched::current_tid();
     child.signals.remove_thread(tid);
-    let VforkFrame { resume, lent, .. } = *frame;
+    // The box is freed before the resume: this function's frame is abandoned below,
+    // so anything it still owned then would never be freed.
+    let (resume, lent) = frame.into_parts();
     parent.signals.take_back(tid, lent);
     process::adopt_current(&parent);
     drop(parent);
@@ -224,6 +247,8 @@ fn finish(p: &Arc<Process>, status: i32) {
             return;
         }
         life.status = Some(status);
+        // A zombie is reported as such; a stop or continue not yet waited for is moot.
+        life.job = None;
     }
     p.ending.store(true, core::sync::atomic::Ordering::Release);
     p.fds.close_all();
@@ -231,32 +256,82 @@ fn finish(p: &Arc<Process>, status: i32) {
         let _ = p.itimers.setitimer(which, (0, 0));
     }
     // Orphans go to the nearest living ancestor that is a subreaper, else to pid 1;
-    // those that asked for a parent-death signal get it.
+    // those that asked for a parent-death signal get it. Their exit signal becomes
+    // SIGCHLD, and the new parent hears of those already ended at once (it may never
+    // have known them), as Linux's reparent_leader does.
     let orphans = core::mem::take(&mut p.life.lock().children);
     if let Some(reaper) = reaper_for(p) {
-        let mut zombie = false;
+        reaper.life.lock().children.extend(orphans.iter().copied());
         for c in &orphans {
             if let Some(cp) = process::lookup(*c) {
                 cp.ids.lock().ppid = reaper.pid();
-                zombie |= cp.status().is_some();
-                parent_died(&cp, p.pid());
+                let ended = {
+                    let mut life = cp.life.lock();
+                    life.exit_signal = SIGCHLD;
+                    life.status
+                };
+                match ended {
+                    Some(st) => tell_parent_ended(&reaper, &cp, st),
+                    None => parent_died(&cp, p.pid()),
+                }
             }
         }
-        reaper.life.lock().children.extend(orphans.iter().copied());
-        if zombie {
-            reaper.child_wait.wake_all();
+    }
+    // A process group this end leaves orphaned with stopped members gets SIGHUP and
+    // SIGCONT (Linux's kill_orphaned_pgrp): a child's group, whose link outside was
+    // this process, and this process's own group.
+    let me = *p.ids.lock();
+    for c in &orphans {
+        if let Some(cp) = process::lookup(*c) {
+            let ci = *cp.ids.lock();
+            if ci.pgid != me.pgid && ci.sid == me.sid {
+                hang_up_if_orphaned(ci.pgid);
+            }
         }
     }
     let Some(parent) = process::lookup(p.ppid()) else {
         return;
     };
-    let sig = p.life.lock().exit_signal;
-    // A parent that ignores SIGCHLD (SIG_IGN, or SA_NOCLDWAIT) never sees zombies:
-    // the child is reaped at once, as on Linux.
+    let pi = *parent.ids.lock();
+    if pi.pgid != me.pgid && pi.sid == me.sid {
+        hang_up_if_orphaned(me.pgid);
+    }
+    tell_parent_ended(&parent, p, status);
+}
+
+/// Process group `pgid` has become orphaned: if a member is stopped, nobody is left
+/// to continue it, so every member gets SIGHUP and then SIGCONT, as POSIX asks.
+fn hang_up_if_orphaned(pgid: i32) {
+    let members = group(pgid);
+    if !members.iter().any(|q| q.stopped.load(Ordering::Acquire)) || !group_orphaned(pgid) {
+        return;
+    }
+    for sig in [SIGHUP, SIGCONT] {
+        for q in members.iter().filter(|q| q.status().is_none()) {
+            let _ = q.signals.post(
+                Target::Process,
+                Queued {
+                    sig,
+                    code: SI_KERNEL,
+                    pid: 0,
+                    value: 0,
+                    timer: None,
+                },
+            );
+        }
+    }
+}
+
+/// `child` of `parent` ended with wait status `status`: the parent gets the child's
+/// exit signal (si_code CLD_EXITED/CLD_KILLED) and its waiters wake. A parent that
+/// ignores SIGCHLD (SIG_IGN, or SA_NOCLDWAIT) never sees zombies: the child is reaped
+/// at once, as on Linux.
+fn tell_parent_ended(parent: &Process, child: &Process, status: i32) {
+    let sig = child.life.lock().exit_signal;
     if parent.signals.set_to_ignore(SIGCHLD)
         || parent.signals.action_flags(SIGCHLD) & SA_NOCLDWAIT != 0
     {
-        reap(&parent, p.pid());
+        reap(parent, child.pid());
     } else if sig != 0 && sig <= NSIG {
         let (code, st) = child_code(status);
         let _ = parent.signals.post(
@@ -264,7 +339,7 @@ fn finish(p: &Arc<Process>, status: i32) {
             Queued {
                 sig,
                 code,
-                pid: p.pid(),
+                pid: child.pid(),
                 value: st as u32 as u64,
                 timer: None,
             },
@@ -376,6 +451,154 @@ fn terminated_by(sig: usize) -> bool {
     exit_process(killed(sig))
 }
 
+/// Called on every way out of the kernel, after the signals were delivered: a thread
+/// whose process has ended ends here ([`end_if_dying`]), one whose process is stopped
+/// parks here until it is continued or killed, then gets what came meanwhile.
+#[inline]
+pub fn way_out() {
+    end_if_dying();
+    if current().stopped.load(Ordering::Acquire) {
+        stopped_way_out();
+    }
+}
+
+#[cold]
+fn stopped_way_out() {
+    loop {
+        park_while_stopped();
+        // SIGCONT's handler, SIGKILL, what waited while the process was stopped.
+        current().signals.after_stop();
+        end_if_dying();
+        let p = current();
+        if !p.stopped.load(Ordering::Acquire) || p.signals.kill_pending() {
+            return;
+        }
+    }
+}
+
+/// Called before signals are delivered (a system call's end, a preemption point): a
+/// stopped process takes no signal but SIGKILL until it is continued, so its thread
+/// parks first (a signal that woke it from a blocking call waits with it).
+#[inline]
+pub fn park_if_stopped() {
+    if current().stopped.load(Ordering::Acquire) {
+        park_while_stopped();
+    }
+}
+
+/// Wait while the calling thread's process is stopped, until SIGCONT continues it,
+/// SIGKILL comes or it ends. Kernel threads (no owner) never park.
+#[cold]
+fn park_while_stopped() {
+    if uk_sched::current_owner() == 0 {
+        return;
+    }
+    let p = current_arc();
+    let ready = || {
+        !p.stopped.load(Ordering::Acquire)
+            || p.ending.load(Ordering::Acquire)
+            || p.signals.kill_pending()
+    };
+    while !ready() {
+        let _ = p.cont_wait.wait_until(None, ready);
+    }
+}
+
+/// A stop signal's default action for process `pid`, or SIGCONT (signal.rs's hook).
+fn job_control(pid: i32, sig: usize) {
+    let Some(p) = process::lookup(pid) else {
+        return;
+    };
+    if sig == SIGCONT {
+        continue_process(&p);
+    } else {
+        stop_process(&p, sig);
+    }
+}
+
+/// Stop `p` by `sig`: its threads park at their next way out of the kernel, its parent
+/// is told (CLD_STOPPED). The first process never stops; SIGTSTP, SIGTTIN and SIGTTOU
+/// to a process of an orphaned process group are discarded, as on Linux (nobody would
+/// continue it).
+fn stop_process(p: &Arc<Process>, sig: usize) {
+    if p.pid() == INIT_PID {
+        return;
+    }
+    let pgid = p.ids.lock().pgid;
+    if sig != SIGSTOP && group_orphaned(pgid) {
+        uk_log::info!(
+            "signal {sig} to process {} discarded: its process group is orphaned",
+            p.pid()
+        );
+        return;
+    }
+    {
+        let mut life = p.life.lock();
+        if life.status.is_some() || p.stopped.load(Ordering::Acquire) {
+            return;
+        }
+        p.stopped.store(true, Ordering::Release);
+        life.job = Some(JobEvent::Stopped(sig));
+    }
+    notify_parent_job(p, CLD_STOPPED, sig as i32);
+}
+
+/// SIGCONT reached `p`: a stopped process goes on, and its parent is told
+/// (CLD_CONTINUED). Nothing happens to a process that is not stopped.
+fn continue_process(p: &Arc<Process>) {
+    {
+        let mut life = p.life.lock();
+        if !p.stopped.swap(false, Ordering::AcqRel) {
+            return;
+        }
+        life.job = Some(JobEvent::Continued);
+    }
+    p.cont_wait.wake_all();
+    notify_parent_job(p, CLD_CONTINUED, SIGCONT as i32);
+}
+
+/// Tell `p`'s parent that `p` stopped or continued: SIGCHLD (whatever `p`'s exit
+/// signal) unless the parent ignores SIGCHLD or set SA_NOCLDSTOP; its waiters wake
+/// either way.
+fn notify_parent_job(p: &Process, code: i32, status: i32) {
+    let Some(parent) = process::lookup(p.ppid()) else {
+        return;
+    };
+    if !parent.signals.set_to_ignore(SIGCHLD)
+        && parent.signals.action_flags(SIGCHLD) & SA_NOCLDSTOP == 0
+    {
+        let _ = parent.signals.post(
+            Target::Process,
+            Queued {
+                sig: SIGCHLD,
+                code,
+                pid: p.pid(),
+                value: status as u32 as u64,
+                timer: None,
+            },
+        );
+    }
+    parent.child_wait.wake_all();
+}
+
+/// True when process group `pgid` is orphaned: no living member has a parent in
+/// another group of the same session (POSIX; Linux's will_become_orphaned_pgrp).
+fn group_orphaned(pgid: i32) -> bool {
+    !process::all().iter().any(|q| {
+        if q.status().is_some() {
+            return false;
+        }
+        let qi = *q.ids.lock();
+        if qi.pgid != pgid {
+            return false;
+        }
+        process::lookup(qi.ppid).is_some_and(|parent| {
+            let pi = *parent.ids.lock();
+            pi.pgid != pgid && pi.sid == qi.sid
+        })
+    })
+}
+
 /// Called on every way out of the kernel: a thread whose process has ended (another
 /// thread called exit_group, a signal killed it, or execve replaced its image) ends
 /// here. Kernel threads (no owner) act for the first process and never end this way.
@@ -429,6 +652,7 @@ impl Which {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Waited {
     pub pid: i32,
+    /// The wait status: ended ([`exited`], [`killed`]), [`stopped`] or [`CONTINUED`].
     pub status: i32,
 }
 
@@ -439,10 +663,11 @@ impl Waited {
     }
 }
 
-/// wait4(2)/waitid(2): a child of `which` that has ended, reaped unless `WNOWAIT`.
-/// Ok(None) with `WNOHANG` when children match but none has ended; ECHILD when none
-/// match; EINTR when a signal interrupts the wait. Stopped and continued children are
-/// never reported: there is no job control (docs/processes.md).
+/// wait4(2)/waitid(2): a child of `which` that has ended (`WEXITED`; reaped unless
+/// `WNOWAIT`), stopped (`WSTOPPED`, alias WUNTRACED) or continued (`WCONTINUED`); a
+/// stop or continue is reported once unless `WNOWAIT`. Ok(None) with `WNOHANG` when
+/// children match but none has news; ECHILD when none match; EINTR when a signal
+/// interrupts the wait. wait4 asks for WEXITED always.
 pub fn wait(which: Which, options: u32) -> KResult<Option<Waited>> {
     let me = current_arc();
     let look = || -> KResult<Option<Waited>> {
@@ -456,9 +681,14 @@ pub fn wait(which: Which, options: u32) -> KResult<Option<Waited>> {
                 continue;
             }
             any = true;
-            if let Some(status) = c.status() {
-                return Ok(Some(Waited { pid, status }));
-            }
+            let life = c.life.lock();
+            let status = match (life.status, life.job) {
+                (Some(st), _) if options & WEXITED != 0 => st,
+                (None, Some(JobEvent::Stopped(sig))) if options & WSTOPPED != 0 => stopped(sig),
+                (None, Some(JobEvent::Continued)) if options & WCONTINUED != 0 => CONTINUED,
+                _ => continue,
+            };
+            return Ok(Some(Waited { pid, status }));
         }
         if any {
             Ok(None)
@@ -469,7 +699,7 @@ pub fn wait(which: Which, options: u32) -> KResult<Option<Waited>> {
     loop {
         if let Some(w) = look()? {
             if options & WNOWAIT == 0 {
-                reap(&me, w.pid);
+                consume(&me, w);
             }
             return Ok(Some(w));
         }
@@ -485,10 +715,23 @@ pub fn wait(which: Which, options: u32) -> KResult<Option<Waited>> {
     }
 }
 
-/// waitid's options must ask for ended children (WEXITED): stopped and continued
-/// ones alone never come.
+/// A wait reported `w` (without WNOWAIT): a zombie is reaped, a stop or continue is
+/// not reported again.
+fn consume(parent: &Process, w: Waited) {
+    let (code, _) = child_code(w.status);
+    if code == CLD_STOPPED || code == CLD_CONTINUED {
+        if let Some(c) = process::lookup(w.pid) {
+            c.life.lock().job = None;
+        }
+    } else {
+        reap(parent, w.pid);
+    }
+}
+
+/// waitid's options must ask for something: ended (WEXITED), stopped (WSTOPPED) or
+/// continued (WCONTINUED) children.
 pub fn check_waitid_options(options: u32) -> KResult<()> {
-    if options & WEXITED == 0 {
+    if options & (WEXITED | WSTOPPED | WCONTINUED) == 0 {
         return Err(Errno::EINVAL);
     }
     Ok(())
@@ -617,6 +860,9 @@ mod tests {
         assert_eq!(killed(uk_abi::signal::SIGKILL), 9);
         assert_eq!(child_code(exited(4)), (CLD_EXITED, 4));
         assert_eq!(child_code(killed(15)), (CLD_KILLED, 15));
+        assert_eq!(stopped(uk_abi::signal::SIGTSTP), 0x147f);
+        assert_eq!(child_code(stopped(19)), (CLD_STOPPED, 19));
+        assert_eq!(child_code(CONTINUED), (CLD_CONTINUED, SIGCONT as i32));
         let w = Waited {
             pid: 5,
             status: exited(0),
@@ -624,9 +870,108 @@ mod tests {
         assert_eq!(w.code_status(), (CLD_EXITED, 0));
     }
 
+    fn send(p: &Process, sig: usize) {
+        p.signals
+            .post(
+                Target::Process,
+                Queued {
+                    sig,
+                    code: SI_USER,
+                    pid: INIT_PID,
+                    value: 0,
+                    timer: None,
+                },
+            )
+            .unwrap();
+    }
+
     #[test]
-    fn waitid_needs_wexited() {
+    fn stop_and_continue_are_reported_once() {
+        crate::testplat::setup();
+        let _g = crate::testplat::serial();
+        use uk_abi::signal::{SIGKILL, SIGTSTP};
+        let parent = current_arc();
+        // A child whose signal state counts the test thread as its own (so that a stop
+        // signal is taken at once); the thread still runs as the parent.
+        let child = new_vfork_child(&parent, uk_sched::current_tid(), SIGCHLD).unwrap();
+        let pid = child.pid();
+        let one = |opts| wait(Which::Pid(pid), opts | WNOHANG);
+        assert_eq!(one(WSTOPPED | WCONTINUED), Ok(None));
+        // In pid 1's group the child's group is orphaned: SIGTSTP is discarded, SIGSTOP not.
+        send(&child, SIGTSTP);
+        assert!(!child.stopped.load(Ordering::Acquire));
+        child.ids.lock().pgid = pid;
+        send(&child, SIGTSTP);
+        assert!(child.stopped.load(Ordering::Acquire));
+        assert_eq!(one(WEXITED), Ok(None), "a stop is not an exit");
+        assert_eq!(
+            one(WSTOPPED | WNOWAIT),
+            Ok(Some(Waited {
+                pid,
+                status: stopped(SIGTSTP)
+            }))
+        );
+        assert_eq!(
+            one(WSTOPPED),
+            Ok(Some(Waited {
+                pid,
+                status: stopped(SIGTSTP)
+            }))
+        );
+        assert_eq!(one(WSTOPPED), Ok(None), "reported once");
+        // Stopping a stopped process again tells nobody.
+        send(&child, SIGSTOP);
+        assert_eq!(one(WSTOPPED), Ok(None));
+        send(&child, SIGCONT);
+        assert!(!child.stopped.load(Ordering::Acquire));
+        assert_eq!(one(WSTOPPED), Ok(None));
+        assert_eq!(
+            one(WCONTINUED),
+            Ok(Some(Waited {
+                pid,
+                status: CONTINUED
+            }))
+        );
+        assert_eq!(one(WCONTINUED), Ok(None));
+        // SIGCONT to a running process: no event. A stop then a continue unreported:
+        // only the continue is left.
+        send(&child, SIGCONT);
+        assert_eq!(one(WCONTINUED), Ok(None));
+        send(&child, SIGSTOP);
+        send(&child, SIGCONT);
+        assert_eq!(
+            one(WSTOPPED | WCONTINUED),
+            Ok(Some(Waited {
+                pid,
+                status: CONTINUED
+            }))
+        );
+        // SIGKILL is the one signal a stopped process's threads wake for.
+        send(&child, SIGSTOP);
+        assert!(!child.signals.kill_pending());
+        send(&child, SIGKILL);
+        assert!(child.signals.kill_pending());
+        finish(&child, killed(SIGKILL));
+        assert_eq!(
+            one(WSTOPPED | WCONTINUED),
+            Ok(None),
+            "a zombie has no job event"
+        );
+        assert_eq!(
+            one(WEXITED),
+            Ok(Some(Waited {
+                pid,
+                status: killed(SIGKILL)
+            }))
+        );
+        assert!(process::lookup(pid).is_none());
+    }
+
+    #[test]
+    fn waitid_needs_something_to_report() {
         assert_eq!(check_waitid_options(WNOHANG), Err(Errno::EINVAL));
         assert_eq!(check_waitid_options(WEXITED | WNOHANG), Ok(()));
+        assert_eq!(check_waitid_options(WSTOPPED), Ok(()));
+        assert_eq!(check_waitid_options(WCONTINUED | WNOHANG), Ok(()));
     }
 }

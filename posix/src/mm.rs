@@ -39,6 +39,11 @@ pub trait MapBacking: Send + Sync {
     fn name(&self) -> alloc::vec::Vec<u8> {
         alloc::vec::Vec::new()
     }
+    /// Which object's frames these are (a file's page cache address; 0: unknown), for
+    /// [`AddressSpace::maps_writable`].
+    fn id(&self) -> usize {
+        0
+    }
 }
 
 /// What a map is backed by.
@@ -738,6 +743,16 @@ impl AddressSpace {
             .ok_or(Errno::ENOMEM)?;
         mm.add_anon(a, len, prot);
         Ok(a)
+    }
+
+    /// True when a map of this address space shows the frames of backing object `id`
+    /// ([`MapBacking::id`]) writably, now (memfd's F_SEAL_WRITE is refused then).
+    pub fn maps_writable(&self, id: usize) -> bool {
+        id != 0
+            && self.maps.lock().vmas.values().any(|v| {
+                v.prot & PROT_WRITE != 0
+                    && matches!(&v.kind, Kind::Shared { backing, .. } if backing.id() == id)
+            })
     }
 
     /// mmap(2) of `backing`'s pages from page `first` on, shared: the map shows the

@@ -304,6 +304,59 @@ impl PipeEnd {
         }
     }
 
+    /// tee(2) from this read end into `out`, the write end of another pipe: copies up to
+    /// `max` bytes from the front of this pipe without taking them out. Waits for data
+    /// here, then for room there (`nonblock`: EAGAIN instead of either wait); no reader
+    /// there: EPIPE and SIGPIPE, checked before end of file here (Ok(0)), as Linux
+    /// does.
+    pub(crate) fn tee_to(&self, out: &PipeEnd, max: usize, nonblock: bool) -> KResult<usize> {
+        loop {
+            let (has_data, eof) = {
+                let r = self.pipe.ring.lock();
+                (!r.data.is_empty(), r.data.is_empty() && r.writers == 0)
+            };
+            if !has_data && !eof {
+                if nonblock {
+                    return Err(Errno::EAGAIN);
+                }
+                if self.pipe.queue.wait(None) == Wake::Interrupted {
+                    return Err(Errno::EINTR);
+                }
+                continue;
+            }
+            let room = {
+                let o = out.pipe.ring.lock();
+                if o.readers == 0 {
+                    drop(o);
+                    raise_sigpipe();
+                    return Err(Errno::EPIPE);
+                }
+                o.cap.saturating_sub(o.data.len())
+            };
+            if eof {
+                return Ok(0);
+            }
+            if room == 0 {
+                if nonblock {
+                    return Err(Errno::EAGAIN);
+                }
+                if out.pipe.queue.wait(None) == Wake::Interrupted {
+                    return Err(Errno::EINTR);
+                }
+                continue;
+            }
+            let chunk: alloc::vec::Vec<u8> = {
+                let r = self.pipe.ring.lock();
+                r.data.iter().take(max.min(room)).copied().collect()
+            };
+            if chunk.is_empty() {
+                continue;
+            }
+            // There is room for all of it: the write does not wait.
+            return out.do_write(&&chunk[..], true);
+        }
+    }
+
     /// splice(2) into this write end: `nonblock` adds to the end's own O_NONBLOCK.
     pub(crate) fn splice_in(&self, buf: &dyn Source, nonblock: bool) -> KResult<usize> {
         if !self.write {

@@ -73,6 +73,18 @@ pub struct VforkFrame {
     pub lent: crate::signal::LentThread,
 }
 
+impl VforkFrame {
+    /// The registers and the lent thread's signal state, the box freed (taking the box is
+    /// the point: the caller's frame is abandoned right after).
+    #[allow(clippy::boxed_local)]
+    pub fn into_parts(
+        self: alloc::boxed::Box<Self>,
+    ) -> (uk_arch::Resume, crate::signal::LentThread) {
+        let VforkFrame { resume, lent, .. } = *self;
+        (resume, lent)
+    }
+}
+
 /// Where a process is in its life, and who its children are (what wait(2) reads).
 #[derive(Default)]
 pub struct Life {
@@ -86,6 +98,18 @@ pub struct Life {
     pub did_exec: bool,
     /// PR_SET_CHILD_SUBREAPER: orphaned descendants come to this process, not pid 1.
     pub subreaper: bool,
+    /// A stop or continue the parent has not been told about through wait yet (Linux
+    /// keeps one: a continue replaces an unreported stop and the other way round).
+    pub job: Option<JobEvent>,
+}
+
+/// A job-control event of a process, for its parent's wait (WUNTRACED, WCONTINUED).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum JobEvent {
+    /// Stopped by this signal.
+    Stopped(usize),
+    /// Continued by SIGCONT.
+    Continued,
 }
 
 /// One process.
@@ -101,6 +125,11 @@ pub struct Process {
     /// The process has ended (exit_group, a fatal signal): its other threads end at
     /// their next way out of the kernel.
     pub ending: core::sync::atomic::AtomicBool,
+    /// The process is stopped (SIGSTOP and friends): its threads park at their next way
+    /// out of the kernel until SIGCONT or SIGKILL (posix/src/lifecycle.rs).
+    pub stopped: core::sync::atomic::AtomicBool,
+    /// Where the threads of a stopped process park.
+    pub cont_wait: uk_sched::WaitQueue,
     pub creds: spin::Mutex<Creds>,
     pub fds: FdTable,
     pub fs: FsContext,
@@ -178,6 +207,8 @@ pub(crate) fn create_init(p: InitParams) -> &'static Arc<Process> {
             child_wait: uk_sched::WaitQueue::new(),
             vfork: spin::Mutex::new(None),
             ending: core::sync::atomic::AtomicBool::new(false),
+            stopped: core::sync::atomic::AtomicBool::new(false),
+            cont_wait: uk_sched::WaitQueue::new(),
             creds: spin::Mutex::new(Creds::default()),
             fds: FdTable::new(),
             fs: FsContext::new(),
@@ -262,6 +293,8 @@ impl Process {
             child_wait: uk_sched::WaitQueue::new(),
             vfork: spin::Mutex::new(None),
             ending: core::sync::atomic::AtomicBool::new(false),
+            stopped: core::sync::atomic::AtomicBool::new(false),
+            cont_wait: uk_sched::WaitQueue::new(),
             fds,
             fs,
             mm,

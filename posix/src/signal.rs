@@ -164,6 +164,9 @@ impl ThreadSig {
 }
 
 struct State {
+    /// A stop signal's default action stops this process; false for the image's first
+    /// process, which ignores them as Linux's init does.
+    stops: bool,
     actions: [KSigaction; NSIG],
     shared: Pending,
     threads: LiteMap<i32, ThreadSig>,
@@ -195,6 +198,7 @@ impl SignalState {
         SignalState {
             pid,
             state: spin::Mutex::new(State {
+                stops: pid != crate::ident::INIT_PID,
                 actions: [KSigaction::default(); NSIG],
                 shared: Pending::new(),
                 threads: LiteMap::new(),
@@ -221,18 +225,45 @@ impl State {
     fn ignores(&self, sig: usize) -> bool {
         match self.actions[sig - 1].handler {
             SIG_IGN => true,
-            SIG_DFL => matches!(default_action(sig), Default::Ignore | Default::Stop),
+            SIG_DFL => match default_action(sig) {
+                Default::Ignore => true,
+                Default::Stop => !self.stops,
+                Default::Terminate => false,
+            },
             _ => false,
         }
     }
+
+    /// True when `sig`'s action is its default "stop the process".
+    fn default_stops(&self, sig: usize) -> bool {
+        self.stops
+            && self.actions[sig - 1].handler == SIG_DFL
+            && default_action(sig) == Default::Stop
+    }
+
+    /// Drop every pending instance of the signals in `bits`, process-wide and per thread.
+    fn flush_set(&mut self, bits: u64) {
+        for sig in 1..=NSIG {
+            if bits & bit(sig) != 0 {
+                self.shared.flush(sig);
+                for (_, t) in self.threads.iter_mut() {
+                    t.pending.flush(sig);
+                }
+            }
+        }
+    }
 }
+
+/// The stop signals: a SIGCONT sent discards those pending, and they discard a pending
+/// SIGCONT (Linux's prepare_signal).
+const STOP_SIGNALS: u64 = bit(SIGSTOP) | bit(SIGTSTP) | bit(SIGTTIN) | bit(SIGTTOU);
 
 /// What a signal does when its action is SIG_DFL.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Default {
     Terminate,
     Ignore,
-    /// Stop/continue job control: there is no job control in a unikernel; ignored.
+    /// Stop the process until SIGCONT (job control, through [`JOB_CONTROL`]).
     Stop,
 }
 
@@ -343,6 +374,8 @@ enum Taken {
     Handler(Delivery),
     Ignore,
     Terminate(usize),
+    /// A stop signal's default action (it was blocked when sent).
+    Stop(usize),
 }
 
 use uk_abi::signal::ucontext as uc_off;
@@ -352,6 +385,17 @@ use uk_abi::signal::Mcontext;
 /// (set by posix/src/lifecycle.rs: it becomes a zombie with the signal as its wait
 /// status). The hook returns false for the first process, whose end ends the image.
 pub static TERMINATE: uk_plat::Hook<fn(usize) -> bool> = uk_plat::Hook::new();
+
+/// Job control (set by posix/src/lifecycle.rs): `(pid, sig)` stops process `pid` (a stop
+/// signal whose default action applies) or, for SIGCONT, continues it. Called with no
+/// lock of this state held. Process-level facts (its parent, its group) live there.
+pub static JOB_CONTROL: uk_plat::Hook<fn(i32, usize)> = uk_plat::Hook::new();
+
+fn job_control(pid: i32, sig: usize) {
+    if let Some(f) = JOB_CONTROL.get() {
+        f(pid, sig);
+    }
+}
 
 fn terminate(sig: usize) -> ! {
     if let Some(f) = TERMINATE.get() {
@@ -639,13 +683,35 @@ impl SignalState {
         let sig = q.sig;
         let b = bit(sig);
         let me = uk_sched::current_tid();
+        // A stop whose default action applies now (some thread would take it) stops the
+        // process here rather than being queued: its threads park at their next way out
+        // of the kernel, and a thread blocked in a call is not disturbed (Linux would
+        // restart that call after SIGCONT anyway).
+        let mut stop_now = false;
+        if sig == SIGCONT {
+            // SIGCONT continues the process whatever its action and mask, then is
+            // delivered like any signal (Linux's prepare_signal).
+            {
+                let mut s = self.state.lock();
+                s.flush_set(STOP_SIGNALS);
+                s.refresh_any(&self.any);
+            }
+            job_control(self.pid, sig);
+        }
         let wake = {
             let mut s = self.state.lock();
             prune(&mut s);
+            if b & STOP_SIGNALS != 0 {
+                s.flush_set(bit(SIGCONT));
+            }
             let ignored = s.ignores(sig);
-            if s.actions[sig - 1].handler == SIG_DFL && default_action(sig) == Default::Stop {
-                uk_log::warn!(
-                    "signal {sig} would stop the process: no job control in a unikernel, ignored"
+            let stops = s.default_stops(sig);
+            if !s.stops
+                && default_action(sig) == Default::Stop
+                && s.actions[sig - 1].handler == SIG_DFL
+            {
+                uk_log::info!(
+                    "signal {sig}: the image's first process ignores stop signals, as init does"
                 );
             }
             match target {
@@ -659,8 +725,13 @@ impl SignalState {
                     if ignored && !t.holds(b) {
                         return Ok(());
                     }
-                    t.pending.add(q);
-                    t.takes(b).then_some(tid)
+                    if stops && t.takes(b) {
+                        stop_now = true;
+                        None
+                    } else {
+                        t.pending.add(q);
+                        t.takes(b).then_some(tid)
+                    }
                 }
                 Target::Process => {
                     // An ignored signal that some thread blocks is kept: a handler may be
@@ -669,29 +740,56 @@ impl SignalState {
                     if ignored && !s.threads.values().any(|t| t.holds(b)) {
                         return Ok(());
                     }
-                    s.shared.add(q);
-                    // Prefer the calling thread, then any program thread that takes it.
-                    // Kernel threads (the network thread, or whichever thread the idle
-                    // loop runs on when a host signal arrives) never return to the
-                    // program, so they are never picked.
-                    let program = |tid: i32| uk_sched::thread(tid).is_some_and(|t| !t.is_kernel());
-                    if member && program(me) && s.thread(me).takes(b) {
-                        Some(me)
+                    if stops && s.threads.values().any(|t| t.takes(b)) {
+                        stop_now = true;
+                        None
                     } else {
-                        let members: alloc::vec::Vec<i32> = s.threads.keys().copied().collect();
-                        members
-                            .into_iter()
-                            .filter(|tid| program(*tid))
-                            .find(|tid| s.thread(*tid).takes(b))
+                        s.shared.add(q);
+                        // Prefer the calling thread, then any program thread that takes it.
+                        // Kernel threads (the network thread, or whichever thread the idle
+                        // loop runs on when a host signal arrives) never return to the
+                        // program, so they are never picked.
+                        let program =
+                            |tid: i32| uk_sched::thread(tid).is_some_and(|t| !t.is_kernel());
+                        if member && program(me) && s.thread(me).takes(b) {
+                            Some(me)
+                        } else {
+                            let members: alloc::vec::Vec<i32> = s.threads.keys().copied().collect();
+                            members
+                                .into_iter()
+                                .filter(|tid| program(*tid))
+                                .find(|tid| s.thread(*tid).takes(b))
+                        }
                     }
                 }
             }
         };
         self.state.lock().refresh_any(&self.any);
+        if stop_now {
+            job_control(self.pid, sig);
+        }
         if let Some(tid) = wake {
             self.interrupt_thread(tid);
         }
         Ok(())
+    }
+
+    /// True when SIGKILL is pending: a stopped process's threads wake for it.
+    pub fn kill_pending(&self) -> bool {
+        let s = self.state.lock();
+        let b = bit(SIGKILL);
+        s.shared.set & b != 0 || s.threads.values().any(|t| t.pending.set & b != 0)
+    }
+
+    /// The calling thread ran on after its stopped process was continued (or killed):
+    /// deliver what came meanwhile (SIGCONT's handler, SIGKILL), at a point with no
+    /// interrupted context and no call to restart.
+    pub fn after_stop(&self) {
+        let tid = uk_sched::current_tid();
+        self.state.lock().thread(tid).interrupted = false;
+        if self.any.load(Ordering::Relaxed) {
+            self.deliver_all(tid, &mut Outcome::default(), None);
+        }
     }
 
     /// Wake `tid` from a blocking wait, remembering that a signal did it.
@@ -921,7 +1019,7 @@ impl SignalState {
             SIG_IGN => return Some(Taken::Ignore),
             SIG_DFL => {
                 return Some(match default_action(sig) {
-                    // Stop signals were logged when sent.
+                    Default::Stop if s.stops => Taken::Stop(sig),
                     Default::Ignore | Default::Stop => Taken::Ignore,
                     Default::Terminate => Taken::Terminate(sig),
                 });
@@ -963,6 +1061,12 @@ impl SignalState {
             match t {
                 Taken::Ignore => continue,
                 Taken::Terminate(sig) => terminate(sig),
+                Taken::Stop(sig) => {
+                    // The process stops; the caller parks on its way out of the kernel,
+                    // and what else is pending waits until it is continued.
+                    job_control(self.pid, sig);
+                    return;
+                }
                 Taken::Handler(d) => {
                     // Signals unmasked under the handler's mask nest above it (Linux pushes
                     // their frames later, so they run first).
@@ -1079,6 +1183,38 @@ mod tests {
             restorer: 0,
             mask,
         }
+    }
+
+    #[test]
+    fn stop_signals_stop_every_process_but_the_first() {
+        let _g = setup();
+        // pid 1 ignores a stop signal's default action, as Linux's init does.
+        assert!(st().ignores(SIGTSTP) && st().ignores(SIGSTOP));
+        st().kill(1, SIGSTOP).unwrap();
+        assert_eq!(st().sigpending(), 0);
+        assert!(!st().any.load(Ordering::Relaxed));
+        // Any other process stops: the default action is not "ignore".
+        let other = SignalState::new(2);
+        assert!(!other.ignores(SIGTSTP) && !other.ignores(SIGTTIN));
+        assert!(other.ignores(SIGCONT) && other.ignores(SIGCHLD));
+        // A stop signal sent discards a pending SIGCONT and the other way round.
+        other.add_thread_masked(uk_sched::current_tid(), bit(SIGTSTP) | bit(SIGCONT));
+        other
+            .post(Target::Process, user_signal(1, SIGCONT, SI_USER))
+            .unwrap();
+        other
+            .post(Target::Process, user_signal(1, SIGTSTP, SI_USER))
+            .unwrap();
+        assert_eq!(other.state.lock().shared.set, bit(SIGTSTP));
+        other
+            .post(Target::Process, user_signal(1, SIGCONT, SI_USER))
+            .unwrap();
+        assert_eq!(other.state.lock().shared.set, bit(SIGCONT));
+        assert!(!other.kill_pending());
+        other
+            .post(Target::Process, user_signal(1, SIGKILL, SI_USER))
+            .unwrap();
+        assert!(other.kill_pending());
     }
 
     #[test]

@@ -2,9 +2,9 @@
 //! https://man7.org/linux/man-pages/man2/fcntl.2.html
 
 use uk_abi::fcntl::{
-    Flock, FD_CLOEXEC, F_DUPFD, F_DUPFD_CLOEXEC, F_GETFD, F_GETFL, F_GETLK, F_GETOWN, F_GETPIPE_SZ,
-    F_NOTIFY, F_OFD_GETLK, F_OFD_SETLK, F_OFD_SETLKW, F_SETFD, F_SETFL, F_SETLK, F_SETLKW,
-    F_SETOWN, F_SETPIPE_SZ,
+    Flock, FD_CLOEXEC, F_ADD_SEALS, F_DUPFD, F_DUPFD_CLOEXEC, F_GETFD, F_GETFL, F_GETLK, F_GETOWN,
+    F_GETPIPE_SZ, F_GET_SEALS, F_NOTIFY, F_OFD_GETLK, F_OFD_SETLK, F_OFD_SETLKW, F_SETFD, F_SETFL,
+    F_SETLK, F_SETLKW, F_SETOWN, F_SETPIPE_SZ,
 };
 
 use crate::table::{row, Row};
@@ -96,6 +96,8 @@ pub fn sys_fcntl(a: &Args) -> KResult<usize> {
         F_GETPIPE_SZ => current().fds.get(fdn)?.pipe_size(),
         F_NOTIFY => uk_posix::fs::dnotify::notify(fdn, arg as u32).map(|_| 0),
         F_SETPIPE_SZ => current().fds.get(fdn)?.set_pipe_size(arg),
+        F_ADD_SEALS => uk_posix::fs::memfd::add_seals(fdn, arg as u32).map(|_| 0),
+        F_GET_SEALS => uk_posix::fs::memfd::get_seals(fdn).map(|s| s as usize),
         _ => {
             current().fds.get(fdn)?;
             Err(Errno::EINVAL)

@@ -125,6 +125,8 @@ fn dispatch_in_kernel(n: usize, a: &Args) -> isize {
         let eintr = r == Err(Errno::EINTR);
         // Signals from outside the image (host signals on linuxu) become the program's.
         uk_posix::take_platform_signals();
+        // A stopped process takes its signals once it is continued.
+        uk_posix::lifecycle::park_if_stopped();
         let p = uk_posix::process::current();
         let timers = p.itimers.due();
         if eintr || timers || p.signals.work_pending() {
@@ -137,8 +139,9 @@ fn dispatch_in_kernel(n: usize, a: &Args) -> isize {
             }
         }
         // A thread whose process ended meanwhile (another thread's exit_group, a fatal
-        // signal) ends here instead of going back to the program.
-        uk_posix::lifecycle::end_if_dying();
+        // signal) ends here instead of going back to the program; one whose process is
+        // stopped parks here until SIGCONT.
+        uk_posix::lifecycle::way_out();
         return raw;
     }
 }
@@ -152,11 +155,12 @@ pub fn preempt(mc: Option<&mut uk_abi::signal::Mcontext>) {
     uk_plat::get().poll_devices();
     uk_posix::take_platform_signals();
     uk_sched::yield_now();
+    uk_posix::lifecycle::park_if_stopped();
     let p = uk_posix::process::current();
     if p.signals.work_pending() {
         p.signals.deliver_async(mc);
     }
-    uk_posix::lifecycle::end_if_dying();
+    uk_posix::lifecycle::way_out();
 }
 
 /// Every system call but vfork: `uk_syscall` (assembly in vfork.rs, the entry musl

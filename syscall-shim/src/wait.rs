@@ -1,8 +1,8 @@
 //! wait4(2), waitid(2) (musl's wait and waitpid are wait4):
 //! https://man7.org/linux/man-pages/man2/wait4.2.html
 //!
-//! Children that ended are reported and reaped (uk_posix::lifecycle::wait). There is no
-//! job control, so WUNTRACED and WCONTINUED are accepted and never report anything.
+//! Children that ended are reported and reaped, stopped ones (WUNTRACED/WSTOPPED) and
+//! continued ones (WCONTINUED) reported once each (uk_posix::lifecycle::wait).
 
 use crate::table::{row, Row};
 use crate::trace::Arg;
@@ -32,7 +32,7 @@ pub fn sys_wait4(a: &Args) -> KResult<usize> {
     if rusage != 0 {
         user::check(rusage, core::mem::size_of::<Rusage>(), true)?;
     }
-    match lifecycle::wait(Which::from_wait4(pid), options)? {
+    match lifecycle::wait(Which::from_wait4(pid), options | WEXITED)? {
         None => Ok(0),
         Some(w) => {
             if status != 0 {

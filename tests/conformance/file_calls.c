@@ -1,9 +1,11 @@
 /* File calls programs expect an answer from: posix_fadvise, fallocate, copy_file_range,
- * splice, memfd_create, chroot, /dev/tty without a controlling terminal. */
+ * splice, memfd_create, chroot, /dev/tty without a controlling terminal, tee, vmsplice,
+ * memfd seals. */
 #include "harness.h"
 #include <poll.h>
 #include <signal.h>
 #include <sys/mman.h>
+#include <sys/uio.h>
 
 static off_t size_of_fd(int fd)
 {
@@ -297,6 +299,151 @@ static void notify_cases(void)
 	signal(SIGIO, SIG_DFL);
 }
 
+static void tee_cases(void)
+{
+	int p[2], q[2];
+	REQUIRE(pipe(p) == 0 && pipe(q) == 0);
+	REQUIRE(write(p[1], "duplicate", 9) == 9);
+	/* Copied, not taken: both pipes hold the bytes. */
+	TEST_RES(tee(p[0], q[1], 4, 0), 4);
+	char buf[32] = {0};
+	TEST_RES(read(q[0], buf, sizeof buf), 4);
+	TEST_RES(memcmp(buf, "dupl", 4), 0);
+	TEST_RES(tee(p[0], q[1], 100, 0), 9);
+	TEST_RES(read(p[0], buf, sizeof buf), 9);
+	TEST_RES(memcmp(buf, "duplicate", 9), 0);
+	TEST_RES(read(q[0], buf, sizeof buf), 9);
+	TEST_RES(memcmp(buf, "duplicate", 9), 0);
+	/* Empty input: EAGAIN with SPLICE_F_NONBLOCK; no writer left: 0. */
+	TEST_ERRNO(tee(p[0], q[1], 10, SPLICE_F_NONBLOCK), EAGAIN);
+	/* Length 0 is 0 before anything is checked. */
+	TEST_RES(tee(-1, -1, 0, 0), 0);
+	/* Wrong directions, not pipes, the same pipe twice, unknown flags. */
+	TEST_ERRNO(tee(p[1], q[1], 1, 0), EBADF);
+	TEST_ERRNO(tee(p[0], q[0], 1, 0), EBADF);
+	TEST_ERRNO(tee(-1, q[1], 1, 0), EBADF);
+	int f = open("plain", O_CREAT | O_RDWR, 0644);
+	REQUIRE(f >= 0);
+	TEST_ERRNO(tee(p[0], f, 1, 0), EINVAL);
+	TEST_ERRNO(tee(f, q[1], 1, 0), EINVAL);
+	REQUIRE(write(p[1], "x", 1) == 1);
+	TEST_ERRNO(tee(p[0], p[1], 1, 0), EINVAL);
+	TEST_ERRNO(tee(p[0], q[1], 1, 0x100), EINVAL);
+	/* Nobody reads the output: EPIPE (SIGPIPE is ignored here). */
+	close(q[0]);
+	TEST_ERRNO(tee(p[0], q[1], 1, 0), EPIPE);
+	/* Checked before the input's end of file. */
+	close(p[1]);
+	TEST_RES(read(p[0], buf, sizeof buf), 1);
+	TEST_ERRNO(tee(p[0], q[1], 1, 0), EPIPE);
+	close(q[1]);
+	REQUIRE(pipe(q) == 0);
+	TEST_RES(tee(p[0], q[1], 1, 0), 0);
+	close(q[0]);
+	close(p[0]);
+	close(q[1]);
+	close(f);
+}
+
+static void vmsplice_cases(void)
+{
+	int p[2];
+	REQUIRE(pipe(p) == 0);
+	char a[] = "vm", b[] = "splice";
+	struct iovec iov[2] = {{a, 2}, {b, 6}};
+	/* Into the write end: gathered as writev. */
+	TEST_RES(vmsplice(p[1], iov, 2, 0), 8);
+	char buf[16] = {0};
+	/* Out of the read end into memory: scattered as readv. */
+	char x[3] = {0}, y[16] = {0};
+	struct iovec out[2] = {{x, 3}, {y, sizeof y}};
+	TEST_RES(vmsplice(p[0], out, 2, 0), 8);
+	TEST_RES(memcmp(x, "vms", 3), 0);
+	TEST_RES(memcmp(y, "plice", 5), 0);
+	TEST_ERRNO(vmsplice(p[0], out, 2, SPLICE_F_NONBLOCK), EAGAIN);
+	/* No segments: 0, even on a descriptor that is no pipe. */
+	int f = open("plain", O_CREAT | O_RDWR, 0644);
+	REQUIRE(f >= 0);
+	TEST_RES(vmsplice(f, iov, 0, 0), 0);
+	TEST_ERRNO(vmsplice(f, iov, 2, 0), EBADF);
+	TEST_ERRNO(vmsplice(-1, iov, 2, 0), EBADF);
+	TEST_ERRNO(vmsplice(p[1], iov, 2, 0x100), EINVAL);
+	TEST_ERRNO(syscall(SYS_vmsplice, p[1], (void *)8, 1, 0), EFAULT);
+	struct iovec bad = {(void *)8, 4};
+	TEST_ERRNO(vmsplice(p[1], &bad, 1, 0), EFAULT);
+	TEST_ERRNO(vmsplice(p[1], iov, 2000, 0), EINVAL);
+	TEST_RES(read(p[0], buf, 0), 0);
+	close(p[0]);
+	close(p[1]);
+	close(f);
+}
+
+static void memfd_seal_cases(void)
+{
+	/* Without MFD_ALLOW_SEALING: F_SEAL_SEAL from the start. */
+	int plain = memfd_create("plain", 0);
+	REQUIRE(plain >= 0);
+	TEST_RES(fcntl(plain, F_GET_SEALS), F_SEAL_SEAL);
+	TEST_ERRNO(fcntl(plain, F_ADD_SEALS, F_SEAL_WRITE), EPERM);
+	close(plain);
+	int fd = memfd_create("sealed", MFD_ALLOW_SEALING);
+	REQUIRE(fd >= 0);
+	TEST_RES(fcntl(fd, F_GET_SEALS), 0);
+	REQUIRE(write(fd, "0123456789", 10) == 10);
+	TEST_ERRNO(fcntl(fd, F_ADD_SEALS, 0x4000), EINVAL);
+	/* SHRINK: no smaller; bigger still fine. */
+	TEST_RES(fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK), 0);
+	TEST_ERRNO(ftruncate(fd, 5), EPERM);
+	TEST_RES(ftruncate(fd, 20), 0);
+	/* GROW: no bigger, no write past the end; inside is fine. */
+	TEST_RES(fcntl(fd, F_ADD_SEALS, F_SEAL_GROW), 0);
+	TEST_ERRNO(ftruncate(fd, 30), EPERM);
+	TEST_ERRNO(pwrite(fd, "abc", 3, 19), EPERM);
+	TEST_RES(pwrite(fd, "abc", 3, 0), 3);
+	TEST_RES(ftruncate(fd, 20), 0);
+	TEST_RES(fcntl(fd, F_GET_SEALS), F_SEAL_SHRINK | F_SEAL_GROW);
+	/* WRITE while a writable shared map exists: EBUSY; after munmap it takes. */
+	char *m = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	REQUIRE(m != MAP_FAILED);
+	TEST_ERRNO(fcntl(fd, F_ADD_SEALS, F_SEAL_WRITE), EBUSY);
+	TEST_RES(munmap(m, 4096), 0);
+	TEST_RES(fcntl(fd, F_ADD_SEALS, F_SEAL_WRITE), 0);
+	TEST_ERRNO(pwrite(fd, "x", 1, 0), EPERM);
+	TEST_ERRNO(write(fd, "x", 1), EPERM);
+	TEST_ERRNO(mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0), EPERM);
+	/* Reading and a private writable map are still fine. */
+	char buf[4] = {0};
+	TEST_RES(pread(fd, buf, 3, 0), 3);
+	TEST_RES(memcmp(buf, "abc", 3), 0);
+	m = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+	TEST_TRUE(m != MAP_FAILED);
+	if (m != MAP_FAILED)
+		munmap(m, 4096);
+	/* SEAL: no more seals. */
+	TEST_RES(fcntl(fd, F_ADD_SEALS, F_SEAL_SEAL), 0);
+	TEST_ERRNO(fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK), EPERM);
+	TEST_RES(fcntl(fd, F_GET_SEALS), F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE);
+	/* A read-only descriptor of the file may not add seals. */
+	int fd2 = memfd_create("ro", MFD_ALLOW_SEALING);
+	REQUIRE(fd2 >= 0);
+	char self[64];
+	snprintf(self, sizeof self, "/proc/self/fd/%d", fd2);
+	int ro = open(self, O_RDONLY);
+	TEST_TRUE(ro >= 0);
+	TEST_ERRNO(fcntl(ro, F_ADD_SEALS, F_SEAL_GROW), EPERM);
+	TEST_RES(fcntl(ro, F_GET_SEALS), 0);
+	close(ro);
+	close(fd2);
+	/* A pipe takes no seals. */
+	int p[2];
+	REQUIRE(pipe(p) == 0);
+	TEST_ERRNO(fcntl(p[1], F_GET_SEALS), EINVAL);
+	TEST_ERRNO(fcntl(p[1], F_ADD_SEALS, F_SEAL_SEAL), EINVAL);
+	close(p[0]);
+	close(p[1]);
+	close(fd);
+}
+
 int main(void)
 {
 	ukt_setup();
@@ -309,5 +456,8 @@ int main(void)
 	RUN(chroot_cases);
 	RUN(tty_cases);
 	RUN(notify_cases);
+	RUN(tee_cases);
+	RUN(vmsplice_cases);
+	RUN(memfd_seal_cases);
 	return ukt_finish();
 }

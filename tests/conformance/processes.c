@@ -1,7 +1,7 @@
 /* Processes: posix_spawn (file actions, attributes), vfork + execve, FD_CLOEXEC at exec,
  * signal actions at exec, #! scripts, wait statuses (exit code, killed by a signal),
  * WNOHANG loops, waitid, SIGCHLD, kill to a process and to a process group, process
- * groups and sessions.
+ * groups and sessions, interval timers across execve, reparented zombies.
  *
  * The children are this same program run again with "child MODE ...": the driver
  * passes its path in UKT_SELF (natively the program itself; on ukit a program file
@@ -12,7 +12,9 @@
 #include <signal.h>
 #include <pthread.h>
 #include <spawn.h>
+#include <stdint.h>
 #include <sys/prctl.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
 
@@ -136,6 +138,40 @@ static int child_main(int argc, char **argv)
 		char *args[] = {(char *)"child", (char *)"child", (char *)"checkpid", me, NULL};
 		execve(self_path(), args, environ);
 		return 50;
+	}
+	if (!strcmp(mode, "timersexec")) {
+		/* An interval timer and a POSIX timer, both far off, then exec. */
+		struct itimerval it = {.it_value = {30, 0}};
+		if (setitimer(ITIMER_REAL, &it, NULL))
+			return 53;
+		timer_t t;
+		struct itimerspec ts = {.it_value = {30, 0}};
+		if (timer_create(CLOCK_MONOTONIC, NULL, &t) || timer_settime(t, 0, &ts, NULL))
+			return 54;
+		char id[32];
+		snprintf(id, sizeof id, "%ld", (long)(intptr_t)t);
+		char *args[] = {(char *)"child", (char *)"child", (char *)"timersafter", id, NULL};
+		execve(self_path(), args, environ);
+		return 55;
+	}
+	if (!strcmp(mode, "timersafter") && argc > 3) {
+		/* ITIMER_REAL is still armed; the POSIX timer is gone. */
+		struct itimerval it;
+		getitimer(ITIMER_REAL, &it);
+		int armed = it.it_value.tv_sec > 0 && it.it_value.tv_sec <= 30;
+		struct itimerspec ts;
+		long r = syscall(SYS_timer_gettime, atol(argv[3]), &ts);
+		int gone = r == -1 && errno == EINVAL;
+		return (armed ? 1 : 0) | (gone ? 2 : 0);
+	}
+	if (!strcmp(mode, "zmiddle")) {
+		/* Start a grandchild, let it end (a zombie, not reaped) and end too. */
+		char *args[] = {(char *)"child", (char *)"child", (char *)"exit", (char *)"6", NULL};
+		pid_t pid;
+		if (posix_spawn(&pid, self_path(), NULL, NULL, args, environ))
+			return 1;
+		siginfo_t si;
+		return waitid(P_PID, pid, &si, WEXITED | WNOWAIT) ? 2 : 0;
 	}
 	if (!strcmp(mode, "threxec")) {
 		/* A second thread that never ends by itself: exec ends it. */
@@ -526,6 +562,43 @@ static void orphans(void)
 	prctl(PR_SET_CHILD_SUBREAPER, 0);
 }
 
+static void timers_across_exec(void)
+{
+	/* Interval timers survive execve; POSIX timers do not (execve(2)). */
+	pid_t pid = spawn_child(NULL, NULL, "timersexec", NULL);
+	REQUIRE(pid > 0);
+	TEST_RES(status_of(pid), 3 << 8);
+}
+
+static void reparented_zombie(void)
+{
+	/* A zombie whose parent ends comes to the subreaper (natively this process, on
+	 * ukit pid 1, which it is there), which is told at once: its SIGCHLD names the
+	 * zombie (the middle's own SIGCHLD finds the signal already pending). */
+	REQUIRE(prctl(PR_SET_CHILD_SUBREAPER, 1) == 0);
+	sigset_t chld, old;
+	sigemptyset(&chld);
+	sigaddset(&chld, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &chld, &old);
+	struct timespec zero = {0, 0}, ten = {10, 0};
+	while (sigtimedwait(&chld, NULL, &zero) == SIGCHLD)
+		;
+	pid_t a = spawn_child(NULL, NULL, "zmiddle", NULL);
+	REQUIRE(a > 0);
+	TEST_RES(status_of(a), 0);
+	siginfo_t si;
+	memset(&si, 0, sizeof si);
+	TEST_RES(sigtimedwait(&chld, &si, &ten), SIGCHLD);
+	TEST_TRUE(si.si_pid > 0 && si.si_pid != a);
+	TEST_RES(si.si_code, CLD_EXITED);
+	TEST_RES(si.si_status, 6);
+	int st = 0;
+	TEST_RES(waitpid(-1, &st, 0), si.si_pid);
+	TEST_RES(st, 6 << 8);
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	prctl(PR_SET_CHILD_SUBREAPER, 0);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc > 2 && !strcmp(argv[1], "child"))
@@ -548,5 +621,7 @@ int main(int argc, char **argv)
 	RUN(group_kill);
 	RUN(orphans);
 	RUN(proc_of_children);
+	RUN(timers_across_exec);
+	RUN(reparented_zombie);
 	return ukt_finish();
 }

@@ -1,7 +1,9 @@
 //! The console streams behave like Linux's when the shell redirects them: stdin from a
 //! file seeks (and stdio gives back its unread buffer at exit), stdin from a pipe
-//! answers ESPIPE; /dev/tty is the console on a terminal and ENXIO without one. Each
-//! run is compared with the native musl build of the same program.
+//! answers ESPIPE; /dev/tty is the console on a terminal and ENXIO without one; on a
+//! terminal, tcsetattr really switches it (raw mode), and the image gives the terminal
+//! its settings back when it ends. Each run is compared with the native musl build of
+//! the same program.
 
 use std::process::{Command, Stdio};
 use uk_tests::{build_native, build_uk, c_source, run_command, text, TempDir, DEFAULT_TIMEOUT};
@@ -108,4 +110,62 @@ fn dev_tty_on_a_terminal_is_the_console() {
     let (out, native_out) = (detached(&image), detached(&native));
     assert_eq!(text(&out.stdout), text(&native_out.stdout));
     assert!(text(&out.stdout).contains("No such device or address"));
+}
+
+/// Runs `prog`, then `stty -a`, on one fresh terminal; returns what the terminal showed.
+fn run_then_stty(prog: &std::path::Path) -> String {
+    let mut cmd = Command::new(uk_tests::require_tool("script"));
+    cmd.args(["-qec"])
+        .arg(format!("'{}'; stty -a", prog.display()))
+        .arg("/dev/null")
+        .stdin(Stdio::null());
+    let out = run_command(cmd, DEFAULT_TIMEOUT);
+    assert!(
+        out.status.success(),
+        "{}: {}",
+        prog.display(),
+        text(&out.stderr)
+    );
+    text(&out.stdout).replace("\r\n", "\n")
+}
+
+/// The words of `stty -a` output that name `flag` set or cleared.
+fn stty_flag(out: &str, flag: &str) -> Option<bool> {
+    let minus = format!("-{flag}");
+    out.split([' ', ';', '\n']).find_map(|w| {
+        if w == flag {
+            Some(true)
+        } else if w == minus {
+            Some(false)
+        } else {
+            None
+        }
+    })
+}
+
+#[test]
+fn tcsetattr_switches_the_terminal_and_the_image_restores_it() {
+    let tmp = TempDir::new("console-raw");
+    let (image, native) = (tmp.join("raw.uk"), tmp.join("raw.native"));
+    build_uk(&c_source("console_raw.c"), &image);
+    build_native(&c_source("console_raw.c"), &native);
+    let want = run_then_stty(&native);
+    let got = run_then_stty(&image);
+    // What the program saw: cooked, then raw, as natively.
+    let lines = |o: &str| -> Vec<String> {
+        o.lines()
+            .filter(|l| l.starts_with("before") || l.starts_with("after"))
+            .map(String::from)
+            .collect()
+    };
+    assert_eq!(lines(&got), lines(&want), "ukit:\n{got}\nnative:\n{want}");
+    assert!(
+        want.contains("before icanon=1 echo=1 isig=1")
+            && want.contains("after icanon=0 echo=0 isig=0 opost=0"),
+        "{want}"
+    );
+    // The native program leaves its terminal raw; the image puts it back as it was.
+    assert_eq!(stty_flag(&want, "icanon"), Some(false), "{want}");
+    assert_eq!(stty_flag(&got, "icanon"), Some(true), "{got}");
+    assert_eq!(stty_flag(&got, "echo"), Some(true), "{got}");
 }

@@ -1,6 +1,7 @@
 //! The kernel heap: talc, growing in chunks taken from the page allocator.
 
-use core::alloc::Layout;
+use core::alloc::{GlobalAlloc, Layout};
+use core::sync::atomic::{AtomicUsize, Ordering};
 use talc::{OomHandler, Span, Talc, Talck};
 
 /// Grows the heap from [`crate::PAGES`] when talc runs out.
@@ -27,18 +28,69 @@ impl OomHandler for HeapOom {
     }
 }
 
-/// The heap type the image installs as `#[global_allocator]`.
-pub type Heap = Talck<spin::Mutex<()>, HeapOom>;
+/// The heap type the image installs as `#[global_allocator]`: talc, counting the bytes
+/// in use ([`heap_in_use`]).
+pub struct Heap {
+    talc: Talck<spin::Mutex<()>, HeapOom>,
+}
+
+/// Bytes the kernel heap has handed out and not had back (requested sizes).
+static IN_USE: AtomicUsize = AtomicUsize::new(0);
+
+/// Bytes of kernel heap in use: /proc/meminfo shows it as `Slab`, and tests check that
+/// repeated work (a process started and reaped) does not make it grow.
+pub fn heap_in_use() -> usize {
+    IN_USE.load(Ordering::Relaxed)
+}
 
 /// A heap with the given growth step; place it in a `static` with `#[global_allocator]`.
 pub const fn new_heap(chunk: usize) -> Heap {
-    Talc::new(HeapOom { chunk }).lock()
+    Heap {
+        talc: Talc::new(HeapOom { chunk }).lock(),
+    }
+}
+
+// SAFETY: every call is forwarded to talc's GlobalAlloc with the caller's arguments;
+// the counter is bookkeeping only.
+unsafe impl GlobalAlloc for Heap {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: forwarded as received (the caller upholds GlobalAlloc's contract).
+        let p = unsafe { self.talc.alloc(layout) };
+        if !p.is_null() {
+            IN_USE.fetch_add(layout.size(), Ordering::Relaxed);
+        }
+        p
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        IN_USE.fetch_sub(layout.size(), Ordering::Relaxed);
+        // SAFETY: forwarded as received.
+        unsafe { self.talc.dealloc(ptr, layout) }
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: forwarded as received.
+        let p = unsafe { self.talc.alloc_zeroed(layout) };
+        if !p.is_null() {
+            IN_USE.fetch_add(layout.size(), Ordering::Relaxed);
+        }
+        p
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        // SAFETY: forwarded as received.
+        let p = unsafe { self.talc.realloc(ptr, layout, new_size) };
+        if !p.is_null() {
+            IN_USE.fetch_add(new_size, Ordering::Relaxed);
+            IN_USE.fetch_sub(layout.size(), Ordering::Relaxed);
+        }
+        p
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use core::alloc::GlobalAlloc;
 
     #[test]
     fn grows_from_pages() {
@@ -62,7 +114,10 @@ mod tests {
         let huge = Layout::from_size_align(64 << 20, 8).unwrap();
         // SAFETY: non-zero layout.
         assert!(unsafe { h.alloc(huge) }.is_null());
+        let used = heap_in_use();
         // SAFETY: p came from h with layout l.
         unsafe { h.dealloc(p, l) };
+        assert!(used >= 1000, "counted while held");
+        assert_eq!(heap_in_use(), used - 1000, "and given back");
     }
 }

@@ -11,7 +11,7 @@
 mod heap;
 mod pages;
 
-pub use heap::{new_heap, Heap, HeapOom};
+pub use heap::{heap_in_use, new_heap, Heap, HeapOom};
 pub use pages::{PageAlloc, PageStats, MAX_REGIONS};
 
 /// 4 KiB pages everywhere.

@@ -635,10 +635,17 @@ fn schedule() {
             }
         }
         SWITCHES.fetch_add(1, Ordering::Relaxed);
+        // No counted reference may stay in this frame across the switch: an exited
+        // thread's frame is never resumed, so what it held here would never be freed
+        // (a Thread per thread exit). The thread table, the run queue, `current` or the
+        // zombie list keep both threads alive.
+        let (from, to) = (prev.ctx.get(), next.ctx.get());
+        drop(prev);
+        drop(next);
         // SAFETY: both contexts belong to live threads (the Arcs are held by the thread
         // table or the zombie list until after_switch); prev is not running elsewhere
         // (one CPU) and next was made by new_thread or saved by a switch.
-        unsafe { uk_arch::switch(&mut *prev.ctx.get(), &*next.ctx.get()) };
+        unsafe { uk_arch::switch(&mut *from, &*to) };
         after_switch();
         return;
     }

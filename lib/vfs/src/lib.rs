@@ -230,6 +230,16 @@ pub trait Node: Send + Sync + Any {
     fn truncate(&self, _len: u64) -> KResult<()> {
         Err(Errno::EISDIR)
     }
+    /// fcntl(F_GET_SEALS): the file's seals. EINVAL for files that cannot have any (as
+    /// on Linux outside tmpfs/memfd).
+    fn seals(&self) -> KResult<u32> {
+        Err(Errno::EINVAL)
+    }
+    /// fcntl(F_ADD_SEALS): add `seals`; `writably_mapped` tells whether a writable
+    /// shared map of the file exists (F_SEAL_WRITE is EBUSY then).
+    fn add_seals(&self, _seals: u32, _writably_mapped: &dyn Fn() -> bool) -> KResult<()> {
+        Err(Errno::EINVAL)
+    }
     /// fsync(2)/fdatasync(2).
     fn sync(&self, _data_only: bool) -> KResult<()> {
         Ok(())

@@ -16,6 +16,9 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::any::Any;
 use core::sync::atomic::{AtomicU64, Ordering};
+use uk_abi::fcntl::{
+    F_SEAL_EXEC, F_SEAL_FUTURE_WRITE, F_SEAL_GROW, F_SEAL_SEAL, F_SEAL_SHRINK, F_SEAL_WRITE,
+};
 
 const PAGE: usize = uk_abi::PAGE_SIZE;
 /// Largest file ramfs holds (EFBIG past it).
@@ -116,6 +119,10 @@ struct Inner {
     mtime: i64,
     ctime: i64,
     content: Content,
+    /// File seals (memfd, fcntl F_ADD_SEALS): F_SEAL_SEAL from the start, as Linux's
+    /// tmpfs files have, unless memfd_create asked for sealing
+    /// ([`RamNode::allow_sealing`]).
+    seals: u32,
 }
 
 /// A ramfs node.
@@ -146,8 +153,14 @@ impl RamNode {
                 mtime: t,
                 ctime: t,
                 content,
+                seals: F_SEAL_SEAL,
             }),
         })
+    }
+
+    /// memfd_create(MFD_ALLOW_SEALING): the file takes seals (none yet).
+    pub fn allow_sealing(&self) {
+        self.inner.lock().seals = 0;
     }
 
     fn child(&self, kind: Kind, perm: u32, content: Content) -> Arc<RamNode> {
@@ -531,6 +544,7 @@ impl Node for RamNode {
 
     fn write_at(&self, off: u64, buf: &dyn Source) -> KResult<usize> {
         let mut i = self.inner.lock();
+        let seals = i.seals;
         let Content::File { pages, size } = &mut i.content else {
             return Err(if self.kind == Kind::Dir {
                 Errno::EISDIR
@@ -544,6 +558,12 @@ impl Node for RamNode {
         let end = off.checked_add(buf.len() as u64).ok_or(Errno::EFBIG)?;
         if end > MAX_FILE {
             return Err(Errno::EFBIG);
+        }
+        // Seals (Linux's shmem_write_begin): no writes at all, or none past the end.
+        if seals & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE) != 0
+            || (seals & F_SEAL_GROW != 0 && end > *size)
+        {
+            return Err(Errno::EPERM);
         }
         let done = match pages.write(off, buf.len(), buf, 0) {
             Ok(n) => n,
@@ -590,6 +610,7 @@ impl Node for RamNode {
 
     fn truncate(&self, len: u64) -> KResult<()> {
         let mut i = self.inner.lock();
+        let seals = i.seals;
         let Content::File { pages, size } = &mut i.content else {
             return Err(if self.kind == Kind::Dir {
                 Errno::EISDIR
@@ -600,6 +621,10 @@ impl Node for RamNode {
         if len > MAX_FILE {
             return Err(Errno::EFBIG);
         }
+        if (len < *size && seals & F_SEAL_SHRINK != 0) || (len > *size && seals & F_SEAL_GROW != 0)
+        {
+            return Err(Errno::EPERM);
+        }
         // Bytes past the new end read as zeros, also after the file grows again.
         if len < *size {
             pages.truncate(len);
@@ -608,6 +633,43 @@ impl Node for RamNode {
         let t = crate::now_ns();
         i.mtime = t;
         i.ctime = t;
+        Ok(())
+    }
+
+    fn seals(&self) -> KResult<u32> {
+        let i = self.inner.lock();
+        match i.content {
+            Content::File { .. } => Ok(i.seals),
+            _ => Err(Errno::EINVAL),
+        }
+    }
+
+    /// Linux's memfd_add_seals: EPERM once F_SEAL_SEAL is set, EINVAL for unknown
+    /// bits, EBUSY for F_SEAL_WRITE while a writable shared map exists.
+    fn add_seals(&self, seals: u32, writably_mapped: &dyn Fn() -> bool) -> KResult<()> {
+        let all = F_SEAL_SEAL
+            | F_SEAL_SHRINK
+            | F_SEAL_GROW
+            | F_SEAL_WRITE
+            | F_SEAL_FUTURE_WRITE
+            | F_SEAL_EXEC;
+        if !matches!(self.inner.lock().content, Content::File { .. }) {
+            return Err(Errno::EINVAL);
+        }
+        if seals & !all != 0 {
+            return Err(Errno::EINVAL);
+        }
+        if self.inner.lock().seals & F_SEAL_SEAL != 0 {
+            return Err(Errno::EPERM);
+        }
+        // Asked without this node's lock: the question walks the processes' maps.
+        if seals & F_SEAL_WRITE != 0
+            && self.inner.lock().seals & F_SEAL_WRITE == 0
+            && writably_mapped()
+        {
+            return Err(Errno::EBUSY);
+        }
+        self.inner.lock().seals |= seals;
         Ok(())
     }
 
@@ -705,6 +767,30 @@ mod tests {
         f.truncate(1 << 30).unwrap();
         assert_eq!(f.attr().unwrap().st_blocks, 8, "sparse: one page used");
         assert_eq!(root.read_at(0, &mut &mut b[..]).err(), Some(Errno::EISDIR));
+    }
+
+    #[test]
+    fn seals_refuse_what_they_seal() {
+        let fs = RamFs::new();
+        let root = fs.root();
+        let f = root.create(b"s", &rw()).unwrap();
+        let no = || false;
+        // A plain file has F_SEAL_SEAL: nothing more can be added.
+        assert_eq!(f.seals(), Ok(F_SEAL_SEAL));
+        assert_eq!(f.add_seals(F_SEAL_GROW, &no), Err(Errno::EPERM));
+        let r = f.as_any().downcast_ref::<RamNode>().unwrap();
+        r.allow_sealing();
+        f.write_at(0, &&b"abcd"[..]).unwrap();
+        f.add_seals(F_SEAL_SHRINK | F_SEAL_GROW, &no).unwrap();
+        assert_eq!(f.truncate(2), Err(Errno::EPERM));
+        assert_eq!(f.truncate(8), Err(Errno::EPERM));
+        assert_eq!(f.write_at(3, &&b"xy"[..]), Err(Errno::EPERM));
+        assert_eq!(f.write_at(0, &&b"xy"[..]), Ok(2));
+        assert_eq!(f.add_seals(F_SEAL_WRITE, &|| true), Err(Errno::EBUSY));
+        f.add_seals(F_SEAL_WRITE, &no).unwrap();
+        assert_eq!(f.write_at(0, &&b"z"[..]), Err(Errno::EPERM));
+        assert_eq!(f.add_seals(0x4000, &no), Err(Errno::EINVAL));
+        assert_eq!(root.seals(), Err(Errno::EINVAL));
     }
 
     #[test]

@@ -156,7 +156,10 @@ pub fn write(fd: usize, buf: &[u8]) -> isize {
     )
 }
 
+/// End the image: every way out (exit, fatal signal, fault, panic) comes here, so the
+/// host terminal's settings go back here too (`crate::console`).
 pub fn exit_group(status: i32) -> ! {
+    crate::console::restore_host_termios();
     call(nr::SYS_EXIT_GROUP, [status as usize, 0, 0, 0, 0, 0]);
     // exit_group cannot fail; if the filter were wrong we would still not return.
     loop {

@@ -6,6 +6,7 @@
 //! process to the few host calls in [`host::RUNTIME_CALLS`].
 #![cfg_attr(not(test), no_std)]
 
+mod console;
 mod fault;
 pub mod host;
 pub mod hostfs;
@@ -164,6 +165,45 @@ impl Platform for LinuxU {
             is_tty: v & 1 != 0,
             rows: (v >> 16) as u16,
             cols: (v >> 32) as u16,
+        }
+    }
+
+    fn console_tcgets(&self, fd: u32) -> Result<uk_abi::ioctl::Termios, Errno> {
+        if fd > 2 || !self.console_tty(fd).is_tty {
+            return Err(Errno::ENOSYS);
+        }
+        let mut t = uk_abi::ioctl::Termios::default();
+        let r = host::call(
+            nr::SYS_IOCTL,
+            [
+                fd as usize,
+                uk_abi::ioctl::TCGETS as usize,
+                &mut t as *mut _ as usize,
+                0,
+                0,
+                0,
+            ],
+        );
+        match Errno::from_neg(r) {
+            Some(e) => Err(e),
+            None => Ok(t),
+        }
+    }
+
+    fn console_tcsets(&self, fd: u32, cmd: u32, t: &uk_abi::ioctl::Termios) -> Result<(), Errno> {
+        use uk_abi::ioctl::{TCSETS, TCSETSF, TCSETSW};
+        if fd > 2 || !self.console_tty(fd).is_tty || !matches!(cmd, TCSETS | TCSETSW | TCSETSF) {
+            return Err(Errno::ENOSYS);
+        }
+        // The host terminal's settings as boot found them go back at exit.
+        console::remember_host_termios(fd as usize);
+        let r = host::call(
+            nr::SYS_IOCTL,
+            [fd as usize, cmd as usize, t as *const _ as usize, 0, 0, 0],
+        );
+        match Errno::from_neg(r) {
+            Some(e) => Err(e),
+            None => Ok(()),
         }
     }
 

@@ -1,6 +1,7 @@
-//! The host-call filter: a seccomp BPF program allowing [`host::RUNTIME_CALLS`], and
+//! The host-call filter: a seccomp BPF program allowing [`host::RUNTIME_CALLS`],
 //! `mmap` with `MAP_FIXED` of the image's memfd or of anonymous memory (what
-//! `crate::memory` does to alias pages), nothing else.
+//! `crate::memory` does to alias pages), and `ioctl` of the console streams' terminal
+//! settings (`crate::console`), nothing else.
 //!
 //! Anything else raises SIGSYS, whose handler reports the call number and stops the
 //! image: a host call outside the list is a bug in the platform, and a clear report
@@ -23,6 +24,7 @@ struct SockFprog {
     filter: *const SockFilter,
 }
 
+use uk_abi::ioctl::{TCGETS, TCSETS, TCSETSF, TCSETSW};
 use uk_abi::mman::{MAP_ANONYMOUS, MAP_FIXED};
 use uk_abi::seccomp::{
     AUDIT_ARCH_X86_64, BPF_JEQ_K, BPF_JGE_K, BPF_JSET_K, BPF_LD_W_ABS, BPF_RET_K,
@@ -45,11 +47,13 @@ const fn jump(code: u16, k: u32, jt: u8, jf: u8) -> SockFilter {
 }
 
 const N: usize = RUNTIME_CALLS.len();
-/// 4 header instructions, one compare per allowed call, the mmap compare and its 7
-/// argument checks, then TRAP, ALLOW, KILL.
-const LEN: usize = 4 + N + 1 + 7 + 3;
+/// The ioctl block: its compare, then the fd check (2) and the command checks (1 + 4).
+const IO: usize = 1 + 2 + 5;
+/// 4 header instructions, one compare per allowed call, the ioctl block, the mmap
+/// compare and its 7 argument checks, then TRAP, ALLOW, KILL.
+const LEN: usize = 4 + N + IO + 1 + 7 + 3;
 /// Where the memfd's number goes (patched in at install).
-const MEMFD_AT: usize = 4 + N + 1 + 3;
+const MEMFD_AT: usize = 4 + N + IO + 1 + 3;
 
 /// The low 32 bits of system call argument `i` (seccomp_data.args, little-endian).
 const fn arg(i: u32) -> u32 {
@@ -59,7 +63,7 @@ const fn arg(i: u32) -> u32 {
 /// Build the filter program for the memfd `memfd`.
 const fn program(memfd: u32) -> [SockFilter; LEN] {
     let mut p = [stmt(0, 0); LEN];
-    let mm = 4 + N + 1;
+    let mm = 4 + N + IO + 1;
     let trap = mm + 7;
     let allow = trap + 1;
     let kill = trap + 2;
@@ -78,10 +82,27 @@ const fn program(memfd: u32) -> [SockFilter; LEN] {
         );
         i += 1;
     }
+    // ioctl: the console streams' terminal settings only (fd 0-2; TCGETS, TCSETS,
+    // TCSETSW, TCSETSF), what `crate::console` and console_tcgets/tcsets use. The fd is
+    // an int and the command 32 bits for the host: the upper halves are not looked at.
+    let io = 4 + N;
+    let mmap_at = io + IO;
+    p[io] = jump(BPF_JEQ_K, nr::SYS_IOCTL as u32, 0, (mmap_at - io - 1) as u8);
+    p[io + 1] = stmt(BPF_LD_W_ABS, arg(0));
+    p[io + 2] = jump(BPF_JGE_K, 3, (trap - io - 3) as u8, 0);
+    p[io + 3] = stmt(BPF_LD_W_ABS, arg(1));
+    let mut k = 0;
+    while k < 4 {
+        let at = io + 4 + k;
+        let cmd = [TCGETS, TCSETS, TCSETSW, TCSETSF][k];
+        let no = if k == 3 { (trap - at - 1) as u8 } else { 0 };
+        p[at] = jump(BPF_JEQ_K, cmd, (allow - at - 1) as u8, no);
+        k += 1;
+    }
     // mmap: flags must hold MAP_FIXED; the fd is the memfd, or -1 with MAP_ANONYMOUS.
     // (The upper halves of the arguments are not looked at: the fd is an int and the
     // flags are 32 bits for the host too.)
-    let at = 4 + N;
+    let at = mmap_at;
     p[at] = jump(BPF_JEQ_K, nr::SYS_MMAP as u32, 0, (trap - at - 1) as u8);
     p[mm] = stmt(BPF_LD_W_ABS, arg(3));
     p[mm + 1] = jump(BPF_JSET_K, MAP_FIXED, 0, (trap - mm - 2) as u8);
@@ -229,6 +250,16 @@ mod tests {
             RET_TRAP,
             "fd -1 without MAP_ANONYMOUS"
         );
+        // ioctl: the console streams' termios calls only.
+        let io = |fd: u64, cmd: u32| run(&p, nr::SYS_IOCTL, [fd, cmd as u64, 0x1000, 0, 0, 0]);
+        use uk_abi::ioctl::TIOCGWINSZ;
+        for cmd in [TCGETS, TCSETS, TCSETSW, TCSETSF] {
+            assert_eq!(io(0, cmd), RET_ALLOW);
+            assert_eq!(io(2, cmd), RET_ALLOW);
+            assert_eq!(io(3, cmd), RET_TRAP, "not a console stream");
+        }
+        assert_eq!(io(1, TIOCGWINSZ), RET_TRAP, "another command");
+        assert_eq!(io(1, 0x5409), RET_TRAP, "TCSBRK");
         // Another architecture's calls and x32 numbers end the process.
         let mut d = p;
         d[1].k = 0;

@@ -1,5 +1,5 @@
-//! copy_file_range(2) and splice(2): moving bytes between descriptors without the
-//! program's buffer.
+//! copy_file_range(2), splice(2), tee(2) and vmsplice(2): moving bytes between
+//! descriptors (or between a pipe and program memory) without a read and a write.
 //!
 //! Both copy through a kernel buffer (one address space: there are no pages to move
 //! between a pipe and a page cache), one chunk at a time, and keep Linux's rules for
@@ -209,4 +209,64 @@ pub fn splice(
             q.splice_in(&&buf[..n], false)
         }
     }
+}
+
+/// tee(2): copy up to `len` bytes from the pipe `fd_in` (a read end) into the pipe
+/// `fd_out` (a write end) without consuming them. Linux's order of checks: unknown
+/// flags EINVAL, `len` 0 returns 0 before the descriptors are looked at, EBADF for a
+/// wrong direction, EINVAL unless both are pipes and different ones. SPLICE_F_NONBLOCK
+/// (or O_NONBLOCK on either descriptor) turns waits into EAGAIN.
+pub fn tee(fd_in: i32, fd_out: i32, len: usize, flags: u32) -> KResult<usize> {
+    if flags & !(SPLICE_F_MOVE | SPLICE_F_NONBLOCK | SPLICE_F_MORE | SPLICE_F_GIFT) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    if len == 0 {
+        return Ok(0);
+    }
+    let fin = crate::process::current().fds.get(fd_in)?;
+    let fout = crate::process::current().fds.get(fd_out)?;
+    let readable = as_pipe(&fin).map_or_else(|| fin.status_flags() & 3 != 1, |p| p.reads());
+    let writable = as_pipe(&fout).map_or_else(|| fout.status_flags() & 3 != 0, |p| p.writes());
+    if !readable || !writable {
+        return Err(Errno::EBADF);
+    }
+    let (Some(i), Some(o)) = (as_pipe(&fin), as_pipe(&fout)) else {
+        return Err(Errno::EINVAL);
+    };
+    if core::ptr::eq(i.shared(), o.shared()) {
+        return Err(Errno::EINVAL);
+    }
+    let nonblock = flags & SPLICE_F_NONBLOCK != 0
+        || (fin.status_flags() | fout.status_flags()) & uk_abi::fcntl::O_NONBLOCK != 0;
+    i.tee_to(o, len.min(CHUNK), nonblock)
+}
+
+/// vmsplice(2): the pipe end `fd` and the program memory of `buf` (the iovecs): a write
+/// end takes the bytes as writev(2) would, a read end gives its bytes as readv(2)
+/// would. An empty `buf` returns 0 for any descriptor; a descriptor that is no pipe is
+/// EBADF (Linux's order). SPLICE_F_NONBLOCK turns waits into EAGAIN; SPLICE_F_GIFT is
+/// a hint (the bytes are copied).
+pub fn vmsplice(fd: i32, buf: &mut crate::user::UserBuf, flags: u32) -> KResult<usize> {
+    use uk_abi::uio::{Sink, Source};
+    if flags & !(SPLICE_F_MOVE | SPLICE_F_NONBLOCK | SPLICE_F_MORE | SPLICE_F_GIFT) != 0 {
+        return Err(Errno::EINVAL);
+    }
+    let f = crate::process::current().fds.get(fd)?;
+    if Source::is_empty(buf) {
+        return Ok(0);
+    }
+    let p = as_pipe(&f).ok_or(Errno::EBADF)?;
+    let nonblock = flags & SPLICE_F_NONBLOCK != 0;
+    if p.writes() {
+        return p.splice_in(buf, nonblock);
+    }
+    let max = Sink::len(buf);
+    p.splice_out(max, nonblock, &mut |bytes: &[u8]| {
+        let n = buf.write_prefix(0, bytes);
+        if n == 0 {
+            Err(Errno::EFAULT)
+        } else {
+            Ok(n)
+        }
+    })
 }

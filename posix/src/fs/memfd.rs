@@ -4,8 +4,10 @@
 //! instance and unlinked at once, so it lives exactly as long as descriptors (and
 //! shared maps) refer to it. It behaves as any ramfs file (read, write, ftruncate,
 //! mmap MAP_SHARED of its page cache); /proc/self/fd shows `/memfd:NAME (deleted)` as on
-//! Linux. File seals (MFD_ALLOW_SEALING, F_ADD_SEALS) are not implemented: the flag is
-//! accepted and the sealing fcntl commands answer EINVAL.
+//! Linux. File seals: with MFD_ALLOW_SEALING the file starts with none and takes
+//! them with fcntl(F_ADD_SEALS) ([`add_seals`]); without it, it has F_SEAL_SEAL from
+//! the start, as Linux's. The ramfs node enforces them (writes, truncates); shared
+//! writable maps are refused here and in posix/src/fs/mmap.rs.
 
 use super::OpenFile;
 use crate::{Errno, KResult};
@@ -50,9 +52,38 @@ pub fn memfd_create(name: &[u8], flags: u32) -> KResult<i32> {
     };
     let node = dir.create(&tmp, &req)?;
     dir.unlink(&tmp, false)?;
+    if flags & MFD_ALLOW_SEALING != 0 {
+        if let Some(r) = node.as_any().downcast_ref::<uk_vfs::ramfs::RamNode>() {
+            r.allow_sealing();
+        }
+    }
     let mut path = Vec::from(&b"/memfd:"[..]);
     path.extend_from_slice(name);
     path.extend_from_slice(b" (deleted)");
     let f = OpenFile::new(node, None, O_RDWR | O_LARGEFILE).with_path(Some(path));
     crate::process::current().install(Arc::new(f), flags & MFD_CLOEXEC != 0)
+}
+
+/// fcntl(F_GET_SEALS) of `fd`: EINVAL for a file that takes no seals.
+pub fn get_seals(fd: i32) -> KResult<u32> {
+    let f = crate::process::current().fds.get(fd)?;
+    let of = OpenFile::of(&f).ok_or(Errno::EINVAL)?;
+    of.node.seals()
+}
+
+/// fcntl(F_ADD_SEALS) of `fd`, with Linux's errors: EINVAL for a file that takes no
+/// seals or unknown bits, EPERM when the descriptor is not open for writing or the
+/// file has F_SEAL_SEAL, EBUSY for F_SEAL_WRITE while a writable shared map of the
+/// file exists in any process.
+pub fn add_seals(fd: i32, seals: u32) -> KResult<()> {
+    let f = crate::process::current().fds.get(fd)?;
+    let of = OpenFile::of(&f).ok_or(Errno::EINVAL)?;
+    of.node.seals()?;
+    if !of.writable() {
+        return Err(Errno::EPERM);
+    }
+    let pages = of.node.map_pages(0, 0)?;
+    let id = Arc::as_ptr(&pages) as *const u8 as usize;
+    let mapped = || crate::process::all().iter().any(|p| p.mm.maps_writable(id));
+    of.node.add_seals(seals, &mapped)
 }

@@ -13,6 +13,7 @@
 //! bytes: later writes to the file are not seen through it (Linux shows them until
 //! the first store into a page; programs cannot rely on that).
 
+use uk_abi::fcntl::{F_SEAL_FUTURE_WRITE, F_SEAL_WRITE};
 use uk_abi::mman::MAP_TYPE;
 use uk_abi::mman::{MAP_ANONYMOUS, MAP_PRIVATE, PROT_WRITE};
 
@@ -54,6 +55,9 @@ impl MapBacking for FileMap {
     }
     fn name(&self) -> Vec<u8> {
         self.path.clone().unwrap_or_default()
+    }
+    fn id(&self) -> usize {
+        Arc::as_ptr(&self.pages) as *const u8 as usize
     }
 }
 
@@ -106,6 +110,15 @@ pub fn mmap_file(
     off.checked_add(len as u64).ok_or(Errno::EOVERFLOW)?;
     let space = &crate::process::current().mm;
     if shared && node.kind() == Kind::Reg {
+        // A memfd sealed against writes takes no writable shared map (Linux's
+        // memfd_check_seals_mmap).
+        if prot & PROT_WRITE != 0
+            && node
+                .seals()
+                .is_ok_and(|s| s & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE) != 0)
+        {
+            return Err(Errno::EPERM);
+        }
         let (first, count) = (off / PAGE as u64, (len / PAGE) as u64);
         let pages = node.map_pages(first, count)?;
         let backing = Arc::new(FileMap {

@@ -363,7 +363,8 @@ fn gen_stat(pid: usize) -> Vec<u8> {
     w!(s, "{} (", pid);
     let mut out = s.into_bytes();
     out.extend_from_slice(&comm(&p));
-    out.extend_from_slice(b") R");
+    out.extend_from_slice(b") ");
+    out.push(state(&p).as_bytes()[0]);
     let mut s = String::new();
     for (i, f) in fields.iter().enumerate() {
         // Signed fields Linux prints as -1 / negative nice.
@@ -379,6 +380,18 @@ fn gen_stat(pid: usize) -> Vec<u8> {
     out
 }
 
+/// The state letter and word of /proc/PID/stat and status: a zombie, a stopped
+/// process (job control), else running (ukit does not tell sleeping from running).
+fn state(p: &crate::process::Process) -> &'static str {
+    if p.status().is_some() {
+        "Z (zombie)"
+    } else if p.stopped.load(core::sync::atomic::Ordering::Acquire) {
+        "T (stopped)"
+    } else {
+        "R (running)"
+    }
+}
+
 /// /proc/PID/status: the lines of proc(5) ukit has values for, in Linux's order and
 /// format (memory in kB, right-aligned in 8 columns).
 fn gen_status(pid: usize) -> Vec<u8> {
@@ -392,7 +405,8 @@ fn gen_status(pid: usize) -> Vec<u8> {
     let ppid = p.ppid();
     w!(
         s,
-        "\nState:\tR (running)\nTgid:\t{pid}\nNgid:\t0\nPid:\t{pid}\nPPid:\t{ppid}\n"
+        "\nState:\t{}\nTgid:\t{pid}\nNgid:\t0\nPid:\t{pid}\nPPid:\t{ppid}\n",
+        state(&p)
     );
     w!(s, "TracerPid:\t0\nUid:\t0\t0\t0\t0\nGid:\t0\t0\t0\t0\n");
     w!(s, "FDSize:\t{}\nGroups:\t\n", p.limits.nofile());
@@ -638,7 +652,8 @@ fn fd_target(n: i32, f: &alloc::sync::Arc<dyn crate::file::File>) -> Vec<u8> {
 }
 
 /// /proc/meminfo from the page allocator: all memory the image was given is "total",
-/// its free pages are "free" and "available" (there is no cache to reclaim, no swap).
+/// its free pages are "free" and "available" (there is no cache to reclaim, no swap);
+/// "Slab" is the kernel heap in use.
 fn gen_meminfo(_: usize) -> Vec<u8> {
     let st = uk_alloc::PAGES.lock().stats();
     let kb = |pages: usize| pages * uk_alloc::PAGE_SIZE / 1024;
@@ -653,6 +668,8 @@ fn gen_meminfo(_: usize) -> Vec<u8> {
         ("SwapTotal:", 0),
         ("SwapFree:", 0),
         ("Shmem:", 0),
+        // The kernel's own objects: its heap in use (Linux counts its slab caches).
+        ("Slab:", uk_alloc::heap_in_use() / 1024),
     ] {
         w!(s, "{k:<16}{v:>8} kB\n");
     }
