@@ -118,6 +118,12 @@ pub struct Build {
     /// They go into the image's root beside the `[rootfs]` files (docs/processes.md).
     #[serde(default)]
     pub programs: BTreeMap<String, String>,
+    /// For apps: files or folders the build made that the program reads at run time (an
+    /// interpreter's standard library): guest path -> path relative to the build's
+    /// working directory. Copied (folders with everything below them) into the image's
+    /// root after the build, beside the `[rootfs]` files.
+    #[serde(default)]
+    pub files: BTreeMap<String, String>,
     /// Run the steps in a separate `obj/` folder instead of the source tree.
     #[serde(default, rename = "out-of-tree")]
     pub out_of_tree: bool,
@@ -439,6 +445,9 @@ impl Recipe {
         if self.kind == Kind::Port && !self.build.programs.is_empty() {
             return Err("[build] programs is for kind = \"app\"".to_string());
         }
+        if self.kind == Kind::Port && !self.build.files.is_empty() {
+            return Err("[build] files is for kind = \"app\"".to_string());
+        }
         if self.build.steps.iter().any(|s| s.is_empty()) {
             return Err("[build] steps contains an empty command".to_string());
         }
@@ -641,6 +650,7 @@ env = { CFLAGS = "-O2" }
 steps = [["./configure", "--prefix={prefix}"], ["make", "-j{jobs}"]]
 binary = "demo"
 programs = { "/bin/helper" = "tools/helper" }
+files = { "/usr/lib/demo" = "lib" }
 
 [rootfs]
 "/etc/demo.conf" = "demo/demo.conf"
@@ -674,6 +684,7 @@ expect_stdout = "hi\n"
         assert_eq!(r.build.steps[1], vec!["make", "-j{jobs}"]);
         assert_eq!(r.build.binary.as_deref(), Some("demo"));
         assert_eq!(r.build.programs["/bin/helper"], "tools/helper");
+        assert_eq!(r.build.files["/usr/lib/demo"], "lib");
         assert!(!r.build.out_of_tree);
         assert_eq!(r.rootfs["/etc/demo.conf"], "demo/demo.conf");
         assert_eq!(r.run.memory.as_deref(), Some("32M"));
