@@ -215,6 +215,21 @@ fn read_file(path: &[u8]) -> KResult<Vec<u8>> {
     if st.st_size as u64 > MAX_FILE {
         return Err(Errno::ENOMEM);
     }
+    // A file that is neither a `#!` script nor a static-PIE candidate is refused from
+    // its first bytes: reading all of it first (an image of tens of MiB exec'd by
+    // mistake) would take that much kernel heap for nothing.
+    let mut head = [0u8; 64];
+    let mut n = 0;
+    while n < head.len() {
+        let k = f.pread(&mut &mut head[n..], n as u64)?;
+        if k == 0 {
+            break;
+        }
+        n += k;
+    }
+    if !head[..n].starts_with(b"#!") {
+        check_header(&head[..n])?;
+    }
     let mut bytes = alloc::vec![0u8; st.st_size as usize];
     let mut got = 0;
     while got < bytes.len() {
@@ -306,22 +321,30 @@ struct Layout {
     slots: usize,
 }
 
-fn parse(bytes: &[u8]) -> KResult<Layout> {
-    let h = FileHeader64::<LE>::parse(bytes).map_err(|_| Errno::ENOEXEC)?;
+/// The checks the ELF file header alone allows (the first 64 bytes): an x86-64
+/// static-PIE candidate, or ENOEXEC.
+fn check_header(head: &[u8]) -> KResult<()> {
+    let h = FileHeader64::<LE>::parse(head).map_err(|_| Errno::ENOEXEC)?;
     let e = h.endian().map_err(|_| Errno::ENOEXEC)?;
     if h.e_machine(e) != object::elf::EM_X86_64 {
         return Err(Errno::ENOEXEC);
     }
     match h.e_type(e) {
-        ET_DYN => {}
+        ET_DYN => Ok(()),
         ET_EXEC => {
             uk_log::warn_once!(
                 "execve of a program that is not position-independent: ENOEXEC (build it with uk-cc --uk-program)"
             );
-            return Err(Errno::ENOEXEC);
+            Err(Errno::ENOEXEC)
         }
-        _ => return Err(Errno::ENOEXEC),
+        _ => Err(Errno::ENOEXEC),
     }
+}
+
+fn parse(bytes: &[u8]) -> KResult<Layout> {
+    check_header(bytes)?;
+    let h = FileHeader64::<LE>::parse(bytes).map_err(|_| Errno::ENOEXEC)?;
+    let e = h.endian().map_err(|_| Errno::ENOEXEC)?;
     let phs = h.program_headers(e, bytes).map_err(|_| Errno::ENOEXEC)?;
     let mut l = Layout {
         lo: usize::MAX,

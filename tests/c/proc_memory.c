@@ -12,6 +12,9 @@
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 
 extern char **environ;
 
@@ -77,6 +80,48 @@ static void thread(void)
 		pthread_join(t, NULL);
 }
 
+/* MemFree in bytes: the image's free pages (the kernel heap keeps pages it once grew
+ * into, so a large kernel allocation shows here for good). */
+static long memfree(void)
+{
+	char buf[4096] = {0};
+	FILE *f = fopen("/proc/meminfo", "r");
+	if (!f)
+		return -1;
+	size_t n = fread(buf, 1, sizeof buf - 1, f);
+	fclose(f);
+	buf[n] = 0;
+	const char *p = strstr(buf, "MemFree:");
+	return p ? atol(p + 8) * 1024 : -1;
+}
+
+/* A 16 MiB file with an execute bit that is no program: execve must refuse it
+ * (ENOEXEC) without taking its size in kernel memory. */
+static const char *junk = "/tmp/proc_memory.junk";
+
+static void exec_junk(void)
+{
+	char *args[] = {(char *)"junk", NULL};
+	pid_t p = vfork();
+	if (p == 0) {
+		execve(junk, args, environ);
+		_exit(errno == ENOEXEC ? 0 : 1);
+	}
+	int st = 0;
+	waitpid(p, &st, 0);
+	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+		printf("exec of the junk file: status %#x (want ENOEXEC)\n", st);
+}
+
+static void measure_free(const char *name, void (*op)(void), int n)
+{
+	long before = memfree();
+	for (int i = 0; i < n; i++)
+		op();
+	long after = memfree();
+	printf("%s %ld %d\n", name, before < 0 || after < 0 ? -1 : before - after, n);
+}
+
 static void measure(const char *name, void (*op)(void), int n)
 {
 	for (int i = 0; i < n / 4; i++)
@@ -100,5 +145,12 @@ int main(int argc, char **argv)
 	measure("posix_spawn", spawn, 300);
 	measure("posix_spawn_enoent", spawn_enoent, 1000);
 	measure("thread", thread, 2000);
+	mkdir("/tmp", 0777);
+	int fd = open(junk, O_CREAT | O_TRUNC | O_WRONLY, 0755);
+	if (fd < 0 || ftruncate(fd, 16 << 20) != 0)
+		return 3;
+	close(fd);
+	measure_free("enoexec_memfree", exec_junk, 4);
+	unlink(junk);
 	return 0;
 }
