@@ -664,8 +664,7 @@ fn after_switch() {
     };
     for (z, unmap) in zombies {
         if let Some((base, len)) = z.stack {
-            uk_plat::get().protect(base, uk_alloc::PAGE_SIZE, uk_abi::mman::PROT_RW);
-            uk_alloc::PAGES.lock().free(base, len / uk_alloc::PAGE_SIZE);
+            free_stack(base, len);
         }
         // The owner word goes last: the unmap acts in the exited thread's process.
         let owner = z.owner.swap(0, Ordering::AcqRel);
@@ -676,6 +675,24 @@ fn after_switch() {
             f(owner);
         }
     }
+}
+
+/// Give an exited thread's kernel stack (guard page included) back to the page
+/// allocator. Where the allocator promises that free pages read as zero (linuxu), the
+/// pages must be zero when freed: program maps (and so musl's heap, which trusts fresh
+/// anonymous memory to be zero) take pages from the same allocator without clearing
+/// them, and a stack freed dirty showed up as heap corruption in the program.
+fn free_stack(base: usize, len: usize) {
+    let plat = uk_plat::get();
+    plat.protect(base, uk_alloc::PAGE_SIZE, uk_abi::mman::PROT_RW);
+    let zeroed = plat.release(base, len);
+    let mut pa = uk_alloc::PAGES.lock();
+    if !zeroed && pa.free_is_zero() {
+        // SAFETY: the stack belonged to a thread that has exited and is no longer
+        // running (we are on another thread's stack); nothing else refers to it.
+        unsafe { core::ptr::write_bytes(base as *mut u8, 0, len) };
+    }
+    pa.free(base, len / uk_alloc::PAGE_SIZE);
 }
 
 /// End the running thread. When it is the last one, the platform exits with `code`.

@@ -66,6 +66,9 @@ fn setup() {
         }));
         let d: &'static &'static dyn Platform = Box::leak(Box::new(p as &dyn Platform));
         uk_plat::register(d);
+        // The region reads as zero (a zeroed vector) and the platform does not clear
+        // released pages: what linuxu promises, with the clearing left to whoever frees.
+        uk_alloc::PAGES.lock().set_free_is_zero(true);
         // SAFETY: leaked memory used by nothing else.
         unsafe { uk_alloc::PAGES.lock().add_region(region) };
         init(64 * 1024, 0);
@@ -187,4 +190,20 @@ fn scheduler_scenarios() {
     let t2 = thread_cpu_ns(me).unwrap();
     assert!(t2 - t1 < 15_000_000, "idle charged: {t1} -> {t2}");
     assert_eq!(thread_cpu_ns(987_654), None);
+
+    // An exited thread's kernel stack goes back to the page allocator cleared: free
+    // pages are promised to read as zero, and program maps take them without clearing.
+    let e = spawn(worker, 5, None, 0).unwrap();
+    let (base, len) = e.stack.expect("a kernel stack");
+    drop(e);
+    drain();
+    let _ = block(Some(uk_plat::get().monotonic_ns() + 100_000));
+    assert!(!uk_alloc::PAGES.lock().is_allocated(base, len));
+    // SAFETY: the pages are free memory of the test's region (nobody allocates them
+    // between the check above and this read: one thread runs).
+    let stack = unsafe { core::slice::from_raw_parts(base as *const u8, len) };
+    assert!(
+        stack.iter().all(|&b| b == 0),
+        "a freed stack was left dirty"
+    );
 }
