@@ -480,7 +480,12 @@ pub fn relink_image(
     let kernel = kernel_for(&m)?;
     let kernel = kernel.as_path();
     let image = images.join(plat.image_name(app));
-    let tmp = images.join(format!(".{}.relink.tmp", plat.image_name(app)));
+    // A name of this process's own: two relinks of one image never write one file.
+    let tmp = images.join(format!(
+        ".{}.relink.{}.tmp",
+        plat.image_name(app),
+        std::process::id()
+    ));
     m.relink(uk_cc, plat, kernel, &tmp)?;
     fs::rename(&tmp, &image).with_context(|| format!("cannot install {}", image.display()))?;
     let mut own = m.clone();

@@ -121,6 +121,31 @@ impl Report {
     }
 }
 
+/// Blocks until this process alone may build or relink `image` (an exclusive lock on
+/// `.<image file name>.lock` beside it, released when the file is dropped); also says
+/// whether another process held it first. Several `ukport` processes that find one
+/// image out of date (tests starting the same app at once) then update it one after
+/// another, and the later ones find it current, instead of relinking over each other.
+fn lock_image(image: &Path) -> Result<(fs::File, bool)> {
+    use fs4::fs_std::FileExt;
+    let dir = image.parent().context("an image path has a folder")?;
+    fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let name = image.file_name().context("an image path has a file name")?;
+    let path = dir.join(format!(".{}.lock", name.to_string_lossy()));
+    let f = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("cannot open lock file {}", path.display()))?;
+    if f.try_lock_exclusive().is_ok() {
+        return Ok((f, false));
+    }
+    f.lock_exclusive()
+        .with_context(|| format!("cannot lock {}", path.display()))?;
+    Ok((f, true))
+}
+
 /// [`build`], reporting to `report`.
 pub fn build_to(
     r: &Recipe,
@@ -142,6 +167,16 @@ pub fn build_to(
         return Ok(prefix);
     }
     let started = Instant::now();
+    let image = paths::images_dir().join(plat.image_name(&r.name));
+    let (_lock, waited) = lock_image(&image)?;
+    if waited && image.is_file() && image_is_current(r, plat, &image)? {
+        // Another ukport updated it while this one waited.
+        report.say(format!(
+            "{} is current (another ukport just built it)",
+            image.display()
+        ));
+        return Ok(image);
+    }
     let (port_dirs, sysroot) = recipe_ports(r)?;
     let deps = &port_dirs[..port_dirs.len() - 1];
     let cflags: Vec<String> = deps
@@ -395,6 +430,32 @@ pub fn image_is_current(r: &Recipe, plat: Platform, image: &Path) -> Result<bool
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A second updater of one image waits for the first and knows it waited.
+    #[test]
+    fn one_updater_per_image_at_a_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let image = dir.path().join("images/app.linuxu");
+        let (first, waited) = lock_image(&image).unwrap();
+        assert!(!waited);
+        let (tx, rx) = std::sync::mpsc::channel();
+        let other = image.clone();
+        let t = std::thread::spawn(move || {
+            let (_l, waited) = lock_image(&other).unwrap();
+            tx.send(waited).unwrap();
+        });
+        // Still held: the other updater cannot have the lock yet.
+        assert!(rx
+            .recv_timeout(std::time::Duration::from_millis(300))
+            .is_err());
+        drop(first);
+        assert!(rx.recv().unwrap(), "the second updater waited");
+        t.join().unwrap();
+        // Another image is not held up by this one.
+        let (_a, _) = lock_image(&image).unwrap();
+        let (_b, waited) = lock_image(&dir.path().join("images/other.linuxu")).unwrap();
+        assert!(!waited);
+    }
 
     #[test]
     fn the_binary_is_the_named_or_only_image() {
