@@ -217,3 +217,33 @@ fn a_program_on_stdin_and_the_recipe_test() {
     cmd.args(["test", "python"]);
     stdout_of(&run_command(cmd, RUN_TIMEOUT), "ukport test python");
 }
+
+/// CI's slice of CPython's regression tests (the whole comparison with a native build
+/// is `tests/python/suite`, docs/python.md): modules that pass on a native
+/// `musl-gcc -static` build of the same source must pass on the image too, each in an
+/// interpreter of its own, through the suite's own runner.
+#[test]
+fn a_slice_of_regrtest_passes_as_natively() {
+    app_image("python");
+    const SLICE: &str = "test_hashlib test_zlib test_bz2 test_lzma test_math test_csv \
+        test_binascii test_datetime test_decimal test_selectors";
+    let mut cmd = Command::new(uk_tests::repo_root().join("tests/python/suite"));
+    cmd.args(["--only", "ukit", "--tests", SLICE])
+        .env("UKPORT", &tools().ukport)
+        .env("UKIT_CACHE", uk_tests::ukit_cache());
+    let out = run_command(cmd, Duration::from_secs(1800));
+    let table = stdout_of(&out, "tests/python/suite --only ukit");
+    for module in SLICE.split_whitespace() {
+        let row = table
+            .lines()
+            .find(|l| l.split_whitespace().next() == Some(module))
+            .unwrap_or_else(|| panic!("no row for {module} in:\n{table}"));
+        // "module | run pass fail skip VERDICT | (native: not run)"
+        let ukit: Vec<&str> = row.split('|').nth(1).unwrap().split_whitespace().collect();
+        assert!(
+            ukit.len() == 5 && ukit[4] == "SUCCESS" && ukit[2] == "0",
+            "{module} on the image: {row}\n(the module's log: {}/python-suite/results/ukit/{module}.log)\n{table}",
+            uk_tests::ukit_cache().display()
+        );
+    }
+}
