@@ -21,7 +21,7 @@ use core::sync::atomic::Ordering;
 use uk_abi::sched::{WCONTINUED, WEXITED, WNOHANG, WNOWAIT, WSTOPPED};
 use uk_abi::signal::{
     CLD_CONTINUED, CLD_EXITED, CLD_KILLED, CLD_STOPPED, NSIG, SA_NOCLDSTOP, SA_NOCLDWAIT, SIGCHLD,
-    SIGCONT, SIGHUP, SIGSTOP, SI_KERNEL, SI_USER,
+    SIGCONT, SIGHUP, SIGSTOP, SI_USER,
 };
 /// The registers a vfork call returns with (re-exported for the shim's vfork entry).
 pub use uk_arch::Resume;
@@ -308,16 +308,7 @@ fn hang_up_if_orphaned(pgid: i32) {
     }
     for sig in [SIGHUP, SIGCONT] {
         for q in members.iter().filter(|q| q.status().is_none()) {
-            let _ = q.signals.post(
-                Target::Process,
-                Queued {
-                    sig,
-                    code: SI_KERNEL,
-                    pid: 0,
-                    value: 0,
-                    timer: None,
-                },
-            );
+            q.signals.send_to_process(sig);
         }
     }
 }

@@ -18,7 +18,9 @@
 
 extern char **environ;
 
-static long slab(void)
+/* A /proc/meminfo field in bytes ("\nSlab:" is the kernel heap in use, which ukit fills
+ * from its heap counter; "MemFree:" the free pages), or -1. */
+static long meminfo(const char *field)
 {
 	char buf[4096] = {0};
 	FILE *f = fopen("/proc/meminfo", "r");
@@ -27,8 +29,13 @@ static long slab(void)
 	size_t n = fread(buf, 1, sizeof buf - 1, f);
 	fclose(f);
 	buf[n] = 0;
-	const char *p = strstr(buf, "\nSlab:");
-	return p ? atol(p + 6) * 1024 : -1;
+	const char *p = strstr(buf, field);
+	return p ? atol(p + strlen(field)) * 1024 : -1;
+}
+
+static long slab(void)
+{
+	return meminfo("\nSlab:");
 }
 
 static const char *self;
@@ -80,19 +87,11 @@ static void thread(void)
 		pthread_join(t, NULL);
 }
 
-/* MemFree in bytes: the image's free pages (the kernel heap keeps pages it once grew
- * into, so a large kernel allocation shows here for good). */
+/* MemFree in bytes: the kernel heap keeps pages it once grew into, so a large kernel
+ * allocation shows here for good. */
 static long memfree(void)
 {
-	char buf[4096] = {0};
-	FILE *f = fopen("/proc/meminfo", "r");
-	if (!f)
-		return -1;
-	size_t n = fread(buf, 1, sizeof buf - 1, f);
-	fclose(f);
-	buf[n] = 0;
-	const char *p = strstr(buf, "MemFree:");
-	return p ? atol(p + 8) * 1024 : -1;
+	return meminfo("MemFree:");
 }
 
 /* A 16 MiB file with an execute bit that is no program: execve must refuse it
