@@ -151,13 +151,19 @@ pub fn active() -> &'static AddressSpace {
 /// every page back: its maps, and the brk area it reserved.
 impl Drop for AddressSpace {
     fn drop(&mut self) {
-        let mm = self.maps.get_mut();
+        self.maps.get_mut().release_all();
+    }
+}
+
+impl Mm {
+    /// Unmap every map and free the brk area.
+    fn release_all(&mut self) {
         let all: alloc::vec::Vec<(usize, usize)> =
-            mm.vmas.iter().map(|(&k, v)| (k, k + v.len)).collect();
+            self.vmas.iter().map(|(&k, v)| (k, k + v.len)).collect();
         for (a, b) in all {
-            mm.unmap(a, b);
+            self.unmap(a, b);
         }
-        if let Some((start, reserved, _)) = mm.brk.take() {
+        if let Some((start, reserved, _)) = self.brk.take() {
             free_pages(start, reserved);
         }
     }
@@ -168,15 +174,7 @@ impl AddressSpace {
     /// replaced itself with execve and its threads are gone: the first process object
     /// itself stays, kernel threads act for it).
     pub fn clear(&self) {
-        let mut mm = self.maps.lock();
-        let all: alloc::vec::Vec<(usize, usize)> =
-            mm.vmas.iter().map(|(&k, v)| (k, k + v.len)).collect();
-        for (a, b) in all {
-            mm.unmap(a, b);
-        }
-        if let Some((start, reserved, _)) = mm.brk.take() {
-            free_pages(start, reserved);
-        }
+        self.maps.lock().release_all();
     }
 
     /// The largest brk area of this space.

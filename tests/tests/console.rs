@@ -71,11 +71,14 @@ fn stdin_seeks_on_files_and_not_on_pipes() {
 /// Runs `prog` on a fresh terminal (script(1) gives it a pseudo-terminal as its
 /// controlling terminal and standard streams); returns what the terminal showed.
 fn run_on_a_terminal(prog: &std::path::Path) -> String {
+    on_a_terminal(prog, &prog.display().to_string())
+}
+
+/// Runs shell command `line` on a fresh terminal through script(1); `prog` names the
+/// program in a failure.
+fn on_a_terminal(prog: &std::path::Path, line: &str) -> String {
     let mut cmd = Command::new(uk_tests::require_tool("script"));
-    cmd.args(["-qec"])
-        .arg(prog)
-        .arg("/dev/null")
-        .stdin(Stdio::null());
+    cmd.args(["-qec", line, "/dev/null"]).stdin(Stdio::null());
     let out = run_command(cmd, DEFAULT_TIMEOUT);
     assert!(
         out.status.success(),
@@ -114,19 +117,7 @@ fn dev_tty_on_a_terminal_is_the_console() {
 
 /// Runs `prog`, then `stty -a`, on one fresh terminal; returns what the terminal showed.
 fn run_then_stty(prog: &std::path::Path) -> String {
-    let mut cmd = Command::new(uk_tests::require_tool("script"));
-    cmd.args(["-qec"])
-        .arg(format!("'{}'; stty -a", prog.display()))
-        .arg("/dev/null")
-        .stdin(Stdio::null());
-    let out = run_command(cmd, DEFAULT_TIMEOUT);
-    assert!(
-        out.status.success(),
-        "{}: {}",
-        prog.display(),
-        text(&out.stderr)
-    );
-    text(&out.stdout).replace("\r\n", "\n")
+    on_a_terminal(prog, &format!("'{}'; stty -a", prog.display()))
 }
 
 /// The words of `stty -a` output that name `flag` set or cleared.
