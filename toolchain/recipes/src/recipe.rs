@@ -764,6 +764,17 @@ expect_stdout = "hi\n"
         let e = parse(&text).unwrap_err();
         assert!(e.message.contains("binary is for kind = \"app\""), "{e}");
 
+        // A port installs into its prefix: it has no root to copy built files into.
+        let text = GOOD
+            .replace("[source]", "kind = \"port\"\n[source]")
+            .replace("binary = \"demo\"\n", "")
+            .replace("programs = { \"/bin/helper\" = \"tools/helper\" }\n", "");
+        let e = parse(&text).unwrap_err();
+        assert!(
+            e.message.contains("[build] files is for kind = \"app\""),
+            "{e}"
+        );
+
         let text = GOOD.replace("sha256 = \"7d5b", "sha256 = \"zz5b");
         let e = parse(&text).unwrap_err();
         assert!(e.message.contains("not 64 hexadecimal"), "{e}");

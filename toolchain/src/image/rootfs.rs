@@ -155,6 +155,9 @@ mod tests {
         fs::write(from.join("os.py"), "import os\n").unwrap();
         place_tree(&root, Path::new("usr/lib/py"), &from).unwrap();
         assert_eq!(fs::read_to_string(to.join("os.py")).unwrap(), "import os\n");
+        // A source the build did not make is an error, not an empty folder.
+        assert!(place_tree(&root, Path::new("usr/lib/none"), &from.join("missing")).is_err());
+        assert!(!root.join("usr/lib/none").exists());
         // A single file is placed like a [rootfs] file.
         place_tree(&root, Path::new("etc/one.py"), &from.join("os.py")).unwrap();
         assert!(root.join("etc/one.py").is_file());
