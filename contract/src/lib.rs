@@ -169,9 +169,17 @@ pub trait Platform: Sync {
         Err(Errno::ENOSYS)
     }
     /// Undo [`Platform::alias`] on `[at, at+len)`: window addresses fault again, and
-    /// addresses in `memory()` show their own pages again, read+write.
+    /// addresses in `memory()` show their own pages again, read+write (in
+    /// [`Platform::program_data`], the addresses show nothing).
     fn unalias(&self, at: usize, len: usize) {
         let _ = (at, len);
+    }
+    /// The image program's own writable data (its `.data` and `.bss`): page-aligned and
+    /// linked apart from the kernel's statics, so that [`Platform::alias`] may show
+    /// other frames there (a forked process's copy, docs/processes.md "fork"). `None`:
+    /// the image was not linked that way, and the boot program cannot fork.
+    fn program_data(&self) -> Option<MemRegion> {
+        None
     }
     /// Fill `buf` with entropy gathered at boot or from the CPU; used to seed the CSPRNG.
     fn entropy(&self, buf: &mut [u8]);

@@ -134,6 +134,9 @@ pub fn uk_boot_entry(args: &BootArgs) -> ! {
             uk_posix::fs::proc::add_image_segment(s.start, s.end, s.writable);
         })
     };
+    if let Some(r) = uk_plat::get().program_data() {
+        uk_posix::lifecycle::set_program_data(r.start, r.end());
+    }
 
     let anon = uk_abi::mman::MAP_PRIVATE | uk_abi::mman::MAP_ANONYMOUS;
     let rw = uk_abi::mman::PROT_READ | uk_abi::mman::PROT_WRITE;

@@ -2,7 +2,9 @@
 //! barriers, semaphores, rwlocks and pthread_join.
 //!
 //! Waiters are kept per address (one address space: the address is the key, PRIVATE
-//! or not), each with its bitset for FUTEX_WAIT_BITSET/FUTEX_WAKE_BITSET.
+//! or not), each with its bitset for FUTEX_WAIT_BITSET/FUTEX_WAKE_BITSET. Addresses a
+//! fork family shares hold different memory in each process: there the key also names
+//! the caller's address space ([`crate::mm::AddressSpace::futex_space`]).
 
 use uk_abi::sched::FUTEX_BITSET_MATCH_ANY;
 
@@ -17,7 +19,15 @@ struct Waiter {
     bitset: u32,
 }
 
-static WAITERS: spin::Mutex<BTreeMap<usize, Vec<Waiter>>> = spin::Mutex::new(BTreeMap::new());
+/// (address space or 0, address).
+type Key = (usize, usize);
+
+static WAITERS: spin::Mutex<BTreeMap<Key, Vec<Waiter>>> = spin::Mutex::new(BTreeMap::new());
+
+/// The queue a futex word of the caller's memory waits in.
+fn key(uaddr: usize) -> Key {
+    (crate::mm::active().futex_space(uaddr), uaddr)
+}
 
 /// The timeout of a futex call: relative (FUTEX_WAIT) or absolute on a clock.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -63,7 +73,8 @@ pub fn wait(uaddr: usize, val: u32, timeout: Timeout, bitset: u32) -> KResult<()
         }
     };
     let me = uk_sched::current();
-    WAITERS.lock().entry(uaddr).or_default().push(Waiter {
+    let k = key(uaddr);
+    WAITERS.lock().entry(k).or_default().push(Waiter {
         thread: me.clone(),
         bitset,
     });
@@ -71,12 +82,12 @@ pub fn wait(uaddr: usize, val: u32, timeout: Timeout, bitset: u32) -> KResult<()
     // Still queued unless a waker removed us.
     let mut w = WAITERS.lock();
     let mut queued = false;
-    if let Some(v) = w.get_mut(&uaddr) {
+    if let Some(v) = w.get_mut(&k) {
         let before = v.len();
         v.retain(|x| x.thread.tid != me.tid);
         queued = v.len() != before;
         if v.is_empty() {
-            w.remove(&uaddr);
+            w.remove(&k);
         }
     }
     drop(w);
@@ -97,8 +108,9 @@ pub fn wake(uaddr: usize, n: u32, bitset: u32) -> KResult<usize> {
         return Err(Errno::EINVAL);
     }
     let mut woken = 0usize;
+    let k = key(uaddr);
     let mut w = WAITERS.lock();
-    if let Some(v) = w.get_mut(&uaddr) {
+    if let Some(v) = w.get_mut(&k) {
         let mut i = 0;
         while i < v.len() && woken < n as usize {
             if v[i].bitset & bitset != 0 {
@@ -111,7 +123,7 @@ pub fn wake(uaddr: usize, n: u32, bitset: u32) -> KResult<usize> {
             }
         }
         if v.is_empty() {
-            w.remove(&uaddr);
+            w.remove(&k);
         }
     }
     Ok(woken)
@@ -134,18 +146,19 @@ pub fn requeue(uaddr: usize, n: u32, n2: u32, uaddr2: usize, cmp: Option<u32>) -
     let woken = wake(uaddr, n, FUTEX_BITSET_MATCH_ANY)?;
     let mut moved = 0usize;
     if uaddr != uaddr2 {
+        let (k1, k2) = (key(uaddr), key(uaddr2));
         let mut w = WAITERS.lock();
         let mut take: Vec<Waiter> = Vec::new();
-        if let Some(v) = w.get_mut(&uaddr) {
+        if let Some(v) = w.get_mut(&k1) {
             let k = (n2 as usize).min(v.len());
             take.extend(v.drain(..k));
             if v.is_empty() {
-                w.remove(&uaddr);
+                w.remove(&k1);
             }
         }
         moved = take.len();
         if moved > 0 {
-            w.entry(uaddr2).or_default().extend(take);
+            w.entry(k2).or_default().extend(take);
         }
     }
     // Linux returns woken + requeued for both REQUEUE and CMP_REQUEUE.
@@ -154,7 +167,8 @@ pub fn requeue(uaddr: usize, n: u32, n2: u32, uaddr2: usize, cmp: Option<u32>) -
 
 /// Waiters on an address (tests, debugging).
 pub fn waiters(uaddr: usize) -> usize {
-    WAITERS.lock().get(&uaddr).map(|v| v.len()).unwrap_or(0)
+    let k = key(uaddr);
+    WAITERS.lock().get(&k).map(|v| v.len()).unwrap_or(0)
 }
 
 #[cfg(test)]

@@ -34,6 +34,7 @@ pub mod thread;
 pub mod time;
 pub mod timerfd;
 pub mod user;
+pub mod view;
 
 use uk_abi::{Errno, KResult};
 
@@ -57,6 +58,8 @@ pub fn init(p: PosixParams) {
     uk_sched::UNMAP_HOOK.set(thread::unmap_hook);
     uk_sched::IDLE_HOOK.set(take_platform_signals);
     uk_sched::OWNER_SWITCH.set(process::switched);
+    uk_sched::VIEW_NEEDED.set(process::view_needed);
+    uk_sched::VIEW_INSTALL.set(process::show_view);
     uk_sched::OWNER_EXIT.set(process::release);
     ident::init(p.nodename);
     lifecycle::init();

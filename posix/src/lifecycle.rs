@@ -840,6 +840,88 @@ pub fn clone_vfork(func: usize, stack: usize, arg: usize, exit_signal: usize) ->
     Ok(pid as i32)
 }
 
+/// The boot program's writable data (its `.data` and `.bss`), which a fork must copy
+/// like any private map; set at boot from the image's link (docs/processes.md, "fork").
+static PROGRAM_DATA: spin::Once<(usize, usize)> = spin::Once::new();
+
+/// Tell the process layer where the boot program's own writable data is (page-aligned,
+/// apart from the kernel's statics).
+pub fn set_program_data(start: usize, end: usize) {
+    PROGRAM_DATA.call_once(|| (start, end));
+}
+
+/// How a fork child's first thread enters the program: the parent's registers at its
+/// fork call, and its thread pointer.
+struct ForkStart {
+    resume: uk_arch::Resume,
+}
+
+extern "C" fn fork_child_start(p: usize) -> ! {
+    // SAFETY: `p` is the Box<ForkStart> fork leaked for this thread only.
+    let s = unsafe { alloc::boxed::Box::from_raw(p as *mut ForkStart) };
+    let resume = s.resume;
+    drop(s);
+    uk_plat::cpu::leave();
+    // SAFETY: `resume` is where the parent's fork call returns, recorded by the system
+    // call entry; this thread runs in the child's view (the scheduler showed it), where
+    // that stack and those frames are the child's copy, as they were at the call.
+    unsafe { uk_arch::resume::resume(&resume, 0) }
+}
+
+/// fork(2): a child process with a copy of the caller's memory at the same addresses
+/// (crate::view), the caller's descriptors (sharing open file descriptions), signal
+/// actions and mask, ids, directory and limits; no pending signals, timers or other
+/// threads. `resume` is how the caller's fork call returns; the child's only thread
+/// returns from it with 0. Returns the child's pid.
+pub fn fork(resume: uk_arch::Resume, exit_signal: usize) -> KResult<i32> {
+    if uk_plat::get().alias_window().is_none() {
+        uk_log::warn_once!("fork: this platform cannot show one address twice: ENOSYS");
+        return Err(Errno::ENOSYS);
+    }
+    let parent = current_arc();
+    if parent.vfork.lock().is_some() {
+        // A vfork child runs on its parent's memory and thread: it may only exec or
+        // exit (POSIX leaves anything else undefined).
+        return Err(Errno::ENOSYS);
+    }
+    let tid = uk_sched::current_tid();
+    let pid = uk_sched::reserve_tid().ok_or(Errno::EAGAIN)?;
+    let mm = Arc::new(parent.mm.fork(PROGRAM_DATA.get().copied())?);
+    let pids = *parent.ids.lock();
+    let mask = parent.signals.mask_of(tid);
+    let child = Process::assemble(
+        Ids {
+            pid,
+            ppid: pids.pid,
+            pgid: pids.pgid,
+            sid: pids.sid,
+        },
+        *parent.creds.lock(),
+        parent.fds.duplicate(false),
+        parent.fs.duplicate(),
+        mm,
+        Arc::new(parent.signals.child_of(pid, pid, mask)),
+        parent.limits.duplicate(),
+        Life {
+            exit_signal,
+            ..Life::default()
+        },
+    );
+    child.info.set_program_name(&parent.info.name());
+    let tls = uk_sched::current().tls();
+    let start = alloc::boxed::Box::into_raw(alloc::boxed::Box::new(ForkStart { resume }));
+    let Some(t) = uk_sched::spawn_as(Some(pid), fork_child_start, start as usize, None, tls) else {
+        // SAFETY: the thread was not made, so the box is still ours.
+        drop(unsafe { alloc::boxed::Box::from_raw(start) });
+        return Err(Errno::EAGAIN);
+    };
+    t.mark_program();
+    process::adopt(&t, &child);
+    process::register(&child);
+    parent.life.lock().children.push(pid);
+    Ok(pid)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

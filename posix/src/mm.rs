@@ -51,8 +51,15 @@ pub trait MapBacking: Send + Sync {
 pub enum Kind {
     /// Pages owned by this map; freed with it.
     Anon,
+    /// Pages owned by this map, MAP_SHARED: a forked child shares them (the same
+    /// frames at the same address in both; freed with the last map of the family).
+    SharedAnon,
     /// The brk area: pages reserved at its first use, owned by the brk state.
     Brk,
+    /// Private pages of a fork family (crate::view): the range's pages of this space
+    /// are the frames from `frame` on (the map's own address for the process that
+    /// first mapped it), shown at the map's addresses while this space's view is.
+    Copy { frame: usize },
     /// Frames of `backing`, from its page `first` on, shown at window addresses (or
     /// over pages this map owns, for a fixed map outside the window).
     Shared {
@@ -73,13 +80,18 @@ impl Kind {
     pub fn is_shared(&self) -> bool {
         matches!(self, Kind::Shared { .. })
     }
+    pub fn is_copy(&self) -> bool {
+        matches!(self, Kind::Copy { .. })
+    }
 }
 
 impl core::fmt::Debug for Kind {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self {
             Kind::Anon => f.write_str("Anon"),
+            Kind::SharedAnon => f.write_str("SharedAnon"),
             Kind::Brk => f.write_str("Brk"),
+            Kind::Copy { frame } => write!(f, "Copy {{ frame: {frame:#x} }}"),
             Kind::Shared { first, wrote, .. } => {
                 write!(f, "Shared {{ first: {first}, wrote: {wrote} }}")
             }
@@ -94,11 +106,25 @@ pub struct Vma {
     pub kind: Kind,
 }
 
+impl Vma {
+    /// The frame behind address `addr` of this map starting at `start` (private maps:
+    /// the address itself unless the map is a fork copy).
+    fn frame_at(&self, start: usize, addr: usize) -> usize {
+        match self.kind {
+            Kind::Copy { frame } => frame + (addr - start),
+            _ => addr,
+        }
+    }
+}
+
 struct Mm {
     vmas: BTreeMap<usize, Vma>,
     brk_max: usize,
     /// Reserved brk area: start, reserved length, current break.
     brk: Option<(usize, usize, usize)>,
+    /// Once the brk area is in a fork family: its first frame (`brk.0` itself for the
+    /// space that reserved it).
+    brk_frame: Option<usize>,
     /// Free addresses of the platform's alias window (start -> length), for shared
     /// maps; empty when the platform has no window.
     window_free: litemap::LiteMap<usize, usize>,
@@ -120,7 +146,17 @@ struct StaticRange {
 pub struct AddressSpace {
     maps: spin::Mutex<Mm>,
     statics: spin::Mutex<alloc::vec::Vec<StaticRange>>,
+    /// Tells views apart ([`VIEW`]); never 0.
+    id: usize,
+    /// Some range of this space is in a fork family: its view must be shown before its
+    /// program code runs.
+    forked: core::sync::atomic::AtomicBool,
 }
+
+/// The id of the address space whose view of the family ranges is shown (0: none
+/// yet).
+static VIEW: core::sync::atomic::AtomicUsize = core::sync::atomic::AtomicUsize::new(0);
+static NEXT_ID: core::sync::atomic::AtomicUsize = core::sync::atomic::AtomicUsize::new(1);
 
 static ACTIVE: core::sync::atomic::AtomicPtr<AddressSpace> =
     core::sync::atomic::AtomicPtr::new(core::ptr::null_mut());
@@ -164,7 +200,10 @@ impl Mm {
             self.unmap(a, b);
         }
         if let Some((start, reserved, _)) = self.brk.take() {
-            free_pages(start, reserved);
+            match self.brk_frame.take() {
+                Some(frame) => release_copy(start, reserved, frame),
+                None => free_pages(start, reserved),
+            }
         }
     }
 }
@@ -189,10 +228,13 @@ impl AddressSpace {
                 vmas: BTreeMap::new(),
                 brk_max: brk_max & !(PAGE_SIZE - 1),
                 brk: None,
+                brk_frame: None,
                 window_free: litemap::LiteMap::new(),
                 window: None,
             }),
             statics: spin::Mutex::new(alloc::vec::Vec::new()),
+            id: NEXT_ID.fetch_add(1, core::sync::atomic::Ordering::Relaxed),
+            forked: core::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -236,6 +278,29 @@ fn free_pages(start: usize, len: usize) {
         unsafe { core::ptr::write_bytes(start as *mut u8, 0, len) };
     }
     pa.free(start, len / PAGE_SIZE);
+}
+
+/// A fork family's range `[start, start+len)` of one address space, whose pages are
+/// the frames from `frame` on, leaves that space: its own frames go back (unless they
+/// are the range's identity pages, which go back with the last space), and the parts
+/// no space has any more show their own pages again and go back (crate::view).
+fn release_copy(start: usize, len: usize, frame: usize) {
+    if frame != start {
+        crate::view::unshow_frames(start, frame, len);
+        free_pages(frame, len);
+    }
+    let plat = uk_plat::get();
+    for (a, b) in crate::view::sub(start, start + len) {
+        crate::view::unshow(a, b);
+        // Identity pages of allocator memory go back; the program's data range (the
+        // image's own, not allocator memory) has none.
+        if plat.memory().iter().any(|r| a >= r.start && b <= r.end()) {
+            plat.unalias(a, b - a);
+            free_pages(a, b - a);
+        } else {
+            plat.unalias(a, b - a);
+        }
+    }
 }
 
 /// The access bits the MMU can enforce.
@@ -320,6 +385,9 @@ impl Mm {
                         wrote: *wrote,
                     }
                 }
+                Kind::Copy { frame } => Kind::Copy {
+                    frame: frame + (at - start),
+                },
                 k => k.clone(),
             };
             self.vmas.insert(
@@ -349,7 +417,12 @@ impl Mm {
         for k in keys {
             if let Some(c) = cur {
                 let (cv, kv) = (&self.vmas[&c], &self.vmas[&k]);
-                if c + cv.len == k && cv.prot == kv.prot && cv.kind.is_anon() && kv.kind.is_anon() {
+                if c + cv.len == k
+                    && cv.prot == kv.prot
+                    && (cv.kind.is_anon() && kv.kind.is_anon()
+                        || matches!((&cv.kind, &kv.kind), (Kind::SharedAnon, Kind::SharedAnon))
+                            && !crate::view::in_family(c, k + kv.len))
+                {
                     let (cv, kv) = (cv.clone(), kv.len);
                     self.vmas.remove(&k);
                     self.vmas.insert(
@@ -406,11 +479,25 @@ impl Mm {
                     }
                     free_pages(k, v.len);
                 }
+                Kind::SharedAnon => {
+                    if !is_default(v.prot) {
+                        enforce(k, v.len, PROT_READ | PROT_WRITE);
+                    }
+                    // Forked: the family's last map frees the pages.
+                    if crate::view::in_family(k, k + v.len) {
+                        release_copy(k, v.len, k);
+                    } else {
+                        free_pages(k, v.len);
+                    }
+                }
                 Kind::Brk => {
                     if !is_default(v.prot) {
                         enforce(k, v.len, PROT_READ | PROT_WRITE);
                     }
                 }
+                // The protection of what is shown there is set by whichever view is
+                // shown next (or reset when the pages go back).
+                Kind::Copy { frame } => release_copy(k, v.len, frame),
                 Kind::Shared {
                     backing,
                     first,
@@ -500,13 +587,13 @@ impl Mm {
 
     /// Record the fresh anonymous pages `[at, at+len)` as a map with `prot`, and have
     /// the MMU enforce it.
-    fn add_anon(&mut self, at: usize, len: usize, prot: u32) {
+    fn add_anon(&mut self, at: usize, len: usize, prot: u32, shared: bool) {
         self.vmas.insert(
             at,
             Vma {
                 len,
                 prot,
-                kind: Kind::Anon,
+                kind: if shared { Kind::SharedAnon } else { Kind::Anon },
             },
         );
         if !is_default(prot) {
@@ -717,7 +804,7 @@ impl AddressSpace {
                 for k in keys {
                     if let Some(v) = mm.vmas.get_mut(&k) {
                         v.prot = prot;
-                        zero_pages(k, v.len);
+                        zero_pages(v.frame_at(k, k), v.len);
                     }
                 }
                 mm.coalesce(addr, end);
@@ -732,14 +819,14 @@ impl AddressSpace {
                 // SAFETY: the pages were just allocated for this map.
                 unsafe { core::ptr::write_bytes(addr as *mut u8, 0, len) };
             }
-            mm.add_anon(addr, len, prot);
+            mm.add_anon(addr, len, prot, flags & MAP_TYPE == MAP_SHARED);
             return Ok(addr);
         }
         let a = PAGES
             .lock()
             .alloc_zeroed(len / PAGE_SIZE)
             .ok_or(Errno::ENOMEM)?;
-        mm.add_anon(a, len, prot);
+        mm.add_anon(a, len, prot, flags & MAP_TYPE == MAP_SHARED);
         Ok(a)
     }
 
@@ -935,6 +1022,8 @@ impl AddressSpace {
         // Grow in place: only when the range is the end of its map and the pages after it
         // are free.
         if old_end == start + v.len
+            && !v.kind.is_copy()
+            && !crate::view::in_family(start, old_end)
             && PAGES
                 .lock()
                 .alloc_at(old_end, (new_len - old_len) / PAGE_SIZE)
@@ -969,7 +1058,7 @@ impl AddressSpace {
         // [n, n+new_len) fresh read+write pages.
         unsafe { core::ptr::copy_nonoverlapping(old as *const u8, n as *mut u8, old_len) };
         mm.unmap(old, old_end);
-        mm.add_anon(n, new_len, v.prot);
+        mm.add_anon(n, new_len, v.prot, matches!(v.kind, Kind::SharedAnon));
         Ok(n)
     }
 
@@ -993,15 +1082,22 @@ impl AddressSpace {
             // Anonymous pages read as zeros afterwards; a shared map shows its file's
             // pages again, which it never stopped showing.
             let from = mm.first_from(addr);
-            let anon: alloc::vec::Vec<(usize, usize)> = mm
+            let anon: alloc::vec::Vec<(usize, usize, usize)> = mm
                 .vmas
                 .range(from..end)
                 .filter(|(&k, v)| k + v.len > addr && !v.kind.is_shared())
-                .map(|(&k, v)| (k.max(addr), (k + v.len).min(end)))
+                .map(|(&k, v)| {
+                    let a = k.max(addr);
+                    let frame = match (&v.kind, mm.brk, mm.brk_frame) {
+                        (Kind::Brk, Some((s, _, _)), Some(f)) => f + (a - s),
+                        _ => v.frame_at(k, a),
+                    };
+                    (a, (k + v.len).min(end), frame)
+                })
                 .collect();
-            for (a, b) in anon {
+            for (a, b, frame) in anon {
                 mm.open_up(a, b);
-                zero_pages(a, b - a);
+                zero_pages(frame, b - a);
                 mm.reapply(a, b);
             }
         }
@@ -1038,7 +1134,8 @@ impl AddressSpace {
         // the area is one read+write map again.
         mm.open_up(start, start + reserved);
         if new_top < old_top {
-            zero_pages(new_top, old_top - new_top);
+            let frame = mm.brk_frame.map_or(new_top, |f| f + (new_top - start));
+            zero_pages(frame, old_top - new_top);
         }
         // The map covers [start, new_top) so that pointer checks accept brk memory.
         let pieces: alloc::vec::Vec<usize> = mm
@@ -1085,6 +1182,241 @@ impl AddressSpace {
     }
 }
 
+/// A private range of the parent to copy at fork: (start, length, protection).
+struct ForkRange {
+    start: usize,
+    len: usize,
+    prot: u32,
+}
+
+impl AddressSpace {
+    /// Must this space's view be shown before its program code runs? (Some range of it
+    /// is in a fork family and another space's view is shown.)
+    pub fn needs_view(&self) -> bool {
+        self.forked.load(core::sync::atomic::Ordering::Acquire)
+            && VIEW.load(core::sync::atomic::Ordering::Acquire) != self.id
+    }
+
+    /// Show this space's frames at its family ranges (on the scheduler's switch
+    /// stack, between two threads: docs/processes.md, "fork").
+    pub fn show_view(&self) {
+        let mm = self.maps.lock();
+        for (&k, v) in mm.vmas.iter() {
+            if let Kind::Copy { frame } = v.kind {
+                if !crate::view::showing(k, frame, v.len) {
+                    crate::view::show(k, frame, v.len, v.prot & ACCESS);
+                }
+            }
+        }
+        if let (Some((start, reserved, _)), Some(frame)) = (mm.brk, mm.brk_frame) {
+            if !crate::view::showing(start, frame, reserved) {
+                crate::view::show(start, frame, reserved, PROT_READ | PROT_WRITE);
+            }
+        }
+        VIEW.store(self.id, core::sync::atomic::Ordering::Release);
+    }
+
+    /// What a futex at `uaddr` is keyed by besides its address: 0 where the address
+    /// means the same memory in every process (shared maps, ranges never forked), else
+    /// this space (a fork family's private pages hold different memory per process).
+    pub fn futex_space(&self, uaddr: usize) -> usize {
+        if !self.forked.load(core::sync::atomic::Ordering::Acquire) {
+            return 0;
+        }
+        let mm = self.maps.lock();
+        let shared = mm.vmas.range(..=uaddr).next_back().is_some_and(|(&k, v)| {
+            uaddr < k + v.len && (v.kind.is_shared() || matches!(v.kind, Kind::SharedAnon))
+        });
+        if shared || !crate::view::in_family(uaddr, uaddr + 1) {
+            0
+        } else {
+            self.id
+        }
+    }
+
+    /// The program's own writable data `[start, end)` (the boot program's `.data` and
+    /// `.bss`, linked apart from the kernel's) becomes a family range of this space:
+    /// its bytes move to allocator frames shown at its addresses, so that a fork can
+    /// give the child a copy. Done once, at the first fork.
+    fn adopt_program_data(&self, mm: &mut Mm, start: usize, end: usize) -> KResult<()> {
+        if start >= end || mm.vmas.range(start..end).next().is_some() {
+            return Ok(());
+        }
+        let len = end - start;
+        let frame = PAGES.lock().alloc(len / PAGE_SIZE).ok_or(Errno::ENOMEM)?;
+        // SAFETY: [start, end) is the program's data, mapped read+write; the frames were
+        // just allocated.
+        unsafe { core::ptr::copy_nonoverlapping(start as *const u8, frame as *mut u8, len) };
+        crate::view::add(start, end);
+        crate::view::show(start, frame, len, PROT_READ | PROT_WRITE);
+        mm.vmas.insert(
+            start,
+            Vma {
+                len,
+                prot: PROT_READ | PROT_WRITE,
+                kind: Kind::Copy { frame },
+            },
+        );
+        Ok(())
+    }
+
+    /// fork(2)'s memory: a new address space with this one's maps at the same
+    /// addresses. Private ranges get fresh frames holding a copy (read now, through
+    /// this space's view: the caller is this space's running thread); shared maps show
+    /// the same frames; the ranges join (or stay in) a fork family on both sides.
+    /// `program_data`: the boot program's writable data, when this space has it.
+    pub fn fork(&self, program_data: Option<(usize, usize)>) -> KResult<AddressSpace> {
+        let mut mm = self.maps.lock();
+        let data = self.statics.lock().iter().any(|r| r.writable);
+        match program_data {
+            // The boot program: its writable data shares the image's segment with the
+            // kernel's statics; only a link that keeps them apart can copy it.
+            _ if !data => {}
+            Some((a, b))
+                if self
+                    .statics
+                    .lock()
+                    .iter()
+                    .any(|r| r.writable && r.start <= a && r.end >= b) =>
+            {
+                self.adopt_program_data(&mut mm, a, b)?;
+            }
+            _ => {
+                uk_log::warn_once!(
+                    "fork: the image's program data is not linked apart from the kernel's: ENOSYS"
+                );
+                return Err(Errno::ENOSYS);
+            }
+        }
+        let ranges: alloc::vec::Vec<ForkRange> = mm
+            .vmas
+            .iter()
+            .filter(|(_, v)| v.kind.is_anon() || v.kind.is_copy())
+            .map(|(&k, v)| ForkRange {
+                start: k,
+                len: v.len,
+                prot: v.prot,
+            })
+            .collect();
+        // Every frame first, so that running out of memory changes nothing.
+        let mut frames = alloc::vec::Vec::new();
+        frames
+            .try_reserve_exact(ranges.len())
+            .map_err(|_| Errno::ENOMEM)?;
+        let brk_len = mm.brk.map_or(0, |(_, reserved, _)| reserved);
+        let need = ranges.iter().map(|r| r.len).chain([brk_len]);
+        for len in need.filter(|&l| l > 0) {
+            match PAGES.lock().alloc(len / PAGE_SIZE) {
+                Some(f) => frames.push((f, len)),
+                None => {
+                    for &(f, l) in &frames {
+                        PAGES.lock().free(f, l / PAGE_SIZE);
+                    }
+                    return Err(Errno::ENOMEM);
+                }
+            }
+        }
+        let child = AddressSpace::new(mm.brk_max);
+        *child.statics.lock() = self.statics.lock().clone();
+        let mut cm = child.maps.lock();
+        cm.window = mm.window;
+        cm.window_free = mm.window_free.clone();
+        let mut frames = frames.into_iter();
+        for r in &ranges {
+            let Some((frame, _)) = frames.next() else {
+                break;
+            };
+            copy_or_zero(r.start, frame, r.len, r.prot);
+            let v = mm.vmas.get_mut(&r.start).expect("range listed above");
+            if v.kind.is_anon() {
+                v.kind = Kind::Copy { frame: r.start };
+                crate::view::add(r.start, r.start + r.len);
+            }
+            crate::view::add(r.start, r.start + r.len);
+            cm.vmas.insert(
+                r.start,
+                Vma {
+                    len: r.len,
+                    prot: r.prot,
+                    kind: Kind::Copy { frame },
+                },
+            );
+        }
+        if let Some((start, reserved, cur)) = mm.brk {
+            if let Some((frame, _)) = frames.next() {
+                let top = page_round_up(cur).unwrap_or(cur).min(start + reserved);
+                copy_or_zero(start, frame, top - start, PROT_READ);
+                if top < start + reserved && !PAGES.lock().free_is_zero() {
+                    // SAFETY: fresh frames of the child's brk area, past the copied part.
+                    unsafe {
+                        core::ptr::write_bytes(
+                            (frame + top - start) as *mut u8,
+                            0,
+                            start + reserved - top,
+                        )
+                    };
+                }
+                if mm.brk_frame.is_none() {
+                    mm.brk_frame = Some(start);
+                    crate::view::add(start, start + reserved);
+                }
+                crate::view::add(start, start + reserved);
+                cm.brk = mm.brk;
+                cm.brk_frame = Some(frame);
+            }
+        }
+        let shared_anon: alloc::vec::Vec<(usize, usize)> = mm
+            .vmas
+            .iter()
+            .filter(|(_, v)| matches!(v.kind, Kind::SharedAnon))
+            .map(|(&k, v)| (k, k + v.len))
+            .collect();
+        for (a, b) in shared_anon {
+            // The same pages in both, counted so that the last map frees them.
+            if !crate::view::in_family(a, b) {
+                crate::view::add(a, b);
+            }
+            crate::view::add(a, b);
+        }
+        for (&k, v) in mm.vmas.iter() {
+            match &v.kind {
+                Kind::Brk | Kind::SharedAnon => {
+                    cm.vmas.insert(k, v.clone());
+                }
+                Kind::Shared { backing, .. } => {
+                    backing.map_added();
+                    cm.vmas.insert(k, v.clone());
+                }
+                _ => {}
+            }
+        }
+        drop(cm);
+        self.forked
+            .store(true, core::sync::atomic::Ordering::Release);
+        child
+            .forked
+            .store(true, core::sync::atomic::Ordering::Release);
+        // This space's view is the one shown (its thread is running).
+        VIEW.store(self.id, core::sync::atomic::Ordering::Release);
+        Ok(child)
+    }
+}
+
+/// Fill the fresh frames `[frame, frame+len)` with the bytes shown at `[at, at+len)`
+/// (zeros where the map cannot be read).
+fn copy_or_zero(at: usize, frame: usize, len: usize, prot: u32) {
+    if prot & ACCESS == 0 {
+        if !PAGES.lock().free_is_zero() {
+            // SAFETY: fresh frames owned by the caller.
+            unsafe { core::ptr::write_bytes(frame as *mut u8, 0, len) };
+        }
+        return;
+    }
+    // SAFETY: [at, at+len) is a readable map of the running space (x86 has no
+    // write-only or execute-only pages); the frames are fresh.
+    unsafe { core::ptr::copy_nonoverlapping(at as *const u8, frame as *mut u8, len) };
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1126,6 +1458,7 @@ mod tests {
             vmas: BTreeMap::new(),
             brk_max: 0,
             brk: None,
+            brk_frame: None,
             window_free: litemap::LiteMap::new(),
             window: Some(w),
         };

@@ -361,6 +361,17 @@ pub(crate) fn switched(word: usize) {
     crate::mm::activate(&of_owner(word).mm);
 }
 
+/// The scheduler asks before a program thread of `word` runs: must its process's view
+/// of the fork family ranges be shown first?
+pub(crate) fn view_needed(word: usize) -> bool {
+    of_owner(word).mm.needs_view()
+}
+
+/// Show the view of `word`'s process (called on the scheduler's switch stack).
+pub(crate) extern "C" fn show_view(word: usize) {
+    of_owner(word).mm.show_view();
+}
+
 /// Drop the reference an exiting thread held (the scheduler's owner word); the
 /// scheduler calls this once the thread can no longer run.
 pub(crate) fn release(word: usize) {

@@ -25,7 +25,28 @@ global_asm!(
     "uk_syscall:",
     "cmp rdi, 58",
     "je 2f",
+    "cmp rdi, 57",
+    "je 3f",
     "jmp {dispatch}",
+    // fork: the child returns from this very call (uk_syscall's own caller, musl's
+    // _Fork) with 0: record the callee-saved registers, the return address and the
+    // stack pointer after the return, in a Resume on the stack.
+    "3:",
+    "sub rsp, 72",
+    "mov [rsp], rbx",
+    "mov [rsp + 8], rbp",
+    "mov [rsp + 16], r12",
+    "mov [rsp + 24], r13",
+    "mov [rsp + 32], r14",
+    "mov [rsp + 40], r15",
+    "lea rax, [rsp + 72 + 8]",
+    "mov [rsp + 48], rax",
+    "mov rax, [rsp + 72]",
+    "mov [rsp + 56], rax",
+    "mov rdi, rsp",
+    "call {fork}",
+    "add rsp, 72",
+    "ret",
     // vfork: musl's stub pushed a zero (the 7th argument) and called us, so [rsp] is
     // the return into the stub, [rsp+8] the zero, [rsp+16] the return address of
     // vfork's caller, and rsp+24 its stack pointer once vfork has returned. Record
@@ -50,7 +71,25 @@ global_asm!(
     ".size uk_syscall, .-uk_syscall",
     dispatch = sym crate::uk_syscall_dispatch,
     vfork = sym vfork_entry,
+    fork = sym fork_entry,
 );
+
+/// fork from `uk_syscall(SYS_fork)` (musl's _Fork): `save` holds how the call returns.
+/// Returns the child's pid, or -errno; the child returns 0 from the same call.
+extern "C" fn fork_entry(save: *const Resume) -> isize {
+    uk_plat::cpu::enter();
+    // SAFETY: `save` points at the Resume the assembly above built on this stack.
+    let resume = unsafe { *save };
+    let raw = match lifecycle::fork(resume, SIGCHLD) {
+        Ok(pid) => pid as isize,
+        Err(e) => e.as_neg(),
+    };
+    if crate::trace::enabled() {
+        crate::trace::print(uk_abi::sysno::SYS_FORK, &[0; 6], raw);
+    }
+    uk_plat::cpu::leave();
+    raw
+}
 
 /// The instructions musl's vfork stub runs after `call uk_syscall` (`add $8,%rsp;
 /// mov %rax,%rdi`): how the entry knows that the stack holds what it expects.

@@ -23,8 +23,10 @@ pub enum Platform {
 /// How uk-cc links an image for a platform.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Link {
-    /// gcc's own static-executable layout: the image is a Linux program.
-    Program,
+    /// gcc's own static-executable layout (the image is a Linux program), with an
+    /// addition (relative to the repository root) that links the kernel's writable
+    /// statics apart from the program's.
+    Program(&'static str),
     /// The platform's linker script (relative to the repository root): the image is
     /// loaded at its link addresses by a boot loader that reads the file flat.
     Script(&'static str),
@@ -61,7 +63,7 @@ impl Platform {
     /// How its images are linked.
     pub const fn link(self) -> Link {
         match self {
-            Platform::Linuxu => Link::Program,
+            Platform::Linuxu => Link::Program("plat/linuxu/link.ld"),
             Platform::Kvm => Link::Script("plat/kvm/kvm.ld"),
         }
     }
@@ -94,7 +96,9 @@ impl Platform {
     /// the moment the program starts (boot statistics).
     pub fn link_flags(self, repo_root: &Path) -> Vec<String> {
         match self.link() {
-            Link::Program => Vec::new(),
+            Link::Program(addition) => {
+                vec![format!("-Wl,-T,{}", repo_root.join(addition).display())]
+            }
             Link::Script(script) => vec![
                 format!("-Wl,-T,{}", repo_root.join(script).display()),
                 "-Wl,-z,max-page-size=4096".into(),
@@ -168,7 +172,12 @@ mod tests {
         let f = Platform::Kvm.link_flags(Path::new("/r"));
         assert!(f.contains(&"-Wl,-T,/r/plat/kvm/kvm.ld".to_string()));
         assert!(f.contains(&"-Wl,--wrap=main".to_string()));
-        assert!(Platform::Linuxu.link_flags(Path::new("/r")).is_empty());
+        // linuxu keeps gcc's own layout, with the addition that links the kernel's
+        // writable statics apart from the program's.
+        assert_eq!(
+            Platform::Linuxu.link_flags(Path::new("/r")),
+            ["-Wl,-T,/r/plat/linuxu/link.ld"]
+        );
     }
 
     #[test]

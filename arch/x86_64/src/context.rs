@@ -92,9 +92,73 @@ pub unsafe fn call_on_stack(top: usize, f: extern "C" fn(usize) -> !, arg: usize
     unsafe { uk_arch_call_on_stack(top, f, arg) }
 }
 
+// The same switch with a call in between, made on a third stack: the outgoing
+// thread's registers are saved on its own stack, then `f(arg)` runs on `mid` (a stack
+// outside every program range), then the incoming thread is loaded. This is where a
+// process's view of the program ranges changes (docs/processes.md, "fork"): the
+// outgoing stack may stop being visible, and the incoming one becomes visible, only
+// while neither is in use.
+global_asm!(
+    ".global uk_arch_switch_via",
+    ".type uk_arch_switch_via,@function",
+    "uk_arch_switch_via:",
+    "push rbp",
+    "push rbx",
+    "push r12",
+    "push r13",
+    "push r14",
+    "push r15",
+    "sub rsp, 8",
+    "stmxcsr [rsp]",
+    "fnstcw [rsp+4]",
+    "mov [rdi], rsp",
+    "mov rsp, rdx",
+    "and rsp, -16",
+    "mov rbx, rsi",
+    "mov rdi, r8",
+    "call rcx",
+    "mov rsp, rbx",
+    "ldmxcsr [rsp]",
+    "fldcw [rsp+4]",
+    "add rsp, 8",
+    "pop r15",
+    "pop r14",
+    "pop r13",
+    "pop r12",
+    "pop rbx",
+    "pop rbp",
+    "ret",
+    ".size uk_arch_switch_via, .-uk_arch_switch_via",
+);
+
 extern "C" {
     fn uk_arch_switch(save_rsp: *mut usize, load_rsp: usize);
+    fn uk_arch_switch_via(
+        save_rsp: *mut usize,
+        load_rsp: usize,
+        mid: usize,
+        f: extern "C" fn(usize),
+        arg: usize,
+    );
     fn uk_arch_thread_trampoline();
+}
+
+/// [`switch`], calling `f(arg)` on the stack whose top is `mid` once `from` is saved
+/// and before `to` is loaded.
+///
+/// # Safety
+/// As for [`switch`]; `mid` must be the top of a stack that nothing else uses while
+/// `f` runs, and `f` must return.
+#[inline]
+pub unsafe fn switch_via(
+    from: &mut Context,
+    to: &Context,
+    mid: usize,
+    f: extern "C" fn(usize),
+    arg: usize,
+) {
+    // SAFETY: the caller keeps the contexts and the middle stack valid (see above).
+    unsafe { uk_arch_switch_via(&mut from.rsp, to.rsp, mid, f, arg) }
 }
 
 /// Save the running thread into `from` and resume `to`.

@@ -10,7 +10,7 @@ pub mod fpu;
 pub mod resume;
 pub mod sigstack;
 
-pub use context::{call_on_stack, switch, Context};
+pub use context::{call_on_stack, switch, switch_via, Context};
 pub use cpu::{features, Features};
 pub use resume::Resume;
 

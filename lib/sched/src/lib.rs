@@ -190,6 +190,26 @@ pub static UNMAP_HOOK: uk_plat::Hook<fn(usize, usize, usize)> = uk_plat::Hook::n
 /// Called with the owner word of the thread about to run when it differs from the
 /// previous thread's (posix: another process runs, activate its memory).
 pub static OWNER_SWITCH: uk_plat::Hook<fn(usize)> = uk_plat::Hook::new();
+/// Asked, with the owner word of a program thread about to run, whether the memory the
+/// program sees must change first (posix: another process's view of the program ranges
+/// is shown, docs/processes.md "fork").
+pub static VIEW_NEEDED: uk_plat::Hook<fn(usize) -> bool> = uk_plat::Hook::new();
+/// Shows the view of the owner word it is given; runs on [`SWITCH_STACK`], between
+/// the outgoing thread's save and the incoming thread's load, when [`VIEW_NEEDED`]
+/// said so.
+pub static VIEW_INSTALL: uk_plat::Hook<extern "C" fn(usize)> = uk_plat::Hook::new();
+
+/// The stack a view changes on: outside every program range, so that neither the
+/// outgoing nor the incoming thread's stack has to be visible meanwhile. One CPU, and
+/// the switch runs with the scheduler's state settled: one stack is enough.
+#[repr(C, align(16))]
+struct SwitchStack(UnsafeCell<[u8; SWITCH_STACK_SIZE]>);
+const SWITCH_STACK_SIZE: usize = 32 * 1024;
+// SAFETY: only the switch in `schedule` uses it, on the one CPU, and never twice at once
+// (kernel code is not preempted, docs/runtime.md).
+unsafe impl Sync for SwitchStack {}
+static SWITCH_STACK: SwitchStack = SwitchStack(UnsafeCell::new([0; SWITCH_STACK_SIZE]));
+
 /// Called with an exited thread's non-zero owner word once it can no longer run (posix:
 /// drop the thread's reference to its process).
 pub static OWNER_EXIT: uk_plat::Hook<fn(usize)> = uk_plat::Hook::new();
@@ -640,12 +660,28 @@ fn schedule() {
         // (a Thread per thread exit). The thread table, the run queue, `current` or the
         // zombie list keep both threads alive.
         let (from, to) = (prev.ctx.get(), next.ctx.get());
+        let install = if next.is_kernel() {
+            None
+        } else {
+            VIEW_NEEDED
+                .get()
+                .filter(|needed| needed(owner))
+                .and_then(|_| VIEW_INSTALL.get())
+        };
         drop(prev);
         drop(next);
-        // SAFETY: both contexts belong to live threads (the Arcs are held by the thread
-        // table or the zombie list until after_switch); prev is not running elsewhere
-        // (one CPU) and next was made by new_thread or saved by a switch.
-        unsafe { uk_arch::switch(&mut *from, &*to) };
+        match install {
+            Some(f) => {
+                let mid = SWITCH_STACK.0.get() as usize + SWITCH_STACK_SIZE;
+                // SAFETY: as below; the switch stack is used by this switch alone (one
+                // CPU, kernel code is not preempted) and `f` returns.
+                unsafe { uk_arch::switch_via(&mut *from, &*to, mid, f, owner) };
+            }
+            // SAFETY: both contexts belong to live threads (the Arcs are held by the
+            // thread table or the zombie list until after_switch); prev is not running
+            // elsewhere (one CPU) and next was made by new_thread or saved by a switch.
+            None => unsafe { uk_arch::switch(&mut *from, &*to) },
+        }
         after_switch();
         return;
     }

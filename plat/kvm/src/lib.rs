@@ -365,6 +365,10 @@ mod imp {
             crate::mm::unalias(at, len)
         }
 
+        fn program_data(&self) -> Option<MemRegion> {
+            crate::mm::program_data()
+        }
+
         /// The virtio-9p share, when the VMM gave one (`ukport run --share DIR`).
         fn hostfs(&self) -> Option<&dyn uk_plat::HostFs> {
             crate::virtio::p9::P9.hostfs()

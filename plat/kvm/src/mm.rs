@@ -164,7 +164,23 @@ mod hw {
         static __uk_text_end: u8;
         static __uk_rodata_start: u8;
         static __uk_data_start: u8;
+        static __uk_kernel_data_end: u8;
         static _end: u8;
+    }
+
+    /// `Platform::program_data`: the program's own writable data, which kvm.ld links
+    /// after the kernel's, in whole pages.
+    pub fn program_data() -> Option<MemRegion> {
+        // Linker-defined symbols: only their addresses are taken.
+        let (s, e) = (
+            sym(core::ptr::addr_of!(__uk_kernel_data_end)) as usize,
+            sym(core::ptr::addr_of!(_end)) as usize,
+        );
+        let e = (e + PAGE as usize - 1) & !(PAGE as usize - 1);
+        (s != 0 && e > s && s.is_multiple_of(PAGE as usize)).then_some(MemRegion {
+            start: s,
+            len: e - s,
+        })
     }
 
     fn sym(p: *const u8) -> u64 {
@@ -319,8 +335,10 @@ mod hw {
         tables: &mut dyn FnMut() -> Option<usize>,
     ) -> Result<(), uk_abi::Errno> {
         use uk_abi::Errno;
-        let ok_at =
-            check_range(&[WINDOW], at, len).is_some() || check_range(regions(), at, len).is_some();
+        let data = program_data().map(|r| [r]);
+        let ok_at = check_range(&[WINDOW], at, len).is_some()
+            || check_range(regions(), at, len).is_some()
+            || data.is_some_and(|d| check_range(&d, at, len).is_some());
         let (Ok(p), Some(_), true) = (prot_for(prot), check_range(regions(), frame, len), ok_at)
         else {
             return Err(Errno::EINVAL);
@@ -341,7 +359,8 @@ mod hw {
     /// `Platform::unalias`.
     pub fn unalias(at: usize, len: usize) {
         let ram = check_range(regions(), at, len).is_some();
-        if !ram && check_range(&[WINDOW], at, len).is_none() {
+        let data = program_data().is_some_and(|d| check_range(&[d], at, len).is_some());
+        if !ram && !data && check_range(&[WINDOW], at, len).is_none() {
             return;
         }
         let mut none = || None;

@@ -299,6 +299,10 @@ impl Platform for LinuxU {
         memory::unalias(at, len)
     }
 
+    fn program_data(&self) -> Option<MemRegion> {
+        memory::program_data()
+    }
+
     fn entropy(&self, buf: &mut [u8]) {
         // The seed: the host's getrandom at boot, with the CPU's generator (RDSEED, else
         // RDRAND) mixed in when the CPU has one. Only the CPUID leaves that say so are

@@ -176,6 +176,53 @@ fn in_window(start: usize, len: usize) -> bool {
     window().is_some_and(|w| inside((w.start, w.len), start, len))
 }
 
+// The bounds of the program's writable data, from the image's link (plat/linuxu/
+// link.ld puts the kernel archive's .data and .bss in a page-aligned section of their
+// own before the program's). Weak: a program linked without that script (a unit-test
+// binary) gets 0 and has no such range. Through the GOT, which works in PIE and non-PIE
+// links alike.
+core::arch::global_asm!(
+    ".weak __uk_kernel_data_end",
+    ".weak _end",
+    ".pushsection .text.uk_linuxu_data_bounds,\"ax\",@progbits",
+    ".global uk_linuxu_data_bounds",
+    ".type uk_linuxu_data_bounds,@function",
+    "uk_linuxu_data_bounds:",
+    "mov rax, [rip + __uk_kernel_data_end@GOTPCREL]",
+    "mov [rdi], rax",
+    "mov rax, [rip + _end@GOTPCREL]",
+    "mov [rdi + 8], rax",
+    "ret",
+    ".size uk_linuxu_data_bounds, .-uk_linuxu_data_bounds",
+    ".popsection",
+);
+
+extern "C" {
+    fn uk_linuxu_data_bounds(out: *mut [usize; 2]);
+}
+
+/// `Platform::program_data`: from the end of the kernel's data section to the end of
+/// the program's .bss, in whole pages; None when the image was linked without the
+/// script.
+pub fn program_data() -> Option<MemRegion> {
+    let mut b = [0usize; 2];
+    // SAFETY: the function writes two words to `b`.
+    unsafe { uk_linuxu_data_bounds(&mut b) };
+    let [start, end] = b;
+    if start == 0 || end <= start || !start.is_multiple_of(PAGE) {
+        return None;
+    }
+    let end = end.checked_add(PAGE - 1)? & !(PAGE - 1);
+    Some(MemRegion {
+        start,
+        len: end - start,
+    })
+}
+
+fn in_program_data(start: usize, len: usize) -> bool {
+    program_data().is_some_and(|r| inside((r.start, r.len), start, len))
+}
+
 /// `Platform::release`: the pages leave the memfd (the host takes them back) and read
 /// as zeros through every mapping of them.
 pub fn release(start: usize, len: usize) -> bool {
@@ -202,7 +249,7 @@ pub fn alias(at: usize, frame: usize, len: usize, prot: u32) -> Result<(), Errno
     let mem = memory();
     if prot & !(PROT_READ | PROT_WRITE | PROT_EXEC) != 0
         || !inside(mem, frame, len)
-        || !(in_window(at, len) || inside(mem, at, len))
+        || !(in_window(at, len) || inside(mem, at, len) || in_program_data(at, len))
     {
         return Err(Errno::EINVAL);
     }
@@ -224,8 +271,8 @@ pub fn alias(at: usize, frame: usize, len: usize, prot: u32) -> Result<(), Errno
     }
 }
 
-/// `Platform::unalias`: window addresses hold nothing again; memory addresses show
-/// their own pages, read+write.
+/// `Platform::unalias`: window addresses (and the program's data range) hold nothing
+/// again; memory addresses show their own pages, read+write.
 pub fn unalias(at: usize, len: usize) {
     let mem = memory();
     let args = if inside(mem, at, len) {
@@ -237,7 +284,7 @@ pub fn unalias(at: usize, len: usize) {
             memfd() as usize,
             at - mem.0,
         ]
-    } else if in_window(at, len) {
+    } else if in_window(at, len) || in_program_data(at, len) {
         [
             at,
             len,

@@ -577,7 +577,9 @@ fn gen_maps(pid: usize) -> Vec<u8> {
             crate::mm::Kind::Shared { backing, first, .. } => {
                 (Some(first * uk_abi::PAGE_SIZE as u64), backing.name())
             }
-            crate::mm::Kind::Anon => (None, Vec::new()),
+            // Linux names a shared anonymous map after the object behind it.
+            crate::mm::Kind::SharedAnon => (Some(0), b"/dev/zero (deleted)".to_vec()),
+            crate::mm::Kind::Anon | crate::mm::Kind::Copy { .. } => (None, Vec::new()),
         };
         rows.push((s, s + v.len, v.prot, shared, name));
     }

@@ -1,0 +1,191 @@
+//! Views: which frames the platform shows at program addresses that several address
+//! spaces use at once (docs/processes.md, "fork").
+//!
+//! fork gives the child a copy of the parent's private memory *at the same addresses*.
+//! One address space cannot hold two things at one address, so each process has its
+//! own frames for such a range and the platform shows the running process's frames
+//! there ([`uk_plat::Platform::alias`]: a host mapping of the memfd on linuxu, page
+//! table entries on kvm). A range forked at least once is a *family* range; its pages
+//! are counted here by how many address spaces have them ([`add`], [`sub`]).
+//!
+//! Program addresses are page-allocator addresses (an anonymous map's pages are
+//! shown at their own address), and the kernel reaches every frame at its own
+//! address. Two rules keep the kernel's memory out of reach of the views:
+//! - A family address stays allocated while any address space has it: the pages of
+//!   the process that first mapped them (its *identity* frames) go back only when the
+//!   count reaches zero, even if that process unmapped them long before.
+//! - Every frame shown somewhere other than its own address is recorded in [`SHOWN`];
+//!   before such a frame, or a family address, goes back to the allocator, the
+//!   address shows its own page again ([`uk_plat::Platform::unalias`]).
+//!
+//! Frames a fork made for a child are fresh allocator pages: they are never program
+//! addresses themselves, so the kernel can always read and free them at their own
+//! address.
+
+use alloc::collections::BTreeMap;
+use alloc::vec::Vec;
+
+/// Family ranges: start -> (end, how many address spaces have the range).
+static FAMILY: spin::Mutex<BTreeMap<usize, (usize, u32)>> = spin::Mutex::new(BTreeMap::new());
+
+/// What the platform shows at program addresses other than their own pages: start ->
+/// (end, first frame).
+static SHOWN: spin::Mutex<BTreeMap<usize, (usize, usize)>> = spin::Mutex::new(BTreeMap::new());
+
+/// Split the entry of `map` containing `at` (if any) so that `at` starts an entry;
+/// `shift` says how an entry's payload moves with its start.
+fn split<T: Copy>(map: &mut BTreeMap<usize, (usize, T)>, at: usize, shift: fn(T, usize) -> T) {
+    let Some((&s, &(e, v))) = map.range(..at).next_back() else {
+        return;
+    };
+    if at > s && at < e {
+        map.insert(s, (at, v));
+        map.insert(at, (e, shift(v, at - s)));
+    }
+}
+
+fn keep<T>(v: T, _: usize) -> T {
+    v
+}
+
+fn advance(frame: usize, by: usize) -> usize {
+    frame + by
+}
+
+/// One more address space has `[a, b)`.
+pub fn add(a: usize, b: usize) {
+    let mut f = FAMILY.lock();
+    split(&mut f, a, keep);
+    split(&mut f, b, keep);
+    let mut at = a;
+    let inside: Vec<(usize, usize)> = f.range(a..b).map(|(&s, &(e, _))| (s, e)).collect();
+    for (s, e) in inside {
+        if s > at {
+            f.insert(at, (s, 1));
+        }
+        if let Some(x) = f.get_mut(&s) {
+            x.1 += 1;
+        }
+        at = e;
+    }
+    if at < b {
+        f.insert(at, (b, 1));
+    }
+}
+
+/// One address space less has `[a, b)`; returns the parts no address space has any
+/// more (they leave the family).
+pub fn sub(a: usize, b: usize) -> Vec<(usize, usize)> {
+    let mut f = FAMILY.lock();
+    split(&mut f, a, keep);
+    split(&mut f, b, keep);
+    let mut gone = Vec::new();
+    let inside: Vec<usize> = f.range(a..b).map(|(&s, _)| s).collect();
+    for s in inside {
+        let Some(x) = f.get_mut(&s) else { continue };
+        x.1 = x.1.saturating_sub(1);
+        if x.1 == 0 {
+            let e = x.0;
+            f.remove(&s);
+            gone.push((s, e));
+        }
+    }
+    gone
+}
+
+/// Is any part of `[a, b)` a family range?
+pub fn in_family(a: usize, b: usize) -> bool {
+    let f = FAMILY.lock();
+    f.range(..b).next_back().is_some_and(|(_, &(e, _))| e > a)
+}
+
+/// Remove `[a, b)` from [`SHOWN`] (trimming entries that stick out); returns what was
+/// there, clipped, as (start, end, frame).
+fn carve(a: usize, b: usize) -> Vec<(usize, usize, usize)> {
+    let mut s = SHOWN.lock();
+    split(&mut s, a, advance);
+    split(&mut s, b, advance);
+    let keys: Vec<usize> = s.range(a..b).map(|(&k, _)| k).collect();
+    keys.into_iter()
+        .filter_map(|k| s.remove(&k).map(|(e, fr)| (k, e, fr)))
+        .collect()
+}
+
+/// Show frames `[frame, frame+len)` at `[at, at+len)` with `prot` (identity when
+/// `frame == at`). Runs on the switch stack too: allocates only small records.
+pub fn show(at: usize, frame: usize, len: usize, prot: u32) {
+    let mut tables = || uk_alloc::PAGES.lock().alloc_zeroed(1);
+    // The family's addresses and frames are allocator pages (or the program's data
+    // range, which the platform accepts): an error here is a kernel bug.
+    if let Err(e) = uk_plat::get().alias(at, frame, len, prot, &mut tables) {
+        panic!("ukit: cannot show frames {frame:#x} at {at:#x}+{len:#x}: {e:?}");
+    }
+    carve(at, at + len);
+    if frame != at {
+        SHOWN.lock().insert(at, (at + len, frame));
+    }
+}
+
+/// Is `[at, at+len)` already showing `[frame, ...)`? (Identity: nothing recorded over
+/// it.)
+pub fn showing(at: usize, frame: usize, len: usize) -> bool {
+    let s = SHOWN.lock();
+    let end = at + len;
+    if frame == at {
+        return s
+            .range(..end)
+            .next_back()
+            .is_none_or(|(_, &(e, _))| e <= at);
+    }
+    // One entry covering the whole range, with the right frames.
+    match s.range(..=at).next_back() {
+        Some((&k, &(e, fr))) => k <= at && e >= end && fr + (at - k) == frame,
+        None => false,
+    }
+}
+
+/// `[a, b)` shows its own pages again wherever it showed other frames.
+pub fn unshow(a: usize, b: usize) {
+    for (s, e, _) in carve(a, b) {
+        uk_plat::get().unalias(s, e - s);
+    }
+}
+
+/// Frames `[frame, frame+len)` are about to go back to the allocator: wherever
+/// `[at, at+len)` shows them, it shows its own pages again.
+pub fn unshow_frames(at: usize, frame: usize, len: usize) {
+    for (s, e, fr) in carve(at, at + len) {
+        if fr == frame + (s - at) {
+            uk_plat::get().unalias(s, e - s);
+        } else {
+            // Another space's frames: keep them recorded.
+            SHOWN.lock().insert(s, (e, fr));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Addresses far from anything the test process maps: only the bookkeeping runs.
+    const B: usize = 0x7000_0000_0000;
+    const P: usize = 4096;
+
+    #[test]
+    fn family_counts_split_and_end() {
+        let _g = crate::testplat::serial();
+        add(B, B + 4 * P);
+        add(B + 2 * P, B + 6 * P);
+        assert!(in_family(B + 5 * P, B + 7 * P));
+        assert!(!in_family(B + 6 * P, B + 8 * P));
+        // [B, 2P) count 1, [2P, 4P) 2, [4P, 6P) 1.
+        assert_eq!(
+            sub(B, B + 6 * P),
+            vec![(B, B + 2 * P), (B + 4 * P, B + 6 * P)]
+        );
+        assert_eq!(sub(B + 3 * P, B + 4 * P), vec![(B + 3 * P, B + 4 * P)]);
+        assert_eq!(sub(B + 2 * P, B + 3 * P), vec![(B + 2 * P, B + 3 * P)]);
+        assert!(!in_family(B, B + 8 * P));
+    }
+}
