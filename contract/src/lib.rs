@@ -174,6 +174,14 @@ pub trait Platform: Sync {
     fn unalias(&self, at: usize, len: usize) {
         let _ = (at, len);
     }
+    /// Call `f(a, b)` for the parts `[a, b)` of the memory pages `[start, start+len)`
+    /// that may hold anything but zeros (linuxu: pages never written are holes of the
+    /// memfd, which read as zero and cost nothing). False when the platform cannot tell:
+    /// then every page may hold data. A fork copies only these parts.
+    fn populated(&self, start: usize, len: usize, f: &mut dyn FnMut(usize, usize)) -> bool {
+        let _ = (start, len, f);
+        false
+    }
     /// The image program's own writable data (its `.data` and `.bss`): page-aligned and
     /// linked apart from the kernel's statics, so that [`Platform::alias`] may show
     /// other frames there (a forked process's copy, docs/processes.md "fork"). `None`:

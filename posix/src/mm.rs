@@ -1303,7 +1303,12 @@ impl AddressSpace {
         frames
             .try_reserve_exact(ranges.len())
             .map_err(|_| Errno::ENOMEM)?;
-        let brk_len = mm.brk.map_or(0, |(_, reserved, _)| reserved);
+        // The child's brk area is what the parent's break covers now (its brk cannot
+        // grow past that: musl's malloc then maps memory instead), so that a fork does
+        // not take the parent's whole reserve.
+        let brk_len = mm.brk.map_or(0, |(start, reserved, cur)| {
+            page_round_up(cur).unwrap_or(cur).min(start + reserved) - start
+        });
         let need = ranges.iter().map(|r| r.len).chain([brk_len]);
         for len in need.filter(|&l| l > 0) {
             match PAGES.lock().alloc(len / PAGE_SIZE) {
@@ -1326,8 +1331,8 @@ impl AddressSpace {
             let Some((frame, _)) = frames.next() else {
                 break;
             };
-            copy_or_zero(r.start, frame, r.len, r.prot);
             let v = mm.vmas.get_mut(&r.start).expect("range listed above");
+            copy_or_zero(v.frame_at(r.start, r.start), frame, r.len, r.prot);
             if v.kind.is_anon() {
                 v.kind = Kind::Copy { frame: r.start };
                 crate::view::add(r.start, r.start + r.len);
@@ -1342,26 +1347,22 @@ impl AddressSpace {
                 },
             );
         }
-        if let Some((start, reserved, cur)) = mm.brk {
+        if let (Some((start, reserved, cur)), true) = (mm.brk, brk_len > 0) {
             if let Some((frame, _)) = frames.next() {
-                let top = page_round_up(cur).unwrap_or(cur).min(start + reserved);
-                copy_or_zero(start, frame, top - start, PROT_READ);
-                if top < start + reserved && !PAGES.lock().free_is_zero() {
-                    // SAFETY: fresh frames of the child's brk area, past the copied part.
-                    unsafe {
-                        core::ptr::write_bytes(
-                            (frame + top - start) as *mut u8,
-                            0,
-                            start + reserved - top,
-                        )
-                    };
+                // The break's pages, each piece as the program protected it (musl's
+                // malloc keeps a PROT_NONE page at the start).
+                let src = mm.brk_frame.unwrap_or(start);
+                for (&k, v) in mm.vmas.range(start..start + brk_len) {
+                    if v.kind.is_brk() {
+                        copy_or_zero(src + (k - start), frame + (k - start), v.len, v.prot);
+                    }
                 }
                 if mm.brk_frame.is_none() {
                     mm.brk_frame = Some(start);
                     crate::view::add(start, start + reserved);
                 }
-                crate::view::add(start, start + reserved);
-                cm.brk = mm.brk;
+                crate::view::add(start, start + brk_len);
+                cm.brk = Some((start, brk_len, cur));
                 cm.brk_frame = Some(frame);
             }
         }
@@ -1402,19 +1403,30 @@ impl AddressSpace {
     }
 }
 
-/// Fill the fresh frames `[frame, frame+len)` with the bytes shown at `[at, at+len)`
-/// (zeros where the map cannot be read).
-fn copy_or_zero(at: usize, frame: usize, len: usize, prot: u32) {
+/// Fill the fresh frames `[frame, frame+len)` with the bytes of the frames `[src,
+/// src+len)` (the parent's: its own address for identity pages, which its running view
+/// shows read as the map allows; zeros where the map cannot be read). Only the parts
+/// the platform says may hold data are copied: fresh frames read as zero where the
+/// allocator promises it, and untouched pages (most of a stack) stay free of cost.
+fn copy_or_zero(src: usize, frame: usize, len: usize, prot: u32) {
+    let zero = PAGES.lock().free_is_zero();
     if prot & ACCESS == 0 {
-        if !PAGES.lock().free_is_zero() {
+        if !zero {
             // SAFETY: fresh frames owned by the caller.
             unsafe { core::ptr::write_bytes(frame as *mut u8, 0, len) };
         }
         return;
     }
-    // SAFETY: [at, at+len) is a readable map of the running space (x86 has no
-    // write-only or execute-only pages); the frames are fresh.
-    unsafe { core::ptr::copy_nonoverlapping(at as *const u8, frame as *mut u8, len) };
+    let mut copy = |a: usize, b: usize| {
+        // SAFETY: [a, b) lies in [src, src+len), readable (see above); the frames are
+        // fresh and as long.
+        unsafe {
+            core::ptr::copy_nonoverlapping(a as *const u8, (frame + (a - src)) as *mut u8, b - a)
+        };
+    };
+    if !zero || !uk_plat::get().populated(src, len, &mut copy) {
+        copy(src, src + len);
+    }
 }
 
 #[cfg(test)]

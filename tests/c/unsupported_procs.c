@@ -1,6 +1,5 @@
 /* The process calls ukit does not have yet fail with an error a program can handle,
- * never a hang or a crash (docs/processes.md): fork is ENOSYS, vfork through syscall()
- * is ENOSYS, and programs the loader cannot run (a dynamically linked Linux binary, a
+ * never a hang or a crash (docs/processes.md): vfork through syscall() is ENOSYS, and programs the loader cannot run (a dynamically linked Linux binary, a
  * static non-PIE one, a static-PIE one with its own `syscall` instructions, the image
  * itself) are ENOEXEC. argv[1..3] are the first three files. ukit only: natively every
  * one of these works. */
@@ -23,11 +22,6 @@ int main(int argc, char **argv)
 {
 	if (argc < 4)
 		return 2;
-	errno = 0;
-	pid_t p = fork();
-	if (p == 0)
-		_exit(0);
-	printf("fork: %d %s\n", (int)p, err(errno));
 	errno = 0;
 	long r = syscall(SYS_vfork);
 	printf("syscall(SYS_vfork): %ld %s\n", r, err(errno));

@@ -125,8 +125,7 @@ fn unsupported_process_calls_are_errors_not_hangs() {
     let got = stdout_ok(&out, "unsupported_procs");
     assert_eq!(
         got,
-        "fork: -1 ENOSYS\n\
-         syscall(SYS_vfork): -1 ENOSYS\n\
+        "syscall(SYS_vfork): -1 ENOSYS\n\
          posix_spawn of file 1: ENOEXEC\n\
          posix_spawn of file 2: ENOEXEC\n\
          posix_spawn of file 3: ENOEXEC\n\
@@ -135,7 +134,6 @@ fn unsupported_process_calls_are_errors_not_hangs() {
     );
     let err = text(&out.stderr);
     for line in [
-        "unsupported system call fork (57)",
         "vfork through syscall() is not supported",
         "execve of a dynamically linked program",
         "not position-independent",
@@ -223,6 +221,16 @@ fn processes_and_threads_leave_no_kernel_memory_behind() {
             kinds += 1;
             continue;
         }
+        if kind == "fork_memfree" {
+            // 50 forked children each wrote their copy of a 4 MiB block (200 MiB in
+            // all): what they had must be back once they are reaped.
+            assert!(
+                grown < 1 << 20,
+                "50 forks of a 4 MiB heap kept {grown} bytes of memory:\n{out}"
+            );
+            kinds += 1;
+            continue;
+        }
         assert!(grown >= 0, "{line}");
         // Spare capacity of tables is a few KiB at most, whatever the count.
         assert!(
@@ -231,5 +239,5 @@ fn processes_and_threads_leave_no_kernel_memory_behind() {
         );
         kinds += 1;
     }
-    assert_eq!(kinds, 6, "{out}");
+    assert_eq!(kinds, 8, "{out}");
 }

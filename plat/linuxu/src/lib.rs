@@ -303,6 +303,10 @@ impl Platform for LinuxU {
         memory::program_data()
     }
 
+    fn populated(&self, start: usize, len: usize, f: &mut dyn FnMut(usize, usize)) -> bool {
+        memory::populated(start, len, f)
+    }
+
     fn entropy(&self, buf: &mut [u8]) {
         // The seed: the host's getrandom at boot, with the CPU's generator (RDSEED, else
         // RDRAND) mixed in when the CPU has one. Only the CPUID leaves that say so are
