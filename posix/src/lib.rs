@@ -28,6 +28,7 @@ pub mod process;
 pub mod ptimer;
 pub mod pty;
 pub mod rusage;
+pub mod selfexec;
 pub mod signal;
 pub mod socket;
 pub mod thread;

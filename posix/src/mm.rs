@@ -1260,6 +1260,60 @@ impl AddressSpace {
         Ok(())
     }
 
+    /// The boot program's data range `[start, end)` moves into frames of its own (as
+    /// at its first fork), unless that happened already: before another process shows
+    /// other frames there (execve of the image itself), which would hide it.
+    pub fn adopt_program_data_of_boot(&self, start: usize, end: usize) -> KResult<()> {
+        if crate::view::in_family(start, end)
+            || !self
+                .statics
+                .lock()
+                .iter()
+                .any(|r| r.writable && r.start <= start && r.end >= end)
+        {
+            return Ok(());
+        }
+        let mut mm = self.maps.lock();
+        self.adopt_program_data(&mut mm, start, end)?;
+        drop(mm);
+        self.forked
+            .store(true, core::sync::atomic::Ordering::Release);
+        VIEW.store(self.id, core::sync::atomic::Ordering::Release);
+        Ok(())
+    }
+
+    /// A fresh program data range `[start, end)` for this (new) space, its frames
+    /// filled by `fill(first frame)` (zeros where it writes nothing): what a process
+    /// running the image's program again starts with (crate::selfexec).
+    pub fn new_program_data(
+        &self,
+        start: usize,
+        end: usize,
+        fill: impl FnOnce(usize) -> KResult<()>,
+    ) -> KResult<()> {
+        let len = end - start;
+        let frame = PAGES
+            .lock()
+            .alloc_zeroed(len / PAGE_SIZE)
+            .ok_or(Errno::ENOMEM)?;
+        if let Err(e) = fill(frame) {
+            free_pages(frame, len);
+            return Err(e);
+        }
+        crate::view::add(start, end);
+        self.maps.lock().vmas.insert(
+            start,
+            Vma {
+                len,
+                prot: PROT_READ | PROT_WRITE,
+                kind: Kind::Copy { frame },
+            },
+        );
+        self.forked
+            .store(true, core::sync::atomic::Ordering::Release);
+        Ok(())
+    }
+
     /// fork(2)'s memory: a new address space with this one's maps at the same
     /// addresses. Private ranges get fresh frames holding a copy (read now, through
     /// this space's view: the caller is this space's running thread); shared maps show
@@ -1267,7 +1321,10 @@ impl AddressSpace {
     /// `program_data`: the boot program's writable data, when this space has it.
     pub fn fork(&self, program_data: Option<(usize, usize)>) -> KResult<AddressSpace> {
         let mut mm = self.maps.lock();
-        let data = self.statics.lock().iter().any(|r| r.writable);
+        // A space running the image's program again has its data range as a map
+        // already; the boot program's is a static range until its first fork.
+        let adopted = program_data.is_some_and(|(a, _)| mm.vmas.contains_key(&a));
+        let data = !adopted && self.statics.lock().iter().any(|r| r.writable);
         match program_data {
             // The boot program: its writable data shares the image's segment with the
             // kernel's statics; only a link that keeps them apart can copy it.

@@ -96,9 +96,9 @@ fn a_recipe_puts_program_files_into_the_root() {
 }
 
 /// What ukit cannot do yet fails with an error the program handles and a log line, and
-/// the program goes on: fork and vfork through syscall() (ENOSYS), and files the loader
-/// does not run (ENOEXEC): a dynamically linked Linux binary, a static non-PIE one (the
-/// image itself included), a static-PIE one with its own `syscall` instructions.
+/// the program goes on: vfork through syscall() (ENOSYS), and files the loader
+/// does not run (ENOEXEC): a dynamically linked Linux binary, a static non-PIE one (other
+/// than the image itself), a static-PIE one with its own `syscall` instructions.
 #[test]
 fn unsupported_process_calls_are_errors_not_hangs() {
     let tmp = TempDir::new("processes-unsupported");
@@ -129,7 +129,6 @@ fn unsupported_process_calls_are_errors_not_hangs() {
          posix_spawn of file 1: ENOEXEC\n\
          posix_spawn of file 2: ENOEXEC\n\
          posix_spawn of file 3: ENOEXEC\n\
-         execve by pid 1: -1 ENOEXEC\n\
          still running\n"
     );
     let err = text(&out.stderr);
@@ -171,6 +170,40 @@ fn the_first_process_replaces_itself() {
         text(&got.stderr)
     );
     assert!(text(&want.stdout).contains("same pid yes, fd 10 closed, fd 11 open"));
+}
+
+/// execve of the image's own file starts its program anew in a new process (posix_spawn,
+/// vfork + execve, fork + execve) and in the first process itself: fresh data, the
+/// arguments and environment given, close-on-exec honoured, statuses as natively
+/// (tests/c/self_exec.c; argv\[0\] is the program's path on both sides).
+#[test]
+fn the_image_runs_itself_again() {
+    let tmp = TempDir::new("processes-self-exec");
+    let src = c_source("self_exec.c");
+    let native = tmp.join("self_exec.native");
+    build_native(&src, &native);
+    let want = run(&native, &[], &[]);
+    let image = tmp.join("self_exec.uk");
+    build_uk(&src, &image);
+    let got = run(&image, &[], &[]);
+    assert_eq!(
+        want.status.code(),
+        Some(4),
+        "native: {}",
+        text(&want.stderr)
+    );
+    assert!(
+        text(&want.stdout)
+            .contains("child 13: counter=5 zeros=0 argc=3 env=marked fd8=open fd9=closed"),
+        "the native run itself is off:\n{}",
+        text(&want.stdout)
+    );
+    assert_eq!(
+        (text(&got.stdout), got.status.code()),
+        (text(&want.stdout), Some(4)),
+        "ukit stderr:\n{}",
+        text(&got.stderr)
+    );
 }
 
 /// pid 1 takes from its children only the signals it has a handler for (Linux's rule

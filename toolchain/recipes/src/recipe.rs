@@ -145,6 +145,11 @@ pub struct Run {
     pub memory: Option<String>,
     #[serde(default)]
     pub ports: Vec<String>,
+    /// An absolute guest path where the image file itself appears in the recipe's
+    /// root on linuxu (a hard link, else a copy), and the program's argv\[0\]: a
+    /// program that runs itself again (CPython's `sys.executable`) finds it there, and
+    /// execve of the image starts its own program anew (docs/processes.md).
+    pub executable: Option<String>,
     /// `[[run.prepare]]`: files the image needs that are made on the first run.
     #[serde(default)]
     pub prepare: Vec<Prepare>,
