@@ -113,7 +113,7 @@ pub enum Report {
 }
 
 impl Report {
-    fn say(self, line: String) {
+    pub(crate) fn say(self, line: String) {
         match self {
             Report::Stdout => println!("{line}"),
             Report::Stderr => eprintln!("ukport: {line}"),
@@ -154,6 +154,9 @@ pub fn build_to(
     jobs: Option<usize>,
     report: Report,
 ) -> Result<PathBuf> {
+    if r.python.is_some() {
+        return super::pyapp::build(r, plat, report);
+    }
     // Before any port: ports other than libc are built with uk-cc.
     let cc = bins::uk_cc()?;
     if r.kind == Kind::Port {
@@ -419,6 +422,9 @@ fn image_stamp(r: &Recipe, kernel_lib: &Path) -> Result<String> {
 /// True when `image` was built from the current recipe, source and kernel (building the
 /// kernel first if its sources changed). With `UK_KERNEL`, that kernel is the one.
 pub fn image_is_current(r: &Recipe, plat: Platform, image: &Path) -> Result<bool> {
+    if r.python.is_some() {
+        return super::pyapp::is_current(r, plat, image);
+    }
     let Ok(old) = fs::read_to_string(stamp_path(image)) else {
         return Ok(false);
     };
