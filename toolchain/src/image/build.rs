@@ -126,7 +126,7 @@ impl Report {
 /// whether another process held it first. Several `ukport` processes that find one
 /// image out of date (tests starting the same app at once) then update it one after
 /// another, and the later ones find it current, instead of relinking over each other.
-fn lock_image(image: &Path) -> Result<(fs::File, bool)> {
+pub(crate) fn lock_image(image: &Path) -> Result<(fs::File, bool)> {
     use fs4::fs_std::FileExt;
     let dir = image.parent().context("an image path has a folder")?;
     fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;

@@ -529,6 +529,69 @@ pub fn is_current(r: &Recipe, plat: Platform, image: &Path) -> Result<bool> {
     Ok(root_ok && stamp_of(image) == image_stamp(&root, &base_image))
 }
 
+/// Assembles the root of the Python app `r` in the new folder `new`: the interpreter's
+/// root `base_root` linked (without regrtest's package), the wheels in site-packages,
+/// the app folder as `/app`, everything byte-compiled by the interpreter's linuxu image
+/// `base_host`.
+#[allow(clippy::too_many_arguments)]
+fn make_root(
+    r: &Recipe,
+    base: &Recipe,
+    base_root: &Path,
+    lib: &Path,
+    wheels: &[Wheel],
+    app: &Path,
+    base_host: &Path,
+    new: &Path,
+) -> Result<()> {
+    // regrtest's own package (26 MiB) is for testing the interpreter, not for apps.
+    link_tree(base_root, new, &[base_root.join(lib).join("test")])?;
+    let site = new.join(lib).join("site-packages");
+    for w in wheels {
+        install_wheel(w, &site)
+            .with_context(|| format!("installing {} into site-packages", w.requirement))?;
+    }
+    let app_rel = guest_relative(PYTHON_APP_DIR).expect("an absolute guest path");
+    copy_tree(app, &new.join(app_rel))?;
+    // What the interpreter would compile on every start: on kvm the root is an initrd,
+    // where nothing written survives the run. The -x pattern is CPython's own `make
+    // install`'s: files that are bad on purpose.
+    let compile = [
+        "-m",
+        "compileall",
+        "-q",
+        "-x",
+        "bad_coding|badsyntax|lib2to3/tests/data",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .chain([format!("/{}", lib.display()), PYTHON_APP_DIR.to_string()])
+    .collect::<Vec<_>>();
+    let opts = linuxu::boot_options(
+        base.run.memory.as_deref(),
+        false,
+        Some(linuxu::root_option(new)?),
+    );
+    eprintln!(
+        "ukport: {}: byte-compiling the standard library, site-packages and {PYTHON_APP_DIR}",
+        r.name
+    );
+    let out = linuxu::command(base_host, &compile, &[], &opts)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .with_context(|| format!("cannot run {}", base_host.display()))?;
+    if !out.status.success() {
+        bail!(
+            "{}: byte-compiling the app failed ({}): a syntax error in {}?\n{}",
+            r.name,
+            out.status,
+            app.display(),
+            tail(&out)
+        );
+    }
+    Ok(())
+}
+
 /// Makes the Python app `r` on `plat`: the interpreter's images (built when needed), the
 /// wheels, the root (assembled afresh when anything it comes from changed, then
 /// byte-compiled by the interpreter's linuxu image), and `images/<app>.<plat>`, a hard
@@ -551,6 +614,9 @@ pub fn build(r: &Recipe, plat: Platform, report: Report) -> Result<PathBuf> {
     let stamp = root_stamp(r, &wheels, &stamp_of(&base_host))?;
 
     let root = root_dir(r);
+    // One maker of this root at a time (the linuxu and kvm images of one app built at
+    // once); the later one finds the root current.
+    let (_lock, _) = build::lock_image(&root)?;
     let root_stamp_file = root.with_file_name("rootfs.stamp");
     if fs::read_to_string(&root_stamp_file).ok().as_deref() != Some(stamp.as_str()) {
         let base_root = super::rootfs::assemble_rootfs(&base)?.with_context(|| {
@@ -569,50 +635,10 @@ pub fn build(r: &Recipe, plat: Platform, report: Report) -> Result<PathBuf> {
         }
         let new = root.with_file_name("rootfs.new");
         let _ = fs::remove_dir_all(&new);
-        // regrtest's own package (26 MiB) is for testing the interpreter, not for apps.
-        link_tree(&base_root, &new, &[base_root.join(&lib).join("test")])?;
-        let site = new.join(&lib).join("site-packages");
-        for w in &wheels {
-            install_wheel(w, &site)
-                .with_context(|| format!("installing {} into site-packages", w.requirement))?;
-        }
-        let app_rel = guest_relative(PYTHON_APP_DIR).expect("an absolute guest path");
-        copy_tree(&app, &new.join(app_rel))?;
-        // What the interpreter compiles on every start otherwise: on kvm the root is an
-        // initrd, where nothing written survives the run.
-        // The -x pattern is CPython's own `make install`'s: files that are bad on purpose.
-        let compile = [
-            "-m",
-            "compileall",
-            "-q",
-            "-x",
-            "bad_coding|badsyntax|lib2to3/tests/data",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .chain([format!("/{}", lib.display()), PYTHON_APP_DIR.to_string()])
-        .collect::<Vec<_>>();
-        let opts = linuxu::boot_options(
-            base.run.memory.as_deref(),
-            false,
-            Some(linuxu::root_option(&new)?),
-        );
-        eprintln!(
-            "ukport: {}: byte-compiling the standard library, site-packages and {PYTHON_APP_DIR}",
-            r.name
-        );
-        let out = linuxu::command(&base_host, &compile, &[], &opts)
-            .stdin(std::process::Stdio::null())
-            .output()
-            .with_context(|| format!("cannot run {}", base_host.display()))?;
-        if !out.status.success() {
-            bail!(
-                "{}: byte-compiling the app failed ({}): a syntax error in {}?\n{}",
-                r.name,
-                out.status,
-                app.display(),
-                tail(&out)
-            );
+        let made = make_root(r, &base, &base_root, &lib, &wheels, &app, &base_host, &new);
+        if let Err(e) = made {
+            let _ = fs::remove_dir_all(&new);
+            return Err(e);
         }
         let _ = fs::remove_dir_all(&root);
         fs::rename(&new, &root).with_context(|| format!("cannot move {}", new.display()))?;
