@@ -68,13 +68,35 @@ def sum_route():
     return {"count": len(numbers), "sum": sum(numbers)}
 
 
+def selftest():
+    """Each route once through WSGI, without a socket: `ukport test py-webapp`."""
+    from io import BytesIO
+    from wsgiref.util import setup_testing_defaults
+
+    for method, path, body in [
+        ("GET", "/fib/90", b""),
+        ("GET", "/primes/1000", b""),
+        ("GET", "/sha256/abc", b""),
+        ("POST", "/sum", b"[1, 2, 3, 36]"),
+    ]:
+        environ = {"REQUEST_METHOD": method, "PATH_INFO": path}
+        environ["wsgi.input"] = BytesIO(body)
+        environ["CONTENT_LENGTH"] = str(len(body))
+        setup_testing_defaults(environ)
+        status = []
+        out = b"".join(app(environ, lambda s, h, e=None: status.append(s)))
+        print(status[0], path, out.decode())
+
+
 def main():
     port = 8080
     args = sys.argv[1:]
+    if args == ["--selftest"]:
+        return selftest()
     if args[:1] == ["--port"] and len(args) == 2:
         port = int(args[1])
     elif args:
-        sys.exit(f"usage: app.py [--port N] (got {' '.join(args)})")
+        sys.exit(f"usage: app.py [--port N | --selftest] (got {' '.join(args)})")
     print(f"py-webapp: bottle {bottle.__version__} on port {port}", flush=True)
     bottle.run(app, host="0.0.0.0", port=port, quiet=True)
 
