@@ -603,12 +603,21 @@ pub fn build(r: &Recipe, plat: Platform, report: Report) -> Result<PathBuf> {
     let pyver = major_minor(&base)?;
     let app = app_folder(r)?;
     let host = Platform::build_host();
-    let settings = Default::default();
-    let base_host = build::build_to(&base, host, &settings, None, Report::Stderr)?;
+    let settings = crate::compile::config::Settings::default();
+    // As `ukport run` would: the interpreter's image is made only when it is missing or
+    // out of date (a build always relinks).
+    let ensure = |p: Platform| -> Result<PathBuf> {
+        let image = paths::images_dir().join(p.image_name(&base.name));
+        if image.is_file() && build::image_is_current(&base, p, &image)? {
+            return Ok(image);
+        }
+        build::build_to(&base, p, &settings, None, Report::Stderr)
+    };
+    let base_host = ensure(host)?;
     let base_image = if plat == host {
         base_host.clone()
     } else {
-        build::build_to(&base, plat, &settings, None, Report::Stderr)?
+        ensure(plat)?
     };
     let wheels = fetch_wheels(r, &pyver)?;
     let stamp = root_stamp(r, &wheels, &stamp_of(&base_host))?;
