@@ -258,13 +258,17 @@ fn python_app_mistakes_fail_the_build_with_their_reason() {
         "{e}"
     );
 
-    // The good one: the script gets `[run] args`-less argv plus the user's, and
-    // imports the wheel from site-packages.
+    // The good one: the script gets its path and the user's arguments, imports the
+    // wheel from site-packages, and finds its host name in the root's /etc/hosts
+    // (without it, the lookup servers make at start is a DNS query nothing answers:
+    // getfqdn gives up after musl's timeout and returns the bare host name).
     let good = app_recipe(
         t.path(),
         "good",
         "\"bottle==0.12.25\"",
-        "import sys, bottle\nprint(sys.argv, bottle.__file__, sum(map(int, sys.argv[1:])))\n",
+        "import socket, sys, bottle\n\
+         print(sys.argv, bottle.__file__, sum(map(int, sys.argv[1:])))\n\
+         print(socket.getfqdn('0.0.0.0'))\n",
     );
     let mut cmd = Command::new(&tools().ukport);
     cmd.args(["run", &good, "--", "20", "22"]);
@@ -277,6 +281,6 @@ fn python_app_mistakes_fail_the_build_with_their_reason() {
     );
     assert_eq!(
         text(&out.stdout),
-        "['/app/app.py', '20', '22'] /usr/lib/python3.11/site-packages/bottle.py 42\n"
+        "['/app/app.py', '20', '22'] /usr/lib/python3.11/site-packages/bottle.py 42\nlocalhost\n"
     );
 }

@@ -458,10 +458,15 @@ fn app_folder(r: &Recipe) -> Result<PathBuf> {
     Ok(dir)
 }
 
+/// Changed whenever [`make_root`] makes a different root from the same inputs, so that
+/// roots made by an older ukport are made again.
+const ROOT_LAYOUT: &str = "pyapp root 2: etc/hosts";
+
 /// The stamp of a Python app's root: its recipe, its app folder, its wheels and the
 /// interpreter image (host platform) the root's standard library comes with.
 fn root_stamp(r: &Recipe, wheels: &[Wheel], base_stamp: &str) -> Result<String> {
     let mut h = Sha256::new();
+    h.update(ROOT_LAYOUT.as_bytes());
     h.update(fs::read(r.path())?);
     for (guest, file) in &r.rootfs {
         h.update(guest.as_bytes());
@@ -572,6 +577,7 @@ fn make_root(
         false,
         Some(linuxu::root_option(new)?),
     );
+    write_hosts(base_host, new, &opts)?;
     eprintln!(
         "ukport: {}: byte-compiling the standard library, site-packages and {PYTHON_APP_DIR}",
         r.name
@@ -589,6 +595,34 @@ fn make_root(
             tail(&out)
         );
     }
+    Ok(())
+}
+
+/// Gives the root `new` an `/etc/hosts` naming the image's host name (asked from the
+/// interpreter's image `base_host`, booted with `opts`), unless it has one. A server on
+/// `0.0.0.0` looks its host name up when it starts (http.server and wsgiref call
+/// `socket.getfqdn`); with no `/etc/hosts` that is a DNS query to the resolver musl
+/// assumes without `/etc/resolv.conf` (127.0.0.1), which nothing in the image answers:
+/// bottle's server started 5 s late, after musl's timeout.
+fn write_hosts(base_host: &Path, new: &Path, opts: &[String]) -> Result<()> {
+    let hosts = new.join("etc/hosts");
+    if hosts.exists() {
+        return Ok(());
+    }
+    let ask = ["-S", "-c", "import socket; print(socket.gethostname())"].map(String::from);
+    let out = linuxu::command(base_host, &ask, &[], opts)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .with_context(|| format!("cannot run {}", base_host.display()))?;
+    let name = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    if !out.status.success() || name.is_empty() || name.contains(char::is_whitespace) {
+        bail!("the interpreter did not say its host name:\n{}", tail(&out));
+    }
+    fs::create_dir_all(new.join("etc"))?;
+    fs::write(
+        &hosts,
+        format!("127.0.0.1\tlocalhost {name}\n::1\tlocalhost\n"),
+    )?;
     Ok(())
 }
 
