@@ -258,6 +258,20 @@ fn python_app_mistakes_fail_the_build_with_their_reason() {
         "{e}"
     );
 
+    // `ukport check` sees a missing app folder without building, at its line.
+    let gone = app_recipe(t.path(), "gone", "\"bottle==0.12.25\"", "print(1)\n");
+    std::fs::remove_dir_all(t.path().join("gone")).unwrap();
+    let mut cmd = Command::new(&tools().ukport);
+    cmd.args(["check", &gone]);
+    let out = run_command(cmd, Duration::from_secs(60));
+    assert!(!out.status.success(), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stdout).contains(&format!("{gone}:6: error: the app folder")),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+
     // The good one: the script gets its path and the user's arguments, imports the
     // wheel from site-packages, and finds its host name in the root's /etc/hosts
     // (without it, the lookup servers make at start is a DNS query nothing answers:

@@ -282,6 +282,73 @@ pub fn fetch_wheels(r: &Recipe, pyver: &str) -> Result<Vec<Wheel>> {
     Ok(out)
 }
 
+/// The dependencies a wheel's `METADATA` names without a condition (`Requires-Dist`
+/// lines without `;`), as (normalized name, the line's requirement). Conditional ones
+/// (extras, Python versions, platforms) are left to the user: they need the markers
+/// evaluated for the interpreter.
+fn unconditional_requirements(wheel: &Wheel) -> Result<Vec<(String, String)>> {
+    let out = Command::new("unzip")
+        .arg("-p")
+        .arg(&wheel.file)
+        .arg("*.dist-info/METADATA")
+        .output()
+        .context("cannot run unzip")?;
+    if !out.status.success() {
+        bail!(
+            "{}: cannot read the METADATA of {}:\n{}",
+            wheel.requirement,
+            wheel.file.display(),
+            tail(&out)
+        );
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut deps = Vec::new();
+    for line in text.lines() {
+        if line.is_empty() {
+            break; // the headers end; the description follows
+        }
+        let Some(spec) = line.strip_prefix("Requires-Dist:").map(str::trim) else {
+            continue;
+        };
+        if spec.contains(';') {
+            continue;
+        }
+        let name: String = spec
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || "._-".contains(*c))
+            .collect();
+        if let Ok((norm, _)) = parse_pin(&format!("{name}==0")) {
+            deps.push((norm, spec.to_string()));
+        }
+    }
+    Ok(deps)
+}
+
+/// Refuses a set of wheels where one needs a package the requirements do not list
+/// (pip downloads each alone, `--no-deps`): the app would fail at its first import.
+pub fn check_dependencies(wheels: &[Wheel]) -> Result<()> {
+    let listed: Vec<String> = wheels
+        .iter()
+        .filter_map(|w| parse_pin(&w.requirement).ok().map(|(n, _)| n))
+        .collect();
+    let mut missing = Vec::new();
+    for w in wheels {
+        for (name, spec) in unconditional_requirements(w)? {
+            if !listed.contains(&name) {
+                missing.push(format!("{} needs {spec}", w.requirement));
+            }
+        }
+    }
+    if !missing.is_empty() {
+        bail!(
+            "[python] requirements does not list what its packages need: {}; add each as \
+             NAME==VERSION (every package is downloaded alone, like a lock file's lines)",
+            missing.join(", ")
+        );
+    }
+    Ok(())
+}
+
 /// Unpacks `wheel` into `site` (the interpreter's site-packages), as pip installs a
 /// pure-Python wheel: its files as they are, the `NAME.data/purelib` (and `platlib`)
 /// trees into site-packages too. Scripts, headers and data files are not installed (an
@@ -654,6 +721,7 @@ pub fn build(r: &Recipe, plat: Platform, report: Report) -> Result<PathBuf> {
         ensure(plat)?
     };
     let wheels = fetch_wheels(r, &pyver)?;
+    check_dependencies(&wheels).with_context(|| r.path().display().to_string())?;
     let stamp = root_stamp(r, &wheels, &stamp_of(&base_host))?;
 
     let root = root_dir(r);
@@ -752,6 +820,56 @@ mod tests {
         fs::write(dir.join("w-1-py3-none-any.whl"), b"other bytes").unwrap();
         let e = cached_wheel("w==1", &dir).unwrap_err().to_string();
         assert!(e.contains("changed since it was downloaded"), "{e}");
+    }
+
+    /// A zip of the tree `src` at `file` (python3's zipfile, as in a wheel).
+    fn zip_tree(src: &Path, file: &Path) {
+        let zip = Command::new("sh")
+            .arg("-c")
+            .arg(format!(
+                "cd {} && python3 -m zipfile -c {} *",
+                src.display(),
+                file.display()
+            ))
+            .output()
+            .unwrap();
+        assert!(zip.status.success(), "{}", tail(&zip));
+    }
+
+    /// A wheel that needs a package the requirements do not list is refused by both
+    /// names; conditional dependencies are not counted.
+    #[test]
+    fn unlisted_dependencies_are_named() {
+        let t = tempfile::tempdir().unwrap();
+        let wheel = |name: &str, meta: &str| {
+            let src = t.path().join(format!("src-{name}"));
+            fs::create_dir_all(src.join(format!("{name}-1.0.dist-info"))).unwrap();
+            fs::write(src.join(format!("{name}-1.0.dist-info/METADATA")), meta).unwrap();
+            let file = t.path().join(format!("{name}-1.0-py3-none-any.whl"));
+            zip_tree(&src, &file);
+            Wheel {
+                requirement: format!("{name}==1.0"),
+                file,
+                sha256: String::new(),
+            }
+        };
+        let app = wheel(
+            "webfw",
+            "Metadata-Version: 2.1\nName: webfw\nRequires-Dist: Jinja2>=3.1.2\n\
+             Requires-Dist: asgiref>=3.2 ; extra == \"async\"\n\
+             Requires-Dist: importlib-metadata>=3.6.0; python_version < \"3.10\"\n\n\
+             Requires-Dist: in-the-description\n",
+        );
+        let e = check_dependencies(std::slice::from_ref(&app))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("webfw==1.0 needs Jinja2>=3.1.2"), "{e}");
+        assert!(
+            !e.contains("asgiref") && !e.contains("importlib") && !e.contains("description"),
+            "{e}"
+        );
+        let jinja = wheel("jinja2", "Metadata-Version: 2.1\nName: Jinja2\n");
+        check_dependencies(&[app, jinja]).unwrap();
     }
 
     /// A wheel's `.data/purelib` lands in site-packages beside its packages; a
