@@ -17,7 +17,19 @@ use crate::paths;
 /// running from it keeps working; a file dropped from `[rootfs]` disappears at the next
 /// `ukport build`, which starts the build folder afresh.
 pub fn assemble_rootfs(r: &Recipe) -> Result<Option<PathBuf>> {
-    if r.rootfs.is_empty() && r.build.programs.is_empty() && r.build.files.is_empty() {
+    if r.python.is_some() {
+        // A Python app's root is made by its build (image::pyapp); [rootfs] files go
+        // on top of it, as for any app.
+        let dir = rootfs_dir(r);
+        if !dir.is_dir() {
+            bail!(
+                "the root of {} ({}) is not made yet: `ukport build {}` makes it",
+                r.name,
+                dir.display(),
+                r.path().display()
+            );
+        }
+    } else if r.rootfs.is_empty() && r.build.programs.is_empty() && r.build.files.is_empty() {
         return Ok(None);
     }
     let dir = rootfs_dir(r);
@@ -71,7 +83,7 @@ pub fn place_executable(r: &Recipe, dir: &Path, image: &Path) -> Result<Option<S
 }
 
 /// Where a recipe's root folder is assembled.
-fn rootfs_dir(r: &Recipe) -> PathBuf {
+pub(crate) fn rootfs_dir(r: &Recipe) -> PathBuf {
     paths::build_dir().join(r.id()).join("rootfs")
 }
 
