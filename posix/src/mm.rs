@@ -1130,7 +1130,8 @@ impl AddressSpace {
         }
         let old_top = page_round_up(cur).unwrap_or(cur);
         let new_top = page_round_up(req).unwrap_or(req);
-        // Protections set inside the heap (musl's malloc sets none) end at the next brk:
+        // Protections set inside the heap (musl's malloc maps a PROT_NONE guard page at
+        // its start) end at the next brk:
         // the area is one read+write map again.
         mm.open_up(start, start + reserved);
         if new_top < old_top {
@@ -1345,7 +1346,13 @@ impl AddressSpace {
         if let Some((start, reserved, cur)) = mm.brk {
             if let Some((frame, _)) = frames.next() {
                 let top = page_round_up(cur).unwrap_or(cur).min(start + reserved);
-                copy_or_zero(start, frame, top - start, PROT_READ);
+                // Piece by piece with each piece's protection: musl's malloc maps a
+                // PROT_NONE guard page over the start of the area (nginx's master
+                // faulted here copying it as readable). The pieces cover [start, top).
+                for (&k, v) in mm.vmas.range(start..top).filter(|(_, v)| v.kind.is_brk()) {
+                    let end = (k + v.len).min(top);
+                    copy_or_zero(k, frame + (k - start), end - k, v.prot);
+                }
                 if top < start + reserved && !PAGES.lock().free_is_zero() {
                     // SAFETY: fresh frames of the child's brk area, past the copied part.
                     unsafe {
