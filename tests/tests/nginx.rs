@@ -442,8 +442,24 @@ fn load_index(port: u16, index: &[u8], n: usize, per: usize) -> Result<(), Vec<S
 /// the workers and then the master, exit status 0.
 #[test]
 fn nginx_master_and_two_workers_serve_reload_and_stop() {
+    master_and_two_workers(&[]);
+}
+
+/// The same on kvm (QEMU, TCG here): the root folder through virtio-9p, the signals
+/// over ukport's control line.
+#[test]
+fn nginx_master_and_two_workers_on_kvm() {
+    master_and_two_workers(&["--plat", "kvm"]);
+}
+
+fn master_and_two_workers(plat: &[&str]) {
     ensure_setup();
-    let dir = TempDir::new("nginx-workers");
+    let kvm = !plat.is_empty();
+    let dir = TempDir::new(if kvm {
+        "nginx-workers-kvm"
+    } else {
+        "nginx-workers"
+    });
     let root = dir.join("rootfs");
     uk_tests::net::nginx_rootfs(&root, None);
     let conf = root.join("etc/nginx/nginx.conf");
@@ -460,7 +476,10 @@ fn nginx_master_and_two_workers_serve_reload_and_stop() {
     let port = free_port();
 
     let mut cmd = Command::new(&tools().ukport);
-    cmd.args(["run", "nginx", "-p", &format!("{port}:80"), "--root"])
+    cmd.arg("run")
+        .args(plat)
+        .args(["nginx", "-p", &format!("{port}:80")])
+        .arg(if kvm { "--share" } else { "--root" })
         .arg(&root);
     let mut server = Server::start(cmd, dir.path());
     let started = Instant::now();
@@ -538,7 +557,7 @@ fn nginx_master_and_two_workers_serve_reload_and_stop() {
         "127.0.0.1:{port} is still bound after ukport exited"
     );
     eprintln!(
-        "nginx master + 2 workers: 400 requests on 20 connections in {loaded:?}; workers \
+        "nginx master + 2 workers {plat:?}: 400 requests on 20 connections in {loaded:?}; workers \
          {first:?} replaced by {second:?} on SIGHUP; stopped {stopped:?} after SIGTERM"
     );
 }
