@@ -53,7 +53,7 @@ pub fn take_signals() -> u64 {
 /// with the value `pid << 8 | sig`), taken: (pid, sig).
 pub fn take_targeted() -> Option<(i32, usize)> {
     let v = TARGETED.swap(0, Ordering::Relaxed);
-    (v >> 63 != 0).then(|| (((v >> 8) & 0x7fff_ffff) as i32, (v & 0xff) as usize))
+    (v >> 63 != 0).then_some((((v >> 8) & 0x7fff_ffff) as i32, (v & 0xff) as usize))
 }
 
 /// Whether outside signals wait to be taken (a host call interrupted by one returns
