@@ -186,8 +186,17 @@ fn redis_rootfs(dir: &TempDir) -> std::path::PathBuf {
 /// (passt accepts on the host port before Redis listens and then drops the
 /// connection); how long that took.
 fn start_through_passt(dir: &TempDir, root: &Path, port: u16) -> (Server, Conn, Duration) {
+    start_on(&[], dir, root, port)
+}
+
+/// [`start_through_passt`] with `ukport run` options for the platform first: none for
+/// linuxu (`--root`), `--plat kvm` for kvm (the folder through virtio-9p, `--share`).
+fn start_on(plat: &[&str], dir: &TempDir, root: &Path, port: u16) -> (Server, Conn, Duration) {
     let mut cmd = Command::new(&tools().ukport);
-    cmd.args(["run", "redis", "-p", &format!("{port}:6379"), "--root"])
+    cmd.arg("run")
+        .args(plat)
+        .args(["redis", "-p", &format!("{port}:6379")])
+        .arg(if plat.is_empty() { "--root" } else { "--share" })
         .arg(root);
     let mut server = Server::start(cmd, dir.path());
     let started = Instant::now();
@@ -620,15 +629,29 @@ fn shutdown_nosave(mut c: Conn, server: &mut Server) -> String {
 /// so that "while the child runs" is observed, not assumed.
 #[test]
 fn bgsave_and_bgrewriteaof_fork_and_later_runs_load_them() {
+    persistence(&[]);
+}
+
+/// The same on kvm (QEMU, TCG here): the host folder through virtio-9p.
+#[test]
+fn bgsave_and_bgrewriteaof_on_kvm() {
+    persistence(&["--plat", "kvm"]);
+}
+
+fn persistence(plat: &[&str]) {
     build_redis();
-    let dir = TempDir::new("redis-persist");
+    let dir = TempDir::new(if plat.is_empty() {
+        "redis-persist"
+    } else {
+        "redis-persist-kvm"
+    });
     let root = redis_rootfs(&dir);
     let seed = u64::from(std::process::id());
     const N: usize = 400;
 
     // Run 1: fill, BGSAVE while answering, exit without saving again.
     let port = free_port();
-    let (mut server, mut c, _) = start_through_passt(&dir, &root, port);
+    let (mut server, mut c, _) = start_on(plat, &dir, &root, port);
     let logs = || server.logs();
     fill(&mut c, "rdb", N, seed);
     assert_eq!(
@@ -670,7 +693,7 @@ fn bgsave_and_bgrewriteaof_fork_and_later_runs_load_them() {
     // Run 2: the RDB is loaded; then AOF on at run time (a rewrite in a child), more
     // keys, BGREWRITEAOF, more keys.
     let port = free_port();
-    let (mut server, mut c, _) = start_through_passt(&dir, &root, port);
+    let (mut server, mut c, _) = start_on(plat, &dir, &root, port);
     let logs = || server.logs();
     // The child's copy was made at BGSAVE, before the first INCR.
     assert_eq!(
@@ -733,7 +756,7 @@ fn bgsave_and_bgrewriteaof_fork_and_later_runs_load_them() {
     text_conf.push_str("appendonly yes\n");
     std::fs::write(&conf, text_conf).unwrap();
     let port = free_port();
-    let (mut server, mut c, _) = start_through_passt(&dir, &root, port);
+    let (mut server, mut c, _) = start_on(plat, &dir, &root, port);
     let logs = || server.logs();
     check(&mut c, "rdb", N, seed, &logs);
     check(&mut c, "aof1", N / 4, seed + 1, &logs);
@@ -747,7 +770,7 @@ fn bgsave_and_bgrewriteaof_fork_and_later_runs_load_them() {
     let logs3 = shutdown_nosave(c, &mut server);
     assert!(logs3.contains("DB loaded from append only file"), "{logs3}");
     eprintln!(
-        "redis persistence: BGSAVE of {N} keys (5 ms each) took {bgsave:?}, {during} INCRs \
+        "redis persistence {plat:?}: BGSAVE of {N} keys (5 ms each) took {bgsave:?}, {during} INCRs \
          answered meanwhile; BGREWRITEAOF took {rewrite:?}, {during_rw} INCRs meanwhile"
     );
 }
