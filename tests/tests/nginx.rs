@@ -491,6 +491,9 @@ fn master_and_two_workers(plat: &[&str]) {
     std::fs::write(&conf, changed).unwrap();
     let index = std::fs::read(root.join("html/index.html")).unwrap();
     let port = free_port();
+    // kvm (QEMU's user-mode forward, TCG): with 20 connections at once some got no
+    // answer within 30 s, one process or two alike (docs/apps.md); 4 there.
+    let conns = if kvm { 4 } else { 20 };
 
     let mut cmd = Command::new(&tools().ukport);
     cmd.arg("run")
@@ -521,7 +524,7 @@ fn master_and_two_workers(plat: &[&str]) {
     assert_eq!(first.len(), 2, "two workers started\n{}", server.logs());
 
     let t = Instant::now();
-    load_index(port, &index, 20, 20).unwrap_or_else(|f| panic!("{f:?}\n{}", server.logs()));
+    load_index(port, &index, conns, 20).unwrap_or_else(|f| panic!("{f:?}\n{}", server.logs()));
     let loaded = t.elapsed();
 
     // linuxu: SIGKILL to one worker, sent from the host as a targeted signal (host
@@ -558,7 +561,7 @@ fn master_and_two_workers(plat: &[&str]) {
         };
         let respawned = started_workers(&logs)[2];
         assert!(!first.contains(&respawned), "{first:?} then {respawned}");
-        load_index(port, &index, 20, 20).unwrap_or_else(|f| panic!("{f:?}\n{}", server.logs()));
+        load_index(port, &index, conns, 20).unwrap_or_else(|f| panic!("{f:?}\n{}", server.logs()));
         first = vec![first[1], respawned];
     }
     let before_reload = started_workers(&server.logs()).len();
@@ -579,7 +582,8 @@ fn master_and_two_workers(plat: &[&str]) {
             t.elapsed() < Duration::from_secs(30),
             "no new workers and reaped old ones within 30 s of SIGHUP\n{logs}"
         );
-        load_index(port, &index, 2, 5).unwrap_or_else(|f| panic!("{f:?}\n{logs}"));
+        // No load meanwhile: an old worker closes its idle keep-alive connections as it
+        // stops, so a request sent on one at that moment sees EOF, natively too.
         std::thread::sleep(Duration::from_millis(100));
     };
     let second = &started_workers(&logs)[before_reload..];
@@ -587,7 +591,7 @@ fn master_and_two_workers(plat: &[&str]) {
         second.iter().all(|p| !first.contains(p)),
         "new workers have new pids: {first:?} then {second:?}"
     );
-    load_index(port, &index, 20, 20).unwrap_or_else(|f| panic!("{f:?}\n{}", server.logs()));
+    load_index(port, &index, conns, 20).unwrap_or_else(|f| panic!("{f:?}\n{}", server.logs()));
 
     // SIGTERM: the workers exit, then the master.
     let t = Instant::now();
@@ -613,7 +617,7 @@ fn master_and_two_workers(plat: &[&str]) {
         "127.0.0.1:{port} is still bound after ukport exited"
     );
     eprintln!(
-        "nginx master + 2 workers {plat:?}: 400 requests on 20 connections in {loaded:?}; workers \
+        "nginx master + 2 workers {plat:?}: 20 requests on each of {conns} connections in {loaded:?}; workers \
          {first:?} replaced by {second:?} on SIGHUP; stopped {stopped:?} after SIGTERM"
     );
 }
