@@ -54,6 +54,11 @@ pub struct TtyInfo {
     pub cols: u16,
 }
 
+/// The outside signal that carries a signal for one process of the image rather than
+/// for the first (linuxu: a host `sigqueue(image, 40, pid << 8 | sig)`, what `ukport`
+/// or a test sends to reach, say, one of nginx's workers).
+pub const TARGETED_SIGNAL: usize = 40;
+
 /// What a platform provides. Every method must be callable at any time after
 /// [`register`]; none may panic on any argument.
 pub trait Platform: Sync {
@@ -98,6 +103,11 @@ pub trait Platform: Sync {
     /// clears them. The kernel posts them to the program as its own signals.
     fn take_signals(&self) -> u64 {
         0
+    }
+    /// A signal from outside for one process of the image, taken: (pid, signal). Its
+    /// arrival shows as bit [`TARGETED_SIGNAL`]-1 of [`Platform::take_signals`].
+    fn take_targeted_signal(&self) -> Option<(i32, usize)> {
+        None
     }
     /// CPU time the image has consumed, when the platform can tell (linuxu asks the
     /// host: the image is one host process). `None`: the kernel estimates it as time

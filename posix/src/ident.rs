@@ -153,7 +153,8 @@ pub struct Ids {
 }
 
 /// A process's credentials (real, effective and saved user and group ids). Every
-/// program in an image runs as root: nothing else shares the machine.
+/// program in an image starts as root; setuid/setgid may give that up (nginx's
+/// workers), and nothing else checks the ids yet.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Creds {
     pub uid: u32,

@@ -1164,7 +1164,8 @@ impl AddressSpace {
         }
         let old_top = page_round_up(cur).unwrap_or(cur);
         let new_top = page_round_up(req).unwrap_or(req);
-        // Protections set inside the heap (musl's malloc sets none) end at the next brk:
+        // Protections set inside the heap (musl's malloc maps a PROT_NONE guard page at
+        // its start) end at the next brk:
         // the area is one read+write map again.
         mm.open_up(start, start + reserved);
         if new_top < old_top {

@@ -348,6 +348,10 @@ impl Platform for LinuxU {
         interrupt::take_signals()
     }
 
+    fn take_targeted_signal(&self) -> Option<(i32, usize)> {
+        interrupt::take_targeted()
+    }
+
     /// A host `setitimer` (SIGALRM): see interrupt.rs.
     fn set_preempt_timer(&self, deadline: Option<u64>) {
         interrupt::set_timer(deadline, || self.monotonic_ns());
