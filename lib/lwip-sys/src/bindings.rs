@@ -828,6 +828,9 @@ impl Default for udp_pcb {
     }
 }
 extern "C" {
+    pub static mut udp_pcbs: *mut udp_pcb;
+}
+extern "C" {
     pub fn udp_new() -> *mut udp_pcb;
 }
 extern "C" {

@@ -341,6 +341,44 @@ fn udp_datagrams_keep_boundaries() {
     );
 }
 
+/// A connected UDP socket hears that its peer's port on this image is closed, once per
+/// datagram, as Linux reports the ICMP port unreachable; a bound peer or an unconnected
+/// sender hears nothing.
+#[test]
+fn udp_to_a_closed_local_port_is_refused_when_connected() {
+    let _g = setup();
+    let s = UdpSocket::new(false).unwrap();
+    s.connect(lo(7031)).unwrap();
+    s.send_to(&&b"x"[..], None).unwrap();
+    assert!(s.poll() & poll::POLLERR != 0, "poll {:#x}", s.poll());
+    let mut buf = [0u8; 4];
+    assert_eq!(
+        s.recv_from(&mut &mut buf[..], false, Wait::NonBlocking)
+            .err(),
+        Some(Errno::ECONNREFUSED)
+    );
+    assert_eq!(s.poll() & poll::POLLERR, 0);
+    s.send_to(&&b"x"[..], None).unwrap();
+    assert_eq!(s.send_to(&&b"x"[..], None), Err(Errno::ECONNREFUSED));
+    s.send_to(&&b"x"[..], None).unwrap();
+    assert_eq!(s.take_error(), Some(Errno::ECONNREFUSED));
+    assert_eq!(s.take_error(), None);
+
+    let u = UdpSocket::new(false).unwrap();
+    u.send_to(&&b"x"[..], Some(lo(7031))).unwrap();
+    assert_eq!(u.take_error(), None);
+
+    let r = UdpSocket::new(false).unwrap();
+    r.bind(lo(7031)).unwrap();
+    s.send_to(&&b"y"[..], None).unwrap();
+    stack::service();
+    assert_eq!(s.take_error(), None);
+    let (n, _, _) = r
+        .recv_from(&mut &mut buf[..], false, Wait::NonBlocking)
+        .unwrap();
+    assert_eq!(&buf[..n], b"y");
+}
+
 #[test]
 fn heap_functions_for_lwip() {
     let p = stack::uk_net_calloc(10, 10);
