@@ -191,7 +191,7 @@ impl Creds {
     pub fn set_resuid(&mut self, r: u32, e: u32, s: u32) -> KResult<()> {
         let old = *self;
         let ok = |v: u32| v == KEEP_ID || v == old.uid || v == old.euid || v == old.suid;
-        if !old.privileged() && !(ok(r) && ok(e) && ok(s)) {
+        if !(old.privileged() || (ok(r) && ok(e) && ok(s))) {
             return Err(Errno::EPERM);
         }
         set_some(&mut self.uid, r);
@@ -204,7 +204,7 @@ impl Creds {
     pub fn set_resgid(&mut self, r: u32, e: u32, s: u32) -> KResult<()> {
         let old = *self;
         let ok = |v: u32| v == KEEP_ID || v == old.gid || v == old.egid || v == old.sgid;
-        if !old.privileged() && !(ok(r) && ok(e) && ok(s)) {
+        if !(old.privileged() || (ok(r) && ok(e) && ok(s))) {
             return Err(Errno::EPERM);
         }
         set_some(&mut self.gid, r);
