@@ -364,6 +364,14 @@ static void tcp_reuseaddr(void)
 	TEST_RES(listen(again, 4), 0);
 	TEST_TRUE((c = tcp_connect(port)) >= 0);
 	close(c);
+	/* SO_REUSEADDR never binds over a listener (asyncio counts on EADDRINUSE). */
+	int third = socket(AF_INET, SOCK_STREAM, 0);
+	TEST_RES(setsockopt(third, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one), 0);
+	TEST_ERRNO(bind(third, (struct sockaddr *)&a, sizeof a), EADDRINUSE);
+	struct sockaddr_in any = a;
+	any.sin_addr.s_addr = htonl(INADDR_ANY);
+	TEST_ERRNO(bind(third, (struct sockaddr *)&any, sizeof any), EADDRINUSE);
+	close(third);
 	close(again);
 }
 

@@ -1084,6 +1084,24 @@ impl Default for tcp_seg {
         }
     }
 }
+#[repr(C)]
+#[derive(Copy, Clone)]
+pub union tcp_listen_pcbs_t {
+    pub listen_pcbs: *mut tcp_pcb_listen,
+    pub pcbs: *mut tcp_pcb,
+}
+impl Default for tcp_listen_pcbs_t {
+    fn default() -> Self {
+        let mut s = ::core::mem::MaybeUninit::<Self>::uninit();
+        unsafe {
+            ::core::ptr::write_bytes(s.as_mut_ptr(), 0, 1);
+            s.assume_init()
+        }
+    }
+}
+extern "C" {
+    pub static mut tcp_listen_pcbs: tcp_listen_pcbs_t;
+}
 extern "C" {
     pub static mut tcp_active_pcbs: *mut tcp_pcb;
 }

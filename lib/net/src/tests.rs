@@ -299,6 +299,11 @@ fn connect_to_closed_port_is_refused_and_rebind_needs_reuseaddr() {
     let b = TcpSocket::new(false).unwrap();
     assert_eq!(b.bind(lo(7010)), Err(Errno::EADDRINUSE));
     assert_eq!(b.bind(lo(7010)), Err(Errno::EADDRINUSE));
+    // SO_REUSEADDR does not bind over a listener either, on its address or any.
+    b.set_reuseaddr(true);
+    assert_eq!(b.bind(lo(7010)), Err(Errno::EADDRINUSE));
+    let any = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 7010);
+    assert_eq!(b.bind(any), Err(Errno::EADDRINUSE));
     let port = {
         let e = TcpSocket::new(true).unwrap();
         e.listen(4).unwrap(); // auto-bind
