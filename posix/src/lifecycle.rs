@@ -855,22 +855,48 @@ pub fn program_data() -> Option<(usize, usize)> {
     PROGRAM_DATA.get().copied()
 }
 
-/// How a fork child's first thread enters the program: the parent's registers at its
-/// fork call, and its thread pointer.
-struct ForkStart {
-    resume: uk_arch::Resume,
+/// How a fork child's first thread enters the program.
+pub enum ForkStart {
+    /// Return 0 from the parent's fork call (its registers at the call).
+    Return(uk_arch::Resume),
+    /// clone(2) without CLONE_VM from C: run `func(arg)` on `stack` (in the child's
+    /// copy) and end the process with what it returns.
+    Call {
+        func: usize,
+        arg: usize,
+        stack: usize,
+    },
 }
 
 extern "C" fn fork_child_start(p: usize) -> ! {
     // SAFETY: `p` is the Box<ForkStart> fork leaked for this thread only.
     let s = unsafe { alloc::boxed::Box::from_raw(p as *mut ForkStart) };
-    let resume = s.resume;
-    drop(s);
-    uk_plat::cpu::leave();
-    // SAFETY: `resume` is where the parent's fork call returns, recorded by the system
-    // call entry; this thread runs in the child's view (the scheduler showed it), where
-    // that stack and those frames are the child's copy, as they were at the call.
-    unsafe { uk_arch::resume::resume(&resume, 0) }
+    match *s {
+        ForkStart::Return(resume) => {
+            uk_plat::cpu::leave();
+            // SAFETY: `resume` is where the parent's fork call returns, recorded by the
+            // system call entry; this thread runs in the child's view (the scheduler
+            // showed it), where that stack and those frames are the child's copy, as
+            // they were at the call.
+            unsafe { uk_arch::resume::resume(&resume, 0) }
+        }
+        ForkStart::Call { func, arg, stack } => {
+            let call = alloc::boxed::Box::into_raw(alloc::boxed::Box::new((func, arg))) as usize;
+            // SAFETY: `stack` is program memory of the child (checked by the caller in
+            // the parent, copied by the fork).
+            unsafe { uk_arch::call_on_stack(stack, fork_child_call, call) }
+        }
+    }
+}
+
+extern "C" fn fork_child_call(p: usize) -> ! {
+    // SAFETY: `p` is the Box<(func, arg)> fork_child_start leaked for this call.
+    let b = unsafe { alloc::boxed::Box::from_raw(p as *mut (usize, usize)) };
+    let (func, arg) = *b;
+    drop(b);
+    // SAFETY: the program passed `func` as `int (*)(void *)` to clone.
+    let code = unsafe { crate::thread::call_program(func, arg) };
+    exit_process(exited(code))
 }
 
 /// fork(2): a child process with a copy of the caller's memory at the same addresses
@@ -878,7 +904,7 @@ extern "C" fn fork_child_start(p: usize) -> ! {
 /// actions and mask, ids, directory and limits; no pending signals, timers or other
 /// threads. `resume` is how the caller's fork call returns; the child's only thread
 /// returns from it with 0. Returns the child's pid.
-pub fn fork(resume: uk_arch::Resume, exit_signal: usize) -> KResult<i32> {
+pub fn fork(start: ForkStart, exit_signal: usize) -> KResult<i32> {
     if uk_plat::get().alias_window().is_none() {
         uk_log::warn_once!("fork: this platform cannot show one address twice: ENOSYS");
         return Err(Errno::ENOSYS);
@@ -914,7 +940,13 @@ pub fn fork(resume: uk_arch::Resume, exit_signal: usize) -> KResult<i32> {
     );
     child.info.set_program_name(&parent.info.name());
     let tls = uk_sched::current().tls();
-    let start = alloc::boxed::Box::into_raw(alloc::boxed::Box::new(ForkStart { resume }));
+    if let ForkStart::Call { func, stack, .. } = start {
+        if func == 0 || stack == 0 {
+            return Err(Errno::EINVAL);
+        }
+        crate::user::check(stack.saturating_sub(256), 256, true)?;
+    }
+    let start = alloc::boxed::Box::into_raw(alloc::boxed::Box::new(start));
     let Some(t) = uk_sched::spawn_as(Some(pid), fork_child_start, start as usize, None, tls) else {
         // SAFETY: the thread was not made, so the box is still ours.
         drop(unsafe { alloc::boxed::Box::from_raw(start) });

@@ -33,6 +33,17 @@ pub extern "C" fn __uk_clone(
     let r = if fl & (CLONE_VM | CLONE_VFORK | CLONE_THREAD) == CLONE_VM | CLONE_VFORK {
         // A process that borrows the caller's memory until it execs (posix_spawn).
         lifecycle::clone_vfork(f, stack, arg, (fl & CSIGNAL) as usize)
+    } else if fl & (CLONE_VM | CLONE_THREAD | CLONE_VFORK) == 0 && fl & !CSIGNAL == 0 {
+        // A new process with a copy of the caller's memory (fork), running f(arg) on
+        // `stack` there.
+        lifecycle::fork(
+            lifecycle::ForkStart::Call {
+                func: f,
+                arg,
+                stack,
+            },
+            (fl & CSIGNAL) as usize,
+        )
     } else {
         thread::clone(f, stack, fl, arg, ptid, tls, ctid)
     };

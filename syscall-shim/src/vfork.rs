@@ -80,7 +80,7 @@ extern "C" fn fork_entry(save: *const Resume) -> isize {
     uk_plat::cpu::enter();
     // SAFETY: `save` points at the Resume the assembly above built on this stack.
     let resume = unsafe { *save };
-    let raw = match lifecycle::fork(resume, SIGCHLD) {
+    let raw = match lifecycle::fork(lifecycle::ForkStart::Return(resume), SIGCHLD) {
         Ok(pid) => pid as isize,
         Err(e) => e.as_neg(),
     };

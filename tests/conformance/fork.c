@@ -15,6 +15,7 @@
  */
 #include "harness.h"
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
@@ -572,6 +573,28 @@ static void shared_futex(void)
 	close(fd);
 }
 
+/* clone() without CLONE_VM: a new process on a copy of the memory, running a function
+ * on a stack of that copy. */
+static char clone_stack[64 * 1024] __attribute__((aligned(16)));
+
+static int cloned(void *arg)
+{
+	counter += *(int *)arg;
+	return counter;
+}
+
+static void clone_process(void)
+{
+	counter = 2;
+	int add = 7;
+	fflush(stdout);
+	pid_t p = clone(cloned, clone_stack + sizeof clone_stack, SIGCHLD, &add);
+	TEST_TRUE(p > 0);
+	int st = status_of(p);
+	TEST_RES(WIFEXITED(st) ? WEXITSTATUS(st) : -1, 9);
+	TEST_RES(counter, 2);
+}
+
 static void nesting_and_exec(void)
 {
 	counter = 1;
@@ -600,5 +623,6 @@ int main(int argc, char **argv)
 	RUN(threads);
 	RUN(nesting_and_exec);
 	RUN(shared_futex);
+	RUN(clone_process);
 	return ukt_finish();
 }
