@@ -228,6 +228,9 @@ pub fn resume_parent(child: Arc<Process>) {
     process::adopt_current(&parent);
     drop(parent);
     drop(child);
+    // A parent stopped meanwhile (SIGSTOP while its child ran) goes on only once
+    // continued, as on Linux.
+    park_if_stopped();
     // The parent goes on in program code.
     uk_plat::cpu::leave();
     // SAFETY: `resume` was recorded by the parent's vfork call (syscall-shim's vfork

@@ -740,7 +740,11 @@ impl SignalState {
                     if ignored && !s.threads.values().any(|t| t.holds(b)) {
                         return Ok(());
                     }
-                    if stops && s.threads.values().any(|t| t.takes(b)) {
+                    // A process whose only thread is lent to its vfork child has no
+                    // thread here; SIGSTOP (which no mask holds) stops it at once, so
+                    // that it stays stopped when the child is done.
+                    let lent = s.threads.is_empty() && sig == SIGSTOP;
+                    if stops && (lent || s.threads.values().any(|t| t.takes(b))) {
                         stop_now = true;
                         None
                     } else {

@@ -444,6 +444,50 @@ static void orphaned_stopped_group(void)
 	prctl(PR_SET_CHILD_SUBREAPER, 0);
 }
 
+/* A vfork caller stopped while its child runs stays stopped after the child exits,
+ * until SIGCONT (here from a forked helper 300 ms later). The caller is a child of
+ * this program (pid 1 of an image ignores stop signals, as init does); it exits with 0
+ * when it was held at least 250 ms, 1 when not. */
+static int vfork_caller(void)
+{
+	pid_t helper = fork();
+	if (helper == 0) {
+		usleep(300000);
+		kill(getppid(), SIGCONT);
+		_exit(0);
+	}
+	if (helper < 0)
+		return 2;
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	pid_t c = vfork();
+	if (c == 0) {
+		kill(getppid(), SIGSTOP);
+		_exit(0);
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	long ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+	int st;
+	waitpid(c, &st, 0);
+	waitpid(helper, &st, 0);
+	return ms >= 250 ? 0 : 1;
+}
+
+static void vfork_caller_stopped(void)
+{
+	fflush(stdout);
+	pid_t t = fork();
+	if (t == 0)
+		_exit(vfork_caller());
+	REQUIRE(t > 0);
+	int st = 0;
+	TEST_RES(waitpid(t, &st, WUNTRACED), t);
+	/* The stop is reported to this parent too; continue-wait for the exit. */
+	if (WIFSTOPPED(st))
+		waitpid(t, &st, 0);
+	TEST_RES(WIFEXITED(st) ? WEXITSTATUS(st) : -1, 0);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc > 2 && !strcmp(argv[1], "child"))
@@ -459,5 +503,6 @@ int main(int argc, char **argv)
 	RUN(sigchld_codes);
 	RUN(waitid_events);
 	RUN(orphaned_stopped_group);
+	RUN(vfork_caller_stopped);
 	return ukt_finish();
 }
