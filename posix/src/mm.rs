@@ -1345,16 +1345,21 @@ impl AddressSpace {
         if let Some((start, reserved, cur)) = mm.brk {
             if let Some((frame, _)) = frames.next() {
                 let top = page_round_up(cur).unwrap_or(cur).min(start + reserved);
-                copy_or_zero(start, frame, top - start, PROT_READ);
-                if top < start + reserved && !PAGES.lock().free_is_zero() {
-                    // SAFETY: fresh frames of the child's brk area, past the copied part.
-                    unsafe {
-                        core::ptr::write_bytes(
-                            (frame + top - start) as *mut u8,
-                            0,
-                            start + reserved - top,
-                        )
-                    };
+                if !PAGES.lock().free_is_zero() {
+                    // SAFETY: fresh frames of the child's brk area.
+                    unsafe { core::ptr::write_bytes(frame as *mut u8, 0, reserved) };
+                }
+                // Only what the brk maps show: a map placed over part of the area is a
+                // range of its own, copied above (musl's malloc puts a PROT_NONE guard
+                // page at the start of its brk heap, which cannot be read).
+                let pieces: alloc::vec::Vec<(usize, usize, u32)> = mm
+                    .vmas
+                    .range(start..top)
+                    .filter(|(_, v)| v.kind.is_brk())
+                    .map(|(&k, v)| (k, v.len.min(top - k), v.prot))
+                    .collect();
+                for (k, len, prot) in pieces {
+                    copy_or_zero(k, frame + (k - start), len, prot);
                 }
                 if mm.brk_frame.is_none() {
                     mm.brk_frame = Some(start);
