@@ -946,7 +946,7 @@ mod tests {
         // and in a program build no -static-pie (ld refuses -r with -pie).
         let mut r = parse_s("-nostdlib -r -o built-in.o a.o b.o");
         assert_eq!(r.mode, Mode::NoLink);
-        r.uk.program = true;
+        (r.uk.program, r.pic) = (true, true); // as main() sets them for a program
         let sys = Sysroot::at("/musl");
         let argv = compile_command(&r, &sys, Path::new("/gcc/include"));
         assert!(
