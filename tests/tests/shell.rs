@@ -83,10 +83,12 @@ fn native_output(tmp: &TempDir, args: &[&str]) -> Option<String> {
     ))
 }
 
-/// shell.c on ukit: `ukport run shell-demo -- ARGS` (the root has busybox's files).
-fn ukit_output(args: &[&str]) -> std::process::Output {
+/// shell.c on ukit: `ukport run --plat PLAT shell-demo -- ARGS` (the root has
+/// busybox's files; on kvm packed into the initrd).
+fn ukit_output_on(plat: &str, args: &[&str]) -> std::process::Output {
     let mut cmd = Command::new(&tools().ukport);
-    cmd.args(["run", "shell-demo", "--"]).args(args);
+    cmd.args(["run", "--plat", plat, "shell-demo", "--"])
+        .args(args);
     run_command(cmd, Duration::from_secs(1200))
 }
 
@@ -102,7 +104,7 @@ fn system_and_popen_print_what_they_print_natively() {
         want.contains("\nHI\n") && want.contains("1| bin\n"),
         "the native run itself is off:\n{want}"
     );
-    let got = ukit_output(&["pair"]);
+    let got = ukit_output_on("linuxu", &["pair"]);
     assert_eq!(
         text(&got.stdout),
         want,
@@ -122,11 +124,28 @@ fn every_shell_command_ends_as_natively() {
     let Some(want) = native_output(&tmp, &[]) else {
         return;
     };
-    let got = ukit_output(&[]);
+    let got = ukit_output_on("linuxu", &[]);
     assert_eq!(
         text(&got.stdout),
         want,
         "ukit (left) and native output differ; ukit stderr:\n{}",
+        text(&got.stderr)
+    );
+}
+
+/// The same on kvm (QEMU; TCG where /dev/kvm is unusable): the image relinked from the
+/// linuxu build's objects, BusyBox's program file and links in the initrd.
+#[test]
+fn every_shell_command_ends_as_natively_on_kvm() {
+    let tmp = TempDir::new("shell-kvm");
+    let Some(want) = native_output(&tmp, &[]) else {
+        return;
+    };
+    let got = ukit_output_on("kvm", &[]);
+    assert_eq!(
+        text(&got.stdout),
+        want,
+        "kvm (left) and native output differ; stderr:\n{}",
         text(&got.stderr)
     );
 }
