@@ -14,6 +14,8 @@ pub const TIOCGWINSZ: u32 = 0x5413;
 pub const TIOCSWINSZ: u32 = 0x5414;
 pub const FIONREAD: u32 = 0x541b;
 pub const FIONBIO: u32 = 0x5421;
+/// Turn signal-driven I/O (O_ASYNC) on or off; the argument points to an int.
+pub const FIOASYNC: u32 = 0x5452;
 pub const FIOCLEX: u32 = 0x5451;
 pub const FIONCLEX: u32 = 0x5450;
 

@@ -4,6 +4,9 @@
  *   posix_spawn_wait   posix_spawn of this program (which exits at once) + waitpid
  *   vfork_exec_wait    vfork + execve of it + waitpid
  *   vfork_exit_wait    vfork + _exit in the child + waitpid (no exec)
+ *   fork_exit_wait     fork + _exit in the child + waitpid (the caller has a 4 MiB heap
+ *                      block, so the copy is not trivially small)
+ *   fork_child_kib     the memory one waiting forked child adds
  * The program to run is $SPAWN_SELF (natively the program itself; on ukit a program
  * file built from this source with uk-cc --uk-program). */
 #include <signal.h>
@@ -69,8 +72,31 @@ int main(int argc, char **argv)
 		waitpid(p, NULL, 0);
 	}
 	double t3 = now_us();
-	printf("posix_spawn_wait %.2f\nvfork_exec_wait %.2f\nvfork_exit_wait %.2f\n", (t1 - t0) / n,
-	       (t2 - t1) / n, (t3 - t2) / n);
+	char *block = malloc(4 << 20);
+	if (!block)
+		return 5;
+	memset(block, 1, 4 << 20);
+	double t4 = now_us();
+	for (int i = 0; i < n; i++) {
+		pid_t p = fork();
+		if (p == 0)
+			_exit(0);
+		waitpid(p, NULL, 0);
+	}
+	double t5 = now_us();
+	printf("posix_spawn_wait %.2f\nvfork_exec_wait %.2f\nvfork_exit_wait %.2f\nfork_exit_wait %.2f\n",
+	       (t1 - t0) / n, (t2 - t1) / n, (t3 - t2) / n, (t5 - t4) / n);
+	long fb = used_kib();
+	pid_t f = fork();
+	if (f == 0) {
+		for (;;)
+			pause();
+	}
+	usleep(100000);
+	long fw = used_kib();
+	kill(f, SIGKILL);
+	waitpid(f, NULL, 0);
+	printf("fork_child_kib %ld\n", fw - fb);
 	char *wt[] = {"spawn_ops", "wait", NULL};
 	long before = used_kib();
 	pid_t p;

@@ -54,6 +54,11 @@ pub struct TtyInfo {
     pub cols: u16,
 }
 
+/// The outside signal that carries a signal for one process of the image rather than
+/// for the first (linuxu: a host `sigqueue(image, 40, pid << 8 | sig)`, what `ukport`
+/// or a test sends to reach, say, one of nginx's workers).
+pub const TARGETED_SIGNAL: usize = 40;
+
 /// What a platform provides. Every method must be callable at any time after
 /// [`register`]; none may panic on any argument.
 pub trait Platform: Sync {
@@ -98,6 +103,11 @@ pub trait Platform: Sync {
     /// clears them. The kernel posts them to the program as its own signals.
     fn take_signals(&self) -> u64 {
         0
+    }
+    /// A signal from outside for one process of the image, taken: (pid, signal). Its
+    /// arrival shows as bit [`TARGETED_SIGNAL`]-1 of [`Platform::take_signals`].
+    fn take_targeted_signal(&self) -> Option<(i32, usize)> {
+        None
     }
     /// CPU time the image has consumed, when the platform can tell (linuxu asks the
     /// host: the image is one host process). `None`: the kernel estimates it as time
@@ -173,6 +183,14 @@ pub trait Platform: Sync {
     /// [`Platform::program_data`], the addresses show nothing).
     fn unalias(&self, at: usize, len: usize) {
         let _ = (at, len);
+    }
+    /// Call `f(a, b)` for the parts `[a, b)` of the memory pages `[start, start+len)`
+    /// that may hold anything but zeros (linuxu: pages never written are holes of the
+    /// memfd, which read as zero and cost nothing). False when the platform cannot tell:
+    /// then every page may hold data. A fork copies only these parts.
+    fn populated(&self, start: usize, len: usize, f: &mut dyn FnMut(usize, usize)) -> bool {
+        let _ = (start, len, f);
+        false
     }
     /// The image program's own writable data (its `.data` and `.bss`): page-aligned and
     /// linked apart from the kernel's statics, so that [`Platform::alias`] may show

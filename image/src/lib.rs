@@ -137,6 +137,8 @@ pub fn uk_boot_entry(args: &BootArgs) -> ! {
     if let Some(r) = uk_plat::get().program_data() {
         uk_posix::lifecycle::set_program_data(r.start, r.end());
     }
+    // SAFETY: as above; the notes are in the image's first segment, mapped.
+    unsafe { uk_posix::selfexec::set_image(args.phdr, args.phnum) };
 
     let anon = uk_abi::mman::MAP_PRIVATE | uk_abi::mman::MAP_ANONYMOUS;
     let rw = uk_abi::mman::PROT_READ | uk_abi::mman::PROT_WRITE;

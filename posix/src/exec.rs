@@ -179,6 +179,12 @@ extern "C" fn loader_main(raw: usize) -> ! {
             verdict.queue.wake_all();
             drop(verdict);
             uk_sched::current().mark_program();
+            // A process running the image's program again has its own view of the data
+            // range: shown here, on the loader's kernel stack, before it runs.
+            let mm = &process::current().mm;
+            if mm.needs_view() {
+                mm.show_view();
+            }
             // From here on the CPU runs the program.
             uk_plat::cpu::leave();
             // SAFETY: `start` was just built by `load`: the entry of a program mapped
@@ -194,16 +200,27 @@ struct Start {
     sp: usize,
 }
 
-/// A program file read into memory, after `#!` lines were followed.
+/// What execve opened, after `#!` lines were followed: a program file read into
+/// memory, or the image itself (not read: crate::selfexec).
 struct Program {
     bytes: Vec<u8>,
+    /// The image file and its first bytes, when the file is the running image.
+    image: Option<(Arc<dyn crate::file::File>, Vec<u8>)>,
     args: Vec<Vec<u8>>,
     /// The path of the file finally loaded (AT_EXECFN is the one execve named).
     path: Vec<u8>,
 }
 
+/// What execve found at a path.
+enum Found {
+    /// A `#!` script or a program file, read whole.
+    Bytes(Vec<u8>),
+    /// The running image (its first bytes).
+    Image(Arc<dyn crate::file::File>, Vec<u8>),
+}
+
 /// Read `path` as execve opens it: a regular file with an execute bit.
-fn read_file(path: &[u8]) -> KResult<Vec<u8>> {
+fn read_file(path: &[u8]) -> KResult<Found> {
     if path.is_empty() {
         return Err(Errno::ENOENT);
     }
@@ -228,6 +245,9 @@ fn read_file(path: &[u8]) -> KResult<Vec<u8>> {
         n += k;
     }
     if !head[..n].starts_with(b"#!") {
+        if crate::selfexec::is_image(&*f, &head[..n])? {
+            return Ok(Found::Image(f, head[..n].to_vec()));
+        }
         check_header(&head[..n])?;
     }
     let mut bytes = alloc::vec![0u8; st.st_size as usize];
@@ -241,7 +261,7 @@ fn read_file(path: &[u8]) -> KResult<Vec<u8>> {
         got += n;
     }
     bytes.truncate(got);
-    Ok(bytes)
+    Ok(Found::Bytes(bytes))
 }
 
 /// The interpreter and its optional argument from a file's `#!` line (the first 256
@@ -278,9 +298,24 @@ fn shebang(bytes: &[u8]) -> KResult<(Vec<u8>, Vec<u8>)> {
 /// Follow `#!` lines: the interpreter gets `[interp, (arg), path, argv[1..]]`, as
 /// Linux passes them.
 fn resolve(path: Vec<u8>, args: Vec<Vec<u8>>, depth: usize) -> KResult<Program> {
-    let bytes = read_file(&path)?;
+    let bytes = match read_file(&path)? {
+        Found::Image(f, head) => {
+            return Ok(Program {
+                bytes: Vec::new(),
+                image: Some((f, head)),
+                args,
+                path,
+            })
+        }
+        Found::Bytes(b) => b,
+    };
     if !bytes.starts_with(b"#!") {
-        return Ok(Program { bytes, args, path });
+        return Ok(Program {
+            bytes,
+            image: None,
+            args,
+            path,
+        });
     }
     if depth >= MAX_INTERP_DEPTH {
         return Err(Errno::ELOOP);
@@ -473,13 +508,16 @@ fn load(job: Job) -> KResult<Start> {
         ..
     } = job;
     let prog = resolve(path.clone(), args, 0)?;
-    let layout = parse(&prog.bytes)?;
     let params = process::init_params().ok_or(Errno::ENOEXEC)?;
     let mm = Arc::new(crate::mm::AddressSpace::new(old.mm.brk_max()));
     // Copies into the new memory go through the checked copies, with it active.
     crate::mm::activate(&mm);
-    let built = build(&layout, &prog, &path, &env, &mm, params.stack_size);
-    let Ok((bias, sp)) = built else {
+    let built = match &prog.image {
+        Some((f, head)) => build_image(&**f, head, &prog, &env, &mm, params.stack_size),
+        None => parse(&prog.bytes)
+            .and_then(|layout| build(&layout, &prog, &path, &env, &mm, params.stack_size)),
+    };
+    let Ok((entry, sp)) = built else {
         crate::mm::activate(&old.mm);
         return Err(built.err().unwrap_or(Errno::ENOEXEC));
     };
@@ -522,13 +560,25 @@ fn load(job: Job) -> KResult<Start> {
     process::register(&new);
     process::adopt_current(&new);
     uk_sched::set_tls(&uk_sched::current(), 0);
-    Ok(Start {
-        entry: bias.wrapping_add(layout.entry),
-        sp,
-    })
+    Ok(Start { entry, sp })
 }
 
-/// Map the program and build its stack in `mm` (active): returns (bias, initial sp).
+/// Set up `mm` (active) to run the image's own program again (crate::selfexec) and
+/// build its stack: returns (entry, initial sp).
+fn build_image(
+    f: &dyn crate::file::File,
+    head: &[u8],
+    prog: &Program,
+    env: &[Vec<u8>],
+    mm: &crate::mm::AddressSpace,
+    stack_size: usize,
+) -> KResult<(usize, usize)> {
+    let (phdr, phnum) = crate::selfexec::build(f, head, mm)?;
+    let sp = build_stack(phdr, phnum, prog, env, mm, stack_size)?;
+    Ok((uk_boot::program_entry(), sp))
+}
+
+/// Map the program and build its stack in `mm` (active): returns (entry, initial sp).
 fn build(
     l: &Layout,
     prog: &Program,
@@ -537,7 +587,30 @@ fn build(
     mm: &crate::mm::AddressSpace,
     stack_size: usize,
 ) -> KResult<(usize, usize)> {
+    let _ = execfn;
     let bias = map_program(l, &prog.bytes, mm)?;
+    let sp = build_stack(
+        bias.wrapping_add(l.phdr),
+        l.phnum,
+        prog,
+        env,
+        mm,
+        stack_size,
+    )?;
+    Ok((bias.wrapping_add(l.entry), sp))
+}
+
+/// Map a stack in `mm` (active) and lay out argc, argv, envp and the auxiliary vector
+/// on it (`phdr`, `phnum`: the program headers' address and count): returns the
+/// initial stack pointer.
+fn build_stack(
+    phdr: usize,
+    phnum: usize,
+    prog: &Program,
+    env: &[Vec<u8>],
+    mm: &crate::mm::AddressSpace,
+    stack_size: usize,
+) -> KResult<usize> {
     let rw = PROT_READ | PROT_WRITE;
     let anon = MAP_PRIVATE | MAP_ANONYMOUS;
     let size = (stack_size + PAGE_SIZE - 1) & !(PAGE_SIZE - 1);
@@ -545,14 +618,13 @@ fn build(
     mm.mprotect(stack, PAGE_SIZE, 0)?;
     let top = stack + PAGE_SIZE + size;
     let mut aux = uk_boot::AuxInfo {
-        phdr: bias.wrapping_add(l.phdr),
-        phnum: l.phnum,
+        phdr,
+        phnum,
         hwcap: 0,
         hwcap2: 0,
         random: [0; 16],
     };
     uk_random::fill(&mut aux.random);
-    let _ = execfn;
     let block = uk_boot::build_arg_block(
         prog.args.iter().map(|a| a.as_slice()),
         env.iter().map(|a| a.as_slice()),
@@ -564,7 +636,7 @@ fn build(
     )
     .ok_or(Errno::E2BIG)?;
     // The stack pointer at entry points at argc, just below argv.
-    Ok((bias, block.argv - 8))
+    Ok(block.argv - 8)
 }
 
 #[cfg(test)]

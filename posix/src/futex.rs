@@ -4,7 +4,9 @@
 //! Waiters are kept per address (one address space: the address is the key, PRIVATE
 //! or not), each with its bitset for FUTEX_WAIT_BITSET/FUTEX_WAKE_BITSET. Addresses a
 //! fork family shares hold different memory in each process: there the key also names
-//! the caller's address space ([`crate::mm::AddressSpace::futex_space`]).
+//! the caller's address space; a shared file map's word is keyed by the frame behind
+//! it, the same for every process that maps the file
+//! ([`crate::mm::AddressSpace::futex_key`]).
 
 use uk_abi::sched::FUTEX_BITSET_MATCH_ANY;
 
@@ -19,14 +21,14 @@ struct Waiter {
     bitset: u32,
 }
 
-/// (address space or 0, address).
+/// (address space or 0, address or frame): crate::mm::AddressSpace::futex_key.
 type Key = (usize, usize);
 
 static WAITERS: spin::Mutex<BTreeMap<Key, Vec<Waiter>>> = spin::Mutex::new(BTreeMap::new());
 
 /// The queue a futex word of the caller's memory waits in.
 fn key(uaddr: usize) -> Key {
-    (crate::mm::active().futex_space(uaddr), uaddr)
+    crate::mm::active().futex_key(uaddr)
 }
 
 /// The timeout of a futex call: relative (FUTEX_WAIT) or absolute on a clock.

@@ -152,8 +152,12 @@ pub struct Ids {
     pub sid: i32,
 }
 
-/// A process's credentials (real, effective and saved user and group ids). Every
-/// program in an image runs as root: nothing else shares the machine.
+/// A process's credentials (real, effective and saved user and group ids, and its
+/// supplementary groups). Every program in an image starts as root: nothing else
+/// shares the machine. The set*id calls change them with Linux's rules (an effective
+/// uid of 0 may set anything; otherwise only to ids the process already has), so a
+/// program that drops privileges reads back what it set; ukit checks no file or signal
+/// permission against them.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Creds {
     pub uid: u32,
@@ -162,6 +166,150 @@ pub struct Creds {
     pub gid: u32,
     pub egid: u32,
     pub sgid: u32,
+    ngroups: usize,
+    groups: [u32; NGROUPS],
+}
+
+/// Supplementary groups a process can hold here (Linux allows 65536): enough for the
+/// initgroups of a user in a few groups; more is EINVAL.
+pub const NGROUPS: usize = 32;
+
+/// Linux's NGROUPS_MAX: a setgroups list longer than this is EINVAL on Linux too.
+pub const NGROUPS_MAX: usize = 65536;
+
+/// An id argument of -1: "leave this id as it is".
+pub const KEEP_ID: u32 = u32::MAX;
+
+impl Creds {
+    /// CAP_SETUID and CAP_SETGID: root's effective uid.
+    fn privileged(&self) -> bool {
+        self.euid == 0
+    }
+
+    /// setresuid(2): each id that is not -1 is set; unprivileged, only to one of the
+    /// current three.
+    pub fn set_resuid(&mut self, r: u32, e: u32, s: u32) -> KResult<()> {
+        let old = *self;
+        let ok = |v: u32| v == KEEP_ID || v == old.uid || v == old.euid || v == old.suid;
+        if !(old.privileged() || (ok(r) && ok(e) && ok(s))) {
+            return Err(Errno::EPERM);
+        }
+        set_some(&mut self.uid, r);
+        set_some(&mut self.euid, e);
+        set_some(&mut self.suid, s);
+        Ok(())
+    }
+
+    /// setresgid(2), as [`Creds::set_resuid`] for the group ids.
+    pub fn set_resgid(&mut self, r: u32, e: u32, s: u32) -> KResult<()> {
+        let old = *self;
+        let ok = |v: u32| v == KEEP_ID || v == old.gid || v == old.egid || v == old.sgid;
+        if !(old.privileged() || (ok(r) && ok(e) && ok(s))) {
+            return Err(Errno::EPERM);
+        }
+        set_some(&mut self.gid, r);
+        set_some(&mut self.egid, e);
+        set_some(&mut self.sgid, s);
+        Ok(())
+    }
+
+    /// setreuid(2): unprivileged, the real id may become the real or effective one,
+    /// the effective id any of the three. The saved id follows the effective one when
+    /// the real id is set or the effective one set to other than the old real id.
+    pub fn set_reuid(&mut self, r: u32, e: u32) -> KResult<()> {
+        let old = *self;
+        if !old.privileged()
+            && ((r != KEEP_ID && r != old.uid && r != old.euid)
+                || (e != KEEP_ID && e != old.uid && e != old.euid && e != old.suid))
+        {
+            return Err(Errno::EPERM);
+        }
+        set_some(&mut self.uid, r);
+        set_some(&mut self.euid, e);
+        if r != KEEP_ID || (e != KEEP_ID && e != old.uid) {
+            self.suid = self.euid;
+        }
+        Ok(())
+    }
+
+    /// setregid(2), as [`Creds::set_reuid`] for the group ids.
+    pub fn set_regid(&mut self, r: u32, e: u32) -> KResult<()> {
+        let old = *self;
+        if !old.privileged()
+            && ((r != KEEP_ID && r != old.gid && r != old.egid)
+                || (e != KEEP_ID && e != old.gid && e != old.egid && e != old.sgid))
+        {
+            return Err(Errno::EPERM);
+        }
+        set_some(&mut self.gid, r);
+        set_some(&mut self.egid, e);
+        if r != KEEP_ID || (e != KEEP_ID && e != old.gid) {
+            self.sgid = self.egid;
+        }
+        Ok(())
+    }
+
+    /// setuid(2): privileged, all three ids; otherwise the effective id, to the real or
+    /// saved one. -1 is EINVAL.
+    pub fn set_uid(&mut self, u: u32) -> KResult<()> {
+        if u == KEEP_ID {
+            return Err(Errno::EINVAL);
+        }
+        if self.privileged() {
+            (self.uid, self.euid, self.suid) = (u, u, u);
+        } else if u == self.uid || u == self.suid {
+            self.euid = u;
+        } else {
+            return Err(Errno::EPERM);
+        }
+        Ok(())
+    }
+
+    /// setgid(2), as [`Creds::set_uid`] for the group ids.
+    pub fn set_gid(&mut self, g: u32) -> KResult<()> {
+        if g == KEEP_ID {
+            return Err(Errno::EINVAL);
+        }
+        if self.privileged() {
+            (self.gid, self.egid, self.sgid) = (g, g, g);
+        } else if g == self.gid || g == self.sgid {
+            self.egid = g;
+        } else {
+            return Err(Errno::EPERM);
+        }
+        Ok(())
+    }
+
+    /// setgroups(2): privileged only; at most [`NGROUPS`] here.
+    pub fn set_groups(&mut self, list: &[u32]) -> KResult<()> {
+        if !self.privileged() {
+            return Err(Errno::EPERM);
+        }
+        if list.len() > NGROUPS_MAX {
+            return Err(Errno::EINVAL);
+        }
+        if list.len() > NGROUPS {
+            uk_log::warn_once!(
+                "setgroups: more than {} supplementary groups are not kept here: EINVAL",
+                NGROUPS
+            );
+            return Err(Errno::EINVAL);
+        }
+        self.groups[..list.len()].copy_from_slice(list);
+        self.ngroups = list.len();
+        Ok(())
+    }
+
+    /// The supplementary groups (getgroups(2)).
+    pub fn groups(&self) -> &[u32] {
+        &self.groups[..self.ngroups]
+    }
+}
+
+fn set_some(id: &mut u32, v: u32) {
+    if v != KEEP_ID {
+        *id = v;
+    }
 }
 
 /// The fields of `struct sysinfo` we fill.
@@ -224,6 +372,42 @@ mod tests {
         assert_eq!(l.get_set(nofile, Some((4000, 4000))), Ok((8192, 8192)));
         assert_eq!(l.nofile(), 4000);
         assert_eq!(l.get_set(nofile, Some((4001, 4001))), Err(Errno::EPERM));
+    }
+
+    #[test]
+    fn root_sets_any_id_and_an_unprivileged_process_only_its_own() {
+        let mut c = Creds::default();
+        assert_eq!(c.set_resuid(KEEP_ID, KEEP_ID, KEEP_ID), Ok(()));
+        assert_eq!(c, Creds::default());
+        assert_eq!(c.set_groups(&[5, 7]), Ok(()));
+        assert_eq!(c.groups(), &[5, 7]);
+        assert_eq!(c.set_groups(&[0; NGROUPS + 1]), Err(Errno::EINVAL));
+        assert_eq!(c.set_uid(KEEP_ID), Err(Errno::EINVAL));
+        // Root drops its effective uid, keeping 0 as the saved one: it may come back.
+        assert_eq!(c.set_resuid(KEEP_ID, 1000, KEEP_ID), Ok(()));
+        assert_eq!((c.uid, c.euid, c.suid), (0, 1000, 0));
+        assert_eq!(c.set_groups(&[]), Err(Errno::EPERM));
+        assert_eq!(c.set_resuid(KEEP_ID, KEEP_ID, 2000), Err(Errno::EPERM));
+        assert_eq!(c.set_uid(2000), Err(Errno::EPERM));
+        assert_eq!(c.set_gid(3), Err(Errno::EPERM));
+        assert_eq!(c.set_resuid(KEEP_ID, 0, KEEP_ID), Ok(()));
+        assert_eq!(c.euid, 0);
+        // setreuid: setting the real id moves the saved one to the effective one.
+        assert_eq!(c.set_reuid(1000, 1001), Ok(()));
+        assert_eq!((c.uid, c.euid, c.suid), (1000, 1001, 1001));
+        assert_eq!(c.set_reuid(KEEP_ID, 1000), Ok(()));
+        assert_eq!((c.uid, c.euid, c.suid), (1000, 1000, 1001));
+        assert_eq!(c.set_reuid(0, KEEP_ID), Err(Errno::EPERM));
+        // setuid unprivileged: the effective id, to the real or saved one.
+        assert_eq!(c.set_uid(1001), Ok(()));
+        assert_eq!((c.uid, c.euid, c.suid), (1000, 1001, 1001));
+        // Group ids: root's (effective uid 0) privilege is gone.
+        assert_eq!(c.set_regid(KEEP_ID, KEEP_ID), Ok(()));
+        assert_eq!(c.set_resgid(KEEP_ID, 9, KEEP_ID), Err(Errno::EPERM));
+        let mut r = Creds::default();
+        assert_eq!(r.set_uid(1000), Ok(()));
+        assert_eq!((r.uid, r.euid, r.suid), (1000, 1000, 1000));
+        assert_eq!(r.set_uid(0), Err(Errno::EPERM));
     }
 
     #[test]

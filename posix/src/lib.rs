@@ -28,6 +28,7 @@ pub mod process;
 pub mod ptimer;
 pub mod pty;
 pub mod rusage;
+pub mod selfexec;
 pub mod signal;
 pub mod socket;
 pub mod thread;
@@ -90,7 +91,21 @@ pub fn take_platform_signals() {
 
 #[cold]
 #[inline(never)]
-fn post_platform_signals(bits: u64) {
+fn post_platform_signals(mut bits: u64) {
+    let targeted = 1 << (uk_plat::TARGETED_SIGNAL - 1);
+    if bits & targeted != 0 {
+        bits &= !targeted;
+        if let Some((pid, sig)) = uk_plat::get().take_targeted_signal() {
+            // A living process of the image, a real signal: else nothing happens.
+            let to = process::lookup(pid).filter(|p| p.status().is_none());
+            if let (Some(p), 1..=64) = (to, sig) {
+                p.signals.send_to_process(sig);
+            }
+        }
+    }
+    if bits == 0 {
+        return;
+    }
     // pid 1 as it is now: the boot program may have replaced itself with execve.
     match process::lookup(ident::INIT_PID) {
         Some(p) => p.signals.post_platform(bits),

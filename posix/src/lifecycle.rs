@@ -850,6 +850,11 @@ pub fn set_program_data(start: usize, end: usize) {
     PROGRAM_DATA.call_once(|| (start, end));
 }
 
+/// The boot program's writable data range, when the image was linked to keep it apart.
+pub fn program_data() -> Option<(usize, usize)> {
+    PROGRAM_DATA.get().copied()
+}
+
 /// How a fork child's first thread enters the program: the parent's registers at its
 /// fork call, and its thread pointer.
 struct ForkStart {

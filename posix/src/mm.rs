@@ -125,9 +125,6 @@ struct Mm {
     /// Once the brk area is in a fork family: its first frame (`brk.0` itself for the
     /// space that reserved it).
     brk_frame: Option<usize>,
-    /// Free addresses of the platform's alias window (start -> length), for shared
-    /// maps; empty when the platform has no window.
-    window_free: litemap::LiteMap<usize, usize>,
     window: Option<uk_plat::MemRegion>,
 }
 
@@ -229,7 +226,6 @@ impl AddressSpace {
                 brk_max: brk_max & !(PAGE_SIZE - 1),
                 brk: None,
                 brk_frame: None,
-                window_free: litemap::LiteMap::new(),
                 window: None,
             }),
             statics: spin::Mutex::new(alloc::vec::Vec::new()),
@@ -507,8 +503,11 @@ impl Mm {
                         // Errors have no one to go to at munmap (Linux drops them too).
                         let _ = backing.sync(first, (v.len / PAGE_SIZE) as u64);
                     }
-                    uk_plat::get().unalias(k, v.len);
-                    self.release_va(k, v.len);
+                    // Inherited by a fork: the addresses go with the family's last map.
+                    for (a, b) in crate::view::sub_or_all(k, k + v.len) {
+                        uk_plat::get().unalias(a, b - a);
+                        self.release_va(a, b - a);
+                    }
                     backing.map_removed();
                 }
             }
@@ -623,58 +622,18 @@ impl Mm {
             free_pages(at, len);
             return;
         }
-        // Insert and merge with the neighbours.
-        let (mut s, mut e) = (at, at + len);
-        if let Some((ps, pl)) = self.free_before(s, false) {
-            if ps + pl == s {
-                self.window_free.remove(&ps);
-                s = ps;
-            }
-        }
-        if let Some(&nl) = self.window_free.get(&e) {
-            self.window_free.remove(&e);
-            e += nl;
-        }
-        self.window_free.insert(s, e - s);
-    }
-
-    /// The free window range starting last before `at` (or at `at`, with `inclusive`).
-    fn free_before(&self, at: usize, inclusive: bool) -> Option<(usize, usize)> {
-        let i = match self.window_free.find_index(&at) {
-            Ok(i) if inclusive => i + 1,
-            Ok(i) | Err(i) => i,
-        };
-        let (&s, &l) = self.window_free.get_indexed(i.checked_sub(1)?)?;
-        Some((s, l))
+        WINDOW_FREE.lock().release(at, len);
     }
 
     /// `len` bytes of free window addresses (first fit); None when the window is full
     /// or absent.
     fn take_va(&mut self, len: usize) -> Option<usize> {
-        let (&s, &l) = self.window_free.iter().find(|(_, &l)| l >= len)?;
-        self.window_free.remove(&s);
-        if l > len {
-            self.window_free.insert(s + len, l - len);
-        }
-        Some(s)
+        WINDOW_FREE.lock().take(len)
     }
 
     /// Take exactly `[at, at+len)` from the window's free addresses.
     fn take_va_at(&mut self, at: usize, len: usize) -> bool {
-        let Some((s, l)) = self.free_before(at, true) else {
-            return false;
-        };
-        if at + len > s + l {
-            return false;
-        }
-        self.window_free.remove(&s);
-        if at > s {
-            self.window_free.insert(s, at - s);
-        }
-        if s + l > at + len {
-            self.window_free.insert(at + len, s + l - at - len);
-        }
-        true
+        WINDOW_FREE.lock().take_at(at, len)
     }
 
     /// Take `[at, at+len)` for a shared map at a fixed address: window addresses from
@@ -731,11 +690,86 @@ impl Mm {
     /// The platform's alias window, learned on first use.
     fn window(&mut self) -> Option<uk_plat::MemRegion> {
         if self.window.is_none() {
-            let w = uk_plat::get().alias_window()?;
-            self.window = Some(w);
-            self.window_free.insert(w.start, w.len);
+            self.window = *WINDOW.call_once(|| {
+                let w = uk_plat::get().alias_window();
+                if let Some(w) = w {
+                    WINDOW_FREE.lock().release(w.start, w.len);
+                }
+                w
+            });
         }
         self.window
+    }
+}
+
+/// The alias window, once learned.
+static WINDOW: spin::Once<Option<uk_plat::MemRegion>> = spin::Once::new();
+
+/// Free addresses of the alias window, for the shared maps of every address space: one
+/// list for all, so that two processes' maps never get the same window address (a
+/// fork child's inherited maps keep the parent's, counted as a family: crate::view).
+static WINDOW_FREE: spin::Mutex<WindowFree> = spin::Mutex::new(WindowFree {
+    free: litemap::LiteMap::new(),
+});
+
+/// Free address ranges (start -> length).
+struct WindowFree {
+    free: litemap::LiteMap<usize, usize>,
+}
+
+impl WindowFree {
+    /// Insert `[at, at+len)` and merge it with its neighbours.
+    fn release(&mut self, at: usize, len: usize) {
+        let (mut s, mut e) = (at, at + len);
+        if let Some((ps, pl)) = self.free_before(s, false) {
+            if ps + pl == s {
+                self.free.remove(&ps);
+                s = ps;
+            }
+        }
+        if let Some(&nl) = self.free.get(&e) {
+            self.free.remove(&e);
+            e += nl;
+        }
+        self.free.insert(s, e - s);
+    }
+
+    /// The free range starting last before `at` (or at `at`, with `inclusive`).
+    fn free_before(&self, at: usize, inclusive: bool) -> Option<(usize, usize)> {
+        let i = match self.free.find_index(&at) {
+            Ok(i) if inclusive => i + 1,
+            Ok(i) | Err(i) => i,
+        };
+        let (&s, &l) = self.free.get_indexed(i.checked_sub(1)?)?;
+        Some((s, l))
+    }
+
+    /// `len` bytes (first fit).
+    fn take(&mut self, len: usize) -> Option<usize> {
+        let (&s, &l) = self.free.iter().find(|(_, &l)| l >= len)?;
+        self.free.remove(&s);
+        if l > len {
+            self.free.insert(s + len, l - len);
+        }
+        Some(s)
+    }
+
+    /// Exactly `[at, at+len)`.
+    fn take_at(&mut self, at: usize, len: usize) -> bool {
+        let Some((s, l)) = self.free_before(at, true) else {
+            return false;
+        };
+        if at + len > s + l {
+            return false;
+        }
+        self.free.remove(&s);
+        if at > s {
+            self.free.insert(s, at - s);
+        }
+        if s + l > at + len {
+            self.free.insert(at + len, s + l - at - len);
+        }
+        true
     }
 }
 
@@ -1130,7 +1164,8 @@ impl AddressSpace {
         }
         let old_top = page_round_up(cur).unwrap_or(cur);
         let new_top = page_round_up(req).unwrap_or(req);
-        // Protections set inside the heap (musl's malloc sets none) end at the next brk:
+        // Protections set inside the heap (musl's malloc maps a PROT_NONE guard page at
+        // its start) end at the next brk:
         // the area is one read+write map again.
         mm.open_up(start, start + reserved);
         if new_top < old_top {
@@ -1220,21 +1255,37 @@ impl AddressSpace {
         VIEW.store(self.id, core::sync::atomic::Ordering::Release);
     }
 
-    /// What a futex at `uaddr` is keyed by besides its address: 0 where the address
-    /// means the same memory in every process (shared maps, ranges never forked), else
-    /// this space (a fork family's private pages hold different memory per process).
-    pub fn futex_space(&self, uaddr: usize) -> usize {
-        if !self.forked.load(core::sync::atomic::Ordering::Acquire) {
-            return 0;
-        }
+    /// What a futex word at `uaddr` is keyed by, as (space, address). A shared file
+    /// map's word is the same memory in every process that maps the file, at whatever
+    /// address: its key is the frame behind it (Linux keys it by file and offset). A
+    /// fork family's private pages are different memory per process at one address:
+    /// their key names this space. Anything else is unique in the one address space:
+    /// the address alone.
+    pub fn futex_key(&self, uaddr: usize) -> (usize, usize) {
         let mm = self.maps.lock();
-        let shared = mm.vmas.range(..=uaddr).next_back().is_some_and(|(&k, v)| {
-            uaddr < k + v.len && (v.kind.is_shared() || matches!(v.kind, Kind::SharedAnon))
-        });
-        if shared || !crate::view::in_family(uaddr, uaddr + 1) {
-            0
+        let vma = mm
+            .vmas
+            .range(..=uaddr)
+            .next_back()
+            .filter(|(&k, v)| uaddr < k + v.len);
+        if let Some((&k, v)) = vma {
+            match &v.kind {
+                Kind::Shared { backing, first, .. } => {
+                    let page = first + ((uaddr - k) / PAGE_SIZE) as u64;
+                    if let Ok(frame) = backing.frame(page) {
+                        return (0, frame + uaddr % PAGE_SIZE);
+                    }
+                }
+                Kind::SharedAnon => return (0, uaddr),
+                _ => {}
+            }
+        }
+        if self.forked.load(core::sync::atomic::Ordering::Acquire)
+            && crate::view::in_family(uaddr, uaddr + 1)
+        {
+            (self.id, uaddr)
         } else {
-            self.id
+            (0, uaddr)
         }
     }
 
@@ -1264,6 +1315,60 @@ impl AddressSpace {
         Ok(())
     }
 
+    /// The boot program's data range `[start, end)` moves into frames of its own (as
+    /// at its first fork), unless that happened already: before another process shows
+    /// other frames there (execve of the image itself), which would hide it.
+    pub fn adopt_program_data_of_boot(&self, start: usize, end: usize) -> KResult<()> {
+        if crate::view::in_family(start, end)
+            || !self
+                .statics
+                .lock()
+                .iter()
+                .any(|r| r.writable && r.start <= start && r.end >= end)
+        {
+            return Ok(());
+        }
+        let mut mm = self.maps.lock();
+        self.adopt_program_data(&mut mm, start, end)?;
+        drop(mm);
+        self.forked
+            .store(true, core::sync::atomic::Ordering::Release);
+        VIEW.store(self.id, core::sync::atomic::Ordering::Release);
+        Ok(())
+    }
+
+    /// A fresh program data range `[start, end)` for this (new) space, its frames
+    /// filled by `fill(first frame)` (zeros where it writes nothing): what a process
+    /// running the image's program again starts with (crate::selfexec).
+    pub fn new_program_data(
+        &self,
+        start: usize,
+        end: usize,
+        fill: impl FnOnce(usize) -> KResult<()>,
+    ) -> KResult<()> {
+        let len = end - start;
+        let frame = PAGES
+            .lock()
+            .alloc_zeroed(len / PAGE_SIZE)
+            .ok_or(Errno::ENOMEM)?;
+        if let Err(e) = fill(frame) {
+            free_pages(frame, len);
+            return Err(e);
+        }
+        crate::view::add(start, end);
+        self.maps.lock().vmas.insert(
+            start,
+            Vma {
+                len,
+                prot: PROT_READ | PROT_WRITE,
+                kind: Kind::Copy { frame },
+            },
+        );
+        self.forked
+            .store(true, core::sync::atomic::Ordering::Release);
+        Ok(())
+    }
+
     /// fork(2)'s memory: a new address space with this one's maps at the same
     /// addresses. Private ranges get fresh frames holding a copy (read now, through
     /// this space's view: the caller is this space's running thread); shared maps show
@@ -1271,7 +1376,10 @@ impl AddressSpace {
     /// `program_data`: the boot program's writable data, when this space has it.
     pub fn fork(&self, program_data: Option<(usize, usize)>) -> KResult<AddressSpace> {
         let mut mm = self.maps.lock();
-        let data = self.statics.lock().iter().any(|r| r.writable);
+        // A space running the image's program again has its data range as a map
+        // already; the boot program's is a static range until its first fork.
+        let adopted = program_data.is_some_and(|(a, _)| mm.vmas.contains_key(&a));
+        let data = !adopted && self.statics.lock().iter().any(|r| r.writable);
         match program_data {
             // The boot program: its writable data shares the image's segment with the
             // kernel's statics; only a link that keeps them apart can copy it.
@@ -1307,7 +1415,12 @@ impl AddressSpace {
         frames
             .try_reserve_exact(ranges.len())
             .map_err(|_| Errno::ENOMEM)?;
-        let brk_len = mm.brk.map_or(0, |(_, reserved, _)| reserved);
+        // The child's brk area is what the parent's break covers now (its brk cannot
+        // grow past that: musl's malloc then maps memory instead), so that a fork does
+        // not take the parent's whole reserve.
+        let brk_len = mm.brk.map_or(0, |(start, reserved, cur)| {
+            page_round_up(cur).unwrap_or(cur).min(start + reserved) - start
+        });
         let need = ranges.iter().map(|r| r.len).chain([brk_len]);
         for len in need.filter(|&l| l > 0) {
             match PAGES.lock().alloc(len / PAGE_SIZE) {
@@ -1324,14 +1437,13 @@ impl AddressSpace {
         *child.statics.lock() = self.statics.lock().clone();
         let mut cm = child.maps.lock();
         cm.window = mm.window;
-        cm.window_free = mm.window_free.clone();
         let mut frames = frames.into_iter();
         for r in &ranges {
             let Some((frame, _)) = frames.next() else {
                 break;
             };
-            copy_or_zero(r.start, frame, r.len, r.prot);
             let v = mm.vmas.get_mut(&r.start).expect("range listed above");
+            copy_or_zero(v.frame_at(r.start, r.start), frame, r.len, r.prot);
             if v.kind.is_anon() {
                 v.kind = Kind::Copy { frame: r.start };
                 crate::view::add(r.start, r.start + r.len);
@@ -1346,31 +1458,22 @@ impl AddressSpace {
                 },
             );
         }
-        if let Some((start, reserved, cur)) = mm.brk {
+        if let (Some((start, reserved, cur)), true) = (mm.brk, brk_len > 0) {
             if let Some((frame, _)) = frames.next() {
-                let top = page_round_up(cur).unwrap_or(cur).min(start + reserved);
-                if !PAGES.lock().free_is_zero() {
-                    // SAFETY: fresh frames of the child's brk area.
-                    unsafe { core::ptr::write_bytes(frame as *mut u8, 0, reserved) };
-                }
-                // Only what the brk maps show: a map placed over part of the area is a
-                // range of its own, copied above (musl's malloc puts a PROT_NONE guard
-                // page at the start of its brk heap, which cannot be read).
-                let pieces: alloc::vec::Vec<(usize, usize, u32)> = mm
-                    .vmas
-                    .range(start..top)
-                    .filter(|(_, v)| v.kind.is_brk())
-                    .map(|(&k, v)| (k, v.len.min(top - k), v.prot))
-                    .collect();
-                for (k, len, prot) in pieces {
-                    copy_or_zero(k, frame + (k - start), len, prot);
+                // The break's pages, each piece as the program protected it (musl's
+                // malloc keeps a PROT_NONE page at the start).
+                let src = mm.brk_frame.unwrap_or(start);
+                for (&k, v) in mm.vmas.range(start..start + brk_len) {
+                    if v.kind.is_brk() {
+                        copy_or_zero(src + (k - start), frame + (k - start), v.len, v.prot);
+                    }
                 }
                 if mm.brk_frame.is_none() {
                     mm.brk_frame = Some(start);
                     crate::view::add(start, start + reserved);
                 }
-                crate::view::add(start, start + reserved);
-                cm.brk = mm.brk;
+                crate::view::add(start, start + brk_len);
+                cm.brk = Some((start, brk_len, cur));
                 cm.brk_frame = Some(frame);
             }
         }
@@ -1393,6 +1496,12 @@ impl AddressSpace {
                     cm.vmas.insert(k, v.clone());
                 }
                 Kind::Shared { backing, .. } => {
+                    // The same frames at the same (window) addresses in both, counted
+                    // so that the last map gives the addresses back.
+                    if !crate::view::in_family(k, k + v.len) {
+                        crate::view::add(k, k + v.len);
+                    }
+                    crate::view::add(k, k + v.len);
                     backing.map_added();
                     cm.vmas.insert(k, v.clone());
                 }
@@ -1411,19 +1520,30 @@ impl AddressSpace {
     }
 }
 
-/// Fill the fresh frames `[frame, frame+len)` with the bytes shown at `[at, at+len)`
-/// (zeros where the map cannot be read).
-fn copy_or_zero(at: usize, frame: usize, len: usize, prot: u32) {
+/// Fill the fresh frames `[frame, frame+len)` with the bytes of the frames `[src,
+/// src+len)` (the parent's: its own address for identity pages, which its running view
+/// shows read as the map allows; zeros where the map cannot be read). Only the parts
+/// the platform says may hold data are copied: fresh frames read as zero where the
+/// allocator promises it, and untouched pages (most of a stack) stay free of cost.
+fn copy_or_zero(src: usize, frame: usize, len: usize, prot: u32) {
+    let zero = PAGES.lock().free_is_zero();
     if prot & ACCESS == 0 {
-        if !PAGES.lock().free_is_zero() {
+        if !zero {
             // SAFETY: fresh frames owned by the caller.
             unsafe { core::ptr::write_bytes(frame as *mut u8, 0, len) };
         }
         return;
     }
-    // SAFETY: [at, at+len) is a readable map of the running space (x86 has no
-    // write-only or execute-only pages); the frames are fresh.
-    unsafe { core::ptr::copy_nonoverlapping(at as *const u8, frame as *mut u8, len) };
+    let mut copy = |a: usize, b: usize| {
+        // SAFETY: [a, b) lies in [src, src+len), readable (see above); the frames are
+        // fresh and as long.
+        unsafe {
+            core::ptr::copy_nonoverlapping(a as *const u8, (frame + (a - src)) as *mut u8, b - a)
+        };
+    };
+    if !zero || !uk_plat::get().populated(src, len, &mut copy) {
+        copy(src, src + len);
+    }
 }
 
 #[cfg(test)]
@@ -1463,29 +1583,24 @@ mod tests {
             start: 0x100_0000,
             len: 16 * P,
         };
-        let mut mm = Mm {
-            vmas: BTreeMap::new(),
-            brk_max: 0,
-            brk: None,
-            brk_frame: None,
-            window_free: litemap::LiteMap::new(),
-            window: Some(w),
+        let mut mm = WindowFree {
+            free: litemap::LiteMap::new(),
         };
-        mm.window_free.insert(w.start, w.len);
-        let a = mm.take_va(4 * P).unwrap();
+        mm.release(w.start, w.len);
+        let a = mm.take(4 * P).unwrap();
         assert_eq!(a, w.start);
-        assert!(mm.take_va_at(w.start + 8 * P, 2 * P));
-        assert!(!mm.take_va_at(w.start + 9 * P, P), "already taken");
-        assert!(!mm.take_va_at(w.start + 2 * P, P), "inside the first take");
+        assert!(mm.take_at(w.start + 8 * P, 2 * P));
+        assert!(!mm.take_at(w.start + 9 * P, P), "already taken");
+        assert!(!mm.take_at(w.start + 2 * P, P), "inside the first take");
         // Free: [4, 8) and [10, 16).
-        assert_eq!(mm.take_va(5 * P), Some(w.start + 10 * P));
-        assert_eq!(mm.take_va(5 * P), None);
-        mm.release_va(w.start + 10 * P, 5 * P);
-        mm.release_va(w.start + 8 * P, 2 * P);
-        mm.release_va(a, 4 * P);
+        assert_eq!(mm.take(5 * P), Some(w.start + 10 * P));
+        assert_eq!(mm.take(5 * P), None);
+        mm.release(w.start + 10 * P, 5 * P);
+        mm.release(w.start + 8 * P, 2 * P);
+        mm.release(a, 4 * P);
         // Everything merged back into one range.
-        assert_eq!(mm.window_free.len(), 1);
-        assert_eq!(mm.take_va(16 * P), Some(w.start));
+        assert_eq!(mm.free.len(), 1);
+        assert_eq!(mm.take(16 * P), Some(w.start));
     }
 
     #[test]

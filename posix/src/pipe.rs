@@ -15,7 +15,7 @@
 //! end closes, as on Linux.
 
 use uk_abi::fcntl::{O_CLOEXEC, O_DIRECT, O_NONBLOCK, O_WRONLY};
-use uk_abi::ioctl::{FIONBIO, FIONREAD};
+use uk_abi::ioctl::{FIOASYNC, FIONBIO, FIONREAD};
 use uk_abi::poll::{POLLERR, POLLHUP, POLLIN, POLLOUT, POLLRDNORM, POLLWRNORM};
 use uk_abi::stat::S_IFIFO;
 
@@ -74,6 +74,15 @@ pub(crate) fn fionbio(flags: &AtomicU32, arg: usize) -> KResult<usize> {
     } else {
         flags.fetch_and(!O_NONBLOCK, Ordering::Relaxed);
     }
+    Ok(0)
+}
+
+/// FIOASYNC: the argument points to an int (read, so a bad pointer is EFAULT). As for
+/// O_ASYNC through F_SETFL, the request is taken and nothing more happens: no SIGIO is
+/// sent (nginx's master asks for it on its channel to each worker, and only uses the
+/// signal as a hint to look at the channel it also polls).
+pub(crate) fn fioasync(arg: usize) -> KResult<usize> {
+    let _on: i32 = crate::user::read(arg)?;
     Ok(0)
 }
 
@@ -502,6 +511,7 @@ impl File for PipeEnd {
                 Ok(0)
             }
             FIONBIO => fionbio(&self.flags, arg),
+            FIOASYNC => fioasync(arg),
             _ => Err(Errno::ENOTTY),
         }
     }

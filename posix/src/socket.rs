@@ -12,7 +12,7 @@
 //! functions here take decoded bytes and return typed results.
 
 use uk_abi::fcntl::O_NONBLOCK;
-use uk_abi::ioctl::{FIONBIO, FIONREAD};
+use uk_abi::ioctl::{FIOASYNC, FIONBIO, FIONREAD};
 use uk_abi::socket::{AF_INET, AF_INET6, AF_UNIX};
 use uk_abi::socket::{
     IPPROTO_IP, IPPROTO_IPV6, IPPROTO_TCP, IPV6_RECVERR, IPV6_TCLASS, IPV6_UNICAST_HOPS,
@@ -532,6 +532,7 @@ impl File for Socket {
     fn ioctl(&self, cmd: u32, arg: usize) -> KResult<usize> {
         match cmd {
             FIONBIO => fionbio(&self.flags, arg),
+            FIOASYNC => crate::pipe::fioasync(arg),
             FIONREAD => {
                 if self.proto.listening() {
                     return Err(Errno::EINVAL);

@@ -93,6 +93,35 @@ pub fn sub(a: usize, b: usize) -> Vec<(usize, usize)> {
     gone
 }
 
+/// As [`sub`], for a range that may lie partly outside every family (a shared map
+/// grown after a fork): returns the parts no address space has any more, those outside
+/// the family included.
+pub fn sub_or_all(a: usize, b: usize) -> Vec<(usize, usize)> {
+    let mut f = FAMILY.lock();
+    split(&mut f, a, keep);
+    split(&mut f, b, keep);
+    let mut gone = Vec::new();
+    let mut at = a;
+    let inside: Vec<usize> = f.range(a..b).map(|(&s, _)| s).collect();
+    for s in inside {
+        let Some(x) = f.get_mut(&s) else { continue };
+        if s > at {
+            gone.push((at, s));
+        }
+        at = x.0;
+        x.1 = x.1.saturating_sub(1);
+        if x.1 == 0 {
+            let e = x.0;
+            f.remove(&s);
+            gone.push((s, e));
+        }
+    }
+    if at < b {
+        gone.push((at, b));
+    }
+    gone
+}
+
 /// Is any part of `[a, b)` a family range?
 pub fn in_family(a: usize, b: usize) -> bool {
     let f = FAMILY.lock();
@@ -187,5 +216,17 @@ mod tests {
         assert_eq!(sub(B + 3 * P, B + 4 * P), vec![(B + 3 * P, B + 4 * P)]);
         assert_eq!(sub(B + 2 * P, B + 3 * P), vec![(B + 2 * P, B + 3 * P)]);
         assert!(!in_family(B, B + 8 * P));
+        // A range partly in a family: the outside parts go at once, the rest with
+        // the family's last user.
+        add(B + 2 * P, B + 3 * P);
+        add(B + 2 * P, B + 3 * P);
+        assert_eq!(
+            sub_or_all(B, B + 4 * P),
+            vec![(B, B + 2 * P), (B + 3 * P, B + 4 * P)]
+        );
+        assert_eq!(
+            sub_or_all(B + 2 * P, B + 3 * P),
+            vec![(B + 2 * P, B + 3 * P)]
+        );
     }
 }

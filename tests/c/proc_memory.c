@@ -59,6 +59,27 @@ static void vfork_exec(void)
 	waitpid(p, NULL, 0);
 }
 
+static void fork_exit(void)
+{
+	pid_t p = fork();
+	if (p == 0)
+		_exit(0);
+	waitpid(p, NULL, 0);
+}
+
+/* A child that writes all over its copy of a 4 MiB heap block before it ends. */
+static char *block;
+
+static void fork_touch(void)
+{
+	pid_t p = fork();
+	if (p == 0) {
+		memset(block, 0x33, 4 << 20);
+		_exit(0);
+	}
+	waitpid(p, NULL, 0);
+}
+
 static void spawn(void)
 {
 	char *args[] = {(char *)"x", (char *)"child", NULL};
@@ -144,6 +165,14 @@ int main(int argc, char **argv)
 	measure("posix_spawn", spawn, 300);
 	measure("posix_spawn_enoent", spawn_enoent, 1000);
 	measure("thread", thread, 2000);
+	measure("fork_exit", fork_exit, 500);
+	/* Every child's copy goes back when it is reaped: free memory is what it was. */
+	block = malloc(4 << 20);
+	if (!block)
+		return 4;
+	memset(block, 0x11, 4 << 20);
+	fork_touch();
+	measure_free("fork_memfree", fork_touch, 50);
 	mkdir("/tmp", 0777);
 	int fd = open(junk, O_CREAT | O_TRUNC | O_WRONLY, 0755);
 	if (fd < 0 || ftruncate(fd, 16 << 20) != 0)

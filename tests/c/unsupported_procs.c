@@ -1,8 +1,7 @@
 /* The process calls ukit does not have yet fail with an error a program can handle,
- * never a hang or a crash (docs/processes.md): fork is ENOSYS, vfork through syscall()
- * is ENOSYS, and programs the loader cannot run (a dynamically linked Linux binary, a
- * static non-PIE one, a static-PIE one with its own `syscall` instructions, the image
- * itself) are ENOEXEC. argv[1..3] are the first three files. ukit only: natively every
+ * never a hang or a crash (docs/processes.md): vfork through syscall() is ENOSYS, and programs the loader cannot run (a dynamically linked Linux binary, a
+ * static non-PIE one, a static-PIE one with its own `syscall` instructions) are
+ * ENOEXEC. argv[1..3] are the first three files. ukit only: natively every
  * one of these works. */
 #include <errno.h>
 #include <spawn.h>
@@ -24,11 +23,6 @@ int main(int argc, char **argv)
 	if (argc < 4)
 		return 2;
 	errno = 0;
-	pid_t p = fork();
-	if (p == 0)
-		_exit(0);
-	printf("fork: %d %s\n", (int)p, err(errno));
-	errno = 0;
 	long r = syscall(SYS_vfork);
 	printf("syscall(SYS_vfork): %ld %s\n", r, err(errno));
 	for (int i = 1; i <= 3; i++) {
@@ -39,12 +33,6 @@ int main(int argc, char **argv)
 			waitpid(pid, NULL, 0);
 		printf("posix_spawn of file %d: %s\n", i, e ? err(e) : "started");
 	}
-	/* The image itself is a static non-PIE program: the first process replacing
-	 * itself with it fails and goes on. */
-	char *self[] = {argv[0], NULL};
-	errno = 0;
-	r = execve(argv[0], self, environ);
-	printf("execve by pid %d: %ld %s\n", (int)getpid(), r, err(errno));
 	printf("still running\n");
 	return 0;
 }

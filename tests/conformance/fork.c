@@ -23,6 +23,10 @@
 
 extern char **environ;
 
+/* linux/futex.h is not in musl's include path. */
+#define FUTEX_WAIT 0
+#define FUTEX_WAKE 1
+
 static const char *self_path(void)
 {
 	const char *s = getenv("UKT_SELF");
@@ -66,10 +70,29 @@ static int exec_forker(void)
 	return (p > 0 && WIFEXITED(st) && WEXITSTATUS(st) == 42 && g == 3) ? 0 : 1;
 }
 
+/* Maps file argv[3] shared, waits 200 ms, stores 1 in its first word and wakes a
+ * waiter there: a futex of another process that maps the same file (at whatever
+ * address) must wake. */
+static int exec_waker(const char *path)
+{
+	int fd = open(path, O_RDWR);
+	if (fd < 0)
+		return 2;
+	int *w = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (w == MAP_FAILED)
+		return 3;
+	usleep(200000);
+	__atomic_store_n(w, 1, __ATOMIC_SEQ_CST);
+	syscall(SYS_futex, w, FUTEX_WAKE, 1, NULL, NULL, 0);
+	return 0;
+}
+
 static int child_main(int argc, char **argv)
 {
 	if (!strcmp(argv[2], "exit") && argc > 3)
 		return atoi(argv[3]);
+	if (!strcmp(argv[2], "waker") && argc > 3)
+		return exec_waker(argv[3]);
 	if (!strcmp(argv[2], "forker"))
 		return exec_forker();
 	return 99;
@@ -517,6 +540,38 @@ static int exec_forker_child(void)
 	return 127;
 }
 
+/* A futex in a shared file map between unrelated processes (the waker is a new
+ * program, not a fork child): keyed by the file's page, not by the address. */
+static void shared_futex(void)
+{
+	int fd = open("word", O_RDWR | O_CREAT | O_TRUNC, 0644);
+	REQUIRE(fd >= 0 && ftruncate(fd, 4096) == 0);
+	int *w = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	REQUIRE(w != MAP_FAILED);
+	char path[PATH_MAX];
+	REQUIRE(getcwd(path, sizeof path - 8) != NULL);
+	strcat(path, "/word");
+	fflush(stdout);
+	pid_t p = fork();
+	if (p == 0) {
+		char *argv[] = {(char *)self_path(), "child", "waker", path, NULL};
+		execve(self_path(), argv, environ);
+		_exit(127);
+	}
+	struct timespec t0, t1, limit = {5, 0};
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	long r = syscall(SYS_futex, w, FUTEX_WAIT, 0, &limit, NULL, 0);
+	int e = errno;
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	/* Woken (or the word had changed already), never the 5 s timeout. */
+	TEST_RES(r == 0 || e == EAGAIN, 1);
+	TEST_RES(t1.tv_sec - t0.tv_sec < 4, 1);
+	TEST_RES(*w, 1);
+	TEST_RES(WEXITSTATUS(status_of(p)), 0);
+	munmap(w, 4096);
+	close(fd);
+}
+
 static void nesting_and_exec(void)
 {
 	counter = 1;
@@ -544,5 +599,6 @@ int main(int argc, char **argv)
 	RUN(pipes_and_files);
 	RUN(threads);
 	RUN(nesting_and_exec);
+	RUN(shared_futex);
 	return ukt_finish();
 }

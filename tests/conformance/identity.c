@@ -1,5 +1,6 @@
 /* Identity and resources: getrandom, uname, sysinfo, getrusage, times,
- * prctl(PR_SET_NAME/PR_GET_NAME), getcpu, ids, sched_getaffinity, sched_yield. */
+ * prctl(PR_SET_NAME/PR_GET_NAME), getcpu, ids and their setters, sched_getaffinity,
+ * sched_yield. */
 #include "harness.h"
 #include <pthread.h>
 #include <sched.h>
@@ -168,6 +169,44 @@ static void res_ids(void)
 	TEST_ERRNO(getgroups(-1, list), EINVAL);
 }
 
+/* The set*id calls (raw: musl's wrappers repeat them on every thread): -1 keeps an id;
+ * root may drop its effective uid and, its saved uid being 0, take it back; while not
+ * root it may only move among its own ids, and setgroups is refused. The list setgroups
+ * gives is what getgroups reads back. */
+static void set_ids(void)
+{
+	TEST_RES(syscall(SYS_setresuid, -1, -1, -1), 0);
+	TEST_RES(syscall(SYS_setresgid, -1, -1, -1), 0);
+	TEST_RES(syscall(SYS_setreuid, -1, -1), 0);
+	TEST_RES(syscall(SYS_setregid, -1, -1), 0);
+	TEST_RES(syscall(SYS_setuid, getuid()), 0);
+	TEST_RES(syscall(SYS_setgid, getgid()), 0);
+	TEST_ERRNO(syscall(SYS_setuid, -1), EINVAL);
+	if (geteuid() != 0)
+		return; /* the rest needs root, which every ukit program is */
+	gid_t saved[256];
+	int n = getgroups(256, saved);
+	REQUIRE(n >= 0);
+	gid_t two[2] = { 4242, 4343 }, back[4] = { 0 };
+	TEST_RES(syscall(SYS_setgroups, 2, two), 0);
+	TEST_RES(getgroups(0, NULL), 2);
+	TEST_ERRNO(getgroups(1, back), EINVAL);
+	TEST_RES(getgroups(4, back), 2);
+	TEST_RES(back[1], 4343);
+	TEST_ERRNO(syscall(SYS_setgroups, -1, two), EINVAL);
+	TEST_RES(syscall(SYS_setresuid, -1, 4242, -1), 0);
+	TEST_RES(geteuid(), 4242);
+	TEST_RES(getuid(), 0);
+	TEST_ERRNO(syscall(SYS_setgroups, 0, two), EPERM);
+	TEST_ERRNO(syscall(SYS_setresuid, -1, -1, 5000), EPERM);
+	TEST_ERRNO(syscall(SYS_setuid, 5000), EPERM);
+	TEST_ERRNO(syscall(SYS_setresgid, -1, 5000, -1), EPERM);
+	TEST_RES(syscall(SYS_setresuid, -1, 0, -1), 0);
+	TEST_RES(geteuid(), 0);
+	TEST_RES(syscall(SYS_setgroups, n, saved), 0);
+	TEST_RES(getgroups(0, NULL), n);
+}
+
 int main(void)
 {
 	ukt_setup();
@@ -178,5 +217,6 @@ int main(void)
 	RUN(prctl_cases);
 	RUN(cpu_ids);
 	RUN(res_ids);
+	RUN(set_ids);
 	return ukt_finish();
 }

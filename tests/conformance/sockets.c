@@ -262,9 +262,8 @@ static void tcp_nonblock_connect_ok(void)
 	REQUIRE(ls >= 0);
 	struct sockaddr_in a = lo(port);
 	int s = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
-	int r = connect(s, (struct sockaddr *)&a, sizeof a);
-	int e = errno;
-	TEST_TRUE(r == 0 || e == EINPROGRESS);
+	/* EINPROGRESS even though the loopback peer answers at once. */
+	TEST_ERRNO(connect(s, (struct sockaddr *)&a, sizeof a), EINPROGRESS);
 	struct pollfd p = { .fd = s, .events = POLLOUT };
 	TEST_RES(poll(&p, 1, 5000), 1);
 	TEST_RES(p.revents, POLLOUT);
@@ -272,8 +271,8 @@ static void tcp_nonblock_connect_ok(void)
 	socklen_t l = sizeof err;
 	TEST_RES(getsockopt(s, SOL_SOCKET, SO_ERROR, &err, &l), 0);
 	TEST_RES(err, 0);
-	/* Linux reports the completed connect once more (0), ukit at once EISCONN. */
-	(void)connect(s, (struct sockaddr *)&a, sizeof a);
+	/* The next connect reports the completed connection (0), later ones EISCONN. */
+	TEST_RES(connect(s, (struct sockaddr *)&a, sizeof a), 0);
 	TEST_ERRNO(connect(s, (struct sockaddr *)&a, sizeof a), EISCONN);
 	int c = accept(ls, NULL, NULL);
 	TEST_TRUE(c >= 0);
@@ -365,6 +364,14 @@ static void tcp_reuseaddr(void)
 	TEST_RES(listen(again, 4), 0);
 	TEST_TRUE((c = tcp_connect(port)) >= 0);
 	close(c);
+	/* SO_REUSEADDR never binds over a listener (asyncio counts on EADDRINUSE). */
+	int third = socket(AF_INET, SOCK_STREAM, 0);
+	TEST_RES(setsockopt(third, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one), 0);
+	TEST_ERRNO(bind(third, (struct sockaddr *)&a, sizeof a), EADDRINUSE);
+	struct sockaddr_in any = a;
+	any.sin_addr.s_addr = htonl(INADDR_ANY);
+	TEST_ERRNO(bind(third, (struct sockaddr *)&any, sizeof any), EADDRINUSE);
+	close(third);
 	close(again);
 }
 
@@ -551,6 +558,72 @@ static void udp_basic(void)
 	TEST_ERRNO(listen(a, 1), EOPNOTSUPP);
 	close(a);
 	close(b);
+}
+
+/* A port of this image no UDP socket is bound to. */
+static int closed_udp_port(void)
+{
+	int s = socket(AF_INET, SOCK_DGRAM, 0);
+	struct sockaddr_in a = lo(0);
+	socklen_t l = sizeof a;
+	if (bind(s, (struct sockaddr *)&a, sizeof a) || getsockname(s, (struct sockaddr *)&a, &l))
+		return -1;
+	close(s);
+	return ntohs(a.sin_port);
+}
+
+/* A connected UDP socket learns that its peer's port is closed (Linux: the ICMP port
+ * unreachable its datagram caused): the next send or recv fails with ECONNREFUSED, once;
+ * SO_ERROR reports and clears it; poll shows POLLERR. An unconnected sender hears
+ * nothing (a resolver's lookup with no name server waits for its timeout). */
+static void udp_refused(void)
+{
+	int port = closed_udp_port();
+	REQUIRE(port > 0);
+	struct sockaddr_in a = lo(port);
+	int s = socket(AF_INET, SOCK_DGRAM, 0);
+	REQUIRE(s >= 0);
+	TEST_RES(connect(s, (struct sockaddr *)&a, sizeof a), 0);
+	TEST_RES(send(s, "x", 1, 0), 1);
+	struct pollfd p = { .fd = s, .events = POLLIN };
+	TEST_RES(poll(&p, 1, 2000), 1);
+	TEST_RES(p.revents, POLLERR);
+	char buf[4];
+	TEST_ERRNO(recv(s, buf, sizeof buf, MSG_DONTWAIT), ECONNREFUSED);
+	TEST_ERRNO(recv(s, buf, sizeof buf, MSG_DONTWAIT), EAGAIN);
+	TEST_RES(send(s, "x", 1, 0), 1);
+	TEST_RES(poll(&p, 1, 2000), 1);
+	TEST_ERRNO(send(s, "x", 1, 0), ECONNREFUSED);
+	TEST_RES(send(s, "x", 1, 0), 1);
+	TEST_RES(poll(&p, 1, 2000), 1);
+	int e = -1;
+	socklen_t l = sizeof e;
+	TEST_RES(getsockopt(s, SOL_SOCKET, SO_ERROR, &e, &l), 0);
+	TEST_RES(e, ECONNREFUSED);
+	TEST_RES(getsockopt(s, SOL_SOCKET, SO_ERROR, &e, &l), 0);
+	TEST_RES(e, 0);
+	/* A blocking receive ends with the error (its timeout is the way out). */
+	struct timeval tv = { 2, 0 };
+	REQUIRE(setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) == 0);
+	TEST_RES(write(s, "x", 1), 1);
+	TEST_ERRNO(read(s, buf, sizeof buf), ECONNREFUSED);
+	/* Unconnected: the datagram is dropped silently. */
+	int u = socket(AF_INET, SOCK_DGRAM, 0);
+	REQUIRE(u >= 0);
+	TEST_RES(sendto(u, "x", 1, 0, (struct sockaddr *)&a, sizeof a), 1);
+	struct pollfd pu = { .fd = u, .events = POLLIN };
+	TEST_RES(poll(&pu, 1, 200), 0);
+	TEST_ERRNO(recv(u, buf, sizeof buf, MSG_DONTWAIT), EAGAIN);
+	/* Once a socket is bound to the port, the datagram arrives and nothing is refused. */
+	struct sockaddr_in b = lo(port);
+	int r = socket(AF_INET, SOCK_DGRAM, 0);
+	REQUIRE(r >= 0 && bind(r, (struct sockaddr *)&b, sizeof b) == 0);
+	TEST_RES(send(s, "y", 1, 0), 1);
+	TEST_RES(recv(r, buf, sizeof buf, 0), 1);
+	TEST_RES(poll(&p, 1, 100), 0);
+	close(r);
+	close(u);
+	close(s);
 }
 
 /* ---- AF_UNIX pairs ---- */
@@ -857,6 +930,7 @@ int main(void)
 	RUN(tcp_rcvtimeo);
 	RUN(tcp_v6_dual_stack);
 	RUN(udp_basic);
+	RUN(udp_refused);
 	RUN(unix_pairs);
 	RUN(unix_sigpipe);
 	RUN(unix_waitall);

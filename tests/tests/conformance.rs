@@ -34,7 +34,7 @@ const NATIVE_FLAGS: &[&str] = &["-static", "-O2", "-Wall", "-pthread"];
 /// uk-cc links a static image by itself.
 const UKIT_FLAGS: &[&str] = &["-O2", "-Wall", "-pthread"];
 /// Files that need a kernel with networking (option `lib.net`, off by default).
-const UKIT_NET_FILES: &[&str] = &["select_sockets.c", "sockets.c"];
+const UKIT_NET_FILES: &[&str] = &["fork_servers.c", "select_sockets.c", "sockets.c"];
 const UKIT_NET_FLAGS: &[&str] = &["-O2", "-Wall", "-pthread", "--uk-set=lib.net=true"];
 
 fn known_failures_path() -> PathBuf {

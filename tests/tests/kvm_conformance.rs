@@ -40,7 +40,7 @@ const PARALLEL: usize = 2;
 /// The flags of the linuxu conformance driver (tests/tests/conformance.rs), including
 /// its list of files that need a kernel with networking.
 const FLAGS: &[&str] = &["-O2", "-Wall", "-pthread"];
-const NET_FILES: &[&str] = &["select_sockets.c", "sockets.c"];
+const NET_FILES: &[&str] = &["fork_servers.c", "select_sockets.c", "sockets.c"];
 const NET_FLAG: &str = "--uk-set=lib.net=true";
 
 fn known_path() -> PathBuf {

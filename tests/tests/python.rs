@@ -226,7 +226,9 @@ fn a_program_on_stdin_and_the_recipe_test() {
 fn a_slice_of_regrtest_passes_as_natively() {
     app_image("python");
     const SLICE: &str = "test_hashlib test_zlib test_bz2 test_lzma test_math test_csv \
-        test_binascii test_datetime test_decimal test_selectors";
+        test_binascii test_datetime test_decimal test_selectors test_grammar test_collections \
+        test_argparse test_pathlib test_zipimport test_zoneinfo test_queue test_httplib \
+        test_httpservers";
     let mut cmd = Command::new(uk_tests::repo_root().join("tests/python/suite"));
     cmd.args(["--only", "ukit", "--tests", SLICE])
         .env("UKPORT", &tools().ukport)

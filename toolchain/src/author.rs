@@ -880,6 +880,37 @@ pub fn check(name_or_path: &str) -> Result<(Recipe, Vec<Finding>)> {
             );
         }
     }
+    if let Some(py) = &r.python {
+        if let Err(e) = crate::image::pyapp::interpreter(&r) {
+            push(at(&["python", "interpreter"]), true, format!("{e:#}"));
+        }
+        let app = r.recipes_dir().join(&py.app);
+        if !app.is_dir() {
+            push(
+                at(&["python", "app"]),
+                true,
+                format!("the app folder {} does not exist", app.display()),
+            );
+        } else if !app.join(&py.entry).is_file() {
+            push(
+                at(&["python", "entry"]),
+                true,
+                format!("{} has no {}", app.display(), py.entry),
+            );
+        }
+        let pip = std::process::Command::new("python3")
+            .args(["-m", "pip", "--version"])
+            .output();
+        if !pip.is_ok_and(|o| o.status.success()) && !py.requirements.is_empty() {
+            push(
+                at(&["python", "requirements"]),
+                false,
+                "pip is not installed here; it downloads the requirements' wheels \
+                 (apt-get install python3-pip)"
+                    .into(),
+            );
+        }
+    }
     if r.kind == Kind::App && r.test.is_none() {
         push(
             file.display().to_string(),

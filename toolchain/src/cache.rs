@@ -45,6 +45,10 @@ const AREAS: &[(&str, &str)] = &[
     ("kernel-target", "cargo's target folder for kernel builds"),
     ("objects", "relink object store"),
     ("images", "images built by ukport, with relink manifests"),
+    (
+        "wheels",
+        "pure-Python wheels of [python] apps, with their sha256",
+    ),
 ];
 
 /// Sizes of every area of the cache at `root`.

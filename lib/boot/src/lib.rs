@@ -103,6 +103,44 @@ extern "C" fn start_on_new_stack(_: usize) -> ! {
     uk_plat::get().exit(127)
 }
 
+// Where a process that runs the image's own program again starts (execve of the image
+// file, posix/src/selfexec.rs): the stack pointer is on argc, as for any Linux program
+// entry; musl's start-up takes it from there, as at boot.
+core::arch::global_asm!(
+    ".global uk_boot_program_entry",
+    ".type uk_boot_program_entry,@function",
+    "uk_boot_program_entry:",
+    "xor ebp, ebp",
+    "mov rdi, rsp",
+    "and rsp, -16",
+    "call {start}",
+    "ud2",
+    ".size uk_boot_program_entry, .-uk_boot_program_entry",
+    start = sym start_from_stack,
+);
+
+extern "C" {
+    fn uk_boot_program_entry();
+}
+
+/// The address a process running the image's program again enters at (stack pointer
+/// on argc, the Linux initial stack layout above it); kernel code has already left.
+pub fn program_entry() -> usize {
+    uk_boot_program_entry as *const () as usize
+}
+
+extern "C" fn start_from_stack(sp: *const usize) -> ! {
+    // SAFETY: `sp` is the initial stack the loader built: argc, then argv's pointers.
+    let argc = unsafe { *sp };
+    // SAFETY: argv follows argc on that stack.
+    let argv = unsafe { sp.add(1) } as *mut *mut u8;
+    // SAFETY: musl's documented start-up entry, as in `start_on_new_stack`.
+    unsafe {
+        __libc_start_main(main, argc as i32, argv, _init, _fini, 0);
+    }
+    uk_plat::get().exit(127)
+}
+
 /// Run the program: switch to its stack and enter libc. Never returns; the program
 /// ends through exit_group.
 pub fn start_program(stack_top: usize, block: &ArgBlock) -> ! {

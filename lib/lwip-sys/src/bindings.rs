@@ -828,6 +828,9 @@ impl Default for udp_pcb {
     }
 }
 extern "C" {
+    pub static mut udp_pcbs: *mut udp_pcb;
+}
+extern "C" {
     pub fn udp_new() -> *mut udp_pcb;
 }
 extern "C" {
@@ -1080,6 +1083,24 @@ impl Default for tcp_seg {
             s.assume_init()
         }
     }
+}
+#[repr(C)]
+#[derive(Copy, Clone)]
+pub union tcp_listen_pcbs_t {
+    pub listen_pcbs: *mut tcp_pcb_listen,
+    pub pcbs: *mut tcp_pcb,
+}
+impl Default for tcp_listen_pcbs_t {
+    fn default() -> Self {
+        let mut s = ::core::mem::MaybeUninit::<Self>::uninit();
+        unsafe {
+            ::core::ptr::write_bytes(s.as_mut_ptr(), 0, 1);
+            s.assume_init()
+        }
+    }
+}
+extern "C" {
+    pub static mut tcp_listen_pcbs: tcp_listen_pcbs_t;
 }
 extern "C" {
     pub static mut tcp_active_pcbs: *mut tcp_pcb;

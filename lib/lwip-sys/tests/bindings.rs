@@ -50,7 +50,7 @@ fn generate(header: &Path, lwip: &Path, musl: &Path) -> String {
         .allowlist_type("(err_enum_t|tcp_state|pbuf_layer|pbuf_type|lwip_ip_addr_type)")
         .allowlist_var(
             "(netif_list|netif_default|ip_addr_any_type|ip_addr_any|ip6_addr_any|\
-             ip_addr_broadcast|tcp_active_pcbs|tcp_tw_pcbs|TF_.*|NETIF_FLAG_.*|TCP_WND|TCP_SND_BUF|\
+             ip_addr_broadcast|tcp_active_pcbs|tcp_tw_pcbs|tcp_listen_pcbs|udp_pcbs|TF_.*|NETIF_FLAG_.*|TCP_WND|TCP_SND_BUF|\
              TCP_MSS|TCP_SNDLOWAT|TCP_SND_QUEUELEN|TCP_RCV_SCALE|MEMP_NUM_TCP_PCB|\
              LWIP_IPV6_NUM_ADDRESSES|SOF_.*|TCP_PRIO_.*|TCP_WRITE_FLAG_.*|ETH_HWADDR_LEN|\
              NETIF_MAX_HWADDR_LEN|IP6_ADDR_.*)",

@@ -98,6 +98,23 @@ const TCP_RST: u8 = 0x04;
 const TCP_ACK: u8 = 0x10;
 
 /// lwIP error -> errno, for calls (not for the err callback).
+/// True when a listening socket holds `port` on `ip`, or on any address, or `ip` is the
+/// any address. Core lock held.
+fn listener_on(ip: core::net::IpAddr, port: u16) -> bool {
+    // SAFETY: core lock held by the caller; walks lwIP's list of listening pcbs.
+    unsafe {
+        let mut l = sys::tcp_listen_pcbs.listen_pcbs;
+        while !l.is_null() {
+            let at = addr::from_lwip(&(*l).local_ip);
+            if (*l).local_port == port && (at.is_unspecified() || ip.is_unspecified() || at == ip) {
+                return true;
+            }
+            l = (*l).next;
+        }
+    }
+    false
+}
+
 fn errno_of(e: sys::err_t) -> Errno {
     use sys::err_enum_t as E;
     match e as i32 {
@@ -128,6 +145,9 @@ struct State {
     listening: bool,
     connecting: bool,
     connected: bool,
+    /// A non-blocking connect answered EINPROGRESS and no later connect has reported
+    /// its success yet: Linux's next connect then returns 0 once, later ones EISCONN.
+    unreported: bool,
     /// The peer sent FIN.
     rd_eof: bool,
     rd_shut: bool,
@@ -561,6 +581,11 @@ impl TcpSocket {
                 addr::to_lwip(local.ip())
             };
             if st.reuseaddr {
+                // SO_REUSEADDR lets Linux bind over connections that linger, never over
+                // a listener; lwIP lets both bind and fails the second listen instead.
+                if listener_on(local.ip(), local.port()) {
+                    return Err(Errno::EADDRINUSE);
+                }
                 // SAFETY: live pcb.
                 unsafe { (*pcb).so_options |= sys::SOF_REUSEADDR as u8 };
             }
@@ -607,9 +632,10 @@ impl TcpSocket {
                 }
                 // lwIP keeps no backlog of its own (TCP_LISTEN_BACKLOG 0): the value
                 // is unused.
-                let lpcb = sys::tcp_listen_with_backlog(pcb, u8::MAX);
+                let mut err = OK;
+                let lpcb = sys::tcp_listen_with_backlog_and_err(pcb, u8::MAX, &mut err);
                 if lpcb.is_null() {
-                    return Err(Errno::ENOMEM);
+                    return Err(errno_of(err));
                 }
                 // The listen pcb took over callback_arg (our reference); pcb is freed.
                 sys::tcp_accept(lpcb, Some(accept_cb));
@@ -646,10 +672,15 @@ impl TcpSocket {
     /// Connects. Non-blocking: EINPROGRESS, then POLLOUT and [`take_error`]
     /// (Self::take_error) tell the outcome.
     pub fn connect(&self, remote: SocketAddr, wait: Wait) -> Result<(), Errno> {
-        locked(|| {
+        // Ok(true): connected before this call (its success reported now).
+        let reported = locked(|| {
             let mut st = self.inner.st.lock();
             if st.connected {
-                return Err(Errno::EISCONN);
+                return if core::mem::take(&mut st.unreported) {
+                    Ok(true)
+                } else {
+                    Err(Errno::EISCONN)
+                };
             }
             if st.connecting {
                 return Err(Errno::EALREADY);
@@ -673,16 +704,17 @@ impl TcpSocket {
                 self.inner.st.lock().connecting = false;
                 return Err(errno_of(e));
             }
-            Ok(())
+            Ok(false)
         })?;
+        if reported {
+            return Ok(());
+        }
         if wait == Wait::NonBlocking {
-            // A loopback peer may already have answered.
-            let st = self.inner.st.lock();
-            return if st.connected {
-                Ok(())
-            } else {
-                Err(Errno::EINPROGRESS)
-            };
+            // EINPROGRESS even when a loopback peer has already answered inside the call:
+            // Linux always says so for a non-blocking TCP connect (programs such as
+            // CPython's tests count on it); POLLOUT and SO_ERROR tell the outcome.
+            self.inner.st.lock().unreported = true;
+            return Err(Errno::EINPROGRESS);
         }
         loop {
             {

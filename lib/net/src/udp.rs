@@ -3,7 +3,7 @@
 use alloc::collections::VecDeque;
 use alloc::sync::Arc;
 use core::ffi::c_void;
-use core::net::SocketAddr;
+use core::net::{IpAddr, SocketAddr};
 use uk_abi::uio::{Sink, Source};
 use uk_abi::Errno;
 use uk_lwip_sys as sys;
@@ -23,6 +23,10 @@ struct State {
     v6: bool,
     rx: VecDeque<(*mut sys::pbuf, SocketAddr)>,
     dropped: u64,
+    /// The error an ICMP message would have left on a connected socket (Linux's
+    /// sk_err): ECONNREFUSED after a datagram to a port of this image that no socket
+    /// is bound to. Reported once, by the next send, recv or SO_ERROR; poll shows POLLERR.
+    error: Option<Errno>,
 }
 
 // SAFETY: the raw pointers are only used under the core lock, on the one CPU.
@@ -77,6 +81,7 @@ impl UdpSocket {
                 v6,
                 rx: VecDeque::new(),
                 dropped: 0,
+                error: None,
             }),
             wq: WaitQueue::new(),
         });
@@ -160,13 +165,16 @@ impl UdpSocket {
             .transpose()?;
         locked(|| {
             let pcb = self.pcb()?;
+            if let Some(e) = self.inner.st.lock().error.take() {
+                return Err(e);
+            }
             // SAFETY: core lock held; the pbuf is filled and freed here.
             unsafe {
+                let connected = (*pcb).flags & UDP_FLAGS_CONNECTED != 0;
                 let (ip, port) = match dest {
                     Some(d) => d,
                     None => {
-                        if (*pcb).flags & 0x04 == 0 {
-                            // UDP_FLAGS_CONNECTED
+                        if !connected {
                             return Err(Errno::EDESTADDRREQ);
                         }
                         ((*pcb).remote_ip, (*pcb).remote_port)
@@ -190,7 +198,21 @@ impl UdpSocket {
                 let e = sys::udp_sendto(pcb, p, &ip, port);
                 sys::pbuf_free(p);
                 match e {
-                    OK => Ok(buf.len()),
+                    OK => {
+                        // Linux tells a connected socket that its peer's port is closed
+                        // (the ICMP port unreachable the datagram causes); lwIP does not
+                        // pass ICMP errors up, so for this image's own addresses, where
+                        // the answer is known now, the error is left here.
+                        let to_peer = ip_eq(&ip, &(*pcb).remote_ip) && port == (*pcb).remote_port;
+                        if connected && to_peer {
+                            let to = addr::from_lwip(&ip);
+                            if is_local(to) && !has_receiver(to, port) {
+                                self.inner.st.lock().error = Some(Errno::ECONNREFUSED);
+                                self.inner.wq.notify(POLLERR);
+                            }
+                        }
+                        Ok(buf.len())
+                    }
                     e if e == sys::err_enum_t::ERR_RTE as sys::err_t => Err(Errno::ENETUNREACH),
                     e if e == sys::err_enum_t::ERR_MEM as sys::err_t => Err(Errno::ENOBUFS),
                     _ => Err(Errno::EINVAL),
@@ -211,6 +233,9 @@ impl UdpSocket {
         loop {
             let r = locked(|| {
                 let mut st = self.inner.st.lock();
+                if let Some(e) = st.error.take() {
+                    return Some(Err(e));
+                }
                 let &(p, from) = st.rx.front()?;
                 // SAFETY: queued pbuf, ours.
                 let full = unsafe { (*p).tot_len } as usize;
@@ -237,11 +262,10 @@ impl UdpSocket {
                 }
                 Wait::NonBlocking => return Err(Errno::EAGAIN),
                 Wait::Until(d) => {
-                    match self
-                        .inner
-                        .wq
-                        .wait_until(d, || !self.inner.st.lock().rx.is_empty())
-                    {
+                    match self.inner.wq.wait_until(d, || {
+                        let st = self.inner.st.lock();
+                        !st.rx.is_empty() || st.error.is_some()
+                    }) {
                         Wake::Woken => {}
                         Wake::Interrupted => return Err(Errno::EINTR),
                         _ => return Err(Errno::EAGAIN),
@@ -251,13 +275,22 @@ impl UdpSocket {
         }
     }
 
-    /// POLLIN when a datagram waits; always writable.
+    /// POLLIN when a datagram waits, POLLERR when an error does; always writable.
     pub fn poll(&self) -> u32 {
         let mut r = POLLOUT | POLLWRNORM;
-        if !self.inner.st.lock().rx.is_empty() {
+        let st = self.inner.st.lock();
+        if !st.rx.is_empty() {
             r |= POLLIN | POLLRDNORM;
         }
+        if st.error.is_some() {
+            r |= POLLERR;
+        }
         r
+    }
+
+    /// SO_ERROR: the pending error, cleared.
+    pub fn take_error(&self) -> Option<Errno> {
+        self.inner.st.lock().error.take()
     }
 
     pub fn wait_queue(&self) -> &WaitQueue {
@@ -317,6 +350,53 @@ impl Drop for UdpSocket {
     fn drop(&mut self) {
         self.close();
     }
+}
+
+/// lwIP's `UDP_FLAGS_CONNECTED` (udp.h, a macro bindgen does not carry).
+const UDP_FLAGS_CONNECTED: u8 = 0x04;
+
+fn ip_eq(a: &sys::ip_addr_t, b: &sys::ip_addr_t) -> bool {
+    addr::from_lwip(a) == addr::from_lwip(b)
+}
+
+/// True when `ip` is this image itself: loopback, or an address of one of its netifs
+/// (lwIP delivers those through loopback too). Core lock held.
+fn is_local(ip: IpAddr) -> bool {
+    if ip.is_loopback() {
+        return true;
+    }
+    // SAFETY: core lock held by the caller; walks lwIP's list of live netifs.
+    unsafe {
+        let mut n = sys::netif_list;
+        while !n.is_null() {
+            let own = addr::from_lwip(&(*n).ip_addr);
+            if !own.is_unspecified() && own == ip {
+                return true;
+            }
+            if (*n).ip6_addr.iter().any(|a| addr::from_lwip(a) == ip) {
+                return true;
+            }
+            n = (*n).next;
+        }
+    }
+    false
+}
+
+/// True when some UDP socket of this image would take a datagram for `ip`:`port` (bound
+/// to that port on that address or on any). Core lock held.
+fn has_receiver(ip: IpAddr, port: u16) -> bool {
+    // SAFETY: core lock held by the caller; walks lwIP's list of live UDP pcbs.
+    unsafe {
+        let mut pcb = sys::udp_pcbs;
+        while !pcb.is_null() {
+            let local = addr::from_lwip(&(*pcb).local_ip);
+            if (*pcb).local_port == port && (local.is_unspecified() || local == ip) {
+                return true;
+            }
+            pcb = (*pcb).next;
+        }
+    }
+    false
 }
 
 /// Copy the first `n` bytes of a pbuf chain into `buf`: all of them, or EFAULT.

@@ -31,6 +31,8 @@ use uk_abi::signal::{
 
 /// Host signals that arrived and are not yet taken by the kernel (bit n-1 = signal n).
 static HOST_SIGNALS: AtomicU64 = AtomicU64::new(0);
+/// A targeted signal from outside not yet taken: bit 63 set, `pid << 8 | sig` below.
+static TARGETED: AtomicU64 = AtomicU64::new(0);
 /// The monotonic deadline the host timer is armed for (0: not armed).
 static ARMED: AtomicU64 = AtomicU64::new(0);
 
@@ -45,6 +47,13 @@ pub fn take_signals() -> u64 {
         return 0;
     }
     HOST_SIGNALS.swap(0, Ordering::Relaxed)
+}
+
+/// The targeted signal that arrived (host signal [`uk_plat::TARGETED_SIGNAL`] queued
+/// with the value `pid << 8 | sig`), taken: (pid, sig).
+pub fn take_targeted() -> Option<(i32, usize)> {
+    let v = TARGETED.swap(0, Ordering::Relaxed);
+    (v >> 63 != 0).then_some((((v >> 8) & 0x7fff_ffff) as i32, (v & 0xff) as usize))
 }
 
 /// Whether outside signals wait to be taken (a host call interrupted by one returns
@@ -149,6 +158,14 @@ extern "C" fn preempted(info: *mut u64) -> usize {
 extern "C" fn on_interrupt(sig: i32, info: *mut u64, uc: *mut u8) {
     if sig == SIGALRM as i32 {
         ARMED.store(0, Ordering::Relaxed);
+    } else if sig == uk_plat::TARGETED_SIGNAL as i32 {
+        // SAFETY: the host's siginfo for this frame: si_code at byte 8, and for a
+        // sigqueue (SI_QUEUE, -1) the value's low 32 bits at byte 24.
+        let (code, value) = unsafe { (*(info as *const i32).add(2), *(info as *const u32).add(6)) };
+        if code == -1 {
+            TARGETED.store(1 << 63 | u64::from(value), Ordering::Relaxed);
+            HOST_SIGNALS.fetch_or(1 << (sig - 1), Ordering::Relaxed);
+        }
     } else if (1..=64).contains(&sig) {
         HOST_SIGNALS.fetch_or(1 << (sig - 1), Ordering::Relaxed);
     }
@@ -183,7 +200,10 @@ pub fn install() {
         host::uk_linuxu_sigreturn as *const () as usize,
         0,
     ];
-    for sig in FORWARDED_SIGNALS {
+    for sig in FORWARDED_SIGNALS
+        .into_iter()
+        .chain([uk_plat::TARGETED_SIGNAL])
+    {
         host::call(
             nr::SYS_RT_SIGACTION,
             [sig, act.as_ptr() as usize, 0, 8, 0, 0],

@@ -303,6 +303,10 @@ impl Platform for LinuxU {
         memory::program_data()
     }
 
+    fn populated(&self, start: usize, len: usize, f: &mut dyn FnMut(usize, usize)) -> bool {
+        memory::populated(start, len, f)
+    }
+
     fn entropy(&self, buf: &mut [u8]) {
         // The seed: the host's getrandom at boot, with the CPU's generator (RDSEED, else
         // RDRAND) mixed in when the CPU has one. Only the CPUID leaves that say so are
@@ -342,6 +346,10 @@ impl Platform for LinuxU {
 
     fn take_signals(&self) -> u64 {
         interrupt::take_signals()
+    }
+
+    fn take_targeted_signal(&self) -> Option<(i32, usize)> {
+        interrupt::take_targeted()
     }
 
     /// A host `setitimer` (SIGALRM): see interrupt.rs.

@@ -232,6 +232,33 @@ pub fn release(start: usize, len: usize) -> bool {
     host::call(nr::SYS_MADVISE, [start, len, MADV_REMOVE as usize, 0, 0, 0]) == 0
 }
 
+/// `Platform::populated`: the memfd's data ranges (`lseek` SEEK_DATA / SEEK_HOLE) within
+/// `[start, start+len)`.
+pub fn populated(start: usize, len: usize, f: &mut dyn FnMut(usize, usize)) -> bool {
+    const SEEK_DATA: usize = 3;
+    const SEEK_HOLE: usize = 4;
+    let (base, size) = memory();
+    if !inside((base, size), start, len) {
+        return false;
+    }
+    let fd = memfd() as usize;
+    let end = start - base + len;
+    let mut off = start - base;
+    while off < end {
+        // ENXIO: no data from `off` to the end of the file.
+        let d = host::call(nr::SYS_LSEEK, [fd, off, SEEK_DATA, 0, 0, 0]);
+        if d < 0 || d as usize >= end {
+            break;
+        }
+        let d = d as usize;
+        let h = host::call(nr::SYS_LSEEK, [fd, d, SEEK_HOLE, 0, 0, 0]);
+        let h = if h < 0 { end } else { (h as usize).min(end) };
+        f(base + d, base + h);
+        off = h;
+    }
+    true
+}
+
 /// `Platform::protect`, for the memory and the alias window.
 pub fn protect(start: usize, len: usize, prot: u32) -> bool {
     if prot & !(PROT_READ | PROT_WRITE | PROT_EXEC) != 0 {

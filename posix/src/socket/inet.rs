@@ -270,6 +270,10 @@ impl Proto for Udp {
         self.peer.lock().map(SockAddr::Inet).ok_or(Errno::ENOTCONN)
     }
 
+    fn take_error(&self) -> Option<Errno> {
+        self.s.take_error()
+    }
+
     fn poll(&self) -> u32 {
         self.s.poll()
     }

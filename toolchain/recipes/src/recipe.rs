@@ -150,6 +150,11 @@ pub struct Run {
     pub memory: Option<String>,
     #[serde(default)]
     pub ports: Vec<String>,
+    /// An absolute guest path where the image file itself appears in the recipe's
+    /// root on linuxu (a hard link, else a copy), and the program's argv\[0\]: a
+    /// program that runs itself again (CPython's `sys.executable`) finds it there, and
+    /// execve of the image starts its own program anew (docs/processes.md).
+    pub executable: Option<String>,
     /// `[[run.prepare]]`: files the image needs that are made on the first run.
     #[serde(default)]
     pub prepare: Vec<Prepare>,
@@ -187,6 +192,34 @@ pub struct Test {
     pub expect_exit: i32,
 }
 
+/// `[python]`: the app is a Python program run by an interpreter recipe's image (the
+/// `python` recipe by default) instead of a C program built from source. The image is
+/// the interpreter's; what makes the app is its root: the interpreter's standard
+/// library, the pure-Python wheels of `requirements` unpacked into site-packages, and
+/// the `app` folder as `/app`, with `/app/<entry>` as the program's first argument.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Python {
+    /// The interpreter's app recipe (its image and its root's standard library).
+    #[serde(default = "default_interpreter")]
+    pub interpreter: String,
+    /// Exact pins (`bottle==0.12.25`), one per package, dependencies included: each is
+    /// downloaded as one wheel without its dependencies, like the lines of a lock file.
+    #[serde(default)]
+    pub requirements: Vec<String>,
+    /// The app's folder, relative to the recipe's folder; copied to `/app`.
+    pub app: String,
+    /// The script `python` runs, relative to `app`.
+    pub entry: String,
+}
+
+fn default_interpreter() -> String {
+    "python".to_string()
+}
+
+/// Where a `[python]` app's folder is in the image's root.
+pub const PYTHON_APP_DIR: &str = "/app";
+
 /// One `[config]` entry: option name, value, and the line it was written on (so the
 /// kconfig resolver can say where a bad value came from).
 pub type ConfigEntry = (String, toml::Value, usize);
@@ -214,6 +247,7 @@ struct RawRecipe {
     #[serde(default)]
     config: toml::Table,
     test: Option<Test>,
+    python: Option<Python>,
 }
 
 /// A loaded and checked recipe.
@@ -230,6 +264,8 @@ pub struct Recipe {
     pub rootfs: BTreeMap<String, String>,
     pub run: Run,
     pub test: Option<Test>,
+    /// `[python]`: a Python app on an interpreter recipe's image.
+    pub python: Option<Python>,
     config: Vec<ConfigEntry>,
     path: PathBuf,
 }
@@ -253,6 +289,79 @@ fn line_col(text: &str, offset: usize) -> (usize, usize) {
     let line_start = before.rfind('\n').map_or(0, |i| i + 1);
     let col = before[line_start..].chars().count() + 1;
     (line, col)
+}
+
+/// Where in a recipe file a `[python]` problem is: a key of `[python]` (an element of
+/// its array when given), or a table's header.
+#[derive(Debug, Clone, Copy)]
+enum Place {
+    Key(&'static str, Option<usize>),
+    Table(&'static str),
+}
+
+impl Place {
+    /// The byte offset of the place in `text` (0 when it cannot be found).
+    fn offset(self, text: &str) -> usize {
+        let Ok(doc) = toml_edit::ImDocument::parse(text) else {
+            return 0;
+        };
+        let span = match self {
+            Place::Table(t) => doc.get(t).and_then(|i| i.span()),
+            Place::Key("kind", _) => doc.get_key_value("kind").and_then(|(k, _)| k.span()),
+            Place::Key(key, index) => {
+                let Some(py) = doc.get("python").and_then(|i| i.as_table_like()) else {
+                    return 0;
+                };
+                let element = index.and_then(|i| {
+                    py.get(key)
+                        .and_then(|v| v.as_array())
+                        .and_then(|a| a.get(i))
+                        .and_then(|v| v.span())
+                });
+                element.or_else(|| py.get_key_value(key).and_then(|(k, _)| k.span()))
+            }
+        };
+        span.map_or(0, |s| s.start)
+    }
+}
+
+/// A requirement pinned to one release, `NAME==VERSION`, as (normalized name, version):
+/// the wheel is cached by requirement, so a range would freeze at whatever release the
+/// first build found.
+pub fn parse_pin(req: &str) -> std::result::Result<(String, String), String> {
+    let bad = |why: &str| {
+        Err(format!(
+            "[python] requirements: `{req}` {why}; write NAME==VERSION (e.g. \
+             bottle==0.12.25), one per package, dependencies included"
+        ))
+    };
+    let Some((name, version)) = req.split_once("==") else {
+        return bad("is not pinned to one release");
+    };
+    let (name, version) = (name.trim(), version.trim());
+    let name_ok = !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
+    if !name_ok {
+        return bad("has no plain package name (extras and markers are not supported)");
+    }
+    let version_ok = !version.is_empty()
+        && version
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._+!-".contains(&b));
+    if !version_ok {
+        return bad("has no exact version");
+    }
+    // PEP 503 normalization: runs of `-_.` are one `-`, lower case.
+    let mut norm = String::new();
+    for part in name.split(['-', '_', '.']).filter(|p| !p.is_empty()) {
+        if !norm.is_empty() {
+            norm.push('-');
+        }
+        norm.push_str(&part.to_ascii_lowercase());
+    }
+    Ok((norm, version.to_string()))
 }
 
 fn is_sha256_hex(s: &str) -> bool {
@@ -402,15 +511,119 @@ impl Recipe {
             rootfs: raw.rootfs,
             run: raw.run,
             test: raw.test,
+            python: raw.python,
             config,
             path: path.to_path_buf(),
         };
+        if let Some(py) = &r.python {
+            // Checked first: a Python app has no [source], which check() would name as
+            // the problem.
+            r.check_python(py)
+                .map_err(|(place, m)| at(place.offset(text), m))?;
+        }
         r.check().map_err(|m| at(0, m))?;
         Ok(r)
     }
 
+    /// The rules of a `[python]` app: no C build of its own (the image is the
+    /// interpreter's), exact pins, relative app paths. Errors say where.
+    fn check_python(&self, py: &Python) -> std::result::Result<(), (Place, String)> {
+        if self.kind == Kind::Port {
+            return Err((
+                Place::Key("kind", None),
+                "[python] is for apps: a Python app runs on the interpreter's image, \
+                 it installs no C library; remove kind = \"port\""
+                    .to_string(),
+            ));
+        }
+        let not_here = |table: &'static str, what: &str| {
+            Err((
+                Place::Table(table),
+                format!(
+                    "[{table}] {what} is for C programs built from source; a [python] app \
+                     has no build of its own (its image is the `{}` recipe's): remove it",
+                    py.interpreter
+                ),
+            ))
+        };
+        let s = &self.source;
+        if s.url.is_some() || s.path.is_some() || s.debian.is_some() || !s.patches.is_empty() {
+            return not_here("source", "");
+        }
+        if !self.depends.ports.is_empty() {
+            return not_here("depends", "");
+        }
+        let b = &self.build;
+        if !b.steps.is_empty()
+            || b.binary.is_some()
+            || !b.programs.is_empty()
+            || !b.files.is_empty()
+            || !b.env.is_empty()
+            || !b.inputs.is_empty()
+        {
+            return not_here("build", "");
+        }
+        if !self.config.is_empty() {
+            return not_here("config", "(kernel options)");
+        }
+        if py.interpreter == self.name {
+            return Err((
+                Place::Key("interpreter", None),
+                format!(
+                    "[python] interpreter = \"{}\" is this recipe; name the interpreter's \
+                     recipe (python)",
+                    py.interpreter
+                ),
+            ));
+        }
+        let mut seen: Vec<String> = Vec::new();
+        for (i, req) in py.requirements.iter().enumerate() {
+            let (name, _) = parse_pin(req).map_err(|m| (Place::Key("requirements", Some(i)), m))?;
+            if seen.contains(&name) {
+                return Err((
+                    Place::Key("requirements", Some(i)),
+                    format!("[python] requirements: `{name}` is listed twice"),
+                ));
+            }
+            seen.push(name);
+        }
+        for (key, value) in [("app", &py.app), ("entry", &py.entry)] {
+            let plain = !value.is_empty()
+                && Path::new(value)
+                    .components()
+                    .all(|c| matches!(c, std::path::Component::Normal(_)));
+            if !plain {
+                return Err((
+                    Place::Key(key, None),
+                    format!(
+                        "[python] {key} = \"{value}\" must be a relative path without `.` or \
+                         `..` ({})",
+                        if key == "app" {
+                            "the app's folder, beside the recipe"
+                        } else {
+                            "the script in the app's folder"
+                        }
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The program's first arguments before `[run] args` (or `[test] args`) and the
+    /// user's: a `[python]` app's script, which the interpreter's image runs.
+    pub fn entry_args(&self) -> Vec<String> {
+        match &self.python {
+            Some(py) => vec![format!("{PYTHON_APP_DIR}/{}", py.entry)],
+            None => Vec::new(),
+        }
+    }
+
     /// Cross-field rules that serde cannot express.
     fn check(&self) -> std::result::Result<(), String> {
+        if self.python.is_some() {
+            return Ok(());
+        }
         let s = &self.source;
         if let Some(p) = &s.path {
             if s.url.is_some() || s.debian.is_some() || s.sha256.is_some() {
@@ -869,6 +1082,128 @@ expect_stdout = "hi\n"
         assert!(e.message.contains("is this recipe"), "{e}");
         let e = parse(&with.replace("say =", "sya =")).unwrap_err();
         assert!(e.message.contains("sya"), "{e}");
+    }
+
+    const PY_APP: &str = r#"name = "webapp"
+version = "1.0"
+
+[python]
+requirements = ["bottle==0.12.25", "Flask_Cors==4.0"]
+app = "webapp"
+entry = "app.py"
+
+[run]
+ports = ["8080:8080"]
+"#;
+
+    #[test]
+    fn a_python_app_parses_with_its_defaults() {
+        let r = parse(PY_APP).unwrap();
+        let py = r.python.as_ref().unwrap();
+        assert_eq!(py.interpreter, "python");
+        assert_eq!(py.requirements, ["bottle==0.12.25", "Flask_Cors==4.0"]);
+        assert_eq!(r.entry_args(), ["/app/app.py"]);
+        assert!(parse(GOOD).unwrap().entry_args().is_empty());
+        assert_eq!(
+            parse_pin("Flask_Cors==4.0").unwrap(),
+            ("flask-cors".to_string(), "4.0".to_string())
+        );
+        let own = PY_APP.replace("[python]\n", "[python]\ninterpreter = \"python3.12\"\n");
+        assert_eq!(
+            parse(&own).unwrap().python.unwrap().interpreter,
+            "python3.12"
+        );
+    }
+
+    /// Each mistake in a Python app's recipe is reported at its own line.
+    #[test]
+    fn python_app_mistakes_report_their_lines() {
+        let line_of =
+            |text: &str, needle: &str| text.lines().position(|l| l.contains(needle)).unwrap() + 1;
+        let cases: &[(&str, &str, &str, &str)] = &[
+            // (replace, with, the line that is wrong, the message says)
+            (
+                "\"bottle==0.12.25\"",
+                "\"bottle>=0.12\"",
+                "bottle>=",
+                "not pinned",
+            ),
+            (
+                "\"Flask_Cors==4.0\"",
+                "\"flask[async]==2.3\"",
+                "flask[async]",
+                "plain package name",
+            ),
+            (
+                "\"Flask_Cors==4.0\"",
+                "\"bottle==0.13\"",
+                "bottle==0.13",
+                "listed twice",
+            ),
+            ("\"Flask_Cors==4.0\"", "\"x== \"", "x== ", "exact version"),
+            (
+                "app = \"webapp\"",
+                "app = \"../webapp\"",
+                "app = ",
+                "relative path",
+            ),
+            (
+                "entry = \"app.py\"",
+                "entry = \"/app.py\"",
+                "entry = ",
+                "relative path",
+            ),
+            (
+                "entry = \"app.py\"\n",
+                "",
+                "[python]",
+                "missing field `entry`",
+            ),
+            (
+                "entry = \"app.py\"",
+                "entry = \"app.py\"\nmain = 1",
+                "main = 1",
+                "unknown field `main`",
+            ),
+            (
+                "[python]\n",
+                "[python]\ninterpreter = \"webapp\"\n",
+                "interpreter",
+                "is this recipe",
+            ),
+            (
+                "version = \"1.0\"\n",
+                "version = \"1.0\"\nkind = \"port\"\n",
+                "kind",
+                "is for apps",
+            ),
+            (
+                "[run]",
+                "[build]\nsteps = [[\"make\"]]\n[run]",
+                "[build]",
+                "[build]",
+            ),
+            (
+                "[run]",
+                "[source]\npath = \"x\"\n[run]",
+                "[source]",
+                "[source]",
+            ),
+            (
+                "[run]",
+                "[config]\n\"uk.log_level\" = \"info\"\n[run]",
+                "[config]",
+                "[config]",
+            ),
+        ];
+        for (from, to, line, says) in cases {
+            assert!(PY_APP.contains(from), "{from}");
+            let text = PY_APP.replace(from, to);
+            let e = parse(&text).unwrap_err();
+            assert_eq!(e.line, line_of(&text, line), "{from} -> {to}: {e}");
+            assert!(e.message.contains(says), "{from} -> {to}: {e}");
+            assert!(e.to_string().starts_with("recipes/demo.toml:"), "{e}");
+        }
     }
 
     #[test]

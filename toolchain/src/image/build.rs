@@ -113,7 +113,7 @@ pub enum Report {
 }
 
 impl Report {
-    fn say(self, line: String) {
+    pub(crate) fn say(self, line: String) {
         match self {
             Report::Stdout => println!("{line}"),
             Report::Stderr => eprintln!("ukport: {line}"),
@@ -126,7 +126,7 @@ impl Report {
 /// whether another process held it first. Several `ukport` processes that find one
 /// image out of date (tests starting the same app at once) then update it one after
 /// another, and the later ones find it current, instead of relinking over each other.
-fn lock_image(image: &Path) -> Result<(fs::File, bool)> {
+pub(crate) fn lock_image(image: &Path) -> Result<(fs::File, bool)> {
     use fs4::fs_std::FileExt;
     let dir = image.parent().context("an image path has a folder")?;
     fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
@@ -154,6 +154,9 @@ pub fn build_to(
     jobs: Option<usize>,
     report: Report,
 ) -> Result<PathBuf> {
+    if r.python.is_some() {
+        return super::pyapp::build(r, plat, report);
+    }
     // Before any port: ports other than libc are built with uk-cc.
     let cc = bins::uk_cc()?;
     if r.kind == Kind::Port {
@@ -419,6 +422,9 @@ fn image_stamp(r: &Recipe, kernel_lib: &Path) -> Result<String> {
 /// True when `image` was built from the current recipe, source and kernel (building the
 /// kernel first if its sources changed). With `UK_KERNEL`, that kernel is the one.
 pub fn image_is_current(r: &Recipe, plat: Platform, image: &Path) -> Result<bool> {
+    if r.python.is_some() {
+        return super::pyapp::is_current(r, plat, image);
+    }
     let Ok(old) = fs::read_to_string(stamp_path(image)) else {
         return Ok(false);
     };

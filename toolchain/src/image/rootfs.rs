@@ -24,7 +24,19 @@ pub fn assemble_rootfs(r: &Recipe) -> Result<Option<PathBuf>> {
 }
 
 fn assemble(r: &Recipe, seen: &mut Vec<String>) -> Result<Option<PathBuf>> {
-    if r.rootfs.is_empty()
+    if r.python.is_some() {
+        // A Python app's root is made by its build (image::pyapp); [rootfs] files go
+        // on top of it, as for any app.
+        let dir = rootfs_dir(r);
+        if !dir.is_dir() {
+            bail!(
+                "the root of {} ({}) is not made yet: `ukport build {}` makes it",
+                r.name,
+                dir.display(),
+                r.path().display()
+            );
+        }
+    } else if r.rootfs.is_empty()
         && r.build.programs.is_empty()
         && r.build.files.is_empty()
         && r.depends.programs.is_empty()
@@ -84,8 +96,42 @@ fn copy_root(dir: &Path, from: &Path) -> Result<()> {
     Ok(())
 }
 
+/// `[run] executable`: the image file appears at that guest path in the recipe's root
+/// folder `dir` (a hard link, else a copy; an up-to-date one is kept). Returns the guest
+/// path, the program's argv\[0\].
+pub fn place_executable(r: &Recipe, dir: &Path, image: &Path) -> Result<Option<String>> {
+    let Some(guest) = &r.run.executable else {
+        return Ok(None);
+    };
+    let rel = guest_path(r, "[run] executable", guest)?;
+    let to = dir.join(rel);
+    if let Some(parent) = to.parent() {
+        fs::create_dir_all(parent)
+            .with_context(|| format!("cannot create {}", parent.display()))?;
+    }
+    use std::os::unix::fs::MetadataExt;
+    let same = |a: &fs::Metadata, b: &fs::Metadata| a.dev() == b.dev() && a.ino() == b.ino();
+    let img = fs::metadata(image).with_context(|| format!("cannot read {}", image.display()))?;
+    match fs::metadata(&to) {
+        Ok(m) if same(&m, &img) => return Ok(Some(guest.clone())),
+        Ok(_) => {
+            fs::remove_file(&to).with_context(|| format!("cannot replace {}", to.display()))?
+        }
+        Err(_) => {}
+    }
+    if fs::hard_link(image, &to).is_err() {
+        fs::copy(image, &to).with_context(|| {
+            format!(
+                "[run] executable \"{guest}\": cannot copy the image to {}",
+                to.display()
+            )
+        })?;
+    }
+    Ok(Some(guest.clone()))
+}
+
 /// Where a recipe's root folder is assembled.
-fn rootfs_dir(r: &Recipe) -> PathBuf {
+pub(crate) fn rootfs_dir(r: &Recipe) -> PathBuf {
     paths::build_dir().join(r.id()).join("rootfs")
 }
 

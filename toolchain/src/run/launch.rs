@@ -95,7 +95,9 @@ impl Launch {
         };
         let forwards = net::parse_ports(&specs)?;
         net::check_host_ports_free(&forwards)?;
-        let mut args: Vec<String> = run.map(|r| r.args.clone()).unwrap_or_default();
+        // A Python app's script comes first (`python /app/app.py ARGS`).
+        let mut args: Vec<String> = recipe.as_ref().map(Recipe::entry_args).unwrap_or_default();
+        args.extend(run.map(|r| r.args.clone()).unwrap_or_default());
         args.extend(opts.args.iter().cloned());
         let mut env: Vec<(String, String)> = run
             .map(|r| r.env.clone().into_iter().collect())

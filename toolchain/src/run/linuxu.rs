@@ -55,8 +55,15 @@ impl Runner for Linuxu {
                 net::GUEST_PREFIX
             );
         }
+        let mut argv0 = None;
         let root = match l.root()? {
-            Some(Root::Given(dir) | Root::Recipe(dir)) => Some(root_option(&dir)?),
+            Some(Root::Recipe(dir)) => {
+                if let Some(r) = &l.recipe {
+                    argv0 = crate::image::rootfs::place_executable(r, &dir, &l.image)?;
+                }
+                Some(root_option(&dir)?)
+            }
+            Some(Root::Given(dir)) => Some(root_option(&dir)?),
             None => None,
         };
         // Read before passt starts: a bad UKIT_OPTS stops here, with nothing to clean up.
@@ -79,6 +86,10 @@ impl Runner for Linuxu {
         };
         opts.extend(user_opts);
         let mut cmd = command(&l.image, &l.args, &l.env, &opts);
+        if let Some(a) = argv0 {
+            use std::os::unix::process::CommandExt;
+            cmd.arg0(a);
+        }
         if mode == NetMode::None {
             use std::os::unix::process::CommandExt;
             // exec: the image takes over this process, so its exit status, signals and

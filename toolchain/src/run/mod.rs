@@ -59,7 +59,7 @@ pub fn resolve_image(plat: Platform, target: &str) -> Result<(PathBuf, Option<Re
         }
         return Ok((as_path.to_path_buf(), None));
     }
-    let r = Recipe::load(target)?;
+    let r = crate::image::pyapp::with_interpreter_defaults(Recipe::load(target)?)?;
     if r.kind == Kind::Port {
         bail!(
             "{} is a port (a library), not an app; nothing to run",

@@ -305,9 +305,11 @@ pub fn run(spec: &RunSpec) -> Result<i32> {
     };
     cmd.args(["-append", &cmdline]);
     cmd.stdin(Stdio::inherit()).stdout(Stdio::piped());
-    // SIGTERM/SIGHUP to ukport go to the program over the control line, so it stops
-    // through its own handler; if the VM is still running CTL_GRACE later, or a second
-    // signal comes, QEMU gets the signal and quits. ukport dying stops QEMU too.
+    // SIGTERM/SIGINT/SIGHUP to ukport go to the program over the control line, so it
+    // acts through its own handler; if the VM is still running CTL_GRACE after a
+    // SIGTERM or SIGINT, or a second one comes, QEMU gets the signal and quits. SIGHUP
+    // (reload) always goes over the line and starts no grace period. ukport dying
+    // stops QEMU too.
     super::supervise::die_with_parent(&mut cmd);
     super::supervise::catch_signals()?;
     let started = Instant::now();
@@ -329,12 +331,17 @@ pub fn run(spec: &RunSpec) -> Result<i32> {
                 let sig = super::supervise::take_pending_signal();
                 // The child is not reaped before `done` is set: the PID is QEMU's.
                 if sig != 0 {
-                    let delivered = sent_at.is_none()
+                    // SIGHUP asks a server to reload (nginx starts new workers), not to
+                    // stop: it goes over the line every time and starts no grace period.
+                    let hangup = sig == super::supervise::SIGHUP;
+                    let delivered = (hangup || sent_at.is_none())
                         && line
                             .as_mut()
                             .is_some_and(|l| std::io::Write::write_all(l, &[sig as u8]).is_ok());
                     if delivered {
-                        sent_at = Some(Instant::now());
+                        if !hangup {
+                            sent_at = Some(Instant::now());
+                        }
                     } else {
                         super::supervise::send_signal(pid, sig);
                     }

@@ -11,7 +11,7 @@ use crate::platform::Platform;
 
 /// Runs the smoke test of recipe `name` built for `plat`.
 pub fn smoke_test(name: &str, plat: Platform) -> Result<()> {
-    let r = Recipe::load(name)?;
+    let r = crate::image::pyapp::with_interpreter_defaults(Recipe::load(name)?)?;
     let Some(test) = r.test.clone() else {
         bail!("{} has no [test] section ({})", r.name, r.path().display());
     };
@@ -22,8 +22,9 @@ pub fn smoke_test(name: &str, plat: Platform) -> Result<()> {
         .transpose()?;
     let opts = linuxu::boot_options(r.run.memory.as_deref(), false, root);
     let env: Vec<(String, String)> = r.run.env.clone().into_iter().collect();
-    let args = test.args.as_ref().unwrap_or(&r.run.args);
-    let out = linuxu::command(&image, args, &env, &opts)
+    let mut args = r.entry_args();
+    args.extend(test.args.as_ref().unwrap_or(&r.run.args).iter().cloned());
+    let out = linuxu::command(&image, &args, &env, &opts)
         .stdin(std::process::Stdio::null())
         .output()
         .with_context(|| format!("cannot run {}", image.display()))?;
