@@ -1238,7 +1238,11 @@ impl AddressSpace {
         let mm = self.maps.lock();
         for (&k, v) in mm.vmas.iter() {
             if let Kind::Copy { frame } = v.kind {
-                if !crate::view::showing(k, frame, v.len) {
+                // Identity frames given back by another view's end (unshow) come back
+                // read+write: a range of other protection (a program's text) is
+                // shown again with its own.
+                let reprotect = frame == k && !is_default(v.prot);
+                if reprotect || !crate::view::showing(k, frame, v.len) {
                     crate::view::show(k, frame, v.len, v.prot & ACCESS);
                 }
             }

@@ -97,6 +97,11 @@ impl Source {
 pub struct Depends {
     #[serde(default)]
     pub ports: Vec<String>,
+    /// Apps whose root (their `[build] programs`, `[build] files` and `[rootfs]`) is
+    /// copied into this app's root first: `programs = ["busybox"]` gives an image
+    /// /bin/sh and the commands a shell runs (docs/processes.md).
+    #[serde(default)]
+    pub programs: Vec<String>,
 }
 
 /// `[build]`: the program's own build system, driven step by step.
@@ -658,6 +663,15 @@ impl Recipe {
         if self.kind == Kind::Port && !self.build.programs.is_empty() {
             return Err("[build] programs is for kind = \"app\"".to_string());
         }
+        if self.kind == Kind::Port && !self.depends.programs.is_empty() {
+            return Err("[depends] programs is for kind = \"app\"".to_string());
+        }
+        if self.depends.programs.iter().any(|p| p == &self.name) {
+            return Err(format!(
+                "[depends] programs names the recipe itself ({})",
+                self.name
+            ));
+        }
         if self.kind == Kind::Port && !self.build.files.is_empty() {
             return Err("[build] files is for kind = \"app\"".to_string());
         }
@@ -857,6 +871,7 @@ patches = ["ports/demo/0001-x.patch"]
 
 [depends]
 ports = ["zlib"]
+programs = ["busybox"]
 
 [build]
 env = { CFLAGS = "-O2" }
@@ -894,6 +909,7 @@ expect_stdout = "hi\n"
         let deb = r.source.debian.as_ref().unwrap();
         assert_eq!(deb.upstream_version(), "1.0");
         assert_eq!(r.depends.ports, vec!["zlib"]);
+        assert_eq!(r.depends.programs, vec!["busybox"]);
         assert_eq!(r.build.steps[1], vec!["make", "-j{jobs}"]);
         assert_eq!(r.build.binary.as_deref(), Some("demo"));
         assert_eq!(r.build.programs["/bin/helper"], "tools/helper");
@@ -984,9 +1000,18 @@ expect_stdout = "hi\n"
             .replace("programs = { \"/bin/helper\" = \"tools/helper\" }\n", "");
         let e = parse(&text).unwrap_err();
         assert!(
+            e.message
+                .contains("[depends] programs is for kind = \"app\""),
+            "{e}"
+        );
+        let e = parse(&text.replace("programs = [\"busybox\"]\n", "")).unwrap_err();
+        assert!(
             e.message.contains("[build] files is for kind = \"app\""),
             "{e}"
         );
+        // An app cannot take its own root.
+        let e = parse(&GOOD.replace("[\"busybox\"]", "[\"demo\"]")).unwrap_err();
+        assert!(e.message.contains("names the recipe itself"), "{e}");
 
         let text = GOOD.replace("sha256 = \"7d5b", "sha256 = \"zz5b");
         let e = parse(&text).unwrap_err();

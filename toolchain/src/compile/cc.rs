@@ -69,7 +69,8 @@ pub enum Mode {
     /// Compile (if given sources) and link an image.
     Link,
     /// Stop before linking: -c, -S, -E, -M, -MM, -fsyntax-only (and calls without inputs,
-    /// which gcc answers with its own error).
+    /// which gcc answers with its own error); also a partial link (-r: objects into one
+    /// relocatable object, as Kbuild's `built-in.o`), which needs no crt, libc or kernel.
     NoLink,
     /// Only queries (-print-*, -dumpmachine, --version, -v, ...) and no inputs.
     Info,
@@ -224,6 +225,8 @@ pub fn parse(args: &[String]) -> Result<Parsed, UsageError> {
 
         match a {
             "-c" | "-S" | "-E" | "-M" | "-MM" | "-fsyntax-only" => stop_before_link = true,
+            // A partial link: gcc passes it to ld with no start files and no libraries.
+            "-r" | "-relocatable" | "-Wl,-r" | "-Wl,--relocatable" => stop_before_link = true,
             "-fPIC" | "-fpic" | "-fPIE" | "-fpie" => p.pic = true,
             "-fno-PIC" | "-fno-pic" | "-fno-PIE" | "-fno-pie" => p.pic = false,
             "-m32" | "-mx32" | "-m16" => return Err(UsageError::Arch(a.into())),
@@ -939,6 +942,16 @@ mod tests {
         assert_eq!(parse_s("-M foo.c").mode, Mode::NoLink);
         assert_eq!(parse_s("-MM foo.c").mode, Mode::NoLink);
         assert_eq!(parse_s("-fsyntax-only foo.c").mode, Mode::NoLink);
+        // Kbuild's partial link (`$(CC) -nostdlib -r -o built-in.o a.o b.o`): no image,
+        // and in a program build no -static-pie (ld refuses -r with -pie).
+        let mut r = parse_s("-nostdlib -r -o built-in.o a.o b.o");
+        assert_eq!(r.mode, Mode::NoLink);
+        (r.uk.program, r.pic) = (true, true); // as main() sets them for a program
+        let sys = Sysroot::at("/musl");
+        let argv = compile_command(&r, &sys, Path::new("/gcc/include"));
+        assert!(
+            argv.contains(&"-r".into()) && !argv.iter().any(|a| a.contains("pie") && a != "-fPIE")
+        );
         assert_eq!(parse_s("-MD -MF foo.d foo.c").mode, Mode::Link);
         assert_eq!(parse_s("-MMD -c foo.c").mode, Mode::NoLink);
         assert_eq!(parse_s("foo.c").mode, Mode::Link);

@@ -8,6 +8,7 @@ use anyhow::{bail, Context, Result};
 
 use crate::packages::recipe::{guest_relative, Recipe};
 use crate::paths;
+use crate::platform::Platform;
 
 /// The recipe's `[rootfs]` files copied into `build/<name>-<version>/rootfs` (plus an
 /// empty `/tmp`), the folder `ukport run` mounts as the image's `/` through hostfs.
@@ -16,7 +17,13 @@ use crate::paths;
 /// Files are overwritten in place, never the folder removed, so an image already
 /// running from it keeps working; a file dropped from `[rootfs]` disappears at the next
 /// `ukport build`, which starts the build folder afresh.
+/// The roots of the apps in `[depends] programs` come first (each built or updated
+/// as needed, then copied in with its links), so that the recipe's own files win.
 pub fn assemble_rootfs(r: &Recipe) -> Result<Option<PathBuf>> {
+    assemble(r, &mut Vec::new())
+}
+
+fn assemble(r: &Recipe, seen: &mut Vec<String>) -> Result<Option<PathBuf>> {
     if r.python.is_some() {
         // A Python app's root is made by its build (image::pyapp); [rootfs] files go
         // on top of it, as for any app.
@@ -29,12 +36,41 @@ pub fn assemble_rootfs(r: &Recipe) -> Result<Option<PathBuf>> {
                 r.path().display()
             );
         }
-    } else if r.rootfs.is_empty() && r.build.programs.is_empty() && r.build.files.is_empty() {
+    } else if r.rootfs.is_empty()
+        && r.build.programs.is_empty()
+        && r.build.files.is_empty()
+        && r.depends.programs.is_empty()
+    {
         return Ok(None);
     }
     let dir = rootfs_dir(r);
     fs::create_dir_all(dir.join("tmp"))
         .with_context(|| format!("cannot create {}", dir.display()))?;
+    seen.push(r.name.clone());
+    for dep in &r.depends.programs {
+        if seen.contains(dep) {
+            bail!(
+                "[depends] programs of {}: {} depends on itself through {}",
+                r.path().display(),
+                dep,
+                seen.join(" -> ")
+            );
+        }
+        // Built (or updated) for the host, whose build installs its program files.
+        let (_, dep_recipe) = crate::run::resolve_image(Platform::build_host(), dep)
+            .with_context(|| format!("{}: [depends] programs \"{dep}\"", r.name))?;
+        let dep_recipe = dep_recipe.context("a recipe name resolves to its recipe")?;
+        if let Some(from) = assemble(&dep_recipe, seen)? {
+            copy_root(&dir, &from).with_context(|| {
+                format!(
+                    "{}: cannot copy the root of {dep} ({})",
+                    r.name,
+                    from.display()
+                )
+            })?;
+        }
+    }
+    seen.pop();
     for (guest, file) in &r.rootfs {
         let from = r.recipes_dir().join(file);
         place(&dir, guest_path(r, "[rootfs]", guest)?, &from).with_context(|| {
@@ -46,6 +82,18 @@ pub fn assemble_rootfs(r: &Recipe) -> Result<Option<PathBuf>> {
         })?;
     }
     Ok(Some(dir))
+}
+
+/// Copies everything below the root folder `from` into the root folder `dir`.
+fn copy_root(dir: &Path, from: &Path) -> Result<()> {
+    let mut entries: Vec<_> = fs::read_dir(from)
+        .with_context(|| format!("cannot read {}", from.display()))?
+        .collect::<std::io::Result<_>>()?;
+    entries.sort_by_key(|e| e.file_name());
+    for e in entries {
+        place_tree(dir, Path::new(&e.file_name()), &e.path())?;
+    }
+    Ok(())
 }
 
 /// `[run] executable`: the image file appears at that guest path in the recipe's root
