@@ -222,6 +222,68 @@ fn a_program_on_stdin_and_the_recipe_test() {
 /// is `tests/python/suite`, docs/python.md): modules that pass on a native
 /// `musl-gcc -static` build of the same source must pass on the image too, each in an
 /// interpreter of its own, through the suite's own runner.
+/// Bad input ends as it does natively: a syntax error and an uncaught exception print
+/// CPython's traceback and exit with 1, `sys.exit(3)` exits with 3, and running out of
+/// memory (an image of 48 MiB; natively an address-space limit) raises MemoryError,
+/// never a kernel panic. The native side is the host's python3 (the same version line,
+/// CPython 3.11, on Debian 12): the last line of stderr and the status must match.
+#[test]
+fn bad_input_ends_as_natively() {
+    let cases: [(&str, &[&str]); 4] = [
+        ("syntax error", &["-c", "x = ("]),
+        ("uncaught exception", &["-c", "raise ValueError('boom')"]),
+        ("sys.exit(3)", &["-c", "import sys; sys.exit(3)"]),
+        (
+            "out of memory",
+            &["-c", "l = []\nwhile True: l.append(bytearray(1 << 20))"],
+        ),
+    ];
+    let host = uk_tests::require_tool("python3");
+    for (what, args) in cases {
+        let oom = what == "out of memory";
+        let mut native = Command::new("sh");
+        native
+            .arg("-c")
+            .arg(if oom {
+                "ulimit -v 200000; exec \"$0\" \"$@\""
+            } else {
+                "exec \"$0\" \"$@\""
+            })
+            .arg(&host)
+            .args(args);
+        let want = run_command(native, RUN_TIMEOUT);
+        app_image("python");
+        let mut cmd = Command::new(&tools().ukport);
+        cmd.args(["run"]);
+        if oom {
+            cmd.args(["-m", "48M"]);
+        }
+        cmd.args(["python", "--"]).args(args);
+        let got = run_command(cmd, RUN_TIMEOUT);
+        let last = |o: &Output| {
+            text(&o.stderr)
+                .lines()
+                .rfind(|l| !l.trim().is_empty() && !l.starts_with("ukport:"))
+                .unwrap_or("")
+                .trim()
+                .to_string()
+        };
+        assert_eq!(
+            (got.status.code(), last(&got)),
+            (want.status.code(), last(&want)),
+            "{what}: ukit (left) and native differ\nukit stderr:\n{}\nnative stderr:\n{}",
+            text(&got.stderr),
+            text(&want.stderr)
+        );
+        assert!(
+            !text(&got.stderr).contains("ukit: linuxu: fatal")
+                && !text(&got.stderr).contains("panicked"),
+            "{what}: {}",
+            text(&got.stderr)
+        );
+    }
+}
+
 #[test]
 fn a_slice_of_regrtest_passes_as_natively() {
     app_image("python");
