@@ -31,8 +31,9 @@
 //! them queued. Files that the reader does not take (read(2), a control buffer too
 //! small) are dropped, which closes them. Files queued on a socket are dropped outside
 //! its lock: the last reference to a passed socket may be in its own queue or its
-//! peer's, and closing it takes those locks. A socket passed over itself stays open
-//! until its peer closes (Linux collects such cycles; we do not).
+//! peer's, and closing it takes those locks. A socket that is only reachable through
+//! its own queue (sent to itself, or two ends holding each other) is never freed: Linux
+//! collects such cycles, we do not; it is a leak, not a crash or a deadlock.
 //!
 //! SOCK_SEQPACKET and SCM_CREDENTIALS are not implemented.
 
