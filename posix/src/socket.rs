@@ -75,7 +75,45 @@ pub struct Recvd {
     pub full: usize,
     /// The sender (datagram sockets), else `None`.
     pub from: Option<SockAddr>,
+    /// Open files passed with the data (AF_UNIX SCM_RIGHTS). Dropping them unreceived
+    /// closes them, which is what Linux does for a plain read of such bytes.
+    pub rights: Rights,
 }
+
+/// Most descriptors one message may carry (Linux's SCM_MAX_FD).
+pub const SCM_MAX_FD: usize = 253;
+
+/// Open file descriptions in flight (SCM_RIGHTS): taken from the sender's table at
+/// sendmsg, installed as new descriptors by the receiver. All processes of an image share
+/// one kernel, so passing a descriptor is passing the same `Arc`.
+#[derive(Clone, Default)]
+pub struct Rights(pub Vec<Arc<dyn File>>);
+
+impl Rights {
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl core::fmt::Debug for Rights {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "Rights({} files)", self.0.len())
+    }
+}
+
+/// Equal when they hold the same files in the same order.
+impl PartialEq for Rights {
+    fn eq(&self, o: &Self) -> bool {
+        self.0.len() == o.0.len()
+            && self
+                .0
+                .iter()
+                .zip(&o.0)
+                .all(|(a, b)| core::ptr::addr_eq(Arc::as_ptr(a), Arc::as_ptr(b)))
+    }
+}
+
+impl Eq for Rights {}
 
 /// One protocol's socket. Default methods give Linux's errno for a protocol that does
 /// not support the call.
@@ -94,6 +132,17 @@ pub trait Proto: Send + Sync {
     fn connect(&self, a: SockAddr, wait: Wait) -> KResult<()>;
     /// Sends part of `buf` (at least one byte for streams, all of it for datagrams).
     fn send(&self, buf: &dyn Source, to: Option<SockAddr>, wait: Wait) -> KResult<usize>;
+    /// [`Proto::send`] with open files attached to the data sent (SCM_RIGHTS). Only
+    /// AF_UNIX carries them; Linux refuses them elsewhere with EINVAL.
+    fn send_rights(
+        &self,
+        _buf: &dyn Source,
+        _to: Option<SockAddr>,
+        _wait: Wait,
+        _rights: Rights,
+    ) -> KResult<usize> {
+        Err(Errno::EINVAL)
+    }
     fn recv(&self, buf: &mut dyn Sink, peek: bool, wait: Wait) -> KResult<Recvd>;
     fn shutdown(&self, rd: bool, wr: bool) -> KResult<()>;
     fn local(&self) -> KResult<SockAddr>;
@@ -267,6 +316,22 @@ impl Socket {
     /// sendmsg(2) of `data` (one buffer or the iovecs). Blocking stream sockets send
     /// everything (or stop early on a signal or a timeout, returning the count so far).
     pub fn send(&self, data: &dyn Source, to: Option<&[u8]>, flags: u32) -> KResult<usize> {
+        self.send_msg(data, to, flags, Rights::default())
+    }
+
+    /// [`Socket::send`] with open files (SCM_RIGHTS) attached to the first part sent,
+    /// as Linux attaches them to the first buffer of a stream write.
+    pub fn send_msg(
+        &self,
+        data: &dyn Source,
+        to: Option<&[u8]>,
+        flags: u32,
+        rights: Rights,
+    ) -> KResult<usize> {
+        let mut rights = Some(rights).filter(|r| !r.is_empty());
+        if rights.is_some() && self.domain != AF_UNIX {
+            return Err(Errno::EINVAL);
+        }
         let to = to.map(addr::parse).transpose()?;
         let timeo = self.opts.lock().sndtimeo_ns;
         let wait = self.wait(flags, timeo);
@@ -280,7 +345,11 @@ impl Socket {
                 src: data,
                 off: done,
             };
-            match self.proto.send(&rest, to.clone(), wait) {
+            let sent = match rights.take() {
+                Some(r) => self.proto.send_rights(&rest, to.clone(), wait, r),
+                None => self.proto.send(&rest, to.clone(), wait),
+            };
+            match sent {
                 Ok(n) => {
                     done += n;
                     if !stream || done >= data.len() || wait == Wait::NonBlocking {
@@ -304,7 +373,12 @@ impl Socket {
     /// recvmsg(2) into `buf` (one buffer or the iovecs): (what was received, MSG_TRUNC
     /// when a datagram did not fit). With MSG_TRUNC in `flags` a datagram socket returns
     /// the full length.
-    pub fn recv(&self, buf: &mut dyn Sink, flags: u32) -> KResult<(usize, Option<Vec<u8>>, u32)> {
+    /// Files passed with the data come back too (dropping them closes them).
+    pub fn recv(
+        &self,
+        buf: &mut dyn Sink,
+        flags: u32,
+    ) -> KResult<(usize, Option<Vec<u8>>, u32, Rights)> {
         if flags & MSG_OOB != 0 {
             return Err(Errno::EINVAL);
         }
@@ -313,17 +387,21 @@ impl Socket {
         let peek = flags & MSG_PEEK != 0;
         if buf.is_empty() && self.proto.stream() {
             // Linux returns at once; lib/net would wait for data it cannot hand over.
-            return Ok((0, None, 0));
+            return Ok((0, None, 0, Rights::default()));
         }
         let mut r = self.proto.recv(buf, peek, wait)?;
         if self.proto.stream() && flags & MSG_WAITALL != 0 && !peek && r.n > 0 {
-            while r.n < buf.len() {
+            // A read ends with the bytes that brought files, as on Linux.
+            while r.n < buf.len() && r.rights.is_empty() {
                 let mut rest = SinkFrom {
                     sink: &mut *buf,
                     off: r.n,
                 };
                 match self.proto.recv(&mut rest, false, wait) {
-                    Ok(x) if x.n > 0 => r.n += x.n,
+                    Ok(x) if x.n > 0 => {
+                        r.n += x.n;
+                        r.rights = x.rights;
+                    }
                     _ => break,
                 }
             }
@@ -339,7 +417,7 @@ impl Socket {
             r.n
         };
         let from = r.from.map(|a| addr::encode(&a, self.v6()));
-        Ok((n, from, out_flags))
+        Ok((n, from, out_flags, r.rights))
     }
 
     /// setsockopt(2).

@@ -9,8 +9,8 @@ use crate::table::{row, Row};
 use crate::{Args, Errno, KResult};
 use alloc::vec::Vec;
 use uk_abi::socket::{
-    Cmsghdr, Mmsghdr, Msghdr, MSG_CMSG_CLOEXEC, SCM_CREDENTIALS, SCM_RIGHTS, SOCKADDR_STORAGE_SIZE,
-    SOL_SOCKET,
+    Cmsghdr, Mmsghdr, Msghdr, MSG_CMSG_CLOEXEC, MSG_CTRUNC, SCM_CREDENTIALS, SCM_RIGHTS,
+    SOCKADDR_STORAGE_SIZE, SOL_SOCKET,
 };
 use uk_abi::sysno::{
     SYS_ACCEPT, SYS_ACCEPT4, SYS_BIND, SYS_CONNECT, SYS_GETPEERNAME, SYS_GETSOCKNAME,
@@ -19,7 +19,7 @@ use uk_abi::sysno::{
 };
 use uk_abi::uio::IOV_MAX;
 use uk_posix::process::current;
-use uk_posix::socket::{self, Socket};
+use uk_posix::socket::{self, Rights, Socket, SCM_MAX_FD};
 use uk_posix::user;
 use uk_posix::user::{UserBuf, UserPtr, UserSlice};
 
@@ -163,7 +163,7 @@ pub fn sys_sendto(a: &Args) -> KResult<usize> {
 pub fn sys_recvfrom(a: &Args) -> KResult<usize> {
     let f = sock(a[0])?;
     let cap = if a[4] != 0 { addr_len_in(a[5])? } else { 0 };
-    let (n, from, _) = Socket::of(&f)?.recv(&mut UserBuf::new(a[1], a[2]), a[3] as u32)?;
+    let (n, from, _, _) = Socket::of(&f)?.recv(&mut UserBuf::new(a[1], a[2]), a[3] as u32)?;
     if a[4] != 0 {
         addr_out(a[4], a[5], cap, from.as_deref().unwrap_or(&[]))?;
     }
@@ -181,49 +181,126 @@ fn read_msghdr(ptr: usize) -> KResult<(Msghdr, UserBuf)> {
     Ok((h, buf))
 }
 
-/// Control messages on send: SCM_RIGHTS / SCM_CREDENTIALS are not implemented, so a
-/// message carrying them is refused rather than delivered without them.
-fn check_control(m: &Msghdr) -> KResult<()> {
+/// Largest control buffer a sendmsg may pass (Linux: net.core.optmem_max); more is
+/// ENOBUFS.
+const CONTROL_MAX: usize = 64 * 1024;
+
+/// `CMSG_ALIGN`: control message headers and data are 8-byte aligned.
+fn cmsg_align(n: usize) -> usize {
+    (n + 7) & !7
+}
+
+/// The control messages of a sendmsg, as Linux's `__scm_send` reads them: SCM_RIGHTS
+/// descriptors become the open files they name (now, so a close after sendmsg does not
+/// matter; EBADF for one that is not open; EINVAL past SCM_MAX_FD in all), other levels
+/// are ignored. SCM_CREDENTIALS is not implemented, so a message carrying it is refused
+/// rather than delivered without it.
+fn control_rights(m: &Msghdr) -> KResult<Rights> {
     let hdr = core::mem::size_of::<Cmsghdr>();
-    let (control, len) = (
-        m.msg_control as usize,
-        (m.msg_controllen as usize).min(4096),
-    );
+    let (control, len) = (m.msg_control as usize, m.msg_controllen as usize);
+    let mut rights = Rights::default();
     if control == 0 || len < hdr {
-        return Ok(());
+        return Ok(rights);
+    }
+    if len > CONTROL_MAX {
+        return Err(Errno::ENOBUFS);
     }
     let c = UserSlice::new(control, len).to_vec()?;
     let mut off = 0;
     while off + hdr <= c.len() {
         let (h, _) = uk_abi::FromBytes::read_from_prefix(&c[off..]).map_err(|_| Errno::EINVAL)?;
         let h: Cmsghdr = h;
-        if h.cmsg_level == SOL_SOCKET
-            && (h.cmsg_type == SCM_RIGHTS || h.cmsg_type == SCM_CREDENTIALS)
-        {
-            uk_log::warn_once!(
-                "sendmsg: SCM_RIGHTS/SCM_CREDENTIALS are not supported by ukit (EOPNOTSUPP)"
-            );
-            return Err(Errno::EOPNOTSUPP);
-        }
-        if (h.cmsg_len as usize) < hdr {
+        let clen = h.cmsg_len as usize;
+        // CMSG_OK: a header that claims less than itself or more than is left.
+        if clen < hdr || clen > c.len() - off {
             return Err(Errno::EINVAL);
         }
-        off += (h.cmsg_len as usize + 7) & !7;
+        if h.cmsg_level == SOL_SOCKET {
+            match h.cmsg_type {
+                SCM_RIGHTS => {
+                    let data = &c[off + cmsg_align(hdr)..off + clen];
+                    let fds = data.chunks_exact(4);
+                    if rights.0.len() + fds.len() > SCM_MAX_FD {
+                        return Err(Errno::EINVAL);
+                    }
+                    for fd in fds {
+                        let fd = i32::from_ne_bytes([fd[0], fd[1], fd[2], fd[3]]);
+                        rights.0.push(current().fds.get(fd)?);
+                    }
+                }
+                SCM_CREDENTIALS => {
+                    uk_log::warn_once!(
+                        "sendmsg: SCM_CREDENTIALS is not supported by ukit (EOPNOTSUPP)"
+                    );
+                    return Err(Errno::EOPNOTSUPP);
+                }
+                _ => return Err(Errno::EINVAL),
+            }
+        }
+        off += cmsg_align(clen);
     }
-    Ok(())
+    Ok(rights)
 }
 
 fn sendmsg(fd_: usize, msg: usize, flags: u32) -> KResult<usize> {
     let f = sock(fd_)?;
     let s = Socket::of(&f)?;
     let (m, data) = read_msghdr(msg)?;
-    check_control(&m)?;
+    let rights = control_rights(&m)?;
     let to = if m.msg_name != 0 && m.msg_namelen != 0 {
         Some(addr_in(m.msg_name as usize, m.msg_namelen as usize)?)
     } else {
         None
     };
-    s.send(&data, to.as_deref(), flags)
+    s.send_msg(&data, to.as_deref(), flags, rights)
+}
+
+/// Installs received files as new descriptors (lowest free; FD_CLOEXEC with
+/// MSG_CMSG_CLOEXEC) and writes one SCM_RIGHTS message for them into the control
+/// buffer, as Linux's `scm_detach_fds`: files that do not fit the buffer, or find no
+/// free descriptor (EMFILE), are closed and MSG_CTRUNC is set. Returns the control
+/// bytes used and the flags to add.
+fn deliver_rights(m: &Msghdr, rights: Rights, cloexec: bool) -> KResult<(u64, u32)> {
+    let hdr = core::mem::size_of::<Cmsghdr>();
+    let len = m.msg_controllen as usize;
+    if m.msg_control == 0 || rights.is_empty() {
+        let flags = if rights.is_empty() { 0 } else { MSG_CTRUNC };
+        return Ok((0, flags));
+    }
+    let room = if len > hdr { (len - hdr) / 4 } else { 0 };
+    let p = current();
+    let mut fds: Vec<i32> = Vec::new();
+    let total = rights.0.len();
+    for f in rights.0.into_iter().take(room) {
+        match p.install(f, cloexec) {
+            Ok(fd) => fds.push(fd),
+            Err(_) => break,
+        }
+    }
+    let flags = if fds.len() < total { MSG_CTRUNC } else { 0 };
+    if fds.is_empty() {
+        return Ok((0, flags));
+    }
+    let body = fds.len() * 4;
+    let mut out = Vec::with_capacity(hdr + body);
+    let h = Cmsghdr {
+        cmsg_len: (hdr + body) as u64,
+        cmsg_level: SOL_SOCKET,
+        cmsg_type: SCM_RIGHTS,
+    };
+    out.extend_from_slice(uk_abi::IntoBytes::as_bytes(&h));
+    for fd in &fds {
+        out.extend_from_slice(&fd.to_ne_bytes());
+    }
+    if let Err(e) = user::copy_out(m.msg_control as usize, &out) {
+        // Linux installs the descriptors before the copy; nobody could learn them.
+        for fd in fds {
+            let _ = p.fds.close(fd);
+        }
+        return Err(e);
+    }
+    // The descriptors were counted to fit; only the tail padding may be cut.
+    Ok((cmsg_align(hdr + body).min(len) as u64, flags))
 }
 
 fn recvmsg(fd_: usize, msg: usize, flags: u32) -> KResult<usize> {
@@ -232,8 +309,9 @@ fn recvmsg(fd_: usize, msg: usize, flags: u32) -> KResult<usize> {
     let (m, mut data) = read_msghdr(msg)?;
     let hdr = UserPtr::<Msghdr>::new(msg);
     hdr.check_writable()?;
+    let cloexec = flags & MSG_CMSG_CLOEXEC != 0;
     let flags = flags & !MSG_CMSG_CLOEXEC;
-    let (n, from, out_flags) = s.recv(&mut data, flags)?;
+    let (n, from, out_flags, rights) = s.recv(&mut data, flags)?;
     let mut namelen = 0u32;
     if m.msg_name != 0 {
         if let Some(b) = from {
@@ -242,11 +320,11 @@ fn recvmsg(fd_: usize, msg: usize, flags: u32) -> KResult<usize> {
             namelen = b.len() as u32;
         }
     }
-    // No control messages are produced (msg_controllen 0, so never MSG_CTRUNC).
+    let (controllen, ctrunc) = deliver_rights(&m, rights, cloexec)?;
     hdr.write(&Msghdr {
         msg_namelen: namelen,
-        msg_controllen: 0,
-        msg_flags: out_flags as i32,
+        msg_controllen: controllen,
+        msg_flags: (out_flags | ctrunc) as i32,
         ..m
     })?;
     Ok(n)

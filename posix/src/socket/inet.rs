@@ -134,6 +134,7 @@ impl Proto for Tcp {
             n,
             full: n,
             from: None,
+            rights: Default::default(),
         })
     }
 
@@ -247,6 +248,7 @@ impl Proto for Udp {
             n,
             full,
             from: Some(SockAddr::Inet(from)),
+            rights: Default::default(),
         })
     }
 

@@ -91,7 +91,7 @@ fn unix_dgram_sender_address_and_truncation() {
     assert_eq!(b.send(&&b"hello"[..], Some(&un(b"\0ukit-dg-a")), 0), Ok(5));
     assert_eq!(a.proto.rx_available(), 5);
     let mut buf = [0u8; 3];
-    let (n, from, fl) = a.recv(&mut &mut buf[..], MSG_PEEK).unwrap();
+    let (n, from, fl, _) = a.recv(&mut &mut buf[..], MSG_PEEK).unwrap();
     assert_eq!((n, fl), (3, MSG_TRUNC));
     assert_eq!(from.unwrap(), un(b"\0ukit-dg-b"));
     assert_eq!(
@@ -155,4 +155,34 @@ fn socket_argument_errors() {
     assert_eq!(socketpair_fds(2, 1, 0), Err(Errno::EOPNOTSUPP));
     #[cfg(not(feature = "net"))]
     assert!(matches!(socket(2, 1, 0), Err(Errno::EAFNOSUPPORT)));
+}
+
+#[test]
+fn unix_stream_rights_split_reads_and_close_when_dropped() {
+    let _g = crate::testplat::serial();
+    crate::testplat::setup();
+    let (a, b) = super::unix::UnixSock::pair(true);
+    let file = |_: u8| -> Arc<dyn File> { Arc::new(sock(1, SOCK_STREAM)) };
+    let (f, g) = (file(0), file(1));
+    let (wf, wg) = (Arc::downgrade(&f), Arc::downgrade(&g));
+    let nb = Wait::NonBlocking;
+    assert_eq!(a.send_rights(&&b"ab"[..], None, nb, Rights(vec![f])), Ok(2));
+    assert_eq!(a.send_rights(&&b"cd"[..], None, nb, Rights(vec![g])), Ok(2));
+    let mut buf = [0u8; 8];
+    let r = b.recv(&mut &mut buf[..], true, nb).unwrap();
+    assert_eq!(
+        (r.n, r.rights.0.len()),
+        (2, 1),
+        "a peek stops at the batch's end"
+    );
+    drop(r);
+    let r = b.recv(&mut &mut buf[..], false, nb).unwrap();
+    assert_eq!((r.n, &buf[..2]), (2, &b"ab"[..]));
+    assert!(core::ptr::addr_eq(Arc::as_ptr(&r.rights.0[0]), wf.as_ptr()));
+    drop(r);
+    assert!(wf.upgrade().is_none(), "received and dropped: closed");
+    // Still in flight when the receiving end closes: closed with it.
+    drop(b);
+    assert!(wg.upgrade().is_none(), "queued files close with the socket");
+    drop(a);
 }

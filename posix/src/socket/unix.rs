@@ -20,10 +20,25 @@
 //! [`WaitQueue`], and a weak link to its peer. A writer copies into the peer's receive
 //! side and notifies the peer's queue; a reader that frees space in a full queue
 //! notifies the writer's queue, so poll/select/epoll on either end see every change.
-//! SCM_RIGHTS and SOCK_SEQPACKET are not implemented.
+//!
+//! # Passed files (SCM_RIGHTS)
+//! A sendmsg may carry open files ([`Rights`]). On a datagram socket they travel with
+//! the datagram. On a stream they are attached to the bytes of that write, as a
+//! [`Mark`] over a span of the byte queue: a read that reaches a marked span takes its
+//! files and ends with that span's last byte, so files sent by two writes never arrive
+//! in one read, and each batch comes with its own bytes (bytes without files before it
+//! may come in the same read, as Linux glues them). A peek copies the files and leaves
+//! them queued. Files that the reader does not take (read(2), a control buffer too
+//! small) are dropped, which closes them. Files queued on a socket are dropped outside
+//! its lock: the last reference to a passed socket may be in its own queue or its
+//! peer's, and closing it takes those locks. A socket that is only reachable through
+//! its own queue (sent to itself, or two ends holding each other) is never freed: Linux
+//! collects such cycles, we do not; it is a leak, not a crash or a deadlock.
+//!
+//! SOCK_SEQPACKET and SCM_CREDENTIALS are not implemented.
 
 use super::addr::{SockAddr, UnixAddr};
-use super::{Proto, Recvd, Wait};
+use super::{Proto, Recvd, Rights, Wait};
 use crate::{Errno, KResult};
 use alloc::boxed::Box;
 use alloc::collections::VecDeque;
@@ -82,7 +97,11 @@ struct St {
     peer: Option<Weak<Shared>>,
     peer_name: Option<UnixAddr>,
     bytes: VecDeque<u8>,
-    dgrams: VecDeque<(Vec<u8>, UnixAddr)>,
+    /// Stream offset of `bytes[0]` (bytes ever read), the origin of [`Mark`] spans.
+    head: u64,
+    /// Files attached to spans of `bytes`, in stream order, not overlapping.
+    marks: VecDeque<Mark>,
+    dgrams: VecDeque<(Vec<u8>, UnixAddr, Rights)>,
     dgram_bytes: usize,
     /// Nothing more will arrive (our SHUT_RD, the peer's SHUT_WR or close).
     rcv_shut: bool,
@@ -91,6 +110,13 @@ struct St {
     /// The peer closed (stream): writes are EPIPE, and poll reports POLLHUP.
     peer_closed: bool,
     closed: bool,
+}
+
+/// Files sent with the stream bytes `start..end` (offsets counted like [`St::head`]).
+struct Mark {
+    start: u64,
+    end: u64,
+    rights: Rights,
 }
 
 struct Shared {
@@ -159,6 +185,9 @@ fn block(wq: &WaitQueue, wait: Wait, ready: impl FnMut() -> bool) -> KResult<()>
 
 /// Close one end: release the name, tell the peer, reset connections nobody accepted.
 fn close(sh: &Arc<Shared>) {
+    // Queued data, dropped after the lock: passed files may close sockets (this one's
+    // peer, or this one itself through its peer).
+    let queued;
     let (key, peer, backlog) = {
         let mut st = sh.st.lock();
         if st.closed {
@@ -166,7 +195,10 @@ fn close(sh: &Arc<Shared>) {
         }
         st.closed = true;
         st.bytes = VecDeque::new();
-        st.dgrams.clear();
+        queued = (
+            core::mem::take(&mut st.marks),
+            core::mem::take(&mut st.dgrams),
+        );
         st.dgram_bytes = 0;
         let backlog: Vec<Arc<Shared>> = st.backlog.drain(..).collect();
         let peer = if sh.stream { st.peer.take() } else { None };
@@ -194,6 +226,7 @@ fn close(sh: &Arc<Shared>) {
         close(&child);
     }
     sh.wq.notify(POLLIN | POLLOUT | POLLHUP);
+    drop(queued);
 }
 
 /// An AF_UNIX socket (one end).
@@ -238,7 +271,13 @@ impl UnixSock {
         self.sh.st.lock().name.clone().unwrap_or(UnixAddr::Unnamed)
     }
 
-    fn stream_send(&self, buf: &dyn Source, wait: Wait) -> KResult<usize> {
+    /// Sends part of `buf`; `rights` (taken when sent) go with the bytes of this write.
+    fn stream_send(
+        &self,
+        buf: &dyn Source,
+        wait: Wait,
+        rights: &mut Option<Rights>,
+    ) -> KResult<usize> {
         loop {
             let (peer, connected, snd_shut) = {
                 let st = self.sh.st.lock();
@@ -265,7 +304,15 @@ impl UnixSock {
                 let room = STREAM_CAP.saturating_sub(ps.bytes.len());
                 if room > 0 {
                     let n = room.min(buf.len());
+                    let start = ps.head + ps.bytes.len() as u64;
                     crate::bytes::push_from(&mut ps.bytes, buf, 0, n)?;
+                    if let Some(r) = rights.take() {
+                        ps.marks.push_back(Mark {
+                            start,
+                            end: start + n as u64,
+                            rights: r,
+                        });
+                    }
                     drop(ps);
                     peer.wq.notify(POLLIN | POLLRDNORM);
                     return Ok(n);
@@ -285,9 +332,25 @@ impl UnixSock {
                 let mut st = self.sh.st.lock();
                 if !st.bytes.is_empty() && !buf.is_empty() {
                     let before = st.bytes.len();
-                    let n = buf.len().min(before);
+                    let mut n = buf.len().min(before);
+                    // The first marked span this read reaches ends it, with its files.
+                    let head = st.head;
+                    let mark = st
+                        .marks
+                        .front()
+                        .filter(|m| m.start < head + n as u64)
+                        .map(|m| (m.end, m.rights.clone()));
+                    let mut rights = Rights::default();
+                    if let Some((end, r)) = mark {
+                        n = n.min((end - head) as usize);
+                        rights = r;
+                    }
                     crate::bytes::copy_front(&st.bytes, n, buf)?;
                     if !peek {
+                        if !rights.is_empty() {
+                            st.marks.pop_front();
+                        }
+                        st.head += n as u64;
                         st.bytes.drain(..n);
                         if st.bytes.is_empty() {
                             st.bytes = VecDeque::new();
@@ -304,6 +367,7 @@ impl UnixSock {
                         n,
                         full: n,
                         from: None,
+                        rights,
                     });
                 }
                 if buf.is_empty() || st.rcv_shut {
@@ -311,6 +375,7 @@ impl UnixSock {
                         n: 0,
                         full: 0,
                         from: None,
+                        rights: Rights::default(),
                     });
                 }
                 if !st.connected {
@@ -325,7 +390,15 @@ impl UnixSock {
         }
     }
 
-    fn dgram_send(&self, src: &dyn Source, to: Option<SockAddr>, wait: Wait) -> KResult<usize> {
+    /// Sends one datagram; `rights` go with it. Unsent, they are dropped by the caller
+    /// (after our locks).
+    fn dgram_send(
+        &self,
+        src: &dyn Source,
+        to: Option<SockAddr>,
+        wait: Wait,
+        rights: &mut Option<Rights>,
+    ) -> KResult<usize> {
         if src.len() > DGRAM_MAX {
             return Err(Errno::EMSGSIZE);
         }
@@ -364,8 +437,11 @@ impl UnixSock {
                 }
                 if ts.dgrams.len() < DGRAM_MAX_QUEUED && ts.dgram_bytes + len <= DGRAM_CAP {
                     ts.dgram_bytes += len;
-                    ts.dgrams
-                        .push_back((core::mem::take(&mut data), from.clone()));
+                    ts.dgrams.push_back((
+                        core::mem::take(&mut data),
+                        from.clone(),
+                        rights.take().unwrap_or_default(),
+                    ));
                     drop(ts);
                     target.wq.notify(POLLIN | POLLRDNORM);
                     return Ok(len);
@@ -384,15 +460,20 @@ impl UnixSock {
         loop {
             {
                 let mut st = self.sh.st.lock();
-                if let Some((d, from)) = st.dgrams.front() {
+                if let Some((d, from, r)) = st.dgrams.front() {
                     let full = d.len();
                     let n = full.min(buf.len());
                     let copied = buf.write_at(0, &d[..n]);
                     let from = from.clone();
-                    if !peek {
+                    let mut rights = Rights::default();
+                    if peek {
+                        rights = r.clone();
+                    } else {
                         let was_full = st.dgrams.len() >= DGRAM_MAX_QUEUED
                             || st.dgram_bytes + DGRAM_MAX > DGRAM_CAP;
-                        st.dgrams.pop_front();
+                        if let Some((_, _, r)) = st.dgrams.pop_front() {
+                            rights = r;
+                        }
                         st.dgram_bytes -= full;
                         let peer = st.peer.as_ref().and_then(Weak::upgrade);
                         drop(st);
@@ -410,6 +491,7 @@ impl UnixSock {
                         n,
                         full,
                         from: Some(SockAddr::Unix(from)),
+                        rights,
                     });
                 }
                 if st.rcv_shut {
@@ -417,6 +499,7 @@ impl UnixSock {
                         n: 0,
                         full: 0,
                         from: None,
+                        rights: Rights::default(),
                     });
                 }
             }
@@ -605,6 +688,17 @@ impl Proto for UnixSock {
     }
 
     fn send(&self, buf: &dyn Source, to: Option<SockAddr>, wait: Wait) -> KResult<usize> {
+        self.send_rights(buf, to, wait, Rights::default())
+    }
+
+    fn send_rights(
+        &self,
+        buf: &dyn Source,
+        to: Option<SockAddr>,
+        wait: Wait,
+        rights: Rights,
+    ) -> KResult<usize> {
+        let mut rights = Some(rights).filter(|r| !r.is_empty());
         if self.sh.stream {
             if to.is_some() {
                 let st = self.sh.st.lock();
@@ -614,9 +708,9 @@ impl Proto for UnixSock {
                     Errno::EOPNOTSUPP
                 });
             }
-            self.stream_send(buf, wait)
+            self.stream_send(buf, wait, &mut rights)
         } else {
-            self.dgram_send(buf, to, wait)
+            self.dgram_send(buf, to, wait, &mut rights)
         }
     }
 
