@@ -155,8 +155,26 @@ pub fn new_vfork_child(
     exit_signal: usize,
 ) -> KResult<Arc<Process>> {
     let pid = uk_sched::reserve_tid().ok_or(Errno::EAGAIN)?;
-    let pids = *parent.ids.lock();
     let mask = parent.signals.mask_of(tid);
+    let child = child_process(parent, pid, tid, mask, parent.mm.clone(), exit_signal);
+    process::register(&child);
+    parent.life.lock().children.push(pid);
+    Ok(child)
+}
+
+/// A new child process of `parent` with pid `pid` and memory `mm`: the parent's group
+/// and session, credentials, descriptors (sharing the open file descriptions),
+/// directory, limits and signal actions; `thread` is its first thread, with signal
+/// mask `mask`. Not yet in the process table.
+fn child_process(
+    parent: &Arc<Process>,
+    pid: i32,
+    thread: i32,
+    mask: u64,
+    mm: Arc<crate::mm::AddressSpace>,
+    exit_signal: usize,
+) -> Arc<Process> {
+    let pids = *parent.ids.lock();
     let child = Process::assemble(
         Ids {
             pid,
@@ -167,8 +185,8 @@ pub fn new_vfork_child(
         *parent.creds.lock(),
         parent.fds.duplicate(false),
         parent.fs.duplicate(),
-        parent.mm.clone(),
-        Arc::new(parent.signals.child_of(pid, tid, mask)),
+        mm,
+        Arc::new(parent.signals.child_of(pid, thread, mask)),
         parent.limits.duplicate(),
         Life {
             exit_signal,
@@ -176,9 +194,7 @@ pub fn new_vfork_child(
         },
     );
     child.info.set_program_name(&parent.info.name());
-    process::register(&child);
-    parent.life.lock().children.push(pid);
-    Ok(child)
+    child
 }
 
 /// Make the calling thread the vfork child `child` of its process: `resume` says how
@@ -921,27 +937,8 @@ pub fn fork(start: ForkStart, exit_signal: usize) -> KResult<i32> {
     let tid = uk_sched::current_tid();
     let pid = uk_sched::reserve_tid().ok_or(Errno::EAGAIN)?;
     let mm = Arc::new(parent.mm.fork(PROGRAM_DATA.get().copied())?);
-    let pids = *parent.ids.lock();
     let mask = parent.signals.mask_of(tid);
-    let child = Process::assemble(
-        Ids {
-            pid,
-            ppid: pids.pid,
-            pgid: pids.pgid,
-            sid: pids.sid,
-        },
-        *parent.creds.lock(),
-        parent.fds.duplicate(false),
-        parent.fs.duplicate(),
-        mm,
-        Arc::new(parent.signals.child_of(pid, pid, mask)),
-        parent.limits.duplicate(),
-        Life {
-            exit_signal,
-            ..Life::default()
-        },
-    );
-    child.info.set_program_name(&parent.info.name());
+    let child = child_process(&parent, pid, pid, mask, mm, exit_signal);
     let tls = uk_sched::current().tls();
     if let ForkStart::Call { func, stack, .. } = start {
         if func == 0 || stack == 0 {

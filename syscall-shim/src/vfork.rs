@@ -20,6 +20,17 @@ use uk_posix::lifecycle::Resume;
 use uk_posix::{lifecycle, user};
 
 global_asm!(
+    // A Resume on the stack (72 bytes, the callee-saved registers first; the caller
+    // fills in the stack pointer and return address it resumes with).
+    ".macro uk_save_callee",
+    "sub rsp, 72",
+    "mov [rsp], rbx",
+    "mov [rsp + 8], rbp",
+    "mov [rsp + 16], r12",
+    "mov [rsp + 24], r13",
+    "mov [rsp + 32], r14",
+    "mov [rsp + 40], r15",
+    ".endm",
     ".global uk_syscall",
     ".type uk_syscall,@function",
     "uk_syscall:",
@@ -32,13 +43,7 @@ global_asm!(
     // _Fork) with 0: record the callee-saved registers, the return address and the
     // stack pointer after the return, in a Resume on the stack.
     "3:",
-    "sub rsp, 72",
-    "mov [rsp], rbx",
-    "mov [rsp + 8], rbp",
-    "mov [rsp + 16], r12",
-    "mov [rsp + 24], r13",
-    "mov [rsp + 32], r14",
-    "mov [rsp + 40], r15",
+    "uk_save_callee",
     "lea rax, [rsp + 72 + 8]",
     "mov [rsp + 48], rax",
     "mov rax, [rsp + 72]",
@@ -52,13 +57,7 @@ global_asm!(
     // vfork's caller, and rsp+24 its stack pointer once vfork has returned. Record
     // the callee-saved registers and that continuation in a Resume on the stack.
     "2:",
-    "sub rsp, 72",
-    "mov [rsp], rbx",
-    "mov [rsp + 8], rbp",
-    "mov [rsp + 16], r12",
-    "mov [rsp + 24], r13",
-    "mov [rsp + 32], r14",
-    "mov [rsp + 40], r15",
+    "uk_save_callee",
     "lea rax, [rsp + 72 + 24]",
     "mov [rsp + 48], rax",
     "mov rax, [rsp + 72 + 16]",

@@ -28,9 +28,9 @@ pub const FCW_DEFAULT: u16 = 0x037f;
 //   [rsp+56] return address
 global_asm!(
     ".text",
-    ".global uk_arch_switch",
-    ".type uk_arch_switch,@function",
-    "uk_arch_switch:",
+    // What a switch keeps on the outgoing stack (callee-saved registers, MXCSR and the
+    // x87 control word) and takes back from the incoming one.
+    ".macro uk_ctx_save",
     "push rbp",
     "push rbx",
     "push r12",
@@ -40,8 +40,8 @@ global_asm!(
     "sub rsp, 8",
     "stmxcsr [rsp]",
     "fnstcw [rsp+4]",
-    "mov [rdi], rsp",
-    "mov rsp, rsi",
+    ".endm",
+    ".macro uk_ctx_load",
     "ldmxcsr [rsp]",
     "fldcw [rsp+4]",
     "add rsp, 8",
@@ -51,6 +51,14 @@ global_asm!(
     "pop r12",
     "pop rbx",
     "pop rbp",
+    ".endm",
+    ".global uk_arch_switch",
+    ".type uk_arch_switch,@function",
+    "uk_arch_switch:",
+    "uk_ctx_save",
+    "mov [rdi], rsp",
+    "mov rsp, rsi",
+    "uk_ctx_load",
     "ret",
     ".size uk_arch_switch, .-uk_arch_switch",
     "",
@@ -63,6 +71,20 @@ global_asm!(
     "call r12",
     "ud2",
     ".size uk_arch_thread_trampoline, .-uk_arch_thread_trampoline",
+    ".global uk_arch_switch_via",
+    ".type uk_arch_switch_via,@function",
+    "uk_arch_switch_via:",
+    "uk_ctx_save",
+    "mov [rdi], rsp",
+    "mov rsp, rdx",
+    "and rsp, -16",
+    "mov rbx, rsi",
+    "mov rdi, r8",
+    "call rcx",
+    "mov rsp, rbx",
+    "uk_ctx_load",
+    "ret",
+    ".size uk_arch_switch_via, .-uk_arch_switch_via",
 );
 
 global_asm!(
@@ -92,45 +114,6 @@ pub unsafe fn call_on_stack(top: usize, f: extern "C" fn(usize) -> !, arg: usize
     unsafe { uk_arch_call_on_stack(top, f, arg) }
 }
 
-// The same switch with a call in between, made on a third stack: the outgoing
-// thread's registers are saved on its own stack, then `f(arg)` runs on `mid` (a stack
-// outside every program range), then the incoming thread is loaded. This is where a
-// process's view of the program ranges changes (docs/processes.md, "fork"): the
-// outgoing stack may stop being visible, and the incoming one becomes visible, only
-// while neither is in use.
-global_asm!(
-    ".global uk_arch_switch_via",
-    ".type uk_arch_switch_via,@function",
-    "uk_arch_switch_via:",
-    "push rbp",
-    "push rbx",
-    "push r12",
-    "push r13",
-    "push r14",
-    "push r15",
-    "sub rsp, 8",
-    "stmxcsr [rsp]",
-    "fnstcw [rsp+4]",
-    "mov [rdi], rsp",
-    "mov rsp, rdx",
-    "and rsp, -16",
-    "mov rbx, rsi",
-    "mov rdi, r8",
-    "call rcx",
-    "mov rsp, rbx",
-    "ldmxcsr [rsp]",
-    "fldcw [rsp+4]",
-    "add rsp, 8",
-    "pop r15",
-    "pop r14",
-    "pop r13",
-    "pop r12",
-    "pop rbx",
-    "pop rbp",
-    "ret",
-    ".size uk_arch_switch_via, .-uk_arch_switch_via",
-);
-
 extern "C" {
     fn uk_arch_switch(save_rsp: *mut usize, load_rsp: usize);
     fn uk_arch_switch_via(
@@ -144,7 +127,11 @@ extern "C" {
 }
 
 /// [`switch`], calling `f(arg)` on the stack whose top is `mid` once `from` is saved
-/// and before `to` is loaded.
+/// and before `to` is loaded: the outgoing thread's registers go onto its own stack,
+/// `f` runs on a third stack (outside every program range), then the incoming thread
+/// is loaded. This is where a process's view of the program ranges changes
+/// (docs/processes.md, "fork"): the outgoing stack may stop being visible, and the
+/// incoming one become visible, only while neither is in use.
 ///
 /// # Safety
 /// As for [`switch`]; `mid` must be the top of a stack that nothing else uses while
@@ -252,5 +239,54 @@ mod tests {
         }
         assert_eq!(local, 7 + 10);
         assert_eq!(STEPS.load(Ordering::SeqCst), 100 + 5);
+    }
+
+    static mut VIA_MAIN: Context = Context { rsp: 0 };
+    static mut VIA_CHILD: Context = Context { rsp: 0 };
+    static MIDDLE: AtomicUsize = AtomicUsize::new(0);
+
+    /// Runs between the save and the load: on the middle stack, not on either thread's.
+    extern "C" fn in_between(arg: usize) {
+        let here = &arg as *const usize as usize;
+        MIDDLE.store(here ^ arg, Ordering::SeqCst);
+    }
+
+    extern "C" fn via_child(_: usize) -> ! {
+        // SAFETY: both contexts live in statics; VIA_MAIN was saved by switch_via.
+        unsafe {
+            switch(
+                &mut *core::ptr::addr_of_mut!(VIA_CHILD),
+                &*core::ptr::addr_of!(VIA_MAIN),
+            )
+        };
+        unreachable!("the test does not come back to the child");
+    }
+
+    #[test]
+    fn switch_via_calls_on_the_middle_stack() {
+        let stack = vec![0u8; 64 * 1024];
+        let mid = vec![0u8; 16 * 1024];
+        let (lo, hi) = (mid.as_ptr() as usize, mid.as_ptr() as usize + mid.len());
+        // SAFETY: the stack outlives the switch into the child.
+        unsafe {
+            VIA_CHILD = Context::new_thread(stack.as_ptr() as usize + stack.len(), via_child, 0)
+        };
+        let keep = std::hint::black_box(41u64);
+        // SAFETY: VIA_CHILD was made above; `mid` is a stack nobody else uses.
+        unsafe {
+            switch_via(
+                &mut *core::ptr::addr_of_mut!(VIA_MAIN),
+                &*core::ptr::addr_of!(VIA_CHILD),
+                hi,
+                in_between,
+                0x55,
+            )
+        };
+        let at = MIDDLE.load(Ordering::SeqCst) ^ 0x55;
+        assert!(
+            at >= lo && at < hi,
+            "f ran at {at:#x}, not on [{lo:#x}, {hi:#x})"
+        );
+        assert_eq!(keep + 1, 42);
     }
 }
