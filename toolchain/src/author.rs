@@ -638,7 +638,7 @@ pub fn new(o: &NewOpts) -> Result<NewReport> {
     }
 
     let t = Instant::now();
-    let built = build::build_to(
+    let built = crate::image::app::build_to(
         &r,
         Platform::build_host(),
         &config::Settings::default(),

@@ -8,7 +8,7 @@ use anyhow::Result;
 use clap::{Parser, Subcommand};
 
 use uk_toolchain::compile::config;
-use uk_toolchain::image::build::build;
+use uk_toolchain::image::app::build;
 use uk_toolchain::packages::fetch;
 use uk_toolchain::packages::ports;
 use uk_toolchain::packages::progress::Progress;

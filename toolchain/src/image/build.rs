@@ -89,20 +89,25 @@ fn kernel_for(
     }
 }
 
-/// Builds an app into `images/<name>.<plat>` (or installs a port) and returns the path.
-/// The kernel has what the recipe's `[config]` and `settings` ask for, plus every
-/// option the program needs by what it calls (uk-cc reads it from the objects of the
-/// final link and records it in the link's manifest).
-pub fn build(
-    r: &Recipe,
-    plat: Platform,
-    settings: &config::Settings,
-    jobs: Option<usize>,
-) -> Result<PathBuf> {
-    build_to(r, plat, settings, jobs, Report::Stdout)
+/// The app recipe `name`, its image for `plat` built (or brought up to date) first: an
+/// app whose programs another app's root takes (`[depends] programs`). Python apps
+/// (crate::image::app) are not such programs.
+pub fn resolve_built(plat: Platform, name: &str) -> Result<Recipe> {
+    let r = Recipe::load(name)?;
+    if r.kind == Kind::Port || r.python.is_some() {
+        bail!(
+            "{} is not an app whose programs can go into another root",
+            r.name
+        );
+    }
+    let image = paths::images_dir().join(plat.image_name(&r.name));
+    if !image.is_file() || !image_is_current(&r, plat, &image)? {
+        build_to(&r, plat, &config::Settings::default(), None, Report::Stderr)?;
+    }
+    Ok(r)
 }
 
-/// Where [`build`] reports what it made.
+/// Where [`build_to`] reports what it made.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Report {
     /// `ukport build`: the result is the output.
@@ -154,9 +159,6 @@ pub fn build_to(
     jobs: Option<usize>,
     report: Report,
 ) -> Result<PathBuf> {
-    if r.python.is_some() {
-        return super::pyapp::build(r, plat, report);
-    }
     // Before any port: ports other than libc are built with uk-cc.
     let cc = bins::uk_cc()?;
     if r.kind == Kind::Port {
@@ -298,7 +300,7 @@ pub fn build_to(
         }
     };
 
-    super::rootfs::install_programs(r, &out.work_dir)?;
+    super::programs::install_programs(r, &out.work_dir)?;
     fs::create_dir_all(&images).with_context(|| format!("cannot create {}", images.display()))?;
     let image = images.join(plat.image_name(&r.name));
     let tmp = images.join(format!(".{}.tmp", plat.image_name(&r.name)));
@@ -422,9 +424,6 @@ fn image_stamp(r: &Recipe, kernel_lib: &Path) -> Result<String> {
 /// True when `image` was built from the current recipe, source and kernel (building the
 /// kernel first if its sources changed). With `UK_KERNEL`, that kernel is the one.
 pub fn image_is_current(r: &Recipe, plat: Platform, image: &Path) -> Result<bool> {
-    if r.python.is_some() {
-        return super::pyapp::is_current(r, plat, image);
-    }
     let Ok(old) = fs::read_to_string(stamp_path(image)) else {
         return Ok(false);
     };

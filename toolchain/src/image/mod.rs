@@ -3,7 +3,10 @@
 //! from the recipe's `[rootfs]`, cpio archives of a folder for initrds, and Python apps
 //! (`[python]`: the interpreter's image over a root with the app and its wheels).
 
+pub mod app;
 pub mod build;
 pub mod cpio;
+pub mod hostrun;
+pub mod programs;
 pub mod pyapp;
 pub mod rootfs;

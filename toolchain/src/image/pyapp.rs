@@ -19,10 +19,10 @@ use anyhow::{bail, Context, Result};
 use sha2::{Digest, Sha256};
 
 use super::build::{self, Report};
+use super::hostrun as linuxu;
 use crate::packages::recipe::{guest_relative, parse_pin, Python, Recipe, PYTHON_APP_DIR};
 use crate::paths;
 use crate::platform::Platform;
-use crate::run::linuxu;
 
 /// The `[python]` table of `r` (callers check that it has one).
 fn python(r: &Recipe) -> Result<&Python> {
@@ -68,7 +68,7 @@ pub fn with_interpreter_defaults(mut r: Recipe) -> Result<Recipe> {
 
 /// The folder a Python app's root is assembled in (the same place as any app's).
 pub fn root_dir(r: &Recipe) -> PathBuf {
-    super::rootfs::rootfs_dir(r)
+    super::programs::rootfs_dir(r)
 }
 
 /// `X.Y` of the interpreter recipe's version (`3.11.2` -> `3.11`): the wheels' Python

@@ -4,18 +4,12 @@
 //! Without a network the image replaces ukport (exec), so its exit status, signals and
 //! terminal are the user's; with one, ukport supervises it and stops passt afterwards.
 
-use std::fs;
-use std::path::Path;
-use std::process::Command;
-
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{anyhow, bail, Result};
 
 use super::launch::{Launch, PlatformFlags, Root, Runner};
 use super::net::{self, NetMode, Passt};
 use super::supervise::{self, Companion};
-
-/// The environment variable that carries boot options into a linuxu image.
-pub const OPTS_ENV: &str = "UKIT_OPTS";
+pub use crate::image::hostrun::{boot_options, command, root_option, OPTS_ENV};
 
 /// `ukport run --plat linuxu`.
 pub struct Linuxu;
@@ -121,50 +115,10 @@ impl Runner for Linuxu {
     }
 }
 
-/// Boot options every linuxu run may carry: memory, the system-call trace and the root.
-pub fn boot_options(memory: Option<&str>, trace: bool, root: Option<String>) -> Vec<String> {
-    let mut opts: Vec<String> = memory.iter().map(|m| format!("mem={m}")).collect();
-    if trace {
-        opts.push("trace".to_string());
-    }
-    opts.extend(root);
-    opts
-}
-
-/// The command that starts `image` with `args`, `env` added to this process's
-/// environment and boot options `opts`.
-pub fn command(
-    image: &Path,
-    args: &[String],
-    env: &[(String, String)],
-    opts: &[String],
-) -> Command {
-    let mut cmd = Command::new(image);
-    cmd.args(args);
-    cmd.envs(env.iter().map(|(k, v)| (k, v)));
-    if !opts.is_empty() {
-        cmd.env(OPTS_ENV, opts.join(" "));
-    }
-    cmd
-}
-
-/// The `root=` boot option for a host folder (boot options are space-separated).
-pub fn root_option(dir: &Path) -> Result<String> {
-    let dir = fs::canonicalize(dir)
-        .with_context(|| format!("root folder {} does not exist", dir.display()))?;
-    if !dir.is_dir() {
-        bail!("--root {}: not a folder", dir.display());
-    }
-    let s = dir.display().to_string();
-    if s.contains(char::is_whitespace) {
-        bail!("the root folder {s} contains a space, which boot options cannot carry; move it");
-    }
-    Ok(format!("root=hostfs:{s}"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::Path;
 
     #[test]
     fn options_and_command_carry_memory_trace_root_and_env() {

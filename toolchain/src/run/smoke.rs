@@ -15,7 +15,8 @@ pub fn smoke_test(name: &str, plat: Platform) -> Result<()> {
     let Some(test) = r.test.clone() else {
         bail!("{} has no [test] section ({})", r.name, r.path().display());
     };
-    let image = build::build_to(&r, plat, &Default::default(), None, build::Report::Stderr)?;
+    let image =
+        crate::image::app::build_to(&r, plat, &Default::default(), None, build::Report::Stderr)?;
     // The same root as `ukport run`: the recipe's [rootfs] and first-run files.
     let root = prepare::prepare_root(&r)?
         .map(|d| linuxu::root_option(&d))
