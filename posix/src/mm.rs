@@ -1257,10 +1257,11 @@ impl AddressSpace {
 
     /// What a futex word at `uaddr` is keyed by, as (space, address). A shared file
     /// map's word is the same memory in every process that maps the file, at whatever
-    /// address: its key is the frame behind it (Linux keys it by file and offset). A
-    /// fork family's private pages are different memory per process at one address:
-    /// their key names this space. Anything else is unique in the one address space:
-    /// the address alone.
+    /// address: its key is the frame behind it (Linux keys it by file and offset); a
+    /// shared anonymous map's is its address (a fork keeps it). Private memory is this
+    /// space's: after a fork one address holds different memory in parent and child,
+    /// so the key names the space (the threads of a process, and a vfork child, share
+    /// their parent's space).
     pub fn futex_key(&self, uaddr: usize) -> (usize, usize) {
         let mm = self.maps.lock();
         let vma = mm
@@ -1280,13 +1281,10 @@ impl AddressSpace {
                 _ => {}
             }
         }
-        if self.forked.load(core::sync::atomic::Ordering::Acquire)
-            && crate::view::in_family(uaddr, uaddr + 1)
-        {
-            (self.id, uaddr)
-        } else {
-            (0, uaddr)
-        }
+        // Private memory: this space's, whether or not a fork has copied it yet (a
+        // thread may wait before a fork and be woken after it, when the same address
+        // is the parent's copy).
+        (self.id, uaddr)
     }
 
     /// The program's own writable data `[start, end)` (the boot program's `.data` and

@@ -517,6 +517,39 @@ static void threads(void)
 	pthread_mutex_unlock(&held);
 }
 
+/* A thread that waits (a condition variable: a futex) from before a fork is woken
+ * after it: the word's address is then the parent's copy of a range the child also
+ * has. */
+static pthread_mutex_t cv_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
+static int cv_go;
+
+static void *cv_waiter(void *arg)
+{
+	pthread_mutex_lock(&cv_lock);
+	while (!cv_go)
+		pthread_cond_wait(&cv, &cv_lock);
+	pthread_mutex_unlock(&cv_lock);
+	return arg;
+}
+
+static void wait_across_fork(void)
+{
+	pthread_t t;
+	REQUIRE(pthread_create(&t, NULL, cv_waiter, NULL) == 0);
+	usleep(100000);
+	pid_t p = fork_run(exit_5);
+	TEST_RES(WEXITSTATUS(status_of(p)), 5);
+	pthread_mutex_lock(&cv_lock);
+	cv_go = 1;
+	pthread_cond_signal(&cv);
+	pthread_mutex_unlock(&cv_lock);
+	struct timespec limit;
+	clock_gettime(CLOCK_REALTIME, &limit);
+	limit.tv_sec += 5;
+	TEST_RES(pthread_timedjoin_np(t, NULL, &limit), 0);
+}
+
 /* ---- nesting and exec ---- */
 
 static int grandchild(void)
@@ -624,5 +657,6 @@ int main(int argc, char **argv)
 	RUN(nesting_and_exec);
 	RUN(shared_futex);
 	RUN(clone_process);
+	RUN(wait_across_fork);
 	return ukt_finish();
 }
