@@ -221,6 +221,13 @@ static int segv(void)
 	return 0;
 }
 
+static volatile int zero;
+
+static int divide_by_zero(void)
+{
+	return 10 / zero;
+}
+
 static int ids_child(void)
 {
 	/* Its own pid, the caller as parent, the caller's group and session. */
@@ -245,6 +252,9 @@ static void statuses(void)
 	p = fork_run(segv);
 	st = status_of(p);
 	TEST_RES(WIFSIGNALED(st) && WTERMSIG(st) == SIGSEGV, 1);
+	p = fork_run(divide_by_zero);
+	st = status_of(p);
+	TEST_RES(WIFSIGNALED(st) && WTERMSIG(st) == SIGFPE, 1);
 	p = fork_run(ids_child);
 	st = status_of(p);
 	TEST_RES(WIFEXITED(st) && WEXITSTATUS(st) == 0, 1);

@@ -204,14 +204,17 @@ extern "C" fn exit_process(sig: usize) -> ! {
     uk_plat::cpu::program_fault(sig)
 }
 
-/// A page fault or general protection fault (SIGSEGV) or an alignment check (SIGBUS)
-/// of program code in a process other than the image's first ends that process only
+/// A page fault or general protection fault (SIGSEGV), an alignment check (SIGBUS), a
+/// divide error (SIGFPE) or an invalid opcode (SIGILL) of program code in a process
+/// other than the image's first ends that process only
 /// (docs/processes.md): report it in one line and return from the trap into the
 /// kernel's `program_fault` on the exit stack. False for any other fault.
 fn end_process(f: &mut TrapFrame) -> bool {
-    let sig = match f.vector {
-        13 | 14 => uk_abi::signal::SIGSEGV,
-        17 => uk_abi::signal::SIGBUS,
+    let (sig, name) = match f.vector {
+        13 | 14 => (uk_abi::signal::SIGSEGV, "SIGSEGV"),
+        17 => (uk_abi::signal::SIGBUS, "SIGBUS"),
+        0 => (uk_abi::signal::SIGFPE, "SIGFPE"),
+        6 => (uk_abi::signal::SIGILL, "SIGILL"),
         _ => return false,
     };
     if !uk_plat::cpu::fault_ends_process() {
@@ -220,11 +223,7 @@ fn end_process(f: &mut TrapFrame) -> bool {
     let _ = writeln!(
         Raw,
         "ukit: process killed by {}: {} (vector {}) at rip {:#x}, address {:#x}",
-        if sig == uk_abi::signal::SIGBUS {
-            "SIGBUS"
-        } else {
-            "SIGSEGV"
-        },
+        name,
         desc::exception_name(f.vector),
         f.vector,
         f.rip,

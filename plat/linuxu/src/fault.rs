@@ -17,7 +17,9 @@
 
 use crate::host::{self, nr};
 
-use uk_abi::signal::{reg, SA_ONSTACK, SA_RESTORER, SA_SIGINFO, SEGV_ACCERR, SIGBUS, SIGSEGV};
+use uk_abi::signal::{
+    reg, SA_ONSTACK, SA_RESTORER, SA_SIGINFO, SEGV_ACCERR, SIGBUS, SIGFPE, SIGILL, SIGSEGV,
+};
 
 /// The alternate stack the fault report runs on (16 KiB, 16-byte aligned).
 static mut ALT_STACK: [u128; 1024] = [0; 1024];
@@ -86,12 +88,29 @@ fn report(
     put(
         out,
         &mut n,
-        if sig == SIGBUS as i32 {
-            b"SIGBUS"
-        } else {
-            b"SIGSEGV"
+        match sig as usize {
+            SIGBUS => b"SIGBUS".as_slice(),
+            SIGFPE => b"SIGFPE",
+            SIGILL => b"SIGILL",
+            _ => b"SIGSEGV",
         },
     );
+    if sig as usize == SIGFPE || sig as usize == SIGILL {
+        // An arithmetic fault (a division by zero) or an instruction the CPU refused:
+        // the address is the instruction's.
+        put(out, &mut n, b" at rip ");
+        hex(out, &mut n, rip);
+        put(
+            out,
+            &mut n,
+            if sig as usize == SIGFPE {
+                b": an arithmetic fault (a division by zero or overflow)\n".as_slice()
+            } else {
+                b": an illegal instruction\n"
+            },
+        );
+        return n;
+    }
     put(
         out,
         &mut n,
@@ -152,7 +171,9 @@ extern "C" fn on_fault(sig: i32, info: *const u8, ctx: *mut u8) {
     }
     // Returning repeats the access with the signal blocked in the restored mask: the
     // host cannot deliver it, so its default action ends the image.
-    let block = (1u64 << (SIGSEGV - 1)) | (1u64 << (SIGBUS - 1));
+    let block = [SIGSEGV, SIGBUS, SIGFPE, SIGILL]
+        .iter()
+        .fold(0u64, |m, s| m | 1u64 << (s - 1));
     // SAFETY: `ctx` is this handler's ucontext; uc_sigmask (8 bytes) is at 296.
     unsafe {
         let m = (ctx as usize + SIGMASK) as *mut u64;
@@ -183,7 +204,9 @@ pub fn install() {
         host::uk_linuxu_sigreturn as *const () as usize,
         usize::MAX,
     ];
-    for sig in [SIGSEGV, SIGBUS] {
+    // A division by zero or an illegal instruction in one process of the image ends that
+    // process (SIGFPE, SIGILL), as a bad access does, not the whole image.
+    for sig in [SIGSEGV, SIGBUS, SIGFPE, SIGILL] {
         host::call(
             nr::SYS_RT_SIGACTION,
             [sig, act.as_ptr() as usize, 0, 8, 0, 0],
@@ -210,6 +233,10 @@ mod tests {
         );
         assert!(line(11, 1, 0, false).ends_with("access at 0x0, rip 0x401000: a NULL pointer\n"));
         assert!(line(7, 2, 0xdead_0000, false).starts_with("ukit: linuxu: fatal SIGBUS"));
+        assert_eq!(
+            line(8, 1, 0, false),
+            "ukit: linuxu: fatal SIGFPE at rip 0x401000: an arithmetic fault (a division by zero or overflow)\n"
+        );
         assert!(line(11, 1, u64::MAX, false).contains("0xffffffffffffffff"));
         let mut out = [0u8; 256];
         let n = report(&mut out, 11, 1, 0, 0x401000, true, true);
