@@ -888,9 +888,13 @@ pub enum ForkStart {
 }
 
 extern "C" fn fork_child_start(p: usize) -> ! {
-    // SAFETY: `p` is the Box<ForkStart> fork leaked for this thread only.
-    let s = unsafe { alloc::boxed::Box::from_raw(p as *mut ForkStart) };
-    match *s {
+    // Moved out of its box, which is freed before this returns: the frame is abandoned
+    // below, so what it still owned then would never be freed.
+    fn take(p: usize) -> ForkStart {
+        // SAFETY: `p` is the Box<ForkStart> fork leaked for this thread only.
+        *unsafe { alloc::boxed::Box::from_raw(p as *mut ForkStart) }
+    }
+    match take(p) {
         ForkStart::Return(resume) => {
             uk_plat::cpu::leave();
             // SAFETY: `resume` is where the parent's fork call returns, recorded by the
