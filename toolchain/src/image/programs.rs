@@ -50,8 +50,13 @@ pub(super) fn place_tree(dir: &Path, rel: &Path, from: &Path) -> Result<()> {
         let to = dir.join(rel);
         let target = fs::read_link(from)?;
         let _ = fs::remove_file(&to);
-        std::os::unix::fs::symlink(&target, &to)
-            .with_context(|| format!("cannot make the link {}", to.display()))?;
+        if let Err(e) = std::os::unix::fs::symlink(&target, &to) {
+            // Another assembly of the same root (two runs or builds at once) made it
+            // between the removal and here: the same link is as good as ours.
+            if fs::read_link(&to).ok().as_deref() != Some(target.as_path()) {
+                return Err(e).with_context(|| format!("cannot make the link {}", to.display()));
+            }
+        }
         return Ok(());
     }
     if !meta.is_dir() {
