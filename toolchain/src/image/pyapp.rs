@@ -11,7 +11,6 @@
 //! from a file (docs/python.md, "What does not work").
 
 use std::fs;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -96,19 +95,7 @@ pub struct Wheel {
 /// The file that records a cached wheel's name and sha256 (`sha256sum` format).
 const RECORD: &str = "SHA256SUMS";
 
-fn sha256_file(p: &Path) -> Result<String> {
-    let mut f = fs::File::open(p).with_context(|| format!("cannot read {}", p.display()))?;
-    let mut h = Sha256::new();
-    let mut buf = vec![0u8; 1 << 16];
-    loop {
-        let n = f.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        h.update(&buf[..n]);
-    }
-    Ok(hex::encode(h.finalize()))
-}
+use crate::packages::fetch::sha256_file;
 
 /// The wheel of `req` cached under `dir` (`wheels/<name>-<version>`), checked against
 /// the sha256 recorded when it was downloaded; `None` when it was not downloaded yet.
