@@ -504,7 +504,7 @@ impl Mm {
                         let _ = backing.sync(first, (v.len / PAGE_SIZE) as u64);
                     }
                     // Inherited by a fork: the addresses go with the family's last map.
-                    for (a, b) in crate::view::sub_or_all(k, k + v.len) {
+                    for (a, b) in crate::view::sub(k, k + v.len) {
                         uk_plat::get().unalias(a, b - a);
                         self.release_va(a, b - a);
                     }
