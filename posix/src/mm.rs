@@ -290,11 +290,9 @@ fn release_copy(start: usize, len: usize, frame: usize) {
         crate::view::unshow(a, b);
         // Identity pages of allocator memory go back; the program's data range (the
         // image's own, not allocator memory) has none.
+        plat.unalias(a, b - a);
         if plat.memory().iter().any(|r| a >= r.start && b <= r.end()) {
-            plat.unalias(a, b - a);
             free_pages(a, b - a);
-        } else {
-            plat.unalias(a, b - a);
         }
     }
 }
