@@ -36,7 +36,7 @@ const ACCESS: u32 = PROT_READ | PROT_WRITE | PROT_EXEC;
 /// More withheld runs than this in one space (pages settled one by one split them) and
 /// the space's remaining pages are all settled at once: each run costs a host mapping on
 /// linuxu, and the host allows a bounded number.
-const MAX_RUNS: usize = 256;
+const MAX_RUNS: usize = 64;
 
 struct State {
     /// Borrowing frames: first frame -> (end, first lent frame).
@@ -241,7 +241,7 @@ pub fn apply(space: usize) {
     if !ANY.load(Ordering::Acquire) {
         return;
     }
-    let st = STATE.lock();
+    let mut st = STATE.lock();
     let runs: Vec<Piece> = st
         .withheld
         .range((space, 0)..(space, usize::MAX))
@@ -252,12 +252,16 @@ pub fn apply(space: usize) {
         for (off, l, src) in st.pieces(frame, e - a) {
             match src {
                 Some(src) => crate::view::show(a + off, src, l, ro),
-                None => {
-                    uk_plat::get().protect(a + off, l, ro);
+                // A platform that cannot withhold the permission here (kvm without a
+                // spare page-table frame to split a large page): copy now instead.
+                None if !uk_plat::get().protect(a + off, l, ro) => {
+                    st.settle(space, a + off, a + off + l, false);
                 }
+                None => {}
             }
         }
     }
+    st.update_any();
 }
 
 /// A write at `addr` faulted in the running space `space`: settle the page if it is
