@@ -38,6 +38,11 @@ const ACCESS: u32 = PROT_READ | PROT_WRITE | PROT_EXEC;
 /// linuxu, and the host allows a bounded number.
 const MAX_RUNS: usize = 64;
 
+/// A write fault settles the writable withheld pages of this aligned block around the
+/// faulting one, not that page alone: a program writing through a buffer takes one
+/// fault per block instead of one per page (each costs a host signal on linuxu).
+const FAULT_BLOCK: usize = 16 * PAGE_SIZE;
+
 struct State {
     /// Borrowing frames: first frame -> (end, first lent frame).
     borrows: BTreeMap<usize, (usize, usize)>,
@@ -166,20 +171,24 @@ impl State {
             .collect()
     }
 
+    /// The protection of `space`'s withheld page at `addr`, if it is one.
+    fn withheld_at(&self, space: usize, addr: usize) -> Option<u32> {
+        self.withheld
+            .range(..=(space, addr))
+            .next_back()
+            .filter(|(&(sp, _), &(e, _, _))| sp == space && e > addr)
+            .map(|(_, &(_, _, p))| p)
+    }
+
     /// Settle `space`'s withheld pages in `[a, b)` (the running space's): each becomes
-    /// the space's own, shown with its map's protection. `writes`: only a write is
-    /// asked for; a piece whose map is not writable is left withheld and makes the
-    /// answer false. Returns whether anything was settled (and nothing refused).
-    fn settle(&mut self, space: usize, a: usize, b: usize, writes: bool) -> bool {
-        let pieces = self.carve_withheld(space, a, b);
-        if writes && pieces.iter().any(|&(_, _, _, prot)| prot & PROT_WRITE == 0) {
-            for (pa, pe, frame, prot) in pieces {
+    /// the space's own, shown with its map's protection. `writable`: only the pieces
+    /// whose map is writable (for a write fault; the others stay withheld).
+    fn settle(&mut self, space: usize, a: usize, b: usize, writable: bool) {
+        for (pa, pe, frame, prot) in self.carve_withheld(space, a, b) {
+            if writable && prot & PROT_WRITE == 0 {
                 self.withheld.insert((space, pa), (pe, frame, prot));
+                continue;
             }
-            return false;
-        }
-        let settled = !pieces.is_empty();
-        for (pa, pe, frame, prot) in pieces {
             let len = pe - pa;
             // This space's frames that borrow: the lent bytes come in.
             for (s, e, src) in self.carve_borrows(frame, frame + len) {
@@ -192,7 +201,6 @@ impl State {
             }
             crate::view::show(pa, frame, len, prot & ACCESS);
         }
-        settled
     }
 
     /// The count of `space`'s withheld runs.
@@ -273,13 +281,20 @@ pub fn write_fault(space: usize, addr: usize) -> bool {
     let Some(mut st) = STATE.try_lock() else {
         return false;
     };
-    let page = addr & !(PAGE_SIZE - 1);
-    let ok = st.settle(space, page, page + PAGE_SIZE, true);
-    if ok && st.runs(space) > MAX_RUNS {
+    // Not withheld, or withheld on a map that may not be written: a real fault.
+    if st
+        .withheld_at(space, addr)
+        .is_none_or(|prot| prot & PROT_WRITE == 0)
+    {
+        return false;
+    }
+    let block = addr & !(FAULT_BLOCK - 1);
+    st.settle(space, block, block + FAULT_BLOCK, true);
+    if st.runs(space) > MAX_RUNS {
         st.settle(space, 0, usize::MAX, false);
     }
     st.update_any();
-    ok
+    true
 }
 
 /// The kernel is about to write `[addr, addr+len)` of the running space `space`'s
@@ -415,6 +430,10 @@ mod tests {
             vec![(0x101 * P, 0x102 * P, 0x901 * P, 3)]
         );
         assert_eq!(st.runs(7), 2);
+        assert_eq!(st.withheld_at(7, 0x100 * P + 5), Some(3));
+        assert_eq!(st.withheld_at(7, 0x101 * P), None);
+        assert_eq!(st.withheld_at(7, 0x104 * P), None);
+        assert_eq!(st.withheld_at(9, 0x100 * P), None);
         assert_eq!(st.runs(8), 1);
         assert_eq!(
             st.withheld_frames(0x902 * P, 0x903 * P),
