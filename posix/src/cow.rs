@@ -220,7 +220,7 @@ fn copy(src: usize, dst: usize, len: usize) {
 /// fork: the child's range `[at, at+len)` of space `child`, frames from `cframe` on,
 /// borrows what the parent's frames from `pframe` on hold (or, where those borrow
 /// themselves, what they borrow); both spaces withhold the range's write permission
-/// (the parent's view is the one shown: [`apply`] it afterwards).
+/// (the parent's view is the one shown: show its ranges again afterwards).
 #[allow(clippy::too_many_arguments)]
 pub fn lend(
     parent: usize,
@@ -243,33 +243,48 @@ pub fn lend(
     st.update_any();
 }
 
-/// Show `space`'s withheld pages as they must be while its view is shown: a borrowed
-/// page shows the lent frame, every one is read-only (scheduler's switch; fork).
-pub fn apply(space: usize) {
+/// What `space`'s view shows at its range `[at, at+len)` (its frames from `frame` on,
+/// with `prot`): runs of (address, first frame, length, protection). Withheld pages are
+/// read-only, and those that borrow show the lent frames.
+pub fn picture(
+    space: usize,
+    at: usize,
+    frame: usize,
+    len: usize,
+    prot: u32,
+) -> Vec<(usize, usize, usize, u32)> {
+    let end = at + len;
     if !ANY.load(Ordering::Acquire) {
-        return;
+        return alloc::vec![(at, frame, len, prot)];
     }
-    let mut st = STATE.lock();
-    let runs: Vec<Piece> = st
+    let st = STATE.lock();
+    let mut out = Vec::new();
+    let mut x = at;
+    let first = st
         .withheld
-        .range((space, 0)..(space, usize::MAX))
-        .map(|(&(_, a), &(e, f, p))| (a, e, f, p))
-        .collect();
-    for (a, e, frame, prot) in runs {
-        let ro = prot & ACCESS & !PROT_WRITE;
-        for (off, l, src) in st.pieces(frame, e - a) {
-            match src {
-                Some(src) => crate::view::show(a + off, src, l, ro),
-                // A platform that cannot withhold the permission here (kvm without a
-                // spare page-table frame to split a large page): copy now instead.
-                None if !uk_plat::get().protect(a + off, l, ro) => {
-                    st.settle(space, a + off, a + off + l, false);
-                }
-                None => {}
-            }
+        .range(..(space, at))
+        .next_back()
+        .filter(|(&(sp, _), &(e, _, _))| sp == space && e > at)
+        .map_or(at, |(&(_, k), _)| k);
+    for (&(_, k), &(e, _, p)) in st.withheld.range((space, first)..(space, end)) {
+        let (a, b) = (k.max(at), e.min(end));
+        if a >= b {
+            continue;
         }
+        if a > x {
+            out.push((x, frame + (x - at), a - x, prot));
+        }
+        let ro = p & ACCESS & !PROT_WRITE;
+        for (off, l, src) in st.pieces(frame + (a - at), b - a) {
+            let f = src.unwrap_or(frame + (a - at) + off);
+            out.push((a + off, f, l, ro));
+        }
+        x = b;
     }
-    st.update_any();
+    if x < end {
+        out.push((x, frame + (x - at), end - x, prot));
+    }
+    out
 }
 
 /// A write at `addr` faulted in the running space `space`: settle the page if it is

@@ -317,9 +317,7 @@ fn is_default(prot: u32) -> bool {
 /// Have the MMU enforce `prot` on a page-aligned range, where the platform can (the
 /// platform refuses ranges outside its memory; then only the record protects).
 fn enforce(start: usize, len: usize, prot: u32) {
-    if len > 0 {
-        uk_plat::get().protect(start, len, prot & ACCESS);
-    }
+    crate::view::protect(start, len, prot & ACCESS);
 }
 
 /// Clear pages that stay mapped (MADV_DONTNEED, MAP_FIXED over an existing map).
@@ -1256,25 +1254,40 @@ impl AddressSpace {
     /// Show this space's frames at its family ranges (on the scheduler's switch
     /// stack, between two threads: docs/processes.md, "fork").
     pub fn show_view(&self) {
-        let mm = self.maps.lock();
+        self.show_ranges(&self.maps.lock());
+        VIEW.store(self.id, core::sync::atomic::Ordering::Release);
+    }
+
+    /// Show what this space's view holds at its family ranges, where something else is
+    /// shown now: its frames (or, for copy-on-write pages, the lent ones), with the
+    /// protection each page has in this space (crate::cow).
+    fn show_ranges(&self, mm: &Mm) {
+        let mut runs = alloc::vec::Vec::new();
         for (&k, v) in mm.vmas.iter() {
             if let Kind::Copy { frame } = v.kind {
-                // Identity frames given back by another view's end (unshow) come back
-                // read+write: a range of other protection (a program's text) is
-                // shown again with its own.
-                let reprotect = frame == k && !is_default(v.prot);
-                if reprotect || !crate::view::showing(k, frame, v.len, v.prot & ACCESS) {
-                    crate::view::show(k, frame, v.len, v.prot & ACCESS);
-                }
+                runs.extend(crate::cow::picture(
+                    self.id,
+                    k,
+                    frame,
+                    v.len,
+                    v.prot & ACCESS,
+                ));
             }
         }
         if let (Some((start, reserved, _)), Some(frame)) = (mm.brk, mm.brk_frame) {
-            if !crate::view::showing(start, frame, reserved, PROT_READ | PROT_WRITE) {
-                crate::view::show(start, frame, reserved, PROT_READ | PROT_WRITE);
+            runs.extend(crate::cow::picture(
+                self.id,
+                start,
+                frame,
+                reserved,
+                PROT_READ | PROT_WRITE,
+            ));
+        }
+        for (at, frame, len, prot) in runs {
+            if !crate::view::showing(at, frame, len, prot) {
+                crate::view::show(at, frame, len, prot);
             }
         }
-        crate::cow::apply(self.id);
-        VIEW.store(self.id, core::sync::atomic::Ordering::Release);
     }
 
     /// The kernel is about to write `[addr, addr+len)` of this (running) space's
@@ -1561,7 +1574,7 @@ impl AddressSpace {
         }
         drop(cm);
         // The running view withholds what was just lent.
-        crate::cow::apply(self.id);
+        self.show_ranges(&mm);
         self.forked
             .store(true, core::sync::atomic::Ordering::Release);
         child

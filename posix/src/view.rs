@@ -154,9 +154,70 @@ fn record(at: usize, end: usize, v: Shown) {
     s.insert(at, (end, v));
 }
 
+/// Does `[at, at+len)` show the frames from `frame` on now, whatever their protection?
+fn shows_frames(at: usize, frame: usize, len: usize) -> bool {
+    let s = SHOWN.lock();
+    let end = at + len;
+    let mut x = at;
+    let first = s
+        .range(..at)
+        .next_back()
+        .filter(|(_, &(e, _))| e > at)
+        .map_or(at, |(&k, _)| k);
+    for (&k, &(e, v)) in s.range(first..end) {
+        let a = k.max(at);
+        // A gap shows the addresses' own pages.
+        if a > x && frame != at {
+            return false;
+        }
+        if v.frame + (a - k) != frame + (a - at) {
+            return false;
+        }
+        x = e.min(end);
+    }
+    x >= end || frame == at
+}
+
+/// Record `prot` over `[at, end)`, which keeps the frames it shows.
+fn reprotect(at: usize, end: usize, prot: u32) {
+    let mut pieces = carve(at, end);
+    pieces.sort_by_key(|p| p.0);
+    let mut x = at;
+    let mut runs = Vec::new();
+    for (s, e, v) in pieces {
+        if s > x {
+            runs.push((x, s, x));
+        }
+        runs.push((s, e, v.frame));
+        x = e;
+    }
+    if x < end {
+        runs.push((x, end, x));
+    }
+    for (s, e, frame) in runs {
+        if frame != s || prot != RW {
+            record(s, e, Shown { frame, prot });
+        }
+    }
+}
+
+/// Have the MMU enforce `prot` on `[at, at+len)` of program memory, keeping what it
+/// shows (`Platform::protect`), and record it; false where the platform cannot.
+pub fn protect(at: usize, len: usize, prot: u32) -> bool {
+    if len == 0 || !uk_plat::get().protect(at, len, prot) {
+        return false;
+    }
+    reprotect(at, at + len, prot);
+    true
+}
+
 /// Show frames `[frame, frame+len)` at `[at, at+len)` with `prot` (identity when
-/// `frame == at`). Runs on the switch stack too: allocates only small records.
+/// `frame == at`). Frames already shown there only change protection (their page
+/// table entries stay). Runs on the switch stack too: allocates only small records.
 pub fn show(at: usize, frame: usize, len: usize, prot: u32) {
+    if shows_frames(at, frame, len) && protect(at, len, prot) {
+        return;
+    }
     let mut tables = || uk_alloc::PAGES.lock().alloc_zeroed(1);
     // The family's addresses and frames are allocator pages (or the program's data
     // range, which the platform accepts): an error here is a kernel bug.
@@ -187,10 +248,22 @@ pub fn showing(at: usize, frame: usize, len: usize, prot: u32) -> bool {
     }
 }
 
+/// What `[s, e)` showed (recorded as `v`) ends: its own pages again, read+write. A
+/// page that showed itself with another protection (`Platform::protect`, which kvm
+/// does not mark as an alias) gets read+write back the same way.
+fn restore(s: usize, e: usize, v: Shown) {
+    let plat = uk_plat::get();
+    if v.frame == s {
+        plat.protect(s, e - s, RW);
+    } else {
+        plat.unalias(s, e - s);
+    }
+}
+
 /// `[a, b)` shows its own pages again wherever it showed other frames.
 pub fn unshow(a: usize, b: usize) {
-    for (s, e, _) in carve(a, b) {
-        uk_plat::get().unalias(s, e - s);
+    for (s, e, v) in carve(a, b) {
+        restore(s, e, v);
     }
 }
 
@@ -199,7 +272,7 @@ pub fn unshow(a: usize, b: usize) {
 pub fn unshow_frames(at: usize, frame: usize, len: usize) {
     for (s, e, v) in carve(at, at + len) {
         if v.frame == frame + (s - at) {
-            uk_plat::get().unalias(s, e - s);
+            restore(s, e, v);
         } else {
             // Another space's frames: keep them recorded.
             record(s, e, v);
