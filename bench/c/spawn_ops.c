@@ -6,6 +6,10 @@
  *   vfork_exit_wait    vfork + _exit in the child + waitpid (no exec)
  *   fork_exit_wait     fork + _exit in the child + waitpid (the caller has a 4 MiB heap
  *                      block, so the copy is not trivially small)
+ *   fork_write_exit_wait  the same, the child writing one byte in every page of the
+ *                      block before it exits (its copy of the block is then made)
+ *   fork_exec_wait     fork + execve of this program + waitpid (the caller holding the
+ *                      block)
  *   fork_child_kib     the memory one waiting forked child adds
  * The program to run is $SPAWN_SELF (natively the program itself; on ukit a program
  * file built from this source with uk-cc --uk-program). */
@@ -84,8 +88,28 @@ int main(int argc, char **argv)
 		waitpid(p, NULL, 0);
 	}
 	double t5 = now_us();
+	for (int i = 0; i < n; i++) {
+		pid_t p = fork();
+		if (p == 0) {
+			for (size_t at = 0; at < (4 << 20); at += 4096)
+				block[at] = (char)i;
+			_exit(0);
+		}
+		waitpid(p, NULL, 0);
+	}
+	double t6 = now_us();
+	for (int i = 0; i < n; i++) {
+		pid_t p = fork();
+		if (p == 0) {
+			execve(self, ex, environ);
+			_exit(127);
+		}
+		waitpid(p, NULL, 0);
+	}
+	double t7 = now_us();
 	printf("posix_spawn_wait %.2f\nvfork_exec_wait %.2f\nvfork_exit_wait %.2f\nfork_exit_wait %.2f\n",
 	       (t1 - t0) / n, (t2 - t1) / n, (t3 - t2) / n, (t5 - t4) / n);
+	printf("fork_write_exit_wait %.2f\nfork_exec_wait %.2f\n", (t6 - t5) / n, (t7 - t6) / n);
 	long fb = used_kib();
 	pid_t f = fork();
 	if (f == 0) {

@@ -44,6 +44,21 @@ pub static FAULT_ENDS_PROCESS: Hook<fn() -> bool> = Hook::new();
 /// [`FAULT_ENDS_PROCESS`] said so for a fault in program code.
 pub static FAULT: Hook<fn(usize) -> !> = Hook::new();
 
+/// A write to a page whose write permission the kernel withholds for copy-on-write
+/// after a fork (docs/processes.md, "Copy-on-write"): the layer that knows address
+/// spaces gives the writer its own copy of the page, makes it writable and returns
+/// true; false when the page is not one of those (a real fault). Called by the
+/// platform's fault handler for write faults of program and kernel code alike (the
+/// kernel writes program memory too); it must take no lock a faulting kernel path may
+/// hold, so it gives up (false) rather than wait.
+pub static WRITE_FAULT: Hook<fn(usize) -> bool> = Hook::new();
+
+/// For the platform, in its fault handler: a write at `addr` faulted on a present
+/// page. True when the access can simply be repeated ([`WRITE_FAULT`]).
+pub fn write_fault(addr: usize) -> bool {
+    WRITE_FAULT.get().is_some_and(|f| f(addr))
+}
+
 /// For the platform, in its fault handler: true when a fault of program code ends
 /// only the running process (then it continues at [`program_fault`]).
 pub fn fault_ends_process() -> bool {

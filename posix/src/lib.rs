@@ -11,6 +11,7 @@ extern crate alloc;
 
 mod bytes;
 pub mod console;
+mod cow;
 pub mod epoll;
 pub mod eventfd;
 pub mod exec;
@@ -61,6 +62,7 @@ pub fn init(p: PosixParams) {
     uk_sched::OWNER_SWITCH.set(process::switched);
     uk_sched::VIEW_NEEDED.set(process::view_needed);
     uk_sched::VIEW_INSTALL.set(process::show_view);
+    uk_plat::cpu::WRITE_FAULT.set(mm::write_fault);
     uk_sched::OWNER_EXIT.set(process::release);
     ident::init(p.nodename);
     lifecycle::init();

@@ -126,6 +126,8 @@ struct Mm {
     /// space that reserved it).
     brk_frame: Option<usize>,
     window: Option<uk_plat::MemRegion>,
+    /// The id of the address space these maps are (crate::cow keys by it).
+    space: usize,
 }
 
 /// A range the program may access that is not a memory map: image segments, the
@@ -197,6 +199,7 @@ impl Mm {
             self.unmap(a, b);
         }
         if let Some((start, reserved, _)) = self.brk.take() {
+            crate::cow::unwithhold(self.space, start, start + reserved);
             match self.brk_frame.take() {
                 Some(frame) => release_copy(start, reserved, frame),
                 None => free_pages(start, reserved),
@@ -220,6 +223,7 @@ impl AddressSpace {
 
     /// An empty address space whose brk area may grow to `brk_max` bytes.
     pub fn new(brk_max: usize) -> Self {
+        let id = NEXT_ID.fetch_add(1, core::sync::atomic::Ordering::Relaxed);
         AddressSpace {
             maps: spin::Mutex::new(Mm {
                 vmas: BTreeMap::new(),
@@ -227,9 +231,10 @@ impl AddressSpace {
                 brk: None,
                 brk_frame: None,
                 window: None,
+                space: id,
             }),
             statics: spin::Mutex::new(alloc::vec::Vec::new()),
-            id: NEXT_ID.fetch_add(1, core::sync::atomic::Ordering::Relaxed),
+            id,
             forked: core::sync::atomic::AtomicBool::new(false),
         }
     }
@@ -281,7 +286,9 @@ fn free_pages(start: usize, len: usize) {
 /// are the range's identity pages, which go back with the last space), and the parts
 /// no space has any more show their own pages again and go back (crate::view).
 fn release_copy(start: usize, len: usize, frame: usize) {
+    let view = VIEW.load(core::sync::atomic::Ordering::Acquire);
     if frame != start {
+        crate::cow::forget(frame, len, view);
         crate::view::unshow_frames(start, frame, len);
         free_pages(frame, len);
     }
@@ -292,6 +299,7 @@ fn release_copy(start: usize, len: usize, frame: usize) {
         // image's own, not allocator memory) has none.
         plat.unalias(a, b - a);
         if plat.memory().iter().any(|r| a >= r.start && b <= r.end()) {
+            crate::cow::forget(a, b - a, view);
             free_pages(a, b - a);
         }
     }
@@ -309,9 +317,7 @@ fn is_default(prot: u32) -> bool {
 /// Have the MMU enforce `prot` on a page-aligned range, where the platform can (the
 /// platform refuses ranges outside its memory; then only the record protects).
 fn enforce(start: usize, len: usize, prot: u32) {
-    if len > 0 {
-        uk_plat::get().protect(start, len, prot & ACCESS);
-    }
+    crate::view::protect(start, len, prot & ACCESS);
 }
 
 /// Clear pages that stay mapped (MADV_DONTNEED, MAP_FIXED over an existing map).
@@ -491,7 +497,10 @@ impl Mm {
                 }
                 // The protection of what is shown there is set by whichever view is
                 // shown next (or reset when the pages go back).
-                Kind::Copy { frame } => release_copy(k, v.len, frame),
+                Kind::Copy { frame } => {
+                    crate::cow::unwithhold(self.space, k, k + v.len);
+                    release_copy(k, v.len, frame)
+                }
                 Kind::Shared {
                     backing,
                     first,
@@ -992,6 +1001,9 @@ impl AddressSpace {
         if !mm.covered(addr, end) {
             return Err(Errno::ENOMEM);
         }
+        // Copy-on-write pages become this space's own first: their withheld state
+        // records the protection they had.
+        crate::cow::settle(self.id, addr, end);
         mm.split_at(addr);
         mm.split_at(end);
         let mut changed = false;
@@ -1112,7 +1124,9 @@ impl AddressSpace {
         }
         if advice == MADV_DONTNEED || advice == MADV_FREE {
             // Anonymous pages read as zeros afterwards; a shared map shows its file's
-            // pages again, which it never stopped showing.
+            // pages again, which it never stopped showing. Copy-on-write pages are
+            // this space's own first (a lender's borrowers keep the old bytes).
+            crate::cow::settle(self.id, addr, end);
             let from = mm.first_from(addr);
             let anon: alloc::vec::Vec<(usize, usize, usize)> = mm
                 .vmas
@@ -1164,7 +1178,14 @@ impl AddressSpace {
         let new_top = page_round_up(req).unwrap_or(req);
         // Protections set inside the heap (musl's malloc maps a PROT_NONE guard page at
         // its start) end at the next brk:
-        // the area is one read+write map again.
+        // the area is one read+write map again. Copy-on-write pages whose protection
+        // changes so, and those given back, become this space's own first.
+        for (a, b, _) in mm.protected_in(start, start + reserved) {
+            crate::cow::settle(self.id, a, b);
+        }
+        if new_top < old_top {
+            crate::cow::settle(self.id, new_top, old_top);
+        }
         mm.open_up(start, start + reserved);
         if new_top < old_top {
             let frame = mm.brk_frame.map_or(new_top, |f| f + (new_top - start));
@@ -1233,24 +1254,46 @@ impl AddressSpace {
     /// Show this space's frames at its family ranges (on the scheduler's switch
     /// stack, between two threads: docs/processes.md, "fork").
     pub fn show_view(&self) {
-        let mm = self.maps.lock();
+        self.show_ranges(&self.maps.lock());
+        VIEW.store(self.id, core::sync::atomic::Ordering::Release);
+    }
+
+    /// Show what this space's view holds at its family ranges, where something else is
+    /// shown now: its frames (or, for copy-on-write pages, the lent ones), with the
+    /// protection each page has in this space (crate::cow).
+    fn show_ranges(&self, mm: &Mm) {
+        let mut runs = alloc::vec::Vec::new();
         for (&k, v) in mm.vmas.iter() {
             if let Kind::Copy { frame } = v.kind {
-                // Identity frames given back by another view's end (unshow) come back
-                // read+write: a range of other protection (a program's text) is
-                // shown again with its own.
-                let reprotect = frame == k && !is_default(v.prot);
-                if reprotect || !crate::view::showing(k, frame, v.len) {
-                    crate::view::show(k, frame, v.len, v.prot & ACCESS);
-                }
+                runs.extend(crate::cow::picture(
+                    self.id,
+                    k,
+                    frame,
+                    v.len,
+                    v.prot & ACCESS,
+                ));
             }
         }
         if let (Some((start, reserved, _)), Some(frame)) = (mm.brk, mm.brk_frame) {
-            if !crate::view::showing(start, frame, reserved) {
-                crate::view::show(start, frame, reserved, PROT_READ | PROT_WRITE);
+            runs.extend(crate::cow::picture(
+                self.id,
+                start,
+                frame,
+                reserved,
+                PROT_READ | PROT_WRITE,
+            ));
+        }
+        for (at, frame, len, prot) in runs {
+            if !crate::view::showing(at, frame, len, prot) {
+                crate::view::show(at, frame, len, prot);
             }
         }
-        VIEW.store(self.id, core::sync::atomic::Ordering::Release);
+    }
+
+    /// The kernel is about to write `[addr, addr+len)` of this (running) space's
+    /// program memory: copy-on-write pages there become its own first (crate::cow).
+    pub fn prepare_write(&self, addr: usize, len: usize) {
+        crate::cow::prepare_write(self.id, addr, len);
     }
 
     /// What a futex word at `uaddr` is keyed by, as (space, address). A shared file
@@ -1433,13 +1476,32 @@ impl AddressSpace {
         *child.statics.lock() = self.statics.lock().clone();
         let mut cm = child.maps.lock();
         cm.window = mm.window;
+        // Copy-on-write where the platform can withhold write permission (allocator
+        // memory), except on stacks of this process's threads, on which the kernel
+        // runs, and on pages that cannot be read, which the copy would read through the
+        // view (crate::cow): those are copied now.
+        let stacks = uk_sched::stack_pointers(uk_sched::current_owner());
+        let plat = uk_plat::get();
+        let lazy = |a: usize, len: usize, prot: u32| {
+            prot & ACCESS != 0
+                && plat
+                    .memory()
+                    .iter()
+                    .any(|r| a >= r.start && a + len <= r.end())
+                && !stacks.iter().any(|&sp| sp >= a && sp <= a + len)
+        };
         let mut frames = frames.into_iter();
         for r in &ranges {
             let Some((frame, _)) = frames.next() else {
                 break;
             };
             let v = mm.vmas.get_mut(&r.start).expect("range listed above");
-            copy_or_zero(v.frame_at(r.start, r.start), frame, r.len, r.prot);
+            let from = v.frame_at(r.start, r.start);
+            if lazy(r.start, r.len, r.prot) {
+                crate::cow::lend(self.id, child.id, r.start, r.len, from, frame, r.prot);
+            } else {
+                copy_or_zero(from, frame, r.len, r.prot);
+            }
             if v.kind.is_anon() {
                 v.kind = Kind::Copy { frame: r.start };
                 crate::view::add(r.start, r.start + r.len);
@@ -1460,8 +1522,14 @@ impl AddressSpace {
                 // malloc keeps a PROT_NONE page at the start).
                 let src = mm.brk_frame.unwrap_or(start);
                 for (&k, v) in mm.vmas.range(start..start + brk_len) {
-                    if v.kind.is_brk() {
-                        copy_or_zero(src + (k - start), frame + (k - start), v.len, v.prot);
+                    if !v.kind.is_brk() {
+                        continue;
+                    }
+                    let (from, to) = (src + (k - start), frame + (k - start));
+                    if lazy(start, brk_len, v.prot) {
+                        crate::cow::lend(self.id, child.id, k, v.len, from, to, v.prot);
+                    } else {
+                        copy_or_zero(from, to, v.len, v.prot);
                     }
                 }
                 if mm.brk_frame.is_none() {
@@ -1505,6 +1573,8 @@ impl AddressSpace {
             }
         }
         drop(cm);
+        // The running view withholds what was just lent.
+        self.show_ranges(&mm);
         self.forked
             .store(true, core::sync::atomic::Ordering::Release);
         child
@@ -1514,6 +1584,12 @@ impl AddressSpace {
         VIEW.store(self.id, core::sync::atomic::Ordering::Release);
         Ok(child)
     }
+}
+
+/// The platform's write-fault hook (`uk_plat::cpu::WRITE_FAULT`): a copy-on-write page
+/// of the space whose view is shown.
+pub fn write_fault(addr: usize) -> bool {
+    crate::cow::write_fault(VIEW.load(core::sync::atomic::Ordering::Acquire), addr)
 }
 
 /// Fill the fresh frames `[frame, frame+len)` with the bytes of the frames `[src,

@@ -89,6 +89,7 @@ pub fn copy_in(addr: usize, dst: &mut [u8]) -> KResult<()> {
 pub fn copy_out(addr: usize, src: &[u8]) -> KResult<()> {
     check(addr, src.len(), true)?;
     if !src.is_empty() {
+        crate::mm::active().prepare_write(addr, src.len());
         // SAFETY: check() proved [addr, addr+len) is writable program memory, as above.
         unsafe { core::ptr::copy(src.as_ptr(), addr as *mut u8, src.len()) };
     }

@@ -28,9 +28,16 @@ use alloc::vec::Vec;
 /// Family ranges: start -> (end, how many address spaces have the range).
 static FAMILY: spin::Mutex<BTreeMap<usize, (usize, u32)>> = spin::Mutex::new(BTreeMap::new());
 
-/// What the platform shows at program addresses other than their own pages: start ->
-/// (end, first frame).
-static SHOWN: spin::Mutex<BTreeMap<usize, (usize, usize)>> = spin::Mutex::new(BTreeMap::new());
+/// What the platform shows at program addresses other than their own pages read+write:
+/// start -> (end, first frame, protection).
+static SHOWN: spin::Mutex<BTreeMap<usize, (usize, Shown)>> = spin::Mutex::new(BTreeMap::new());
+
+/// A shown run's first frame and protection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Shown {
+    frame: usize,
+    prot: u32,
+}
 
 /// Split the entry of `map` containing `at` (if any) so that `at` starts an entry;
 /// `shift` says how an entry's payload moves with its start.
@@ -48,9 +55,15 @@ fn keep<T>(v: T, _: usize) -> T {
     v
 }
 
-fn advance(frame: usize, by: usize) -> usize {
-    frame + by
+fn advance(v: Shown, by: usize) -> Shown {
+    Shown {
+        frame: v.frame + by,
+        prot: v.prot,
+    }
 }
+
+/// Read+write, what pages have at their own address while nothing else is shown.
+const RW: u32 = uk_abi::mman::PROT_READ | uk_abi::mman::PROT_WRITE;
 
 /// One more address space has `[a, b)`.
 pub fn add(a: usize, b: usize) {
@@ -109,20 +122,102 @@ pub fn in_family(a: usize, b: usize) -> bool {
 }
 
 /// Remove `[a, b)` from [`SHOWN`] (trimming entries that stick out); returns what was
-/// there, clipped, as (start, end, frame).
-fn carve(a: usize, b: usize) -> Vec<(usize, usize, usize)> {
+/// there, clipped, as (start, end, what).
+fn carve(a: usize, b: usize) -> Vec<(usize, usize, Shown)> {
     let mut s = SHOWN.lock();
     split(&mut s, a, advance);
     split(&mut s, b, advance);
     let keys: Vec<usize> = s.range(a..b).map(|(&k, _)| k).collect();
     keys.into_iter()
-        .filter_map(|k| s.remove(&k).map(|(e, fr)| (k, e, fr)))
+        .filter_map(|k| s.remove(&k).map(|(e, v)| (k, e, v)))
         .collect()
 }
 
+/// Record that `[at, end)` shows `v`, merged with the runs it continues.
+fn record(at: usize, end: usize, v: Shown) {
+    let mut s = SHOWN.lock();
+    let (mut at, mut end) = (at, end);
+    let mut v = v;
+    if let Some((&k, &(e, w))) = s.range(..at).next_back() {
+        if e == at && w.prot == v.prot && w.frame + (at - k) == v.frame {
+            s.remove(&k);
+            at = k;
+            v = w;
+        }
+    }
+    if let Some(&(e, w)) = s.get(&end) {
+        if w.prot == v.prot && v.frame + (end - at) == w.frame {
+            s.remove(&end);
+            end = e;
+        }
+    }
+    s.insert(at, (end, v));
+}
+
+/// Does `[at, at+len)` show the frames from `frame` on now, whatever their protection?
+fn shows_frames(at: usize, frame: usize, len: usize) -> bool {
+    let s = SHOWN.lock();
+    let end = at + len;
+    let mut x = at;
+    let first = s
+        .range(..at)
+        .next_back()
+        .filter(|(_, &(e, _))| e > at)
+        .map_or(at, |(&k, _)| k);
+    for (&k, &(e, v)) in s.range(first..end) {
+        let a = k.max(at);
+        // A gap shows the addresses' own pages.
+        if a > x && frame != at {
+            return false;
+        }
+        if v.frame + (a - k) != frame + (a - at) {
+            return false;
+        }
+        x = e.min(end);
+    }
+    x >= end || frame == at
+}
+
+/// Record `prot` over `[at, end)`, which keeps the frames it shows.
+fn reprotect(at: usize, end: usize, prot: u32) {
+    let mut pieces = carve(at, end);
+    pieces.sort_by_key(|p| p.0);
+    let mut x = at;
+    let mut runs = Vec::new();
+    for (s, e, v) in pieces {
+        if s > x {
+            runs.push((x, s, x));
+        }
+        runs.push((s, e, v.frame));
+        x = e;
+    }
+    if x < end {
+        runs.push((x, end, x));
+    }
+    for (s, e, frame) in runs {
+        if frame != s || prot != RW {
+            record(s, e, Shown { frame, prot });
+        }
+    }
+}
+
+/// Have the MMU enforce `prot` on `[at, at+len)` of program memory, keeping what it
+/// shows (`Platform::protect`), and record it; false where the platform cannot.
+pub fn protect(at: usize, len: usize, prot: u32) -> bool {
+    if len == 0 || !uk_plat::get().protect(at, len, prot) {
+        return false;
+    }
+    reprotect(at, at + len, prot);
+    true
+}
+
 /// Show frames `[frame, frame+len)` at `[at, at+len)` with `prot` (identity when
-/// `frame == at`). Runs on the switch stack too: allocates only small records.
+/// `frame == at`). Frames already shown there only change protection (their page
+/// table entries stay). Runs on the switch stack too: allocates only small records.
 pub fn show(at: usize, frame: usize, len: usize, prot: u32) {
+    if shows_frames(at, frame, len) && protect(at, len, prot) {
+        return;
+    }
     let mut tables = || uk_alloc::PAGES.lock().alloc_zeroed(1);
     // The family's addresses and frames are allocator pages (or the program's data
     // range, which the platform accepts): an error here is a kernel bug.
@@ -130,17 +225,17 @@ pub fn show(at: usize, frame: usize, len: usize, prot: u32) {
         panic!("ukit: cannot show frames {frame:#x} at {at:#x}+{len:#x}: {e:?}");
     }
     carve(at, at + len);
-    if frame != at {
-        SHOWN.lock().insert(at, (at + len, frame));
+    if frame != at || prot != RW {
+        record(at, at + len, Shown { frame, prot });
     }
 }
 
-/// Is `[at, at+len)` already showing `[frame, ...)`? (Identity: nothing recorded over
-/// it.)
-pub fn showing(at: usize, frame: usize, len: usize) -> bool {
+/// Is `[at, at+len)` already showing `[frame, ...)` with `prot`? (Identity read+write:
+/// nothing recorded over it.)
+pub fn showing(at: usize, frame: usize, len: usize, prot: u32) -> bool {
     let s = SHOWN.lock();
     let end = at + len;
-    if frame == at {
+    if frame == at && prot == RW {
         return s
             .range(..end)
             .next_back()
@@ -148,27 +243,39 @@ pub fn showing(at: usize, frame: usize, len: usize) -> bool {
     }
     // One entry covering the whole range, with the right frames.
     match s.range(..=at).next_back() {
-        Some((&k, &(e, fr))) => k <= at && e >= end && fr + (at - k) == frame,
+        Some((&k, &(e, v))) => k <= at && e >= end && v.frame + (at - k) == frame && v.prot == prot,
         None => false,
+    }
+}
+
+/// What `[s, e)` showed (recorded as `v`) ends: its own pages again, read+write. A
+/// page that showed itself with another protection (`Platform::protect`, which kvm
+/// does not mark as an alias) gets read+write back the same way.
+fn restore(s: usize, e: usize, v: Shown) {
+    let plat = uk_plat::get();
+    if v.frame == s {
+        plat.protect(s, e - s, RW);
+    } else {
+        plat.unalias(s, e - s);
     }
 }
 
 /// `[a, b)` shows its own pages again wherever it showed other frames.
 pub fn unshow(a: usize, b: usize) {
-    for (s, e, _) in carve(a, b) {
-        uk_plat::get().unalias(s, e - s);
+    for (s, e, v) in carve(a, b) {
+        restore(s, e, v);
     }
 }
 
 /// Frames `[frame, frame+len)` are about to go back to the allocator: wherever
 /// `[at, at+len)` shows them, it shows its own pages again.
 pub fn unshow_frames(at: usize, frame: usize, len: usize) {
-    for (s, e, fr) in carve(at, at + len) {
-        if fr == frame + (s - at) {
-            uk_plat::get().unalias(s, e - s);
+    for (s, e, v) in carve(at, at + len) {
+        if v.frame == frame + (s - at) {
+            restore(s, e, v);
         } else {
             // Another space's frames: keep them recorded.
-            SHOWN.lock().insert(s, (e, fr));
+            record(s, e, v);
         }
     }
 }

@@ -298,6 +298,31 @@ pub fn thread_ids() -> Vec<i32> {
     SCHED.lock().threads.keys().copied().collect()
 }
 
+/// Where the stacks of the threads `owner` has ([`set_owner`]) are now: the stack
+/// pointer each saved when it last switched away, and an address in the running
+/// thread's current frame. posix's fork keeps these stacks out of copy-on-write: the
+/// kernel runs on them (docs/processes.md, "Copy-on-write").
+pub fn stack_pointers(owner: usize) -> Vec<usize> {
+    let here = 0u8;
+    let me = core::hint::black_box(&here) as *const u8 as usize;
+    let s = SCHED.lock();
+    let cur = s.current.as_ref().map(|t| t.tid);
+    s.threads
+        .values()
+        .filter(|t| t.owner() == owner && !t.has_exited())
+        .map(|t| {
+            if Some(t.tid) == cur {
+                me
+            } else {
+                // SAFETY: the thread is not running (one CPU; the running one is `cur`),
+                // so its context holds the stack pointer it saved, and nothing writes
+                // it while the scheduler lock is held.
+                unsafe { (*t.ctx.get()).rsp }
+            }
+        })
+        .collect()
+}
+
 /// The time slice a thread runs before another runnable one gets the CPU (ns; 0: no
 /// preemption).
 pub fn timeslice_ns() -> u64 {

@@ -189,6 +189,11 @@ extern "C" fn uk_kvm_trap(f: &mut TrapFrame) {
         crate::preempt::on_interrupt(f, preempt);
         return;
     }
+    // A write to a present page: perhaps one the kernel withholds for copy-on-write
+    // (error code: bit 0 present, bit 1 write); then the store is simply repeated.
+    if v == 14 && f.error & 3 == 3 && uk_plat::cpu::write_fault(uk_arch::ring0::cr2() as usize) {
+        return;
+    }
     if end_process(f) {
         return;
     }

@@ -21,8 +21,9 @@ use uk_abi::signal::{
     reg, SA_ONSTACK, SA_RESTORER, SA_SIGINFO, SEGV_ACCERR, SIGBUS, SIGFPE, SIGILL, SIGSEGV,
 };
 
-/// The alternate stack the fault report runs on (16 KiB, 16-byte aligned).
-static mut ALT_STACK: [u128; 1024] = [0; 1024];
+/// The alternate stack the fault handler runs on (64 KiB, 16-byte aligned: a
+/// copy-on-write fault runs the kernel's page bookkeeping on it).
+static mut ALT_STACK: [u128; 4096] = [0; 4096];
 
 /// The stack the kernel ends a faulting process on (64 KiB, 16-byte aligned). One CPU:
 /// the next fault of program code can only come once the thread that used it has been
@@ -148,6 +149,15 @@ extern "C" fn on_fault(sig: i32, info: *const u8, ctx: *mut u8) {
             core::ptr::read_unaligned(ctx.add(40 + 16 * 8) as *const u64),
         )
     };
+    // A write to a page the kernel withholds for copy-on-write after a fork: the
+    // writer gets its own copy, and returning repeats the store.
+    if sig == SIGSEGV as i32
+        && code == SEGV_ACCERR
+        && err & 2 != 0
+        && uk_plat::cpu::write_fault(addr as usize)
+    {
+        return;
+    }
     let process = uk_plat::cpu::fault_ends_process();
     let mut line = [0u8; 256];
     let n = report(&mut line, sig, code, addr, rip, err & 2 != 0, process);
@@ -187,7 +197,7 @@ pub fn install() {
         // Only the address is taken; from now on the host alone uses it, as a stack.
         core::ptr::addr_of_mut!(ALT_STACK) as usize,
         0,
-        core::mem::size_of::<[u128; 1024]>(),
+        core::mem::size_of::<[u128; 4096]>(),
     ];
     if host::call(
         nr::SYS_SIGALTSTACK,
