@@ -11,6 +11,7 @@
 
 pub mod bootinfo;
 pub mod cmdline;
+pub mod ctl;
 pub mod mm;
 pub mod pci;
 pub mod time;
@@ -228,7 +229,7 @@ mod imp {
             }
             if CTL_IRQ.load(Ordering::Relaxed) {
                 return if CTL_READY.swap(false, Ordering::Relaxed) {
-                    crate::serial::take_ctl_signals()
+                    crate::serial::take_ctl_signals(self.monotonic_ns())
                 } else {
                     0
                 };
@@ -239,7 +240,12 @@ mod imp {
                 return 0;
             }
             CTL_POLLED.store(now, Ordering::Relaxed);
-            crate::serial::take_ctl_signals()
+            crate::serial::take_ctl_signals(now)
+        }
+
+        /// A signal for one process, from a frame on the control line.
+        fn take_targeted_signal(&self) -> Option<(i32, usize)> {
+            crate::serial::take_targeted()
         }
 
         fn monotonic_ns(&self) -> u64 {
