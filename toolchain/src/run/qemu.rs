@@ -346,6 +346,19 @@ pub fn run(spec: &RunSpec) -> Result<i32> {
                         super::supervise::send_signal(pid, sig);
                     }
                 }
+                // Signals for one process of the image: a frame each on the line.
+                for v in super::supervise::take_targeted() {
+                    let frame = targeted_frame(v);
+                    let sent = line
+                        .as_mut()
+                        .is_some_and(|l| std::io::Write::write_all(l, &frame).is_ok());
+                    if !sent {
+                        eprintln!(
+                            "ukport: the control line is not connected; the signal for pid {} was not sent",
+                            v >> 8
+                        );
+                    }
+                }
                 if let Some(t) = sent_at {
                     if t.elapsed() > CTL_GRACE {
                         eprintln!(
@@ -404,6 +417,17 @@ pub fn run(spec: &RunSpec) -> Result<i32> {
 const CTL_CONNECT: std::time::Duration = std::time::Duration::from_secs(5);
 /// How long a program has to stop after a signal sent over the control line.
 const CTL_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// The control line's frame for a targeted signal (`value` = `pid << 8 | sig`, as
+/// queued with host signal 40): `0x80`, the pid as 4 bytes little-endian, the signal,
+/// and the XOR of those six bytes. plat/kvm/src/ctl.rs decodes it (and checks it:
+/// the two must agree); a plain byte 1..=64 stays a signal for the program.
+pub fn targeted_frame(value: u32) -> [u8; 7] {
+    let p = (value >> 8).to_le_bytes();
+    let mut f = [0x80, p[0], p[1], p[2], p[3], value as u8, 0];
+    f[6] = f[..6].iter().fold(0, |x, &y| x ^ y);
+    f
+}
 
 /// QEMU arguments for the control line: COM2 (0x2f8, IRQ 3) on a UNIX socket that QEMU
 /// listens on without waiting (commas in the path doubled, as QEMU's option syntax wants).
@@ -481,6 +505,18 @@ mod tests {
             "socket,id=ukctl,path=/tmp/a,,b/ctl.sock,server=on,wait=off"
         );
         assert_eq!(a[3], "isa-serial,chardev=ukctl,iobase=0x2f8,irq=3");
+    }
+
+    #[test]
+    fn targeted_frames_are_what_the_kernel_decodes() {
+        // The same bytes as plat/kvm/src/ctl.rs's test expects for pid 3, SIGKILL.
+        assert_eq!(
+            targeted_frame(3 << 8 | 9),
+            [0x80, 3, 0, 0, 0, 9, 0x80 ^ 3 ^ 9]
+        );
+        let f = targeted_frame(0x12_3456 << 8 | 15);
+        assert_eq!(f[..6], [0x80, 0x56, 0x34, 0x12, 0, 15]);
+        assert_eq!(f.iter().fold(0, |x, &y| x ^ y), 0);
     }
 
     #[test]
