@@ -229,7 +229,7 @@ mod imp {
             }
             if CTL_IRQ.load(Ordering::Relaxed) {
                 return if CTL_READY.swap(false, Ordering::Relaxed) {
-                    crate::serial::take_ctl_signals(self.monotonic_ns())
+                    crate::serial::take_ctl_signals()
                 } else {
                     0
                 };
@@ -240,7 +240,7 @@ mod imp {
                 return 0;
             }
             CTL_POLLED.store(now, Ordering::Relaxed);
-            crate::serial::take_ctl_signals(now)
+            crate::serial::take_ctl_signals()
         }
 
         /// A signal for one process, from a frame on the control line.

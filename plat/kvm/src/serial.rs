@@ -75,29 +75,20 @@ pub fn enable_ctl_irq() {
 /// The control line's decoder between reads (a frame may arrive in pieces: COM2's
 /// FIFO holds 16 bytes).
 static CTL_DECODER: AtomicU64 = AtomicU64::new(0);
-/// When the line last gave a byte (monotonic ns), to drop a frame left partial.
-static CTL_LAST: AtomicU64 = AtomicU64::new(0);
 /// Targeted signals decoded from the line, for [`take_targeted`].
 static CTL_TARGETED: crate::ctl::Pending = crate::ctl::Pending::new();
-/// A partial frame older than this is dropped (ukport writes a frame in one go).
-const CTL_FRAME_WAIT_NS: u64 = 1_000_000_000;
 
 /// The signals waiting on the control line, as a mask (bit n-1 = signal n). Targeted
 /// signals ([`crate::ctl`]) are kept for [`take_targeted`] and show as bit
-/// [`uk_plat::TARGETED_SIGNAL`]-1; bytes that are neither are dropped. `now` is the
-/// monotonic time in ns.
-pub fn take_ctl_signals(now: u64) -> u64 {
+/// [`uk_plat::TARGETED_SIGNAL`]-1; bytes that are neither are dropped.
+pub fn take_ctl_signals() -> u64 {
     if !has_ctl() {
         return 0;
     }
     let mut d = Decoder::from_bits(CTL_DECODER.load(Ordering::Relaxed));
-    if d.in_frame() && now.saturating_sub(CTL_LAST.load(Ordering::Relaxed)) > CTL_FRAME_WAIT_NS {
-        d.reset();
-    }
     let mut mask = 0u64;
     for _ in 0..64 {
         let Some(b) = read_at(COM2) else { break };
-        CTL_LAST.store(now, Ordering::Relaxed);
         match d.push(b) {
             Event::None => {}
             Event::Signal(s) => mask |= 1 << (s - 1),

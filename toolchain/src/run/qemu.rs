@@ -419,13 +419,27 @@ const CTL_CONNECT: std::time::Duration = std::time::Duration::from_secs(5);
 const CTL_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// The control line's frame for a targeted signal (`value` = `pid << 8 | sig`, as
-/// queued with host signal 40): `0x80`, the pid as 4 bytes little-endian, the signal,
-/// and the XOR of those six bytes. plat/kvm/src/ctl.rs decodes it (and checks it:
-/// the two must agree); a plain byte 1..=64 stays a signal for the program.
-pub fn targeted_frame(value: u32) -> [u8; 7] {
+/// queued with host signal 40): `0x80`, then the pid (4 bytes, little-endian), the
+/// signal and a check byte (the XOR of those five), each byte as two bytes
+/// `0x90 | nibble`, low nibble first. No byte of it is a plain signal (1..=64), which
+/// keeps its meaning on the same line. plat/kvm/src/ctl.rs decodes and checks it (the
+/// two must agree).
+pub fn targeted_frame(value: u32) -> [u8; 13] {
     let p = (value >> 8).to_le_bytes();
-    let mut f = [0x80, p[0], p[1], p[2], p[3], value as u8, 0];
-    f[6] = f[..6].iter().fold(0, |x, &y| x ^ y);
+    let sig = value as u8;
+    let body = [
+        p[0],
+        p[1],
+        p[2],
+        p[3],
+        sig,
+        p.iter().fold(sig, |x, &y| x ^ y),
+    ];
+    let mut f = [0x80; 13];
+    for (i, b) in body.into_iter().enumerate() {
+        f[1 + 2 * i] = 0x90 | (b & 0xf);
+        f[2 + 2 * i] = 0x90 | (b >> 4);
+    }
     f
 }
 
@@ -512,11 +526,12 @@ mod tests {
         // The same bytes as plat/kvm/src/ctl.rs's test expects for pid 3, SIGKILL.
         assert_eq!(
             targeted_frame(3 << 8 | 9),
-            [0x80, 3, 0, 0, 0, 9, 0x80 ^ 3 ^ 9]
+            [0x80, 0x93, 0x90, 0x90, 0x90, 0x90, 0x90, 0x90, 0x90, 0x99, 0x90, 0x9a, 0x90]
         );
         let f = targeted_frame(0x12_3456 << 8 | 15);
-        assert_eq!(f[..6], [0x80, 0x56, 0x34, 0x12, 0, 15]);
-        assert_eq!(f.iter().fold(0, |x, &y| x ^ y), 0);
+        assert_eq!(f[1..9], [0x96, 0x95, 0x94, 0x93, 0x92, 0x91, 0x90, 0x90]);
+        assert_eq!(f[9..11], [0x9f, 0x90]);
+        assert!(f.iter().all(|b| !(1..=64).contains(b)));
     }
 
     #[test]
