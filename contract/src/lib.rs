@@ -55,8 +55,9 @@ pub struct TtyInfo {
 }
 
 /// The outside signal that carries a signal for one process of the image rather than
-/// for the first (linuxu: a host `sigqueue(image, 40, pid << 8 | sig)`, what `ukport`
-/// or a test sends to reach, say, one of nginx's workers).
+/// for the first (linuxu: a host `sigqueue(image, 40, pid << 8 | sig)`; kvm: a frame on
+/// ukport's control line; `ukport kill` sends either, to reach, say, one of nginx's
+/// workers).
 pub const TARGETED_SIGNAL: usize = 40;
 
 /// What a platform provides. Every method must be callable at any time after
@@ -105,7 +106,10 @@ pub trait Platform: Sync {
         0
     }
     /// A signal from outside for one process of the image, taken: (pid, signal). Its
-    /// arrival shows as bit [`TARGETED_SIGNAL`]-1 of [`Platform::take_signals`].
+    /// arrival shows as bit [`TARGETED_SIGNAL`]-1 of [`Platform::take_signals`]; the
+    /// kernel then calls this until `None` (kvm's control line may carry several).
+    /// Neither value is checked by the platform beyond its own framing: the kernel
+    /// ignores a pid that is not a living process and a signal outside 1..=64.
     fn take_targeted_signal(&self) -> Option<(i32, usize)> {
         None
     }

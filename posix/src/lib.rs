@@ -97,7 +97,8 @@ fn post_platform_signals(mut bits: u64) {
     let targeted = 1 << (uk_plat::TARGETED_SIGNAL - 1);
     if bits & targeted != 0 {
         bits &= !targeted;
-        if let Some((pid, sig)) = uk_plat::get().take_targeted_signal() {
+        // All that came (kvm's control line may carry several at once).
+        while let Some((pid, sig)) = uk_plat::get().take_targeted_signal() {
             // A living process of the image, a real signal: else nothing happens.
             let to = process::lookup(pid).filter(|p| p.status().is_none());
             if let (Some(p), 1..=64) = (to, sig) {

@@ -398,21 +398,6 @@ fn busy_host_port_is_a_clear_error() {
     drop(l);
 }
 
-/// The pid of the image process `ukport run` (pid `ukport`) started: its child that is
-/// not passt.
-fn image_pid(ukport: u32) -> u32 {
-    let children =
-        std::fs::read_to_string(format!("/proc/{ukport}/task/{ukport}/children")).unwrap();
-    children
-        .split_whitespace()
-        .filter_map(|p| p.parse::<u32>().ok())
-        .find(|p| {
-            std::fs::read_to_string(format!("/proc/{p}/comm"))
-                .is_ok_and(|c| !c.starts_with("passt"))
-        })
-        .unwrap_or_else(|| panic!("no image among the children of ukport ({children})"))
-}
-
 /// The pids of the `start worker process N` lines in nginx's log, in order.
 fn started_workers(logs: &str) -> Vec<u32> {
     logs.lines()
@@ -450,9 +435,9 @@ fn load_index(port: u16, index: &[u8], n: usize, per: usize) -> Result<(), Vec<S
 }
 
 /// nginx's own process model: `master_process on; worker_processes 2;`. The master
-/// forks two workers that accept on the listening socket they inherited, sharing it; on
-/// linuxu one worker is killed (SIGKILL from the host, targeted at its pid) and the
-/// master starts another;
+/// forks two workers that accept on the listening socket they inherited, sharing it;
+/// one worker is killed (`ukport kill --pid N -s KILL`: a signal from the host for
+/// that process alone) and the master starts another;
 /// SIGHUP (forwarded by ukport to the image's first process, the master) makes the
 /// master start two new workers and stop the old ones gracefully (it signals them, they
 /// exit, it reaps them on SIGCHLD), while the server keeps answering; SIGTERM stops
@@ -463,7 +448,7 @@ fn nginx_master_and_two_workers_serve_reload_and_stop() {
 }
 
 /// The same on kvm (QEMU, TCG here): the root folder through virtio-9p, the signals
-/// over ukport's control line.
+/// (the one for the worker too) over ukport's control line.
 #[test]
 fn nginx_master_and_two_workers_on_kvm() {
     master_and_two_workers(&["--plat", "kvm"]);
@@ -527,43 +512,41 @@ fn master_and_two_workers(plat: &[&str]) {
     load_index(port, &index, conns, 20).unwrap_or_else(|f| panic!("{f:?}\n{}", server.logs()));
     let loaded = t.elapsed();
 
-    // linuxu: SIGKILL to one worker, sent from the host as a targeted signal (host
-    // signal 40 queued to the image with the value pid << 8 | signal); the master reaps
+    // SIGKILL to one worker, through `ukport kill` to the running `ukport run` (host
+    // signal 40 queued with pid << 8 | signal; ukport passes it on to the linuxu image
+    // as the same signal, to the VM as a frame on the control line); the master reaps
     // it on SIGCHLD and starts another.
-    let mut first = first;
-    if !kvm {
-        let image = image_pid(server.pid());
-        let victim = first[0];
-        let st = Command::new("kill")
-            .args([
-                "-s",
-                "40",
-                "-q",
-                &(victim << 8 | 9).to_string(),
-                &image.to_string(),
-            ])
-            .status()
-            .unwrap();
-        assert!(st.success(), "kill -s 40 -q ... {image}");
-        let t = Instant::now();
-        let logs = loop {
-            let logs = server.logs();
-            if logs.contains(&format!("worker process {victim} exited on signal 9"))
-                && started_workers(&logs).len() == 3
-            {
-                break logs;
-            }
-            assert!(
-                t.elapsed() < Duration::from_secs(30),
-                "worker {victim} was not killed and replaced within 30 s\n{logs}"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        };
-        let respawned = started_workers(&logs)[2];
-        assert!(!first.contains(&respawned), "{first:?} then {respawned}");
-        load_index(port, &index, conns, 20).unwrap_or_else(|f| panic!("{f:?}\n{}", server.logs()));
-        first = vec![first[1], respawned];
-    }
+    let victim = first[0];
+    let st = Command::new(&tools().ukport)
+        .args(["kill", &server.pid().to_string(), "--pid"])
+        .arg(victim.to_string())
+        .args(["-s", "KILL"])
+        .status()
+        .unwrap();
+    assert!(
+        st.success(),
+        "ukport kill {} --pid {victim} -s KILL",
+        server.pid()
+    );
+    let t = Instant::now();
+    let limit = Duration::from_secs(if kvm { 60 } else { 30 });
+    let logs = loop {
+        let logs = server.logs();
+        if logs.contains(&format!("worker process {victim} exited on signal 9"))
+            && started_workers(&logs).len() == 3
+        {
+            break logs;
+        }
+        assert!(
+            t.elapsed() < limit,
+            "worker {victim} was not killed and replaced within {limit:?}\n{logs}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let respawned = started_workers(&logs)[2];
+    assert!(!first.contains(&respawned), "{first:?} then {respawned}");
+    load_index(port, &index, conns, 20).unwrap_or_else(|f| panic!("{f:?}\n{}", server.logs()));
+    let first = vec![first[1], respawned];
     let before_reload = started_workers(&server.logs()).len();
 
     // Reload: two new workers, the old ones exit with 0 and are reaped.

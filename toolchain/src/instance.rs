@@ -360,6 +360,7 @@ pub fn supervise(dir: &Path, run_args: &[String]) -> Result<i32> {
         if sig != 0 {
             sv::send_signal(child.id(), sig);
         }
+        sv::forward_targeted(child.id());
         std::thread::sleep(Duration::from_millis(20));
     };
     let code = sv::exit_code(status);
@@ -398,6 +399,17 @@ pub fn stop(name: &str, timeout: Duration) -> Result<Status> {
         }
     }
     Ok(read(&inst.dir)?.status)
+}
+
+/// The host pid of a running instance's supervisor (it passes signals on to the
+/// program, targeted ones included).
+pub fn running_pid(name: &str) -> Result<u32> {
+    let inst = find(name)?;
+    let (pid, start) = (inst.state.pid, inst.state.pid_start);
+    if inst.status != Status::Running || !alive(pid, start) {
+        bail!("instance `{name}` is not running (status: {})", inst.status);
+    }
+    Ok(pid)
 }
 
 /// Removes an instance's state; a running one only with `force` (stopped first).

@@ -11,6 +11,7 @@
 
 pub mod bootinfo;
 pub mod cmdline;
+pub mod ctl;
 pub mod mm;
 pub mod pci;
 pub mod time;
@@ -240,6 +241,11 @@ mod imp {
             }
             CTL_POLLED.store(now, Ordering::Relaxed);
             crate::serial::take_ctl_signals()
+        }
+
+        /// A signal for one process, from a frame on the control line.
+        fn take_targeted_signal(&self) -> Option<(i32, usize)> {
+            crate::serial::take_targeted()
         }
 
         fn monotonic_ns(&self) -> u64 {

@@ -2,14 +2,20 @@
 //! the transmit holding register, input is read when the line-status register says a
 //! byte is there. Its interrupts stay off (the idle loop wakes on its timer instead).
 //!
-//! A second UART at COM2 (0x2f8), when the VM has one, is ukport's control line: each
-//! byte it carries is a signal number for the program (`ukport run --plat kvm` sends
-//! SIGTERM there, so a server shuts down through its own handler). Its "data received"
+//! A second UART at COM2 (0x2f8), when the VM has one, is ukport's control line: a
+//! byte 1..=64 is a signal for the program (`ukport run --plat kvm` sends SIGTERM
+//! there, so a server shuts down through its own handler), and a short frame carries a
+//! signal for one process of the image (`ukport kill`; the format and its checks are
+//! in [`crate::ctl`]). Its "data received"
 //! interrupt is wired ([`enable_ctl_irq`]), so a signal reaches even a program that
 //! computes without system calls (docs/runtime.md, "Preemption").
 #![cfg(not(test))]
 
+use core::sync::atomic::{AtomicU64, Ordering};
+
 use uk_arch::ring0::{inb, outb};
+
+use crate::ctl::{Decoder, Event};
 
 const COM1: u16 = 0x3f8;
 const DATA: u16 = COM1;
@@ -66,21 +72,41 @@ pub fn enable_ctl_irq() {
     }
 }
 
-/// The signals waiting on the control line, as a mask (bit n-1 = signal n); bytes
-/// outside 1..=64 are dropped.
+/// The control line's decoder between reads (a frame may arrive in pieces: COM2's
+/// FIFO holds 16 bytes).
+static CTL_DECODER: AtomicU64 = AtomicU64::new(0);
+/// Targeted signals decoded from the line, for [`take_targeted`].
+static CTL_TARGETED: crate::ctl::Pending = crate::ctl::Pending::new();
+
+/// The signals waiting on the control line, as a mask (bit n-1 = signal n). Targeted
+/// signals ([`crate::ctl`]) are kept for [`take_targeted`] and show as bit
+/// [`uk_plat::TARGETED_SIGNAL`]-1; bytes that are neither are dropped.
 pub fn take_ctl_signals() -> u64 {
     if !has_ctl() {
         return 0;
     }
+    let mut d = Decoder::from_bits(CTL_DECODER.load(Ordering::Relaxed));
     let mut mask = 0u64;
     for _ in 0..64 {
-        match read_at(COM2) {
-            Some(b @ 1..=64) => mask |= 1 << (b - 1),
-            Some(_) => {}
-            None => break,
+        let Some(b) = read_at(COM2) else { break };
+        match d.push(b) {
+            Event::None => {}
+            Event::Signal(s) => mask |= 1 << (s - 1),
+            Event::Targeted(pid, sig) => {
+                // A full queue drops it, as a flood of host signals would be.
+                if CTL_TARGETED.push(pid, sig) {
+                    mask |= 1 << (uk_plat::TARGETED_SIGNAL - 1);
+                }
+            }
         }
     }
+    CTL_DECODER.store(d.to_bits(), Ordering::Relaxed);
     mask
+}
+
+/// A targeted signal that came over the control line, taken: (pid, signal).
+pub fn take_targeted() -> Option<(i32, usize)> {
+    CTL_TARGETED.pop()
 }
 
 /// Send bytes, waiting for room (bounded, so a missing UART cannot hang the kernel).

@@ -113,6 +113,21 @@ enum Cmd {
         #[arg(short = 't', long, default_value_t = 10)]
         timeout: u64,
     },
+    /// Send a signal to one process inside a running image (e.g. one of nginx's
+    /// workers), on linuxu and kvm alike.
+    Kill {
+        /// The `ukport run` that runs the image: its host PID (or, for a linuxu image
+        /// without network, which replaces ukport, the image's), or an instance's name
+        /// (`ukport run -d`).
+        target: String,
+        /// The process inside the image (its pid there, as the program or /proc shows).
+        #[arg(long)]
+        pid: u32,
+        /// The signal: a name (KILL, TERM, HUP, USR1, RTMIN+1; SIG prefix optional) or
+        /// a number from 1 to 64.
+        #[arg(short = 's', long = "signal", default_value = "TERM", value_parser = run::supervise::parse_signal)]
+        signal: i32,
+    },
     /// Remove an ended instance's state (its log too).
     Rm {
         #[arg(required = true)]
@@ -344,6 +359,11 @@ fn main() {
             println!("{n}: {st}");
             Ok(())
         }),
+        Cmd::Kill {
+            target,
+            pid,
+            signal,
+        } => kill_cmd(&target, pid, signal),
         Cmd::Rm {
             names,
             force,
@@ -452,6 +472,36 @@ fn run_cmd(a: RunArgs) -> Result<()> {
         inst.state.name, inst.state.pid
     );
     Ok(())
+}
+
+/// `ukport kill`: host signal 40 queued with `pid << 8 | signal` to the `ukport run`
+/// (or linuxu image) given, which passes it into the image (docs/processes.md).
+fn kill_cmd(target: &str, pid: u32, signal: i32) -> Result<()> {
+    use anyhow::Context;
+    let value = run::supervise::targeted_value(pid, signal)?;
+    let host = match target.parse::<u32>() {
+        Ok(p) => p,
+        Err(_) => instance::running_pid(target)?,
+    };
+    // Only a process that catches signal 40 takes it: sent to anything else it would
+    // kill it (the default action of a real-time signal).
+    let status = std::fs::read_to_string(format!("/proc/{host}/status"))
+        .with_context(|| format!("no process {host}"))?;
+    let caught = status
+        .lines()
+        .find_map(|l| l.strip_prefix("SigCgt:"))
+        .and_then(|m| u64::from_str_radix(m.trim(), 16).ok())
+        .unwrap_or(0);
+    let bit = 1u64 << (run::supervise::TARGETED_SIGNAL - 1);
+    if caught & bit == 0 {
+        anyhow::bail!(
+            "process {host} is not a running `ukport run` or ukit image (it does not take \
+             signal {}); give the PID of `ukport run`, or an instance's name",
+            run::supervise::TARGETED_SIGNAL
+        );
+    }
+    run::supervise::send_targeted(host, value)
+        .with_context(|| format!("cannot send the signal to process {host}"))
 }
 
 fn ps(json: bool) -> Result<()> {

@@ -346,6 +346,19 @@ pub fn run(spec: &RunSpec) -> Result<i32> {
                         super::supervise::send_signal(pid, sig);
                     }
                 }
+                // Signals for one process of the image: a frame each on the line.
+                for v in super::supervise::take_targeted() {
+                    let frame = targeted_frame(v);
+                    let sent = line
+                        .as_mut()
+                        .is_some_and(|l| std::io::Write::write_all(l, &frame).is_ok());
+                    if !sent {
+                        eprintln!(
+                            "ukport: the control line is not connected; the signal for pid {} was not sent",
+                            v >> 8
+                        );
+                    }
+                }
                 if let Some(t) = sent_at {
                     if t.elapsed() > CTL_GRACE {
                         eprintln!(
@@ -404,6 +417,31 @@ pub fn run(spec: &RunSpec) -> Result<i32> {
 const CTL_CONNECT: std::time::Duration = std::time::Duration::from_secs(5);
 /// How long a program has to stop after a signal sent over the control line.
 const CTL_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// The control line's frame for a targeted signal (`value` = `pid << 8 | sig`, as
+/// queued with host signal 40): `0x80`, then the pid (4 bytes, little-endian), the
+/// signal and a check byte (the XOR of those five), each byte as two bytes
+/// `0x90 | nibble`, low nibble first. No byte of it is a plain signal (1..=64), which
+/// keeps its meaning on the same line. plat/kvm/src/ctl.rs decodes and checks it (the
+/// two must agree).
+pub fn targeted_frame(value: u32) -> [u8; 13] {
+    let p = (value >> 8).to_le_bytes();
+    let sig = value as u8;
+    let body = [
+        p[0],
+        p[1],
+        p[2],
+        p[3],
+        sig,
+        p.iter().fold(sig, |x, &y| x ^ y),
+    ];
+    let mut f = [0x80; 13];
+    for (i, b) in body.into_iter().enumerate() {
+        f[1 + 2 * i] = 0x90 | (b & 0xf);
+        f[2 + 2 * i] = 0x90 | (b >> 4);
+    }
+    f
+}
 
 /// QEMU arguments for the control line: COM2 (0x2f8, IRQ 3) on a UNIX socket that QEMU
 /// listens on without waiting (commas in the path doubled, as QEMU's option syntax wants).
@@ -481,6 +519,19 @@ mod tests {
             "socket,id=ukctl,path=/tmp/a,,b/ctl.sock,server=on,wait=off"
         );
         assert_eq!(a[3], "isa-serial,chardev=ukctl,iobase=0x2f8,irq=3");
+    }
+
+    #[test]
+    fn targeted_frames_are_what_the_kernel_decodes() {
+        // The same bytes as plat/kvm/src/ctl.rs's test expects for pid 3, SIGKILL.
+        assert_eq!(
+            targeted_frame(3 << 8 | 9),
+            [0x80, 0x93, 0x90, 0x90, 0x90, 0x90, 0x90, 0x90, 0x90, 0x99, 0x90, 0x9a, 0x90]
+        );
+        let f = targeted_frame(0x12_3456 << 8 | 15);
+        assert_eq!(f[1..9], [0x96, 0x95, 0x94, 0x93, 0x92, 0x91, 0x90, 0x90]);
+        assert_eq!(f[9..11], [0x9f, 0x90]);
+        assert!(f.iter().all(|b| !(1..=64).contains(b)));
     }
 
     #[test]
