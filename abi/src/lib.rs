@@ -11,6 +11,7 @@
 #![cfg_attr(not(test), no_std)]
 
 pub mod auxv;
+pub mod ctl;
 pub mod elf;
 mod errno;
 pub mod fcntl;

@@ -22,12 +22,7 @@
 
 use core::sync::atomic::{AtomicU64, Ordering};
 
-/// The first byte of a targeted-signal frame (outside the plain signals 1..=64).
-pub const ESC: u8 = 0x80;
-/// The high nibble of the bytes that carry a frame's contents.
-pub const NIBBLE: u8 = 0x90;
-/// Bytes of a targeted-signal frame: the escape and six bytes as two nibbles each.
-pub const FRAME_LEN: usize = 13;
+pub use uk_abi::ctl::{frame, ESC, FRAME_LEN, NIBBLE};
 
 /// What one byte completed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -94,7 +89,7 @@ impl Decoder {
 
     /// The event of a complete frame: its six bytes, checked.
     fn frame_event(d: [u8; 8]) -> Event {
-        let check = d[..5].iter().fold(0, |x, &y| x ^ y);
+        let check = uk_abi::ctl::check(&d[..5]);
         let pid = i32::from_le_bytes([d[0], d[1], d[2], d[3]]);
         let sig = usize::from(d[4]);
         if check == d[5] && pid > 0 && (1..=64).contains(&sig) {
@@ -103,26 +98,6 @@ impl Decoder {
             Event::None
         }
     }
-}
-
-/// The frame for a targeted signal (what ukport writes; here for the tests and as the
-/// reference).
-pub fn frame(pid: i32, sig: u8) -> [u8; FRAME_LEN] {
-    let p = pid.to_le_bytes();
-    let body = [
-        p[0],
-        p[1],
-        p[2],
-        p[3],
-        sig,
-        p.iter().fold(sig, |x, &y| x ^ y),
-    ];
-    let mut f = [ESC; FRAME_LEN];
-    for (i, b) in body.into_iter().enumerate() {
-        f[1 + 2 * i] = NIBBLE | (b & 0xf);
-        f[2 + 2 * i] = NIBBLE | (b >> 4);
-    }
-    f
 }
 
 /// Targeted signals decoded and not yet taken by the kernel, at most [`Pending::CAP`]

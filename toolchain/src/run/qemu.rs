@@ -419,28 +419,9 @@ const CTL_CONNECT: std::time::Duration = std::time::Duration::from_secs(5);
 const CTL_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// The control line's frame for a targeted signal (`value` = `pid << 8 | sig`, as
-/// queued with host signal 40): `0x80`, then the pid (4 bytes, little-endian), the
-/// signal and a check byte (the XOR of those five), each byte as two bytes
-/// `0x90 | nibble`, low nibble first. No byte of it is a plain signal (1..=64), which
-/// keeps its meaning on the same line. plat/kvm/src/ctl.rs decodes and checks it (the
-/// two must agree).
-pub fn targeted_frame(value: u32) -> [u8; 13] {
-    let p = (value >> 8).to_le_bytes();
-    let sig = value as u8;
-    let body = [
-        p[0],
-        p[1],
-        p[2],
-        p[3],
-        sig,
-        p.iter().fold(sig, |x, &y| x ^ y),
-    ];
-    let mut f = [0x80; 13];
-    for (i, b) in body.into_iter().enumerate() {
-        f[1 + 2 * i] = 0x90 | (b & 0xf);
-        f[2 + 2 * i] = 0x90 | (b >> 4);
-    }
-    f
+/// queued with host signal 40): the format is the kernel's ABI (`uk_abi::ctl`).
+pub fn targeted_frame(value: u32) -> [u8; uk_abi::ctl::FRAME_LEN] {
+    uk_abi::ctl::frame((value >> 8) as i32, value as u8)
 }
 
 /// QEMU arguments for the control line: COM2 (0x2f8, IRQ 3) on a UNIX socket that QEMU
