@@ -11,6 +11,9 @@
  *   fork_exec_wait     fork + execve of this program + waitpid (the caller holding the
  *                      block)
  *   fork_child_kib     the memory one waiting forked child adds
+ * Run as "spawn_ops hold K" it holds a 4 MiB block, prints "ready", waits for a line on
+ * stdin, forks K children that wait, prints "forked PID...", waits for another line,
+ * and ends them: bench/processes measures the host memory in between.
  * The program to run is $SPAWN_SELF (natively the program itself; on ukit a program
  * file built from this source with uk-cc --uk-program). */
 #include <signal.h>
@@ -46,6 +49,39 @@ int main(int argc, char **argv)
 	if (argc > 1 && !strcmp(argv[1], "wait")) {
 		for (;;)
 			pause();
+	}
+	if (argc > 2 && !strcmp(argv[1], "hold")) {
+		int k = atoi(argv[2]);
+		pid_t kids[16];
+		char line[64];
+		char *block = malloc(4 << 20);
+		if (!block || k < 1 || k > 16)
+			return 6;
+		memset(block, 1, 4 << 20);
+		printf("ready\n");
+		fflush(stdout);
+		if (!fgets(line, sizeof line, stdin))
+			return 7;
+		for (int i = 0; i < k; i++) {
+			kids[i] = fork();
+			if (kids[i] == 0) {
+				for (;;)
+					pause();
+			}
+		}
+		usleep(200000);
+		printf("forked");
+		for (int i = 0; i < k; i++)
+			printf(" %d", (int)kids[i]);
+		printf("\n");
+		fflush(stdout);
+		if (!fgets(line, sizeof line, stdin))
+			return 8;
+		for (int i = 0; i < k; i++) {
+			kill(kids[i], SIGKILL);
+			waitpid(kids[i], NULL, 0);
+		}
+		return 0;
 	}
 	const char *self = getenv("SPAWN_SELF");
 	int n = argc > 1 ? atoi(argv[1]) : 200;
