@@ -345,14 +345,16 @@ pub fn unwithhold(space: usize, a: usize, b: usize) {
 /// Frames `[frame, frame+len)` go back to the allocator. Those lent give their bytes to
 /// their borrowers now (shown there at once when `view`, the space shown, is one); those
 /// borrowing are dropped, and a lender left with no borrower gets its write permission
-/// back.
-pub fn forget(frame: usize, len: usize, view: usize) {
+/// back. Returns the runs that still borrowed: nothing ever wrote them since the fork
+/// allocated them.
+pub fn forget(frame: usize, len: usize, view: usize) -> Vec<(usize, usize)> {
     if !ANY.load(Ordering::Acquire) {
-        return;
+        return Vec::new();
     }
     let mut st = STATE.lock();
     let end = frame + len;
     let dropped = st.carve_borrows(frame, end);
+    let untouched: Vec<(usize, usize)> = dropped.iter().map(|&(s, e, _)| (s, e)).collect();
     for (s, e, src) in st.borrowers(frame, end) {
         copy(src, s, e - s);
         st.carve_borrows(s, e);
@@ -379,6 +381,7 @@ pub fn forget(frame: usize, len: usize, view: usize) {
         }
     }
     st.update_any();
+    untouched
 }
 
 /// Frames `[a, b)` are their space's own again, with nothing owed either way: wherever

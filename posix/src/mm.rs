@@ -288,9 +288,21 @@ fn free_pages(start: usize, len: usize) {
 fn release_copy(start: usize, len: usize, frame: usize) {
     let view = VIEW.load(core::sync::atomic::Ordering::Acquire);
     if frame != start {
-        crate::cow::forget(frame, len, view);
+        let untouched = crate::cow::forget(frame, len, view);
         crate::view::unshow_frames(start, frame, len);
-        free_pages(frame, len);
+        // Frames that only ever borrowed were never written: they are as the allocator
+        // gave them, so they go straight back (no host call to drop their contents).
+        let mut at = frame;
+        for (s, e) in untouched {
+            if s > at {
+                free_pages(at, s - at);
+            }
+            PAGES.lock().free(s, (e - s) / PAGE_SIZE);
+            at = e;
+        }
+        if at < frame + len {
+            free_pages(at, frame + len - at);
+        }
     }
     let plat = uk_plat::get();
     for (a, b) in crate::view::sub(start, start + len) {
@@ -299,6 +311,7 @@ fn release_copy(start: usize, len: usize, frame: usize) {
         // image's own, not allocator memory) has none.
         plat.unalias(a, b - a);
         if plat.memory().iter().any(|r| a >= r.start && b <= r.end()) {
+            // Identity frames are never borrowers: nothing comes back untouched.
             crate::cow::forget(a, b - a, view);
             free_pages(a, b - a);
         }
@@ -1283,7 +1296,17 @@ impl AddressSpace {
                 PROT_READ | PROT_WRITE,
             ));
         }
-        for (at, frame, len, prot) in runs {
+        // Neighbouring maps whose frames follow each other are one run (a program's many
+        // arenas, mapped one after the other): one host call instead of one each.
+        runs.sort_by_key(|r| r.0);
+        let mut merged: alloc::vec::Vec<(usize, usize, usize, u32)> = alloc::vec::Vec::new();
+        for r in runs {
+            match merged.last_mut() {
+                Some(m) if m.0 + m.2 == r.0 && m.1 + m.2 == r.1 && m.3 == r.3 => m.2 += r.2,
+                _ => merged.push(r),
+            }
+        }
+        for (at, frame, len, prot) in merged {
             if !crate::view::showing(at, frame, len, prot) {
                 crate::view::show(at, frame, len, prot);
             }
