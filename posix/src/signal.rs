@@ -541,8 +541,18 @@ impl SignalState {
     /// mask `mask` (the parent thread's, as fork(2) keeps it).
     pub fn child_of(&self, pid: i32, tid: i32, mask: u64) -> SignalState {
         let child = SignalState::new(pid);
-        child.state.lock().actions = self.state.lock().actions;
+        // The calling thread's alternate signal stack comes along (fork(2): the child
+        // inherits its settings; the stack is at the same address in the child's copy).
+        let alt = {
+            let s = self.state.lock();
+            child.state.lock().actions = s.actions;
+            s.threads
+                .get(&uk_sched::current_tid())
+                .map(|t| t.alt)
+                .unwrap_or_default()
+        };
         child.add_thread_masked(tid, mask);
+        child.state.lock().thread(tid).alt = alt;
         child
     }
 

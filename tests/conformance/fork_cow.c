@@ -11,6 +11,7 @@
  */
 #include "harness.h"
 #include <pthread.h>
+#include <signal.h>
 #include <stdint.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
@@ -363,6 +364,137 @@ static void many_children_each_write(void)
 	free(b);
 }
 
+/* A signal handler running on an alternate stack in the heap: the kernel writes the
+ * handler's frame into a page a fork has lent, in the parent and in the child. */
+static volatile sig_atomic_t handled;
+static unsigned char *alt_base;
+#define ALT_SIZE (64 * 1024)
+
+static void on_usr1(int sig)
+{
+	(void)sig;
+	volatile unsigned char here[512];
+	here[0] = 1;
+	/* Running on the heap's stack, and writing there. */
+	handled = (const unsigned char *)here >= alt_base && (const unsigned char *)here < alt_base + ALT_SIZE ? 1 : 2;
+}
+
+static void handler_on_a_heap_stack(void)
+{
+	size_t size = ALT_SIZE;
+	alt_base = malloc(size);
+	REQUIRE(alt_base != NULL);
+	fill(alt_base, size, 17);
+	stack_t ss = {.ss_sp = alt_base, .ss_size = size, .ss_flags = 0};
+	REQUIRE(sigaltstack(&ss, NULL) == 0);
+	struct sigaction sa = {.sa_handler = on_usr1, .sa_flags = SA_ONSTACK};
+	sigemptyset(&sa.sa_mask);
+	REQUIRE(sigaction(SIGUSR1, &sa, NULL) == 0);
+	fflush(stdout);
+	pid_t p = fork();
+	if (p == 0) {
+		handled = 0;
+		raise(SIGUSR1);
+		_exit(handled == 1 ? 0 : 1);
+	}
+	TEST_TRUE(p > 0);
+	handled = 0;
+	TEST_RES(raise(SIGUSR1), 0);
+	TEST_RES(handled, 1);
+	TEST_RES(status_of(p), 0);
+	/* The bottom of the alternate stack, far below what the handler used, kept its
+	 * bytes. */
+	TEST_RES(differs(alt_base, 1024, 17), 0);
+	ss.ss_flags = SS_DISABLE;
+	TEST_RES(sigaltstack(&ss, NULL), 0);
+	signal(SIGUSR1, SIG_DFL);
+	free(alt_base);
+}
+
+/* A thread of the parent blocked in read(2) into a heap buffer when the fork comes: the
+ * kernel completes the read into the parent's page, the child's copy keeps the old
+ * bytes. */
+static int reader_fd;
+static unsigned char *reader_buf;
+
+static void *reader(void *arg)
+{
+	(void)arg;
+	return (void *)(intptr_t)read(reader_fd, reader_buf + 100, 32);
+}
+
+static void a_read_completes_after_the_fork(void)
+{
+	reader_buf = malloc(BIG);
+	REQUIRE(reader_buf != NULL);
+	fill(reader_buf, BIG, 18);
+	int fds[2], back[2];
+	REQUIRE(pipe(fds) == 0 && pipe(back) == 0);
+	reader_fd = fds[0];
+	pthread_t t;
+	REQUIRE(pthread_create(&t, NULL, reader, NULL) == 0);
+	usleep(20 * 1000);
+	fflush(stdout);
+	pid_t p = fork();
+	if (p == 0) {
+		/* Wait until the parent's thread has its bytes, then look at ours. */
+		char c;
+		if (read(back[0], &c, 1) != 1)
+			_exit(2);
+		_exit(differs(reader_buf, BIG, 18));
+	}
+	TEST_TRUE(p > 0);
+	TEST_RES(write(fds[1], "thirty-two bytes from the writer", 32), 32);
+	void *r;
+	TEST_RES(pthread_join(t, &r), 0);
+	TEST_RES((intptr_t)r, 32);
+	TEST_RES(memcmp(reader_buf + 100, "thirty-two bytes from the writer", 32), 0);
+	TEST_RES(write(back[1], "x", 1), 1);
+	TEST_RES(status_of(p), 0);
+	TEST_RES(differs_at(reader_buf, 132, BIG, 18), 0);
+	close(fds[0]);
+	close(fds[1]);
+	close(back[0]);
+	close(back[1]);
+	free(reader_buf);
+}
+
+/* fork from a signal handler that runs on an alternate stack in the heap: the caller's
+ * stack is then that heap block. */
+static volatile pid_t forked_in_handler;
+
+static void fork_in_handler(int sig)
+{
+	(void)sig;
+	unsigned char local[256];
+	memset(local, 0x3c, sizeof local);
+	pid_t p = fork();
+	if (p == 0)
+		_exit(local[17] == 0x3c ? 0 : 1);
+	forked_in_handler = p;
+}
+
+static void fork_on_a_heap_stack(void)
+{
+	size_t size = 64 * 1024;
+	unsigned char *alt = malloc(size);
+	REQUIRE(alt != NULL);
+	stack_t ss = {.ss_sp = alt, .ss_size = size, .ss_flags = 0};
+	REQUIRE(sigaltstack(&ss, NULL) == 0);
+	struct sigaction sa = {.sa_handler = fork_in_handler, .sa_flags = SA_ONSTACK};
+	sigemptyset(&sa.sa_mask);
+	REQUIRE(sigaction(SIGUSR2, &sa, NULL) == 0);
+	fflush(stdout);
+	forked_in_handler = 0;
+	TEST_RES(raise(SIGUSR2), 0);
+	TEST_TRUE(forked_in_handler > 0);
+	TEST_RES(status_of(forked_in_handler), 0);
+	ss.ss_flags = SS_DISABLE;
+	TEST_RES(sigaltstack(&ss, NULL), 0);
+	signal(SIGUSR2, SIG_DFL);
+	free(alt);
+}
+
 int main(void)
 {
 	ukt_setup();
@@ -376,5 +508,8 @@ int main(void)
 	RUN(protection_changes_after_the_fork);
 	RUN(dontneed_after_the_fork);
 	RUN(many_children_each_write);
+	RUN(handler_on_a_heap_stack);
+	RUN(a_read_completes_after_the_fork);
+	RUN(fork_on_a_heap_stack);
 	return ukt_finish();
 }
