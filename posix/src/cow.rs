@@ -33,10 +33,11 @@ use uk_alloc::PAGE_SIZE;
 
 const ACCESS: u32 = PROT_READ | PROT_WRITE | PROT_EXEC;
 
-/// More withheld runs than this in one space (pages settled one by one split them) and
-/// the space's remaining pages are all settled at once: each run costs a host mapping on
-/// linuxu, and the host allows a bounded number.
-const MAX_RUNS: usize = 64;
+/// More runs than this split off by write faults in one space (each settled block in
+/// the middle of a withheld range splits it) and the space's remaining pages are all
+/// settled at once: each run costs a host mapping on linuxu, and the host allows a
+/// bounded number. The runs a fork makes (one per private map) do not count.
+const MAX_SPLITS: usize = 64;
 
 /// A write fault settles the writable withheld pages of this aligned block around the
 /// faulting one, not that page alone: a program writing through a buffer takes one
@@ -49,11 +50,14 @@ struct State {
     /// Pages whose write permission a space's view withholds: (space, first address)
     /// -> (end, the space's first frame there, the map's protection).
     withheld: BTreeMap<(usize, usize), (usize, usize, u32)>,
+    /// Runs write faults have split off, per space ([`MAX_SPLITS`]).
+    splits: BTreeMap<usize, usize>,
 }
 
 static STATE: spin::Mutex<State> = spin::Mutex::new(State {
     borrows: BTreeMap::new(),
     withheld: BTreeMap::new(),
+    splits: BTreeMap::new(),
 });
 
 /// Some page is withheld somewhere: without that, the write paths skip the lock.
@@ -63,7 +67,11 @@ static ANY: AtomicBool = AtomicBool::new(false);
 type Piece = (usize, usize, usize, u32);
 
 impl State {
-    fn update_any(&self) {
+    fn update_any(&mut self) {
+        let withheld = &self.withheld;
+        // A space with nothing withheld any more starts counting afresh.
+        self.splits
+            .retain(|&sp, _| withheld.range((sp, 0)..(sp, usize::MAX)).next().is_some());
         ANY.store(!self.withheld.is_empty(), Ordering::Release);
     }
 
@@ -304,8 +312,13 @@ pub fn write_fault(space: usize, addr: usize) -> bool {
         return false;
     }
     let block = addr & !(FAULT_BLOCK - 1);
+    let before = st.runs(space);
     st.settle(space, block, block + FAULT_BLOCK, true);
-    if st.runs(space) > MAX_RUNS {
+    let after = st.runs(space);
+    let splits = st.splits.entry(space).or_insert(0);
+    *splits += after.saturating_sub(before);
+    if *splits > MAX_SPLITS {
+        st.splits.remove(&space);
         st.settle(space, 0, usize::MAX, false);
     }
     st.update_any();
@@ -405,6 +418,7 @@ mod tests {
         State {
             borrows: BTreeMap::new(),
             withheld: BTreeMap::new(),
+            splits: BTreeMap::new(),
         }
     }
 
