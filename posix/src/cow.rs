@@ -25,6 +25,7 @@
 //! address: it is read only while the running view shows it there (the borrower's, which
 //! shows the lent frame, or the lender's own).
 
+use crate::runmap::{advance, carve, RunMap};
 use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicBool, Ordering};
@@ -46,10 +47,10 @@ const FAULT_BLOCK: usize = 16 * PAGE_SIZE;
 
 struct State {
     /// Borrowing frames: first frame -> (end, first lent frame).
-    borrows: BTreeMap<usize, (usize, usize)>,
+    borrows: RunMap<usize>,
     /// Pages whose write permission a space's view withholds: (space, first address)
     /// -> (end, the space's first frame there, the map's protection).
-    withheld: BTreeMap<(usize, usize), (usize, usize, u32)>,
+    withheld: BTreeMap<usize, RunMap<Held>>,
     /// Runs write faults have split off, per space ([`MAX_SPLITS`]).
     splits: BTreeMap<usize, usize>,
 }
@@ -66,34 +67,26 @@ static ANY: AtomicBool = AtomicBool::new(false);
 /// A piece of program memory: address, end, frame, protection.
 type Piece = (usize, usize, usize, u32);
 
+/// A withheld run's payload: the space's first frame there, the map's protection.
+type Held = (usize, u32);
+
+fn advance_held((frame, prot): Held, by: usize) -> Held {
+    (frame + by, prot)
+}
+
 impl State {
     fn update_any(&mut self) {
+        // A space with nothing withheld any more is forgotten, and starts counting its
+        // splits afresh.
+        self.withheld.retain(|_, runs| !runs.is_empty());
         let withheld = &self.withheld;
-        // A space with nothing withheld any more starts counting afresh.
-        self.splits
-            .retain(|&sp, _| withheld.range((sp, 0)..(sp, usize::MAX)).next().is_some());
+        self.splits.retain(|sp, _| withheld.contains_key(sp));
         ANY.store(!self.withheld.is_empty(), Ordering::Release);
-    }
-
-    /// Split the borrow containing frame `at` so that `at` starts one.
-    fn split_borrow(&mut self, at: usize) {
-        let Some((&s, &(e, src))) = self.borrows.range(..at).next_back() else {
-            return;
-        };
-        if at > s && at < e {
-            self.borrows.insert(s, (at, src));
-            self.borrows.insert(at, (e, src + (at - s)));
-        }
     }
 
     /// Remove the borrows of frames `[a, b)`: (first frame, end, first lent frame).
     fn carve_borrows(&mut self, a: usize, b: usize) -> Vec<(usize, usize, usize)> {
-        self.split_borrow(a);
-        self.split_borrow(b);
-        let keys: Vec<usize> = self.borrows.range(a..b).map(|(&k, _)| k).collect();
-        keys.into_iter()
-            .filter_map(|k| self.borrows.remove(&k).map(|(e, s)| (k, e, s)))
-            .collect()
+        carve(&mut self.borrows, a, b, advance)
     }
 
     /// Frames `[frame, frame+len)` as pieces: (offset, length, the lent frame when that
@@ -138,41 +131,31 @@ impl State {
             .collect()
     }
 
-    /// Split the withheld run of `space` containing address `at` so that `at` starts
-    /// one.
-    fn split_withheld(&mut self, space: usize, at: usize) {
-        let Some((&(sp, s), &(e, f, p))) = self.withheld.range(..(space, at)).next_back() else {
-            return;
-        };
-        if sp == space && at > s && at < e {
-            self.withheld.insert((sp, s), (at, f, p));
-            self.withheld.insert((sp, at), (e, f + (at - s), p));
-        }
-    }
-
     /// Remove `space`'s withheld pages in `[a, b)`; returns them.
     fn carve_withheld(&mut self, space: usize, a: usize, b: usize) -> Vec<Piece> {
-        self.split_withheld(space, a);
-        self.split_withheld(space, b);
-        let keys: Vec<usize> = self
-            .withheld
-            .range((space, a)..(space, b))
-            .map(|(&(_, k), _)| k)
-            .collect();
-        keys.into_iter()
-            .filter_map(|k| {
-                self.withheld
-                    .remove(&(space, k))
-                    .map(|(e, f, p)| (k, e, f, p))
-            })
+        let Some(runs) = self.withheld.get_mut(&space) else {
+            return Vec::new();
+        };
+        carve(runs, a, b, advance_held)
+            .into_iter()
+            .map(|(s, e, (f, p))| (s, e, f, p))
             .collect()
+    }
+
+    /// Withhold `space`'s pages `[a, b)`, its frames from `frame` on, with `prot`.
+    fn withhold(&mut self, space: usize, a: usize, b: usize, frame: usize, prot: u32) {
+        self.withheld
+            .entry(space)
+            .or_default()
+            .insert(a, (b, (frame, prot)));
     }
 
     /// Where frames `[a, b)` are withheld: (space, address, end, frame, protection).
     fn withheld_frames(&self, a: usize, b: usize) -> Vec<(usize, Piece)> {
         self.withheld
             .iter()
-            .filter_map(|(&(sp, s), &(e, f, p))| {
+            .flat_map(|(&sp, runs)| runs.iter().map(move |(&s, &(e, h))| (sp, s, e, h)))
+            .filter_map(|(sp, s, e, (f, p))| {
                 let (x, y) = (f.max(a), (f + (e - s)).min(b));
                 (x < y).then(|| (sp, (s + (x - f), s + (y - f), x, p)))
             })
@@ -182,10 +165,11 @@ impl State {
     /// The protection of `space`'s withheld page at `addr`, if it is one.
     fn withheld_at(&self, space: usize, addr: usize) -> Option<u32> {
         self.withheld
-            .range(..=(space, addr))
+            .get(&space)?
+            .range(..=addr)
             .next_back()
-            .filter(|(&(sp, _), &(e, _, _))| sp == space && e > addr)
-            .map(|(_, &(_, _, p))| p)
+            .filter(|(_, &(e, _))| e > addr)
+            .map(|(_, &(_, (_, p)))| p)
     }
 
     /// Settle `space`'s withheld pages in `[a, b)` (the running space's): each becomes
@@ -194,7 +178,7 @@ impl State {
     fn settle(&mut self, space: usize, a: usize, b: usize, writable: bool) {
         for (pa, pe, frame, prot) in self.carve_withheld(space, a, b) {
             if writable && prot & PROT_WRITE == 0 {
-                self.withheld.insert((space, pa), (pe, frame, prot));
+                self.withhold(space, pa, pe, frame, prot);
                 continue;
             }
             let len = pe - pa;
@@ -213,7 +197,7 @@ impl State {
 
     /// The count of `space`'s withheld runs.
     fn runs(&self, space: usize) -> usize {
-        self.withheld.range((space, 0)..(space, usize::MAX)).count()
+        self.withheld.get(&space).map_or(0, |r| r.len())
     }
 }
 
@@ -245,9 +229,9 @@ pub fn lend(
         st.borrows.insert(cframe + off, (cframe + off + l, from));
     }
     st.carve_withheld(parent, at, at + len);
-    st.withheld.insert((parent, at), (at + len, pframe, prot));
+    st.withhold(parent, at, at + len, pframe, prot);
     st.carve_withheld(child, at, at + len);
-    st.withheld.insert((child, at), (at + len, cframe, prot));
+    st.withhold(child, at, at + len, cframe, prot);
     st.update_any();
 }
 
@@ -268,13 +252,14 @@ pub fn picture(
     let st = STATE.lock();
     let mut out = Vec::new();
     let mut x = at;
-    let first = st
-        .withheld
-        .range(..(space, at))
+    let none = RunMap::new();
+    let runs = st.withheld.get(&space).unwrap_or(&none);
+    let first = runs
+        .range(..at)
         .next_back()
-        .filter(|(&(sp, _), &(e, _, _))| sp == space && e > at)
-        .map_or(at, |(&(_, k), _)| k);
-    for (&(_, k), &(e, _, p)) in st.withheld.range((space, first)..(space, end)) {
+        .filter(|(_, &(e, _))| e > at)
+        .map_or(at, |(&k, _)| k);
+    for (&k, &(e, (_, p))) in runs.range(first..end) {
         let (a, b) = (k.max(at), e.min(end));
         if a >= b {
             continue;
@@ -453,10 +438,8 @@ mod tests {
     #[test]
     fn withheld_runs_split_and_are_found_by_frame() {
         let mut st = state();
-        st.withheld
-            .insert((7, 0x100 * P), (0x104 * P, 0x900 * P, 3));
-        st.withheld
-            .insert((8, 0x100 * P), (0x104 * P, 0x100 * P, 3));
+        st.withhold(7, 0x100 * P, 0x104 * P, 0x900 * P, 3);
+        st.withhold(8, 0x100 * P, 0x104 * P, 0x100 * P, 3);
         assert_eq!(
             st.carve_withheld(7, 0x101 * P, 0x102 * P),
             vec![(0x101 * P, 0x102 * P, 0x901 * P, 3)]

@@ -28,6 +28,7 @@ pub mod poll;
 pub mod process;
 pub mod ptimer;
 pub mod pty;
+mod runmap;
 pub mod rusage;
 pub mod selfexec;
 pub mod signal;

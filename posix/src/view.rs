@@ -22,37 +22,22 @@
 //! addresses themselves, so the kernel can always read and free them at their own
 //! address.
 
+use crate::runmap::{keep, split, RunMap};
 use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
 
 /// Family ranges: start -> (end, how many address spaces have the range).
-static FAMILY: spin::Mutex<BTreeMap<usize, (usize, u32)>> = spin::Mutex::new(BTreeMap::new());
+static FAMILY: spin::Mutex<RunMap<u32>> = spin::Mutex::new(BTreeMap::new());
 
 /// What the platform shows at program addresses other than their own pages read+write:
 /// start -> (end, first frame, protection).
-static SHOWN: spin::Mutex<BTreeMap<usize, (usize, Shown)>> = spin::Mutex::new(BTreeMap::new());
+static SHOWN: spin::Mutex<RunMap<Shown>> = spin::Mutex::new(BTreeMap::new());
 
 /// A shown run's first frame and protection.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Shown {
     frame: usize,
     prot: u32,
-}
-
-/// Split the entry of `map` containing `at` (if any) so that `at` starts an entry;
-/// `shift` says how an entry's payload moves with its start.
-fn split<T: Copy>(map: &mut BTreeMap<usize, (usize, T)>, at: usize, shift: fn(T, usize) -> T) {
-    let Some((&s, &(e, v))) = map.range(..at).next_back() else {
-        return;
-    };
-    if at > s && at < e {
-        map.insert(s, (at, v));
-        map.insert(at, (e, shift(v, at - s)));
-    }
-}
-
-fn keep<T>(v: T, _: usize) -> T {
-    v
 }
 
 fn advance(v: Shown, by: usize) -> Shown {
@@ -124,13 +109,7 @@ pub fn in_family(a: usize, b: usize) -> bool {
 /// Remove `[a, b)` from [`SHOWN`] (trimming entries that stick out); returns what was
 /// there, clipped, as (start, end, what).
 fn carve(a: usize, b: usize) -> Vec<(usize, usize, Shown)> {
-    let mut s = SHOWN.lock();
-    split(&mut s, a, advance);
-    split(&mut s, b, advance);
-    let keys: Vec<usize> = s.range(a..b).map(|(&k, _)| k).collect();
-    keys.into_iter()
-        .filter_map(|k| s.remove(&k).map(|(e, v)| (k, e, v)))
-        .collect()
+    crate::runmap::carve(&mut SHOWN.lock(), a, b, advance)
 }
 
 /// Record that `[at, end)` shows `v`, merged with the runs it continues.
