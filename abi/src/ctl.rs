@@ -7,6 +7,11 @@
 //! check byte (the XOR of those five) — each sent as two *nibble bytes*
 //! `NIBBLE | nibble`, low nibble first: [`FRAME_LEN`] bytes in all.
 
+/// The host signal that carries a signal for one process of the image rather than for
+/// its first: queued (`sigqueue`) with the value `pid << 8 | sig`, to a linuxu image or
+/// to a running `ukport run`, which passes it on (to a VM as a frame, below).
+pub const TARGETED_SIGNAL: usize = 40;
+
 /// The first byte of a targeted-signal frame (outside the plain signals 1..=64).
 pub const ESC: u8 = 0x80;
 /// The high nibble of the bytes that carry a frame's contents.

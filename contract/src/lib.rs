@@ -57,8 +57,8 @@ pub struct TtyInfo {
 /// The outside signal that carries a signal for one process of the image rather than
 /// for the first (linuxu: a host `sigqueue(image, 40, pid << 8 | sig)`; kvm: a frame on
 /// ukport's control line; `ukport kill` sends either, to reach, say, one of nginx's
-/// workers).
-pub const TARGETED_SIGNAL: usize = 40;
+/// workers). Defined with the control line's frame, which ukport shares.
+pub use uk_abi::ctl::TARGETED_SIGNAL;
 
 /// What a platform provides. Every method must be callable at any time after
 /// [`register`]; none may panic on any argument.

@@ -21,8 +21,8 @@ pub const SIGKILL: i32 = 9;
 pub const SIGTERM: i32 = 15;
 
 /// The host signal that carries a signal for one process of the image (the kernel's
-/// `uk_plat::TARGETED_SIGNAL`; the two must agree).
-pub const TARGETED_SIGNAL: i32 = 40;
+/// own constant, `uk_abi::ctl`).
+pub const TARGETED_SIGNAL: i32 = uk_abi::ctl::TARGETED_SIGNAL as i32;
 
 /// `si_code` of a signal the terminal driver raised for the whole foreground group.
 const SI_KERNEL: i32 = 0x80;
