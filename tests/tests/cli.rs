@@ -1,6 +1,6 @@
 //! ukport's and uk-cc's command lines as scripts and shells see them: shell completions
 //! (the bash scripts are loaded into bash and asked to complete), `--json` output, and
-//! `ukport check` on every recipe of the repository.
+//! `ukport check` on every recipe of the repository, and what `ukport kill` refuses.
 
 use std::process::Command;
 use std::time::Duration;
@@ -120,4 +120,41 @@ fn every_repository_recipe_checks() {
             );
         }
     }
+}
+
+/// `ukport kill` with bad input: each fails with a clear message and sends nothing. A
+/// `sleep` started here stands for a process that is not a `ukport run` (it does not
+/// catch signal 40, which would kill it): it must survive the attempt.
+#[test]
+fn ukport_kill_refuses_bad_input() {
+    let mut bystander = Command::new("sleep").arg("30").spawn().unwrap();
+    let by = bystander.id().to_string();
+    let cases: [(&[&str], &str); 6] = [
+        (&[&by, "--pid", "2", "-s", "FOO"], "FOO"),
+        (&[&by, "--pid", "2", "-s", "65"], "out of range"),
+        (&[&by, "--pid", "0"], "out of range"),
+        (&[&by, "--pid", "2"], "does not take signal 40"),
+        (&["4194305", "--pid", "2"], "no process 4194305"),
+        (
+            &["no-such-instance-here", "--pid", "2"],
+            "no-such-instance-here",
+        ),
+    ];
+    for (args, want) in cases {
+        let mut cmd = Command::new(&tools().ukport);
+        cmd.arg("kill").args(args);
+        let o = run_command(cmd, Duration::from_secs(60));
+        let err = text(&o.stderr);
+        assert!(!o.status.success(), "ukport kill {args:?} succeeded");
+        assert!(
+            err.contains(want),
+            "ukport kill {args:?}: want {want:?} in:\n{err}"
+        );
+    }
+    assert!(
+        bystander.try_wait().unwrap().is_none(),
+        "the process that does not take signal 40 was killed"
+    );
+    bystander.kill().unwrap();
+    bystander.wait().unwrap();
 }
